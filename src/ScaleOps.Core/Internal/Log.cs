@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+using ScaleOps.Diagnostics;
+
+namespace ScaleOps.Internal;
+
+/// <summary>Source-generated log messages of the core.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = ScaleOpsEventIds.MigrationApplied, Level = LogLevel.Information,
+        Message = "Applied migration {Component}/{Version} ({Name}) in schema {Schema}")]
+    public static partial void MigrationApplied(ILogger logger, string component, int version, string name, string schema);
+
+    [LoggerMessage(EventId = ScaleOpsEventIds.SchemaNewerThanCode, Level = LogLevel.Warning,
+        Message = "The database has migration {Component}/{DatabaseVersion}, newer than this build's {CodeVersion}; running anyway (rolling deployment?)")]
+    public static partial void SchemaNewerThanCode(ILogger logger, string component, int databaseVersion, int codeVersion);
+}

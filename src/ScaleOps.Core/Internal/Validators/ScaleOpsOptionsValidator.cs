@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Data;
+
+namespace ScaleOps.Internal.Validators;
+
+/// <summary>Validates <see cref="ScaleOpsOptions"/>; every message names the setting it is about.</summary>
+internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadOnlySet<string> packageSections, bool hostProvidesDataSource)
+    : IValidateOptions<ScaleOpsOptions>
+{
+    private const string Prefix = ScaleOpsOptions.SectionName + ":";
+
+    public ValidateOptionsResult Validate(string? name, ScaleOpsOptions options)
+    {
+        var errors = new ValidateOptionsResultBuilder();
+
+        if (!hostProvidesDataSource)
+        {
+            if (string.IsNullOrWhiteSpace(options.ConnectionString))
+            {
+                errors.AddError(
+                    $"{Prefix}{nameof(ScaleOpsOptions.ConnectionString)} is required: set it, or ConnectionStrings:{options.ConnectionStringName}, "
+                    + "or register an NpgsqlDataSource before calling AddScaleOps().");
+            }
+            else
+            {
+                ValidateConnectionString(options.ConnectionString, errors);
+            }
+        }
+
+        var schemaError = SqlIdentifier.Validate(options.Schema);
+        if (schemaError is not null)
+        {
+            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.Schema)} is invalid: {schemaError}");
+        }
+
+        foreach (var unknown in UnknownKeys())
+        {
+            errors.AddError($"{Prefix}{unknown} is not a known setting. Known settings: {string.Join(", ", KnownKeys())}.");
+        }
+
+        return errors.Build();
+    }
+
+    private static void ValidateConnectionString(string connectionString, ValidateOptionsResultBuilder errors)
+    {
+        NpgsqlConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException)
+        {
+            // The message may quote the offending keyword but never the whole string (it can hold a password).
+            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.ConnectionString)} is malformed: {ex.Message}");
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(parsed.Host))
+        {
+            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.ConnectionString)} has no Host.");
+        }
+    }
+
+    private IEnumerable<string> KnownKeys() =>
+        typeof(ScaleOpsOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.PropertyType != typeof(Action<NpgsqlDataSourceBuilder>))
+            .Select(p => p.Name)
+            .Concat(packageSections.Order(StringComparer.Ordinal));
+
+    private IEnumerable<string> UnknownKeys()
+    {
+        var configuration = services.GetService<IConfiguration>();
+        if (configuration is null)
+        {
+            return [];
+        }
+
+        var known = new HashSet<string>(KnownKeys(), StringComparer.OrdinalIgnoreCase);
+        return configuration.GetSection(ScaleOpsOptions.SectionName).GetChildren()
+            .Select(c => c.Key)
+            .Where(k => !known.Contains(k))
+            .ToList();
+    }
+}

@@ -1,0 +1,84 @@
+using System;
+using System.Linq;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ScaleOps.Internal;
+
+namespace ScaleOps;
+
+/// <summary>Helpers the ScaleOps packages use to plug into the builder the same way.</summary>
+public static class ScaleOpsBuilderExtensions
+{
+    /// <summary>
+    /// Registers <typeparamref name="TOptions"/> bound from the configuration section <c>ScaleOps:{section}</c>
+    /// (unknown keys are errors), then <paramref name="configure"/>, validated when the host starts.
+    /// </summary>
+    /// <typeparam name="TOptions">The options type.</typeparam>
+    /// <param name="builder">The ScaleOps builder.</param>
+    /// <param name="section">The child section of <c>ScaleOps</c>, for example <c>Jobs</c>.</param>
+    /// <param name="configure">Optional code configuration, applied after the configuration section.</param>
+    /// <returns>The options builder, to add validators.</returns>
+    public static OptionsBuilder<TOptions> AddScaleOpsOptions<TOptions>(
+        this IScaleOpsBuilder builder, string section, Action<TOptions>? configure = null)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(section);
+        var options = Concrete(builder).BindOptions<TOptions>($"{ScaleOpsOptions.SectionName}:{section}", strict: true);
+        Concrete(builder).Sections.Add(section);
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        return options;
+    }
+
+    /// <summary>
+    /// Registers the versioned SQL migrations embedded in <paramref name="assembly"/> under
+    /// <paramref name="resourcePrefix"/> (files named <c>0001_name.sql</c>) as the component
+    /// <paramref name="component"/>. They are applied once, in version order, under an advisory lock.
+    /// Registering the same component twice is harmless.
+    /// </summary>
+    /// <param name="builder">The ScaleOps builder.</param>
+    /// <param name="component">A stable name for the package's schema, for example <c>jobs</c>.</param>
+    /// <param name="assembly">The assembly that embeds the scripts.</param>
+    /// <param name="resourcePrefix">The manifest resource name prefix, for example <c>ScaleOps.Jobs.Sql.Migrations.</c>.</param>
+    /// <returns>The same builder.</returns>
+    public static IScaleOpsBuilder AddMigrations(this IScaleOpsBuilder builder, string component, Assembly assembly, string resourcePrefix)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var set = MigrationSet.FromAssembly(component, assembly, resourcePrefix);
+        var exists = builder.Services.Any(d => d.ServiceType == typeof(MigrationSet)
+            && d.ImplementationInstance is MigrationSet s
+            && string.Equals(s.Component, set.Component, StringComparison.Ordinal));
+        if (!exists)
+        {
+            builder.Services.AddSingleton(set);
+        }
+
+        return builder;
+    }
+
+    private static ScaleOpsBuilder Concrete(IScaleOpsBuilder builder) =>
+        builder as ScaleOpsBuilder
+        ?? builder.Services.FirstOrDefault(d => d.ServiceType == typeof(ScaleOpsBuilder))?.ImplementationInstance as ScaleOpsBuilder
+        ?? throw new InvalidOperationException("Call services.AddScaleOps() before adding ScaleOps packages.");
+
+    internal static OptionsBuilder<TOptions> BindOptions<TOptions>(this ScaleOpsBuilder builder, string sectionPath, bool strict)
+        where TOptions : class
+    {
+        var services = builder.Services;
+        var marker = typeof(ConfigurationBinding<TOptions>);
+        if (!services.Any(d => d.ServiceType == marker))
+        {
+            services.AddSingleton(new ConfigurationBinding<TOptions>(sectionPath, strict));
+            services.AddSingleton<IConfigureOptions<TOptions>>(sp =>
+                new ConfigureFromConfiguration<TOptions>(sp.GetService<IConfiguration>(), sectionPath, strict));
+        }
+
+        return services.AddOptions<TOptions>().ValidateOnStart();
+    }
+}

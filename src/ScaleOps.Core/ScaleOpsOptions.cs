@@ -1,0 +1,38 @@
+using System;
+using Npgsql;
+
+namespace ScaleOps;
+
+/// <summary>
+/// Settings shared by every ScaleOps package, bound from the configuration section <c>ScaleOps</c>.
+/// </summary>
+public sealed class ScaleOpsOptions
+{
+    /// <summary>The configuration section the options bind from.</summary>
+    public const string SectionName = "ScaleOps";
+
+    /// <summary>
+    /// The PostgreSQL connection string of the shared <see cref="NpgsqlDataSource"/>.
+    /// </summary>
+    /// <value>
+    /// Default <see langword="null"/>: taken from <c>ConnectionStrings:{ConnectionStringName}</c>. Required unless the host
+    /// registered its own <see cref="NpgsqlDataSource"/> before calling <c>AddScaleOps</c>.
+    /// </value>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The name looked up under <c>ConnectionStrings</c> when <see cref="ConnectionString"/> is not set.</summary>
+    /// <value>Default <c>Postgres</c>.</value>
+    public string ConnectionStringName { get; set; } = "Postgres";
+
+    /// <summary>The PostgreSQL schema that holds the packages' own tables (jobs, migrations, audit...).</summary>
+    /// <value>Default <c>scaleops</c>. 1 to 63 bytes of UTF-8, no NUL character. It is always quoted.</value>
+    public string Schema { get; set; } = "scaleops";
+
+    /// <summary>Whether the packages' schema migrations are applied when the host starts.</summary>
+    /// <value>Default <see langword="true"/>. When false, call <see cref="Migrations.IScaleOpsMigrator.MigrateAsync"/> yourself.</value>
+    public bool ApplyMigrationsOnStart { get; set; } = true;
+
+    /// <summary>An optional hook to tune the shared data source (type mappings, logging) before it is built.</summary>
+    /// <value>Default <see langword="null"/>. Code only; it cannot be set from configuration.</value>
+    public Action<NpgsqlDataSourceBuilder>? ConfigureDataSource { get; set; }
+}

@@ -1,0 +1,28 @@
+using System;
+
+namespace ScaleOps.Tenancy;
+
+/// <summary>Thrown when tenant-scoped work runs with no ambient tenant.</summary>
+public sealed class TenantRequiredException : InvalidOperationException
+{
+    /// <summary>Creates the exception with the default message.</summary>
+    public TenantRequiredException()
+        : base("No tenant is set: run this inside ITenantContext.BeginScope(tenant) (the HTTP middleware and the job runner do it for you).")
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The message.</param>
+    public TenantRequiredException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The cause.</param>
+    public TenantRequiredException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,96 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Core.Tests.Tenancy;
+
+public class TenantContextTests
+{
+    private readonly ITenantContext _context = new ServiceCollection().AddScaleOps().Services.BuildServiceProvider()
+        .GetRequiredService<ITenantContext>();
+
+    [Fact]
+    public void Outside_a_scope_there_is_no_tenant_and_require_throws()
+    {
+        Assert.Null(_context.Tenant);
+        Assert.Empty(_context.Roles);
+        var ex = Assert.Throws<TenantRequiredException>(() => _context.RequireTenant());
+        Assert.Contains("BeginScope", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nested_scopes_restore_the_outer_one()
+    {
+        using (_context.BeginScope(new TenantId("outer"), "u1", ["admin"]))
+        {
+            Assert.Equal("outer", _context.RequireTenant().Value);
+            using (_context.BeginScope(new TenantId("inner")))
+            {
+                Assert.Equal("inner", _context.Tenant!.Value.Value);
+                Assert.Null(_context.UserId);
+            }
+
+            Assert.Equal("outer", _context.Tenant!.Value.Value);
+            Assert.Equal("u1", _context.UserId);
+            Assert.Equal(["admin"], _context.Roles);
+        }
+
+        Assert.Null(_context.Tenant);
+    }
+
+    [Fact]
+    public void Disposing_the_outer_scope_first_ends_both_and_double_dispose_is_harmless()
+    {
+        var outer = _context.BeginScope(new TenantId("outer"));
+        var inner = _context.BeginScope(new TenantId("inner"));
+        outer.Dispose();
+        Assert.Null(_context.Tenant);
+        inner.Dispose();
+        outer.Dispose();
+        Assert.Null(_context.Tenant);
+    }
+
+    [Fact]
+    public void Default_tenant_is_rejected()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => _context.BeginScope(default));
+        Assert.Contains("default(TenantId)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Concurrent_flows_each_see_their_own_tenant()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        {
+            using var scope = _context.BeginScope(new TenantId($"t{i}"));
+            await Task.Yield();
+            await Task.Delay(i % 5);
+            return _context.RequireTenant().Value == $"t{i}";
+        }));
+        Assert.All(results, Assert.True);
+        Assert.Null(_context.Tenant);
+    }
+
+    [Fact]
+    public async Task A_scope_begun_in_a_child_flow_does_not_leak_to_the_parent()
+    {
+        using var scope = _context.BeginScope(new TenantId("parent"));
+        await Task.Run(() =>
+        {
+            _context.BeginScope(new TenantId("child"));
+            Assert.Equal("child", _context.RequireTenant().Value);
+        });
+        Assert.Equal("parent", _context.RequireTenant().Value);
+    }
+
+    [Fact]
+    public void Roles_are_copied_when_the_scope_begins()
+    {
+        var roles = new System.Collections.Generic.List<string> { "reader" };
+        using var scope = _context.BeginScope(new TenantId("t"), roles: roles);
+        roles.Add("writer");
+        Assert.Equal(["reader"], _context.Roles);
+    }
+}
