@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Starts and stops the throwaway servers that the tests, benchmarks and demo use, on free loopback ports.
 #
-#   scripts/servers.sh start [postgres|redis|azurite|all]   start (or reuse) the servers; default all
-#   scripts/servers.sh stop  [postgres|redis|azurite|all]   stop them by the PID this script recorded
-#   scripts/servers.sh restart postgres|redis|azurite       stop, then start on the same port
-#   scripts/servers.sh status                               what runs where
-#   scripts/servers.sh env                                  print the connection settings (KEY=value lines)
+#   scripts/servers.sh start [NAME|all]     start (or reuse) the servers; default all
+#   scripts/servers.sh stop  [NAME|all]     stop them by the PID this script recorded
+#   scripts/servers.sh restart NAME         stop, then start on the same port
+#   scripts/servers.sh status               what runs where
+#   scripts/servers.sh env                  print the connection settings (KEY=value lines)
 #
 # State, data and logs live in $SCALEOPS_SERVERS_DIR (default: .servers/ in the repository, ignored by git).
 # Connection settings are written to $SCALEOPS_SERVERS_DIR/servers.env, which the test fixtures read.
 # Missing server software is installed from Debian (apt) or npm when the script runs as root.
 # Every server listens on 127.0.0.1 only. Nothing is ever stopped by name: only by the PID recorded here.
+# Servers: postgres, redis, azurite, plus one per file in scripts/servers.d/*.sh. Such a file appends its name to
+# SERVERS and defines start_NAME, stop_NAME and env_NAME (prints KEY=value lines for servers.env); it may use the
+# helpers below (free_port, pid_alive, stop_pid, wait_port, apt_install, as_pg, pg_bindir).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,8 +71,10 @@ apt_install() {
   return 0
 }
 
+SERVERS=(postgres redis azurite)
+
 write_env() {
-  local tmp="$envfile.tmp"
+  local tmp="$envfile.tmp" s
   : >"$tmp"
   [ -f "$state/postgres.port" ] && pid_alive "$state/postgres.pid" && \
     echo "SCALEOPS_PG=Host=127.0.0.1;Port=$(cat "$state/postgres.port");Username=postgres;Database=postgres" >>"$tmp"
@@ -79,6 +84,7 @@ write_env() {
     local key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
     echo "SCALEOPS_BLOB=DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$(cat "$state/azurite.port")/devstoreaccount1;" >>"$tmp"
   fi
+  for s in "${SERVERS[@]:3}"; do "env_$s" >>"$tmp"; done
   mv "$tmp" "$envfile"
 }
 
@@ -193,33 +199,39 @@ start_azurite() {
 
 stop_azurite() { stop_pid "$state/azurite.pid" azurite TERM; }
 
-# ---------------------------------------------------------------- main
+# ---------------------------------------------------------------- plug-ins and main
+for plugin in "$repo"/scripts/servers.d/*.sh; do
+  [ -f "$plugin" ] && . "$plugin"
+done
+
 which_servers() {
-  case "${1:-all}" in
-    all) echo "postgres redis azurite" ;;
-    postgres|redis|azurite) echo "$1" ;;
-    *) die "unknown server '$1' (postgres, redis, azurite or all)" ;;
-  esac
+  local name=${1:-all} s
+  if [ "$name" = all ]; then echo "${SERVERS[*]}"; return; fi
+  for s in "${SERVERS[@]}"; do [ "$s" = "$name" ] && { echo "$s"; return; }; done
+  die "unknown server '$name' (one of: ${SERVERS[*]}, or all)"
 }
 
 cmd="${1:-}"; shift || true
 case "$cmd" in
   start)
-    for s in $(which_servers "${1:-all}"); do "start_$s"; done
+    servers=$(which_servers "${1:-all}") || exit 1
+    for s in $servers; do "start_$s"; done
     write_env
     log "connection settings in $envfile"
     ;;
   stop)
-    for s in $(which_servers "${1:-all}"); do "stop_$s"; done
+    servers=$(which_servers "${1:-all}") || exit 1
+    for s in $(echo "$servers" | tr ' ' '\n' | tac); do "stop_$s"; done
     write_env
     ;;
   restart)
-    [ -n "${1:-}" ] && [ "$1" != all ] || die "restart takes one server: postgres, redis or azurite"
+    [ -n "${1:-}" ] && [ "$1" != all ] || die "restart takes one server: ${SERVERS[*]}"
+    which_servers "$1" >/dev/null || exit 1
     "stop_$1"; "start_$1"; write_env
     ;;
   status)
-    for s in postgres redis azurite; do
-      if pid_alive "$state/$s.pid"; then echo "$s: running, pid $(cat "$state/$s.pid"), 127.0.0.1:$(cat "$state/$s.port")"
+    for s in "${SERVERS[@]}"; do
+      if pid_alive "$state/$s.pid"; then echo "$s: running, pid $(cat "$state/$s.pid"), 127.0.0.1:$(cat "$state/$s.port" 2>/dev/null)"
       else echo "$s: stopped"; fi
     done
     ;;
@@ -227,7 +239,7 @@ case "$cmd" in
     write_env; cat "$envfile"
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
