@@ -2,16 +2,8 @@
 # The README's demo command: starts PostgreSQL, Redis and Azurite (scripts/servers.sh), builds and starts the sample
 # host on a free loopback port against a fresh demo database, then drives a scripted walk over HTTP that prints what
 # each package did. Exits 0 only if every step behaved. Servers this script started are stopped at the end.
-set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
-
-command -v dotnet >/dev/null 2>&1 || { echo "the .NET SDK 10 is required (dotnet not found on PATH)" >&2; exit 1; }
-
-started_here=0
-if scripts/servers.sh status | grep -q stopped; then started_here=1; fi
-scripts/servers.sh start
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+start_servers
 # servers.env holds KEY=value lines whose values contain ';', so read them rather than source them.
 while IFS='=' read -r key value; do
   [ -n "$key" ] && export "$key=$value"
@@ -24,7 +16,7 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$host_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$host_pid" 2>/dev/null || true
   fi
-  if [ $started_here = 1 ]; then scripts/servers.sh stop || true; fi
+  stop_servers_if_started
 }
 trap cleanup EXIT
 
