@@ -14,7 +14,7 @@ namespace ScaleOps.Rls;
 /// separate role of <see cref="RlsOptions.BypassConnectionString"/> (NOSUPERUSER, BYPASSRLS). Every opening is logged
 /// with its reason and counted. A superuser role is refused: system work never runs as a superuser.
 /// </summary>
-public sealed class RlsBypass : IAsyncDisposable
+public sealed class RlsBypass : IAsyncDisposable, IDisposable
 {
     private readonly RlsOptions _options;
     private readonly ITenantContext _tenantContext;
@@ -75,6 +75,15 @@ public sealed class RlsBypass : IAsyncDisposable
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_dataSource.IsValueCreated)
+        {
+            _dataSource.Value.Dispose();
         }
     }
 

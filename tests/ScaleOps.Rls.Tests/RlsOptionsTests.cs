@@ -43,6 +43,22 @@ public class RlsOptionsTests
     }
 
     [Fact]
+    public void The_services_dispose_synchronously_too()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddRls(o =>
+        {
+            o.ReplicaConnectionStrings.Add("Host=127.0.0.1;Port=1");
+            o.Shards["s"] = "Host=127.0.0.1;Port=2";
+        });
+        var provider = services.BuildServiceProvider();
+        Assert.IsType<RlsTenantDataSource>(provider.GetRequiredService<ITenantDataSource>());
+        provider.GetRequiredService<RlsBypass>();
+        provider.Dispose();
+    }
+
+    [Fact]
     public void Invalid_settings_are_rejected_naming_each_setting()
     {
         var services = new ServiceCollection();

@@ -37,7 +37,8 @@ public static class RlsBenchmarkData
 
         await using var connection = await PostgresServer.OpenAdminAsync(Database);
         await using (var check = new NpgsqlCommand(
-            "SELECT coalesce((SELECT obj_description('events'::regclass)), '') FROM pg_class WHERE relname = 'events'", connection))
+            "SELECT coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c WHERE c.relname = 'events' AND c.relnamespace = 'public'::regnamespace",
+            connection))
         {
             if ((string?)await check.ExecuteScalarAsync() == $"rows={Rows}")
             {

@@ -16,7 +16,7 @@ namespace ScaleOps.Rls.Internal;
 /// use the shared primary, and their <see cref="TenantDataAccess.ReadOnly"/> work goes to the read replicas in turn,
 /// skipping a replica that is down, not a standby, or lagging more than the bound, and falling back to the primary.
 /// </summary>
-internal sealed class TenantRouter : IAsyncDisposable
+internal sealed class TenantRouter : IAsyncDisposable, IDisposable
 {
     private readonly NpgsqlDataSource _primary;
     private readonly Dictionary<string, NpgsqlDataSource> _shards = new(StringComparer.Ordinal);
@@ -136,6 +136,19 @@ internal sealed class TenantRouter : IAsyncDisposable
         foreach (var replica in _replicas)
         {
             await replica.DataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var shard in _shards.Values)
+        {
+            shard.Dispose();
+        }
+
+        foreach (var replica in _replicas)
+        {
+            replica.DataSource.Dispose();
         }
     }
 
