@@ -36,6 +36,11 @@ public static class RlsBenchmarkData
         }
 
         await using var connection = await PostgresServer.OpenAdminAsync(Database);
+        await using (var procedure = new NpgsqlCommand(ContextProcedure(), connection))
+        {
+            await procedure.ExecuteNonQueryAsync();
+        }
+
         await using (var check = new NpgsqlCommand(
             "SELECT coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c WHERE c.relname = 'events' AND c.relnamespace = 'public'::regnamespace",
             connection))
@@ -48,15 +53,23 @@ public static class RlsBenchmarkData
 
         Console.WriteLine($"// building the RLS benchmark data set ({Rows:N0} rows); this takes a minute");
         var sql = SetupSql.Replace("{{rows}}", Rows.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        foreach (var statement in new[]
+        foreach (var statement in new string[]
                  {
-                     sql, ScaleOps.Rls.Internal.RlsSql.TenantContextMigration.Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal),
+                     sql, ContextProcedure(),
                      "VACUUM ANALYZE events", "VACUUM ANALYZE memberships", "VACUUM ANALYZE tenants", $"COMMENT ON TABLE events IS 'rows={Rows}'",
                  })
         {
             await using var setup = new NpgsqlCommand(statement, connection) { CommandTimeout = 1800 };
             await setup.ExecuteNonQueryAsync();
         }
+    }
+
+    // The package's own migration script (embedded in ScaleOps.Rls), so the benchmark runs the shipped procedure.
+    private static string ContextProcedure()
+    {
+        using var stream = typeof(ScaleOps.Rls.RlsOptions).Assembly.GetManifestResourceStream("ScaleOps.Rls.Sql.Migrations.0001_tenant_context.sql")!;
+        using var reader = new System.IO.StreamReader(stream);
+        return reader.ReadToEnd().Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal);
     }
 
     private const string SetupSql = """

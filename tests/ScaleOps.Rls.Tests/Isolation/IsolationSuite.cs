@@ -169,6 +169,40 @@ public abstract class IsolationSuite(RlsDatabase database)
     }
 
     [Fact]
+    public async Task EF_Core_Dapper_and_Npgsql_share_one_tenant_transaction()
+    {
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("tx-a"));
+        foreach (var commit in new[] { false, true })
+        {
+            await using var tx = await apis.Data.BeginTransactionAsync();
+            await using (var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+                .UseNpgsql(tx.Connection)
+                .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
+                .Options))
+            {
+                await db.Database.UseTransactionAsync(tx.Transaction);
+                db.Documents.Add(new Document { TenantId = "tx-a", Title = "ef" });
+                await db.SaveChangesAsync();
+            }
+
+            await Dapper.SqlMapper.ExecuteAsync(tx.Connection, "INSERT INTO documents (tenant_id, title) VALUES ('tx-a', 'dapper')", transaction: tx.Transaction);
+            await using (var count = tx.CreateCommand("SELECT count(*) FROM documents"))
+            {
+                Assert.Equal(2L, await count.ExecuteScalarAsync());
+            }
+
+            if (commit)
+            {
+                await tx.CommitAsync();
+            }
+        }
+
+        Assert.Equal(2, (await apis.ReadTenantsAsync(Api.Batch)).Count);
+    }
+
+    [Fact]
     public async Task With_no_tenant_or_after_a_reset_tenant_tables_show_no_rows()
     {
         await using var services = RlsDatabase.Services(AppConnectionString(maxPoolSize: 1));
