@@ -20,8 +20,11 @@ public static class RlsBenchmarkData
 
     public static int Rows => int.TryParse(Environment.GetEnvironmentVariable("SCALEOPS_RLS_BENCH_ROWS"), out var n) ? n : 2_000_000;
 
+    /// <summary>Extra connection string settings for every variant (<c>SCALEOPS_RLS_BENCH_CS</c>, e.g. <c>Max Auto Prepare=20</c>).</summary>
+    public static string Extra => Environment.GetEnvironmentVariable("SCALEOPS_RLS_BENCH_CS") ?? "";
+
     public static string ConnectionString(string role) =>
-        new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor(Database)) { Username = role, MaxPoolSize = 20 }.ToString();
+        new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor(Database) + ";" + Extra) { Username = role, MaxPoolSize = 20 }.ToString();
 
     public static async Task EnsureAsync()
     {

@@ -37,7 +37,7 @@ public static class Program
             }
         }
 
-        Console.WriteLine($"rows={RlsBenchmarkData.Rows:N0}, rounds={Rounds}, started {DateTime.UtcNow:u}, load {LoadAverage()}");
+        Console.WriteLine($"rows={RlsBenchmarkData.Rows:N0}, rounds={Rounds}, connection extras='{RlsBenchmarkData.Extra}', started {DateTime.UtcNow:u}, load {LoadAverage()}");
         Console.WriteLine();
         Console.WriteLine("| tenant / query | variant | client latency µs, median [range] | ratio to baseline, median [range] | server exec µs (pg_stat_statements) |");
         Console.WriteLine("|---|---|---|---|---|");
