@@ -1,6 +1,9 @@
 using System;
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using ScaleOps.Diagnostics;
 using ScaleOps.Data;
 using ScaleOps.Rls.Tests.Support;
 using ScaleOps.Tenancy;
@@ -36,5 +39,22 @@ public class TenantConnectionExtensionsTests(RlsDatabase database) : IClassFixtu
             var ex = Assert.Throws<ArgumentException>(() => connection.CreateTenantFilteredBatch("SELECT count(*) FROM accounts"));
             Assert.Contains("must filter by tenant with $1", ex.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Tenant_sessions_are_counted_by_kind()
+    {
+        await using var services = RlsDatabase.Services(database.AppConnectionString());
+        using var sessions = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.sessions");
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using (services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t01")))
+        {
+            await (await data.OpenConnectionAsync()).DisposeAsync();
+            await (await data.BeginTransactionAsync()).DisposeAsync();
+            await (await data.BeginTransactionAsync()).DisposeAsync();
+        }
+
+        var kinds = sessions.GetMeasurementSnapshot().Select(m => (string)m.Tags["scaleops.rls.kind"]!).Order(StringComparer.Ordinal);
+        Assert.Equal(["batch", "transaction", "transaction"], kinds);
     }
 }

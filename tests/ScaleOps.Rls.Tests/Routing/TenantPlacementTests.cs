@@ -1,6 +1,7 @@
 using System;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -87,5 +88,48 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
         await using var shardAdmin = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
         await using var onShard = shardAdmin.CreateCommand("SELECT count(*) FROM documents WHERE tenant_id = 'whale'");
         Assert.Equal(1L, await onShard.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task On_start_the_context_procedure_and_the_policies_reach_every_shard()
+    {
+        var raw = $"rls_raw_{Environment.ProcessId}_{Guid.NewGuid():N}"[..40];
+        await SecondPostgresServer.ExecuteAsync($"CREATE DATABASE \"{raw}\"");
+        try
+        {
+            await SecondPostgresServer.ExecuteAsync(RlsDatabase.SchemaSql.Replace("generate_series(1, 20)", "generate_series(1, 0)", StringComparison.Ordinal), raw);
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString).AddRls(o =>
+            {
+                foreach (var table in RlsDatabase.Tables())
+                {
+                    o.Tables.Add(table);
+                }
+
+                o.Shards["raw"] = SecondPostgresServer.ConnectionStringFor(raw);
+                o.AllowBypassRlsRole = true;
+            });
+            using (var host = builder.Build())
+            {
+                await host.StartAsync();
+                await host.StopAsync();
+            }
+
+            await using var shard = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(raw));
+            await using var command = shard.CreateCommand(
+                "SELECT to_regprocedure('scaleops.rls_set_context(text,text,text[])') IS NOT NULL, "
+                + "(SELECT relforcerowsecurity FROM pg_class WHERE oid = 'documents'::regclass), "
+                + "(SELECT count(*) FROM pg_policy WHERE polname LIKE 'scaleops\\_%')");
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            Assert.True(reader.GetBoolean(0));
+            Assert.True(reader.GetBoolean(1));
+            Assert.Equal(7, reader.GetInt64(2));
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{raw}\" WITH (FORCE)");
+        }
     }
 }
