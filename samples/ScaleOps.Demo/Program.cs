@@ -56,6 +56,14 @@ walk.Check(status == HttpStatusCode.NotFound, $"{globex}: GET {acme}'s document 
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/documents", tenant: globex));
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("items").GetArrayLength() == 0, $"{globex}: GET /documents -> {(int)status}, sees 0 documents");
 
+walk.Section("ScaleOps.Rls: row-level security under the app-level filter");
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/rls", admin: true));
+walk.Check(status == HttpStatusCode.OK && body.GetProperty("clean").GetBoolean(),
+    $"GET /ops/rls -> {(int)status}: schema app audited, unprotected tenant tables: {(status == HttpStatusCode.OK ? body.GetProperty("unprotectedTables").GetArrayLength() : -1)}, leaking views: {(status == HttpStatusCode.OK ? body.GetProperty("leakingViews").GetArrayLength() : -1)}");
+walk.Say("app.documents: ENABLE + FORCE ROW LEVEL SECURITY, policy tenant_id = nullif(current_setting('app.tenant_id', true), '')");
+walk.Say("every query carries the tenant in the same round trip (CALL scaleops.rls_set_context(...) then the statement)");
+walk.Say("the host connects as a NOSUPERUSER NOBYPASSRLS role: the start-up safety check refuses anything else");
+
 walk.Section("Metrics");
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/metrics"));
 walk.Check(status == HttpStatusCode.OK, $"GET /metrics -> {(int)status} (Prometheus text from the ScaleOps meter)");

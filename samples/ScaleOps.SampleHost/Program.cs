@@ -14,7 +14,9 @@ var builder = WebApplication.CreateBuilder(args);
 
 // ScaleOps: options from the "ScaleOps" section, the PostgreSQL connection from ConnectionStrings:Postgres.
 builder.Services.AddScaleOps()
-    .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.");
+    .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.")
+    // Row-level security on the tenant tables: the app role must be NOSUPERUSER NOBYPASSRLS (checked at start-up).
+    .AddRls(rls => rls.ProtectTenantTable("app", "documents"));
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
