@@ -34,6 +34,24 @@ internal sealed partial class PartitionArchiver(
     public async Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
     {
         var managed = Find(schema, table);
+        var attached = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false)).Any(p => p.Name == partition);
+        if (!attached)
+        {
+            // Resuming a run that stopped after the detach: the manifest must exist and verify; then only the drop is left.
+            var verified = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false);
+            if (verified is null || !await VerifyAsync(verified, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"{partition} is not a partition of {managed.Qualified} and has no verified archive.");
+            }
+
+            if (managed.Options.RetentionMode == RetentionMode.Drop)
+            {
+                await remover.DropDetachedAsync(managed, partition, verified.Rows, cancellationToken).ConfigureAwait(false);
+            }
+
+            return verified;
+        }
+
         var manifest = await ArchiveAsync(managed, partition, cancellationToken).ConfigureAwait(false);
         var kind = managed.Options.RetentionMode == RetentionMode.Drop ? PartitionActionKind.Drop : PartitionActionKind.Detach;
         await remover.RemoveAsync(managed, partition, kind, manifest.Rows, Fault, cancellationToken).ConfigureAwait(false);

@@ -59,4 +59,30 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
 
         Log.PartitionRemoved(logger, table.Qualified, partition, kind == PartitionActionKind.Drop ? "dropped" : "detached");
     }
+
+    /// <summary>Drops a table left detached by an interrupted archive run, if it still exists, after checking its row count.</summary>
+    public async Task DropDetachedAsync(ManagedTable table, string partition, long expectedRows, CancellationToken cancellationToken)
+    {
+        var qualified = table.QualifyPartition(partition);
+        await ddl.RunAsync($"drop {partition}", async (connection, transaction) =>
+        {
+            await using var exists = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection, transaction);
+            exists.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                return 0;
+            }
+
+            await using var count = new NpgsqlCommand($"SELECT count(*) FROM {qualified}", connection, transaction);
+            var actual = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (actual != expectedRows)
+            {
+                throw new InvalidOperationException($"{qualified} has {actual} rows but its verified archive has {expectedRows}. Not dropped.");
+            }
+
+            await using var drop = new NpgsqlCommand($"DROP TABLE {qualified}", connection, transaction);
+            return await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        Log.PartitionRemoved(logger, table.Qualified, partition, "dropped");
+    }
 }
