@@ -9,6 +9,7 @@ using ScaleOps.Partitioning.Archive;
 using ScaleOps.Partitioning.Audit;
 using ScaleOps.Partitioning.Internal;
 using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.Partitioning.Migration;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -51,6 +52,8 @@ public static class PartitioningScaleOpsBuilderExtensions
         services.TryAddSingleton<AuditStore>();
         services.TryAddSingleton<AuditWriter>();
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<AuditWriter>());
+        services.TryAddSingleton<TableMigrator>();
+        services.TryAddSingleton<ITableMigrator>(sp => sp.GetRequiredService<TableMigrator>());
         // Maintenance first: the audit writer starts once the audit partitions exist.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MaintenanceHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, AuditWriter>(sp => sp.GetRequiredService<AuditWriter>()));

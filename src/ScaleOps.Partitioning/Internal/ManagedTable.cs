@@ -9,11 +9,14 @@ namespace ScaleOps.Partitioning.Internal;
 /// <summary>A configured table, names quoted once, plus the configuration path used in error messages.</summary>
 internal sealed class ManagedTable
 {
-    public ManagedTable(PartitionedTableOptions options, string settingPath)
+    /// <param name="options">The table's options.</param>
+    /// <param name="settingPath">The configuration path, for messages.</param>
+    /// <param name="actualName">The table's current name when it differs from the configured one (during a conversion).</param>
+    public ManagedTable(PartitionedTableOptions options, string settingPath, string? actualName = null)
     {
         Options = options;
         SettingPath = settingPath;
-        Qualified = SqlIdentifier.Qualify(options.Schema, options.Name);
+        Qualified = SqlIdentifier.Qualify(options.Schema, actualName ?? options.Name);
         QuotedSchema = SqlIdentifier.Quote(options.Schema);
         QuotedColumn = SqlIdentifier.Quote(options.Column);
         Indexes = [.. options.Indexes];

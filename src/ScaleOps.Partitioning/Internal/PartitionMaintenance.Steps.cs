@@ -12,7 +12,7 @@ namespace ScaleOps.Partitioning.Internal;
 
 internal sealed partial class PartitionMaintenance
 {
-    private async Task ExecuteAsync(Resolved resolved, PartitionAction action, CancellationToken cancellationToken)
+    internal async Task ExecuteAsync(Resolved resolved, PartitionAction action, CancellationToken cancellationToken)
     {
         var table = resolved.Table;
         switch (action.Kind)
@@ -99,7 +99,17 @@ internal sealed partial class PartitionMaintenance
             moved = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await using (var attach = new NpgsqlCommand(AttachSql(resolved, action), connection, transaction))
+        // ATTACH must prove the default holds no row of the new range. A CHECK that says so, validated first (SHARE UPDATE
+        // EXCLUSIVE: readers of the default go on), spares ATTACH its scan under the default's ACCESS EXCLUSIVE lock,
+        // which is then held only from the ATTACH to the commit.
+        var qualifiedDefault = table.QualifyPartition(defaultPartition.Name);
+        var exclusion = SqlIdentifier.Quote(PartitionPeriods.Fit(defaultPartition.Name, "_scaleops_excl"));
+        var attachSql =
+            $"ALTER TABLE {qualifiedDefault} ADD CONSTRAINT {exclusion} CHECK (NOT ({table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')) NOT VALID;\n"
+            + $"ALTER TABLE {qualifiedDefault} VALIDATE CONSTRAINT {exclusion};\n"
+            + AttachSql(resolved, action)
+            + $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT {exclusion};\n";
+        await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
         {
             await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -9,6 +9,7 @@ internal static class Sql
     public static readonly string PartitionList = Load("PartitionList");
     public static readonly string ColumnList = Load("ColumnList");
     public static readonly string AuditQuery = Load("AuditQuery");
+    public static readonly string IndexDefinitions = Load("IndexDefinitions");
     public static readonly string AuditFind = Load("AuditFind");
     public static readonly string AuditCopy = Load("AuditCopy");
 
