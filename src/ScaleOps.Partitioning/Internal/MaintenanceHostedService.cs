@@ -16,6 +16,8 @@ internal sealed class MaintenanceHostedService(
     PartitionMaintenance maintenance, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<MaintenanceHostedService> logger)
     : BackgroundService
 {
+    private PeriodicTimer? _timer;
+
     /// <summary>Raised after each scheduled run (tests await it).</summary>
     internal event Action? Ran;
 
@@ -32,18 +34,29 @@ internal sealed class MaintenanceHostedService(
             await maintenance.GetHealthAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // The timer starts here, not in ExecuteAsync (which .NET runs on the thread pool): time moved after start counts.
+        var interval = options.Value.MaintenanceInterval;
+        if (interval > TimeSpan.Zero)
+        {
+            _timer = new PeriodicTimer(interval, time);
+        }
+
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _timer?.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = options.Value.MaintenanceInterval;
-        if (interval <= TimeSpan.Zero)
+        if (_timer is not { } timer)
         {
             return;
         }
 
-        using var timer = new PeriodicTimer(interval, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
