@@ -119,6 +119,28 @@ public class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDa
     }
 
     [Fact]
+    public async Task A_partial_batch_is_written_when_its_flush_interval_has_passed()
+    {
+        var (host, audit, tenants, time) = await StartAsync("audit_timer", a => { a.BatchSize = 100; a.FlushInterval = TimeSpan.FromSeconds(2); });
+        using var _ = host;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await audit.WriteAsync(Entry("timed"));
+            }
+        }
+
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM audit_timer.audit_log"));
+        await TestSignal.UntilAsync(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(2));
+            return await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM audit_timer.audit_log") == 3;
+        }, "the partial batch to be written after its flush interval");
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Stopping_the_host_flushes_every_queued_event()
     {
         var (host, audit, tenants, _) = await StartAsync("audit_stop", a => { a.BatchSize = 100; a.FlushInterval = TimeSpan.FromMinutes(1); });

@@ -103,9 +103,14 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
             "INSERT INTO m_default SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 99) g");
         var before = await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(m_default::text, '|' ORDER BY id)) FROM m_default");
 
+        using var gauge = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.default_rows");
         var health = (await maintenance.GetHealthAsync()).Single();
         Assert.Equal(100, health.DefaultPartitionRows);
         Assert.False(health.IsHealthy);
+        gauge.RecordObservableInstruments();
+        Assert.Equal(100, gauge.LastMeasurement!.Value);
+        Assert.Equal("\"public\".\"m_default\"", gauge.LastMeasurement.Tags["table"]);
 
         var result = await maintenance.RunMaintenanceAsync();
         var moves = result.Actions.Where(a => a.Kind == PartitionActionKind.MoveFromDefault).ToList();
