@@ -14,7 +14,7 @@ public static partial class Program
     internal static IHost Host(Action<ScaleOps.Partitioning.PartitioningOptions>? configure = null, bool audit = true)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Error);
         builder.Services.AddScaleOps(o => o.ConnectionString = ConnectionString).AddPartitioning(o =>
         {
             o.Audit.Enabled = audit;

@@ -55,6 +55,11 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
     public async ValueTask<Guid> WriteAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
+        if (!_options.Enabled)
+        {
+            throw new InvalidOperationException($"The audit trail is disabled ({PartitioningDefaults.Section}:Audit:Enabled is false).");
+        }
+
         var tenant = _tenants.RequireTenant();
         var at = _time.GetUtcNow();
         // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.

@@ -53,9 +53,9 @@ internal sealed partial class TableMigrator(
             progress?.Report(new ConversionProgress("check", 0, 0));
 
             await CreateAheadAsync(staged, resolved, cut, cancellationToken).ConfigureAwait(false);
+            rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
             progress?.Report(new ConversionProgress("partitions ahead", 0, 0));
 
-            rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
             var constraints = await ConstraintSqlAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
             await ddl.RunAsync("swap", async (connection, transaction) =>
             {
