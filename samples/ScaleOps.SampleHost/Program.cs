@@ -1,4 +1,6 @@
+using System;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
@@ -6,6 +8,7 @@ using ScaleOps;
 using ScaleOps.Diagnostics;
 using ScaleOps.SampleHost;
 using ScaleOps.SampleHost.Admin;
+using ScaleOps.SampleHost.Audit;
 using ScaleOps.SampleHost.Documents;
 using ScaleOps.SampleHost.Ops;
 using ScaleOps.SampleHost.Tenancy;
@@ -16,12 +19,23 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddScaleOps()
     .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.")
     // Row-level security on the tenant tables: the app role must be NOSUPERUSER NOBYPASSRLS (checked at start-up).
-    .AddRls(rls => rls.ProtectTenantTable("app", "documents"));
+    .AddRls(rls => rls.ProtectTenantTable("app", "documents"))
+    // The partitioned audit trail (scaleops.audit_log, monthly), maintained in this host unless switched off.
+    .AddPartitioning(partitioning =>
+    {
+        partitioning.Audit.Retention = 24;
+        partitioning.RunMaintenanceOnStart = builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true);
+        if (!builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true))
+        {
+            partitioning.MaintenanceInterval = TimeSpan.Zero;
+        }
+    });
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<TenantDirectory>();
 builder.Services.AddSingleton<DocumentStore>();
+builder.Services.AddSingleton<DocumentAudit>();
 builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ScaleOpsDiagnostics.MeterName).AddPrometheusExporter());
 
@@ -31,6 +45,7 @@ app.UseStatusCodePages();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();
 app.MapDocumentEndpoints();
+app.MapAuditEndpoints();
 app.MapOpsEndpoints();
 app.Run();
 

@@ -58,6 +58,7 @@ public static class ScaleOpsServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ScaleOpsOptions>>(sp =>
             new ScaleOpsOptionsValidator(sp, builder.Sections, hostProvidesDataSource));
 
+        services.AddLogging(); // idempotent; the core's services log, and a bare ServiceCollection must still resolve them
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITenantContext, AsyncLocalTenantContext>();
         services.AddMetrics();

@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using ScaleOps.SampleHost.Audit;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Tenancy;
 
@@ -24,7 +25,7 @@ public static class DocumentEndpoints
         return routes;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, DocumentAudit audit, CancellationToken cancellationToken)
     {
         var (input, problem) = await JsonBody.ReadAsync<DocumentInput>(request);
         if (problem is not null)
@@ -38,6 +39,7 @@ public static class DocumentEndpoints
         }
 
         var document = await store.CreateAsync(input, cancellationToken);
+        await audit.WriteAsync(request.HttpContext, "document.created", document.Id, new { title = document.Title }, cancellationToken);
         return TypedResults.Created($"/documents/{document.Id}", document);
     }
 
@@ -80,7 +82,8 @@ public static class DocumentEndpoints
         return document is null ? Problems.NotFound($"No document '{id}'.") : TypedResults.Ok(document);
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, DocumentStore store, DocumentAudit audit,
+        CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var documentId))
         {
@@ -99,16 +102,23 @@ public static class DocumentEndpoints
         }
 
         var document = await store.UpdateAsync(documentId, input, cancellationToken);
-        return document is null ? Problems.NotFound($"No document '{id}'.") : TypedResults.Ok(document);
+        if (document is null)
+        {
+            return Problems.NotFound($"No document '{id}'.");
+        }
+
+        await audit.WriteAsync(request.HttpContext, "document.updated", document.Id, new { title = document.Title }, cancellationToken);
+        return TypedResults.Ok(document);
     }
 
-    private static async Task<IResult> DeleteAsync(string id, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DocumentStore store, DocumentAudit audit, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var documentId) || !await store.DeleteAsync(documentId, cancellationToken))
         {
             return Problems.NotFound($"No document '{id}'.");
         }
 
+        await audit.WriteAsync(http, "document.deleted", documentId, null, cancellationToken);
         return TypedResults.NoContent();
     }
 }
