@@ -1,0 +1,96 @@
+using System;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.L1;
+using ScaleOps.Caching.Internal.L2;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// Cross-instance stampede protection: the first instance to miss takes a short Redis lock (SET NX PX) and runs the
+/// factory; the others wait for its value, woken by the backplane message that its write sends (and a slow poll, in
+/// case a message is lost), and run the factory themselves only if nothing arrives within
+/// <see cref="CachingOptions.DistributedLockWait"/>.
+/// </summary>
+internal sealed partial class TenantCache
+{
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
+    private readonly ConcurrentDictionary<(string Tenant, string Key), TaskCompletionSource> _lockWaiters = new();
+    private long _lockCounter;
+
+    private readonly record struct Coordination<T>(CacheResult<T>? Value, string? LockToken);
+
+    private async Task<Coordination<T>> CoordinateAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    {
+        var lockKey = RedisKeys.Lock(bucket.RedisPrefix, generation, key);
+        var token = string.Concat(_instance, ":", Interlocked.Increment(ref _lockCounter).ToString(CultureInfo.InvariantCulture));
+        var waiterKey = (bucket.Tenant, key);
+        var deadline = _time.GetTimestamp() + Ticks(_options.DistributedLockWait);
+        var counted = false;
+        try
+        {
+            while (true)
+            {
+                var signal = _lockWaiters.GetOrAdd(waiterKey, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                if (await db.StringSetAsync(lockKey, token, _options.DistributedLockLease, When.NotExists).ConfigureAwait(false))
+                {
+                    _redis.ReportSuccess();
+                    return new Coordination<T>(null, token);
+                }
+
+                if (!counted)
+                {
+                    _metrics.StampedeWait("cluster");
+                    counted = true;
+                }
+
+                var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                if (read.Fresh)
+                {
+                    _metrics.RedisHit();
+                    return new Coordination<T>(new CacheResult<T>(read.Entry!.Value, CacheSource.Redis), null);
+                }
+
+                var left = deadline - _time.GetTimestamp();
+                if (read.Failed || left <= 0)
+                {
+                    return default;
+                }
+
+                var wait = TimeSpan.FromSeconds(Math.Min(left, Ticks(LockPoll)) / (double)_time.TimestampFrequency);
+                using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+                await Task.WhenAny(signal.Task, Task.Delay(wait, _time, cancel.Token)).ConfigureAwait(false);
+                await cancel.CancelAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            _redis.ReportFailure(ex.Message);
+            return default;
+        }
+    }
+
+    private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)
+    {
+        try
+        {
+            await db.ScriptEvaluateAsync(LuaScripts.ReleaseLock, [RedisKeys.Lock(bucket.RedisPrefix, generation, key)], [token]).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            // The lease expires by itself.
+            _redis.ReportFailure(ex.Message);
+        }
+    }
+
+    private void SignalLockWaiters(string tenant, string key)
+    {
+        if (_lockWaiters.TryRemove((tenant, key), out var waiter))
+        {
+            waiter.TrySetResult();
+        }
+    }
+}
