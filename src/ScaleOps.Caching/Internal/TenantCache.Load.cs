@@ -174,6 +174,11 @@ internal sealed partial class TenantCache
         }
 
         var writer = new PayloadWriter();
+        if (settings.Tags is { } tags)
+        {
+            Payload.WriteTags(writer, tags);
+        }
+
         if (!isNull)
         {
             try
@@ -194,7 +199,7 @@ internal sealed partial class TenantCache
             }
         }
 
-        Payload.WriteHeader(writer.Header, isNull, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds);
+        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds);
         return writer;
     }
 

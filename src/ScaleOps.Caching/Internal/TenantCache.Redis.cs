@@ -87,7 +87,7 @@ internal sealed partial class TenantCache
         }
 
         ReadOnlyMemory<byte> bytes = stored;
-        if (!Payload.TryRead(bytes.Span, out var isNull, out var freshUntilMs, out var body))
+        if (!Payload.TryRead(bytes.Span, out var isNull, out var freshUntilMs, out var tags, out var body))
         {
             Log.UnreadablePayload(_logger, null, key, bucket.Tenant, typeof(T).Name);
             return default;
@@ -113,7 +113,7 @@ internal sealed partial class TenantCache
         }
 
         var localMs = settings.LocalExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
-        var entry = new L1Entry<T>(value, now + MsTicks(Math.Max(0, localMs)), now + MsTicks(remainingMs + keepMs), null);
+        var entry = new L1Entry<T>(value, now + MsTicks(Math.Max(0, localMs)), now + MsTicks(remainingMs + keepMs), tags);
         var fresh = remainingMs > 0;
         if (fresh && localMs > 0)
         {

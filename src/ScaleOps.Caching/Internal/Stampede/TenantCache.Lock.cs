@@ -32,12 +32,27 @@ internal sealed partial class TenantCache
         var counted = false;
         try
         {
-            while (true)
+            for (var attempt = 0; ; attempt++)
             {
                 var signal = _lockWaiters.GetOrAdd(waiterKey, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+                // The caller has just missed in Redis; after a wait, look for the holder's value before competing again.
+                if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } found)
+                {
+                    return new Coordination<T>(found, null);
+                }
+
                 if (await db.StringSetAsync(lockKey, token, _options.DistributedLockLease, When.NotExists).ConfigureAwait(false))
                 {
                     _redis.ReportSuccess();
+
+                    // The holder may have written its value and released the lock between the read and the SET.
+                    if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } late)
+                    {
+                        await ReleaseLockAsync(db, bucket, generation, key, token).ConfigureAwait(false);
+                        return new Coordination<T>(late, null);
+                    }
+
                     return new Coordination<T>(null, token);
                 }
 
@@ -47,15 +62,8 @@ internal sealed partial class TenantCache
                     counted = true;
                 }
 
-                var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
-                if (read.Fresh)
-                {
-                    _metrics.RedisHit();
-                    return new Coordination<T>(new CacheResult<T>(read.Entry!.Value, CacheSource.Redis), null);
-                }
-
                 var left = deadline - _time.GetTimestamp();
-                if (read.Failed || left <= 0)
+                if (left <= 0)
                 {
                     return default;
                 }
@@ -71,6 +79,23 @@ internal sealed partial class TenantCache
             _redis.ReportFailure(ex.Message);
             return default;
         }
+    }
+
+    private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    {
+        var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+        if (read.Failed)
+        {
+            throw new RedisException("Redis failed while waiting for another instance's value.");
+        }
+
+        if (!read.Fresh)
+        {
+            return null;
+        }
+
+        _metrics.RedisHit();
+        return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
     }
 
     private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)
