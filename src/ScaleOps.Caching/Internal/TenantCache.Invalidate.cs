@@ -193,8 +193,10 @@ internal sealed partial class TenantCache
     private void Publish(IDatabase db, BackplaneMessage message) =>
         db.Multiplexer.GetSubscriber().Publish(RedisChannel.Literal(_channel), message.Format(), CommandFlags.FireAndForget);
 
+    // Fire-and-forget: the client keeps the subscription and renews it on every reconnect, so a slow or absent Redis
+    // at start-up never blocks or fails the connection.
     private void SubscribeBackplane(ConnectionMultiplexer multiplexer) =>
-        multiplexer.GetSubscriber().Subscribe(RedisChannel.Literal(_channel), (_, value) => OnBackplaneMessage(value));
+        multiplexer.GetSubscriber().Subscribe(RedisChannel.Literal(_channel), (_, value) => OnBackplaneMessage(value), CommandFlags.FireAndForget);
 
     private void OnBackplaneMessage(RedisValue value)
     {

@@ -21,6 +21,7 @@ internal sealed class RedisConnection : IAsyncDisposable
     private long _openUntil;
     private int _unavailable;
     private int _probing;
+    private int _disconnected;
     private string? _lastError;
 
     public RedisConnection(CachingOptions options, TimeProvider time, ILogger logger)
@@ -111,7 +112,7 @@ internal sealed class RedisConnection : IAsyncDisposable
                 var multiplexer = await _connect.Value.ConfigureAwait(false);
                 await multiplexer.DisposeAsync().ConfigureAwait(false);
             }
-            catch (RedisException)
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
             {
                 // Nothing to close.
             }
@@ -124,7 +125,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         {
             return Database(await connecting.ConfigureAwait(false));
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
             ReportFailure(ex.Message);
             return null;
@@ -157,9 +158,19 @@ internal sealed class RedisConnection : IAsyncDisposable
         _options.ConfigureRedis?.Invoke(config);
 
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
-        multiplexer.ConnectionFailed += (_, e) => ReportFailure($"{e.FailureType} on {e.EndPoint}");
+        multiplexer.ConnectionFailed += (_, e) =>
+        {
+            Volatile.Write(ref _disconnected, 1);
+            ReportFailure($"{e.FailureType} on {e.EndPoint}");
+        };
         multiplexer.ConnectionRestored += (_, e) =>
         {
+            // Only a reconnection after a failure counts (a connection opened for the first time is not a restore).
+            if (Interlocked.Exchange(ref _disconnected, 0) == 0)
+            {
+                return;
+            }
+
             Volatile.Write(ref _probing, 0);
             Interlocked.Exchange(ref _unavailable, 0);
             Log.RedisRestored(_logger, $"reconnected to {e.EndPoint}");
