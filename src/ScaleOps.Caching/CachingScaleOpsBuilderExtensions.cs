@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -26,6 +27,17 @@ public static class CachingScaleOpsBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        if (services.Any(d => d.ServiceType == typeof(CachingMarker)))
+        {
+            if (configure is not null)
+            {
+                services.Configure(configure);
+            }
+
+            return builder;
+        }
+
+        services.AddSingleton<CachingMarker>();
         builder.AddScaleOpsOptions(CachingOptions.SectionName, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<CachingOptions>, CachingConnectionStringFallback>());
@@ -35,4 +47,7 @@ public static class CachingScaleOpsBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheMaintenanceService>());
         return builder;
     }
+
+    /// <summary>Marks that the cache is registered, so a second <c>AddCaching</c> only adds its configuration.</summary>
+    private sealed class CachingMarker;
 }
