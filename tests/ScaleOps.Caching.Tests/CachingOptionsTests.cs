@@ -104,6 +104,7 @@ public class CachingOptionsTests
         using var provider = services.BuildServiceProvider();
         Assert.Equal("second", provider.GetRequiredService<IOptions<CachingOptions>>().Value.KeyPrefix);
         Assert.Equal("127.0.0.1:6390", provider.GetRequiredService<IOptions<CachingOptions>>().Value.RedisConnectionString);
+        Assert.Same(provider.GetRequiredService<ITenantCache>(), provider.GetRequiredService<ITenantCache>()); // no logging registered: still resolves
     }
 
     [Fact]

@@ -11,7 +11,7 @@ namespace ScaleOps.Caching.Internal;
 /// <see cref="CachingOptions.SweepInterval"/>, and replays pending invalidations as soon as Redis returns.
 /// </summary>
 internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider time, Microsoft.Extensions.Options.IOptions<CachingOptions> options,
-    ILogger<CacheMaintenanceService> logger) : BackgroundService
+    ILogger<CacheMaintenanceService>? logger = null) : BackgroundService
 {
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -45,7 +45,7 @@ internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider ti
             }
             catch (Exception ex)
             {
-                Log.SweepFailed(logger, ex);
+                Log.SweepFailed((ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ex);
             }
         }
     }

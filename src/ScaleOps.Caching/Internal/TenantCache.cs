@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
@@ -17,7 +18,7 @@ namespace ScaleOps.Caching.Internal;
 /// per cluster). Partial files: <c>TenantCache.Load.cs</c> (miss path), <c>TenantCache.Redis.cs</c> (L2 access),
 /// <c>TenantCache.Invalidate.cs</c> (removals, backplane, outage replay), <c>Stampede/TenantCache.Lock.cs</c>.
 /// </summary>
-internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable
+internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDisposable
 {
     private readonly ITenantContext _tenants;
     private readonly TimeProvider _time;
@@ -37,18 +38,18 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable
         TimeProvider time,
         IOptions<CachingOptions> options,
         ScaleOpsMetrics metrics,
-        ILogger<TenantCache> logger)
+        ILogger<TenantCache>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _tenants = tenants;
         _time = time;
         _options = options.Value;
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
-        _logger = logger;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
         _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries);
         _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount);
         _channel = RedisKeys.Channel(_options.KeyPrefix);
-        _redis = new RedisConnection(_options, time, logger);
+        _redis = new RedisConnection(_options, time, _logger);
         _redis.Connected += SubscribeBackplane;
         _redis.Restored += OnRedisRestored;
     }
@@ -144,6 +145,19 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
         await _redis.DisposeAsync().ConfigureAwait(false);
+        _shutdown.Dispose();
+        Wake.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_shutdown.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _shutdown.Cancel();
+        _redis.Dispose();
         _shutdown.Dispose();
         Wake.Dispose();
     }

@@ -11,7 +11,7 @@ namespace ScaleOps.Caching.Internal.L2;
 /// cache skips Redis for <see cref="CachingOptions.BreakerDuration"/>, then lets one probe through. Raises
 /// <see cref="Restored"/> when Redis becomes usable again after being unavailable.
 /// </summary>
-internal sealed class RedisConnection : IAsyncDisposable
+internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 {
     private readonly CachingOptions _options;
     private readonly TimeProvider _time;
@@ -116,6 +116,14 @@ internal sealed class RedisConnection : IAsyncDisposable
             {
                 // Nothing to close.
             }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_connect.IsValueCreated && _connect.Value.IsCompletedSuccessfully)
+        {
+            _connect.Value.Result.Dispose();
         }
     }
 
