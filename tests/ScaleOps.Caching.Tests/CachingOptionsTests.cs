@@ -76,7 +76,7 @@ public class CachingOptionsTests
     public async Task The_host_starts_and_stops_with_the_cache_and_its_maintenance_loop()
     {
         var redis = await TcpServer.RedisAsync();
-        using var host = BuildHost(new() { ["ConnectionStrings:Redis"] = redis, ["ScaleOps:Caching:SweepInterval"] = "00:00:01" });
+        using var host = BuildHost(new() { ["ConnectionStrings:Redis"] = redis, ["ScaleOps:Caching:SweepInterval"] = "00:00:01", ["ScaleOps:Caching:RedisTimeout"] = "00:00:05" });
         await host.StartAsync().WaitAsync("the host to start");
         var cache = host.Services.GetRequiredService<ITenantCache>();
         using (host.Services.GetRequiredService<Tenancy.ITenantContext>().BeginScope(new Tenancy.TenantId("host-" + Guid.NewGuid().ToString("N"))))
