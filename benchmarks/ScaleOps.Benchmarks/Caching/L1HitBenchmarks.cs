@@ -15,6 +15,7 @@ namespace ScaleOps.Benchmarks.Caching;
 /// bare <see cref="ConcurrentDictionary{TKey, TValue}"/> lookup.
 /// </summary>
 [MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
 public class L1HitBenchmarks
 {
     private const string Key = "doc:1";

@@ -16,6 +16,7 @@ namespace ScaleOps.Benchmarks.Caching;
 /// StackExchange.Redis GET of the same JSON.
 /// </summary>
 [MemoryDiagnoser]
+[SimpleJob(launchCount: 1, warmupCount: 3, iterationCount: 9)]
 public class L2HitBenchmarks
 {
     private const string Key = "doc:1";

@@ -81,7 +81,8 @@ internal sealed partial class TenantCache
             return new RedisRead<T>(null, false, true);
         }
 
-        if (stored.IsNull)
+        // A generation that moved meanwhile (a tenant invalidation, or Redis coming back) makes this read void.
+        if (stored.IsNull || bucket.Generation != generation)
         {
             return default;
         }
