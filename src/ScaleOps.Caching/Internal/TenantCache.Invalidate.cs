@@ -22,7 +22,9 @@ internal sealed partial class TenantCache
     private readonly SemaphoreSlim _replayGate = new(1, 1);
     private int _pendingCount;
 
-    private int PendingCount => Volatile.Read(ref _pendingCount) + _pendingTenants.Count;
+    private int _pendingTenantCount;
+
+    private int PendingCount => Volatile.Read(ref _pendingCount) + Volatile.Read(ref _pendingTenantCount);
 
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
@@ -51,7 +53,7 @@ internal sealed partial class TenantCache
     /// <returns>A task.</returns>
     internal async Task MaintainAsync()
     {
-        _memory.Sweep(_time.GetTimestamp());
+        _memory.Sweep(NowMs());
         if (PendingCount > 0)
         {
             var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
@@ -121,7 +123,11 @@ internal sealed partial class TenantCache
         if (kind == BackplaneMessage.TenantGeneration || Volatile.Read(ref _pendingCount) >= MaxPending)
         {
             // A tenant-wide invalidation covers everything else of the tenant; it also bounds the queue.
-            _pendingTenants.TryAdd(bucket.Tenant, 0);
+            if (_pendingTenants.TryAdd(bucket.Tenant, 0))
+            {
+                Interlocked.Increment(ref _pendingTenantCount);
+            }
+
             return;
         }
 
@@ -147,7 +153,11 @@ internal sealed partial class TenantCache
                     return;
                 }
 
-                _pendingTenants.TryRemove(tenant, out _);
+                if (_pendingTenants.TryRemove(tenant, out _))
+                {
+                    Interlocked.Decrement(ref _pendingTenantCount);
+                }
+
                 replayed++;
             }
 

@@ -140,8 +140,8 @@ internal sealed partial class TenantCache
         Log.FactoryFailedServingStale(_logger, error, key, bucket.Tenant);
 
         // Serve the stale value for a while before trying the factory again, but never past its fail-safe window.
-        var now = _time.GetTimestamp();
-        var freshUntil = Math.Min(now + Ticks(_options.FailSafeThrottle), stale.KeepUntil);
+        var now = NowMs();
+        var freshUntil = Math.Min(now + Ms(_options.FailSafeThrottle), stale.KeepUntil);
         _memory.Store(bucket, key, new L1Entry<T>(stale.Value, freshUntil, stale.KeepUntil, stale.Tags), epoch);
         return new CacheResult<T>(stale.Value, CacheSource.Stale);
     }
@@ -213,13 +213,13 @@ internal sealed partial class TenantCache
             return;
         }
 
-        var now = _time.GetTimestamp();
+        var now = NowMs();
         var isNull = value is null;
         var keep = isNull ? TimeSpan.Zero : settings.FailSafeMaxDuration;
         var local = settings.LocalExpiration is { } l && l < duration ? l : duration;
         if (local > TimeSpan.Zero)
         {
-            _memory.Store(bucket, key, new L1Entry<T>(value, now + Ticks(local), now + Ticks(duration + keep), settings.Tags), epoch);
+            _memory.Store(bucket, key, new L1Entry<T>(value, now + Ms(local), now + Ms(duration + keep), settings.Tags), epoch);
         }
 
         if (db is null || bucket.Epoch != epoch)
@@ -234,6 +234,14 @@ internal sealed partial class TenantCache
         _options.JitterFraction <= 0 ? expiration : expiration * (1 + (Random.Shared.NextDouble() * _options.JitterFraction));
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    private static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
+
+    /// <summary>
+    /// The memory level's clock in milliseconds: <see cref="Environment.TickCount64"/> (a few nanoseconds) with the
+    /// system time provider, the injected provider's timestamp otherwise (tests move it).
+    /// </summary>
+    private long NowMs() => _systemClock ? Environment.TickCount64 : _time.GetTimestamp() / _ticksPerMs;
 
     private static string Shorten(string key) => key.Length <= 100 ? key : string.Concat(key.AsSpan(0, 100), "…");
 }

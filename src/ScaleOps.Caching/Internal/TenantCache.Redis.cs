@@ -106,7 +106,7 @@ internal sealed partial class TenantCache
         }
 
         var remainingMs = freshUntilMs - _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var now = _time.GetTimestamp();
+        var now = NowMs();
         var keepMs = isNull ? 0 : (long)settings.FailSafeMaxDuration.TotalMilliseconds;
         if (remainingMs + keepMs <= 0)
         {
@@ -114,7 +114,7 @@ internal sealed partial class TenantCache
         }
 
         var localMs = settings.LocalExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
-        var entry = new L1Entry<T>(value, now + MsTicks(Math.Max(0, localMs)), now + MsTicks(remainingMs + keepMs), tags);
+        var entry = new L1Entry<T>(value, now + Math.Max(0, localMs), now + remainingMs + keepMs, tags);
         var fresh = remainingMs > 0;
         if (fresh && localMs > 0)
         {
@@ -154,8 +154,6 @@ internal sealed partial class TenantCache
             _metrics.Fallback("redis_error");
         }
     }
-
-    private long MsTicks(long milliseconds) => milliseconds * _time.TimestampFrequency / 1000;
 
     private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
 }

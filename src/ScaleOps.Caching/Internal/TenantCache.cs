@@ -32,6 +32,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     private readonly CancellationTokenSource _shutdown = new();
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly string _channel;
+    private readonly bool _systemClock;
+    private readonly long _ticksPerMs;
 
     public TenantCache(
         ITenantContext tenants,
@@ -43,6 +45,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         ArgumentNullException.ThrowIfNull(options);
         _tenants = tenants;
         _time = time;
+        _systemClock = ReferenceEquals(time, TimeProvider.System);
+        _ticksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
         _options = options.Value;
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -75,7 +79,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         L1Entry<T>? stale = null;
         if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed)
         {
-            var now = _time.GetTimestamp();
+            var now = NowMs();
             if (now < typed.FreshUntil)
             {
                 _metrics.MemoryHit();
@@ -98,7 +102,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         var tenant = _tenants.RequireTenant().Value;
         var bucket = _memory.Find(tenant);
         if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed
-            && _time.GetTimestamp() < typed.FreshUntil)
+            && NowMs() < typed.FreshUntil)
         {
             _metrics.MemoryHit();
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
@@ -208,11 +212,15 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             return await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
         }
 
-        _ = RunFlightAsync(mine, flightKey, bucket, key, state, factory, settings, stale);
-        return await mine.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
+        // for the followers if the leader stops waiting.
+        var load = RunFlightAsync(mine, flightKey, bucket, key, state, factory, settings, stale);
+        return cancellationToken.CanBeCanceled
+            ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
+            : await load.ConfigureAwait(false);
     }
 
-    private async Task RunFlightAsync<TState, T>(
+    private async Task<CacheResult<T>> RunFlightAsync<TState, T>(
         TaskCompletionSource<CacheResult<T>> flight,
         (string, string) flightKey,
         TenantBucket bucket,
@@ -224,12 +232,15 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     {
         try
         {
-            flight.TrySetResult(await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false));
+            var result = await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
+            flight.TrySetResult(result);
+            return result;
         }
         catch (Exception ex)
         {
             flight.TrySetException(ex);
-            _ = flight.Task.Exception; // observed: every waiter gets it
+            _ = flight.Task.Exception; // observed here: followers get it from the flight, the leader from this task
+            throw;
         }
         finally
         {

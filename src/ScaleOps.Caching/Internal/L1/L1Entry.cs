@@ -2,7 +2,7 @@ using System;
 
 namespace ScaleOps.Caching.Internal.L1;
 
-/// <summary>An in-memory entry. Times are <see cref="TimeProvider.GetTimestamp"/> ticks.</summary>
+/// <summary>An in-memory entry. Times are milliseconds of the cache's memory clock.</summary>
 internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
 {
     /// <summary>Until when the value is fresh.</summary>

@@ -9,12 +9,29 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
 {
     private readonly ConcurrentDictionary<string, TenantBucket> _buckets = new(StringComparer.Ordinal);
     private long _approximateCount;
+    private TenantBucket? _last;
 
     public long ApproximateCount => Volatile.Read(ref _approximateCount);
 
     public ConcurrentDictionary<string, TenantBucket> Buckets => _buckets;
 
-    public TenantBucket? Find(string tenant) => _buckets.TryGetValue(tenant, out var bucket) ? bucket : null;
+    /// <summary>The tenant's bucket, if any. The last bucket found is remembered: a hit on one tenant skips the lookup.</summary>
+    public TenantBucket? Find(string tenant)
+    {
+        var last = Volatile.Read(ref _last);
+        if (last is not null && string.Equals(last.Tenant, tenant, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        if (_buckets.TryGetValue(tenant, out var bucket))
+        {
+            Volatile.Write(ref _last, bucket);
+            return bucket;
+        }
+
+        return null;
+    }
 
     public TenantBucket Bucket(string tenant) =>
         _buckets.TryGetValue(tenant, out var bucket) ? bucket : _buckets.GetOrAdd(tenant, t => new TenantBucket(t, RedisKeys.TenantPrefix(keyPrefix, t)));
