@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the caching benchmarks (ScaleOps.Caching against FusionCache 2.9.0 and HybridCache 10.11.0, same run, same
-# Redis) with one command:  benchmarks/run-caching.sh [extra BenchmarkDotNet arguments, e.g. --job short]
-# Starts the local Redis with scripts/servers.sh if needed (and stops it again if it started it). Results land in
-# BenchmarkDotNet.Artifacts/results (Markdown and CSV) and caching-stampede-runs.txt (factory runs per stampede).
+# Redis) with one command:  benchmarks/run-caching.sh [BenchmarkDotNet arguments]
+# Without a --filter it runs every class in ScaleOps.Benchmarks.Caching (L1 hit, L2 hit, stampede, outage); for one
+# class: benchmarks/run-caching.sh --filter '*L2Hit*'. Starts the local Redis with scripts/servers.sh if needed (and
+# stops it again if it started it). Results land in BenchmarkDotNet.Artifacts/results (Markdown and CSV) and
+# BenchmarkDotNet.Artifacts/caching-stampede-runs.txt (factory runs per stampede).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -12,5 +14,7 @@ if scripts/servers.sh status | grep -q '^redis: stopped'; then started_here=1; f
 scripts/servers.sh start redis
 cleanup() { if [ $started_here = 1 ]; then scripts/servers.sh stop redis || true; fi; }
 trap cleanup EXIT
+filter=(--filter '*ScaleOps.Benchmarks.Caching*')
+for arg in "$@"; do [ "$arg" = --filter ] && filter=(); done
 echo "machine: $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-dotnet run -c Release --project benchmarks/ScaleOps.Benchmarks -- --filter '*ScaleOps.Benchmarks.Caching*' "$@"
+dotnet run -c Release --project benchmarks/ScaleOps.Benchmarks -- "${filter[@]}" "$@"

@@ -32,6 +32,40 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
     }
 
     [Fact]
+    public async Task A_custom_serializer_writes_and_reads_the_Redis_copies()
+    {
+        var prefix = Unique.Prefix("memory", "serializer");
+        var serializer = new CountingSerializer();
+        await using var a = CacheNode.Create(redis.ConnectionString, prefix, o => o.Serializer = serializer);
+        await using var b = CacheNode.Create(redis.ConnectionString, prefix, o => o.Serializer = serializer);
+        using var scope = a.As("acme");
+        await a.Cache.SetAsync("k", new[] { "x", "y" });
+        Assert.Equal(["x", "y"], (await b.Cache.TryGetAsync<string[]>("k")).Value);
+        Assert.Equal((1, 1), (serializer.Writes, serializer.Reads));
+    }
+
+    private sealed class CountingSerializer : ScaleOps.Caching.Serialization.ICacheSerializer
+    {
+        private readonly ScaleOps.Caching.Serialization.SystemTextJsonCacheSerializer _inner = new();
+
+        public int Writes { get; private set; }
+
+        public int Reads { get; private set; }
+
+        public void Serialize<T>(T value, System.Buffers.IBufferWriter<byte> destination)
+        {
+            Writes++;
+            _inner.Serialize(value, destination);
+        }
+
+        public T Deserialize<T>(ReadOnlySpan<byte> data)
+        {
+            Reads++;
+            return _inner.Deserialize<T>(data);
+        }
+    }
+
+    [Fact]
     public async Task Hits_misses_factory_time_and_ratio_are_measured_per_level()
     {
         var prefix = Unique.Prefix("memory", "metrics");
