@@ -28,7 +28,7 @@ internal sealed partial class TenantCache
             return default;
         }
 
-        var settings = EntrySettings.Resolve(null, _options, ValidateKey);
+        var settings = EntrySettings.Resolve(null, _options, _validateTag);
         var read = await ReadAsync<T>(db, bucket, generation, key, settings, bucket.Epoch).ConfigureAwait(false);
         if (read.Fresh)
         {

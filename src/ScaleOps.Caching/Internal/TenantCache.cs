@@ -34,6 +34,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     private readonly string _channel;
     private readonly bool _systemClock;
     private readonly long _ticksPerMs;
+    private readonly Action<string, string> _validateTag;
 
     public TenantCache(
         ITenantContext tenants,
@@ -46,6 +47,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _tenants = tenants;
         _time = time;
         _systemClock = ReferenceEquals(time, TimeProvider.System);
+        _validateTag = ValidateKey;
         _ticksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
         _options = options.Value;
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
@@ -116,7 +118,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     {
         ValidateKey(key, nameof(key));
         var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
-        var settings = EntrySettings.Resolve(options, _options, ValidateKey);
+        var settings = EntrySettings.Resolve(options, _options, _validateTag);
         var payload = Serialize(bucket, key, value, settings, out var duration);
 
         // Drop the old copy first (this also stops in-flight factories of the tenant from storing older data).
@@ -190,7 +192,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         L1Entry<T>? stale,
         CancellationToken cancellationToken)
     {
-        var settings = EntrySettings.Resolve(options, _options, ValidateKey);
+        var settings = EntrySettings.Resolve(options, _options, _validateTag);
         var flightKey = (bucket.Tenant, key);
         if (_flights.TryGetValue(flightKey, out var running) && running is TaskCompletionSource<CacheResult<T>> joined)
         {
