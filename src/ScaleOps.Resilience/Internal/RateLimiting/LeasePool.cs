@@ -1,8 +1,12 @@
+using System;
+
 namespace ScaleOps.Resilience.Internal.RateLimiting;
 
 /// <summary>
 /// Tokens of one tenant taken from Redis ahead of need (leased mode) and spent locally until they expire. They were
 /// already taken from the shared bucket, so spending them never exceeds the limit; expired ones are simply lost.
+/// A rejection from Redis is also kept until its <c>Retry-After</c>: until then no token can exist, so the tenant's
+/// requests are rejected here without a round trip (at most one round trip per instance per refill interval).
 /// </summary>
 internal sealed class LeasePool(long durationTicks)
 {
@@ -11,13 +15,23 @@ internal sealed class LeasePool(long durationTicks)
     private int _tokens;
     private long _expiresAt;
     private long _lastRoundTrip = long.MinValue;
+    private long _deniedUntil = long.MinValue;
     private Decision _last;
 
-    /// <summary>Spends <paramref name="permits"/> leased tokens if the pool holds them for <paramref name="plan"/>.</summary>
-    public TenantLease? TryTake(CompiledPlan plan, int permits, long now)
+    /// <summary>
+    /// Spends <paramref name="permits"/> leased tokens if the pool holds them for <paramref name="plan"/>, or repeats a
+    /// rejection whose <c>Retry-After</c> has not passed; <see langword="null"/>: ask Redis.
+    /// </summary>
+    public TenantLease? TryTake(CompiledPlan plan, int permits, long now, long frequency)
     {
         lock (_gate)
         {
+            if (ReferenceEquals(_plan, plan) && now < _deniedUntil && permits == 1)
+            {
+                var wait = TimeSpan.FromSeconds((_deniedUntil - now) / (double)frequency);
+                return new TenantLease(false, plan, _last with { RetryAfter = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait });
+            }
+
             if (permits <= 0 || !ReferenceEquals(_plan, plan) || now >= _expiresAt || _tokens < permits)
             {
                 return null;
@@ -50,9 +64,22 @@ internal sealed class LeasePool(long durationTicks)
             }
 
             _plan = plan;
+            _deniedUntil = long.MinValue;
             _tokens += extra;
             _expiresAt = now + durationTicks;
             _last = decision;
+        }
+    }
+
+    /// <summary>Remembers a rejection from Redis until its <c>Retry-After</c> has passed.</summary>
+    public void Deny(CompiledPlan plan, Decision decision, long now, long frequency)
+    {
+        lock (_gate)
+        {
+            _plan = plan;
+            _tokens = 0;
+            _last = decision;
+            _deniedUntil = now + (long)(decision.RetryAfter.TotalSeconds * frequency);
         }
     }
 

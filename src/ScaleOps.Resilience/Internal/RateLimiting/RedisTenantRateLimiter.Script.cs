@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Polly;
 using ScaleOps.Tenancy;
 using StackExchange.Redis;
 
@@ -18,7 +19,8 @@ internal sealed partial class RedisTenantRateLimiter
     /// <summary>The key of a tenant's buckets: the tenant is a hash tag, so the key lives on one Cluster slot.</summary>
     internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, "{", tenant.ToString(), "}:", plan.Name);
 
-    private async Task<Decision> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
+    /// <summary>One script call through the breaker; failures come back as the outcome's exception, never thrown.</summary>
+    private async Task<Outcome<Decision>> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
     {
         var database = await _redis.GetDatabaseAsync().ConfigureAwait(false);
         var keys = new RedisKey[] { Key(tenant, plan) };
@@ -27,28 +29,45 @@ internal sealed partial class RedisTenantRateLimiter
         args[1] = max;
         args[2] = plan.RuleCount;
         plan.ScriptArgs.CopyTo(args, 3);
-        var result = await _pipeline.ExecuteAsync(
-            static async (state, _) => await CallAsync(state.database, state.keys, state.args).ConfigureAwait(false),
-            (database, keys, args),
-            cancellationToken).ConfigureAwait(false);
-        var values = (RedisResult[])result!;
-        return new Decision(
-            (int)values[0],
-            (long)values[1],
-            (long)values[2],
-            TimeSpan.FromMilliseconds((long)values[3]),
-            TimeSpan.FromMilliseconds((long)values[4]));
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            return await _pipeline.ExecuteOutcomeAsync(
+                static async (_, state) => await CallAsync(state.database, state.keys, state.args).ConfigureAwait(false),
+                context,
+                (database, keys, args)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
-    private static async Task<RedisResult> CallAsync(IDatabase database, RedisKey[] keys, RedisValue[] args)
+    private static async ValueTask<Outcome<Decision>> CallAsync(IDatabase database, RedisKey[] keys, RedisValue[] args)
     {
         try
         {
-            return await database.ScriptEvaluateAsync(ScriptSha1, keys, args).ConfigureAwait(false);
+            RedisResult result;
+            try
+            {
+                result = await database.ScriptEvaluateAsync(ScriptSha1, keys, args).ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            {
+                result = await database.ScriptEvaluateAsync(Script, keys, args).ConfigureAwait(false);
+            }
+
+            var values = (RedisResult[])result!;
+            return Outcome.FromResult(new Decision(
+                (int)values[0],
+                (long)values[1],
+                (long)values[2],
+                TimeSpan.FromMilliseconds((long)values[3]),
+                TimeSpan.FromMilliseconds((long)values[4])));
         }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        catch (Exception ex) when (ex is RedisException or TimeoutException or System.IO.IOException or System.Net.Sockets.SocketException)
         {
-            return await database.ScriptEvaluateAsync(Script, keys, args).ConfigureAwait(false);
+            return Outcome.FromException<Decision>(ex);
         }
     }
 

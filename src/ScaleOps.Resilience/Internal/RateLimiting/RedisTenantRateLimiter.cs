@@ -72,9 +72,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         }
 
         PermitCheck.Validate(plan, permitCount);
-        if (Leasing && _pools.TryGetValue(resource, out var pool) && pool.TryTake(plan, permitCount, _time.GetTimestamp()) is { } leased)
+        if (Leasing && _pools.TryGetValue(resource, out var pool) && pool.TryTake(plan, permitCount, _time.GetTimestamp(), _time.TimestampFrequency) is { } leased)
         {
-            _metrics.Decision(plan.Name, true, "lease");
+            _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
             return leased;
         }
 
@@ -91,9 +91,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         if (Leasing && permitCount > 0)
         {
             pool = _pools.GetOrAdd(resource, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
-            if (pool.TryTake(plan, permitCount, now) is { } leased)
+            if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
             {
-                _metrics.Decision(plan.Name, true, "lease");
+                _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
                 return leased;
             }
 
@@ -105,24 +105,22 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             MaybeSweep(now);
         }
 
-        if (_breakers.IsBroken(CircuitBreakerNames.Redis))
+        // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
+        var outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+        if (outcome.Exception is { } exception)
         {
-            return Fallback(resource, plan, permitCount, null);
+            cancellationToken.ThrowIfCancellationRequested();
+            return Fallback(resource, plan, permitCount, exception is BrokenCircuitException ? null : exception);
         }
 
-        Decision decision;
-        try
-        {
-            decision = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is BrokenCircuitException || TransientFailures.IsTransient(ex))
-        {
-            return Fallback(resource, plan, permitCount, ex);
-        }
-
+        var decision = outcome.Result;
         var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
         _metrics.Decision(plan.Name, admitted, "redis");
-        if (pool is not null && decision.Granted > permitCount)
+        if (pool is not null && !admitted)
+        {
+            pool.Deny(plan, decision, now, _time.TimestampFrequency);
+        }
+        else if (pool is not null && decision.Granted > permitCount)
         {
             var extra = decision.Granted - permitCount;
             pool.Add(plan, extra, decision, now);
