@@ -14,11 +14,15 @@ using StackExchange.Redis;
 
 namespace ScaleOps.Resilience.Tests.RateLimiting;
 
+/// <summary>The distributed limiter suite, on single Redis; <see cref="RedisClusterTenantRateLimiterTests"/> runs it on Redis Cluster.</summary>
 public class RedisTenantRateLimiterTests
 {
-    private static async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure, string? endpoint = null)
+    /// <summary>The StackExchange.Redis configuration string of the server under test.</summary>
+    protected virtual Task<string> EndpointAsync() => TcpServer.RedisAsync();
+
+    private async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure)
     {
-        var redis = endpoint ?? await TcpServer.RedisAsync();
+        var redis = await EndpointAsync();
         return TestHost.Build(o =>
         {
             o.RateLimiting.Store = RateLimiterStore.Redis;
@@ -137,7 +141,7 @@ public class RedisTenantRateLimiterTests
         var tenant = NewTenant();
         (await limiter.AcquireAsync(tenant)).Dispose();
 
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(await TcpServer.RedisAsync());
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
         var key = $"test:redislimiter:{{{tenant}}}:default";
         var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(key);
         Assert.NotNull(ttl);
@@ -157,7 +161,7 @@ public class RedisTenantRateLimiterTests
         Assert.Empty(lease.MetadataNames);
     }
 
-    internal static async Task<HammerResult> HammerAsync(IReadOnlyList<ServiceProvider> instances, TenantId tenant, TimeSpan duration)
+    private async Task<HammerResult> HammerAsync(IReadOnlyList<ServiceProvider> instances, TenantId tenant, TimeSpan duration)
     {
         var limiters = instances.Select(i => i.GetRequiredService<PartitionedRateLimiter<TenantId>>()).ToList();
         foreach (var limiter in limiters)
@@ -165,7 +169,7 @@ public class RedisTenantRateLimiterTests
             (await limiter.AcquireAsync(new TenantId("redis-warmup-" + Guid.NewGuid().ToString("N")))).Dispose(); // connect first
         }
 
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(await TcpServer.RedisAsync());
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
         var server = admin.GetServers()[0];
         var admitted = 0;
         var attempts = 0;
@@ -188,5 +192,5 @@ public class RedisTenantRateLimiterTests
         return new HammerResult(admitted, attempts, (end - start).TotalSeconds);
     }
 
-    internal sealed record HammerResult(int Admitted, int Attempts, double RedisSeconds);
+    private sealed record HammerResult(int Admitted, int Attempts, double RedisSeconds);
 }
