@@ -23,7 +23,7 @@ public static class ResilienceScaleOpsBuilderExtensions
 {
     /// <summary>
     /// Registers the tenant rate limiter (<see cref="PartitionedRateLimiter{TenantId}"/>, local or Redis by
-    /// <see cref="RateLimitingOptions.Store"/>), the <see cref="IQuotaService"/> and its migration, the
+    /// <see cref="RateLimitingOptions.Store"/>) and its <see cref="AmbientTenantRateLimiter"/>, the <see cref="IQuotaService"/> and its migration, the
     /// <see cref="CircuitBreakerRegistry"/>, its <see cref="CircuitBreakerHealthCheck"/> and the
     /// <see cref="DegradationFeatureFilter"/>. Options bind from <c>ScaleOps:Resilience</c> and are validated at start-up.
     /// Register an <see cref="ITenantPlanResolver"/> to give tenants their plans. Calling it twice is harmless.
@@ -53,6 +53,7 @@ public static class ResilienceScaleOpsBuilderExtensions
         services.TryAddSingleton<PlanCatalog>();
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<PartitionedRateLimiter<TenantId>>(CreateLimiter);
+        services.TryAddSingleton<AmbientTenantRateLimiter>();
 
         services.TryAddSingleton<IQuotaLimitSource, OptionsQuotaLimitSource>();
         services.TryAddSingleton<IQuotaService, QuotaService>();

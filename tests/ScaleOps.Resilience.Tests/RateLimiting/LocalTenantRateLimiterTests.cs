@@ -189,6 +189,33 @@ public class LocalTenantRateLimiterTests
         Assert.Equal(5, admitted);
     }
 
+    [Fact]
+    public async Task The_ambient_limiter_limits_the_current_tenant_and_needs_one()
+    {
+        using var sp = Build();
+        var limiter = sp.GetRequiredService<AmbientTenantRateLimiter>();
+        var tenants = sp.GetRequiredService<ITenantContext>();
+
+        Assert.Throws<TenantRequiredException>(() => limiter.AttemptAcquire());
+        using (tenants.BeginScope(Acme))
+        {
+            var admitted = 0;
+            for (var i = 0; i < 8; i++)
+            {
+                using var lease = await limiter.AcquireAsync();
+                admitted += lease.IsAcquired ? 1 : 0;
+            }
+
+            Assert.Equal(5, admitted);
+        }
+
+        using (tenants.BeginScope(Globex))
+        {
+            using var lease = await limiter.AcquireAsync();
+            Assert.True(lease.IsAcquired);
+        }
+    }
+
     internal static async Task<int> Count(PartitionedRateLimiter<TenantId> limiter, TenantId tenant, int attempts)
     {
         var admitted = 0;
