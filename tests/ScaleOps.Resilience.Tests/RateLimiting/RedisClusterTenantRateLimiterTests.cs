@@ -9,6 +9,7 @@ namespace ScaleOps.Resilience.Tests.RateLimiting;
 /// The distributed limiter suite again, on the local Redis Cluster of <c>scripts/servers.d/redis-cluster.sh</c>
 /// (<c>SCALEOPS_REDIS_CLUSTER</c>): one key per decision, the tenant as its hash tag, so no CROSSSLOT error.
 /// </summary>
+[Collection(HammerCollection.Name)]
 public class RedisClusterTenantRateLimiterTests : RedisTenantRateLimiterTests
 {
     protected override async Task<string> EndpointAsync()

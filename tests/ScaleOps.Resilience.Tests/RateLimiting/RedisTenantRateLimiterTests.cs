@@ -15,6 +15,7 @@ using StackExchange.Redis;
 namespace ScaleOps.Resilience.Tests.RateLimiting;
 
 /// <summary>The distributed limiter suite, on single Redis; <see cref="RedisClusterTenantRateLimiterTests"/> runs it on Redis Cluster.</summary>
+[Collection(HammerCollection.Name)]
 public class RedisTenantRateLimiterTests
 {
     /// <summary>The StackExchange.Redis configuration string of the server under test.</summary>
@@ -37,7 +38,7 @@ public class RedisTenantRateLimiterTests
     [Fact]
     public async Task Three_instances_together_admit_the_plan_limit_within_two_percent()
     {
-        const int Burst = 100, PerSecond = 300;
+        const int Burst = 600, PerSecond = 300; // a 2 s bucket: a scheduling stall under 2 s on this shared machine loses no token
         var instances = new List<ServiceProvider>();
         for (var i = 0; i < 3; i++)
         {
@@ -46,11 +47,11 @@ public class RedisTenantRateLimiterTests
 
         try
         {
-            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(3));
-            var ideal = Burst + (PerSecond * result.RedisSeconds);
+            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(3), Burst);
+            var ideal = result.Ideal(Burst, PerSecond);
             Assert.True(Math.Abs(result.Admitted - ideal) <= 0.02 * ideal,
-                $"admitted {result.Admitted}, ideal {ideal:0} over {result.RedisSeconds:0.000} s of Redis time ({result.Attempts} attempts)");
-            Assert.True(result.Attempts > 3 * result.Admitted, "the instances did not hammer hard enough to test the limit");
+                $"admitted {result.Admitted}, ideal {ideal:0} over {result.RedisSeconds:0.000} s of Redis time between the first and the last grant ({result.Attempts} attempts, {result.TokensLeft:0.#} tokens left)");
+            Assert.True(result.Attempts > 2 * result.Admitted, "the instances did not hammer hard enough to test the limit");
         }
         finally
         {
@@ -64,7 +65,7 @@ public class RedisTenantRateLimiterTests
     [Fact]
     public async Task Leased_mode_never_exceeds_the_limit_and_saves_round_trips()
     {
-        const int Burst = 100, PerSecond = 300, LeaseSize = 10;
+        const int Burst = 600, PerSecond = 300, LeaseSize = 10;
         var instances = new List<ServiceProvider>();
         var collectors = new List<MetricCollector<long>>();
         for (var i = 0; i < 3; i++)
@@ -81,17 +82,17 @@ public class RedisTenantRateLimiterTests
 
         try
         {
-            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(2));
-            var ideal = Burst + (PerSecond * result.RedisSeconds);
+            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(2), Burst);
+            var ideal = result.Ideal(Burst, PerSecond);
             Assert.True(result.Admitted <= ideal + 1, $"admitted {result.Admitted} > ideal {ideal:0}: leasing must never over-admit");
             Assert.True(result.Admitted >= ideal - (3 * LeaseSize) - (0.02 * ideal),
-                $"admitted {result.Admitted}, below the bound ideal {ideal:0} - 3 x {LeaseSize}");
+                $"admitted {result.Admitted}, below the bound ideal {ideal:0} - 3 instances x {LeaseSize} leased tokens");
 
             var bySource = collectors.SelectMany(c => c.GetMeasurementSnapshot())
                 .GroupBy(m => (string)m.Tags["source"]!)
                 .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
             var roundTrips = bySource.GetValueOrDefault("redis");
-            Assert.True(roundTrips < result.Attempts / 4,
+            Assert.True(roundTrips < result.Attempts / 2,
                 $"{roundTrips} Redis round trips for {result.Attempts} decisions: the hot tenant should mostly be decided locally ({string.Join(", ", bySource)})");
         }
         finally
@@ -161,7 +162,15 @@ public class RedisTenantRateLimiterTests
         Assert.Empty(lease.MetadataNames);
     }
 
-    private async Task<HammerResult> HammerAsync(IReadOnlyList<ServiceProvider> instances, TenantId tenant, TimeSpan duration)
+    [Fact]
+    public async Task The_container_disposes_the_owned_connection_synchronously_too()
+    {
+        var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));
+        (await sp.GetRequiredService<PartitionedRateLimiter<TenantId>>().AcquireAsync(NewTenant())).Dispose();
+        sp.Dispose(); // a host without async disposal must not fail
+    }
+
+    private async Task<HammerResult> HammerAsync(IReadOnlyList<ServiceProvider> instances, TenantId tenant, TimeSpan duration, int burst)
     {
         var limiters = instances.Select(i => i.GetRequiredService<PartitionedRateLimiter<TenantId>>()).ToList();
         foreach (var limiter in limiters)
@@ -169,11 +178,20 @@ public class RedisTenantRateLimiterTests
             (await limiter.AcquireAsync(new TenantId("redis-warmup-" + Guid.NewGuid().ToString("N")))).Dispose(); // connect first
         }
 
+        // The bucket's own clock bounds the run: field "t" is the server time (ms) of the last grant and field "1" the
+        // tokens left then, so the ideal is burst + rate x (last grant - first grant) - tokens left: free of scheduling
+        // delays after the last call. The first call empties the bucket, so a delay before the loops start (shorter than
+        // the bucket's refill) loses no token either.
         await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
-        var server = admin.GetServers()[0];
-        var admitted = 0;
-        var attempts = 0;
-        var start = await server.TimeAsync();
+        var key = $"test:redislimiter:{{{tenant}}}:default";
+        using (var first = await limiters[0].AcquireAsync(tenant, burst))
+        {
+            Assert.True(first.IsAcquired);
+        }
+
+        var firstGrant = (double)await admin.GetDatabase().HashGetAsync(key, "t");
+        var admitted = burst;
+        var attempts = 1;
         var clock = Stopwatch.StartNew();
         var loops = limiters.SelectMany(limiter => Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
@@ -188,9 +206,20 @@ public class RedisTenantRateLimiterTests
             }
         }))).ToArray();
         await Task.WhenAll(loops).WaitAsync("the hammering loops", duration + TimeSpan.FromSeconds(30));
-        var end = await server.TimeAsync();
-        return new HammerResult(admitted, attempts, (end - start).TotalSeconds);
+        var last = await admin.GetDatabase().HashGetAsync(key, ["t", "1"]);
+        return new HammerResult(admitted, attempts, ((double)last[0] - firstGrant) / 1000, (double)last[1]);
     }
 
-    private sealed record HammerResult(int Admitted, int Attempts, double RedisSeconds);
+    /// <summary>The outcome of a run: <see cref="Ideal"/> is every token the bucket handed out between the first and the last grant.</summary>
+    private sealed record HammerResult(int Admitted, int Attempts, double RedisSeconds, double TokensLeft)
+    {
+        public double Ideal(int burst, int perSecond) => burst + (perSecond * RedisSeconds) - TokensLeft;
+    }
+}
+
+/// <summary>The hammering suites (single Redis and Cluster) run one after the other: two at once starve two cores.</summary>
+[CollectionDefinition(Name)]
+public sealed class HammerCollection
+{
+    public const string Name = "redis-hammer";
 }

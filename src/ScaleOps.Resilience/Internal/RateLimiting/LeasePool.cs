@@ -16,6 +16,7 @@ internal sealed class LeasePool(long durationTicks)
     private long _expiresAt;
     private long _lastRoundTrip = long.MinValue;
     private long _deniedUntil = long.MinValue;
+    private bool _batchInFlight;
     private Decision _last;
 
     /// <summary>
@@ -26,30 +27,49 @@ internal sealed class LeasePool(long durationTicks)
     {
         lock (_gate)
         {
-            if (ReferenceEquals(_plan, plan) && now < _deniedUntil && permits == 1)
+            if (permits > 0 && ReferenceEquals(_plan, plan) && now < _expiresAt && _tokens >= permits)
+            {
+                _tokens -= permits;
+                return new TenantLease(true, plan, _last with { Remaining = _last.Remaining + _tokens });
+            }
+
+            if (permits == 1 && ReferenceEquals(_plan, plan) && now < _deniedUntil)
             {
                 var wait = TimeSpan.FromSeconds((_deniedUntil - now) / (double)frequency);
                 return new TenantLease(false, plan, _last with { RetryAfter = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait });
             }
 
-            if (permits <= 0 || !ReferenceEquals(_plan, plan) || now >= _expiresAt || _tokens < permits)
-            {
-                return null;
-            }
-
-            _tokens -= permits;
-            return new TenantLease(true, plan, _last with { Remaining = _last.Remaining + _tokens });
+            return null;
         }
     }
 
-    /// <summary>Records a round trip; answers whether the tenant is hot (its previous round trip was within the lease duration).</summary>
-    public bool RoundTrip(long now)
+    /// <summary>
+    /// Records a round trip; answers whether it may lease a batch: the tenant is hot (its previous round trip was within
+    /// the lease duration) and no other batch is in flight on this instance, so at most one batch is ever unspent here.
+    /// A <see langword="true"/> answer must be followed by <see cref="EndBatch"/>.
+    /// </summary>
+    public bool TryBeginBatch(long now)
     {
         lock (_gate)
         {
             var hot = _lastRoundTrip != long.MinValue && now - _lastRoundTrip < durationTicks;
             _lastRoundTrip = now;
-            return hot;
+            if (!hot || _batchInFlight)
+            {
+                return false;
+            }
+
+            _batchInFlight = true;
+            return true;
+        }
+    }
+
+    /// <summary>Ends the batch begun by <see cref="TryBeginBatch"/>.</summary>
+    public void EndBatch()
+    {
+        lock (_gate)
+        {
+            _batchInFlight = false;
         }
     }
 
@@ -76,8 +96,13 @@ internal sealed class LeasePool(long durationTicks)
     {
         lock (_gate)
         {
+            if (!ReferenceEquals(_plan, plan))
+            {
+                _tokens = 0; // the tenant changed plans
+            }
+
+            // Tokens another concurrent round trip leased stay usable: only requests that find none are refused here.
             _plan = plan;
-            _tokens = 0;
             _last = decision;
             _deniedUntil = now + (long)(decision.RetryAfter.TotalSeconds * frequency);
         }

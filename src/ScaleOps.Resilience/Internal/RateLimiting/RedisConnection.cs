@@ -12,7 +12,7 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// The Redis connection of the limiter: the host's <see cref="IConnectionMultiplexer"/> when it registered one, else
 /// one built (and owned) from <see cref="ResilienceOptions.RedisConnectionString"/> with fail-fast defaults.
 /// </summary>
-internal sealed class RedisConnection : IAsyncDisposable
+internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 {
     private readonly Lazy<Task<IConnectionMultiplexer>> _connection;
     private bool _owned;
@@ -65,6 +65,14 @@ internal sealed class RedisConnection : IAsyncDisposable
 
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         return configuration;
+    }
+
+    public void Dispose()
+    {
+        if (_owned && _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        {
+            _connection.Value.Result.Dispose();
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -88,6 +88,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         var now = _time.GetTimestamp();
         var max = permitCount;
         LeasePool? pool = null;
+        var batch = false;
         if (Leasing && permitCount > 0)
         {
             pool = _pools.GetOrAdd(resource, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
@@ -97,8 +98,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                 return leased;
             }
 
-            if (pool.RoundTrip(now))
+            if (pool.TryBeginBatch(now))
             {
+                batch = true;
                 max = Math.Max(permitCount, Math.Min(_options.LeaseSize, plan.MinCapacity));
             }
 
@@ -106,7 +108,19 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         }
 
         // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
-        var outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+        Polly.Outcome<Decision> outcome;
+        try
+        {
+            outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (batch)
+            {
+                pool!.EndBatch();
+            }
+        }
+
         if (outcome.Exception is { } exception)
         {
             cancellationToken.ThrowIfCancellationRequested();
