@@ -29,14 +29,16 @@ builder.Services.AddScaleOps()
         {
             partitioning.MaintenanceInterval = TimeSpan.Zero;
         }
-    });
+    })
+    // Tenant-scoped cache-aside: memory L1 + Redis L2 (ConnectionStrings:Redis), falling back to memory when Redis is down.
+    .AddCaching();
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<TenantDirectory>();
 builder.Services.AddSingleton<DocumentStore>();
 builder.Services.AddSingleton<DocumentAudit>();
-builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
+builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres").AddCheck<CacheHealthCheck>("redis");
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ScaleOpsDiagnostics.MeterName).AddPrometheusExporter());
 
 var app = builder.Build();

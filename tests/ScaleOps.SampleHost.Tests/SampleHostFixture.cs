@@ -26,6 +26,7 @@ public class SampleHostFixture : PostgresDatabase
         await PostgresServer.ExecuteAsync(
             $"DO $$ BEGIN CREATE ROLE {AppRole} LOGIN NOSUPERUSER NOBYPASSRLS; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
         await PostgresServer.ExecuteAsync($"ALTER DATABASE \"{Name}\" OWNER TO {AppRole}");
+        var redis = await TcpServer.RedisAsync();
         var appConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Username = AppRole }.ToString();
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -33,6 +34,8 @@ public class SampleHostFixture : PostgresDatabase
             web.UseSetting("ConnectionStrings:Postgres", appConnectionString);
             web.UseSetting("Sample:AdminKey", AdminKey);
             web.UseSetting("Sample:TenantCacheSeconds", "0");
+            web.UseSetting("ConnectionStrings:Redis", redis);
+            web.UseSetting("ScaleOps:Caching:KeyPrefix", $"sample-tests:{Name}");
         });
         _ = _factory.Server; // start the host: migrations run now
     }
