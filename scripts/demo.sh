@@ -41,6 +41,7 @@ ConnectionStrings__Postgres="$pg_connection" \
 ConnectionStrings__Redis="${SCALEOPS_REDIS:-}" \
 ConnectionStrings__Blob="${SCALEOPS_BLOB:-}" \
 Sample__AdminKey="$admin_key" \
+Sample__Plans__free__MaxDocuments=3 \
 ASPNETCORE_ENVIRONMENT=Production \
   dotnet samples/ScaleOps.SampleHost/bin/Release/net10.0/ScaleOps.SampleHost.dll --urls "$url" >"$log" 2>&1 &
 host_pid=$!

@@ -96,6 +96,31 @@ if (status == HttpStatusCode.OK)
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("tables").EnumerateArray().All(t => t.GetProperty("healthy").GetBoolean()),
     $"GET /ops/partitions -> {(int)status}: partitions created ahead by maintenance at start-up (one leader by advisory lock)");
 
+walk.Section("ScaleOps.Resilience: plan rate limits shared through Redis, quotas in PostgreSQL, breakers");
+var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => walk.SendAsync(walk.Request(HttpMethod.Get, "/documents?limit=1", tenant: acme))));
+var rejected = burst.Where(r => r.Status == HttpStatusCode.TooManyRequests).ToList();
+var retryAfter = rejected.Count > 0 ? Header(rejected[0].Response, "Retry-After") : "(none)";
+walk.Check(rejected.Count > 0 && retryAfter != "(none)",
+    $"{acme} (free, 10 requests/s): 30 requests at once -> {burst.Length - rejected.Count} passed, {rejected.Count} got 429 with Retry-After: {retryAfter}");
+walk.Say($"every answer carries the budget: RateLimit-Limit {Header(burst.First(r => r.Status == HttpStatusCode.OK).Response, "RateLimit-Limit")}, RateLimit-Remaining, RateLimit-Reset");
+await Task.Delay(TimeSpan.FromSeconds(1.2));
+var quotaStatus = HttpStatusCode.OK;
+JsonElement quotaBody = default;
+for (var i = 0; i < 10 && quotaStatus != HttpStatusCode.Forbidden; i++)
+{
+    (quotaStatus, quotaBody, _) = await walk.SendAsync(walk.Request(HttpMethod.Post, "/documents", tenant: acme, json: new { title = $"filler {i}", body = "" }));
+    if (quotaStatus == HttpStatusCode.TooManyRequests)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(1));
+    }
+}
+
+walk.Check(quotaStatus == HttpStatusCode.Forbidden && quotaBody.TryGetProperty("limit", out _),
+    $"{acme}: documents beyond the free plan's quota -> {(int)quotaStatus}, limit {Prop(quotaBody, "limit")}, usage {Prop(quotaBody, "usage")} (reserved in the insert's transaction)");
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/circuits", admin: true));
+walk.Check(status == HttpStatusCode.OK, $"GET /ops/circuits -> {(int)status}: "
+    + (status == HttpStatusCode.OK ? string.Join(", ", body.GetProperty("circuits").EnumerateArray().Select(c => $"{c.GetProperty("name")} {c.GetProperty("state")}")) : ""));
+
 walk.Section("ScaleOps.Rls: row-level security under the app-level filter");
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/rls", admin: true));
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("clean").GetBoolean(),
@@ -121,6 +146,9 @@ return 0;
 
 static string Header(HttpResponseMessage response, string name) =>
     response.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : "(none)";
+
+static string Prop(JsonElement body, string name) =>
+    body.ValueKind == JsonValueKind.Object && body.TryGetProperty(name, out var value) ? value.ToString() : "?";
 
 static string Detail(JsonElement body) =>
     body.ValueKind == JsonValueKind.Object && body.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : body.ToString();

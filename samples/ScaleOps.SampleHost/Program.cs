@@ -9,7 +9,10 @@ using ScaleOps.Diagnostics;
 using ScaleOps.SampleHost;
 using ScaleOps.SampleHost.Admin;
 using ScaleOps.SampleHost.Audit;
+using ScaleOps.Resilience.CircuitBreakers;
+using ScaleOps.Resilience.RateLimiting;
 using ScaleOps.SampleHost.Documents;
+using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Ops;
 using ScaleOps.SampleHost.Tenancy;
 
@@ -31,14 +34,20 @@ builder.Services.AddScaleOps()
         }
     })
     // Tenant-scoped cache-aside: memory L1 + Redis L2 (ConnectionStrings:Redis), falling back to memory when Redis is down.
-    .AddCaching();
+    .AddCaching()
+    // Plan rate limits shared by all instances through Redis, document quotas reserved in PostgreSQL, breakers.
+    .AddResilience(resilience => SamplePlans.Apply(resilience, builder.Configuration));
+builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<TenantDirectory>();
 builder.Services.AddSingleton<DocumentStore>();
 builder.Services.AddSingleton<DocumentAudit>();
-builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres").AddCheck<CacheHealthCheck>("redis");
+builder.Services.AddHealthChecks()
+    .AddCheck<PostgresHealthCheck>("postgres")
+    .AddCheck<CacheHealthCheck>("redis")
+    .AddCheck<CircuitBreakerHealthCheck>("breakers");
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ScaleOpsDiagnostics.MeterName).AddPrometheusExporter());
 
 var app = builder.Build();

@@ -16,6 +16,12 @@ public class SampleHostFixture : PostgresDatabase
     /// <summary>The sample connects as this NOSUPERUSER NOBYPASSRLS role, which owns its database, so RLS applies.</summary>
     public const string AppRole = "scaleops_sample_app";
 
+    /// <summary>The free plan's limits in the tests (small, so tests reach them quickly).</summary>
+    public const int FreeRequestsPerSecond = 5;
+
+    /// <summary>The free plan's document quota in the tests.</summary>
+    public const int FreeMaxDocuments = 3;
+
     private WebApplicationFactory<Program>? _factory;
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("The fixture is not initialized.");
@@ -36,6 +42,9 @@ public class SampleHostFixture : PostgresDatabase
             web.UseSetting("Sample:TenantCacheSeconds", "0");
             web.UseSetting("ConnectionStrings:Redis", redis);
             web.UseSetting("ScaleOps:Caching:KeyPrefix", $"sample-tests:{Name}");
+            web.UseSetting("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix", $"sample-tests:{Name}:rl:");
+            web.UseSetting("Sample:Plans:free:RequestsPerSecond", FreeRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            web.UseSetting("Sample:Plans:free:MaxDocuments", FreeMaxDocuments.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
         _ = _factory.Server; // start the host: migrations run now
     }

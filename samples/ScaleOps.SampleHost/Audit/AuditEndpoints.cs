@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using ScaleOps.Partitioning.Audit;
 using ScaleOps.SampleHost.Http;
+using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Tenancy;
 
 namespace ScaleOps.SampleHost.Audit;
@@ -19,7 +20,7 @@ public static class AuditEndpoints
 
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().MapGet("", QueryAsync);
+        routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>().MapGet("", QueryAsync);
         return routes;
     }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
@@ -6,7 +7,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using ScaleOps.Caching;
+using ScaleOps.Resilience.Quotas;
 using ScaleOps.SampleHost.Audit;
+using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Tenancy;
 
@@ -17,7 +20,7 @@ public static class DocumentEndpoints
 {
     public static IEndpointRouteBuilder MapDocumentEndpoints(this IEndpointRouteBuilder routes)
     {
-        var documents = routes.MapGroup("/documents").AddEndpointFilter<TenantFilter>();
+        var documents = routes.MapGroup("/documents").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>();
         documents.MapPost("", CreateAsync);
         documents.MapGet("", ListAsync);
         documents.MapGet("/{id}", GetAsync);
@@ -40,7 +43,17 @@ public static class DocumentEndpoints
             return Problems.BadRequest(invalid);
         }
 
-        var document = await store.CreateAsync(input, cancellationToken);
+        Document document;
+        try
+        {
+            document = await store.CreateAsync(input, cancellationToken);
+        }
+        catch (QuotaExceededException ex)
+        {
+            return Problems.Forbidden($"The plan allows {ex.Limit} {ex.Resource}; {ex.Usage} are in use.",
+                new Dictionary<string, object?> { ["limit"] = ex.Limit, ["usage"] = ex.Usage });
+        }
+
         await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
         await audit.WriteAsync(request.HttpContext, "document.created", document.Id, new { title = document.Title }, cancellationToken);
         return TypedResults.Created($"/documents/{document.Id}", document);

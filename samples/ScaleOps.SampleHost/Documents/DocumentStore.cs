@@ -4,6 +4,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Resilience.Quotas;
+using ScaleOps.SampleHost.Limits;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.SampleHost.Documents;
@@ -13,14 +15,16 @@ namespace ScaleOps.SampleHost.Documents;
 /// <see cref="ITenantDataSource"/>, so PostgreSQL row-level security (ScaleOps.Rls) filters it to the ambient tenant;
 /// the explicit <c>tenant_id = $1</c> is the app-level fence on top ("hybrid"), which also keeps plans tenant-specific.
 /// </summary>
-public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, TimeProvider time)
+public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, IQuotaService quotas, TimeProvider time)
 {
     private const string Columns = "id, title, body, created_at, updated_at, indexed_at";
 
     public async Task<Document> CreateAsync(DocumentInput input, CancellationToken cancellationToken)
     {
+        // One transaction: the row, the plan's document quota (QuotaExceededException rolls both back).
         await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
         var document = await InsertAsync(tx, input, cancellationToken);
+        await quotas.ReserveAsync(SamplePlans.Documents, 1, tx.Connection, tx.Transaction, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return document;
     }
@@ -75,9 +79,19 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
-        await using var batch = connection.CreateBatch("DELETE FROM app.documents WHERE tenant_id = $1 AND id = $2", tenants.RequireTenant().Value, id);
-        return await batch.ExecuteNonQueryAsync(cancellationToken) == 1;
+        // One transaction: the row and the quota it held.
+        await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
+        await using var command = tx.CreateCommand("DELETE FROM app.documents WHERE tenant_id = $1 AND id = $2");
+        command.Parameters.Add(Tenant());
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        if (await command.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            return false;
+        }
+
+        await quotas.ReleaseAsync(SamplePlans.Documents, 1, tx.Connection, tx.Transaction, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return true;
     }
 
     private NpgsqlParameter<string> Tenant() => new() { TypedValue = tenants.RequireTenant().Value };

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
 using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Rls.Safety;
 using ScaleOps.SampleHost.Admin;
 
@@ -26,6 +27,10 @@ public static class OpsEndpoints
         ops.MapGet("/migrations", MigrationsAsync);
         ops.MapGet("/rls", RlsAuditAsync);
         ops.MapGet("/partitions", PartitionsAsync);
+        ops.MapGet("/circuits", (CircuitBreakerRegistry breakers) => TypedResults.Ok(new
+        {
+            circuits = breakers.GetStatuses().Select(b => new { name = b.Name, state = b.State.ToString(), critical = b.Critical, changedAt = b.ChangedAt }),
+        }));
         return routes;
     }
 

@@ -1,0 +1,54 @@
+using System;
+using System.Globalization;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Http;
+using ScaleOps.Resilience.RateLimiting;
+
+namespace ScaleOps.SampleHost.Limits;
+
+/// <summary>
+/// The tenant's plan rate limit, shared by every instance through Redis (ScaleOps.Resilience). Runs after the tenant
+/// filter; answers 429 with <c>Retry-After</c>, and tells the client its budget in <c>RateLimit-*</c> headers.
+/// </summary>
+public sealed class RateLimitFilter(AmbientTenantRateLimiter limiter) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        using var lease = await limiter.AcquireAsync(1, http.RequestAborted);
+        var headers = http.Response.Headers;
+        if (lease.TryGetMetadata(RateLimitMetadata.Limit, out var limit))
+        {
+            headers["RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (lease.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining))
+        {
+            headers["RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (lease.TryGetMetadata(RateLimitMetadata.Reset, out var reset))
+        {
+            headers["RateLimit-Reset"] = Seconds(reset);
+        }
+
+        if (lease.TryGetMetadata(RateLimitMetadata.Policy, out var policy) && policy is not null)
+        {
+            headers["RateLimit-Policy"] = policy;
+        }
+
+        if (lease.IsAcquired)
+        {
+            return await next(context);
+        }
+
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Seconds(retry) : "1";
+        headers.RetryAfter = retryAfter;
+        return TypedResults.Problem(
+            $"The plan's rate limit is reached; retry after {retryAfter} s.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+    }
+
+    private static string Seconds(TimeSpan value) =>
+        Math.Max(1, (long)Math.Ceiling(value.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+}
