@@ -1,0 +1,7 @@
+-- A batch of jobs that share their options, in one statement: the payloads (and unique keys) travel as arrays.
+INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
+                             unique_key, concurrency_key, concurrency_limit, created_at)
+SELECT @queue, @kind, @tenant, p.payload, @priority, @run_at, @max_attempts, @timeout_ms,
+       p.unique_key, @concurrency_key, @concurrency_limit, @now
+FROM unnest(@payloads, @unique_keys) AS p(payload, unique_key)
+ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
