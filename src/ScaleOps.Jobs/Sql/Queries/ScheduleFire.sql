@@ -7,7 +7,7 @@ WITH claim AS (
 )
 INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
                              unique_key, concurrency_key, concurrency_limit, created_at)
-SELECT @queue, @kind, @tenant, @payload, @priority, @now, @max_attempts, @timeout_ms,
+SELECT @queue, @kind, @tenant, @payload, @priority, @due, @max_attempts, @timeout_ms,
        @unique_key, @concurrency_key, @concurrency_limit, @now
 FROM claim
 ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
