@@ -21,6 +21,8 @@ internal sealed class JobSql
         string Get(string name) => Templates.Value[name].Replace("{{schema}}", quoted, StringComparison.Ordinal);
         Insert = Get("JobInsert");
         InsertMany = Get("JobInsertMany");
+        Notify = Get("JobNotify");
+        Jobs = quoted + ".jobs";
         Fetch = Get("JobFetch");
         SucceedMany = Get("JobSucceedMany");
         DeleteSucceededMany = Get("JobDeleteSucceededMany");
@@ -43,6 +45,11 @@ internal sealed class JobSql
     public string Insert { get; }
 
     public string InsertMany { get; }
+
+    public string Notify { get; }
+
+    /// <summary>The quoted, schema-qualified jobs table (for COPY).</summary>
+    public string Jobs { get; }
 
     public string Fetch { get; }
 

@@ -66,13 +66,18 @@ internal sealed partial class JobStore
         connection ??= await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (v.UniqueKey is null)
+            {
+                return await JobCopyManyAsync(connection, own, v, payloads, now, cancellationToken).ConfigureAwait(false);
+            }
+
             await using var command = new NpgsqlCommand(_sql.InsertMany, connection, transaction);
             AddInsertParameters(command.Parameters, v, now);
             command.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = payloads });
             var keys = new string?[payloads.Length];
             Array.Fill(keys, v.UniqueKey);
             command.Parameters.Add(new NpgsqlParameter("unique_keys", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = keys });
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return (int)(long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
         finally
         {
@@ -82,6 +87,66 @@ internal sealed partial class JobStore
             }
         }
     }
+
+    /// <summary>
+    /// A batch without unique keys goes in by binary COPY (no per-row executor work), then one NOTIFY; on our own
+    /// connection both run in one transaction, on the caller's they join the caller's transaction if there is one.
+    /// </summary>
+    private async Task<int> JobCopyManyAsync(
+        NpgsqlConnection connection, bool own, JobInsertValues v, string[] payloads, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var transaction = own ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        try
+        {
+            var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, "
+                + "concurrency_key, concurrency_limit, created_at) FROM STDIN (FORMAT BINARY)";
+            await using (var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var payload in payloads)
+                {
+                    await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.Queue, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.Kind, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.TenantId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(payload, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.Priority, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.RunAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(v.MaxAttempts, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(importer, v.TimeoutMs, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(importer, v.ConcurrencyKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await WriteNullableAsync(importer, v.ConcurrencyLimit, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                    await importer.WriteAsync(now, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                }
+
+                await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var notify = new NpgsqlCommand(_sql.Notify, connection, transaction))
+            {
+                notify.Parameters.Add(new NpgsqlParameter<string>("queue", v.Queue));
+                notify.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("run_at", v.RunAt));
+                notify.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+                await notify.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (transaction is not null)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return payloads.Length;
+        }
+        finally
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, type, cancellationToken);
 
     private static void AddInsertParameters(NpgsqlParameterCollection p, JobInsertValues v, DateTimeOffset now)
     {

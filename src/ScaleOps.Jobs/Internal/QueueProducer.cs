@@ -106,7 +106,9 @@ internal sealed class QueueProducer(
             tenantsServed.Add(job.TenantId);
             leases.Add(new LeaseToken(job.Id, job.Attempt));
             Interlocked.Increment(ref _running);
-            _ = Task.Run(() => RunOneAsync(job, shutdown), CancellationToken.None);
+            // Started inline: a handler runs on this loop until its first await, so a batch of quick jobs frees its
+            // slots before the next fetch (Task.Run here made fetches shrink to one or two jobs under load).
+            _ = RunOneAsync(job, shutdown);
         }
 
         // When the fetch served as many tenants as it could look at, the next one starts after the last of them.

@@ -33,18 +33,6 @@ CREATE UNIQUE INDEX jobs_unique ON {{schema}}.jobs (kind, tenant_id, unique_key)
 -- Retention and the admin API's dead-job listing.
 CREATE INDEX jobs_finished ON {{schema}}.jobs (state, finished_at) WHERE state IN ('succeeded', 'dead', 'cancelled');
 
--- Wakes idle workers at once: one notification per queue and inserting statement, sent when the transaction commits
--- (so a job enqueued in a rolled-back transaction wakes nobody). The payload is the queue name.
-CREATE FUNCTION {{schema}}.jobs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('scaleops_jobs', d.queue) FROM (SELECT DISTINCT n.queue FROM new_jobs n WHERE n.run_at <= now()) d;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER jobs_notify AFTER INSERT ON {{schema}}.jobs
-    REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION {{schema}}.jobs_notify();
-
 -- Recurring schedules: the last due time fired. A host fires a due time only by moving last_due_at forward, so each
 -- due time is fired once however many hosts run the same schedule.
 CREATE TABLE {{schema}}.job_schedules (

@@ -4,7 +4,8 @@ WITH claim AS (
     INSERT INTO {{schema}}.job_schedules AS s (name, last_due_at) VALUES (@name, @due)
     ON CONFLICT (name) DO UPDATE SET last_due_at = excluded.last_due_at WHERE s.last_due_at < excluded.last_due_at
     RETURNING s.name
-)
+),
+ins AS (
 INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
                              unique_key, concurrency_key, concurrency_limit, created_at)
 SELECT @queue, @kind, @tenant, @payload, @priority, @due, @max_attempts, @timeout_ms,
@@ -12,3 +13,6 @@ SELECT @queue, @kind, @tenant, @payload, @priority, @due, @max_attempts, @timeou
 FROM claim
 ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
 RETURNING id
+),
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue)) x)
+SELECT ins.id FROM ins CROSS JOIN wake
