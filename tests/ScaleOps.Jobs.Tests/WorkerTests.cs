@@ -178,4 +178,33 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             "all ten jobs to succeed");
         Assert.Equal(3, probe.MaxRunning);
     }
+
+    [Fact]
+    public async Task A_local_buffer_claims_jobs_ahead_but_runs_no_more_than_the_concurrency_and_gives_them_back_on_stop()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, token) => gate.Task.WaitAsync(token) };
+        await using (var host = await StartAsync("w-buffer", o =>
+        {
+            o.Queues["w-buffer"] = new QueueOptions { Concurrency = 2, LocalBuffer = 10 };
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100);
+        }, probe))
+        {
+            await host.Client.EnqueueManyAsync(Enumerable.Range(0, 20).Select(i => new Ping(i)).ToList());
+            await TestSignal.UntilAsync(
+                async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'running'") == 12,
+                "two running and ten buffered jobs to be claimed");
+            Assert.Equal(2, probe.Count);
+        }
+
+        Assert.Equal(2, probe.MaxRunning);
+        Assert.Equal(20L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'pending' AND attempt = 0"));
+
+        var fast = new Probe();
+        await using var again = await StartAsync("w-buffer", o => o.Queues["w-buffer"] = new QueueOptions { Concurrency = 2, LocalBuffer = 10 }, fast);
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'succeeded'") == 20,
+            "all twenty jobs to succeed");
+        Assert.True(fast.MaxRunning <= 2);
+    }
 }

@@ -25,8 +25,9 @@ function percentiles(samples) {
 }
 
 if (peer === "graphile") {
-  const { makeWorkerUtils, run } = await import("graphile-worker");
-  const utils = await makeWorkerUtils({ connectionString: url });
+  const { makeWorkerUtils, run, Logger } = await import("graphile-worker");
+  const logger = new Logger(() => () => {});
+  const utils = await makeWorkerUtils({ connectionString: url, logger });
   await utils.migrate();
   const specs = Array.from({ length: N }, (_, i) => ({ identifier: "t", payload: { i } }));
   if (scenario === "bulk") {
@@ -48,6 +49,7 @@ if (peer === "graphile") {
       preset: { worker: { connectionString: url, concurrentJobs: C, maxPoolSize: Math.max(10, C + 2), pollInterval: 2000,
         localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       noHandleSignals: true,
+      logger,
       taskList: { t: async () => { done++; } },
     });
     await untilDone("SELECT count(*) AS v FROM graphile_worker._private_jobs", () => done);
@@ -58,6 +60,7 @@ if (peer === "graphile") {
     const runner = await run({
       preset: { worker: { connectionString: url, concurrentJobs: 1, pollInterval: 2000 } },
       noHandleSignals: true,
+      logger,
       taskList: { t: async () => { resolveStart(performance.now()); } },
     });
     await sleep(500);

@@ -102,20 +102,21 @@ internal sealed partial class JobStore
                 + "concurrency_key, concurrency_limit, created_at) FROM STDIN (FORMAT BINARY)";
             await using (var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false))
             {
+                // Synchronous writes: they only fill Npgsql's buffer (flushed when full); 11 awaits per row cost more CPU than the rows.
                 foreach (var payload in payloads)
                 {
-                    await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.Queue, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.Kind, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.TenantId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(payload, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.Priority, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.RunAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(v.MaxAttempts, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(importer, v.TimeoutMs, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(importer, v.ConcurrencyKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await WriteNullableAsync(importer, v.ConcurrencyLimit, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                    await importer.WriteAsync(now, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                    importer.StartRow();
+                    importer.Write(v.Queue, NpgsqlDbType.Text);
+                    importer.Write(v.Kind, NpgsqlDbType.Text);
+                    importer.Write(v.TenantId, NpgsqlDbType.Text);
+                    importer.Write(payload, NpgsqlDbType.Jsonb);
+                    importer.Write(v.Priority, NpgsqlDbType.Smallint);
+                    importer.Write(v.RunAt, NpgsqlDbType.TimestampTz);
+                    importer.Write(v.MaxAttempts, NpgsqlDbType.Integer);
+                    WriteNullable(importer, v.TimeoutMs, NpgsqlDbType.Integer);
+                    WriteNullable(importer, v.ConcurrencyKey, NpgsqlDbType.Text);
+                    WriteNullable(importer, v.ConcurrencyLimit, NpgsqlDbType.Integer);
+                    importer.Write(now, NpgsqlDbType.TimestampTz);
                 }
 
                 await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -145,8 +146,17 @@ internal sealed partial class JobStore
         }
     }
 
-    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
-        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, type, cancellationToken);
+    private static void WriteNullable<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type)
+    {
+        if (value is null)
+        {
+            importer.WriteNull();
+        }
+        else
+        {
+            importer.Write(value, type);
+        }
+    }
 
     private static void AddInsertParameters(NpgsqlParameterCollection p, JobInsertValues v, DateTimeOffset now)
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -7,8 +8,8 @@ namespace ScaleOps.Jobs.Internal;
 
 /// <summary>
 /// The fetch loop of one queue. It sleeps until a notification, a freed slot (while work remains) or the jittered poll
-/// wakes it, then fetches exactly as many jobs as it has free slots in one statement and starts them. A fetch runs
-/// with <see cref="CancellationToken.None"/>, so shutdown never strands locked rows.
+/// wakes it, then fetches as many jobs as it has free slots (plus free room in the optional local buffer) in one
+/// statement and starts them. A fetch runs with <see cref="CancellationToken.None"/>, so shutdown never strands rows.
 /// </summary>
 internal sealed class QueueProducer(
     string queue, QueueOptions queueOptions, JobsOptions options, JobStore store, JobExecutor executor, LeaseRegistry leases,
@@ -16,16 +17,23 @@ internal sealed class QueueProducer(
 {
     private readonly AsyncSignal _wake = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _gate = new();
+    private readonly Queue<FetchedJob> _buffer = new();
+    private readonly int _refetchAt = queueOptions.LocalBuffer == 0 ? 1 : Math.Max(1, queueOptions.LocalBuffer / 2);
     private int _running;
     private int _moreWork = 1;
-    private volatile bool _stopping;
+    private bool _stopping;
+    private bool _pumping;
+    private bool _pumpAgain;
     private string _cursor = string.Empty;
+    private CancellationToken _shutdown;
 
     public string Queue => queue;
 
-    public int Running => Volatile.Read(ref _running);
+    /// <summary>Completes when every started job has finished (after <see cref="RunAsync"/> returned).</summary>
+    public Task WhenDrained => _drained.Task;
 
-    /// <summary>There may be work (a notification, the poll, a reconnect): fetch as soon as a slot is free.</summary>
+    /// <summary>There may be work (a notification, the poll, a reconnect): fetch as soon as there is room.</summary>
     public void Wake()
     {
         Volatile.Write(ref _moreWork, 1);
@@ -34,16 +42,23 @@ internal sealed class QueueProducer(
 
     public async Task RunAsync(CancellationToken stopFetching, CancellationToken shutdown)
     {
+        _shutdown = shutdown;
         var errorDelay = TimeSpan.FromMilliseconds(100);
         while (!stopFetching.IsCancellationRequested)
         {
             _wake.Reset();
-            var free = queueOptions.Concurrency - Volatile.Read(ref _running);
-            if (free > 0 && Interlocked.Exchange(ref _moreWork, 0) == 1)
+            int room, held;
+            lock (_gate)
+            {
+                held = _running + _buffer.Count;
+                room = queueOptions.Concurrency + queueOptions.LocalBuffer - held;
+            }
+
+            if (room > 0 && (room >= _refetchAt || held == 0) && Interlocked.Exchange(ref _moreWork, 0) == 1)
             {
                 try
                 {
-                    await FetchAndStartAsync(free, shutdown).ConfigureAwait(false);
+                    await FetchAndStartAsync(room).ConfigureAwait(false);
                     errorDelay = TimeSpan.FromMilliseconds(100);
                 }
                 catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
@@ -71,64 +86,119 @@ internal sealed class QueueProducer(
             }
         }
 
-        _stopping = true;
-        if (Volatile.Read(ref _running) == 0)
+        // Buffered jobs that never started stay in the lease registry; the worker gives them back.
+        lock (_gate)
         {
-            _drained.TrySetResult();
+            _stopping = true;
+            _buffer.Clear();
+            if (_running == 0)
+            {
+                _drained.TrySetResult();
+            }
         }
     }
 
-    /// <summary>Completes when every started job has finished (after <see cref="RunAsync"/> returned).</summary>
-    public Task WhenDrained => _drained.Task;
-
-    private async Task FetchAndStartAsync(int free, CancellationToken shutdown)
+    private async Task FetchAndStartAsync(int room)
     {
         var now = time.GetUtcNow();
         var jobs = await store.JobFetchAvailableAsync(
-            queue, free, _cursor, queueOptions.MaxRunningPerTenant, now, now + options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, now + options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
         if (jobs.Count == 0)
         {
             _cursor = string.Empty;
             return;
         }
 
-        // Something came back: there may be more, so fetch again as soon as a slot is free.
+        // Something came back: there may be more, so fetch again as soon as there is room.
         Volatile.Write(ref _moreWork, 1);
         var last = jobs[0];
-        var tenantsServed = new System.Collections.Generic.HashSet<string>(StringComparer.Ordinal);
-        foreach (var job in jobs)
+        var tenantsServed = new HashSet<string>(StringComparer.Ordinal);
+        lock (_gate)
         {
-            if (job.TenantOrder > last.TenantOrder)
+            foreach (var job in jobs)
             {
-                last = job;
-            }
+                if (job.TenantOrder > last.TenantOrder)
+                {
+                    last = job;
+                }
 
-            tenantsServed.Add(job.TenantId);
-            leases.Add(new LeaseToken(job.Id, job.Attempt));
-            Interlocked.Increment(ref _running);
-            // Started inline: a handler runs on this loop until its first await, so a batch of quick jobs frees its
-            // slots before the next fetch (Task.Run here made fetches shrink to one or two jobs under load).
-            _ = RunOneAsync(job, shutdown);
+                tenantsServed.Add(job.TenantId);
+                leases.Add(new LeaseToken(job.Id, job.Attempt));
+                _buffer.Enqueue(job);
+            }
         }
 
         // When the fetch served as many tenants as it could look at, the next one starts after the last of them.
-        _cursor = tenantsServed.Count >= free ? last.TenantId : string.Empty;
+        _cursor = tenantsServed.Count >= room ? last.TenantId : string.Empty;
+        Pump();
     }
 
-    private async Task RunOneAsync(FetchedJob job, CancellationToken shutdown)
+    /// <summary>
+    /// Starts buffered jobs while slots are free. Jobs start inline: a handler runs on the caller until its first await,
+    /// so a batch of quick jobs frees its slots before the next fetch. Re-entrant calls (a job that finished
+    /// synchronously) only ask the running pump to look again, so the stack never grows.
+    /// </summary>
+    private void Pump()
+    {
+        lock (_gate)
+        {
+            if (_pumping)
+            {
+                _pumpAgain = true;
+                return;
+            }
+
+            _pumping = true;
+        }
+
+        while (true)
+        {
+            FetchedJob next;
+            lock (_gate)
+            {
+                if (_running < queueOptions.Concurrency && _buffer.Count > 0)
+                {
+                    next = _buffer.Dequeue();
+                    _running++;
+                }
+                else if (_pumpAgain)
+                {
+                    _pumpAgain = false;
+                    continue;
+                }
+                else
+                {
+                    _pumping = false;
+                    return;
+                }
+            }
+
+            _ = RunOneAsync(next);
+        }
+    }
+
+    private async Task RunOneAsync(FetchedJob job)
     {
         try
         {
-            await executor.RunAsync(job, shutdown).ConfigureAwait(false);
+            await executor.RunAsync(job, _shutdown).ConfigureAwait(false);
         }
         finally
         {
-            if (Interlocked.Decrement(ref _running) == 0 && _stopping)
+            int room;
+            lock (_gate)
             {
-                _drained.TrySetResult();
+                _running--;
+                if (_stopping && _running == 0)
+                {
+                    _drained.TrySetResult();
+                }
+
+                room = queueOptions.Concurrency + queueOptions.LocalBuffer - _running - _buffer.Count;
             }
 
-            if (Volatile.Read(ref _moreWork) == 1)
+            Pump();
+            if (room >= _refetchAt && Volatile.Read(ref _moreWork) == 1)
             {
                 _wake.Set();
             }

@@ -34,6 +34,11 @@ internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
                 errors.AddError($"{P}Queues:{queue}:Concurrency must be 1 to {JobsDefaults.MaxConcurrency}; it is {q.Concurrency}.");
             }
 
+            if (q.LocalBuffer is < 0 or > 100_000)
+            {
+                errors.AddError($"{P}Queues:{queue}:LocalBuffer must be 0 to 100000; it is {q.LocalBuffer}.");
+            }
+
             if (q.MaxRunningPerTenant is < 0 or > JobsDefaults.MaxConcurrency)
             {
                 errors.AddError($"{P}Queues:{queue}:MaxRunningPerTenant must be 0 (no cap) to {JobsDefaults.MaxConcurrency}; it is {q.MaxRunningPerTenant}.");
