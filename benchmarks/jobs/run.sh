@@ -58,7 +58,7 @@ measure() { # peer scenario N C
   busy=$(wait_quiet)
   case "$peer" in
     scaleops) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
-    scaleops-delete) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" delete) ;;
+    scaleops-buffer) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" buffer) ;;
     graphile|pgboss) line=$(cd "$here/node" && node bench.mjs "$peer" "$scenario" "postgres://postgres@127.0.0.1:$port/jobs_bench" "$n" "$c") ;;
   esac
   line=$(printf '%s\n' "$line" | grep '^{"peer"' | tail -n 1)
@@ -71,7 +71,7 @@ for rep in $(seq 1 "$reps"); do
   for spec in "bulk 20000 10" "single 2000 1" "process 20000 10" "process 20000 50" "latency 200 1"; do
     set -- $spec
     for peer in $peers; do measure "$peer" "$1" "$2" "$3"; done
-    if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-delete "$1" "$2" "$3"; fi
+    if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer "$1" "$2" "$3"; fi
   done
 done
 "${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" >/dev/null 2>&1 || true

@@ -14,8 +14,8 @@ def fmt(vals, digits=0):
     f = f"{{:,.{digits}f}}"
     return f"{f.format(m)} [{f.format(min(vals))}–{f.format(max(vals))}]", m
 
-names = {"scaleops": "ScaleOps.Jobs", "scaleops-delete": "ScaleOps.Jobs (delete on success)", "graphile": "graphile-worker 0.18.0 (batched)", "pgboss": "pg-boss 12.38.0 (batched)"}
-peers = [p for p in ["scaleops", "scaleops-delete", "graphile", "pgboss"] if any(k[1] == p for k in by)]
+names = {"scaleops": "ScaleOps.Jobs", "scaleops-buffer": "ScaleOps.Jobs, LocalBuffer 500 + delete on success", "graphile": "graphile-worker 0.18.0 (batched)", "pgboss": "pg-boss 12.38.0 (batched)"}
+peers = [p for p in ["scaleops", "scaleops-buffer", "graphile", "pgboss"] if any(k[1] == p for k in by)]
 print(f"Results: {sys.argv[1]} ({len(rows)} measurements; CPU busy% at start: median {statistics.median(r['busy'] for r in rows)}, max {max(r['busy'] for r in rows)})\n")
 print("| measurement (jobs/s) | " + " | ".join(names[p] for p in peers) + " | ScaleOps / best peer |")
 print("|---|" + "---:|" * (len(peers) + 1))

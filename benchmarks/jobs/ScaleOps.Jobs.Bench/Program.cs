@@ -47,13 +47,16 @@ public sealed class BenchHandler(Counter counter) : IJobHandler<BenchJob>
 
 public static class Program
 {
-    /// <summary>Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [delete]</summary>
+    /// <summary>
+    /// Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [buffer]
+    /// "buffer": LocalBuffer 500 and succeeded jobs deleted at completion (graphile-worker's localQueue 500 and delete).
+    /// </summary>
     public static async Task<int> Main(string[] args)
     {
         var (scenario, cs, n, c) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
-        var deleteOnSuccess = args.Length > 4 && args[4] == "delete";
+        var buffered = args.Length > 4 && args[4] == "buffer";
         var counter = new Counter();
-        IHost Build(bool worker) => BuildHost(cs, worker, c, deleteOnSuccess, counter);
+        IHost Build(bool worker) => BuildHost(cs, worker, c, buffered, counter);
         await using var admin = NpgsqlDataSource.Create(cs);
         async Task CheckpointAsync()
         {
@@ -146,13 +149,13 @@ public static class Program
         }
 
         await client.StopAsync();
-        var peer = deleteOnSuccess ? "scaleops-delete" : "scaleops";
+        var peer = buffered ? "scaleops-buffer" : "scaleops";
         var line = JsonSerializer.Serialize(new { peer, scenario, n, c }).TrimEnd('}') + "," + JsonSerializer.Serialize(result).TrimStart('{');
         Console.WriteLine(line);
         return 0;
     }
 
-    private static IHost BuildHost(string cs, bool worker, int concurrency, bool deleteOnSuccess, Counter counter)
+    private static IHost BuildHost(string cs, bool worker, int concurrency, bool buffered, Counter counter)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddFilter(_ => false);
@@ -161,8 +164,8 @@ public static class Program
             .AddJobs(o =>
             {
                 o.RunWorker = worker;
-                o.Queues["default"] = new QueueOptions { Concurrency = concurrency };
-                if (deleteOnSuccess)
+                o.Queues["default"] = new QueueOptions { Concurrency = concurrency, LocalBuffer = buffered ? 500 : 0 };
+                if (buffered)
                 {
                     o.SucceededRetention = TimeSpan.Zero;
                 }
