@@ -26,7 +26,7 @@ public static class JobsScaleOpsBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        var options = builder.AddScaleOpsOptions(JobsDefaults.Section, configure);
+        builder.AddScaleOpsOptions(JobsDefaults.Section, configure);
         if (services.Any(d => d.ServiceType == typeof(JobsMarker)))
         {
             return new JobsBuilder(services);
@@ -41,7 +41,6 @@ public static class JobsScaleOpsBuilderExtensions
         services.TryAddSingleton<IJobAdmin, JobAdmin>();
         services.TryAddSingleton<JobWorker>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, JobWorker>(sp => sp.GetRequiredService<JobWorker>()));
-        _ = options;
         return new JobsBuilder(services);
     }
 

@@ -80,7 +80,7 @@ public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         await using var host = await StartClientOnlyAsync();
         var inserted = await host.Client.EnqueueManyAsync(Enumerable.Range(0, 5000).Select(i => new Ping(i)).ToList(), new JobOptions { Queue = "q-bulk" });
         Assert.Equal(5000, inserted);
-        Assert.Equal(5000L, await database.ScalarAsync<long>("SELECT count(DISTINCT payload) FROM scaleops.jobs WHERE queue = 'q-bulk'"));
+        Assert.Equal(5000L, await database.ScalarAsync<long>("SELECT count(DISTINCT payload::text) FROM scaleops.jobs WHERE queue = 'q-bulk'"));
         Assert.Equal(0, await host.Client.EnqueueManyAsync(Array.Empty<Ping>(), new JobOptions { Queue = "q-bulk" }));
         Assert.Equal(1, await host.Client.EnqueueManyAsync([new Ping(1), new Ping(2)], new JobOptions { Queue = "q-bulk-u", UniqueKey = "k" }));
     }

@@ -91,7 +91,7 @@ internal sealed partial class JobStore
             AddInsertParameters(p, v, now);
             p.Add(new NpgsqlParameter<string>("name", name));
             p.Add(new NpgsqlParameter<DateTimeOffset>("due", due));
-            p.Add(new NpgsqlParameter("payload", NpgsqlDbType.Jsonb) { Value = payload });
+            p.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
             p.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
         }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
         return rows.Count == 0 ? null : rows[0];

@@ -39,7 +39,7 @@ internal sealed partial class JobStore
         {
             await using var command = new NpgsqlCommand(_sql.Insert, connection, transaction);
             AddInsertParameters(command.Parameters, v, now);
-            command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Jsonb) { Value = payload });
+            command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
             command.Parameters.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
             if (own)
             {
@@ -73,7 +73,7 @@ internal sealed partial class JobStore
 
             await using var command = new NpgsqlCommand(_sql.InsertMany, connection, transaction);
             AddInsertParameters(command.Parameters, v, now);
-            command.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = payloads });
+            command.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Json) { Value = payloads });
             var keys = new string?[payloads.Length];
             Array.Fill(keys, v.UniqueKey);
             command.Parameters.Add(new NpgsqlParameter("unique_keys", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = keys });
@@ -109,7 +109,7 @@ internal sealed partial class JobStore
                     importer.Write(v.Queue, NpgsqlDbType.Text);
                     importer.Write(v.Kind, NpgsqlDbType.Text);
                     importer.Write(v.TenantId, NpgsqlDbType.Text);
-                    importer.Write(payload, NpgsqlDbType.Jsonb);
+                    importer.Write(payload, NpgsqlDbType.Json);
                     importer.Write(v.Priority, NpgsqlDbType.Smallint);
                     importer.Write(v.RunAt, NpgsqlDbType.TimestampTz);
                     importer.Write(v.MaxAttempts, NpgsqlDbType.Integer);
