@@ -68,6 +68,11 @@ public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>, I
         for (var i = 0; i < value.Length; i++)
         {
             var c = value[i];
+            if (c is >= ' ' and < '\u007F')
+            {
+                continue; // printable ASCII: the common case, always allowed
+            }
+
             if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
             {
                 var category = CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(c, value[i + 1]));

@@ -1,0 +1,35 @@
+using System.Collections.Generic;
+using System.ComponentModel.DataAnnotations;
+
+namespace ScaleOps.SampleHost;
+
+/// <summary>The sample's own settings, section <c>Sample</c>.</summary>
+public sealed class SampleOptions
+{
+    /// <summary>The value the <c>X-Admin-Key</c> header must carry on admin and <c>/ops/*</c> endpoints (except health).</summary>
+    [Required(ErrorMessage = "Sample:AdminKey is required: the admin and /ops endpoints are closed without it.")]
+    [MinLength(16, ErrorMessage = "Sample:AdminKey must be at least 16 characters.")]
+    public string AdminKey { get; set; } = "";
+
+    /// <summary>How long an instance trusts its cached view of a tenant's registration and plan.</summary>
+    [Range(0, 10, ErrorMessage = "Sample:TenantCacheSeconds must be between 0 and 10 (a plan change must reach every instance within 10 s).")]
+    public int TenantCacheSeconds { get; set; } = 5;
+
+    /// <summary>The plans and their limits.</summary>
+    public Dictionary<string, PlanLimits> Plans { get; set; } = new()
+    {
+        ["free"] = new PlanLimits { RequestsPerSecond = 10, MaxDocuments = 100 },
+        ["pro"] = new PlanLimits { RequestsPerSecond = 100, MaxDocuments = 10_000 },
+        ["enterprise"] = new PlanLimits { RequestsPerSecond = 1_000, MaxDocuments = null },
+    };
+}
+
+/// <summary>One plan's limits.</summary>
+public sealed class PlanLimits
+{
+    /// <summary>Requests per second, shared by every instance.</summary>
+    public int RequestsPerSecond { get; set; }
+
+    /// <summary>The most documents a tenant may hold; null means no limit.</summary>
+    public int? MaxDocuments { get; set; }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The README's demo command: starts PostgreSQL, Redis and Azurite (scripts/servers.sh), builds and starts the sample
+# host on a free loopback port against a fresh demo database, then drives a scripted walk over HTTP that prints what
+# each package did. Exits 0 only if every step behaved. Servers this script started are stopped at the end.
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+start_servers
+# servers.env holds KEY=value lines whose values contain ';', so read them rather than source them.
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && export "$key=$value"
+done <"${SCALEOPS_SERVERS_DIR:-$repo/.servers}/servers.env"
+
+host_pid=""
+cleanup() {
+  if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
+    kill -TERM "$host_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$host_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$host_pid" 2>/dev/null || true
+  fi
+  stop_servers_if_started
+}
+trap cleanup EXIT
+
+echo "[demo] building the sample host and the walk-through"
+mkdir -p "$repo/artifacts"
+for project in samples/ScaleOps.SampleHost samples/ScaleOps.Demo; do
+  dotnet build "$project" -c Release -nologo -v:quiet >"$repo/artifacts/demo-build.log" 2>&1 \
+    || { cat "$repo/artifacts/demo-build.log" >&2; exit 1; }
+done
+
+# A fresh database for the demo, so the walk starts from nothing.
+pg_host_port=$(printf '%s' "$SCALEOPS_PG" | sed -n 's/.*Port=\([0-9]*\).*/\1/p')
+psql_bin="$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)/psql"
+PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -h 127.0.0.1 -p "$pg_host_port" -U postgres -d postgres -qAt \
+  -c "DROP DATABASE IF EXISTS scaleops_demo WITH (FORCE)" -c "CREATE DATABASE scaleops_demo" >/dev/null
+
+port=5080
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+url="http://127.0.0.1:$port"
+admin_key="demo-admin-key-$(date +%s)"
+log="$repo/artifacts/demo-host.log"
+
+echo "[demo] starting the sample host on $url (log: artifacts/demo-host.log)"
+ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_host_port;Username=postgres;Database=scaleops_demo" \
+ConnectionStrings__Redis="${SCALEOPS_REDIS:-}" \
+ConnectionStrings__Blob="${SCALEOPS_BLOB:-}" \
+Sample__AdminKey="$admin_key" \
+ASPNETCORE_ENVIRONMENT=Production \
+  dotnet samples/ScaleOps.SampleHost/bin/Release/net10.0/ScaleOps.SampleHost.dll --urls "$url" >"$log" 2>&1 &
+host_pid=$!
+
+for _ in $(seq 1 300); do
+  if ! kill -0 "$host_pid" 2>/dev/null; then echo "[demo] the host exited; its log:" >&2; tail -n 40 "$log" >&2; exit 1; fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+set +e
+SCALEOPS_REPO="$repo" dotnet samples/ScaleOps.Demo/bin/Release/net10.0/ScaleOps.Demo.dll "$url" "$admin_key"
+status=$?
+set -e
+exit $status
