@@ -107,4 +107,28 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Equal(1, max["b"]);
         Assert.True(max["none"] > 2, $"unkeyed jobs use the free slots (at most {max["none"]} ran at once)");
     }
+
+    [Fact]
+    public async Task With_more_tenants_than_slots_successive_fetches_rotate_through_every_tenant()
+    {
+        // 30 tenants with 20 jobs each, enqueued tenant after tenant; 3 slots. FIFO would reach the last tenant after 580 jobs.
+        for (var t = 0; t < 30; t++)
+        {
+            await EnqueueAsync("rotate", $"t{t:D2}", 20);
+        }
+
+        var probe = new Probe { Behavior = (_, _, token) => Task.Delay(1, token) };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "rotate";
+            o.Queues["rotate"] = new QueueOptions { Concurrency = 3 };
+        }, probe: probe);
+
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>(
+                "SELECT count(DISTINCT tenant_id) FROM scaleops.jobs WHERE queue = 'rotate' AND state = 'succeeded'") == 30,
+            "every tenant to have a finished job");
+        var done = await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'rotate' AND state = 'succeeded'");
+        Assert.True(done < 120, $"every tenant was served within the first {done} of 600 jobs; rotation should need about 30");
+    }
 }
