@@ -192,7 +192,8 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         {
             await host.Client.EnqueueManyAsync(Enumerable.Range(0, 20).Select(i => new Ping(i)).ToList());
             await TestSignal.UntilAsync(
-                async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'running'") == 12,
+                async () => probe.Count == 2
+                    && await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'running'") == 12,
                 "two running and ten buffered jobs to be claimed");
             Assert.Equal(2, probe.Count);
         }
@@ -206,5 +207,17 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-buffer' AND state = 'succeeded'") == 20,
             "all twenty jobs to succeed");
         Assert.True(fast.MaxRunning <= 2);
+    }
+
+    [Fact]
+    public async Task An_error_message_that_PostgreSQL_cannot_store_does_not_block_completions()
+    {
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? throw new InvalidOperationException("bad\0byte") : Task.CompletedTask };
+        await using var host = await StartAsync("w-nul", probe: probe);
+        var bad = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
+        var good = await host.Client.EnqueueAsync(new Ping(2));
+        await UntilStateAsync(bad!.Value, "dead");
+        await UntilStateAsync(good!.Value, "succeeded");
+        Assert.Contains("bad\\0byte", await ErrorOfAsync(bad.Value));
     }
 }

@@ -61,6 +61,23 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                     .ConfigureAwait(false);
                 return;
             }
+            catch (Npgsql.PostgresException ex) when (!IsTransient(ex) && batch.Count > 1)
+            {
+                // The server rejected the batch itself (not the connection): write the outcomes one by one so one bad
+                // value cannot block every completion; an outcome that still fails is left to the lease rescuer.
+                JobsLog.CompleteFailed(logger, ex, batch.Count, TimeSpan.Zero);
+                foreach (var single in batch)
+                {
+                    await WriteAsync([single], giveUp).ConfigureAwait(false);
+                }
+
+                return;
+            }
+            catch (Npgsql.PostgresException ex) when (!IsTransient(ex))
+            {
+                JobsLog.CompleteFailed(logger, ex, batch.Count, TimeSpan.Zero);
+                return;
+            }
             catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
             {
                 JobsLog.CompleteFailed(logger, ex, batch.Count, delay);
@@ -69,4 +86,9 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
             }
         }
     }
+
+    /// <summary>Connection loss, shutdown, lack of resources, serialization failures: worth retrying the same batch.</summary>
+    private static bool IsTransient(Npgsql.PostgresException ex) =>
+        ex.IsTransient || ex.SqlState.StartsWith("08", StringComparison.Ordinal) || ex.SqlState.StartsWith("53", StringComparison.Ordinal)
+        || ex.SqlState.StartsWith("57", StringComparison.Ordinal) || ex.SqlState.StartsWith("40", StringComparison.Ordinal);
 }

@@ -115,6 +115,8 @@ internal sealed class JobExecutor(
 
     private Completion Fail(FetchedJob job, string error, bool dead)
     {
+        // PostgreSQL text cannot hold NUL; a message with one would make the completion itself fail.
+        error = error.Replace("\0", "\\0", StringComparison.Ordinal);
         if (error.Length > MaxErrorLength)
         {
             error = error[..MaxErrorLength];
