@@ -8,12 +8,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 command -v dotnet >/dev/null 2>&1 || { echo "the .NET SDK 10 is required (dotnet not found on PATH)" >&2; exit 1; }
 
-servers_started_here=0
+servers_started_here=""
 start_servers() {
-  if scripts/servers.sh status | grep -q stopped; then servers_started_here=1; fi
+  servers_started_here=$(scripts/servers.sh status | sed -n 's/^\([a-z0-9-]*\): stopped$/\1/p' | tr '\n' ' ')
   scripts/servers.sh start
 }
 
 stop_servers_if_started() {
-  if [ "$servers_started_here" = 1 ]; then scripts/servers.sh stop || true; fi
+  local s
+  for s in $(printf "%s\n" $servers_started_here | tac); do scripts/servers.sh stop "$s" || true; done
 }

@@ -27,11 +27,8 @@ for project in samples/ScaleOps.SampleHost samples/ScaleOps.Demo; do
     || { cat "$repo/artifacts/demo-build.log" >&2; exit 1; }
 done
 
-# A fresh database for the demo, so the walk starts from nothing.
-pg_host_port=$(printf '%s' "$SCALEOPS_PG" | sed -n 's/.*Port=\([0-9]*\).*/\1/p')
-psql_bin="$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)/psql"
-PGOPTIONS="-c client_min_messages=warning" "$psql_bin" -h 127.0.0.1 -p "$pg_host_port" -U postgres -d postgres -qAt \
-  -c "DROP DATABASE IF EXISTS scaleops_demo WITH (FORCE)" -c "CREATE DATABASE scaleops_demo" >/dev/null
+# A fresh database for the demo, owned by the NOSUPERUSER role the host connects as (so RLS applies to it).
+pg_connection=$(scripts/sample-db.sh --fresh scaleops_demo)
 
 port=5080
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
@@ -40,7 +37,7 @@ admin_key="demo-admin-key-$(date +%s)"
 log="$repo/artifacts/demo-host.log"
 
 echo "[demo] starting the sample host on $url (log: artifacts/demo-host.log)"
-ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_host_port;Username=postgres;Database=scaleops_demo" \
+ConnectionStrings__Postgres="$pg_connection" \
 ConnectionStrings__Redis="${SCALEOPS_REDIS:-}" \
 ConnectionStrings__Blob="${SCALEOPS_BLOB:-}" \
 Sample__AdminKey="$admin_key" \

@@ -1,4 +1,6 @@
+using System;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
@@ -6,6 +8,7 @@ using ScaleOps;
 using ScaleOps.Diagnostics;
 using ScaleOps.SampleHost;
 using ScaleOps.SampleHost.Admin;
+using ScaleOps.SampleHost.Audit;
 using ScaleOps.SampleHost.Documents;
 using ScaleOps.SampleHost.Ops;
 using ScaleOps.SampleHost.Tenancy;
@@ -14,13 +17,28 @@ var builder = WebApplication.CreateBuilder(args);
 
 // ScaleOps: options from the "ScaleOps" section, the PostgreSQL connection from ConnectionStrings:Postgres.
 builder.Services.AddScaleOps()
-    .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.");
+    .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.")
+    // Row-level security on the tenant tables: the app role must be NOSUPERUSER NOBYPASSRLS (checked at start-up).
+    .AddRls(rls => rls.ProtectTenantTable("app", "documents"))
+    // The partitioned audit trail (scaleops.audit_log, monthly), maintained in this host unless switched off.
+    .AddPartitioning(partitioning =>
+    {
+        partitioning.Audit.Retention = 24;
+        partitioning.RunMaintenanceOnStart = builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true);
+        if (!builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true))
+        {
+            partitioning.MaintenanceInterval = TimeSpan.Zero;
+        }
+    })
+    // Tenant-scoped cache-aside: memory L1 + Redis L2 (ConnectionStrings:Redis), falling back to memory when Redis is down.
+    .AddCaching();
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<TenantDirectory>();
 builder.Services.AddSingleton<DocumentStore>();
-builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres");
+builder.Services.AddSingleton<DocumentAudit>();
+builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres").AddCheck<CacheHealthCheck>("redis");
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ScaleOpsDiagnostics.MeterName).AddPrometheusExporter());
 
 var app = builder.Build();
@@ -29,6 +47,7 @@ app.UseStatusCodePages();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();
 app.MapDocumentEndpoints();
+app.MapAuditEndpoints();
 app.MapOpsEndpoints();
 app.Run();
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps;
+using ScaleOps.Data;
 using ScaleOps.Diagnostics;
 using ScaleOps.Internal;
 using ScaleOps.Internal.Validators;
@@ -21,7 +22,7 @@ public static class ScaleOpsServiceCollectionExtensions
     /// <summary>
     /// Registers the ScaleOps core: options bound from the <c>ScaleOps</c> configuration section and validated at
     /// start-up, the shared <see cref="NpgsqlDataSource"/> (unless the host registered one before this call), the
-    /// ambient <see cref="ITenantContext"/>, the <c>ScaleOps</c> meter, <see cref="TimeProvider"/> and the schema
+    /// ambient <see cref="ITenantContext"/>, the tenant-scoped <see cref="ITenantDataSource"/> (plain; <c>AddRls</c> replaces it), the <c>ScaleOps</c> meter, <see cref="TimeProvider"/> and the schema
     /// migration runner. Calling it twice is harmless: the second call only applies <paramref name="configure"/>.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -57,6 +58,7 @@ public static class ScaleOpsServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<ScaleOpsOptions>>(sp =>
             new ScaleOpsOptionsValidator(sp, builder.Sections, hostProvidesDataSource));
 
+        services.AddLogging(); // idempotent; the core's services log, and a bare ServiceCollection must still resolve them
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITenantContext, AsyncLocalTenantContext>();
         services.AddMetrics();
@@ -67,6 +69,8 @@ public static class ScaleOpsServiceCollectionExtensions
             services.TryAddSingleton(sp => BuildDataSource(sp));
         }
 
+        // The tenant-scoped connection: plain by default; AddRls replaces it with the row-level security one.
+        services.TryAddSingleton<ITenantDataSource, PlainTenantDataSource>();
         services.TryAddSingleton<IScaleOpsMigrator, MigrationRunner>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MigrationHostedService>());
     }

@@ -167,6 +167,16 @@ public class ScaleOpsOptionsTests(PostgresDatabase database) : IClassFixture<Pos
     }
 
     [Fact]
+    public void The_core_resolves_from_a_bare_service_collection_without_logging()
+    {
+        var services = new ServiceCollection();
+        services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1");
+        using var provider = services.BuildServiceProvider();
+        Assert.NotNull(provider.GetRequiredService<IScaleOpsMigrator>());
+        Assert.NotNull(provider.GetRequiredService<ScaleOps.Data.ITenantDataSource>());
+    }
+
+    [Fact]
     public void Defaults_are_pinned()
     {
         var options = new ScaleOpsOptions();

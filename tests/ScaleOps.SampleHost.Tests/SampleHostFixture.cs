@@ -13,6 +13,9 @@ public class SampleHostFixture : PostgresDatabase
 {
     public const string AdminKey = "test-admin-key-0123456789";
 
+    /// <summary>The sample connects as this NOSUPERUSER NOBYPASSRLS role, which owns its database, so RLS applies.</summary>
+    public const string AppRole = "scaleops_sample_app";
+
     private WebApplicationFactory<Program>? _factory;
 
     public WebApplicationFactory<Program> Factory => _factory ?? throw new InvalidOperationException("The fixture is not initialized.");
@@ -20,12 +23,19 @@ public class SampleHostFixture : PostgresDatabase
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
+        await PostgresServer.ExecuteAsync(
+            $"DO $$ BEGIN CREATE ROLE {AppRole} LOGIN NOSUPERUSER NOBYPASSRLS; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
+        await PostgresServer.ExecuteAsync($"ALTER DATABASE \"{Name}\" OWNER TO {AppRole}");
+        var redis = await TcpServer.RedisAsync();
+        var appConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Username = AppRole }.ToString();
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production");
-            web.UseSetting("ConnectionStrings:Postgres", ConnectionString);
+            web.UseSetting("ConnectionStrings:Postgres", appConnectionString);
             web.UseSetting("Sample:AdminKey", AdminKey);
             web.UseSetting("Sample:TenantCacheSeconds", "0");
+            web.UseSetting("ConnectionStrings:Redis", redis);
+            web.UseSetting("ScaleOps:Caching:KeyPrefix", $"sample-tests:{Name}");
         });
         _ = _factory.Server; // start the host: migrations run now
     }

@@ -5,6 +5,8 @@ using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using ScaleOps.Caching;
+using ScaleOps.SampleHost.Audit;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Tenancy;
 
@@ -24,7 +26,8 @@ public static class DocumentEndpoints
         return routes;
     }
 
-    private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, DocumentAudit audit, ITenantCache cache,
+        CancellationToken cancellationToken)
     {
         var (input, problem) = await JsonBody.ReadAsync<DocumentInput>(request);
         if (problem is not null)
@@ -38,10 +41,17 @@ public static class DocumentEndpoints
         }
 
         var document = await store.CreateAsync(input, cancellationToken);
+        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
+        await audit.WriteAsync(request.HttpContext, "document.created", document.Id, new { title = document.Title }, cancellationToken);
         return TypedResults.Created($"/documents/{document.Id}", document);
     }
 
-    private static async Task<IResult> ListAsync(HttpContext http, DocumentStore store, CancellationToken cancellationToken)
+    private static readonly CacheEntryOptions CachedDocuments = new() { Expiration = TimeSpan.FromMinutes(5), Tags = [DocumentsTag] };
+
+    /// <summary>Every cached read of a tenant's documents carries this tag; a write removes them all (on every instance).</summary>
+    public const string DocumentsTag = "documents";
+
+    private static async Task<IResult> ListAsync(HttpContext http, DocumentStore store, ITenantCache cache, CancellationToken cancellationToken)
     {
         var query = http.Request.Query;
         var limit = 20;
@@ -63,24 +73,28 @@ public static class DocumentEndpoints
             (afterCreatedAt, afterId) = (createdAt, id);
         }
 
-        var page = await store.ListAsync(limit, afterCreatedAt, afterId, cancellationToken);
-        http.Response.Headers["X-Cache"] = "miss";
-        return TypedResults.Ok(page);
+        var key = $"documents:list:{limit}:{(afterId is null ? "" : cursorText[0])}";
+        var page = await cache.GetOrSetEntryAsync(key, (store, limit, afterCreatedAt, afterId),
+            static (s, ct) => new ValueTask<DocumentPage>(s.store.ListAsync(s.limit, s.afterCreatedAt, s.afterId, ct)), CachedDocuments, cancellationToken);
+        http.Response.Headers["X-Cache"] = page.IsHit ? "hit" : "miss";
+        return TypedResults.Ok(page.Value);
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext http, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string id, HttpContext http, DocumentStore store, ITenantCache cache, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var documentId))
         {
             return Problems.NotFound($"No document '{id}'.");
         }
 
-        var document = await store.GetAsync(documentId, cancellationToken);
-        http.Response.Headers["X-Cache"] = "miss";
-        return document is null ? Problems.NotFound($"No document '{id}'.") : TypedResults.Ok(document);
+        var entry = await cache.GetOrSetEntryAsync($"documents:{documentId}", (store, documentId),
+            static (s, ct) => new ValueTask<Document?>(s.store.GetAsync(s.documentId, ct)), CachedDocuments, cancellationToken);
+        http.Response.Headers["X-Cache"] = entry.IsHit ? "hit" : "miss";
+        return entry.Value is null ? Problems.NotFound($"No document '{id}'.") : TypedResults.Ok(entry.Value);
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateAsync(string id, HttpRequest request, DocumentStore store, DocumentAudit audit,
+        ITenantCache cache, CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var documentId))
         {
@@ -99,16 +113,26 @@ public static class DocumentEndpoints
         }
 
         var document = await store.UpdateAsync(documentId, input, cancellationToken);
-        return document is null ? Problems.NotFound($"No document '{id}'.") : TypedResults.Ok(document);
+        if (document is null)
+        {
+            return Problems.NotFound($"No document '{id}'.");
+        }
+
+        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
+        await audit.WriteAsync(request.HttpContext, "document.updated", document.Id, new { title = document.Title }, cancellationToken);
+        return TypedResults.Ok(document);
     }
 
-    private static async Task<IResult> DeleteAsync(string id, DocumentStore store, CancellationToken cancellationToken)
+    private static async Task<IResult> DeleteAsync(string id, HttpContext http, DocumentStore store, DocumentAudit audit, ITenantCache cache,
+        CancellationToken cancellationToken)
     {
         if (!Guid.TryParse(id, out var documentId) || !await store.DeleteAsync(documentId, cancellationToken))
         {
             return Problems.NotFound($"No document '{id}'.");
         }
 
+        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
+        await audit.WriteAsync(http, "document.deleted", documentId, null, cancellationToken);
         return TypedResults.NoContent();
     }
 }

@@ -3,50 +3,59 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.SampleHost.Documents;
 
-/// <summary>The one class of the sample that talks SQL about documents. Every statement is scoped to the ambient tenant.</summary>
-public sealed class DocumentStore(NpgsqlDataSource dataSource, ITenantContext tenants, TimeProvider time)
+/// <summary>
+/// The one class of the sample that talks SQL about documents. Every statement runs through
+/// <see cref="ITenantDataSource"/>, so PostgreSQL row-level security (ScaleOps.Rls) filters it to the ambient tenant;
+/// the explicit <c>tenant_id = $1</c> is the app-level fence on top ("hybrid"), which also keeps plans tenant-specific.
+/// </summary>
+public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, TimeProvider time)
 {
     private const string Columns = "id, title, body, created_at, updated_at, indexed_at";
 
     public async Task<Document> CreateAsync(DocumentInput input, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
+        var document = await InsertAsync(tx, input, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return document;
+    }
+
+    /// <summary>Inserts inside the caller's tenant transaction (so a quota, a job and an audit row can join it).</summary>
+    public async Task<Document> InsertAsync(TenantTransaction tx, DocumentInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        var now = time.GetUtcNow();
+        await using var command = tx.CreateCommand(
             $"INSERT INTO app.documents (tenant_id, id, title, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {Columns}");
         command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = Guid.CreateVersion7(time.GetUtcNow()) });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = Guid.CreateVersion7(now) });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Title! });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Body! });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = time.GetUtcNow() });
-        return (await ReadAsync(command, cancellationToken))[0];
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return (await ReadAsync(reader, cancellationToken))[0];
     }
 
     public async Task<Document?> GetAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 AND id = $2");
-        command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
-        var found = await ReadAsync(command, cancellationToken);
+        var found = await QueryAsync($"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 AND id = $2",
+            [tenants.RequireTenant().Value, id], cancellationToken);
         return found.Count == 0 ? null : found[0];
     }
 
     public async Task<DocumentPage> ListAsync(int limit, DateTimeOffset? afterCreatedAt, Guid? afterId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(afterCreatedAt is null
-            ? $"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-            : $"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $2");
-        command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit + 1 });
-        if (afterCreatedAt is not null)
-        {
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = afterCreatedAt.Value });
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = afterId!.Value });
-        }
-
-        var rows = await ReadAsync(command, cancellationToken);
+        var rows = afterCreatedAt is null
+            ? await QueryAsync($"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                [tenants.RequireTenant().Value, limit + 1], cancellationToken)
+            : await QueryAsync(
+                $"SELECT {Columns} FROM app.documents WHERE tenant_id = $1 AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $2",
+                [tenants.RequireTenant().Value, limit + 1, afterCreatedAt.Value, afterId!.Value], cancellationToken);
         if (rows.Count <= limit)
         {
             return new DocumentPage([.. rows], null);
@@ -58,31 +67,32 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource, ITenantContext te
 
     public async Task<Document?> UpdateAsync(Guid id, DocumentInput input, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            $"UPDATE app.documents SET title = $3, body = $4, updated_at = $5, indexed_at = NULL WHERE tenant_id = $1 AND id = $2 RETURNING {Columns}");
-        command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Title! });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Body! });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = time.GetUtcNow() });
-        var found = await ReadAsync(command, cancellationToken);
+        var found = await QueryAsync(
+            $"UPDATE app.documents SET title = $3, body = $4, updated_at = $5, indexed_at = NULL WHERE tenant_id = $1 AND id = $2 RETURNING {Columns}",
+            [tenants.RequireTenant().Value, id, input.Title!, input.Body!, time.GetUtcNow()], cancellationToken);
         return found.Count == 0 ? null : found[0];
     }
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("DELETE FROM app.documents WHERE tenant_id = $1 AND id = $2");
-        command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
+        await using var batch = connection.CreateBatch("DELETE FROM app.documents WHERE tenant_id = $1 AND id = $2", tenants.RequireTenant().Value, id);
+        return await batch.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     private NpgsqlParameter<string> Tenant() => new() { TypedValue = tenants.RequireTenant().Value };
 
-    private static async Task<List<Document>> ReadAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    private async Task<List<Document>> QueryAsync(string sql, object[] parameters, CancellationToken cancellationToken)
+    {
+        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
+        await using var batch = connection.CreateBatch(sql, parameters);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await ReadAsync(reader, cancellationToken);
+    }
+
+    private static async Task<List<Document>> ReadAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var list = new List<Document>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             list.Add(new Document(

@@ -10,6 +10,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.Rls.Safety;
 using ScaleOps.SampleHost.Admin;
 
 namespace ScaleOps.SampleHost.Ops;
@@ -22,6 +24,8 @@ public static class OpsEndpoints
         routes.MapGet("/ops/health", HealthAsync);
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
         ops.MapGet("/migrations", MigrationsAsync);
+        ops.MapGet("/rls", RlsAuditAsync);
+        ops.MapGet("/partitions", PartitionsAsync);
         return routes;
     }
 
@@ -34,6 +38,31 @@ public static class OpsEndpoints
             checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
         };
         return TypedResults.Json(body, statusCode: report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> PartitionsAsync(IPartitionMaintenance maintenance, CancellationToken cancellationToken)
+    {
+        var health = await maintenance.GetHealthAsync(cancellationToken);
+        return TypedResults.Ok(new
+        {
+            tables = health.Select(h => new
+            {
+                table = h.Table,
+                healthy = h.IsHealthy,
+                missingFuturePartitions = h.MissingFuturePartitions,
+                defaultPartitionRows = h.DefaultPartitionRows,
+                partitionsPastRetention = h.PartitionsPastRetention,
+                totalBytes = h.TotalBytes,
+                partitions = h.Partitions,
+                checkedAt = h.CheckedAt,
+            }),
+        });
+    }
+
+    private static async Task<IResult> RlsAuditAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var report = await RlsSchemaAuditor.AuditAsync(dataSource, "app", cancellationToken: cancellationToken);
+        return TypedResults.Ok(new { schema = "app", clean = report.IsClean, unprotectedTables = report.UnprotectedTables, leakingViews = report.LeakingViews });
     }
 
     private static async Task<IResult> MigrationsAsync(NpgsqlDataSource dataSource, IOptions<ScaleOpsOptions> options, CancellationToken cancellationToken)

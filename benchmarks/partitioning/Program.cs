@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Benchmarks.Partitioning;
+
+/// <summary>Loads the data, runs every measurement, prints markdown. See run.sh.</summary>
+public static partial class Program
+{
+    internal static int Rows = 1_000_000;
+    internal static int Repeat = 3;
+    internal static double Seconds = 3;
+    internal static NpgsqlDataSource Db = null!;
+    internal static string ConnectionString = "";
+
+    public static async Task Main(string[] args)
+    {
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--rows": Rows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--repeat": Repeat = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--seconds": Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            }
+        }
+
+        await PostgresServer.ExecuteAsync("DROP DATABASE IF EXISTS bench_partitioning WITH (FORCE)");
+        await PostgresServer.ExecuteAsync("CREATE DATABASE bench_partitioning");
+        ConnectionString = PostgresServer.ConnectionStringFor("bench_partitioning");
+        Db = NpgsqlDataSource.Create(ConnectionString);
+        Console.WriteLine($"# Partitioning benchmark: {Rows:N0} audit rows over 24 months, {Repeat} repeats, {Seconds} s per query measurement");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Load()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+
+        var load = Stopwatch.StartNew();
+        await LoadAsync();
+        Console.WriteLine($"\nload: {load.Elapsed.TotalSeconds:0} s; sizes: plain {await SizeAsync("bench_plain")}, partitioned {await SizeAsync("scaleops.audit_log")}");
+
+        await QueriesAsync();
+        await IngestAsync();
+        await AuditWriterAsync();
+        await MaintenanceAsync();
+        await MigrationAsync();
+        await RetentionAsync();
+        Console.WriteLine($"\nload average at the end: {Load()}");
+    }
+
+    internal static string Load() => System.IO.File.Exists("/proc/loadavg") ? System.IO.File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
+    internal static async Task ExecAsync(string sql, int timeoutSeconds = 0)
+    {
+        await using var command = Db.CreateCommand(sql);
+        command.CommandTimeout = timeoutSeconds;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    internal static async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var command = Db.CreateCommand(sql);
+        command.CommandTimeout = 0;
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    internal static Task<string> SizeAsync(string table) => ScalarAsync<string>($"SELECT pg_size_pretty(pg_total_relation_size('{table}'::regclass) + "
+        + $"coalesce((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = '{table}'::regclass), 0)::bigint)");
+
+    /// <summary>Median and range of samples, formatted.</summary>
+    internal static string Stat(IReadOnlyList<double> samples, string format = "N0")
+    {
+        var sorted = samples.Order().ToList();
+        return $"{Median(sorted).ToString(format, CultureInfo.InvariantCulture)} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}-"
+            + $"{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})";
+    }
+
+    internal static double Median(IReadOnlyList<double> samples)
+    {
+        var sorted = samples.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    internal static async Task<double> TimeAsync(Func<Task> action)
+    {
+        var sw = Stopwatch.StartNew();
+        await action();
+        return sw.Elapsed.TotalMilliseconds;
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The partitioning benchmark, one command: starts the test servers (PostgreSQL with pg_partman), then loads an audit
+# table partitioned and unpartitioned and measures query shapes, retention, ingest, migration and maintenance.
+#   benchmarks/partitioning/run.sh [--rows N] [--repeat R] [--seconds S]
+# Defaults: 1,000,000 rows over 24 months, 3 repeats, 3 s per query measurement. Results go to stdout (markdown).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+scripts/servers.sh start postgres >&2
+scripts/servers.sh start partman >&2
+exec dotnet run -c Release --project benchmarks/partitioning -- "$@"

@@ -1,0 +1,64 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using ScaleOps.Partitioning.Audit;
+using ScaleOps.SampleHost.Http;
+using ScaleOps.SampleHost.Tenancy;
+
+namespace ScaleOps.SampleHost.Audit;
+
+/// <summary><c>GET /audit?from=&amp;to=</c>: the tenant's own events, read from the partitions of the range only.</summary>
+public static class AuditEndpoints
+{
+    public const int MaxDays = 93;
+
+    public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
+    {
+        routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().MapGet("", QueryAsync);
+        return routes;
+    }
+
+    private static async Task<IResult> QueryAsync(HttpRequest request, IAuditLog audit, CancellationToken cancellationToken)
+    {
+        if (!TryParse(request, "from", out var from, out var problem) || !TryParse(request, "to", out var to, out problem))
+        {
+            return problem!;
+        }
+
+        if (to <= from)
+        {
+            return Problems.BadRequest("\"to\" must be after \"from\".");
+        }
+
+        if (to - from > TimeSpan.FromDays(MaxDays))
+        {
+            return Problems.BadRequest($"\"from\" and \"to\" must be at most {MaxDays} days apart.");
+        }
+
+        var records = await audit.QueryAsync(from, to, limit: 1000, cancellationToken);
+        return TypedResults.Ok(new
+        {
+            items = records.Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
+        });
+    }
+
+    private static bool TryParse(HttpRequest request, string name, out DateTimeOffset value, out IResult? problem)
+    {
+        value = default;
+        problem = null;
+        var text = request.Query[name];
+        if (text.Count != 1 || !DateTimeOffset.TryParse(text[0], CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out value))
+        {
+            problem = Problems.BadRequest($"\"{name}\" is required: an ISO 8601 date or date and time, for example 2026-11-01T00:00:00Z.");
+            return false;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,33 @@
+# A streaming replica of the shared postgres (pg_basebackup -R), hot standby, for read/write splitting tests.
+# Setting: SCALEOPS_PG_REPLICA (superuser connection string of the replica's postgres database).
+SERVERS+=(pgreplica)
+
+start_pgreplica() {
+  local dir="$state/pgreplica" port pgport bindir
+  if pid_alive "$state/pgreplica.pid"; then log "pgreplica already running on port $(cat "$state/pgreplica.port")"; return; fi
+  pid_alive "$state/postgres.pid" || die "pgreplica needs postgres: scripts/servers.sh start postgres"
+  bindir=$(pg_bindir) || die "PostgreSQL binaries not found (start postgres first)"
+  pgport=$(cat "$state/postgres.port")
+  port=$(free_port pgreplica 55532)
+  mkdir -p "$dir"
+  if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "pg_basebackup of postgres :$pgport into $dir/data"
+    as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U postgres -D "$dir/data" -R -X stream -c fast \
+      >"$dir/basebackup.log" 2>&1 || die "pg_basebackup failed: $(tail -n 5 "$dir/basebackup.log")"
+  fi
+  sed -i "/^port = /d" "$dir/data/postgresql.conf"
+  printf 'port = %s\nhot_standby = on\nhot_standby_feedback = on\n' "$port" >>"$dir/data/postgresql.conf"
+  log "starting pgreplica (hot standby) on 127.0.0.1:$port"
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 start >/dev/null \
+    || die "pgreplica did not start: $(tail -n 20 "$dir/postgres.log")"
+  head -n 1 "$dir/data/postmaster.pid" >"$state/pgreplica.pid"
+}
+
+stop_pgreplica() { stop_pid "$state/pgreplica.pid" pgreplica INT; }
+
+env_pgreplica() {
+  [ -f "$state/pgreplica.port" ] && pid_alive "$state/pgreplica.pid" && \
+    echo "SCALEOPS_PG_REPLICA=Host=127.0.0.1;Port=$(cat "$state/pgreplica.port");Username=postgres;Database=postgres"
+  return 0
+}

@@ -1,0 +1,49 @@
+using System;
+using System.Collections.Generic;
+
+namespace ScaleOps.Caching;
+
+/// <summary>
+/// Per-call settings of one cache entry. Every property left <see langword="null"/> takes the default from
+/// <see cref="CachingOptions"/>. Create one instance per kind of entry and reuse it: it is immutable.
+/// </summary>
+public sealed class CacheEntryOptions
+{
+    /// <summary>How long the value is fresh. A random jitter of up to <see cref="CachingOptions.JitterFraction"/> is added.</summary>
+    /// <value>Default <see cref="CachingOptions.DefaultExpiration"/>.</value>
+    public TimeSpan? Expiration { get; init; }
+
+    /// <summary>
+    /// How long a <see langword="null"/> result of the factory ("not found") is kept; <see cref="TimeSpan.Zero"/> does not
+    /// cache it at all.
+    /// </summary>
+    /// <value>Default <see cref="CachingOptions.NegativeExpiration"/>.</value>
+    public TimeSpan? NegativeExpiration { get; init; }
+
+    /// <summary>At most how long the in-process copy is kept before Redis is asked again.</summary>
+    /// <value>Default <see langword="null"/>: as long as <see cref="Expiration"/>.</value>
+    public TimeSpan? LocalExpiration { get; init; }
+
+    /// <summary>Tags of the entry, for <see cref="ITenantCache.RemoveByTagAsync"/>. Tags are scoped by tenant, like keys.</summary>
+    /// <value>Default none.</value>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>Whether a failing or slow factory may be answered with the last good value.</summary>
+    /// <value>Default <see langword="true"/> when <see cref="CachingOptions.FailSafeMaxDuration"/> is positive.</value>
+    public bool? FailSafe { get; init; }
+
+    /// <summary>
+    /// How long to wait for the factory when a stale value could be served instead; the factory keeps running and
+    /// refreshes the entry when it completes.
+    /// </summary>
+    /// <value>Default <see cref="CachingOptions.FactoryTimeout"/>.</value>
+    public TimeSpan? FactoryTimeout { get; init; }
+
+    /// <summary>Whether concurrent misses on several instances run the factory once (a short Redis lock).</summary>
+    /// <value>Default <see cref="CachingOptions.DistributedStampedeProtection"/>.</value>
+    public bool? DistributedStampedeProtection { get; init; }
+
+    /// <summary>Whether the entry lives in memory only, never in Redis.</summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool LocalOnly { get; init; }
+}

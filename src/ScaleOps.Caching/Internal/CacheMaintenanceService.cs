@@ -1,0 +1,52 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// The cache's one background loop: connects to Redis at start-up, sweeps expired memory entries every
+/// <see cref="CachingOptions.SweepInterval"/>, and replays pending invalidations as soon as Redis returns.
+/// </summary>
+internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider time, Microsoft.Extensions.Options.IOptions<CachingOptions> options,
+    ILogger<CacheMaintenanceService>? logger = null) : BackgroundService
+{
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = cache.ConnectAsync();
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.SweepInterval;
+        Task? wake = null;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                wake ??= cache.Wake.WaitAsync(stoppingToken);
+                using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var delay = Task.Delay(interval, time, delayCancel.Token);
+                if (await Task.WhenAny(wake, delay).ConfigureAwait(false) == wake)
+                {
+                    await wake.ConfigureAwait(false);
+                    wake = null;
+                }
+
+                await delayCancel.CancelAsync().ConfigureAwait(false);
+                await cache.MaintainAsync().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.SweepFailed((ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+using System;
+
+namespace ScaleOps.Caching.Internal.L1;
+
+/// <summary>An in-memory entry. Times are milliseconds of the cache's memory clock.</summary>
+internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
+{
+    /// <summary>Until when the value is fresh.</summary>
+    public long FreshUntil { get; } = freshUntil;
+
+    /// <summary>Until when the value may still be served by fail-safe; the sweeper drops it afterwards.</summary>
+    public long KeepUntil { get; } = keepUntil;
+
+    public string[]? Tags { get; } = tags;
+
+    public bool HasTag(string tag) => Tags is { } tags && Array.IndexOf(tags, tag) >= 0;
+}
+
+/// <summary>An in-memory entry holding a <typeparamref name="T"/>: read without a cast or a copy.</summary>
+internal sealed class L1Entry<T>(T value, long freshUntil, long keepUntil, string[]? tags) : L1Entry(freshUntil, keepUntil, tags)
+{
+    public T Value { get; } = value;
+}

@@ -1,0 +1,190 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Internal.L2;
+
+/// <summary>
+/// The one Redis connection of the cache, with fast-fail client settings and a circuit breaker: after an error the
+/// cache skips Redis for <see cref="CachingOptions.BreakerDuration"/>, then lets one probe through. Raises
+/// <see cref="Restored"/> when Redis becomes usable again after being unavailable.
+/// </summary>
+internal sealed class RedisConnection : IAsyncDisposable, IDisposable
+{
+    private readonly CachingOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lazy<Task<ConnectionMultiplexer>> _connect;
+    private readonly long _breakerTicks;
+    private long _openUntil;
+    private int _unavailable;
+    private int _probing;
+    private int _disconnected;
+    private string? _lastError;
+
+    public RedisConnection(CachingOptions options, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _breakerTicks = (long)(options.BreakerDuration.TotalSeconds * time.TimestampFrequency);
+        _connect = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    /// <summary>Redis is usable again after an outage (reconnected, or a probe succeeded).</summary>
+    public event Action<string>? Restored;
+
+    /// <summary>The multiplexer was created (subscribe the backplane here).</summary>
+    public event Action<ConnectionMultiplexer>? Connected;
+
+    public bool IsAvailable => Volatile.Read(ref _unavailable) == 0;
+
+    public string? LastError => IsAvailable ? null : Volatile.Read(ref _lastError);
+
+    public DateTimeOffset? OpenUntil
+    {
+        get
+        {
+            if (IsAvailable)
+            {
+                return null;
+            }
+
+            var remaining = Volatile.Read(ref _openUntil) - _time.GetTimestamp();
+            return _time.GetUtcNow() + TimeSpan.FromSeconds(Math.Max(0, remaining) / (double)_time.TimestampFrequency);
+        }
+    }
+
+    /// <summary>Starts connecting (the hosted service calls this at start-up).</summary>
+    /// <returns>The connection attempt.</returns>
+    public Task StartAsync() => _connect.Value;
+
+    /// <summary>The database when Redis may be used now, otherwise <see langword="null"/> (without waiting).</summary>
+    /// <returns>The database, or null while the breaker is open or the client is disconnected.</returns>
+    public ValueTask<IDatabase?> TryGetDatabaseAsync()
+    {
+        if (Volatile.Read(ref _unavailable) != 0)
+        {
+            if (_time.GetTimestamp() < Volatile.Read(ref _openUntil) || Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+            {
+                return new ValueTask<IDatabase?>((IDatabase?)null);
+            }
+        }
+
+        var connecting = _connect.Value;
+        return connecting.IsCompletedSuccessfully ? new ValueTask<IDatabase?>(Database(connecting.Result)) : AwaitDatabase(connecting);
+    }
+
+    public void ReportSuccess()
+    {
+        if (Volatile.Read(ref _unavailable) == 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _probing, 0);
+        if (Interlocked.Exchange(ref _unavailable, 0) != 0)
+        {
+            Log.RedisRestored(_logger, "probe succeeded");
+            Restored?.Invoke("probe succeeded");
+        }
+    }
+
+    public void ReportFailure(string reason)
+    {
+        Volatile.Write(ref _lastError, reason);
+        Volatile.Write(ref _openUntil, _time.GetTimestamp() + _breakerTicks);
+        Volatile.Write(ref _probing, 0);
+        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
+        {
+            Log.RedisUnavailable(_logger, reason, _options.BreakerDuration.TotalSeconds);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connect.IsValueCreated)
+        {
+            try
+            {
+                var multiplexer = await _connect.Value.ConfigureAwait(false);
+                await multiplexer.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Nothing to close.
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_connect.IsValueCreated && _connect.Value.IsCompletedSuccessfully)
+        {
+            _connect.Value.Result.Dispose();
+        }
+    }
+
+    private async ValueTask<IDatabase?> AwaitDatabase(Task<ConnectionMultiplexer> connecting)
+    {
+        try
+        {
+            return Database(await connecting.ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            ReportFailure(ex.Message);
+            return null;
+        }
+    }
+
+    private IDatabase? Database(ConnectionMultiplexer multiplexer)
+    {
+        if (!multiplexer.IsConnected)
+        {
+            ReportFailure("not connected");
+            return null;
+        }
+
+        return multiplexer.GetDatabase();
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        var config = ConfigurationOptions.Parse(_options.RedisConnectionString!);
+        var timeout = (int)Math.Ceiling(_options.RedisTimeout.TotalMilliseconds);
+        config.AbortOnConnectFail = false;
+        config.ConnectTimeout = timeout;
+        config.SyncTimeout = timeout;
+        config.AsyncTimeout = timeout;
+        config.ConnectRetry = 1;
+        config.BacklogPolicy = BacklogPolicy.FailFast;
+        config.ReconnectRetryPolicy = new LinearRetry(500);
+        config.ClientName ??= "scaleops-cache";
+        _options.ConfigureRedis?.Invoke(config);
+
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+        multiplexer.ConnectionFailed += (_, e) =>
+        {
+            Volatile.Write(ref _disconnected, 1);
+            ReportFailure($"{e.FailureType} on {e.EndPoint}");
+        };
+        multiplexer.ConnectionRestored += (_, e) =>
+        {
+            // Only a reconnection after a failure counts (a connection opened for the first time is not a restore).
+            if (Interlocked.Exchange(ref _disconnected, 0) == 0)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _probing, 0);
+            Interlocked.Exchange(ref _unavailable, 0);
+            Log.RedisRestored(_logger, $"reconnected to {e.EndPoint}");
+            Restored?.Invoke("reconnected");
+        };
+        Connected?.Invoke(multiplexer);
+        return multiplexer;
+    }
+}

@@ -1,0 +1,43 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>Source-generated log messages of the cache.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = CachingEventIds.RedisUnavailable, Level = LogLevel.Warning,
+        Message = "Redis is unavailable ({Reason}); the cache works from memory only for {BreakerSeconds} s before probing again")]
+    public static partial void RedisUnavailable(ILogger logger, string reason, double breakerSeconds);
+
+    [LoggerMessage(EventId = CachingEventIds.RedisRestored, Level = LogLevel.Information,
+        Message = "Redis is back; in-memory entries were cleared ({Trigger}) so nothing invalidated meanwhile is served")]
+    public static partial void RedisRestored(ILogger logger, string trigger);
+
+    [LoggerMessage(EventId = CachingEventIds.FactoryFailedServingStale, Level = LogLevel.Warning,
+        Message = "The factory of cache key {Key} (tenant {Tenant}) failed; serving the last good value (fail-safe)")]
+    public static partial void FactoryFailedServingStale(ILogger logger, Exception exception, string key, string tenant);
+
+    [LoggerMessage(EventId = CachingEventIds.FactoryTimedOutServingStale, Level = LogLevel.Information,
+        Message = "The factory of cache key {Key} (tenant {Tenant}) is slower than {TimeoutMs} ms; serving the last good value while it completes")]
+    public static partial void FactoryTimedOutServingStale(ILogger logger, string key, string tenant, double timeoutMs);
+
+    [LoggerMessage(EventId = CachingEventIds.UnreadablePayload, Level = LogLevel.Warning,
+        Message = "The Redis value of cache key {Key} (tenant {Tenant}) cannot be read as {Type}; treating it as a miss")]
+    public static partial void UnreadablePayload(ILogger logger, Exception? exception, string key, string tenant, string type);
+
+    [LoggerMessage(EventId = CachingEventIds.InvalidBackplaneMessage, Level = LogLevel.Debug,
+        Message = "Ignored a malformed backplane message")]
+    public static partial void InvalidBackplaneMessage(ILogger logger);
+
+    [LoggerMessage(EventId = CachingEventIds.InvalidationsReplayed, Level = LogLevel.Information,
+        Message = "Replayed {Count} invalidations made while Redis was unavailable")]
+    public static partial void InvalidationsReplayed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = CachingEventIds.BackgroundRefreshFailed, Level = LogLevel.Warning,
+        Message = "A timed-out factory of cache key {Key} (tenant {Tenant}) failed later; the stale value stays")]
+    public static partial void BackgroundRefreshFailed(ILogger logger, Exception exception, string key, string tenant);
+
+    [LoggerMessage(EventId = CachingEventIds.SweepFailed, Level = LogLevel.Error, Message = "The cache maintenance loop failed")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,61 @@
+using System;
+using System.Globalization;
+using System.Text;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// The Redis key layout. Every key of a tenant starts with <c>{prefix}:{{tenant}}:</c>, so one tenant's keys share a
+/// Redis Cluster slot (scripts may touch several). The tenant is escaped (<c>%</c>, <c>{</c>, <c>}</c>) so that it ends at
+/// the first <c>}</c>; then come fixed markers and the caller's key verbatim. Distinct (tenant, key) pairs therefore
+/// always give distinct Redis keys:
+/// <list type="bullet">
+/// <item><c>P:{t}:gen</c>: the tenant's generation (an integer; bumping it invalidates the whole tenant)</item>
+/// <item><c>P:{t}:v{gen}:k:{key}</c>: a value</item>
+/// <item><c>P:{t}:v{gen}:t:{tag}</c>: the set of value keys carrying a tag</item>
+/// <item><c>P:{t}:v{gen}:l:{key}</c>: the cross-instance stampede lock of a key</item>
+/// </list>
+/// </summary>
+internal static class RedisKeys
+{
+    public static string TenantPrefix(string keyPrefix, string tenant) => string.Concat(keyPrefix, ":{", Escape(tenant), "}:");
+
+    public static string Generation(string tenantPrefix) => tenantPrefix + "gen";
+
+    public static string Value(string tenantPrefix, long generation, string key) => Build(tenantPrefix, generation, ":k:", key);
+
+    public static string Tag(string tenantPrefix, long generation, string tag) => Build(tenantPrefix, generation, ":t:", tag);
+
+    public static string Lock(string tenantPrefix, long generation, string key) => Build(tenantPrefix, generation, ":l:", key);
+
+    public static string Channel(string keyPrefix) => keyPrefix + ":backplane";
+
+    public static string Escape(string tenant)
+    {
+        if (tenant.AsSpan().IndexOfAny("%{}") < 0)
+        {
+            return tenant;
+        }
+
+        var builder = new StringBuilder(tenant.Length + 8);
+        foreach (var c in tenant)
+        {
+            _ = c switch
+            {
+                '%' => builder.Append("%25"),
+                '{' => builder.Append("%7B"),
+                '}' => builder.Append("%7D"),
+                _ => builder.Append(c),
+            };
+        }
+
+        return builder.ToString();
+    }
+
+    private static string Build(string tenantPrefix, long generation, string marker, string key)
+    {
+        Span<char> digits = stackalloc char[20];
+        generation.TryFormat(digits, out var written, provider: CultureInfo.InvariantCulture);
+        return string.Concat(tenantPrefix, "v", digits[..written].ToString(), marker + key);
+    }
+}

@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.L1;
+using ScaleOps.Caching.Internal.L2;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// Cross-instance stampede protection: the first instance to miss takes a short Redis lock (SET NX PX) and runs the
+/// factory; the others wait for its value, woken by the backplane message that its write sends (and a slow poll, in
+/// case a message is lost), and run the factory themselves only if nothing arrives within
+/// <see cref="CachingOptions.DistributedLockWait"/>.
+/// </summary>
+internal sealed partial class TenantCache
+{
+    private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
+    private readonly ConcurrentDictionary<(string Tenant, string Key), TaskCompletionSource> _lockWaiters = new();
+    private long _lockCounter;
+
+    private readonly record struct Coordination<T>(CacheResult<T>? Value, string? LockToken);
+
+    private async Task<Coordination<T>> CoordinateAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    {
+        var lockKey = RedisKeys.Lock(bucket.RedisPrefix, generation, key);
+        var token = string.Concat(_instance, ":", Interlocked.Increment(ref _lockCounter).ToString(CultureInfo.InvariantCulture));
+        var waiterKey = (bucket.Tenant, key);
+        var deadline = _time.GetTimestamp() + Ticks(_options.DistributedLockWait);
+        var counted = false;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                var signal = _lockWaiters.GetOrAdd(waiterKey, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+                // The caller has just missed in Redis; after a wait, look for the holder's value before competing again.
+                if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } found)
+                {
+                    return new Coordination<T>(found, null);
+                }
+
+                if (await db.StringSetAsync(lockKey, token, _options.DistributedLockLease, When.NotExists).ConfigureAwait(false))
+                {
+                    _redis.ReportSuccess();
+
+                    // The holder may have written its value and released the lock between the read and the SET.
+                    if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } late)
+                    {
+                        await ReleaseLockAsync(db, bucket, generation, key, token).ConfigureAwait(false);
+                        return new Coordination<T>(late, null);
+                    }
+
+                    return new Coordination<T>(null, token);
+                }
+
+                if (!counted)
+                {
+                    _metrics.StampedeWait("cluster");
+                    counted = true;
+                }
+
+                var left = deadline - _time.GetTimestamp();
+                if (left <= 0)
+                {
+                    return default;
+                }
+
+                var wait = TimeSpan.FromSeconds(Math.Min(left, Ticks(LockPoll)) / (double)_time.TimestampFrequency);
+                using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+                await Task.WhenAny(signal.Task, Task.Delay(wait, _time, cancel.Token)).ConfigureAwait(false);
+                await cancel.CancelAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            _redis.ReportFailure(ex.Message);
+            return default;
+        }
+    }
+
+    private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    {
+        var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+        if (read.Failed)
+        {
+            throw new RedisException("Redis failed while waiting for another instance's value.");
+        }
+
+        if (!read.Fresh)
+        {
+            return null;
+        }
+
+        _metrics.RedisHit();
+        return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
+    }
+
+    private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)
+    {
+        try
+        {
+            await db.ScriptEvaluateAsync(LuaScripts.ReleaseLock, [RedisKeys.Lock(bucket.RedisPrefix, generation, key)], [token]).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            // The lease expires by itself.
+            _redis.ReportFailure(ex.Message);
+        }
+    }
+
+    private void SignalLockWaiters(string tenant, string key)
+    {
+        if (_lockWaiters.TryRemove((tenant, key), out var waiter))
+        {
+            waiter.TrySetResult();
+        }
+    }
+}

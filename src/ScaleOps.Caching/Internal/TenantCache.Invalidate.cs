@@ -1,0 +1,246 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.Backplane;
+using ScaleOps.Caching.Internal.L1;
+using ScaleOps.Caching.Internal.L2;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// Invalidation: one key, a tag, a whole tenant (a generation bump, O(1)); the pub/sub backplane that carries them to
+/// the other instances; and the outage rules: invalidations made while Redis is down are queued and replayed when it
+/// returns, and every instance clears its memory level on reconnect, since it may have missed messages.
+/// </summary>
+internal sealed partial class TenantCache
+{
+    private const int MaxPending = 10_000;
+    private readonly ConcurrentQueue<BackplaneMessage> _pending = new();
+    private readonly ConcurrentDictionary<string, byte> _pendingTenants = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _replayGate = new(1, 1);
+    private int _pendingCount;
+
+    private int _pendingTenantCount;
+
+    private int PendingCount => Volatile.Read(ref _pendingCount) + Volatile.Read(ref _pendingTenantCount);
+
+    public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key, nameof(key));
+        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
+        _memory.Remove(bucket, key);
+        await InvalidateInRedisAsync(bucket, BackplaneMessage.Key, key).ConfigureAwait(false);
+    }
+
+    public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(tag, nameof(tag));
+        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
+        _memory.RemoveTagged(bucket, tag);
+        await InvalidateInRedisAsync(bucket, BackplaneMessage.Tag, tag).ConfigureAwait(false);
+    }
+
+    public async ValueTask InvalidateTenantAsync(CancellationToken cancellationToken = default)
+    {
+        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
+        _memory.ClearBucket(bucket);
+        await InvalidateInRedisAsync(bucket, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false);
+    }
+
+    /// <summary>Sweeps expired memory entries and retries pending invalidations (the maintenance loop).</summary>
+    /// <returns>A task.</returns>
+    internal async Task MaintainAsync()
+    {
+        _memory.Sweep(NowMs());
+        if (PendingCount > 0)
+        {
+            var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+            if (db is not null)
+            {
+                await ReplayPendingAsync(db).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task InvalidateInRedisAsync(TenantBucket bucket, char kind, string subject)
+    {
+        var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+        if (db is not null)
+        {
+            await ReplayPendingAsync(db).ConfigureAwait(false);
+        }
+
+        if (db is null || !await TryInvalidateAsync(db, bucket, kind, subject).ConfigureAwait(false))
+        {
+            _metrics.Fallback("redis_unavailable");
+            Enqueue(bucket, kind, subject);
+        }
+    }
+
+    private async Task<bool> TryInvalidateAsync(IDatabase db, TenantBucket bucket, char kind, string subject)
+    {
+        try
+        {
+            long generation;
+            if (kind == BackplaneMessage.TenantGeneration)
+            {
+                generation = await db.StringIncrementAsync(RedisKeys.Generation(bucket.RedisPrefix)).ConfigureAwait(false);
+                _memory.AdvanceGeneration(bucket, generation);
+            }
+            else
+            {
+                generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+                if (generation == TenantBucket.UnknownGeneration)
+                {
+                    return false;
+                }
+
+                if (kind == BackplaneMessage.Key)
+                {
+                    await db.KeyDeleteAsync(RedisKeys.Value(bucket.RedisPrefix, generation, subject)).ConfigureAwait(false);
+                }
+                else
+                {
+                    await db.ScriptEvaluateAsync(LuaScripts.RemoveByTag, [RedisKeys.Tag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);
+                }
+            }
+
+            Publish(db, new BackplaneMessage(_instance, kind, generation, bucket.Tenant, subject));
+            _redis.ReportSuccess();
+            return true;
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            _redis.ReportFailure(ex.Message);
+            return false;
+        }
+    }
+
+    private void Enqueue(TenantBucket bucket, char kind, string subject)
+    {
+        if (kind == BackplaneMessage.TenantGeneration || Volatile.Read(ref _pendingCount) >= MaxPending)
+        {
+            // A tenant-wide invalidation covers everything else of the tenant; it also bounds the queue.
+            if (_pendingTenants.TryAdd(bucket.Tenant, 0))
+            {
+                Interlocked.Increment(ref _pendingTenantCount);
+            }
+
+            return;
+        }
+
+        _pending.Enqueue(new BackplaneMessage(_instance, kind, 0, bucket.Tenant, subject));
+        Interlocked.Increment(ref _pendingCount);
+    }
+
+    /// <summary>Sends the invalidations queued while Redis was unavailable, oldest first.</summary>
+    private async Task ReplayPendingAsync(IDatabase db)
+    {
+        if (PendingCount == 0 || !await _replayGate.WaitAsync(0).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var replayed = 0;
+        try
+        {
+            foreach (var tenant in _pendingTenants.Keys)
+            {
+                if (!await TryInvalidateAsync(db, _memory.Bucket(tenant), BackplaneMessage.TenantGeneration, "").ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                if (_pendingTenants.TryRemove(tenant, out _))
+                {
+                    Interlocked.Decrement(ref _pendingTenantCount);
+                }
+
+                replayed++;
+            }
+
+            while (_pending.TryPeek(out var message))
+            {
+                if (!await TryInvalidateAsync(db, _memory.Bucket(message.Tenant), message.Kind, message.Subject).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                _pending.TryDequeue(out _);
+                Interlocked.Decrement(ref _pendingCount);
+                replayed++;
+            }
+        }
+        finally
+        {
+            _replayGate.Release();
+            if (replayed > 0)
+            {
+                Log.InvalidationsReplayed(_logger, replayed);
+            }
+        }
+    }
+
+    private void OnRedisRestored(string trigger)
+    {
+        // Messages may have been missed while disconnected, and entries written to memory only: start over from Redis.
+        _memory.ClearAll();
+        if (Wake.CurrentCount == 0)
+        {
+            try
+            {
+                Wake.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Shutting down.
+            }
+        }
+    }
+
+    private void Publish(IDatabase db, BackplaneMessage message) =>
+        db.Multiplexer.GetSubscriber().Publish(RedisChannel.Literal(_channel), message.Format(), CommandFlags.FireAndForget);
+
+    // Fire-and-forget: the client keeps the subscription and renews it on every reconnect, so a slow or absent Redis
+    // at start-up never blocks or fails the connection.
+    private void SubscribeBackplane(ConnectionMultiplexer multiplexer) =>
+        multiplexer.GetSubscriber().Subscribe(RedisChannel.Literal(_channel), (_, value) => OnBackplaneMessage(value), CommandFlags.FireAndForget);
+
+    private void OnBackplaneMessage(RedisValue value)
+    {
+        if (!BackplaneMessage.TryParse(value, out var message))
+        {
+            Log.InvalidBackplaneMessage(_logger);
+            return;
+        }
+
+        if (string.Equals(message.Instance, _instance, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var bucket = _memory.Find(message.Tenant);
+        switch (message.Kind)
+        {
+            case BackplaneMessage.Key:
+                if (bucket is not null)
+                {
+                    _memory.Remove(bucket, message.Subject);
+                }
+
+                SignalLockWaiters(message.Tenant, message.Subject);
+                break;
+            case BackplaneMessage.Tag when bucket is not null:
+                _memory.RemoveTagged(bucket, message.Subject);
+                break;
+            case BackplaneMessage.TenantGeneration when bucket is not null:
+                _memory.ClearBucket(bucket);
+                _memory.AdvanceGeneration(bucket, message.Generation);
+                break;
+            default:
+                break;
+        }
+    }
+}

@@ -1,0 +1,247 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.L1;
+using ScaleOps.Caching.Internal.L2;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>The miss path: Redis, the cross-instance lock, the factory with fail-safe, and storing the result.</summary>
+internal sealed partial class TenantCache
+{
+    private async Task<CacheResult<T>> LoadAsync<TState, T>(
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        EntrySettings settings,
+        L1Entry<T>? stale)
+    {
+        var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+        var generation = TenantBucket.UnknownGeneration;
+        if (db is not null)
+        {
+            await ReplayPendingAsync(db).ConfigureAwait(false);
+            generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+            if (generation == TenantBucket.UnknownGeneration)
+            {
+                db = null;
+            }
+        }
+        else if (!settings.LocalOnly)
+        {
+            _metrics.Fallback("redis_unavailable");
+        }
+
+        var epoch = bucket.Epoch;
+        string? lockToken = null;
+        if (db is not null)
+        {
+            var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+            if (read.Fresh)
+            {
+                _metrics.RedisHit();
+                return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
+            }
+
+            stale ??= read.Entry;
+            _metrics.RedisMiss();
+            if (!read.Failed && settings.DistributedLock)
+            {
+                var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                if (coordinated.Value is { } found)
+                {
+                    return found;
+                }
+
+                lockToken = coordinated.LockToken;
+            }
+        }
+
+        try
+        {
+            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, db, generation, epoch).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (lockToken is not null)
+            {
+                await ReleaseLockAsync(db!, bucket, generation, key, lockToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<CacheResult<T>> RunFactoryAsync<TState, T>(
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        EntrySettings settings,
+        L1Entry<T>? stale,
+        IDatabase? db,
+        long generation,
+        long epoch)
+    {
+        var started = _time.GetTimestamp();
+        var canServeStale = stale is not null && settings.FailSafe;
+        Task<T> task;
+        try
+        {
+            task = factory(state, _shutdown.Token).AsTask();
+        }
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        {
+            return ServeStale(bucket, key, stale!, ex, epoch);
+        }
+
+        if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted)
+        {
+            using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            var delay = Task.Delay(timeout, _time, delayCancel.Token);
+            if (await Task.WhenAny(task, delay).ConfigureAwait(false) != task)
+            {
+                _metrics.Fallback("factory_timeout");
+                _metrics.StaleHit();
+                Log.FactoryTimedOutServingStale(_logger, key, bucket.Tenant, timeout.TotalMilliseconds);
+                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started);
+                return new CacheResult<T>(stale!.Value, CacheSource.Stale);
+            }
+
+            await delayCancel.CancelAsync().ConfigureAwait(false);
+        }
+
+        T value;
+        try
+        {
+            value = await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        {
+            _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
+            return ServeStale(bucket, key, stale!, ex, epoch);
+        }
+        catch
+        {
+            _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
+            throw;
+        }
+
+        _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: true);
+        var payload = Serialize(bucket, key, value, settings, out var duration);
+        await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, epoch).ConfigureAwait(false);
+        return new CacheResult<T>(value, CacheSource.Factory);
+    }
+
+    private CacheResult<T> ServeStale<T>(TenantBucket bucket, string key, L1Entry<T> stale, Exception error, long epoch)
+    {
+        _metrics.Fallback("fail_safe");
+        _metrics.StaleHit();
+        Log.FactoryFailedServingStale(_logger, error, key, bucket.Tenant);
+
+        // Serve the stale value for a while before trying the factory again, but never past its fail-safe window.
+        var now = NowMs();
+        var freshUntil = Math.Min(now + Ms(_options.FailSafeThrottle), stale.KeepUntil);
+        _memory.Store(bucket, key, new L1Entry<T>(stale.Value, freshUntil, stale.KeepUntil, stale.Tags), epoch);
+        return new CacheResult<T>(stale.Value, CacheSource.Stale);
+    }
+
+    private async Task CompleteLaterAsync<T>(
+        Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, long epoch, long started)
+    {
+        try
+        {
+            var value = await task.ConfigureAwait(false);
+            _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: true);
+            var payload = Serialize(bucket, key, value, settings, out var duration);
+            await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, epoch).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
+            Log.BackgroundRefreshFailed(_logger, ex, key, bucket.Tenant);
+        }
+    }
+
+    /// <summary>Serializes a value with the payload header, enforcing the size limit.</summary>
+    private PayloadWriter? Serialize<T>(TenantBucket bucket, string key, T value, EntrySettings settings, out TimeSpan duration)
+    {
+        var isNull = value is null;
+        duration = isNull ? settings.NegativeExpiration : Jitter(settings.Expiration);
+        if (isNull && duration <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        var writer = new PayloadWriter();
+        if (settings.Tags is { } tags)
+        {
+            Payload.WriteTags(writer, tags);
+        }
+
+        if (!isNull)
+        {
+            try
+            {
+                _serializer.Serialize(value, writer);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new CacheSerializationException(
+                    $"The value of cache key '{Shorten(key)}' (tenant {bucket.Tenant}, type {typeof(T).FullName}) cannot be serialized: {ex.Message}", ex);
+            }
+
+            if (writer.BodyLength > _options.MaxPayloadBytes)
+            {
+                throw new CacheSerializationException(
+                    $"The value of cache key '{Shorten(key)}' (tenant {bucket.Tenant}, type {typeof(T).FullName}) is {writer.BodyLength} bytes serialized, "
+                    + $"over ScaleOps:Caching:MaxPayloadBytes ({_options.MaxPayloadBytes}). Cache something smaller or raise the limit.");
+            }
+        }
+
+        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds);
+        return writer;
+    }
+
+    /// <summary>Stores in memory, then in Redis (with tags), then tells the other instances to drop their copy.</summary>
+    private async Task StoreAsync<T>(
+        TenantBucket bucket, string key, T value, EntrySettings settings, PayloadWriter? payload, TimeSpan duration,
+        IDatabase? db, long generation, long epoch)
+    {
+        if (payload is null)
+        {
+            return;
+        }
+
+        var now = NowMs();
+        var isNull = value is null;
+        var keep = isNull ? TimeSpan.Zero : settings.FailSafeMaxDuration;
+        var local = settings.LocalExpiration is { } l && l < duration ? l : duration;
+        if (local > TimeSpan.Zero)
+        {
+            _memory.Store(bucket, key, new L1Entry<T>(value, now + Ms(local), now + Ms(duration + keep), settings.Tags), epoch);
+        }
+
+        if (db is null || bucket.Epoch != epoch)
+        {
+            return;
+        }
+
+        await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
+    }
+
+    private TimeSpan Jitter(TimeSpan expiration) =>
+        _options.JitterFraction <= 0 ? expiration : expiration * (1 + (Random.Shared.NextDouble() * _options.JitterFraction));
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    private static long Ms(TimeSpan span) => (long)span.TotalMilliseconds;
+
+    /// <summary>
+    /// The memory level's clock in milliseconds: <see cref="Environment.TickCount64"/> (a few nanoseconds) with the
+    /// system time provider, the injected provider's timestamp otherwise (tests move it).
+    /// </summary>
+    private long NowMs() => _systemClock ? Environment.TickCount64 : _time.GetTimestamp() / _ticksPerMs;
+
+    private static string Shorten(string key) => key.Length <= 100 ? key : string.Concat(key.AsSpan(0, 100), "…");
+}

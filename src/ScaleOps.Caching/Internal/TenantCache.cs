@@ -1,0 +1,252 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using ScaleOps.Caching.Internal.L1;
+using ScaleOps.Caching.Internal.L2;
+using ScaleOps.Caching.Serialization;
+using ScaleOps.Diagnostics;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>
+/// The tenant cache: memory (L1) first, then Redis (L2), then the factory, once per key per process (and optionally
+/// per cluster). Partial files: <c>TenantCache.Load.cs</c> (miss path), <c>TenantCache.Redis.cs</c> (L2 access),
+/// <c>TenantCache.Invalidate.cs</c> (removals, backplane, outage replay), <c>Stampede/TenantCache.Lock.cs</c>.
+/// </summary>
+internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDisposable
+{
+    private readonly ITenantContext _tenants;
+    private readonly TimeProvider _time;
+    private readonly CachingOptions _options;
+    private readonly ICacheSerializer _serializer;
+    private readonly ILogger _logger;
+    private readonly MemoryLayer _memory;
+    private readonly RedisConnection _redis;
+    private readonly CacheMetrics _metrics;
+    private readonly ConcurrentDictionary<(string Tenant, string Key), object> _flights = new();
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private readonly string _channel;
+    private readonly bool _systemClock;
+    private readonly long _ticksPerMs;
+    private readonly Action<string, string> _validateTag;
+
+    public TenantCache(
+        ITenantContext tenants,
+        TimeProvider time,
+        IOptions<CachingOptions> options,
+        ScaleOpsMetrics metrics,
+        ILogger<TenantCache>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _tenants = tenants;
+        _time = time;
+        _systemClock = ReferenceEquals(time, TimeProvider.System);
+        _validateTag = ValidateKey;
+        _ticksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
+        _options = options.Value;
+        _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries);
+        _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount);
+        _channel = RedisKeys.Channel(_options.KeyPrefix);
+        _redis = new RedisConnection(_options, time, _logger);
+        _redis.Connected += SubscribeBackplane;
+        _redis.Restored += OnRedisRestored;
+    }
+
+    /// <summary>Signalled when Redis comes back, so the maintenance loop replays pending invalidations at once.</summary>
+    internal SemaphoreSlim Wake { get; } = new(0);
+
+    internal MemoryLayer Memory => _memory;
+
+    internal Task ConnectAsync() => _redis.StartAsync();
+
+    public ValueTask<CacheResult<T>> GetOrSetEntryAsync<TState, T>(
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key, nameof(key));
+        ArgumentNullException.ThrowIfNull(factory);
+        var tenant = _tenants.RequireTenant().Value;
+        var bucket = _memory.Find(tenant);
+        L1Entry<T>? stale = null;
+        if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed)
+        {
+            var now = NowMs();
+            if (now < typed.FreshUntil)
+            {
+                _metrics.MemoryHit();
+                return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
+            }
+
+            if (now < typed.KeepUntil)
+            {
+                stale = typed;
+            }
+        }
+
+        _metrics.MemoryMiss();
+        return new ValueTask<CacheResult<T>>(CoalesceAsync(bucket ?? _memory.Bucket(tenant), key, state, factory, options, stale, cancellationToken));
+    }
+
+    public ValueTask<CacheResult<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key, nameof(key));
+        var tenant = _tenants.RequireTenant().Value;
+        var bucket = _memory.Find(tenant);
+        if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed
+            && NowMs() < typed.FreshUntil)
+        {
+            _metrics.MemoryHit();
+            return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
+        }
+
+        _metrics.MemoryMiss();
+        return TryGetFromRedisAsync<T>(bucket ?? _memory.Bucket(tenant), key);
+    }
+
+    public async ValueTask SetAsync<T>(string key, T value, CacheEntryOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ValidateKey(key, nameof(key));
+        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
+        var settings = EntrySettings.Resolve(options, _options, _validateTag);
+        var payload = Serialize(bucket, key, value, settings, out var duration);
+
+        // Drop the old copy first (this also stops in-flight factories of the tenant from storing older data).
+        _memory.Remove(bucket, key);
+        var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+        var generation = db is null ? TenantBucket.UnknownGeneration : await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+        if (generation == TenantBucket.UnknownGeneration)
+        {
+            db = null;
+        }
+
+        await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, bucket.Epoch).ConfigureAwait(false);
+    }
+
+    public CacheStatus GetStatus() => new(
+        _redis.IsAvailable,
+        _redis.OpenUntil,
+        _redis.LastError,
+        _memory.ApproximateCount,
+        _metrics.Hits,
+        _metrics.Misses,
+        PendingCount);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_shutdown.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        await _redis.DisposeAsync().ConfigureAwait(false);
+        _shutdown.Dispose();
+        Wake.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_shutdown.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _shutdown.Cancel();
+        _redis.Dispose();
+        _shutdown.Dispose();
+        Wake.Dispose();
+    }
+
+    private void ValidateKey(string key, string parameter)
+    {
+        ArgumentNullException.ThrowIfNull(key, parameter);
+        if (key.Length == 0)
+        {
+            throw new ArgumentException("A cache key or tag cannot be empty.", parameter);
+        }
+
+        if (key.Length > _options.MaxKeyLength)
+        {
+            throw new ArgumentException(
+                $"A cache key or tag is at most {_options.MaxKeyLength} characters (ScaleOps:Caching:MaxKeyLength); this one has {key.Length}.", parameter);
+        }
+    }
+
+    private async Task<CacheResult<T>> CoalesceAsync<TState, T>(
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        L1Entry<T>? stale,
+        CancellationToken cancellationToken)
+    {
+        var settings = EntrySettings.Resolve(options, _options, _validateTag);
+        var flightKey = (bucket.Tenant, key);
+        if (_flights.TryGetValue(flightKey, out var running) && running is TaskCompletionSource<CacheResult<T>> joined)
+        {
+            _metrics.StampedeWait("process");
+            return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var mine = new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var winner = _flights.GetOrAdd(flightKey, mine);
+        if (!ReferenceEquals(winner, mine))
+        {
+            if (winner is TaskCompletionSource<CacheResult<T>> other)
+            {
+                _metrics.StampedeWait("process");
+                return await other.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            // The same key is being loaded as another type: load without coalescing.
+            return await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
+        }
+
+        // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
+        // for the followers if the leader stops waiting.
+        var load = RunFlightAsync(mine, flightKey, bucket, key, state, factory, settings, stale);
+        return cancellationToken.CanBeCanceled
+            ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
+            : await load.ConfigureAwait(false);
+    }
+
+    private async Task<CacheResult<T>> RunFlightAsync<TState, T>(
+        TaskCompletionSource<CacheResult<T>> flight,
+        (string, string) flightKey,
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        EntrySettings settings,
+        L1Entry<T>? stale)
+    {
+        try
+        {
+            var result = await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
+            flight.TrySetResult(result);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            flight.TrySetException(ex);
+            _ = flight.Task.Exception; // observed here: followers get it from the flight, the leader from this task
+            throw;
+        }
+        finally
+        {
+            _flights.TryRemove(new System.Collections.Generic.KeyValuePair<(string, string), object>(flightKey, flight));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using System;
+using System.Collections.Generic;
+
+namespace ScaleOps.Partitioning.Archive;
+
+/// <summary>
+/// What an archived partition's Parquet file holds, written next to it only after the file was read back and
+/// verified. Its presence is the promise that the partition may be removed from PostgreSQL.
+/// </summary>
+public sealed class ArchiveManifest
+{
+    /// <summary>The parent table's schema.</summary>
+    public required string Schema { get; init; }
+
+    /// <summary>The parent table.</summary>
+    public required string Table { get; init; }
+
+    /// <summary>The partition's name.</summary>
+    public required string Partition { get; init; }
+
+    /// <summary>The partition's inclusive lower bound (UTC).</summary>
+    public required DateTime From { get; init; }
+
+    /// <summary>The partition's exclusive upper bound (UTC).</summary>
+    public required DateTime To { get; init; }
+
+    /// <summary>The number of rows.</summary>
+    public required long Rows { get; init; }
+
+    /// <summary>SHA-256 (hex) over every row's column values in PostgreSQL text form, computed while exporting and again on read-back.</summary>
+    public required string RowChecksum { get; init; }
+
+    /// <summary>SHA-256 (hex) of the Parquet file's bytes.</summary>
+    public required string FileSha256 { get; init; }
+
+    /// <summary>The Parquet blob's name in the archive container.</summary>
+    public required string Blob { get; init; }
+
+    /// <summary>The columns in file order: name and PostgreSQL type. Parquet columns are named <c>c0</c>, <c>c1</c>...</summary>
+    public required IReadOnlyList<ArchiveColumn> Columns { get; init; }
+
+    /// <summary>When the manifest was written (the host's TimeProvider).</summary>
+    public required DateTimeOffset ArchivedAt { get; init; }
+}

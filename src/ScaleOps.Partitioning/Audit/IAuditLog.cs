@@ -1,0 +1,47 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace ScaleOps.Partitioning.Audit;
+
+/// <summary>
+/// The audit trail: events are queued in a bounded channel and written in batches with binary COPY into the
+/// partitioned <c>audit_log</c> table; queries read one tenant's events and touch only the partitions of the range.
+/// </summary>
+public interface IAuditLog
+{
+    /// <summary>
+    /// Queues an event for the ambient tenant. Completes at once while the queue has room; when PostgreSQL is slow and
+    /// the queue is full, it waits (back-pressure) until room frees or <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    /// <param name="entry">The event.</param>
+    /// <param name="cancellationToken">Cancels the wait for room.</param>
+    /// <returns>The event's id.</returns>
+    /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    /// <exception cref="InvalidOperationException">The host is shutting down and the writer accepts no more events.</exception>
+    ValueTask<Guid> WriteAsync(AuditEntry entry, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until every event queued before this call is written.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A task.</returns>
+    Task FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The ambient tenant's events with <c>from &lt;= occurred_at &lt; to</c>, newest first. The range is sent as
+    /// parameters of a prepared statement with a generic plan, so only the partitions of the range are scanned.
+    /// </summary>
+    /// <param name="from">The inclusive start.</param>
+    /// <param name="to">The exclusive end.</param>
+    /// <param name="limit">The most events returned, 1 to 10,000.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The events.</returns>
+    /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>One event of the ambient tenant by id; the id's timestamp bounds the search to one partition.</summary>
+    /// <param name="id">The event id returned by <see cref="WriteAsync"/>.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The event, or <see langword="null"/>.</returns>
+    Task<AuditRecord?> FindAsync(Guid id, CancellationToken cancellationToken = default);
+}

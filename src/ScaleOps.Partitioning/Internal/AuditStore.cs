@@ -1,0 +1,111 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Audit;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>The one class that talks SQL for the audit trail.</summary>
+internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsOptions> scaleOps)
+{
+    private readonly string _copy = Sql.WithSchema(Sql.AuditCopy, SqlIdentifier.Quote(scaleOps.Value.Schema));
+    private readonly string _query = Sql.WithSchema(Sql.AuditQuery, SqlIdentifier.Quote(scaleOps.Value.Schema));
+    private readonly string _find = Sql.WithSchema(Sql.AuditFind, SqlIdentifier.Quote(scaleOps.Value.Schema));
+
+    public async Task CopyAsync(IReadOnlyList<AuditWriter.Pending> batch, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var importer = await connection.BeginBinaryImportAsync(_copy, cancellationToken).ConfigureAwait(false);
+        foreach (var p in batch)
+        {
+            var e = p.Entry!;
+            await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(p.Id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(p.OccurredAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(p.Tenant, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(e.Action, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await importer.WriteAsync(e.EntityType, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.EntityId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, p.Actor, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.IpAddress, NpgsqlDbType.Inet, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.UserAgent, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.Changes?.GetRawText(), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, e.Metadata?.GetRawText(), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+        }
+
+        await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<List<AuditRecord>> QueryAsync(string tenant, DateTime from, DateTime to, int limit, CancellationToken cancellationToken)
+    {
+        await using var batch = GenericPlanBatch(_query);
+        var query = batch.BatchCommands[1];
+        query.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        return await ReadAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<AuditRecord?> FindAsync(string tenant, Guid id, DateTime from, DateTime to, CancellationToken cancellationToken)
+    {
+        await using var batch = GenericPlanBatch(_find);
+        var query = batch.BatchCommands[1];
+        query.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        var rows = await ReadAsync(batch, cancellationToken).ConfigureAwait(false);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    /// <summary>
+    /// One round trip: <c>set_config('plan_cache_mode', 'force_generic_plan', true)</c> then the query, in an implicit
+    /// transaction (a batch), so the setting holds only for this query.
+    /// </summary>
+    private NpgsqlBatch GenericPlanBatch(string sql)
+    {
+        var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
+        return batch;
+    }
+
+    private static async Task<List<AuditRecord>> ReadAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        var list = new List<AuditRecord>();
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new AuditRecord(
+                reader.GetGuid(0),
+                new DateTimeOffset(reader.GetFieldValue<DateTime>(1), TimeSpan.Zero),
+                reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : reader.GetString(6),
+                reader.IsDBNull(7) ? null : reader.GetFieldValue<IPAddress>(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8),
+                reader.IsDBNull(9) ? null : Json(reader.GetString(9)),
+                reader.IsDBNull(10) ? null : Json(reader.GetString(10))));
+        }
+
+        return list;
+    }
+
+    private static JsonElement Json(string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, type, cancellationToken);
+}

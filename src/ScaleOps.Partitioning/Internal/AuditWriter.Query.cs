@@ -1,0 +1,44 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Partitioning.Audit;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class AuditWriter
+{
+    public async Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
+        var tenant = _tenants.RequireTenant();
+        if (to <= from)
+        {
+            return [];
+        }
+
+        return await _store.QueryAsync(tenant.Value, from.UtcDateTime, to.UtcDateTime, limit, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<AuditRecord?> FindAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        var tenant = _tenants.RequireTenant();
+        if (id.Version != 7)
+        {
+            return Task.FromResult<AuditRecord?>(null);
+        }
+
+        // A version 7 UUID starts with its Unix time in milliseconds; occurred_at lies within that millisecond.
+        Span<byte> bytes = stackalloc byte[16];
+        id.TryWriteBytes(bytes, bigEndian: true, out _);
+        long ms = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            ms = (ms << 8) | bytes[i];
+        }
+
+        var at = DateTime.UnixEpoch.AddMilliseconds(ms);
+        return _store.FindAsync(tenant.Value, id, at, at.AddMilliseconds(1), cancellationToken);
+    }
+}

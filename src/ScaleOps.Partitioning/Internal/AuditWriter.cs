@@ -1,0 +1,211 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Channels;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ScaleOps.Partitioning.Audit;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>
+/// The audit writer: a bounded channel (writers wait when it is full: back-pressure, never unbounded memory) drained
+/// by one owned loop that writes batches with binary COPY when a batch is full or its time is up. Stopping the host
+/// closes the channel and writes everything still queued before the stop returns.
+/// </summary>
+internal sealed partial class AuditWriter : BackgroundService, IAuditLog
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly Channel<Pending> _channel;
+    private readonly AuditStore _store;
+    private readonly ITenantContext _tenants;
+    private readonly TimeProvider _time;
+    private readonly PartitioningMetrics _metrics;
+    private readonly ILogger<AuditWriter> _logger;
+    private readonly AuditOptions _options;
+    private readonly CancellationTokenSource _abort = new();
+
+    public AuditWriter(AuditStore store, ITenantContext tenants, TimeProvider time, PartitioningMetrics metrics,
+        IOptions<PartitioningOptions> options, ILogger<AuditWriter> logger)
+    {
+        _store = store;
+        _tenants = tenants;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _options = options.Value.Audit;
+        _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.Capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+    }
+
+    /// <summary>A queued event, or (when <see cref="Flushed"/> is set) a flush marker.</summary>
+    internal sealed record Pending(Guid Id, DateTime OccurredAt, string Tenant, string? Actor, AuditEntry? Entry, TaskCompletionSource? Flushed);
+
+    /// <summary>Raised when a batch write failed and will be retried (tests await it).</summary>
+    internal event Action<Exception>? WriteFailed;
+
+    public async ValueTask<Guid> WriteAsync(AuditEntry entry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (!_options.Enabled)
+        {
+            throw new InvalidOperationException($"The audit trail is disabled ({PartitioningDefaults.Section}:Audit:Enabled is false).");
+        }
+
+        var tenant = _tenants.RequireTenant();
+        var at = _time.GetUtcNow();
+        // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.
+        var occurred = new DateTime(at.UtcTicks - (at.UtcTicks % 10), DateTimeKind.Utc);
+        var id = Guid.CreateVersion7(at);
+        var pending = new Pending(id, occurred, tenant.Value, entry.Actor ?? _tenants.UserId, entry, null);
+        try
+        {
+            await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new InvalidOperationException("The audit writer is stopped (the host is shutting down); the event was not queued.", ex);
+        }
+
+        return id;
+    }
+
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_channel.Writer.TryWrite(new Pending(Guid.Empty, default, "", null, null, done)))
+        {
+            try
+            {
+                await _channel.Writer.WriteAsync(new Pending(Guid.Empty, default, "", null, null, done), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException)
+            {
+                await (ExecuteTask ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _channel.Writer.TryComplete();
+        await using var hardStop = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _abort);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The loop ignores stoppingToken on purpose: it ends when StopAsync has closed the channel and it is drained.
+        var batch = new List<Pending>(_options.BatchSize);
+        var markers = new List<TaskCompletionSource>();
+        var reader = _channel.Reader;
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            batch.Clear();
+            markers.Clear();
+            await FillAsync(reader, batch, markers).ConfigureAwait(false);
+            try
+            {
+                await WriteWithRetryAsync(batch).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (_abort.IsCancellationRequested)
+            {
+                var left = batch.Count;
+                while (reader.TryRead(out var rest))
+                {
+                    left += rest.Entry is null ? 0 : 1;
+                    rest.Flushed?.TrySetException(ex);
+                }
+
+                Log.AuditDropped(_logger, ex, left);
+                foreach (var marker in markers)
+                {
+                    marker.TrySetException(ex);
+                }
+
+                return;
+            }
+
+            foreach (var marker in markers)
+            {
+                marker.TrySetResult();
+            }
+        }
+    }
+
+    private async Task FillAsync(ChannelReader<Pending> reader, List<Pending> batch, List<TaskCompletionSource> markers)
+    {
+        using var window = new CancellationTokenSource(_options.FlushInterval, _time);
+        while (batch.Count < _options.BatchSize)
+        {
+            if (reader.TryRead(out var item))
+            {
+                if (item.Flushed is not null)
+                {
+                    markers.Add(item.Flushed);
+                    return;
+                }
+
+                batch.Add(item);
+                continue;
+            }
+
+            try
+            {
+                if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task WriteWithRetryAsync(List<Pending> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await _store.CopyAsync(batch, _abort.Token).ConfigureAwait(false);
+                _metrics.AuditWritten(batch.Count, Stopwatch.GetElapsedTime(started));
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.AuditFlushFailed(_logger, ex, batch.Count, attempt);
+                WriteFailed?.Invoke(ex);
+            }
+
+            await Task.Delay(delay, _time, _abort.Token).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, delay.Ticks * 2));
+        }
+    }
+}

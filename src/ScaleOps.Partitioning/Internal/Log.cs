@@ -1,0 +1,47 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>Source-generated log messages of ScaleOps.Partitioning.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = PartitioningEventIds.PartitionCreated, Level = LogLevel.Information, Message = "Created partition {Partition} of {Table}")]
+    public static partial void PartitionCreated(ILogger logger, string table, string partition);
+
+    [LoggerMessage(EventId = PartitioningEventIds.PartitionRemoved, Level = LogLevel.Information, Message = "Retention {What} partition {Partition} of {Table}")]
+    public static partial void PartitionRemoved(ILogger logger, string table, string partition, string what);
+
+    [LoggerMessage(EventId = PartitioningEventIds.DefaultRowsMoved, Level = LogLevel.Warning,
+        Message = "Moved {Rows} rows of {Table} out of its default partition into {Partition}")]
+    public static partial void DefaultRowsMoved(ILogger logger, string table, long rows, string partition);
+
+    [LoggerMessage(EventId = PartitioningEventIds.DdlLockTimeout, Level = LogLevel.Information,
+        Message = "DDL '{What}' timed out waiting for its lock (attempt {Attempt} of {Attempts}); retrying in {Delay}")]
+    public static partial void DdlLockTimeout(ILogger logger, string what, int attempt, int attempts, TimeSpan delay);
+
+    [LoggerMessage(EventId = PartitioningEventIds.NotLeader, Level = LogLevel.Debug, Message = "Partition maintenance skipped: another host holds the lock")]
+    public static partial void NotLeader(ILogger logger);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceDone, Level = LogLevel.Debug, Message = "Partition maintenance did {Actions} steps in {Milliseconds} ms")]
+    public static partial void MaintenanceDone(ILogger logger, int actions, double milliseconds);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceFailed, Level = LogLevel.Error, Message = "Partition maintenance failed; it runs again at the next tick")]
+    public static partial void MaintenanceFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = PartitioningEventIds.AuditFlushFailed, Level = LogLevel.Error,
+        Message = "Writing {Count} audit events failed (attempt {Attempt}); they stay queued and are retried")]
+    public static partial void AuditFlushFailed(ILogger logger, Exception exception, int count, int attempt);
+
+    [LoggerMessage(EventId = PartitioningEventIds.AuditDropped, Level = LogLevel.Critical,
+        Message = "{Count} audit events could not be written before shutdown")]
+    public static partial void AuditDropped(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = PartitioningEventIds.ArchiveStep, Level = LogLevel.Information,
+        Message = "Archive of {Partition}: {Step} ({Rows} rows)")]
+    public static partial void ArchiveStep(ILogger logger, string partition, string step, long rows);
+
+    [LoggerMessage(EventId = PartitioningEventIds.ArchiveRestored, Level = LogLevel.Information,
+        Message = "Restored {Rows} rows of archived partition {Partition}")]
+    public static partial void ArchiveRestored(ILogger logger, string partition, long rows);
+}

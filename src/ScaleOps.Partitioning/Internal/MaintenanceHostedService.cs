@@ -1,0 +1,82 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>
+/// Runs maintenance when the host starts (a bad table configuration fails the start, naming the setting), then every
+/// <see cref="PartitioningOptions.MaintenanceInterval"/> on the host's <see cref="TimeProvider"/>. Stopping cancels
+/// the wait and lets a running step finish its transaction.
+/// </summary>
+internal sealed class MaintenanceHostedService(
+    PartitionMaintenance maintenance, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<MaintenanceHostedService> logger)
+    : BackgroundService
+{
+    private PeriodicTimer? _timer;
+
+    /// <summary>Raised after each scheduled run (tests await it).</summary>
+    internal event Action? Ran;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.RunMaintenanceOnStart)
+        {
+            foreach (var table in maintenance.Tables)
+            {
+                await maintenance.ResolveAsync(table, cancellationToken).ConfigureAwait(false);
+            }
+
+            await maintenance.RunMaintenanceAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            await maintenance.GetHealthAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // The timer starts here, not in ExecuteAsync (which .NET runs on the thread pool): time moved after start counts.
+        var interval = options.Value.MaintenanceInterval;
+        if (interval > TimeSpan.Zero)
+        {
+            _timer = new PeriodicTimer(interval, time);
+        }
+
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override void Dispose()
+    {
+        _timer?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_timer is not { } timer)
+        {
+            return;
+        }
+
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await maintenance.RunMaintenanceAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
+                    await maintenance.GetHealthAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.MaintenanceFailed(logger, ex);
+                }
+
+                Ran?.Invoke();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>A configured table, names quoted once, plus the configuration path used in error messages.</summary>
+internal sealed class ManagedTable
+{
+    /// <param name="options">The table's options.</param>
+    /// <param name="settingPath">The configuration path, for messages.</param>
+    /// <param name="actualName">The table's current name when it differs from the configured one (during a conversion).</param>
+    public ManagedTable(PartitionedTableOptions options, string settingPath, string? actualName = null)
+    {
+        Options = options;
+        SettingPath = settingPath;
+        Qualified = SqlIdentifier.Qualify(options.Schema, actualName ?? options.Name);
+        QuotedSchema = SqlIdentifier.Quote(options.Schema);
+        QuotedColumn = SqlIdentifier.Quote(options.Column);
+        Indexes = [.. options.Indexes];
+    }
+
+    public PartitionedTableOptions Options { get; }
+
+    /// <summary>For example <c>ScaleOps:Partitioning:Tables:0</c>.</summary>
+    public string SettingPath { get; }
+
+    public string Qualified { get; }
+
+    public string QuotedSchema { get; }
+
+    public string QuotedColumn { get; }
+
+    public IReadOnlyList<PartitionIndexTemplate> Indexes { get; }
+
+    public PartitionInterval Interval => Options.Interval;
+
+    public string QualifyPartition(string partition) => QuotedSchema + "." + SqlIdentifier.Quote(partition);
+
+    public string PartitionName(DateTime start) => PartitionPeriods.Name(Options.Name, Interval, start);
+
+    public DateTime? RetentionCutoff(DateTime now) =>
+        Options.Retention is { } keep ? PartitionPeriods.Add(Interval, PartitionPeriods.Floor(Interval, now), -keep) : null;
+
+    public static IEnumerable<ManagedTable> From(PartitioningOptions options, string scaleOpsSchema)
+    {
+        var i = 0;
+        foreach (var table in options.Tables)
+        {
+            yield return new ManagedTable(table, $"{PartitioningDefaults.Section}:Tables:{i++}");
+        }
+
+        if (options.Audit.Enabled)
+        {
+            yield return new ManagedTable(AuditTable(options, scaleOpsSchema), $"{PartitioningDefaults.Section}:Audit");
+        }
+    }
+
+    public static PartitionedTableOptions AuditTable(PartitioningOptions options, string scaleOpsSchema) => new()
+    {
+        Schema = scaleOpsSchema,
+        Name = PartitioningDefaults.AuditTable,
+        Column = "occurred_at",
+        Interval = options.Audit.Interval,
+        Premake = options.Audit.Premake,
+        Retention = options.Audit.Retention,
+        Archive = options.Audit.Archive,
+        RetentionMode = RetentionMode.Drop,
+    };
+
+    public static bool IsTimeType(string type) => type is "timestamp with time zone" or "timestamp without time zone" or "date";
+
+    public override string ToString() => Qualified;
+
+    public bool Covers(IEnumerable<PartitionInfo> partitions, DateTime from, DateTime to) =>
+        partitions.Any(p => !p.IsDefault && (p.From ?? DateTime.MinValue) < to && (p.To ?? DateTime.MaxValue) > from);
+}

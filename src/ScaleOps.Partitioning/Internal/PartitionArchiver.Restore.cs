@@ -1,0 +1,104 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class PartitionArchiver
+{
+    public async Task<long> RestoreAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
+    {
+        var managed = Find(schema, table);
+        var manifest = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{partition} of {managed.Qualified} has no archive manifest.");
+        var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
+        var file = Path.Combine(Path.GetTempPath(), $"scaleops-restore-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            if (!await blobs.DownloadAsync(manifest.Blob, file, cancellationToken).ConfigureAwait(false))
+            {
+                throw new FileNotFoundException($"The archive blob {manifest.Blob} is missing.");
+            }
+
+            var qualified = managed.QualifyPartition(partition);
+            var columns = string.Join(", ", manifest.Columns.Select(c => SqlIdentifier.Quote(c.Name)));
+            // One transaction: a new table, the rows, the count and checksum check, then ATTACH with the original bounds.
+            var rows = await ddl.RunAsync($"restore {partition}", async (connection, transaction) =>
+            {
+                await using (var create = new NpgsqlCommand(
+                    $"CREATE TABLE {qualified} (LIKE {managed.Qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION);"
+                    + PartitionMaintenance.IndexSql(managed, partition) + "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'", connection, transaction))
+                {
+                    await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                ParquetArchiveFile.Result read;
+                await using (var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
+                await using (var writer = await connection.BeginTextImportAsync($"COPY {qualified} ({columns}) FROM STDIN", cancellationToken).ConfigureAwait(false))
+                {
+                    var line = new StringBuilder();
+                    read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns.Count, async row =>
+                    {
+                        line.Clear();
+                        for (var c = 0; c < row.Length; c++)
+                        {
+                            if (c > 0)
+                            {
+                                line.Append('\t');
+                            }
+
+                            AppendCopyText(line, row[c]);
+                        }
+
+                        line.Append('\n');
+                        await writer.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+                    }, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (read.Rows != manifest.Rows || read.RowChecksum != manifest.RowChecksum)
+                {
+                    throw new InvalidDataException($"The archive of {partition} does not match its manifest; nothing restored.");
+                }
+
+                await using var attach = new NpgsqlCommand(
+                    $"ALTER TABLE {managed.Qualified} ATTACH PARTITION {qualified} FOR VALUES FROM ('{PartitionPeriods.Literal(manifest.From, resolvedType)}') "
+                    + $"TO ('{PartitionPeriods.Literal(manifest.To, resolvedType)}')", connection, transaction);
+                await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                return read.Rows;
+            }, cancellationToken).ConfigureAwait(false);
+            Log.ArchiveRestored(logger, partition, rows);
+            return rows;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Escapes one value for COPY's text format (<c>\N</c> is NULL).</summary>
+    private static void AppendCopyText(StringBuilder line, string? value)
+    {
+        if (value is null)
+        {
+            line.Append("\\N");
+            return;
+        }
+
+        foreach (var ch in value)
+        {
+            _ = ch switch
+            {
+                '\\' => line.Append("\\\\"),
+                '\t' => line.Append("\\t"),
+                '\n' => line.Append("\\n"),
+                '\r' => line.Append("\\r"),
+                _ => line.Append(ch),
+            };
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Partitioning.Archive;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>
+/// Export → upload → read back and verify → manifest; removal only after the manifest exists (done by the caller or by
+/// <see cref="ArchiveAsync(string, string, string, CancellationToken)"/>). Each step is idempotent, so a crashed run resumes.
+/// </summary>
+internal sealed partial class PartitionArchiver(
+    NpgsqlDataSource dataSource,
+    PartitionStore store,
+    PartitionRemover remover,
+    DdlRunner ddl,
+    ArchiveBlobs blobs,
+    PartitioningMetrics metrics,
+    IOptions<PartitioningOptions> options,
+    IOptions<ScaleOpsOptions> scaleOpsOptions,
+    TimeProvider time,
+    ILogger<PartitionArchiver> logger) : IPartitionArchiver
+{
+    /// <summary>A test hook called after each step; throwing from it simulates a crash there.</summary>
+    internal Func<ArchiveStep, Task>? Fault { get; set; }
+
+    public async Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
+    {
+        var managed = Find(schema, table);
+        var attached = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false)).Any(p => p.Name == partition);
+        if (!attached)
+        {
+            // Resuming a run that stopped after the detach: the manifest must exist and verify; then only the drop is left.
+            var verified = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false);
+            if (verified is null || !await VerifyAsync(verified, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"{partition} is not a partition of {managed.Qualified} and has no verified archive.");
+            }
+
+            if (managed.Options.RetentionMode == RetentionMode.Drop)
+            {
+                await remover.DropDetachedAsync(managed, partition, verified.Rows, cancellationToken).ConfigureAwait(false);
+            }
+
+            return verified;
+        }
+
+        var manifest = await ArchiveAsync(managed, partition, cancellationToken).ConfigureAwait(false);
+        var kind = managed.Options.RetentionMode == RetentionMode.Drop ? PartitionActionKind.Drop : PartitionActionKind.Detach;
+        await remover.RemoveAsync(managed, partition, kind, manifest.Rows, Fault, cancellationToken).ConfigureAwait(false);
+        return manifest;
+    }
+
+    public Task<ArchiveManifest?> GetManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
+        blobs.ReadManifestAsync(schema, table, partition, cancellationToken);
+
+    internal Task<ArchiveManifest?> GetManifestAsync(ManagedTable table, string partition, CancellationToken cancellationToken) =>
+        blobs.ReadManifestAsync(table.Options.Schema, table.Options.Name, partition, cancellationToken);
+
+    /// <summary>Archives and verifies; does not remove. Returns at once when a verified archive of the same rows exists.</summary>
+    internal async Task<ArchiveManifest> ArchiveAsync(ManagedTable table, string partition, CancellationToken cancellationToken)
+    {
+        var o = table.Options;
+        var info = (await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.Name == partition)
+            ?? throw new InvalidOperationException($"{partition} is not a partition of {table.Qualified}.");
+        var qualified = table.QualifyPartition(partition);
+
+        var existing = await blobs.ReadManifestAsync(o.Schema, o.Name, partition, cancellationToken).ConfigureAwait(false);
+        if (existing is not null
+            && existing.Rows == await store.CountAsync(qualified, cancellationToken).ConfigureAwait(false)
+            && await VerifyAsync(existing, cancellationToken).ConfigureAwait(false))
+        {
+            return existing;
+        }
+
+        var file = Path.Combine(Path.GetTempPath(), $"scaleops-archive-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            ParquetArchiveFile.Result exported;
+            System.Collections.Generic.List<ArchiveColumn> columns;
+            await using (var output = new FileStream(file, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                (columns, exported) = await ParquetArchiveFile.ExportAsync(dataSource, qualified, output, options.Value.ArchiveRowGroupSize, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            await StepAsync(partition, ArchiveStep.Exported, exported.Rows).ConfigureAwait(false);
+
+            string fileSha;
+            await using (var input = File.OpenRead(file))
+            {
+                fileSha = Convert.ToHexStringLower(await SHA256.HashDataAsync(input, cancellationToken).ConfigureAwait(false));
+            }
+
+            var blobName = ArchiveBlobs.DataName(o.Schema, o.Name, partition);
+            await using (var input = File.OpenRead(file))
+            {
+                await blobs.UploadAsync(blobName, input, cancellationToken).ConfigureAwait(false);
+            }
+
+            await StepAsync(partition, ArchiveStep.Uploaded, exported.Rows).ConfigureAwait(false);
+
+            var manifest = new ArchiveManifest
+            {
+                Schema = o.Schema,
+                Table = o.Name,
+                Partition = partition,
+                From = info.From ?? DateTime.MinValue,
+                To = info.To ?? DateTime.MaxValue,
+                Rows = exported.Rows,
+                RowChecksum = exported.RowChecksum,
+                FileSha256 = fileSha,
+                Blob = blobName,
+                Columns = columns,
+                ArchivedAt = time.GetUtcNow(),
+            };
+            if (!await VerifyAsync(manifest, cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidDataException($"The uploaded archive of {qualified} does not match what was exported; the partition is kept.");
+            }
+
+            await StepAsync(partition, ArchiveStep.Verified, exported.Rows).ConfigureAwait(false);
+            await blobs.WriteManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
+            await StepAsync(partition, ArchiveStep.ManifestWritten, exported.Rows).ConfigureAwait(false);
+            metrics.Archived(exported.Rows);
+            return manifest;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>Downloads the blob and checks its bytes, row count and row checksum against the manifest.</summary>
+    internal async Task<bool> VerifyAsync(ArchiveManifest manifest, CancellationToken cancellationToken)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"scaleops-verify-{Guid.NewGuid():N}.parquet");
+        try
+        {
+            if (!await blobs.DownloadAsync(manifest.Blob, file, cancellationToken).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
+            var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(input, cancellationToken).ConfigureAwait(false));
+            input.Position = 0;
+            var read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns.Count, null, cancellationToken).ConfigureAwait(false);
+            return sha == manifest.FileSha256 && read.Rows == manifest.Rows && read.RowChecksum == manifest.RowChecksum;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private ManagedTable Find(string schema, string table) =>
+        ManagedTable.From(options.Value, scaleOpsOptions.Value.Schema).FirstOrDefault(t => t.Options.Schema == schema && t.Options.Name == table)
+        ?? throw new InvalidOperationException($"{schema}.{table} is not a table configured in {PartitioningDefaults.Section}.");
+
+    private async Task StepAsync(string partition, ArchiveStep step, long rows)
+    {
+        Log.ArchiveStep(logger, partition, step.ToString(), rows);
+        if (Fault is not null)
+        {
+            await Fault(step).ConfigureAwait(false);
+        }
+    }
+}

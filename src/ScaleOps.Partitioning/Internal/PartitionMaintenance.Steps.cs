@@ -1,0 +1,152 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class PartitionMaintenance
+{
+    internal async Task ExecuteAsync(Resolved resolved, PartitionAction action, CancellationToken cancellationToken)
+    {
+        var table = resolved.Table;
+        switch (action.Kind)
+        {
+            case PartitionActionKind.Create:
+                await ddl.RunAsync($"create {action.Partition}", CreateSql(resolved, action), cancellationToken).ConfigureAwait(false);
+                Log.PartitionCreated(logger, table.Qualified, action.Partition);
+                break;
+            case PartitionActionKind.MoveFromDefault:
+                var moved = await ddl.RunAsync($"move default rows into {action.Partition}", (c, t) => MoveAsync(c, t, resolved, action, cancellationToken), cancellationToken)
+                    .ConfigureAwait(false);
+                Log.DefaultRowsMoved(logger, table.Qualified, moved, action.Partition);
+                break;
+            case PartitionActionKind.Archive:
+                await archiver.ArchiveAsync(table, action.Partition, cancellationToken).ConfigureAwait(false);
+                break;
+            case PartitionActionKind.Drop:
+            case PartitionActionKind.Detach:
+                long? expected = null;
+                if (table.Options.Archive)
+                {
+                    var manifest = await archiver.GetManifestAsync(table, action.Partition, cancellationToken).ConfigureAwait(false)
+                        ?? throw new InvalidOperationException($"{action.Partition} of {table.Qualified} has no verified archive; not removed.");
+                    expected = manifest.Rows;
+                }
+
+                await remover.RemoveAsync(table, action.Partition, action.Kind, expected, null, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(action));
+        }
+    }
+
+    /// <summary>
+    /// A new partition is built as a plain table (indexes on an empty table cost nothing), then attached: ATTACH needs
+    /// only SHARE UPDATE EXCLUSIVE on the parent, so readers and writers go on (CREATE ... PARTITION OF would take
+    /// ACCESS EXCLUSIVE). All in one transaction: a failure leaves nothing behind.
+    /// </summary>
+    private static string CreateSql(Resolved resolved, PartitionAction action) =>
+        CreateTableSql(resolved.Table, action.Partition) + IndexSql(resolved.Table, action.Partition) + AttachSql(resolved, action);
+
+    private static string CreateTableSql(ManagedTable table, string partition) =>
+        $"CREATE TABLE {table.QualifyPartition(partition)} (LIKE {table.Qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+        + "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION);\n";
+
+    private static string AttachSql(Resolved resolved, PartitionAction action) =>
+        $"ALTER TABLE {resolved.Table.Qualified} ATTACH PARTITION {resolved.Table.QualifyPartition(action.Partition)} FOR VALUES FROM ('"
+        + PartitionPeriods.Literal(action.From, resolved.KeyType) + "') TO ('" + PartitionPeriods.Literal(action.To, resolved.KeyType) + "');\n";
+
+    internal static string IndexSql(ManagedTable table, string partition)
+    {
+        var sql = new StringBuilder();
+        foreach (var index in table.Indexes)
+        {
+            var name = SqlIdentifier.Quote(PartitionPeriods.Fit(partition, "_" + index.Suffix));
+            var columns = string.Join(", ", index.Columns.Select(SqlIdentifier.Quote));
+            sql.Append("CREATE INDEX ").Append(name).Append(" ON ").Append(table.QualifyPartition(partition))
+                .Append(index.Brin ? " USING brin (" : " (").Append(columns).Append(");\n");
+        }
+
+        return sql.ToString();
+    }
+
+    /// <summary>
+    /// Moves one period's rows out of the default partition in one transaction: new table, DELETE ... RETURNING into it,
+    /// ATTACH (its scan of the default finds none of the period's rows any more). Either all move or none.
+    /// </summary>
+    private async Task<long> MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Resolved resolved, PartitionAction action,
+        CancellationToken cancellationToken)
+    {
+        var table = resolved.Table;
+        var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
+        var defaultPartition = partitions.First(p => p.IsDefault);
+        var columns = string.Join(", ", resolved.Columns.Select(SqlIdentifier.Quote));
+        var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
+        var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
+        var sql = CreateTableSql(table, action.Partition) + IndexSql(table, action.Partition)
+            + $"WITH moved AS (DELETE FROM {table.QualifyPartition(defaultPartition.Name)} WHERE {table.QuotedColumn} >= '{from}' "
+            + $"AND {table.QuotedColumn} < '{to}' RETURNING {columns}) INSERT INTO {table.QualifyPartition(action.Partition)} ({columns}) "
+            + $"SELECT {columns} FROM moved;\n";
+        long moved;
+        await using (var command = new NpgsqlCommand(sql, connection, transaction))
+        {
+            moved = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // ATTACH must prove the default holds no row of the new range. A CHECK that says so, validated first (SHARE UPDATE
+        // EXCLUSIVE: readers of the default go on), spares ATTACH its scan under the default's ACCESS EXCLUSIVE lock,
+        // which is then held only from the ATTACH to the commit.
+        var qualifiedDefault = table.QualifyPartition(defaultPartition.Name);
+        var exclusion = SqlIdentifier.Quote(PartitionPeriods.Fit(defaultPartition.Name, "_scaleops_excl"));
+        var attachSql =
+            $"ALTER TABLE {qualifiedDefault} ADD CONSTRAINT {exclusion} CHECK (NOT ({table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')) NOT VALID;\n"
+            + $"ALTER TABLE {qualifiedDefault} VALIDATE CONSTRAINT {exclusion};\n"
+            + AttachSql(resolved, action)
+            + $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT {exclusion};\n";
+        await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
+        {
+            await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return moved;
+    }
+
+    public async Task<IReadOnlyList<PartitionHealth>> GetHealthAsync(CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        var report = new List<PartitionHealth>();
+        foreach (var table in Tables)
+        {
+            var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
+            var current = PartitionPeriods.Floor(table.Interval, now.UtcDateTime);
+            var missing = 0;
+            for (var k = 0; k <= table.Options.Premake; k++)
+            {
+                var start = PartitionPeriods.Add(table.Interval, current, k);
+                if (!table.Covers(partitions, start, PartitionPeriods.Add(table.Interval, start, 1)))
+                {
+                    missing++;
+                }
+            }
+
+            long defaultRows = 0;
+            foreach (var d in partitions.Where(p => p.IsDefault))
+            {
+                defaultRows += await store.CountAsync(table.QualifyPartition(d.Name), cancellationToken).ConfigureAwait(false);
+            }
+
+            var cutoff = table.RetentionCutoff(now.UtcDateTime);
+            var past = cutoff is { } c ? partitions.Count(p => !p.IsDefault && p.To is { } to && to <= c) : 0;
+            report.Add(new PartitionHealth(table.Qualified, missing, defaultRows, past, partitions.Sum(p => p.TotalBytes), partitions, now));
+        }
+
+        metrics.Observe(report);
+        return report;
+    }
+}

@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>Plans and runs partition maintenance for every configured table, as the one leader across hosts.</summary>
+internal sealed partial class PartitionMaintenance(
+    NpgsqlDataSource dataSource,
+    PartitionStore store,
+    DdlRunner ddl,
+    PartitionArchiver archiver,
+    PartitionRemover remover,
+    PartitioningMetrics metrics,
+    IOptions<PartitioningOptions> options,
+    IOptions<ScaleOpsOptions> scaleOpsOptions,
+    TimeProvider time,
+    ILogger<PartitionMaintenance> logger) : IPartitionMaintenance
+{
+    private IReadOnlyList<ManagedTable>? _tables;
+
+    internal IReadOnlyList<ManagedTable> Tables =>
+        _tables ??= [.. ManagedTable.From(options.Value, scaleOpsOptions.Value.Schema)];
+
+    public async Task<MaintenanceResult> RunMaintenanceAsync(bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        await using var leader = await AdvisoryLock.TryAcquireAsync(dataSource, PartitioningDefaults.MaintenanceLock, cancellationToken)
+            .ConfigureAwait(false);
+        if (leader is null)
+        {
+            Log.NotLeader(logger);
+            return new MaintenanceResult(Ran: false, dryRun, []);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var done = new List<PartitionAction>();
+        foreach (var table in Tables)
+        {
+            var resolved = await ResolveAsync(table, cancellationToken).ConfigureAwait(false);
+            var plan = await PlanAsync(resolved, cancellationToken).ConfigureAwait(false);
+            foreach (var action in plan)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!dryRun)
+                {
+                    if (!await leader.IsHeldAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        throw new InvalidOperationException("Lost the partition maintenance lock (its connection died); stopping this run.");
+                    }
+
+                    await ExecuteAsync(resolved, action, cancellationToken).ConfigureAwait(false);
+                    metrics.ActionDone(action.Kind);
+                }
+
+                done.Add(action);
+            }
+        }
+
+        if (!dryRun)
+        {
+            metrics.MaintenanceRan(Stopwatch.GetElapsedTime(started));
+            Log.MaintenanceDone(logger, done.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        return new MaintenanceResult(Ran: true, dryRun, done);
+    }
+
+    /// <summary>A table checked against the catalog: its key type and columns.</summary>
+    internal sealed record Resolved(ManagedTable Table, string KeyType, IReadOnlyList<string> Columns);
+
+    /// <summary>Checks the table at start-up: partitioned by range on one time column, the one configured.</summary>
+    internal async Task<Resolved> ResolveAsync(ManagedTable table, CancellationToken cancellationToken)
+    {
+        var parent = await store.ParentReadAsync(table.Qualified, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException(
+                $"{table.SettingPath}:Name: {table.Qualified} does not exist or is not a partitioned table; create it with PARTITION BY RANGE ({table.QuotedColumn}).");
+        if (parent.Strategy != "r" || parent.KeyCount != 1)
+        {
+            throw new InvalidOperationException(
+                $"{table.SettingPath}:Name: {table.Qualified} must be partitioned BY RANGE on one column; it is not.");
+        }
+
+        if (!string.Equals(parent.KeyColumn, table.Options.Column, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"{table.SettingPath}:Column is '{table.Options.Column}', but {table.Qualified} is partitioned by '{parent.KeyColumn}'.");
+        }
+
+        if (parent.KeyType is null || !ManagedTable.IsTimeType(parent.KeyType))
+        {
+            throw new InvalidOperationException(
+                $"{table.SettingPath}:Column '{table.Options.Column}' is of type {parent.KeyType}, not a time column "
+                + "(timestamptz, timestamp or date): time partitioning and retention would be meaningless and could drop current data.");
+        }
+
+        var columns = await store.ColumnListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
+        return new Resolved(table, parent.KeyType, columns);
+    }
+
+    /// <summary>The steps for one table: moves out of the default partition, missing partitions, then retention.</summary>
+    internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken)
+    {
+        var table = resolved.Table;
+        var now = time.GetUtcNow().UtcDateTime;
+        var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
+        var plan = new List<PartitionAction>();
+
+        var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
+        if (defaultPartition is not null)
+        {
+            var stray = await store.DefaultRowsByPeriodAsync(table, table.QualifyPartition(defaultPartition.Name), resolved.KeyType, cancellationToken)
+                .ConfigureAwait(false);
+            foreach (var (start, rows) in stray)
+            {
+                var end = PartitionPeriods.Add(table.Interval, start, 1);
+                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, table.PartitionName(start), start, end, rows));
+            }
+        }
+
+        var current = PartitionPeriods.Floor(table.Interval, now);
+        var hasRanges = partitions.Any(p => !p.IsDefault);
+        var first = hasRanges ? 0 : -table.Options.Premake;
+        for (var k = first; k <= table.Options.Premake; k++)
+        {
+            var start = PartitionPeriods.Add(table.Interval, current, k);
+            var end = PartitionPeriods.Add(table.Interval, start, 1);
+            if (!table.Covers(partitions, start, end) && !plan.Any(a => a.From == start))
+            {
+                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, table.PartitionName(start), start, end));
+            }
+        }
+
+        if (table.RetentionCutoff(now) is { } cutoff)
+        {
+            foreach (var expired in partitions.Where(p => !p.IsDefault && p.To is { } to && to <= cutoff).OrderBy(p => p.From))
+            {
+                if (table.Options.Archive)
+                {
+                    plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Archive, expired.Name, expired.From!.Value, expired.To!.Value));
+                }
+
+                var kind = table.Options.RetentionMode == RetentionMode.Drop ? PartitionActionKind.Drop : PartitionActionKind.Detach;
+                plan.Add(new PartitionAction(table.Qualified, kind, expired.Name, expired.From!.Value, expired.To!.Value));
+            }
+        }
+
+        return plan;
+    }
+}

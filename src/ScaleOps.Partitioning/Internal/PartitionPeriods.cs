@@ -1,0 +1,78 @@
+using System;
+using System.Globalization;
+using System.Text;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>Period arithmetic and pg_partman 4.7-compatible partition names, all in UTC.</summary>
+internal static class PartitionPeriods
+{
+    /// <summary>The start of the period that contains <paramref name="instant"/> (UTC).</summary>
+    public static DateTime Floor(PartitionInterval interval, DateTime instant)
+    {
+        var d = DateTime.SpecifyKind(instant, DateTimeKind.Utc);
+        return interval switch
+        {
+            PartitionInterval.Day => d.Date,
+            PartitionInterval.Week => d.Date.AddDays(-(((int)d.DayOfWeek + 6) % 7)),
+            PartitionInterval.Month => new DateTime(d.Year, d.Month, 1, 0, 0, 0, DateTimeKind.Utc),
+            PartitionInterval.Quarter => new DateTime(d.Year, ((d.Month - 1) / 3 * 3) + 1, 1, 0, 0, 0, DateTimeKind.Utc),
+            PartitionInterval.Year => new DateTime(d.Year, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+            _ => throw new ArgumentOutOfRangeException(nameof(interval)),
+        };
+    }
+
+    /// <summary>Moves a period start by <paramref name="count"/> periods.</summary>
+    public static DateTime Add(PartitionInterval interval, DateTime start, int count) => interval switch
+    {
+        PartitionInterval.Day => start.AddDays(count),
+        PartitionInterval.Week => start.AddDays(7 * count),
+        PartitionInterval.Month => start.AddMonths(count),
+        PartitionInterval.Quarter => start.AddMonths(3 * count),
+        PartitionInterval.Year => start.AddYears(count),
+        _ => throw new ArgumentOutOfRangeException(nameof(interval)),
+    };
+
+    /// <summary>pg_partman's suffix for the period starting at <paramref name="start"/>.</summary>
+    public static string Suffix(PartitionInterval interval, DateTime start) => interval switch
+    {
+        PartitionInterval.Day => start.ToString("'_p'yyyy'_'MM'_'dd", CultureInfo.InvariantCulture),
+        PartitionInterval.Week => string.Create(CultureInfo.InvariantCulture,
+            $"_p{ISOWeek.GetYear(start):0000}w{ISOWeek.GetWeekOfYear(start):00}"),
+        PartitionInterval.Month => start.ToString("'_p'yyyy'_'MM", CultureInfo.InvariantCulture),
+        PartitionInterval.Quarter => string.Create(CultureInfo.InvariantCulture, $"_p{start.Year:0000}q{((start.Month - 1) / 3) + 1}"),
+        PartitionInterval.Year => start.ToString("'_p'yyyy", CultureInfo.InvariantCulture),
+        _ => throw new ArgumentOutOfRangeException(nameof(interval)),
+    };
+
+    /// <summary>
+    /// The partition name: parent name + suffix, with the parent name cut (never the suffix, never inside a UTF-8
+    /// character) so the whole fits PostgreSQL's 63 bytes, as pg_partman's <c>check_name_length</c> does.
+    /// </summary>
+    public static string Name(string parent, PartitionInterval interval, DateTime start) => Fit(parent, Suffix(interval, start));
+
+    /// <summary>The name of the default partition, <c>{parent}_default</c> (cut like <see cref="Name"/>).</summary>
+    public static string DefaultName(string parent) => Fit(parent, "_default");
+
+    /// <summary>Cuts <paramref name="prefix"/> so prefix + suffix fits 63 bytes of UTF-8.</summary>
+    public static string Fit(string prefix, string suffix)
+    {
+        var budget = 63 - Encoding.UTF8.GetByteCount(suffix);
+        var cut = prefix;
+        while (Encoding.UTF8.GetByteCount(cut) > budget)
+        {
+            cut = cut[..^(char.IsLowSurrogate(cut[^1]) && cut.Length > 1 ? 2 : 1)];
+        }
+
+        return cut + suffix;
+    }
+
+    /// <summary>A bound literal for the key column's type.</summary>
+    public static string Literal(DateTime utc, string columnType) => columnType switch
+    {
+        "date" => utc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        "timestamp without time zone" => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+        _ => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "+00",
+    };
+}

@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>The catalog reads of partition maintenance (the DDL goes through <see cref="DdlRunner"/>).</summary>
+internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
+{
+    public sealed record Parent(string Strategy, int KeyCount, string? KeyColumn, string? KeyType);
+
+    public async Task<Parent?> ParentReadAsync(string qualified, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql.ParentRead);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new Parent(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+    }
+
+    public async Task<List<string>> ColumnListAsync(string qualified, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql.ColumnList);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var columns = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            columns.Add(reader.GetString(0));
+        }
+
+        return columns;
+    }
+
+    public async Task<List<PartitionInfo>> PartitionListAsync(string qualified, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var utc = new NpgsqlCommand("SET LOCAL TimeZone = 'UTC'", connection, transaction))
+        {
+            await utc.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using var command = new NpgsqlCommand(Sql.PartitionList, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        var list = new List<PartitionInfo>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var bound = reader.GetString(2);
+            var isDefault = string.Equals(bound, "DEFAULT", StringComparison.Ordinal);
+            var match = BoundRegex().Match(bound);
+            list.Add(new PartitionInfo(
+                reader.GetString(0), reader.GetString(1),
+                isDefault || !match.Success ? null : ParseBound(match.Groups["from"].Value),
+                isDefault || !match.Success ? null : ParseBound(match.Groups["to"].Value),
+                isDefault, reader.GetInt64(3), reader.GetInt64(4)));
+        }
+
+        return list;
+    }
+
+    public async Task<long> CountAsync(string qualifiedTable, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT count(*) FROM {qualifiedTable}");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Rows of the default partition grouped by the period they belong to (UTC period starts).</summary>
+    public async Task<List<(DateTime Start, long Rows)>> DefaultRowsByPeriodAsync(
+        ManagedTable table, string qualifiedDefault, string keyType, CancellationToken cancellationToken)
+    {
+        var unit = table.Interval switch
+        {
+            PartitionInterval.Day => "day",
+            PartitionInterval.Week => "week",
+            PartitionInterval.Month => "month",
+            PartitionInterval.Quarter => "quarter",
+            _ => "year",
+        };
+        var key = keyType == "timestamp with time zone" ? $"({table.QuotedColumn} AT TIME ZONE 'UTC')" : $"{table.QuotedColumn}::timestamp";
+        await using var command = dataSource.CreateCommand(
+            $"SELECT date_trunc('{unit}', {key}) AS period, count(*) FROM {qualifiedDefault} WHERE {table.QuotedColumn} IS NOT NULL GROUP BY 1 ORDER BY 1");
+        var list = new List<(DateTime, long)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add((DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc), reader.GetInt64(1)));
+        }
+
+        return list;
+    }
+
+    private static DateTime? ParseBound(string literal)
+    {
+        if (literal is "MINVALUE" or "MAXVALUE")
+        {
+            return null;
+        }
+
+        var text = literal.Trim('\'');
+        if (text.EndsWith("+00", StringComparison.Ordinal))
+        {
+            text = text[..^3];
+        }
+
+        return DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
+    }
+
+    [GeneratedRegex(@"^FOR VALUES FROM \((?<from>[^)]*)\) TO \((?<to>[^)]*)\)$")]
+    private static partial Regex BoundRegex();
+}

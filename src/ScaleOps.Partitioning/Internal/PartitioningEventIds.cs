@@ -1,0 +1,17 @@
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>Log event ids of ScaleOps.Partitioning (the 4000-4999 block).</summary>
+internal static class PartitioningEventIds
+{
+    public const int PartitionCreated = 4001;
+    public const int PartitionRemoved = 4002;
+    public const int DefaultRowsMoved = 4003;
+    public const int DdlLockTimeout = 4004;
+    public const int NotLeader = 4005;
+    public const int MaintenanceDone = 4006;
+    public const int MaintenanceFailed = 4007;
+    public const int AuditFlushFailed = 4010;
+    public const int AuditDropped = 4011;
+    public const int ArchiveStep = 4020;
+    public const int ArchiveRestored = 4021;
+}

@@ -1,0 +1,26 @@
+using System.IO;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>The embedded SQL statements (Sql/Queries/*.sql), loaded once.</summary>
+internal static class Sql
+{
+    public static readonly string ParentRead = Load("ParentRead");
+    public static readonly string PartitionList = Load("PartitionList");
+    public static readonly string ColumnList = Load("ColumnList");
+    public static readonly string AuditQuery = Load("AuditQuery");
+    public static readonly string IndexDefinitions = Load("IndexDefinitions");
+    public static readonly string AuditFind = Load("AuditFind");
+    public static readonly string AuditCopy = Load("AuditCopy");
+
+    /// <summary>Replaces the <c>{{schema}}</c> placeholder with the quoted ScaleOps schema.</summary>
+    public static string WithSchema(string sql, string quotedSchema) => sql.Replace("{{schema}}", quotedSchema, System.StringComparison.Ordinal);
+
+    private static string Load(string name)
+    {
+        using var stream = typeof(Sql).Assembly.GetManifestResourceStream($"ScaleOps.Partitioning.Sql.Queries.{name}.sql")
+            ?? throw new FileNotFoundException($"Embedded SQL {name}.sql is missing.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,124 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.Partitioning.Migration;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class TableMigrator
+{
+    /// <summary>
+    /// Adds <c>CHECK (col IS NOT NULL AND col &lt; cut)</c> NOT VALID (a lock for milliseconds), validates it online (reads and
+    /// writes go on), then SET NOT NULL (no scan: the valid CHECK proves it). The cut is the start of the period after
+    /// both now and the newest row. Returns the cut.
+    /// </summary>
+    private async Task<DateTime> EnsureRangeCheckAsync(ManagedTable final, string keyType, string qualifiedSource, string source,
+        CancellationToken cancellationToken)
+    {
+        var name = PartitionPeriods.Fit(source, "_scaleops_range");
+        var constraint = SqlIdentifier.Quote(name);
+        // Read in a UTC session (the DDL runner sets it) so the bound prints as UTC.
+        var existing = await ddl.RunAsync("read range check", async (connection, transaction) =>
+        {
+            await using var read = new NpgsqlCommand(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", connection, transaction);
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
+            return await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        }, cancellationToken).ConfigureAwait(false);
+        DateTime cut;
+        if (existing is null)
+        {
+            var newest = await ScalarAsync<object?>(
+                keyType == "timestamp with time zone"
+                    ? $"SELECT max({final.QuotedColumn}) FROM {qualifiedSource}"
+                    : $"SELECT max({final.QuotedColumn})::timestamp FROM {qualifiedSource}", cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow().UtcDateTime;
+            var latest = newest is DateTime d && DateTime.SpecifyKind(d, DateTimeKind.Utc) > now ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : now;
+            cut = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, latest), 1);
+            await ddl.RunAsync("add range check", $"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {constraint} CHECK ({final.QuotedColumn} IS NOT NULL AND "
+                + $"{final.QuotedColumn} < '{PartitionPeriods.Literal(cut, keyType)}') NOT VALID", cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var literal = existing[(existing.LastIndexOf("< '", StringComparison.Ordinal) + 3)..];
+            literal = literal[..literal.IndexOf('\'', StringComparison.Ordinal)];
+            if (literal.EndsWith("+00", StringComparison.Ordinal))
+            {
+                literal = literal[..^3];
+            }
+
+            cut = DateTime.Parse(literal, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+        }
+
+        // VALIDATE takes SHARE UPDATE EXCLUSIVE: it scans while readers and writers go on. lock_timeout still guards the wait.
+        await ddl.RunAsync("validate range check", $"ALTER TABLE {qualifiedSource} VALIDATE CONSTRAINT {constraint}", cancellationToken).ConfigureAwait(false);
+        await ddl.RunAsync("set not null", $"ALTER TABLE {qualifiedSource} ALTER COLUMN {final.QuotedColumn} SET NOT NULL", cancellationToken).ConfigureAwait(false);
+        return cut;
+    }
+
+    /// <summary>Creates the staged table's partitions from the cut through <c>Premake</c> periods past now.</summary>
+    private async Task CreateAheadAsync(ManagedTable staged, PartitionMaintenance.Resolved resolved, DateTime cut, CancellationToken cancellationToken)
+    {
+        var partitions = await store.PartitionListAsync(staged.Qualified, cancellationToken).ConfigureAwait(false);
+        var last = PartitionPeriods.Add(staged.Interval, PartitionPeriods.Floor(staged.Interval, time.GetUtcNow().UtcDateTime), staged.Options.Premake);
+        for (var start = cut; start <= last || start == cut; start = PartitionPeriods.Add(staged.Interval, start, 1))
+        {
+            var end = PartitionPeriods.Add(staged.Interval, start, 1);
+            if (!staged.Covers(partitions, start, end))
+            {
+                await maintenance.ExecuteAsync(resolved,
+                    new PartitionAction(staged.Qualified, PartitionActionKind.Create, staged.PartitionName(start), start, end), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Moves the old rows, one period per transaction, out of the default partition; then drops the empty default.</summary>
+    private async Task<int> SplitAsync(ManagedTable final, IProgress<ConversionProgress>? progress, CancellationToken cancellationToken)
+    {
+        var resolved = await maintenance.ResolveAsync(final, cancellationToken).ConfigureAwait(false);
+        // Only closed periods move: live writes of the current period keep landing in the old table (the default
+        // partition) and would race the move. The current period follows once it has closed (run the conversion again).
+        var current = PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime);
+        var plan = (await maintenance.PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
+            .Where(a => a.Kind == PartitionActionKind.MoveFromDefault && a.To <= current).ToList();
+        var total = plan.Sum(a => a.Rows ?? 0);
+        long moved = 0;
+        foreach (var action in plan)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await maintenance.ExecuteAsync(resolved, action, cancellationToken).ConfigureAwait(false);
+            moved += action.Rows ?? 0;
+            progress?.Report(new ConversionProgress("move " + action.Partition, moved, total));
+        }
+
+        // Once the old table (the default partition) is empty, it goes: no default partition is the recommended setup.
+        var partitions = await store.PartitionListAsync(final.Qualified, cancellationToken).ConfigureAwait(false);
+        var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
+        if (defaultPartition is not null)
+        {
+            var qualifiedDefault = final.QualifyPartition(defaultPartition.Name);
+            if (await store.CountAsync(qualifiedDefault, cancellationToken).ConfigureAwait(false) == 0)
+            {
+                await ddl.RunAsync("drop empty default", $"ALTER TABLE {final.Qualified} DETACH PARTITION {qualifiedDefault};\nDROP TABLE {qualifiedDefault};",
+                    cancellationToken).ConfigureAwait(false);
+                progress?.Report(new ConversionProgress("drop default", moved, total));
+            }
+        }
+
+        return plan.Count;
+    }
+
+    private async Task<T> ScalarAsync<T>(string sql, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is DBNull or null ? default! : (T)value;
+    }
+
+}

@@ -1,0 +1,176 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Migration;
+
+namespace ScaleOps.Partitioning.Internal;
+
+/// <summary>Converts a live table into a partitioned one; every step checks the catalog first, so a rerun resumes.</summary>
+internal sealed partial class TableMigrator(
+    NpgsqlDataSource dataSource,
+    PartitionStore store,
+    DdlRunner ddl,
+    PartitionMaintenance maintenance,
+    TimeProvider time) : ITableMigrator
+{
+    public async Task<TableConversionResult> ConvertAsync(string schema, string source, string target, IProgress<ConversionProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        var final = maintenance.Tables.FirstOrDefault(t => t.Options.Schema == schema && t.Options.Name == source)
+            ?? throw new InvalidOperationException($"{schema}.{source} must be declared in {PartitioningDefaults.Section}:Tables (it becomes the partitioned table).");
+        var qualifiedSource = SqlIdentifier.Qualify(schema, source);
+        var qualifiedTarget = SqlIdentifier.Qualify(schema, target);
+        var legacyName = PartitionPeriods.DefaultName(source);
+        long rowsBefore = 0;
+        var swapped = false;
+
+        var sourceParent = await store.ParentReadAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+        if (sourceParent is null)
+        {
+            // Not swapped yet: prepare the source, then swap.
+            var staged = new ManagedTable(final.Options, final.SettingPath, actualName: target);
+            var resolved = await maintenance.ResolveAsync(staged, cancellationToken).ConfigureAwait(false);
+            var sourceColumns = await store.ColumnListAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+            if (sourceColumns.Count == 0)
+            {
+                throw new InvalidOperationException($"{qualifiedSource} does not exist.");
+            }
+
+            if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
+            {
+                throw new InvalidOperationException(
+                    $"{qualifiedTarget} must have the same columns in the same order as {qualifiedSource} ({string.Join(", ", sourceColumns)}).");
+            }
+
+            await EnsureIndexesAsync(schema, source, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+            progress?.Report(new ConversionProgress("indexes", 0, 0));
+
+            var cut = await EnsureRangeCheckAsync(final, resolved.KeyType, qualifiedSource, source, cancellationToken).ConfigureAwait(false);
+            progress?.Report(new ConversionProgress("check", 0, 0));
+
+            await CreateAheadAsync(staged, resolved, cut, cancellationToken).ConfigureAwait(false);
+            rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+            progress?.Report(new ConversionProgress("partitions ahead", 0, 0));
+
+            var constraints = await ConstraintSqlAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+            await ddl.RunAsync("swap", async (connection, transaction) =>
+            {
+                var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
+                    + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
+                    + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";
+                await using var command = new NpgsqlCommand(sql, connection, transaction);
+                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            swapped = true;
+            progress?.Report(new ConversionProgress("swap", 0, 0));
+        }
+        else if (await store.ParentReadAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new InvalidOperationException($"Both {qualifiedSource} and {qualifiedTarget} are partitioned; nothing to convert.");
+        }
+
+        var moved = await SplitAsync(final, progress, cancellationToken).ConfigureAwait(false);
+        var rowsAfter = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+        if (rowsAfter < rowsBefore)
+        {
+            throw new InvalidOperationException($"{qualifiedSource} has {rowsAfter} rows after the conversion but had {rowsBefore} before.");
+        }
+
+        return new TableConversionResult(rowsBefore, rowsAfter, moved, swapped);
+    }
+
+    /// <summary>Builds on the source, CONCURRENTLY, every index of the target it lacks, so ATTACH finds them instead of building them under lock.</summary>
+    private async Task EnsureIndexesAsync(string schema, string source, string qualifiedTarget, CancellationToken cancellationToken)
+    {
+        var qualifiedSource = SqlIdentifier.Qualify(schema, source);
+        var existing = await IndexesAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+        var wanted = await IndexesAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false);
+        var n = 0;
+        foreach (var index in wanted)
+        {
+            n++;
+            var shape = Shape(index.Definition);
+            if (existing.Any(e => e.Valid && Shape(e.Definition) == shape))
+            {
+                continue;
+            }
+
+            var name = PartitionPeriods.Fit(source, "_sx" + n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (existing.Any(e => e.Name == name && !e.Valid))
+            {
+                await ExecAsync($"DROP INDEX CONCURRENTLY IF EXISTS {SqlIdentifier.Qualify(schema, name)}", cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            var unique = shape.StartsWith("UNIQUE ", StringComparison.Ordinal);
+            await ExecAsync(
+                $"CREATE {(unique ? "UNIQUE " : "")}INDEX CONCURRENTLY IF NOT EXISTS {SqlIdentifier.Quote(name)} ON {qualifiedSource} USING {shape[(unique ? 7 : 0)..]}",
+                cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The part of an index definition after <c>USING</c>, prefixed with <c>UNIQUE</c> when unique.</summary>
+    private static string Shape(string definition)
+    {
+        var at = definition.IndexOf(" USING ", StringComparison.Ordinal);
+        return (definition.StartsWith("CREATE UNIQUE", StringComparison.Ordinal) ? "UNIQUE " : "") + definition[(at + 7)..];
+    }
+
+    internal sealed record Index(string Name, string Definition, bool Valid, string? ConstraintType, string? ConstraintName);
+
+    private async Task<List<Index>> IndexesAsync(string qualified, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql.IndexDefinitions);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var list = new List<Index>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(new Index(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// ATTACH needs the partition's index behind a parent's PRIMARY KEY or UNIQUE constraint to back the same kind of
+    /// constraint. Turns the matching (concurrently built) index into that constraint, dropping a conflicting primary key
+    /// first. Runs inside the swap transaction: no scan, the index and NOT NULL already exist.
+    /// </summary>
+    private async Task<string> ConstraintSqlAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
+    {
+        var sql = new System.Text.StringBuilder();
+        var existing = await IndexesAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+        foreach (var wanted in (await IndexesAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false)).Where(i => i.ConstraintType is not null))
+        {
+            var shape = Shape(wanted.Definition);
+            var match = existing.First(e => e.Valid && Shape(e.Definition) == shape);
+            if (match.ConstraintType == wanted.ConstraintType)
+            {
+                continue;
+            }
+
+            if (wanted.ConstraintType == "p" && existing.FirstOrDefault(e => e.ConstraintType == "p") is { } oldKey)
+            {
+                sql.Append($"ALTER TABLE {qualifiedSource} DROP CONSTRAINT {SqlIdentifier.Quote(oldKey.ConstraintName!)};\n");
+            }
+
+            sql.Append($"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {SqlIdentifier.Quote(match.Name)} ")
+                .Append(wanted.ConstraintType == "p" ? "PRIMARY KEY" : "UNIQUE").Append($" USING INDEX {SqlIdentifier.Quote(match.Name)};\n");
+        }
+
+        return sql.ToString();
+    }
+
+    private async Task ExecAsync(string sql, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.CommandTimeout = 0;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,20 @@
+namespace ScaleOps.Partitioning.Lifecycle;
+
+/// <summary>What one maintenance step does.</summary>
+public enum PartitionActionKind
+{
+    /// <summary>Create a missing partition (as a table, indexed, then attached).</summary>
+    Create,
+
+    /// <summary>Move the rows of one period out of the default partition into a new proper partition.</summary>
+    MoveFromDefault,
+
+    /// <summary>Archive an expired partition to Blob storage (verified) before it is removed.</summary>
+    Archive,
+
+    /// <summary>Drop an expired partition.</summary>
+    Drop,
+
+    /// <summary>Detach an expired partition and keep it as a table.</summary>
+    Detach,
+}

@@ -1,0 +1,54 @@
+using System;
+using System.Collections.Generic;
+using ScaleOps.Partitioning.Audit;
+using ScaleOps.Partitioning.Lifecycle;
+
+namespace ScaleOps.Partitioning;
+
+/// <summary>Settings of ScaleOps.Partitioning, bound from the configuration section <c>ScaleOps:Partitioning</c>.</summary>
+public sealed class PartitioningOptions
+{
+    /// <summary>The tables whose partitions ScaleOps maintains (the audit log is added by itself when enabled).</summary>
+    /// <value>Default empty.</value>
+    public IList<PartitionedTableOptions> Tables { get; set; } = [];
+
+    /// <summary>Whether the hosted service runs maintenance when the host starts (and fails the start on bad tables).</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool RunMaintenanceOnStart { get; set; } = true;
+
+    /// <summary>How often the hosted service runs maintenance; <see cref="TimeSpan.Zero"/> disables the schedule.</summary>
+    /// <value>Default 1 hour; zero, or 1 second to 1 day.</value>
+    public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// The <c>lock_timeout</c> of every DDL statement. A statement that cannot get its lock in time gives up (so it never
+    /// queues live readers and writers behind it) and is retried after a pause.
+    /// </summary>
+    /// <value>Default 500 ms; 10 ms to 1 minute.</value>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many times a DDL statement that timed out on its lock is tried in all.</summary>
+    /// <value>Default 10; 1 to 1000.</value>
+    public int DdlAttempts { get; set; } = 10;
+
+    /// <summary>The pause between two attempts of a DDL statement (doubled each time, at most 30 s).</summary>
+    /// <value>Default 200 ms; 0 to 1 minute.</value>
+    public TimeSpan DdlRetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The Azure Blob Storage connection string used by archival. When empty, <c>ConnectionStrings:Blob</c> is used.
+    /// </summary>
+    /// <value>Default <see langword="null"/>. Required when a table sets <see cref="PartitionedTableOptions.Archive"/>.</value>
+    public string? BlobConnectionString { get; set; }
+
+    /// <summary>The Blob container that holds archived partitions (created when missing).</summary>
+    /// <value>Default <c>scaleops-archive</c>; 3 to 63 lowercase letters, digits and hyphens.</value>
+    public string ArchiveContainer { get; set; } = "scaleops-archive";
+
+    /// <summary>Rows per Parquet row group while exporting: the most rows an archive run holds in memory.</summary>
+    /// <value>Default 50,000; 100 to 1,000,000.</value>
+    public int ArchiveRowGroupSize { get; set; } = 50_000;
+
+    /// <summary>The audit trail.</summary>
+    public AuditOptions Audit { get; set; } = new();
+}

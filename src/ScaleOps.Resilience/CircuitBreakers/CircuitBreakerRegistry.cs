@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Frozen;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+using ScaleOps.Resilience.Internal;
+
+namespace ScaleOps.Resilience.CircuitBreakers;
+
+/// <summary>
+/// The named circuit breakers of this process (one Polly.Core pipeline each, configured in
+/// <see cref="ResilienceOptions.CircuitBreakers"/>): run calls through <see cref="GetPipeline"/>, list their states for
+/// operators and health checks, and isolate (force open) or reset (close) one by name.
+/// </summary>
+public sealed class CircuitBreakerRegistry
+{
+    private readonly FrozenDictionary<string, Breaker> _breakers;
+
+    internal CircuitBreakerRegistry(IOptions<ResilienceOptions> options, TimeProvider time, ResilienceMetrics metrics, ILogger<CircuitBreakerRegistry> logger)
+    {
+        _breakers = options.Value.CircuitBreakers.ToFrozenDictionary(
+            p => p.Key, p => new Breaker(p.Key, p.Value, time, metrics, logger), StringComparer.Ordinal);
+        metrics.ObserveBreakers(this);
+    }
+
+    /// <summary>The configured breaker names, in order.</summary>
+    public IReadOnlyList<string> Names => [.. _breakers.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>The pipeline of the breaker <paramref name="name"/>: run the dependency's calls through it.</summary>
+    /// <param name="name">A configured breaker name, for example <see cref="CircuitBreakerNames.Redis"/>.</param>
+    /// <returns>The pipeline; it throws <see cref="BrokenCircuitException"/> while the breaker is open or isolated.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name; the message lists the configured ones.</exception>
+    public ResiliencePipeline GetPipeline(string name) => Find(name).Pipeline;
+
+    /// <summary>The current state of the breaker <paramref name="name"/>.</summary>
+    /// <param name="name">A configured breaker name.</param>
+    /// <returns>The state.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name.</exception>
+    public CircuitState GetState(string name) => Find(name).State.CircuitState;
+
+    /// <summary>Whether the breaker <paramref name="name"/> refuses calls now (open or isolated).</summary>
+    /// <param name="name">A configured breaker name.</param>
+    /// <returns><see langword="true"/> while it is open or isolated.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name.</exception>
+    public bool IsBroken(string name) => GetState(name) is CircuitState.Open or CircuitState.Isolated;
+
+    /// <summary>Every breaker's state, ordered by name.</summary>
+    /// <returns>The statuses.</returns>
+    public IReadOnlyList<CircuitBreakerStatus> GetStatuses() =>
+        [.. _breakers.Values.OrderBy(b => b.Name, StringComparer.Ordinal).Select(b => b.Status())];
+
+    /// <summary>Opens the breaker <paramref name="name"/> until <see cref="ResetAsync"/> (an operator isolating a dependency).</summary>
+    /// <param name="name">A configured breaker name.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name.</exception>
+    public Task IsolateAsync(string name, CancellationToken cancellationToken = default) => Find(name).Control.IsolateAsync(cancellationToken);
+
+    /// <summary>Closes the breaker <paramref name="name"/>, ending an isolation or an open period now.</summary>
+    /// <param name="name">A configured breaker name.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name.</exception>
+    public Task ResetAsync(string name, CancellationToken cancellationToken = default) => Find(name).Control.CloseAsync(cancellationToken);
+
+    internal bool TryGet(string name, out CircuitState state)
+    {
+        var found = _breakers.TryGetValue(name, out var breaker);
+        state = found ? breaker!.State.CircuitState : CircuitState.Closed;
+        return found;
+    }
+
+    private Breaker Find(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return _breakers.TryGetValue(name, out var breaker)
+            ? breaker
+            : throw new ArgumentException(
+                $"No circuit breaker is named '{name}'. Configured breakers (ScaleOps:Resilience:CircuitBreakers): {string.Join(", ", Names)}.",
+                nameof(name));
+    }
+
+    private sealed class Breaker
+    {
+        private long _changedAtTicks = long.MinValue;
+
+        public Breaker(string name, CircuitBreakerSettings settings, TimeProvider time, ResilienceMetrics metrics, ILogger logger)
+        {
+            Name = name;
+            Critical = settings.Critical;
+            var options = new CircuitBreakerStrategyOptions
+            {
+                Name = name,
+                FailureRatio = settings.FailureRatio,
+                MinimumThroughput = settings.MinimumThroughput,
+                SamplingDuration = settings.SamplingDuration,
+                BreakDuration = settings.BreakDuration,
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is { } ex && TransientFailures.IsTransient(ex)),
+                StateProvider = State,
+                ManualControl = Control,
+                OnOpened = args =>
+                {
+                    Changed(time, metrics, CircuitState.Open);
+                    Log.BreakerOpened(logger, name, args.BreakDuration, args.IsManual, args.Outcome.Exception);
+                    return default;
+                },
+                OnClosed = args =>
+                {
+                    Changed(time, metrics, CircuitState.Closed);
+                    Log.BreakerClosed(logger, name, args.IsManual);
+                    return default;
+                },
+                OnHalfOpened = _ =>
+                {
+                    Changed(time, metrics, CircuitState.HalfOpen);
+                    return default;
+                },
+            };
+            Pipeline = new ResiliencePipelineBuilder { Name = name, TimeProvider = time }.AddCircuitBreaker(options).Build();
+        }
+
+        public string Name { get; }
+
+        public bool Critical { get; }
+
+        public CircuitBreakerStateProvider State { get; } = new();
+
+        public CircuitBreakerManualControl Control { get; } = new();
+
+        public ResiliencePipeline Pipeline { get; }
+
+        public CircuitBreakerStatus Status()
+        {
+            var ticks = Interlocked.Read(ref _changedAtTicks);
+            return new CircuitBreakerStatus(Name, State.CircuitState, Critical,
+                ticks == long.MinValue ? null : new DateTimeOffset(ticks, TimeSpan.Zero));
+        }
+
+        private void Changed(TimeProvider time, ResilienceMetrics metrics, CircuitState state)
+        {
+            Interlocked.Exchange(ref _changedAtTicks, time.GetUtcNow().UtcTicks);
+            metrics.BreakerTransition(Name, state);
+        }
+    }
+}

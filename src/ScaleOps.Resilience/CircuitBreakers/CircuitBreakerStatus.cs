@@ -1,0 +1,15 @@
+using System;
+using Polly.CircuitBreaker;
+
+namespace ScaleOps.Resilience.CircuitBreakers;
+
+/// <summary>A breaker's state, as listed by <see cref="CircuitBreakerRegistry.GetStatuses"/>.</summary>
+/// <param name="Name">The breaker name.</param>
+/// <param name="State">Closed, Open, HalfOpen or Isolated (opened by an operator).</param>
+/// <param name="Critical">Whether health is Unhealthy (rather than Degraded) while it is open.</param>
+/// <param name="ChangedAt">When the state last changed, or <see langword="null"/> if it never did.</param>
+public sealed record CircuitBreakerStatus(string Name, CircuitState State, bool Critical, DateTimeOffset? ChangedAt)
+{
+    /// <summary>Whether calls are refused now (Open or Isolated).</summary>
+    public bool IsBroken => State is CircuitState.Open or CircuitState.Isolated;
+}

@@ -1,0 +1,137 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+using ScaleOps.Resilience.Quotas;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Resilience.Internal.Quotas;
+
+/// <summary>The one class that talks SQL for quotas: reserve, release and read usage rows.</summary>
+internal sealed class QuotaService(
+    NpgsqlDataSource dataSource,
+    ITenantContext tenants,
+    IQuotaLimitSource limits,
+    IOptions<ResilienceOptions> options,
+    IOptions<ScaleOpsOptions> scaleOps,
+    TimeProvider time,
+    ResilienceMetrics metrics,
+    ILogger<QuotaService> logger) : IQuotaService
+{
+    private static readonly DateTimeOffset StandingPeriod = DateTimeOffset.UnixEpoch;
+    private readonly QuotaSql _sql = new(scaleOps.Value.Schema);
+
+    public async Task<QuotaUsage> ReserveAsync(string resource, long amount, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReserveAsync(resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<QuotaUsage> ReserveAsync(
+        string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var (tenant, period, start) = Prepare(resource, amount);
+        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        await using var command = Command(_sql.Reserve, connection, transaction, tenant, resource, start, amount, now);
+        command.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = limit is { } l ? l : DBNull.Value });
+        var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        if (used is long usedAfter)
+        {
+            return new QuotaUsage(resource, usedAfter, limit, period, PeriodStart(period, start));
+        }
+
+        var usage = await ReadAsync(connection, transaction, tenant, resource, start, cancellationToken).ConfigureAwait(false);
+        metrics.QuotaRejected(resource);
+        Log.QuotaExceeded(logger, tenant.ToString(), resource, usage, amount, limit!.Value);
+        throw new QuotaExceededException(resource, limit.Value, usage, amount);
+    }
+
+    public async Task<QuotaUsage> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReleaseAsync(resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<QuotaUsage> ReleaseAsync(
+        string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var (tenant, period, start) = Prepare(resource, amount);
+        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, time.GetUtcNow());
+        var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return new QuotaUsage(resource, used is long u ? u : 0, limit, period, PeriodStart(period, start));
+    }
+
+    public async Task<QuotaUsage> GetUsageAsync(string resource, CancellationToken cancellationToken = default)
+    {
+        var (tenant, period, start) = Prepare(resource, 1);
+        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var used = await ReadAsync(connection, null, tenant, resource, start, cancellationToken).ConfigureAwait(false);
+        return new QuotaUsage(resource, used, limit, period, PeriodStart(period, start));
+    }
+
+    public async Task<IReadOnlyList<QuotaUsage>> GetUsagesAsync(CancellationToken cancellationToken = default)
+    {
+        var result = new List<QuotaUsage>();
+        foreach (var resource in options.Value.Quotas.Resources.Keys.Order(StringComparer.Ordinal))
+        {
+            result.Add(await GetUsageAsync(resource, cancellationToken).ConfigureAwait(false));
+        }
+
+        return result;
+    }
+
+    private (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) Prepare(string resource, long amount)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        ArgumentOutOfRangeException.ThrowIfLessThan(amount, 1);
+        if (!options.Value.Quotas.Resources.TryGetValue(resource, out var period))
+        {
+            throw new ArgumentException(
+                $"The quota resource '{resource}' is not declared in ScaleOps:Resilience:Quotas:Resources; declared: "
+                + $"{string.Join(", ", options.Value.Quotas.Resources.Keys.Order(StringComparer.Ordinal))}.", nameof(resource));
+        }
+
+        var now = time.GetUtcNow().UtcDateTime;
+        var start = period switch
+        {
+            QuotaPeriod.Day => new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero),
+            QuotaPeriod.Month => new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero),
+            _ => StandingPeriod,
+        };
+        return (tenants.RequireTenant(), period, start);
+    }
+
+    private static DateTimeOffset? PeriodStart(QuotaPeriod period, DateTimeOffset start) => period == QuotaPeriod.None ? null : start;
+
+    private async Task<long> ReadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, TenantId tenant, string resource, DateTimeOffset start, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(_sql.Usage, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string>("tenant", tenant.ToString()));
+        command.Parameters.Add(new NpgsqlParameter<string>("resource", resource));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("period_start", start));
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long used ? used : 0;
+    }
+
+    private static NpgsqlCommand Command(
+        string sql, NpgsqlConnection connection, NpgsqlTransaction? transaction, TenantId tenant, string resource, DateTimeOffset start, long amount, DateTimeOffset now)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string>("tenant", tenant.ToString()));
+        command.Parameters.Add(new NpgsqlParameter<string>("resource", resource));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("period_start", start));
+        command.Parameters.Add(new NpgsqlParameter<long>("amount", amount));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+        return command;
+    }
+}

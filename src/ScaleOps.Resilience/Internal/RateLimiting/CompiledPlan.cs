@@ -1,0 +1,45 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ScaleOps.Resilience.RateLimiting;
+using StackExchange.Redis;
+
+namespace ScaleOps.Resilience.Internal.RateLimiting;
+
+/// <summary>A plan's rules as token buckets (capacity, refill per millisecond), built once at start-up.</summary>
+internal sealed class CompiledPlan
+{
+    public CompiledPlan(string name, IReadOnlyList<RateLimitRule> rules)
+    {
+        Name = name;
+        Capacity = rules.Select(r => (double)(r.Burst ?? r.PermitLimit)).ToArray();
+        RatePerMs = rules.Select(r => r.PermitLimit / r.Window.TotalMilliseconds).ToArray();
+        MinCapacity = (int)Capacity.Min();
+        Policy = string.Join(", ", rules.Select(r => string.Create(
+            CultureInfo.InvariantCulture, $"{r.PermitLimit};w={Math.Max(1, (long)Math.Ceiling(r.Window.TotalSeconds))}")));
+        ScriptArgs = new RedisValue[2 * rules.Count];
+        for (var i = 0; i < rules.Count; i++)
+        {
+            ScriptArgs[2 * i] = Capacity[i].ToString("R", CultureInfo.InvariantCulture);
+            ScriptArgs[(2 * i) + 1] = RatePerMs[i].ToString("R", CultureInfo.InvariantCulture);
+        }
+    }
+
+    public string Name { get; }
+
+    public double[] Capacity { get; }
+
+    public double[] RatePerMs { get; }
+
+    public int RuleCount => Capacity.Length;
+
+    /// <summary>The smallest bucket: no request may ask for more permits.</summary>
+    public int MinCapacity { get; }
+
+    /// <summary>The <c>RateLimit-Policy</c> header value.</summary>
+    public string Policy { get; }
+
+    /// <summary>The per-rule script arguments (capacity, refill per ms), formatted once.</summary>
+    public RedisValue[] ScriptArgs { get; }
+}

@@ -1,0 +1,184 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.CircuitBreaker;
+using ScaleOps.Resilience.CircuitBreakers;
+using ScaleOps.Tenancy;
+using ScaleOps.Resilience.RateLimiting;
+
+namespace ScaleOps.Resilience.Internal.RateLimiting;
+
+/// <summary>
+/// The distributed tenant limiter: one <c>EVALSHA</c> of <c>token_bucket.lua</c> per decision, so every instance
+/// shares each tenant's buckets; optional leased mode for hot tenants; behind the <c>redis</c> circuit breaker with a
+/// configured fail-open, fail-closed or local decision while Redis is unreachable.
+/// </summary>
+internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<TenantId>
+{
+    private readonly PlanCatalog _plans;
+    private readonly RedisConnection _redis;
+    private readonly CircuitBreakerRegistry _breakers;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly LocalTenantRateLimiter _fallback;
+    private readonly RateLimitingOptions _options;
+    private readonly TimeSpan _breakDuration;
+    private readonly TimeProvider _time;
+    private readonly ResilienceMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<TenantId, LeasePool> _pools = new();
+    private readonly long _leaseTicks;
+    private long _nextSweep;
+
+    public RedisTenantRateLimiter(
+        PlanCatalog plans,
+        RedisConnection redis,
+        CircuitBreakerRegistry breakers,
+        ResilienceOptions options,
+        TimeProvider time,
+        ResilienceMetrics metrics,
+        ILogger<RedisTenantRateLimiter> logger)
+    {
+        _plans = plans;
+        _redis = redis;
+        _breakers = breakers;
+        _pipeline = breakers.GetPipeline(CircuitBreakerNames.Redis);
+        _options = options.RateLimiting;
+        _breakDuration = options.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _fallback = new LocalTenantRateLimiter(plans, time, metrics, source: "fallback");
+        _leaseTicks = (long)(_options.LeaseDuration.TotalSeconds * time.TimestampFrequency);
+    }
+
+    private bool Leasing => _options.LeaseSize > 1;
+
+    public override RateLimiterStatistics? GetStatistics(TenantId resource) => null;
+
+    /// <summary>
+    /// Never waits on Redis: answers from locally leased tokens, or by the failure mode while the breaker is open, or
+    /// else "undecided" (not acquired, no metadata) so that the caller goes on to <c>AcquireAsync</c>, which decides.
+    /// </summary>
+    protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
+    {
+        var plan = _plans.TryGetCached(resource);
+        if (plan is null)
+        {
+            return TenantLease.Undecided;
+        }
+
+        PermitCheck.Validate(plan, permitCount);
+        if (Leasing && _pools.TryGetValue(resource, out var pool) && pool.TryTake(plan, permitCount, _time.GetTimestamp(), _time.TimestampFrequency) is { } leased)
+        {
+            _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
+            return leased;
+        }
+
+        return _breakers.IsBroken(CircuitBreakerNames.Redis) ? Fallback(resource, plan, permitCount, null) : TenantLease.Undecided;
+    }
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
+    {
+        var plan = _plans.TryGetCached(resource) ?? await _plans.GetAsync(resource, cancellationToken).ConfigureAwait(false);
+        PermitCheck.Validate(plan, permitCount);
+        var now = _time.GetTimestamp();
+        var max = permitCount;
+        LeasePool? pool = null;
+        var batch = false;
+        if (Leasing && permitCount > 0)
+        {
+            pool = _pools.GetOrAdd(resource, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
+            if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
+            {
+                _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
+                return leased;
+            }
+
+            if (pool.TryBeginBatch(now))
+            {
+                batch = true;
+                max = Math.Max(permitCount, Math.Min(_options.LeaseSize, plan.MinCapacity));
+            }
+
+            MaybeSweep(now);
+        }
+
+        // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
+        Polly.Outcome<Decision> outcome;
+        try
+        {
+            outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (batch)
+            {
+                pool!.EndBatch();
+            }
+        }
+
+        if (outcome.Exception is { } exception)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return Fallback(resource, plan, permitCount, exception is BrokenCircuitException ? null : exception);
+        }
+
+        var decision = outcome.Result;
+        var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
+        _metrics.Decision(plan.Name, admitted, "redis");
+        if (pool is not null && !admitted)
+        {
+            pool.Deny(plan, decision, now, _time.TimestampFrequency);
+        }
+        else if (pool is not null && decision.Granted > permitCount)
+        {
+            var extra = decision.Granted - permitCount;
+            pool.Add(plan, extra, decision, now);
+            decision = decision with { Remaining = decision.Remaining + extra };
+        }
+
+        return new TenantLease(admitted, plan, decision);
+    }
+
+    private TenantLease Fallback(TenantId tenant, CompiledPlan plan, int permitCount, Exception? exception)
+    {
+        var mode = _options.RedisFailureMode;
+        if (exception is not null)
+        {
+            Log.RedisLimiterFailed(_logger, tenant.ToString(), mode.ToString(), exception);
+        }
+
+        switch (mode)
+        {
+            case RedisFailureMode.FailOpen:
+                _metrics.Decision(plan.Name, true, "fail_open");
+                return TenantLease.OpenWithoutDecision;
+            case RedisFailureMode.FailClosed:
+                _metrics.Decision(plan.Name, false, "fail_closed");
+                return TenantLease.Closed(_breakDuration);
+            default:
+                return _fallback.Decide(tenant, plan, permitCount);
+        }
+    }
+
+    private void MaybeSweep(long now)
+    {
+        var next = Interlocked.Read(ref _nextSweep);
+        if (now < next || Interlocked.CompareExchange(ref _nextSweep, now + (10 * _leaseTicks), next) != next)
+        {
+            return;
+        }
+
+        foreach (var pair in _pools)
+        {
+            if (pair.Value.IsIdle(now))
+            {
+                _pools.TryRemove(pair);
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System;
+using System.Linq;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ScaleOps.Resilience.Quotas;
+using ScaleOps.Resilience.RateLimiting;
+using StackExchange.Redis;
+
+namespace ScaleOps.Resilience.Internal.Validators;
+
+/// <summary>Validates <see cref="ResilienceOptions"/> at start-up, all errors at once; every message names its setting.</summary>
+internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IValidateOptions<ResilienceOptions>
+{
+    private const string Prefix = "ScaleOps:Resilience:";
+
+    public ValidateOptionsResult Validate(string? name, ResilienceOptions options)
+    {
+        var errors = new ValidateOptionsResultBuilder();
+        ValidateRateLimiting(options, errors);
+        ValidateQuotas(options, errors);
+        ValidateBreakers(options, errors);
+        return errors.Build();
+    }
+
+    private void ValidateRateLimiting(ResilienceOptions options, ValidateOptionsResultBuilder errors)
+    {
+        var rl = options.RateLimiting;
+        const string P = Prefix + "RateLimiting:";
+        foreach (var (plan, rules) in rl.Plans)
+        {
+            if (rules.Count == 0)
+            {
+                errors.AddError($"{P}Plans:{plan} has no limit; give it at least one (PermitLimit and Window).");
+            }
+
+            for (var i = 0; i < rules.Count; i++)
+            {
+                var rule = rules[i];
+                var at = $"{P}Plans:{plan}:{i}:";
+                if (rule.PermitLimit < 1)
+                {
+                    errors.AddError($"{at}PermitLimit must be at least 1 (it is {rule.PermitLimit}).");
+                }
+
+                if (rule.Window < TimeSpan.FromMilliseconds(1) || rule.Window > TimeSpan.FromDays(366))
+                {
+                    errors.AddError($"{at}Window must be from 00:00:00.001 to 366.00:00:00 (it is {rule.Window}).");
+                }
+
+                if (rule.Burst is < 1)
+                {
+                    errors.AddError($"{at}Burst must be at least 1 when set (it is {rule.Burst}).");
+                }
+            }
+        }
+
+        var plans = options.RateLimiting.Plans.Keys.Concat(options.Quotas.Plans.Keys).ToHashSet(StringComparer.Ordinal);
+        if (plans.Count > 0 && !plans.Contains(options.DefaultPlan))
+        {
+            errors.AddError($"{Prefix}DefaultPlan '{options.DefaultPlan}' is not a configured plan; configured: {string.Join(", ", plans.Order(StringComparer.Ordinal))}.");
+        }
+
+        if (rl.LeaseSize is < 1 or > 10_000)
+        {
+            errors.AddError($"{P}LeaseSize must be from 1 to 10000 (it is {rl.LeaseSize}).");
+        }
+
+        if (rl.LeaseDuration < TimeSpan.FromMilliseconds(1) || rl.LeaseDuration > TimeSpan.FromMinutes(1))
+        {
+            errors.AddError($"{P}LeaseDuration must be from 00:00:00.001 to 00:01:00 (it is {rl.LeaseDuration}).");
+        }
+
+        if (rl.PlanCacheDuration < TimeSpan.Zero || rl.PlanCacheDuration > TimeSpan.FromDays(1))
+        {
+            errors.AddError($"{P}PlanCacheDuration must be from 00:00:00 to 1.00:00:00 (it is {rl.PlanCacheDuration}).");
+        }
+
+        if (string.IsNullOrEmpty(rl.RedisKeyPrefix))
+        {
+            errors.AddError($"{P}RedisKeyPrefix must not be empty.");
+        }
+
+        if (!Enum.IsDefined(rl.Store))
+        {
+            errors.AddError($"{P}Store must be Local or Redis (it is {rl.Store}).");
+        }
+
+        if (!Enum.IsDefined(rl.RedisFailureMode))
+        {
+            errors.AddError($"{P}RedisFailureMode must be FailOpen, FailClosed or Local (it is {rl.RedisFailureMode}).");
+        }
+
+        var hostRedis = services.GetService<IServiceProviderIsService>()?.IsService(typeof(IConnectionMultiplexer)) == true;
+        if (rl.Store == RateLimiterStore.Redis && !hostRedis)
+        {
+            if (string.IsNullOrWhiteSpace(options.RedisConnectionString))
+            {
+                errors.AddError($"{Prefix}RedisConnectionString is required when {P}Store is Redis: set it, or ConnectionStrings:Redis, "
+                    + "or register an IConnectionMultiplexer.");
+            }
+            else
+            {
+                try
+                {
+                    _ = ConfigurationOptions.Parse(options.RedisConnectionString);
+                }
+                catch (ArgumentException ex)
+                {
+                    errors.AddError($"{Prefix}RedisConnectionString is malformed: {ex.Message}");
+                }
+            }
+        }
+    }
+
+    private static void ValidateQuotas(ResilienceOptions options, ValidateOptionsResultBuilder errors)
+    {
+        const string P = Prefix + "Quotas:";
+        foreach (var (resource, period) in options.Quotas.Resources)
+        {
+            if (resource.Length is 0 or > 100)
+            {
+                errors.AddError($"{P}Resources:{resource} must be 1 to 100 characters long.");
+            }
+
+            if (!Enum.IsDefined(period))
+            {
+                errors.AddError($"{P}Resources:{resource} must be None, Day or Month (it is {period}).");
+            }
+        }
+
+        foreach (var (plan, limits) in options.Quotas.Plans)
+        {
+            foreach (var (resource, limit) in limits)
+            {
+                if (!options.Quotas.Resources.ContainsKey(resource))
+                {
+                    errors.AddError($"{P}Plans:{plan}:{resource} names a resource that {P}Resources does not declare.");
+                }
+
+                if (limit < 1)
+                {
+                    errors.AddError($"{P}Plans:{plan}:{resource} must be at least 1 (it is {limit}); leave it out for no limit.");
+                }
+            }
+        }
+
+        _ = typeof(QuotaPeriod);
+    }
+
+    private static void ValidateBreakers(ResilienceOptions options, ValidateOptionsResultBuilder errors)
+    {
+        foreach (var (name, b) in options.CircuitBreakers)
+        {
+            var at = $"{Prefix}CircuitBreakers:{name}:";
+            if (b is null)
+            {
+                errors.AddError($"{at} is empty.");
+                continue;
+            }
+
+            if (!(b.FailureRatio > 0 && b.FailureRatio <= 1))
+            {
+                errors.AddError($"{at}FailureRatio must be greater than 0 and at most 1 (it is {b.FailureRatio}).");
+            }
+
+            if (b.MinimumThroughput < 2)
+            {
+                errors.AddError($"{at}MinimumThroughput must be at least 2 (it is {b.MinimumThroughput}).");
+            }
+
+            if (b.SamplingDuration < TimeSpan.FromMilliseconds(500) || b.SamplingDuration > TimeSpan.FromDays(1))
+            {
+                errors.AddError($"{at}SamplingDuration must be from 00:00:00.5 to 1.00:00:00 (it is {b.SamplingDuration}).");
+            }
+
+            if (b.BreakDuration < TimeSpan.FromMilliseconds(500) || b.BreakDuration > TimeSpan.FromDays(1))
+            {
+                errors.AddError($"{at}BreakDuration must be from 00:00:00.5 to 1.00:00:00 (it is {b.BreakDuration}).");
+            }
+        }
+
+        if (!options.CircuitBreakers.ContainsKey(CircuitBreakers.CircuitBreakerNames.Redis) && options.RateLimiting.Store == RateLimiterStore.Redis)
+        {
+            errors.AddError($"{Prefix}CircuitBreakers must keep the 'redis' breaker when RateLimiting:Store is Redis.");
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Resilience.Quotas;
+
+/// <summary>
+/// Where quota limits come from. The default reads <see cref="QuotaOptions.Plans"/> for the tenant's plan (from the
+/// <c>ITenantPlanResolver</c>); register your own to load limits from your store (per-tenant overrides, say).
+/// </summary>
+public interface IQuotaLimitSource
+{
+    /// <summary>The limit of <paramref name="resource"/> for <paramref name="tenant"/>.</summary>
+    /// <param name="tenant">The tenant.</param>
+    /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The limit (at least 1), or <see langword="null"/> when unlimited.</returns>
+    ValueTask<long?> GetLimitAsync(TenantId tenant, string resource, CancellationToken cancellationToken);
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using ScaleOps.Data;
+
+namespace ScaleOps.Rls.Internal;
+
+/// <summary>One policy the package wants on a table: its name, its CREATE POLICY statement and a hash of it.</summary>
+internal sealed record DesiredPolicy(string Name, string CreateSql)
+{
+    public string Hash { get; } = "scaleops:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(CreateSql)))[..16];
+}
+
+/// <summary>
+/// Renders the policies of a declared table. Every predicate is an equality between a column and a setting read once
+/// per statement, <c>col = nullif(current_setting('app.tenant_id', true), '')::type</c>: an index condition, never a
+/// per-row function or sub-query, and fail-closed (no tenant set, or reset to '', matches no row).
+/// </summary>
+internal static partial class PolicyDdl
+{
+    [GeneratedRegex(@"^[A-Za-z0-9_.:\-]{1,63}$", RegexOptions.CultureInvariant)]
+    private static partial Regex RoleName();
+
+    public static string? ValidateRole(string? role) =>
+        role is not null && RoleName().IsMatch(role) ? null
+            : $"'{role}' is not a valid role name (1 to 63 letters, digits, '_', '.', ':' or '-').";
+
+    public static string Setting(string setting, string type) =>
+        $"nullif(pg_catalog.current_setting('{setting}', true), '')::{type}";
+
+    public static IReadOnlyList<DesiredPolicy> For(RlsTable table, string qualifiedName, string? tenantType, string? userType)
+    {
+        var tenant = table.TenantColumn is null ? null : $"{SqlIdentifier.Quote(table.TenantColumn)} = {Setting(RlsSettings.TenantId, tenantType!)}";
+        var policies = new List<DesiredPolicy>();
+        switch (table.Kind)
+        {
+            case RlsTableKind.Tenant:
+                policies.Add(Policy("scaleops_tenant", qualifiedName, "ALL", tenant!, tenant!));
+                break;
+            case RlsTableKind.UserOwned:
+                var owner = And(tenant, $"{SqlIdentifier.Quote(table.UserColumn)} = {Setting(RlsSettings.UserId, userType!)}");
+                policies.Add(Policy("scaleops_owner", qualifiedName, "ALL", owner, owner));
+                break;
+            case RlsTableKind.AuthenticatedRead:
+                var authenticated = And(tenant, $"{Setting(RlsSettings.UserId, "text")} IS NOT NULL");
+                policies.Add(Policy("scaleops_read", qualifiedName, "SELECT", authenticated, null));
+                break;
+            case RlsTableKind.RoleOnly:
+                var role = And(tenant, HasRole(table.Role!));
+                policies.Add(Policy("scaleops_role", qualifiedName, "ALL", role, role));
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(table), table.Kind, "Unknown RlsTableKind.");
+        }
+
+        if (table.ExtraRoles.Count > 0)
+        {
+            var extra = And(tenant, "(" + string.Join(" OR ", table.ExtraRoles.Select(HasRole)) + ")");
+            policies.Add(Policy("scaleops_extra_roles", qualifiedName, "ALL", extra, extra));
+        }
+
+        return policies;
+    }
+
+    // The role name is validated (letters, digits, _ . : -), so it is safe as a literal in DDL.
+    private static string HasRole(string role) =>
+        $"'{role}' = ANY (coalesce({Setting(RlsSettings.Roles, "text[]")}, '{{}}'::text[]))";
+
+    private static string And(string? left, string right) => left is null ? right : $"{left} AND {right}";
+
+    private static DesiredPolicy Policy(string name, string table, string command, string @using, string? check) =>
+        new(name, $"CREATE POLICY {SqlIdentifier.Quote(name)} ON {table} AS PERMISSIVE FOR {command} TO PUBLIC USING ({@using})"
+            + (check is null ? "" : $" WITH CHECK ({check})"));
+}

@@ -1,0 +1,29 @@
+using System.IO;
+using System.Reflection;
+using System.Text;
+
+namespace ScaleOps.Rls.Internal;
+
+/// <summary>The package's SQL statements, loaded once from the embedded <c>Sql/Queries/*.sql</c> files.</summary>
+internal static class RlsSql
+{
+    public static readonly string RoleCheck = Load("Queries.RoleCheck.sql");
+    public static readonly string TableState = Load("Queries.TableState.sql");
+    public static readonly string ScaleOpsPolicies = Load("Queries.ScaleOpsPolicies.sql");
+    public static readonly string LeakingViews = Load("Queries.LeakingViews.sql");
+    public static readonly string AuditTables = Load("Queries.AuditTables.sql");
+    public static readonly string RlsTablesInSchema = Load("Queries.RlsTablesInSchema.sql");
+    public static readonly string ReplicaHealth = Load("Queries.ReplicaHealth.sql");
+    public static readonly string TenantContextMigration = Load("Migrations.0001_tenant_context.sql");
+
+    public const string MigrationPrefix = "ScaleOps.Rls.Sql.Migrations.";
+
+    private static string Load(string name)
+    {
+        var resource = "ScaleOps.Rls.Sql." + name;
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
+            ?? throw new FileNotFoundException($"Embedded SQL resource {resource} is missing from ScaleOps.Rls.");
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+}

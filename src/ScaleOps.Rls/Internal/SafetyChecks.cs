@@ -1,0 +1,98 @@
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Rls.Safety;
+
+namespace ScaleOps.Rls.Internal;
+
+/// <summary>The start-up checks: errors refuse the start (all listed at once), warnings are logged.</summary>
+internal static class SafetyChecks
+{
+    public static async Task<(List<string> Errors, List<string> Warnings)> RunAsync(
+        NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        var warnings = new List<string>();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        await using (var command = new NpgsqlCommand(RlsSql.RoleCheck, connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var role = reader.GetString(0);
+            var attribute = reader.GetBoolean(1) ? "SUPERUSER" : reader.GetBoolean(2) ? "BYPASSRLS" : null;
+            if (attribute is not null && options.AllowBypassRlsRole)
+            {
+                RlsLog.BypassRoleAllowed(logger, role, attribute);
+            }
+            else if (attribute is not null)
+            {
+                errors.Add($"the application connects as role {role}, which is {attribute}: row-level security does not apply to it, even with FORCE. "
+                    + "Connect as a NOSUPERUSER NOBYPASSRLS role (use ScaleOps:Rls:BypassConnectionString for system work), "
+                    + "or set ScaleOps:Rls:AllowBypassRlsRole = true (never in production).");
+            }
+        }
+
+        var protectedTables = new List<string>();
+        foreach (var table in options.Tables)
+        {
+            var state = await TableStateReader.ReadAsync(connection, null, table, cancellationToken).ConfigureAwait(false);
+            if (state is null)
+            {
+                errors.Add($"declared table {table.Schema}.{table.Name} does not exist.");
+                continue;
+            }
+
+            protectedTables.Add(state.Name);
+            if (!state.RowSecurity)
+            {
+                errors.Add($"table {state.Name} does not have row level security enabled (ALTER TABLE ... ENABLE ROW LEVEL SECURITY, or apply the policies).");
+            }
+
+            if (!state.ForceRowSecurity)
+            {
+                errors.Add($"table {state.Name} does not FORCE row level security: its owner sees every tenant (ALTER TABLE ... FORCE ROW LEVEL SECURITY).");
+            }
+
+            if (state.PolicyCount == 0)
+            {
+                errors.Add($"table {state.Name} has no policy: with RLS enabled nobody sees a row; without it everybody does.");
+            }
+
+            if (table.TenantColumn is not null && state.TenantType is null)
+            {
+                errors.Add($"table {state.Name} has no column {table.TenantColumn} (its declared TenantColumn).");
+            }
+            else if (table.TenantColumn is not null && !state.HasTenantIndex)
+            {
+                warnings.Add($"table {state.Name} has no index leading with {table.TenantColumn}; every tenant query scans the table. Create one: "
+                    + $"CREATE INDEX CONCURRENTLY ON {SqlIdentifier.Qualify(table.Schema, table.Name)} ({SqlIdentifier.Quote(table.TenantColumn)});");
+            }
+        }
+
+        foreach (var view in await RlsSchemaAuditor.LeakingViewsAsync(connection, protectedTables, cancellationToken).ConfigureAwait(false))
+        {
+            errors.Add(view + ".");
+        }
+
+        return (errors, warnings);
+    }
+
+    public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        var (errors, warnings) = await RunAsync(dataSource, options, logger, cancellationToken).ConfigureAwait(false);
+        foreach (var warning in warnings)
+        {
+            RlsLog.SafetyWarning(logger, warning);
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new RlsSafetyException(errors);
+        }
+    }
+
+}

@@ -1,0 +1,47 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+
+namespace ScaleOps.Rls.Internal;
+
+/// <summary>The catalog state of one declared table.</summary>
+internal sealed record TableState(
+    string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool HasTenantIndex)
+{
+    public void ThrowIfColumnsMissing(RlsTable table)
+    {
+        if (table.TenantColumn is not null && TenantType is null)
+        {
+            throw new InvalidOperationException($"RLS table {Name} has no column {table.TenantColumn} (its declared TenantColumn).");
+        }
+
+        if (table.Kind == RlsTableKind.UserOwned && UserType is null)
+        {
+            throw new InvalidOperationException($"RLS table {Name} has no column {table.UserColumn} (its declared UserColumn).");
+        }
+    }
+}
+
+/// <summary>Reads <see cref="TableState"/> from the catalog.</summary>
+internal static class TableStateReader
+{
+    public static async Task<TableState?> ReadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, RlsTable table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(RlsSql.TableState, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table.Schema });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)table.TenantColumn ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Insert(1, new NpgsqlParameter<string> { TypedValue = table.Name });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table.UserColumn });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new TableState(
+            reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
+            reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6));
+    }
+}

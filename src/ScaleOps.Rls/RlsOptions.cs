@@ -1,0 +1,66 @@
+using System;
+using System.Collections.Generic;
+
+namespace ScaleOps.Rls;
+
+/// <summary>Settings of ScaleOps.Rls, bound from the configuration section <c>ScaleOps:Rls</c>.</summary>
+public sealed class RlsOptions
+{
+    /// <summary>The tables protected by row-level security. Code only.</summary>
+    /// <value>Default empty.</value>
+    public IList<RlsTable> Tables { get; } = [];
+
+    /// <summary>Whether the policies of <see cref="Tables"/> are applied (idempotent DDL) when the host starts.</summary>
+    /// <value>Default <see langword="true"/>. The application role must own the tables; otherwise apply them with
+    /// <see cref="RlsPolicyManager.ApplyAsOwnerAsync"/> as the owner.</value>
+    public bool ApplyPoliciesOnStart { get; set; } = true;
+
+    /// <summary>Whether the start-up safety checks run (role attributes, RLS/FORCE/policies, tenant indexes, leaking views).</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool VerifyOnStart { get; set; } = true;
+
+    /// <summary>
+    /// Whether the host may start although its database role is a superuser or has BYPASSRLS (policies do not apply to
+    /// such a role). Never in production.
+    /// </summary>
+    /// <value>Default <see langword="false"/>: start-up fails.</value>
+    public bool AllowBypassRlsRole { get; set; }
+
+    /// <summary>
+    /// The connection string of the separate role (NOSUPERUSER BYPASSRLS) used by <see cref="RlsBypass"/> for system work
+    /// across tenants.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the bypass scope is unavailable.</value>
+    public string? BypassConnectionString { get; set; }
+
+    /// <summary>Read replicas of the shared primary, for <see cref="ScaleOps.Data.TenantDataAccess.ReadOnly"/> work, used round-robin.</summary>
+    /// <value>Default empty: every read goes to the primary.</value>
+    public IList<string> ReplicaConnectionStrings { get; } = [];
+
+    /// <summary>The largest replication lag a replica may have and still serve reads; beyond it reads fall back.</summary>
+    /// <value>Default 5 seconds. Greater than zero.</value>
+    public TimeSpan MaxReplicaLag { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a replica's health (reachable, a standby, lag) is trusted before it is checked again.</summary>
+    /// <value>Default 2 seconds. Zero checks before every read.</value>
+    public TimeSpan ReplicaCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Dedicated PostgreSQL instances by name (shard name to connection string), for <see cref="TenantPlacements"/>.</summary>
+    /// <value>Default empty.</value>
+    public IDictionary<string, string> Shards { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Tenants that live on a shard (tenant id to shard name); every other tenant uses the shared data source.</summary>
+    /// <value>Default empty.</value>
+    public IDictionary<string, string> TenantPlacements { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Declares a tenant-scoped table.</summary>
+    /// <param name="schema">The schema.</param>
+    /// <param name="name">The table.</param>
+    /// <param name="tenantColumn">The tenant column.</param>
+    /// <returns>These options.</returns>
+    public RlsOptions ProtectTenantTable(string schema, string name, string tenantColumn = "tenant_id")
+    {
+        Tables.Add(new RlsTable(schema, name) { TenantColumn = tenantColumn });
+        return this;
+    }
+}

@@ -1,0 +1,138 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Rls.Internal;
+
+namespace ScaleOps.Rls;
+
+/// <summary>
+/// Applies the row-level security of the declared tables (<see cref="RlsOptions.Tables"/>) with idempotent DDL:
+/// <c>ENABLE</c> and <c>FORCE ROW LEVEL SECURITY</c>, and the package's <c>scaleops_*</c> policies, created, replaced
+/// when their definition changed, or dropped when no longer declared. Other policies are left alone. Runs in one
+/// transaction under a lock, so concurrent hosts do not fight.
+/// </summary>
+public sealed class RlsPolicyManager
+{
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly RlsOptions _options;
+    private readonly ILogger<RlsPolicyManager> _logger;
+
+    internal RlsPolicyManager(NpgsqlDataSource dataSource, IOptions<RlsOptions> options, ILogger<RlsPolicyManager> logger)
+    {
+        _dataSource = dataSource;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Applies the policies through the shared data source (the application role must own the tables).</summary>
+    /// <param name="cancellationToken">Cancels the work (the transaction rolls back).</param>
+    /// <returns>What changed.</returns>
+    public Task<RlsPolicyReport> ApplyAsync(CancellationToken cancellationToken = default) => ApplyAsOwnerAsync(_dataSource, cancellationToken);
+
+    /// <summary>Applies the policies through <paramref name="ownerDataSource"/>, a connection as the tables' owner.</summary>
+    /// <param name="ownerDataSource">The data source of the owning (migration) role.</param>
+    /// <param name="cancellationToken">Cancels the work (the transaction rolls back).</param>
+    /// <returns>What changed.</returns>
+    /// <exception cref="InvalidOperationException">A declared table or column does not exist.</exception>
+    public async Task<RlsPolicyReport> ApplyAsOwnerAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ownerDataSource);
+        var changes = new List<string>();
+        await using var connection = await ownerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
+        {
+            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:rls:policies") });
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var table in _options.Tables)
+        {
+            await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var change in changes)
+        {
+            RlsLog.PolicyChanged(_logger, change);
+        }
+
+        if (changes.Count == 0)
+        {
+            RlsLog.PoliciesUpToDate(_logger, _options.Tables.Count);
+        }
+
+        return new RlsPolicyReport(changes);
+    }
+
+    private static async Task ApplyTableAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, RlsTable table, List<string> changes, CancellationToken cancellationToken)
+    {
+        var state = await TableStateReader.ReadAsync(connection, transaction, table, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"RLS table {table.Schema}.{table.Name} does not exist (declared in ScaleOps:Rls:Tables).");
+        state.ThrowIfColumnsMissing(table);
+        var qualified = SqlIdentifier.Qualify(table.Schema, table.Name);
+        if (!state.RowSecurity)
+        {
+            await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
+            changes.Add($"{state.Name}: enabled row level security");
+        }
+
+        if (!state.ForceRowSecurity)
+        {
+            await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
+            changes.Add($"{state.Name}: forced row level security (applies to the owner too)");
+        }
+
+        var existing = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using (var command = new NpgsqlCommand(RlsSql.ScaleOpsPolicies, connection, transaction))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = state.Name });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                existing[reader.GetString(0)] = reader.GetString(1);
+            }
+        }
+
+        var desired = PolicyDdl.For(table, qualified, state.TenantType, state.UserType);
+        foreach (var policy in desired)
+        {
+            var verb = "created";
+            if (existing.TryGetValue(policy.Name, out var hash))
+            {
+                if (string.Equals(hash, policy.Hash, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified}", cancellationToken)
+                    .ConfigureAwait(false);
+                verb = "replaced";
+            }
+
+            await ExecuteAsync(connection, transaction, policy.CreateSql, cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, transaction,
+                $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{policy.Hash}'", cancellationToken).ConfigureAwait(false);
+            changes.Add($"{state.Name}: {verb} policy {policy.Name}");
+        }
+
+        foreach (var stale in existing.Keys.Where(name => desired.All(p => !string.Equals(p.Name, name, StringComparison.Ordinal))).Order(StringComparer.Ordinal))
+        {
+            await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(stale)} ON {qualified}", cancellationToken).ConfigureAwait(false);
+            changes.Add($"{state.Name}: dropped policy {stale} (no longer declared)");
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,51 @@
+using System.Collections.Generic;
+
+namespace ScaleOps.Rls;
+
+/// <summary>
+/// A table protected by row-level security, declared in code (<see cref="RlsOptions.Tables"/>). The package enables
+/// and forces RLS on it and creates its policies, in the fail-closed form
+/// <c>tenant_id = nullif(current_setting('app.tenant_id', true), '')::type</c>, which the planner turns into an index
+/// condition and which matches no row when no tenant is set.
+/// </summary>
+public sealed class RlsTable
+{
+    /// <summary>Declares a table.</summary>
+    /// <param name="schema">The schema, for example <c>public</c>.</param>
+    /// <param name="name">The table name.</param>
+    /// <param name="kind">Who may see its rows.</param>
+    public RlsTable(string schema, string name, RlsTableKind kind = RlsTableKind.Tenant)
+    {
+        Schema = schema;
+        Name = name;
+        Kind = kind;
+    }
+
+    /// <summary>The schema.</summary>
+    public string Schema { get; }
+
+    /// <summary>The table name.</summary>
+    public string Name { get; }
+
+    /// <summary>Who may see its rows.</summary>
+    public RlsTableKind Kind { get; }
+
+    /// <summary>The tenant column.</summary>
+    /// <value>Default <c>tenant_id</c>. <see langword="null"/> (not for <see cref="RlsTableKind.Tenant"/>) for a table shared by all tenants.</value>
+    public string? TenantColumn { get; init; } = "tenant_id";
+
+    /// <summary>The owner column of a <see cref="RlsTableKind.UserOwned"/> table, compared with the user id.</summary>
+    /// <value>Default <c>user_id</c>.</value>
+    public string UserColumn { get; init; } = "user_id";
+
+    /// <summary>The role a <see cref="RlsTableKind.RoleOnly"/> table requires (one of the scope's roles).</summary>
+    /// <value>Default <see langword="null"/>; required for <see cref="RlsTableKind.RoleOnly"/>. Letters, digits, <c>_ . : -</c>.</value>
+    public string? Role { get; init; }
+
+    /// <summary>Roles that may also read and write every row of the tenant (an administrator, say).</summary>
+    /// <value>Default empty. Letters, digits, <c>_ . : -</c>.</value>
+    public IReadOnlyList<string> ExtraRoles { get; init; } = [];
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Schema}.{Name} ({Kind})";
+}

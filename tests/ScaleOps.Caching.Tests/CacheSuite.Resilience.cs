@@ -1,0 +1,203 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Caching.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Caching.Tests;
+
+/// <summary>Fail-safe, stampedes and factories that misbehave.</summary>
+public abstract partial class CacheSuite
+{
+    [Fact]
+    public async Task A_failing_factory_is_answered_with_the_last_good_value_for_a_bounded_time()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.FailSafeMaxDuration = TimeSpan.FromMinutes(30), time);
+        using var scope = node.As("acme");
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("good"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+
+        var runs = new Counter();
+        Func<CancellationToken, ValueTask<string>> failing = _ =>
+        {
+            runs.Increment();
+            throw new InvalidOperationException("database down");
+        };
+        var stale = await node.Cache.GetOrSetEntryAsync("k", failing, TenMinutes);
+        Assert.Equal((CacheSource.Stale, "good"), (stale.Source, stale.Value));
+        Assert.True(stale.IsHit);
+
+        // Within the throttle the stale value is served without calling the failing factory again.
+        Assert.Equal("good", await node.Cache.GetOrSetAsync("k", failing, TenMinutes));
+        Assert.Equal(1, runs.Value);
+
+        // Past the fail-safe window (10 min + up to 10% jitter + 30 min) the error reaches the caller.
+        time.Advance(TimeSpan.FromMinutes(30));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.GetOrSetAsync("k", failing, TenMinutes));
+        Assert.Equal("database down", error.Message);
+    }
+
+    [Fact]
+    public async Task A_slow_factory_is_answered_with_the_last_good_value_and_refreshes_the_entry_when_it_completes()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.FactoryTimeout = TimeSpan.FromMilliseconds(200), time);
+        using var scope = node.As("acme");
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+
+        var started = new TaskCompletionSource();
+        var release = new TaskCompletionSource<string>();
+        var call = node.Cache.GetOrSetEntryAsync("k", async _ =>
+        {
+            started.TrySetResult();
+            return await release.Task;
+        }, TenMinutes).AsTask();
+        await started.Task.WaitAsync("the slow factory to start");
+        await TestSignal.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            return Task.FromResult(call.IsCompleted);
+        }, "the factory timeout to serve the stale value");
+        var answer = await call;
+        Assert.Equal((CacheSource.Stale, "old"), (answer.Source, answer.Value));
+
+        release.SetResult("new");
+        await TestSignal.UntilAsync(async () => (await node.Cache.TryGetAsync<string>("k")).Value == "new", "the late factory result to be cached");
+    }
+
+    [Fact]
+    public async Task A_throwing_factory_without_a_previous_value_throws_to_every_waiter_and_caches_nothing()
+    {
+        await using var node = Node(Prefix());
+        using var scope = node.As("acme");
+        var gate = new TaskCompletionSource();
+        var runs = new Counter();
+        Func<CancellationToken, ValueTask<string>> failing = async _ =>
+        {
+            runs.Increment();
+            await gate.Task;
+            throw new TimeoutException("query timed out");
+        };
+
+        var callers = Enumerable.Range(0, 10).Select(_ => node.Cache.GetOrSetAsync("k", failing).AsTask()).ToArray();
+        gate.SetResult();
+        foreach (var caller in callers)
+        {
+            await Assert.ThrowsAsync<TimeoutException>(() => caller);
+        }
+
+        Assert.Equal(1, runs.Value);
+        Assert.False((await node.Cache.TryGetAsync<string>("k")).HasValue);
+        Assert.Equal("ok", await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("ok")));
+    }
+
+    [Fact]
+    public async Task Concurrent_misses_in_one_process_run_the_factory_once()
+    {
+        await using var node = Node(Prefix());
+        using var scope = node.As("acme");
+        var gate = new TaskCompletionSource();
+        var runs = new Counter();
+        var callers = Enumerable.Range(0, 200).Select(_ => node.Cache.GetOrSetAsync("hot", async _ =>
+        {
+            runs.Increment();
+            await gate.Task;
+            return "v";
+        }).AsTask()).ToArray();
+
+        await TestSignal.UntilAsync(() => Task.FromResult(runs.Value > 0), "the factory to start");
+        gate.SetResult();
+        Assert.All(await Task.WhenAll(callers).WaitAsync("all callers"), v => Assert.Equal("v", v));
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task Concurrent_misses_on_two_instances_run_the_factory_once_with_distributed_protection()
+    {
+        var prefix = Prefix();
+        Action<CachingOptions> locked = o => o.DistributedStampedeProtection = true;
+        await using var a = Node(prefix, locked);
+        await using var b = Node(prefix, locked);
+        using var waits = b.Collect("scaleops.cache.stampede.waits");
+        var gate = new TaskCompletionSource();
+        var runs = new Counter();
+        Func<CancellationToken, ValueTask<string>> factory = async _ =>
+        {
+            runs.Increment();
+            await gate.Task;
+            return "once";
+        };
+
+        using var scopeA = a.As("acme");
+        var first = Enumerable.Range(0, 50).Select(_ => a.Cache.GetOrSetAsync("hot", factory).AsTask()).ToArray();
+        await TestSignal.UntilAsync(() => Task.FromResult(runs.Value > 0), "instance A's factory to start");
+
+        using var scopeB = b.As("acme");
+        var second = Enumerable.Range(0, 50).Select(_ => b.Cache.GetOrSetAsync("hot", factory).AsTask()).ToArray();
+        await TestSignal.UntilAsync(
+            () => Task.FromResult(waits.GetMeasurementSnapshot().Any(m => m.Tags["scope"] as string == "cluster")),
+            "instance B to wait on A's lock");
+        gate.SetResult();
+
+        Assert.All(await Task.WhenAll(first.Concat(second)).WaitAsync("all callers"), v => Assert.Equal("once", v));
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task Bad_keys_are_refused_with_clear_exceptions()
+    {
+        await using var node = Node(Prefix(), o => o.MaxKeyLength = 64);
+        using var scope = node.As("acme");
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await node.Cache.GetOrSetAsync(null!, _ => ValueTask.FromResult(1)));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await node.Cache.SetAsync("", 1));
+        var tooLong = await Assert.ThrowsAsync<ArgumentException>(async () => await node.Cache.TryGetAsync<int>(new string('k', 65)));
+        Assert.Contains("ScaleOps:Caching:MaxKeyLength", tooLong.Message, StringComparison.Ordinal);
+        Assert.Contains("65", tooLong.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(async () => await node.Cache.RemoveByTagAsync(new string('t', 65)));
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await node.Cache.GetOrSetAsync<int>("k", null!));
+    }
+
+    [Fact]
+    public async Task A_value_that_cannot_be_serialized_or_is_too_large_fails_clearly_and_is_not_cached()
+    {
+        await using var node = Node(Prefix(), o => o.MaxPayloadBytes = 1024);
+        using var scope = node.As("acme");
+        var cyclic = new Cyclic();
+        cyclic.Self = cyclic;
+
+        var unserializable = await Assert.ThrowsAsync<CacheSerializationException>(async () =>
+            await node.Cache.GetOrSetAsync("cyclic", _ => ValueTask.FromResult(cyclic)));
+        Assert.Contains("'cyclic'", unserializable.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(Cyclic), unserializable.Message, StringComparison.Ordinal);
+
+        var tooLarge = await Assert.ThrowsAsync<CacheSerializationException>(async () => await node.Cache.SetAsync("big", new string('x', 2000)));
+        Assert.Contains("ScaleOps:Caching:MaxPayloadBytes (1024)", tooLarge.Message, StringComparison.Ordinal);
+        Assert.False((await node.Cache.TryGetAsync<string>("big")).HasValue);
+        Assert.False((await node.Cache.TryGetAsync<Cyclic>("cyclic")).HasValue);
+    }
+
+    [Fact]
+    public async Task An_unreadable_Redis_value_is_a_miss_not_an_error()
+    {
+        var prefix = Prefix();
+        await using var writer = Node(prefix);
+        await using var reader = Node(prefix);
+        using (writer.As("acme"))
+        {
+            await writer.Cache.SetAsync("shape", "a string, not a number");
+        }
+
+        using var scope = reader.As("acme");
+        var read = await reader.Cache.GetOrSetEntryAsync("shape", _ => ValueTask.FromResult(7));
+        Assert.Equal((CacheSource.Factory, 7), (read.Source, read.Value));
+    }
+
+    public sealed class Cyclic
+    {
+        public Cyclic? Self { get; set; }
+    }
+}

@@ -1,0 +1,261 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Caching.Tests.Support;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Caching.Tests;
+
+/// <summary>
+/// The cache's behaviour, written once and run on every Redis target: <see cref="SingleRedisCacheTests"/> and
+/// <see cref="ClusterRedisCacheTests"/>. Each test uses its own key prefix, so classes run in parallel safely.
+/// </summary>
+public abstract partial class CacheSuite(RedisTarget redis)
+{
+    private static readonly CacheEntryOptions TenMinutes = new() { Expiration = TimeSpan.FromMinutes(10) };
+
+    protected RedisTarget Redis { get; } = redis;
+
+    private CacheNode Node(string prefix, Action<CachingOptions>? configure = null, TimeProvider? time = null) =>
+        CacheNode.Create(Redis.ConnectionString, prefix, configure, time);
+
+    private string Prefix([CallerMemberName] string test = "") => Unique.Prefix(Redis.Name, test);
+
+    private static Func<CancellationToken, ValueTask<string?>> Counting(Counter counter, string? value) =>
+        _ =>
+        {
+            counter.Increment();
+            return ValueTask.FromResult(value);
+        };
+
+    [Fact]
+    public async Task A_miss_runs_the_factory_once_then_memory_serves_the_value()
+    {
+        await using var node = Node(Prefix());
+        using var scope = node.As("acme");
+        var runs = new Counter();
+
+        var first = await node.Cache.GetOrSetEntryAsync("doc:1", Counting(runs, "v1"));
+        var second = await node.Cache.GetOrSetEntryAsync("doc:1", Counting(runs, "v2"));
+
+        Assert.Equal((CacheSource.Factory, "v1"), (first.Source, first.Value));
+        Assert.False(first.IsHit);
+        Assert.Equal((CacheSource.Memory, "v1"), (second.Source, second.Value));
+        Assert.True(second.IsHit);
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task Another_instance_reads_the_value_from_Redis_without_running_its_factory()
+    {
+        var prefix = Prefix();
+        await using var writer = Node(prefix);
+        await using var reader = Node(prefix);
+        var runs = new Counter();
+        using (writer.As("acme"))
+        {
+            await writer.Cache.GetOrSetAsync("doc:1", Counting(runs, "from-writer"));
+        }
+
+        using (reader.As("acme"))
+        {
+            var read = await reader.Cache.GetOrSetEntryAsync("doc:1", Counting(runs, "from-reader"));
+            Assert.Equal((CacheSource.Redis, "from-writer"), (read.Source, read.Value));
+            Assert.Equal(CacheSource.Memory, (await reader.Cache.TryGetAsync<string>("doc:1")).Source);
+        }
+
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Theory]
+    [InlineData("a", "b:k", "a:b", "k")]
+    [InlineData("a}", "k", "a", "}k")]
+    [InlineData("a{b}", "k", "a", "{b}k")]
+    [InlineData("t%7D", "k", "t}", "k")]
+    [InlineData("x", "v0:k:y", "x}:v0:k", "y")]
+    public async Task Tenants_never_read_each_others_entries_whatever_the_key(string tenantA, string keyA, string tenantB, string keyB)
+    {
+        var prefix = Prefix();
+        await using var one = Node(prefix);
+        await using var two = Node(prefix);
+        using (one.As(tenantA))
+        {
+            await one.Cache.SetAsync(keyA, "secret of " + tenantA);
+        }
+
+        using (two.As(tenantB))
+        {
+            Assert.False((await two.Cache.TryGetAsync<string>(keyB)).HasValue);
+            Assert.False((await two.Cache.TryGetAsync<string>(keyA)).HasValue);
+            var own = await two.Cache.GetOrSetEntryAsync(keyA, _ => ValueTask.FromResult<string?>("own of " + tenantB));
+            Assert.Equal((CacheSource.Factory, "own of " + tenantB), (own.Source, own.Value));
+        }
+
+        using (one.As(tenantB))
+        {
+            Assert.Equal("own of " + tenantB, (await one.Cache.TryGetAsync<string>(keyA)).Value);
+        }
+
+        using (one.As(tenantA))
+        {
+            Assert.Equal("secret of " + tenantA, (await one.Cache.TryGetAsync<string>(keyA)).Value);
+        }
+    }
+
+    [Fact]
+    public async Task Plain_get_set_and_remove_work_across_instances()
+    {
+        var prefix = Prefix();
+        await using var a = Node(prefix);
+        await using var b = Node(prefix);
+        using var scopeA = a.As("acme");
+        using var scopeB = b.As("acme");
+
+        Assert.Equal(default, await b.Cache.TryGetAsync<int>("count"));
+        await a.Cache.SetAsync("count", 41);
+        Assert.Equal((CacheSource.Redis, 41), ((await b.Cache.TryGetAsync<int>("count")).Source, (await b.Cache.TryGetAsync<int>("count")).Value));
+        Assert.True(b.InMemory("acme", "count"));
+
+        await a.Cache.SetAsync("count", 42);
+        await TestSignalUntil(() => !b.InMemory("acme", "count"), "instance B to drop its copy after A's set");
+        Assert.Equal(42, (await b.Cache.TryGetAsync<int>("count")).Value);
+
+        await a.Cache.RemoveAsync("count");
+        await TestSignalUntil(() => !b.InMemory("acme", "count"), "instance B to drop its copy after A's remove");
+        Assert.False((await b.Cache.TryGetAsync<int>("count")).HasValue);
+        Assert.False((await a.Cache.TryGetAsync<int>("count")).HasValue);
+    }
+
+    [Fact]
+    public async Task A_not_found_is_cached_for_the_shorter_negative_expiration()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.NegativeExpiration = TimeSpan.FromSeconds(30), time);
+        using var scope = node.As("acme");
+        var runs = new Counter();
+
+        Assert.Null(await node.Cache.GetOrSetAsync("missing", Counting(runs, null), TenMinutes));
+        Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("missing", Counting(runs, null), TenMinutes)).Source);
+        Assert.Equal(1, runs.Value);
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(CacheSource.Factory, (await node.Cache.GetOrSetEntryAsync("missing", Counting(runs, "found now"), TenMinutes)).Source);
+        Assert.Equal(2, runs.Value);
+    }
+
+    [Fact]
+    public async Task Entries_expire_after_their_expiration_plus_at_most_the_jitter()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.JitterFraction = 0.1, time);
+        using var scope = node.As("acme");
+        var runs = new Counter();
+
+        await node.Cache.GetOrSetAsync("k", Counting(runs, "v"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(9.9));
+        Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("k", Counting(runs, "v"), TenMinutes)).Source);
+        time.Advance(TimeSpan.FromMinutes(1.2));
+        Assert.Equal(CacheSource.Factory, (await node.Cache.GetOrSetEntryAsync("k", Counting(runs, "v"), TenMinutes)).Source);
+        Assert.Equal(2, runs.Value);
+    }
+
+    [Fact]
+    public async Task Removing_a_tag_removes_the_tagged_entries_of_the_tenant_on_every_instance()
+    {
+        var prefix = Prefix();
+        await using var a = Node(prefix);
+        await using var b = Node(prefix);
+        var tagged = new CacheEntryOptions { Tags = ["docs"] };
+        foreach (var node in new[] { a, b })
+        {
+            using var scope = node.As("acme");
+            await node.Cache.GetOrSetAsync("doc:1", _ => ValueTask.FromResult("one"), tagged);
+            await node.Cache.GetOrSetAsync("doc:2", _ => ValueTask.FromResult("two"), tagged);
+            await node.Cache.GetOrSetAsync("user:1", _ => ValueTask.FromResult("ann"));
+        }
+
+        using (a.As("other"))
+        {
+            await a.Cache.SetAsync("doc:1", "other's", tagged);
+        }
+
+        using (a.As("acme"))
+        {
+            await a.Cache.RemoveByTagAsync("docs");
+        }
+
+        await TestSignalUntil(() => !b.InMemory("acme", "doc:1") && !b.InMemory("acme", "doc:2"), "instance B to drop the tagged entries");
+        using (b.As("acme"))
+        {
+            Assert.False((await b.Cache.TryGetAsync<string>("doc:1")).HasValue);
+            Assert.False((await b.Cache.TryGetAsync<string>("doc:2")).HasValue);
+            Assert.Equal("ann", (await b.Cache.TryGetAsync<string>("user:1")).Value);
+        }
+
+        using (b.As("other"))
+        {
+            Assert.Equal("other's", (await b.Cache.TryGetAsync<string>("doc:1")).Value);
+        }
+    }
+
+    [Fact]
+    public async Task Invalidating_a_tenant_drops_all_its_entries_everywhere_and_no_other_tenants()
+    {
+        var prefix = Prefix();
+        await using var a = Node(prefix);
+        await using var b = Node(prefix);
+        foreach (var tenant in new[] { "acme", "globex" })
+        {
+            using var scope = a.As(tenant);
+            for (var i = 0; i < 5; i++)
+            {
+                await a.Cache.SetAsync($"k{i}", $"{tenant}-{i}");
+            }
+        }
+
+        using (b.As("acme"))
+        {
+            Assert.Equal(CacheSource.Redis, (await b.Cache.TryGetAsync<string>("k0")).Source);
+        }
+
+        using (a.As("acme"))
+        {
+            await a.Cache.InvalidateTenantAsync();
+            Assert.False((await a.Cache.TryGetAsync<string>("k3")).HasValue);
+        }
+
+        await TestSignalUntil(() => !b.InMemory("acme", "k0"), "instance B to drop the tenant's entries");
+        using (b.As("acme"))
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.False((await b.Cache.TryGetAsync<string>($"k{i}")).HasValue);
+            }
+        }
+
+        using (b.As("globex"))
+        {
+            Assert.Equal("globex-4", (await b.Cache.TryGetAsync<string>("k4")).Value);
+        }
+    }
+
+    [Fact]
+    public async Task Outside_a_tenant_scope_every_call_throws_TenantRequiredException()
+    {
+        await using var node = Node(Prefix());
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult(1)));
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.TryGetAsync<int>("k"));
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.SetAsync("k", 1));
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.RemoveAsync("k"));
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.InvalidateTenantAsync());
+    }
+
+    private static Task TestSignalUntil(Func<bool> condition, string what) =>
+        ScaleOps.TestInfrastructure.TestSignal.UntilAsync(() => Task.FromResult(condition()), what, TimeSpan.FromSeconds(10));
+}
+
+public sealed class SingleRedisCacheTests(SingleRedis redis) : CacheSuite(redis), IClassFixture<SingleRedis>;
+
+public sealed class ClusterRedisCacheTests(ClusterRedis redis) : CacheSuite(redis), IClassFixture<ClusterRedis>;

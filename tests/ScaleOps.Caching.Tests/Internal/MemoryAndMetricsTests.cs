@@ -1,0 +1,94 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Caching.Tests.Support;
+
+namespace ScaleOps.Caching.Tests.Internal;
+
+public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<SingleRedis>
+{
+    [Fact]
+    public async Task The_sweep_drops_entries_past_their_fail_safe_window_and_the_memory_limit_holds()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("memory", "sweep"), o =>
+        {
+            o.MaxMemoryEntries = 3;
+            o.FailSafeMaxDuration = TimeSpan.FromMinutes(1);
+        }, time);
+        using var scope = node.As("acme");
+        for (var i = 0; i < 5; i++)
+        {
+            await node.Cache.SetAsync($"k{i}", i, new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(1) });
+        }
+
+        Assert.Equal(3, node.Cache.GetStatus().MemoryEntries);
+        Assert.Equal(CacheSource.Redis, (await node.Cache.TryGetAsync<int>("k4")).Source); // not in memory, still cached
+
+        time.Advance(TimeSpan.FromMinutes(3));
+        await node.Internal.MaintainAsync();
+        Assert.Equal(0, node.Cache.GetStatus().MemoryEntries);
+    }
+
+    [Fact]
+    public async Task A_custom_serializer_writes_and_reads_the_Redis_copies()
+    {
+        var prefix = Unique.Prefix("memory", "serializer");
+        var serializer = new CountingSerializer();
+        await using var a = CacheNode.Create(redis.ConnectionString, prefix, o => o.Serializer = serializer);
+        await using var b = CacheNode.Create(redis.ConnectionString, prefix, o => o.Serializer = serializer);
+        using var scope = a.As("acme");
+        await a.Cache.SetAsync("k", new[] { "x", "y" });
+        Assert.Equal(["x", "y"], (await b.Cache.TryGetAsync<string[]>("k")).Value);
+        Assert.Equal((1, 1), (serializer.Writes, serializer.Reads));
+    }
+
+    private sealed class CountingSerializer : ScaleOps.Caching.Serialization.ICacheSerializer
+    {
+        private readonly ScaleOps.Caching.Serialization.SystemTextJsonCacheSerializer _inner = new();
+
+        public int Writes { get; private set; }
+
+        public int Reads { get; private set; }
+
+        public void Serialize<T>(T value, System.Buffers.IBufferWriter<byte> destination)
+        {
+            Writes++;
+            _inner.Serialize(value, destination);
+        }
+
+        public T Deserialize<T>(ReadOnlySpan<byte> data)
+        {
+            Reads++;
+            return _inner.Deserialize<T>(data);
+        }
+    }
+
+    [Fact]
+    public async Task Hits_misses_factory_time_and_ratio_are_measured_per_level()
+    {
+        var prefix = Unique.Prefix("memory", "metrics");
+        await using var a = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var b = CacheNode.Create(redis.ConnectionString, prefix);
+        using var hits = b.Collect("scaleops.cache.hits");
+        using var misses = b.Collect("scaleops.cache.misses");
+        using var factory = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(b.Metrics.Meter, "scaleops.cache.factory.duration");
+        using var scopeA = a.As("acme");
+        await a.Cache.SetAsync("shared", "s");
+
+        await b.Cache.GetOrSetAsync("shared", _ => ValueTask.FromResult("never"));   // memory miss, redis hit
+        await b.Cache.GetOrSetAsync("shared", _ => ValueTask.FromResult("never"));   // memory hit
+        await b.Cache.GetOrSetAsync("own", _ => ValueTask.FromResult("o"));          // memory miss, redis miss, factory
+
+        string[] Levels(Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long> c) =>
+            [.. c.GetMeasurementSnapshot().Select(m => (string)m.Tags["level"]!).Order()];
+        Assert.Equal(["memory", "redis"], Levels(hits));
+        Assert.Equal(["memory", "memory", "redis"], Levels(misses));
+        Assert.Single(factory.GetMeasurementSnapshot());
+        var status = b.Cache.GetStatus();
+        Assert.Equal((2, 1), (status.Hits, status.Misses));
+        Assert.Equal(2 / 3.0, status.HitRatio, 3);
+        Assert.False(status.IsDegraded);
+    }
+}

@@ -1,0 +1,143 @@
+using System;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Caching.Tests.Outage;
+
+/// <summary>
+/// Redis going away and coming back, on a private redis-server that each test starts, stops, pauses and restarts by its
+/// own PID (never the shared server).
+/// </summary>
+public sealed class RedisOutageTests
+{
+    private static CacheNode Node(PrivateRedisServer redis, string prefix) => CacheNode.Create(redis.Endpoint, prefix, o =>
+    {
+        o.RedisTimeout = TimeSpan.FromSeconds(1);
+        o.BreakerDuration = TimeSpan.FromMilliseconds(200);
+    });
+
+    private static Task Until(Func<Task<bool>> condition, string what) => TestSignal.UntilAsync(condition, what, TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public async Task While_Redis_is_down_the_cache_serves_and_fills_memory_without_throwing_then_resumes()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(While_Redis_is_down_the_cache_serves_and_fills_memory_without_throwing_then_resumes));
+        await using var node = Node(redis, prefix);
+        using var fallbacks = node.Collect("scaleops.cache.fallbacks");
+        using var scope = node.As("acme");
+        Assert.Equal(CacheSource.Factory, (await node.Cache.GetOrSetEntryAsync("hot", _ => ValueTask.FromResult("v1"))).Source);
+        Assert.True(node.Cache.GetStatus().RedisAvailable);
+
+        await redis.StopAsync();
+
+        Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("hot", _ => ValueTask.FromResult("v2"))).Source);
+        var miss = await node.Cache.GetOrSetEntryAsync("cold", _ => ValueTask.FromResult("c1"));
+        Assert.Equal((CacheSource.Factory, "c1"), (miss.Source, miss.Value));
+        Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("cold", _ => ValueTask.FromResult("c2"))).Source);
+        await node.Cache.SetAsync("written", 1);
+        await node.Cache.RemoveAsync("hot");
+        await node.Cache.RemoveByTagAsync("docs");
+        await node.Cache.InvalidateTenantAsync();
+        Assert.False((await node.Cache.TryGetAsync<string>("nothing")).HasValue);
+
+        var status = node.Cache.GetStatus();
+        Assert.True(status.IsDegraded);
+        Assert.NotNull(status.LastRedisError);
+        Assert.True(status.PendingInvalidations > 0);
+        Assert.Contains(fallbacks.GetMeasurementSnapshot(), m => m.Tags["reason"] as string == "redis_unavailable");
+
+        await redis.RestartAsync();
+        await Until(async () =>
+        {
+            await node.Internal.MaintainAsync();
+            return node.Cache.GetStatus() is { RedisAvailable: true, PendingInvalidations: 0 };
+        }, "the cache to use Redis again and replay its invalidations");
+
+        await node.Cache.SetAsync("after", "a1");
+        await using var other = Node(redis, prefix);
+        using var otherScope = other.As("acme");
+        Assert.Equal((CacheSource.Redis, "a1"), ToTuple(await other.Cache.TryGetAsync<string>("after")));
+    }
+
+    [Fact]
+    public async Task After_a_restart_no_instance_serves_an_entry_invalidated_during_the_outage()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(After_a_restart_no_instance_serves_an_entry_invalidated_during_the_outage));
+        await using var a = Node(redis, prefix);
+        await using var b = Node(redis, prefix);
+        using var scopeA = a.As("acme");
+        using var scopeB = b.As("acme");
+        await a.Cache.SetAsync("doc", "v1");
+        Assert.Equal((CacheSource.Redis, "v1"), ToTuple(await b.Cache.TryGetAsync<string>("doc")));
+        Assert.True(b.InMemory("acme", "doc"));
+
+        await redis.StopAsync();
+        await a.Cache.RemoveAsync("doc");
+        Assert.Equal("v1", (await b.Cache.TryGetAsync<string>("doc")).Value); // B cannot know yet: memory still serves it.
+        await redis.RestartAsync();
+
+        await Until(async () =>
+        {
+            await a.Internal.MaintainAsync();
+            return a.Cache.GetStatus().PendingInvalidations == 0 && !b.InMemory("acme", "doc");
+        }, "A to replay its removal and B to drop its memory copy on reconnect");
+        var read = await b.Cache.GetOrSetEntryAsync("doc", _ => ValueTask.FromResult("v2"));
+        Assert.Equal((CacheSource.Factory, "v2"), (read.Source, read.Value));
+    }
+
+    [Fact]
+    public async Task Invalidations_made_while_Redis_hangs_are_replayed_and_reach_the_other_instances()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(Invalidations_made_while_Redis_hangs_are_replayed_and_reach_the_other_instances));
+        await using var a = Node(redis, prefix);
+        await using var b = Node(redis, prefix);
+        foreach (var tenant in new[] { "acme", "globex" })
+        {
+            using var scope = a.As(tenant);
+            await a.Cache.SetAsync("doc", tenant + "-v1");
+            using var scopeB = b.As(tenant);
+            Assert.Equal(CacheSource.Redis, (await b.Cache.TryGetAsync<string>("doc")).Source);
+        }
+
+        await redis.PauseAsync();
+        using (a.As("acme"))
+        {
+            await a.Cache.RemoveAsync("doc");
+            Assert.Equal(CacheSource.Factory, (await a.Cache.GetOrSetEntryAsync("x", _ => ValueTask.FromResult(1))).Source);
+        }
+
+        using (a.As("globex"))
+        {
+            await a.Cache.InvalidateTenantAsync();
+        }
+
+        Assert.True(a.Cache.GetStatus().PendingInvalidations >= 2);
+        using (b.As("acme"))
+        {
+            Assert.Equal(CacheSource.Memory, (await b.Cache.TryGetAsync<string>("doc")).Source); // a hang never blocks a memory hit
+        }
+
+        await redis.ResumeAsync();
+        await Until(async () =>
+        {
+            await a.Internal.MaintainAsync();
+            return a.Cache.GetStatus().PendingInvalidations == 0 && !b.InMemory("acme", "doc") && !b.InMemory("globex", "doc");
+        }, "A's queued invalidations to be replayed and to reach B");
+
+        foreach (var tenant in new[] { "acme", "globex" })
+        {
+            using var scope = b.As(tenant);
+            var read = await b.Cache.GetOrSetEntryAsync("doc", _ => ValueTask.FromResult(tenant + "-v2"));
+            Assert.Equal((CacheSource.Factory, tenant + "-v2"), (read.Source, read.Value));
+        }
+
+        var raw = await a.RawAsync();
+        Assert.Equal(1, (long)await raw.StringGetAsync($"{prefix}:{{globex}}:gen"));
+    }
+
+    private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);
+}

@@ -1,0 +1,85 @@
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using ScaleOps.Caching.Internal;
+using ScaleOps.Diagnostics;
+using ScaleOps.Tenancy;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Tests.Support;
+
+/// <summary>One application instance with the cache registered (its own service provider, its own Redis connection).</summary>
+public sealed class CacheNode : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    private CacheNode(ServiceProvider provider)
+    {
+        _provider = provider;
+        Cache = provider.GetRequiredService<ITenantCache>();
+        Tenants = provider.GetRequiredService<ITenantContext>();
+        Hybrid = provider.GetRequiredService<HybridCache>();
+        Metrics = provider.GetRequiredService<ScaleOpsMetrics>();
+    }
+
+    public ITenantCache Cache { get; }
+
+    public HybridCache Hybrid { get; }
+
+    public ITenantContext Tenants { get; }
+
+    public ScaleOpsMetrics Metrics { get; }
+
+    public IServiceProvider Services => _provider;
+
+    internal TenantCache Internal => _provider.GetRequiredService<TenantCache>();
+
+    /// <summary>Creates a node. Nodes made with the same <paramref name="prefix"/> share their Redis data.</summary>
+    public static CacheNode Create(string redis, string prefix, Action<CachingOptions>? configure = null, TimeProvider? time = null)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build());
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
+        services.AddScaleOps(o =>
+            {
+                o.ConnectionString = "Host=127.0.0.1";
+                o.ApplyMigrationsOnStart = false;
+            })
+            .AddCaching(o =>
+            {
+                o.RedisConnectionString = redis;
+                o.KeyPrefix = prefix;
+
+                // Two shared cores run many test classes at once: allow slow answers unless a test is about outages.
+                o.RedisTimeout = TimeSpan.FromSeconds(5);
+                configure?.Invoke(o);
+            });
+        return new CacheNode(services.BuildServiceProvider(validateScopes: true));
+    }
+
+    public TenantScope As(string tenant) => Tenants.BeginScope(new TenantId(tenant));
+
+    public MetricCollector<long> Collect(string instrument) => new(Metrics.Meter, instrument);
+
+    /// <summary>Whether this node holds <paramref name="key"/> of <paramref name="tenant"/> in memory.</summary>
+    internal bool InMemory(string tenant, string key) =>
+        Internal.Memory.Find(tenant) is { } bucket && bucket.Entries.ContainsKey(key);
+
+    internal async Task<IDatabase> RawAsync()
+    {
+        var options = _provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CachingOptions>>().Value;
+        var mux = await ConnectionMultiplexer.ConnectAsync(options.RedisConnectionString!);
+        return mux.GetDatabase();
+    }
+
+    public async ValueTask DisposeAsync() => await _provider.DisposeAsync();
+}

@@ -1,0 +1,119 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Tasks;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Caching.Tests.Support;
+
+/// <summary>
+/// A redis-server owned by one test: random free loopback port, no persistence, stopped, paused and restarted by its
+/// own PID only. Outage tests use it so they never disturb the shared server other classes use in parallel.
+/// </summary>
+public sealed class PrivateRedisServer : IAsyncDisposable
+{
+    private Process? _process;
+
+    private PrivateRedisServer(int port) => Port = port;
+
+    public int Port { get; }
+
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    public static async Task<PrivateRedisServer> StartAsync()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var server = new PrivateRedisServer(port);
+        await server.RestartAsync();
+        return server;
+    }
+
+    /// <summary>Starts the server (again) on the same port.</summary>
+    public async Task RestartAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            throw new InvalidOperationException("The private redis-server is already running.");
+        }
+
+        var start = new ProcessStartInfo("redis-server")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--save", "", "--appendonly", "no", "--daemonize", "no" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new ServerMissingException($"redis-server is not installed: {ex.Message}. Install it with `{TestServers.StartCommand}` (it installs Redis) or apt-get install redis-server.", ex);
+        }
+
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await TestSignal.UntilAsync(async () =>
+        {
+            try
+            {
+                await TcpServer.CheckAsync("private redis", "127.0.0.1", Port);
+                return true;
+            }
+            catch (ServerMissingException)
+            {
+                return false;
+            }
+        }, $"private redis-server on port {Port} to listen", TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Kills the server (an outage: connections are refused).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill();
+            await process.WaitForExitAsync().WaitAsync("private redis-server to exit", TimeSpan.FromSeconds(15));
+        }
+    }
+
+    /// <summary>Freezes the server (SIGSTOP): connections stay open but nothing answers.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    /// <summary>Resumes a paused server (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            await ResumeAsync();
+            await StopAsync();
+        }
+
+        _process?.Dispose();
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process is not { HasExited: false } process)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", [signal, process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync().WaitAsync($"kill {signal} {process.Id}", TimeSpan.FromSeconds(10));
+    }
+}

@@ -1,0 +1,243 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Partitioning.Tests.Lifecycle;
+
+public class MaintenanceTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+{
+    private async Task<(IHost Host, FakeTimeProvider Time, IPartitionMaintenance Maintenance)> TableAsync(
+        string name, Action<PartitionedTableOptions>? table = null, Action<PartitioningOptions>? options = null, string columnType = "timestamptz")
+    {
+        var quoted = SqlIdentifier.Qualify("public", name);
+        await database.DataSource.ExecAsync(
+            $"CREATE TABLE {quoted} (id bigint NOT NULL, created_at {columnType} NOT NULL, body text) PARTITION BY RANGE (created_at)");
+        var time = new FakeTimeProvider(TestHost.Monday);
+        var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            var t = new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2 };
+            table?.Invoke(t);
+            o.Tables.Add(t);
+            options?.Invoke(o);
+        }, time, schema: "so_" + Math.Abs(name.GetHashCode(StringComparison.Ordinal)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return (host, time, host.Services.GetRequiredService<IPartitionMaintenance>());
+    }
+
+    [Fact]
+    public async Task Creates_past_current_and_future_partitions_once_with_pg_partman_names()
+    {
+        var (host, _, maintenance) = await TableAsync("m_create");
+        using var _ = host;
+
+        var first = await maintenance.RunMaintenanceAsync();
+        Assert.True(first.Ran);
+        Assert.Equal(
+            ["m_create_p2026_09", "m_create_p2026_10", "m_create_p2026_11", "m_create_p2026_12", "m_create_p2027_01"],
+            first.Actions.Select(a => a.Partition));
+        Assert.Contains(
+            "m_create_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-12-01 00:00:00+00')",
+            await database.DataSource.PartitionsAsync("public.m_create"));
+
+        var second = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(second.Actions);
+        Assert.Equal(5, (await database.DataSource.PartitionsAsync("public.m_create")).Count);
+    }
+
+    [Fact]
+    public async Task A_dry_run_returns_the_plan_and_changes_nothing()
+    {
+        var (host, time, maintenance) = await TableAsync("m_dry", t => t.Retention = 3);
+        using var _ = host;
+        await maintenance.RunMaintenanceAsync();
+        time.Advance(TimeSpan.FromDays(200)); // 2027-06-11: retention now reaches 2026_09..2027_02
+
+        var plan = await maintenance.RunMaintenanceAsync(dryRun: true);
+        Assert.True(plan.DryRun);
+        Assert.Equal(
+            ["Create m_dry_p2027_06", "Create m_dry_p2027_07", "Create m_dry_p2027_08", "Drop m_dry_p2026_09", "Drop m_dry_p2026_10", "Drop m_dry_p2026_11",
+             "Drop m_dry_p2026_12", "Drop m_dry_p2027_01"],
+            plan.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(5, (await database.DataSource.PartitionsAsync("public.m_dry")).Count);
+
+        var done = await maintenance.RunMaintenanceAsync();
+        Assert.Equal(plan.Actions, done.Actions);
+        Assert.Equal(["m_dry_p2027_06", "m_dry_p2027_07", "m_dry_p2027_08"],
+            (await database.DataSource.PartitionsAsync("public.m_dry")).Select(p => p.Split(' ')[0]));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'm_dry_p2026_09'"));
+    }
+
+    [Fact]
+    public async Task Retention_in_detach_mode_keeps_the_table_and_its_rows()
+    {
+        var (host, time, maintenance) = await TableAsync("m_detach", t => { t.Retention = 2; t.RetentionMode = RetentionMode.Detach; });
+        using var _ = host;
+        await maintenance.RunMaintenanceAsync();
+        await database.DataSource.ExecAsync("INSERT INTO m_detach VALUES (1, '2026-09-15', 'old'), (2, '2026-11-15', 'current')");
+        time.Advance(TimeSpan.FromDays(40)); // 2027-01-02: cutoff 2026-11-01
+
+        var result = await maintenance.RunMaintenanceAsync();
+        Assert.Equal(["Detach m_detach_p2026_09", "Detach m_detach_p2026_10"],
+            result.Actions.Where(a => a.Kind != PartitionActionKind.Create).Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_detach"));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_detach_p2026_09"));
+        Assert.False(await database.DataSource.ScalarAsync<bool>("SELECT relispartition FROM pg_class WHERE relname = 'm_detach_p2026_09'"));
+    }
+
+    [Fact]
+    public async Task Rows_in_a_default_partition_move_to_proper_partitions_without_loss()
+    {
+        var (host, _, maintenance) = await TableAsync("m_default");
+        using var _ = host;
+        await database.DataSource.ExecAsync("CREATE TABLE m_default_default PARTITION OF m_default DEFAULT");
+        await database.DataSource.ExecAsync(
+            "INSERT INTO m_default SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 99) g");
+        var before = await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(m_default::text, '|' ORDER BY id)) FROM m_default");
+
+        using var gauge = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.default_rows");
+        var health = (await maintenance.GetHealthAsync()).Single();
+        Assert.Equal(100, health.DefaultPartitionRows);
+        Assert.False(health.IsHealthy);
+        gauge.RecordObservableInstruments();
+        Assert.Equal(100, gauge.LastMeasurement!.Value);
+        Assert.Equal("\"public\".\"m_default\"", gauge.LastMeasurement.Tags["table"]);
+
+        var result = await maintenance.RunMaintenanceAsync();
+        var moves = result.Actions.Where(a => a.Kind == PartitionActionKind.MoveFromDefault).ToList();
+        Assert.Equal(["m_default_p2026_03", "m_default_p2026_04", "m_default_p2026_05", "m_default_p2026_06"], moves.Select(m => m.Partition));
+        Assert.Equal(100, moves.Sum(m => m.Rows));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_default_default"));
+        Assert.Equal(before, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(m_default::text, '|' ORDER BY id)) FROM m_default"));
+        Assert.Equal(31L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_default_p2026_03"));
+        Assert.True((await maintenance.GetHealthAsync()).Single().IsHealthy);
+    }
+
+    [Fact]
+    public async Task Health_reports_missing_partitions_and_partitions_past_retention()
+    {
+        var (host, time, maintenance) = await TableAsync("m_health", t => t.Retention = 2);
+        using var _ = host;
+        Assert.Equal(3, (await maintenance.GetHealthAsync()).Single().MissingFuturePartitions);
+        await maintenance.RunMaintenanceAsync();
+        Assert.True((await maintenance.GetHealthAsync()).Single().IsHealthy);
+
+        time.Advance(TimeSpan.FromDays(70)); // 2027-02-01: current 2027_02, 2027_03 and 2027_04 are missing; 2026_09..2026_11 are past retention
+        var health = (await maintenance.GetHealthAsync()).Single();
+        Assert.Equal(3, health.MissingFuturePartitions);
+        Assert.Equal(3, health.PartitionsPastRetention);
+        Assert.Equal(5, health.Partitions.Count);
+        Assert.True(health.TotalBytes > 0);
+    }
+
+    [Fact]
+    public async Task Only_one_host_runs_maintenance_at_a_time()
+    {
+        var (host, _, maintenance) = await TableAsync("m_leader");
+        using var _ = host;
+        await using (var other = await AdvisoryLock.TryAcquireAsync(database.DataSource, "scaleops:partitioning:maintenance"))
+        {
+            Assert.NotNull(other);
+            var skipped = await maintenance.RunMaintenanceAsync();
+            Assert.False(skipped.Ran);
+            Assert.Empty(await database.DataSource.PartitionsAsync("public.m_leader"));
+        }
+
+        Assert.True((await maintenance.RunMaintenanceAsync()).Ran);
+    }
+
+    [Fact]
+    public async Task Ddl_gives_up_on_a_busy_table_instead_of_queueing_readers_and_succeeds_later()
+    {
+        var (host, time, maintenance) = await TableAsync("m_lock", t => t.Retention = 2, o => { o.DdlAttempts = 2; o.LockTimeout = TimeSpan.FromMilliseconds(100); });
+        using var _ = host;
+        await maintenance.RunMaintenanceAsync();
+        time.Advance(TimeSpan.FromDays(40));
+
+        await using var reader = await database.DataSource.OpenConnectionAsync();
+        await using var readerTx = await reader.BeginTransactionAsync();
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM m_lock", reader, readerTx))
+        {
+            await read.ExecuteScalarAsync();
+        }
+
+        var run = maintenance.RunMaintenanceAsync();
+        // While the DETACH waits for its lock, a new reader is not queued behind it.
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lock"));
+        var error = await Assert.ThrowsAsync<PostgresException>(() => run.WaitAsync("maintenance to give up"));
+        Assert.Equal(PostgresErrorCodes.LockNotAvailable, error.SqlState);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_lock"), p => p.StartsWith("m_lock_p2026_09 ", StringComparison.Ordinal));
+
+        await readerTx.RollbackAsync();
+        var retry = await maintenance.RunMaintenanceAsync();
+        Assert.Contains(retry.Actions, a => a.Kind == PartitionActionKind.Drop && a.Partition == "m_lock_p2026_09");
+    }
+
+    [Fact]
+    public async Task Hostile_names_are_quoted_and_index_templates_apply_to_new_partitions()
+    {
+        const string name = "ev\"il; DROP TABLE victims; --";
+        await database.DataSource.ExecAsync("CREATE TABLE victims (id int)");
+        var (host, _, maintenance) = await TableAsync(name, t =>
+        {
+            t.Premake = 1;
+            t.Indexes.Add(new PartitionIndexTemplate { Suffix = "brin", Columns = ["created_at"], Brin = true });
+        });
+        using var _ = host;
+
+        var result = await maintenance.RunMaintenanceAsync();
+        Assert.Equal(3, result.Actions.Count);
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'victims'"));
+        var partition = name + "_p2026_11";
+        Assert.Equal("brin", await database.DataSource.ScalarAsync<string>(
+            $"SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            + $"WHERE c.relname = '{(partition + "_brin").Replace("'", "''", StringComparison.Ordinal)}'"));
+    }
+
+    [Theory]
+    [InlineData("bigint", "is of type bigint, not a time column")]
+    [InlineData("date", null)]
+    [InlineData("timestamp", null)]
+    public async Task A_non_time_partition_column_fails_the_start_naming_the_setting(string type, string? expected)
+    {
+        var name = "m_type_" + type;
+        var (host, _, _) = await TableAsync(name, options: o => o.RunMaintenanceOnStart = true, columnType: type);
+        using var _ = host;
+        if (expected is null)
+        {
+            await host.StartAsync();
+            Assert.Equal(5, (await database.DataSource.PartitionsAsync("public." + name)).Count);
+            await host.StopAsync();
+            return;
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+        Assert.StartsWith("ScaleOps:Partitioning:Tables:0:Column 'created_at' " + expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_hosted_service_runs_at_start_and_on_its_schedule()
+    {
+        var (host, time, _) = await TableAsync("m_hosted", options: o => { o.RunMaintenanceOnStart = true; o.MaintenanceInterval = TimeSpan.FromDays(1); });
+        using var _ = host;
+        var service = host.Services.GetServices<IHostedService>().OfType<Internal.MaintenanceHostedService>().Single();
+        var ran = new TaskCompletionSource();
+        service.Ran += () => ran.TrySetResult();
+        await host.StartAsync();
+        Assert.Equal(5, (await database.DataSource.PartitionsAsync("public.m_hosted")).Count);
+
+        time.Advance(TimeSpan.FromDays(40)); // 2027-01-02: 2027_02 and 2027_03 are due
+        await ran.Task.WaitAsync("the scheduled maintenance run");
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_hosted"), p => p.StartsWith("m_hosted_p2027_03 ", StringComparison.Ordinal));
+        await host.StopAsync();
+    }
+}

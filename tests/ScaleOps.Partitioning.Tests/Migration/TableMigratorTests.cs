@@ -1,0 +1,126 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.Partitioning.Migration;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Partitioning.Tests.Migration;
+
+public class TableMigratorTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+{
+    private sealed class InlineProgress(Action<ConversionProgress> report) : IProgress<ConversionProgress>
+    {
+        public void Report(ConversionProgress value) => report(value);
+    }
+
+    private async Task<(IHost Host, string Checksum, FakeTimeProvider Time)> SetUpAsync(string name)
+    {
+        await database.DataSource.ExecAsync(
+            $"CREATE TABLE {name} (id bigint PRIMARY KEY, created_at timestamptz, tenant_id text NOT NULL, body text);"
+            + $"CREATE INDEX {name}_tenant ON {name} (tenant_id, created_at);"
+            + $"INSERT INTO {name} SELECT g, timestamptz '2026-05-01' + g * interval '150 minutes', 't' || (g % 7), 'row ' || g FROM generate_series(1, 2000) g;"
+            + $"CREATE TABLE {name}_new (id bigint NOT NULL, created_at timestamptz NOT NULL, tenant_id text NOT NULL, body text, PRIMARY KEY (id, created_at)) "
+            + "PARTITION BY RANGE (created_at);"
+            + $"CREATE INDEX {name}_new_tenant ON {name}_new (tenant_id, created_at);");
+        var checksum = await database.DataSource.ScalarAsync<string>($"SELECT md5(string_agg({name}::text, '|' ORDER BY id)) FROM {name}");
+        var time = new FakeTimeProvider(TestHost.Monday);
+        var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2 });
+        }, time, schema: "so_" + name);
+        return (host, checksum, time);
+    }
+
+    [Fact]
+    public async Task A_live_table_becomes_partitioned_without_losing_concurrent_writes()
+    {
+        var (host, checksum, time) = await SetUpAsync("mig_live");
+        using var _ = host;
+        var migrator = host.Services.GetRequiredService<ITableMigrator>();
+        var reports = new ConcurrentQueue<ConversionProgress>();
+
+        using var stop = new CancellationTokenSource();
+        var written = 0;
+        var firstWrite = new TaskCompletionSource();
+        var writer = Task.Run(async () =>
+        {
+            await using var connection = await database.DataSource.OpenConnectionAsync();
+            for (var id = 1_000_000; !stop.IsCancellationRequested; id++)
+            {
+                await using var insert = new NpgsqlCommand("INSERT INTO mig_live (id, created_at, tenant_id, body) VALUES ($1, now(), 'live', 'concurrent')", connection);
+                insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+                await insert.ExecuteNonQueryAsync();
+                Interlocked.Increment(ref written);
+                firstWrite.TrySetResult();
+            }
+        });
+        await firstWrite.Task.WaitAsync("the concurrent writer to start");
+
+        var result = await migrator.ConvertAsync("public", "mig_live", "mig_live_new", new InlineProgress(reports.Enqueue)).WaitAsync("the conversion");
+        await stop.CancelAsync();
+        await writer.WaitAsync("the concurrent writer to stop");
+
+        Assert.True(result.Swapped);
+        Assert.Equal(6, result.PeriodsMoved); // the closed periods 2026_05 .. 2026_10; 2026_11 is still being written
+        Assert.True(result.RowsBefore >= 2000);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.mig_live"), p => p == "mig_live_default DEFAULT");
+
+        time.Advance(TimeSpan.FromDays(10)); // December: November has closed
+        var finish = await migrator.ConvertAsync("public", "mig_live", "mig_live_new", new InlineProgress(reports.Enqueue));
+        Assert.Equal(1, finish.PeriodsMoved);
+        Assert.Equal(2000L + written, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_live"));
+        Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(mig_live::text, '|' ORDER BY id)) FROM mig_live WHERE id <= 2000"));
+        Assert.Equal("p", await database.DataSource.ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE oid = 'mig_live'::regclass"));
+        var partitions = await database.DataSource.PartitionsAsync("public.mig_live");
+        Assert.DoesNotContain(partitions, p => p.Contains("DEFAULT", StringComparison.Ordinal));
+        Assert.Contains(partitions, p => p.StartsWith("mig_live_p2026_05 ", StringComparison.Ordinal));
+        Assert.Contains(partitions, p => p.StartsWith("mig_live_p2026_12 ", StringComparison.Ordinal));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM ONLY mig_live_p2026_05 WHERE created_at >= '2026-06-01'"));
+
+        var steps = reports.Select(r => r.Step).ToList();
+        Assert.Equal(["indexes", "check", "partitions ahead", "swap"], steps.Take(4));
+        Assert.Equal("drop default", steps[^1]);
+        Assert.Contains("move mig_live_p2026_05", steps);
+        var lastMove = reports.Last(r => r.Step.StartsWith("move", StringComparison.Ordinal));
+        Assert.Equal(lastMove.RowsToMove, lastMove.RowsMoved);
+    }
+
+    [Fact]
+    public async Task A_conversion_that_stopped_halfway_resumes_and_loses_nothing()
+    {
+        var (host, checksum, time) = await SetUpAsync("mig_resume");
+        using var _ = host;
+        var migrator = host.Services.GetRequiredService<ITableMigrator>();
+        var moves = 0;
+        var crashing = new InlineProgress(p =>
+        {
+            if (p.Step.StartsWith("move", StringComparison.Ordinal) && ++moves == 3)
+            {
+                throw new OperationCanceledException("simulated crash after the third period");
+            }
+        });
+
+        await Assert.ThrowsAsync<OperationCanceledException>(() => migrator.ConvertAsync("public", "mig_resume", "mig_resume_new", crashing));
+        Assert.Equal(2000L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_resume"));
+
+        var result = await migrator.ConvertAsync("public", "mig_resume", "mig_resume_new");
+        Assert.False(result.Swapped);
+        Assert.Equal(3, result.PeriodsMoved); // 2026_08 .. 2026_10
+        Assert.Equal(2000L, result.RowsAfter);
+        time.Advance(TimeSpan.FromDays(10));
+        Assert.Equal(1, (await migrator.ConvertAsync("public", "mig_resume", "mig_resume_new")).PeriodsMoved);
+        Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(mig_resume::text, '|' ORDER BY id)) FROM mig_resume"));
+        Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_resume"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
+    }
+}

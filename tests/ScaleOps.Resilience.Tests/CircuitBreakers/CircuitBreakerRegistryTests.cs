@@ -1,0 +1,123 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
+using Polly;
+using Polly.CircuitBreaker;
+using ScaleOps.Resilience.CircuitBreakers;
+
+namespace ScaleOps.Resilience.Tests.CircuitBreakers;
+
+public class CircuitBreakerRegistryTests
+{
+    private readonly FakeTimeProvider _time = new();
+
+    private ServiceProvider Build(Action<ResilienceOptions>? configure = null) => TestHost.Build(o =>
+    {
+        o.CircuitBreakers["search"] = new CircuitBreakerSettings { MinimumThroughput = 2, BreakDuration = TimeSpan.FromSeconds(10) };
+        configure?.Invoke(o);
+    }, _time);
+
+    private static async Task Fail(ResiliencePipeline pipeline, Exception exception)
+    {
+        try
+        {
+            await pipeline.ExecuteAsync(_ => throw exception);
+        }
+        catch (Exception ex) when (ex == exception || ex is BrokenCircuitException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Transient_failures_open_a_breaker_which_half_opens_after_its_break_and_closes_on_success()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = registry.GetPipeline("search");
+
+        await Fail(pipeline, new TimeoutException());
+        await Fail(pipeline, new TimeoutException());
+        Assert.Equal(CircuitState.Open, registry.GetState("search"));
+        await Assert.ThrowsAsync<BrokenCircuitException>(async () => await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask));
+
+        _time.Advance(TimeSpan.FromSeconds(11));
+        await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask);
+        Assert.Equal(CircuitState.Closed, registry.GetState("search"));
+        Assert.NotNull(registry.GetStatuses().Single(s => s.Name == "search").ChangedAt);
+    }
+
+    [Fact]
+    public async Task Non_transient_failures_never_open_a_breaker()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = registry.GetPipeline("search");
+
+        for (var i = 0; i < 10; i++)
+        {
+            await Fail(pipeline, new InvalidOperationException("a bug, not an outage"));
+        }
+
+        Assert.Equal(CircuitState.Closed, registry.GetState("search"));
+    }
+
+    [Fact]
+    public async Task An_operator_can_isolate_and_reset_a_breaker_and_health_follows()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var health = sp.GetRequiredService<CircuitBreakerHealthCheck>();
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        await registry.IsolateAsync("redis");
+        Assert.Equal(CircuitState.Isolated, registry.GetState("redis"));
+        Assert.True(registry.IsBroken("redis"));
+        var degraded = await health.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Degraded, degraded.Status);
+        Assert.Equal("Isolated", degraded.Data["redis"]);
+
+        await registry.IsolateAsync("postgres");
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        await registry.ResetAsync("postgres");
+        await registry.ResetAsync("redis");
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+    }
+
+    [Fact]
+    public async Task The_registry_lists_every_breaker_and_reports_states_on_the_scaleops_meter()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        using var gauge = new MetricCollector<int>(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps",
+            "scaleops.resilience.circuit_breaker.state");
+        using var transitions = new MetricCollector<long>(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps",
+            "scaleops.resilience.circuit_breaker.transitions");
+
+        Assert.Equal(["blob", "http", "postgres", "redis", "search"], registry.GetStatuses().Select(s => s.Name));
+        await registry.IsolateAsync("blob");
+        gauge.RecordObservableInstruments();
+
+        var blob = gauge.GetMeasurementSnapshot().Last(m => (string?)m.Tags["breaker"] == "blob");
+        Assert.Equal(3, blob.Value);
+        Assert.Equal(0, gauge.GetMeasurementSnapshot().Last(m => (string?)m.Tags["breaker"] == "http").Value);
+        Assert.Contains(transitions.GetMeasurementSnapshot(), m => (string?)m.Tags["breaker"] == "blob" && (string?)m.Tags["state"] == "open");
+    }
+
+    [Fact]
+    public async Task Unknown_breaker_names_fail_at_the_call_listing_the_configured_ones()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+
+        var ex = Assert.Throws<ArgumentException>(() => registry.GetPipeline("mongo"));
+        Assert.Contains("No circuit breaker is named 'mongo'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("blob, http, postgres, redis, search", ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => registry.IsolateAsync("mongo"));
+        Assert.Throws<ArgumentException>(() => registry.GetState("Redis")); // names are case-sensitive
+    }
+}

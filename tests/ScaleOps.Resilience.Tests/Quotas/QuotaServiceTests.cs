@@ -1,0 +1,185 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using ScaleOps.Resilience.Quotas;
+using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Resilience.Tests.Quotas;
+
+public class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaDatabase>
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 22, 0, 0, TimeSpan.Zero));
+
+    private ServiceProvider Build(Dictionary<string, string>? plans = null) => TestHost.Build(
+        o =>
+        {
+            o.DefaultPlan = "free";
+            o.Quotas.Resources["documents"] = QuotaPeriod.None;
+            o.Quotas.Resources["jobs"] = QuotaPeriod.Day;
+            o.Quotas.Resources["exports"] = QuotaPeriod.Month;
+            o.Quotas.Plans["free"] = new() { ["documents"] = 20, ["jobs"] = 3, ["exports"] = 2 };
+            o.Quotas.Plans["pro"] = new() { ["documents"] = 1000 };
+        },
+        _time,
+        database.ConnectionString,
+        s => s.AddSingleton<ITenantPlanResolver>(new TestPlans(plans ?? [])));
+
+    private static TenantScope Enter(IServiceProvider sp, string tenant) =>
+        sp.GetRequiredService<ITenantContext>().BeginScope(new TenantId(tenant));
+
+    [Fact]
+    public async Task Reserving_past_the_limit_throws_with_the_limit_and_the_usage_and_reserves_nothing()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-limit");
+
+        var usage = await quotas.ReserveAsync("documents", 18, default);
+        Assert.Equal(18, usage.Used);
+        Assert.Equal(20, usage.Limit);
+        Assert.Equal(2, usage.Remaining);
+
+        var ex = await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("documents", 3, default));
+        Assert.Equal("documents", ex.Resource);
+        Assert.Equal(20, ex.Limit);
+        Assert.Equal(18, ex.Usage);
+        Assert.Equal(3, ex.Requested);
+        Assert.Equal(18, (await quotas.GetUsageAsync("documents")).Used);
+
+        Assert.Equal(20, (await quotas.ReserveAsync("documents", 2, default)).Used);
+    }
+
+    [Fact]
+    public async Task Many_concurrent_writers_cannot_overshoot_the_limit()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-concurrent");
+
+        var attempts = Enumerable.Range(0, 60).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                await quotas.ReserveAsync("documents", 1, default);
+                return true;
+            }
+            catch (QuotaExceededException)
+            {
+                return false;
+            }
+        })).ToArray();
+        var results = await Task.WhenAll(attempts).WaitAsync("60 concurrent reservations");
+
+        Assert.Equal(20, results.Count(r => r));
+        Assert.Equal(20, (await quotas.GetUsageAsync("documents")).Used);
+    }
+
+    [Fact]
+    public async Task A_reservation_in_the_callers_transaction_commits_or_rolls_back_with_it()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        var dataSource = sp.GetRequiredService<NpgsqlDataSource>();
+        using var _ = Enter(sp, "q-tx");
+
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        await using (var tx = await connection.BeginTransactionAsync())
+        {
+            Assert.Equal(5, (await quotas.ReserveAsync("documents", 5, connection, tx)).Used);
+            await tx.RollbackAsync();
+        }
+
+        Assert.Equal(0, (await quotas.GetUsageAsync("documents")).Used);
+
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        await using (var tx = await connection.BeginTransactionAsync())
+        {
+            await using var insert = new NpgsqlCommand("CREATE TEMP TABLE doc (id int); INSERT INTO doc VALUES (1)", connection, tx);
+            await insert.ExecuteNonQueryAsync();
+            await quotas.ReserveAsync("documents", 5, connection, tx);
+            await tx.CommitAsync();
+        }
+
+        Assert.Equal(5, (await quotas.GetUsageAsync("documents")).Used);
+    }
+
+    [Fact]
+    public async Task Release_gives_quota_back_and_never_goes_below_zero()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-release");
+
+        await quotas.ReserveAsync("documents", 20, default);
+        Assert.Equal(15, (await quotas.ReleaseAsync("documents", 5, default)).Used);
+        await quotas.ReserveAsync("documents", 5, default);
+        Assert.Equal(0, (await quotas.ReleaseAsync("documents", 100, default)).Used);
+    }
+
+    [Fact]
+    public async Task Per_period_usage_starts_again_in_the_next_day_and_month()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-period");
+
+        await quotas.ReserveAsync("jobs", 3, default);
+        await quotas.ReserveAsync("exports", 2, default);
+        await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("jobs", 1, default));
+
+        _time.Advance(TimeSpan.FromHours(3)); // 2026-11-24 01:00 UTC: a new day, the same month
+        var jobs = await quotas.ReserveAsync("jobs", 1, default);
+        Assert.Equal(1, jobs.Used);
+        Assert.Equal(new DateTimeOffset(2026, 11, 24, 0, 0, 0, TimeSpan.Zero), jobs.PeriodStart);
+        await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("exports", 1, default));
+
+        _time.Advance(TimeSpan.FromDays(7)); // December
+        Assert.Equal(1, (await quotas.ReserveAsync("exports", 1, default)).Used);
+    }
+
+    [Fact]
+    public async Task Limits_follow_the_tenants_plan_and_usage_is_reported_for_every_resource()
+    {
+        await using var sp = Build(new() { ["q-pro"] = "pro" });
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-pro");
+
+        await quotas.ReserveAsync("documents", 500, default);
+        var usages = await quotas.GetUsagesAsync();
+
+        Assert.Equal(["documents", "exports", "jobs"], usages.Select(u => u.Resource));
+        Assert.Equal(500, usages[0].Used);
+        Assert.Equal(1000, usages[0].Limit);
+        Assert.Null(usages[1].Limit); // the pro plan does not list exports: unlimited
+        Assert.Null(usages[1].Remaining);
+    }
+
+    [Fact]
+    public async Task Bad_calls_fail_clearly()
+    {
+        await using var sp = Build(new() { ["q-bad-plan"] = "gold" });
+        var quotas = sp.GetRequiredService<IQuotaService>();
+
+        await Assert.ThrowsAsync<TenantRequiredException>(() => quotas.ReserveAsync("documents", 1, default));
+        using (Enter(sp, "q-bad"))
+        {
+            var unknown = await Assert.ThrowsAsync<ArgumentException>(() => quotas.ReserveAsync("pages", 1, default));
+            Assert.Contains("'pages' is not declared in ScaleOps:Resilience:Quotas:Resources; declared: documents, exports, jobs", unknown.Message,
+                StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => quotas.ReserveAsync("documents", 0, default));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => quotas.ReleaseAsync("documents", -1, default));
+        }
+
+        using (Enter(sp, "q-bad-plan"))
+        {
+            var plan = await Assert.ThrowsAsync<UnknownPlanException>(() => quotas.ReserveAsync("documents", 1, default));
+            Assert.Contains("'gold' is not configured in ScaleOps:Resilience:Quotas:Plans", plan.Message, StringComparison.Ordinal);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+using System;
+using System.Threading;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Polly.CircuitBreaker;
+using ScaleOps.Resilience.CircuitBreakers;
+using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Resilience.Tests.RateLimiting;
+
+/// <summary>Each test starts and stops its own redis-server; the shared one is never touched.</summary>
+public class RedisOutageTests
+{
+    private static readonly TenantId Tenant = new("outage-acme");
+
+    private static ServiceProvider Instance(PrivateRedis redis, RedisFailureMode mode, TimeProvider? time = null) => TestHost.Build(o =>
+    {
+        o.RateLimiting.Store = RateLimiterStore.Redis;
+        o.RateLimiting.RedisFailureMode = mode;
+        o.RedisConnectionString = redis.Endpoint;
+        o.Plan("default", (3, TimeSpan.FromMinutes(1), null));
+        o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
+        o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);
+    }, time);
+
+    [Theory]
+    [InlineData(RedisFailureMode.FailOpen)]
+    [InlineData(RedisFailureMode.FailClosed)]
+    [InlineData(RedisFailureMode.Local)]
+    public async Task When_redis_stops_the_configured_failure_mode_decides_and_the_breaker_opens(RedisFailureMode mode)
+    {
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var sp = Instance(redis, mode);
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+        using (var before = await limiter.AcquireAsync(Tenant))
+        {
+            Assert.True(before.IsAcquired);
+            Assert.True(before.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining));
+            Assert.Equal(2, remaining); // decided by Redis
+        }
+
+        await redis.StopAsync();
+
+        var admitted = 0;
+        for (var i = 0; i < 6; i++)
+        {
+            using var lease = await limiter.AcquireAsync(Tenant).AsTask().WaitAsync("a decision while Redis is down");
+            admitted += lease.IsAcquired ? 1 : 0;
+            if (mode == RedisFailureMode.FailClosed)
+            {
+                Assert.True(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+                Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+            }
+        }
+
+        Assert.Equal(mode switch { RedisFailureMode.FailOpen => 6, RedisFailureMode.FailClosed => 0, _ => 3 }, admitted);
+        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+
+        var health = await sp.GetRequiredService<CircuitBreakerHealthCheck>().CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains("redis (Open)", health.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task After_redis_returns_the_half_open_breaker_lets_a_trial_through_and_redis_decides_again()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var redis = await PrivateRedis.StartAsync();
+        await using var sp = Instance(redis, RedisFailureMode.FailClosed, time);
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+        (await limiter.AcquireAsync(Tenant)).Dispose();
+
+        await redis.StopAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            (await limiter.AcquireAsync(Tenant)).Dispose();
+        }
+
+        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+        using (var whileOpen = limiter.AttemptAcquire(Tenant))
+        {
+            Assert.False(whileOpen.IsAcquired); // decided without I/O while the breaker is open
+            Assert.True(whileOpen.TryGetMetadata(MetadataName.RetryAfter, out _));
+        }
+
+        await redis.RestartAsync(); // a fresh, empty server on the same port (the script must be loaded again)
+        await TestSignal.UntilAsync(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(31)); // past the break: the breaker half-opens and lets one trial call through
+            using var lease = await limiter.AcquireAsync(Tenant);
+            return lease.IsAcquired && lease.TryGetMetadata(RateLimitMetadata.Remaining, out _);
+        }, "a Redis decision after the server came back");
+        Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis));
+    }
+}

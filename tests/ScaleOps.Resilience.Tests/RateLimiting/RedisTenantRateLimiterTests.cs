@@ -1,0 +1,225 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+using StackExchange.Redis;
+
+namespace ScaleOps.Resilience.Tests.RateLimiting;
+
+/// <summary>The distributed limiter suite, on single Redis; <see cref="RedisClusterTenantRateLimiterTests"/> runs it on Redis Cluster.</summary>
+[Collection(HammerCollection.Name)]
+public class RedisTenantRateLimiterTests
+{
+    /// <summary>The StackExchange.Redis configuration string of the server under test.</summary>
+    protected virtual Task<string> EndpointAsync() => TcpServer.RedisAsync();
+
+    private async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure)
+    {
+        var redis = await EndpointAsync();
+        return TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RedisConnectionString = redis;
+            o.RateLimiting.RedisKeyPrefix = "test:redislimiter:";
+            configure(o);
+        });
+    }
+
+    private static TenantId NewTenant() => new($"redis-{Guid.NewGuid():N}");
+
+    [Fact]
+    public async Task Three_instances_together_admit_the_plan_limit_within_two_percent()
+    {
+        const int Burst = 600, PerSecond = 300; // a 2 s bucket: a scheduling stall under 2 s on this shared machine loses no token
+        var instances = new List<ServiceProvider>();
+        for (var i = 0; i < 3; i++)
+        {
+            instances.Add(await Instance(o => o.Plan("default", (PerSecond, TimeSpan.FromSeconds(1), Burst))));
+        }
+
+        try
+        {
+            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(3), Burst);
+            var ideal = result.Ideal(Burst, PerSecond);
+            Assert.True(Math.Abs(result.Admitted - ideal) <= 0.02 * ideal,
+                $"admitted {result.Admitted}, ideal {ideal:0} over {result.RedisSeconds:0.000} s of Redis time between the first and the last grant ({result.Attempts} attempts, {result.TokensLeft:0.#} tokens left)");
+            Assert.True(result.Attempts > 2 * result.Admitted, "the instances did not hammer hard enough to test the limit");
+        }
+        finally
+        {
+            foreach (var instance in instances)
+            {
+                await instance.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Leased_mode_never_exceeds_the_limit_and_saves_round_trips()
+    {
+        const int Burst = 600, PerSecond = 300, LeaseSize = 10;
+        var instances = new List<ServiceProvider>();
+        var collectors = new List<MetricCollector<long>>();
+        for (var i = 0; i < 3; i++)
+        {
+            var sp = await Instance(o =>
+            {
+                o.Plan("default", (PerSecond, TimeSpan.FromSeconds(1), Burst));
+                o.RateLimiting.LeaseSize = LeaseSize;
+            });
+            instances.Add(sp);
+            collectors.Add(new MetricCollector<long>(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps",
+                "scaleops.resilience.rate_limit.decisions"));
+        }
+
+        try
+        {
+            var result = await HammerAsync(instances, NewTenant(), TimeSpan.FromSeconds(2), Burst);
+            var ideal = result.Ideal(Burst, PerSecond);
+            Assert.True(result.Admitted <= ideal + 1, $"admitted {result.Admitted} > ideal {ideal:0}: leasing must never over-admit");
+            Assert.True(result.Admitted >= ideal - (3 * LeaseSize) - (0.02 * ideal),
+                $"admitted {result.Admitted}, below the bound ideal {ideal:0} - 3 instances x {LeaseSize} leased tokens");
+
+            var bySource = collectors.SelectMany(c => c.GetMeasurementSnapshot())
+                .GroupBy(m => (string)m.Tags["source"]!)
+                .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+            var roundTrips = bySource.GetValueOrDefault("redis");
+            Assert.True(roundTrips < result.Attempts / 2,
+                $"{roundTrips} Redis round trips for {result.Attempts} decisions: the hot tenant should mostly be decided locally ({string.Join(", ", bySource)})");
+        }
+        finally
+        {
+            foreach (var collector in collectors)
+            {
+                collector.Dispose();
+            }
+
+            foreach (var instance in instances)
+            {
+                await instance.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Stacked_limits_are_one_atomic_decision_in_redis_with_headers_metadata()
+    {
+        await using var sp = await Instance(o => o.Plan("default", (1000, TimeSpan.FromSeconds(1), null), (10, TimeSpan.FromDays(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var lease = await limiter.AcquireAsync(tenant);
+            Assert.True(lease.IsAcquired);
+            Assert.True(lease.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining));
+            Assert.Equal(9 - i, remaining);
+        }
+
+        using var rejected = await limiter.AcquireAsync(tenant);
+        Assert.False(rejected.IsAcquired);
+        Assert.True(rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.InRange(retryAfter, TimeSpan.FromHours(2), TimeSpan.FromHours(2.5)); // one token of 10 per day: 2.4 h
+        Assert.True(rejected.TryGetMetadata(RateLimitMetadata.Limit, out var limit));
+        Assert.Equal(10, limit);
+        Assert.True(rejected.TryGetMetadata(RateLimitMetadata.Policy, out var policy));
+        Assert.Equal("1000;w=1, 10;w=86400", policy);
+    }
+
+    [Fact]
+    public async Task The_bucket_key_hash_tags_the_tenant_and_expires_once_full()
+    {
+        await using var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
+        var key = $"test:redislimiter:{{{tenant}}}:default";
+        var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(key);
+        Assert.NotNull(ttl);
+        Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(2)); // full again 100 ms later, plus 1 s margin
+    }
+
+    [Fact]
+    public async Task AttemptAcquire_never_waits_on_redis_and_answers_undecided()
+    {
+        await using var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+
+        using var lease = limiter.AttemptAcquire(tenant);
+        Assert.False(lease.IsAcquired);
+        Assert.Empty(lease.MetadataNames);
+    }
+
+    [Fact]
+    public async Task The_container_disposes_the_owned_connection_synchronously_too()
+    {
+        var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));
+        (await sp.GetRequiredService<PartitionedRateLimiter<TenantId>>().AcquireAsync(NewTenant())).Dispose();
+        sp.Dispose(); // a host without async disposal must not fail
+    }
+
+    private async Task<HammerResult> HammerAsync(IReadOnlyList<ServiceProvider> instances, TenantId tenant, TimeSpan duration, int burst)
+    {
+        var limiters = instances.Select(i => i.GetRequiredService<PartitionedRateLimiter<TenantId>>()).ToList();
+        foreach (var limiter in limiters)
+        {
+            (await limiter.AcquireAsync(new TenantId("redis-warmup-" + Guid.NewGuid().ToString("N")))).Dispose(); // connect first
+        }
+
+        // The bucket's own clock bounds the run: field "t" is the server time (ms) of the last grant and field "1" the
+        // tokens left then, so the ideal is burst + rate x (last grant - first grant) - tokens left: free of scheduling
+        // delays after the last call. The first call empties the bucket, so a delay before the loops start (shorter than
+        // the bucket's refill) loses no token either.
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
+        var key = $"test:redislimiter:{{{tenant}}}:default";
+        using (var first = await limiters[0].AcquireAsync(tenant, burst))
+        {
+            Assert.True(first.IsAcquired);
+        }
+
+        var firstGrant = (double)await admin.GetDatabase().HashGetAsync(key, "t");
+        var admitted = burst;
+        var attempts = 1;
+        var clock = Stopwatch.StartNew();
+        var loops = limiters.SelectMany(limiter => Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            while (clock.Elapsed < duration)
+            {
+                using var lease = await limiter.AcquireAsync(tenant);
+                Interlocked.Increment(ref attempts);
+                if (lease.IsAcquired)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        }))).ToArray();
+        await Task.WhenAll(loops).WaitAsync("the hammering loops", duration + TimeSpan.FromSeconds(30));
+        var last = await admin.GetDatabase().HashGetAsync(key, ["t", "1"]);
+        return new HammerResult(admitted, attempts, ((double)last[0] - firstGrant) / 1000, (double)last[1]);
+    }
+
+    /// <summary>The outcome of a run: <see cref="Ideal"/> is every token the bucket handed out between the first and the last grant.</summary>
+    private sealed record HammerResult(int Admitted, int Attempts, double RedisSeconds, double TokensLeft)
+    {
+        public double Ideal(int burst, int perSecond) => burst + (perSecond * RedisSeconds) - TokensLeft;
+    }
+}
+
+/// <summary>The hammering suites (single Redis and Cluster) run one after the other: two at once starve two cores.</summary>
+[CollectionDefinition(Name)]
+public sealed class HammerCollection
+{
+    public const string Name = "redis-hammer";
+}

@@ -1,0 +1,148 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ScaleOps.Resilience.CircuitBreakers;
+using ScaleOps.Resilience.Quotas;
+using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Resilience.Tests;
+
+public class ResilienceOptionsTests
+{
+    private static string Failure(Action<ResilienceOptions> configure)
+    {
+        using var sp = TestHost.Build(configure);
+        var ex = Assert.Throws<OptionsValidationException>(() => sp.GetRequiredService<IOptions<ResilienceOptions>>().Value);
+        return ex.Message;
+    }
+
+    private static IHost BuildHost(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddResilience();
+        return builder.Build();
+    }
+
+    [Fact]
+    public void Defaults_are_pinned()
+    {
+        var options = new ResilienceOptions();
+        Assert.Equal("default", options.DefaultPlan);
+        Assert.Equal(RateLimiterStore.Local, options.RateLimiting.Store);
+        Assert.Equal(RedisFailureMode.Local, options.RateLimiting.RedisFailureMode);
+        Assert.Equal(1, options.RateLimiting.LeaseSize);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.RateLimiting.LeaseDuration);
+        Assert.Equal(TimeSpan.FromMinutes(1), options.RateLimiting.PlanCacheDuration);
+        Assert.Equal("scaleops:rl:", options.RateLimiting.RedisKeyPrefix);
+        Assert.Equal(["blob", "http", "postgres", "redis"], options.CircuitBreakers.Keys.Order(StringComparer.Ordinal));
+        Assert.True(options.CircuitBreakers["postgres"].Critical);
+        Assert.False(options.CircuitBreakers["redis"].Critical);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.CircuitBreakers["redis"].BreakDuration);
+    }
+
+    [Fact]
+    public void Negative_and_zero_limits_fail_naming_each_setting()
+    {
+        var message = Failure(o =>
+        {
+            o.Plan("default", (0, TimeSpan.FromSeconds(1), null), (10, TimeSpan.Zero, -1));
+            o.RateLimiting.Plans["empty"] = [];
+            o.Quotas.Resources["documents"] = QuotaPeriod.None;
+            o.Quotas.Plans["default"] = new() { ["documents"] = -5, ["pages"] = 10 };
+            o.RateLimiting.LeaseSize = 0;
+            o.CircuitBreakers["redis"].FailureRatio = 0;
+            o.CircuitBreakers["redis"].MinimumThroughput = 1;
+        });
+
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:default:0:PermitLimit must be at least 1 (it is 0).", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:default:1:Window must be from 00:00:00.001", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:default:1:Burst must be at least 1 when set (it is -1).", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:empty has no limit", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:Quotas:Plans:default:documents must be at least 1 (it is -5)", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:Quotas:Plans:default:pages names a resource that ScaleOps:Resilience:Quotas:Resources does not declare.",
+            message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:LeaseSize must be from 1 to 10000 (it is 0).", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:CircuitBreakers:redis:FailureRatio must be greater than 0", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:CircuitBreakers:redis:MinimumThroughput must be at least 2 (it is 1).", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_default_plan_fails_at_start_up()
+    {
+        var message = Failure(o =>
+        {
+            o.DefaultPlan = "basic";
+            o.Plan("free", (10, TimeSpan.FromSeconds(1), null));
+            o.Plan("pro", (100, TimeSpan.FromSeconds(1), null));
+        });
+        Assert.Contains("ScaleOps:Resilience:DefaultPlan 'basic' is not a configured plan; configured: free, pro.", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_redis_store_needs_a_connection_string()
+    {
+        var message = Failure(o => o.RateLimiting.Store = RateLimiterStore.Redis);
+        Assert.Contains("ScaleOps:Resilience:RedisConnectionString is required when ScaleOps:Resilience:RateLimiting:Store is Redis", message,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Configuration_binds_plans_and_takes_the_redis_connection_string_from_connection_strings()
+    {
+        using var host = BuildHost(new()
+        {
+            ["ConnectionStrings:Redis"] = "127.0.0.1:6390",
+            ["ScaleOps:Resilience:DefaultPlan"] = "free",
+            ["ScaleOps:Resilience:RateLimiting:Store"] = "Redis",
+            ["ScaleOps:Resilience:RateLimiting:Plans:free:0:PermitLimit"] = "10",
+            ["ScaleOps:Resilience:RateLimiting:Plans:free:0:Window"] = "00:00:01",
+            ["ScaleOps:Resilience:RateLimiting:Plans:free:1:PermitLimit"] = "1000",
+            ["ScaleOps:Resilience:RateLimiting:Plans:free:1:Window"] = "1.00:00:00",
+            ["ScaleOps:Resilience:Quotas:Resources:documents"] = "None",
+            ["ScaleOps:Resilience:Quotas:Plans:free:documents"] = "100",
+            ["ScaleOps:Resilience:CircuitBreakers:redis:BreakDuration"] = "00:00:10",
+        });
+        var options = host.Services.GetRequiredService<IOptions<ResilienceOptions>>().Value;
+
+        Assert.Equal("127.0.0.1:6390", options.RedisConnectionString);
+        Assert.Equal(2, options.RateLimiting.Plans["free"].Count);
+        Assert.Equal(TimeSpan.FromDays(1), options.RateLimiting.Plans["free"][1].Window);
+        Assert.Equal(100, options.Quotas.Plans["free"]["documents"]);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.CircuitBreakers["redis"].BreakDuration);
+        Assert.Equal(0.5, options.CircuitBreakers["redis"].FailureRatio); // unchanged default
+    }
+
+    [Fact]
+    public async Task An_unknown_setting_fails_the_start()
+    {
+        using var host = BuildHost(new() { ["ScaleOps:Resilience:RateLimiting:Bogus"] = "1" });
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("Bogus", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Calling_AddResilience_twice_is_harmless()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var builder = services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1");
+        builder.AddResilience(o => o.Plan("default", (5, TimeSpan.FromSeconds(1), null)));
+        var count = services.Count;
+        builder.AddResilience();
+
+        Assert.Equal(count + 1, services.Count); // only Core's ValidateOnStart registration repeats
+        using var sp = services.BuildServiceProvider();
+        Assert.Single(sp.GetServices<PartitionedRateLimiter<TenantId>>());
+        Assert.Single(sp.GetServices<Microsoft.FeatureManagement.IFeatureFilterMetadata>().OfType<DegradationFeatureFilter>());
+        Assert.Single(sp.GetServices<IValidateOptions<ResilienceOptions>>());
+        Assert.Equal(5, sp.GetRequiredService<IOptions<ResilienceOptions>>().Value.RateLimiting.Plans["default"][0].PermitLimit);
+    }
+}

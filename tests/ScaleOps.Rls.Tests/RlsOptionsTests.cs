@@ -1,0 +1,108 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ScaleOps.Data;
+using ScaleOps.Rls.Internal;
+
+namespace ScaleOps.Rls.Tests;
+
+public class RlsOptionsTests
+{
+    [Fact]
+    public void Defaults_are_documented_values()
+    {
+        var options = new RlsOptions();
+        Assert.True(options.ApplyPoliciesOnStart);
+        Assert.True(options.VerifyOnStart);
+        Assert.False(options.AllowBypassRlsRole);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.MaxReplicaLag);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.ReplicaCheckInterval);
+        Assert.Empty(options.Tables);
+    }
+
+    [Fact]
+    public void Calling_AddRls_twice_is_harmless_and_replaces_the_tenant_data_source()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var builder = services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1");
+        builder.AddRls(o => o.ProtectTenantTable("public", "documents"));
+        builder.AddRls();
+        Assert.Single(services, d => d.ServiceType == typeof(TenantRouter));
+        Assert.Single(services, d => d.ServiceType == typeof(RlsBypass));
+        Assert.Single(services, d => d.ServiceType == typeof(IValidateOptions<RlsOptions>));
+        Assert.Single(services, d => d.ImplementationInstance is { } i && i.GetType().Name == "MigrationSet");
+        Assert.Single(services, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(RlsStartup));
+        var data = Assert.Single(services, d => d.ServiceType == typeof(ITenantDataSource));
+        Assert.Equal(typeof(RlsTenantDataSource), data.ImplementationType);
+        using var provider = services.BuildServiceProvider();
+        Assert.Single(provider.GetRequiredService<IOptions<RlsOptions>>().Value.Tables);
+    }
+
+    [Fact]
+    public void The_services_dispose_synchronously_too()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddRls(o =>
+        {
+            o.ReplicaConnectionStrings.Add("Host=127.0.0.1;Port=1");
+            o.Shards["s"] = "Host=127.0.0.1;Port=2";
+        });
+        var provider = services.BuildServiceProvider();
+        Assert.IsType<RlsTenantDataSource>(provider.GetRequiredService<ITenantDataSource>());
+        provider.GetRequiredService<RlsBypass>();
+        provider.Dispose();
+    }
+
+    [Fact]
+    public void Invalid_settings_are_rejected_naming_each_setting()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddRls(o =>
+        {
+            o.MaxReplicaLag = TimeSpan.Zero;
+            o.ReplicaCheckInterval = TimeSpan.FromSeconds(-1);
+            o.ReplicaConnectionStrings.Add("Bogus Keyword=1");
+            o.Shards["whales"] = "Host=127.0.0.1;Database=whales";
+            o.TenantPlacements["acme"] = "nowhere";
+            o.Tables.Add(new RlsTable("public", "docs") { TenantColumn = null });
+            o.Tables.Add(new RlsTable("public", "audit", RlsTableKind.RoleOnly));
+            o.Tables.Add(new RlsTable("public", "notes", RlsTableKind.UserOwned) { ExtraRoles = ["it's"] });
+            o.Tables.Add(new RlsTable("public", "notes", RlsTableKind.UserOwned));
+        });
+        using var provider = services.BuildServiceProvider();
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<RlsOptions>>().Value);
+        string[] expected =
+        [
+            "ScaleOps:Rls:MaxReplicaLag must be greater than zero; it is 00:00:00.",
+            "ScaleOps:Rls:ReplicaCheckInterval cannot be negative; it is -00:00:01.",
+            "ScaleOps:Rls:ReplicaConnectionStrings:0 is malformed",
+            "ScaleOps:Rls:TenantPlacements:acme names the shard 'nowhere', which is not in ScaleOps:Rls:Shards (known: whales).",
+            "ScaleOps:Rls:Tables[0].TenantColumn is required for a Tenant table (public.docs (Tenant)).",
+            "ScaleOps:Rls:Tables[1].Role is required for a RoleOnly table: '' is not a valid role name",
+            "ScaleOps:Rls:Tables[2].ExtraRoles: 'it's' is not a valid role name",
+            "ScaleOps:Rls:Tables[3] declares public.notes a second time.",
+        ];
+        foreach (var message in expected)
+        {
+            Assert.Contains(ex.Failures, f => f.StartsWith(message, StringComparison.Ordinal));
+        }
+
+        Assert.Equal(expected.Length, ex.Failures.Count());
+    }
+
+    [Fact]
+    public async Task The_host_refuses_to_start_with_invalid_settings()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddRls(o => o.MaxReplicaLag = TimeSpan.FromSeconds(-5));
+        using var host = builder.Build();
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("ScaleOps:Rls:MaxReplicaLag must be greater than zero", ex.Message, StringComparison.Ordinal);
+    }
+}

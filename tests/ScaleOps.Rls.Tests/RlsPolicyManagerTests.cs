@@ -1,0 +1,140 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests;
+
+public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsDatabase>
+{
+    private RlsPolicyManager Manager(params RlsTable[] tables)
+    {
+        var options = new RlsOptions();
+        foreach (var table in tables)
+        {
+            options.Tables.Add(table);
+        }
+
+        return new RlsPolicyManager(database.DataSource, Options.Create(options), NullLogger<RlsPolicyManager>.Instance);
+    }
+
+    [Fact]
+    public async Task Applying_is_idempotent_and_reports_every_change()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE invoices (id int PRIMARY KEY, tenant_id bigint NOT NULL, amount int); CREATE INDEX ON invoices (tenant_id);"
+            + "GRANT SELECT, INSERT ON invoices TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "invoices");
+
+        var first = await Manager(table).ApplyAsync();
+        Assert.Equal(
+        [
+            "invoices: enabled row level security",
+            "invoices: forced row level security (applies to the owner too)",
+            "invoices: created policy scaleops_tenant",
+        ], first.Changes);
+
+        var second = await Manager(table).ApplyAsync();
+        Assert.False(second.Changed);
+
+        var withRole = new RlsTable("public", "invoices") { ExtraRoles = ["billing"] };
+        Assert.Equal(["invoices: created policy scaleops_extra_roles"], (await Manager(withRole).ApplyAsync()).Changes);
+        Assert.Equal(["invoices: dropped policy scaleops_extra_roles (no longer declared)"], (await Manager(table).ApplyAsync()).Changes);
+
+        // Someone edits our policy by hand: the next apply puts it back.
+        await PostgresServer.ExecuteAsync("COMMENT ON POLICY scaleops_tenant ON invoices IS 'edited'", database.Name);
+        Assert.Equal(["invoices: replaced policy scaleops_tenant"], (await Manager(table).ApplyAsync()).Changes);
+
+        await using var command = database.DataSource.CreateCommand(
+            "SELECT pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy WHERE polname = 'scaleops_tenant' AND polrelid = 'invoices'::regclass");
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal("(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::bigint)", reader.GetString(0));
+        Assert.Equal(reader.GetString(0), reader.GetString(1));
+    }
+
+    [Fact]
+    public async Task The_policy_is_an_index_condition_not_a_filter_or_sub_plan()
+    {
+        await using var app = NpgsqlDataSource.Create(database.AppConnectionString());
+        await using var connection = await app.OpenConnectionAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await using var command = new NpgsqlCommand(
+            "SET LOCAL enable_seqscan = off; SELECT set_config('app.tenant_id', 't07', true); "
+            + "EXPLAIN (COSTS OFF) SELECT * FROM documents ORDER BY created_at DESC LIMIT 5", connection, tx);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.NextResultAsync();
+        var plan = "";
+        while (await reader.ReadAsync())
+        {
+            plan += reader.GetString(0) + "\n";
+        }
+
+        Assert.Contains("Index Cond: (tenant_id = NULLIF(current_setting('app.tenant_id'::text, true), ''::text))", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("Filter", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("SubPlan", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_table_or_column_is_named()
+    {
+        var missing = await Assert.ThrowsAsync<InvalidOperationException>(() => Manager(new RlsTable("public", "nope")).ApplyAsync());
+        Assert.Contains("RLS table public.nope does not exist", missing.Message, StringComparison.Ordinal);
+        var column = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Manager(new RlsTable("public", "documents") { TenantColumn = "org_id" }).ApplyAsync());
+        Assert.Contains("documents has no column org_id", column.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task User_owned_authenticated_and_role_only_tables_follow_their_rules()
+    {
+        await using var services = RlsDatabase.Services(database.AppConnectionString());
+        var apis = new RlsApis(services);
+
+        async Task<string[]> Read(string sql, string tenant, string? user = null, params string[] roles)
+        {
+            using var scope = apis.Tenants.BeginScope(new TenantId(tenant), user, roles);
+            await using var connection = await apis.Data.OpenConnectionAsync();
+            await using var batch = connection.CreateBatch(sql);
+            await using var reader = await batch.ExecuteReaderAsync();
+            var rows = new System.Collections.Generic.List<string>();
+            while (await reader.ReadAsync())
+            {
+                rows.Add(reader.GetString(0));
+            }
+
+            return [.. rows.Order(StringComparer.Ordinal)];
+        }
+
+        // User-owned: own rows in own tenant; the extra role "admin" sees the tenant's rows.
+        Assert.Equal(["alice 1", "alice 2"], await Read("SELECT body FROM notes", "t01", "alice"));
+        Assert.Equal(["bob 1"], await Read("SELECT body FROM notes", "t01", "bob"));
+        Assert.Empty(await Read("SELECT body FROM notes", "t01"));
+        Assert.Equal(["alice 1", "alice 2", "bob 1"], await Read("SELECT body FROM notes", "t01", "carol", "admin"));
+
+        // Authenticated read: any user of the tenant, nobody without a user; writes need the extra role.
+        Assert.Equal(["hello t01", "second"], await Read("SELECT body FROM announcements", "t01", "anyone"));
+        Assert.Empty(await Read("SELECT body FROM announcements", "t01"));
+        using (apis.Tenants.BeginScope(new TenantId("t01"), "anyone"))
+        {
+            var denied = await Assert.ThrowsAsync<PostgresException>(() =>
+                apis.ExecuteAsync(Api.Batch, "INSERT INTO announcements (tenant_id, body) VALUES ('t01', 'spam')"));
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+        }
+
+        using (apis.Tenants.BeginScope(new TenantId("t01"), "ed", ["editor"]))
+        {
+            Assert.Equal(1, await apis.ExecuteAsync(Api.Batch, "INSERT INTO announcements (tenant_id, body) VALUES ('t01', 'news')"));
+        }
+
+        // Role only: the auditor of the tenant, nobody else.
+        Assert.Equal(["export", "login"], await Read("SELECT entry FROM audit_entries", "t01", "audrey", "auditor"));
+        Assert.Empty(await Read("SELECT entry FROM audit_entries", "t01", "alice", "admin"));
+        Assert.Equal(["login t02"], await Read("SELECT entry FROM audit_entries", "t02", "audrey", "reader", "auditor"));
+    }
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Diagnostics;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Routing;
+
+/// <summary>
+/// Read/write splitting against the real streaming replica of the test server (scripts/servers.d/pgreplica.sh).
+/// The one test that pauses replay resumes it in a finally block; no other class uses the replica.
+/// </summary>
+public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDatabase>, IAsyncLifetime
+{
+    private string Replica(string? applicationName = null) =>
+        new NpgsqlConnectionStringBuilder(PostgresReplicaServer.ConnectionStringFor(database.Name, RlsDatabase.AppRole))
+        {
+            ApplicationName = applicationName,
+        }.ToString();
+
+    public async Task InitializeAsync()
+    {
+        // The class's database was just cloned on the primary; wait until the replica has replayed it.
+        await TestSignal.UntilAsync(async () =>
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(PostgresReplicaServer.ConnectionStringFor(database.Name));
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("SELECT count(*) FROM documents", connection);
+                return (long)(await command.ExecuteScalarAsync())! >= 210;
+            }
+            catch (PostgresException)
+            {
+                return false;
+            }
+        }, "the replica to replay the test database");
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private ServiceProvider Services(TimeSpan maxLag, params string[] replicas) => RlsDatabase.Services(database.AppConnectionString(), o =>
+    {
+        foreach (var replica in replicas)
+        {
+            o.ReplicaConnectionStrings.Add(replica);
+        }
+
+        o.MaxReplicaLag = maxLag;
+        o.ReplicaCheckInterval = TimeSpan.Zero;
+    });
+
+    private static async Task<(bool Standby, string App, long Rows)> WhereAsync(ITenantDataSource data, TenantDataAccess access)
+    {
+        await using var connection = await data.OpenConnectionAsync(access);
+        await using var batch = connection.CreateBatch(
+            "SELECT pg_is_in_recovery(), current_setting('application_name'), (SELECT count(*) FROM documents)");
+        await using var reader = await batch.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetBoolean(0), reader.GetString(1), reader.GetInt64(2));
+    }
+
+    [Fact]
+    public async Task Reads_go_to_the_replica_round_robin_and_writes_to_the_primary_with_rls_on_both()
+    {
+        await using var services = Services(TimeSpan.FromMinutes(1), Replica("r1"), Replica("r2"));
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t04"));
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < 4; i++)
+        {
+            var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
+            Assert.True(read.Standby);
+            Assert.Equal(4, read.Rows);
+            seen.Add(read.App);
+        }
+
+        Assert.Equal(["r1", "r2"], seen);
+        var write = await WhereAsync(data, TenantDataAccess.ReadWrite);
+        Assert.False(write.Standby);
+        Assert.Equal(4, write.Rows);
+        await using var tx = await data.BeginTransactionAsync();
+        await using var command = tx.CreateCommand("SELECT pg_is_in_recovery()");
+        Assert.Equal(false, await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task A_down_replica_or_a_primary_posing_as_one_is_skipped_and_reads_fall_back_to_the_primary()
+    {
+        var down = "Host=127.0.0.1;Port=1;Username=scaleops_rls_app;Database=postgres;Timeout=2";
+        var notStandby = new NpgsqlConnectionStringBuilder(database.AppConnectionString()) { ApplicationName = "fake" }.ToString();
+        await using var services = Services(TimeSpan.FromMinutes(1), down, notStandby, Replica("real"));
+        using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
+        for (var i = 0; i < 3; i++)
+        {
+            var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
+            Assert.True(read.Standby);
+            Assert.Equal("real", read.App);
+        }
+
+        Assert.Empty(fallbacks.GetMeasurementSnapshot());
+
+        await using var none = Services(TimeSpan.FromMinutes(1), down, notStandby);
+        using var noneFallbacks = new MetricCollector<long>(none.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
+        var primary = await WhereAsync(none.GetRequiredService<ITenantDataSource>(), TenantDataAccess.ReadOnly);
+        Assert.False(primary.Standby);
+        Assert.Equal(2, primary.Rows);
+        Assert.Equal(1, Assert.Single(noneFallbacks.GetMeasurementSnapshot()).Value);
+    }
+
+    [Fact]
+    public async Task A_replica_lagging_beyond_the_bound_is_skipped_until_it_catches_up()
+    {
+        await using var services = Services(TimeSpan.FromMilliseconds(1), Replica("lagging"));
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t03"));
+        await using var replicaAdmin = new NpgsqlConnection(PostgresReplicaServer.ConnectionStringFor(database.Name));
+        await replicaAdmin.OpenAsync();
+        await Execute(replicaAdmin, "SELECT pg_wal_replay_pause()");
+        try
+        {
+            await PostgresServer.ExecuteAsync("INSERT INTO documents (tenant_id, title) VALUES ('t99', 'wal')", database.Name);
+            await TestSignal.UntilAsync(async () =>
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()", replicaAdmin);
+                return (bool)(await command.ExecuteScalarAsync())!;
+            }, "the replica to receive WAL it has not replayed");
+
+            var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
+            Assert.False(read.Standby);
+        }
+        finally
+        {
+            await Execute(replicaAdmin, "SELECT pg_wal_replay_resume()");
+        }
+
+        await TestSignal.UntilAsync(async () => (await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby, "reads to return to the caught-up replica");
+    }
+
+    private static async Task Execute(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}

@@ -1,0 +1,135 @@
+using System;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Data;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Routing;
+
+/// <summary>A whale tenant on its own PostgreSQL (the second test server), the same code for every tenant.</summary>
+public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatabase>, IAsyncLifetime
+{
+    private readonly string _shardDatabase = $"rls_shard_{Environment.ProcessId}_{Guid.NewGuid():N}"[..40];
+
+    public async Task InitializeAsync()
+    {
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.RoleSql(RlsDatabase.AppRole, "NOBYPASSRLS"));
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.RoleSql(RlsDatabase.BypassRole, "BYPASSRLS"));
+        await SecondPostgresServer.ExecuteAsync($"CREATE DATABASE \"{_shardDatabase}\"");
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.ContextProcedureSql, _shardDatabase);
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.SchemaSql.Replace("generate_series(1, 20)", "generate_series(1, 0)", StringComparison.Ordinal), _shardDatabase);
+        await using var owner = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
+        var options = new RlsOptions();
+        foreach (var table in RlsDatabase.Tables())
+        {
+            options.Tables.Add(table);
+        }
+
+        await new RlsPolicyManager(owner, Options.Create(options), NullLogger<RlsPolicyManager>.Instance).ApplyAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{_shardDatabase}\" WITH (FORCE)");
+    }
+
+    [Fact]
+    public async Task A_placed_tenant_lives_on_its_shard_and_the_others_on_the_shared_database()
+    {
+        var shard = SecondPostgresServer.ConnectionStringFor(_shardDatabase, RlsDatabase.AppRole);
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.Shards["whales"] = shard;
+            o.TenantPlacements["whale"] = "whales";
+        });
+        var data = services.GetRequiredService<ITenantDataSource>();
+        var tenants = services.GetRequiredService<ITenantContext>();
+        var shardPort = new NpgsqlConnectionStringBuilder(shard).Port;
+
+        async Task<(int Port, long Rows)> WriteAndCountAsync(string tenant)
+        {
+            using var scope = tenants.BeginScope(new TenantId(tenant));
+            await using (var tx = await data.BeginTransactionAsync())
+            {
+                await using var insert = tx.CreateCommand("INSERT INTO documents (tenant_id, title) VALUES (current_setting('app.tenant_id'), 'placed')");
+                await insert.ExecuteNonQueryAsync();
+                await tx.CommitAsync();
+            }
+
+            await using var connection = await data.OpenConnectionAsync(TenantDataAccess.ReadOnly);
+            await using var batch = connection.CreateBatch("SELECT inet_server_port(), (SELECT count(*) FROM documents)");
+            await using var reader = await batch.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            return (reader.GetInt32(0), reader.GetInt64(1));
+        }
+
+        var whale = await WriteAndCountAsync("whale");
+        Assert.Equal(shardPort, whale.Port);
+        Assert.Equal(1, whale.Rows);
+
+        var small = await WriteAndCountAsync("t01");
+        Assert.NotEqual(shardPort, small.Port);
+        Assert.Equal(2, small.Rows);
+
+        // The whale's row is on the shard only; the shared database never saw it.
+        await using (var admin = await PostgresServer.OpenAdminAsync(database.Name))
+        await using (var command = new NpgsqlCommand("SELECT count(*) FROM documents WHERE tenant_id = 'whale'", admin))
+        {
+            Assert.Equal(0L, await command.ExecuteScalarAsync());
+        }
+
+        await using var shardAdmin = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
+        await using var onShard = shardAdmin.CreateCommand("SELECT count(*) FROM documents WHERE tenant_id = 'whale'");
+        Assert.Equal(1L, await onShard.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task On_start_the_context_procedure_and_the_policies_reach_every_shard()
+    {
+        var raw = $"rls_raw_{Environment.ProcessId}_{Guid.NewGuid():N}"[..40];
+        await SecondPostgresServer.ExecuteAsync($"CREATE DATABASE \"{raw}\"");
+        try
+        {
+            await SecondPostgresServer.ExecuteAsync(RlsDatabase.SchemaSql.Replace("generate_series(1, 20)", "generate_series(1, 0)", StringComparison.Ordinal), raw);
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString).AddRls(o =>
+            {
+                foreach (var table in RlsDatabase.Tables())
+                {
+                    o.Tables.Add(table);
+                }
+
+                o.Shards["raw"] = SecondPostgresServer.ConnectionStringFor(raw);
+                o.AllowBypassRlsRole = true;
+            });
+            using (var host = builder.Build())
+            {
+                await host.StartAsync();
+                await host.StopAsync();
+            }
+
+            await using var shard = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(raw));
+            await using var command = shard.CreateCommand(
+                "SELECT to_regprocedure('scaleops.rls_set_context(text,text,text[])') IS NOT NULL, "
+                + "(SELECT relforcerowsecurity FROM pg_class WHERE oid = 'documents'::regclass), "
+                + "(SELECT count(*) FROM pg_policy WHERE polname LIKE 'scaleops\\_%')");
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            Assert.True(reader.GetBoolean(0));
+            Assert.True(reader.GetBoolean(1));
+            Assert.Equal(7, reader.GetInt64(2));
+        }
+        finally
+        {
+            NpgsqlConnection.ClearAllPools();
+            await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{raw}\" WITH (FORCE)");
+        }
+    }
+}

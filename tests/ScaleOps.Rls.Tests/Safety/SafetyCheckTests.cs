@@ -1,0 +1,130 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Npgsql;
+using ScaleOps.Rls.Safety;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Safety;
+
+public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
+{
+    private static IHost BuildHost(string connectionString, Action<RlsOptions>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddFakeLogging();
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = connectionString;
+            o.ApplyMigrationsOnStart = false;
+        }).AddRls(o =>
+        {
+            foreach (var table in RlsDatabase.Tables())
+            {
+                o.Tables.Add(table);
+            }
+
+            o.ApplyPoliciesOnStart = false;
+            configure?.Invoke(o);
+        });
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task A_safe_schema_starts_and_the_application_role_is_accepted()
+    {
+        using var host = BuildHost(database.AppConnectionString());
+        await host.StartAsync();
+        var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Level >= LogLevel.Warning).ToList();
+        Assert.Empty(warnings);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_superuser_or_bypassrls_role_is_refused_unless_allowed()
+    {
+        using (var host = BuildHost(database.ConnectionString))
+        {
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Contains("role postgres, which is SUPERUSER", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("ScaleOps:Rls:AllowBypassRlsRole", ex.Message, StringComparison.Ordinal);
+        }
+
+        using (var host = BuildHost(database.BypassConnectionString))
+        {
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Contains($"role {RlsDatabase.BypassRole}, which is BYPASSRLS", ex.Message, StringComparison.Ordinal);
+        }
+
+        using (var host = BuildHost(database.BypassConnectionString, o => o.AllowBypassRlsRole = true))
+        {
+            await host.StartAsync();
+            Assert.Contains(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Message.Contains("bypasses row-level security", StringComparison.Ordinal));
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Missing_rls_force_policy_index_and_leaking_views_are_reported()
+    {
+        await PostgresServer.ExecuteAsync("""
+            CREATE TABLE loose (id int, tenant_id text);
+            CREATE TABLE unforced (id int, tenant_id text); ALTER TABLE unforced ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY p ON unforced USING (true);
+            CREATE TABLE nopolicy (id int, tenant_id text); ALTER TABLE nopolicy ENABLE ROW LEVEL SECURITY; ALTER TABLE nopolicy FORCE ROW LEVEL SECURITY;
+            CREATE VIEW all_documents AS SELECT * FROM documents;
+            CREATE VIEW safe_documents WITH (security_invoker = true) AS SELECT * FROM documents;
+            """, database.Name);
+        try
+        {
+            using var host = BuildHost(database.AppConnectionString(), o =>
+            {
+                o.Tables.Add(new RlsTable("public", "loose"));
+                o.Tables.Add(new RlsTable("public", "unforced"));
+                o.Tables.Add(new RlsTable("public", "nopolicy"));
+            });
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Contains(ex.Problems, p => p.StartsWith("table loose does not have row level security enabled", StringComparison.Ordinal));
+            Assert.Contains(ex.Problems, p => p.StartsWith("table unforced does not FORCE row level security", StringComparison.Ordinal));
+            Assert.Contains(ex.Problems, p => p.StartsWith("table nopolicy has no policy", StringComparison.Ordinal));
+            Assert.Contains(ex.Problems, p => p.StartsWith("view all_documents reads documents with its owner's rights", StringComparison.Ordinal));
+            Assert.DoesNotContain(ex.Problems, p => p.Contains("safe_documents", StringComparison.Ordinal));
+            var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Select(r => r.Message).ToList();
+            Assert.Contains(warnings, w => w.Contains("table loose has no index leading with tenant_id", StringComparison.Ordinal)
+                && w.Contains("CREATE INDEX CONCURRENTLY ON \"public\".\"loose\" (\"tenant_id\");", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await PostgresServer.ExecuteAsync("DROP VIEW all_documents; DROP VIEW safe_documents; DROP TABLE loose, unforced, nopolicy", database.Name);
+        }
+    }
+
+    [Fact]
+    public async Task The_auditor_lists_unprotected_tables_and_leaking_views()
+    {
+        await using var admin = NpgsqlDataSource.Create(database.ConnectionString);
+        Assert.True((await RlsSchemaAuditor.AuditAsync(admin, "public")).IsClean);
+
+        await PostgresServer.ExecuteAsync("""
+            CREATE SCHEMA audit_me;
+            CREATE TABLE audit_me.orders (id int, tenant_id text);
+            CREATE TABLE audit_me.lookup (id int, name text);
+            CREATE TABLE audit_me.safe (id int, tenant_id text);
+            ALTER TABLE audit_me.safe ENABLE ROW LEVEL SECURITY; ALTER TABLE audit_me.safe FORCE ROW LEVEL SECURITY;
+            CREATE POLICY p ON audit_me.safe USING (tenant_id = current_setting('app.tenant_id', true));
+            CREATE VIEW audit_me.safe_report AS SELECT count(*) FROM audit_me.safe;
+            CREATE MATERIALIZED VIEW audit_me.safe_cache AS SELECT * FROM audit_me.safe;
+            """, database.Name);
+        var report = await RlsSchemaAuditor.AuditAsync(admin, "audit_me");
+        Assert.False(report.IsClean);
+        Assert.Equal(["audit_me.orders: row level security is disabled"], report.UnprotectedTables);
+        Assert.Equal(2, report.LeakingViews.Count);
+        Assert.Contains(report.LeakingViews, v => v.StartsWith("materialized view audit_me.safe_cache stores rows of audit_me.safe", StringComparison.Ordinal));
+        Assert.Contains(report.LeakingViews, v => v.StartsWith("view audit_me.safe_report reads audit_me.safe", StringComparison.Ordinal));
+    }
+}
