@@ -1,0 +1,176 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace ScaleOps.Jobs.Bench;
+
+[JobKind("bench")]
+public sealed record BenchJob(int I);
+
+/// <summary>Counts handled jobs and signals the latency probe.</summary>
+public sealed class Counter
+{
+    private int _done;
+    private TaskCompletionSource<long>? _started;
+
+    public int Done => Volatile.Read(ref _done);
+
+    public Task<long> ExpectStart()
+    {
+        _started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _started.Task;
+    }
+
+    public void Handled()
+    {
+        Interlocked.Increment(ref _done);
+        _started?.TrySetResult(Stopwatch.GetTimestamp());
+    }
+}
+
+public sealed class BenchHandler(Counter counter) : IJobHandler<BenchJob>
+{
+    public Task HandleAsync(BenchJob payload, JobContext context, CancellationToken cancellationToken)
+    {
+        counter.Handled();
+        return Task.CompletedTask;
+    }
+}
+
+public static class Program
+{
+    /// <summary>
+    /// Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [buffer]
+    /// "buffer": LocalBuffer 500 and succeeded jobs deleted at completion (graphile-worker's localQueue 500 and delete).
+    /// </summary>
+    public static async Task<int> Main(string[] args)
+    {
+        var (scenario, cs, n, c) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
+        var buffered = args.Length > 4 && args[4] == "buffer";
+        var counter = new Counter();
+        IHost Build(bool worker) => BuildHost(cs, worker, c, buffered, counter);
+        await using var admin = NpgsqlDataSource.Create(cs);
+        async Task CheckpointAsync()
+        {
+            await using var command = admin.CreateCommand("CHECKPOINT");
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var payloads = Enumerable.Range(0, n).Select(i => new BenchJob(i)).ToList();
+        using var client = Build(worker: false);
+        await client.StartAsync();
+        var jobs = client.Services.GetRequiredService<IJobClient>();
+        object result;
+        switch (scenario)
+        {
+            case "bulk":
+            {
+                await CheckpointAsync();
+                var t0 = Stopwatch.GetTimestamp();
+                await jobs.EnqueueManyAsync(payloads);
+                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds };
+                break;
+            }
+
+            case "single":
+            {
+                await CheckpointAsync();
+                var t0 = Stopwatch.GetTimestamp();
+                foreach (var p in payloads)
+                {
+                    await jobs.EnqueueAsync(p);
+                }
+
+                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds };
+                break;
+            }
+
+            case "process":
+            {
+                await jobs.EnqueueManyAsync(payloads);
+                await CheckpointAsync();
+                using var worker = Build(worker: true);
+                var t0 = Stopwatch.GetTimestamp();
+                await worker.StartAsync();
+                while (counter.Done < n)
+                {
+                    await Task.Delay(1);
+                }
+
+                await using (var left = admin.CreateCommand("SELECT count(*) FROM scaleops.jobs WHERE state <> 'succeeded'"))
+                {
+                    while ((long)(await left.ExecuteScalarAsync())! > 0)
+                    {
+                        await Task.Delay(5);
+                    }
+                }
+
+                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds };
+                await worker.StopAsync();
+                break;
+            }
+
+            case "latency":
+            {
+                using var worker = Build(worker: true);
+                await worker.StartAsync();
+                await Task.Delay(500);
+                var samples = new double[n];
+                var enqueue = new double[n];
+                for (var i = 0; i < n; i++)
+                {
+                    var started = counter.ExpectStart();
+                    var t0 = Stopwatch.GetTimestamp();
+                    await jobs.EnqueueAsync(payloads[i]);
+                    enqueue[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    samples[i] = Stopwatch.GetElapsedTime(t0, await started).TotalMilliseconds;
+                    await Task.Delay(20 + Random.Shared.Next(31));
+                }
+
+                Array.Sort(samples);
+                Array.Sort(enqueue);
+                double At(double[] s, int p) => s[Math.Min(s.Length - 1, (int)Math.Ceiling(p / 100.0 * s.Length) - 1)];
+                result = new { p50 = At(samples, 50), p95 = At(samples, 95), p99 = At(samples, 99), max = samples[^1], enqueueP50 = At(enqueue, 50) };
+                await worker.StopAsync();
+                break;
+            }
+
+            default:
+                await Console.Error.WriteLineAsync("scenario: bulk | single | process | latency");
+                return 2;
+        }
+
+        await client.StopAsync();
+        var peer = buffered ? "scaleops-buffer" : "scaleops";
+        var line = JsonSerializer.Serialize(new { peer, scenario, n, c }).TrimEnd('}') + "," + JsonSerializer.Serialize(result).TrimStart('{');
+        Console.WriteLine(line);
+        return 0;
+    }
+
+    private static IHost BuildHost(string cs, bool worker, int concurrency, bool buffered, Counter counter)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddFilter(_ => false);
+        builder.Services.AddSingleton(counter);
+        builder.Services.AddScaleOps(o => o.ConnectionString = cs)
+            .AddJobs(o =>
+            {
+                o.RunWorker = worker;
+                o.Queues["default"] = new QueueOptions { Concurrency = concurrency, LocalBuffer = buffered ? 500 : 0 };
+                if (buffered)
+                {
+                    o.SucceededRetention = TimeSpan.Zero;
+                }
+            })
+            .AddHandler<BenchJob, BenchHandler>();
+        return builder.Build();
+    }
+}

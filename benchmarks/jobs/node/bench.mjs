@@ -1,0 +1,126 @@
+// One measurement of a Node peer on a fresh database; prints one JSON line. Used by benchmarks/jobs/run.sh.
+//   node bench.mjs <graphile|pgboss> <bulk|single|process|latency> <connection-url> <N> <C>
+import pg from "pg";
+import { performance } from "node:perf_hooks";
+
+const [peer, scenario, url, nArg, cArg] = process.argv.slice(2);
+const N = Number(nArg);
+const C = Number(cArg);
+const client = new pg.Client({ connectionString: url });
+await client.connect();
+const scalar = async (sql) => Number((await client.query(sql)).rows[0].v);
+const checkpoint = () => client.query("CHECKPOINT");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const out = (o) => { console.log(JSON.stringify({ peer, scenario, n: N, c: C, ...o })); };
+
+async function untilDone(countSql, counter) {
+  while (counter() < N) await sleep(1);
+  while ((await scalar(countSql)) > 0) await sleep(5);
+}
+
+function percentiles(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (p) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+  return { p50: at(50), p95: at(95), p99: at(99), max: s[s.length - 1] };
+}
+
+if (peer === "graphile") {
+  const { makeWorkerUtils, run, Logger } = await import("graphile-worker");
+  const logger = new Logger(() => () => {});
+  const utils = await makeWorkerUtils({ connectionString: url, logger });
+  await utils.migrate();
+  const specs = Array.from({ length: N }, (_, i) => ({ identifier: "t", payload: { i } }));
+  if (scenario === "bulk") {
+    await checkpoint();
+    const t0 = performance.now();
+    await utils.addJobs(specs);
+    out({ value: N / ((performance.now() - t0) / 1000) });
+  } else if (scenario === "single") {
+    await checkpoint();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await utils.addJob("t", { i });
+    out({ value: N / ((performance.now() - t0) / 1000) });
+  } else if (scenario === "process") {
+    await utils.addJobs(specs);
+    await checkpoint();
+    let done = 0;
+    const t0 = performance.now();
+    const runner = await run({
+      preset: { worker: { connectionString: url, concurrentJobs: C, maxPoolSize: Math.max(10, C + 2), pollInterval: 2000,
+        localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+      noHandleSignals: true,
+      logger,
+      taskList: { t: async () => { done++; } },
+    });
+    await untilDone("SELECT count(*) AS v FROM graphile_worker._private_jobs", () => done);
+    out({ value: N / ((performance.now() - t0) / 1000) });
+    await runner.stop();
+  } else if (scenario === "latency") {
+    let resolveStart;
+    const runner = await run({
+      preset: { worker: { connectionString: url, concurrentJobs: 1, pollInterval: 2000 } },
+      noHandleSignals: true,
+      logger,
+      taskList: { t: async () => { resolveStart(performance.now()); } },
+    });
+    await sleep(500);
+    const samples = [], enq = [];
+    for (let i = 0; i < N; i++) {
+      const started = new Promise((r) => { resolveStart = r; });
+      const t0 = performance.now();
+      await utils.addJob("t", { i });
+      enq.push(performance.now() - t0);
+      samples.push((await started) - t0);
+      await sleep(20 + Math.random() * 30);
+    }
+    out({ ...percentiles(samples), enqueueP50: percentiles(enq).p50 });
+    await runner.stop();
+  }
+  await utils.release();
+} else if (peer === "pgboss") {
+  const { PgBoss } = await import("pg-boss");
+  const boss = new PgBoss({ connectionString: url, useListenNotify: scenario === "latency", max: Math.max(10, C + 2) });
+  boss.on("error", () => {});
+  await boss.start();
+  await boss.createQueue("q", scenario === "latency" ? { notify: true } : {});
+  const jobs = Array.from({ length: N }, (_, i) => ({ data: { i } }));
+  if (scenario === "bulk") {
+    await checkpoint();
+    const t0 = performance.now();
+    await boss.insert("q", jobs);
+    out({ value: N / ((performance.now() - t0) / 1000) });
+  } else if (scenario === "single") {
+    await checkpoint();
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await boss.send("q", { i });
+    out({ value: N / ((performance.now() - t0) / 1000) });
+  } else if (scenario === "process") {
+    await boss.insert("q", jobs);
+    await checkpoint();
+    let done = 0;
+    const t0 = performance.now();
+    await boss.work("q", { localConcurrency: 1, batchSize: C, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
+      async (batch) => { done += batch.length; });
+    const cap = setTimeout(() => { out({ value: done / 15, capped: true }); process.exit(0); }, 15000);
+    await untilDone("SELECT count(*) AS v FROM pgboss.job WHERE name = 'q' AND state <> 'completed'", () => done);
+    clearTimeout(cap);
+    out({ value: N / ((performance.now() - t0) / 1000) });
+  } else if (scenario === "latency") {
+    let resolveStart;
+    await boss.work("q", { localConcurrency: 1, batchSize: 1, notifyPollingIntervalSeconds: 30 }, async () => { resolveStart(performance.now()); });
+    await sleep(1000);
+    const samples = [], enq = [];
+    for (let i = 0; i < N; i++) {
+      const started = new Promise((r) => { resolveStart = r; });
+      const t0 = performance.now();
+      await boss.send("q", { i });
+      enq.push(performance.now() - t0);
+      samples.push((await started) - t0);
+      await sleep(20 + Math.random() * 30);
+    }
+    out({ ...percentiles(samples), enqueueP50: percentiles(enq).p50 });
+  }
+  await boss.stop({ graceful: false, wait: false }).catch(() => {});
+}
+await client.end();
+process.exit(0);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# ScaleOps.Jobs against graphile-worker and pg-boss (npm, installed into benchmarks/jobs/node/, git-ignored) on the same
+# PostgreSQL (scripts/servers.sh: fsync and synchronous_commit on). Every measurement runs in its own process on a
+# freshly created database; CHECKPOINT before the timer; processing stops when the DATABASE shows every job done.
+#
+#   benchmarks/jobs/run.sh [REPS]            default 3 reps, interleaved (rep 1 of every peer, then rep 2, ...)
+#
+# Environment: QUIET_MAX_WAIT (s, default 20) waits for the CPU to be at most QUIET_BUSY% (default 25) busy before each
+# measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss").
+# Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+reps="${1:-3}"
+peers="${PEERS:-scaleops graphile pgboss}"
+quiet_wait="${QUIET_MAX_WAIT:-20}"
+quiet_busy="${QUIET_BUSY:-25}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+"$repo/scripts/servers.sh" start postgres >&2
+state="${SCALEOPS_SERVERS_DIR:-$repo/.servers}"
+port="$(cat "$state/postgres.port")"
+psql=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt)
+echo "[bench] PostgreSQL $("${psql[@]}" -c 'SHOW server_version') on 127.0.0.1:$port: fsync=$("${psql[@]}" -c 'SHOW fsync'), synchronous_commit=$("${psql[@]}" -c 'SHOW synchronous_commit')" >&2
+
+if [ ! -d "$here/node/node_modules/graphile-worker" ] || [ ! -d "$here/node/node_modules/pg-boss" ]; then
+  echo "[bench] installing graphile-worker and pg-boss (npm)" >&2
+  npm install --prefix "$here/node" --no-audit --no-fund --loglevel=error >&2
+fi
+dotnet build "$here/ScaleOps.Jobs.Bench/ScaleOps.Jobs.Bench.csproj" -c Release -nologo -clp:NoSummary -v:quiet >&2
+bench_dll="$here/ScaleOps.Jobs.Bench/bin/Release/net10.0/ScaleOps.Jobs.Bench.dll"
+
+mkdir -p "$here/results"
+out="$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
+
+cpu_busy() { # percent busy over one second, from /proc/stat
+  local a b
+  read -r _ a1 a2 a3 a4 a5 a6 a7 _ < /proc/stat; sleep 1; read -r _ b1 b2 b3 b4 b5 b6 b7 _ < /proc/stat
+  a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7)); b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7))
+  echo $(( 100 - 100 * (b4 - a4 + b5 - a5) / (b - a) ))
+}
+
+wait_quiet() {
+  local start=$SECONDS busy
+  while true; do
+    busy=$(cpu_busy)
+    if [ "$busy" -le "$quiet_busy" ] || [ $((SECONDS - start)) -ge "$quiet_wait" ]; then echo "$busy"; return; fi
+  done
+}
+
+fresh_db() {
+  "${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" -c "CREATE DATABASE jobs_bench" >/dev/null 2>&1
+}
+
+measure() { # peer scenario N C
+  local peer=$1 scenario=$2 n=$3 c=$4 busy line
+  fresh_db
+  busy=$(wait_quiet)
+  case "$peer" in
+    scaleops) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
+    scaleops-buffer) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" buffer) ;;
+    graphile|pgboss) line=$(cd "$here/node" && node bench.mjs "$peer" "$scenario" "postgres://postgres@127.0.0.1:$port/jobs_bench" "$n" "$c") ;;
+  esac
+  line=$(printf '%s\n' "$line" | grep '^{"peer"' | tail -n 1)
+  line="${line%\}},\"rep\":$rep,\"busy\":$busy}"
+  echo "$line" >>"$out"
+  echo "[bench] $line" >&2
+}
+
+for rep in $(seq 1 "$reps"); do
+  for spec in "bulk 20000 10" "single 2000 1" "process 20000 10" "process 20000 50" "latency 200 1"; do
+    set -- $spec
+    for peer in $peers; do measure "$peer" "$1" "$2" "$3"; done
+    if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer "$1" "$2" "$3"; fi
+  done
+done
+"${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" >/dev/null 2>&1 || true
+python3 "$here/summarize.py" "$out"

@@ -1,0 +1,36 @@
+using System;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ScaleOps.Jobs;
+
+/// <summary>Registers job handlers and recurring schedules; returned by <c>AddJobs</c>.</summary>
+public interface IJobsBuilder
+{
+    /// <summary>The service collection.</summary>
+    IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Registers <typeparamref name="THandler"/> (scoped: one instance per job) for the payload type's kind
+    /// (<see cref="JobKindAttribute"/> or the type's full name). Registering the same pair twice is harmless.
+    /// </summary>
+    /// <typeparam name="TPayload">The payload type.</typeparam>
+    /// <typeparam name="THandler">The handler.</typeparam>
+    /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">Another payload type already uses the same kind.</exception>
+    IJobsBuilder AddHandler<TPayload, THandler>()
+        where THandler : class, IJobHandler<TPayload>;
+
+    /// <summary>
+    /// Enqueues <paramref name="payload"/> at every occurrence of <paramref name="cron"/>. However many hosts register
+    /// the same schedule, each occurrence is enqueued once. Occurrences missed while no host ran collapse into one.
+    /// </summary>
+    /// <typeparam name="TPayload">The payload type (a handler for it runs the job).</typeparam>
+    /// <param name="name">The schedule's stable name, unique in the database; 1 to 200 characters.</param>
+    /// <param name="cron">A Cronos expression: 5 fields (minute precision) or 6 (seconds first).</param>
+    /// <param name="payload">The payload of every job.</param>
+    /// <param name="options">Options of every job (queue, priority, tenant...); null for the defaults.</param>
+    /// <param name="timeZone">The time zone of the expression; UTC when null.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentException">The name or the expression is invalid, or the name is taken.</exception>
+    IJobsBuilder AddRecurring<TPayload>(string name, string cron, TPayload payload, JobOptions? options = null, TimeZoneInfo? timeZone = null);
+}

@@ -1,0 +1,46 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>The admin API over <see cref="JobStore"/>.</summary>
+internal sealed class JobAdmin(JobStore store, TimeProvider time) : IJobAdmin
+{
+    public async Task<IReadOnlyList<JobInfo>> ListAsync(JobQuery? query = null, CancellationToken cancellationToken = default)
+    {
+        query ??= new JobQuery();
+        if (query.Limit is < 1 or > 1000)
+        {
+            throw new ArgumentException($"JobQuery.Limit must be 1 to 1000; it is {query.Limit}.", nameof(query));
+        }
+
+        if (query.State is { } state && !Enum.IsDefined(state))
+        {
+            throw new ArgumentException($"JobQuery.State {(int)state} is not a JobState.", nameof(query));
+        }
+
+        return await store.JobListAsync(query, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<JobInfo?> GetAsync(long id, CancellationToken cancellationToken = default) => store.JobGetAsync(id, cancellationToken);
+
+    public async Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default) =>
+        await store.JobRetryDeadAsync(id, null, time.GetUtcNow(), cancellationToken).ConfigureAwait(false) > 0;
+
+    public Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default) =>
+        store.JobRetryDeadAsync(null, queue, time.GetUtcNow(), cancellationToken);
+
+    public async Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default) =>
+        await store.JobDiscardDeadAsync(id, null, cancellationToken).ConfigureAwait(false) > 0;
+
+    public Task<int> DiscardAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default) =>
+        store.JobDiscardDeadAsync(null, queue, cancellationToken);
+
+    public async Task<bool> CancelAsync(long id, CancellationToken cancellationToken = default) =>
+        await store.JobCancelAsync(id, time.GetUtcNow(), cancellationToken).ConfigureAwait(false) > 0;
+
+    public async Task<IReadOnlyList<QueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken = default) =>
+        await store.QueueStatsAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+}

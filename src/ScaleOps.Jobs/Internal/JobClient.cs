@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>Validates, serializes and inserts jobs through <see cref="JobStore"/>.</summary>
+internal sealed class JobClient(JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics)
+    : IJobClient
+{
+    public Task<long?> EnqueueAsync<TPayload>(TPayload payload, JobOptions? options = null, CancellationToken cancellationToken = default) =>
+        InsertOneAsync(null, null, payload, options, cancellationToken);
+
+    public Task<long?> EnqueueAsync<TPayload>(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, TPayload payload, JobOptions? options,
+        CancellationToken cancellationToken)
+    {
+        CheckConnection(connection, transaction);
+        return InsertOneAsync(connection, transaction, payload, options, cancellationToken);
+    }
+
+    public Task<int> EnqueueManyAsync<TPayload>(
+        IReadOnlyCollection<TPayload> payloads, JobOptions? options = null, CancellationToken cancellationToken = default) =>
+        InsertManyAsync(null, null, payloads, options, cancellationToken);
+
+    public Task<int> EnqueueManyAsync<TPayload>(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<TPayload> payloads, JobOptions? options,
+        CancellationToken cancellationToken)
+    {
+        CheckConnection(connection, transaction);
+        return InsertManyAsync(connection, transaction, payloads, options, cancellationToken);
+    }
+
+    private async Task<long?> InsertOneAsync<TPayload>(
+        NpgsqlConnection? connection, NpgsqlTransaction? transaction, TPayload payload, JobOptions? jobOptions, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
+        var json = Serialize(payload);
+        var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        if (id is not null)
+        {
+            metrics.Enqueued(values.Queue, values.Kind, 1);
+        }
+
+        return id;
+    }
+
+    private async Task<int> InsertManyAsync<TPayload>(
+        NpgsqlConnection? connection, NpgsqlTransaction? transaction, IReadOnlyCollection<TPayload> payloads, JobOptions? jobOptions,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(payloads);
+        if (payloads.Count > JobsDefaults.MaxBatch)
+        {
+            throw new ArgumentException($"A batch holds at most {JobsDefaults.MaxBatch:N0} jobs; this one has {payloads.Count:N0}.", nameof(payloads));
+        }
+
+        var now = time.GetUtcNow();
+        var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
+        if (payloads.Count == 0)
+        {
+            return 0;
+        }
+
+        var json = new string[payloads.Count];
+        var i = 0;
+        foreach (var payload in payloads)
+        {
+            json[i++] = Serialize(payload);
+        }
+
+        var inserted = await store.JobInsertManyAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        metrics.Enqueued(values.Queue, values.Kind, inserted);
+        return inserted;
+    }
+
+    private string Serialize<TPayload>(TPayload payload)
+    {
+        if (payload is null)
+        {
+            throw new ArgumentNullException(nameof(payload), "A job payload cannot be null.");
+        }
+
+        try
+        {
+            return JsonSerializer.Serialize(payload, options.Value.SerializerOptions);
+        }
+        catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or JsonException)
+        {
+            throw new ArgumentException($"The payload of type {typeof(TPayload)} cannot be serialized to JSON: {ex.Message}", nameof(payload), ex);
+        }
+    }
+
+    private static void CheckConnection(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            throw new ArgumentException("The connection must be open.", nameof(connection));
+        }
+
+        if (transaction is not null && !ReferenceEquals(transaction.Connection, connection))
+        {
+            throw new ArgumentException("The transaction must belong to the connection (or be completed already).", nameof(transaction));
+        }
+    }
+}

@@ -1,0 +1,147 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>
+/// Runs one attempt: a DI scope and the job's tenant scope around the handler, the timeout, and the outcome handed to
+/// the completer (success, retry with backoff, or dead). A bad payload is dead at once; an unknown kind is retried
+/// (another host may know it); a handler that ignores its timeout is abandoned after <see cref="JobsOptions.TimeoutGrace"/>.
+/// </summary>
+internal sealed class JobExecutor(
+    IServiceScopeFactory scopes,
+    ITenantContext tenants,
+    IReadOnlyDictionary<string, JobHandlerRegistration> handlers,
+    JobsOptions options,
+    TimeProvider time,
+    BatchCompleter completer,
+    LeaseRegistry leases,
+    JobsMetrics metrics,
+    ILogger logger)
+{
+    private const int MaxErrorLength = 8000;
+
+    /// <summary>Runs the job. Returns false when the attempt was interrupted by shutdown and is to be given back.</summary>
+    public async Task RunAsync(FetchedJob job, CancellationToken shutdown)
+    {
+        var token = new LeaseToken(job.Id, job.Attempt);
+        var started = time.GetTimestamp();
+        metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
+        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
+        Completion outcome;
+        using (var timeoutCts = new CancellationTokenSource(timeout, time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown))
+        {
+            try
+            {
+                await InvokeAsync(job, linked.Token).ConfigureAwait(false);
+                outcome = new Completion(job.Id, job.Attempt, CompletionKind.Succeeded, null, default);
+            }
+            catch (JobPayloadException ex)
+            {
+                outcome = Fail(job, ex.Message, dead: true);
+            }
+            catch (AbandonedException)
+            {
+                JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);
+                outcome = Fail(job, $"Timed out after {timeout} and ignored cancellation for {options.TimeoutGrace}; abandoned.", dead: false);
+            }
+            catch (OperationCanceledException) when (shutdown.IsCancellationRequested && !timeoutCts.IsCancellationRequested)
+            {
+                // Interrupted by shutdown: the lease stays registered and the worker gives the job back uncounted.
+                return;
+            }
+            catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
+            {
+                outcome = Fail(job, $"Timed out after {timeout}.", dead: false);
+            }
+            catch (Exception ex)
+            {
+                outcome = Fail(job, Describe(ex), dead: false);
+            }
+        }
+
+        metrics.Finished(job.Queue, job.Kind, outcome.Kind, time.GetElapsedTime(started).TotalSeconds);
+        leases.Remove(token);
+        await completer.AddAsync(outcome).ConfigureAwait(false);
+    }
+
+    private async Task InvokeAsync(FetchedJob job, CancellationToken cancellationToken)
+    {
+        if (!handlers.TryGetValue(job.Kind, out var registration))
+        {
+            throw new InvalidOperationException(
+                $"No handler for job kind '{job.Kind}' is registered on this host: register one with AddJobs().AddHandler<TPayload, THandler>().");
+        }
+
+        TenantId? tenant = job.TenantId.Length == 0 ? null : new TenantId(job.TenantId);
+        var context = new JobContext(job.Id, job.Kind, job.Queue, tenant, job.Attempt, job.MaxAttempts, job.CreatedAt);
+        var scope = scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            using var tenantScope = tenant is { } t ? tenants.BeginScope(t) : null;
+            var task = registration.InvokeAsync(scope.ServiceProvider, job.Payload, options.SerializerOptions, context, cancellationToken);
+            if (task.IsCompleted)
+            {
+                await task.ConfigureAwait(false);
+                return;
+            }
+
+            try
+            {
+                await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !task.IsCompleted)
+            {
+                // The token fired: give the handler the grace period to observe it, then abandon it.
+                try
+                {
+                    await task.WaitAsync(options.TimeoutGrace, time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw new AbandonedException();
+                }
+            }
+
+            await task.ConfigureAwait(false);
+        }
+    }
+
+    private Completion Fail(FetchedJob job, string error, bool dead)
+    {
+        // PostgreSQL text cannot hold NUL; a message with one would make the completion itself fail.
+        error = error.Replace("\0", "\\0", StringComparison.Ordinal);
+        if (error.Length > MaxErrorLength)
+        {
+            error = error[..MaxErrorLength];
+        }
+
+        dead |= job.Attempt >= job.MaxAttempts;
+        if (dead)
+        {
+            JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, error);
+            return new Completion(job.Id, job.Attempt, CompletionKind.Dead, error, default);
+        }
+
+        JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
+        return new Completion(job.Id, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt));
+    }
+
+    /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>
+    internal TimeSpan Backoff(int attempt)
+    {
+        var exponent = Math.Min(attempt - 1, 40);
+        var ticks = Math.Min(options.RetryBaseDelay.Ticks * Math.Pow(2, exponent), options.RetryMaxDelay.Ticks);
+        return TimeSpan.FromTicks((long)(ticks * (0.75 + (0.5 * Random.Shared.NextDouble()))));
+    }
+
+    private static string Describe(Exception ex) => $"{ex.GetType().FullName}: {ex.Message}\n{ex.StackTrace}";
+
+    private sealed class AbandonedException : Exception;
+}

@@ -1,0 +1,48 @@
+using System;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>A payload that can never be handled: the job is dead at once (retrying cannot help).</summary>
+internal sealed class JobPayloadException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Connects a kind to its payload type and handler.</summary>
+internal abstract class JobHandlerRegistration(string kind, Type payloadType)
+{
+    public string Kind { get; } = kind;
+
+    public Type PayloadType { get; } = payloadType;
+
+    public abstract Task InvokeAsync(
+        IServiceProvider services, string payload, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>The registration of <see cref="IJobHandler{TPayload}"/>.</summary>
+internal sealed class JobHandlerRegistration<TPayload>() : JobHandlerRegistration(JobKind<TPayload>.Name, typeof(TPayload))
+{
+    public override Task InvokeAsync(
+        IServiceProvider services, string payload, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken)
+    {
+        TPayload? value;
+        try
+        {
+            value = JsonSerializer.Deserialize<TPayload>(payload, serializer);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            throw new JobPayloadException(
+                $"The payload of job {context.Id} (kind '{Kind}') cannot be deserialized into {typeof(TPayload)}: {ex.Message}", ex);
+        }
+
+        if (value is null)
+        {
+            throw new JobPayloadException($"The payload of job {context.Id} (kind '{Kind}') is JSON null; {typeof(TPayload)} expected.");
+        }
+
+        var handler = services.GetRequiredService<IJobHandler<TPayload>>();
+        return handler.HandleAsync(value, context, cancellationToken);
+    }
+}

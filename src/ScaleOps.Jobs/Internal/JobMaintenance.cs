@@ -1,0 +1,102 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>
+/// The worker's periodic chores, each its own loop on <see cref="TimeProvider"/>: heartbeats (renew the leases of
+/// running jobs), the rescuer (re-queue jobs whose lease expired; refresh the queue-depth gauge) and retention (delete
+/// finished jobs in batches). Every host runs them; the statements are safe to run concurrently.
+/// </summary>
+internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseRegistry leases, JobsMetrics metrics, TimeProvider time, ILogger logger)
+{
+    public Task RunAsync(CancellationToken stopping) =>
+        Task.WhenAll(
+            LoopAsync(options.LeaseDuration / 3, HeartbeatAsync, "heartbeat", stopping),
+            LoopAsync(options.RescueInterval, RescueAsync, "rescue", stopping),
+            LoopAsync(options.RetentionInterval, RetainAsync, "retention", stopping));
+
+    private async Task LoopAsync(TimeSpan period, Func<CancellationToken, Task> step, string name, CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await step(stopping).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+                {
+                    JobsLog.MaintenanceFailed(logger, ex, name);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var held = leases.Snapshot();
+        if (held.Count > 0)
+        {
+            await store.JobHeartbeatManyAsync(held, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RescueAsync(CancellationToken cancellationToken)
+    {
+        const int Batch = 1000;
+        while (true)
+        {
+            var (requeued, dead) = await store.JobRescueExpiredAsync(time.GetUtcNow(), Batch, cancellationToken).ConfigureAwait(false);
+            if (requeued + dead > 0)
+            {
+                JobsLog.Rescued(logger, requeued, dead);
+                metrics.Rescued(requeued, dead);
+            }
+
+            if (requeued + dead < Batch)
+            {
+                break;
+            }
+        }
+
+        metrics.SetDepths(await store.QueueDepthAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task RetainAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (options.SucceededRetention > TimeSpan.Zero)
+        {
+            await DeleteAsync("succeeded", now - options.SucceededRetention, cancellationToken).ConfigureAwait(false);
+        }
+
+        await DeleteAsync("cancelled", now - options.SucceededRetention, cancellationToken).ConfigureAwait(false);
+        await DeleteAsync("dead", now - options.DeadRetention, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeleteAsync(string state, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        int deleted;
+        do
+        {
+            deleted = await store.JobDeleteFinishedAsync(state, cutoff, JobsDefaults.RetentionBatchSize, cancellationToken).ConfigureAwait(false);
+            total += deleted;
+        }
+        while (deleted == JobsDefaults.RetentionBatchSize);
+
+        if (total > 0)
+        {
+            JobsLog.RetentionDeleted(logger, total, state);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using System;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>A job the fetch started: everything the executor needs.</summary>
+internal sealed record FetchedJob(
+    long Id, string Queue, string Kind, string TenantId, string Payload, int Attempt, int MaxAttempts, int? TimeoutMs,
+    DateTimeOffset RunAt, DateTimeOffset CreatedAt, int TenantOrder);
+
+/// <summary>The values of one insert, already validated and defaulted.</summary>
+internal sealed record JobInsertValues(
+    string Queue, string Kind, string TenantId, short Priority, DateTimeOffset RunAt, int MaxAttempts, int? TimeoutMs,
+    string? UniqueKey, string? ConcurrencyKey, int? ConcurrencyLimit);
+
+/// <summary>How an attempt ended.</summary>
+internal enum CompletionKind
+{
+    Succeeded,
+    Retry,
+    Dead,
+}
+
+/// <summary>The outcome of one attempt, waiting in the completer's batch.</summary>
+internal readonly record struct Completion(long Id, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt);
+
+/// <summary>A job that a worker holds: the (id, attempt) pair is its lease token.</summary>
+internal readonly record struct LeaseToken(long Id, int Attempt);

@@ -1,0 +1,140 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using NpgsqlTypes;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>The admin API's statements.</summary>
+internal sealed partial class JobStore
+{
+    public Task<List<JobInfo>> JobListAsync(JobQuery query, CancellationToken cancellationToken) =>
+        QueryAsync(_sql.List, p =>
+        {
+            p.Add(Nullable("state", NpgsqlDbType.Text, query.State is { } s ? StateName(s) : null));
+            p.Add(Nullable("queue", NpgsqlDbType.Text, query.Queue));
+            p.Add(Nullable("tenant", NpgsqlDbType.Text, query.Tenant?.Value));
+            p.Add(Nullable("kind", NpgsqlDbType.Text, query.Kind));
+            p.Add(Nullable("before", NpgsqlDbType.Bigint, query.Before));
+            p.Add(new NpgsqlParameter<int>("limit", query.Limit));
+        }, ReadInfo, cancellationToken);
+
+    public async Task<JobInfo?> JobGetAsync(long id, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.GetOne, p => p.Add(new NpgsqlParameter<long>("id", id)), ReadInfo, cancellationToken)
+            .ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public async Task<int> JobRetryDeadAsync(long? id, string? queue, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var rows = await QueryAsync(_sql.RetryDead, p =>
+            {
+                p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
+                p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
+                p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+            return (int)rows[0];
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new InvalidOperationException(
+                "A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
+        }
+    }
+
+    public Task<int> JobDiscardDeadAsync(long? id, string? queue, CancellationToken cancellationToken) =>
+        ExecuteAsync(_sql.DiscardDead, p =>
+        {
+            p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
+            p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
+        }, cancellationToken);
+
+    public Task<int> JobCancelAsync(long id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        ExecuteAsync(_sql.Cancel, p =>
+        {
+            p.Add(new NpgsqlParameter<long>("id", id));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+        }, cancellationToken);
+
+    public Task<List<QueueStats>> QueueStatsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        QueryAsync(_sql.QueueStats, p => p.Add(new NpgsqlParameter<DateTimeOffset>("now", now)), r => new QueueStats
+        {
+            Queue = r.GetString(0),
+            Available = r.GetInt64(1),
+            Scheduled = r.GetInt64(2),
+            Running = r.GetInt64(3),
+            Succeeded = r.GetInt64(4),
+            Dead = r.GetInt64(5),
+            Cancelled = r.GetInt64(6),
+            OldestWait = r.IsDBNull(7) ? TimeSpan.Zero : Max(now - r.GetFieldValue<DateTimeOffset>(7)),
+        }, cancellationToken);
+
+    public async Task<DateTimeOffset?> ScheduleGetLastDueAsync(string name, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.ScheduleGetLastDue, p => p.Add(new NpgsqlParameter<string>("name", name)),
+            r => r.GetFieldValue<DateTimeOffset>(0), cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>Fires one due time of a schedule; returns the job id when this call fired it.</summary>
+    public async Task<long?> ScheduleFireAsync(
+        string name, DateTimeOffset due, JobInsertValues v, string payload, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.ScheduleFire, p =>
+        {
+            AddInsertParameters(p, v, now);
+            p.Add(new NpgsqlParameter<string>("name", name));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("due", due));
+            p.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
+            p.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
+        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    internal static string StateName(JobState state) => state switch
+    {
+        JobState.Pending => "pending",
+        JobState.Running => "running",
+        JobState.Succeeded => "succeeded",
+        JobState.Dead => "dead",
+        JobState.Cancelled => "cancelled",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "Unknown job state."),
+    };
+
+    private static JobState ParseState(string state) => state switch
+    {
+        "pending" => JobState.Pending,
+        "running" => JobState.Running,
+        "succeeded" => JobState.Succeeded,
+        "dead" => JobState.Dead,
+        _ => JobState.Cancelled,
+    };
+
+    private static TimeSpan Max(TimeSpan value) => value < TimeSpan.Zero ? TimeSpan.Zero : value;
+
+    private static JobInfo ReadInfo(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetInt64(0),
+        Queue = r.GetString(1),
+        Kind = r.GetString(2),
+        Tenant = r.GetString(3) is { Length: > 0 } t ? new TenantId(t) : null,
+        State = ParseState(r.GetString(4)),
+        Priority = (JobPriority)r.GetInt16(5),
+        Attempt = r.GetInt32(6),
+        MaxAttempts = r.GetInt32(7),
+        RunAt = r.GetFieldValue<DateTimeOffset>(8),
+        CreatedAt = r.GetFieldValue<DateTimeOffset>(9),
+        AttemptedAt = r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10),
+        FinishedAt = r.IsDBNull(11) ? null : r.GetFieldValue<DateTimeOffset>(11),
+        LastError = r.IsDBNull(12) ? null : r.GetString(12),
+        UniqueKey = r.IsDBNull(13) ? null : r.GetString(13),
+        ConcurrencyKey = r.IsDBNull(14) ? null : r.GetString(14),
+        Payload = r.GetString(15),
+    };
+}

@@ -1,0 +1,184 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using NpgsqlTypes;
+using ScaleOps.Data;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>The worker's statements: fetch, complete, heartbeat, release, rescue, retention.</summary>
+internal sealed partial class JobStore
+{
+    /// <summary>Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules.</summary>
+    public async Task<List<FetchedJob>> JobFetchAvailableAsync(
+        string queue, int limit, string cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
+        CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        var lockCommand = new NpgsqlBatchCommand("SELECT pg_advisory_xact_lock(@key)");
+        lockCommand.Parameters.Add(new NpgsqlParameter<long>("key", AdvisoryLock.KeyOf("scaleops:jobs:fetch:" + _schema + ":" + queue)));
+        batch.BatchCommands.Add(lockCommand);
+        var fetch = new NpgsqlBatchCommand(_sql.Fetch);
+        var p = fetch.Parameters;
+        p.Add(new NpgsqlParameter<string>("queue", queue));
+        p.Add(new NpgsqlParameter<int>("limit", limit));
+        p.Add(new NpgsqlParameter<int>("max_tenants", limit));
+        p.Add(new NpgsqlParameter<string>("cursor", cursor));
+        p.Add(new NpgsqlParameter<int>("tenant_cap", tenantCap));
+        p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+        p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        batch.BatchCommands.Add(fetch);
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+
+        var jobs = new List<FetchedJob>(limit);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            jobs.Add(new FetchedJob(
+                reader.GetInt64(0), queue, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
+                reader.GetFieldValue<DateTimeOffset>(8), (int)reader.GetInt64(9)));
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Writes a batch of outcomes in one round trip (one transaction): successes, then failures.</summary>
+    public async Task JobCompleteManyAsync(
+        IReadOnlyList<Completion> completions, bool deleteSucceeded, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var succeeded = 0;
+        foreach (var c in completions)
+        {
+            if (c.Kind == CompletionKind.Succeeded)
+            {
+                succeeded++;
+            }
+        }
+
+        var failed = completions.Count - succeeded;
+        var okIds = new long[succeeded];
+        var okAttempts = new int[succeeded];
+        var failIds = new long[failed];
+        var failAttempts = new int[failed];
+        var errors = new string?[failed];
+        var retryAts = new DateTimeOffset[failed];
+        var dead = new bool[failed];
+        int i = 0, j = 0;
+        foreach (var c in completions)
+        {
+            if (c.Kind == CompletionKind.Succeeded)
+            {
+                okIds[i] = c.Id;
+                okAttempts[i++] = c.Attempt;
+            }
+            else
+            {
+                failIds[j] = c.Id;
+                failAttempts[j] = c.Attempt;
+                errors[j] = c.Error;
+                retryAts[j] = c.RetryAt;
+                dead[j++] = c.Kind == CompletionKind.Dead;
+            }
+        }
+
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection);
+        if (succeeded > 0)
+        {
+            var ok = new NpgsqlBatchCommand(deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany);
+            ok.Parameters.Add(new NpgsqlParameter<long[]>("ids", okIds));
+            ok.Parameters.Add(new NpgsqlParameter<int[]>("attempts", okAttempts));
+            if (!deleteSucceeded)
+            {
+                ok.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            }
+
+            batch.BatchCommands.Add(ok);
+        }
+
+        if (failed > 0)
+        {
+            var fail = new NpgsqlBatchCommand(_sql.FailMany);
+            fail.Parameters.Add(new NpgsqlParameter<long[]>("ids", failIds));
+            fail.Parameters.Add(new NpgsqlParameter<int[]>("attempts", failAttempts));
+            fail.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors });
+            fail.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("retry_ats", retryAts));
+            fail.Parameters.Add(new NpgsqlParameter<bool[]>("dead", dead));
+            fail.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            batch.BatchCommands.Add(fail);
+        }
+
+        if (batch.BatchCommands.Count == 0)
+        {
+            return;
+        }
+
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        var (ids, attempts) = Split(held);
+        return await ExecuteAsync(_sql.Heartbeat, p =>
+        {
+            p.Add(new NpgsqlParameter<long[]>("ids", ids));
+            p.Add(new NpgsqlParameter<int[]>("attempts", attempts));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (ids, attempts) = Split(held);
+        var rows = await QueryAsync(_sql.Release, p =>
+        {
+            p.Add(new NpgsqlParameter<long[]>("ids", ids));
+            p.Add(new NpgsqlParameter<int[]>("attempts", attempts));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+        return (int)rows[0];
+    }
+
+    /// <summary>Re-queues (or kills) one batch of jobs whose lease expired.</summary>
+    public async Task<(int Requeued, int Dead)> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.RescueExpired, p =>
+        {
+            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            p.Add(new NpgsqlParameter<int>("limit", limit));
+        }, r => ((int)r.GetInt64(0), (int)r.GetInt64(1)), cancellationToken).ConfigureAwait(false);
+        return rows[0];
+    }
+
+    /// <summary>Deletes one batch of jobs in <paramref name="state"/> that finished before <paramref name="cutoff"/>.</summary>
+    public Task<int> JobDeleteFinishedAsync(string state, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
+        ExecuteAsync(_sql.DeleteFinished, p =>
+        {
+            p.Add(new NpgsqlParameter<string>("state", state));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("cutoff", cutoff));
+            p.Add(new NpgsqlParameter<int>("limit", limit));
+        }, cancellationToken);
+
+    public Task<List<(string Queue, long Count)>> QueueDepthAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        QueryAsync(_sql.QueueDepth, p => p.Add(new NpgsqlParameter<DateTimeOffset>("now", now)),
+            r => (r.GetString(0), r.GetInt64(1)), cancellationToken);
+
+    private static (long[] Ids, int[] Attempts) Split(IReadOnlyList<LeaseToken> held)
+    {
+        var ids = new long[held.Count];
+        var attempts = new int[held.Count];
+        for (var i = 0; i < held.Count; i++)
+        {
+            ids[i] = held[i].Id;
+            attempts[i] = held[i].Attempt;
+        }
+
+        return (ids, attempts);
+    }
+}

@@ -1,0 +1,146 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>
+/// The hosted service that runs the queue on this host: one producer per queue, the LISTEN connection, the batch
+/// completer, heartbeats, rescuer, retention and recurring schedules. Stopping: fetching stops, running jobs get
+/// <see cref="JobsOptions.ShutdownTimeout"/> to finish, then they are cancelled and whatever is left is given back
+/// (pending again, attempt not counted); the completer writes what it holds.
+/// </summary>
+internal sealed class JobWorker(
+    IServiceProvider services, JobStore store, IOptions<JobsOptions> jobsOptions, TimeProvider time, JobsMetrics metrics,
+    ILoggerFactory loggerFactory) : IHostedService, IDisposable
+{
+    private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Worker");
+    private readonly CancellationTokenSource _stopFetching = new();
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly CancellationTokenSource _stopBackground = new();
+    private readonly CancellationTokenSource _giveUpCompleting = new();
+    private readonly List<Task> _producerTasks = [];
+    private readonly List<Task> _backgroundTasks = [];
+    private Dictionary<string, QueueProducer> _producers = new(StringComparer.Ordinal);
+    private readonly LeaseRegistry _leases = new();
+    private Task _completerTask = Task.CompletedTask;
+    private bool _started;
+
+    internal BatchCompleter? Completer { get; private set; }
+
+    internal JobNotifier? Notifier { get; private set; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var options = jobsOptions.Value;
+        if (!options.RunWorker)
+        {
+            return Task.CompletedTask;
+        }
+
+        _started = true;
+        var handlers = new Dictionary<string, JobHandlerRegistration>(StringComparer.Ordinal);
+        foreach (var registration in services.GetServices<JobHandlerRegistration>())
+        {
+            handlers[registration.Kind] = registration;
+        }
+
+        Completer = new BatchCompleter(store, options, time, _logger);
+        var executor = new JobExecutor(
+            services.GetRequiredService<IServiceScopeFactory>(), services.GetRequiredService<ITenantContext>(), handlers, options, time,
+            Completer, _leases, metrics, _logger);
+        var queues = new Dictionary<string, QueueOptions>(options.Queues, StringComparer.Ordinal);
+        queues.TryAdd(options.DefaultQueue, new QueueOptions());
+        _producers = queues.ToDictionary(
+            q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, _logger), StringComparer.Ordinal);
+        Notifier = new JobNotifier(store.DataSource, _producers, time, _logger);
+
+        _completerTask = Task.Run(() => Completer.RunAsync(_giveUpCompleting.Token), CancellationToken.None);
+        _backgroundTasks.Add(Task.Run(() => Notifier.RunAsync(_stopBackground.Token), CancellationToken.None));
+        _backgroundTasks.Add(Task.Run(
+            () => new JobMaintenance(store, options, _leases, metrics, time, _logger).RunAsync(_stopBackground.Token), CancellationToken.None));
+        _backgroundTasks.Add(Task.Run(
+            () => new CronScheduler([.. services.GetServices<RecurringJob>()], store, options, time, _logger).RunAsync(_stopBackground.Token),
+            CancellationToken.None));
+        foreach (var producer in _producers.Values)
+        {
+            _producerTasks.Add(Task.Run(() => producer.RunAsync(_stopFetching.Token, _shutdown.Token), CancellationToken.None));
+        }
+
+        JobsLog.WorkerStarted(_logger, string.Join(", ", queues.Select(q => $"{q.Key} (concurrency {q.Value.Concurrency})")));
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            return;
+        }
+
+        _started = false;
+        var options = jobsOptions.Value;
+        await _stopFetching.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_producerTasks).ConfigureAwait(false);
+
+        var drained = Task.WhenAll(_producers.Values.Select(p => p.WhenDrained));
+        if (!await CompletesWithinAsync(drained, options.ShutdownTimeout).ConfigureAwait(false))
+        {
+            await _shutdown.CancelAsync().ConfigureAwait(false);
+            await CompletesWithinAsync(drained, options.TimeoutGrace).ConfigureAwait(false);
+        }
+
+        var released = 0;
+        var unfinished = _leases.Snapshot();
+        if (unfinished.Count > 0)
+        {
+            try
+            {
+                released = await store.JobReleaseManyAsync(unfinished, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                JobsLog.MaintenanceFailed(_logger, ex, "release");
+            }
+        }
+
+        Completer?.Complete();
+        if (!await CompletesWithinAsync(_completerTask, options.ShutdownTimeout).ConfigureAwait(false))
+        {
+            await _giveUpCompleting.CancelAsync().ConfigureAwait(false);
+            await _completerTask.ConfigureAwait(false);
+        }
+
+        await _stopBackground.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_backgroundTasks).ConfigureAwait(false);
+        JobsLog.WorkerStopped(_logger, released);
+    }
+
+    public void Dispose()
+    {
+        _stopFetching.Dispose();
+        _shutdown.Dispose();
+        _stopBackground.Dispose();
+        _giveUpCompleting.Dispose();
+    }
+
+    private async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+}

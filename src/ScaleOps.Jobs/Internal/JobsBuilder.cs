@@ -1,0 +1,66 @@
+using System;
+using System.Linq;
+using System.Text.Json;
+using Cronos;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>The <see cref="IJobsBuilder"/>.</summary>
+internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
+{
+    public IServiceCollection Services { get; } = services;
+
+    public IJobsBuilder AddHandler<TPayload, THandler>()
+        where THandler : class, IJobHandler<TPayload>
+    {
+        var kind = JobKind<TPayload>.Name;
+        var existing = Services.Select(d => d.ImplementationInstance).OfType<JobHandlerRegistration>().FirstOrDefault(r => r.Kind == kind);
+        if (existing is not null && existing.PayloadType != typeof(TPayload))
+        {
+            throw new InvalidOperationException(
+                $"The job kind '{kind}' of {typeof(TPayload)} is already used by {existing.PayloadType}; give one of them another [JobKind].");
+        }
+
+        if (existing is null)
+        {
+            Services.AddSingleton<JobHandlerRegistration>(new JobHandlerRegistration<TPayload>());
+        }
+
+        Services.TryAddScoped<IJobHandler<TPayload>, THandler>();
+        return this;
+    }
+
+    public IJobsBuilder AddRecurring<TPayload>(string name, string cron, TPayload payload, JobOptions? options = null, TimeZoneInfo? timeZone = null)
+    {
+        if (string.IsNullOrWhiteSpace(name) || name.Length > JobsDefaults.MaxKindLength)
+        {
+            throw new ArgumentException($"A recurring schedule's name must be 1 to {JobsDefaults.MaxKindLength} characters, not blank.", nameof(name));
+        }
+
+        ArgumentNullException.ThrowIfNull(cron);
+        ArgumentNullException.ThrowIfNull(payload);
+        CronExpression expression;
+        try
+        {
+            var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            expression = CronExpression.Parse(cron, fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard);
+        }
+        catch (CronFormatException ex)
+        {
+            throw new ArgumentException($"The cron expression '{cron}' of recurring schedule '{name}' is invalid: {ex.Message}", nameof(cron), ex);
+        }
+
+        if (Services.Select(d => d.ImplementationInstance).OfType<RecurringJob>().Any(r => r.Name == name))
+        {
+            throw new ArgumentException($"A recurring schedule named '{name}' is already registered.", nameof(name));
+        }
+
+        // Validate the options now rather than at the first due time.
+        JobValues.Build(JobKind<TPayload>.Name, options, new JobsOptions(), options?.Tenant, DateTimeOffset.UnixEpoch);
+        Services.AddSingleton(new RecurringJob(
+            name, cron, expression, timeZone ?? TimeZoneInfo.Utc, JobKind<TPayload>.Name, o => JsonSerializer.Serialize(payload, o), options));
+        return this;
+    }
+}

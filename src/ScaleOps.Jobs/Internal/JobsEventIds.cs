@@ -1,0 +1,31 @@
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>Stable log event ids of ScaleOps.Jobs: the block 3000-3999 of <see cref="ScaleOps.Diagnostics.ScaleOpsEventIds"/>.</summary>
+internal static class JobsEventIds
+{
+    public const int WorkerStarted = 3001;
+
+    public const int WorkerStopped = 3002;
+
+    public const int FetchFailed = 3003;
+
+    public const int CompleteFailed = 3004;
+
+    public const int JobFailed = 3005;
+
+    public const int JobDead = 3006;
+
+    public const int ListenFailed = 3007;
+
+    public const int MaintenanceFailed = 3008;
+
+    public const int Rescued = 3009;
+
+    public const int ScheduleFired = 3010;
+
+    public const int ScheduleFailed = 3011;
+
+    public const int JobAbandoned = 3012;
+
+    public const int RetentionDeleted = 3013;
+}

@@ -1,0 +1,51 @@
+using System;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>Source-generated log messages of the job queue (event ids 3000-3999, see ScaleOpsEventIds).</summary>
+internal static partial class JobsLog
+{
+    [LoggerMessage(EventId = JobsEventIds.WorkerStarted, Level = LogLevel.Information, Message = "Job worker started: queues {Queues}")]
+    public static partial void WorkerStarted(ILogger logger, string queues);
+
+    [LoggerMessage(EventId = JobsEventIds.WorkerStopped, Level = LogLevel.Information,
+        Message = "Job worker stopped: {Released} unfinished jobs given back")]
+    public static partial void WorkerStopped(ILogger logger, int released);
+
+    [LoggerMessage(EventId = JobsEventIds.FetchFailed, Level = LogLevel.Warning, Message = "Fetching jobs of queue {Queue} failed; retrying in {Delay}")]
+    public static partial void FetchFailed(ILogger logger, Exception exception, string queue, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.CompleteFailed, Level = LogLevel.Warning, Message = "Writing {Count} job completions failed; retrying in {Delay}")]
+    public static partial void CompleteFailed(ILogger logger, Exception exception, int count, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.JobFailed, Level = LogLevel.Warning,
+        Message = "Job {JobId} ({Kind}, queue {Queue}, tenant '{Tenant}') attempt {Attempt}/{MaxAttempts} failed: {Error}")]
+    public static partial void JobFailed(ILogger logger, long jobId, string kind, string queue, string tenant, int attempt, int maxAttempts, string error);
+
+    [LoggerMessage(EventId = JobsEventIds.JobDead, Level = LogLevel.Error,
+        Message = "Job {JobId} ({Kind}, queue {Queue}, tenant '{Tenant}') is dead after attempt {Attempt}: {Error}")]
+    public static partial void JobDead(ILogger logger, long jobId, string kind, string queue, string tenant, int attempt, string error);
+
+    [LoggerMessage(EventId = JobsEventIds.ListenFailed, Level = LogLevel.Warning, Message = "Listening for job notifications failed; reconnecting in {Delay}")]
+    public static partial void ListenFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.MaintenanceFailed, Level = LogLevel.Warning, Message = "Job maintenance step {Step} failed")]
+    public static partial void MaintenanceFailed(ILogger logger, Exception exception, string step);
+
+    [LoggerMessage(EventId = JobsEventIds.Rescued, Level = LogLevel.Warning, Message = "Rescued jobs with expired leases: {Requeued} re-queued, {Dead} dead")]
+    public static partial void Rescued(ILogger logger, int requeued, int dead);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleFired, Level = LogLevel.Information, Message = "Recurring schedule {Schedule} fired job {JobId} for {Due:o}")]
+    public static partial void ScheduleFired(ILogger logger, string schedule, long jobId, DateTimeOffset due);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleFailed, Level = LogLevel.Warning, Message = "Recurring schedule {Schedule} could not fire {Due:o}")]
+    public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due);
+
+    [LoggerMessage(EventId = JobsEventIds.JobAbandoned, Level = LogLevel.Error,
+        Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]
+    public static partial void JobAbandoned(ILogger logger, long jobId, string kind, TimeSpan grace);
+
+    [LoggerMessage(EventId = JobsEventIds.RetentionDeleted, Level = LogLevel.Information, Message = "Retention deleted {Count} {State} jobs")]
+    public static partial void RetentionDeleted(ILogger logger, int count, string state);
+}

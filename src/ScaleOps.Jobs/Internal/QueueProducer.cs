@@ -1,0 +1,218 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>
+/// The fetch loop of one queue. It sleeps until a notification, a freed slot (while work remains) or the jittered poll
+/// wakes it, then fetches as many jobs as it has free slots (plus free room in the optional local buffer) in one
+/// statement and starts them. A fetch runs with <see cref="CancellationToken.None"/>, so shutdown never strands rows.
+/// </summary>
+internal sealed class QueueProducer(
+    string queue, QueueOptions queueOptions, JobsOptions options, JobStore store, JobExecutor executor, LeaseRegistry leases,
+    TimeProvider time, ILogger logger)
+{
+    private readonly AsyncSignal _wake = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _gate = new();
+    private readonly Queue<FetchedJob> _buffer = new();
+    private readonly int _refetchAt = queueOptions.LocalBuffer == 0 ? 1 : Math.Max(1, queueOptions.LocalBuffer / 2);
+    private int _running;
+    private int _moreWork = 1;
+    private bool _stopping;
+    private bool _pumping;
+    private bool _pumpAgain;
+    private string _cursor = string.Empty;
+    private CancellationToken _shutdown;
+
+    public string Queue => queue;
+
+    /// <summary>Completes when every started job has finished (after <see cref="RunAsync"/> returned).</summary>
+    public Task WhenDrained => _drained.Task;
+
+    /// <summary>There may be work (a notification, the poll, a reconnect): fetch as soon as there is room.</summary>
+    public void Wake()
+    {
+        Volatile.Write(ref _moreWork, 1);
+        _wake.Set();
+    }
+
+    public async Task RunAsync(CancellationToken stopFetching, CancellationToken shutdown)
+    {
+        _shutdown = shutdown;
+        var errorDelay = TimeSpan.FromMilliseconds(100);
+        while (!stopFetching.IsCancellationRequested)
+        {
+            _wake.Reset();
+            int room, held;
+            lock (_gate)
+            {
+                held = _running + _buffer.Count;
+                room = queueOptions.Concurrency + queueOptions.LocalBuffer - held;
+            }
+
+            if (room > 0 && (room >= _refetchAt || held == 0) && Interlocked.Exchange(ref _moreWork, 0) == 1)
+            {
+                try
+                {
+                    await FetchAndStartAsync(room).ConfigureAwait(false);
+                    errorDelay = TimeSpan.FromMilliseconds(100);
+                }
+                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+                {
+                    JobsLog.FetchFailed(logger, ex, queue, errorDelay);
+                    Volatile.Write(ref _moreWork, 1);
+                    await DelayAsync(errorDelay, stopFetching).ConfigureAwait(false);
+                    errorDelay = TimeSpan.FromTicks(Math.Min(errorDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
+
+                continue;
+            }
+
+            var poll = options.PollInterval * (0.9 + (0.2 * Random.Shared.NextDouble()));
+            try
+            {
+                if (!await _wake.WaitAsync(poll, time, stopFetching).ConfigureAwait(false))
+                {
+                    Volatile.Write(ref _moreWork, 1);
+                }
+            }
+            catch (OperationCanceledException) when (stopFetching.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+
+        // Buffered jobs that never started stay in the lease registry; the worker gives them back.
+        lock (_gate)
+        {
+            _stopping = true;
+            _buffer.Clear();
+            if (_running == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+    }
+
+    private async Task FetchAndStartAsync(int room)
+    {
+        var now = time.GetUtcNow();
+        var jobs = await store.JobFetchAvailableAsync(
+            queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, now + options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+        if (jobs.Count == 0)
+        {
+            _cursor = string.Empty;
+            return;
+        }
+
+        // Something came back: there may be more, so fetch again as soon as there is room.
+        Volatile.Write(ref _moreWork, 1);
+        var last = jobs[0];
+        var tenantsServed = new HashSet<string>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            foreach (var job in jobs)
+            {
+                if (job.TenantOrder > last.TenantOrder)
+                {
+                    last = job;
+                }
+
+                tenantsServed.Add(job.TenantId);
+                leases.Add(new LeaseToken(job.Id, job.Attempt));
+                _buffer.Enqueue(job);
+            }
+        }
+
+        // When the fetch served as many tenants as it could look at, the next one starts after the last of them.
+        _cursor = tenantsServed.Count >= room ? last.TenantId : string.Empty;
+        Pump();
+    }
+
+    /// <summary>
+    /// Starts buffered jobs while slots are free. Jobs start inline: a handler runs on the caller until its first await,
+    /// so a batch of quick jobs frees its slots before the next fetch. Re-entrant calls (a job that finished
+    /// synchronously) only ask the running pump to look again, so the stack never grows.
+    /// </summary>
+    private void Pump()
+    {
+        lock (_gate)
+        {
+            if (_pumping)
+            {
+                _pumpAgain = true;
+                return;
+            }
+
+            _pumping = true;
+        }
+
+        while (true)
+        {
+            FetchedJob next;
+            lock (_gate)
+            {
+                if (_running < queueOptions.Concurrency && _buffer.Count > 0)
+                {
+                    next = _buffer.Dequeue();
+                    _running++;
+                }
+                else if (_pumpAgain)
+                {
+                    _pumpAgain = false;
+                    continue;
+                }
+                else
+                {
+                    _pumping = false;
+                    return;
+                }
+            }
+
+            _ = RunOneAsync(next);
+        }
+    }
+
+    private async Task RunOneAsync(FetchedJob job)
+    {
+        try
+        {
+            await executor.RunAsync(job, _shutdown).ConfigureAwait(false);
+        }
+        finally
+        {
+            int room;
+            lock (_gate)
+            {
+                _running--;
+                if (_stopping && _running == 0)
+                {
+                    _drained.TrySetResult();
+                }
+
+                room = queueOptions.Concurrency + queueOptions.LocalBuffer - _running - _buffer.Count;
+            }
+
+            Pump();
+            if (room >= _refetchAt && Volatile.Read(ref _moreWork) == 1)
+            {
+                _wake.Set();
+            }
+        }
+    }
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace ScaleOps.Jobs;
+
+/// <summary>How a worker processes one queue.</summary>
+public sealed class QueueOptions
+{
+    /// <summary>How many jobs of this queue one host runs at once. The producer fetches only free slots.</summary>
+    /// <value>Default 10. 1 to 10,000.</value>
+    public int Concurrency { get; set; } = Internal.JobsDefaults.Concurrency;
+
+    /// <summary>
+    /// At most this many jobs of one tenant run at once in this queue, across all hosts; 0 for no cap.
+    /// Tenants are served round robin either way; the cap also leaves room for others when a tenant's jobs are slow.
+    /// </summary>
+    /// <value>Default 0 (no cap). 0 to 10,000.</value>
+    public int MaxRunningPerTenant { get; set; }
+
+    /// <summary>
+    /// How many started jobs the worker may hold in memory, beyond its running handlers, to fetch in bigger batches.
+    /// 0 fetches exactly the free slots (the fairest: a small tenant's new job waits for no buffer). A buffer raises
+    /// throughput of short jobs (one fetch serves many), at the price of claiming jobs before a slot is free: they hold
+    /// leases (renewed by heartbeats), count toward <see cref="MaxRunningPerTenant"/>, and are given back at shutdown.
+    /// The worker refetches when half the buffer is free.
+    /// </summary>
+    /// <value>Default 0. 0 to 100,000.</value>
+    public int LocalBuffer { get; set; }
+}

@@ -1,0 +1,9 @@
+-- Records failed attempts: each job is either scheduled for a retry at retry_at or dead, with its last error.
+UPDATE {{schema}}.jobs j
+SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
+    run_at = CASE WHEN f.dead THEN j.run_at ELSE f.retry_at END,
+    finished_at = CASE WHEN f.dead THEN @now END,
+    lease_until = NULL,
+    last_error = f.error
+FROM unnest(@ids, @attempts, @errors, @retry_ats, @dead) AS f(id, attempt, error, retry_at, dead)
+WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running'

@@ -1,0 +1,12 @@
+-- One job. A duplicate of a pending or running job with the same (kind, tenant, unique key) inserts nothing.
+-- A job due now wakes idle workers: NOTIFY is delivered when the transaction commits (never for a rollback).
+WITH ins AS (
+    INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
+                                 unique_key, concurrency_key, concurrency_limit, created_at)
+    VALUES (@queue, @kind, @tenant, @payload, @priority, @run_at, @max_attempts, @timeout_ms,
+            @unique_key, @concurrency_key, @concurrency_limit, @now)
+    ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
+    RETURNING id
+),
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue) WHERE @run_at <= @now) x)
+SELECT ins.id FROM ins CROSS JOIN wake

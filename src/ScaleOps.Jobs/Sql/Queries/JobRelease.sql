@@ -1,0 +1,10 @@
+-- Gives back jobs that a stopping worker did not finish: pending again at once, the attempt not counted.
+WITH released AS (
+    UPDATE {{schema}}.jobs j
+    SET state = 'pending', attempt = j.attempt - 1, run_at = @now, lease_until = NULL
+    FROM unnest(@ids, @attempts) AS r(id, attempt)
+    WHERE j.id = r.id AND j.attempt = r.attempt AND j.state = 'running'
+    RETURNING j.queue
+)
+SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue) FROM (SELECT DISTINCT queue FROM released) q) n)
+FROM released

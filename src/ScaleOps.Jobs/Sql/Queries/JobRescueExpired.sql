@@ -1,0 +1,26 @@
+-- Re-queues running jobs whose lease expired (their worker died or lost the database), or marks them dead when that
+-- was their last attempt. Safe on every host at once (SKIP LOCKED); wakes the queues that got work back.
+WITH stuck AS (
+    SELECT j.id FROM {{schema}}.jobs j
+    WHERE j.state = 'running' AND j.lease_until < @now
+    ORDER BY j.id
+    LIMIT @limit
+    FOR UPDATE SKIP LOCKED
+),
+rescued AS (
+    UPDATE {{schema}}.jobs j
+    SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'pending' END,
+        run_at = @now,
+        finished_at = CASE WHEN j.attempt >= j.max_attempts THEN @now END,
+        lease_until = NULL,
+        last_error = 'Attempt ' || j.attempt || ' was abandoned: its worker stopped renewing the lease (crashed, killed or cut off '
+                     || 'from the database); the lease expired at ' || j.lease_until || '.'
+    FROM stuck s
+    WHERE j.id = s.id
+    RETURNING j.queue, j.state
+)
+SELECT count(*) FILTER (WHERE r.state = 'pending'),
+       count(*) FILTER (WHERE r.state = 'dead'),
+       (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue)
+                              FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'pending') q) n)
+FROM rescued r

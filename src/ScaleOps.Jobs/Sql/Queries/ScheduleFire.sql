@@ -1,0 +1,18 @@
+-- Fires one due time of a recurring schedule: the job is inserted only by the host that moves last_due_at forward,
+-- so however many hosts run the schedule, each due time yields one job.
+WITH claim AS (
+    INSERT INTO {{schema}}.job_schedules AS s (name, last_due_at) VALUES (@name, @due)
+    ON CONFLICT (name) DO UPDATE SET last_due_at = excluded.last_due_at WHERE s.last_due_at < excluded.last_due_at
+    RETURNING s.name
+),
+ins AS (
+INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
+                             unique_key, concurrency_key, concurrency_limit, created_at)
+SELECT @queue, @kind, @tenant, @payload, @priority, @due, @max_attempts, @timeout_ms,
+       @unique_key, @concurrency_key, @concurrency_limit, @now
+FROM claim
+ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
+RETURNING id
+),
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue)) x)
+SELECT ins.id FROM ins CROSS JOIN wake

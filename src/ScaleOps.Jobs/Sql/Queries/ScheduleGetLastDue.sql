@@ -1,0 +1,1 @@
+SELECT last_due_at FROM {{schema}}.job_schedules WHERE name = @name

@@ -1,0 +1,143 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Tests;
+
+public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+{
+    private Task<JobsHost> StartClientOnlyAsync() => JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);
+
+    [Fact]
+    public async Task A_job_is_stored_with_its_options_and_defaults()
+    {
+        await using var host = await StartClientOnlyAsync();
+        var runAt = DateTimeOffset.UtcNow.AddHours(1);
+        var id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions
+        {
+            Queue = "q-options", Priority = JobPriority.High, RunAt = runAt, MaxAttempts = 3, Timeout = TimeSpan.FromSeconds(9),
+            Tenant = new TenantId("acme"), ConcurrencyKey = "host:a",
+        });
+
+        var job = await host.Admin.GetAsync(id!.Value);
+        Assert.NotNull(job);
+        Assert.Equal("q-options", job.Queue);
+        Assert.Equal("test.ping", job.Kind);
+        Assert.Equal(JobPriority.High, job.Priority);
+        Assert.Equal(JobState.Pending, job.State);
+        Assert.Equal(3, job.MaxAttempts);
+        Assert.Equal(new TenantId("acme"), job.Tenant);
+        Assert.Equal("host:a", job.ConcurrencyKey);
+        Assert.Equal(runAt.ToUnixTimeMilliseconds(), job.RunAt.ToUnixTimeMilliseconds());
+        Assert.Equal("""{"n":1,"tag":null}""", job.Payload.Replace(" ", "", StringComparison.Ordinal));
+        Assert.Equal(9000, await database.ScalarAsync<int>($"SELECT timeout_ms FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(1, await database.ScalarAsync<int>($"SELECT concurrency_limit FROM scaleops.jobs WHERE id = {id}"));
+
+        var plain = await host.Admin.GetAsync((await host.Client.EnqueueAsync(new Ping(2), new JobOptions { Queue = "q-options" }))!.Value);
+        Assert.Equal(JobPriority.Standard, plain!.Priority);
+        Assert.Equal(25, plain.MaxAttempts);
+        Assert.Null(plain.Tenant);
+    }
+
+    [Fact]
+    public async Task The_tenant_defaults_to_the_ambient_tenant()
+    {
+        await using var host = await StartClientOnlyAsync();
+        var tenants = host.Services.GetRequiredService<ITenantContext>();
+        long? id;
+        using (tenants.BeginScope(new TenantId("ambient-co")))
+        {
+            id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "q-ambient" });
+        }
+
+        Assert.Equal(new TenantId("ambient-co"), (await host.Admin.GetAsync(id!.Value))!.Tenant);
+    }
+
+    [Fact]
+    public async Task A_unique_key_drops_duplicates_while_pending_or_running_only()
+    {
+        await using var host = await StartClientOnlyAsync();
+        var options = new JobOptions { Queue = "q-unique", UniqueKey = "recompute:42" };
+        var first = await host.Client.EnqueueAsync(new Ping(1), options);
+        Assert.NotNull(first);
+        Assert.Null(await host.Client.EnqueueAsync(new Ping(2), options));
+
+        // Another tenant or another key is another job.
+        Assert.NotNull(await host.Client.EnqueueAsync(new Ping(3), new JobOptions { Queue = "q-unique", UniqueKey = "recompute:42", Tenant = new TenantId("t2") }));
+        Assert.NotNull(await host.Client.EnqueueAsync(new Ping(4), new JobOptions { Queue = "q-unique", UniqueKey = "recompute:43" }));
+
+        // Once the first one finished, the key is free again.
+        await database.ExecuteAsync($"UPDATE scaleops.jobs SET state = 'succeeded', finished_at = now() WHERE id = {first}");
+        Assert.NotNull(await host.Client.EnqueueAsync(new Ping(5), options));
+    }
+
+    [Fact]
+    public async Task A_batch_is_inserted_in_one_call_and_a_batch_unique_key_keeps_one_job()
+    {
+        await using var host = await StartClientOnlyAsync();
+        var inserted = await host.Client.EnqueueManyAsync(Enumerable.Range(0, 5000).Select(i => new Ping(i)).ToList(), new JobOptions { Queue = "q-bulk" });
+        Assert.Equal(5000, inserted);
+        Assert.Equal(5000L, await database.ScalarAsync<long>("SELECT count(DISTINCT payload::text) FROM scaleops.jobs WHERE queue = 'q-bulk'"));
+        Assert.Equal(0, await host.Client.EnqueueManyAsync(Array.Empty<Ping>(), new JobOptions { Queue = "q-bulk" }));
+        Assert.Equal(1, await host.Client.EnqueueManyAsync([new Ping(1), new Ping(2)], new JobOptions { Queue = "q-bulk-u", UniqueKey = "k" }));
+    }
+
+    [Fact]
+    public async Task A_job_enqueued_in_the_callers_transaction_exists_only_if_it_commits()
+    {
+        await using var host = await StartClientOnlyAsync();
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using (var rolledBack = await connection.BeginTransactionAsync())
+        {
+            await host.Client.EnqueueAsync(connection, rolledBack, new Ping(1), new JobOptions { Queue = "q-tx" }, default);
+            await host.Client.EnqueueManyAsync(connection, rolledBack, [new Ping(2), new Ping(3)], new JobOptions { Queue = "q-tx" }, default);
+            Assert.Equal(3L, await CountAsync(connection, rolledBack));
+            await rolledBack.RollbackAsync();
+        }
+
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-tx'"));
+        await using (var committed = await connection.BeginTransactionAsync())
+        {
+            await host.Client.EnqueueAsync(connection, committed, new Ping(4), new JobOptions { Queue = "q-tx" }, default);
+            await committed.CommitAsync();
+        }
+
+        Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-tx'"));
+    }
+
+    private static async Task<long> CountAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction)
+    {
+        await using var command = new Npgsql.NpgsqlCommand("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-tx'", connection, transaction);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task Bad_input_is_rejected_with_a_message_that_names_the_option()
+    {
+        await using var host = await StartClientOnlyAsync();
+        async Task<string> Rejects(JobOptions options) =>
+            (await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueAsync(new Ping(1), options))).Message;
+
+        Assert.Contains("RunAt or JobOptions.Delay", await Rejects(new JobOptions { RunAt = DateTimeOffset.UtcNow, Delay = TimeSpan.FromSeconds(1) }));
+        Assert.Contains("JobOptions.Delay", await Rejects(new JobOptions { Delay = TimeSpan.FromSeconds(-1) }));
+        Assert.Contains("JobOptions.MaxAttempts", await Rejects(new JobOptions { MaxAttempts = 0 }));
+        Assert.Contains("JobOptions.Timeout", await Rejects(new JobOptions { Timeout = TimeSpan.Zero }));
+        Assert.Contains("JobOptions.Queue", await Rejects(new JobOptions { Queue = " " }));
+        Assert.Contains("JobOptions.Queue", await Rejects(new JobOptions { Queue = new string('q', 101) }));
+        Assert.Contains("JobOptions.Priority", await Rejects(new JobOptions { Priority = (JobPriority)9 }));
+        Assert.Contains("JobOptions.UniqueKey", await Rejects(new JobOptions { UniqueKey = "" }));
+        Assert.Contains("needs a JobOptions.ConcurrencyKey", await Rejects(new JobOptions { ConcurrencyLimit = 2 }));
+        Assert.Contains("JobOptions.ConcurrencyLimit", await Rejects(new JobOptions { ConcurrencyKey = "k", ConcurrencyLimit = 0 }));
+        Assert.Contains("JobOptions.Tenant", await Rejects(new JobOptions { Tenant = default(TenantId) }));
+        await Assert.ThrowsAsync<ArgumentNullException>(() => host.Client.EnqueueAsync<Ping>(null!));
+        await Assert.ThrowsAsync<ArgumentNullException>(() => host.Client.EnqueueManyAsync<Ping>(null!));
+
+        await using var closed = database.DataSource.CreateConnection();
+        var notOpen = await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueAsync(closed, null, new Ping(1), null, default));
+        Assert.Contains("must be open", notOpen.Message);
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE kind = 'test.ping' AND queue = 'default'"));
+    }
+}

@@ -1,0 +1,177 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using ScaleOps.Jobs.Internal;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Jobs.Tests;
+
+public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+{
+    [Fact]
+    public async Task An_expired_lease_is_rescued_and_the_dead_workers_late_completion_is_rejected()
+    {
+        long id;
+        FetchedJob stolen;
+        await using (var client = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false))
+        {
+            id = (await client.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "rescue" }))!.Value;
+
+            // A "worker" takes the job with a one-second lease and dies: it never heartbeats nor completes.
+            var store = client.Services.GetRequiredService<JobStore>();
+            var now = DateTimeOffset.UtcNow;
+            stolen = Assert.Single(await store.JobFetchAvailableAsync("rescue", 10, "", 0, now, now.AddSeconds(1), default));
+        }
+
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "rescue";
+            o.RescueInterval = TimeSpan.FromMilliseconds(200);
+        });
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "succeeded", "the rescued job to run");
+        Assert.Equal(2, Assert.Single(host.Probe.Seen).Attempt);
+        Assert.Contains("stopped renewing the lease", await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {id}"));
+
+        // The dead worker wakes up and reports a failure of its attempt 1: the guard ignores it.
+        var store2 = host.Services.GetRequiredService<JobStore>();
+        await store2.JobCompleteManyAsync([new Completion(stolen.Id, stolen.Attempt, CompletionKind.Dead, "late", default)], false, DateTimeOffset.UtcNow, default);
+        Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_lease_whose_last_attempt_expired_makes_the_job_dead()
+    {
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "rescue-dead";
+            o.RescueInterval = TimeSpan.FromMilliseconds(200);
+            o.Queues["other"] = new QueueOptions();
+        });
+        var id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "nobody-fetches", MaxAttempts = 1 });
+        var store = host.Services.GetRequiredService<JobStore>();
+        var now = DateTimeOffset.UtcNow;
+        Assert.Single(await store.JobFetchAvailableAsync("nobody-fetches", 10, "", 0, now, now.AddMilliseconds(100), default));
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "dead", "the job to be dead");
+    }
+
+    [Fact]
+    public async Task Heartbeats_keep_a_long_job_leased()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => gate.Task };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "heartbeat";
+            o.LeaseDuration = TimeSpan.FromSeconds(1);
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        var id = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        var firstLease = await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {id}");
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {id}") > firstLease.AddSeconds(1),
+            "a heartbeat to renew the lease past its first expiry");
+        Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        gate.SetResult();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "succeeded", "the job to succeed");
+        Assert.Equal(1, probe.Count);
+    }
+
+    [Fact]
+    public async Task Stopping_gives_back_jobs_that_do_not_finish_in_time_without_counting_the_attempt()
+    {
+        var probe = new Probe { Behavior = (_, _, token) => Task.Delay(TimeSpan.FromMinutes(5), token) };
+        long? id;
+        await using (var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "shutdown";
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100);
+        }, probe: probe))
+        {
+            id = await host.Client.EnqueueAsync(new Ping(1));
+            await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        }
+
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task Stopping_waits_for_running_jobs_that_finish_in_time()
+    {
+        var release = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => release.Task };
+        long? id;
+        var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "shutdown-wait", probe: probe);
+        id = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        var stopping = host.DisposeAsync().AsTask();
+        release.SetResult();
+        await stopping.WaitAsync("the host to stop");
+        Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task Retention_deletes_finished_jobs_in_batches_and_zero_retention_deletes_at_completion()
+    {
+        await using (var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "retain";
+            o.SucceededRetention = TimeSpan.FromMilliseconds(300);
+            o.RetentionInterval = TimeSpan.FromSeconds(1);
+        }))
+        {
+            await host.Client.EnqueueManyAsync(Enumerable.Range(0, 2500).Select(i => new Ping(i)).ToList());
+            await TestSignal.UntilAsync(
+                async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'retain'") == 0,
+                "retention to delete the 2,500 succeeded jobs");
+            Assert.Equal(2500, host.Probe.Count);
+        }
+
+        await using (var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "retain-zero";
+            o.SucceededRetention = TimeSpan.Zero;
+        }))
+        {
+            var id = await host.Client.EnqueueAsync(new Ping(1));
+            await TestSignal.UntilAsync(() => Task.FromResult(host.Probe.Count == 1), "the job to run");
+            await TestSignal.UntilAsync(
+                async () => await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE id = {id}") == 0, "the job row to be deleted");
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_count_enqueued_started_succeeded_failed_and_dead_jobs()
+    {
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? throw new InvalidOperationException("no") : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "metrics", probe: probe);
+        var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var enqueued = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.enqueued");
+        using var succeeded = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.succeeded");
+        using var failed = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.failed");
+        using var dead = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.dead");
+        using var queueTime = new MetricCollector<double>(factory, "ScaleOps", "scaleops.jobs.queue_time");
+        using var runTime = new MetricCollector<double>(factory, "ScaleOps", "scaleops.jobs.run_time");
+
+        await host.Client.EnqueueAsync(new Ping(0));
+        var bad = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 2 });
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {bad}") == "dead", "the bad job to die");
+        await TestSignal.UntilAsync(() => Task.FromResult(succeeded.GetMeasurementSnapshot().Count == 1), "the success to be counted");
+
+        Assert.Equal(2, enqueued.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal("metrics", enqueued.LastMeasurement!.Tags["queue"]);
+        Assert.Equal("test.ping", enqueued.LastMeasurement.Tags["kind"]);
+        Assert.Equal(1, failed.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1, dead.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(3, queueTime.GetMeasurementSnapshot().Count);
+        Assert.Equal(3, runTime.GetMeasurementSnapshot().Count);
+    }
+}

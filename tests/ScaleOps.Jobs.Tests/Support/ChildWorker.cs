@@ -1,0 +1,64 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Threading.Tasks;
+using ScaleOps.Jobs.TestWorker;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Jobs.Tests.Support;
+
+/// <summary>A <c>ScaleOps.Jobs.TestWorker</c> running in a child process, which a test can SIGKILL.</summary>
+public sealed class ChildWorker : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ChildWorker(Process process) => _process = process;
+
+    public int ProcessId => _process.Id;
+
+    public static async Task<ChildWorker> StartAsync(string connectionString, int concurrency, int leaseSeconds)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, typeof(Work).Assembly.GetName().Name + ".dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add(connectionString);
+        info.ArgumentList.Add(concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var child = new ChildWorker(Process.Start(info)!);
+        child._process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data == "ready")
+            {
+                child._ready.TrySetResult();
+            }
+        };
+        child._process.ErrorDataReceived += (_, _) => { };
+        child._process.BeginOutputReadLine();
+        child._process.BeginErrorReadLine();
+        await Task.WhenAny(child._ready.Task, child._process.WaitForExitAsync()).WaitAsync("the child worker to start", TimeSpan.FromSeconds(60));
+        if (child._process.HasExited)
+        {
+            throw new InvalidOperationException($"The child worker exited with code {child._process.ExitCode} before it was ready.");
+        }
+
+        return child;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, leases are left behind.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync().WaitAsync("the killed worker to exit");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        _process.Dispose();
+    }
+}

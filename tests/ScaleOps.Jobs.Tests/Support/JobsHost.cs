@@ -1,0 +1,55 @@
+using System;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ScaleOps.Jobs.Tests.Support;
+
+/// <summary>A real host with the job queue on a test database; dispose it to stop it gracefully.</summary>
+public sealed class JobsHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private JobsHost(IHost host) => _host = host;
+
+    public IServiceProvider Services => _host.Services;
+
+    public IJobClient Client => Services.GetRequiredService<IJobClient>();
+
+    public IJobAdmin Admin => Services.GetRequiredService<IJobAdmin>();
+
+    public Probe Probe => Services.GetRequiredService<Probe>();
+
+    /// <summary>Starts a host. Defaults suit tests: short poll, lease and retry delays.</summary>
+    public static async Task<JobsHost> StartAsync(
+        string connectionString, Action<JobsOptions>? configure = null, Action<IJobsBuilder>? jobs = null, Probe? probe = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddFilter(_ => false);
+        builder.Services.AddSingleton(probe ?? new Probe());
+        builder.Services.AddScoped<ScopeMarker>();
+        var jobsBuilder = builder.Services.AddScaleOps(o => o.ConnectionString = connectionString).AddJobs(o =>
+        {
+            o.PollInterval = TimeSpan.FromMilliseconds(200);
+            o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+            o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+            o.ShutdownTimeout = TimeSpan.FromSeconds(5);
+            o.TimeoutGrace = TimeSpan.FromMilliseconds(200);
+            configure?.Invoke(o);
+        });
+        jobsBuilder.AddHandler<Ping, PingHandler>();
+        jobs?.Invoke(jobsBuilder);
+        services?.Invoke(builder.Services);
+        var host = builder.Build();
+        await host.StartAsync();
+        return new JobsHost(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}
