@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
 using ScaleOps;
 using ScaleOps.Diagnostics;
+using ScaleOps.Jobs;
 using ScaleOps.SampleHost;
 using ScaleOps.SampleHost.Admin;
 using ScaleOps.SampleHost.Audit;
@@ -36,7 +37,14 @@ builder.Services.AddScaleOps()
     // Tenant-scoped cache-aside: memory L1 + Redis L2 (ConnectionStrings:Redis), falling back to memory when Redis is down.
     .AddCaching()
     // Plan rate limits shared by all instances through Redis, document quotas reserved in PostgreSQL, breakers.
-    .AddResilience(resilience => SamplePlans.Apply(resilience, builder.Configuration));
+    .AddResilience(resilience => SamplePlans.Apply(resilience, builder.Configuration))
+    // The job queue: "index document" jobs enqueued in the document's transaction; workers run here unless switched off.
+    .AddJobs(jobs =>
+    {
+        jobs.Queues["indexing"] = new QueueOptions { Concurrency = 4, MaxRunningPerTenant = 2 };
+        jobs.RunWorker = builder.Configuration.GetValue("Sample:RunJobs", true);
+    })
+    .AddHandler<IndexDocument, IndexDocumentHandler>();
 builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();

@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Jobs;
 using ScaleOps.Resilience.Quotas;
 using ScaleOps.SampleHost.Limits;
 using ScaleOps.Tenancy;
@@ -15,16 +16,20 @@ namespace ScaleOps.SampleHost.Documents;
 /// <see cref="ITenantDataSource"/>, so PostgreSQL row-level security (ScaleOps.Rls) filters it to the ambient tenant;
 /// the explicit <c>tenant_id = $1</c> is the app-level fence on top ("hybrid"), which also keeps plans tenant-specific.
 /// </summary>
-public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, IQuotaService quotas, TimeProvider time)
+public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, IQuotaService quotas, IJobClient jobs, TimeProvider time)
 {
     private const string Columns = "id, title, body, created_at, updated_at, indexed_at";
 
+    private static readonly JobOptions IndexJob = new() { Queue = "indexing", MaxAttempts = 10 };
+
     public async Task<Document> CreateAsync(DocumentInput input, CancellationToken cancellationToken)
     {
-        // One transaction: the row, the plan's document quota (QuotaExceededException rolls both back).
+        // One transaction: the row, the plan's document quota (QuotaExceededException rolls back all) and the
+        // "index document" job, which exists only if the document does.
         await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
         var document = await InsertAsync(tx, input, cancellationToken);
         await quotas.ReserveAsync(SamplePlans.Documents, 1, tx.Connection, tx.Transaction, cancellationToken);
+        await jobs.EnqueueAsync(tx.Connection, tx.Transaction, new IndexDocument(document.Id), IndexJob, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return document;
     }
@@ -71,10 +76,38 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
 
     public async Task<Document?> UpdateAsync(Guid id, DocumentInput input, CancellationToken cancellationToken)
     {
-        var found = await QueryAsync(
-            $"UPDATE app.documents SET title = $3, body = $4, updated_at = $5, indexed_at = NULL WHERE tenant_id = $1 AND id = $2 RETURNING {Columns}",
-            [tenants.RequireTenant().Value, id, input.Title!, input.Body!, time.GetUtcNow()], cancellationToken);
-        return found.Count == 0 ? null : found[0];
+        // The changed document is indexed again: the job joins the update's transaction.
+        await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
+        await using var command = tx.CreateCommand(
+            $"UPDATE app.documents SET title = $3, body = $4, updated_at = $5, indexed_at = NULL WHERE tenant_id = $1 AND id = $2 RETURNING {Columns}");
+        command.Parameters.Add(Tenant());
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Title! });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Body! });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = time.GetUtcNow() });
+        List<Document> found;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            found = await ReadAsync(reader, cancellationToken);
+        }
+
+        if (found.Count == 0)
+        {
+            return null;
+        }
+
+        await jobs.EnqueueAsync(tx.Connection, tx.Transaction, new IndexDocument(id), IndexJob, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return found[0];
+    }
+
+    /// <summary>Sets <c>indexed_at</c> (the index job's work); false when the document is gone.</summary>
+    public async Task<bool> MarkIndexedAsync(Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
+        await using var batch = connection.CreateBatch(
+            "UPDATE app.documents SET indexed_at = $3 WHERE tenant_id = $1 AND id = $2", tenants.RequireTenant().Value, id, time.GetUtcNow());
+        return await batch.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
     public async Task<bool> DeleteAsync(Guid id, CancellationToken cancellationToken)

@@ -10,10 +10,12 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Jobs;
 using ScaleOps.Partitioning.Lifecycle;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Rls.Safety;
 using ScaleOps.SampleHost.Admin;
+using ScaleOps.SampleHost.Http;
 
 namespace ScaleOps.SampleHost.Ops;
 
@@ -27,6 +29,11 @@ public static class OpsEndpoints
         ops.MapGet("/migrations", MigrationsAsync);
         ops.MapGet("/rls", RlsAuditAsync);
         ops.MapGet("/partitions", PartitionsAsync);
+        ops.MapGet("/jobs", JobsAsync);
+        ops.MapPost("/jobs/{id:long}/retry", async (long id, IJobAdmin jobs, CancellationToken ct) =>
+            await jobs.RetryDeadAsync(id, ct) ? Results.NoContent() : Problems.NotFound($"No dead job {id}."));
+        ops.MapPost("/jobs/{id:long}/discard", async (long id, IJobAdmin jobs, CancellationToken ct) =>
+            await jobs.DiscardDeadAsync(id, ct) ? Results.NoContent() : Problems.NotFound($"No dead job {id}."));
         ops.MapGet("/circuits", (CircuitBreakerRegistry breakers) => TypedResults.Ok(new
         {
             circuits = breakers.GetStatuses().Select(b => new { name = b.Name, state = b.State.ToString(), critical = b.Critical, changedAt = b.ChangedAt }),
@@ -43,6 +50,24 @@ public static class OpsEndpoints
             checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
         };
         return TypedResults.Json(body, statusCode: report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
+    }
+
+    private static async Task<IResult> JobsAsync(IJobAdmin jobs, CancellationToken cancellationToken)
+    {
+        var queues = await jobs.GetQueueStatsAsync(cancellationToken);
+        var dead = await jobs.ListAsync(new JobQuery { State = JobState.Dead, Limit = 100 }, cancellationToken);
+        return TypedResults.Ok(new
+        {
+            queues = queues.Select(q => new
+            {
+                queue = q.Queue, available = q.Available, scheduled = q.Scheduled, running = q.Running, succeeded = q.Succeeded,
+                dead = q.Dead, cancelled = q.Cancelled, oldestWaitSeconds = q.OldestWait.TotalSeconds,
+            }),
+            dead = dead.Select(j => new
+            {
+                id = j.Id, queue = j.Queue, kind = j.Kind, tenant = j.Tenant?.Value, attempt = j.Attempt, lastError = j.LastError, finishedAt = j.FinishedAt,
+            }),
+        });
     }
 
     private static async Task<IResult> PartitionsAsync(IPartitionMaintenance maintenance, CancellationToken cancellationToken)
