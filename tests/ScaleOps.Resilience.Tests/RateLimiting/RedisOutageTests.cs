@@ -17,7 +17,7 @@ public class RedisOutageTests
 {
     private static readonly TenantId Tenant = new("outage-acme");
 
-    private static ServiceProvider Instance(PrivateRedis redis, RedisFailureMode mode, TimeProvider? time = null) => TestHost.Build(o =>
+    private static ServiceProvider Instance(PrivateRedisServer redis, RedisFailureMode mode, TimeProvider? time = null) => TestHost.Build(o =>
     {
         o.RateLimiting.Store = RateLimiterStore.Redis;
         o.RateLimiting.RedisFailureMode = mode;
@@ -33,7 +33,7 @@ public class RedisOutageTests
     [InlineData(RedisFailureMode.Local)]
     public async Task When_redis_stops_the_configured_failure_mode_decides_and_the_breaker_opens(RedisFailureMode mode)
     {
-        await using var redis = await PrivateRedis.StartAsync();
+        await using var redis = await PrivateRedisServer.StartAsync();
         await using var sp = Instance(redis, mode);
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
@@ -70,7 +70,7 @@ public class RedisOutageTests
     public async Task After_redis_returns_the_half_open_breaker_lets_a_trial_through_and_redis_decides_again()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        await using var redis = await PrivateRedis.StartAsync();
+        await using var redis = await PrivateRedisServer.StartAsync();
         await using var sp = Instance(redis, RedisFailureMode.FailClosed, time);
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();

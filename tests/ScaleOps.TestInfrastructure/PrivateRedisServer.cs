@@ -4,9 +4,8 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Tasks;
-using ScaleOps.TestInfrastructure;
 
-namespace ScaleOps.Caching.Tests.Support;
+namespace ScaleOps.TestInfrastructure;
 
 /// <summary>
 /// A redis-server owned by one test: random free loopback port, no persistence, stopped, paused and restarted by its
