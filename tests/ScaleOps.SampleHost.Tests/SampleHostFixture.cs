@@ -32,7 +32,7 @@ public class SampleHostFixture : PostgresDatabase
         await PostgresServer.ExecuteAsync(
             $"DO $$ BEGIN CREATE ROLE {AppRole} LOGIN NOSUPERUSER NOBYPASSRLS; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$");
         await PostgresServer.ExecuteAsync($"ALTER DATABASE \"{Name}\" OWNER TO {AppRole}");
-        var redis = await TcpServer.RedisAsync();
+        var redis = await RedisEndpointAsync();
         var appConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Username = AppRole }.ToString();
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -48,6 +48,9 @@ public class SampleHostFixture : PostgresDatabase
         });
         _ = _factory.Server; // start the host: migrations run now
     }
+
+    /// <summary>The Redis the host uses: the shared test server unless a derived fixture brings its own.</summary>
+    protected virtual Task<string> RedisEndpointAsync() => TcpServer.RedisAsync();
 
     public override async Task DisposeAsync()
     {

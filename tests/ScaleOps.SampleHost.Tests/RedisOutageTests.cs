@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Threading.Tasks;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.SampleHost.Tests;
+
+/// <summary>The sample host on a private redis-server that this class stops and restarts (never the shared one).</summary>
+public sealed class PrivateRedisSampleHostFixture : SampleHostFixture
+{
+    public PrivateRedisServer? Redis { get; private set; }
+
+    protected override async Task<string> RedisEndpointAsync()
+    {
+        Redis = await PrivateRedisServer.StartAsync();
+        return Redis.Endpoint;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
+    }
+}
+
+public class RedisOutageTests(PrivateRedisSampleHostFixture host) : IClassFixture<PrivateRedisSampleHostFixture>
+{
+    private async Task<(HttpStatusCode Status, string Overall, string Redis)> HealthAsync()
+    {
+        using var client = host.Client();
+        using var response = await client.GetAsync("/ops/health");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return (response.StatusCode, body.GetProperty("status").GetString()!, body.GetProperty("checks").GetProperty("redis").GetProperty("status").GetString()!);
+    }
+
+    [Fact]
+    public async Task With_redis_down_the_api_keeps_answering_and_health_is_degraded_not_unhealthy()
+    {
+        using var client = host.Client(await host.RegisterTenantAsync("outage-tenant"));
+        using (var before = await client.PostAsJsonAsync("/documents", new { title = "before", body = "b" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, before.StatusCode);
+        }
+
+        Assert.Equal("Healthy", (await HealthAsync()).Redis);
+
+        await host.Redis!.StopAsync();
+        await TestSignal.UntilAsync(async () =>
+        {
+            using var during = await client.GetAsync("/documents?limit=5");
+            Assert.Equal(HttpStatusCode.OK, during.StatusCode); // the cache falls back to memory, the limiter to local
+            return (await HealthAsync()).Redis == "Degraded";
+        }, "the cache to report Redis down");
+
+        var health = await HealthAsync();
+        Assert.Equal(HttpStatusCode.OK, health.Status);
+        Assert.Equal("Degraded", health.Overall);
+        using (var write = await client.PostAsJsonAsync("/documents", new { title = "during the outage", body = "b" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, write.StatusCode);
+        }
+
+        await host.Redis.RestartAsync();
+        await TestSignal.UntilAsync(async () =>
+        {
+            using (await client.GetAsync("/documents?limit=5"))
+            {
+            }
+
+            return (await HealthAsync()).Redis == "Healthy";
+        }, "the cache to use Redis again");
+
+        var list = await client.GetFromJsonAsync<JsonElement>("/documents?limit=5");
+        Assert.Equal(2, list.GetProperty("items").GetArrayLength());
+    }
+}
