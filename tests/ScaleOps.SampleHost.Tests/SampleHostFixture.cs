@@ -34,7 +34,25 @@ public class SampleHostFixture : PostgresDatabase
         await PostgresServer.ExecuteAsync($"ALTER DATABASE \"{Name}\" OWNER TO {AppRole}");
         var redis = await RedisEndpointAsync();
         var appConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Username = AppRole }.ToString();
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        _factory = CreateInstance(appConnectionString, redis);
+        _ = _factory.Server; // start the host: migrations run now
+        _appConnectionString = appConnectionString;
+        _redis = redis;
+    }
+
+    private string _appConnectionString = "";
+    private string _redis = "";
+
+    /// <summary>Starts another instance of the host on the same database and Redis (dispose it yourself).</summary>
+    public WebApplicationFactory<Program> StartAnotherInstance()
+    {
+        var instance = CreateInstance(_appConnectionString, _redis);
+        _ = instance.Server;
+        return instance;
+    }
+
+    private WebApplicationFactory<Program> CreateInstance(string appConnectionString, string redis) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production");
             web.UseSetting("ConnectionStrings:Postgres", appConnectionString);
@@ -46,8 +64,6 @@ public class SampleHostFixture : PostgresDatabase
             web.UseSetting("Sample:Plans:free:RequestsPerSecond", FreeRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture));
             web.UseSetting("Sample:Plans:free:MaxDocuments", FreeMaxDocuments.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
-        _ = _factory.Server; // start the host: migrations run now
-    }
 
     /// <summary>The Redis the host uses: the shared test server unless a derived fixture brings its own.</summary>
     protected virtual Task<string> RedisEndpointAsync() => TcpServer.RedisAsync();
