@@ -23,6 +23,34 @@ public abstract partial class CacheSuite(RedisTarget redis)
 
     private string Prefix([CallerMemberName] string test = "") => Unique.Prefix(Redis.Name, test);
 
+    /// <summary>
+    /// Waits until Redis counts <paramref name="instances"/> subscribers on the backplane channel of
+    /// <paramref name="prefix"/> (summed over every master). A node subscribes without waiting when it connects, so a
+    /// test that relies on one instance hearing another's invalidation first waits for the subscription to be live.
+    /// </summary>
+    private async Task BackplaneListeningAsync(string prefix, int instances)
+    {
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        var channel = ScaleOps.Caching.Internal.RedisKeys.Channel(prefix);
+        await ScaleOps.TestInfrastructure.TestSignal.UntilAsync(async () =>
+        {
+            long total = 0;
+            foreach (var endpoint in admin.GetEndPoints())
+            {
+                var server = admin.GetServer(endpoint);
+                if (server.IsReplica)
+                {
+                    continue;
+                }
+
+                var reply = (StackExchange.Redis.RedisResult[])(await server.ExecuteAsync("PUBSUB", "NUMSUB", channel))!;
+                total += (long)reply[1];
+            }
+
+            return total >= instances;
+        }, $"{instances} cache instances to subscribe to the backplane");
+    }
+
     private static Func<CancellationToken, ValueTask<string?>> Counting(Counter counter, string? value) =>
         _ =>
         {
@@ -114,6 +142,8 @@ public abstract partial class CacheSuite(RedisTarget redis)
         using var scopeB = b.As("acme");
 
         Assert.Equal(default, await b.Cache.TryGetAsync<int>("count"));
+        await a.Cache.TryGetAsync<int>("count");
+        await BackplaneListeningAsync(prefix, 2);
         await a.Cache.SetAsync("count", 41);
         Assert.Equal((CacheSource.Redis, 41), ((await b.Cache.TryGetAsync<int>("count")).Source, (await b.Cache.TryGetAsync<int>("count")).Value));
         Assert.True(b.InMemory("acme", "count"));
@@ -181,6 +211,8 @@ public abstract partial class CacheSuite(RedisTarget redis)
             await a.Cache.SetAsync("doc:1", "other's", tagged);
         }
 
+        await BackplaneListeningAsync(prefix, 2);
+
         using (a.As("acme"))
         {
             await a.Cache.RemoveByTagAsync("docs");
@@ -219,6 +251,8 @@ public abstract partial class CacheSuite(RedisTarget redis)
         {
             Assert.Equal(CacheSource.Redis, (await b.Cache.TryGetAsync<string>("k0")).Source);
         }
+
+        await BackplaneListeningAsync(prefix, 2);
 
         using (a.As("acme"))
         {
