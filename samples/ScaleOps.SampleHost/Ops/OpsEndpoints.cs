@@ -25,6 +25,9 @@ public static class OpsEndpoints
     public static IEndpointRouteBuilder MapOpsEndpoints(this IEndpointRouteBuilder routes)
     {
         routes.MapGet("/ops/health", HealthAsync);
+
+        // The dashboard page itself holds no data: its script asks for the admin key and calls the /ops/* endpoints with it.
+        routes.MapGet("/ops", () => TypedResults.Content(DashboardHtml.Value, "text/html; charset=utf-8"));
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
         ops.MapGet("/migrations", MigrationsAsync);
         ops.MapGet("/rls", RlsAuditAsync);
@@ -40,6 +43,13 @@ public static class OpsEndpoints
         }));
         return routes;
     }
+
+    private static readonly Lazy<string> DashboardHtml = new(() =>
+    {
+        using var stream = typeof(OpsEndpoints).Assembly.GetManifestResourceStream("ScaleOps.SampleHost.Ops.Dashboard.dashboard.html")!;
+        using var reader = new System.IO.StreamReader(stream);
+        return reader.ReadToEnd();
+    });
 
     private static async Task<IResult> HealthAsync(HealthCheckService health, CancellationToken cancellationToken)
     {
