@@ -30,10 +30,11 @@ is_root() { [ "$(id -u)" = 0 ]; }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port NAME DEFAULT: the port recorded for NAME if any, else the first free port from DEFAULT upwards.
+# free_port NAME DEFAULT: the port recorded for NAME if it is still free (a restart keeps its port), else the first
+# free port from DEFAULT upwards (another checkout's servers may have taken the recorded one meanwhile).
 free_port() {
   local name=$1 p=$2
-  if [ -f "$state/$name.port" ]; then cat "$state/$name.port"; return; fi
+  if [ -f "$state/$name.port" ] && ! port_in_use "$(cat "$state/$name.port")"; then cat "$state/$name.port"; return; fi
   while port_in_use "$p"; do p=$((p + 1)); done
   echo "$p" >"$state/$name.port"
   echo "$p"
