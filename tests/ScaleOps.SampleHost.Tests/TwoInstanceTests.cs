@@ -13,7 +13,19 @@ public class TwoInstanceTests(SampleHostFixture host) : IClassFixture<SampleHost
     [Fact]
     public async Task A_write_on_one_instance_invalidates_the_others_cached_copy()
     {
-        await using var second = host.StartAnotherInstance();
+        var second = host.StartAnotherInstance();
+        try
+        {
+            await WriteOnOneInvalidatesTheOtherAsync(second);
+        }
+        finally
+        {
+            await SampleHostFixture.DisposeHostAsync(second);
+        }
+    }
+
+    private async Task WriteOnOneInvalidatesTheOtherAsync(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> second)
+    {
         var tenant = await host.RegisterTenantAsync("two-instances");
         using var a = host.Client(tenant);
         using var b = second.CreateClient();
