@@ -144,7 +144,11 @@ public abstract partial class CacheSuite(RedisTarget redis)
         Assert.Equal(default, await b.Cache.TryGetAsync<int>("count"));
         await a.Cache.TryGetAsync<int>("count");
         await BackplaneListeningAsync(prefix, 2);
+        var applied = b.Internal.BackplaneMessagesApplied;
         await a.Cache.SetAsync("count", 41);
+
+        // A's set also tells B to drop "count"; let that message land first, or it could drop the copy B reads next.
+        await TestSignalUntil(() => b.Internal.BackplaneMessagesApplied > applied, "instance B to hear A's first set");
         Assert.Equal((CacheSource.Redis, 41), ((await b.Cache.TryGetAsync<int>("count")).Source, (await b.Cache.TryGetAsync<int>("count")).Value));
         Assert.True(b.InMemory("acme", "count"));
 

@@ -208,6 +208,11 @@ internal sealed partial class TenantCache
     private void SubscribeBackplane(ConnectionMultiplexer multiplexer) =>
         multiplexer.GetSubscriber().Subscribe(RedisChannel.Literal(_channel), (_, value) => OnBackplaneMessage(value), CommandFlags.FireAndForget);
 
+    private long _backplaneMessagesApplied;
+
+    /// <summary>How many other instances' invalidations this instance has applied (tests wait on it).</summary>
+    internal long BackplaneMessagesApplied => Interlocked.Read(ref _backplaneMessagesApplied);
+
     private void OnBackplaneMessage(RedisValue value)
     {
         if (!BackplaneMessage.TryParse(value, out var message))
@@ -242,5 +247,7 @@ internal sealed partial class TenantCache
             default:
                 break;
         }
+
+        Interlocked.Increment(ref _backplaneMessagesApplied);
     }
 }
