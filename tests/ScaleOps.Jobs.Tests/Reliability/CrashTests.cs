@@ -21,7 +21,7 @@ public class CrashTests(JobsDatabase database, ITestOutputHelper output) : IClas
                 Enumerable.Range(0, N).Select(i => new Work(i, 20)).ToList(), new JobOptions { Queue = "work" }));
         }
 
-        await using var first = await ChildWorker.StartAsync(database.ConnectionString, concurrency: 20, leaseSeconds: 2);
+        await using var first = await ChildWorker.StartAsync(database.ConnectionString, concurrency: 20, leaseSeconds: 5);
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM work_runs") >= N / 4, "the first worker to be a quarter through");
         await first.KillAsync();
@@ -39,10 +39,16 @@ public class CrashTests(JobsDatabase database, ITestOutputHelper output) : IClas
         Assert.Equal((long)N, await database.ScalarAsync<long>("SELECT count(DISTINCT job_id) FROM work_runs"));
         var twice = await database.ScalarAsync<long>("SELECT count(*) FROM (SELECT job_id FROM work_runs GROUP BY job_id HAVING count(*) > 1) d");
         var bySecond = await database.ScalarAsync<long>($"SELECT count(DISTINCT job_id) FROM work_runs WHERE pid = {second.ProcessId}");
+
+        // A job the killed worker had started runs again on the second worker. A job may also run twice on the first
+        // worker alone, if the loaded machine delayed a heartbeat past the lease (at-least-once, by design): count both.
+        var acrossKill = await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM (SELECT job_id FROM work_runs GROUP BY job_id HAVING bool_or(pid = {first.ProcessId}) AND bool_or(pid = {second.ProcessId})) d");
         output.WriteLine(
             $"{N} jobs; SIGKILL with {doneAtKill} done and {runningAtKill} running; the second worker ran {bySecond}; "
-            + $"lost 0; ran twice {twice} (the jobs the killed worker had started: at-least-once).");
-        Assert.True(twice <= runningAtKill + 20, $"only jobs in flight at the kill may run twice: {twice} ran twice, {runningAtKill} were running");
+            + $"lost 0; ran twice {twice} ({acrossKill} started by the killed worker and run again by the second; the rest "
+            + "rescued after a heartbeat came later than the lease: at-least-once).");
+        Assert.True(acrossKill <= runningAtKill, $"only jobs in flight at the kill may run again: {acrossKill} did, {runningAtKill} were running");
     }
 
     [Fact]
