@@ -11,10 +11,20 @@ start_pgreplica() {
   port=$(free_port pgreplica 55532)
   mkdir -p "$dir"
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
+  # A replica made from another primary (the primary's port moved, or it was initialised again) would stream from the
+  # wrong server or not at all: take a new base backup.
+  local want have
+  want="$pgport:$(sysid "$bindir" "$state/postgres/data")"
+  have="$(cat "$dir/upstream" 2>/dev/null || true)"
+  if [ -f "$dir/data/PG_VERSION" ] && [ "$have" != "$want" ]; then
+    log "pgreplica was made from another primary ($have, now $want): taking a new base backup"
+    rm -rf "$dir/data"
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     log "pg_basebackup of postgres :$pgport into $dir/data"
     as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U postgres -D "$dir/data" -R -X stream -c fast \
       >"$dir/basebackup.log" 2>&1 || die "pg_basebackup failed: $(tail -n 5 "$dir/basebackup.log")"
+    echo "$want" >"$dir/upstream"
   fi
   sed -i "/^port = /d" "$dir/data/postgresql.conf"
   printf 'port = %s\nhot_standby = on\nhot_standby_feedback = on\n' "$port" >>"$dir/data/postgresql.conf"
@@ -22,6 +32,10 @@ start_pgreplica() {
   as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 start >/dev/null \
     || die "pgreplica did not start: $(tail -n 20 "$dir/postgres.log")"
   head -n 1 "$dir/data/postmaster.pid" >"$state/pgreplica.pid"
+}
+
+sysid() { # bindir datadir: the cluster's system identifier
+  as_pg "$1/pg_controldata" "$2" 2>/dev/null | awk -F': *' '/system identifier/ {print $2}'
 }
 
 stop_pgreplica() { stop_pid "$state/pgreplica.pid" pgreplica INT; }

@@ -95,17 +95,33 @@ public sealed class RedisOutageTests
         var prefix = Unique.Prefix("outage", nameof(Invalidations_made_while_Redis_hangs_are_replayed_and_reach_the_other_instances));
         await using var a = Node(redis, prefix);
         await using var b = Node(redis, prefix);
+        using var bFallbacks = b.Collect("scaleops.cache.fallbacks");
         foreach (var tenant in new[] { "acme", "globex" })
         {
-            using var scope = a.As(tenant);
-            await a.Cache.SetAsync("doc", tenant + "-v1");
             using var scopeB = b.As(tenant);
 
-            // B's first calls may meet its fresh connection's short timeouts on a loaded machine: retry until it reads
-            // A's value from Redis (the outage under test starts only below).
-            await Until(async () => (await b.Cache.TryGetAsync<string>("doc")).Source is CacheSource.Redis or CacheSource.Memory,
-                $"B to read {tenant}'s value through Redis");
+            // B writes the value itself (its own write is never invalidated by its own message) and keeps it in memory.
+            // Its fresh connection's first calls may time out on a loaded machine: write again until one write reached
+            // Redis without a fallback (the outage under test starts only below).
+            await Until(async () =>
+            {
+                var before = bFallbacks.GetMeasurementSnapshot().Count;
+                await b.Cache.SetAsync("doc", tenant + "-v1");
+                return bFallbacks.GetMeasurementSnapshot().Count == before && b.Cache.GetStatus().RedisAvailable && b.InMemory(tenant, "doc");
+            }, $"B to write {tenant}'s value through Redis");
         }
+
+        using var aFallbacks = a.Collect("scaleops.cache.fallbacks");
+        await Until(async () =>
+        {
+            var before = aFallbacks.GetMeasurementSnapshot().Count;
+            using (a.As("acme"))
+            {
+                await a.Cache.TryGetAsync<string>("doc");
+            }
+
+            return aFallbacks.GetMeasurementSnapshot().Count == before && a.Cache.GetStatus().RedisAvailable;
+        }, "A to reach Redis before the outage");
 
         await redis.PauseAsync();
         using (a.As("acme"))
