@@ -126,3 +126,29 @@ public class ArchiveWithoutBlobTests(SampleHostFixture host) : IClassFixture<Sam
         Assert.Equal(HttpStatusCode.NotFound, backfill.StatusCode);
     }
 }
+
+/// <summary>The sample host configured with a Blob endpoint where nothing listens.</summary>
+public sealed class DeadBlobSampleHostFixture : SampleHostFixture
+{
+    protected override void ConfigureInstance(IWebHostBuilder web) => web.UseSetting("ConnectionStrings:Blob",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        + "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;");
+}
+
+public class ArchiveWithBlobDownTests(DeadBlobSampleHostFixture host) : IClassFixture<DeadBlobSampleHostFixture>
+{
+    [Fact]
+    public async Task With_blob_storage_down_archival_is_503_and_the_partition_stays()
+    {
+        using var admin = host.Client(admin: true);
+        var partitions = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        var name = partitions.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+            .GetProperty("partitions").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).Order(StringComparer.Ordinal).First();
+
+        // The Blob client retries (about 25 s) before the endpoint answers.
+        await ProblemAssert.IsProblemAsync(await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{name}/archive", null), HttpStatusCode.ServiceUnavailable);
+        var after = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        Assert.Contains(name, after.GetProperty("tables").EnumerateArray().SelectMany(t => t.GetProperty("partitions").EnumerateArray())
+            .Select(p => p.GetProperty("name").GetString()));
+    }
+}

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Builder;
@@ -66,7 +67,19 @@ public static class ArchiveEndpoints
             // Not a configured table, or not one of its partitions (and no archive of it to resume).
             return Problems.NotFound(ex.Message);
         }
+        catch (Exception ex) when (IsBlobFailure(ex))
+        {
+            // Nothing is removed unless the archive was verified: the partition is still in PostgreSQL.
+            return BlobUnavailable(ex);
+        }
     }
+
+    private static bool IsBlobFailure(Exception ex) =>
+        ex is Azure.RequestFailedException or System.Net.Http.HttpRequestException
+        || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(IsBlobFailure));
+
+    private static IResult BlobUnavailable(Exception ex) => TypedResults.Problem(
+        $"Blob storage did not answer: {ex.GetBaseException().Message}", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable");
 
     private static async Task<IResult> ManifestAsync(string schema, string table, string partition, IPartitionArchiver archiver,
         IOptions<PartitioningOptions> options, IConfiguration configuration, CancellationToken cancellationToken)
@@ -81,9 +94,16 @@ public static class ArchiveEndpoints
             return Problems.Conflict("Blob storage is not configured (ConnectionStrings:Blob): there are no archives.");
         }
 
-        return await archiver.GetManifestAsync(schema, table, partition, cancellationToken) is { } manifest
-            ? TypedResults.Ok(Describe(manifest))
-            : Problems.NotFound($"{schema}.{table} partition {partition} has no archive.");
+        try
+        {
+            return await archiver.GetManifestAsync(schema, table, partition, cancellationToken) is { } manifest
+                ? TypedResults.Ok(Describe(manifest))
+                : Problems.NotFound($"{schema}.{table} partition {partition} has no archive.");
+        }
+        catch (Exception ex) when (IsBlobFailure(ex))
+        {
+            return BlobUnavailable(ex);
+        }
     }
 
     private static IResult? NameProblem(string schema, string table, string partition)
