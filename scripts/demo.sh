@@ -2,8 +2,13 @@
 # The README's demo command: starts PostgreSQL, Redis and Azurite (scripts/servers.sh), builds and starts the sample
 # host on a free loopback port against a fresh demo database, then drives a scripted walk over HTTP that prints what
 # each package did. Exits 0 only if every step behaved. Servers this script started are stopped at the end.
+# The walk stops Redis (scripts/servers.sh stop redis) to show the breaker open and starts it again on the same port.
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-start_servers
+# Only the servers the demo uses (common.sh's start_servers would start every server, plug-ins included).
+demo_servers="postgres redis azurite"
+servers_started_here=$(scripts/servers.sh status | sed -n 's/^\([a-z0-9-]*\): stopped$/\1/p' | grep -xE "${demo_servers// /|}" | tr '\n' ' ' || true)
+trap stop_servers_if_started EXIT
+for s in $demo_servers; do scripts/servers.sh start "$s"; done
 # servers.env holds KEY=value lines whose values contain ';', so read them rather than source them.
 while IFS='=' read -r key value; do
   [ -n "$key" ] && export "$key=$value"
@@ -16,6 +21,11 @@ cleanup() {
     for _ in $(seq 1 100); do kill -0 "$host_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$host_pid" 2>/dev/null || true
   fi
+  # The walk stops and restarts Redis; if it stopped partway, bring back a Redis that this script did not start.
+  case " $servers_started_here " in
+    (*" redis "*) ;;
+    (*) scripts/servers.sh status | grep -q '^redis: stopped' && scripts/servers.sh start redis >/dev/null 2>&1 || true ;;
+  esac
   stop_servers_if_started
 }
 trap cleanup EXIT
@@ -41,6 +51,7 @@ ConnectionStrings__Postgres="$pg_connection" \
 ConnectionStrings__Redis="${SCALEOPS_REDIS:-}" \
 ConnectionStrings__Blob="${SCALEOPS_BLOB:-}" \
 Sample__AdminKey="$admin_key" \
+Sample__DemoEndpoints=true \
 Sample__Plans__free__MaxDocuments=3 \
 ASPNETCORE_ENVIRONMENT=Production \
   dotnet samples/ScaleOps.SampleHost/bin/Release/net10.0/ScaleOps.SampleHost.dll --urls "$url" >"$log" 2>&1 &

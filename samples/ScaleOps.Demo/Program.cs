@@ -144,6 +144,74 @@ walk.Check(quotaStatus == HttpStatusCode.Forbidden && quotaBody.TryGetProperty("
 walk.Check(status == HttpStatusCode.OK, $"GET /ops/circuits -> {(int)status}: "
     + (status == HttpStatusCode.OK ? string.Join(", ", body.GetProperty("circuits").EnumerateArray().Select(c => $"{c.GetProperty("name")} {c.GetProperty("state")}")) : ""));
 
+walk.Section("ScaleOps.Resilience: the redis breaker while Redis is stopped and after it returns");
+var repository = Environment.GetEnvironmentVariable("SCALEOPS_REPO");
+if (string.IsNullOrEmpty(repository))
+{
+    walk.Check(false, "SCALEOPS_REPO is not set, so the demo cannot stop and restart Redis (run it through scripts/demo.sh)");
+}
+else
+{
+    var servers = new Servers(repository);
+    var redisPort = servers.Port("redis");
+    var (breaker, _) = await walk.BreakerAsync("redis");
+    walk.Check(breaker == "Closed", $"GET /ops/circuits -> redis {breaker} while Redis answers on 127.0.0.1:{redisPort}");
+    var (code, output) = await servers.RunAsync("stop", "redis");
+    walk.Check(code == 0, $"scripts/servers.sh stop redis -> exit {code} ({output})");
+
+    // Requests go on; every decision the rate limiter asks of Redis fails until the breaker opens and stops asking.
+    var outage = await walk.DriveUntilAsync(globex, "redis", "Open", healthy: null, TimeSpan.FromSeconds(90));
+    walk.Check(outage.Reached, $"{globex}: {outage.Sent} requests during the outage, {outage.Answered} answered 200 (limiter on local buckets, "
+        + $"cache on memory); redis breaker -> {outage.State}");
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/health"));
+    walk.Check(status == HttpStatusCode.OK && Prop(body, "status") == "Degraded",
+        $"GET /ops/health -> {(int)status} {Prop(body, "status")} (not Unhealthy): {Checks(body)}");
+
+    (code, output) = await servers.RunAsync("start", "redis");
+    var portAfter = servers.Port("redis");
+    walk.Check(code == 0 && portAfter == redisPort, $"scripts/servers.sh start redis -> exit {code}, listening on 127.0.0.1:{portAfter} (the same port)");
+    var back = await walk.DriveUntilAsync(globex, "redis", "Closed", healthy: true, TimeSpan.FromSeconds(90));
+    walk.Check(back.Reached, $"{globex}: {back.Sent} requests after Redis returned; a trial call after the break found it: redis breaker -> {back.State}");
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/health"));
+    walk.Check(status == HttpStatusCode.OK && Prop(body, "status") == "Healthy", $"GET /ops/health -> {(int)status} {Prop(body, "status")}: {Checks(body)}");
+}
+
+walk.Section("ScaleOps.Partitioning: an old audit partition archived to Blob storage (Azurite)");
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/partitions", admin: true));
+var oldest = status == HttpStatusCode.OK
+    ? body.GetProperty("tables").EnumerateArray().Where(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+        .SelectMany(t => t.GetProperty("partitions").EnumerateArray()).Where(p => !p.GetProperty("isDefault").GetBoolean())
+        .OrderBy(p => p.GetProperty("from").GetDateTime()).Select(p => (JsonElement?)p).FirstOrDefault()
+    : null;
+walk.Check(oldest is not null, $"GET /ops/partitions -> {(int)status}: the oldest audit partition is {(oldest is { } o ? o.GetProperty("name").GetString() : "(none)")}");
+if (oldest is { } old)
+{
+    var partition = old.GetProperty("name").GetString()!;
+    var monthStart = new DateTimeOffset(old.GetProperty("from").GetDateTime(), TimeSpan.Zero);
+    var monthEnd = new DateTimeOffset(old.GetProperty("to").GetDateTime(), TimeSpan.Zero);
+    (status, _, _) = await walk.SendAsync(walk.Request(HttpMethod.Post, "/ops/audit/backfill", json: new { tenant = globex, at = monthStart.AddDays(2), count = 5 }, admin: true));
+    walk.Check(status == HttpStatusCode.Created, $"POST /ops/audit/backfill (demo-only) -> {(int)status}: 5 {globex} events dated {monthStart.AddDays(2):yyyy-MM-dd}, in {partition}");
+    var oldAudit = $"/audit?from={Uri.EscapeDataString(monthStart.ToString("O"))}&to={Uri.EscapeDataString(monthEnd.ToString("O"))}";
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, oldAudit, tenant: globex));
+    var before = status == HttpStatusCode.OK ? body.GetProperty("items").GetArrayLength() : -1;
+    walk.Check(before == 5, $"{globex}: GET /audit for {monthStart:yyyy-MM} -> {before} events");
+
+    var archivePath = $"/ops/partitions/scaleops/audit_log/{partition}/archive";
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Post, archivePath, admin: true));
+    walk.Check(status == HttpStatusCode.OK && Prop(body, "rows") == "5",
+        $"POST {archivePath} -> {(int)status}: {Prop(body, "rows")} rows exported to Parquet, uploaded, read back and verified (row checksum {Short(Prop(body, "rowChecksum"))}), then the partition dropped");
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, archivePath, admin: true));
+    walk.Check(status == HttpStatusCode.OK && Prop(body, "rows") == "5",
+        $"GET {archivePath} -> {(int)status}: manifest read from Blob storage, blob {Prop(body, "blob")}, {Prop(body, "rows")} rows, archived at {Prop(body, "archivedAt")}");
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/partitions", admin: true));
+    var stillThere = status == HttpStatusCode.OK && body.GetProperty("tables").EnumerateArray()
+        .SelectMany(t => t.GetProperty("partitions").EnumerateArray()).Any(p => p.GetProperty("name").GetString() == partition);
+    walk.Check(status == HttpStatusCode.OK && !stillThere, $"GET /ops/partitions -> {(int)status}: {partition} is {(stillThere ? "still attached" : "gone from PostgreSQL")}");
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, oldAudit, tenant: globex));
+    var afterArchive = status == HttpStatusCode.OK ? body.GetProperty("items").GetArrayLength() : -1;
+    walk.Check(afterArchive == 0, $"{globex}: GET /audit for {monthStart:yyyy-MM} -> {afterArchive} events (they live in the archive now)");
+}
+
 walk.Section("ScaleOps.Rls: row-level security under the app-level filter");
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/rls", admin: true));
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("clean").GetBoolean(),
@@ -172,6 +240,13 @@ static string Header(HttpResponseMessage response, string name) =>
 
 static string Prop(JsonElement body, string name) =>
     body.ValueKind == JsonValueKind.Object && body.TryGetProperty(name, out var value) ? value.ToString() : "?";
+
+static string Checks(JsonElement body) =>
+    body.ValueKind == JsonValueKind.Object && body.TryGetProperty("checks", out var checks)
+        ? string.Join(", ", checks.EnumerateObject().Select(c => $"{c.Name} {c.Value.GetProperty("status").GetString()}"))
+        : "?";
+
+static string Short(string text) => text.Length > 12 ? text[..12] + "..." : text;
 
 static string Detail(JsonElement body) =>
     body.ValueKind == JsonValueKind.Object && body.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : body.ToString();

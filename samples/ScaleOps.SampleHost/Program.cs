@@ -28,6 +28,8 @@ builder.Services.AddScaleOps()
     .AddPartitioning(partitioning =>
     {
         partitioning.Audit.Retention = 24;
+        // With Blob storage configured, expired audit partitions are archived (Parquet, verified) before they are dropped.
+        partitioning.Audit.Archive = !string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("Blob"));
         partitioning.RunMaintenanceOnStart = builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true);
         if (!builder.Configuration.GetValue("Sample:RunPartitionMaintenance", true))
         {
@@ -66,6 +68,7 @@ app.MapTenantEndpoints();
 app.MapDocumentEndpoints();
 app.MapAuditEndpoints();
 app.MapOpsEndpoints();
+app.MapArchiveEndpoints(demoEndpoints: builder.Configuration.GetValue("Sample:DemoEndpoints", false));
 app.Run();
 
 /// <summary>The entry point, public for end-to-end tests.</summary>

@@ -15,6 +15,12 @@ public sealed class SampleOptions
     [Range(0, 10, ErrorMessage = "Sample:TenantCacheSeconds must be between 0 and 10 (a plan change must reach every instance within 10 s).")]
     public int TenantCacheSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// Whether the demo-only endpoints are mapped (<c>POST /ops/audit/backfill</c>: audit events with a past time, so
+    /// the demo has an old partition to archive). Off by default; never on in production.
+    /// </summary>
+    public bool DemoEndpoints { get; set; }
+
     /// <summary>The plans and their limits.</summary>
     public Dictionary<string, PlanLimits> Plans { get; set; } = new()
     {

@@ -10,7 +10,7 @@ using ScaleOps.TestInfrastructure;
 namespace ScaleOps.SampleHost.Tests;
 
 /// <summary>The real sample host (its Program, middleware and endpoints) against a fresh database per test class.</summary>
-public class SampleHostFixture : PostgresDatabase
+public partial class SampleHostFixture : PostgresDatabase
 {
     public const string AdminKey = "test-admin-key-0123456789";
 
@@ -36,7 +36,7 @@ public class SampleHostFixture : PostgresDatabase
         var redis = await RedisEndpointAsync();
         var appConnectionString = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Username = AppRole }.ToString();
         _factory = CreateInstance(appConnectionString, redis);
-        _ = _factory.Server; // start the host: migrations run now
+        StartHost(_factory); // start the host: migrations run now
         _appConnectionString = appConnectionString;
         _redis = redis;
     }
@@ -64,6 +64,7 @@ public class SampleHostFixture : PostgresDatabase
             web.UseSetting("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix", $"sample-tests:{Name}:rl:");
             web.UseSetting("Sample:Plans:free:RequestsPerSecond", FreeRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture));
             web.UseSetting("Sample:Plans:free:MaxDocuments", FreeMaxDocuments.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ConfigureInstance(web);
         });
 
     /// <summary>

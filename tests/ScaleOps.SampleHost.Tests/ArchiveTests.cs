@@ -1,0 +1,154 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Threading.Tasks;
+using Azure.Storage.Blobs;
+using Microsoft.AspNetCore.Hosting;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.SampleHost.Tests;
+
+/// <summary>The sample host with Blob storage (Azurite, a container of its own) and the demo-only backfill endpoint.</summary>
+public sealed class BlobSampleHostFixture : SampleHostFixture
+{
+    public string Blob { get; private set; } = "";
+
+    public string Container { get; } = $"sample-archive-{Guid.NewGuid():N}";
+
+    public override async Task InitializeAsync()
+    {
+        Blob = await TcpServer.BlobAsync();
+        await base.InitializeAsync();
+    }
+
+    protected override void ConfigureInstance(IWebHostBuilder web)
+    {
+        web.UseSetting("ConnectionStrings:Blob", Blob);
+        web.UseSetting("ScaleOps:Partitioning:ArchiveContainer", Container);
+        web.UseSetting("Sample:DemoEndpoints", "true");
+    }
+}
+
+public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSampleHostFixture>
+{
+    private static string Iso(DateTimeOffset value) => Uri.EscapeDataString(value.ToString("O", CultureInfo.InvariantCulture));
+
+    [Fact]
+    public async Task An_old_audit_partition_is_archived_to_blob_storage_and_removed()
+    {
+        var tenant = await host.RegisterTenantAsync("archive-old");
+        using var admin = host.Client(admin: true);
+        using var client = host.Client(tenant);
+
+        // The oldest audit partition maintenance created at start-up (months back): old events go there.
+        var partitions = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        var audit = partitions.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"");
+        var oldest = audit.GetProperty("partitions").EnumerateArray().Where(p => !p.GetProperty("isDefault").GetBoolean())
+            .OrderBy(p => p.GetProperty("from").GetDateTime()).First();
+        var name = oldest.GetProperty("name").GetString()!;
+        var from = new DateTimeOffset(oldest.GetProperty("from").GetDateTime(), TimeSpan.Zero);
+        var to = new DateTimeOffset(oldest.GetProperty("to").GetDateTime(), TimeSpan.Zero);
+        Assert.True(to <= DateTimeOffset.UtcNow, $"{name} should be a past month");
+
+        using (var seeded = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = from.AddDays(1), count = 3 }))
+        {
+            Assert.Equal(HttpStatusCode.Created, seeded.StatusCode);
+        }
+
+        var auditUrl = $"/audit?from={Iso(from)}&to={Iso(to)}";
+        Assert.Equal(3, (await client.GetFromJsonAsync<JsonElement>(auditUrl)).GetProperty("items").GetArrayLength());
+
+        using (var archived = await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{name}/archive", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, archived.StatusCode);
+            var manifest = await archived.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(3, manifest.GetProperty("rows").GetInt64());
+            Assert.Equal(name, manifest.GetProperty("partition").GetString());
+        }
+
+        // The manifest is read back from Blob storage, and the Parquet file is there.
+        var stored = await admin.GetFromJsonAsync<JsonElement>($"/ops/partitions/scaleops/audit_log/{name}/archive");
+        Assert.Equal(3, stored.GetProperty("rows").GetInt64());
+        var container = new BlobContainerClient(host.Blob, host.Container);
+        Assert.True((await container.GetBlobClient(stored.GetProperty("blob").GetString()).ExistsAsync()).Value);
+
+        // The partition is gone from PostgreSQL (the audit trail drops archived partitions), and its events with it.
+        var after = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        var names = after.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+            .GetProperty("partitions").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
+        Assert.DoesNotContain(name, names);
+        Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>(auditUrl)).GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Archive_and_backfill_refuse_bad_input_with_problem_details()
+    {
+        var tenant = await host.RegisterTenantAsync("archive-bad");
+        using var admin = host.Client(admin: true);
+        using var anonymous = host.Client();
+
+        await ProblemAssert.IsProblemAsync(await anonymous.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.Unauthorized);
+        await ProblemAssert.IsProblemAsync(await anonymous.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.UtcNow, count = 1 }),
+            HttpStatusCode.Unauthorized);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsync("/ops/partitions/scaleops/no_such_table/p1/archive", null), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await admin.GetAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive"), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{new string('p', 64)}/archive", null),
+            HttpStatusCode.BadRequest);
+
+        await ProblemAssert.IsProblemAsync(await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.UtcNow, count = 0 }),
+            HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, count = 1 }), HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant = "Not A Slug", at = DateTimeOffset.UtcNow, count = 1 }),
+            HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant = "nobody-here", at = DateTimeOffset.UtcNow, count = 1 }),
+            HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(
+            await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero), count = 1 }),
+            HttpStatusCode.Conflict);
+    }
+}
+
+public class ArchiveWithoutBlobTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
+{
+    [Fact]
+    public async Task Without_blob_storage_archival_is_a_conflict_and_the_demo_endpoint_is_not_mapped()
+    {
+        var tenant = await host.RegisterTenantAsync("no-blob");
+        using var admin = host.Client(admin: true);
+        var conflict = await ProblemAssert.IsProblemAsync(
+            await admin.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.Conflict);
+        Assert.Contains("ConnectionStrings:Blob", conflict.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        using var backfill = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.UtcNow, count = 1 });
+        Assert.Equal(HttpStatusCode.NotFound, backfill.StatusCode);
+    }
+}
+
+/// <summary>The sample host configured with a Blob endpoint where nothing listens.</summary>
+public sealed class DeadBlobSampleHostFixture : SampleHostFixture
+{
+    protected override void ConfigureInstance(IWebHostBuilder web) => web.UseSetting("ConnectionStrings:Blob",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        + "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;");
+}
+
+public class ArchiveWithBlobDownTests(DeadBlobSampleHostFixture host) : IClassFixture<DeadBlobSampleHostFixture>
+{
+    [Fact]
+    public async Task With_blob_storage_down_archival_is_503_and_the_partition_stays()
+    {
+        using var admin = host.Client(admin: true);
+        var partitions = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        var name = partitions.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+            .GetProperty("partitions").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).Order(StringComparer.Ordinal).First();
+
+        // The Blob client retries (about 25 s) before the endpoint answers.
+        await ProblemAssert.IsProblemAsync(await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{name}/archive", null), HttpStatusCode.ServiceUnavailable);
+        var after = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+        Assert.Contains(name, after.GetProperty("tables").EnumerateArray().SelectMany(t => t.GetProperty("partitions").EnumerateArray())
+            .Select(p => p.GetProperty("name").GetString()));
+    }
+}

@@ -1,0 +1,54 @@
+using System;
+using System.Linq;
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ScaleOps.SampleHost.Tests;
+
+/// <summary>Hooks for derived fixtures: extra host settings, and a host on a real loopback port instead of the in-memory server.</summary>
+public partial class SampleHostFixture
+{
+    /// <summary>Extra settings or services of every instance this fixture starts (the derived fixture's own).</summary>
+    protected virtual void ConfigureInstance(IWebHostBuilder web)
+    {
+    }
+
+    /// <summary>Starts a host: the in-memory test server by default.</summary>
+    protected virtual void StartHost(WebApplicationFactory<Program> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _ = factory.Server;
+    }
+
+    /// <summary>Starts another instance on the same database and Redis with extra settings (dispose it yourself).</summary>
+    public WebApplicationFactory<Program> StartAnotherInstance(Action<IWebHostBuilder> configure)
+    {
+        var instance = CreateInstance(_appConnectionString, _redis).WithWebHostBuilder(configure);
+        StartHost(instance);
+        return instance;
+    }
+}
+
+/// <summary>
+/// The sample host on Kestrel at <c>http://127.0.0.1:{free port}</c>, for a real browser (the in-memory test server has
+/// no socket). Its only instance runs the jobs.
+/// </summary>
+public class KestrelSampleHostFixture : SampleHostFixture
+{
+    /// <summary>The host's address, for example <c>http://127.0.0.1:40123</c>.</summary>
+    public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/");
+
+    protected override void StartHost(WebApplicationFactory<Program> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        factory.StartServer();
+        var addresses = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+            ?? throw new InvalidOperationException("Kestrel reports no addresses.");
+        BaseAddress = new Uri(addresses.Single());
+    }
+}
