@@ -65,7 +65,7 @@ public class RlsDatabase : PostgresDatabase
 
             o.ApplyPoliciesOnStart = false;
             configure?.Invoke(o);
-        });
+        }).AddRlsEntityFrameworkCore();
         if (time is not null)
         {
             services.Replace(ServiceDescriptor.Singleton(time));
