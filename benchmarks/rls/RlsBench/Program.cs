@@ -20,9 +20,15 @@ public static class Program
 {
     private const int Rounds = 7;
 
-    public static async Task Main()
+    public static async Task Main(string[] args)
     {
         await RlsBenchmarkData.EnsureAsync();
+        if (args.Contains("--profile"))
+        {
+            await Profile.RunAsync();
+            return;
+        }
+
         await using (var admin = await PostgresServer.OpenAdminAsync(RlsBenchmarkData.Database))
         {
             foreach (var sql in new[]
