@@ -17,8 +17,8 @@ namespace ScaleOps.RlsBench;
 
 /// <summary>
 /// <c>run.sh --profile</c>: where the request-level overhead comes from. Every variant runs on a pool of ONE connection,
-/// so one backend serves it; per request we count wall time, the client process's CPU time and that backend's CPU time
-/// (both from <c>/proc/*/schedstat</c>, nanoseconds of CPU actually used, which a busy machine's scheduling does not
+/// so one backend serves it; per request we count wall time, the client process's CPU time (getrusage) and that backend's CPU time
+/// (<c>/proc/PID/schedstat</c>, nanoseconds of CPU actually used, which a busy machine's scheduling does not
 /// inflate the way it inflates wall time). Variants are interleaved in rotated blocks like the main harness.
 /// </summary>
 public static class Profile
@@ -223,7 +223,7 @@ public static class Profile
             {
                 var samples = new double[Block];
                 var pid = pids[v.Name];
-                var c0 = ClientCpuNs();
+                var c0 = Cpu.ClientNs();
                 var s0 = TaskCpuNs($"/proc/{pid}/schedstat");
                 for (var i = 0; i < Block; i++)
                 {
@@ -232,7 +232,7 @@ public static class Profile
                     samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
                 }
 
-                var c1 = ClientCpuNs();
+                var c1 = Cpu.ClientNs();
                 var s1 = TaskCpuNs($"/proc/{pid}/schedstat");
                 if (await v.Pid() != pid)
                 {
@@ -270,17 +270,6 @@ public static class Profile
 
     private static string Fmt(List<double> values) =>
         FormattableString.Invariant($"{Median(values):N1} [{values.Min():N1}-{values.Max():N1}]");
-
-    private static long ClientCpuNs()
-    {
-        long total = 0;
-        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
-        {
-            total += TaskCpuNs(Path.Combine(task, "schedstat"));
-        }
-
-        return total;
-    }
 
     private static long TaskCpuNs(string path)
     {
