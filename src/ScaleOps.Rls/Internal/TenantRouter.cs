@@ -89,7 +89,8 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
     {
         var now = _time.GetUtcNow();
         var state = replica.State;
-        if (state is not null && now - state.CheckedAt < _options.ReplicaCheckInterval)
+        // A clock that went back (an adjusted system clock) re-checks rather than trusting the state until it catches up.
+        if (state is not null && now >= state.CheckedAt && now - state.CheckedAt < _options.ReplicaCheckInterval)
         {
             return state.Healthy;
         }

@@ -120,23 +120,27 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
     }
 
     [Fact]
-    public async Task A_replica_lagging_beyond_the_bound_is_skipped_until_it_catches_up()
+    public async Task A_replica_lagging_beyond_the_bound_is_skipped_and_used_again_once_it_has_caught_up()
     {
-        await using var services = Services(TimeSpan.FromMilliseconds(1), Replica("lagging"));
+        // A realistic bound and a movable clock: with a bound of milliseconds, the WAL the other test classes write in
+        // parallel would keep the replica "behind" at nearly every check.
+        var time = new ShiftedTime();
+        await using var services = Services(TimeSpan.FromMinutes(1), time, Replica("lagging"));
         var data = services.GetRequiredService<ITenantDataSource>();
         using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t03"));
         await using var replicaAdmin = new NpgsqlConnection(PostgresReplicaServer.ConnectionStringFor(database.Name));
         await replicaAdmin.OpenAsync();
+        string missed;
         await Execute(replicaAdmin, "SELECT pg_wal_replay_pause()");
         try
         {
-            await PostgresServer.ExecuteAsync("INSERT INTO documents (tenant_id, title) VALUES ('t99', 'wal')", database.Name);
-            await TestSignal.UntilAsync(async () =>
-            {
-                await using var command = new NpgsqlCommand("SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()", replicaAdmin);
-                return (bool)(await command.ExecuteScalarAsync())!;
-            }, "the replica to receive WAL it has not replayed");
+            missed = await InsertOnPrimaryAsync("wal");
+            await TestSignal.UntilAsync(
+                async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn", missed))!,
+                "the replica to receive WAL it has not replayed");
 
+            // Replay paused for "ten minutes": its last replayed transaction is older than the one-minute bound.
+            time.Shift = TimeSpan.FromMinutes(10);
             var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
             Assert.False(read.Standby);
         }
@@ -145,7 +149,24 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
             await Execute(replicaAdmin, "SELECT pg_wal_replay_resume()");
         }
 
+        await TestSignal.UntilAsync(
+            async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", missed))!,
+            "the replica to replay what it missed");
+        time.Shift = TimeSpan.Zero;
         await TestSignal.UntilAsync(async () => (await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby, "reads to return to the caught-up replica");
+    }
+
+    // Inserts a row on the primary and returns the primary's WAL position after the commit.
+    private async Task<string> InsertOnPrimaryAsync(string title)
+    {
+        await using var primary = await PostgresServer.OpenAdminAsync(database.Name);
+        await using (var insert = new NpgsqlCommand("INSERT INTO documents (tenant_id, title) VALUES ('t99', $1)", primary))
+        {
+            insert.Parameters.Add(new NpgsqlParameter { Value = title });
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        return (string)(await Scalar(primary, "SELECT pg_current_wal_lsn()::text"))!;
     }
 
     [Fact]
@@ -163,6 +184,7 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
         await using var replicaAdmin = new NpgsqlConnection(PostgresReplicaServer.AdminConnectionString);
         await replicaAdmin.OpenAsync();
         var restore = (string)(await Scalar(replicaAdmin, "SELECT format('ALTER SYSTEM SET primary_conninfo = %L', current_setting('primary_conninfo'))"))!;
+        string missed;
         try
         {
             await Execute(replicaAdmin, "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 user=postgres connect_timeout=2'");
@@ -170,15 +192,11 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
             await TestSignal.UntilAsync(
                 async () => (bool)(await Scalar(replicaAdmin, "SELECT NOT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"))!,
                 "the replica's WAL receiver to stop streaming");
-            await PostgresServer.ExecuteAsync("INSERT INTO documents (tenant_id, title) VALUES ('t99', 'missed by the replica')", database.Name);
+            missed = await InsertOnPrimaryAsync("missed by the replica");
             await TestSignal.UntilAsync(
                 async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()"))!,
                 "the cut-off replica to have replayed all it received (what the old check read as zero lag)");
-            await using (var primary = await PostgresServer.OpenAdminAsync(database.Name))
-            {
-                var primaryLsn = (string)(await Scalar(primary, "SELECT pg_current_wal_lsn()::text"))!;
-                Assert.True((bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_replay_lsn() < $1::pg_lsn", primaryLsn))!, "the replica misses the insert");
-            }
+            Assert.True((bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_replay_lsn() < $1::pg_lsn", missed))!, "the replica misses the insert");
 
             // Within the bound (its last replayed transaction is seconds old) the replica may still serve reads; ten
             // minutes later by the router's clock it is beyond the one-minute bound, although it has nothing to replay.
@@ -197,7 +215,10 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
             async () => (bool)(await Scalar(replicaAdmin, "SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')"))!,
             "the replica to stream from the primary again");
 
-        // Reconnected and caught up with the primary's position: current again, even ten minutes "later".
+        await TestSignal.UntilAsync(
+            async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", missed))!,
+            "the reconnected replica to replay what it missed");
+        time.Shift = TimeSpan.Zero;
         await TestSignal.UntilAsync(async () => (await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby, "reads to return to the reconnected replica");
     }
 
