@@ -7,6 +7,8 @@
 #   benchmarks/rls/run.sh          interleaved harness (the figures in docs/benchmarks.md)
 #   benchmarks/rls/run.sh --bdn    the same variants under BenchmarkDotNet (RlsRequestBenchmarks; sequential, so
 #                                  more exposed to a noisy machine)
+#   benchmarks/rls/run.sh --profile  where the overhead goes: pool of one connection per variant, wall time plus client
+#                                  and backend CPU per request (/proc/*/schedstat) for context-setting alternatives
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"
@@ -15,5 +17,5 @@ if [ "${1:-}" = "--bdn" ]; then
   shift
   dotnet run -c Release --project benchmarks/ScaleOps.Benchmarks -- --filter '*RlsRequestBenchmarks*' "$@"
 else
-  dotnet run -c Release --project benchmarks/rls/RlsBench
+  dotnet run -c Release --project benchmarks/rls/RlsBench -- "$@"
 fi

@@ -7,7 +7,6 @@ using Npgsql;
 using ScaleOps;
 using ScaleOps.Data;
 using ScaleOps.Rls;
-using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Internal;
 using ScaleOps.Rls.Internal.Validators;
 using ScaleOps.Tenancy;
@@ -21,9 +20,8 @@ public static class RlsScaleOpsBuilderExtensions
     /// Registers row-level security tenant isolation: replaces the core's <see cref="ITenantDataSource"/> with one that
     /// sends the ambient tenant (and user and roles) to PostgreSQL with every batch and transaction, routes reads to
     /// replicas and placed tenants to their shard; adds the tenant context procedure (migration <c>rls</c>), the
-    /// <see cref="RlsPolicyManager"/>, <see cref="RlsBypass"/>, the EF Core
-    /// <see cref="RlsDbCommandInterceptor"/>, and the start-up policy application and safety checks. Calling it twice
-    /// is harmless.
+    /// <see cref="RlsPolicyManager"/>, <see cref="RlsBypass"/>, and the start-up policy application and safety checks
+    /// (EF Core: <c>AddRlsEntityFrameworkCore</c> in ScaleOps.Rls.EntityFrameworkCore). Calling it twice is harmless.
     /// </summary>
     /// <param name="builder">The ScaleOps builder.</param>
     /// <param name="configure">Optional code configuration (declare <see cref="RlsOptions.Tables"/> here).</param>
@@ -45,7 +43,6 @@ public static class RlsScaleOpsBuilderExtensions
         services.TryAddSingleton(sp => new RlsBypass(
             sp.GetRequiredService<IOptions<RlsOptions>>(), sp.GetRequiredService<ITenantContext>(),
             sp.GetRequiredService<ILogger<RlsBypass>>(), sp.GetRequiredService<RlsMetrics>()));
-        services.TryAddSingleton(sp => new RlsDbCommandInterceptor(sp.GetRequiredService<ITenantContext>(), sp.GetRequiredService<TenantContextCommand>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RlsStartup>());
         return builder;
     }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ScaleOps.Data;
+using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Internal;
 
 namespace ScaleOps.Rls.Tests;
@@ -21,6 +22,21 @@ public class RlsOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.MaxReplicaLag);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ReplicaCheckInterval);
         Assert.Empty(options.Tables);
+    }
+
+    [Fact]
+    public void AddRlsEntityFrameworkCore_adds_Rls_and_one_interceptor_and_calling_it_twice_is_harmless()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var builder = services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1");
+        builder.AddRlsEntityFrameworkCore();
+        builder.AddRlsEntityFrameworkCore();
+        Assert.Single(services, d => d.ServiceType == typeof(RlsDbCommandInterceptor));
+        Assert.Single(services, d => d.ServiceType == typeof(TenantRouter));
+        Assert.Equal(typeof(RlsTenantDataSource), Assert.Single(services, d => d.ServiceType == typeof(ITenantDataSource)).ImplementationType);
+        using var provider = services.BuildServiceProvider();
+        Assert.Same(provider.GetRequiredService<RlsDbCommandInterceptor>(), provider.GetRequiredService<RlsDbCommandInterceptor>());
     }
 
     [Fact]

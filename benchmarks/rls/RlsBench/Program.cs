@@ -20,9 +20,15 @@ public static class Program
 {
     private const int Rounds = 7;
 
-    public static async Task Main()
+    public static async Task Main(string[] args)
     {
         await RlsBenchmarkData.EnsureAsync();
+        if (args.Contains("--profile"))
+        {
+            await Profile.RunAsync();
+            return;
+        }
+
         await using (var admin = await PostgresServer.OpenAdminAsync(RlsBenchmarkData.Database))
         {
             foreach (var sql in new[]
@@ -39,8 +45,8 @@ public static class Program
 
         Console.WriteLine($"rows={RlsBenchmarkData.Rows:N0}, rounds={Rounds}, connection extras='{RlsBenchmarkData.Extra}', started {DateTime.UtcNow:u}, load {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine("| tenant / query | variant | client latency µs, median [range] | ratio to baseline, median [range] | server exec µs (pg_stat_statements) |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| tenant / query | variant | latency µs, median [range] | latency ratio, median [range] | CPU µs/request (client + backends), median [range] | CPU ratio, median [range] | server exec µs (pg_stat_statements) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var tenant in new[] { "small", "whale" })
         {
             foreach (var query in new[] { "latest50", "point", "count30" })
@@ -89,14 +95,20 @@ public static class Program
 
         var medians = variants.ToDictionary(v => v.Name, _ => new List<double>());
         var ratios = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        var cpus = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        var cpuRatios = variants.ToDictionary(v => v.Name, _ => new List<double>());
+        await using var admin = await PostgresServer.OpenAdminAsync();
         for (var round = 0; round < Rounds; round++)
         {
             var order = variants.Skip(round % variants.Length).Concat(variants.Take(round % variants.Length)).ToArray();
             var roundMedian = new Dictionary<string, double>();
+            var roundCpu = new Dictionary<string, double>();
             foreach (var v in order)
             {
                 var samples = new List<double>();
                 var count = v.Slow ? 2 : block;
+                var backendsBefore = await Cpu.BackendsAsync(admin, v.Role);
+                var clientBefore = Cpu.ClientNs();
                 for (var i = 0; i < count; i++)
                 {
                     var start = Stopwatch.GetTimestamp();
@@ -104,13 +116,18 @@ public static class Program
                     samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
                 }
 
+                var clientNs = Cpu.ClientNs() - clientBefore;
+                var backendNs = Cpu.Delta(backendsBefore, await Cpu.BackendsAsync(admin, v.Role));
                 roundMedian[v.Name] = Median(samples);
+                roundCpu[v.Name] = (clientNs + backendNs) / 1000.0 / count;
             }
 
             foreach (var v in variants)
             {
                 medians[v.Name].Add(roundMedian[v.Name]);
                 ratios[v.Name].Add(roundMedian[v.Name] / roundMedian[variants[0].Name]);
+                cpus[v.Name].Add(roundCpu[v.Name]);
+                cpuRatios[v.Name].Add(roundCpu[v.Name] / roundCpu[variants[0].Name]);
             }
         }
 
@@ -119,9 +136,11 @@ public static class Program
         {
             var m = medians[v.Name];
             var r = ratios[v.Name];
+            var c = cpus[v.Name];
+            var cr = cpuRatios[v.Name];
             var exec = server.TryGetValue(v.Role, out var t) ? t.ToString("N1", CultureInfo.InvariantCulture) : "?";
             Console.WriteLine(FormattableString.Invariant(
-                $"| {tenantName} {query} | {v.Name} | {Median(m):N0} [{m.Min():N0}-{m.Max():N0}] | {Median(r):0.00}x [{r.Min():0.00}-{r.Max():0.00}] | {exec} |"));
+                $"| {tenantName} {query} | {v.Name} | {Median(m):N0} [{m.Min():N0}-{m.Max():N0}] | {Median(r):0.00}x [{r.Min():0.00}-{r.Max():0.00}] | {Median(c):N0} [{c.Min():N0}-{c.Max():N0}] | {Median(cr):0.00}x [{cr.Min():0.00}-{cr.Max():0.00}] | {exec} |"));
         }
     }
 

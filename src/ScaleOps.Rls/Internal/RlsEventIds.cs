@@ -10,4 +10,5 @@ internal static class RlsEventIds
     public const int ReplicaUnhealthy = 2005;
     public const int ReplicaFallback = 2006;
     public const int BypassRoleAllowed = 2007;
+    public const int PrimaryWalPositionUnavailable = 2008;
 }

@@ -21,6 +21,10 @@ internal static partial class RlsLog
     [LoggerMessage(EventId = RlsEventIds.ReplicaUnhealthy, Level = LogLevel.Warning, Message = "Read replica {Replica} skipped: {Reason}")]
     public static partial void ReplicaUnhealthy(ILogger logger, string replica, string reason);
 
+    [LoggerMessage(EventId = RlsEventIds.PrimaryWalPositionUnavailable, Level = LogLevel.Warning,
+        Message = "Replica health check could not read the primary's WAL position ({Reason}); judging replicas by their own WAL receiver")]
+    public static partial void PrimaryWalPositionUnavailable(ILogger logger, string reason);
+
     [LoggerMessage(EventId = RlsEventIds.ReplicaFallback, Level = LogLevel.Debug, Message = "No healthy read replica; reading from the primary")]
     public static partial void ReplicaFallback(ILogger logger);
 

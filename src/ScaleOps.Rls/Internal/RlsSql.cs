@@ -14,6 +14,7 @@ internal static class RlsSql
     public static readonly string AuditTables = Load("Queries.AuditTables.sql");
     public static readonly string RlsTablesInSchema = Load("Queries.RlsTablesInSchema.sql");
     public static readonly string ReplicaHealth = Load("Queries.ReplicaHealth.sql");
+    public static readonly string PrimaryWalPosition = Load("Queries.PrimaryWalPosition.sql");
     public static readonly string TenantContextMigration = Load("Migrations.0001_tenant_context.sql");
 
     public const string MigrationPrefix = "ScaleOps.Rls.Sql.Migrations.";

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
@@ -14,7 +15,8 @@ namespace ScaleOps.Rls.Internal;
 /// <summary>
 /// Chooses the PostgreSQL instance for tenant work: a tenant placed on a shard always uses that shard; other tenants
 /// use the shared primary, and their <see cref="TenantDataAccess.ReadOnly"/> work goes to the read replicas in turn,
-/// skipping a replica that is down, not a standby, or lagging more than the bound, and falling back to the primary.
+/// skipping a replica that is down, not a standby, or lagging more than the bound (measured against the primary's WAL
+/// position, so a replica cut off from its upstream counts as lagging), and falling back to the primary.
 /// </summary>
 internal sealed class TenantRouter : IAsyncDisposable, IDisposable
 {
@@ -87,24 +89,29 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
     {
         var now = _time.GetUtcNow();
         var state = replica.State;
-        if (state is not null && now - state.CheckedAt < _options.ReplicaCheckInterval)
+        // A clock that went back (an adjusted system clock) re-checks rather than trusting the state until it catches up.
+        if (state is not null && now >= state.CheckedAt && now - state.CheckedAt < _options.ReplicaCheckInterval)
         {
             return state.Healthy;
         }
 
+        // The primary's position first: a replica that has replayed it is current, whatever its last transaction's age.
+        var primaryPosition = await PrimaryWalPositionAsync(cancellationToken).ConfigureAwait(false);
         string? problem;
         try
         {
             await using var connection = await replica.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var command = new NpgsqlCommand(RlsSql.ReplicaHealth, connection);
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = primaryPosition, NpgsqlDbType = NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var inRecovery = reader.GetBoolean(0);
-            var lag = reader.IsDBNull(1) ? (double?)null : reader.GetDouble(1);
-            problem = !inRecovery ? "it is not a standby (promoted, or not a replica)"
-                : lag > _options.MaxReplicaLag.TotalSeconds ? $"its replay lag {lag:0.###} s exceeds ScaleOps:Rls:MaxReplicaLag {_options.MaxReplicaLag}"
-                : null;
+            problem = Diagnose(
+                standby: reader.GetBoolean(0),
+                receiving: reader.GetBoolean(1),
+                replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
+                replayedAllReceived: reader.GetBoolean(3),
+                lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
         {
@@ -118,6 +125,50 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
 
         replica.State = new ReplicaState(now, problem is null);
         return problem is null;
+    }
+
+    // Lag is "how far behind the primary", not "how much is left to replay": a replica cut off from its upstream has
+    // nothing left to replay. So: current when it has replayed the primary's position; else its lag is the age of its
+    // last replayed transaction (an upper bound on how stale it is). Only when the primary cannot be asked does a
+    // running WAL receiver with nothing left to replay count as current.
+    private string? Diagnose(bool standby, bool receiving, bool? replayedPrimary, bool replayedAllReceived, double? lastReplayAge)
+    {
+        if (!standby)
+        {
+            return "it is not a standby (promoted, or not a replica)";
+        }
+
+        if (replayedPrimary == true || (replayedPrimary is null && receiving && replayedAllReceived))
+        {
+            return null;
+        }
+
+        var behind = replayedPrimary == false ? "it has not replayed the primary's WAL position"
+            : "the primary's WAL position is unavailable and it " + (receiving ? "has WAL left to replay" : "has no running WAL receiver");
+        var upstream = receiving ? "" : "; its WAL receiver is not running (upstream unreachable?)";
+        if (lastReplayAge is not { } age)
+        {
+            return $"{behind} and has replayed no transaction since it started, so its lag is unknown{upstream}";
+        }
+
+        return age > _options.MaxReplicaLag.TotalSeconds
+            ? $"{behind}; its last replayed transaction is {age:0.###} s old, beyond ScaleOps:Rls:MaxReplicaLag {_options.MaxReplicaLag}{upstream}"
+            : null;
+    }
+
+    private async ValueTask<string?> PrimaryWalPositionAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await _primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(RlsSql.PrimaryWalPosition, connection);
+            return (string?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            RlsLog.PrimaryWalPositionUnavailable(_logger, ex.Message);
+            return null;
+        }
     }
 
     private static string Describe(NpgsqlDataSource dataSource)

@@ -1,6 +1,7 @@
 using System;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -47,7 +48,7 @@ public class RlsDatabase : PostgresDatabase
     public string BypassConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString) { Username = BypassRole }.ToString();
 
     /// <summary>Services with ScaleOps and Rls over <paramref name="appConnectionString"/> (no host, nothing applied on start).</summary>
-    public static ServiceProvider Services(string appConnectionString, Action<RlsOptions>? configure = null)
+    public static ServiceProvider Services(string appConnectionString, Action<RlsOptions>? configure = null, TimeProvider? time = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -64,7 +65,12 @@ public class RlsDatabase : PostgresDatabase
 
             o.ApplyPoliciesOnStart = false;
             configure?.Invoke(o);
-        });
+        }).AddRlsEntityFrameworkCore();
+        if (time is not null)
+        {
+            services.Replace(ServiceDescriptor.Singleton(time));
+        }
+
         return services.BuildServiceProvider();
     }
 

@@ -1,7 +1,12 @@
--- Whether this server is a standby, and its replay lag in seconds: 0 when it has replayed all it received, else the
--- age of the last replayed transaction measured against $1 (now, so tests can move time; null = server clock).
+-- A read replica's health, run on the replica. $1: now (the router's clock, so tests can move time); $2: the primary's
+-- WAL position (text pg_lsn) read just before, or null when the primary could not be asked.
+-- A replica cut off from its upstream (primary unreachable, WAL receiver stopped) receives nothing, so its receive and
+-- replay positions stay equal and "nothing left to replay" looks healthy forever: only the primary's position (or the
+-- missing WAL receiver) reveals that it is behind. Columns: is it a standby; is a WAL receiver running (pid only: any
+-- role may see it); has it replayed the primary's position $2 (null without $2); has it replayed all it received; the
+-- age in seconds of its last replayed transaction against $1 (null when none was replayed since it started).
 SELECT pg_catalog.pg_is_in_recovery(),
-       CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN NULL
-            WHEN pg_catalog.pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM (coalesce($1::timestamptz, now()) - pg_catalog.pg_last_xact_replay_timestamp()))::float8
-       END
+       EXISTS (SELECT FROM pg_catalog.pg_stat_wal_receiver WHERE pid IS NOT NULL),
+       pg_catalog.pg_last_wal_replay_lsn() >= $2::text::pg_catalog.pg_lsn,
+       pg_catalog.pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn(),
+       extract(epoch FROM ($1::timestamptz - pg_catalog.pg_last_xact_replay_timestamp()))::float8

@@ -14,7 +14,8 @@ namespace ScaleOps.Rls.EntityFrameworkCore;
 /// text is prefixed with the tenant context procedure call, which returns no result set, so the context and the work
 /// travel in one round trip and one transaction. With no tenant in scope the context is sent empty, so nothing
 /// inherited from an earlier command in the same transaction survives: tenant tables show no rows.
-/// Register it with <c>optionsBuilder.AddInterceptors(serviceProvider.GetRequiredService&lt;RlsDbCommandInterceptor&gt;())</c>.
+/// Register it with <c>AddRlsEntityFrameworkCore()</c> and add it to the context with
+/// <c>optionsBuilder.AddInterceptors(serviceProvider.GetRequiredService&lt;RlsDbCommandInterceptor&gt;())</c>.
 /// </summary>
 public sealed class RlsDbCommandInterceptor : DbCommandInterceptor
 {
