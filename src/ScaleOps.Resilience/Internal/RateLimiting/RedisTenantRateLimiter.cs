@@ -49,7 +49,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         _plans = plans;
         _redis = redis;
         _breakers = breakers;
-        _pipeline = breakers.GetPipeline(CircuitBreakerNames.Redis);
+        _pipeline = breakers.GetBreakerPipeline(CircuitBreakerNames.Redis); // never retried: a decision takes tokens
         _redisState = breakers.GetStateProvider(CircuitBreakerNames.Redis);
         _options = options.RateLimiting;
         _breakDuration = options.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration;
