@@ -149,6 +149,31 @@ public class RedisTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task After_the_server_forgets_the_script_the_next_decision_loads_it_again_and_redis_still_decides()
+    {
+        await using var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromMinutes(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync() + ",allowAdmin=true");
+        var masters = admin.GetServers().Where(s => !s.IsReplica).ToList();
+        foreach (var server in masters)
+        {
+            await server.ScriptFlushAsync(); // as after a restart or a failover: EVALSHA now answers NOSCRIPT
+        }
+
+        using var lease = await limiter.AcquireAsync(tenant);
+        Assert.True(lease.IsAcquired);
+        Assert.True(lease.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining));
+        Assert.Equal(8, remaining); // the same Redis bucket decided (the local fallback would start a fresh one: 9)
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Closed,
+            sp.GetRequiredService<ScaleOps.Resilience.CircuitBreakers.CircuitBreakerRegistry>().GetState("redis"));
+        var loaded = await Task.WhenAll(masters.Select(s => s.ScriptExistsAsync(ScaleOps.Resilience.Internal.RateLimiting.RedisTenantRateLimiter.Script)));
+        Assert.Contains(true, loaded);
+    }
+
+    [Fact]
     public async Task AttemptAcquire_never_waits_on_redis_and_answers_undecided()
     {
         await using var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));

@@ -58,10 +58,13 @@ internal sealed partial class RedisTenantRateLimiter
     {
         var database = await _redis.GetDatabaseAsync().ConfigureAwait(false);
         var call = new ScriptCall(database, KeysOf(tenant, plan), want == 1 && max == 1 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max));
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        var closed = _redisState.CircuitState == CircuitState.Closed;
+
+        // Closed: the pipeline only records an outcome already in hand, so a cancellation must not replace it.
+        var context = ResilienceContextPool.Shared.Get(closed ? CancellationToken.None : cancellationToken);
         try
         {
-            if (_redisState.CircuitState == CircuitState.Closed)
+            if (closed)
             {
                 var direct = await CallDirectAsync(call, cancellationToken).ConfigureAwait(false);
                 var recorded = await _pipeline.ExecuteOutcomeAsync(static (_, outcome) => new ValueTask<Outcome<object>>(outcome), context, direct)
