@@ -20,7 +20,7 @@ cleanup() { if [ $started_here = 1 ]; then scripts/servers.sh stop redis || true
 trap cleanup EXIT
 if [ "${SKIP_BDN:-0}" != 1 ]; then
   dotnet run -c Release --project benchmarks/ScaleOps.Benchmarks -- \
-    --filter "${BENCH_FILTER:-*Resilience*}" --job short --warmupCount 3 --iterationCount 9 "$@"
+    --filter "${BENCH_FILTER:-*Resilience*}" --job short --warmupCount 3 --iterationCount 9 --buildTimeout 1200 "$@"
 fi
 runs="${HARNESS_RUNS:-3}"
 if [ "$runs" -gt 0 ]; then
