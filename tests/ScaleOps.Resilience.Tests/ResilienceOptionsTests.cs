@@ -75,6 +75,43 @@ public class ResilienceOptionsTests
     }
 
     [Fact]
+    public void Zero_negative_and_inconsistent_retry_settings_fail_naming_each_setting()
+    {
+        var message = Failure(o =>
+        {
+            o.CircuitBreakers["postgres"].Retry = new RetrySettings { MaxRetryAttempts = 0, BaseDelay = TimeSpan.FromSeconds(-1) };
+            o.CircuitBreakers["redis"].Retry = new RetrySettings { BaseDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromSeconds(1) };
+        });
+
+        Assert.Contains("ScaleOps:Resilience:CircuitBreakers:postgres:Retry:MaxRetryAttempts must be from 1 to 100 (it is 0)", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:CircuitBreakers:postgres:Retry:BaseDelay must be from 00:00:00.001 to 00:01:00 (it is -00:00:01).", message,
+            StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:CircuitBreakers:redis:Retry:MaxDelay must be from BaseDelay (00:00:02) to 00:10:00 (it is 00:00:01).", message,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Configuration_binds_a_pipeline_retry()
+    {
+        using var host = BuildHost(new()
+        {
+            ["ScaleOps:Resilience:CircuitBreakers:postgres:Retry:MaxRetryAttempts"] = "5",
+            ["ScaleOps:Resilience:CircuitBreakers:postgres:Retry:BaseDelay"] = "00:00:00.050",
+            ["ScaleOps:Resilience:CircuitBreakers:postgres:Retry:UseJitter"] = "false",
+        });
+        var options = host.Services.GetRequiredService<IOptions<ResilienceOptions>>().Value;
+
+        var retry = Assert.IsType<RetrySettings>(options.CircuitBreakers["postgres"].Retry);
+        Assert.Equal(5, retry.MaxRetryAttempts);
+        Assert.Equal(TimeSpan.FromMilliseconds(50), retry.BaseDelay);
+        Assert.False(retry.UseJitter);
+        Assert.False(retry.RetryNonIdempotent); // never retried unless declared idempotent, by default
+        Assert.Equal(TimeSpan.FromSeconds(5), retry.MaxDelay);
+        Assert.True(options.CircuitBreakers["postgres"].Critical); // the rest of the default breaker is kept
+        Assert.Null(options.CircuitBreakers["redis"].Retry);
+    }
+
+    [Fact]
     public void An_unknown_default_plan_fails_at_start_up()
     {
         var message = Failure(o =>

@@ -14,8 +14,8 @@ namespace ScaleOps.Benchmarks.Resilience;
 
 /// <summary>
 /// One decision of the Redis tenant limiter, one request in flight, over 1,000 tenants, against a raw Redis round trip
-/// (<c>GET</c>, the baseline) and the raw <c>EVALSHA</c> of the same script without the limiter around it; plus the
-/// leased mode for one hot tenant. The servers come from <c>scripts/servers.sh start</c>.
+/// (<c>GET</c>, the baseline) and the raw <c>EVALSHA</c> of the same script without the limiter around it (keys built
+/// ahead, as the least a caller can do); plus the leased mode for one hot tenant. All share one multiplexer. The servers come from <c>scripts/servers.sh start</c>.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn, MinColumn, MaxColumn]
@@ -27,6 +27,7 @@ public class RedisLimiterBenchmarks
     private IDatabase _db = null!;
     private byte[] _sha1 = null!;
     private RedisValue[] _args = null!;
+    private RedisKey[][] _rawKeys = null!;
     private ServiceProvider _perDecision = null!;
     private ServiceProvider _leased = null!;
     private PartitionedRateLimiter<TenantId> _limiter = null!;
@@ -43,8 +44,9 @@ public class RedisLimiterBenchmarks
         var loaded = _raw.GetServers()[0].ScriptLoad(RedisTenantRateLimiter.Script);
         _sha1 = loaded;
         _args = ["1", "1", "2", "1000000000", "1000000", "1000000000", "11.574074074074074"];
-        _perDecision = Build(endpoint, leaseSize: 1);
-        _leased = Build(endpoint, leaseSize: 100);
+        _rawKeys = _tenants.Select(t => new RedisKey[] { string.Concat("bench:raw:{", t.ToString(), "}:default") }).ToArray();
+        _perDecision = Build(_raw, leaseSize: 1);
+        _leased = Build(_raw, leaseSize: 100);
         _limiter = _perDecision.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         _leasedLimiter = _leased.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         foreach (var tenant in _tenants)
@@ -53,13 +55,13 @@ public class RedisLimiterBenchmarks
         }
     }
 
-    private static ServiceProvider Build(string endpoint, int leaseSize)
+    private static ServiceProvider Build(IConnectionMultiplexer connection, int leaseSize)
     {
         var services = new ServiceCollection();
         services.AddLogging();
+        services.AddSingleton(connection); // the limiter shares the raw rows' connection, as in a host that registers one
         services.AddScaleOps(o => o.ConnectionString = "Host=127.0.0.1").AddResilience(o =>
         {
-            o.RedisConnectionString = endpoint;
             o.RateLimiting.Store = RateLimiterStore.Redis;
             o.RateLimiting.LeaseSize = leaseSize;
             o.RateLimiting.RedisKeyPrefix = "bench:rl:";
@@ -88,7 +90,7 @@ public class RedisLimiterBenchmarks
     [Benchmark(Description = "raw EVALSHA of the bucket script (no limiter)")]
     public async Task<bool> RawEvalSha()
     {
-        var result = await _db.ScriptEvaluateAsync(_sha1, [(RedisKey)string.Concat("bench:raw:{", Next().ToString(), "}:default")], _args);
+        var result = await _db.ScriptEvaluateAsync(_sha1, _rawKeys[_next++ % _rawKeys.Length], _args);
         return (long)((RedisResult[])result!)[0] > 0;
     }
 

@@ -8,14 +8,16 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.Retry;
 using ScaleOps.Resilience.Internal;
 
 namespace ScaleOps.Resilience.CircuitBreakers;
 
 /// <summary>
 /// The named circuit breakers of this process (one Polly.Core pipeline each, configured in
-/// <see cref="ResilienceOptions.CircuitBreakers"/>): run calls through <see cref="GetPipeline"/>, list their states for
-/// operators and health checks, and isolate (force open) or reset (close) one by name.
+/// <see cref="ResilienceOptions.CircuitBreakers"/>, with an optional retry): run calls through
+/// <see cref="GetPipeline(string, bool)"/>, list their states for operators and health checks, and isolate (force open)
+/// or reset (close) one by name.
 /// </summary>
 public sealed class CircuitBreakerRegistry
 {
@@ -31,11 +33,32 @@ public sealed class CircuitBreakerRegistry
     /// <summary>The configured breaker names, in order.</summary>
     public IReadOnlyList<string> Names => [.. _breakers.Keys.Order(StringComparer.Ordinal)];
 
-    /// <summary>The pipeline of the breaker <paramref name="name"/>: run the dependency's calls through it.</summary>
+    /// <summary>
+    /// The pipeline <paramref name="name"/> for work that may not be safe to repeat: the breaker, and the retry only when
+    /// the pipeline's <see cref="RetrySettings.RetryNonIdempotent"/> is set. Same as <c>GetPipeline(name, idempotent: false)</c>.
+    /// </summary>
     /// <param name="name">A configured breaker name, for example <see cref="CircuitBreakerNames.Redis"/>.</param>
     /// <returns>The pipeline; it throws <see cref="BrokenCircuitException"/> while the breaker is open or isolated.</returns>
     /// <exception cref="ArgumentException">No breaker has this name; the message lists the configured ones.</exception>
-    public ResiliencePipeline GetPipeline(string name) => Find(name).Pipeline;
+    public ResiliencePipeline GetPipeline(string name) => GetPipeline(name, idempotent: false);
+
+    /// <summary>
+    /// The pipeline <paramref name="name"/>: its breaker, with its configured <see cref="CircuitBreakerSettings.Retry"/>
+    /// outside it when <paramref name="idempotent"/> is <see langword="true"/> (or the pipeline retries every call).
+    /// Each attempt is one call through the breaker; an open breaker ends the retries with
+    /// <see cref="BrokenCircuitException"/>.
+    /// </summary>
+    /// <param name="name">A configured breaker name, for example <see cref="CircuitBreakerNames.Postgres"/>.</param>
+    /// <param name="idempotent">
+    /// Whether the work is safe to repeat (a read, an upsert, a write guarded by a key): only then is it retried by default.
+    /// </param>
+    /// <returns>The pipeline.</returns>
+    /// <exception cref="ArgumentException">No breaker has this name; the message lists the configured ones.</exception>
+    public ResiliencePipeline GetPipeline(string name, bool idempotent)
+    {
+        var breaker = Find(name);
+        return idempotent ? breaker.IdempotentPipeline : breaker.Pipeline;
+    }
 
     /// <summary>The current state of the breaker <paramref name="name"/>.</summary>
     /// <param name="name">A configured breaker name.</param>
@@ -67,6 +90,12 @@ public sealed class CircuitBreakerRegistry
     /// <returns>A task.</returns>
     /// <exception cref="ArgumentException">No breaker has this name.</exception>
     public Task ResetAsync(string name, CancellationToken cancellationToken = default) => Find(name).Control.CloseAsync(cancellationToken);
+
+    /// <summary>The breaker alone, never a retry (for work the caller must not repeat, such as taking rate limit tokens).</summary>
+    internal ResiliencePipeline GetBreakerPipeline(string name) => Find(name).BreakerPipeline;
+
+    /// <summary>The breaker's state provider: a cheap read of its state on a hot path.</summary>
+    internal CircuitBreakerStateProvider GetStateProvider(string name) => Find(name).State;
 
     internal bool TryGet(string name, out CircuitState state)
     {
@@ -121,8 +150,33 @@ public sealed class CircuitBreakerRegistry
                     return default;
                 },
             };
-            Pipeline = new ResiliencePipelineBuilder { Name = name, TimeProvider = time }.AddCircuitBreaker(options).Build();
+            BreakerPipeline = new ResiliencePipelineBuilder { Name = name, TimeProvider = time }.AddCircuitBreaker(options).Build();
+            IdempotentPipeline = settings.Retry is { } retry
+                ? new ResiliencePipelineBuilder { Name = name, TimeProvider = time }
+                    .AddRetry(RetryOptions(name, retry, metrics, logger))
+                    .AddPipeline(BreakerPipeline) // retry outside: each attempt is one sample of the same breaker
+                    .Build()
+                : BreakerPipeline;
+            Pipeline = settings.Retry is { RetryNonIdempotent: true } ? IdempotentPipeline : BreakerPipeline;
         }
+
+        private static RetryStrategyOptions RetryOptions(string name, RetrySettings retry, ResilienceMetrics metrics, ILogger logger) => new()
+        {
+            Name = name + "-retry",
+            MaxRetryAttempts = retry.MaxRetryAttempts,
+            Delay = retry.BaseDelay,
+            MaxDelay = retry.MaxDelay,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = retry.UseJitter,
+            ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is { } ex && TransientFailures.IsTransient(ex)),
+            OnRetry = args =>
+            {
+                var exception = args.Outcome.Exception;
+                metrics.Retry(name, exception);
+                Log.Retrying(logger, name, args.AttemptNumber + 1, args.RetryDelay, exception);
+                return default;
+            },
+        };
 
         public string Name { get; }
 
@@ -132,6 +186,13 @@ public sealed class CircuitBreakerRegistry
 
         public CircuitBreakerManualControl Control { get; } = new();
 
+        /// <summary>The breaker alone.</summary>
+        public ResiliencePipeline BreakerPipeline { get; }
+
+        /// <summary>Retry (if configured) outside the breaker.</summary>
+        public ResiliencePipeline IdempotentPipeline { get; }
+
+        /// <summary>For work not declared idempotent: the breaker, or the retrying pipeline if it retries every call.</summary>
         public ResiliencePipeline Pipeline { get; }
 
         public CircuitBreakerStatus Status()

@@ -2,7 +2,7 @@ using System;
 
 namespace ScaleOps.Resilience.CircuitBreakers;
 
-/// <summary>One named breaker, bound from <c>ScaleOps:Resilience:CircuitBreakers:{name}</c>.</summary>
+/// <summary>One named pipeline, bound from <c>ScaleOps:Resilience:CircuitBreakers:{name}</c>: its circuit breaker and optional retry.</summary>
 public sealed class CircuitBreakerSettings
 {
     /// <summary>The share of failed calls in <see cref="SamplingDuration"/> that opens the breaker.</summary>
@@ -24,4 +24,8 @@ public sealed class CircuitBreakerSettings
     /// <summary>Whether the service cannot work while this breaker is open: health is then Unhealthy, else Degraded.</summary>
     /// <value>Default <see langword="false"/> (<see langword="true"/> for the <c>postgres</c> breaker).</value>
     public bool Critical { get; set; }
+
+    /// <summary>The pipeline's retry, or <see langword="null"/> for none.</summary>
+    /// <value>Default <see langword="null"/>: no retry. See <see cref="RetrySettings"/>.</value>
+    public RetrySettings? Retry { get; set; }
 }

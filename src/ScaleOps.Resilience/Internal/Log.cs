@@ -14,6 +14,10 @@ internal static partial class Log
         Message = "Circuit breaker {Breaker} closed (manual: {IsManual})")]
     public static partial void BreakerClosed(ILogger logger, string breaker, bool isManual);
 
+    [LoggerMessage(EventId = ResilienceEventIds.Retrying, Level = LogLevel.Warning,
+        Message = "Pipeline {Pipeline}: transient failure, retry {Retry} in {Delay}")]
+    public static partial void Retrying(ILogger logger, string pipeline, int retry, TimeSpan delay, Exception? exception);
+
     [LoggerMessage(EventId = ResilienceEventIds.RedisLimiterFailed, Level = LogLevel.Warning,
         Message = "Redis rate limiter unavailable for tenant {Tenant}; deciding {FailureMode}")]
     public static partial void RedisLimiterFailed(ILogger logger, string tenant, string failureMode, Exception? exception);

@@ -5,6 +5,7 @@ internal static class ResilienceEventIds
 {
     public const int BreakerOpened = 6001;
     public const int BreakerClosed = 6002;
+    public const int Retrying = 6003;
     public const int RedisLimiterFailed = 6101;
     public const int QuotaExceeded = 6201;
 }

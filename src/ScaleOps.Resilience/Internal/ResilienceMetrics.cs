@@ -13,6 +13,7 @@ internal sealed class ResilienceMetrics
     private readonly Counter<long> _transitions;
     private readonly Counter<long> _decisions;
     private readonly Counter<long> _quotaRejections;
+    private readonly Counter<long> _retries;
 
     public ResilienceMetrics(ScaleOpsMetrics metrics)
     {
@@ -23,6 +24,8 @@ internal sealed class ResilienceMetrics
             "Rate limiter decisions, by plan, result (admitted, rejected) and source (local, redis, lease, fallback).");
         _quotaRejections = _meter.CreateCounter<long>("scaleops.resilience.quota.rejections", "{rejection}",
             "Quota reservations refused because the limit would be exceeded, by resource.");
+        _retries = _meter.CreateCounter<long>("scaleops.resilience.retry.attempts", "{retry}",
+            "Retries after a transient failure, by pipeline and the failure's exception type.");
     }
 
     /// <summary>Registers the breaker state gauge: 0 closed, 1 half-open, 2 open, 3 isolated.</summary>
@@ -37,6 +40,10 @@ internal sealed class ResilienceMetrics
         _decisions.Add(1, new KeyValuePair<string, object?>("plan", plan),
             new KeyValuePair<string, object?>("result", admitted ? "admitted" : "rejected"),
             new KeyValuePair<string, object?>("source", source));
+
+    public void Retry(string pipeline, System.Exception? failure) =>
+        _retries.Add(1, new KeyValuePair<string, object?>("pipeline", pipeline),
+            new KeyValuePair<string, object?>("error.type", failure?.GetType().FullName ?? "result"));
 
     public void QuotaRejected(string resource) => _quotaRejections.Add(1, new KeyValuePair<string, object?>("resource", resource));
 

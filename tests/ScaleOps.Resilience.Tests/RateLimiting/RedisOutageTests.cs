@@ -67,6 +67,41 @@ public class RedisOutageTests
     }
 
     [Fact]
+    public async Task The_limiter_never_retries_its_redis_call_even_when_the_redis_pipeline_retries_every_call()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await using var sp = TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RateLimiting.RedisFailureMode = RedisFailureMode.FailClosed;
+            o.RedisConnectionString = redis.Endpoint;
+            o.Plan("default", (3, TimeSpan.FromMinutes(1), null));
+            o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 100;
+            o.CircuitBreakers[CircuitBreakerNames.Redis].Retry = new RetrySettings { MaxRetryAttempts = 5, RetryNonIdempotent = true };
+        });
+        using var retries = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps", "scaleops.resilience.retry.attempts");
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(Tenant)).Dispose();
+        await redis.StopAsync();
+
+        using var lease = await limiter.AcquireAsync(Tenant).AsTask().WaitAsync("a decision while Redis is down");
+
+        Assert.False(lease.IsAcquired); // fail-closed at the first failure: a retry would take tokens twice
+        Assert.Empty(retries.GetMeasurementSnapshot());
+        await sp.GetRequiredService<CircuitBreakerRegistry>().GetPipeline(CircuitBreakerNames.Redis).ExecuteAsync(async ct =>
+        {
+            if (retries.GetMeasurementSnapshot().Count == 0)
+            {
+                throw new TimeoutException("the pipeline itself does retry");
+            }
+
+            await Task.CompletedTask;
+        }).AsTask().WaitAsync("the retrying pipeline");
+        Assert.Single(retries.GetMeasurementSnapshot());
+    }
+
+    [Fact]
     public async Task After_redis_returns_the_half_open_breaker_lets_a_trial_through_and_redis_decides_again()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();

@@ -24,6 +24,8 @@ internal sealed class CompiledPlan
             ScriptArgs[2 * i] = Capacity[i].ToString("R", CultureInfo.InvariantCulture);
             ScriptArgs[(2 * i) + 1] = RatePerMs[i].ToString("R", CultureInfo.InvariantCulture);
         }
+
+        SinglePermitArgs = ScriptArguments(1, 1);
     }
 
     public string Name { get; }
@@ -42,4 +44,21 @@ internal sealed class CompiledPlan
 
     /// <summary>The per-rule script arguments (capacity, refill per ms), formatted once.</summary>
     public RedisValue[] ScriptArgs { get; }
+
+    /// <summary>
+    /// The whole <c>ARGV</c> of the common call (one permit, no lease), built once: shared by concurrent calls, so it must
+    /// never be written to.
+    /// </summary>
+    public RedisValue[] SinglePermitArgs { get; }
+
+    /// <summary>A new <c>ARGV</c>: want, max, the rule count, then each rule's capacity and refill per ms.</summary>
+    public RedisValue[] ScriptArguments(int want, int max)
+    {
+        var args = new RedisValue[3 + ScriptArgs.Length];
+        args[0] = want;
+        args[1] = max;
+        args[2] = RuleCount;
+        ScriptArgs.CopyTo(args, 3);
+        return args;
+    }
 }

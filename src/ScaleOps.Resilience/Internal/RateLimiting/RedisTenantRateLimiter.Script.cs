@@ -1,41 +1,88 @@
 using System;
 using System.IO;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Polly;
+using Polly.CircuitBreaker;
 using ScaleOps.Tenancy;
 using StackExchange.Redis;
 
 namespace ScaleOps.Resilience.Internal.RateLimiting;
 
-/// <summary>The script call: <c>EVALSHA</c>, falling back to <c>EVAL</c> (which loads it) when the server answers NOSCRIPT.</summary>
+/// <summary>
+/// The script call: <c>EVALSHA</c> through the <c>redis</c> breaker, then <c>EVAL</c> (which loads the script) only when
+/// the server answers NOSCRIPT. Kept cheap per decision: the tenant's key array is built once and cached, the common
+/// argument array (one permit, no lease) is the plan's, built at start-up, and the pipeline runs a callback typed
+/// <see cref="Outcome{TResult}"/> of <see cref="object"/>, the registry pipeline's own result type, so Polly neither wraps
+/// it in a converting state machine nor boxes the result.
+/// </summary>
 internal sealed partial class RedisTenantRateLimiter
 {
     internal static readonly string Script = LoadScript();
     private static readonly byte[] ScriptSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Script));
+    private const int MaxCachedKeys = 100_000;
 
     /// <summary>The key of a tenant's buckets: the tenant is a hash tag, so the key lives on one Cluster slot.</summary>
     internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, "{", tenant.ToString(), "}:", plan.Name);
 
-    /// <summary>One script call through the breaker; failures come back as the outcome's exception, never thrown.</summary>
-    private async Task<Outcome<Decision>> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
+    /// <summary>The script's <c>KEYS</c> for the tenant under <paramref name="plan"/>, cached (never mutated once built).</summary>
+    internal RedisKey[] KeysOf(TenantId tenant, CompiledPlan plan)
+    {
+        if (_keys.TryGetValue(tenant, out var cached) && ReferenceEquals(cached.Plan, plan))
+        {
+            return cached.Keys;
+        }
+
+        if (_keys.Count >= MaxCachedKeys)
+        {
+            _keys.Clear(); // bounded: the cache only saves a string concatenation per decision
+        }
+
+        var keys = new RedisKey[] { Key(tenant, plan) };
+        _keys[tenant] = new TenantKey(plan, keys);
+        return keys;
+    }
+
+    /// <summary>
+    /// One script call under the <c>redis</c> breaker; failures come back as the outcome's exception, never thrown.
+    /// While the breaker is closed the call is made directly and its outcome then recorded through the breaker's pipeline
+    /// (a synchronous pass: the same failure classification and sampling as a call made inside it, without Polly's async
+    /// state machine per decision). Open, half-open or isolated: the call goes inside the pipeline, which refuses it or
+    /// lets the half-open trial through.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<Outcome<object>> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
     {
         var database = await _redis.GetDatabaseAsync().ConfigureAwait(false);
-        var keys = new RedisKey[] { Key(tenant, plan) };
-        var args = new RedisValue[3 + plan.ScriptArgs.Length];
-        args[0] = want;
-        args[1] = max;
-        args[2] = plan.RuleCount;
-        plan.ScriptArgs.CopyTo(args, 3);
-        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        var call = new ScriptCall(database, KeysOf(tenant, plan), want == 1 && max == 1 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max));
+        var closed = _redisState.CircuitState == CircuitState.Closed;
+
+        // Closed: the pipeline only records an outcome already in hand, so a cancellation must not replace it.
+        var context = ResilienceContextPool.Shared.Get(closed ? CancellationToken.None : cancellationToken);
         try
         {
-            return await _pipeline.ExecuteOutcomeAsync(
-                static async (_, state) => await CallAsync(state.database, state.keys, state.args).ConfigureAwait(false),
-                context,
-                (database, keys, args)).ConfigureAwait(false);
+            if (closed)
+            {
+                var direct = await CallDirectAsync(call, cancellationToken).ConfigureAwait(false);
+                var recorded = await _pipeline.ExecuteOutcomeAsync(static (_, outcome) => new ValueTask<Outcome<object>>(outcome), context, direct)
+                    .ConfigureAwait(false);
+
+                // Opened by another call meanwhile: this call was made before, and its answer stands.
+                return recorded.Exception is BrokenCircuitException ? direct : recorded;
+            }
+
+            var outcome = await _pipeline.ExecuteOutcomeAsync(static (_, call) => EvalShaAsync(call), context, call).ConfigureAwait(false);
+            if (outcome.Exception is RedisServerException noScript && IsNoScript(noScript))
+            {
+                ResilienceContextPool.Shared.Return(context);
+                context = ResilienceContextPool.Shared.Get(cancellationToken);
+                outcome = await _pipeline.ExecuteOutcomeAsync(static (_, call) => EvalAsync(call), context, call).ConfigureAwait(false);
+            }
+
+            return outcome;
         }
         finally
         {
@@ -43,33 +90,50 @@ internal sealed partial class RedisTenantRateLimiter
         }
     }
 
-    private static async ValueTask<Outcome<Decision>> CallAsync(IDatabase database, RedisKey[] keys, RedisValue[] args)
+    /// <summary><c>EVALSHA</c>, then <c>EVAL</c> (which loads the script: a restarted or flushed server) on NOSCRIPT.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<Outcome<object>> CallDirectAsync(ScriptCall call, CancellationToken cancellationToken)
     {
+#pragma warning disable CA1031 // every failure becomes the outcome the breaker classifies, as inside a Polly pipeline
         try
         {
-            RedisResult result;
+            cancellationToken.ThrowIfCancellationRequested();
+            return Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
+        }
+        catch (RedisServerException ex) when (IsNoScript(ex))
+        {
             try
             {
-                result = await database.ScriptEvaluateAsync(ScriptSha1, keys, args).ConfigureAwait(false);
+                return Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
             }
-            catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            catch (Exception retried)
             {
-                result = await database.ScriptEvaluateAsync(Script, keys, args).ConfigureAwait(false);
+                return Outcome.FromException<object>(retried);
             }
-
-            var values = (RedisResult[])result!;
-            return Outcome.FromResult(new Decision(
-                (int)values[0],
-                (long)values[1],
-                (long)values[2],
-                TimeSpan.FromMilliseconds((long)values[3]),
-                TimeSpan.FromMilliseconds((long)values[4])));
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or System.IO.IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex)
         {
-            return Outcome.FromException<Decision>(ex);
+            return Outcome.FromException<object>(ex);
         }
+#pragma warning restore CA1031
     }
+
+    internal static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<Outcome<object>> EvalShaAsync(ScriptCall call) =>
+        Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
+
+    private static async ValueTask<Outcome<object>> EvalAsync(ScriptCall call) =>
+        Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
+
+    /// <summary>The script's answer: <c>{granted, limit, remaining, reset_ms, retry_after_ms}</c>.</summary>
+    private static Decision ToDecision(RedisResult result) => new(
+        (int)result[0],
+        (long)result[1],
+        (long)result[2],
+        TimeSpan.FromMilliseconds((long)result[3]),
+        TimeSpan.FromMilliseconds((long)result[4]));
 
     private static string LoadScript()
     {
@@ -78,4 +142,8 @@ internal sealed partial class RedisTenantRateLimiter
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
+
+    private readonly record struct ScriptCall(IDatabase Database, RedisKey[] Keys, RedisValue[] Args);
+
+    private sealed record TenantKey(CompiledPlan Plan, RedisKey[] Keys);
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
@@ -9,6 +10,7 @@ using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Tenancy;
 using ScaleOps.Resilience.RateLimiting;
+using StackExchange.Redis;
 
 namespace ScaleOps.Resilience.Internal.RateLimiting;
 
@@ -23,6 +25,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     private readonly RedisConnection _redis;
     private readonly CircuitBreakerRegistry _breakers;
     private readonly ResiliencePipeline _pipeline;
+    private readonly CircuitBreakerStateProvider _redisState;
     private readonly LocalTenantRateLimiter _fallback;
     private readonly RateLimitingOptions _options;
     private readonly TimeSpan _breakDuration;
@@ -30,6 +33,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     private readonly ResilienceMetrics _metrics;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<TenantId, LeasePool> _pools = new();
+    private readonly ConcurrentDictionary<TenantId, TenantKey> _keys = new();
     private readonly long _leaseTicks;
     private long _nextSweep;
 
@@ -45,7 +49,8 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         _plans = plans;
         _redis = redis;
         _breakers = breakers;
-        _pipeline = breakers.GetPipeline(CircuitBreakerNames.Redis);
+        _pipeline = breakers.GetBreakerPipeline(CircuitBreakerNames.Redis); // never retried: a decision takes tokens
+        _redisState = breakers.GetStateProvider(CircuitBreakerNames.Redis);
         _options = options.RateLimiting;
         _breakDuration = options.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration;
         _time = time;
@@ -81,6 +86,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         return _breakers.IsBroken(CircuitBreakerNames.Redis) ? Fallback(resource, plan, permitCount, null) : TenantLease.Undecided;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
     {
         var plan = _plans.TryGetCached(resource) ?? await _plans.GetAsync(resource, cancellationToken).ConfigureAwait(false);
@@ -108,7 +114,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         }
 
         // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
-        Polly.Outcome<Decision> outcome;
+        Outcome<object> outcome;
         try
         {
             outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
@@ -127,7 +133,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             return Fallback(resource, plan, permitCount, exception is BrokenCircuitException ? null : exception);
         }
 
-        var decision = outcome.Result;
+        var decision = ToDecision((RedisResult)outcome.Result!);
         var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
         _metrics.Decision(plan.Name, admitted, "redis");
         if (pool is not null && !admitted)

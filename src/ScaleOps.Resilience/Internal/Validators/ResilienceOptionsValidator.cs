@@ -147,6 +147,24 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
         _ = typeof(QuotaPeriod);
     }
 
+    private static void ValidateRetry(string at, CircuitBreakers.RetrySettings retry, ValidateOptionsResultBuilder errors)
+    {
+        if (retry.MaxRetryAttempts is < 1 or > 100)
+        {
+            errors.AddError($"{at}MaxRetryAttempts must be from 1 to 100 (it is {retry.MaxRetryAttempts}); leave Retry out for no retry.");
+        }
+
+        if (retry.BaseDelay < TimeSpan.FromMilliseconds(1) || retry.BaseDelay > TimeSpan.FromMinutes(1))
+        {
+            errors.AddError($"{at}BaseDelay must be from 00:00:00.001 to 00:01:00 (it is {retry.BaseDelay}).");
+        }
+
+        if (retry.MaxDelay < retry.BaseDelay || retry.MaxDelay > TimeSpan.FromMinutes(10))
+        {
+            errors.AddError($"{at}MaxDelay must be from BaseDelay ({retry.BaseDelay}) to 00:10:00 (it is {retry.MaxDelay}).");
+        }
+    }
+
     private static void ValidateBreakers(ResilienceOptions options, ValidateOptionsResultBuilder errors)
     {
         foreach (var (name, b) in options.CircuitBreakers)
@@ -176,6 +194,11 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
             if (b.BreakDuration < TimeSpan.FromMilliseconds(500) || b.BreakDuration > TimeSpan.FromDays(1))
             {
                 errors.AddError($"{at}BreakDuration must be from 00:00:00.5 to 1.00:00:00 (it is {b.BreakDuration}).");
+            }
+
+            if (b.Retry is { } retry)
+            {
+                ValidateRetry($"{at}Retry:", retry, errors);
             }
         }
 
