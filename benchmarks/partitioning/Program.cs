@@ -12,9 +12,9 @@ namespace ScaleOps.Benchmarks.Partitioning;
 /// <summary>Loads the data, runs every measurement, prints markdown. See run.sh.</summary>
 public static partial class Program
 {
-    internal static int Rows = 1_000_000;
-    internal static int Repeat = 3;
-    internal static double Seconds = 3;
+    internal static int Rows = 5_000_000;
+    internal static int Repeat = 5;
+    internal static double Seconds = 2;
     internal static NpgsqlDataSource Db = null!;
     internal static string ConnectionString = "";
 
@@ -41,13 +41,22 @@ public static partial class Program
         await LoadAsync();
         Console.WriteLine($"\nload: {load.Elapsed.TotalSeconds:0} s; sizes: plain {await SizeAsync("bench_plain")}, partitioned {await SizeAsync("scaleops.audit_log")}");
 
-        await QueriesAsync();
-        await IngestAsync();
-        await AuditWriterAsync();
-        await MaintenanceAsync();
-        await MigrationAsync();
-        await RetentionAsync();
+        await Phase("queries, 29 partitions", () => QueriesAsync("29 monthly partitions attached (24 back, current, 4 ahead)"));
+        await Phase("ingest", IngestAsync);
+        await Phase("maintenance", MaintenanceAsync);
+        await Phase("retention", RetentionAsync);
+        await Phase("queries, 17 partitions", () => QueriesAsync("after retention: 17 partitions attached (12 back, current, 4 ahead); the plain table keeps 24 months"));
+        await Phase("audit writer", AuditWriterAsync);
+        await Phase("migration", MigrationAsync);
         Console.WriteLine($"\nload average at the end: {Load()}");
+    }
+
+    private static async Task Phase(string name, Func<Task> phase)
+    {
+        var sw = Stopwatch.StartNew();
+        await phase();
+        Console.Error.WriteLine($"[bench] {name}: {sw.Elapsed.TotalSeconds:0} s, load average {Load()}");
+        Console.WriteLine($"\n({name}: {sw.Elapsed.TotalSeconds:0} s, load average {Load()} at its end)");
     }
 
     internal static string Load() => System.IO.File.Exists("/proc/loadavg") ? System.IO.File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
