@@ -34,7 +34,7 @@ public static partial class Program
         await PostgresServer.ExecuteAsync("CREATE DATABASE bench_partitioning");
         ConnectionString = PostgresServer.ConnectionStringFor("bench_partitioning");
         Db = NpgsqlDataSource.Create(ConnectionString);
-        Console.WriteLine($"# Partitioning benchmark: {Rows:N0} audit rows over 24 months, {Repeat} repeats, {Seconds} s per query measurement");
+        Console.WriteLine($"# Partitioning benchmark: {Rows:N0} audit rows over 24 months, {Repeat} repeats (blocks), {Seconds} s per variant per block of query measurements");
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Load()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 
         var load = Stopwatch.StartNew();

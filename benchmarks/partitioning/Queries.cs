@@ -76,23 +76,61 @@ public static partial class Program
             () => [new NpgsqlParameter<Guid> { TypedValue = someId }, Time(idFrom), Time(idTo)]));
 
         Console.WriteLine($"\n## Query shapes: {title}\n");
-        Console.WriteLine("Queries/s on one connection, median (min-max) of the runs; ratio = median of per-run ratios (prepared variants to plain prepared, "
-            + "unprepared to plain unprepared).\n");
-        Console.WriteLine("| shape | rows | " + string.Join(" | ", Variants.Where(v => !v.AggregateOnly).Select(v => v.Name + (v.Name.StartsWith("plain", StringComparison.Ordinal) ? "" : " | ratio")))
-            + " | " + Variants.Single(v => v.AggregateOnly).Name + " | ratio |");
-        Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", 2 + Variants.Count(v => !v.AggregateOnly) * 2 - 2 + 2)));
+        Console.WriteLine($"Latency per query in µs, median of {Repeat} blocks' medians (min-max of the block medians). Within a block every variant runs once per round, "
+            + "in rotating order, on its own connection, so load swings hit all variants alike. Ratio = plain latency / variant latency per block, median (min-max): "
+            + "1.00x is parity, below 1 slower. Prepared variants are compared with plain prepared, unprepared with plain unprepared.\n");
+        var headers = Variants.Where(v => !v.AggregateOnly).Select(v => v.Name + (v.Name.StartsWith("plain", StringComparison.Ordinal) ? "" : " | ratio")).ToList();
+        headers.Add(Variants.Single(v => v.AggregateOnly).Name + " | ratio");
+        var header = "| shape | rows | " + string.Join(" | ", headers) + " |";
+        Console.WriteLine(header);
+        Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count(c => c == '|') - 1)));
         foreach (var shape in shapes)
         {
             var variants = Variants.Where(v => !v.AggregateOnly || shape.Name.StartsWith("count", StringComparison.Ordinal)).ToList();
-            var samples = variants.ToDictionary(v => v.Name, _ => new List<double>());
-            var rows = new Dictionary<string, int>();
-            for (var run = 0; run < Repeat; run++)
+            var runners = new List<Runner>();
+            foreach (var variant in variants)
             {
-                foreach (var variant in run % 2 == 0 ? variants : Enumerable.Reverse(variants))
+                runners.Add(await Runner.OpenAsync(shape, variant));
+            }
+
+            var rows = new Dictionary<string, int>();
+            var blocks = variants.ToDictionary(v => v.Name, _ => new List<double>());
+            try
+            {
+                foreach (var runner in runners)
                 {
-                    var (qps, n) = await QpsAsync(shape, variant);
-                    samples[variant.Name].Add(qps);
-                    rows[variant.Name] = n;
+                    for (var i = 0; i < 3; i++)
+                    {
+                        rows[runner.Variant.Name] = await runner.ExecuteAsync(); // warm-up: plans, caches
+                    }
+                }
+
+                for (var block = 0; block < Repeat; block++)
+                {
+                    var latencies = runners.ToDictionary(r => r.Variant.Name, _ => new List<double>());
+                    var sw = Stopwatch.StartNew();
+                    for (var round = 0; sw.Elapsed.TotalSeconds < Seconds * runners.Count; round++)
+                    {
+                        for (var k = 0; k < runners.Count; k++)
+                        {
+                            var runner = runners[(round + k) % runners.Count];
+                            var start = Stopwatch.GetTimestamp();
+                            rows[runner.Variant.Name] = await runner.ExecuteAsync();
+                            latencies[runner.Variant.Name].Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+                        }
+                    }
+
+                    foreach (var (name, list) in latencies)
+                    {
+                        blocks[name].Add(Median(list));
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var runner in runners)
+                {
+                    await runner.DisposeAsync();
                 }
             }
 
@@ -108,50 +146,60 @@ public static partial class Program
             string Ratio(Variant v)
             {
                 var baseline = v.Prepared ? "plain, prepared" : "plain, unprepared";
-                return Median(samples[v.Name].Zip(samples[baseline], (p, u) => p / u).ToList()).ToString("0.00x", CultureInfo.InvariantCulture);
+                return Stat(blocks[baseline].Zip(blocks[v.Name], (u, p) => u / p).ToList(), "0.00") + "x";
             }
 
-            var cells = variants.Where(v => !v.AggregateOnly).Select(v => Stat(samples[v.Name]) + (v.Name.StartsWith("plain", StringComparison.Ordinal) ? "" : " | " + Ratio(v)));
+            var cells = variants.Where(v => !v.AggregateOnly).Select(v => Stat(blocks[v.Name]) + (v.Name.StartsWith("plain", StringComparison.Ordinal) ? "" : " | " + Ratio(v)));
             var aggregate = variants.FirstOrDefault(v => v.AggregateOnly);
             Console.WriteLine($"| {shape.Name} | {(partRows[0] == plainRows ? plainRows.ToString("N0", CultureInfo.InvariantCulture) : $"{plainRows:N0} / {partRows[0]:N0}")} | {string.Join(" | ", cells)} | "
-                + (aggregate is null ? " | |" : $"{Stat(samples[aggregate.Name])} | {Ratio(aggregate)} |"));
+                + (aggregate is null ? " | |" : $"{Stat(blocks[aggregate.Name])} | {Ratio(aggregate)} |"));
         }
     }
 
-    private static async Task<(double Qps, int Rows)> QpsAsync(Shape shape, Variant variant)
+    /// <summary>One variant of one shape on its own connection: settings applied, statements prepared when the variant says so.</summary>
+    private sealed class Runner : IAsyncDisposable
     {
-        await using var connection = await Db.OpenConnectionAsync();
-        await using (var mode = new NpgsqlCommand($"SET plan_cache_mode = {variant.PlanCacheMode}; {variant.Settings}", connection))
-        {
-            await mode.ExecuteNonQueryAsync();
-        }
+        private NpgsqlConnection _connection = null!;
+        private NpgsqlCommand _command = null!;
+        private NpgsqlCommand? _fallback;
+        private Shape _shape = null!;
 
-        var sql = (variant.Pruned ? shape.PrunedSql : shape.Sql).Replace("{t}", variant.Table, StringComparison.Ordinal);
-        await using var command = new NpgsqlCommand(sql, connection);
-        command.Parameters.AddRange(variant.Pruned ? shape.PrunedParameters() : shape.Parameters());
-        NpgsqlCommand? fallback = null;
-        if (variant.Pruned && shape.Fallback is not null)
-        {
-            fallback = new NpgsqlCommand(shape.Fallback.Replace("{t}", variant.Table, StringComparison.Ordinal), connection);
-            fallback.Parameters.AddRange(shape.FallbackParameters!(1));
-        }
+        public Variant Variant { get; private init; } = null!;
 
-        if (variant.Prepared)
+        public static async Task<Runner> OpenAsync(Shape shape, Variant variant)
         {
-            await command.PrepareAsync();
-            if (fallback is not null)
+            var runner = new Runner { Variant = variant, _shape = shape, _connection = await Db.OpenConnectionAsync() };
+            await using (var mode = new NpgsqlCommand($"SET plan_cache_mode = {variant.PlanCacheMode}; {variant.Settings}", runner._connection))
             {
-                await fallback.PrepareAsync();
+                await mode.ExecuteNonQueryAsync();
             }
+
+            var sql = (variant.Pruned ? shape.PrunedSql : shape.Sql).Replace("{t}", variant.Table, StringComparison.Ordinal);
+            runner._command = new NpgsqlCommand(sql, runner._connection);
+            runner._command.Parameters.AddRange(variant.Pruned ? shape.PrunedParameters() : shape.Parameters());
+            if (variant.Pruned && shape.Fallback is not null)
+            {
+                runner._fallback = new NpgsqlCommand(shape.Fallback.Replace("{t}", variant.Table, StringComparison.Ordinal), runner._connection);
+                runner._fallback.Parameters.AddRange(shape.FallbackParameters!(1));
+            }
+
+            if (variant.Prepared)
+            {
+                await runner._command.PrepareAsync();
+                if (runner._fallback is not null)
+                {
+                    await runner._fallback.PrepareAsync();
+                }
+            }
+
+            return runner;
         }
 
-        var count = 0;
-        var rows = 0;
-        var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < Seconds)
+        /// <summary>Runs the shape once (the fallback too when the first step returned fewer than the limit); returns the rows read.</summary>
+        public async Task<int> ExecuteAsync()
         {
-            rows = 0;
-            await using (var reader = await command.ExecuteReaderAsync())
+            var rows = 0;
+            await using (var reader = await _command.ExecuteReaderAsync())
             {
                 while (await reader.ReadAsync())
                 {
@@ -159,25 +207,28 @@ public static partial class Program
                 }
             }
 
-            if (fallback is not null && rows < shape.Limit)
+            if (_fallback is not null && rows < _shape.Limit)
             {
-                fallback.Parameters[2].Value = shape.Limit - rows;
-                await using var reader = await fallback.ExecuteReaderAsync();
+                _fallback.Parameters[2].Value = _shape.Limit - rows;
+                await using var reader = await _fallback.ExecuteReaderAsync();
                 while (await reader.ReadAsync())
                 {
                     rows++;
                 }
             }
 
-            count++;
+            return rows;
         }
 
-        var qps = count / sw.Elapsed.TotalSeconds;
-        if (fallback is not null)
+        public async ValueTask DisposeAsync()
         {
-            await fallback.DisposeAsync();
-        }
+            await _command.DisposeAsync();
+            if (_fallback is not null)
+            {
+                await _fallback.DisposeAsync();
+            }
 
-        return (qps, rows);
+            await _connection.DisposeAsync();
+        }
     }
 }
