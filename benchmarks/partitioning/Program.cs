@@ -16,6 +16,8 @@ public static partial class Program
     internal static int Repeat = 5;
     internal static double Seconds = 2;
     internal static NpgsqlDataSource Db = null!;
+    internal static string Database = "bench_partitioning";
+    internal static string? Only;
     internal static string ConnectionString = "";
 
     public static async Task Main(string[] args)
@@ -27,12 +29,19 @@ public static partial class Program
                 case "--rows": Rows = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--repeat": Repeat = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--seconds": Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--database": Database = args[i + 1]; break;
+                case "--only": Only = args[i + 1]; break;
             }
         }
 
-        await PostgresServer.ExecuteAsync("DROP DATABASE IF EXISTS bench_partitioning WITH (FORCE)");
-        await PostgresServer.ExecuteAsync("CREATE DATABASE bench_partitioning");
-        ConnectionString = PostgresServer.ConnectionStringFor("bench_partitioning");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(Database, "^[a-z_][a-z0-9_]{0,62}$"))
+        {
+            throw new ArgumentException($"--database '{Database}' must be a plain lowercase identifier.");
+        }
+
+        await PostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS {Database} WITH (FORCE)");
+        await PostgresServer.ExecuteAsync($"CREATE DATABASE {Database}");
+        ConnectionString = PostgresServer.ConnectionStringFor(Database);
         Db = NpgsqlDataSource.Create(ConnectionString);
         Console.WriteLine($"# Partitioning benchmark: {Rows:N0} audit rows over 24 months, {Repeat} repeats (blocks), {Seconds} s per variant per block of query measurements");
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Load()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
@@ -53,6 +62,12 @@ public static partial class Program
 
     private static async Task Phase(string name, Func<Task> phase)
     {
+        // --only queries: the query passes and the retention between them (which the second pass needs).
+        if (Only is not null && !name.StartsWith(Only, StringComparison.Ordinal) && name != "retention")
+        {
+            return;
+        }
+
         var sw = Stopwatch.StartNew();
         await phase();
         Console.Error.WriteLine($"[bench] {name}: {sw.Elapsed.TotalSeconds:0} s, load average {Load()}");
