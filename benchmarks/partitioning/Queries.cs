@@ -18,11 +18,12 @@ public static partial class Program
     /// when the first returns fewer than the limit ("latest 50": search the window first, then older rows).
     /// </summary>
     private sealed record Shape(
-        string Name, string Sql, Func<NpgsqlParameter[]> Parameters, string PrunedSql, Func<NpgsqlParameter[]> PrunedParameters,
+        string Name, string Sql, Func<NpgsqlParameter[]> Parameters, string PrunedSql, Func<NpgsqlParameter[]> PrunedParameters, string DirectSql,
         string? Fallback = null, Func<int, NpgsqlParameter[]>? FallbackParameters = null, int Limit = 0);
 
     /// <summary>One way of running a shape: table, SQL form, plan cache mode, prepared or not, extra settings.</summary>
-    private sealed record Variant(string Name, string Table, bool Pruned, string PlanCacheMode, bool Prepared, string? Settings = null, string? OnlyFor = null);
+    private sealed record Variant(string Name, string Table, bool Pruned, string PlanCacheMode, bool Prepared, string? Settings = null, string? OnlyFor = null,
+        bool Direct = false);
 
     private static readonly Variant[] Variants =
     [
@@ -30,6 +31,8 @@ public static partial class Program
         new("part naive, prepared", "scaleops.audit_log", Pruned: false, "auto", Prepared: true),
         new("part pruned, prepared, generic", "scaleops.audit_log", Pruned: true, "force_generic_plan", Prepared: true),
         new("part pruned, prepared, custom", "scaleops.audit_log", Pruned: true, "force_custom_plan", Prepared: true),
+        // The partitions of the range queried directly (PruningBounds.Partitions), UNION ALL when there are several.
+        new("part direct partitions, prepared", "scaleops.audit_log", Pruned: true, "auto", Prepared: true, Direct: true),
         new("plain, unprepared", "bench_plain", Pruned: false, "auto", Prepared: false),
         new("part pruned, unprepared", "scaleops.audit_log", Pruned: true, "auto", Prepared: false),
         new("part pruned, prepared, generic, partitionwise agg", "scaleops.audit_log", Pruned: true, "force_generic_plan", Prepared: true,
@@ -56,29 +59,38 @@ public static partial class Program
         var (idFrom, idTo) = PruningBounds.FromUuidV7(someId);
         var (recentFrom, recentTo) = PruningBounds.Recent(now, TimeSpan.FromDays(92), TimeSpan.FromMinutes(1));
 
+        string Union(DateTime from, DateTime to, Func<string, string> select) =>
+            string.Join(" UNION ALL ", PruningBounds.Partitions("audit_log", ScaleOps.Partitioning.Lifecycle.PartitionInterval.Month, from, to).Select(p => select("scaleops." + p)));
         var shapes = new List<Shape>();
         foreach (var tenant in new[] { "small", "whale" })
         {
             const string last30 = "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC";
             shapes.Add(new Shape($"{tenant}: last 30 days", last30, () => [Text(tenant), Time(now.AddDays(-30)), Time(now.AddMinutes(1))],
-                last30, () => [Text(tenant), Time(now.AddDays(-30)), Time(now.AddMinutes(1))]));
+                last30, () => [Text(tenant), Time(now.AddDays(-30)), Time(now.AddMinutes(1))],
+                Union(now.AddDays(-30), now.AddMinutes(1), p => $"SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3")
+                + " ORDER BY occurred_at DESC"));
             // Pruned: the last 3 months first (both bounds, so the partitions ahead are pruned too), then, only when
             // fewer than 50 came back, the older rows.
             shapes.Add(new Shape($"{tenant}: latest 50", "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 ORDER BY occurred_at DESC LIMIT 50",
                 () => [Text(tenant)],
                 "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC LIMIT 50",
                 () => [Text(tenant), Time(recentFrom), Time(recentTo)],
+                Union(recentFrom, recentTo, p => $"(SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC LIMIT 50)")
+                + " ORDER BY occurred_at DESC LIMIT 50",
                 Fallback: "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at < $2 ORDER BY occurred_at DESC LIMIT $3",
                 FallbackParameters: missing => [Text(tenant), Time(recentFrom), Int(missing)], Limit: 50));
         }
 
         const string countSql = "SELECT date_trunc('day', occurred_at), count(*) FROM {t} WHERE occurred_at >= $1 AND occurred_at < $2 GROUP BY 1";
         shapes.Add(new Shape("count by day, 7 days", countSql, () => [Time(now.AddDays(-7)), Time(now.AddMinutes(1))],
-            countSql, () => [Time(now.AddDays(-7)), Time(now.AddMinutes(1))]));
+            countSql, () => [Time(now.AddDays(-7)), Time(now.AddMinutes(1))],
+            "SELECT date_trunc('day', occurred_at), count(*) FROM ("
+            + Union(now.AddDays(-7), now.AddMinutes(1), p => $"SELECT occurred_at FROM {p} WHERE occurred_at >= $1 AND occurred_at < $2") + ") s GROUP BY 1"));
         // Pruned: the UUIDv7's own millisecond bounds the partition key (PruningBounds.FromUuidV7, as IAuditLog.FindAsync does).
         shapes.Add(new Shape("lookup by id", "SELECT id, occurred_at, action FROM {t} WHERE id = $1", () => [new NpgsqlParameter<Guid> { TypedValue = someId }],
             "SELECT id, occurred_at, action FROM {t} WHERE id = $1 AND occurred_at >= $2 AND occurred_at < $3",
-            () => [new NpgsqlParameter<Guid> { TypedValue = someId }, Time(idFrom), Time(idTo)]));
+            () => [new NpgsqlParameter<Guid> { TypedValue = someId }, Time(idFrom), Time(idTo)],
+            Union(idFrom, idTo, p => $"SELECT id, occurred_at, action FROM {p} WHERE id = $1 AND occurred_at >= $2 AND occurred_at < $3")));
 
         Console.WriteLine($"\n## Query shapes: {title}\n");
         Console.WriteLine($"Latency per query in µs, median of {Repeat} blocks' medians (min-max of the block medians). Within a block every variant runs once per round, "
@@ -176,7 +188,7 @@ public static partial class Program
                 await mode.ExecuteNonQueryAsync();
             }
 
-            var sql = (variant.Pruned ? shape.PrunedSql : shape.Sql).Replace("{t}", variant.Table, StringComparison.Ordinal);
+            var sql = variant.Direct ? shape.DirectSql : (variant.Pruned ? shape.PrunedSql : shape.Sql).Replace("{t}", variant.Table, StringComparison.Ordinal);
             runner._command = new NpgsqlCommand(sql, runner._connection);
             runner._command.Parameters.AddRange(variant.Pruned ? shape.PrunedParameters() : shape.Parameters());
             if (variant.Pruned && shape.Fallback is not null)
