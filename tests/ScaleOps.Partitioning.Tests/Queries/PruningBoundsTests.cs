@@ -1,4 +1,5 @@
 using System;
+using ScaleOps.Partitioning.Lifecycle;
 using ScaleOps.Partitioning.Queries;
 
 namespace ScaleOps.Partitioning.Tests.Queries;
@@ -42,5 +43,18 @@ public class PruningBoundsTests
         Assert.Equal(At.UtcDateTime.AddMinutes(1), to);
         Assert.Throws<ArgumentOutOfRangeException>(() => PruningBounds.Recent(At, TimeSpan.Zero, TimeSpan.Zero));
         Assert.Throws<ArgumentOutOfRangeException>(() => PruningBounds.Recent(At, TimeSpan.FromDays(1), TimeSpan.FromSeconds(-1)));
+    }
+
+    [Fact]
+    public void Partitions_lists_the_partitions_of_a_range_newest_first_with_pg_partman_names()
+    {
+        var from = new DateTime(2026, 10, 15, 0, 0, 0, DateTimeKind.Utc);
+        Assert.Equal(["audit_log_p2026_11", "audit_log_p2026_10"],
+            PruningBounds.Partitions("audit_log", PartitionInterval.Month, from, new DateTime(2026, 11, 23, 0, 0, 0, DateTimeKind.Utc)));
+        Assert.Equal(["audit_log_p2026_10"], PruningBounds.Partitions("audit_log", PartitionInterval.Month, from, new DateTime(2026, 11, 1, 0, 0, 0, DateTimeKind.Utc)));
+        Assert.Equal(["events_p2026w48", "events_p2026w47"],
+            PruningBounds.Partitions("events", PartitionInterval.Week, new DateTime(2026, 11, 22, 0, 0, 0, DateTimeKind.Utc), new DateTime(2026, 11, 24, 0, 0, 0, DateTimeKind.Utc)));
+        var error = Assert.Throws<ArgumentException>(() => PruningBounds.Partitions("audit_log", PartitionInterval.Month, from, from));
+        Assert.Equal("to", error.ParamName);
     }
 }
