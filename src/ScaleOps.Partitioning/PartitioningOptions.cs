@@ -49,6 +49,21 @@ public sealed class PartitioningOptions
     /// <value>Default 50,000; 100 to 1,000,000.</value>
     public int ArchiveRowGroupSize { get; set; } = 50_000;
 
+    /// <summary>
+    /// When set, the host's start sets <c>plan_cache_mode</c> as a default of <see cref="PlanCacheRole"/> in this
+    /// database (<c>ALTER ROLE ... IN DATABASE ... SET plan_cache_mode</c>), for sessions opened afterwards.
+    /// <c>force_generic_plan</c> is the measured fit for prepared statements on partitioned tables: PostgreSQL 15's
+    /// <c>auto</c> never picks the generic plan there and re-plans every unpruned partition on each call, while the
+    /// generic plan prunes at run time (see docs/architecture/partitioning.md for the figures and the trade-offs: the
+    /// setting applies to every prepared statement of the role, on any table).
+    /// </summary>
+    /// <value>Default <see langword="null"/> (leave the role alone); <c>auto</c>, <c>force_generic_plan</c> or <c>force_custom_plan</c>.</value>
+    public string? PlanCacheMode { get; set; }
+
+    /// <summary>The role whose default <see cref="PlanCacheMode"/> is set; the connecting role when empty.</summary>
+    /// <value>Default <see langword="null"/> (the connecting role, which may always set its own defaults).</value>
+    public string? PlanCacheRole { get; set; }
+
     /// <summary>The audit trail.</summary>
     public AuditOptions Audit { get; set; } = new();
 }

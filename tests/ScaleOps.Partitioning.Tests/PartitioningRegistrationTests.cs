@@ -38,6 +38,8 @@ public class PartitioningRegistrationTests
     [InlineData("archive-no-blob", "ScaleOps:Partitioning:Tables:0:Archive is on, but neither ScaleOps:Partitioning:BlobConnectionString nor ConnectionStrings:Blob is set.")]
     [InlineData("lock-timeout", "ScaleOps:Partitioning:LockTimeout is 00:00:00")]
     [InlineData("audit-retention", "ScaleOps:Partitioning:Audit:Retention is 1, shorter than ScaleOps:Partitioning:Audit:Premake (3)")]
+    [InlineData("plan-cache", "ScaleOps:Partitioning:PlanCacheMode 'sometimes' is not one of auto, force_generic_plan, force_custom_plan")]
+    [InlineData("plan-cache-role", "ScaleOps:Partitioning:PlanCacheRole is invalid")]
     public void Bad_configuration_fails_validation_naming_the_setting(string what, string expected)
     {
         var services = new ServiceCollection();
@@ -54,6 +56,8 @@ public class PartitioningRegistrationTests
                 case "archive-no-blob": table.Archive = true; break;
                 case "lock-timeout": o.LockTimeout = TimeSpan.Zero; break;
                 case "audit-retention": o.Audit.Retention = 1; break;
+                case "plan-cache": o.PlanCacheMode = "sometimes"; break;
+                case "plan-cache-role": o.PlanCacheRole = new string('r', 64); break;
             }
         });
         using var provider = services.BuildServiceProvider();

@@ -68,19 +68,25 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
 
     /// <summary>
     /// One round trip: <c>set_config('plan_cache_mode', 'force_generic_plan', true)</c> then the query, in an implicit
-    /// transaction (a batch), so the setting holds only for this query.
+    /// transaction (a batch), so the setting holds only for this query. The batch is prepared (see ReadAsync): a generic
+    /// plan of an unprepared statement is built on every call and plans every partition, measured 6-20x slower.
     /// </summary>
-    private NpgsqlBatch GenericPlanBatch(string sql)
+    private static NpgsqlBatch GenericPlanBatch(string sql)
     {
-        var batch = dataSource.CreateBatch();
+        var batch = new NpgsqlBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(sql));
         return batch;
     }
 
-    private static async Task<List<AuditRecord>> ReadAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    private async Task<List<AuditRecord>> ReadAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
     {
         var list = new List<AuditRecord>();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        batch.Connection = connection;
+        // Prepared statements persist on the physical connection: after the first call on a connection this is a lookup,
+        // and the generic plan built once is reused, pruned at run time from the bounds.
+        await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Partitioning.Audit;
+using ScaleOps.Partitioning.Queries;
 
 namespace ScaleOps.Partitioning.Internal;
 
@@ -30,15 +31,7 @@ internal sealed partial class AuditWriter
         }
 
         // A version 7 UUID starts with its Unix time in milliseconds; occurred_at lies within that millisecond.
-        Span<byte> bytes = stackalloc byte[16];
-        id.TryWriteBytes(bytes, bigEndian: true, out _);
-        long ms = 0;
-        for (var i = 0; i < 6; i++)
-        {
-            ms = (ms << 8) | bytes[i];
-        }
-
-        var at = DateTime.UnixEpoch.AddMilliseconds(ms);
-        return _store.FindAsync(tenant.Value, id, at, at.AddMilliseconds(1), cancellationToken);
+        var (from, to) = PruningBounds.FromUuidV7(id);
+        return _store.FindAsync(tenant.Value, id, from, to, cancellationToken);
     }
 }

@@ -13,7 +13,7 @@ namespace ScaleOps.Partitioning.Internal;
 /// the wait and lets a running step finish its transaction.
 /// </summary>
 internal sealed class MaintenanceHostedService(
-    PartitionMaintenance maintenance, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<MaintenanceHostedService> logger)
+    PartitionMaintenance maintenance, PartitionStore store, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<MaintenanceHostedService> logger)
     : BackgroundService
 {
     private PeriodicTimer? _timer;
@@ -23,6 +23,11 @@ internal sealed class MaintenanceHostedService(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (options.Value.PlanCacheMode is { } mode)
+        {
+            await store.SetPlanCacheModeAsync(options.Value.PlanCacheRole, mode, cancellationToken).ConfigureAwait(false);
+        }
+
         if (options.Value.RunMaintenanceOnStart)
         {
             foreach (var table in maintenance.Tables)

@@ -7,16 +7,16 @@ using System.Threading.Tasks;
 using Npgsql;
 using Parquet;
 using Parquet.Schema;
-using ScaleOps.Data;
 using ScaleOps.Partitioning.Archive;
 
 namespace ScaleOps.Partitioning.Internal;
 
 /// <summary>
-/// Streams a partition into a Parquet file and back. Every value is kept in its exact PostgreSQL text form (a string
-/// column per table column, named c0, c1...), so any type round-trips without loss. At most one row group is in memory.
+/// Streams a partition into a Parquet file and back with typed columns (see <see cref="ArchiveCodec"/>): integers,
+/// floats, booleans, uuids, timestamps, dates, bytea and numeric(p,s) as Parquet types, everything else as its exact
+/// PostgreSQL text. At most one row group is in memory, on export and on read.
 /// </summary>
-internal static class ParquetArchiveFile
+internal static partial class ParquetArchiveFile
 {
     public sealed record Result(long Rows, string RowChecksum);
 
@@ -24,7 +24,7 @@ internal static class ParquetArchiveFile
         NpgsqlDataSource dataSource, string qualifiedPartition, Stream output, int rowGroupSize, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        // One snapshot for the whole export; TimeZone UTC so timestamptz text is the same wherever it is restored.
+        // One snapshot for the whole export; TimeZone UTC and ISO dates so text columns read the same wherever restored.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
         await using (var utc = new NpgsqlCommand("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3", connection, transaction))
         {
@@ -33,50 +33,53 @@ internal static class ParquetArchiveFile
 
         var columns = new List<ArchiveColumn>();
         await using (var describe = new NpgsqlCommand(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
             + "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", connection, transaction))
         {
             describe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
             await using var r = await describe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1)));
+                columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1), ArchiveCodec.EncodingOf(r.GetFieldValue<uint>(2), r.GetInt32(3))));
             }
         }
 
-        var fields = Fields(columns.Count);
-        var select = string.Join(", ", columns.Select(c => SqlIdentifier.Quote(c.Name) + "::text"));
+        var codecs = Codecs(columns);
+        foreach (var codec in codecs)
+        {
+            codec.Allocate(rowGroupSize);
+        }
+
         using var checksum = new RowChecksum();
-        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), output, cancellationToken: cancellationToken).ConfigureAwait(false))
+        var schema = new ParquetSchema(codecs.Select(c => (Field)c.Field).ToArray());
+        await using (var writer = await ParquetWriter.CreateAsync(schema, output, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             writer.CustomMetadata = new Dictionary<string, string>
             {
                 ["scaleops.columns"] = System.Text.Json.JsonSerializer.Serialize(columns),
             };
-            await using var command = new NpgsqlCommand($"SELECT {select} FROM {qualifiedPartition}", connection, transaction);
+            await using var command = new NpgsqlCommand($"SELECT {string.Join(", ", codecs.Select(c => c.Select))} FROM {qualifiedPartition}", connection, transaction);
             await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
-            var buffer = NewBuffer(columns.Count, rowGroupSize);
             var n = 0;
-            var row = new string?[columns.Count];
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                for (var c = 0; c < columns.Count; c++)
+                for (var c = 0; c < codecs.Count; c++)
                 {
-                    row[c] = await reader.IsDBNullAsync(c, cancellationToken).ConfigureAwait(false) ? null : reader.GetString(c);
-                    buffer[c][n] = row[c];
+                    await codecs[c].ReadAsync(reader, c, n, cancellationToken).ConfigureAwait(false);
+                    codecs[c].Hash(checksum, n);
                 }
 
-                checksum.AddRow(row);
+                checksum.EndRow();
                 if (++n == rowGroupSize)
                 {
-                    await WriteGroupAsync(writer, fields, buffer, n).ConfigureAwait(false);
+                    await WriteGroupAsync(writer, codecs, n, cancellationToken).ConfigureAwait(false);
                     n = 0;
                 }
             }
 
             if (n > 0 || checksum.Rows == 0)
             {
-                await WriteGroupAsync(writer, fields, buffer, n).ConfigureAwait(false);
+                await WriteGroupAsync(writer, codecs, n, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -84,41 +87,42 @@ internal static class ParquetArchiveFile
         return (columns, new Result(checksum.Rows, checksum.Finish()));
     }
 
-    /// <summary>Reads a file row group by row group, handing each row to <paramref name="onRow"/>, and checksums it.</summary>
-    public static async Task<Result> ReadAsync(Stream input, int columnCount, Func<string?[], Task>? onRow, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a file row group by row group, checksums every row and hands each one to <paramref name="onRow"/> (the
+    /// codecs hold the current row group; the int is the row's index in it).
+    /// </summary>
+    public static async Task<Result> ReadAsync(Stream input, IReadOnlyList<ArchiveColumn> columns, Func<IReadOnlyList<ArchiveCodec>, int, Task>? onRow,
+        CancellationToken cancellationToken)
     {
-        var fields = Fields(columnCount);
+        var codecs = Codecs(columns);
         using var checksum = new RowChecksum();
         await using var reader = await ParquetReader.CreateAsync(input, cancellationToken: cancellationToken).ConfigureAwait(false);
         var fileFields = reader.Schema.GetDataFields();
-        if (fileFields.Length != columnCount)
+        if (fileFields.Length != columns.Count)
         {
-            throw new InvalidDataException($"The archive has {fileFields.Length} columns; its manifest says {columnCount}.");
+            throw new InvalidDataException($"The archive has {fileFields.Length} columns; its manifest says {columns.Count}.");
         }
 
         for (var g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
             var count = checked((int)group.RowCount);
-            var data = new string?[columnCount][];
-            for (var c = 0; c < columnCount; c++)
+            for (var c = 0; c < codecs.Count; c++)
             {
-                data[c] = new string?[count];
-                await group.ReadAsync(fileFields[c], data[c].AsMemory()!, null, cancellationToken).ConfigureAwait(false);
+                await codecs[c].ReadAsync(group, fileFields[c], count, cancellationToken).ConfigureAwait(false);
             }
 
-            var row = new string?[columnCount];
             for (var i = 0; i < count; i++)
             {
-                for (var c = 0; c < columnCount; c++)
+                foreach (var codec in codecs)
                 {
-                    row[c] = data[c][i];
+                    codec.Hash(checksum, i);
                 }
 
-                checksum.AddRow(row);
+                checksum.EndRow();
                 if (onRow is not null)
                 {
-                    await onRow(row).ConfigureAwait(false);
+                    await onRow(codecs, i).ConfigureAwait(false);
                 }
             }
         }
@@ -126,17 +130,19 @@ internal static class ParquetArchiveFile
         return new Result(checksum.Rows, checksum.Finish());
     }
 
-    private static DataField[] Fields(int count) =>
-        [.. Enumerable.Range(0, count).Select(i => new DataField("c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), typeof(string), isNullable: true))];
+    /// <summary>Parquet field names: the column's own name when it is a plain identifier, else c0, c1... by position.</summary>
+    private static List<ArchiveCodec> Codecs(IReadOnlyList<ArchiveColumn> columns) =>
+        [.. columns.Select((c, i) => ArchiveCodec.For(c, PlainName().IsMatch(c.Name) ? c.Name : "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
 
-    private static string?[][] NewBuffer(int columns, int rows) => [.. Enumerable.Range(0, columns).Select(_ => new string?[rows])];
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial System.Text.RegularExpressions.Regex PlainName();
 
-    private static async Task WriteGroupAsync(ParquetWriter writer, DataField[] fields, string?[][] buffer, int rows)
+    private static async Task WriteGroupAsync(ParquetWriter writer, List<ArchiveCodec> codecs, int rows, CancellationToken cancellationToken)
     {
         using var group = writer.CreateRowGroup();
-        for (var c = 0; c < fields.Length; c++)
+        foreach (var codec in codecs)
         {
-            await group.WriteAsync(fields[c], (IReadOnlyCollection<string>)new ArraySegment<string?>(buffer[c], 0, rows)!, null).ConfigureAwait(false);
+            await codec.WriteAsync(group, rows, cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -42,17 +42,19 @@ internal sealed partial class PartitionArchiver
                 await using (var writer = await connection.BeginTextImportAsync($"COPY {qualified} ({columns}) FROM STDIN", cancellationToken).ConfigureAwait(false))
                 {
                     var line = new StringBuilder();
-                    read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns.Count, async row =>
+                    var value = new StringBuilder();
+                    read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns, async (codecs, row) =>
                     {
                         line.Clear();
-                        for (var c = 0; c < row.Length; c++)
+                        for (var c = 0; c < codecs.Count; c++)
                         {
                             if (c > 0)
                             {
                                 line.Append('\t');
                             }
 
-                            AppendCopyText(line, row[c]);
+                            value.Clear();
+                            AppendCopyText(line, codecs[c].AppendText(value, row) ? value : null);
                         }
 
                         line.Append('\n');
@@ -81,7 +83,7 @@ internal sealed partial class PartitionArchiver
     }
 
     /// <summary>Escapes one value for COPY's text format (<c>\N</c> is NULL).</summary>
-    private static void AppendCopyText(StringBuilder line, string? value)
+    private static void AppendCopyText(StringBuilder line, StringBuilder? value)
     {
         if (value is null)
         {
@@ -89,16 +91,19 @@ internal sealed partial class PartitionArchiver
             return;
         }
 
-        foreach (var ch in value)
+        foreach (var chunk in value.GetChunks())
         {
-            _ = ch switch
+            foreach (var ch in chunk.Span)
             {
-                '\\' => line.Append("\\\\"),
-                '\t' => line.Append("\\t"),
-                '\n' => line.Append("\\n"),
-                '\r' => line.Append("\\r"),
-                _ => line.Append(ch),
-            };
+                _ = ch switch
+                {
+                    '\\' => line.Append("\\\\"),
+                    '\t' => line.Append("\\t"),
+                    '\n' => line.Append("\\n"),
+                    '\r' => line.Append("\\r"),
+                    _ => line.Append(ch),
+                };
+            }
         }
     }
 }

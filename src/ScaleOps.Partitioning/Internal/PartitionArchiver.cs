@@ -152,7 +152,7 @@ internal sealed partial class PartitionArchiver(
             await using var input = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous);
             var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(input, cancellationToken).ConfigureAwait(false));
             input.Position = 0;
-            var read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns.Count, null, cancellationToken).ConfigureAwait(false);
+            var read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns, null, cancellationToken).ConfigureAwait(false);
             return sha == manifest.FileSha256 && read.Rows == manifest.Rows && read.RowChecksum == manifest.RowChecksum;
         }
         finally

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Partitioning.Lifecycle;
 
 namespace ScaleOps.Partitioning.Internal;
@@ -98,6 +99,19 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         }
 
         return list;
+    }
+
+    /// <summary>
+    /// <c>ALTER ROLE {role} IN DATABASE {current} SET plan_cache_mode = {mode}</c>; <paramref name="mode"/> is validated
+    /// at start-up to one of PostgreSQL's three values (SET takes no parameters), the names are quoted.
+    /// </summary>
+    public async Task SetPlanCacheModeAsync(string? role, string mode, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var roleSql = string.IsNullOrEmpty(role) ? "CURRENT_USER" : SqlIdentifier.Quote(role);
+        await using var command = new NpgsqlCommand(
+            $"ALTER ROLE {roleSql} IN DATABASE {SqlIdentifier.Quote(connection.Database)} SET plan_cache_mode = '{mode}'", connection);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static DateTime? ParseBound(string literal)

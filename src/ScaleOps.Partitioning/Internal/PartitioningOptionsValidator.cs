@@ -32,6 +32,16 @@ internal sealed class PartitioningOptionsValidator(IServiceProvider services) : 
             errors.AddError($"{P}ArchiveContainer '{options.ArchiveContainer}' must be 3 to 63 lowercase letters, digits and hyphens.");
         }
 
+        if (options.PlanCacheMode is not null and not ("auto" or "force_generic_plan" or "force_custom_plan"))
+        {
+            errors.AddError($"{P}PlanCacheMode '{options.PlanCacheMode}' is not one of auto, force_generic_plan, force_custom_plan.");
+        }
+
+        if (!string.IsNullOrEmpty(options.PlanCacheRole))
+        {
+            Identifier(errors, P + "PlanCacheRole", options.PlanCacheRole);
+        }
+
         var audit = options.Audit;
         Range(errors, P + "Audit:Capacity", audit.Capacity, 1, 1_000_000);
         Range(errors, P + "Audit:BatchSize", audit.BatchSize, 1, 100_000);

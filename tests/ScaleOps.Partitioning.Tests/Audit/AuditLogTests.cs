@@ -119,6 +119,47 @@ public class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDa
     }
 
     [Fact]
+    public async Task Audit_queries_run_as_prepared_statements_that_reuse_one_generic_plan()
+    {
+        var (writer, audit, tenants, _) = await StartAsync("audit_plan");
+        Guid id;
+        using (writer)
+        {
+            using (tenants.BeginScope(new TenantId("acme")))
+            {
+                id = await audit.WriteAsync(Entry("document.created", "d1"));
+            }
+
+            await writer.StopAsync();
+        }
+
+        // A second host, not started (queries need no background service), on one pooled connection: the statements
+        // its queries prepare are then visible to the check below on the same session.
+        using var host = TestHost.Build(database.ConnectionString + ";Maximum Pool Size=1", o => o.MaintenanceInterval = TimeSpan.Zero, null, "audit_plan");
+        audit = host.Services.GetRequiredService<IAuditLog>();
+        using (host.Services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("acme")))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Single(await audit.QueryAsync(TestHost.Monday.AddDays(-1), TestHost.Monday.AddDays(1)));
+                Assert.NotNull(await audit.FindAsync(id));
+            }
+        }
+
+        // An unprepared statement under force_generic_plan would be planned anew, over every partition, on each call.
+        await using var command = host.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand(
+            "SELECT statement LIKE '%LIMIT $4%', generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%audit_log%' ORDER BY 1");
+        await using var reader = await command.ExecuteReaderAsync();
+        var plans = new System.Collections.Generic.List<(bool Query, long Generic, long Custom)>();
+        while (await reader.ReadAsync())
+        {
+            plans.Add((reader.GetBoolean(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        Assert.Equal([(false, 3L, 0L), (true, 3L, 0L)], plans); // FindAsync's and QueryAsync's statements, 3 generic executions each
+    }
+
+    [Fact]
     public async Task A_partial_batch_is_written_when_its_flush_interval_has_passed()
     {
         var (host, audit, tenants, time) = await StartAsync("audit_timer", a => { a.BatchSize = 100; a.FlushInterval = TimeSpan.FromSeconds(2); });
