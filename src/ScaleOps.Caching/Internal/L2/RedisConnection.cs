@@ -77,6 +77,22 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         return connecting.IsCompletedSuccessfully ? new ValueTask<IDatabase?>(Database(connecting.Result)) : AwaitDatabase(connecting);
     }
 
+    /// <summary>
+    /// The database when Redis is connected and the breaker closed, otherwise <see langword="null"/>. Never probes and
+    /// never waits: the hit path uses it and leaves every other case to <see cref="TryGetDatabaseAsync"/>.
+    /// </summary>
+    /// <returns>The database or null.</returns>
+    public IDatabase? TryGetReadyDatabase()
+    {
+        if (Volatile.Read(ref _unavailable) != 0 || !_connect.IsValueCreated)
+        {
+            return null;
+        }
+
+        var connecting = _connect.Value;
+        return connecting.IsCompletedSuccessfully && connecting.Result.IsConnected ? connecting.Result.GetDatabase() : null;
+    }
+
     public void ReportSuccess()
     {
         if (Volatile.Read(ref _unavailable) == 0)
