@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -115,6 +116,68 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         release.SetResult();
         await stopping.WaitAsync("the host to stop");
         Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_second_concurrent_stop_waits_for_the_same_drain()
+    {
+        // ASP.NET Core's minimal hosting and WebApplicationFactory both stop the host: the second stop must not return
+        // (and let the host be disposed) while the first is still draining running jobs.
+        var release = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => release.Task };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "shutdown-twice", probe: probe);
+        var id = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        var worker = host.Services.GetRequiredService<JobWorker>();
+
+        var first = worker.StopAsync(CancellationToken.None);
+        var second = worker.StopAsync(CancellationToken.None);
+        Assert.False(second.IsCompleted, "the second stop returned while a job was still running");
+        release.SetResult();
+        await Task.WhenAll(first, second).WaitAsync("both stops to finish");
+        Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task Disposing_the_worker_during_a_stop_cuts_it_short_and_gives_the_job_back()
+    {
+        var probe = new Probe { Behavior = (_, _, token) => Task.Delay(TimeSpan.FromMinutes(5), token) };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "shutdown-dispose";
+            o.ShutdownTimeout = TimeSpan.FromMinutes(5);
+        }, probe: probe);
+        var id = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        var worker = host.Services.GetRequiredService<JobWorker>();
+
+        var stopping = worker.StopAsync(CancellationToken.None);
+        Assert.False(stopping.IsCompleted, "the stop did not wait for the running job");
+        worker.Dispose();
+        await stopping.WaitAsync("the stop to finish once the worker is disposed");
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task Host_stop_timeout_cancels_running_jobs_at_once()
+    {
+        var probe = new Probe { Behavior = (_, _, token) => Task.Delay(TimeSpan.FromMinutes(5), token) };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "shutdown-hurry";
+            o.ShutdownTimeout = TimeSpan.FromMinutes(5);
+        }, probe: probe);
+        var id = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        var worker = host.Services.GetRequiredService<JobWorker>();
+
+        using var hostGaveUp = new CancellationTokenSource();
+        var stopping = worker.StopAsync(hostGaveUp.Token);
+        Assert.False(stopping.IsCompleted, "the stop did not wait for the running job");
+        await hostGaveUp.CancelAsync();
+        await stopping.WaitAsync("the stop to finish once the host's stop token fired");
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
     }
 
     [Fact]

@@ -30,7 +30,9 @@ internal sealed class JobWorker(
     private readonly List<Task> _backgroundTasks = [];
     private Dictionary<string, QueueProducer> _producers = new(StringComparer.Ordinal);
     private readonly LeaseRegistry _leases = new();
+    private readonly Lock _gate = new();
     private Task _completerTask = Task.CompletedTask;
+    private Task? _stopping;
     private bool _started;
 
     internal BatchCompleter? Completer { get; private set; }
@@ -78,14 +80,32 @@ internal sealed class JobWorker(
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Stops the worker. Safe to call more than once and concurrently (ASP.NET Core's minimal hosting and
+    /// WebApplicationFactory both stop the host): every caller waits for the one stop in progress, so the host is never
+    /// disposed while jobs are still being drained. When the host's own stop timeout fires, running jobs are cancelled
+    /// at once instead of after <see cref="JobsOptions.ShutdownTimeout"/>.
+    /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (!_started)
+        Task stopping;
+        lock (_gate)
         {
-            return;
+            if (!_started)
+            {
+                return;
+            }
+
+            stopping = _stopping ??= StopCoreAsync();
         }
 
-        _started = false;
+        await using var hurry = cancellationToken.Register(static s => ((JobWorker)s!).CancelQuietly(((JobWorker)s!)._shutdown), this);
+        await stopping.ConfigureAwait(false);
+    }
+
+    private async Task StopCoreAsync()
+    {
+        await Task.Yield();
         var options = jobsOptions.Value;
         await _stopFetching.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_producerTasks).ConfigureAwait(false);
@@ -125,10 +145,51 @@ internal sealed class JobWorker(
 
     public void Dispose()
     {
+        Task? stopping;
+        lock (_gate)
+        {
+            _started = false;
+            stopping = _stopping;
+        }
+
+        if (stopping is { IsCompleted: false })
+        {
+            // Disposed while a stop is still draining (the host gave up waiting): cut it short, and free the token
+            // sources only once nothing uses them any more.
+            CancelQuietly(_stopFetching);
+            CancelQuietly(_shutdown);
+            CancelQuietly(_giveUpCompleting);
+            CancelQuietly(_stopBackground);
+            _ = stopping.ContinueWith(static (_, s) => ((JobWorker)s!).DisposeSources(), this, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return;
+        }
+
+        DisposeSources();
+    }
+
+    private void DisposeSources()
+    {
         _stopFetching.Dispose();
         _shutdown.Dispose();
         _stopBackground.Dispose();
         _giveUpCompleting.Dispose();
+    }
+
+    private void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already stopped and disposed.
+        }
+        catch (AggregateException ex)
+        {
+            JobsLog.MaintenanceFailed(_logger, ex, "stop");
+        }
     }
 
     private async Task<bool> CompletesWithinAsync(Task task, TimeSpan timeout)

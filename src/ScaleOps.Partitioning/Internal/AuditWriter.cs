@@ -106,7 +106,27 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
 
     public override void Dispose()
     {
-        _abort.Dispose();
+        // StopAsync may have returned early (the host's stop timeout) while the loop still writes: the host is now
+        // being disposed, so give up the batch in flight, and free the token source only once the loop has left.
+        if (ExecuteTask is { IsCompleted: false } running)
+        {
+            try
+            {
+                _abort.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Already disposed.
+            }
+
+            _ = running.ContinueWith(static (_, s) => ((CancellationTokenSource)s!).Dispose(), _abort, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else
+        {
+            _abort.Dispose();
+        }
+
         base.Dispose();
     }
 
