@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -73,6 +74,36 @@ public abstract partial class CacheSuite(RedisTarget redis)
         Assert.Equal((CacheSource.Memory, "v1"), (second.Source, second.Value));
         Assert.True(second.IsHit);
         Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task A_Redis_hit_sends_one_GET_and_a_miss_reads_Redis_once_before_the_factory()
+    {
+        var prefix = Prefix();
+        await using var writer = Node(prefix);
+        await using var reader = Node(prefix);
+        using var scope = writer.As("acme");
+        var redisOnly = new CacheEntryOptions { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
+        var runs = new Counter();
+        await writer.Cache.SetAsync("doc", "v", TenMinutes);
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.GetOrSetEntryAsync("doc", Counting(runs, "x"), redisOnly)).Source); // learns the generation
+
+        var session = new StackExchange.Redis.Profiling.ProfilingSession();
+        reader.Internal.Redis.Multiplexer!.RegisterProfiler(() => session);
+        for (var i = 0; i < 5; i++)
+        {
+            var hit = await reader.Cache.GetOrSetEntryAsync("doc", Counting(runs, "x"), redisOnly);
+            Assert.Equal((CacheSource.Redis, "v"), (hit.Source, hit.Value));
+        }
+
+        Assert.Equal(["GET", "GET", "GET", "GET", "GET"], Commands(session));
+
+        Assert.Equal(CacheSource.Factory, (await reader.Cache.GetOrSetEntryAsync("missing", Counting(runs, "m"), redisOnly)).Source);
+        Assert.Equal(["GET", "PSETEX"], Commands(session)); // not a second GET before the factory
+        Assert.Equal(1, runs.Value);
+
+        static string[] Commands(StackExchange.Redis.Profiling.ProfilingSession session) =>
+            [.. session.FinishProfiling().Select(c => c.Command).Where(c => c is not ("PUBLISH" or "PING" or "ECHO" or "CLUSTER" or "INFO"))];
     }
 
     [Fact]

@@ -63,6 +63,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
 
     internal MemoryLayer Memory => _memory;
 
+    internal RedisConnection Redis => _redis;
+
     internal Task ConnectAsync() => _redis.StartAsync();
 
     public ValueTask<CacheResult<T>> GetOrSetEntryAsync<TState, T>(

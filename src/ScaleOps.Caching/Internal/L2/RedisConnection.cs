@@ -93,6 +93,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         return connecting.IsCompletedSuccessfully && connecting.Result.IsConnected ? connecting.Result.GetDatabase() : null;
     }
 
+    /// <summary>The multiplexer once connected (tests profile the commands the cache sends).</summary>
+    internal ConnectionMultiplexer? Multiplexer =>
+        _connect.IsValueCreated && _connect.Value.IsCompletedSuccessfully ? _connect.Value.Result : null;
+
     public void ReportSuccess()
     {
         if (Volatile.Read(ref _unavailable) == 0)
