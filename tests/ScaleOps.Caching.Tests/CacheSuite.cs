@@ -107,6 +107,36 @@ public abstract partial class CacheSuite(RedisTarget redis)
     }
 
     [Fact]
+    public async Task Callers_arriving_together_on_a_missing_key_share_the_Redis_read_and_the_factory()
+    {
+        await using var node = Node(Prefix());
+        using var scope = node.As("acme");
+        var redisOnly = new CacheEntryOptions { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
+        await node.Cache.GetOrSetAsync("warm", _ => ValueTask.FromResult("w"), redisOnly); // learns the generation
+        using var waits = node.Collect("scaleops.cache.stampede.waits");
+        var session = new StackExchange.Redis.Profiling.ProfilingSession();
+        node.Internal.Redis.Multiplexer!.RegisterProfiler(() => session);
+        var runs = new Counter();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<CancellationToken, ValueTask<string>> factory = async _ =>
+        {
+            runs.Increment();
+            await gate.Task;
+            return "v";
+        };
+
+        var callers = Enumerable.Range(0, 100).Select(_ => Task.Run(() => node.Cache.GetOrSetAsync("hot", factory, redisOnly).AsTask())).ToArray();
+        await ScaleOps.TestInfrastructure.TestSignal.UntilAsync(
+            () => Task.FromResult(waits.GetMeasurementSnapshot().Sum(m => m.Value) == 99), "99 callers to wait for the first one's load");
+        gate.SetResult();
+
+        Assert.All(await Task.WhenAll(callers), value => Assert.Equal("v", value));
+        Assert.Equal(1, runs.Value);
+        var gets = session.FinishProfiling().Count(c => c.Command == "GET");
+        Assert.InRange(gets, 1, 2); // one direct read, plus the flight leader's when it was not that caller
+    }
+
+    [Fact]
     public async Task Another_instance_reads_the_value_from_Redis_without_running_its_factory()
     {
         var prefix = Prefix();

@@ -57,7 +57,10 @@ internal sealed class CacheMetrics
     public void RedisHit()
     {
         Interlocked.Increment(ref _hitCount);
-        _hits.Add(1, Redis);
+        if (_hits.Enabled)
+        {
+            _hits.Add(1, Redis);
+        }
     }
 
     public void StaleHit()

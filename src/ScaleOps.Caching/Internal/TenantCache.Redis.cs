@@ -18,6 +18,11 @@ namespace ScaleOps.Caching.Internal;
 /// </summary>
 internal sealed partial class TenantCache
 {
+    private const int ReadSlotCount = 1024;
+
+    /// <summary>Direct Redis reads in progress per slot (hash of tenant and key); see <see cref="ReadSlot"/>.</summary>
+    private readonly int[] _readSlots = new int[ReadSlotCount];
+
     /// <summary>Flights finished since start: tells a leader whether a pre-read miss may be out of date.</summary>
     private long _flightsCompleted;
 
@@ -41,11 +46,13 @@ internal sealed partial class TenantCache
         Func<TState, CancellationToken, ValueTask<T>> factory,
         CacheEntryOptions? options,
         L1Entry<T>? stale,
+        int slot,
         CancellationToken cancellationToken)
     {
         var epoch = bucket.Epoch;
         var flightsBefore = Volatile.Read(ref _flightsCompleted);
-        Lease<byte>? lease;
+        Lease<byte>? lease = null;
+        var failed = false;
         try
         {
             lease = await db.StringGetLeaseAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
@@ -53,6 +60,16 @@ internal sealed partial class TenantCache
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             OnRedisError(ex);
+            failed = true;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _readSlots[slot]);
+        }
+
+        if (failed)
+        {
+            // The miss path takes over and works from memory (the breaker is open now).
             return await CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken).ConfigureAwait(false);
         }
 
@@ -203,6 +220,13 @@ internal sealed partial class TenantCache
 
         return new RedisRead<T>(value, entry, fresh, false);
     }
+
+    /// <summary>
+    /// The read slot of a key: 1,024 counters shared by hash, so that concurrent callers on one key send one GET and
+    /// the others coalesce (two hot keys sharing a slot only make one of them take the coalesced path meanwhile).
+    /// </summary>
+    private static int ReadSlot(TenantBucket bucket, string key) =>
+        (RuntimeHelpers.GetHashCode(bucket) ^ key.GetHashCode(StringComparison.Ordinal)) & (ReadSlotCount - 1);
 
     /// <summary>How long past its expiration a value may serve fail-safe, for this call.</summary>
     private long KeepMs(CacheEntryOptions? options) =>

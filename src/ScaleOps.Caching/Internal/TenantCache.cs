@@ -108,7 +108,15 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         if (generation != TenantBucket.UnknownGeneration && options?.LocalOnly != true && PendingCount == 0
             && !bucket.Flights.ContainsKey(key) && _redis.TryGetReadyDatabase() is { } db)
         {
-            return ReadThroughAsync(db, bucket, generation, key, state, factory, options, stale, cancellationToken);
+            // One direct read per key (slot) at a time: callers arriving together on one key (a stampede) coalesce
+            // instead of each sending a GET.
+            var slot = ReadSlot(bucket, key);
+            if (Interlocked.Increment(ref _readSlots[slot]) == 1)
+            {
+                return ReadThroughAsync(db, bucket, generation, key, state, factory, options, stale, slot, cancellationToken);
+            }
+
+            Interlocked.Decrement(ref _readSlots[slot]);
         }
 
         return new ValueTask<CacheResult<T>>(CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken));
