@@ -155,26 +155,22 @@ internal sealed class L2Contenders : IAsyncDisposable
     }
 
     /// <summary>
-    /// Bytes allocated and process CPU time used per call over all threads (the client's reader thread included), from
-    /// 5,000 calls of each contender run alone. CPU time leaves out the wait for Redis and for a CPU share, so it shows
-    /// the client-side work that a loaded machine hides in wall time.
+    /// Bytes allocated per call over all threads (the client's reader thread included), from 5,000 calls of each
+    /// contender run alone.
     /// </summary>
-    public async Task<(double[] Bytes, double[] CpuSeconds)> AllocatedPerCallAsync()
+    public async Task<double[]> AllocatedPerCallAsync()
     {
         const int Calls = 5_000;
-        var bytes = new double[Names.Length];
-        var cpu = new double[Names.Length];
+        var result = new double[Names.Length];
         for (var i = 0; i < Names.Length; i++)
         {
             await RunBatchAsync(i, 100);
             var before = GC.GetTotalAllocatedBytes(precise: true);
-            var cpuBefore = Environment.CpuUsage.TotalTime; // getrusage: microsecond resolution
             await RunBatchAsync(i, Calls);
-            cpu[i] = (Environment.CpuUsage.TotalTime - cpuBefore).TotalSeconds / Calls;
-            bytes[i] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Calls;
+            result[i] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Calls;
         }
 
-        return (bytes, cpu);
+        return result;
     }
 
     public async ValueTask DisposeAsync()

@@ -30,7 +30,7 @@ for (var run = 1; run <= settings.Runs; run++)
     var l1Result = Interleaved.Measure(l1.Names, settings.L1Rounds, settings.L1Batch, l1.RunBatch, baselines: [3]);
     var l2Result = await Interleaved.MeasureAsync(l2.Names, settings.Rounds, settings.L2Batch, l2.RunBatchAsync, baselines: [0, 1]);
     l1Result.Allocated = l1.AllocatedPerCall();
-    (l2Result.Allocated, l2Result.CpuSeconds) = await l2.AllocatedPerCallAsync();
+    l2Result.Allocated = await l2.AllocatedPerCallAsync();
     l1Result.Load = l2Result.Load = $"{before} → {Load()}";
     l1Runs.Add(l1Result);
     l2Runs.Add(l2Result);
@@ -73,9 +73,6 @@ internal sealed class RunResult(string[] names, int[] baselines)
 
     public double[] Allocated { get; set; } = [];
 
-    /// <summary>Process CPU seconds per call (L2 only), or empty.</summary>
-    public double[] CpuSeconds { get; set; } = [];
-
     public string Load { get; set; } = "";
 
     public double Median(int contender) => Stats.Median(PerCall[contender]);
@@ -96,8 +93,8 @@ internal sealed class RunResult(string[] names, int[] baselines)
             s.Append(CultureInfo.InvariantCulture, $" ratio to {b} |");
         }
 
-        s.AppendLine(CpuSeconds.Length > 0 ? " allocated/call | CPU µs/call |" : " allocated/call |");
-        s.AppendLine("|---|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", baselineNames.Length + (CpuSeconds.Length > 0 ? 1 : 0))) + "---:|");
+        s.AppendLine(" allocated/call |");
+        s.AppendLine("|---|---:|---:|" + string.Concat(Enumerable.Repeat("---:|", baselineNames.Length)) + "---:|");
         for (var i = 0; i < Names.Length; i++)
         {
             s.Append(CultureInfo.InvariantCulture, $"| {Names[i]} | {Median(i) * scale:F2} | {P90(i) * scale:F2} |");
@@ -106,8 +103,7 @@ internal sealed class RunResult(string[] names, int[] baselines)
                 s.Append(CultureInfo.InvariantCulture, $" {RatioMedian(i, b):F3} |");
             }
 
-            s.Append(CultureInfo.InvariantCulture, $" {Allocated[i]:F0} B |");
-            s.AppendLine(CpuSeconds.Length > 0 ? string.Create(CultureInfo.InvariantCulture, $" {CpuSeconds[i] * 1e6:F1} |") : "");
+            s.AppendLine(CultureInfo.InvariantCulture, $" {Allocated[i]:F0} B |");
         }
 
         return s.ToString();
@@ -124,9 +120,8 @@ internal sealed class RunResult(string[] names, int[] baselines)
             s.Append(CultureInfo.InvariantCulture, $" ratio to {b} |");
         }
 
-        var cpu = first.CpuSeconds.Length > 0;
-        s.AppendLine(cpu ? " allocated/call | CPU µs/call |" : " allocated/call |");
-        s.AppendLine("|---|---:|" + string.Concat(Enumerable.Repeat("---:|", baselineNames.Length + (cpu ? 1 : 0))) + "---:|");
+        s.AppendLine(" allocated/call |");
+        s.AppendLine("|---|---:|" + string.Concat(Enumerable.Repeat("---:|", baselineNames.Length)) + "---:|");
         for (var i = 0; i < first.Names.Length; i++)
         {
             s.Append(CultureInfo.InvariantCulture, $"| {first.Names[i]} | {Range(runs.Select(r => r.Median(i) * scale), "F2")} |");
@@ -135,8 +130,7 @@ internal sealed class RunResult(string[] names, int[] baselines)
                 s.Append(CultureInfo.InvariantCulture, $" {Range(runs.Select(r => r.RatioMedian(i, b)), "F3")} |");
             }
 
-            s.Append(CultureInfo.InvariantCulture, $" {Range(runs.Select(r => r.Allocated[i]), "F0")} B |");
-            s.AppendLine(cpu ? $" {Range(runs.Select(r => r.CpuSeconds[i] * 1e6), "F1")} |" : "");
+            s.AppendLine(CultureInfo.InvariantCulture, $" {Range(runs.Select(r => r.Allocated[i]), "F0")} B |");
         }
 
         return s.ToString();

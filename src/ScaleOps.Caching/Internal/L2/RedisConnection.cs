@@ -21,6 +21,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     private long _openUntil;
     private int _unavailable;
     private int _probing;
+    private long _probeStarted;
     private int _disconnected;
     private string? _lastError;
 
@@ -67,7 +68,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     {
         if (Volatile.Read(ref _unavailable) != 0)
         {
-            if (_time.GetTimestamp() < Volatile.Read(ref _openUntil) || Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+            if (_time.GetTimestamp() < Volatile.Read(ref _openUntil) || !TryStartProbe())
             {
                 return new ValueTask<IDatabase?>((IDatabase?)null);
             }
@@ -145,6 +146,23 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         {
             _connect.Value.Result.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Lets one caller probe Redis. A probe that never reports (its caller needed no Redis command after all) expires
+    /// after one breaker duration, so it cannot keep the cache off Redis for good.
+    /// </summary>
+    private bool TryStartProbe()
+    {
+        var now = _time.GetTimestamp();
+        if (Interlocked.CompareExchange(ref _probing, 1, 0) == 0)
+        {
+            Volatile.Write(ref _probeStarted, now);
+            return true;
+        }
+
+        var started = Volatile.Read(ref _probeStarted);
+        return now - started >= _breakerTicks && Interlocked.CompareExchange(ref _probeStarted, now, started) == started;
     }
 
     private async ValueTask<IDatabase?> AwaitDatabase(Task<ConnectionMultiplexer> connecting)
