@@ -36,6 +36,7 @@ internal sealed class L2Contenders : IAsyncDisposable
 
     private readonly ConnectionMultiplexer _raw;
     private readonly IDatabase _db;
+    private readonly IDatabase _fastFailDb;
     private readonly RedisKey _rawKey;
     private readonly string _peerKey;
     private readonly IDisposable[] _owned;
@@ -43,10 +44,13 @@ internal sealed class L2Contenders : IAsyncDisposable
     private readonly FusionCache _fusion;
     private readonly HybridCache _hybrid;
 
-    private L2Contenders(ConnectionMultiplexer raw, RedisKey rawKey, string peerKey, ITenantCache scaleOps, FusionCache fusion, HybridCache hybrid, IDisposable[] owned)
+    private L2Contenders(
+        ConnectionMultiplexer raw, ConnectionMultiplexer fastFail, RedisKey rawKey, string peerKey, ITenantCache scaleOps, FusionCache fusion, HybridCache hybrid,
+        IDisposable[] owned)
     {
         _raw = raw;
         _db = raw.GetDatabase();
+        _fastFailDb = fastFail.GetDatabase();
         _rawKey = rawKey;
         _peerKey = peerKey;
         _scaleOps = scaleOps;
@@ -55,7 +59,7 @@ internal sealed class L2Contenders : IAsyncDisposable
         _owned = owned;
     }
 
-    public string[] Names { get; } = ["raw GET", "GET + JSON", "ScaleOps", "FusionCache", "HybridCache", "leased GET + JSON"];
+    public string[] Names { get; } = ["raw GET", "GET + JSON", "ScaleOps", "FusionCache", "HybridCache", "leased GET + JSON", "GET + JSON, ScaleOps' client settings"];
 
     public static async Task<L2Contenders> CreateAsync()
     {
@@ -79,8 +83,12 @@ internal sealed class L2Contenders : IAsyncDisposable
         var (hybridReaderProvider, hybridReader) = CachingPeers.Hybrid(redis);
         await hybridWriter.SetAsync(peerKey, value);
 
-        var contenders = new L2Contenders(raw, rawKey, peerKey, reader, fusionReader, hybridReader,
-            [tenant, writerProvider, readerProvider, fusionWriter, fusionReader, hybridWriterProvider, hybridReaderProvider]);
+        var fastFailOptions = CachingPeers.FastFail(redis);
+        fastFailOptions.BacklogPolicy = BacklogPolicy.FailFast;
+        fastFailOptions.ReconnectRetryPolicy = new LinearRetry(500);
+        var fastFail = await ConnectionMultiplexer.ConnectAsync(fastFailOptions);
+        var contenders = new L2Contenders(raw, fastFail, rawKey, peerKey, reader, fusionReader, hybridReader,
+            [tenant, writerProvider, readerProvider, fusionWriter, fusionReader, hybridWriterProvider, hybridReaderProvider, fastFail]);
 
         // Every contender must really read Redis: the factories throw otherwise, and ScaleOps says where it read.
         var entry = await reader.GetOrSetEntryAsync(Key, Factory, RedisOnly);
@@ -140,12 +148,21 @@ internal sealed class L2Contenders : IAsyncDisposable
                 }
 
                 break;
-            default:
-                // The client's pooled-buffer read (what ScaleOps uses), same deserialization.
+            case 5:
+                // The client's pooled-buffer read, same deserialization.
                 for (var i = 0; i < count; i++)
                 {
                     using var lease = await _db.StringGetLeaseAsync(_rawKey);
                     _ = JsonSerializer.Deserialize<Document>(lease!.Span, Web);
+                }
+
+                break;
+            default:
+                // GET + JSON through a client configured as ScaleOps configures its own (fast-fail backlog policy).
+                for (var i = 0; i < count; i++)
+                {
+                    var stored = await _fastFailDb.StringGetAsync(_rawKey);
+                    _ = JsonSerializer.Deserialize<Document>(((ReadOnlyMemory<byte>)stored).Span, Web);
                 }
 
                 break;

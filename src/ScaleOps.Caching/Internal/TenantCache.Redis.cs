@@ -13,8 +13,8 @@ namespace ScaleOps.Caching.Internal;
 /// <summary>
 /// Redis (L2) access: one GET per hit, one SET (or one script with tags) per write. The hit path is one pooled async
 /// method around one GET: the key is the tenant's cached prefix bytes plus the caller's key (no string built), the
-/// value is decoded from the client's leased buffer (no byte array), and no stampede bookkeeping is done unless Redis
-/// misses.
+/// value is decoded in place from the client's reply (no copy), and no stampede bookkeeping is done unless Redis
+/// misses. (The client's leased-buffer read saves the reply's array but measured about 3% slower here.)
 /// </summary>
 internal sealed partial class TenantCache
 {
@@ -51,11 +51,11 @@ internal sealed partial class TenantCache
     {
         var epoch = bucket.Epoch;
         var flightsBefore = Volatile.Read(ref _flightsCompleted);
-        Lease<byte>? lease = null;
+        RedisValue stored = default;
         var failed = false;
         try
         {
-            lease = await db.StringGetLeaseAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
+            stored = await db.StringGetAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -74,11 +74,7 @@ internal sealed partial class TenantCache
         }
 
         _redis.ReportSuccess();
-        RedisRead<T> read;
-        using (lease)
-        {
-            read = Decode<T>(lease, bucket, generation, key, options?.LocalExpiration, KeepMs(options), epoch);
-        }
+        var read = Decode<T>(stored, bucket, generation, key, options?.LocalExpiration, KeepMs(options), epoch);
 
         if (read.Fresh)
         {
@@ -145,10 +141,10 @@ internal sealed partial class TenantCache
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
     {
-        Lease<byte>? lease;
+        RedisValue stored;
         try
         {
-            lease = await db.StringGetLeaseAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
+            stored = await db.StringGetAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
             _redis.ReportSuccess();
         }
         catch (Exception ex) when (IsRedisFailure(ex))
@@ -157,25 +153,22 @@ internal sealed partial class TenantCache
             return new RedisRead<T>(default!, null, false, true);
         }
 
-        using (lease)
-        {
-            return Decode<T>(lease, bucket, generation, key, localExpiration, keepMs, epoch);
-        }
+        return Decode<T>(stored, bucket, generation, key, localExpiration, keepMs, epoch);
     }
 
     /// <summary>
-    /// Decodes a stored value (header, tags, body) straight from the client's buffer, and keeps it in memory when it is
+    /// Decodes a stored value (header, tags, body) straight from the client's reply, and keeps it in memory when it is
     /// fresh and the entry allows a memory copy.
     /// </summary>
-    private RedisRead<T> Decode<T>(Lease<byte>? stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
+    private RedisRead<T> Decode<T>(RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
     {
         // A generation that moved meanwhile (a tenant invalidation, or Redis coming back) makes this read void.
-        if (stored is null || bucket.Generation != generation)
+        if (stored.IsNull || bucket.Generation != generation)
         {
             return default;
         }
 
-        if (!Payload.TryRead(stored.Span, out var isNull, out var freshUntilMs, out var tags, out var body))
+        if (!Payload.TryRead(((ReadOnlyMemory<byte>)stored).Span, out var isNull, out var freshUntilMs, out var tags, out var body))
         {
             Log.UnreadablePayload(_logger, null, key, bucket.Tenant, typeof(T).Name);
             return default;

@@ -99,6 +99,10 @@ public sealed class RedisOutageTests
         {
             using var scope = a.As(tenant);
             await a.Cache.SetAsync("doc", tenant + "-v1");
+
+            // A's set also publishes "drop doc" (without waiting). One more round trip on A's connection puts that
+            // message in Redis before B first connects and subscribes, so it cannot drop the copy B reads next.
+            await a.Cache.TryGetAsync<string>("after-set");
             using var scopeB = b.As(tenant);
 
             // B's first calls may meet its fresh connection's short timeouts on a loaded machine: retry until it reads
