@@ -74,7 +74,11 @@ public sealed class CachingOptions
     /// <value>Default 1 MiB (1048576). From 1 KiB to 512 MiB.</value>
     public int MaxPayloadBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>The most in-memory entries over all tenants; past it new values go to Redis only until expired ones are swept.</summary>
+    /// <summary>
+    /// The most in-memory entries over all tenants. A write that passes it evicts about 1/64 of the maximum with CLOCK
+    /// (second chance): entries hit since the last eviction scan stay, the others go (they remain in Redis). Memory
+    /// hits never pay for the bound: no lock, no allocation.
+    /// </summary>
     /// <value>Default 100000. From 1 to 100000000.</value>
     public int MaxMemoryEntries { get; set; } = 100_000;
 

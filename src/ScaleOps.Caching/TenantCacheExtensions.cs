@@ -1,6 +1,8 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using ScaleOps.Caching.Internal;
 
 namespace ScaleOps.Caching;
 
@@ -24,7 +26,11 @@ public static class TenantCacheExtensions
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(factory);
-        return ValueOf(cache.GetOrSetEntryAsync(key, factory, static (f, ct) => f(ct), options, cancellationToken));
+
+        // A direct call on the built-in cache: no generic interface dispatch on the memory hit path.
+        return ValueOf(cache is TenantCache tenantCache
+            ? tenantCache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken)
+            : cache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken));
     }
 
     /// <summary>Cache-aside returning the value and where it came from (hit or miss).</summary>
@@ -44,7 +50,14 @@ public static class TenantCacheExtensions
     {
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(factory);
-        return cache.GetOrSetEntryAsync(key, factory, static (f, ct) => f(ct), options, cancellationToken);
+        return cache is TenantCache tenantCache
+            ? tenantCache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken)
+            : cache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken);
+    }
+
+    private static class Invoke<T>
+    {
+        public static readonly Func<Func<CancellationToken, ValueTask<T>>, CancellationToken, ValueTask<T>> Factory = static (f, ct) => f(ct);
     }
 
     private static ValueTask<T> ValueOf<T>(ValueTask<CacheResult<T>> pending)
@@ -56,6 +69,7 @@ public static class TenantCacheExtensions
 
         return Await(pending);
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         static async ValueTask<T> Await(ValueTask<CacheResult<T>> task) => (await task.ConfigureAwait(false)).Value;
     }
 }

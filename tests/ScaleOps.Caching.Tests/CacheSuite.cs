@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -73,6 +74,67 @@ public abstract partial class CacheSuite(RedisTarget redis)
         Assert.Equal((CacheSource.Memory, "v1"), (second.Source, second.Value));
         Assert.True(second.IsHit);
         Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task A_Redis_hit_sends_one_GET_and_a_miss_reads_Redis_once_before_the_factory()
+    {
+        var prefix = Prefix();
+        await using var writer = Node(prefix);
+        await using var reader = Node(prefix);
+        using var scope = writer.As("acme");
+        var redisOnly = new CacheEntryOptions { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
+        var runs = new Counter();
+        await writer.Cache.SetAsync("doc", "v", TenMinutes);
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.GetOrSetEntryAsync("doc", Counting(runs, "x"), redisOnly)).Source); // learns the generation
+
+        var session = new StackExchange.Redis.Profiling.ProfilingSession();
+        reader.Internal.Redis.Multiplexer!.RegisterProfiler(() => session);
+        for (var i = 0; i < 5; i++)
+        {
+            var hit = await reader.Cache.GetOrSetEntryAsync("doc", Counting(runs, "x"), redisOnly);
+            Assert.Equal((CacheSource.Redis, "v"), (hit.Source, hit.Value));
+        }
+
+        Assert.Equal(["GET", "GET", "GET", "GET", "GET"], Commands(session));
+
+        Assert.Equal(CacheSource.Factory, (await reader.Cache.GetOrSetEntryAsync("missing", Counting(runs, "m"), redisOnly)).Source);
+        Assert.Equal(["GET", "SET"], Commands(session)); // not a second GET before the factory
+        Assert.Equal(1, runs.Value);
+
+        static string[] Commands(StackExchange.Redis.Profiling.ProfilingSession session) =>
+            [.. session.FinishProfiling().Select(c => c.Command is "SETEX" or "PSETEX" ? "SET" : c.Command) // the client picks by the TTL's unit
+                .Where(c => c is not ("PUBLISH" or "PING" or "ECHO" or "CLUSTER" or "INFO"))];
+    }
+
+    [Fact]
+    public async Task Callers_arriving_together_on_a_missing_key_share_the_Redis_read_and_the_factory()
+    {
+        await using var node = Node(Prefix());
+        using var scope = node.As("acme");
+        var redisOnly = new CacheEntryOptions { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
+        await node.Cache.GetOrSetAsync("warm", _ => ValueTask.FromResult("w"), redisOnly); // learns the generation
+        using var waits = node.Collect("scaleops.cache.stampede.waits");
+        var session = new StackExchange.Redis.Profiling.ProfilingSession();
+        node.Internal.Redis.Multiplexer!.RegisterProfiler(() => session);
+        var runs = new Counter();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Func<CancellationToken, ValueTask<string>> factory = async _ =>
+        {
+            runs.Increment();
+            await gate.Task;
+            return "v";
+        };
+
+        var callers = Enumerable.Range(0, 100).Select(_ => Task.Run(() => node.Cache.GetOrSetAsync("hot", factory, redisOnly).AsTask())).ToArray();
+        await ScaleOps.TestInfrastructure.TestSignal.UntilAsync(
+            () => Task.FromResult(waits.GetMeasurementSnapshot().Sum(m => m.Value) == 99), "99 callers to wait for the first one's load");
+        gate.SetResult();
+
+        Assert.All(await Task.WhenAll(callers), value => Assert.Equal("v", value));
+        Assert.Equal(1, runs.Value);
+        var gets = session.FinishProfiling().Count(c => c.Command == "GET");
+        Assert.InRange(gets, 1, 2); // one direct read, plus the flight leader's when it was not that caller
     }
 
     [Fact]

@@ -59,12 +59,14 @@ public class CachingOptionsTests
             ["ScaleOps:Caching:KeyPrefix"] = "app{1}",
             ["ScaleOps:Caching:MaxKeyLength"] = "1",
             ["ScaleOps:Caching:RedisTimeout"] = "00:05:00",
+            ["ScaleOps:Caching:MaxMemoryEntries"] = "0",
         });
         Assert.Contains("ScaleOps:Caching:DefaultExpiration must be between 00:00:01 and 30.00:00:00; it is 00:00:00.", message, StringComparison.Ordinal);
         Assert.Contains("ScaleOps:Caching:JitterFraction must be between 0 and 0.5; it is 2.", message, StringComparison.Ordinal);
         Assert.Contains("ScaleOps:Caching:KeyPrefix must be 1 to 100 characters", message, StringComparison.Ordinal);
         Assert.Contains("ScaleOps:Caching:MaxKeyLength must be between 16 and 65536; it is 1.", message, StringComparison.Ordinal);
         Assert.Contains("ScaleOps:Caching:RedisTimeout", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Caching:MaxMemoryEntries must be between 1 and 100000000; it is 0.", message, StringComparison.Ordinal);
 
         using var host = BuildHost(new() { ["ScaleOps:Caching:RedisConnectionString"] = "127.0.0.1:6390", ["ScaleOps:Caching:Expiry"] = "1" });
         var unknown = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());

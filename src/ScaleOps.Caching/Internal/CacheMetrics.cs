@@ -20,7 +20,7 @@ internal sealed class CacheMetrics
     private long _hitCount;
     private long _missCount;
 
-    public CacheMetrics(ScaleOpsMetrics metrics, System.Func<long> memoryEntries)
+    public CacheMetrics(ScaleOpsMetrics metrics, System.Func<long> memoryEntries, System.Func<long> evictions)
     {
         var meter = metrics.Meter;
         _hits = meter.CreateCounter<long>("scaleops.cache.hits", "{hit}", "Cache hits, by level (memory, redis, stale).");
@@ -35,6 +35,8 @@ internal sealed class CacheMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
         meter.CreateObservableGauge("scaleops.cache.hit_ratio", () => HitRatio, "1", "Hits / (hits + misses) since start.");
         meter.CreateObservableGauge("scaleops.cache.memory.entries", memoryEntries, "{entry}", "In-memory entries (approximate).");
+        meter.CreateObservableCounter("scaleops.cache.memory.evictions", evictions, "{entry}",
+            "In-memory entries dropped to stay within MaxMemoryEntries.");
     }
 
     public long Hits => Volatile.Read(ref _hitCount);
@@ -46,13 +48,19 @@ internal sealed class CacheMetrics
     public void MemoryHit()
     {
         Interlocked.Increment(ref _hitCount);
-        _hits.Add(1, Memory);
+        if (_hits.Enabled)
+        {
+            _hits.Add(1, Memory);
+        }
     }
 
     public void RedisHit()
     {
         Interlocked.Increment(ref _hitCount);
-        _hits.Add(1, Redis);
+        if (_hits.Enabled)
+        {
+            _hits.Add(1, Redis);
+        }
     }
 
     public void StaleHit()
@@ -61,7 +69,13 @@ internal sealed class CacheMetrics
         _hits.Add(1, Stale);
     }
 
-    public void MemoryMiss() => _misses.Add(1, Memory);
+    public void MemoryMiss()
+    {
+        if (_misses.Enabled)
+        {
+            _misses.Add(1, Memory);
+        }
+    }
 
     public void RedisMiss() => _misses.Add(1, Redis);
 

@@ -24,6 +24,12 @@ internal static class RedisKeys
 
     public static string Value(string tenantPrefix, long generation, string key) => Build(tenantPrefix, generation, ":k:", key);
 
+    /// <summary>The part of a value key before the caller's key (cached as bytes by <see cref="L1.TenantBucket.ValueKey"/>).</summary>
+    /// <param name="tenantPrefix">The tenant's prefix.</param>
+    /// <param name="generation">The tenant's generation.</param>
+    /// <returns><c>P:{t}:v{gen}:k:</c>.</returns>
+    public static string ValuePrefix(string tenantPrefix, long generation) => Build(tenantPrefix, generation, ":k:", "");
+
     public static string Tag(string tenantPrefix, long generation, string tag) => Build(tenantPrefix, generation, ":t:", tag);
 
     public static string Lock(string tenantPrefix, long generation, string key) => Build(tenantPrefix, generation, ":l:", key);

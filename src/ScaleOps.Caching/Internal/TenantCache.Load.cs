@@ -16,7 +16,8 @@ internal sealed partial class TenantCache
         TState state,
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
-        L1Entry<T>? stale)
+        L1Entry<T>? stale,
+        PreRead<T>? preRead)
     {
         var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
         var generation = TenantBucket.UnknownGeneration;
@@ -38,11 +39,15 @@ internal sealed partial class TenantCache
         string? lockToken = null;
         if (db is not null)
         {
-            var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+            // The hit path's GET just missed and nothing was stored or invalidated here since: no second read.
+            var read = preRead is { } pre && pre.Generation == generation && pre.Epoch == epoch
+                && pre.FlightsBefore == Volatile.Read(ref _flightsCompleted)
+                ? pre.Read
+                : await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
             if (read.Fresh)
             {
                 _metrics.RedisHit();
-                return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
+                return new CacheResult<T>(read.Value, CacheSource.Redis);
             }
 
             stale ??= read.Entry;

@@ -1,5 +1,7 @@
 using System;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
@@ -8,11 +10,83 @@ using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal;
 
-/// <summary>Redis (L2) access: one GET per hit, one SET (or one script with tags) per write.</summary>
+/// <summary>
+/// Redis (L2) access: one GET per hit, one SET (or one script with tags) per write. The hit path is one pooled async
+/// method around one GET: the key is the tenant's cached prefix bytes plus the caller's key (no string built), the
+/// value is decoded in place from the client's reply (no copy), and no stampede bookkeeping is done unless Redis
+/// misses. (The client's leased-buffer read saves the reply's array but measured about 3% slower here.)
+/// </summary>
 internal sealed partial class TenantCache
 {
-    private readonly record struct RedisRead<T>(L1Entry<T>? Entry, bool Fresh, bool Failed);
+    private const int ReadSlotCount = 1024;
 
+    /// <summary>Direct Redis reads in progress per slot (hash of tenant and key); see <see cref="ReadSlot"/>.</summary>
+    private readonly int[] _readSlots = new int[ReadSlotCount];
+
+    /// <summary>Flights finished since start: tells a leader whether a pre-read miss may be out of date.</summary>
+    private long _flightsCompleted;
+
+    /// <summary>A Redis read. <see cref="Entry"/> is set when the value was stored in memory or may serve fail-safe.</summary>
+    private readonly record struct RedisRead<T>(T Value, L1Entry<T>? Entry, bool Fresh, bool Failed);
+
+    /// <summary>A Redis miss seen by the hit path before coalescing: the leader need not read again if nothing changed since.</summary>
+    private readonly record struct PreRead<T>(RedisRead<T> Read, long Generation, long Epoch, long FlightsBefore);
+
+    /// <summary>
+    /// The memory level missed and Redis is known to be usable: one GET; on a fresh value, done. Otherwise the
+    /// coalesced miss path takes over with what the GET saw.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<CacheResult<T>> ReadThroughAsync<TState, T>(
+        IDatabase db,
+        TenantBucket bucket,
+        long generation,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        L1Entry<T>? stale,
+        int slot,
+        CancellationToken cancellationToken)
+    {
+        var epoch = bucket.Epoch;
+        var flightsBefore = Volatile.Read(ref _flightsCompleted);
+        RedisValue stored = default;
+        var failed = false;
+        try
+        {
+            stored = await db.StringGetAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            OnRedisError(ex);
+            failed = true;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _readSlots[slot]);
+        }
+
+        if (failed)
+        {
+            // The miss path takes over and works from memory (the breaker is open now).
+            return await CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        _redis.ReportSuccess();
+        var read = Decode<T>(stored, bucket, generation, key, options?.LocalExpiration, KeepMs(options), epoch);
+
+        if (read.Fresh)
+        {
+            _metrics.RedisHit();
+            return new CacheResult<T>(read.Value, CacheSource.Redis);
+        }
+
+        return await CoalesceAsync(bucket, key, state, factory, options, stale, new PreRead<T>(read, generation, epoch, flightsBefore), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CacheResult<T>> TryGetFromRedisAsync<T>(TenantBucket bucket, string key)
     {
         var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
@@ -28,12 +102,11 @@ internal sealed partial class TenantCache
             return default;
         }
 
-        var settings = EntrySettings.Resolve(null, _options, _validateTag);
-        var read = await ReadAsync<T>(db, bucket, generation, key, settings, bucket.Epoch).ConfigureAwait(false);
+        var read = await ReadAsync<T>(db, bucket, generation, key, null, KeepMs(null), bucket.Epoch).ConfigureAwait(false);
         if (read.Fresh)
         {
             _metrics.RedisHit();
-            return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
+            return new CacheResult<T>(read.Value, CacheSource.Redis);
         }
 
         _metrics.RedisMiss();
@@ -60,35 +133,42 @@ internal sealed partial class TenantCache
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
-            _redis.ReportFailure(ex.Message);
-            _metrics.Fallback("redis_error");
+            OnRedisError(ex);
             return TenantBucket.UnknownGeneration;
         }
     }
 
-    private async Task<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
     {
         RedisValue stored;
         try
         {
-            stored = await db.StringGetAsync(RedisKeys.Value(bucket.RedisPrefix, generation, key)).ConfigureAwait(false);
+            stored = await db.StringGetAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
             _redis.ReportSuccess();
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
-            _redis.ReportFailure(ex.Message);
-            _metrics.Fallback("redis_error");
-            return new RedisRead<T>(null, false, true);
+            OnRedisError(ex);
+            return new RedisRead<T>(default!, null, false, true);
         }
 
+        return Decode<T>(stored, bucket, generation, key, localExpiration, keepMs, epoch);
+    }
+
+    /// <summary>
+    /// Decodes a stored value (header, tags, body) straight from the client's reply, and keeps it in memory when it is
+    /// fresh and the entry allows a memory copy.
+    /// </summary>
+    private RedisRead<T> Decode<T>(RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
+    {
         // A generation that moved meanwhile (a tenant invalidation, or Redis coming back) makes this read void.
         if (stored.IsNull || bucket.Generation != generation)
         {
             return default;
         }
 
-        ReadOnlyMemory<byte> bytes = stored;
-        if (!Payload.TryRead(bytes.Span, out var isNull, out var freshUntilMs, out var tags, out var body))
+        if (!Payload.TryRead(((ReadOnlyMemory<byte>)stored).Span, out var isNull, out var freshUntilMs, out var tags, out var body))
         {
             Log.UnreadablePayload(_logger, null, key, bucket.Tenant, typeof(T).Name);
             return default;
@@ -106,27 +186,50 @@ internal sealed partial class TenantCache
         }
 
         var remainingMs = freshUntilMs - _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var now = NowMs();
-        var keepMs = isNull ? 0 : (long)settings.FailSafeMaxDuration.TotalMilliseconds;
+        if (isNull)
+        {
+            keepMs = 0;
+        }
+
         if (remainingMs + keepMs <= 0)
         {
             return default;
         }
 
-        var localMs = settings.LocalExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
-        var entry = new L1Entry<T>(value, now + Math.Max(0, localMs), now + remainingMs + keepMs, tags);
         var fresh = remainingMs > 0;
-        if (fresh && localMs > 0)
+        var localMs = localExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
+        if (fresh && localMs <= 0)
+        {
+            // Fresh in Redis, not kept in memory: no entry needed.
+            return new RedisRead<T>(value, null, true, false);
+        }
+
+        var now = NowMs();
+        var entry = new L1Entry<T>(value, now + Math.Max(0, localMs), now + remainingMs + keepMs, tags);
+        if (fresh)
         {
             _memory.Store(bucket, key, entry, epoch);
         }
 
-        return new RedisRead<T>(entry, fresh, false);
+        return new RedisRead<T>(value, entry, fresh, false);
     }
+
+    /// <summary>
+    /// The read slot of a key: 1,024 counters shared by hash, so that concurrent callers on one key send one GET and
+    /// the others coalesce (two hot keys sharing a slot only make one of them take the coalesced path meanwhile).
+    /// </summary>
+    private static int ReadSlot(TenantBucket bucket, string key) =>
+        (RuntimeHelpers.GetHashCode(bucket) ^ key.GetHashCode(StringComparison.Ordinal)) & (ReadSlotCount - 1);
+
+    /// <summary>How long past its expiration a value may serve fail-safe, for this call.</summary>
+    private long KeepMs(CacheEntryOptions? options) =>
+        options?.FailSafe == false ? 0 : (long)_options.FailSafeMaxDuration.TotalMilliseconds;
+
+    private static long KeepMs(EntrySettings settings) => (long)settings.FailSafeMaxDuration.TotalMilliseconds;
 
     private async Task WriteAsync(IDatabase db, TenantBucket bucket, long generation, string key, ReadOnlyMemory<byte> payload, TimeSpan ttl, string[]? tags)
     {
-        var valueKey = RedisKeys.Value(bucket.RedisPrefix, generation, key);
+        var valueKey = bucket.ValueKey(generation, key);
         try
         {
             if (tags is null)
@@ -150,9 +253,14 @@ internal sealed partial class TenantCache
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
-            _redis.ReportFailure(ex.Message);
-            _metrics.Fallback("redis_error");
+            OnRedisError(ex);
         }
+    }
+
+    private void OnRedisError(Exception ex)
+    {
+        _redis.ReportFailure(ex.Message);
+        _metrics.Fallback("redis_error");
     }
 
     private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -28,7 +27,6 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     private readonly MemoryLayer _memory;
     private readonly RedisConnection _redis;
     private readonly CacheMetrics _metrics;
-    private readonly ConcurrentDictionary<(string Tenant, string Key), object> _flights = new();
     private readonly CancellationTokenSource _shutdown = new();
     private readonly string _instance = Guid.NewGuid().ToString("N");
     private readonly string _channel;
@@ -53,7 +51,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries);
-        _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount);
+        _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount, () => _memory.Evictions);
         _channel = RedisKeys.Channel(_options.KeyPrefix);
         _redis = new RedisConnection(_options, time, _logger);
         _redis.Connected += SubscribeBackplane;
@@ -64,6 +62,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     internal SemaphoreSlim Wake { get; } = new(0);
 
     internal MemoryLayer Memory => _memory;
+
+    internal RedisConnection Redis => _redis;
 
     internal Task ConnectAsync() => _redis.StartAsync();
 
@@ -84,6 +84,11 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             var now = NowMs();
             if (now < typed.FreshUntil)
             {
+                if (!typed.Used)
+                {
+                    typed.Used = true;
+                }
+
                 _metrics.MemoryHit();
                 return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
             }
@@ -95,7 +100,26 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         _metrics.MemoryMiss();
-        return new ValueTask<CacheResult<T>>(CoalesceAsync(bucket ?? _memory.Bucket(tenant), key, state, factory, options, stale, cancellationToken));
+        bucket ??= _memory.Bucket(tenant);
+
+        // The Redis hit path skips the coalescing bookkeeping: Redis is connected, the tenant's generation is known, no
+        // invalidation waits for replay, and no load of this key is running here (a caller joins a running one).
+        var generation = bucket.Generation;
+        if (generation != TenantBucket.UnknownGeneration && options?.LocalOnly != true && PendingCount == 0
+            && !bucket.Flights.ContainsKey(key) && _redis.TryGetReadyDatabase() is { } db)
+        {
+            // One direct read per key (slot) at a time: callers arriving together on one key (a stampede) coalesce
+            // instead of each sending a GET.
+            var slot = ReadSlot(bucket, key);
+            if (Interlocked.Increment(ref _readSlots[slot]) == 1)
+            {
+                return ReadThroughAsync(db, bucket, generation, key, state, factory, options, stale, slot, cancellationToken);
+            }
+
+            Interlocked.Decrement(ref _readSlots[slot]);
+        }
+
+        return new ValueTask<CacheResult<T>>(CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken));
     }
 
     public ValueTask<CacheResult<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
@@ -106,6 +130,11 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed
             && NowMs() < typed.FreshUntil)
         {
+            if (!typed.Used)
+            {
+                typed.Used = true;
+            }
+
             _metrics.MemoryHit();
             return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
         }
@@ -190,18 +219,19 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         Func<TState, CancellationToken, ValueTask<T>> factory,
         CacheEntryOptions? options,
         L1Entry<T>? stale,
+        PreRead<T>? preRead,
         CancellationToken cancellationToken)
     {
         var settings = EntrySettings.Resolve(options, _options, _validateTag);
-        var flightKey = (bucket.Tenant, key);
-        if (_flights.TryGetValue(flightKey, out var running) && running is TaskCompletionSource<CacheResult<T>> joined)
+        var flights = bucket.Flights;
+        if (flights.TryGetValue(key, out var running) && running is TaskCompletionSource<CacheResult<T>> joined)
         {
             _metrics.StampedeWait("process");
             return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var mine = new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var winner = _flights.GetOrAdd(flightKey, mine);
+        var winner = flights.GetOrAdd(key, mine);
         if (!ReferenceEquals(winner, mine))
         {
             if (winner is TaskCompletionSource<CacheResult<T>> other)
@@ -211,12 +241,12 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             }
 
             // The same key is being loaded as another type: load without coalescing.
-            return await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
+            return await LoadAsync(bucket, key, state, factory, settings, stale, null).ConfigureAwait(false);
         }
 
         // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
         // for the followers if the leader stops waiting.
-        var load = RunFlightAsync(mine, flightKey, bucket, key, state, factory, settings, stale);
+        var load = RunFlightAsync(mine, bucket, key, state, factory, settings, stale, preRead);
         return cancellationToken.CanBeCanceled
             ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
             : await load.ConfigureAwait(false);
@@ -224,17 +254,17 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
 
     private async Task<CacheResult<T>> RunFlightAsync<TState, T>(
         TaskCompletionSource<CacheResult<T>> flight,
-        (string, string) flightKey,
         TenantBucket bucket,
         string key,
         TState state,
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
-        L1Entry<T>? stale)
+        L1Entry<T>? stale,
+        PreRead<T>? preRead)
     {
         try
         {
-            var result = await LoadAsync(bucket, key, state, factory, settings, stale).ConfigureAwait(false);
+            var result = await LoadAsync(bucket, key, state, factory, settings, stale, preRead).ConfigureAwait(false);
             flight.TrySetResult(result);
             return result;
         }
@@ -246,7 +276,10 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
         finally
         {
-            _flights.TryRemove(new System.Collections.Generic.KeyValuePair<(string, string), object>(flightKey, flight));
+            // Counted before the flight disappears: a caller that misses Redis, then leads a new flight, sees the count
+            // move and reads Redis again (this flight may have stored the value after that caller's read).
+            Interlocked.Increment(ref _flightsCompleted);
+            bucket.Flights.TryRemove(new System.Collections.Generic.KeyValuePair<string, object>(key, flight));
         }
     }
 }

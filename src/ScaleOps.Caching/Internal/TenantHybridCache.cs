@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -25,6 +26,7 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
         var pending = cache.GetOrSetEntryAsync(key, state, factory, Map(options, tags), cancellationToken);
         return pending.IsCompletedSuccessfully ? new ValueTask<T>(pending.Result.Value) : Await(pending);
 
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
         static async ValueTask<T> Await(ValueTask<CacheResult<T>> task) => (await task.ConfigureAwait(false)).Value;
     }
 

@@ -21,15 +21,74 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
         for (var i = 0; i < 5; i++)
         {
             await node.Cache.SetAsync($"k{i}", i, new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(1) });
+            Assert.InRange(node.Cache.GetStatus().MemoryEntries, 1, 3);
         }
 
-        Assert.Equal(3, node.Cache.GetStatus().MemoryEntries);
-        Assert.Equal(CacheSource.Redis, (await node.Cache.TryGetAsync<int>("k4")).Source); // not in memory, still cached
+        // The newest value is served from memory; what was evicted is still in Redis.
+        Assert.Equal(CacheSource.Memory, (await node.Cache.TryGetAsync<int>("k4")).Source);
+        var sources = new[] { "k0", "k1", "k2", "k3", "k4" }.Select(k => node.InMemory("acme", k)).Count(inMemory => inMemory);
+        Assert.InRange(sources, 1, 3);
+        Assert.Equal(CacheSource.Redis, (await node.Cache.TryGetAsync<int>(
+            new[] { "k0", "k1", "k2", "k3" }.First(k => !node.InMemory("acme", k)))).Source);
 
         time.Advance(TimeSpan.FromMinutes(3));
         await node.Internal.MaintainAsync();
         Assert.Equal(0, node.Cache.GetStatus().MemoryEntries);
     }
+
+    [Fact]
+    public async Task The_memory_bound_holds_over_many_tenants_keeps_hot_entries_and_hits_stay_allocation_free()
+    {
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("memory", "bound"), o => o.MaxMemoryEntries = 100);
+        using var evictions = node.Collect("scaleops.cache.memory.evictions");
+        var memoryOnly = new CacheEntryOptions { LocalOnly = true, Expiration = TimeSpan.FromMinutes(10) };
+        using (node.As("hot"))
+        {
+            await node.Cache.SetAsync("hot", "h", memoryOnly);
+        }
+
+        for (var tenant = 0; tenant < 200; tenant++)
+        {
+            using var scope = node.As($"t{tenant}");
+            for (var key = 0; key < 5; key++)
+            {
+                await node.Cache.GetOrSetAsync($"k{key}", _ => ValueTask.FromResult(key), memoryOnly);
+                Assert.InRange(node.Cache.GetStatus().MemoryEntries, 1, 100);
+                Assert.InRange(CountEntries(node), 1, 100);
+                using (node.As("hot"))
+                {
+                    // Hit between any two eviction scans: CLOCK spares it every time.
+                    Assert.Equal(CacheSource.Memory, (await node.Cache.TryGetAsync<string>("hot")).Source);
+                }
+            }
+        }
+
+        Assert.True(node.InMemory("hot", "hot"));
+        Assert.True(node.Internal.Memory.Evictions >= 900, $"{node.Internal.Memory.Evictions} evictions for 1,001 entries in a 100-entry level");
+        evictions.RecordObservableInstruments();
+        Assert.Equal(node.Internal.Memory.Evictions, evictions.LastMeasurement!.Value);
+
+        // Hits after all that eviction: still no allocation and no Redis (one delegate, created before measuring).
+        using var hot = node.As("hot");
+        Func<System.Threading.CancellationToken, ValueTask<string>> never = _ => ValueTask.FromResult("never");
+        for (var i = 0; i < 100; i++)
+        {
+            _ = node.Cache.GetOrSetEntryAsync("hot", never);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1_000; i++)
+        {
+            var hit = node.Cache.GetOrSetEntryAsync("hot", never);
+#pragma warning disable xUnit1031 // completed synchronously (checked first): a memory hit never waits
+            Assert.True(hit.IsCompletedSuccessfully && hit.Result.Source == CacheSource.Memory);
+#pragma warning restore xUnit1031
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    private static int CountEntries(CacheNode node) => node.Internal.Memory.Buckets.Values.Sum(bucket => bucket.Entries.Count);
 
     [Fact]
     public async Task A_custom_serializer_writes_and_reads_the_Redis_copies()

@@ -47,6 +47,19 @@ public class RedisKeysTests
         Assert.Equal(expected[5..^2], tag);
     }
 
+    [Theory]
+    [InlineData("acme", "doc:1", 0)]
+    [InlineData("a}b", "}{weird", 12)]
+    [InlineData("é%", "clé:ü", 3)]
+    public void The_cached_value_key_bytes_give_the_same_key_as_the_string_layout(string tenant, string key, long generation)
+    {
+        var prefix = RedisKeys.TenantPrefix("app", tenant);
+        var bucket = new ScaleOps.Caching.Internal.L1.TenantBucket(tenant, prefix);
+        Assert.Equal(RedisKeys.Value(prefix, generation, key), (string?)bucket.ValueKey(generation, key));
+        Assert.Equal(RedisKeys.Value(prefix, generation + 1, key), (string?)bucket.ValueKey(generation + 1, key)); // a new generation, new bytes
+        Assert.Equal(RedisKeys.Value(prefix, generation, key), (string?)bucket.ValueKey(generation, key));
+    }
+
     private static string HashTag(string key)
     {
         var open = key.IndexOf('{', StringComparison.Ordinal);

@@ -13,6 +13,12 @@ internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
 
     public string[]? Tags { get; } = tags;
 
+    /// <summary>
+    /// Set by a memory hit, cleared by the eviction scan (CLOCK's reference bit): an entry read since the last scan
+    /// survives one more. A plain field write, and only when it changes, so a hit takes no lock and allocates nothing.
+    /// </summary>
+    public bool Used { get; set; }
+
     public bool HasTag(string tag) => Tags is { } tags && Array.IndexOf(tags, tag) >= 0;
 }
 

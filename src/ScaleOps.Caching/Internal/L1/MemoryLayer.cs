@@ -1,17 +1,28 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 
 namespace ScaleOps.Caching.Internal.L1;
 
-/// <summary>The in-process level: tenant → bucket → key → entry, two dictionary lookups on a hit and no allocation.</summary>
+/// <summary>
+/// The in-process level: tenant → bucket → key → entry, two dictionary lookups on a hit and no allocation; at most
+/// <c>maxEntries</c> entries over all tenants (CLOCK eviction on the write path).
+/// </summary>
 internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
 {
     private readonly ConcurrentDictionary<string, TenantBucket> _buckets = new(StringComparer.Ordinal);
     private long _approximateCount;
+    private long _evictions;
+    private int _evicting;
+    private int _evictionStart;
     private TenantBucket? _last;
 
     public long ApproximateCount => Volatile.Read(ref _approximateCount);
+
+    /// <summary>Entries dropped to respect the maximum, since start.</summary>
+    public long Evictions => Volatile.Read(ref _evictions);
 
     public ConcurrentDictionary<string, TenantBucket> Buckets => _buckets;
 
@@ -36,7 +47,10 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
     public TenantBucket Bucket(string tenant) =>
         _buckets.TryGetValue(tenant, out var bucket) ? bucket : _buckets.GetOrAdd(tenant, t => new TenantBucket(t, RedisKeys.TenantPrefix(keyPrefix, t)));
 
-    /// <summary>Stores an entry unless the bucket was invalidated since <paramref name="epoch"/> or memory is full.</summary>
+    /// <summary>
+    /// Stores an entry unless the bucket was invalidated since <paramref name="epoch"/>. When the memory level holds
+    /// more than its maximum, the writer evicts (see <see cref="Evict"/>): the bound costs the write path, never a hit.
+    /// </summary>
     /// <param name="bucket">The tenant's bucket.</param>
     /// <param name="key">The key.</param>
     /// <param name="entry">The entry.</param>
@@ -50,29 +64,85 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
             return false;
         }
 
-        if (entries.TryGetValue(key, out _))
+        var added = entries.TryAdd(key, entry);
+        if (!added)
         {
             entries[key] = entry;
-        }
-        else
-        {
-            if (Volatile.Read(ref _approximateCount) >= maxEntries)
-            {
-                return false;
-            }
-
-            entries[key] = entry;
-            Interlocked.Increment(ref _approximateCount);
         }
 
         // An invalidation that raced with the write wins: undo.
         if (bucket.Epoch != epoch)
         {
-            entries.TryRemove(new System.Collections.Generic.KeyValuePair<string, L1Entry>(key, entry));
+            if (entries.TryRemove(new KeyValuePair<string, L1Entry>(key, entry)) && added)
+            {
+                Interlocked.Decrement(ref _approximateCount);
+            }
+
             return false;
         }
 
+        if (added && Interlocked.Increment(ref _approximateCount) > maxEntries)
+        {
+            Evict();
+        }
+
         return true;
+    }
+
+    /// <summary>
+    /// Brings the memory level back under its maximum with CLOCK (second chance): the scan walks the tenants from a
+    /// rotating start; an entry hit since the last scan (<see cref="L1Entry.Used"/>) loses its mark and stays, an
+    /// unmarked one is dropped. It frees 1/64 of the maximum at once so that the next writes do not scan again. One
+    /// writer evicts at a time; a writer that finds the scan taken stores anyway (the count may pass the maximum by the
+    /// number of concurrent writers until the scan ends).
+    /// </summary>
+    private void Evict()
+    {
+        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var target = maxEntries - Math.Max(1, maxEntries / 64);
+            var buckets = _buckets.Values.ToArray();
+            var start = (int)((uint)Interlocked.Increment(ref _evictionStart) % (uint)Math.Max(1, buckets.Length));
+
+            // Pass 1 clears marks and drops unmarked entries; pass 2 drops what pass 1 spared unless it was hit
+            // meanwhile; pass 3 drops anything (entries under constant hits must still make room).
+            for (var pass = 0; pass < 3; pass++)
+            {
+                for (var i = 0; i < buckets.Length; i++)
+                {
+                    var bucket = buckets[(start + i) % buckets.Length];
+                    var entries = bucket.Entries;
+                    foreach (var pair in entries)
+                    {
+                        if (Volatile.Read(ref _approximateCount) <= target)
+                        {
+                            return;
+                        }
+
+                        if (pass < 2 && pair.Value.Used)
+                        {
+                            pair.Value.Used = false;
+                            continue;
+                        }
+
+                        if (entries.TryRemove(pair))
+                        {
+                            Interlocked.Decrement(ref _approximateCount);
+                            Interlocked.Increment(ref _evictions);
+                        }
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _evicting, 0);
+        }
     }
 
     public void Remove(TenantBucket bucket, string key)

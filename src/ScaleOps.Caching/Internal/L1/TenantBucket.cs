@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Concurrent;
+using System.Text;
 using System.Threading;
+using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal.L1;
 
@@ -16,6 +18,7 @@ internal sealed class TenantBucket
     private ConcurrentDictionary<string, L1Entry> _entries = new(StringComparer.Ordinal);
     private long _epoch;
     private long _generation = UnknownGeneration;
+    private ValuePrefix? _valuePrefix;
 
     public TenantBucket(string tenant, string redisPrefix)
     {
@@ -36,7 +39,33 @@ internal sealed class TenantBucket
     /// <summary>The tenant's Redis generation as last seen, or <see cref="UnknownGeneration"/>.</summary>
     public long Generation => Volatile.Read(ref _generation);
 
+    /// <summary>
+    /// The in-flight loads of this tenant (key → <see cref="System.Threading.Tasks.TaskCompletionSource{TResult}"/>), so
+    /// that concurrent misses on one key run the factory once in this process.
+    /// </summary>
+    public ConcurrentDictionary<string, object> Flights { get; } = new(StringComparer.Ordinal);
+
     public void Touch() => Interlocked.Increment(ref _epoch);
+
+    /// <summary>
+    /// The Redis key of a value, <c>prefix:{tenant}:v{generation}:k:{key}</c>, without building a string: the UTF-8
+    /// bytes up to <c>:k:</c> are cached per generation and StackExchange.Redis writes them and the key straight into
+    /// its output buffer.
+    /// </summary>
+    /// <param name="generation">The tenant's generation.</param>
+    /// <param name="key">The caller's key.</param>
+    /// <returns>The key.</returns>
+    public RedisKey ValueKey(long generation, string key)
+    {
+        var prefix = Volatile.Read(ref _valuePrefix);
+        if (prefix is null || prefix.Generation != generation)
+        {
+            prefix = new ValuePrefix(generation, Encoding.UTF8.GetBytes(RedisKeys.ValuePrefix(RedisPrefix, generation)));
+            Volatile.Write(ref _valuePrefix, prefix);
+        }
+
+        return ((RedisKey)prefix.Bytes).Append(key);
+    }
 
     /// <summary>Drops every entry in O(1).</summary>
     /// <returns>How many entries were dropped (approximately).</returns>
@@ -70,4 +99,11 @@ internal sealed class TenantBucket
 
     /// <summary>Forgets the generation (after Redis comes back): the next Redis access reads it again.</summary>
     public void ForgetGeneration() => Interlocked.Exchange(ref _generation, UnknownGeneration);
+
+    private sealed class ValuePrefix(long generation, byte[] bytes)
+    {
+        public long Generation { get; } = generation;
+
+        public byte[] Bytes { get; } = bytes;
+    }
 }

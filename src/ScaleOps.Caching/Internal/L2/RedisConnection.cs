@@ -21,6 +21,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     private long _openUntil;
     private int _unavailable;
     private int _probing;
+    private long _probeStarted;
     private int _disconnected;
     private string? _lastError;
 
@@ -67,7 +68,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     {
         if (Volatile.Read(ref _unavailable) != 0)
         {
-            if (_time.GetTimestamp() < Volatile.Read(ref _openUntil) || Interlocked.CompareExchange(ref _probing, 1, 0) != 0)
+            if (_time.GetTimestamp() < Volatile.Read(ref _openUntil) || !TryStartProbe())
             {
                 return new ValueTask<IDatabase?>((IDatabase?)null);
             }
@@ -76,6 +77,26 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         var connecting = _connect.Value;
         return connecting.IsCompletedSuccessfully ? new ValueTask<IDatabase?>(Database(connecting.Result)) : AwaitDatabase(connecting);
     }
+
+    /// <summary>
+    /// The database when Redis is connected and the breaker closed, otherwise <see langword="null"/>. Never probes and
+    /// never waits: the hit path uses it and leaves every other case to <see cref="TryGetDatabaseAsync"/>.
+    /// </summary>
+    /// <returns>The database or null.</returns>
+    public IDatabase? TryGetReadyDatabase()
+    {
+        if (Volatile.Read(ref _unavailable) != 0 || !_connect.IsValueCreated)
+        {
+            return null;
+        }
+
+        var connecting = _connect.Value;
+        return connecting.IsCompletedSuccessfully && connecting.Result.IsConnected ? connecting.Result.GetDatabase() : null;
+    }
+
+    /// <summary>The multiplexer once connected (tests profile the commands the cache sends).</summary>
+    internal ConnectionMultiplexer? Multiplexer =>
+        _connect.IsValueCreated && _connect.Value.IsCompletedSuccessfully ? _connect.Value.Result : null;
 
     public void ReportSuccess()
     {
@@ -125,6 +146,23 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         {
             _connect.Value.Result.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Lets one caller probe Redis. A probe that never reports (its caller needed no Redis command after all) expires
+    /// after one breaker duration, so it cannot keep the cache off Redis for good.
+    /// </summary>
+    private bool TryStartProbe()
+    {
+        var now = _time.GetTimestamp();
+        if (Interlocked.CompareExchange(ref _probing, 1, 0) == 0)
+        {
+            Volatile.Write(ref _probeStarted, now);
+            return true;
+        }
+
+        var started = Volatile.Read(ref _probeStarted);
+        return now - started >= _breakerTicks && Interlocked.CompareExchange(ref _probeStarted, now, started) == started;
     }
 
     private async ValueTask<IDatabase?> AwaitDatabase(Task<ConnectionMultiplexer> connecting)

@@ -83,7 +83,7 @@ internal sealed partial class TenantCache
 
     private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
     {
-        var read = await ReadAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+        var read = await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
         if (read.Failed)
         {
             throw new RedisException("Redis failed while waiting for another instance's value.");
@@ -95,7 +95,7 @@ internal sealed partial class TenantCache
         }
 
         _metrics.RedisHit();
-        return new CacheResult<T>(read.Entry!.Value, CacheSource.Redis);
+        return new CacheResult<T>(read.Value, CacheSource.Redis);
     }
 
     private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)

@@ -1,0 +1,35 @@
+using System;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Caching.Internal.L2;
+using ScaleOps.Caching.Tests.Support;
+
+namespace ScaleOps.Caching.Tests.Internal;
+
+public sealed class RedisConnectionTests(SingleRedis redis) : IClassFixture<SingleRedis>
+{
+    [Fact]
+    public async Task An_open_breaker_lets_one_probe_through_and_a_probe_that_never_reports_expires()
+    {
+        var time = new FakeTimeProvider();
+        var options = new CachingOptions { RedisConnectionString = redis.ConnectionString, BreakerDuration = TimeSpan.FromSeconds(5) };
+        await using var connection = new RedisConnection(options, time, NullLogger.Instance);
+        await connection.StartAsync();
+        Assert.NotNull(connection.TryGetReadyDatabase());
+
+        connection.ReportFailure("test");
+        Assert.Null(connection.TryGetReadyDatabase());
+        Assert.Null(await connection.TryGetDatabaseAsync()); // open
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.NotNull(await connection.TryGetDatabaseAsync()); // the probe; its caller never reports
+        Assert.Null(await connection.TryGetDatabaseAsync());    // one probe at a time
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.NotNull(await connection.TryGetDatabaseAsync()); // the silent probe expired: a new one
+        connection.ReportSuccess();
+        Assert.NotNull(connection.TryGetReadyDatabase());
+        Assert.True(connection.IsAvailable);
+    }
+}
