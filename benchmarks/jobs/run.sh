@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# ScaleOps.Jobs against graphile-worker and pg-boss (npm, installed into benchmarks/jobs/node/, git-ignored) on the same
-# PostgreSQL (scripts/servers.sh: fsync and synchronous_commit on). Every measurement runs in its own process on a
+# ScaleOps.Jobs against graphile-worker and pg-boss (npm, installed into benchmarks/jobs/node/, git-ignored) and
+# Hangfire.PostgreSql (NuGet, benchmarks/jobs/Hangfire.Bench) on the same PostgreSQL (scripts/servers.sh: fsync and synchronous_commit on). Every measurement runs in its own process on a
 # freshly created database; CHECKPOINT before the timer; processing stops when the DATABASE shows every job done.
 #
 #   benchmarks/jobs/run.sh [REPS]            default 3 reps, interleaved (rep 1 of every peer, then rep 2, ...)
 #
 # Environment: QUIET_MAX_WAIT (s, default 20) waits for the CPU to be at most QUIET_BUSY% (default 25) busy before each
-# measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss").
+# measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss hangfire").
+# Hangfire is one to two orders of magnitude slower, so it runs smaller N (HANGFIRE_N, default "bulk=2000 single=500
+# process=2000 latency=100"; processing capped at 30 s, a capped run reports jobs done / elapsed) to keep a rep short.
 # Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 reps="${1:-3}"
-peers="${PEERS:-scaleops graphile pgboss}"
+peers="${PEERS:-scaleops graphile pgboss hangfire}"
+hangfire_n="${HANGFIRE_N:-bulk=2000 single=500 process=2000 latency=100}"
 quiet_wait="${QUIET_MAX_WAIT:-20}"
 quiet_busy="${QUIET_BUSY:-25}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -29,6 +32,10 @@ if [ ! -d "$here/node/node_modules/graphile-worker" ] || [ ! -d "$here/node/node
 fi
 dotnet build "$here/ScaleOps.Jobs.Bench/ScaleOps.Jobs.Bench.csproj" -c Release -nologo -clp:NoSummary -v:quiet >&2
 bench_dll="$here/ScaleOps.Jobs.Bench/bin/Release/net10.0/ScaleOps.Jobs.Bench.dll"
+if [[ " $peers " == *" hangfire "* ]]; then
+  dotnet build "$here/Hangfire.Bench/Hangfire.Bench.csproj" -c Release -nologo -clp:NoSummary -v:quiet >&2
+fi
+hangfire_dll="$here/Hangfire.Bench/bin/Release/net10.0/Hangfire.Bench.dll"
 
 mkdir -p "$here/results"
 out="$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
@@ -59,10 +66,13 @@ measure() { # peer scenario N C
   case "$peer" in
     scaleops) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
     scaleops-buffer) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" buffer) ;;
+    hangfire)
+      for kv in $hangfire_n; do [ "${kv%%=*}" = "$scenario" ] && n="${kv#*=}"; done
+      line=$(dotnet "$hangfire_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
     graphile|pgboss) line=$(cd "$here/node" && node bench.mjs "$peer" "$scenario" "postgres://postgres@127.0.0.1:$port/jobs_bench" "$n" "$c") ;;
   esac
   line=$(printf '%s\n' "$line" | grep '^{"peer"' | tail -n 1)
-  line="${line%\}},\"rep\":$rep,\"busy\":$busy}"
+  line="${line%\}},\"rep\":$rep,\"busy\":$busy,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
   echo "$line" >>"$out"
   echo "[bench] $line" >&2
 }

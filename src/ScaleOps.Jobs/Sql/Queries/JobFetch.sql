@@ -80,9 +80,15 @@ chosen AS (
     WHERE r.concurrency_key IS NULL OR r.key_rank + coalesce(k.n, 0) <= r.concurrency_limit
     ORDER BY r.tenant_rank, r.ord
     LIMIT @limit
+),
+-- The rows are found by primary key (= ANY of the chosen ids), not joined with "chosen": for a large batch the planner
+-- otherwise hashes the whole table (a sequential scan per fetch; 40 of 73 ms for 500 jobs on a 20,000-row table).
+started AS (
+    UPDATE {{schema}}.jobs j
+    SET state = 'running', attempt = j.attempt + 1, attempted_at = @now, lease_until = @lease_until
+    FROM cfg
+    WHERE j.id = ANY (ARRAY(SELECT c.id FROM chosen c))
+    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at
 )
-UPDATE {{schema}}.jobs j
-SET state = 'running', attempt = j.attempt + 1, attempted_at = @now, lease_until = @lease_until
-FROM chosen c CROSS JOIN cfg
-WHERE j.id = c.id
-RETURNING j.id, j.kind, j.tenant_id, j.payload::text, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at, c.ord
+SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeout_ms, s.run_at, s.created_at, c.ord
+FROM started s JOIN chosen c ON c.id = s.id

@@ -1,0 +1,167 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Hangfire;
+using Hangfire.PostgreSql;
+using Npgsql;
+
+namespace Hangfire.Bench;
+
+/// <summary>The no-op job. Hangfire stores the call (type, method, arguments) and invokes it on a worker.</summary>
+public static class BenchJob
+{
+    private static int s_done;
+    private static TaskCompletionSource<long>? s_started;
+
+    public static int Done => Volatile.Read(ref s_done);
+
+    public static Task<long> ExpectStart()
+    {
+        s_started = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return s_started.Task;
+    }
+
+    public static void Run(int i)
+    {
+        _ = i;
+        Interlocked.Increment(ref s_done);
+        s_started?.TrySetResult(Stopwatch.GetTimestamp());
+    }
+}
+
+public static class Program
+{
+    /// <summary>
+    /// Usage: Hangfire.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [CAP_SECONDS]
+    /// Storage: EnableLongPolling (LISTEN/NOTIFY wake-up), QueuePollInterval 1 s (the backstop poll, as ScaleOps.Jobs'
+    /// PollInterval), UseSlidingInvisibilityTimeout (a heartbeat-renewed lease, as ScaleOps.Jobs' lease), native
+    /// transactions. Processing is capped at CAP_SECONDS (default 30): a capped run reports jobs done / elapsed.
+    /// </summary>
+    public static async Task<int> Main(string[] args)
+    {
+        var (scenario, cs, n, c) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
+        var cap = TimeSpan.FromSeconds(args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 30);
+        var options = new PostgreSqlStorageOptions
+        {
+            PrepareSchemaIfNecessary = true,
+            EnableLongPolling = true,
+            QueuePollInterval = TimeSpan.FromSeconds(1),
+            UseSlidingInvisibilityTimeout = true,
+            InvisibilityTimeout = TimeSpan.FromMinutes(5),
+            UseNativeDatabaseTransactions = true,
+        };
+        GlobalConfiguration.Configuration
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UsePostgreSqlStorage(o => o.UseNpgsqlConnection(cs), options);
+        var storage = JobStorage.Current;
+        await using var admin = NpgsqlDataSource.Create(cs);
+        async Task CheckpointAsync()
+        {
+            await using var command = admin.CreateCommand("CHECKPOINT");
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var client = new BackgroundJobClient(storage);
+        BackgroundJobServer Server(int workers) => new(new BackgroundJobServerOptions { WorkerCount = workers, ServerName = "bench" }, storage);
+        void EnqueueParallel(int count, int callers) =>
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = callers }, i => client.Enqueue(() => BenchJob.Run(i)));
+
+        object result;
+        switch (scenario)
+        {
+            case "bulk":
+            {
+                // No bulk API in Hangfire OSS (batches are Hangfire Pro): C parallel callers each enqueue one job at a time.
+                await CheckpointAsync();
+                var t0 = Stopwatch.GetTimestamp();
+                EnqueueParallel(n, c);
+                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds, note = $"no bulk API: {c} parallel callers" };
+                break;
+            }
+
+            case "single":
+            {
+                await CheckpointAsync();
+                var t0 = Stopwatch.GetTimestamp();
+                for (var i = 0; i < n; i++)
+                {
+                    client.Enqueue(() => BenchJob.Run(i));
+                }
+
+                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds };
+                break;
+            }
+
+            case "process":
+            {
+                EnqueueParallel(n, 10);
+                await CheckpointAsync();
+                var t0 = Stopwatch.GetTimestamp();
+                using var server = Server(c);
+                var capped = false;
+                while (BenchJob.Done < n)
+                {
+                    if (Stopwatch.GetElapsedTime(t0) > cap)
+                    {
+                        capped = true;
+                        break;
+                    }
+
+                    await Task.Delay(1);
+                }
+
+                if (!capped)
+                {
+                    await using var left = admin.CreateCommand("SELECT count(*) FROM hangfire.job WHERE statename IS DISTINCT FROM 'Succeeded'");
+                    while ((long)(await left.ExecuteScalarAsync())! > 0)
+                    {
+                        await Task.Delay(5);
+                    }
+                }
+
+                var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                result = capped ? new { value = BenchJob.Done / elapsed, capped = true } : new { value = n / elapsed, capped = false };
+                server.SendStop();
+                break;
+            }
+
+            case "latency":
+            {
+                using var server = Server(1);
+                await Task.Delay(1000);
+                var samples = new double[n];
+                var enqueue = new double[n];
+                for (var i = 0; i < n; i++)
+                {
+                    var started = BenchJob.ExpectStart();
+                    var t0 = Stopwatch.GetTimestamp();
+                    client.Enqueue(() => BenchJob.Run(i));
+                    enqueue[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    samples[i] = Stopwatch.GetElapsedTime(t0, await started).TotalMilliseconds;
+                    await Task.Delay(20 + Random.Shared.Next(31));
+                }
+
+                Array.Sort(samples);
+                Array.Sort(enqueue);
+                double At(double[] s, int p) => s[Math.Min(s.Length - 1, (int)Math.Ceiling(p / 100.0 * s.Length) - 1)];
+                result = new { p50 = At(samples, 50), p95 = At(samples, 95), p99 = At(samples, 99), max = samples[^1], enqueueP50 = At(enqueue, 50) };
+                server.SendStop();
+                break;
+            }
+
+            default:
+                await Console.Error.WriteLineAsync("scenario: bulk | single | process | latency");
+                return 2;
+        }
+
+        var line = JsonSerializer.Serialize(new { peer = "hangfire", scenario, n, c }).TrimEnd('}') + "," + JsonSerializer.Serialize(result).TrimStart('{');
+        Console.WriteLine(line);
+        Environment.Exit(0); // the server's background processes need not drain
+        return 0;
+    }
+}
