@@ -150,8 +150,10 @@ log_destination = 'stderr'
 EOF
     printf 'host replication all 127.0.0.1/32 trust\n' >>"$dir/data/pg_hba.conf"
   fi
-  sed -i "/^port = /d" "$dir/data/postgresql.conf"
-  echo "port = $port" >>"$dir/data/postgresql.conf"
+  # Keep 1 GB of WAL for the streaming replica (scripts/servers.d/pgreplica.sh): a test that cuts it off for a while
+  # while other test classes write must not leave it asking for a removed segment.
+  sed -i -e "/^port = /d" -e "/^wal_keep_size = /d" "$dir/data/postgresql.conf"
+  printf 'port = %s\nwal_keep_size = 1GB\n' "$port" >>"$dir/data/postgresql.conf"
   log "starting postgres on 127.0.0.1:$port"
   as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 120 start >/dev/null \
     || die "postgres did not start: $(tail -n 20 "$dir/postgres.log")"
