@@ -8,7 +8,9 @@ namespace ScaleOps.Caching.Internal;
 
 /// <summary>
 /// The cache's one background loop: connects to Redis at start-up, sweeps expired memory entries every
-/// <see cref="CachingOptions.SweepInterval"/>, and replays pending invalidations as soon as Redis returns.
+/// <see cref="CachingOptions.SweepInterval"/>, replays pending invalidations as soon as Redis returns, and while Redis is
+/// down probes it once per <see cref="CachingOptions.BreakerDuration"/>, so the cache (and its health) recovers even when
+/// every read is a memory hit.
 /// </summary>
 internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider time, Microsoft.Extensions.Options.IOptions<CachingOptions> options,
     ILogger<CacheMaintenanceService>? logger = null) : BackgroundService
@@ -29,7 +31,9 @@ internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider ti
             {
                 wake ??= cache.Wake.WaitAsync(stoppingToken);
                 using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                var delay = Task.Delay(interval, time, delayCancel.Token);
+                // While Redis is down, come back once per breaker period to probe it (see TenantCache.MaintainAsync).
+                var wait = cache.Redis.IsAvailable ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks, options.Value.BreakerDuration.Ticks));
+                var delay = Task.Delay(wait, time, delayCancel.Token);
                 if (await Task.WhenAny(wake, delay).ConfigureAwait(false) == wake)
                 {
                     await wake.ConfigureAwait(false);

@@ -62,6 +62,31 @@ internal sealed partial class TenantCache
                 await ReplayPendingAsync(db).ConfigureAwait(false);
             }
         }
+        else if (!_redis.IsAvailable)
+        {
+            // Memory hits never touch Redis, so a service that only hits would otherwise report Redis down (and keep
+            // serving from memory alone) until its next miss: probe once the breaker lets us.
+            await ProbeRedisAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ProbeRedisAsync()
+    {
+        var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+        if (db is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await db.PingAsync().ConfigureAwait(false);
+            _redis.ReportSuccess();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            _redis.ReportFailure(ex.Message);
+        }
     }
 
     private async Task InvalidateInRedisAsync(TenantBucket bucket, char kind, string subject)

@@ -62,6 +62,36 @@ public sealed class RedisOutageTests
     }
 
     [Fact]
+    public async Task After_a_hang_the_cache_uses_Redis_again_although_every_read_is_a_memory_hit()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(After_a_hang_the_cache_uses_Redis_again_although_every_read_is_a_memory_hit));
+        await using var node = Node(redis, prefix);
+        using var scope = node.As("acme");
+        await Until(async () =>
+        {
+            await node.Cache.SetAsync("hot", "v1");
+            return node.Cache.GetStatus().RedisAvailable && node.InMemory("acme", "hot");
+        }, "the cache to write through Redis");
+
+        await redis.PauseAsync();
+        await Until(async () =>
+        {
+            await node.Cache.TryGetAsync<string>("cold");
+            return !node.Cache.GetStatus().RedisAvailable;
+        }, "a miss to time out and open the cache's breaker");
+        Assert.Equal(CacheSource.Memory, (await node.Cache.TryGetAsync<string>("hot")).Source);
+
+        // From here on the service only hits memory, which never touches Redis: the maintenance pass must probe it.
+        await redis.ResumeAsync();
+        await Until(async () =>
+        {
+            await node.Internal.MaintainAsync();
+            return node.Cache.GetStatus().RedisAvailable;
+        }, "maintenance to probe Redis and close the breaker");
+    }
+
+    [Fact]
     public async Task After_a_restart_no_instance_serves_an_entry_invalidated_during_the_outage()
     {
         await using var redis = await PrivateRedisServer.StartAsync();
