@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Starts and stops the throwaway servers that the tests, benchmarks and demo use, on free loopback ports.
 #
-#   scripts/servers.sh start [NAME|all]     start (or reuse) the servers; default all
-#   scripts/servers.sh stop  [NAME|all]     stop them by the PID this script recorded
+#   scripts/servers.sh start [NAME...|all]  start (or reuse) the servers; default all
+#   scripts/servers.sh stop  [NAME...|all]  stop them by the PID this script recorded
 #   scripts/servers.sh restart NAME         stop, then start on the same port
 #   scripts/servers.sh status               what runs where
 #   scripts/servers.sh env                  print the connection settings (KEY=value lines)
@@ -207,23 +207,29 @@ for plugin in "$repo"/scripts/servers.d/*.sh; do
   [ -f "$plugin" ] && . "$plugin"
 done
 
-which_servers() {
-  local name=${1:-all} s
-  if [ "$name" = all ]; then echo "${SERVERS[*]}"; return; fi
-  for s in "${SERVERS[@]}"; do [ "$s" = "$name" ] && { echo "$s"; return; }; done
-  die "unknown server '$name' (one of: ${SERVERS[*]}, or all)"
+which_servers() { # NAME... (none: all), in the order given
+  local name s found out=()
+  [ $# -gt 0 ] || set -- all
+  for name in "$@"; do
+    if [ "$name" = all ]; then echo "${SERVERS[*]}"; return; fi
+    found=
+    for s in "${SERVERS[@]}"; do [ "$s" = "$name" ] && found=$s; done
+    [ -n "$found" ] || die "unknown server '$name' (one of: ${SERVERS[*]}, or all)"
+    out+=("$found")
+  done
+  echo "${out[*]}"
 }
 
 cmd="${1:-}"; shift || true
 case "$cmd" in
   start)
-    servers=$(which_servers "${1:-all}") || exit 1
+    servers=$(which_servers "$@") || exit 1
     for s in $servers; do "start_$s"; done
     write_env
     log "connection settings in $envfile"
     ;;
   stop)
-    servers=$(which_servers "${1:-all}") || exit 1
+    servers=$(which_servers "$@") || exit 1
     for s in $(echo "$servers" | tr ' ' '\n' | tac); do "stop_$s"; done
     write_env
     ;;

@@ -118,6 +118,16 @@ if (status == HttpStatusCode.OK)
 
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("tables").EnumerateArray().All(t => t.GetProperty("healthy").GetBoolean()),
     $"GET /ops/partitions -> {(int)status}: partitions created ahead by maintenance at start-up (one leader by advisory lock)");
+var auditPartitions = status == HttpStatusCode.OK
+    ? body.GetProperty("tables").EnumerateArray().Where(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+        .Select(t => t.GetProperty("partitions").GetArrayLength()).FirstOrDefault()
+    : 0;
+var thisMonth = new DateTimeOffset(DateTimeOffset.UtcNow.Year, DateTimeOffset.UtcNow.Month, 1, 0, 0, 0, TimeSpan.Zero);
+var pruneUrl = $"/ops/audit/partitions?from={Uri.EscapeDataString(thisMonth.ToString("O"))}&to={Uri.EscapeDataString(thisMonth.AddMonths(1).ToString("O"))}";
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, pruneUrl, tenant: acme, admin: true));
+var read = status == HttpStatusCode.OK ? body.GetProperty("partitions").EnumerateArray().Select(p => p.GetString()).ToList() : [];
+walk.Check(read.Count == 1 && read[0] == $"audit_log_p{thisMonth.Year:D4}_{thisMonth.Month:D2}",
+    $"{acme}: GET /audit for {thisMonth:yyyy-MM} reads {read.Count} partition ({string.Join(", ", read)}) of the {auditPartitions} attached (EXPLAIN ANALYZE via GET /ops/audit/partitions)");
 
 walk.Section("ScaleOps.Resilience: plan rate limits shared through Redis, quotas in PostgreSQL, breakers");
 var burst = await Task.WhenAll(Enumerable.Range(0, 30).Select(_ => walk.SendAsync(walk.Request(HttpMethod.Get, "/documents?limit=1", tenant: acme))));

@@ -41,6 +41,30 @@ public class AuditEndpointTests(SampleHostFixture host) : IClassFixture<SampleHo
         Assert.Equal(0, (await other.GetFromJsonAsync<JsonElement>(url)).GetProperty("items").GetArrayLength());
     }
 
+    [Fact]
+    public async Task The_ops_view_shows_that_the_audit_query_reads_only_the_partitions_of_its_range()
+    {
+        var tenant = await host.RegisterTenantAsync("audit-pruned");
+        using var admin = host.Client(tenant, admin: true);
+        var now = DateTimeOffset.UtcNow;
+        var month = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        static string Url(DateTimeOffset from, DateTimeOffset to) =>
+            $"/ops/audit/partitions?from={Uri.EscapeDataString(from.ToString("O"))}&to={Uri.EscapeDataString(to.ToString("O"))}";
+        static string[] Partitions(JsonElement body) => [.. body.GetProperty("partitions").EnumerateArray().Select(p => p.GetString()!)];
+        static string Name(DateTimeOffset m) => $"audit_log_p{m.Year:D4}_{m.Month:D2}";
+
+        Assert.Equal([Name(month)], Partitions(await admin.GetFromJsonAsync<JsonElement>(Url(month, month.AddMonths(1)))));
+        Assert.Equal(
+            [Name(month), Name(month.AddMonths(1))],
+            Partitions(await admin.GetFromJsonAsync<JsonElement>(Url(month.AddDays(14), month.AddMonths(1).AddDays(14)))));
+
+        using var withoutKey = host.Client(tenant);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await withoutKey.GetAsync(Url(month, month.AddMonths(1)))).StatusCode);
+        using var withoutTenant = host.Client(admin: true);
+        await ProblemAssert.IsProblemAsync(await withoutTenant.GetAsync(Url(month, month.AddMonths(1))), HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(await admin.GetAsync("/ops/audit/partitions?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"), HttpStatusCode.BadRequest);
+    }
+
     [Theory]
     [InlineData("/audit")]
     [InlineData("/audit?from=2026-01-01T00:00:00Z")]

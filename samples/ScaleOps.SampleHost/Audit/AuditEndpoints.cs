@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using ScaleOps.Partitioning.Audit;
+using ScaleOps.SampleHost.Admin;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Tenancy;
@@ -21,12 +22,42 @@ public static class AuditEndpoints
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
     {
         routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>().MapGet("", QueryAsync);
+
+        // Operations: which partitions GET /audit reads for a range (EXPLAIN ANALYZE of the same statement).
+        routes.MapGroup("/ops/audit").AddEndpointFilter<AdminKeyFilter>().AddEndpointFilter<TenantFilter>()
+            .MapGet("/partitions", PartitionsReadAsync);
         return routes;
     }
 
     private static async Task<IResult> QueryAsync(HttpRequest request, IAuditLog audit, CancellationToken cancellationToken)
     {
-        if (!TryParse(request, "from", out var from, out var problem) || !TryParse(request, "to", out var to, out problem))
+        if (Range(request, out var from, out var to) is { } problem)
+        {
+            return problem;
+        }
+
+        var records = await audit.QueryAsync(from, to, limit: 1000, cancellationToken);
+        return TypedResults.Ok(new
+        {
+            items = records.Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
+        });
+    }
+
+    private static async Task<IResult> PartitionsReadAsync(HttpRequest request, IAuditLog audit, CancellationToken cancellationToken)
+    {
+        if (Range(request, out var from, out var to) is { } problem)
+        {
+            return problem;
+        }
+
+        var partitions = await audit.PartitionsReadAsync(from, to, cancellationToken);
+        return TypedResults.Ok(new { from, to, partitions });
+    }
+
+    private static IResult? Range(HttpRequest request, out DateTimeOffset from, out DateTimeOffset to)
+    {
+        to = default;
+        if (!TryParse(request, "from", out from, out var problem) || !TryParse(request, "to", out to, out problem))
         {
             return problem!;
         }
@@ -41,11 +72,7 @@ public static class AuditEndpoints
             return Problems.BadRequest($"\"from\" and \"to\" must be at most {MaxDays} days apart.");
         }
 
-        var records = await audit.QueryAsync(from, to, limit: 1000, cancellationToken);
-        return TypedResults.Ok(new
-        {
-            items = records.Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
-        });
+        return null;
     }
 
     private static bool TryParse(HttpRequest request, string name, out DateTimeOffset value, out IResult? problem)

@@ -39,6 +39,17 @@ public interface IAuditLog
     /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
     Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The partitions <see cref="QueryAsync"/> reads for this range and the ambient tenant: the same statement, run under
+    /// <c>EXPLAIN (ANALYZE)</c>, so operators can check that a query is pruned to the partitions of its range.
+    /// </summary>
+    /// <param name="from">The inclusive start.</param>
+    /// <param name="to">The exclusive end.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The names of the partitions read, sorted; empty when <paramref name="to"/> is not after <paramref name="from"/>.</returns>
+    /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    Task<IReadOnlyList<string>> PartitionsReadAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
+
     /// <summary>One event of the ambient tenant by id; the id's timestamp bounds the search to one partition.</summary>
     /// <param name="id">The event id returned by <see cref="WriteAsync"/>.</param>
     /// <param name="cancellationToken">Cancels the query.</param>

@@ -54,6 +54,50 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
         return await ReadAsync(batch, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<List<string>> PartitionsReadAsync(string tenant, DateTime from, DateTime to, CancellationToken cancellationToken)
+    {
+        await using var batch = GenericPlanBatch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) " + _query);
+        var query = batch.BatchCommands[1];
+        query.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        query.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 10_000 });
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        batch.Connection = connection;
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        var relations = new SortedSet<string>(StringComparer.Ordinal);
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var plan = JsonDocument.Parse(reader.GetString(0));
+            foreach (var root in plan.RootElement.EnumerateArray())
+            {
+                CollectRelations(root.GetProperty("Plan"), relations);
+            }
+        }
+
+        return [.. relations];
+    }
+
+    // Partitions pruned when the generic plan starts (the bounds are parameters) do not appear in the plan at all, and a
+    // partition the executor never reached (the LIMIT was met first) shows zero loops: neither was read.
+    private static void CollectRelations(JsonElement node, SortedSet<string> relations)
+    {
+        var ran = !node.TryGetProperty("Actual Loops", out var loops) || loops.GetDouble() > 0;
+        if (ran && node.TryGetProperty("Relation Name", out var name) && name.GetString() is { } relation)
+        {
+            relations.Add(relation);
+        }
+
+        if (node.TryGetProperty("Plans", out var children))
+        {
+            foreach (var child in children.EnumerateArray())
+            {
+                CollectRelations(child, relations);
+            }
+        }
+    }
+
     public async Task<AuditRecord?> FindAsync(string tenant, Guid id, DateTime from, DateTime to, CancellationToken cancellationToken)
     {
         await using var batch = GenericPlanBatch(_find);

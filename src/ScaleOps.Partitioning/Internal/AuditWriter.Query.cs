@@ -22,6 +22,17 @@ internal sealed partial class AuditWriter
         return await _store.QueryAsync(tenant.Value, from.UtcDateTime, to.UtcDateTime, limit, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<string>> PartitionsReadAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        var tenant = _tenants.RequireTenant();
+        if (to <= from)
+        {
+            return [];
+        }
+
+        return await _store.PartitionsReadAsync(tenant.Value, from.UtcDateTime, to.UtcDateTime, cancellationToken).ConfigureAwait(false);
+    }
+
     public Task<AuditRecord?> FindAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var tenant = _tenants.RequireTenant();

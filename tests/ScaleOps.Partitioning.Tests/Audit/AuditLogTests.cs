@@ -119,6 +119,30 @@ public class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDa
     }
 
     [Fact]
+    public async Task PartitionsReadAsync_names_the_partitions_the_range_query_reads()
+    {
+        var (host, audit, tenants, time) = await StartAsync("audit_read");
+        using var _ = host;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            await audit.WriteAsync(Entry("document.created", "d1")); // 2026-11-23
+            time.Advance(TimeSpan.FromDays(10));
+            await audit.WriteAsync(Entry("document.updated", "d1")); // 2026-12-03
+            await audit.FlushAsync().WaitAsync("the audit flush");
+
+            var november = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+            Assert.Equal(["audit_log_p2026_11"], await audit.PartitionsReadAsync(november, november.AddMonths(1)));
+            Assert.Equal(
+                ["audit_log_p2026_11", "audit_log_p2026_12"],
+                await audit.PartitionsReadAsync(november.AddDays(14), november.AddMonths(1).AddDays(14)));
+            Assert.Empty(await audit.PartitionsReadAsync(november, november));
+        }
+
+        await Assert.ThrowsAsync<TenantRequiredException>(() => audit.PartitionsReadAsync(TestHost.Monday, TestHost.Monday.AddDays(1)));
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task Audit_queries_run_as_prepared_statements_that_reuse_one_generic_plan()
     {
         var (writer, audit, tenants, _) = await StartAsync("audit_plan");

@@ -45,7 +45,8 @@ internal static class UsePartitioning
             Changes = JsonSerializer.SerializeToElement(new { title = new[] { "old", "new" } }),
         });
         var events = await audit.QueryAsync(from, to, limit: 100); // this tenant's, newest first, pruned to the range
+        var read = await audit.PartitionsReadAsync(from, to);       // which partitions that query reads (EXPLAIN ANALYZE)
         #endregion
-        _ = events;
+        _ = (events, read);
     }
 }
