@@ -124,6 +124,9 @@ public class RedisTenantRateLimiterTests
             Assert.True(lease.IsAcquired);
             Assert.True(lease.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining));
             Assert.Equal(9 - i, remaining);
+            // The daily rule binds: full again once the i + 1 tokens taken so far are back, 2.4 h each.
+            Assert.True(lease.TryGetMetadata(RateLimitMetadata.Reset, out var reset));
+            Assert.InRange(reset, TimeSpan.FromHours(2.4 * (i + 1)) - TimeSpan.FromMinutes(1), TimeSpan.FromHours(2.4 * (i + 1)) + TimeSpan.FromSeconds(1));
         }
 
         using var rejected = await limiter.AcquireAsync(tenant);
