@@ -37,6 +37,55 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
     }
 
     [Fact]
+    public async Task Tenants_left_with_nothing_in_memory_are_forgotten_after_two_sweeps_and_come_back_without_stale_entries()
+    {
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("memory", "forget"));
+        for (var i = 0; i < 40; i++)
+        {
+            using var scope = node.As($"t{i}");
+            await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"));
+            await node.Cache.RemoveAsync("k");
+        }
+
+        using (node.As("acme"))
+        {
+            await node.Cache.GetOrSetAsync("doc", _ => ValueTask.FromResult("kept"));
+        }
+
+        // t39 was the last tenant looked up before acme; look t7 up last so the memory level's shortcut points at it.
+        using (node.As("t7"))
+        {
+            Assert.Null((await node.Cache.TryGetAsync<string>("k")).Value);
+        }
+
+        var buckets = node.Internal.Memory.Buckets;
+        Assert.Equal(41, buckets.Count);
+        await node.Internal.MaintainAsync();
+        Assert.Equal(41, buckets.Count); // empty once: kept (a tenant read only from Redis would otherwise churn)
+        await node.Internal.MaintainAsync();
+        Assert.Equal(["acme"], buckets.Keys);
+
+        // The forgotten tenant works as before, and a removal reaches the entry a read stored after the sweep (the
+        // shortcut to the forgotten bucket must not keep serving from it).
+        using (node.As("t7"))
+        {
+            Assert.Equal("v2", await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("v2")));
+            Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("unused"))).Source);
+            await node.Cache.RemoveAsync("k");
+            var after = await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("v3"));
+            Assert.Equal(CacheSource.Factory, after.Source);
+            Assert.Equal("v3", after.Value);
+        }
+
+        using (node.As("acme"))
+        {
+            Assert.Equal(CacheSource.Memory, (await node.Cache.GetOrSetEntryAsync("doc", _ => ValueTask.FromResult("new"))).Source);
+        }
+
+        Assert.Equal(2, buckets.Count);
+    }
+
+    [Fact]
     public async Task The_memory_bound_holds_over_many_tenants_keeps_hot_entries_and_hits_stay_allocation_free()
     {
         await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("memory", "bound"), o => o.MaxMemoryEntries = 100);

@@ -8,16 +8,25 @@ namespace ScaleOps.Caching.Internal.L1;
 
 /// <summary>
 /// The in-process level: tenant → bucket → key → entry, two dictionary lookups on a hit and no allocation; at most
-/// <c>maxEntries</c> entries over all tenants (CLOCK eviction on the write path).
+/// <c>maxEntries</c> entries over all tenants (CLOCK eviction on the write path). A tenant whose bucket the sweep finds
+/// empty twice in a row is forgotten, so tens of thousands of tenants seen once do not stay in memory for good.
 /// </summary>
-internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
+internal sealed class MemoryLayer
 {
     private readonly ConcurrentDictionary<string, TenantBucket> _buckets = new(StringComparer.Ordinal);
+    private readonly Func<string, TenantBucket> _create;
+    private readonly int _maxEntries;
     private long _approximateCount;
     private long _evictions;
     private int _evicting;
     private int _evictionStart;
     private TenantBucket? _last;
+
+    public MemoryLayer(string keyPrefix, int maxEntries)
+    {
+        _maxEntries = maxEntries;
+        _create = tenant => new TenantBucket(tenant, RedisKeys.TenantPrefix(keyPrefix, tenant));
+    }
 
     public long ApproximateCount => Volatile.Read(ref _approximateCount);
 
@@ -30,12 +39,12 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
     public TenantBucket? Find(string tenant)
     {
         var last = Volatile.Read(ref _last);
-        if (last is not null && string.Equals(last.Tenant, tenant, StringComparison.Ordinal))
+        if (last is not null && string.Equals(last.Tenant, tenant, StringComparison.Ordinal) && !last.Removed)
         {
             return last;
         }
 
-        if (_buckets.TryGetValue(tenant, out var bucket))
+        if (_buckets.TryGetValue(tenant, out var bucket) && !bucket.Removed)
         {
             Volatile.Write(ref _last, bucket);
             return bucket;
@@ -44,8 +53,20 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
         return null;
     }
 
-    public TenantBucket Bucket(string tenant) =>
-        _buckets.TryGetValue(tenant, out var bucket) ? bucket : _buckets.GetOrAdd(tenant, t => new TenantBucket(t, RedisKeys.TenantPrefix(keyPrefix, t)));
+    public TenantBucket Bucket(string tenant)
+    {
+        while (true)
+        {
+            var bucket = _buckets.TryGetValue(tenant, out var found) ? found : _buckets.GetOrAdd(tenant, _create);
+            if (!bucket.Removed)
+            {
+                return bucket;
+            }
+
+            // The sweep is forgetting it right now: help, then add a new one.
+            _buckets.TryRemove(new KeyValuePair<string, TenantBucket>(tenant, bucket));
+        }
+    }
 
     /// <summary>
     /// Stores an entry unless the bucket was invalidated since <paramref name="epoch"/>. When the memory level holds
@@ -81,7 +102,7 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
             return false;
         }
 
-        if (added && Interlocked.Increment(ref _approximateCount) > maxEntries)
+        if (added && Interlocked.Increment(ref _approximateCount) > _maxEntries)
         {
             Evict();
         }
@@ -105,7 +126,7 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
 
         try
         {
-            var target = maxEntries - Math.Max(1, maxEntries / 64);
+            var target = _maxEntries - Math.Max(1, _maxEntries / 64);
             var buckets = _buckets.Values.ToArray();
             var start = (int)((uint)Interlocked.Increment(ref _evictionStart) % (uint)Math.Max(1, buckets.Length));
 
@@ -183,7 +204,11 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
         Interlocked.Exchange(ref _approximateCount, 0);
     }
 
-    /// <summary>Drops entries kept past their fail-safe window; recounts.</summary>
+    /// <summary>
+    /// Drops entries kept past their fail-safe window; recounts; forgets the tenants whose bucket was empty, with no
+    /// load running, at this sweep and the one before (their next access reads the tenant's generation from Redis
+    /// again: one GET). Called by one loop at a time.
+    /// </summary>
     /// <param name="now">The current timestamp.</param>
     /// <returns>Entries dropped.</returns>
     public int Sweep(long now)
@@ -201,7 +226,18 @@ internal sealed class MemoryLayer(string keyPrefix, int maxEntries)
                 }
             }
 
-            count += entries.Count;
+            var held = entries.Count;
+            count += held;
+            if (held > 0 || !bucket.Flights.IsEmpty)
+            {
+                bucket.EmptySweeps = 0;
+            }
+            else if (++bucket.EmptySweeps >= 2 && bucket.MarkRemoved())
+            {
+                // Marked first, so no lookup returns it from here on; then out of the map and out of the shortcut.
+                _buckets.TryRemove(new KeyValuePair<string, TenantBucket>(bucket.Tenant, bucket));
+                Interlocked.CompareExchange(ref _last, null, bucket);
+            }
         }
 
         Interlocked.Exchange(ref _approximateCount, count);

@@ -19,6 +19,7 @@ internal sealed class TenantBucket
     private long _epoch;
     private long _generation = UnknownGeneration;
     private ValuePrefix? _valuePrefix;
+    private int _removed;
 
     public TenantBucket(string tenant, string redisPrefix)
     {
@@ -46,6 +47,20 @@ internal sealed class TenantBucket
     public ConcurrentDictionary<string, object> Flights { get; } = new(StringComparer.Ordinal);
 
     public void Touch() => Interlocked.Increment(ref _epoch);
+
+    /// <summary>
+    /// The sweep forgot this bucket (it stayed empty): nobody may look entries up in it or store into it any more, a
+    /// new bucket takes its place. Whoever still holds it (a load that began before) only writes into a bucket no reader
+    /// finds.
+    /// </summary>
+    public bool Removed => Volatile.Read(ref _removed) != 0;
+
+    /// <summary>Consecutive sweeps that found the bucket empty (written by the sweep only).</summary>
+    public int EmptySweeps { get; set; }
+
+    /// <summary>Marks the bucket removed; false when it already was.</summary>
+    /// <returns>Whether this call marked it.</returns>
+    public bool MarkRemoved() => Interlocked.Exchange(ref _removed, 1) == 0;
 
     /// <summary>
     /// The Redis key of a value, <c>prefix:{tenant}:v{generation}:k:{key}</c>, without building a string: the UTF-8
