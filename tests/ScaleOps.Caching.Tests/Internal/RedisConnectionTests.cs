@@ -13,7 +13,14 @@ public sealed class RedisConnectionTests(SingleRedis redis) : IClassFixture<Sing
     public async Task An_open_breaker_lets_one_probe_through_and_a_probe_that_never_reports_expires()
     {
         var time = new FakeTimeProvider();
-        var options = new CachingOptions { RedisConnectionString = redis.ConnectionString, BreakerDuration = TimeSpan.FromSeconds(5) };
+        // A generous client timeout, as CacheNode uses: under a loaded CI the 250 ms default can miss the first connect,
+        // and this test is about the breaker, not about connecting.
+        var options = new CachingOptions
+        {
+            RedisConnectionString = redis.ConnectionString,
+            BreakerDuration = TimeSpan.FromSeconds(5),
+            RedisTimeout = TimeSpan.FromSeconds(5),
+        };
         await using var connection = new RedisConnection(options, time, NullLogger.Instance);
         await connection.StartAsync();
         Assert.NotNull(connection.TryGetReadyDatabase());
