@@ -53,13 +53,17 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         using var stop = new CancellationTokenSource();
         var written = 0;
         var firstWrite = new TaskCompletionSource();
+        var openPeriod = time.GetUtcNow();
         var writer = Task.Run(async () =>
         {
             await using var connection = await database.DataSource.OpenConnectionAsync();
             for (var id = 1_000_000; !stop.IsCancellationRequested; id++)
             {
-                await using var insert = new NpgsqlCommand("INSERT INTO mig_live (id, created_at, tenant_id, body) VALUES ($1, now(), 'live', 'concurrent')", connection);
+                // Written at the host's clock (the open period, November), not the server's: the test must not
+                // depend on the day it runs.
+                await using var insert = new NpgsqlCommand("INSERT INTO mig_live (id, created_at, tenant_id, body) VALUES ($1, $2, 'live', 'concurrent')", connection);
                 insert.Parameters.Add(new NpgsqlParameter<long> { TypedValue = id });
+                insert.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = openPeriod.UtcDateTime });
                 await insert.ExecuteNonQueryAsync();
                 Interlocked.Increment(ref written);
                 firstWrite.TrySetResult();
