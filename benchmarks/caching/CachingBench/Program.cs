@@ -22,6 +22,21 @@ Console.WriteLine(string.Create(culture,
 
 await using var l2 = await L2Contenders.CreateAsync();
 using var l1 = L1Contenders.Create();
+if (Environment.GetEnvironmentVariable("PROFILE_L2") is { } which)
+{
+    var c = Array.IndexOf(l2.Names, which);
+    var until = Stopwatch.GetTimestamp() + (15 * Stopwatch.Frequency);
+    long calls = 0;
+    while (Stopwatch.GetTimestamp() < until)
+    {
+        await l2.RunBatchAsync(c, 100);
+        calls += 100;
+    }
+
+    Console.WriteLine($"{which}: {calls} calls, {15e6 / calls:F1} us per call");
+    return;
+}
+
 var l2Runs = new List<RunResult>();
 var l1Runs = new List<RunResult>();
 for (var run = 1; run <= settings.Runs; run++)
