@@ -17,7 +17,12 @@ namespace ScaleOps.Partitioning.Internal;
 /// by one owned loop that writes batches with binary COPY when a batch is full or its time is up. Stopping the host
 /// closes the channel and writes everything still queued before the stop returns.
 /// </summary>
-internal sealed partial class AuditWriter : BackgroundService, IAuditLog
+/// <remarks>
+/// Not a <see cref="BackgroundService"/>: since .NET 10 it starts <c>ExecuteAsync</c> through <c>Task.Run</c> with the
+/// stopping token, so a host stopped before the thread pool got to it never ran the loop, and the events already
+/// queued were lost. The loop here is started with no token and always drains the channel.
+/// </remarks>
+internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
@@ -29,6 +34,7 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
     private readonly ILogger<AuditWriter> _logger;
     private readonly AuditOptions _options;
     private readonly CancellationTokenSource _abort = new();
+    private Task? _loop;
 
     public AuditWriter(AuditStore store, ITenantContext tenants, TimeProvider time, PartitioningMetrics metrics,
         IOptions<PartitioningOptions> options, ILogger<AuditWriter> logger)
@@ -89,7 +95,7 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
             }
             catch (ChannelClosedException)
             {
-                await (ExecuteTask ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await (_loop ?? Task.CompletedTask).WaitAsync(cancellationToken).ConfigureAwait(false);
                 return;
             }
         }
@@ -97,18 +103,40 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        _channel.Writer.TryComplete();
-        await using var hardStop = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _abort);
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        _loop ??= Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
     }
 
-    public override void Dispose()
+    /// <summary>
+    /// Closes the channel and waits until everything queued is written, or until <paramref name="cancellationToken"/>
+    /// (the host's stop timeout) fires: then the batch in flight and the rest are given up, and logged as dropped.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _channel.Writer.TryComplete();
+        if (_loop is null)
+        {
+            return;
+        }
+
+        await using var hardStop = cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _abort);
+        try
+        {
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The host gave up waiting; the loop stops at once (aborted) and Dispose frees what it still uses.
+        }
+    }
+
+    public void Dispose()
     {
         // StopAsync may have returned early (the host's stop timeout) while the loop still writes: the host is now
         // being disposed, so give up the batch in flight, and free the token source only once the loop has left.
-        if (ExecuteTask is { IsCompleted: false } running)
+        if (_loop is { IsCompleted: false } running)
         {
             try
             {
@@ -126,13 +154,11 @@ internal sealed partial class AuditWriter : BackgroundService, IAuditLog
         {
             _abort.Dispose();
         }
-
-        base.Dispose();
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private async Task RunAsync()
     {
-        // The loop ignores stoppingToken on purpose: it ends when StopAsync has closed the channel and it is drained.
+        // The loop takes no stopping token on purpose: it ends when StopAsync has closed the channel and it is drained.
         var batch = new List<Pending>(_options.BatchSize);
         var markers = new List<TaskCompletionSource>();
         var reader = _channel.Reader;

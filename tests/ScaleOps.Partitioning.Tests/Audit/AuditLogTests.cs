@@ -224,6 +224,29 @@ public class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDa
     }
 
     [Fact]
+    public async Task The_writer_drains_what_was_queued_even_when_its_start_was_cancelled()
+    {
+        // A first host applies the migrations and creates the partitions; a second one on the same schema then starts
+        // only its writer, with a start token that is already cancelled (a host told to stop while it was starting).
+        // A BackgroundService would never run its loop then (.NET 10 starts ExecuteAsync through Task.Run with that
+        // token, and a stop that comes before the thread pool runs it has the same effect): the event would be lost.
+        var (first, _, _, _) = await StartAsync("audit_cancelled_start");
+        await first.StopAsync();
+        first.Dispose();
+
+        using var host = TestHost.Build(database.ConnectionString, o => o.MaintenanceInterval = TimeSpan.Zero, null, "audit_cancelled_start");
+        var writer = host.Services.GetServices<IHostedService>().OfType<ScaleOps.Partitioning.Internal.AuditWriter>().Single();
+        await writer.StartAsync(new System.Threading.CancellationToken(canceled: true));
+        using (host.Services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("acme")))
+        {
+            await host.Services.GetRequiredService<IAuditLog>().WriteAsync(Entry("document.created", "d1"));
+        }
+
+        await writer.StopAsync(System.Threading.CancellationToken.None).WaitAsync("the writer to drain and stop");
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM audit_cancelled_start.audit_log"));
+    }
+
+    [Fact]
     public async Task A_full_queue_makes_writers_wait_while_PostgreSQL_is_blocked_and_nothing_is_lost()
     {
         var (host, audit, tenants, _) = await StartAsync("audit_pressure", a => { a.Capacity = 5; a.BatchSize = 3; });
