@@ -18,6 +18,7 @@ public static partial class Program
     internal static NpgsqlDataSource Db = null!;
     internal static string Database = "bench_partitioning";
     internal static string? Only;
+    internal static bool Reuse;
     internal static string ConnectionString = "";
 
     public static async Task Main(string[] args)
@@ -31,6 +32,7 @@ public static partial class Program
                 case "--seconds": Seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--database": Database = args[i + 1]; break;
                 case "--only": Only = args[i + 1]; break;
+                case "--reuse": Reuse = args[i + 1] == "yes"; break;
             }
         }
 
@@ -39,16 +41,29 @@ public static partial class Program
             throw new ArgumentException($"--database '{Database}' must be a plain lowercase identifier.");
         }
 
-        await PostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS {Database} WITH (FORCE)");
-        await PostgresServer.ExecuteAsync($"CREATE DATABASE {Database}");
+        if (!Reuse)
+        {
+            await PostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS {Database} WITH (FORCE)");
+            await PostgresServer.ExecuteAsync($"CREATE DATABASE {Database}");
+        }
+
         ConnectionString = PostgresServer.ConnectionStringFor(Database);
         Db = NpgsqlDataSource.Create(ConnectionString);
         Console.WriteLine($"# Partitioning benchmark: {Rows:N0} audit rows over 24 months, {Repeat} repeats (blocks), {Seconds} s per variant per block of query measurements");
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Load()}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 
         var load = Stopwatch.StartNew();
-        await LoadAsync();
+        if (!Reuse)
+        {
+            await LoadAsync();
+        }
+
         Console.WriteLine($"\nload: {load.Elapsed.TotalSeconds:0} s; sizes: plain {await SizeAsync("bench_plain")}, partitioned {await SizeAsync("scaleops.audit_log")}");
+        if (Only == "load")
+        {
+            return; // --only load: leave the loaded database for manual EXPLAIN work
+        }
+
 
         await Phase("queries, 29 partitions", () => QueriesAsync("29 monthly partitions attached (24 back, current, 4 ahead)"));
         await Phase("ingest", IngestAsync);
@@ -62,8 +77,9 @@ public static partial class Program
 
     private static async Task Phase(string name, Func<Task> phase)
     {
-        // --only queries: the query passes and the retention between them (which the second pass needs).
-        if (Only is not null && !name.StartsWith(Only, StringComparison.Ordinal) && name != "retention")
+        // --only queries: the query passes and the retention between them (which the second pass needs);
+        // --only "queries, 29": the first pass alone.
+        if (Only is not null && !name.StartsWith(Only, StringComparison.Ordinal) && !(Only == "queries" && name == "retention"))
         {
             return;
         }
