@@ -77,23 +77,40 @@ public sealed class RlsPolicyManager
         var state = await TableStateReader.ReadAsync(connection, transaction, table, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"RLS table {table.Schema}.{table.Name} does not exist (declared in ScaleOps:Rls:Tables).");
         state.ThrowIfColumnsMissing(table);
-        var qualified = SqlIdentifier.Qualify(table.Schema, table.Name);
-        if (!state.RowSecurity)
+        await ApplyToRelationAsync(
+            connection, transaction, table, SqlIdentifier.Qualify(table.Schema, table.Name), state.Name, state.RowSecurity, state.ForceRowSecurity,
+            state, changes, cancellationToken).ConfigureAwait(false);
+
+        // A partition queried by its own name is checked against its own policies, not the parent's: every partition
+        // below a declared table gets the same security (ScaleOps.Partitioning copies it onto partitions it creates).
+        foreach (var partition in await TableStateReader.PartitionsAsync(connection, transaction, state.Name, cancellationToken).ConfigureAwait(false))
+        {
+            await ApplyToRelationAsync(
+                connection, transaction, table, partition.Qualified, partition.Name, partition.RowSecurity, partition.ForceRowSecurity,
+                state, changes, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ApplyToRelationAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, RlsTable table, string qualified, string name, bool rowSecurity,
+        bool forceRowSecurity, TableState state, List<string> changes, CancellationToken cancellationToken)
+    {
+        if (!rowSecurity)
         {
             await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
-            changes.Add($"{state.Name}: enabled row level security");
+            changes.Add($"{name}: enabled row level security");
         }
 
-        if (!state.ForceRowSecurity)
+        if (!forceRowSecurity)
         {
             await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
-            changes.Add($"{state.Name}: forced row level security (applies to the owner too)");
+            changes.Add($"{name}: forced row level security (applies to the owner too)");
         }
 
         var existing = new Dictionary<string, string>(StringComparer.Ordinal);
         await using (var command = new NpgsqlCommand(RlsSql.ScaleOpsPolicies, connection, transaction))
         {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = state.Name });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -120,13 +137,13 @@ public sealed class RlsPolicyManager
             await ExecuteAsync(connection, transaction, policy.CreateSql, cancellationToken).ConfigureAwait(false);
             await ExecuteAsync(connection, transaction,
                 $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{policy.Hash}'", cancellationToken).ConfigureAwait(false);
-            changes.Add($"{state.Name}: {verb} policy {policy.Name}");
+            changes.Add($"{name}: {verb} policy {policy.Name}");
         }
 
         foreach (var stale in existing.Keys.Where(name => desired.All(p => !string.Equals(p.Name, name, StringComparison.Ordinal))).Order(StringComparer.Ordinal))
         {
             await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(stale)} ON {qualified}", cancellationToken).ConfigureAwait(false);
-            changes.Add($"{state.Name}: dropped policy {stale} (no longer declared)");
+            changes.Add($"{name}: dropped policy {stale} (no longer declared)");
         }
     }
 

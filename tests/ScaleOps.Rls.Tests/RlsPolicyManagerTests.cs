@@ -58,6 +58,72 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         Assert.Equal(reader.GetString(0), reader.GetString(1));
     }
 
+    /// <summary>The rows of <paramref name="sql"/> (first column, text) as the application role for <paramref name="tenant"/>.</summary>
+    private async Task<string[]> ReadAsAsync(string tenant, string sql)
+    {
+        await using var services = RlsDatabase.Services(database.AppConnectionString());
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId(tenant));
+        await using var connection = await apis.Data.OpenConnectionAsync();
+        await using var batch = connection.CreateBatch(sql);
+        await using var reader = await batch.ExecuteReaderAsync();
+        var rows = new System.Collections.Generic.List<string>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+
+        return [.. rows.Order(StringComparer.Ordinal)];
+    }
+
+    [Fact]
+    public async Task A_tenant_id_longer_than_a_varchar_tenant_column_matches_no_row()
+    {
+        // A cast to varchar(8) or char(8) truncates silently: a policy casting the setting to the column's declared
+        // type would let 'acme-inc-evil' read and write the rows of 'acme-inc'.
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE short_ids (tenant_id varchar(8) NOT NULL, fixed char(8) NOT NULL, body text NOT NULL); CREATE INDEX ON short_ids (tenant_id);"
+            + "CREATE TABLE fixed_ids (tenant_id char(8) NOT NULL, body text NOT NULL); CREATE INDEX ON fixed_ids (tenant_id);"
+            + "INSERT INTO short_ids VALUES ('acme-inc', 'acme-inc', 'secret of acme-inc'); INSERT INTO fixed_ids VALUES ('acme-inc', 'fixed secret');"
+            + "GRANT SELECT, INSERT ON short_ids, fixed_ids TO scaleops_rls_app", database.Name);
+        await Manager(new RlsTable("public", "short_ids"), new RlsTable("public", "fixed_ids")).ApplyAsync();
+
+        Assert.Equal(["secret of acme-inc"], await ReadAsAsync("acme-inc", "SELECT body FROM short_ids"));
+        Assert.Equal(["fixed secret"], await ReadAsAsync("acme-inc", "SELECT body FROM fixed_ids"));
+        Assert.Empty(await ReadAsAsync("acme-inc-evil", "SELECT body FROM short_ids"));
+        Assert.Empty(await ReadAsAsync("acme-inc-evil", "SELECT body FROM fixed_ids"));
+    }
+
+    [Fact]
+    public async Task The_partitions_of_a_declared_partitioned_table_get_the_same_security()
+    {
+        // The parent's policies apply only to queries through the parent: a partition queried by its own name (as
+        // PruningBounds.Partitions recommends) uses its own settings, so each partition needs RLS, FORCE and the policy.
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE events (tenant_id text NOT NULL, at timestamptz NOT NULL, body text NOT NULL) PARTITION BY RANGE (at);"
+            + "CREATE INDEX ON events (tenant_id, at);"
+            + "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01') PARTITION BY RANGE (at);"
+            + "CREATE TABLE events_2026_h2 PARTITION OF events_2026 FOR VALUES FROM ('2026-07-01') TO ('2027-01-01');"
+            + "CREATE TABLE events_2026_h1 PARTITION OF events_2026 FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');"
+            + "INSERT INTO events VALUES ('t01', '2026-08-01', 'of t01'), ('t02', '2026-08-02', 'of t02'), ('t02', '2026-02-02', 'old of t02');"
+            + "GRANT SELECT, INSERT ON events, events_2026, events_2026_h1, events_2026_h2 TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "events");
+
+        var report = await Manager(table).ApplyAsync();
+        foreach (var partition in new[] { "events_2026", "events_2026_h1", "events_2026_h2" })
+        {
+            Assert.Contains($"{partition}: enabled row level security", report.Changes);
+            Assert.Contains($"{partition}: forced row level security (applies to the owner too)", report.Changes);
+            Assert.Contains($"{partition}: created policy scaleops_tenant", report.Changes);
+        }
+
+        Assert.False((await Manager(table).ApplyAsync()).Changed);
+        Assert.Equal(["of t01"], await ReadAsAsync("t01", "SELECT body FROM events_2026_h2"));
+        Assert.Equal(["of t01"], await ReadAsAsync("t01", "SELECT body FROM events_2026"));
+        Assert.Empty(await ReadAsAsync("t01", "SELECT body FROM events_2026_h1"));
+        Assert.Equal(["of t02", "old of t02"], await ReadAsAsync("t02", "SELECT body FROM events_2026"));
+    }
+
     [Fact]
     public async Task The_policy_is_an_index_condition_not_a_filter_or_sub_plan()
     {

@@ -25,8 +25,11 @@ internal static partial class ParquetArchiveFile
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // One snapshot for the whole export; TimeZone UTC and ISO dates so text columns read the same wherever restored.
+        // row_security = off: if row-level security applies to this role, the export fails instead of archiving only the
+        // rows the role may see (the partition would then be verified against that subset and dropped).
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using (var utc = new NpgsqlCommand("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3", connection, transaction))
+        await using (var utc = new NpgsqlCommand(
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3; SET LOCAL row_security = off", connection, transaction))
         {
             await utc.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -18,7 +18,17 @@ internal sealed partial class PartitionMaintenance
         switch (action.Kind)
         {
             case PartitionActionKind.Create:
-                await ddl.RunAsync($"create {action.Partition}", CreateSql(resolved, action), cancellationToken).ConfigureAwait(false);
+                await ddl.RunAsync($"create {action.Partition}", async (connection, transaction) =>
+                {
+                    await using (var create = new NpgsqlCommand(CreateSql(resolved, action), connection, transaction))
+                    {
+                        await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken)
+                        .ConfigureAwait(false);
+                    return 0;
+                }, cancellationToken).ConfigureAwait(false);
                 Log.PartitionCreated(logger, table.Qualified, action.Partition);
                 break;
             case PartitionActionKind.MoveFromDefault:
@@ -49,7 +59,8 @@ internal sealed partial class PartitionMaintenance
     /// <summary>
     /// A new partition is built as a plain table (indexes on an empty table cost nothing), then attached: ATTACH needs
     /// only SHARE UPDATE EXCLUSIVE on the parent, so readers and writers go on (CREATE ... PARTITION OF would take
-    /// ACCESS EXCLUSIVE). All in one transaction: a failure leaves nothing behind.
+    /// ACCESS EXCLUSIVE). All in one transaction, with the parent's row-level security copied (<see cref="RowSecurity"/>):
+    /// a failure leaves nothing behind.
     /// </summary>
     private static string CreateSql(Resolved resolved, PartitionAction action) =>
         CreateTableSql(resolved.Table, action.Partition) + IndexSql(resolved.Table, action.Partition) + AttachSql(resolved, action);
@@ -98,6 +109,8 @@ internal sealed partial class PartitionMaintenance
         {
             moved = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+
+        await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
 
         // ATTACH must prove the default holds no row of the new range. A CHECK that says so, validated first (SHARE UPDATE
         // EXCLUSIVE: readers of the default go on), spares ATTACH its scan under the default's ACCESS EXCLUSIVE lock,

@@ -62,6 +62,17 @@ internal static class SafetyChecks
                 errors.Add($"table {state.Name} has no policy: with RLS enabled nobody sees a row; without it everybody does.");
             }
 
+            foreach (var partition in await TableStateReader.PartitionsAsync(connection, null, state.Name, cancellationToken).ConfigureAwait(false))
+            {
+                // Statements on a partition by its own name use the partition's policies, not the parent's.
+                if (!partition.RowSecurity || !partition.ForceRowSecurity || partition.PolicyCount == 0)
+                {
+                    errors.Add($"partition {partition.Qualified} of {state.Name} does not have row level security enabled, forced and a policy: "
+                        + "a query naming the partition directly sees every tenant's rows. Apply the policies (RlsPolicyManager, or "
+                        + "ScaleOps:Rls:ApplyPoliciesOnStart), which cover every partition of a declared table.");
+                }
+            }
+
             if (table.TenantColumn is not null && state.TenantType is null)
             {
                 errors.Add($"table {state.Name} has no column {table.TenantColumn} (its declared TenantColumn).");

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
@@ -23,6 +24,12 @@ internal sealed record TableState(
     }
 }
 
+/// <summary>One partition below a declared table: its schema and name, and its own row security state.</summary>
+internal sealed record PartitionState(string Schema, string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount)
+{
+    public string Qualified => ScaleOps.Data.SqlIdentifier.Qualify(Schema, Name);
+}
+
 /// <summary>Reads <see cref="TableState"/> from the catalog.</summary>
 internal static class TableStateReader
 {
@@ -43,5 +50,21 @@ internal static class TableStateReader
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
             reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6));
+    }
+
+    /// <summary>The partitions below <paramref name="table"/> (a regclass name), sub-partitions included; empty for a plain table.</summary>
+    public static async Task<List<PartitionState>> PartitionsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(RlsSql.Partitions, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var partitions = new List<PartitionState>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            partitions.Add(new PartitionState(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetInt32(4)));
+        }
+
+        return partitions;
     }
 }

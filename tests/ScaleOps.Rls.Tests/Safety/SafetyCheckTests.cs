@@ -105,6 +105,38 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
     }
 
     [Fact]
+    public async Task A_partition_without_its_own_row_security_is_reported()
+    {
+        // The parent is protected, but a partition queried by name uses its own (absent) policies.
+        await PostgresServer.ExecuteAsync("""
+            CREATE TABLE parted (tenant_id text NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+            CREATE INDEX ON parted (tenant_id);
+            CREATE TABLE parted_2026 PARTITION OF parted FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+            ALTER TABLE parted ENABLE ROW LEVEL SECURITY; ALTER TABLE parted FORCE ROW LEVEL SECURITY;
+            CREATE POLICY p ON parted USING (tenant_id = current_setting('app.tenant_id', true));
+            """, database.Name);
+        try
+        {
+            using var host = BuildHost(database.AppConnectionString(), o => o.Tables.Add(new RlsTable("public", "parted")));
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Contains(ex.Problems, p => p.StartsWith("partition \"public\".\"parted_2026\" of parted does not have row level security", StringComparison.Ordinal));
+            Assert.DoesNotContain(ex.Problems, p => p.StartsWith("table parted", StringComparison.Ordinal));
+
+            await PostgresServer.ExecuteAsync("""
+                ALTER TABLE parted_2026 ENABLE ROW LEVEL SECURITY; ALTER TABLE parted_2026 FORCE ROW LEVEL SECURITY;
+                CREATE POLICY p ON parted_2026 USING (tenant_id = current_setting('app.tenant_id', true));
+                """, database.Name);
+            using var fixedHost = BuildHost(database.AppConnectionString(), o => o.Tables.Add(new RlsTable("public", "parted")));
+            await fixedHost.StartAsync();
+            await fixedHost.StopAsync();
+        }
+        finally
+        {
+            await PostgresServer.ExecuteAsync("DROP TABLE parted", database.Name);
+        }
+    }
+
+    [Fact]
     public async Task The_auditor_lists_unprotected_tables_and_leaking_views()
     {
         await using var admin = NpgsqlDataSource.Create(database.ConnectionString);

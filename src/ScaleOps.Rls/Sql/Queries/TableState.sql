@@ -1,12 +1,15 @@
 -- One declared table: RLS flags, policy count, and whether an index leads with the tenant column.
 -- $1 schema, $2 table, $3 tenant column (may be null), $4 user column (may be null).
+-- The column types are read without their length (varchar, not varchar(8); bpchar, not char(8), since a bare
+-- "character" means char(1)): the policy casts the setting to this type, and a cast to varchar(n) or char(n) silently
+-- truncates, so 'acme-inc-evil' would match 'acme-inc'.
 SELECT c.oid::regclass::text,
        c.relrowsecurity,
        c.relforcerowsecurity,
        (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)::int,
-       (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+       (SELECT CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(a.atttypid, NULL) END FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),
-       (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+       (SELECT CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(a.atttypid, NULL) END FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = c.oid AND a.attnum = i.indkey[0] AND a.attname = $3
