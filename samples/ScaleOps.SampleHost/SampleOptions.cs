@@ -12,7 +12,9 @@ public sealed class SampleOptions
     public string AdminKey { get; set; } = "";
 
     /// <summary>How long an instance trusts its cached view of a tenant's registration and plan.</summary>
-    [Range(0, 10, ErrorMessage = "Sample:TenantCacheSeconds must be between 0 and 10 (a plan change must reach every instance within 10 s).")]
+    // The rate limiter keeps a tenant's plan for 4 s more (SamplePlans), so 6 + 4 keeps a plan change within 10 s.
+    [Range(0, 6, ErrorMessage = "Sample:TenantCacheSeconds must be between 0 and 6 (a plan change must reach every instance within 10 s, "
+        + "and the rate limiter caches the plan for 4 s more).")]
     public int TenantCacheSeconds { get; set; } = 5;
 
     /// <summary>

@@ -109,6 +109,39 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
         await ProblemAssert.IsProblemAsync(
             await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = new DateTimeOffset(2001, 1, 1, 0, 0, 0, TimeSpan.Zero), count = 1 }),
             HttpStatusCode.Conflict);
+        // Event ids are UUIDv7s of the event time: none before the Unix epoch, and no overflow near the end of time.
+        await ProblemAssert.IsProblemAsync(
+            await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = new DateTimeOffset(1969, 12, 31, 0, 0, 0, TimeSpan.Zero), count = 1 }),
+            HttpStatusCode.BadRequest);
+        await ProblemAssert.IsProblemAsync(
+            await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.MaxValue, count = 2 }), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task An_audit_range_with_more_events_than_a_page_says_it_was_truncated()
+    {
+        var tenant = await host.RegisterTenantAsync("audit-page");
+        using var admin = host.Client(admin: true);
+        using var client = host.Client(tenant);
+        var at = DateTimeOffset.UtcNow.AddHours(-1);
+        using (var first = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at, count = 1000 }))
+        {
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        }
+
+        var url = $"/audit?from={Iso(at.AddMinutes(-1))}&to={Iso(at.AddMinutes(1))}";
+        var page = await client.GetFromJsonAsync<JsonElement>(url);
+        Assert.Equal(1000, page.GetProperty("items").GetArrayLength());
+        Assert.False(page.GetProperty("truncated").GetBoolean());
+
+        using (var second = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = at.AddSeconds(5), count = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        }
+
+        page = await client.GetFromJsonAsync<JsonElement>(url);
+        Assert.Equal(1000, page.GetProperty("items").GetArrayLength());
+        Assert.True(page.GetProperty("truncated").GetBoolean());
     }
 }
 

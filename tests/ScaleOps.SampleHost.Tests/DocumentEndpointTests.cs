@@ -7,6 +7,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ScaleOps.SampleHost.Tests;
 
@@ -137,6 +138,36 @@ public class DocumentEndpointTests(SampleHostFixture host) : IClassFixture<Sampl
             await client.PostAsync("/documents", new StringContent(huge, Encoding.UTF8, "application/json")), HttpStatusCode.RequestEntityTooLarge);
         await ProblemAssert.IsProblemAsync(
             await client.PostAsync("/documents", new StringContent("title=x", Encoding.UTF8, "text/plain")), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_body_of_unknown_length_over_the_limit_is_413()
+    {
+        // A chunked request has no Content-Length: the limit must hold while the body is read, not only against the
+        // announced length. (The in-memory test server announces one, so the reader is called directly here.)
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.ContentType = "application/json";
+        context.Request.Body = new System.IO.MemoryStream(Encoding.UTF8.GetBytes("{\"title\":\"t\",\"body\":\"b\"}" + new string(' ', 600 * 1024)));
+        Assert.Null(context.Request.ContentLength);
+
+        var (value, problem) = await ScaleOps.SampleHost.Http.JsonBody.ReadAsync<ScaleOps.SampleHost.Documents.DocumentInput>(context.Request);
+
+        Assert.Null(value);
+        Assert.Equal(413, Assert.IsAssignableFrom<Microsoft.AspNetCore.Http.IStatusCodeHttpResult>(problem).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_tenant_ids_are_refused_without_filling_the_tenant_cache()
+    {
+        var directory = host.Factory.Services.GetRequiredService<ScaleOps.SampleHost.Tenancy.TenantDirectory>();
+        var before = directory.CachedCount;
+        for (var i = 0; i < 200; i++)
+        {
+            using var client = host.Client($"ghost-{i}");
+            Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/documents")).StatusCode);
+        }
+
+        Assert.True(directory.CachedCount - before < 10, $"{directory.CachedCount - before} unknown tenant ids were cached");
     }
 
     [Theory]

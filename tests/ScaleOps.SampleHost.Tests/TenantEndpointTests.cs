@@ -22,6 +22,7 @@ public class TenantEndpointTests(SampleHostFixture host) : IClassFixture<SampleH
 
     [Theory]
     [InlineData("{\"id\":\"UPPER\",\"plan\":\"free\"}")]
+    [InlineData("{\"id\":\"acme\\n\",\"plan\":\"free\"}")]
     [InlineData("{\"id\":\"\",\"plan\":\"free\"}")]
     [InlineData("{\"id\":\"x'; drop table app.tenants;--\",\"plan\":\"free\"}")]
     [InlineData("{\"id\":\"ok-id\",\"plan\":\"platinum\"}")]

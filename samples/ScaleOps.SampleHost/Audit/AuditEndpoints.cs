@@ -14,10 +14,16 @@ using ScaleOps.SampleHost.Tenancy;
 
 namespace ScaleOps.SampleHost.Audit;
 
-/// <summary><c>GET /audit?from=&amp;to=</c>: the tenant's own events, read from the partitions of the range only.</summary>
+/// <summary>
+/// <c>GET /audit?from=&amp;to=</c>: the tenant's own events, newest first, at most <see cref="PageSize"/>, read from the
+/// partitions of the range only; <c>truncated</c> is true when the range holds more.
+/// </summary>
 public static class AuditEndpoints
 {
     public const int MaxDays = 93;
+
+    /// <summary>The most events one response holds, newest first; <c>truncated</c> says when the range has more.</summary>
+    public const int PageSize = 1000;
 
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
     {
@@ -36,10 +42,12 @@ public static class AuditEndpoints
             return problem;
         }
 
-        var records = await audit.QueryAsync(from, to, limit: 1000, cancellationToken);
+        // One more than a page: "truncated" tells the client the range holds more (newest first; narrow "to").
+        var records = await audit.QueryAsync(from, to, limit: PageSize + 1, cancellationToken);
         return TypedResults.Ok(new
         {
-            items = records.Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
+            items = records.Take(PageSize).Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
+            truncated = records.Count > PageSize,
         });
     }
 

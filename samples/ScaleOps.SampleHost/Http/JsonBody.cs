@@ -2,6 +2,7 @@ using System;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace ScaleOps.SampleHost.Http;
 
@@ -27,9 +28,17 @@ public static class JsonBody
             return (null, Problems.BadRequest("The request body must be JSON (Content-Type: application/json)."));
         }
 
+        // A chunked body has no Content-Length: the server's own limit makes it fail with 413 once it passes MaxBytes
+        // (Kestrel's default would read 30 MB first), and the counting stream does the same where that limit is fixed.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBytes;
+        }
+
         try
         {
-            var value = await JsonSerializer.DeserializeAsync<T>(request.Body, Options, request.HttpContext.RequestAborted);
+            await using var body = new LimitedStream(request.Body, MaxBytes);
+            var value = await JsonSerializer.DeserializeAsync<T>(body, Options, request.HttpContext.RequestAborted);
             return value is null ? (null, Problems.BadRequest("The request body is empty or null.")) : (value, null);
         }
         catch (JsonException ex)
@@ -39,6 +48,46 @@ public static class JsonBody
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return (null, Problems.TooLarge($"The request body is over the limit of {MaxBytes} bytes."));
+        }
+    }
+
+    /// <summary>Reads through to the request body and fails with a 413 once more than the limit has come in.</summary>
+    private sealed class LimitedStream(System.IO.Stream inner, long limit) : System.IO.Stream
+    {
+        private long _read;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, System.Threading.CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, System.Threading.CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, System.IO.SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Count(int read)
+        {
+            _read += read;
+            return _read > limit ? throw new BadHttpRequestException("The request body is too large.", StatusCodes.Status413PayloadTooLarge) : read;
         }
     }
 }

@@ -18,7 +18,7 @@ public static class SamplePlans
         configuration.GetSection("Sample").Bind(sample);
         options.DefaultPlan = "free";
         options.RateLimiting.Store = RateLimiterStore.Redis;
-        // With the tenant registry's own cache (at most Sample:TenantCacheSeconds, 5 s) a plan change is in effect on
+        // With the tenant registry's own cache (at most Sample:TenantCacheSeconds, 0-6 s) a plan change is in effect on
         // every instance within 10 s, as the HTTP contract promises.
         options.RateLimiting.PlanCacheDuration = TimeSpan.FromSeconds(4);
         options.Quotas.Resources[Documents] = QuotaPeriod.None;

@@ -149,6 +149,12 @@ public static class ArchiveEndpoints
             return Problems.BadRequest($"\"count\" must be 1 to {MaxBackfill}.", new Dictionary<string, object?> { ["max"] = MaxBackfill });
         }
 
+        if (at < DateTimeOffset.UnixEpoch || at > DateTimeOffset.UtcNow.AddYears(100))
+        {
+            // Event ids are UUIDv7s of the event time, which start at the Unix epoch.
+            return Problems.BadRequest("\"at\" must be between 1970-01-01T00:00:00Z and 100 years from now.");
+        }
+
         if (await directory.FindAsync(input.Tenant!, cancellationToken) is null)
         {
             return Problems.NotFound($"Tenant '{input.Tenant}' is not registered.");

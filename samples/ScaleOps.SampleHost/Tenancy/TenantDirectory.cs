@@ -16,7 +16,13 @@ public sealed record TenantRecord(string Id, string Plan);
 /// </summary>
 public sealed class TenantDirectory(NpgsqlDataSource dataSource, TimeProvider time, IOptions<SampleOptions> options)
 {
+    /// <summary>The most tenants an instance keeps cached.</summary>
+    public const int MaxCached = 10_000;
+
     private readonly ConcurrentDictionary<string, (TenantRecord? Tenant, long Expires)> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>How many tenants are cached now (for tests and the dashboard).</summary>
+    public int CachedCount => _cache.Count;
 
     public async Task<TenantRecord?> FindAsync(string id, CancellationToken cancellationToken)
     {
@@ -30,6 +36,30 @@ public sealed class TenantDirectory(NpgsqlDataSource dataSource, TimeProvider ti
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var tenant = await reader.ReadAsync(cancellationToken) ? new TenantRecord(reader.GetString(0), reader.GetString(1)) : null;
+        if (tenant is null)
+        {
+            // Unknown ids are not cached: anyone can send any well-formed id, and caching each would grow without bound.
+            _cache.TryRemove(id, out _);
+            return null;
+        }
+
+        if (_cache.Count >= MaxCached)
+        {
+            // Bounded: at the cap, drop what has expired; if everything is fresh, start over (the cache is only a shortcut).
+            foreach (var entry in _cache)
+            {
+                if (entry.Value.Expires <= now)
+                {
+                    _cache.TryRemove(entry);
+                }
+            }
+
+            if (_cache.Count >= MaxCached)
+            {
+                _cache.Clear();
+            }
+        }
+
         var ttl = TimeSpan.FromSeconds(options.Value.TenantCacheSeconds);
         _cache[id] = (tenant, now + (long)(ttl.TotalSeconds * time.TimestampFrequency));
         return tenant;

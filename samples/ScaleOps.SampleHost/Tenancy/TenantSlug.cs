@@ -9,6 +9,7 @@ public static partial class TenantSlug
 
     public static bool IsValid(string? value) => value is not null && Pattern().IsMatch(value);
 
-    [GeneratedRegex("^[a-z0-9-]{1,63}$", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
+    // \z, not $: in .NET, $ also matches before a final newline, so "acme\n" would pass.
+    [GeneratedRegex("^[a-z0-9-]{1,63}\\z", RegexOptions.CultureInvariant, matchTimeoutMilliseconds: 100)]
     private static partial Regex Pattern();
 }
