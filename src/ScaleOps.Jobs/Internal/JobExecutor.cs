@@ -115,12 +115,9 @@ internal sealed class JobExecutor(
 
     private Completion Fail(FetchedJob job, string error, bool dead)
     {
-        // PostgreSQL text cannot hold NUL; a message with one would make the completion itself fail.
-        error = error.Replace("\0", "\\0", StringComparison.Ordinal);
-        if (error.Length > MaxErrorLength)
-        {
-            error = error[..MaxErrorLength];
-        }
+        // A NUL (PostgreSQL text cannot hold it) or a lone surrogate (Npgsql cannot encode it) would make the completion
+        // itself fail; the cut must not split a surrogate pair either.
+        error = JobText.Storable(error, MaxErrorLength);
 
         dead |= job.Attempt >= job.MaxAttempts;
         if (dead)

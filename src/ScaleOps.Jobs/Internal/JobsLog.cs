@@ -48,4 +48,16 @@ internal static partial class JobsLog
 
     [LoggerMessage(EventId = JobsEventIds.RetentionDeleted, Level = LogLevel.Information, Message = "Retention deleted {Count} {State} jobs")]
     public static partial void RetentionDeleted(ILogger logger, int count, string state);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionsRejected, Level = LogLevel.Warning,
+        Message = "Writing {Count} job completions was rejected; writing them one at a time")]
+    public static partial void CompletionsRejected(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionDropped, Level = LogLevel.Error,
+        Message = "The outcome ({Outcome}) of job {JobId} attempt {Attempt} cannot be written and is dropped; the job runs again once its lease expires")]
+    public static partial void CompletionDropped(ILogger logger, Exception exception, long jobId, int attempt, CompletionKind outcome);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionsDropped, Level = LogLevel.Error,
+        Message = "Writing {Count} job completions failed unexpectedly; they are dropped and their jobs run again once their leases expire")]
+    public static partial void CompletionsDropped(ILogger logger, Exception exception, int count);
 }
