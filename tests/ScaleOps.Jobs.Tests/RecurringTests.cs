@@ -38,5 +38,12 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Contains("already registered", Assert.Throws<ArgumentException>(() => jobs.AddRecurring("daily", "0 4 * * *", new Ping(1))).Message);
         Assert.Contains("JobOptions.MaxAttempts",
             Assert.Throws<ArgumentException>(() => jobs.AddRecurring("bad-options", "0 4 * * *", new Ping(1), new JobOptions { MaxAttempts = -1 })).Message);
+
+        // Text the scheduler would send on every due time and PostgreSQL or Npgsql cannot take: rejected up front.
+        Assert.Contains("lone UTF-16 surrogate", Assert.Throws<ArgumentException>(() => jobs.AddRecurring("bad \uD83D", "0 4 * * *", new Ping(1))).Message);
+        Assert.Contains("JobOptions.ConcurrencyKey", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("bad-key", "0 4 * * *", new Ping(1), new JobOptions { ConcurrencyKey = "host\0" })).Message);
+        Assert.Contains("JobOptions.Queue", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("bad-queue", "0 4 * * *", new Ping(1), new JobOptions { Queue = "q\uDE00" })).Message);
     }
 }
