@@ -34,4 +34,6 @@ internal static class JobsEventIds
     public const int CompletionDropped = 3015;
 
     public const int CompletionsDropped = 3016;
+
+    public const int ScheduleReadFailed = 3017;
 }

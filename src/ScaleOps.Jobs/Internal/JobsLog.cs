@@ -39,8 +39,13 @@ internal static partial class JobsLog
     [LoggerMessage(EventId = JobsEventIds.ScheduleFired, Level = LogLevel.Information, Message = "Recurring schedule {Schedule} fired job {JobId} for {Due:o}")]
     public static partial void ScheduleFired(ILogger logger, string schedule, long jobId, DateTimeOffset due);
 
-    [LoggerMessage(EventId = JobsEventIds.ScheduleFailed, Level = LogLevel.Warning, Message = "Recurring schedule {Schedule} could not fire {Due:o}")]
-    public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due);
+    [LoggerMessage(EventId = JobsEventIds.ScheduleFailed, Level = LogLevel.Warning,
+        Message = "Recurring schedule {Schedule} could not fire {Due:o}; retrying in {Delay}")]
+    public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleReadFailed, Level = LogLevel.Warning,
+        Message = "Reading the last due time of recurring schedule {Schedule} failed; retrying in {Delay}")]
+    public static partial void ScheduleReadFailed(ILogger logger, Exception exception, string schedule, TimeSpan delay);
 
     [LoggerMessage(EventId = JobsEventIds.JobAbandoned, Level = LogLevel.Error,
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]
