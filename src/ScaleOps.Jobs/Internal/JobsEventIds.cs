@@ -36,4 +36,6 @@ internal static class JobsEventIds
     public const int CompletionsDropped = 3016;
 
     public const int ScheduleReadFailed = 3017;
+
+    public const int RetryDeadSkipped = 3018;
 }

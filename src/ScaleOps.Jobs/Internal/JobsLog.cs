@@ -65,4 +65,8 @@ internal static partial class JobsLog
     [LoggerMessage(EventId = JobsEventIds.CompletionsDropped, Level = LogLevel.Error,
         Message = "Writing {Count} job completions failed unexpectedly; they are dropped and their jobs run again once their leases expire")]
     public static partial void CompletionsDropped(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = JobsEventIds.RetryDeadSkipped, Level = LogLevel.Warning,
+        Message = "Retried {Retried} dead jobs of queue {Queue}; skipped {Skipped} whose unique key is live again (an equal job is pending or running, or a newer dead one was retried)")]
+    public static partial void RetryDeadSkipped(ILogger logger, int retried, int skipped, string queue);
 }
