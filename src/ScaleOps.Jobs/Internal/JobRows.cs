@@ -1,11 +1,19 @@
 using System;
+using System.Collections.Generic;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>A job the fetch started: everything the executor needs.</summary>
 internal sealed record FetchedJob(
     long Id, string Queue, string Kind, string TenantId, string Payload, int Attempt, int MaxAttempts, int? TimeoutMs,
-    DateTimeOffset RunAt, DateTimeOffset CreatedAt, int TenantOrder);
+    DateTimeOffset RunAt, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// What one fetch started, and where its tenant scan ended: the next fetch starts after <paramref name="NextCursor"/>
+/// ('' = from the first tenant); <paramref name="More"/> when the scan stopped before it had looked at every tenant with
+/// due jobs; <paramref name="PassedOver"/> tenants with due jobs got none because of their cap or a key limit.
+/// </summary>
+internal sealed record FetchResult(List<FetchedJob> Jobs, string NextCursor, bool More, int PassedOver);
 
 /// <summary>The values of one insert, already validated and defaulted.</summary>
 internal sealed record JobInsertValues(

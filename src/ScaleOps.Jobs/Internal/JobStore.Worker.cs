@@ -12,7 +12,7 @@ namespace ScaleOps.Jobs.Internal;
 internal sealed partial class JobStore
 {
     /// <summary>Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules.</summary>
-    public async Task<List<FetchedJob>> JobFetchAvailableAsync(
+    public async Task<FetchResult> JobFetchAvailableAsync(
         string queue, int limit, string cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
         CancellationToken cancellationToken)
     {
@@ -26,6 +26,7 @@ internal sealed partial class JobStore
         p.Add(new NpgsqlParameter<string>("queue", queue));
         p.Add(new NpgsqlParameter<int>("limit", limit));
         p.Add(new NpgsqlParameter<int>("max_tenants", limit));
+        p.Add(new NpgsqlParameter<int>("max_scan", limit + JobsDefaults.FetchTenantsPassedOver));
         p.Add(new NpgsqlParameter<string>("cursor", cursor));
         p.Add(new NpgsqlParameter<int>("tenant_cap", tenantCap));
         p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
@@ -34,17 +35,29 @@ internal sealed partial class JobStore
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         var jobs = new List<FetchedJob>(limit);
+        string nextCursor = string.Empty;
+        var more = false;
+        var passedOver = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (reader.IsDBNull(0))
+            {
+                // The scan's summary row.
+                nextCursor = reader.GetString(9);
+                more = reader.GetBoolean(10);
+                passedOver = (int)reader.GetInt64(11);
+                continue;
+            }
+
             jobs.Add(new FetchedJob(
                 reader.GetInt64(0), queue, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
                 reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetFieldValue<DateTimeOffset>(8), (int)reader.GetInt64(9)));
+                reader.GetFieldValue<DateTimeOffset>(8)));
         }
 
-        return jobs;
+        return new FetchResult(jobs, nextCursor, more, passedOver);
     }
 
     /// <summary>Writes a batch of outcomes in one round trip (one transaction): successes, then failures.</summary>
