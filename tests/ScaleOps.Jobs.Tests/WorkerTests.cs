@@ -268,7 +268,8 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         // An outcome whose error Npgsql's strict UTF-8 encoder refuses (a .NET exception on the client, not a
         // PostgresException): the completer drops it and goes on writing the other outcomes.
         var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
-        await completer.AddAsync(new Completion(held!.Value, 1, CompletionKind.Dead, "bad \uD83D", default));
+        var lease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {held}");
+        await completer.AddAsync(new Completion(held!.Value, lease, 1, CompletionKind.Dead, "bad \uD83D", default));
         var good = await host.Client.EnqueueAsync(new Ping(2));
         await UntilStateAsync(good!.Value, "succeeded");
         Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {held}"));

@@ -11,7 +11,7 @@ namespace ScaleOps.Jobs.Internal;
 /// Collects attempt outcomes and writes them in batches: while one batch is in flight the next one fills up, so under
 /// load one statement completes hundreds of jobs. The channel is bounded (back-pressure on the executors). A batch that
 /// fails in transport (database down, connection lost, timeout) is retried until it is written; meanwhile leases may
-/// expire and the jobs run again, and the attempt guard rejects the late write. A batch rejected for any other reason
+/// expire and the jobs run again, and the lease guard rejects the late write. A batch rejected for any other reason
 /// (by the server, or by the client before sending, say a value Npgsql cannot encode) is written one outcome at a time,
 /// and an outcome that still fails is dropped with an error log: its job runs again once its lease expires. Nothing
 /// ends the loop but the end of the channel or giving up at shutdown, since every executor waits on it.

@@ -146,7 +146,7 @@ internal sealed class QueueProducer(
         {
             foreach (var job in jobs)
             {
-                leases.Add(new LeaseToken(job.Id, job.Attempt));
+                leases.Add(new LeaseToken(job.Id, job.LeaseId));
                 _buffer.Enqueue(job);
             }
         }

@@ -6,7 +6,8 @@
 --  2. each tenant gets an equal share of @limit, less what its cap leaves;
 --  3. per tenant, its jobs in priority then due-time order, FOR UPDATE SKIP LOCKED;
 --  4. jobs whose concurrency key already runs at its limit are skipped; within the batch a key gets only what is left;
---  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running.
+--  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running, with a new
+--     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002).
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
 -- at, or '' when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.
@@ -97,21 +98,22 @@ chosen AS (
 -- otherwise hashes the whole table (a sequential scan per fetch; 40 of 73 ms for 500 jobs on a 20,000-row table).
 started AS (
     UPDATE {{schema}}.jobs j
-    SET state = 'running', attempt = j.attempt + 1, attempted_at = @now, lease_until = @lease_until
+    SET state = 'running', attempt = j.attempt + 1, lease_id = j.lease_id + 1, attempted_at = @now, lease_until = @lease_until
     FROM cfg
     WHERE j.id = ANY (ARRAY(SELECT c.id FROM chosen c))
-    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at
+    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at,
+              j.lease_id
 ),
 -- The last tenant looked at: the next fetch starts after it unless the scan came round (then from the start).
 scan_end AS (
     SELECT s.tenant_id, s.found >= @max_tenants OR s.n >= @max_scan AS stopped_early
     FROM scan s WHERE s.n > 0 ORDER BY s.n DESC LIMIT 1
 )
-SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeout_ms, s.run_at, s.created_at,
+SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeout_ms, s.run_at, s.created_at, s.lease_id,
        NULL::text AS next_cursor, NULL::boolean AS more, NULL::bigint AS passed_over
 FROM started s
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        coalesce((SELECT CASE WHEN e.stopped_early THEN e.tenant_id ELSE '' END FROM scan_end e), ''),
        coalesce((SELECT e.stopped_early FROM scan_end e), false),
        (SELECT count(*) FROM scan s WHERE s.n > 0 AND NOT s.ok)

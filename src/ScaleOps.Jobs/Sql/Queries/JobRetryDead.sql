@@ -1,4 +1,5 @@
--- Admin: gives dead jobs (one, or all of a queue) a fresh set of attempts, due now, and wakes their queues.
+-- Admin: gives dead jobs (one, or all of a queue) a fresh set of attempts, due now, and wakes their queues. lease_id stays
+-- (it only moves forward), so a run the rescuer gave up on cannot complete the next run.
 -- A dead job whose unique key is live again (an equal job is pending or running) cannot be pending too. One job by id
 -- (@id set) is tried anyway, so the statement fails on jobs_unique and the caller says why. In bulk such jobs are
 -- skipped (they stay dead), and of several dead jobs with one key only the newest is retried; the second column
