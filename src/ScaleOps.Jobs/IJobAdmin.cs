@@ -26,9 +26,14 @@ public interface IJobAdmin
     /// <param name="id">The job id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>Whether a dead job with that id was retried.</returns>
+    /// <exception cref="System.InvalidOperationException">The job's unique key is live again: an equal job is pending or running.</exception>
     Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default);
 
-    /// <summary>Retries every dead job, or those of one queue.</summary>
+    /// <summary>
+    /// Retries every dead job, or those of one queue. A dead job whose unique key is live again (an equal job is pending
+    /// or running) is skipped and stays dead, and of several dead jobs with one unique key only the newest is retried;
+    /// the number skipped is logged as a warning (event 3018).
+    /// </summary>
     /// <param name="queue">The queue, or null for all.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many jobs were retried.</returns>

@@ -52,6 +52,33 @@ public class AdminTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task Retrying_all_dead_jobs_skips_those_whose_unique_key_is_live_again()
+    {
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);
+        var keyed = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "adm-unique", UniqueKey = "k1" }))!.Value;
+        var other = (await host.Client.EnqueueAsync(new Ping(2), new JobOptions { Queue = "adm-unique", UniqueKey = "k2" }))!.Value;
+        await database.ExecuteAsync($"UPDATE scaleops.jobs SET state = 'dead', attempt = 25, finished_at = now() WHERE id IN ({keyed}, {other})");
+        var live = await host.Client.EnqueueAsync(new Ping(3), new JobOptions { Queue = "adm-unique", UniqueKey = "k1" });
+        Assert.NotNull(live);
+
+        Assert.Equal(1, await host.Admin.RetryAllDeadAsync("adm-unique"));
+        Assert.Equal(JobState.Dead, (await host.Admin.GetAsync(keyed))!.State);
+        Assert.Equal(JobState.Pending, (await host.Admin.GetAsync(other))!.State);
+        Assert.Equal(JobState.Pending, (await host.Admin.GetAsync(live.Value))!.State);
+
+        // One job by id still says why it cannot be retried.
+        Assert.Contains("unique key", (await Assert.ThrowsAsync<InvalidOperationException>(() => host.Admin.RetryDeadAsync(keyed))).Message);
+
+        // Two dead jobs with one key (the first died, an equal one was enqueued and died too): only the newest is retried.
+        var first = (await host.Client.EnqueueAsync(new Ping(4), new JobOptions { Queue = "adm-unique-twice", UniqueKey = "k3" }))!.Value;
+        await database.ExecuteAsync($"UPDATE scaleops.jobs SET state = 'dead', attempt = 25, finished_at = now() WHERE id = {first}");
+        var second = (await host.Client.EnqueueAsync(new Ping(5), new JobOptions { Queue = "adm-unique-twice", UniqueKey = "k3" }))!.Value;
+        await database.ExecuteAsync($"UPDATE scaleops.jobs SET state = 'dead', attempt = 25, finished_at = now() WHERE id = {second}");
+        Assert.Equal(1, await host.Admin.RetryAllDeadAsync("adm-unique-twice"));
+        Assert.Equal((JobState.Dead, JobState.Pending), ((await host.Admin.GetAsync(first))!.State, (await host.Admin.GetAsync(second))!.State));
+    }
+
+    [Fact]
     public async Task Bad_queries_are_rejected()
     {
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);

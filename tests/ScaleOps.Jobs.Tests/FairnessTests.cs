@@ -78,6 +78,61 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_tenant_at_its_cap_leaves_the_free_slots_to_other_tenants()
+    {
+        // Concurrency 2, cap 1: while tenant a's first job holds a slot, a is at its cap and b must get the other slot
+        // on every fetch. Polling is off, so progress comes from the fetches themselves and from written completions.
+        await EnqueueAsync("cap-idle", "a", 3);
+        await EnqueueAsync("cap-idle", "b", 20);
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "cap-idle";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues["cap-idle"] = new QueueOptions { Concurrency = 2, MaxRunningPerTenant = 1 };
+        }, probe: probe);
+
+        await TestSignal.UntilAsync(async () => await CountAsync("cap-idle", "b", "succeeded") == 20, "all 20 jobs of b to finish while a's job holds its slot");
+        Assert.Equal(1L, await CountAsync("cap-idle", "a", "running"));
+        Assert.Equal(2L, await CountAsync("cap-idle", "a", "pending"));
+
+        // Once a's job is done, its next ones start without waiting for the poll: the written completion frees the cap.
+        gate.SetResult();
+        await TestSignal.UntilAsync(async () => await CountAsync("cap-idle", "a", "succeeded") == 3, "a's three jobs to finish");
+    }
+
+    [Fact]
+    public async Task More_tenants_at_their_cap_than_one_fetch_looks_at_do_not_hide_a_tenant_with_work()
+    {
+        // 110 tenants at their cap (one gated job running, one waiting each) sort before tenant b: a fetch of the 10
+        // free slots passes over at most 100 + 10 tenants, so b is found only if the next fetch goes on from where
+        // the last one stopped (and is made at once, not at the next poll).
+        await database.ExecuteAsync("""
+            INSERT INTO scaleops.jobs (queue, kind, tenant_id, payload, run_at, max_attempts, created_at)
+            SELECT 'cap-many', 'test.ping', 'a' || lpad(t::text, 3, '0'), json_build_object('n', i, 'tag', 'a'), now(), 5, now()
+            FROM generate_series(0, 109) t, generate_series(1, 2) i
+            """);
+        await EnqueueAsync("cap-many", "b", 5);
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "cap-many";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues["cap-many"] = new QueueOptions { Concurrency = 120, MaxRunningPerTenant = 1 };
+        }, probe: probe);
+
+        await TestSignal.UntilAsync(async () => await CountAsync("cap-many", "b", "succeeded") == 5, "all 5 jobs of b to finish behind 110 capped tenants");
+        Assert.Equal(110L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'cap-many' AND state = 'running'"));
+
+        gate.SetResult();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'cap-many' AND state = 'succeeded'") == 225,
+            "every job to finish");
+    }
+
+    [Fact]
     public async Task At_most_the_limit_of_jobs_with_one_concurrency_key_run_at_once()
     {
         await EnqueueAsync("keyed", "k", 20, extra: new JobOptions { ConcurrencyKey = "webhook:a.example", ConcurrencyLimit = 2 });

@@ -33,6 +33,7 @@ public class JobsOptionsTests
             o.PollInterval = TimeSpan.Zero;
             o.RetryMaxDelay = TimeSpan.FromMilliseconds(1);
             o.Queues["q"] = new QueueOptions { Concurrency = 0, MaxRunningPerTenant = -1 };
+            o.Queues["bad \uD83D"] = new QueueOptions();
         });
         using var provider = services.BuildServiceProvider();
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<JobsOptions>>().Value);
@@ -41,6 +42,8 @@ public class JobsOptionsTests
         Assert.Contains(ex.Failures, f => f.StartsWith("ScaleOps:Jobs:RetryMaxDelay must be between", StringComparison.Ordinal));
         Assert.Contains("ScaleOps:Jobs:Queues:q:Concurrency must be 1 to 10000; it is 0.", ex.Failures);
         Assert.Contains("ScaleOps:Jobs:Queues:q:MaxRunningPerTenant must be 0 (no cap) to 10000; it is -1.", ex.Failures);
+        Assert.Contains(ex.Failures, f => f.StartsWith("ScaleOps:Jobs:Queues: the queue name 'bad", StringComparison.Ordinal)
+            && f.EndsWith("contains a NUL character or a lone UTF-16 surrogate, which a PostgreSQL text column cannot hold.", StringComparison.Ordinal));
     }
 
     [Fact]

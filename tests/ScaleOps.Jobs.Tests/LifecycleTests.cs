@@ -24,7 +24,7 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             // A "worker" takes the job with a one-second lease and dies: it never heartbeats nor completes.
             var store = client.Services.GetRequiredService<JobStore>();
             var now = DateTimeOffset.UtcNow;
-            stolen = Assert.Single(await store.JobFetchAvailableAsync("rescue", 10, "", 0, now, now.AddSeconds(1), default));
+            stolen = Assert.Single((await store.JobFetchAvailableAsync("rescue", 10, "", 0, now, now.AddSeconds(1), default)).Jobs);
         }
 
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
@@ -39,8 +39,53 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 
         // The dead worker wakes up and reports a failure of its attempt 1: the guard ignores it.
         var store2 = host.Services.GetRequiredService<JobStore>();
-        await store2.JobCompleteManyAsync([new Completion(stolen.Id, stolen.Attempt, CompletionKind.Dead, "late", default)], false, DateTimeOffset.UtcNow, default);
+        await store2.JobCompleteManyAsync([new Completion(stolen.Id, stolen.LeaseId, stolen.Attempt, CompletionKind.Dead, "late", default)], false, DateTimeOffset.UtcNow, default);
         Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_run_of_a_job_that_was_retried_after_it_died_cannot_complete_the_new_run()
+    {
+        // Retrying a dead job used to reset its attempt to 0, so its next run had the same lease token (id, attempt) as
+        // the run the rescuer gave up on, and that stale run's outcome was taken for the new run's.
+        var firstRun = new TaskCompletionSource();
+        var secondRun = new TaskCompletionSource();
+        var runs = 0;
+        var probe = new Probe
+        {
+            Behavior = async (_, _, _) =>
+            {
+                if (Interlocked.Increment(ref runs) == 1)
+                {
+                    await firstRun.Task;
+                    throw new InvalidOperationException("the stale first run");
+                }
+
+                await secondRun.Task;
+            },
+        };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "stale-lease", probe: probe);
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 }))!.Value;
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the first run to start");
+
+        // The rescuer gives up on the first run (its lease expired on its last attempt), as if its host had been cut
+        // off; an operator retries the dead job and a second run starts while the first one is still running.
+        await database.ExecuteAsync(
+            $"UPDATE scaleops.jobs SET state = 'dead', finished_at = now(), lease_until = NULL, last_error = 'lease expired' WHERE id = {id}");
+        Assert.True(await host.Admin.RetryDeadAsync(id));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 2), "the second run to start");
+
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Services.GetRequiredService<JobWorker>().Completer!.Flushed += _ => written.TrySetResult();
+        firstRun.SetResult();
+        await written.Task.WaitAsync("the first run's outcome to be written");
+        Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+
+        secondRun.SetResult();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "succeeded",
+            "the second run's success to be recorded");
+        Assert.Equal("lease expired", await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {id}"));
     }
 
     [Fact]
@@ -55,7 +100,7 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         var id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "nobody-fetches", MaxAttempts = 1 });
         var store = host.Services.GetRequiredService<JobStore>();
         var now = DateTimeOffset.UtcNow;
-        Assert.Single(await store.JobFetchAvailableAsync("nobody-fetches", 10, "", 0, now, now.AddMilliseconds(100), default));
+        Assert.Single((await store.JobFetchAvailableAsync("nobody-fetches", 10, "", 0, now, now.AddMilliseconds(100), default)).Jobs);
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "dead", "the job to be dead");
     }

@@ -29,6 +29,51 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_database_error_on_the_first_schedule_read_is_retried_and_the_schedule_runs()
+    {
+        // The schedules table is replaced by a view over a function that fails (like a failover or an exhausted pool
+        // would); the function counts its calls in a sequence, which the error does not roll back, so the test knows
+        // the scheduler's first read failed before the database heals.
+        const string Restore = """
+            DO $$ BEGIN
+                IF to_regclass('scaleops.job_schedules_away') IS NOT NULL THEN
+                    DROP VIEW IF EXISTS scaleops.job_schedules;
+                    ALTER TABLE scaleops.job_schedules_away RENAME TO job_schedules;
+                END IF;
+            END $$;
+            DROP FUNCTION IF EXISTS scaleops.schedules_unavailable();
+            """;
+        await database.ExecuteAsync("""
+            CREATE SEQUENCE scaleops.schedule_reads;
+            CREATE FUNCTION scaleops.schedules_unavailable() RETURNS TABLE (name text, last_due_at timestamptz)
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM nextval('scaleops.schedule_reads');
+                RAISE EXCEPTION 'the schedules are unavailable' USING ERRCODE = '57P03';
+            END $$;
+            ALTER TABLE scaleops.job_schedules RENAME TO job_schedules_away;
+            CREATE VIEW scaleops.job_schedules AS SELECT * FROM scaleops.schedules_unavailable();
+            """);
+        try
+        {
+            await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "cron-retry",
+                jobs => jobs.AddRecurring("read-retried", "* * * * * *", new Ping(8), new JobOptions { Queue = "cron-retry" }));
+            await TestSignal.UntilAsync(
+                () => database.ScalarAsync<bool>("SELECT is_called FROM scaleops.schedule_reads"), "the scheduler's first read to fail");
+            await database.ExecuteAsync(Restore);
+
+            await TestSignal.UntilAsync(
+                async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'cron-retry' AND state = 'succeeded'") >= 1,
+                "the recurring job to run once the database is back");
+            Assert.All(host.Probe.Seen, s => Assert.Equal(8, s.N));
+        }
+        finally
+        {
+            await database.ExecuteAsync(Restore + "DROP SEQUENCE IF EXISTS scaleops.schedule_reads;");
+        }
+    }
+
+    [Fact]
     public void Bad_schedules_are_rejected_when_registered()
     {
         var jobs = new ServiceCollection().AddScaleOps().AddJobs();
@@ -38,5 +83,12 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Contains("already registered", Assert.Throws<ArgumentException>(() => jobs.AddRecurring("daily", "0 4 * * *", new Ping(1))).Message);
         Assert.Contains("JobOptions.MaxAttempts",
             Assert.Throws<ArgumentException>(() => jobs.AddRecurring("bad-options", "0 4 * * *", new Ping(1), new JobOptions { MaxAttempts = -1 })).Message);
+
+        // Text the scheduler would send on every due time and PostgreSQL or Npgsql cannot take: rejected up front.
+        Assert.Contains("lone UTF-16 surrogate", Assert.Throws<ArgumentException>(() => jobs.AddRecurring("bad \uD83D", "0 4 * * *", new Ping(1))).Message);
+        Assert.Contains("JobOptions.ConcurrencyKey", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("bad-key", "0 4 * * *", new Ping(1), new JobOptions { ConcurrencyKey = "host\0" })).Message);
+        Assert.Contains("JobOptions.Queue", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("bad-queue", "0 4 * * *", new Ping(1), new JobOptions { Queue = "q\uDE00" })).Message);
     }
 }

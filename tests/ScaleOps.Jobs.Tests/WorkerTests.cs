@@ -1,6 +1,8 @@
 using System;
 using System.Linq;
 using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
 using ScaleOps.Tenancy;
@@ -219,5 +221,61 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         await UntilStateAsync(bad!.Value, "dead");
         await UntilStateAsync(good!.Value, "succeeded");
         Assert.Contains("bad\\0byte", await ErrorOfAsync(bad.Value));
+    }
+
+    [Fact]
+    public async Task Error_messages_with_a_lone_surrogate_or_cut_inside_a_surrogate_pair_do_not_block_completions()
+    {
+        // The stored error is "<exception type>: <message>\n<stack>", cut at 8,000 characters: this message puts the two
+        // halves of an emoji at positions 7,999 and 8,000, so a plain cut leaves a lone high surrogate.
+        const string Prefix = "System.InvalidOperationException: ";
+        var cutInPair = new string('x', 8000 - Prefix.Length - 1) + "\U0001F600 and more";
+        var probe = new Probe
+        {
+            Behavior = (p, _, _) => p.N switch
+            {
+                1 => throw new InvalidOperationException("bad \uD83D"),
+                2 => throw new InvalidOperationException(cutInPair),
+                _ => Task.CompletedTask,
+            },
+        };
+        await using var host = await StartAsync("w-surrogate", probe: probe);
+        var lone = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
+        var cut = await host.Client.EnqueueAsync(new Ping(2), new JobOptions { MaxAttempts = 1 });
+        var good = await host.Client.EnqueueAsync(new Ping(3));
+        await UntilStateAsync(lone!.Value, "dead");
+        await UntilStateAsync(cut!.Value, "dead");
+        await UntilStateAsync(good!.Value, "succeeded");
+
+        Assert.StartsWith(Prefix + "bad \uFFFD\n", await ErrorOfAsync(lone.Value), StringComparison.Ordinal);
+        var error = await ErrorOfAsync(cut.Value);
+        Assert.Equal(Prefix + cutInPair[..^("\U0001F600 and more".Length)], error);
+
+        // The completer is still writing.
+        var later = await host.Client.EnqueueAsync(new Ping(4));
+        await UntilStateAsync(later!.Value, "succeeded");
+    }
+
+    [Fact]
+    public async Task An_outcome_the_client_cannot_send_is_dropped_and_the_completer_keeps_writing()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? gate.Task : Task.CompletedTask };
+        await using var host = await StartAsync("w-unsendable", probe: probe);
+        var held = await host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the held job to start");
+
+        // An outcome whose error Npgsql's strict UTF-8 encoder refuses (a .NET exception on the client, not a
+        // PostgresException): the completer drops it and goes on writing the other outcomes.
+        var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
+        var lease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {held}");
+        await completer.AddAsync(new Completion(held!.Value, lease, 1, CompletionKind.Dead, "bad \uD83D", default));
+        var good = await host.Client.EnqueueAsync(new Ping(2));
+        await UntilStateAsync(good!.Value, "succeeded");
+        Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {held}"));
+
+        // The dropped outcome changed nothing: the job's real outcome is written when it finishes.
+        gate.SetResult();
+        await UntilStateAsync(held.Value, "succeeded");
     }
 }

@@ -10,8 +10,11 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>
 /// Collects attempt outcomes and writes them in batches: while one batch is in flight the next one fills up, so under
 /// load one statement completes hundreds of jobs. The channel is bounded (back-pressure on the executors). A batch that
-/// fails (database down) is retried until it is written; meanwhile leases may expire and the jobs run again, and the
-/// attempt guard rejects the late write.
+/// fails in transport (database down, connection lost, timeout) is retried until it is written; meanwhile leases may
+/// expire and the jobs run again, and the lease guard rejects the late write. A batch rejected for any other reason
+/// (by the server, or by the client before sending, say a value Npgsql cannot encode) is written one outcome at a time,
+/// and an outcome that still fails is dropped with an error log: its job runs again once its lease expires. Nothing
+/// ends the loop but the end of the channel or giving up at shutdown, since every executor waits on it.
 /// </summary>
 internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimeProvider time, ILogger logger)
 {
@@ -39,8 +42,18 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                     batch.Add(item);
                 }
 
-                await WriteAsync(batch, giveUp).ConfigureAwait(false);
-                Flushed?.Invoke(batch.Count);
+                try
+                {
+                    await WriteAsync(batch, giveUp).ConfigureAwait(false);
+                    Flushed?.Invoke(batch.Count);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !giveUp.IsCancellationRequested)
+                {
+                    // Not expected (WriteAsync handles what the database and Npgsql throw), but a dead loop would stop
+                    // every completion on this host and block every executor once the channel is full.
+                    JobsLog.CompletionsDropped(logger, ex, batch.Count);
+                }
+
                 batch.Clear();
             }
         }
@@ -61,11 +74,17 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                     .ConfigureAwait(false);
                 return;
             }
-            catch (Npgsql.PostgresException ex) when (!IsTransient(ex) && batch.Count > 1)
+            catch (Exception ex) when (IsTransport(ex))
             {
-                // The server rejected the batch itself (not the connection): write the outcomes one by one so one bad
-                // value cannot block every completion; an outcome that still fails is left to the lease rescuer.
-                JobsLog.CompleteFailed(logger, ex, batch.Count, TimeSpan.Zero);
+                JobsLog.CompleteFailed(logger, ex, batch.Count, delay);
+                await Task.Delay(delay, time, giveUp).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+            catch (Exception ex) when (batch.Count > 1)
+            {
+                // The batch itself was rejected (not the connection): write the outcomes one by one so one bad value
+                // cannot block every completion.
+                JobsLog.CompletionsRejected(logger, ex, batch.Count);
                 foreach (var single in batch)
                 {
                     await WriteAsync([single], giveUp).ConfigureAwait(false);
@@ -73,22 +92,26 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
 
                 return;
             }
-            catch (Npgsql.PostgresException ex) when (!IsTransient(ex))
+            catch (Exception ex)
             {
-                JobsLog.CompleteFailed(logger, ex, batch.Count, TimeSpan.Zero);
+                // This one outcome cannot be written: drop it; the lease rescuer runs the job again.
+                var single = batch[0];
+                JobsLog.CompletionDropped(logger, ex, single.Id, single.Attempt, single.Kind);
                 return;
-            }
-            catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-            {
-                JobsLog.CompleteFailed(logger, ex, batch.Count, delay);
-                await Task.Delay(delay, time, giveUp).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
     }
 
-    /// <summary>Connection loss, shutdown, lack of resources, serialization failures: worth retrying the same batch.</summary>
-    private static bool IsTransient(Npgsql.PostgresException ex) =>
-        ex.IsTransient || ex.SqlState.StartsWith("08", StringComparison.Ordinal) || ex.SqlState.StartsWith("53", StringComparison.Ordinal)
-        || ex.SqlState.StartsWith("57", StringComparison.Ordinal) || ex.SqlState.StartsWith("40", StringComparison.Ordinal);
+    /// <summary>
+    /// Worth retrying the same batch: the connection or the server's state, not the batch (connection loss, shutdown,
+    /// lack of resources, serialization failures, timeouts). Anything else rejects the batch.
+    /// </summary>
+    private static bool IsTransport(Exception ex) => ex switch
+    {
+        Npgsql.PostgresException pg => pg.IsTransient || pg.SqlState.StartsWith("08", StringComparison.Ordinal)
+            || pg.SqlState.StartsWith("53", StringComparison.Ordinal) || pg.SqlState.StartsWith("57", StringComparison.Ordinal)
+            || pg.SqlState.StartsWith("40", StringComparison.Ordinal),
+        Npgsql.NpgsqlException or TimeoutException => true,
+        _ => false,
+    };
 }

@@ -10,11 +10,15 @@ namespace ScaleOps.Jobs.Internal;
 /// Fires recurring schedules. Each host computes the latest due time of each schedule and tries to fire it; the
 /// database lets only the host that moves the schedule's <c>last_due_at</c> forward insert the job, so every due time
 /// fires once however many hosts run. Missed due times (all hosts down) collapse into one run of the latest.
+/// Each schedule is handled on its own: a failure (reading its last due time at start, or firing) is logged and retried
+/// with backoff for that schedule, and never ends the loop.
 /// </summary>
 internal sealed class CronScheduler(
     IReadOnlyList<RecurringJob> schedules, JobStore store, JobsOptions options, TimeProvider time, ILogger logger)
 {
     private static readonly TimeSpan MaxSleep = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -23,39 +27,24 @@ internal sealed class CronScheduler(
             return;
         }
 
-        var last = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
-        var payloads = new Dictionary<string, string>(StringComparer.Ordinal);
+        var states = new List<ScheduleState>(schedules.Count);
+        foreach (var s in schedules)
+        {
+            states.Add(new ScheduleState(s));
+        }
+
         try
         {
-            foreach (var s in schedules)
-            {
-                payloads[s.Name] = s.Payload(options.SerializerOptions);
-                last[s.Name] = await store.ScheduleGetLastDueAsync(s.Name, stopping).ConfigureAwait(false) ?? time.GetUtcNow();
-            }
-
             while (!stopping.IsCancellationRequested)
             {
                 var now = time.GetUtcNow();
                 var wake = now + MaxSleep;
-                foreach (var s in schedules)
+                foreach (var state in states)
                 {
-                    var due = Latest(s, last[s.Name], now);
-                    if (due is { } d)
+                    var next = await StepAsync(state, now, stopping).ConfigureAwait(false);
+                    if (next < wake)
                     {
-                        if (await FireAsync(s, d, payloads[s.Name], now, stopping).ConfigureAwait(false))
-                        {
-                            last[s.Name] = d;
-                        }
-                        else if (now + TimeSpan.FromSeconds(1) < wake)
-                        {
-                            wake = now + TimeSpan.FromSeconds(1);
-                        }
-                    }
-
-                    var next = s.Cron.GetNextOccurrence(last[s.Name] > now ? last[s.Name] : now, s.TimeZone);
-                    if (next is { } n && n < wake)
-                    {
-                        wake = n;
+                        wake = next;
                     }
                 }
 
@@ -65,6 +54,53 @@ internal sealed class CronScheduler(
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Reads the schedule's last due time if not yet known, fires its latest due time; returns when to look again.</summary>
+    private async Task<DateTimeOffset> StepAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
+    {
+        var s = state.Schedule;
+        DateTimeOffset? due = null;
+        try
+        {
+            if (state.Last is not { } last)
+            {
+                state.Payload ??= s.Payload(options.SerializerOptions);
+                last = await store.ScheduleGetLastDueAsync(s.Name, stopping).ConfigureAwait(false) ?? now;
+                state.Last = last;
+            }
+
+            due = Latest(s, last, now);
+            if (due is { } d)
+            {
+                var values = JobValues.Build(s.Kind, s.Options, options, s.Options?.Tenant, now);
+                var id = await store.ScheduleFireAsync(s.Name, d, values, state.Payload!, now, stopping).ConfigureAwait(false);
+                if (id is { } jobId)
+                {
+                    JobsLog.ScheduleFired(logger, s.Name, jobId, d);
+                }
+
+                state.Last = last = d;
+            }
+
+            state.RetryDelay = FirstRetryDelay;
+            return s.Cron.GetNextOccurrence(last > now ? last : now, s.TimeZone) ?? DateTimeOffset.MaxValue;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            var delay = state.RetryDelay;
+            if (due is { } d)
+            {
+                JobsLog.ScheduleFailed(logger, ex, s.Name, d, delay);
+            }
+            else
+            {
+                JobsLog.ScheduleReadFailed(logger, ex, s.Name, delay);
+            }
+
+            state.RetryDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            return now + delay;
         }
     }
 
@@ -82,23 +118,15 @@ internal sealed class CronScheduler(
         return latest;
     }
 
-    private async Task<bool> FireAsync(RecurringJob s, DateTimeOffset due, string payload, DateTimeOffset now, CancellationToken stopping)
+    private sealed class ScheduleState(RecurringJob schedule)
     {
-        try
-        {
-            var values = JobValues.Build(s.Kind, s.Options, options, s.Options?.Tenant, now);
-            var id = await store.ScheduleFireAsync(s.Name, due, values, payload, now, stopping).ConfigureAwait(false);
-            if (id is { } jobId)
-            {
-                JobsLog.ScheduleFired(logger, s.Name, jobId, due);
-            }
+        public RecurringJob Schedule { get; } = schedule;
 
-            return true;
-        }
-        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
-        {
-            JobsLog.ScheduleFailed(logger, ex, s.Name, due);
-            return false;
-        }
+        /// <summary>The last due time fired (or "now" at start when never fired); null until read from the database.</summary>
+        public DateTimeOffset? Last { get; set; }
+
+        public string? Payload { get; set; }
+
+        public TimeSpan RetryDelay { get; set; } = FirstRetryDelay;
     }
 }

@@ -2,12 +2,15 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>The admin API over <see cref="JobStore"/>.</summary>
-internal sealed class JobAdmin(JobStore store, TimeProvider time) : IJobAdmin
+internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory loggerFactory) : IJobAdmin
 {
+    private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Admin");
+
     public async Task<IReadOnlyList<JobInfo>> ListAsync(JobQuery? query = null, CancellationToken cancellationToken = default)
     {
         query ??= new JobQuery();
@@ -27,10 +30,18 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time) : IJobAdmin
     public Task<JobInfo?> GetAsync(long id, CancellationToken cancellationToken = default) => store.JobGetAsync(id, cancellationToken);
 
     public async Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default) =>
-        await store.JobRetryDeadAsync(id, null, time.GetUtcNow(), cancellationToken).ConfigureAwait(false) > 0;
+        (await store.JobRetryDeadAsync(id, null, time.GetUtcNow(), cancellationToken).ConfigureAwait(false)).Retried > 0;
 
-    public Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default) =>
-        store.JobRetryDeadAsync(null, queue, time.GetUtcNow(), cancellationToken);
+    public async Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
+    {
+        var (retried, skipped) = await store.JobRetryDeadAsync(null, queue, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        if (skipped > 0)
+        {
+            JobsLog.RetryDeadSkipped(_logger, retried, skipped, queue ?? "(all)");
+        }
+
+        return retried;
+    }
 
     public async Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default) =>
         await store.JobDiscardDeadAsync(id, null, cancellationToken).ConfigureAwait(false) > 0;

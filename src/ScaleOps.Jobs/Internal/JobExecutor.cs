@@ -29,7 +29,7 @@ internal sealed class JobExecutor(
     /// <summary>Runs the job. Returns false when the attempt was interrupted by shutdown and is to be given back.</summary>
     public async Task RunAsync(FetchedJob job, CancellationToken shutdown)
     {
-        var token = new LeaseToken(job.Id, job.Attempt);
+        var token = new LeaseToken(job.Id, job.LeaseId);
         var started = time.GetTimestamp();
         metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
         var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
@@ -40,7 +40,7 @@ internal sealed class JobExecutor(
             try
             {
                 await InvokeAsync(job, linked.Token).ConfigureAwait(false);
-                outcome = new Completion(job.Id, job.Attempt, CompletionKind.Succeeded, null, default);
+                outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default);
             }
             catch (JobPayloadException ex)
             {
@@ -115,22 +115,19 @@ internal sealed class JobExecutor(
 
     private Completion Fail(FetchedJob job, string error, bool dead)
     {
-        // PostgreSQL text cannot hold NUL; a message with one would make the completion itself fail.
-        error = error.Replace("\0", "\\0", StringComparison.Ordinal);
-        if (error.Length > MaxErrorLength)
-        {
-            error = error[..MaxErrorLength];
-        }
+        // A NUL (PostgreSQL text cannot hold it) or a lone surrogate (Npgsql cannot encode it) would make the completion
+        // itself fail; the cut must not split a surrogate pair either.
+        error = JobText.Storable(error, MaxErrorLength);
 
         dead |= job.Attempt >= job.MaxAttempts;
         if (dead)
         {
             JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, error);
-            return new Completion(job.Id, job.Attempt, CompletionKind.Dead, error, default);
+            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default);
         }
 
         JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
-        return new Completion(job.Id, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt));
+        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt));
     }
 
     /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>

@@ -16,6 +16,11 @@ internal static class JobKind
                 nameof(payloadType));
         }
 
+        if (!JobText.IsStorable(kind))
+        {
+            throw new ArgumentException(JobValues.NotStorable($"The job kind of {payloadType}"), nameof(payloadType));
+        }
+
         return kind;
     }
 }

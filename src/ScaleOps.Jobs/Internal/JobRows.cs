@@ -1,11 +1,19 @@
 using System;
+using System.Collections.Generic;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>A job the fetch started: everything the executor needs.</summary>
 internal sealed record FetchedJob(
     long Id, string Queue, string Kind, string TenantId, string Payload, int Attempt, int MaxAttempts, int? TimeoutMs,
-    DateTimeOffset RunAt, DateTimeOffset CreatedAt, int TenantOrder);
+    DateTimeOffset RunAt, DateTimeOffset CreatedAt, long LeaseId);
+
+/// <summary>
+/// What one fetch started, and where its tenant scan ended: the next fetch starts after <paramref name="NextCursor"/>
+/// ('' = from the first tenant); <paramref name="More"/> when the scan stopped before it had looked at every tenant with
+/// due jobs; <paramref name="PassedOver"/> tenants with due jobs got none because of their cap or a key limit.
+/// </summary>
+internal sealed record FetchResult(List<FetchedJob> Jobs, string NextCursor, bool More, int PassedOver);
 
 /// <summary>The values of one insert, already validated and defaulted.</summary>
 internal sealed record JobInsertValues(
@@ -20,8 +28,12 @@ internal enum CompletionKind
     Dead,
 }
 
-/// <summary>The outcome of one attempt, waiting in the completer's batch.</summary>
-internal readonly record struct Completion(long Id, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt);
+/// <summary>The outcome of one attempt, waiting in the completer's batch; written only while the lease is still the job's.</summary>
+internal readonly record struct Completion(long Id, long LeaseId, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt);
 
-/// <summary>A job that a worker holds: the (id, attempt) pair is its lease token.</summary>
-internal readonly record struct LeaseToken(long Id, int Attempt);
+/// <summary>
+/// A job that a worker holds: the (id, lease id) pair is its lease token. The lease id moves forward at every fetch and
+/// never back (unlike the attempt, which a release uncounts and a retry of a dead job resets), so a token is never
+/// handed out twice.
+/// </summary>
+internal readonly record struct LeaseToken(long Id, long LeaseId);

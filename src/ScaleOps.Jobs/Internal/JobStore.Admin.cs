@@ -29,22 +29,34 @@ internal sealed partial class JobStore
         return rows.Count == 0 ? null : rows[0];
     }
 
-    public async Task<int> JobRetryDeadAsync(long? id, string? queue, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retries dead jobs: one by id (throws when its unique key is live again), or all of a queue (skipping those whose
+    /// unique key is live again, and all but the newest of dead jobs sharing a key). Returns how many were retried and
+    /// how many skipped.
+    /// </summary>
+    public async Task<(int Retried, int Skipped)> JobRetryDeadAsync(long? id, string? queue, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            var rows = await QueryAsync(_sql.RetryDead, p =>
+            try
             {
-                p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
-                p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
-                p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-            }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
-            return (int)rows[0];
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            throw new InvalidOperationException(
-                "A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
+                var rows = await QueryAsync(_sql.RetryDead, p =>
+                {
+                    p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
+                    p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
+                    p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+                }, r => ((int)r.GetInt64(0), (int)r.GetInt64(1)), cancellationToken).ConfigureAwait(false);
+                return rows[0];
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && id is null && attempt < 3)
+            {
+                // An equal job was enqueued between the statement's check and its update: the next run skips it.
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                throw new InvalidOperationException(
+                    "A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
+            }
         }
     }
 

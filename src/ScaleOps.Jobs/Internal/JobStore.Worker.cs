@@ -12,7 +12,7 @@ namespace ScaleOps.Jobs.Internal;
 internal sealed partial class JobStore
 {
     /// <summary>Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules.</summary>
-    public async Task<List<FetchedJob>> JobFetchAvailableAsync(
+    public async Task<FetchResult> JobFetchAvailableAsync(
         string queue, int limit, string cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
         CancellationToken cancellationToken)
     {
@@ -26,6 +26,7 @@ internal sealed partial class JobStore
         p.Add(new NpgsqlParameter<string>("queue", queue));
         p.Add(new NpgsqlParameter<int>("limit", limit));
         p.Add(new NpgsqlParameter<int>("max_tenants", limit));
+        p.Add(new NpgsqlParameter<int>("max_scan", limit + JobsDefaults.FetchTenantsPassedOver));
         p.Add(new NpgsqlParameter<string>("cursor", cursor));
         p.Add(new NpgsqlParameter<int>("tenant_cap", tenantCap));
         p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
@@ -34,17 +35,29 @@ internal sealed partial class JobStore
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         var jobs = new List<FetchedJob>(limit);
+        string nextCursor = string.Empty;
+        var more = false;
+        var passedOver = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (reader.IsDBNull(0))
+            {
+                // The scan's summary row.
+                nextCursor = reader.GetString(10);
+                more = reader.GetBoolean(11);
+                passedOver = (int)reader.GetInt64(12);
+                continue;
+            }
+
             jobs.Add(new FetchedJob(
                 reader.GetInt64(0), queue, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
                 reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetFieldValue<DateTimeOffset>(8), (int)reader.GetInt64(9)));
+                reader.GetFieldValue<DateTimeOffset>(8), reader.GetInt64(9)));
         }
 
-        return jobs;
+        return new FetchResult(jobs, nextCursor, more, passedOver);
     }
 
     /// <summary>Writes a batch of outcomes in one round trip (one transaction): successes, then failures.</summary>
@@ -62,9 +75,9 @@ internal sealed partial class JobStore
 
         var failed = completions.Count - succeeded;
         var okIds = new long[succeeded];
-        var okAttempts = new int[succeeded];
+        var okLeases = new long[succeeded];
         var failIds = new long[failed];
-        var failAttempts = new int[failed];
+        var failLeases = new long[failed];
         var errors = new string?[failed];
         var retryAts = new DateTimeOffset[failed];
         var dead = new bool[failed];
@@ -74,12 +87,12 @@ internal sealed partial class JobStore
             if (c.Kind == CompletionKind.Succeeded)
             {
                 okIds[i] = c.Id;
-                okAttempts[i++] = c.Attempt;
+                okLeases[i++] = c.LeaseId;
             }
             else
             {
                 failIds[j] = c.Id;
-                failAttempts[j] = c.Attempt;
+                failLeases[j] = c.LeaseId;
                 errors[j] = c.Error;
                 retryAts[j] = c.RetryAt;
                 dead[j++] = c.Kind == CompletionKind.Dead;
@@ -92,7 +105,7 @@ internal sealed partial class JobStore
         {
             var ok = new NpgsqlBatchCommand(deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany);
             ok.Parameters.Add(new NpgsqlParameter<long[]>("ids", okIds));
-            ok.Parameters.Add(new NpgsqlParameter<int[]>("attempts", okAttempts));
+            ok.Parameters.Add(new NpgsqlParameter<long[]>("leases", okLeases));
             if (!deleteSucceeded)
             {
                 ok.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
@@ -105,7 +118,7 @@ internal sealed partial class JobStore
         {
             var fail = new NpgsqlBatchCommand(_sql.FailMany);
             fail.Parameters.Add(new NpgsqlParameter<long[]>("ids", failIds));
-            fail.Parameters.Add(new NpgsqlParameter<int[]>("attempts", failAttempts));
+            fail.Parameters.Add(new NpgsqlParameter<long[]>("leases", failLeases));
             fail.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors });
             fail.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("retry_ats", retryAts));
             fail.Parameters.Add(new NpgsqlParameter<bool[]>("dead", dead));
@@ -124,22 +137,22 @@ internal sealed partial class JobStore
 
     public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        var (ids, attempts) = Split(held);
+        var (ids, leaseIds) = Split(held);
         return await ExecuteAsync(_sql.Heartbeat, p =>
         {
             p.Add(new NpgsqlParameter<long[]>("ids", ids));
-            p.Add(new NpgsqlParameter<int[]>("attempts", attempts));
+            p.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
             p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
         }, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var (ids, attempts) = Split(held);
+        var (ids, leaseIds) = Split(held);
         var rows = await QueryAsync(_sql.Release, p =>
         {
             p.Add(new NpgsqlParameter<long[]>("ids", ids));
-            p.Add(new NpgsqlParameter<int[]>("attempts", attempts));
+            p.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
             p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
         }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
         return (int)rows[0];
@@ -169,16 +182,16 @@ internal sealed partial class JobStore
         QueryAsync(_sql.QueueDepth, p => p.Add(new NpgsqlParameter<DateTimeOffset>("now", now)),
             r => (r.GetString(0), r.GetInt64(1)), cancellationToken);
 
-    private static (long[] Ids, int[] Attempts) Split(IReadOnlyList<LeaseToken> held)
+    private static (long[] Ids, long[] LeaseIds) Split(IReadOnlyList<LeaseToken> held)
     {
         var ids = new long[held.Count];
-        var attempts = new int[held.Count];
+        var leaseIds = new long[held.Count];
         for (var i = 0; i < held.Count; i++)
         {
             ids[i] = held[i].Id;
-            attempts[i] = held[i].Attempt;
+            leaseIds[i] = held[i].LeaseId;
         }
 
-        return (ids, attempts);
+        return (ids, leaseIds);
     }
 }

@@ -15,6 +15,11 @@ internal static class JobValues
             throw new ArgumentException($"JobOptions.Queue must be 1 to {JobsDefaults.MaxNameLength} characters, not blank.", nameof(job));
         }
 
+        if (!JobText.IsStorable(queue))
+        {
+            throw new ArgumentException(NotStorable("JobOptions.Queue"), nameof(job));
+        }
+
         if (!Enum.IsDefined(job.Priority))
         {
             throw new ArgumentException($"JobOptions.Priority {(int)job.Priority} is not a JobPriority.", nameof(job));
@@ -75,5 +80,14 @@ internal static class JobValues
         {
             throw new ArgumentException($"JobOptions.{name} must be 1 to {JobsDefaults.MaxKeyLength} characters, not blank.", "job");
         }
+
+        if (key is not null && !JobText.IsStorable(key))
+        {
+            throw new ArgumentException(NotStorable("JobOptions." + name), "job");
+        }
     }
+
+    /// <summary>The message for text PostgreSQL cannot store or Npgsql cannot send.</summary>
+    internal static string NotStorable(string what) =>
+        $"{what} contains a NUL character or a lone UTF-16 surrogate, which a PostgreSQL text column cannot hold.";
 }

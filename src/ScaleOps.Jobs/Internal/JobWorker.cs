@@ -63,6 +63,14 @@ internal sealed class JobWorker(
         _producers = queues.ToDictionary(
             q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, _logger), StringComparer.Ordinal);
         Notifier = new JobNotifier(store.DataSource, _producers, time, _logger);
+        var producers = _producers.Values.ToArray();
+        Completer.Flushed += _ =>
+        {
+            foreach (var producer in producers)
+            {
+                producer.CompletionsWritten();
+            }
+        };
 
         _completerTask = Task.Run(() => Completer.RunAsync(_giveUpCompleting.Token), CancellationToken.None);
         _backgroundTasks.Add(Task.Run(() => Notifier.RunAsync(_stopBackground.Token), CancellationToken.None));

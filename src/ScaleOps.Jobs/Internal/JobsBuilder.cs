@@ -39,6 +39,11 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
             throw new ArgumentException($"A recurring schedule's name must be 1 to {JobsDefaults.MaxKindLength} characters, not blank.", nameof(name));
         }
 
+        if (!JobText.IsStorable(name))
+        {
+            throw new ArgumentException(JobValues.NotStorable("A recurring schedule's name"), nameof(name));
+        }
+
         ArgumentNullException.ThrowIfNull(cron);
         ArgumentNullException.ThrowIfNull(payload);
         CronExpression expression;

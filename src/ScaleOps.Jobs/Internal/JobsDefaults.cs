@@ -15,6 +15,12 @@ internal static class JobsDefaults
     public const int MaxConcurrency = 10_000;
     public const int MaxBatch = 1_000_000;
     public const int CompletionBatchSize = 2000;
+
+    /// <summary>
+    /// How many tenants at their cap (or with only key-blocked jobs) one fetch passes over, beyond the tenants it serves,
+    /// before it stops; the next fetch goes on from there.
+    /// </summary>
+    public const int FetchTenantsPassedOver = 100;
     public const int RetentionBatchSize = 1000;
     public const int MaxConcurrencyLimit = 10_000;
     public const string Channel = "scaleops_jobs";

@@ -28,4 +28,14 @@ internal static class JobsEventIds
     public const int JobAbandoned = 3012;
 
     public const int RetentionDeleted = 3013;
+
+    public const int CompletionsRejected = 3014;
+
+    public const int CompletionDropped = 3015;
+
+    public const int CompletionsDropped = 3016;
+
+    public const int ScheduleReadFailed = 3017;
+
+    public const int RetryDeadSkipped = 3018;
 }

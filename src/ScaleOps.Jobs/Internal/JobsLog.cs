@@ -39,8 +39,13 @@ internal static partial class JobsLog
     [LoggerMessage(EventId = JobsEventIds.ScheduleFired, Level = LogLevel.Information, Message = "Recurring schedule {Schedule} fired job {JobId} for {Due:o}")]
     public static partial void ScheduleFired(ILogger logger, string schedule, long jobId, DateTimeOffset due);
 
-    [LoggerMessage(EventId = JobsEventIds.ScheduleFailed, Level = LogLevel.Warning, Message = "Recurring schedule {Schedule} could not fire {Due:o}")]
-    public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due);
+    [LoggerMessage(EventId = JobsEventIds.ScheduleFailed, Level = LogLevel.Warning,
+        Message = "Recurring schedule {Schedule} could not fire {Due:o}; retrying in {Delay}")]
+    public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleReadFailed, Level = LogLevel.Warning,
+        Message = "Reading the last due time of recurring schedule {Schedule} failed; retrying in {Delay}")]
+    public static partial void ScheduleReadFailed(ILogger logger, Exception exception, string schedule, TimeSpan delay);
 
     [LoggerMessage(EventId = JobsEventIds.JobAbandoned, Level = LogLevel.Error,
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]
@@ -48,4 +53,20 @@ internal static partial class JobsLog
 
     [LoggerMessage(EventId = JobsEventIds.RetentionDeleted, Level = LogLevel.Information, Message = "Retention deleted {Count} {State} jobs")]
     public static partial void RetentionDeleted(ILogger logger, int count, string state);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionsRejected, Level = LogLevel.Warning,
+        Message = "Writing {Count} job completions was rejected; writing them one at a time")]
+    public static partial void CompletionsRejected(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionDropped, Level = LogLevel.Error,
+        Message = "The outcome ({Outcome}) of job {JobId} attempt {Attempt} cannot be written and is dropped; the job runs again once its lease expires")]
+    public static partial void CompletionDropped(ILogger logger, Exception exception, long jobId, int attempt, CompletionKind outcome);
+
+    [LoggerMessage(EventId = JobsEventIds.CompletionsDropped, Level = LogLevel.Error,
+        Message = "Writing {Count} job completions failed unexpectedly; they are dropped and their jobs run again once their leases expire")]
+    public static partial void CompletionsDropped(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(EventId = JobsEventIds.RetryDeadSkipped, Level = LogLevel.Warning,
+        Message = "Retried {Retried} dead jobs of queue {Queue}; skipped {Skipped} whose unique key is live again (an equal job is pending or running, or a newer dead one was retried)")]
+    public static partial void RetryDeadSkipped(ILogger logger, int retried, int skipped, string queue);
 }

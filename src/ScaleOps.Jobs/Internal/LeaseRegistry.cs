@@ -6,20 +6,20 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>The jobs this host is running: heartbeats renew their leases; a stopping worker gives back what is left.</summary>
 internal sealed class LeaseRegistry
 {
-    private readonly ConcurrentDictionary<long, int> _held = new();
+    private readonly ConcurrentDictionary<long, long> _held = new();
 
     public int Count => _held.Count;
 
-    public void Add(LeaseToken token) => _held[token.Id] = token.Attempt;
+    public void Add(LeaseToken token) => _held[token.Id] = token.LeaseId;
 
-    public void Remove(LeaseToken token) => _held.TryRemove(new KeyValuePair<long, int>(token.Id, token.Attempt));
+    public void Remove(LeaseToken token) => _held.TryRemove(new KeyValuePair<long, long>(token.Id, token.LeaseId));
 
     public List<LeaseToken> Snapshot()
     {
         var list = new List<LeaseToken>(_held.Count);
-        foreach (var (id, attempt) in _held)
+        foreach (var (id, leaseId) in _held)
         {
-            list.Add(new LeaseToken(id, attempt));
+            list.Add(new LeaseToken(id, leaseId));
         }
 
         return list;

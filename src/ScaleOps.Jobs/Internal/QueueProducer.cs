@@ -15,6 +15,9 @@ internal sealed class QueueProducer(
     string queue, QueueOptions queueOptions, JobsOptions options, JobStore store, JobExecutor executor, LeaseRegistry leases,
     TimeProvider time, ILogger logger)
 {
+    /// <summary>Fetches in a row that start nothing but stop before looking at every tenant (tenants at their cap).</summary>
+    private const int MaxEmptyScans = 10;
+
     private readonly AsyncSignal _wake = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
@@ -26,6 +29,9 @@ internal sealed class QueueProducer(
     private bool _pumping;
     private bool _pumpAgain;
     private string _cursor = string.Empty;
+    private int _emptyScans;
+    private int _completionsWritten;
+    private int _waitingForCompletions;
     private CancellationToken _shutdown;
 
     public string Queue => queue;
@@ -79,6 +85,8 @@ internal sealed class QueueProducer(
                 {
                     Volatile.Write(ref _moreWork, 1);
                 }
+
+                _emptyScans = 0;
             }
             catch (OperationCanceledException) when (stopFetching.IsCancellationRequested)
             {
@@ -101,36 +109,62 @@ internal sealed class QueueProducer(
     private async Task FetchAndStartAsync(int room)
     {
         var now = time.GetUtcNow();
-        var jobs = await store.JobFetchAvailableAsync(
+        var written = Volatile.Read(ref _completionsWritten);
+        var fetched = await store.JobFetchAvailableAsync(
             queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, now + options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+
+        // The next fetch starts after the last tenant this one looked at, also when it started nothing: otherwise a
+        // tenant at its cap would be looked at first, and use up the fetch, again and again.
+        _cursor = fetched.NextCursor;
+        if (fetched.PassedOver > 0)
+        {
+            // Tenants were passed over for their cap or a key limit, which count running jobs in the database: a written
+            // completion may free them (CompletionsWritten wakes the loop), including one written during this fetch.
+            Volatile.Write(ref _waitingForCompletions, 1);
+            if (Volatile.Read(ref _completionsWritten) != written)
+            {
+                Volatile.Write(ref _moreWork, 1);
+            }
+        }
+
+        var jobs = fetched.Jobs;
         if (jobs.Count == 0)
         {
-            _cursor = string.Empty;
+            // The scan stopped before it had looked at every tenant: go on from the cursor, a bounded number of times.
+            if (fetched.More && ++_emptyScans <= MaxEmptyScans)
+            {
+                Volatile.Write(ref _moreWork, 1);
+            }
+
             return;
         }
 
         // Something came back: there may be more, so fetch again as soon as there is room.
+        _emptyScans = 0;
         Volatile.Write(ref _moreWork, 1);
-        var last = jobs[0];
-        var tenantsServed = new HashSet<string>(StringComparer.Ordinal);
         lock (_gate)
         {
             foreach (var job in jobs)
             {
-                if (job.TenantOrder > last.TenantOrder)
-                {
-                    last = job;
-                }
-
-                tenantsServed.Add(job.TenantId);
-                leases.Add(new LeaseToken(job.Id, job.Attempt));
+                leases.Add(new LeaseToken(job.Id, job.LeaseId));
                 _buffer.Enqueue(job);
             }
         }
 
-        // When the fetch served as many tenants as it could look at, the next one starts after the last of them.
-        _cursor = tenantsServed.Count >= room ? last.TenantId : string.Empty;
         Pump();
+    }
+
+    /// <summary>
+    /// The completer wrote a batch: running counts in the database went down. If the last fetch passed over tenants at
+    /// their cap or key limit, fetch again (their next jobs would otherwise wait for the poll).
+    /// </summary>
+    public void CompletionsWritten()
+    {
+        Interlocked.Increment(ref _completionsWritten);
+        if (Interlocked.Exchange(ref _waitingForCompletions, 0) == 1)
+        {
+            Wake();
+        }
     }
 
     /// <summary>

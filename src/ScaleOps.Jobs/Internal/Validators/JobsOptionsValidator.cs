@@ -15,12 +15,20 @@ internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
         {
             errors.AddError($"{P}DefaultQueue must be 1 to {JobsDefaults.MaxNameLength} characters, not blank; it is '{o.DefaultQueue}'.");
         }
+        else if (!JobText.IsStorable(o.DefaultQueue))
+        {
+            errors.AddError(JobValues.NotStorable($"{P}DefaultQueue"));
+        }
 
         foreach (var (queue, q) in o.Queues)
         {
             if (string.IsNullOrWhiteSpace(queue) || queue.Length > JobsDefaults.MaxNameLength)
             {
                 errors.AddError($"{P}Queues: the queue name '{queue}' must be 1 to {JobsDefaults.MaxNameLength} characters, not blank.");
+            }
+            else if (!JobText.IsStorable(queue))
+            {
+                errors.AddError(JobValues.NotStorable($"{P}Queues: the queue name '{queue}'"));
             }
 
             if (q is null)

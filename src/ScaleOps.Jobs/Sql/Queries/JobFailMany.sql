@@ -5,5 +5,5 @@ SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     finished_at = CASE WHEN f.dead THEN @now END,
     lease_until = NULL,
     last_error = f.error
-FROM unnest(@ids, @attempts, @errors, @retry_ats, @dead) AS f(id, attempt, error, retry_at, dead)
-WHERE j.id = f.id AND j.attempt = f.attempt AND j.state = 'running'
+FROM unnest(@ids, @leases, @errors, @retry_ats, @dead) AS f(id, lease_id, error, retry_at, dead)
+WHERE j.id = f.id AND j.lease_id = f.lease_id AND j.state = 'running'

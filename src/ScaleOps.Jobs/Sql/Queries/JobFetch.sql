@@ -1,42 +1,62 @@
 -- Locks and starts at most @limit due jobs of one queue (the producer's free slots), fairly across tenants:
---  1. tenants: up to @max_tenants tenants with due jobs, found by skip-scanning jobs_pending (one index probe per
---     tenant), starting after @cursor and wrapping around, so successive fetches rotate through the tenants;
---  2. each tenant gets an equal share of @limit, less what its cap leaves (@tenant_cap running jobs per tenant);
+--  1. tenants: a skip-scan of jobs_pending (one index probe per tenant) from after @cursor to the end, then from the
+--     start up to @cursor, so successive fetches rotate through the tenants. A tenant at its cap (@tenant_cap running
+--     jobs) or whose due jobs all wait for a concurrency key at its limit is passed over without using up a place: the
+--     scan goes on until it has @max_tenants tenants with work, has looked at @max_scan tenants, or has come round;
+--  2. each tenant gets an equal share of @limit, less what its cap leaves;
 --  3. per tenant, its jobs in priority then due-time order, FOR UPDATE SKIP LOCKED;
 --  4. jobs whose concurrency key already runs at its limit are skipped; within the batch a key gets only what is left;
---  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running.
+--  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running, with a new
+--     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002).
+-- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
+-- at, or '' when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.
 -- The commit need not wait for the WAL flush: a lost start only makes the job pending again (at-least-once holds).
 WITH RECURSIVE
 cfg AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v),
-after_cursor AS (
-    (SELECT j.tenant_id, 1 AS n FROM {{schema}}.jobs j
-     WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id > @cursor AND j.run_at <= @now
-     ORDER BY j.tenant_id LIMIT 1)
+running_keys AS MATERIALIZED (
+    SELECT r.concurrency_key AS key, count(*) AS n, min(r.concurrency_limit) AS lim
+    FROM {{schema}}.jobs r
+    WHERE r.queue = @queue AND r.state = 'running' AND r.concurrency_key IS NOT NULL
+    GROUP BY r.concurrency_key
+),
+saturated AS MATERIALIZED (SELECT k.key FROM running_keys k WHERE k.n >= k.lim),
+-- One row per tenant looked at, in rotation order (n); "wrapped" once the scan went back to the first tenant.
+scan AS (
+    SELECT @cursor::text AS tenant_id, false AS wrapped, 0 AS n, 0 AS found, false AS ok
     UNION ALL
-    SELECT (SELECT j.tenant_id FROM {{schema}}.jobs j
-            WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id > a.tenant_id AND j.run_at <= @now
-            ORDER BY j.tenant_id LIMIT 1), a.n + 1
-    FROM after_cursor a WHERE a.tenant_id IS NOT NULL AND a.n < @max_tenants
+    SELECT nx.tenant_id, nx.wrapped, s.n + 1, s.found + el.ok::int, el.ok
+    FROM scan s
+    CROSS JOIN LATERAL (
+        SELECT coalesce(p.next_tenant, f.first_tenant) AS tenant_id, s.wrapped OR p.next_tenant IS NULL AS wrapped
+        FROM (SELECT (SELECT j.tenant_id FROM {{schema}}.jobs j
+                      WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
+                      ORDER BY j.tenant_id LIMIT 1) AS next_tenant OFFSET 0) p
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN p.next_tenant IS NULL AND NOT s.wrapped
+                        THEN (SELECT j.tenant_id FROM {{schema}}.jobs j
+                              WHERE j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+                              ORDER BY j.tenant_id LIMIT 1)
+                   END AS first_tenant) f
+        OFFSET 0
+    ) nx
+    CROSS JOIN LATERAL (
+        SELECT CASE
+                   WHEN @tenant_cap > 0
+                        AND (SELECT count(*) FROM {{schema}}.jobs r
+                             WHERE r.queue = @queue AND r.state = 'running' AND r.tenant_id = nx.tenant_id) >= @tenant_cap
+                   THEN false
+                   WHEN NOT EXISTS (SELECT 1 FROM saturated) THEN true
+                   ELSE EXISTS (SELECT 1 FROM {{schema}}.jobs j
+                                WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = nx.tenant_id AND j.run_at <= @now
+                                  AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key)))
+               END AS ok
+        OFFSET 0
+    ) el
+    WHERE s.found < @max_tenants AND s.n < @max_scan
+      AND nx.tenant_id IS NOT NULL AND NOT (nx.wrapped AND nx.tenant_id > @cursor)
 ),
-from_start AS (
-    (SELECT j.tenant_id, 1 AS n FROM {{schema}}.jobs j
-     WHERE j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
-     ORDER BY j.tenant_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT j.tenant_id FROM {{schema}}.jobs j
-            WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
-            ORDER BY j.tenant_id LIMIT 1), s.n + 1
-    FROM from_start s WHERE s.tenant_id IS NOT NULL AND s.tenant_id < @cursor AND s.n < @max_tenants
-),
-tenants AS (
-    SELECT t.tenant_id, t.ord FROM (
-        SELECT a.tenant_id, a.n AS ord FROM after_cursor a WHERE a.tenant_id IS NOT NULL
-        UNION ALL
-        SELECT s.tenant_id, s.n + @max_tenants FROM from_start s WHERE s.tenant_id IS NOT NULL AND s.tenant_id <= @cursor
-    ) t
-    ORDER BY t.ord LIMIT @max_tenants
-),
+tenants AS (SELECT s.tenant_id, s.n AS ord FROM scan s WHERE s.ok ORDER BY s.n LIMIT @max_tenants),
 tenant_count AS (SELECT greatest(count(*), 1) AS c FROM tenants),
 shares AS (
     SELECT t.tenant_id, t.ord,
@@ -47,12 +67,6 @@ shares AS (
                       ELSE @limit END) AS take
     FROM tenants t CROSS JOIN tenant_count tc
 ),
-running_keys AS (
-    SELECT r.concurrency_key AS key, count(*) AS n, min(r.concurrency_limit) AS lim
-    FROM {{schema}}.jobs r
-    WHERE r.queue = @queue AND r.state = 'running' AND r.concurrency_key IS NOT NULL
-    GROUP BY r.concurrency_key
-),
 candidates AS (
     SELECT c.id, c.concurrency_key, c.concurrency_limit, c.priority, c.run_at, s.ord
     FROM shares s
@@ -60,8 +74,7 @@ candidates AS (
         SELECT j.id, j.concurrency_key, j.concurrency_limit, j.priority, j.run_at
         FROM {{schema}}.jobs j
         WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = s.tenant_id AND j.run_at <= @now
-          AND (j.concurrency_key IS NULL
-               OR NOT EXISTS (SELECT 1 FROM running_keys k WHERE k.key = j.concurrency_key AND k.n >= k.lim))
+          AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key))
         ORDER BY j.priority, j.run_at, j.id
         LIMIT s.take
         FOR UPDATE SKIP LOCKED
@@ -85,10 +98,22 @@ chosen AS (
 -- otherwise hashes the whole table (a sequential scan per fetch; 40 of 73 ms for 500 jobs on a 20,000-row table).
 started AS (
     UPDATE {{schema}}.jobs j
-    SET state = 'running', attempt = j.attempt + 1, attempted_at = @now, lease_until = @lease_until
+    SET state = 'running', attempt = j.attempt + 1, lease_id = j.lease_id + 1, attempted_at = @now, lease_until = @lease_until
     FROM cfg
     WHERE j.id = ANY (ARRAY(SELECT c.id FROM chosen c))
-    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at
+    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at,
+              j.lease_id
+),
+-- The last tenant looked at: the next fetch starts after it unless the scan came round (then from the start).
+scan_end AS (
+    SELECT s.tenant_id, s.found >= @max_tenants OR s.n >= @max_scan AS stopped_early
+    FROM scan s WHERE s.n > 0 ORDER BY s.n DESC LIMIT 1
 )
-SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeout_ms, s.run_at, s.created_at, c.ord
-FROM started s JOIN chosen c ON c.id = s.id
+SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeout_ms, s.run_at, s.created_at, s.lease_id,
+       NULL::text AS next_cursor, NULL::boolean AS more, NULL::bigint AS passed_over
+FROM started s
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       coalesce((SELECT CASE WHEN e.stopped_early THEN e.tenant_id ELSE '' END FROM scan_end e), ''),
+       coalesce((SELECT e.stopped_early FROM scan_end e), false),
+       (SELECT count(*) FROM scan s WHERE s.n > 0 AND NOT s.ok)

@@ -1,6 +1,6 @@
 -- Renews the leases of the jobs a worker is running. Not flushed: a lost renewal only risks running a job twice.
 UPDATE {{schema}}.jobs j
 SET lease_until = @lease_until
-FROM unnest(@ids, @attempts) AS h(id, attempt),
+FROM unnest(@ids, @leases) AS h(id, lease_id),
      (SELECT set_config('synchronous_commit', 'off', true) AS v) cfg
-WHERE j.id = h.id AND j.attempt = h.attempt AND j.state = 'running'
+WHERE j.id = h.id AND j.lease_id = h.lease_id AND j.state = 'running'
