@@ -29,8 +29,9 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
                 {
                     await step(stopping).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+                catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
+                    // Whatever failed, the loop goes on: a heartbeat loop that ended would get every running job rescued.
                     JobsLog.MaintenanceFailed(logger, ex, name);
                 }
             }

@@ -67,8 +67,9 @@ internal sealed class QueueProducer(
                     await FetchAndStartAsync(room).ConfigureAwait(false);
                     errorDelay = TimeSpan.FromMilliseconds(100);
                 }
-                catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
+                catch (Exception ex) when (ex is not OperationCanceledException || !stopFetching.IsCancellationRequested)
                 {
+                    // Whatever failed, the fetch loop goes on after a pause: if it ended, the queue would stop on this host.
                     JobsLog.FetchFailed(logger, ex, queue, errorDelay);
                     Volatile.Write(ref _moreWork, 1);
                     await DelayAsync(errorDelay, stopFetching).ConfigureAwait(false);
