@@ -23,8 +23,17 @@ internal sealed partial class TenantCache
         var generation = TenantBucket.UnknownGeneration;
         if (db is not null)
         {
-            await ReplayPendingAsync(db).ConfigureAwait(false);
-            generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+            // While invalidations queued during an outage wait for replay (by another caller, or Redis failed again),
+            // Redis may still hold what they remove: load as if Redis were down (memory only, nothing written there).
+            if (await ReplayBeforeReadingAsync(db).ConfigureAwait(false))
+            {
+                generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+            }
+            else
+            {
+                _metrics.Fallback("redis_unavailable");
+            }
+
             if (generation == TenantBucket.UnknownGeneration)
             {
                 db = null;

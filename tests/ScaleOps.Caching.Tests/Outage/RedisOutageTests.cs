@@ -1,5 +1,6 @@
 using System;
 using System.Threading.Tasks;
+using ScaleOps.Caching.Internal;
 using ScaleOps.Caching.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -187,6 +188,48 @@ public sealed class RedisOutageTests
 
         var raw = await a.RawAsync();
         Assert.Equal(1, (long)await raw.StringGetAsync($"{prefix}:{{globex}}:gen"));
+    }
+
+    [Fact]
+    public async Task A_removal_queued_during_an_outage_is_not_undone_by_reads_before_its_replay_nor_kept_in_memory_after_it()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync(persistent: true); // comes back with its data
+        var prefix = Unique.Prefix("outage", nameof(A_removal_queued_during_an_outage_is_not_undone_by_reads_before_its_replay_nor_kept_in_memory_after_it));
+        await using var node = Node(redis, prefix);
+        var valueKey = RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc");
+        using var scope = node.As("acme");
+        await node.Cache.SetAsync("doc", "v1");
+        Assert.True(node.Cache.GetStatus().RedisAvailable);
+
+        await redis.StopAsync();
+        await node.Cache.RemoveAsync("doc"); // queued for replay
+        Assert.Equal(1, node.Cache.GetStatus().PendingInvalidations);
+        await redis.RestartAsync();
+        var raw = await node.RawAsync();
+        Assert.True(await raw.KeyExistsAsync(valueKey)); // v1 is back in Redis: its removal waits for replay
+
+        // Another caller is replaying the queue (it holds the gate) while this instance reconnects and reads.
+        await node.Internal.ReplayGate.WaitAsync();
+        try
+        {
+            await Until(() => Task.FromResult(node.Cache.GetStatus().RedisAvailable), "the cache to reconnect");
+            var read = await node.Cache.TryGetAsync<string>("doc");
+            Assert.False(read.HasValue, $"read {read.Value} from {read.Source} while its removal waited for replay");
+            var loaded = await node.Cache.GetOrSetEntryAsync("doc", _ => ValueTask.FromResult("v2"), new CacheEntryOptions { LocalExpiration = TimeSpan.Zero });
+            Assert.Equal((CacheSource.Factory, "v2"), (loaded.Source, loaded.Value));
+            Assert.False(node.InMemory("acme", "doc"));
+        }
+        finally
+        {
+            node.Internal.ReplayGate.Release();
+        }
+
+        // No maintenance pass: the next read replays the removal itself before it reads Redis.
+        var after = await node.Cache.TryGetAsync<string>("doc");
+        Assert.False(after.HasValue, $"read {after.Value} from {after.Source} after the replay");
+        Assert.Equal(0, node.Cache.GetStatus().PendingInvalidations);
+        Assert.False(await raw.KeyExistsAsync(valueKey));
+        Assert.False(node.InMemory("acme", "doc"));
     }
 
     private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);
