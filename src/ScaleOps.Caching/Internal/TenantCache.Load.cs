@@ -218,13 +218,17 @@ internal sealed partial class TenantCache
     }
 
     /// <summary>Stores in memory, then in Redis (with tags), then tells the other instances to drop their copy.</summary>
-    private async Task StoreAsync<T>(
+    /// <returns>
+    /// Whether the value reached Redis: <see langword="false"/> when there is nothing to store (a null not cached), no
+    /// database, an invalidation since <paramref name="epoch"/>, or a failed write.
+    /// </returns>
+    private async Task<bool> StoreAsync<T>(
         TenantBucket bucket, string key, T value, EntrySettings settings, PayloadWriter? payload, TimeSpan duration,
         IDatabase? db, long generation, long epoch)
     {
         if (payload is null)
         {
-            return;
+            return false;
         }
 
         var now = NowMs();
@@ -238,10 +242,10 @@ internal sealed partial class TenantCache
 
         if (db is null || bucket.Epoch != epoch)
         {
-            return;
+            return false;
         }
 
-        await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
+        return await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
     }
 
     private TimeSpan Jitter(TimeSpan expiration) =>

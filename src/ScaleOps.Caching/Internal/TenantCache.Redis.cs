@@ -256,7 +256,9 @@ internal sealed partial class TenantCache
 
     private static long KeepMs(EntrySettings settings) => (long)settings.FailSafeMaxDuration.TotalMilliseconds;
 
-    private async Task WriteAsync(IDatabase db, TenantBucket bucket, long generation, string key, ReadOnlyMemory<byte> payload, TimeSpan ttl, string[]? tags)
+    /// <summary>Writes a value (with its tags) and tells the other instances to drop their copy.</summary>
+    /// <returns>Whether Redis took the write; on a failure the breaker is open and the caller decides what to do.</returns>
+    private async Task<bool> WriteAsync(IDatabase db, TenantBucket bucket, long generation, string key, ReadOnlyMemory<byte> payload, TimeSpan ttl, string[]? tags)
     {
         var valueKey = bucket.ValueKey(generation, key);
         try
@@ -279,10 +281,12 @@ internal sealed partial class TenantCache
 
             Publish(db, new BackplaneMessage(_instance, BackplaneMessage.Key, generation, bucket.Tenant, key));
             _redis.ReportSuccess();
+            return true;
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             OnRedisError(ex);
+            return false;
         }
     }
 

@@ -236,5 +236,38 @@ public sealed class RedisOutageTests
         Assert.False(node.InMemory("acme", "doc"));
     }
 
+    [Fact]
+    public async Task A_value_set_while_Redis_is_down_never_gives_way_to_the_older_value_Redis_comes_back_with()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync(persistent: true); // comes back with its data
+        var prefix = Unique.Prefix("outage", nameof(A_value_set_while_Redis_is_down_never_gives_way_to_the_older_value_Redis_comes_back_with));
+        await using var a = Node(redis, prefix);
+        await using var b = Node(redis, prefix);
+        using var scopeA = a.As("acme");
+        using var scopeB = b.As("acme");
+        await a.Cache.SetAsync("doc", "v1");
+        Assert.Equal((CacheSource.Redis, "v1"), ToTuple(await b.Cache.TryGetAsync<string>("doc")));
+
+        await redis.StopAsync();
+        await a.Cache.SetAsync("doc", "v2"); // memory only: Redis keeps v1
+        Assert.Equal((CacheSource.Memory, "v2"), ToTuple(await a.Cache.TryGetAsync<string>("doc")));
+        Assert.Equal(1, a.Cache.GetStatus().PendingInvalidations); // the deletion of v1, for when Redis returns
+        await redis.RestartAsync();
+
+        await Until(async () =>
+        {
+            await a.Internal.MaintainAsync();
+            return a.Cache.GetStatus() is { RedisAvailable: true, PendingInvalidations: 0 } && !b.InMemory("acme", "doc");
+        }, "A to reconnect and replay its queue, and B to drop its memory copy (on reconnect, or by A's replayed message)");
+        foreach (var node in new[] { a, b })
+        {
+            var read = await node.Cache.TryGetAsync<string>("doc");
+            Assert.True(!read.HasValue || read.Value == "v2", $"read {read.Value} from {read.Source}");
+        }
+
+        var raw = await a.RawAsync();
+        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+    }
+
     private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);
 }
