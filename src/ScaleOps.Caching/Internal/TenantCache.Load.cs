@@ -45,6 +45,7 @@ internal sealed partial class TenantCache
         }
 
         var epoch = bucket.Epoch;
+        var staleInMemory = stale is not null; // picked up from memory by the caller, before this epoch was read
         string? lockToken = null;
         if (db is not null)
         {
@@ -59,7 +60,7 @@ internal sealed partial class TenantCache
                 return new CacheResult<T>(read.Value, CacheSource.Redis);
             }
 
-            stale ??= read.Entry;
+            stale ??= read.Entry; // read after the epoch: an invalidation since moves it
             _metrics.RedisMiss();
             if (!read.Failed && settings.DistributedLock)
             {
@@ -75,7 +76,7 @@ internal sealed partial class TenantCache
 
         try
         {
-            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, db, generation, epoch).ConfigureAwait(false);
+            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch).ConfigureAwait(false);
         }
         finally
         {
@@ -93,6 +94,7 @@ internal sealed partial class TenantCache
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
         L1Entry<T>? stale,
+        bool staleInMemory,
         IDatabase? db,
         long generation,
         long epoch)
@@ -104,12 +106,12 @@ internal sealed partial class TenantCache
         {
             task = factory(state, _shutdown.Token).AsTask();
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             return ServeStale(bucket, key, stale!, ex, epoch);
         }
 
-        if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted)
+        if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             var delay = Task.Delay(timeout, _time, delayCancel.Token);
@@ -130,7 +132,7 @@ internal sealed partial class TenantCache
         {
             value = await task.ConfigureAwait(false);
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             return ServeStale(bucket, key, stale!, ex, epoch);
@@ -146,6 +148,17 @@ internal sealed partial class TenantCache
         await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, epoch).ConfigureAwait(false);
         return new CacheResult<T>(value, CacheSource.Factory);
     }
+
+    /// <summary>
+    /// Whether nothing invalidated a stale copy since it was picked up, so it may still serve fail-safe. A copy taken
+    /// from memory was picked up before <paramref name="epoch"/> was read, so the epoch cannot tell: memory must still
+    /// hold that very entry (a removal, a tag or tenant invalidation, or a clear took it out). A copy read from Redis
+    /// was read after <paramref name="epoch"/>: the epoch must not have moved. (An entry evicted from memory meanwhile
+    /// no longer serves either, as if it had been evicted before the call.)
+    /// </summary>
+    private static bool StillValid(TenantBucket bucket, string key, L1Entry stale, bool inMemory, long epoch) => inMemory
+        ? bucket.Entries.TryGetValue(key, out var current) && ReferenceEquals(current, stale)
+        : bucket.Epoch == epoch;
 
     private CacheResult<T> ServeStale<T>(TenantBucket bucket, string key, L1Entry<T> stale, Exception error, long epoch)
     {

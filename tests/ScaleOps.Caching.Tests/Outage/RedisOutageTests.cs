@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Caching.Internal;
 using ScaleOps.Caching.Tests.Support;
@@ -267,6 +268,40 @@ public sealed class RedisOutageTests
 
         var raw = await a.RawAsync();
         Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+    }
+
+    [Fact]
+    public async Task Fail_safe_never_brings_back_a_value_removed_after_its_stale_copy_was_picked_up()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(Fail_safe_never_brings_back_a_value_removed_after_its_stale_copy_was_picked_up));
+        await using var node = CacheNode.Create(redis.Endpoint, prefix, o =>
+        {
+            o.RedisTimeout = TimeSpan.FromSeconds(1);
+            o.BreakerDuration = TimeSpan.FromMilliseconds(200); // of the fake clock, which stays put: open once tripped
+        }, time);
+        using var scope = node.As("acme");
+        var tenMinutes = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10) };
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("good"), tenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12)); // stale in memory and in Redis, within the fail-safe window
+        Func<CancellationToken, ValueTask<string>> failing = _ => throw new InvalidOperationException("database down");
+
+        // The call picks up the stale memory copy and waits on its Redis GET (the server is frozen): the slow path
+        // between picking up the stale copy and the load. The removal lands there.
+        await redis.PauseAsync();
+        var call = node.Cache.GetOrSetEntryAsync("k", failing, tenMinutes).AsTask();
+        var removal = node.Cache.RemoveAsync("k").AsTask(); // drops the memory copy at once; its DEL waits too
+        Assert.False(node.InMemory("acme", "k"));
+
+        // The GET times out, the load runs the factory from memory alone, the factory fails: the removed copy must
+        // neither come back into memory (where the throttle would serve it to everyone) nor answer this call.
+        var outcome = await Record.ExceptionAsync(() => call.WaitAsync("the load to fail"));
+        Assert.False(node.InMemory("acme", "k"), "fail-safe stored the removed value in memory again");
+        Assert.Equal("database down", Assert.IsType<InvalidOperationException>(outcome).Message);
+        await removal.WaitAsync("the removal to be queued");
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.GetOrSetAsync("k", failing, tenMinutes));
+        await redis.ResumeAsync();
     }
 
     private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);
