@@ -135,7 +135,9 @@ internal sealed partial class TenantCache
                 }
                 else
                 {
-                    await db.ScriptEvaluateAsync(LuaScripts.RemoveByTag, [RedisKeys.Tag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);
+                    await db.ScriptEvaluateAsync(
+                        LuaScripts.RemoveByTag,
+                        [RedisKeys.Tag(bucket.RedisPrefix, generation, subject), RedisKeys.LegacyTag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);
                     _memory.RemoveTagged(bucket, subject);
                 }
             }
