@@ -148,6 +148,32 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task Distributed_stampede_protection_leaves_no_lock_waiter_registered_once_its_loads_are_done()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix, o =>
+        {
+            o.DistributedStampedeProtection = true;
+            o.DistributedLockWait = TimeSpan.FromMilliseconds(50);
+        });
+        using var scope = node.As("acme");
+        for (var i = 0; i < 1_000; i++)
+        {
+            var value = i;
+            Assert.Equal(value, await node.Cache.GetOrSetAsync($"doc:{value}", _ => ValueTask.FromResult(value)));
+        }
+
+        Assert.Equal(0, node.Internal.LockWaiterCount); // this instance held every lock: it never waited
+
+        // A waiter that gives up: another instance took the lock and died without writing (no message ever comes).
+        var raw = await node.RawAsync();
+        var lockKey = ScaleOps.Caching.Internal.RedisKeys.Lock(ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme"), 0, "held");
+        Assert.True(await raw.StringSetAsync(lockKey, "a-dead-instance", TimeSpan.FromMinutes(1)));
+        Assert.Equal("mine", await node.Cache.GetOrSetAsync("held", _ => ValueTask.FromResult("mine")));
+        Assert.Equal(0, node.Internal.LockWaiterCount);
+    }
+
+    [Fact]
     public async Task Bad_keys_are_refused_with_clear_exceptions()
     {
         await using var node = Node(Prefix(), o => o.MaxKeyLength = 64);

@@ -1,6 +1,8 @@
 using System;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO;
+using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Tasks;
@@ -13,21 +15,34 @@ namespace ScaleOps.TestInfrastructure;
 /// </summary>
 public sealed class PrivateRedisServer : IAsyncDisposable
 {
+    private readonly string? _dataDirectory;
     private Process? _process;
 
-    private PrivateRedisServer(int port) => Port = port;
+    private PrivateRedisServer(int port, string? dataDirectory)
+    {
+        Port = port;
+        _dataDirectory = dataDirectory;
+    }
 
     public int Port { get; }
 
     public string Endpoint => $"127.0.0.1:{Port}";
 
-    public static async Task<PrivateRedisServer> StartAsync()
+    public static Task<PrivateRedisServer> StartAsync() => StartAsync(persistent: false);
+
+    /// <summary>Starts a server on a free port.</summary>
+    /// <param name="persistent">
+    /// Whether the data survives a stop and restart (an append-only file, fsync on every write, in a temporary directory
+    /// removed on dispose): a server that crashes and comes back with its data. Otherwise a restart starts empty.
+    /// </param>
+    /// <returns>The running server.</returns>
+    public static async Task<PrivateRedisServer> StartAsync(bool persistent)
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         var port = ((IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
-        var server = new PrivateRedisServer(port);
+        var server = new PrivateRedisServer(port, persistent ? Directory.CreateTempSubdirectory("scaleops-redis-").FullName : null);
         await server.RestartAsync();
         return server;
     }
@@ -46,7 +61,10 @@ public sealed class PrivateRedisServer : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--save", "", "--appendonly", "no", "--daemonize", "no" })
+        string[] persistence = _dataDirectory is null
+            ? ["--appendonly", "no"]
+            : ["--appendonly", "yes", "--appendfsync", "always", "--dir", _dataDirectory];
+        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--save", "", "--daemonize", "no" }.Concat(persistence))
         {
             start.ArgumentList.Add(arg);
         }
@@ -103,6 +121,10 @@ public sealed class PrivateRedisServer : IAsyncDisposable
         }
 
         _process?.Dispose();
+        if (_dataDirectory is not null)
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
     }
 
     private async Task SignalAsync(string signal)

@@ -12,7 +12,8 @@ namespace ScaleOps.Caching.Internal;
 /// <list type="bullet">
 /// <item><c>P:{t}:gen</c>: the tenant's generation (an integer; bumping it invalidates the whole tenant)</item>
 /// <item><c>P:{t}:v{gen}:k:{key}</c>: a value</item>
-/// <item><c>P:{t}:v{gen}:t:{tag}</c>: the set of value keys carrying a tag</item>
+/// <item><c>P:{t}:v{gen}:z:{tag}</c>: the index of a tag: the value keys carrying it, scored by when they expire</item>
+/// <item><c>P:{t}:v{gen}:t:{tag}</c>: a tag's plain set as older versions wrote it (never pruned): only read and deleted</item>
 /// <item><c>P:{t}:v{gen}:l:{key}</c>: the cross-instance stampede lock of a key</item>
 /// </list>
 /// </summary>
@@ -30,7 +31,14 @@ internal static class RedisKeys
     /// <returns><c>P:{t}:v{gen}:k:</c>.</returns>
     public static string ValuePrefix(string tenantPrefix, long generation) => Build(tenantPrefix, generation, ":k:", "");
 
-    public static string Tag(string tenantPrefix, long generation, string tag) => Build(tenantPrefix, generation, ":t:", tag);
+    /// <summary>The index of a tag: a sorted set of the value keys carrying it, scored by their expiry (server ms).</summary>
+    public static string Tag(string tenantPrefix, long generation, string tag) => Build(tenantPrefix, generation, ":z:", tag);
+
+    /// <summary>
+    /// A tag's plain set as versions before the index wrote it: never written any more, still emptied by a tag removal
+    /// (an instance of an older version may still add to it while a deployment rolls out).
+    /// </summary>
+    public static string LegacyTag(string tenantPrefix, long generation, string tag) => Build(tenantPrefix, generation, ":t:", tag);
 
     public static string Lock(string tenantPrefix, long generation, string key) => Build(tenantPrefix, generation, ":l:", key);
 

@@ -26,6 +26,9 @@ internal sealed partial class TenantCache
 
     private int PendingCount => Volatile.Read(ref _pendingCount) + Volatile.Read(ref _pendingTenantCount);
 
+    /// <summary>Held by the caller replaying the queue (tests hold it to play "another caller is replaying").</summary>
+    internal SemaphoreSlim ReplayGate => _replayGate;
+
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key, nameof(key));
@@ -122,13 +125,20 @@ internal sealed partial class TenantCache
                     return false;
                 }
 
+                // Then drop this instance's copy again (and bump the epoch): a read between the memory removal and the
+                // deletion (or, for a replay, between the outage and now) may have stored the old value, and this
+                // instance ignores its own backplane message.
                 if (kind == BackplaneMessage.Key)
                 {
                     await db.KeyDeleteAsync(RedisKeys.Value(bucket.RedisPrefix, generation, subject)).ConfigureAwait(false);
+                    _memory.Remove(bucket, subject);
                 }
                 else
                 {
-                    await db.ScriptEvaluateAsync(LuaScripts.RemoveByTag, [RedisKeys.Tag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);
+                    await db.ScriptEvaluateAsync(
+                        LuaScripts.RemoveByTag,
+                        [RedisKeys.Tag(bucket.RedisPrefix, generation, subject), RedisKeys.LegacyTag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);
+                    _memory.RemoveTagged(bucket, subject);
                 }
             }
 
@@ -160,7 +170,10 @@ internal sealed partial class TenantCache
         Interlocked.Increment(ref _pendingCount);
     }
 
-    /// <summary>Sends the invalidations queued while Redis was unavailable, oldest first.</summary>
+    /// <summary>
+    /// Sends the invalidations queued while Redis was unavailable, oldest first. Returns at once while another caller
+    /// replays: readers then see <see cref="PendingCount"/> above zero and leave Redis alone until the queue is empty.
+    /// </summary>
     private async Task ReplayPendingAsync(IDatabase db)
     {
         if (PendingCount == 0 || !await _replayGate.WaitAsync(0).ConfigureAwait(false))

@@ -23,8 +23,17 @@ internal sealed partial class TenantCache
         var generation = TenantBucket.UnknownGeneration;
         if (db is not null)
         {
-            await ReplayPendingAsync(db).ConfigureAwait(false);
-            generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+            // While invalidations queued during an outage wait for replay (by another caller, or Redis failed again),
+            // Redis may still hold what they remove: load as if Redis were down (memory only, nothing written there).
+            if (await ReplayBeforeReadingAsync(db).ConfigureAwait(false))
+            {
+                generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+            }
+            else
+            {
+                _metrics.Fallback("redis_unavailable");
+            }
+
             if (generation == TenantBucket.UnknownGeneration)
             {
                 db = null;
@@ -36,6 +45,7 @@ internal sealed partial class TenantCache
         }
 
         var epoch = bucket.Epoch;
+        var staleInMemory = stale is not null; // picked up from memory by the caller, before this epoch was read
         string? lockToken = null;
         if (db is not null)
         {
@@ -50,7 +60,7 @@ internal sealed partial class TenantCache
                 return new CacheResult<T>(read.Value, CacheSource.Redis);
             }
 
-            stale ??= read.Entry;
+            stale ??= read.Entry; // read after the epoch: an invalidation since moves it
             _metrics.RedisMiss();
             if (!read.Failed && settings.DistributedLock)
             {
@@ -66,7 +76,7 @@ internal sealed partial class TenantCache
 
         try
         {
-            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, db, generation, epoch).ConfigureAwait(false);
+            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch).ConfigureAwait(false);
         }
         finally
         {
@@ -84,6 +94,7 @@ internal sealed partial class TenantCache
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
         L1Entry<T>? stale,
+        bool staleInMemory,
         IDatabase? db,
         long generation,
         long epoch)
@@ -95,12 +106,12 @@ internal sealed partial class TenantCache
         {
             task = factory(state, _shutdown.Token).AsTask();
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             return ServeStale(bucket, key, stale!, ex, epoch);
         }
 
-        if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted)
+        if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             var delay = Task.Delay(timeout, _time, delayCancel.Token);
@@ -121,7 +132,7 @@ internal sealed partial class TenantCache
         {
             value = await task.ConfigureAwait(false);
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException)
+        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             return ServeStale(bucket, key, stale!, ex, epoch);
@@ -137,6 +148,17 @@ internal sealed partial class TenantCache
         await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, epoch).ConfigureAwait(false);
         return new CacheResult<T>(value, CacheSource.Factory);
     }
+
+    /// <summary>
+    /// Whether nothing invalidated a stale copy since it was picked up, so it may still serve fail-safe. A copy taken
+    /// from memory was picked up before <paramref name="epoch"/> was read, so the epoch cannot tell: memory must still
+    /// hold that very entry (a removal, a tag or tenant invalidation, or a clear took it out). A copy read from Redis
+    /// was read after <paramref name="epoch"/>: the epoch must not have moved. (An entry evicted from memory meanwhile
+    /// no longer serves either, as if it had been evicted before the call.)
+    /// </summary>
+    private static bool StillValid(TenantBucket bucket, string key, L1Entry stale, bool inMemory, long epoch) => inMemory
+        ? bucket.Entries.TryGetValue(key, out var current) && ReferenceEquals(current, stale)
+        : bucket.Epoch == epoch;
 
     private CacheResult<T> ServeStale<T>(TenantBucket bucket, string key, L1Entry<T> stale, Exception error, long epoch)
     {
@@ -209,13 +231,17 @@ internal sealed partial class TenantCache
     }
 
     /// <summary>Stores in memory, then in Redis (with tags), then tells the other instances to drop their copy.</summary>
-    private async Task StoreAsync<T>(
+    /// <returns>
+    /// Whether the value reached Redis: <see langword="false"/> when there is nothing to store (a null not cached), no
+    /// database, an invalidation since <paramref name="epoch"/>, or a failed write.
+    /// </returns>
+    private async Task<bool> StoreAsync<T>(
         TenantBucket bucket, string key, T value, EntrySettings settings, PayloadWriter? payload, TimeSpan duration,
         IDatabase? db, long generation, long epoch)
     {
         if (payload is null)
         {
-            return;
+            return false;
         }
 
         var now = NowMs();
@@ -229,10 +255,10 @@ internal sealed partial class TenantCache
 
         if (db is null || bucket.Epoch != epoch)
         {
-            return;
+            return false;
         }
 
-        await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
+        return await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
     }
 
     private TimeSpan Jitter(TimeSpan expiration) =>

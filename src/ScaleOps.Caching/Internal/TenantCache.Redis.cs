@@ -102,6 +102,16 @@ internal sealed partial class TenantCache
             return default;
         }
 
+        if (PendingCount > 0)
+        {
+            // A replayed tenant invalidation moves the generation: take it again.
+            if (!await ReplayBeforeReadingAsync(db).ConfigureAwait(false)
+                || (generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false)) == TenantBucket.UnknownGeneration)
+            {
+                return default;
+            }
+        }
+
         var read = await ReadAsync<T>(db, bucket, generation, key, null, KeepMs(null), bucket.Epoch).ConfigureAwait(false);
         if (read.Fresh)
         {
@@ -111,6 +121,25 @@ internal sealed partial class TenantCache
 
         _metrics.RedisMiss();
         return default;
+    }
+
+    /// <summary>
+    /// Replays the invalidations queued during an outage before Redis is read: a value read from Redis while one is
+    /// pending may be the very value it removes (and would be kept in memory, where the replay never looks).
+    /// </summary>
+    /// <returns>
+    /// Whether Redis may be read: nothing is pending (any more). <see langword="false"/> while some remain (another caller
+    /// is replaying them, or Redis failed again): the caller then works from memory alone.
+    /// </returns>
+    private async ValueTask<bool> ReplayBeforeReadingAsync(IDatabase db)
+    {
+        if (PendingCount == 0)
+        {
+            return true;
+        }
+
+        await ReplayPendingAsync(db).ConfigureAwait(false);
+        return PendingCount == 0;
     }
 
     /// <summary>The tenant's generation, read from Redis once per connection epoch.</summary>
@@ -227,7 +256,9 @@ internal sealed partial class TenantCache
 
     private static long KeepMs(EntrySettings settings) => (long)settings.FailSafeMaxDuration.TotalMilliseconds;
 
-    private async Task WriteAsync(IDatabase db, TenantBucket bucket, long generation, string key, ReadOnlyMemory<byte> payload, TimeSpan ttl, string[]? tags)
+    /// <summary>Writes a value (with its tags) and tells the other instances to drop their copy.</summary>
+    /// <returns>Whether Redis took the write; on a failure the breaker is open and the caller decides what to do.</returns>
+    private async Task<bool> WriteAsync(IDatabase db, TenantBucket bucket, long generation, string key, ReadOnlyMemory<byte> payload, TimeSpan ttl, string[]? tags)
     {
         var valueKey = bucket.ValueKey(generation, key);
         try
@@ -250,10 +281,12 @@ internal sealed partial class TenantCache
 
             Publish(db, new BackplaneMessage(_instance, BackplaneMessage.Key, generation, bucket.Tenant, key));
             _redis.ReportSuccess();
+            return true;
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             OnRedisError(ex);
+            return false;
         }
     }
 

@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
 using ScaleOps.Caching.Serialization;
@@ -153,13 +154,24 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         // Drop the old copy first (this also stops in-flight factories of the tenant from storing older data).
         _memory.Remove(bucket, key);
         var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
+        if (db is not null)
+        {
+            await ReplayPendingAsync(db).ConfigureAwait(false); // invalidations made before this write go first
+        }
+
         var generation = db is null ? TenantBucket.UnknownGeneration : await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
         if (generation == TenantBucket.UnknownGeneration)
         {
             db = null;
         }
 
-        await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, bucket.Epoch).ConfigureAwait(false);
+        if (!await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, bucket.Epoch).ConfigureAwait(false) && !settings.LocalOnly)
+        {
+            // Redis did not take the value (down, failed, or an invalidation raced), so it may still hold the previous
+            // one, which other instances (and this one, after Redis returns and memory is cleared) would read: delete it,
+            // now or, while Redis is down, through the outage queue, replayed when it returns.
+            await InvalidateInRedisAsync(bucket, BackplaneMessage.Key, key).ConfigureAwait(false);
+        }
     }
 
     public CacheStatus GetStatus() => new(

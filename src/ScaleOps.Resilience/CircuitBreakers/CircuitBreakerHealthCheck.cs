@@ -6,8 +6,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace ScaleOps.Resilience.CircuitBreakers;
 
 /// <summary>
-/// A health check over every breaker: Healthy when all are closed, Unhealthy when a critical breaker (PostgreSQL by
-/// default) is open or isolated, Degraded when only others are (Redis down, say). Register it with
+/// A health check over every breaker: Healthy when none is broken, Unhealthy when a critical breaker (PostgreSQL by
+/// default) is broken, Degraded when only others are (Redis down, say). Broken means isolated, or open within its break
+/// duration (<see cref="CircuitBreakerStatus.IsBroken"/>): once the break is over the next call may close the breaker,
+/// so an instance taken out of traffic for an open breaker is not kept out for good. Register it with
 /// <c>services.AddHealthChecks().AddCheck&lt;CircuitBreakerHealthCheck&gt;("circuit-breakers")</c>.
 /// </summary>
 /// <param name="registry">The breakers.</param>
@@ -21,7 +23,7 @@ public sealed class CircuitBreakerHealthCheck(CircuitBreakerRegistry registry) :
         var broken = statuses.Where(s => s.IsBroken).ToList();
         if (broken.Count == 0)
         {
-            return Task.FromResult(HealthCheckResult.Healthy("All circuit breakers are closed.", data));
+            return Task.FromResult(HealthCheckResult.Healthy("No circuit breaker refuses calls.", data));
         }
 
         var description = "Open circuit breakers: " + string.Join(", ", broken.Select(s => $"{s.Name} ({s.State})")) + ".";

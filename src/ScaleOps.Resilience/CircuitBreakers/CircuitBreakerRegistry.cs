@@ -66,11 +66,16 @@ public sealed class CircuitBreakerRegistry
     /// <exception cref="ArgumentException">No breaker has this name.</exception>
     public CircuitState GetState(string name) => Find(name).State.CircuitState;
 
-    /// <summary>Whether the breaker <paramref name="name"/> refuses calls now (open or isolated).</summary>
+    /// <summary>
+    /// Whether the breaker <paramref name="name"/> refuses calls now: isolated, or open and its break duration not yet
+    /// over. Once the break is over the breaker is still reported <see cref="CircuitState.Open"/> (Polly.Core moves it to
+    /// half-open only when a call is tried), but it is no longer broken: the next call through its pipeline is the trial.
+    /// Code that skips calls while a breaker is broken must ask this, not the state, or it never makes that trial.
+    /// </summary>
     /// <param name="name">A configured breaker name.</param>
-    /// <returns><see langword="true"/> while it is open or isolated.</returns>
+    /// <returns><see langword="true"/> while it is isolated, or open within its break duration.</returns>
     /// <exception cref="ArgumentException">No breaker has this name.</exception>
-    public bool IsBroken(string name) => GetState(name) is CircuitState.Open or CircuitState.Isolated;
+    public bool IsBroken(string name) => Find(name).IsBroken();
 
     /// <summary>Every breaker's state, ordered by name.</summary>
     /// <returns>The statuses.</returns>
@@ -116,12 +121,18 @@ public sealed class CircuitBreakerRegistry
 
     private sealed class Breaker
     {
+        private readonly TimeProvider _time;
         private long _changedAtTicks = long.MinValue;
+
+        // When the current open period ends (UTC ticks). Polly runs OnOpened just after it opened the breaker, so until
+        // then (and while closed or half-open) this is MaxValue: an open breaker whose end is not recorded yet is broken.
+        private long _openUntilTicks = long.MaxValue;
 
         public Breaker(string name, CircuitBreakerSettings settings, TimeProvider time, ResilienceMetrics metrics, ILogger logger)
         {
             Name = name;
             Critical = settings.Critical;
+            _time = time;
             var options = new CircuitBreakerStrategyOptions
             {
                 Name = name,
@@ -134,18 +145,21 @@ public sealed class CircuitBreakerRegistry
                 ManualControl = Control,
                 OnOpened = args =>
                 {
+                    Interlocked.Exchange(ref _openUntilTicks, OpenUntil(time.GetUtcNow().UtcTicks, args.BreakDuration)); // isolation: MaxValue
                     Changed(time, metrics, CircuitState.Open);
                     Log.BreakerOpened(logger, name, args.BreakDuration, args.IsManual, args.Outcome.Exception);
                     return default;
                 },
                 OnClosed = args =>
                 {
+                    Interlocked.Exchange(ref _openUntilTicks, long.MaxValue);
                     Changed(time, metrics, CircuitState.Closed);
                     Log.BreakerClosed(logger, name, args.IsManual);
                     return default;
                 },
                 OnHalfOpened = _ =>
                 {
+                    Interlocked.Exchange(ref _openUntilTicks, long.MaxValue);
                     Changed(time, metrics, CircuitState.HalfOpen);
                     return default;
                 },
@@ -198,9 +212,20 @@ public sealed class CircuitBreakerRegistry
         public CircuitBreakerStatus Status()
         {
             var ticks = Interlocked.Read(ref _changedAtTicks);
-            return new CircuitBreakerStatus(Name, State.CircuitState, Critical,
-                ticks == long.MinValue ? null : new DateTimeOffset(ticks, TimeSpan.Zero));
+            var state = State.CircuitState;
+            return new CircuitBreakerStatus(Name, state, Critical, ticks == long.MinValue ? null : new DateTimeOffset(ticks, TimeSpan.Zero))
+            {
+                IsBroken = IsBroken(state),
+            };
         }
+
+        public bool IsBroken() => IsBroken(State.CircuitState);
+
+        private bool IsBroken(CircuitState state) => state == CircuitState.Isolated
+            || (state == CircuitState.Open && _time.GetUtcNow().UtcTicks < Interlocked.Read(ref _openUntilTicks));
+
+        private static long OpenUntil(long nowTicks, TimeSpan breakDuration) =>
+            breakDuration.Ticks >= DateTimeOffset.MaxValue.UtcTicks - nowTicks ? long.MaxValue : nowTicks + breakDuration.Ticks;
 
         private void Changed(TimeProvider time, ResilienceMetrics metrics, CircuitState state)
         {

@@ -10,6 +10,11 @@ namespace ScaleOps.Resilience.CircuitBreakers;
 /// <param name="ChangedAt">When the state last changed, or <see langword="null"/> if it never did.</param>
 public sealed record CircuitBreakerStatus(string Name, CircuitState State, bool Critical, DateTimeOffset? ChangedAt)
 {
-    /// <summary>Whether calls are refused now (Open or Isolated).</summary>
-    public bool IsBroken => State is CircuitState.Open or CircuitState.Isolated;
+    /// <summary>
+    /// Whether calls are refused now: Isolated, or Open within its break duration. A breaker listed by the registry
+    /// whose break is over is still Open (Polly.Core half-opens it at the next call) but not broken: that call is let
+    /// through as the trial.
+    /// </summary>
+    /// <value>Set by <see cref="CircuitBreakerRegistry.GetStatuses"/>; by default (a status built elsewhere) Open or Isolated.</value>
+    public bool IsBroken { get; init; } = State is CircuitState.Open or CircuitState.Isolated;
 }

@@ -8,7 +8,9 @@ namespace ScaleOps.Resilience.CircuitBreakers;
 
 /// <summary>
 /// A Microsoft.FeatureManagement filter (alias <c>ScaleOps.Degradation</c>) that turns a feature off while its circuit
-/// breaker is open and for listed tenants (the ambient tenant). Turn a feature off for everyone the usual
+/// breaker is broken (isolated, or open within its break duration: see <see cref="CircuitBreakerRegistry.IsBroken"/>)
+/// and for listed tenants (the ambient tenant). Once the break is over the feature is on again, so that its next call
+/// through the breaker is the half-open trial; a breaker nothing calls would otherwise keep the feature off for good. Turn a feature off for everyone the usual
 /// FeatureManagement way (<c>"FeatureManagement": { "Search": false }</c>). Example:
 /// <code>
 /// "FeatureManagement": { "Search": { "EnabledFor": [ { "Name": "ScaleOps.Degradation",

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
@@ -32,21 +33,65 @@ public interface IQuotaService
     /// <exception cref="QuotaExceededException">The limit would be exceeded; nothing was reserved.</exception>
     Task<QuotaUsage> ReserveAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
-    /// <summary>Releases <paramref name="amount"/> of <paramref name="resource"/> (usage never goes below zero).</summary>
+    /// <summary>
+    /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the <em>current</em> period (usage never goes
+    /// below zero). For a standing count (<see cref="QuotaPeriod.None"/>) that is the only period. For a
+    /// <see cref="QuotaPeriod.Day"/> or <see cref="QuotaPeriod.Month"/> resource it frees the period the release runs
+    /// in, which is right only for a reservation made in that same period: to give back a reservation made before a
+    /// period boundary, use <see cref="ReleaseReservationAsync(string, long, DateTimeOffset?, CancellationToken)"/> with the
+    /// reservation's <see cref="QuotaUsage.PeriodStart"/>, or the new period would be freed instead.
+    /// </summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage after the release.</returns>
+    /// <returns>The usage of the current period after the release.</returns>
     Task<QuotaUsage> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken);
 
-    /// <summary>Releases <paramref name="amount"/> of <paramref name="resource"/> inside the caller's transaction.</summary>
+    /// <summary>
+    /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the current period inside the caller's
+    /// transaction; see <see cref="ReleaseAsync(string, long, CancellationToken)"/> for what "current" means, and
+    /// <see cref="ReleaseReservationAsync(string, long, DateTimeOffset?, NpgsqlConnection, NpgsqlTransaction?, CancellationToken)"/>
+    /// to release a reservation of an earlier period.
+    /// </summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
     /// <param name="connection">The caller's open connection.</param>
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage after the release.</returns>
+    /// <returns>The usage of the current period after the release.</returns>
     Task<QuotaUsage> ReleaseAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the period of the reservation being given
+    /// back (usage never goes below zero), whenever the release runs: a monthly reservation made on January 31 and
+    /// released in February frees January, not February.
+    /// </summary>
+    /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
+    /// <param name="amount">At least 1.</param>
+    /// <param name="periodStart">
+    /// The <see cref="QuotaUsage.PeriodStart"/> that <c>ReserveAsync</c> returned for the reservation: a UTC day or month
+    /// start for a <see cref="QuotaPeriod.Day"/> or <see cref="QuotaPeriod.Month"/> resource, <see langword="null"/> for
+    /// a <see cref="QuotaPeriod.None"/> resource.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The usage of that period after the release.</returns>
+    /// <exception cref="System.ArgumentException"><paramref name="periodStart"/> is not a period start of the resource.</exception>
+    Task<QuotaUsage> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the period of the reservation being given
+    /// back, inside the caller's transaction; see <see cref="ReleaseReservationAsync(string, long, DateTimeOffset?, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
+    /// <param name="amount">At least 1.</param>
+    /// <param name="periodStart">The <see cref="QuotaUsage.PeriodStart"/> that <c>ReserveAsync</c> returned for the reservation.</param>
+    /// <param name="connection">The caller's open connection.</param>
+    /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The usage of that period after the release.</returns>
+    /// <exception cref="System.ArgumentException"><paramref name="periodStart"/> is not a period start of the resource.</exception>
+    Task<QuotaUsage> ReleaseReservationAsync(
+        string resource, long amount, DateTimeOffset? periodStart, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>The ambient tenant's usage of <paramref name="resource"/> in the current period.</summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>

@@ -7,7 +7,7 @@ namespace ScaleOps.Caching.Tests.Internal;
 
 public class RedisKeysTests
 {
-    private static readonly string[] Pieces = ["a", "b", ":", "{", "}", "%", "%7D", "%25", "v0", ":k:", "gen", "{a}", "}:", " ", "é"];
+    private static readonly string[] Pieces = ["a", "b", ":", "{", "}", "%", "%7D", "%25", "v0", ":k:", ":z:", "gen", "{a}", "}:", " ", "é"];
 
     [Fact]
     public void No_two_tenant_key_pairs_map_to_the_same_Redis_key()
@@ -20,7 +20,7 @@ public class RedisKeysTests
             var prefix = RedisKeys.TenantPrefix("app", tenant);
             foreach (var key in keys)
             {
-                foreach (var redisKey in new[] { RedisKeys.Value(prefix, 0, key), RedisKeys.Tag(prefix, 0, key), RedisKeys.Lock(prefix, 0, key) })
+                foreach (var redisKey in new[] { RedisKeys.Value(prefix, 0, key), RedisKeys.Tag(prefix, 0, key), RedisKeys.LegacyTag(prefix, 0, key), RedisKeys.Lock(prefix, 0, key) })
                 {
                     Assert.True(seen.TryAdd(redisKey, (tenant, key)), $"{redisKey} collides: ({tenant}, {key}) and {seen.GetValueOrDefault(redisKey)}");
                 }
@@ -43,6 +43,7 @@ public class RedisKeysTests
         Assert.Equal(expected, prefix);
         var tag = HashTag(RedisKeys.Value(prefix, 3, "}{weird"));
         Assert.Equal(tag, HashTag(RedisKeys.Tag(prefix, 3, "t")));
+        Assert.Equal(tag, HashTag(RedisKeys.LegacyTag(prefix, 3, "t")));
         Assert.Equal(tag, HashTag(RedisKeys.Generation(prefix)));
         Assert.Equal(expected[5..^2], tag);
     }

@@ -1,5 +1,7 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
+using ScaleOps.Caching.Internal;
 using ScaleOps.Caching.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -187,6 +189,119 @@ public sealed class RedisOutageTests
 
         var raw = await a.RawAsync();
         Assert.Equal(1, (long)await raw.StringGetAsync($"{prefix}:{{globex}}:gen"));
+    }
+
+    [Fact]
+    public async Task A_removal_queued_during_an_outage_is_not_undone_by_reads_before_its_replay_nor_kept_in_memory_after_it()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync(persistent: true); // comes back with its data
+        var prefix = Unique.Prefix("outage", nameof(A_removal_queued_during_an_outage_is_not_undone_by_reads_before_its_replay_nor_kept_in_memory_after_it));
+        await using var node = Node(redis, prefix);
+        var valueKey = RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc");
+        using var scope = node.As("acme");
+        await node.Cache.SetAsync("doc", "v1");
+        Assert.True(node.Cache.GetStatus().RedisAvailable);
+
+        await redis.StopAsync();
+        await node.Cache.RemoveAsync("doc"); // queued for replay
+        Assert.Equal(1, node.Cache.GetStatus().PendingInvalidations);
+        await redis.RestartAsync();
+        var raw = await node.RawAsync();
+        Assert.True(await raw.KeyExistsAsync(valueKey)); // v1 is back in Redis: its removal waits for replay
+
+        // Another caller is replaying the queue (it holds the gate) while this instance reconnects and reads.
+        await node.Internal.ReplayGate.WaitAsync();
+        try
+        {
+            await Until(() => Task.FromResult(node.Cache.GetStatus().RedisAvailable), "the cache to reconnect");
+            var read = await node.Cache.TryGetAsync<string>("doc");
+            Assert.False(read.HasValue, $"read {read.Value} from {read.Source} while its removal waited for replay");
+            var loaded = await node.Cache.GetOrSetEntryAsync("doc", _ => ValueTask.FromResult("v2"), new CacheEntryOptions { LocalExpiration = TimeSpan.Zero });
+            Assert.Equal((CacheSource.Factory, "v2"), (loaded.Source, loaded.Value));
+            Assert.False(node.InMemory("acme", "doc"));
+        }
+        finally
+        {
+            node.Internal.ReplayGate.Release();
+        }
+
+        // No maintenance pass: a read replays the removal itself before it reads Redis (retried only because the
+        // client's second connection may report its reconnect late and close the cache's breaker for a moment).
+        await Until(async () =>
+        {
+            var after = await node.Cache.TryGetAsync<string>("doc");
+            Assert.False(after.HasValue, $"read {after.Value} from {after.Source} around the replay");
+            return node.Cache.GetStatus().PendingInvalidations == 0;
+        }, "a read to replay the queued removal");
+        Assert.False(await raw.KeyExistsAsync(valueKey));
+        Assert.False(node.InMemory("acme", "doc"));
+    }
+
+    [Fact]
+    public async Task A_value_set_while_Redis_is_down_never_gives_way_to_the_older_value_Redis_comes_back_with()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync(persistent: true); // comes back with its data
+        var prefix = Unique.Prefix("outage", nameof(A_value_set_while_Redis_is_down_never_gives_way_to_the_older_value_Redis_comes_back_with));
+        await using var a = Node(redis, prefix);
+        await using var b = Node(redis, prefix);
+        using var scopeA = a.As("acme");
+        using var scopeB = b.As("acme");
+        await a.Cache.SetAsync("doc", "v1");
+        Assert.Equal((CacheSource.Redis, "v1"), ToTuple(await b.Cache.TryGetAsync<string>("doc")));
+
+        await redis.StopAsync();
+        await a.Cache.SetAsync("doc", "v2"); // memory only: Redis keeps v1
+        Assert.Equal((CacheSource.Memory, "v2"), ToTuple(await a.Cache.TryGetAsync<string>("doc")));
+        Assert.Equal(1, a.Cache.GetStatus().PendingInvalidations); // the deletion of v1, for when Redis returns
+        await redis.RestartAsync();
+
+        await Until(async () =>
+        {
+            await a.Internal.MaintainAsync();
+            return a.Cache.GetStatus() is { RedisAvailable: true, PendingInvalidations: 0 } && !b.InMemory("acme", "doc");
+        }, "A to reconnect and replay its queue, and B to drop its memory copy (on reconnect, or by A's replayed message)");
+        foreach (var node in new[] { a, b })
+        {
+            var read = await node.Cache.TryGetAsync<string>("doc");
+            Assert.True(!read.HasValue || read.Value == "v2", $"read {read.Value} from {read.Source}");
+        }
+
+        var raw = await a.RawAsync();
+        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+    }
+
+    [Fact]
+    public async Task Fail_safe_never_brings_back_a_value_removed_after_its_stale_copy_was_picked_up()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var prefix = Unique.Prefix("outage", nameof(Fail_safe_never_brings_back_a_value_removed_after_its_stale_copy_was_picked_up));
+        await using var node = CacheNode.Create(redis.Endpoint, prefix, o =>
+        {
+            o.RedisTimeout = TimeSpan.FromSeconds(1);
+            o.BreakerDuration = TimeSpan.FromMilliseconds(200); // of the fake clock, which stays put: open once tripped
+        }, time);
+        using var scope = node.As("acme");
+        var tenMinutes = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10) };
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("good"), tenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12)); // stale in memory and in Redis, within the fail-safe window
+        Func<CancellationToken, ValueTask<string>> failing = _ => throw new InvalidOperationException("database down");
+
+        // The call picks up the stale memory copy and waits on its Redis GET (the server is frozen): the slow path
+        // between picking up the stale copy and the load. The removal lands there.
+        await redis.PauseAsync();
+        var call = node.Cache.GetOrSetEntryAsync("k", failing, tenMinutes).AsTask();
+        var removal = node.Cache.RemoveAsync("k").AsTask(); // drops the memory copy at once; its DEL waits too
+        Assert.False(node.InMemory("acme", "k"));
+
+        // The GET times out, the load runs the factory from memory alone, the factory fails: the removed copy must
+        // neither come back into memory (where the throttle would serve it to everyone) nor answer this call.
+        var outcome = await Record.ExceptionAsync(() => call.WaitAsync("the load to fail"));
+        Assert.False(node.InMemory("acme", "k"), "fail-safe stored the removed value in memory again");
+        Assert.Equal("database down", Assert.IsType<InvalidOperationException>(outcome).Message);
+        await removal.WaitAsync("the removal to be queued");
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.GetOrSetAsync("k", failing, tenMinutes));
+        await redis.ResumeAsync();
     }
 
     private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);

@@ -51,6 +51,41 @@ public class CircuitBreakerRegistryTests
     }
 
     [Fact]
+    public async Task An_open_breaker_is_broken_only_for_its_break_duration_and_health_follows_while_an_isolated_one_stays_broken()
+    {
+        await using var sp = Build(o => o.CircuitBreakers["postgres"].BreakDuration = TimeSpan.FromSeconds(10));
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var health = sp.GetRequiredService<CircuitBreakerHealthCheck>();
+        var pipeline = registry.GetPipeline("postgres");
+        for (var i = 0; i < 5; i++)
+        {
+            await Fail(pipeline, new TimeoutException());
+        }
+
+        Assert.Equal(CircuitState.Open, registry.GetState("postgres"));
+        Assert.True(registry.IsBroken("postgres"));
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        _time.Advance(TimeSpan.FromSeconds(9));
+        Assert.True(registry.IsBroken("postgres"));
+
+        _time.Advance(TimeSpan.FromSeconds(1)); // the break is over; no call came, so Polly still reads Open
+        Assert.Equal(CircuitState.Open, registry.GetState("postgres"));
+        Assert.False(registry.IsBroken("postgres"));
+        Assert.False(registry.GetStatuses().Single(s => s.Name == "postgres").IsBroken);
+        Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        await Fail(pipeline, new TimeoutException()); // the trial fails: open for another break
+        Assert.True(registry.IsBroken("postgres"));
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        await registry.IsolateAsync("redis");
+        _time.Advance(TimeSpan.FromDays(1));
+        Assert.True(registry.IsBroken("redis")); // isolated until reset, whatever its break duration
+        Assert.False(registry.IsBroken("postgres"));
+    }
+
+    [Fact]
     public async Task Non_transient_failures_never_open_a_breaker()
     {
         await using var sp = Build();

@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.FeatureManagement;
+using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Tenancy;
 
@@ -11,7 +13,7 @@ namespace ScaleOps.Resilience.Tests.CircuitBreakers;
 
 public class DegradationFeatureFilterTests
 {
-    private static ServiceProvider Build(Dictionary<string, string?> features) => TestHost.Build(_ => { }, services: s =>
+    private static ServiceProvider Build(Dictionary<string, string?> features, TimeProvider? time = null) => TestHost.Build(_ => { }, time, services: s =>
     {
         s.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(features).Build());
         s.AddFeatureManagement();
@@ -48,6 +50,31 @@ public class DegradationFeatureFilterTests
         Assert.False(await features.IsEnabledAsync("Search"));
 
         await breakers.ResetAsync("redis");
+        Assert.True(await features.IsEnabledAsync("Search"));
+    }
+
+    [Fact]
+    public async Task A_feature_whose_breaker_opened_is_on_again_once_the_break_is_over_so_its_next_call_is_the_trial()
+    {
+        var time = new FakeTimeProvider();
+        await using var sp = Build(Feature("Search", "redis"), time);
+        var features = sp.GetRequiredService<IFeatureManager>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = breakers.GetPipeline("redis");
+        for (var i = 0; i < 5; i++) // the default MinimumThroughput, all failing
+        {
+            await Assert.ThrowsAsync<TimeoutException>(async () => await pipeline.ExecuteAsync(_ => throw new TimeoutException()));
+        }
+
+        Assert.Equal(CircuitState.Open, breakers.GetState("redis"));
+        Assert.False(await features.IsEnabledAsync("Search"));
+
+        time.Advance(TimeSpan.FromSeconds(5)); // the default BreakDuration: nothing called the breaker meanwhile
+        Assert.True(await features.IsEnabledAsync("Search"));
+        Assert.Equal(CircuitState.Open, breakers.GetState("redis")); // still Open until a call is tried
+
+        await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask); // the feature's call: the half-open trial
+        Assert.Equal(CircuitState.Closed, breakers.GetState("redis"));
         Assert.True(await features.IsEnabledAsync("Search"));
     }
 

@@ -144,6 +144,59 @@ public class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaData
     }
 
     [Fact]
+    public async Task Releasing_a_reservation_after_a_period_boundary_frees_its_own_period_not_the_new_one()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2027, 1, 31, 23, 59, 0, TimeSpan.Zero));
+        await using var sp = TestHost.Build(o =>
+        {
+            o.DefaultPlan = "free";
+            o.Quotas.Resources["exports"] = QuotaPeriod.Month;
+            o.Quotas.Plans["free"] = new() { ["exports"] = 5 };
+        }, time, database.ConnectionString);
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, "q-boundary");
+
+        var january = await quotas.ReserveAsync("exports", 1, default);
+        Assert.Equal(new DateTimeOffset(2027, 1, 1, 0, 0, 0, TimeSpan.Zero), january.PeriodStart);
+
+        time.Advance(TimeSpan.FromMinutes(2)); // February 1, 00:01 UTC
+        for (var i = 0; i < 5; i++)
+        {
+            await quotas.ReserveAsync("exports", 1, default);
+        }
+
+        // The January export is cancelled in February: it gives back January's quota.
+        var released = await quotas.ReleaseReservationAsync("exports", 1, january.PeriodStart, default);
+        Assert.Equal((0, january.PeriodStart), (released.Used, released.PeriodStart));
+
+        var ex = await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("exports", 1, default));
+        Assert.Equal((5, 5), (ex.Limit, ex.Usage));
+        Assert.Equal(5, (await quotas.GetUsageAsync("exports")).Used);
+    }
+
+    [Fact]
+    public async Task Releasing_a_reservation_needs_a_period_start_of_the_resource()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        var dataSource = sp.GetRequiredService<NpgsqlDataSource>();
+        using var _ = Enter(sp, "q-release-period");
+
+        var documents = await quotas.ReserveAsync("documents", 3, default);
+        Assert.Equal(2, (await quotas.ReleaseReservationAsync("documents", 1, documents.PeriodStart, default)).Used); // null: a standing count
+        var jobs = await quotas.ReserveAsync("jobs", 2, default);
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        {
+            Assert.Equal(1, (await quotas.ReleaseReservationAsync("jobs", 1, jobs.PeriodStart, connection, null)).Used);
+        }
+
+        await Assert.ThrowsAsync<ArgumentException>(() => quotas.ReleaseReservationAsync("jobs", 1, null, default));
+        await Assert.ThrowsAsync<ArgumentException>(() => quotas.ReleaseReservationAsync("jobs", 1, _time.GetUtcNow(), default)); // 22:00, not a day start
+        await Assert.ThrowsAsync<ArgumentException>(() => quotas.ReleaseReservationAsync("exports", 1, jobs.PeriodStart, default)); // the 23rd, not a month start
+        await Assert.ThrowsAsync<ArgumentException>(() => quotas.ReleaseReservationAsync("documents", 1, jobs.PeriodStart, default));
+    }
+
+    [Fact]
     public async Task Limits_follow_the_tenants_plan_and_usage_is_reported_for_every_resource()
     {
         await using var sp = Build(new() { ["q-pro"] = "pro" });

@@ -6,9 +6,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
+using ScaleOps.Resilience.Internal.RateLimiting;
 using ScaleOps.Resilience.RateLimiting;
 using ScaleOps.Tenancy;
 using ScaleOps.TestInfrastructure;
+using StackExchange.Redis;
 
 namespace ScaleOps.Resilience.Tests.RateLimiting;
 
@@ -132,5 +134,57 @@ public class RedisOutageTests
             return lease.IsAcquired && lease.TryGetMetadata(RateLimitMetadata.Remaining, out _);
         }, "a Redis decision after the server came back");
         Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis));
+    }
+
+    [Fact]
+    public async Task A_fail_open_limiter_asked_as_the_middleware_asks_tries_redis_again_once_the_break_is_over()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await using var sp = Instance(redis, RedisFailureMode.FailOpen, time);
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+        (await limiter.AcquireAsync(Tenant)).Dispose();
+
+        await redis.StopAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            (await limiter.AcquireAsync(Tenant)).Dispose();
+        }
+
+        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+        await redis.RestartAsync(); // empty: the tenant's bucket starts full (3 a minute)
+        var connection = sp.GetRequiredService<RedisConnection>();
+        await TestSignal.UntilAsync(async () =>
+        {
+            try
+            {
+                await (await connection.GetDatabaseAsync()).PingAsync();
+                return true;
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        }, "the limiter's connection to reach the restarted server");
+        time.Advance(TimeSpan.FromSeconds(31)); // past the break; nothing has called through the breaker since it opened
+
+        var admitted = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            // ASP.NET Core's RateLimitingMiddleware: AttemptAcquire, and AcquireAsync only when that did not acquire.
+            var lease = limiter.AttemptAcquire(Tenant);
+            if (!lease.IsAcquired)
+            {
+                lease.Dispose();
+                lease = await limiter.AcquireAsync(Tenant).AsTask().WaitAsync("a decision after the break");
+            }
+
+            admitted += lease.IsAcquired ? 1 : 0;
+            lease.Dispose();
+        }
+
+        Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis)); // the first request was the trial
+        Assert.InRange(admitted, 1, 3); // Redis decides again: the plan's limit, not fail-open
     }
 }

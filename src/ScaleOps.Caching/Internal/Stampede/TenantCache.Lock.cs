@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
@@ -30,12 +31,11 @@ internal sealed partial class TenantCache
         var waiterKey = (bucket.Tenant, key);
         var deadline = _time.GetTimestamp() + Ticks(_options.DistributedLockWait);
         var counted = false;
+        TaskCompletionSource? signal = null;
         try
         {
             for (var attempt = 0; ; attempt++)
             {
-                var signal = _lockWaiters.GetOrAdd(waiterKey, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-
                 // The caller has just missed in Redis; after a wait, look for the holder's value before competing again.
                 if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } found)
                 {
@@ -68,6 +68,11 @@ internal sealed partial class TenantCache
                     return default;
                 }
 
+                // Registered only now that another instance holds the lock (the holder never waits, so nothing is kept
+                // for it), and removed when this wait ends (finally). A message the holder sent between the SET and this
+                // registration is missed; the poll below covers it.
+                signal = _lockWaiters.GetOrAdd(waiterKey, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
                 var wait = TimeSpan.FromSeconds(Math.Min(left, Ticks(LockPoll)) / (double)_time.TimestampFrequency);
                 using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
                 await Task.WhenAny(signal.Task, Task.Delay(wait, _time, cancel.Token)).ConfigureAwait(false);
@@ -79,7 +84,18 @@ internal sealed partial class TenantCache
             _redis.ReportFailure(ex.Message);
             return default;
         }
+        finally
+        {
+            if (signal is not null)
+            {
+                // Only the entry this wait registered (or shared): one registered since by another waiter stays.
+                _lockWaiters.TryRemove(new KeyValuePair<(string Tenant, string Key), TaskCompletionSource>(waiterKey, signal));
+            }
+        }
     }
+
+    /// <summary>Waits registered for another instance's lock (tests check that none is left behind).</summary>
+    internal int LockWaiterCount => _lockWaiters.Count;
 
     private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
     {

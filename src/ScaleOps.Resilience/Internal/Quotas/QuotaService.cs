@@ -59,11 +59,28 @@ internal sealed class QuotaService(
         return await ReleaseAsync(resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<QuotaUsage> ReleaseAsync(
-        string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default)
+    public Task<QuotaUsage> ReleaseAsync(
+        string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default) =>
+        ReleaseAsync(Prepare(resource, amount), resource, amount, connection, transaction, cancellationToken);
+
+    public async Task<QuotaUsage> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken)
+    {
+        var target = Prepare(resource, amount, periodStart); // checked before a connection is opened
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReleaseAsync(target, resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<QuotaUsage> ReleaseReservationAsync(
+        string resource, long amount, DateTimeOffset? periodStart, NpgsqlConnection connection, NpgsqlTransaction? transaction,
+        CancellationToken cancellationToken = default) =>
+        ReleaseAsync(Prepare(resource, amount, periodStart), resource, amount, connection, transaction, cancellationToken);
+
+    private async Task<QuotaUsage> ReleaseAsync(
+        (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) target, string resource, long amount, NpgsqlConnection connection,
+        NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var (tenant, period, start) = Prepare(resource, amount);
+        var (tenant, period, start) = target;
         var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
         await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, time.GetUtcNow());
         var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
@@ -90,6 +107,7 @@ internal sealed class QuotaService(
         return result;
     }
 
+    /// <summary>Checks the call; the period is the current one (when the statement runs).</summary>
     private (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) Prepare(string resource, long amount)
     {
         ArgumentNullException.ThrowIfNull(resource);
@@ -109,6 +127,37 @@ internal sealed class QuotaService(
             _ => StandingPeriod,
         };
         return (tenants.RequireTenant(), period, start);
+    }
+
+    /// <summary>Checks the call; the period is the one a reservation was made in (<see cref="QuotaUsage.PeriodStart"/>).</summary>
+    private (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) Prepare(string resource, long amount, DateTimeOffset? periodStart)
+    {
+        var (tenant, period, _) = Prepare(resource, amount);
+        if (period == QuotaPeriod.None)
+        {
+            return periodStart is null
+                ? (tenant, period, StandingPeriod)
+                : throw new ArgumentException(
+                    $"The quota resource '{resource}' is a standing count (QuotaPeriod.None): its reservations have no period start; pass null.",
+                    nameof(periodStart));
+        }
+
+        if (periodStart is not { } given)
+        {
+            throw new ArgumentException(
+                $"The quota resource '{resource}' is counted per {period}: pass the PeriodStart that ReserveAsync returned for the reservation.",
+                nameof(periodStart));
+        }
+
+        var utc = given.UtcDateTime;
+        var aligned = period == QuotaPeriod.Day
+            ? utc.TimeOfDay == TimeSpan.Zero
+            : utc.TimeOfDay == TimeSpan.Zero && utc.Day == 1;
+        return aligned
+            ? (tenant, period, new DateTimeOffset(utc, TimeSpan.Zero))
+            : throw new ArgumentException(
+                $"{given:O} is not the start of a UTC {(period == QuotaPeriod.Day ? "day" : "month")}, so no reservation of the quota resource "
+                + $"'{resource}' has it as its period; pass the PeriodStart that ReserveAsync returned.", nameof(periodStart));
     }
 
     private static DateTimeOffset? PeriodStart(QuotaPeriod period, DateTimeOffset start) => period == QuotaPeriod.None ? null : start;

@@ -65,8 +65,11 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     public override RateLimiterStatistics? GetStatistics(TenantId resource) => null;
 
     /// <summary>
-    /// Never waits on Redis: answers from locally leased tokens, or by the failure mode while the breaker is open, or
-    /// else "undecided" (not acquired, no metadata) so that the caller goes on to <c>AcquireAsync</c>, which decides.
+    /// Never waits on Redis: answers from locally leased tokens, or by the failure mode while the breaker is broken
+    /// (isolated, or open within its break duration), or else "undecided" (not acquired, no metadata) so that the caller
+    /// goes on to <c>AcquireAsync</c>, which decides. Once the break is over the answer is "undecided" although the breaker
+    /// still reads Open: Polly half-opens it only inside a call, and <c>AcquireAsync</c> is that call (the trial). Were
+    /// the failure mode to answer then, a fail-open limiter would admit everything here and never try Redis again.
     /// </summary>
     protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
     {
