@@ -33,6 +33,14 @@ internal static partial class Log
         Message = "Writing {Count} audit events failed (attempt {Attempt}); they stay queued and are retried")]
     public static partial void AuditFlushFailed(ILogger logger, Exception exception, int count, int attempt);
 
+    [LoggerMessage(EventId = PartitioningEventIds.AuditRejected, Level = LogLevel.Error,
+        Message = "Audit event {Id} of tenant {Tenant} ({Action}) was rejected by PostgreSQL ({Reason}) and dropped: it could never be written")]
+    public static partial void AuditRejected(ILogger logger, Exception exception, Guid id, string tenant, string action, string reason);
+
+    [LoggerMessage(EventId = PartitioningEventIds.AuditBatchRejected, Level = LogLevel.Warning,
+        Message = "Writing {Count} audit events was rejected for their data; splitting the batch to find the events PostgreSQL refuses")]
+    public static partial void AuditBatchRejected(ILogger logger, Exception exception, int count);
+
     [LoggerMessage(EventId = PartitioningEventIds.AuditDropped, Level = LogLevel.Critical,
         Message = "{Count} audit events could not be written before shutdown")]
     public static partial void AuditDropped(ILogger logger, Exception exception, int count);

@@ -12,6 +12,8 @@ internal static class PartitioningEventIds
     public const int MaintenanceFailed = 4007;
     public const int AuditFlushFailed = 4010;
     public const int AuditDropped = 4011;
+    public const int AuditRejected = 4012;
+    public const int AuditBatchRejected = 4013;
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
 }

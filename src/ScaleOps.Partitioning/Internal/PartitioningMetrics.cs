@@ -14,6 +14,7 @@ internal sealed class PartitioningMetrics
     private readonly Histogram<double> _maintenance;
     private readonly Counter<long> _auditWritten;
     private readonly Histogram<double> _auditFlush;
+    private readonly Counter<long> _auditRejected;
     private readonly Counter<long> _archived;
     private volatile IReadOnlyList<PartitionHealth> _health = [];
 
@@ -28,6 +29,8 @@ internal sealed class PartitioningMetrics
         // Buckets from 1 ms to 10 s: one binary COPY of a batch.
         _auditFlush = meter.CreateHistogram<double>("scaleops.partitioning.audit.flush.duration", "s", "Duration of one audit batch COPY.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10] });
+        _auditRejected = meter.CreateCounter<long>("scaleops.partitioning.audit.rejected", "{event}",
+            "Audit events PostgreSQL refused for their data, dropped so that the events after them are written.");
         _archived = meter.CreateCounter<long>("scaleops.partitioning.archive.rows", "{row}", "Rows archived to Blob storage and verified.");
         meter.CreateObservableGauge("scaleops.partitioning.default_rows", () => Per(h => h.DefaultPartitionRows), "{row}",
             "Rows in the default partition at the last health check (alarm above 0).");
@@ -50,6 +53,8 @@ internal sealed class PartitioningMetrics
         _auditWritten.Add(count);
         _auditFlush.Record(elapsed.TotalSeconds);
     }
+
+    public void AuditRejected(long count) => _auditRejected.Add(count);
 
     public void Archived(long rows) => _archived.Add(rows);
 
