@@ -23,8 +23,17 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.NotLeader, Level = LogLevel.Debug, Message = "Partition maintenance skipped: another host holds the lock")]
     public static partial void NotLeader(ILogger logger);
 
-    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceDone, Level = LogLevel.Debug, Message = "Partition maintenance did {Actions} steps in {Milliseconds} ms")]
-    public static partial void MaintenanceDone(ILogger logger, int actions, double milliseconds);
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceDone, Level = LogLevel.Debug,
+        Message = "Partition maintenance did {Actions} steps ({Failures} failed) in {Milliseconds} ms")]
+    public static partial void MaintenanceDone(ILogger logger, int actions, int failures, double milliseconds);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceStepFailed, Level = LogLevel.Error,
+        Message = "Partition maintenance step {Kind} {Partition} of {Table} failed; the run goes on with the other steps and tables")]
+    public static partial void MaintenanceStepFailed(ILogger logger, Exception exception, string kind, string partition, string table);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceTableFailed, Level = LogLevel.Error,
+        Message = "Partition maintenance could not check or plan {Table}; the run goes on with the other tables")]
+    public static partial void MaintenanceTableFailed(ILogger logger, Exception exception, string table);
 
     [LoggerMessage(EventId = PartitioningEventIds.MaintenanceFailed, Level = LogLevel.Error, Message = "Partition maintenance failed; it runs again at the next tick")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception);

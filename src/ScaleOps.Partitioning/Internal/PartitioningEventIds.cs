@@ -10,6 +10,8 @@ internal static class PartitioningEventIds
     public const int NotLeader = 4005;
     public const int MaintenanceDone = 4006;
     public const int MaintenanceFailed = 4007;
+    public const int MaintenanceStepFailed = 4008;
+    public const int MaintenanceTableFailed = 4009;
     public const int AuditFlushFailed = 4010;
     public const int AuditDropped = 4011;
     public const int AuditRejected = 4012;

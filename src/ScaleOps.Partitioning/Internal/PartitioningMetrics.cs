@@ -11,6 +11,7 @@ namespace ScaleOps.Partitioning.Internal;
 internal sealed class PartitioningMetrics
 {
     private readonly Counter<long> _actions;
+    private readonly Counter<long> _failures;
     private readonly Histogram<double> _maintenance;
     private readonly Counter<long> _auditWritten;
     private readonly Histogram<double> _auditFlush;
@@ -22,6 +23,8 @@ internal sealed class PartitioningMetrics
     {
         var meter = scaleOps.Meter;
         _actions = meter.CreateCounter<long>("scaleops.partitioning.actions", "{action}", "Maintenance steps done, by kind.");
+        _failures = meter.CreateCounter<long>("scaleops.partitioning.maintenance.failures", "{step}",
+            "Maintenance steps that failed, by kind (table: a table that could not be checked or planned); the run went on with the rest.");
         // Buckets from 10 ms to 2 min: a no-op run takes milliseconds, a run that moves default rows can take minutes.
         _maintenance = meter.CreateHistogram<double>("scaleops.partitioning.maintenance.duration", "s", "Duration of one maintenance run.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120] });
@@ -45,6 +48,9 @@ internal sealed class PartitioningMetrics
 
     public void ActionDone(PartitionActionKind kind) =>
         _actions.Add(1, new KeyValuePair<string, object?>("kind", kind.ToString().ToLowerInvariant()));
+
+    public void MaintenanceFailed(PartitionActionKind? kind) =>
+        _failures.Add(1, new KeyValuePair<string, object?>("kind", kind?.ToString().ToLowerInvariant() ?? "table"));
 
     public void MaintenanceRan(TimeSpan elapsed) => _maintenance.Record(elapsed.TotalSeconds);
 

@@ -173,8 +173,11 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         var run = maintenance.RunMaintenanceAsync();
         // While the DETACH waits for its lock, a new reader is not queued behind it.
         Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lock"));
-        var error = await Assert.ThrowsAsync<PostgresException>(() => run.WaitAsync("maintenance to give up"));
-        Assert.Equal(PostgresErrorCodes.LockNotAvailable, error.SqlState);
+        var gaveUp = await run.WaitAsync("maintenance to give up");
+        var failure = Assert.Single(gaveUp.Failures, f => f.Action?.Partition == "m_lock_p2026_09");
+        Assert.Equal(PostgresErrorCodes.LockNotAvailable, Assert.IsType<PostgresException>(failure.Error).SqlState);
+        Assert.DoesNotContain(gaveUp.Actions, a => a.Partition == "m_lock_p2026_09");
+        Assert.Contains(gaveUp.Actions, a => a.Kind == PartitionActionKind.Create); // the run went on
         Assert.Contains(await database.DataSource.PartitionsAsync("public.m_lock"), p => p.StartsWith("m_lock_p2026_09 ", StringComparison.Ordinal));
 
         await readerTx.RollbackAsync();
@@ -201,6 +204,92 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         Assert.Equal("brin", await database.DataSource.ScalarAsync<string>(
             $"SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
             + $"WHERE c.relname = '{(partition + "_brin").Replace("'", "''", StringComparison.Ordinal)}'"));
+    }
+
+    [Fact]
+    public async Task A_table_whose_archive_always_fails_neither_stops_the_audit_table_nor_fails_the_host_start()
+    {
+        // Table m_noblob comes before the audit table (configured tables first); its expired partition must be archived,
+        // but Blob storage is a closed loopback port.
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_noblob (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);"
+            + "CREATE TABLE m_noblob_p2026_01 PARTITION OF m_noblob FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');"
+            + "INSERT INTO m_noblob VALUES (1, '2026-01-15')");
+        int closedPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closedPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.RunMaintenanceOnStart = true;
+            o.MaintenanceInterval = TimeSpan.Zero;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.BlobConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                + $"BlobEndpoint=http://127.0.0.1:{closedPort}/devstoreaccount1;";
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_noblob", Column = "created_at", Premake = 2, Retention = 2, Archive = true });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_m_noblob");
+
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.maintenance.failures");
+        await host.StartAsync(); // threw on the archive's connection error before
+
+        Assert.Equal(
+            ["audit_log_p2026_11", "audit_log_p2026_12", "audit_log_p2027_01", "audit_log_p2027_02"],
+            (await database.DataSource.PartitionsAsync("so_m_noblob.audit_log")).Select(p => p.Split(' ')[0]).Where(p => string.CompareOrdinal(p, "audit_log_p2026_11") >= 0));
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_noblob"), p => p.StartsWith("m_noblob_p2027_01 ", StringComparison.Ordinal));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_noblob_p2026_01"));
+
+        // The failure is counted; the partition that could not be archived is not dropped.
+        Assert.Equal("archive", Assert.Single(failures.GetMeasurementSnapshot()).Tags["kind"]);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_noblob"), p => p.StartsWith("m_noblob_p2026_01 ", StringComparison.Ordinal));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Every_table_gets_its_partitions_before_any_retention_work()
+    {
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_first (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);"
+            + "CREATE TABLE m_first_p2026_01 PARTITION OF m_first FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');"
+            + "CREATE TABLE m_second (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at)");
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_first", Column = "created_at", Premake = 1, Retention = 2 });
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_second", Column = "created_at", Premake = 1 });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_m_order");
+        var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
+
+        var plan = await maintenance.RunMaintenanceAsync(dryRun: true);
+        Assert.Equal(
+            ["Create m_first_p2026_11", "Create m_first_p2026_12", "Create m_second_p2026_10", "Create m_second_p2026_11", "Create m_second_p2026_12",
+                "Drop m_first_p2026_01"],
+            plan.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(plan.Actions, (await maintenance.RunMaintenanceAsync()).Actions);
+    }
+
+    [Fact]
+    public async Task A_partition_bounded_by_MINVALUE_is_left_to_its_owner_and_the_run_goes_on()
+    {
+        var (host, _, maintenance) = await TableAsync("m_minvalue", t => t.Retention = 2);
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_minvalue_old PARTITION OF m_minvalue FOR VALUES FROM (MINVALUE) TO ('2026-01-01');"
+            + "CREATE TABLE m_minvalue_p2026_02 PARTITION OF m_minvalue FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');"
+            + "INSERT INTO m_minvalue VALUES (1, '2020-01-01', 'old'), (2, '2026-02-02', 'expired')");
+
+        var result = await maintenance.RunMaintenanceAsync(); // threw "Nullable object must have a value" before
+        Assert.Empty(result.Failures);
+        Assert.Equal(["Create m_minvalue_p2026_11", "Create m_minvalue_p2026_12", "Create m_minvalue_p2027_01", "Drop m_minvalue_p2026_02"],
+            result.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_minvalue"));
+        Assert.Equal(1, (await maintenance.GetHealthAsync()).Single().PartitionsPastRetention); // still shown: it is past retention
     }
 
     [Theory]
