@@ -24,13 +24,16 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
         // then touches only that table. Rows written after the archive was verified would fail the count check.
         await ddl.RunAsync($"detach {partition}", async (connection, transaction) =>
         {
-            await using (var detach = new NpgsqlCommand($"ALTER TABLE {table.Qualified} DETACH PARTITION {qualified}", connection, transaction))
-            {
-                await detach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
             if (expectedRows is { } expected)
             {
+                // The count scans the partition: under a SHARE lock on the partition alone (its writers wait, every reader
+                // and the rest of the table go on), before the DETACH, whose ACCESS EXCLUSIVE lock on the parent would
+                // make every query of the table wait for the scan. SHARE keeps the count true until the commit.
+                await using (var share = new NpgsqlCommand($"LOCK TABLE {qualified} IN SHARE MODE", connection, transaction))
+                {
+                    await share.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 await using var count = new NpgsqlCommand($"SELECT count(*) FROM {qualified}", connection, transaction);
                 var actual = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
                 if (actual != expected)
@@ -38,6 +41,11 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
                     throw new InvalidOperationException(
                         $"{qualified} has {actual} rows but its verified archive has {expected}; it was written to after archiving. Not removed.");
                 }
+            }
+
+            await using (var detach = new NpgsqlCommand($"ALTER TABLE {table.Qualified} DETACH PARTITION {qualified}", connection, transaction))
+            {
+                await detach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
             return 0;
