@@ -123,6 +123,93 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Moving_default_rows_validates_the_exclusion_while_readers_of_the_table_go_on()
+    {
+        var (host, _, maintenance) = await TableAsync("m_validate", options: o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_validate_default PARTITION OF m_validate DEFAULT;"
+            + "INSERT INTO m_validate SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
+            // The move's DELETE pauses on an advisory lock the test holds: the point just before the exclusion is validated.
+            + "CREATE FUNCTION m_validate_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN OLD; END $$;"
+            + "CREATE TRIGGER pause BEFORE DELETE ON m_validate_default FOR EACH ROW EXECUTE FUNCTION m_validate_pause()");
+        await using var pauser = await database.DataSource.OpenConnectionAsync();
+        await using (var pause = new NpgsqlCommand("SELECT pg_advisory_lock(4242)", pauser))
+        {
+            await pause.ExecuteNonQueryAsync();
+        }
+
+        var run = maintenance.RunMaintenanceAsync();
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted") > 0, "the move to reach its DELETE");
+
+        // A maintenance-like session holds SHARE UPDATE EXCLUSIVE on the default (allowed next to the DELETE), so the
+        // step after the DELETE waits for it: the lock it asks for there is what readers would queue behind.
+        await using var holder = await database.DataSource.OpenConnectionAsync();
+        await using var holderTx = await holder.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("LOCK TABLE m_validate_default IN SHARE UPDATE EXCLUSIVE MODE", holder, holderTx))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        await using (var release = new NpgsqlCommand("SELECT pg_advisory_unlock(4242)", pauser))
+        {
+            await release.ExecuteNonQueryAsync();
+        }
+
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'm_validate_default'::regclass AND NOT granted") > 0, "the validation to wait");
+        Assert.False(run.IsCompleted);
+        Assert.Equal(["ShareUpdateExclusiveLock"], await database.DataSource.ColumnAsync(
+            "SELECT mode FROM pg_locks WHERE relation = 'm_validate_default'::regclass AND NOT granted"));
+        await using (var reader = await database.DataSource.OpenConnectionAsync())
+        {
+            await using var probe = new NpgsqlCommand("SET lock_timeout = '200ms'; SELECT count(*) FROM m_validate", reader);
+            Assert.Equal(10L, (long)(await probe.ExecuteScalarAsync())!);
+        }
+
+        await holderTx.CommitAsync();
+        var result = await run.WaitAsync("the move once the validation can run");
+        Assert.Empty(result.Failures);
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_validate_p2026_03"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_validate_default"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'm_validate_default'::regclass AND contype = 'c'"));
+    }
+
+    [Fact]
+    public async Task A_failed_move_leaves_no_exclusion_behind_and_a_leftover_one_is_replaced()
+    {
+        var (host, _, maintenance) = await TableAsync("m_leftover");
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_leftover_default PARTITION OF m_leftover DEFAULT;"
+            + "INSERT INTO m_leftover SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
+            // What an interrupted run leaves: the NOT VALID exclusion of some period, committed.
+            + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
+            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID;"
+            + "CREATE FUNCTION m_leftover_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'move refused by the test'; END $$;"
+            + "CREATE TRIGGER fail BEFORE DELETE ON m_leftover_default FOR EACH ROW EXECUTE FUNCTION m_leftover_fail()");
+        const string checks = "SELECT count(*) FROM pg_constraint WHERE conrelid = 'm_leftover_default'::regclass AND contype = 'c'";
+
+        var failed = await maintenance.RunMaintenanceAsync();
+        var failure = Assert.Single(failed.Failures);
+        Assert.Equal(PartitionActionKind.MoveFromDefault, failure.Action!.Kind);
+        Assert.Contains("move refused by the test", failure.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(checks));
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_leftover_default"));
+
+        await database.DataSource.ExecAsync(
+            "DROP TRIGGER fail ON m_leftover_default;"
+            + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
+            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID");
+        var moved = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(moved.Failures);
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_leftover_p2026_03"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(checks));
+    }
+
+    [Fact]
     public async Task Health_reports_missing_partitions_and_partitions_past_retention()
     {
         var (host, time, maintenance) = await TableAsync("m_health", t => t.Retention = 2);
