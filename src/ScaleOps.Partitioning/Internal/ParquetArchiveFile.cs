@@ -44,6 +44,28 @@ internal static partial class ParquetArchiveFile
             }
         }
 
+        // A timestamp or date column holding ±infinity has no exact typed form: the export starts over (same snapshot)
+        // with that column as its exact PostgreSQL text, once per such column at most.
+        while (true)
+        {
+            var (result, inexact) = await WriteFileAsync(connection, transaction, qualifiedPartition, columns, output, rowGroupSize, cancellationToken)
+                .ConfigureAwait(false);
+            if (inexact is null)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return (columns, result!);
+            }
+
+            columns[inexact.Value] = columns[inexact.Value] with { Parquet = "string" };
+            output.SetLength(0);
+            output.Position = 0;
+        }
+    }
+
+    /// <summary>Writes the file; returns the row count and checksum, or the index of a column that must be text (the file is then incomplete).</summary>
+    private static async Task<(Result? Result, int? Inexact)> WriteFileAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        List<ArchiveColumn> columns, Stream output, int rowGroupSize, CancellationToken cancellationToken)
+    {
         var codecs = Codecs(columns);
         foreach (var codec in codecs)
         {
@@ -66,6 +88,11 @@ internal static partial class ParquetArchiveFile
                 for (var c = 0; c < codecs.Count; c++)
                 {
                     await codecs[c].ReadAsync(reader, c, n, cancellationToken).ConfigureAwait(false);
+                    if (codecs[c].NeedsText)
+                    {
+                        return (null, c);
+                    }
+
                     codecs[c].Hash(checksum, n);
                 }
 
@@ -83,8 +110,7 @@ internal static partial class ParquetArchiveFile
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (columns, new Result(checksum.Rows, checksum.Finish()));
+        return (new Result(checksum.Rows, checksum.Finish()), null);
     }
 
     /// <summary>
