@@ -26,23 +26,8 @@ internal static partial class ParquetArchiveFile
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // One snapshot for the whole export; TimeZone UTC and ISO dates so text columns read the same wherever restored.
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using (var utc = new NpgsqlCommand("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3", connection, transaction))
-        {
-            await utc.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var columns = new List<ArchiveColumn>();
-        await using (var describe = new NpgsqlCommand(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
-            + "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", connection, transaction))
-        {
-            describe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
-            await using var r = await describe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1), ArchiveCodec.EncodingOf(r.GetFieldValue<uint>(2), r.GetInt32(3))));
-            }
-        }
+        await SetUpReadAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var columns = await DescribeAsync(connection, transaction, qualifiedPartition, cancellationToken).ConfigureAwait(false);
 
         // A timestamp or date column holding ±infinity has no exact typed form: the export starts over (same snapshot)
         // with that column as its exact PostgreSQL text, once per such column at most.
@@ -60,6 +45,78 @@ internal static partial class ParquetArchiveFile
             output.SetLength(0);
             output.Position = 0;
         }
+    }
+
+    /// <summary>
+    /// The row count and checksum of the partition as it is now, read in <paramref name="transaction"/> exactly as the
+    /// export read it (same codecs, same settings, same scan order), or null when its columns are no longer those of
+    /// <paramref name="columns"/> or a value has no exact form in its typed column: then it cannot match.
+    /// </summary>
+    public static async Task<Result?> ChecksumAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        IReadOnlyList<ArchiveColumn> columns, CancellationToken cancellationToken)
+    {
+        await SetUpReadAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var now = await DescribeAsync(connection, transaction, qualifiedPartition, cancellationToken).ConfigureAwait(false);
+        if (!now.Select(c => (c.Name, c.Type)).SequenceEqual(columns.Select(c => (c.Name, c.Type))))
+        {
+            return null;
+        }
+
+        var codecs = Codecs(columns);
+        foreach (var codec in codecs)
+        {
+            codec.Allocate(1);
+        }
+
+        using var checksum = new RowChecksum();
+        await using var command = new NpgsqlCommand($"SELECT {string.Join(", ", codecs.Select(c => c.Select))} FROM {qualifiedPartition}", connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            for (var c = 0; c < codecs.Count; c++)
+            {
+                await codecs[c].ReadAsync(reader, c, 0, cancellationToken).ConfigureAwait(false);
+                if (codecs[c].NeedsText)
+                {
+                    return null;
+                }
+
+                codecs[c].Hash(checksum, 0);
+            }
+
+            checksum.EndRow();
+        }
+
+        return new Result(checksum.Rows, checksum.Finish());
+    }
+
+    /// <summary>
+    /// UTC and ISO dates, so text columns read the same wherever restored; no parallel workers and no synchronized
+    /// scan, so the partition is read in its physical order every time and a later checksum of the same rows is equal.
+    /// </summary>
+    private static async Task SetUpReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var settings = new NpgsqlCommand(
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3; "
+            + "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off", connection, transaction);
+        await settings.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<ArchiveColumn>> DescribeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        CancellationToken cancellationToken)
+    {
+        var columns = new List<ArchiveColumn>();
+        await using var describe = new NpgsqlCommand(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+            + "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", connection, transaction);
+        describe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
+        await using var r = await describe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1), ArchiveCodec.EncodingOf(r.GetFieldValue<uint>(2), r.GetInt32(3))));
+        }
+
+        return columns;
     }
 
     /// <summary>Writes the file; returns the row count and checksum, or the index of a column that must be text (the file is then incomplete).</summary>

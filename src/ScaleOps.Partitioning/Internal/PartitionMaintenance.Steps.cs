@@ -30,15 +30,14 @@ internal sealed partial class PartitionMaintenance
                 break;
             case PartitionActionKind.Drop:
             case PartitionActionKind.Detach:
-                long? expected = null;
+                Archive.ArchiveManifest? archived = null;
                 if (table.Options.Archive)
                 {
-                    var manifest = await archiver.GetManifestAsync(table, action.Partition, cancellationToken).ConfigureAwait(false)
+                    archived = await archiver.GetManifestAsync(table, action.Partition, cancellationToken).ConfigureAwait(false)
                         ?? throw new InvalidOperationException($"{action.Partition} of {table.Qualified} has no verified archive; not removed.");
-                    expected = manifest.Rows;
                 }
 
-                await remover.RemoveAsync(table, action.Partition, action.Kind, expected, null, cancellationToken).ConfigureAwait(false);
+                await remover.RemoveAsync(table, action.Partition, action.Kind, archived, null, cancellationToken).ConfigureAwait(false);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(action));

@@ -176,4 +176,45 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
         await archive.WaitAsync("the archive once the writer is done");
         Assert.False(await ExistsAsync("ar_parent_p2026_09"));
     }
+
+    [Fact]
+    public async Task Rows_updated_after_the_archive_was_verified_stop_the_removal()
+    {
+        // Same row count, other values (an erasure): removing the partition would keep only the archive's old values.
+        var (host, _, _) = await TableAsync("ar_erased", rows: 10);
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<PartitionArchiver>();
+        archiver.Fault = async step =>
+        {
+            if (step == ArchiveStep.ManifestWritten)
+            {
+                await database.DataSource.ExecAsync("UPDATE ar_erased SET body = NULL, data = NULL WHERE id = 5");
+            }
+        };
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => archiver.ArchiveAsync("public", "ar_erased", "ar_erased_p2026_09"));
+        Assert.Contains("checksum differs", error.Message, StringComparison.Ordinal);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.ar_erased"), p => p.StartsWith("ar_erased_p2026_09 ", StringComparison.Ordinal));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM ar_erased WHERE id = 5 AND body IS NULL"));
+    }
+
+    [Fact]
+    public async Task A_rerun_does_not_reuse_the_archive_of_rows_changed_since()
+    {
+        var (host, _, _) = await TableAsync("ar_changed", rows: 10);
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<PartitionArchiver>();
+        archiver.Fault = step => step == ArchiveStep.ManifestWritten ? throw new IOException("simulated crash after the manifest") : Task.CompletedTask;
+        await Assert.ThrowsAsync<IOException>(() => archiver.ArchiveAsync("public", "ar_changed", "ar_changed_p2026_09"));
+        var stale = await archiver.GetManifestAsync("public", "ar_changed", "ar_changed_p2026_09");
+        await database.DataSource.ExecAsync("UPDATE ar_changed SET body = 'erased' WHERE id = 5");
+        var checksum = await ChecksumAsync("ar_changed");
+
+        archiver.Fault = null;
+        var fresh = await archiver.ArchiveAsync("public", "ar_changed", "ar_changed_p2026_09");
+        Assert.NotEqual(stale!.RowChecksum, fresh.RowChecksum);
+        Assert.False(await ExistsAsync("ar_changed_p2026_09"));
+        Assert.Equal(10, await archiver.RestoreAsync("public", "ar_changed", "ar_changed_p2026_09"));
+        Assert.Equal(checksum, await ChecksumAsync("ar_changed"));
+    }
 }
