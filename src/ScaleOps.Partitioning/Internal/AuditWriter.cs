@@ -79,7 +79,20 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
         // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.
         var occurred = new DateTime(at.UtcTicks - (at.UtcTicks % 10), DateTimeKind.Utc);
         var id = Guid.CreateVersion7(at);
-        var pending = new Pending(id, occurred, tenant.Value, actor, entry, null);
+        // The JSON is copied now: the caller's JsonDocument may be disposed as soon as this returns, and reading it at
+        // write time would then fail that batch on every attempt.
+        var queued = entry.Changes is null && entry.Metadata is null ? entry : new AuditEntry
+        {
+            Action = entry.Action,
+            EntityType = entry.EntityType,
+            EntityId = entry.EntityId,
+            Actor = entry.Actor,
+            IpAddress = entry.IpAddress,
+            UserAgent = entry.UserAgent,
+            Changes = entry.Changes?.Clone(),
+            Metadata = entry.Metadata?.Clone(),
+        };
+        var pending = new Pending(id, occurred, tenant.Value, actor, queued, null);
         try
         {
             await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);

@@ -387,6 +387,28 @@ public class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDa
     }
 
     [Fact]
+    public async Task Json_from_a_document_disposed_right_after_WriteAsync_is_written()
+    {
+        // Reading a disposed JsonDocument's element at write time threw ObjectDisposedException on every attempt: the
+        // batch was retried forever and every later event waited behind it.
+        var (host, audit, tenants, _) = await StartAsync("audit_disposed");
+        using var _ = host;
+        Guid id;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            using (var changes = JsonDocument.Parse("{\"title\": [\"old\", \"new\"]}"))
+            {
+                id = await audit.WriteAsync(new AuditEntry { Action = "document.updated", EntityType = "document", Changes = changes.RootElement });
+            }
+
+            await audit.FlushAsync().WaitAsync("the flush of an event whose JSON document was disposed");
+            Assert.Equal("new", (await audit.FindAsync(id))!.Changes!.Value.GetProperty("title")[1].GetString());
+        }
+
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task A_batch_whose_events_are_already_written_completes_without_duplicates()
     {
         // What a COPY that committed but whose reply was lost leaves behind: the retry sends the same ids again.
