@@ -27,7 +27,10 @@ public sealed class ArchiveManifest
     /// <summary>The number of rows.</summary>
     public required long Rows { get; init; }
 
-    /// <summary>SHA-256 (hex) over every row's column values in PostgreSQL text form, computed while exporting and again on read-back.</summary>
+    /// <summary>
+    /// SHA-256 (hex) over every row's column values in PostgreSQL text form, computed while exporting, again on
+    /// read-back, and over the partition before it is removed.
+    /// </summary>
     public required string RowChecksum { get; init; }
 
     /// <summary>SHA-256 (hex) of the Parquet file's bytes.</summary>

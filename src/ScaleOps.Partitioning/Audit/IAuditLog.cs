@@ -20,6 +20,9 @@ public interface IAuditLog
     /// <returns>The event's id.</returns>
     /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
     /// <exception cref="InvalidOperationException">The host is shutting down and the writer accepts no more events.</exception>
+    /// <exception cref="ArgumentException">A field holds a value PostgreSQL can never store (a NUL character or a lone
+    /// UTF-16 surrogate in text, <c>\u0000</c> or a lone surrogate escape in JSON, a null <c>Action</c> or
+    /// <c>EntityType</c>); the message names the field.</exception>
     ValueTask<Guid> WriteAsync(AuditEntry entry, CancellationToken cancellationToken = default);
 
     /// <summary>Waits until every event queued before this call is written.</summary>

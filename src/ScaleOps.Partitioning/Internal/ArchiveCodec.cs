@@ -39,12 +39,18 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
     /// <summary>Appends the value as PostgreSQL text (unescaped), or returns false for NULL.</summary>
     public abstract bool AppendText(StringBuilder text, int row);
 
+    /// <summary>
+    /// Set when a value read from PostgreSQL has no exact typed form (a timestamp or date of ±infinity): the export then
+    /// starts over with this column as its exact text.
+    /// </summary>
+    public bool NeedsText { get; protected set; }
+
     /// <summary>The codec for a column (its <see cref="ArchiveColumn.Parquet"/> encoding; null means string).</summary>
     public static ArchiveCodec For(ArchiveColumn column, string fieldName)
     {
         var parquet = column.Parquet ?? "string";
-        ArchiveCodec Struct<T>(DataField field, Action<RowChecksum, T> hash, Func<T, string> text)
-            where T : struct => new StructCodec<T>(column, field, hash, text);
+        ArchiveCodec Struct<T>(DataField field, Action<RowChecksum, T> hash, Func<T, string> text, Func<T, bool>? inexact = null)
+            where T : struct => new StructCodec<T>(column, field, hash, text, inexact);
 
         switch (parquet)
         {
@@ -66,13 +72,13 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
                 return Struct<Guid>(new DataField(fieldName, typeof(Guid), isNullable: true), HashGuid, v => v.ToString("D"));
             case "timestamp(us,utc)":
                 return Struct<DateTime>(new DateTimeDataField(fieldName, DateTimeFormat.Timestamp, isAdjustedToUTC: true, DateTimeTimeUnit.Micros, isNullable: true),
-                    (c, v) => c.AddInt64(v.Ticks), v => v.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00");
+                    (c, v) => c.AddInt64(v.Ticks), v => v.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00", MaybeInfinite);
             case "timestamp(us)":
                 return Struct<DateTime>(new DateTimeDataField(fieldName, DateTimeFormat.Timestamp, isAdjustedToUTC: false, DateTimeTimeUnit.Micros, isNullable: true),
-                    (c, v) => c.AddInt64(v.Ticks), v => v.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture));
+                    (c, v) => c.AddInt64(v.Ticks), v => v.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture), MaybeInfinite);
             case "date":
                 return Struct<DateTime>(new DateTimeDataField(fieldName, DateTimeFormat.Date, isAdjustedToUTC: false, unit: null, isNullable: true),
-                    (c, v) => c.AddInt64(v.Date.Ticks), v => v.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                    (c, v) => c.AddInt64(v.Date.Ticks), v => v.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), MaybeInfinite);
             case "binary":
                 return new BytesCodec(column, new DataField(fieldName, typeof(byte[]), isNullable: true));
             case "string":
@@ -111,6 +117,13 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
         _ => "string",
     };
 
+    /// <summary>
+    /// Npgsql reads 'infinity' and '-infinity' as DateTime.MaxValue and MinValue, which a typed column would store as
+    /// 9999-12-31 and 0001-01-01. MaxValue is never a real PostgreSQL value (microseconds; a date is midnight); MinValue
+    /// may be a real 0001-01-01 00:00, which cannot be told apart: both go to text, which is exact either way.
+    /// </summary>
+    private static bool MaybeInfinite(DateTime value) => value == DateTime.MinValue || value == DateTime.MaxValue;
+
     private static string Invariant<T>(T value)
         where T : IFormattable => value.ToString(null, CultureInfo.InvariantCulture);
 
@@ -135,17 +148,37 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
         checksum.AddBytes(bytes);
     }
 
-    private sealed class StructCodec<T>(ArchiveColumn column, DataField field, Action<RowChecksum, T> hash, Func<T, string> format) : ArchiveCodec(column, field)
+    private sealed class StructCodec<T>(ArchiveColumn column, DataField field, Action<RowChecksum, T> hash, Func<T, string> format, Func<T, bool>? inexact)
+        : ArchiveCodec(column, field)
         where T : struct
     {
         private T?[] _values = [];
 
         public override void Allocate(int rows) => _values = new T?[rows];
 
-        public override async ValueTask ReadAsync(NpgsqlDataReader reader, int ordinal, int row, CancellationToken cancellationToken) =>
-            _values[row] = await reader.IsDBNullAsync(ordinal, cancellationToken).ConfigureAwait(false)
-                ? null
-                : await reader.GetFieldValueAsync<T>(ordinal, cancellationToken).ConfigureAwait(false);
+        public override async ValueTask ReadAsync(NpgsqlDataReader reader, int ordinal, int row, CancellationToken cancellationToken)
+        {
+            if (await reader.IsDBNullAsync(ordinal, cancellationToken).ConfigureAwait(false))
+            {
+                _values[row] = null;
+                return;
+            }
+
+            T value;
+            try
+            {
+                value = await reader.GetFieldValueAsync<T>(ordinal, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidCastException) when (inexact is not null)
+            {
+                // Npgsql.DisableDateTimeInfinityConversions is on: an infinity cannot be read as a DateTime at all.
+                NeedsText = true;
+                return;
+            }
+
+            NeedsText |= inexact?.Invoke(value) == true;
+            _values[row] = value;
+        }
 
         public override Task WriteAsync(ParquetRowGroupWriter group, int rows, CancellationToken cancellationToken) =>
             group.WriteAsync(Field, new ReadOnlyMemory<T?>(_values, 0, rows), null, null, cancellationToken);

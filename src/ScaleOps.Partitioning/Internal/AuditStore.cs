@@ -16,6 +16,7 @@ namespace ScaleOps.Partitioning.Internal;
 internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsOptions> scaleOps)
 {
     private readonly string _copy = Sql.WithSchema(Sql.AuditCopy, SqlIdentifier.Quote(scaleOps.Value.Schema));
+    private readonly string _insertIdempotent = Sql.WithSchema(Sql.AuditInsertIdempotent, SqlIdentifier.Quote(scaleOps.Value.Schema));
     private readonly string _query = Sql.WithSchema(Sql.AuditQuery, SqlIdentifier.Quote(scaleOps.Value.Schema));
     private readonly string _find = Sql.WithSchema(Sql.AuditFind, SqlIdentifier.Quote(scaleOps.Value.Schema));
 
@@ -41,6 +42,58 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
         }
 
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes a batch that may already be (partly) in the table: one INSERT of the rows as array parameters, ON CONFLICT
+    /// (id, occurred_at) DO NOTHING. For retries only, when an earlier attempt's outcome is unknown (the COPY may have
+    /// committed before the connection dropped) or the batch is being split; the normal path is the binary COPY.
+    /// </summary>
+    public async Task InsertIdempotentAsync(IReadOnlyList<AuditWriter.Pending> batch, CancellationToken cancellationToken)
+    {
+        var n = batch.Count;
+        var ids = new Guid[n];
+        var occurred = new DateTime[n];
+        var tenants = new string[n];
+        var actions = new string[n];
+        var entityTypes = new string[n];
+        var entityIds = new string?[n];
+        var actors = new string?[n];
+        var ips = new IPAddress?[n];
+        var userAgents = new string?[n];
+        var changes = new string?[n];
+        var metadata = new string?[n];
+        for (var i = 0; i < n; i++)
+        {
+            var p = batch[i];
+            var e = p.Entry!;
+            ids[i] = p.Id;
+            occurred[i] = p.OccurredAt;
+            tenants[i] = p.Tenant;
+            actions[i] = e.Action;
+            entityTypes[i] = e.EntityType;
+            entityIds[i] = e.EntityId;
+            actors[i] = p.Actor;
+            ips[i] = e.IpAddress;
+            userAgents[i] = e.UserAgent;
+            changes[i] = e.Changes?.GetRawText();
+            metadata[i] = e.Metadata?.GetRawText();
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(_insertIdempotent, connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = ids, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter<DateTime[]> { TypedValue = occurred, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tenants, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = actions, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = entityTypes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = entityIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = actors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<IPAddress?[]> { TypedValue = ips, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Inet });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = userAgents, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = changes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = metadata, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<List<AuditRecord>> QueryAsync(string tenant, DateTime from, DateTime to, int limit, CancellationToken cancellationToken)

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 using ScaleOps.Partitioning.Audit;
 using ScaleOps.Tenancy;
 
@@ -24,6 +25,7 @@ namespace ScaleOps.Partitioning.Internal;
 /// </remarks>
 internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposable
 {
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly Channel<Pending> _channel;
@@ -35,6 +37,9 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
     private readonly AuditOptions _options;
     private readonly CancellationTokenSource _abort = new();
     private Task? _loop;
+
+    // Events of the batch in flight not yet written or dropped (the loop's own state; read when it is aborted).
+    private int _unwritten;
 
     public AuditWriter(AuditStore store, ITenantContext tenants, TimeProvider time, PartitioningMetrics metrics,
         IOptions<PartitioningOptions> options, ILogger<AuditWriter> logger)
@@ -55,7 +60,7 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
     /// <summary>A queued event, or (when <see cref="Flushed"/> is set) a flush marker.</summary>
     internal sealed record Pending(Guid Id, DateTime OccurredAt, string Tenant, string? Actor, AuditEntry? Entry, TaskCompletionSource? Flushed);
 
-    /// <summary>Raised when a batch write failed and will be retried (tests await it).</summary>
+    /// <summary>Raised when a write of a batch (or of a part of it) failed; it is retried or split (tests await it).</summary>
     internal event Action<Exception>? WriteFailed;
 
     public async ValueTask<Guid> WriteAsync(AuditEntry entry, CancellationToken cancellationToken = default)
@@ -67,11 +72,27 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
         }
 
         var tenant = _tenants.RequireTenant();
+        var actor = entry.Actor ?? _tenants.UserId;
+        // A value PostgreSQL can never store fails here, naming the field, not later in the batch it would share.
+        AuditEntryValidation.Validate(entry, actor);
         var at = _time.GetUtcNow();
         // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.
         var occurred = new DateTime(at.UtcTicks - (at.UtcTicks % 10), DateTimeKind.Utc);
         var id = Guid.CreateVersion7(at);
-        var pending = new Pending(id, occurred, tenant.Value, entry.Actor ?? _tenants.UserId, entry, null);
+        // The JSON is copied now: the caller's JsonDocument may be disposed as soon as this returns, and reading it at
+        // write time would then fail that batch on every attempt.
+        var queued = entry.Changes is null && entry.Metadata is null ? entry : new AuditEntry
+        {
+            Action = entry.Action,
+            EntityType = entry.EntityType,
+            EntityId = entry.EntityId,
+            Actor = entry.Actor,
+            IpAddress = entry.IpAddress,
+            UserAgent = entry.UserAgent,
+            Changes = entry.Changes?.Clone(),
+            Metadata = entry.Metadata?.Clone(),
+        };
+        var pending = new Pending(id, occurred, tenant.Value, actor, queued, null);
         try
         {
             await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
@@ -173,7 +194,7 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
             }
             catch (OperationCanceledException ex) when (_abort.IsCancellationRequested)
             {
-                var left = batch.Count;
+                var left = _unwritten;
                 while (reader.TryRead(out var rest))
                 {
                     left += rest.Entry is null ? 0 : 1;
@@ -227,31 +248,101 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
         }
     }
 
+    /// <summary>
+    /// Writes one batch. The first attempt is a binary COPY. A failure that is not the data's fault (connection lost,
+    /// server down, no partition for the time yet) is retried after a growing pause, forever: the batch stays, the full
+    /// channel is the back-pressure. Every retry is idempotent (<see cref="AuditStore.InsertIdempotentAsync"/>): the
+    /// failed COPY may have committed before its reply was lost, and the ids are ours, so an id already there is that
+    /// event. A batch PostgreSQL rejects for its data (SQLSTATE class 22 or 23, or a value the client cannot encode) is
+    /// split in halves until the events it refuses are alone; those are logged, counted and dropped, the rest is written.
+    /// </summary>
     private async Task WriteWithRetryAsync(List<Pending> batch)
     {
+        _unwritten = batch.Count;
         if (batch.Count == 0)
         {
             return;
         }
 
-        var delay = TimeSpan.FromMilliseconds(100);
-        for (var attempt = 1; ; attempt++)
+        var parts = new Stack<List<Pending>>();
+        parts.Push(batch);
+        var idempotent = false;
+        var delay = FirstRetryDelay;
+        var attempt = 0;
+        while (parts.TryPeek(out var part))
         {
+            attempt++;
             var started = Stopwatch.GetTimestamp();
+            Exception failure;
             try
             {
-                await _store.CopyAsync(batch, _abort.Token).ConfigureAwait(false);
-                _metrics.AuditWritten(batch.Count, Stopwatch.GetElapsedTime(started));
-                return;
+                if (idempotent)
+                {
+                    await _store.InsertIdempotentAsync(part, _abort.Token).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _store.CopyAsync(part, _abort.Token).ConfigureAwait(false);
+                }
+
+                _metrics.AuditWritten(part.Count, Stopwatch.GetElapsedTime(started));
+                parts.Pop();
+                _unwritten -= part.Count;
+                attempt = 0;
+                delay = FirstRetryDelay;
+                continue;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.AuditFlushFailed(_logger, ex, batch.Count, attempt);
-                WriteFailed?.Invoke(ex);
+                failure = ex;
             }
 
+            WriteFailed?.Invoke(failure);
+            if (IsRejectedData(failure))
+            {
+                if (!idempotent)
+                {
+                    // Once more, idempotently, before blaming an event: a duplicate id (23505) means this batch is already in.
+                    idempotent = true;
+                    continue;
+                }
+
+                parts.Pop();
+                if (part.Count == 1)
+                {
+                    var p = part[0];
+                    _unwritten--;
+                    _metrics.AuditRejected(1);
+                    Log.AuditRejected(_logger, failure, p.Id, p.Tenant, p.Entry!.Action, (failure as PostgresException)?.SqlState ?? failure.GetType().Name);
+                    continue;
+                }
+
+                Log.AuditBatchRejected(_logger, failure, part.Count);
+                var half = part.Count / 2;
+                parts.Push(part.GetRange(half, part.Count - half));
+                parts.Push(part.GetRange(0, half));
+                continue;
+            }
+
+            idempotent = true;
+            Log.AuditFlushFailed(_logger, failure, part.Count, attempt);
             await Task.Delay(delay, _time, _abort.Token).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, delay.Ticks * 2));
         }
     }
+
+    /// <summary>
+    /// Whether PostgreSQL (or the client's encoder) refused the data itself, so the same rows fail every time: SQLSTATE
+    /// class 22 (data exception) or 23 (integrity constraint violation), except "no partition of relation found for row"
+    /// (23514 without a constraint name), which maintenance cures by creating the partition, so it is retried.
+    /// </summary>
+    internal static bool IsRejectedData(Exception exception) => exception switch
+    {
+        PostgresException pg when pg.SqlState == PostgresErrorCodes.CheckViolation && pg.ConstraintName is null => false,
+        PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal),
+        NpgsqlException => false,
+        // Raised while serializing a value (for example EncoderFallbackException for a lone surrogate): the same every time.
+        ArgumentException or InvalidCastException or FormatException => true,
+        _ => false,
+    };
 }

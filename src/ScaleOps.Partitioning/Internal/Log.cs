@@ -23,8 +23,17 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.NotLeader, Level = LogLevel.Debug, Message = "Partition maintenance skipped: another host holds the lock")]
     public static partial void NotLeader(ILogger logger);
 
-    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceDone, Level = LogLevel.Debug, Message = "Partition maintenance did {Actions} steps in {Milliseconds} ms")]
-    public static partial void MaintenanceDone(ILogger logger, int actions, double milliseconds);
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceDone, Level = LogLevel.Debug,
+        Message = "Partition maintenance did {Actions} steps ({Failures} failed) in {Milliseconds} ms")]
+    public static partial void MaintenanceDone(ILogger logger, int actions, int failures, double milliseconds);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceStepFailed, Level = LogLevel.Error,
+        Message = "Partition maintenance step {Kind} {Partition} of {Table} failed; the run goes on with the other steps and tables")]
+    public static partial void MaintenanceStepFailed(ILogger logger, Exception exception, string kind, string partition, string table);
+
+    [LoggerMessage(EventId = PartitioningEventIds.MaintenanceTableFailed, Level = LogLevel.Error,
+        Message = "Partition maintenance could not check or plan {Table}; the run goes on with the other tables")]
+    public static partial void MaintenanceTableFailed(ILogger logger, Exception exception, string table);
 
     [LoggerMessage(EventId = PartitioningEventIds.MaintenanceFailed, Level = LogLevel.Error, Message = "Partition maintenance failed; it runs again at the next tick")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception);
@@ -32,6 +41,14 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.AuditFlushFailed, Level = LogLevel.Error,
         Message = "Writing {Count} audit events failed (attempt {Attempt}); they stay queued and are retried")]
     public static partial void AuditFlushFailed(ILogger logger, Exception exception, int count, int attempt);
+
+    [LoggerMessage(EventId = PartitioningEventIds.AuditRejected, Level = LogLevel.Error,
+        Message = "Audit event {Id} of tenant {Tenant} ({Action}) was rejected by PostgreSQL ({Reason}) and dropped: it could never be written")]
+    public static partial void AuditRejected(ILogger logger, Exception exception, Guid id, string tenant, string action, string reason);
+
+    [LoggerMessage(EventId = PartitioningEventIds.AuditBatchRejected, Level = LogLevel.Warning,
+        Message = "Writing {Count} audit events was rejected for their data; splitting the batch to find the events PostgreSQL refuses")]
+    public static partial void AuditBatchRejected(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(EventId = PartitioningEventIds.AuditDropped, Level = LogLevel.Critical,
         Message = "{Count} audit events could not be written before shutdown")]

@@ -8,9 +8,9 @@ using Microsoft.Extensions.Options;
 namespace ScaleOps.Partitioning.Internal;
 
 /// <summary>
-/// Runs maintenance when the host starts (a bad table configuration fails the start, naming the setting), then every
-/// <see cref="PartitioningOptions.MaintenanceInterval"/> on the host's <see cref="TimeProvider"/>. Stopping cancels
-/// the wait and lets a running step finish its transaction.
+/// Runs maintenance when the host starts (a bad table configuration fails the start, naming the setting; a failing step
+/// does not), then every <see cref="PartitioningOptions.MaintenanceInterval"/> on the host's <see cref="TimeProvider"/>.
+/// Stopping cancels the wait and lets a running step finish its transaction.
 /// </summary>
 internal sealed class MaintenanceHostedService(
     PartitionMaintenance maintenance, PartitionStore store, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<MaintenanceHostedService> logger)
@@ -30,13 +30,15 @@ internal sealed class MaintenanceHostedService(
 
         if (options.Value.RunMaintenanceOnStart)
         {
+            // A configuration error (a table missing, not range-partitioned on one time column) fails the start, naming
+            // the setting. What goes wrong after that (Blob storage unreachable, a lock timeout) does not: it is logged,
+            // the run goes on with the other steps, and the schedule tries again.
             foreach (var table in maintenance.Tables)
             {
                 await maintenance.ResolveAsync(table, cancellationToken).ConfigureAwait(false);
             }
 
-            await maintenance.RunMaintenanceAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            await maintenance.GetHealthAsync(cancellationToken).ConfigureAwait(false);
+            await RunOnceAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // The timer starts here, not in ExecuteAsync (which .NET runs on the thread pool): time moved after start counts.
@@ -47,6 +49,28 @@ internal sealed class MaintenanceHostedService(
         }
 
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One maintenance run then the health check; the check runs even when the run failed.</summary>
+    private async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await maintenance.RunMaintenanceAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.MaintenanceFailed(logger, ex);
+        }
+
+        try
+        {
+            await maintenance.GetHealthAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.MaintenanceFailed(logger, ex);
+        }
     }
 
     public override void Dispose()
@@ -66,16 +90,7 @@ internal sealed class MaintenanceHostedService(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                try
-                {
-                    await maintenance.RunMaintenanceAsync(cancellationToken: stoppingToken).ConfigureAwait(false);
-                    await maintenance.GetHealthAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    Log.MaintenanceFailed(logger, ex);
-                }
-
+                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
                 Ran?.Invoke();
             }
         }

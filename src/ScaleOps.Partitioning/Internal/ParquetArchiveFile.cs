@@ -28,25 +28,105 @@ internal static partial class ParquetArchiveFile
         // row_security = off: if row-level security applies to this role, the export fails instead of archiving only the
         // rows the role may see (the partition would then be verified against that subset and dropped).
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using (var utc = new NpgsqlCommand(
-            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3; SET LOCAL row_security = off", connection, transaction))
-        {
-            await utc.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await SetUpReadAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var columns = await DescribeAsync(connection, transaction, qualifiedPartition, cancellationToken).ConfigureAwait(false);
 
-        var columns = new List<ArchiveColumn>();
-        await using (var describe = new NpgsqlCommand(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
-            + "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", connection, transaction))
+        // A timestamp or date column holding ±infinity has no exact typed form: the export starts over (same snapshot)
+        // with that column as its exact PostgreSQL text, once per such column at most.
+        while (true)
         {
-            describe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
-            await using var r = await describe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var (result, inexact) = await WriteFileAsync(connection, transaction, qualifiedPartition, columns, output, rowGroupSize, cancellationToken)
+                .ConfigureAwait(false);
+            if (inexact is null)
             {
-                columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1), ArchiveCodec.EncodingOf(r.GetFieldValue<uint>(2), r.GetInt32(3))));
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return (columns, result!);
             }
+
+            columns[inexact.Value] = columns[inexact.Value] with { Parquet = "string" };
+            output.SetLength(0);
+            output.Position = 0;
+        }
+    }
+
+    /// <summary>
+    /// The row count and checksum of the partition as it is now, read in <paramref name="transaction"/> exactly as the
+    /// export read it (same codecs, same settings, same scan order), or null when its columns are no longer those of
+    /// <paramref name="columns"/> or a value has no exact form in its typed column: then it cannot match.
+    /// </summary>
+    public static async Task<Result?> ChecksumAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        IReadOnlyList<ArchiveColumn> columns, CancellationToken cancellationToken)
+    {
+        await SetUpReadAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+        var now = await DescribeAsync(connection, transaction, qualifiedPartition, cancellationToken).ConfigureAwait(false);
+        if (!now.Select(c => (c.Name, c.Type)).SequenceEqual(columns.Select(c => (c.Name, c.Type))))
+        {
+            return null;
         }
 
+        var codecs = Codecs(columns);
+        foreach (var codec in codecs)
+        {
+            codec.Allocate(1);
+        }
+
+        using var checksum = new RowChecksum();
+        await using var command = new NpgsqlCommand($"SELECT {string.Join(", ", codecs.Select(c => c.Select))} FROM {qualifiedPartition}", connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            for (var c = 0; c < codecs.Count; c++)
+            {
+                await codecs[c].ReadAsync(reader, c, 0, cancellationToken).ConfigureAwait(false);
+                if (codecs[c].NeedsText)
+                {
+                    return null;
+                }
+
+                codecs[c].Hash(checksum, 0);
+            }
+
+            checksum.EndRow();
+        }
+
+        return new Result(checksum.Rows, checksum.Finish());
+    }
+
+    /// <summary>
+    /// UTC and ISO dates, so text columns read the same wherever restored; no parallel workers and no synchronized
+    /// scan, so the partition is read in its physical order every time and a later checksum of the same rows is equal;
+    /// <c>row_security = off</c>, so a read that row-level security would filter fails instead of archiving (and then
+    /// dropping) only the rows this role may see.
+    /// </summary>
+    private static async Task SetUpReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var settings = new NpgsqlCommand(
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3; "
+            + "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off; SET LOCAL row_security = off", connection, transaction);
+        await settings.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<ArchiveColumn>> DescribeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        CancellationToken cancellationToken)
+    {
+        var columns = new List<ArchiveColumn>();
+        await using var describe = new NpgsqlCommand(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.atttypid, a.atttypmod FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+            + "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", connection, transaction);
+        describe.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
+        await using var r = await describe.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            columns.Add(new ArchiveColumn(r.GetString(0), r.GetString(1), ArchiveCodec.EncodingOf(r.GetFieldValue<uint>(2), r.GetInt32(3))));
+        }
+
+        return columns;
+    }
+
+    /// <summary>Writes the file; returns the row count and checksum, or the index of a column that must be text (the file is then incomplete).</summary>
+    private static async Task<(Result? Result, int? Inexact)> WriteFileAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedPartition,
+        List<ArchiveColumn> columns, Stream output, int rowGroupSize, CancellationToken cancellationToken)
+    {
         var codecs = Codecs(columns);
         foreach (var codec in codecs)
         {
@@ -69,6 +149,11 @@ internal static partial class ParquetArchiveFile
                 for (var c = 0; c < codecs.Count; c++)
                 {
                     await codecs[c].ReadAsync(reader, c, n, cancellationToken).ConfigureAwait(false);
+                    if (codecs[c].NeedsText)
+                    {
+                        return (null, c);
+                    }
+
                     codecs[c].Hash(checksum, n);
                 }
 
@@ -86,8 +171,7 @@ internal static partial class ParquetArchiveFile
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (columns, new Result(checksum.Rows, checksum.Finish()));
+        return (new Result(checksum.Rows, checksum.Finish()), null);
     }
 
     /// <summary>

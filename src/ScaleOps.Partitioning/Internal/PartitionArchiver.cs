@@ -46,7 +46,7 @@ internal sealed partial class PartitionArchiver(
 
             if (managed.Options.RetentionMode == RetentionMode.Drop)
             {
-                await remover.DropDetachedAsync(managed, partition, verified.Rows, cancellationToken).ConfigureAwait(false);
+                await remover.DropDetachedAsync(managed, partition, verified, cancellationToken).ConfigureAwait(false);
             }
 
             return verified;
@@ -54,7 +54,7 @@ internal sealed partial class PartitionArchiver(
 
         var manifest = await ArchiveAsync(managed, partition, cancellationToken).ConfigureAwait(false);
         var kind = managed.Options.RetentionMode == RetentionMode.Drop ? PartitionActionKind.Drop : PartitionActionKind.Detach;
-        await remover.RemoveAsync(managed, partition, kind, manifest.Rows, Fault, cancellationToken).ConfigureAwait(false);
+        await remover.RemoveAsync(managed, partition, kind, manifest, Fault, cancellationToken).ConfigureAwait(false);
         return manifest;
     }
 
@@ -72,9 +72,12 @@ internal sealed partial class PartitionArchiver(
             ?? throw new InvalidOperationException($"{partition} is not a partition of {table.Qualified}.");
         var qualified = table.QualifyPartition(partition);
 
+        // A manifest from an earlier run is reused only if the partition still holds exactly its rows (count and row
+        // checksum: an UPDATE keeps the count) and the blob still verifies; otherwise the partition is exported again.
         var existing = await blobs.ReadManifestAsync(o.Schema, o.Name, partition, cancellationToken).ConfigureAwait(false);
         if (existing is not null
             && existing.Rows == await store.CountAsync(qualified, cancellationToken).ConfigureAwait(false)
+            && await HoldsArchivedRowsAsync(qualified, existing, cancellationToken).ConfigureAwait(false)
             && await VerifyAsync(existing, cancellationToken).ConfigureAwait(false))
         {
             return existing;
@@ -136,6 +139,14 @@ internal sealed partial class PartitionArchiver(
         {
             File.Delete(file);
         }
+    }
+
+    private async Task<bool> HoldsArchivedRowsAsync(string qualified, ArchiveManifest manifest, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        var now = await ParquetArchiveFile.ChecksumAsync(connection, transaction, qualified, manifest.Columns, cancellationToken).ConfigureAwait(false);
+        return now is not null && now.Rows == manifest.Rows && now.RowChecksum == manifest.RowChecksum;
     }
 
     /// <summary>Downloads the blob and checks its bytes, row count and row checksum against the manifest.</summary>

@@ -32,8 +32,7 @@ internal sealed partial class PartitionMaintenance
                 Log.PartitionCreated(logger, table.Qualified, action.Partition);
                 break;
             case PartitionActionKind.MoveFromDefault:
-                var moved = await ddl.RunAsync($"move default rows into {action.Partition}", (c, t) => MoveAsync(c, t, resolved, action, cancellationToken), cancellationToken)
-                    .ConfigureAwait(false);
+                var moved = await MoveAsync(resolved, action, cancellationToken).ConfigureAwait(false);
                 Log.DefaultRowsMoved(logger, table.Qualified, moved, action.Partition);
                 break;
             case PartitionActionKind.Archive:
@@ -41,15 +40,14 @@ internal sealed partial class PartitionMaintenance
                 break;
             case PartitionActionKind.Drop:
             case PartitionActionKind.Detach:
-                long? expected = null;
+                Archive.ArchiveManifest? archived = null;
                 if (table.Options.Archive)
                 {
-                    var manifest = await archiver.GetManifestAsync(table, action.Partition, cancellationToken).ConfigureAwait(false)
+                    archived = await archiver.GetManifestAsync(table, action.Partition, cancellationToken).ConfigureAwait(false)
                         ?? throw new InvalidOperationException($"{action.Partition} of {table.Qualified} has no verified archive; not removed.");
-                    expected = manifest.Rows;
                 }
 
-                await remover.RemoveAsync(table, action.Partition, action.Kind, expected, null, cancellationToken).ConfigureAwait(false);
+                await remover.RemoveAsync(table, action.Partition, action.Kind, archived, null, cancellationToken).ConfigureAwait(false);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(action));
@@ -88,20 +86,52 @@ internal sealed partial class PartitionMaintenance
     }
 
     /// <summary>
-    /// Moves one period's rows out of the default partition in one transaction: new table, DELETE ... RETURNING into it,
-    /// ATTACH (its scan of the default finds none of the period's rows any more). Either all move or none.
+    /// Moves one period's rows out of the default partition: new table, DELETE ... RETURNING into it, ATTACH, in one
+    /// transaction (either all move or none). ATTACH must prove the default holds no row of the new range; a CHECK that
+    /// says so spares it the scan under the default's ACCESS EXCLUSIVE lock. The CHECK is added NOT VALID first, in its
+    /// own short transaction (ACCESS EXCLUSIVE for milliseconds, no scan); the move transaction then VALIDATEs it under
+    /// SHARE UPDATE EXCLUSIVE, so readers and writers of the default go on during that scan, and the ACCESS EXCLUSIVE
+    /// lock is held only from the ATTACH to the commit. Adding it in the move transaction took ACCESS EXCLUSIVE there
+    /// and made the validation scan run under it. From the CHECK's commit on, a new row of that period can no longer
+    /// land in the default: its INSERT fails until the partition is attached (a moment later).
     /// </summary>
-    private async Task<long> MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Resolved resolved, PartitionAction action,
-        CancellationToken cancellationToken)
+    private async Task<long> MoveAsync(Resolved resolved, PartitionAction action, CancellationToken cancellationToken)
     {
         var table = resolved.Table;
         var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
         var defaultPartition = partitions.First(p => p.IsDefault);
+        var qualifiedDefault = table.QualifyPartition(defaultPartition.Name);
+        var exclusion = SqlIdentifier.Quote(PartitionPeriods.Fit(defaultPartition.Name, "_scaleops_excl"));
+        var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
+        var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
+
+        // A constraint left by an interrupted run (it excludes another period, or this one) is replaced.
+        await ddl.RunAsync($"exclude {action.Partition} from the default partition",
+            $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT IF EXISTS {exclusion};\n"
+            + $"ALTER TABLE {qualifiedDefault} ADD CONSTRAINT {exclusion} CHECK (NOT ({table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')) NOT VALID;",
+            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await ddl.RunAsync($"move default rows into {action.Partition}",
+                (c, t) => MoveRowsAsync(c, t, resolved, action, qualifiedDefault, exclusion, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Do not leave the CHECK behind: it would refuse the period's rows in the default until the next move.
+            await DropExclusionAsync(qualifiedDefault, exclusion).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task<long> MoveRowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Resolved resolved, PartitionAction action,
+        string qualifiedDefault, string exclusion, CancellationToken cancellationToken)
+    {
+        var table = resolved.Table;
         var columns = string.Join(", ", resolved.Columns.Select(SqlIdentifier.Quote));
         var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
         var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
         var sql = CreateTableSql(table, action.Partition) + IndexSql(table, action.Partition)
-            + $"WITH moved AS (DELETE FROM {table.QualifyPartition(defaultPartition.Name)} WHERE {table.QuotedColumn} >= '{from}' "
+            + $"WITH moved AS (DELETE FROM {qualifiedDefault} WHERE {table.QuotedColumn} >= '{from}' "
             + $"AND {table.QuotedColumn} < '{to}' RETURNING {columns}) INSERT INTO {table.QualifyPartition(action.Partition)} ({columns}) "
             + $"SELECT {columns} FROM moved;\n";
         long moved;
@@ -112,14 +142,10 @@ internal sealed partial class PartitionMaintenance
 
         await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
 
-        // ATTACH must prove the default holds no row of the new range. A CHECK that says so, validated first (SHARE UPDATE
-        // EXCLUSIVE: readers of the default go on), spares ATTACH its scan under the default's ACCESS EXCLUSIVE lock,
-        // which is then held only from the ATTACH to the commit.
-        var qualifiedDefault = table.QualifyPartition(defaultPartition.Name);
-        var exclusion = SqlIdentifier.Quote(PartitionPeriods.Fit(defaultPartition.Name, "_scaleops_excl"));
+        // VALIDATE takes SHARE UPDATE EXCLUSIVE on the default (readers and writers go on) and scans it; the ATTACH
+        // then needs no scan, and its ACCESS EXCLUSIVE lock on the default lasts until the commit only.
         var attachSql =
-            $"ALTER TABLE {qualifiedDefault} ADD CONSTRAINT {exclusion} CHECK (NOT ({table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')) NOT VALID;\n"
-            + $"ALTER TABLE {qualifiedDefault} VALIDATE CONSTRAINT {exclusion};\n"
+            $"ALTER TABLE {qualifiedDefault} VALIDATE CONSTRAINT {exclusion};\n"
             + AttachSql(resolved, action)
             + $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT {exclusion};\n";
         await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
@@ -128,6 +154,20 @@ internal sealed partial class PartitionMaintenance
         }
 
         return moved;
+    }
+
+    private async Task DropExclusionAsync(string qualifiedDefault, string exclusion)
+    {
+        try
+        {
+            await ddl.RunAsync("drop the exclusion from the default partition", $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT IF EXISTS {exclusion}",
+                CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NpgsqlException ex)
+        {
+            // The next move of this table replaces it; the original failure is what the caller reports.
+            Log.MaintenanceFailed(logger, ex);
+        }
     }
 
     public async Task<IReadOnlyList<PartitionHealth>> GetHealthAsync(CancellationToken cancellationToken = default)

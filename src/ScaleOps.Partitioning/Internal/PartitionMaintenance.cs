@@ -30,6 +30,13 @@ internal sealed partial class PartitionMaintenance(
     internal IReadOnlyList<ManagedTable> Tables =>
         _tables ??= [.. ManagedTable.From(options.Value, scaleOpsOptions.Value.Schema)];
 
+    /// <summary>
+    /// Plans every table, then runs the steps in three rounds over all tables: creates first (inserts fail without the
+    /// current and next partitions), then moves out of default partitions, then archive and retention. A table that
+    /// cannot be checked or planned, and a step that fails, are logged, counted and reported in
+    /// <see cref="MaintenanceResult.Failures"/>; the run goes on with the others (a partition whose archive failed is not
+    /// removed). Only cancellation and the loss of the maintenance lock end the run early.
+    /// </summary>
     public async Task<MaintenanceResult> RunMaintenanceAsync(bool dryRun = false, CancellationToken cancellationToken = default)
     {
         await using var leader = await AdvisoryLock.TryAcquireAsync(dataSource, PartitioningDefaults.MaintenanceLock, cancellationToken)
@@ -41,37 +48,78 @@ internal sealed partial class PartitionMaintenance(
         }
 
         var started = Stopwatch.GetTimestamp();
-        var done = new List<PartitionAction>();
+        var failures = new List<MaintenanceFailure>();
+        var planned = new List<(Resolved Resolved, PartitionAction Action)>();
         foreach (var table in Tables)
         {
-            var resolved = await ResolveAsync(table, cancellationToken).ConfigureAwait(false);
-            var plan = await PlanAsync(resolved, cancellationToken).ConfigureAwait(false);
-            foreach (var action in plan)
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!dryRun)
+                var resolved = await ResolveAsync(table, cancellationToken).ConfigureAwait(false);
+                foreach (var action in await PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
                 {
-                    if (!await leader.IsHeldAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        throw new InvalidOperationException("Lost the partition maintenance lock (its connection died); stopping this run.");
-                    }
-
-                    await ExecuteAsync(resolved, action, cancellationToken).ConfigureAwait(false);
-                    metrics.ActionDone(action.Kind);
+                    planned.Add((resolved, action));
                 }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                failures.Add(new MaintenanceFailure(table.Qualified, null, ex));
+                metrics.MaintenanceFailed(null);
+                Log.MaintenanceTableFailed(logger, ex, table.Qualified);
+            }
+        }
 
+        var done = new List<PartitionAction>();
+        var kept = new HashSet<(string Table, string Partition)>();
+        // OrderBy is stable: within a round, tables and steps keep their configured and planned order.
+        foreach (var (resolved, action) in planned.OrderBy(p => Round(p.Action.Kind)))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (dryRun)
+            {
                 done.Add(action);
+                continue;
+            }
+
+            if (kept.Contains((action.Table, action.Partition)))
+            {
+                continue; // its archive failed: the partition stays
+            }
+
+            if (!await leader.IsHeldAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException("Lost the partition maintenance lock (its connection died); stopping this run.");
+            }
+
+            try
+            {
+                await ExecuteAsync(resolved, action, cancellationToken).ConfigureAwait(false);
+                metrics.ActionDone(action.Kind);
+                done.Add(action);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                kept.Add((action.Table, action.Partition));
+                failures.Add(new MaintenanceFailure(action.Table, action, ex));
+                metrics.MaintenanceFailed(action.Kind);
+                Log.MaintenanceStepFailed(logger, ex, action.Kind.ToString(), action.Partition, action.Table);
             }
         }
 
         if (!dryRun)
         {
             metrics.MaintenanceRan(Stopwatch.GetElapsedTime(started));
-            Log.MaintenanceDone(logger, done.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Log.MaintenanceDone(logger, done.Count, failures.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
-        return new MaintenanceResult(Ran: true, dryRun, done);
+        return new MaintenanceResult(Ran: true, dryRun, done) { Failures = failures };
     }
+
+    private static int Round(PartitionActionKind kind) => kind switch
+    {
+        PartitionActionKind.Create => 0,
+        PartitionActionKind.MoveFromDefault => 1,
+        _ => 2,
+    };
 
     /// <summary>A table checked against the catalog: its key type and columns.</summary>
     internal sealed record Resolved(ManagedTable Table, string KeyType, IReadOnlyList<string> Columns);
@@ -105,7 +153,7 @@ internal sealed partial class PartitionMaintenance(
         return new Resolved(table, parent.KeyType, columns);
     }
 
-    /// <summary>The steps for one table: moves out of the default partition, missing partitions, then retention.</summary>
+    /// <summary>The steps for one table: moves out of the default partition, missing partitions, then retention (run in rounds, see above).</summary>
     internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken)
     {
         var table = resolved.Table;
@@ -140,7 +188,9 @@ internal sealed partial class PartitionMaintenance(
 
         if (table.RetentionCutoff(now) is { } cutoff)
         {
-            foreach (var expired in partitions.Where(p => !p.IsDefault && p.To is { } to && to <= cutoff).OrderBy(p => p.From))
+            // A partition bounded FROM (MINVALUE) is left alone: it has no period to archive or name it by. The health
+            // report keeps counting it past retention, so it is seen.
+            foreach (var expired in partitions.Where(p => !p.IsDefault && p.From is not null && p.To is { } to && to <= cutoff).OrderBy(p => p.From))
             {
                 if (table.Options.Archive)
                 {

@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using ScaleOps.Partitioning.Archive;
 using ScaleOps.Partitioning.Lifecycle;
 
 namespace ScaleOps.Partitioning.Internal;
@@ -13,31 +14,34 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
     /// <param name="table">The parent.</param>
     /// <param name="partition">The partition's name.</param>
     /// <param name="kind">Drop or Detach.</param>
-    /// <param name="expectedRows">When set (archived partitions), the detach rolls back unless the partition still has exactly this many rows.</param>
+    /// <param name="archived">When set (archived partitions), the detach rolls back unless the partition still holds exactly
+    /// the archived rows: the same count and the same row checksum.</param>
     /// <param name="fault">A test hook called after each step.</param>
     /// <param name="cancellationToken">Cancels between steps.</param>
-    public async Task RemoveAsync(ManagedTable table, string partition, PartitionActionKind kind, long? expectedRows,
+    public async Task RemoveAsync(ManagedTable table, string partition, PartitionActionKind kind, ArchiveManifest? archived,
         Func<ArchiveStep, Task>? fault, CancellationToken cancellationToken)
     {
         var qualified = table.QualifyPartition(partition);
         // Detach first in both cases: DETACH needs the parent's lock only for a moment; the DROP of a detached table
-        // then touches only that table. Rows written after the archive was verified would fail the count check.
+        // then touches only that table. Rows written or changed after the archive was verified fail the check.
         await ddl.RunAsync($"detach {partition}", async (connection, transaction) =>
         {
+            if (archived is not null)
+            {
+                // The check scans the partition: under a SHARE lock on the partition alone (its writers wait, every reader
+                // and the rest of the table go on), before the DETACH, whose ACCESS EXCLUSIVE lock on the parent would
+                // make every query of the table wait for the scan. SHARE keeps the rows as checked until the commit.
+                await using (var share = new NpgsqlCommand($"LOCK TABLE {qualified} IN SHARE MODE", connection, transaction))
+                {
+                    await share.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await CheckArchivedAsync(connection, transaction, qualified, archived, "removed", cancellationToken).ConfigureAwait(false);
+            }
+
             await using (var detach = new NpgsqlCommand($"ALTER TABLE {table.Qualified} DETACH PARTITION {qualified}", connection, transaction))
             {
                 await detach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            if (expectedRows is { } expected)
-            {
-                await using var count = new NpgsqlCommand($"SELECT count(*) FROM {qualified}", connection, transaction);
-                var actual = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-                if (actual != expected)
-                {
-                    throw new InvalidOperationException(
-                        $"{qualified} has {actual} rows but its verified archive has {expected}; it was written to after archiving. Not removed.");
-                }
             }
 
             return 0;
@@ -60,8 +64,8 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
         Log.PartitionRemoved(logger, table.Qualified, partition, kind == PartitionActionKind.Drop ? "dropped" : "detached");
     }
 
-    /// <summary>Drops a table left detached by an interrupted archive run, if it still exists, after checking its row count.</summary>
-    public async Task DropDetachedAsync(ManagedTable table, string partition, long expectedRows, CancellationToken cancellationToken)
+    /// <summary>Drops a table left detached by an interrupted archive run, if it still exists, after checking it still holds the archived rows.</summary>
+    public async Task DropDetachedAsync(ManagedTable table, string partition, ArchiveManifest archived, CancellationToken cancellationToken)
     {
         var qualified = table.QualifyPartition(partition);
         await ddl.RunAsync($"drop {partition}", async (connection, transaction) =>
@@ -73,16 +77,43 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
                 return 0;
             }
 
-            await using var count = new NpgsqlCommand($"SELECT count(*) FROM {qualified}", connection, transaction);
-            var actual = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-            if (actual != expectedRows)
+            await using (var share = new NpgsqlCommand($"LOCK TABLE {qualified} IN SHARE MODE", connection, transaction))
             {
-                throw new InvalidOperationException($"{qualified} has {actual} rows but its verified archive has {expectedRows}. Not dropped.");
+                await share.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            await CheckArchivedAsync(connection, transaction, qualified, archived, "dropped", cancellationToken).ConfigureAwait(false);
             await using var drop = new NpgsqlCommand($"DROP TABLE {qualified}", connection, transaction);
             return await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
         Log.PartitionRemoved(logger, table.Qualified, partition, "dropped");
+    }
+
+    /// <summary>
+    /// Throws (the caller's transaction then rolls back) unless the table holds exactly the archived rows: the count,
+    /// then the row checksum computed as the export did. A row updated after the export (an erasure, a correction) has
+    /// the same count but not the same checksum: dropping it would keep only the archive's old values.
+    /// </summary>
+    private static async Task CheckArchivedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualified, ArchiveManifest archived,
+        string what, CancellationToken cancellationToken)
+    {
+        long actual;
+        await using (var count = new NpgsqlCommand($"SELECT count(*) FROM {qualified}", connection, transaction))
+        {
+            actual = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+
+        if (actual != archived.Rows)
+        {
+            throw new InvalidOperationException(
+                $"{qualified} has {actual} rows but its verified archive has {archived.Rows}; it was written to after archiving. Not {what}.");
+        }
+
+        var now = await ParquetArchiveFile.ChecksumAsync(connection, transaction, qualified, archived.Columns, cancellationToken).ConfigureAwait(false);
+        if (now is null || now.RowChecksum != archived.RowChecksum)
+        {
+            throw new InvalidOperationException(
+                $"{qualified} no longer holds the rows of its verified archive (their checksum differs); it was changed after archiving. Not {what}.");
+        }
     }
 }

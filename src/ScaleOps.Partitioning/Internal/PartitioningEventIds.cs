@@ -10,8 +10,12 @@ internal static class PartitioningEventIds
     public const int NotLeader = 4005;
     public const int MaintenanceDone = 4006;
     public const int MaintenanceFailed = 4007;
+    public const int MaintenanceStepFailed = 4008;
+    public const int MaintenanceTableFailed = 4009;
     public const int AuditFlushFailed = 4010;
     public const int AuditDropped = 4011;
+    public const int AuditRejected = 4012;
+    public const int AuditBatchRejected = 4013;
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
 }

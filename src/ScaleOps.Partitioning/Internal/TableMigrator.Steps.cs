@@ -100,18 +100,54 @@ internal sealed partial class TableMigrator
         // Once the old table (the default partition) is empty, it goes: no default partition is the recommended setup.
         var partitions = await store.PartitionListAsync(final.Qualified, cancellationToken).ConfigureAwait(false);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
-        if (defaultPartition is not null)
+        if (defaultPartition is not null
+            && await store.CountAsync(final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false) == 0
+            && await DropEmptyDefaultAsync(final, final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false))
         {
-            var qualifiedDefault = final.QualifyPartition(defaultPartition.Name);
-            if (await store.CountAsync(qualifiedDefault, cancellationToken).ConfigureAwait(false) == 0)
-            {
-                await ddl.RunAsync("drop empty default", $"ALTER TABLE {final.Qualified} DETACH PARTITION {qualifiedDefault};\nDROP TABLE {qualifiedDefault};",
-                    cancellationToken).ConfigureAwait(false);
-                progress?.Report(new ConversionProgress("drop default", moved, total));
-            }
+            progress?.Report(new ConversionProgress("drop default", moved, total));
         }
 
         return plan.Count;
+    }
+
+    /// <summary>
+    /// Detaches and drops the default partition if it is still empty once detached. The count before is read without a
+    /// lock: a row written to the default after it (a late row of a closed period) would be dropped with the table. The
+    /// DETACH holds ACCESS EXCLUSIVE on the default until the commit, so a count after it, in the same transaction, sees
+    /// every committed row and none can come; when it finds any, the transaction rolls back and the default stays (the
+    /// next conversion run moves the row out).
+    /// </summary>
+    private async Task<bool> DropEmptyDefaultAsync(ManagedTable final, string qualifiedDefault, CancellationToken cancellationToken)
+    {
+        var refilled = false;
+        try
+        {
+            await ddl.RunAsync("drop empty default", async (connection, transaction) =>
+            {
+                await using (var detach = new NpgsqlCommand($"ALTER TABLE {final.Qualified} DETACH PARTITION {qualifiedDefault}", connection, transaction))
+                {
+                    await detach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await using (var count = new NpgsqlCommand($"SELECT count(*) FROM {qualifiedDefault}", connection, transaction))
+                {
+                    var rows = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                    if (rows != 0)
+                    {
+                        refilled = true;
+                        throw new InvalidOperationException($"{qualifiedDefault} received {rows} rows after it was found empty; it is kept.");
+                    }
+                }
+
+                await using var drop = new NpgsqlCommand($"DROP TABLE {qualifiedDefault}", connection, transaction);
+                return await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (InvalidOperationException) when (refilled)
+        {
+            return false; // rolled back: still attached, rows and all
+        }
     }
 
     private async Task<T> ScalarAsync<T>(string sql, CancellationToken cancellationToken)

@@ -10,7 +10,9 @@ public interface IPartitionMaintenance
     /// <summary>
     /// Creates missing partitions ahead, moves rows out of a default partition, archives and removes expired
     /// partitions, for every configured table. Idempotent. Only one host runs it at a time (advisory lock); on the
-    /// others it returns at once with <see cref="MaintenanceResult.Ran"/> false.
+    /// others it returns at once with <see cref="MaintenanceResult.Ran"/> false. Every table's creates run first, then
+    /// moves out of default partitions, then archive and retention; a table or step that fails is reported in
+    /// <see cref="MaintenanceResult.Failures"/> and the run goes on with the rest.
     /// </summary>
     /// <param name="dryRun">When true, nothing is changed: the result is the plan.</param>
     /// <param name="cancellationToken">Cancels between steps.</param>

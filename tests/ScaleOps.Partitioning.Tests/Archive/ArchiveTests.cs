@@ -20,7 +20,7 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
 
     /// <summary>A table with rows in 2026_09 (tabs, newlines, backslashes, NULLs, JSON, arrays, bytea), time moved so 2026_09 and 2026_10 expire.</summary>
     private async Task<(IHost Host, FakeTimeProvider Time, string Checksum)> TableAsync(string name, int rows = 250,
-        RetentionMode mode = RetentionMode.Drop)
+        RetentionMode mode = RetentionMode.Drop, Action<PartitioningOptions>? configure = null)
     {
         await database.DataSource.ExecAsync(
             $"CREATE TABLE {name} (id bigint NOT NULL, created_at timestamptz NOT NULL, body text, data jsonb, amount numeric, raw bytea, tags text[]) "
@@ -36,6 +36,7 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
             o.ArchiveContainer = _container;
             o.ArchiveRowGroupSize = 100;
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true, RetentionMode = mode });
+            configure?.Invoke(o);
         }, time, schema: "so_" + name);
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync(
@@ -141,5 +142,79 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
         Assert.Contains("has 11 rows but its verified archive has 10", error.Message, StringComparison.Ordinal);
         Assert.Equal(11L, await CountAsync("ar_late_p2026_09"));
         Assert.Contains(await database.DataSource.PartitionsAsync("public.ar_late"), p => p.StartsWith("ar_late_p2026_09 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_removal_counts_the_archived_rows_before_it_locks_the_parent()
+    {
+        // The check of the row count scans the partition. It used to run after the DETACH, under the DETACH's ACCESS
+        // EXCLUSIVE lock on the parent: every query of the table waited for the scan. Here the partition is held by a
+        // writer's transaction, so the removal stops at the partition; the parent must stay readable meanwhile.
+        var (host, _, _) = await TableAsync("ar_parent", rows: 10, configure: o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        using var _ = host;
+        await using var writer = await database.DataSource.OpenConnectionAsync();
+        await using var writerTx = await writer.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("LOCK TABLE ar_parent_p2026_09 IN ROW EXCLUSIVE MODE", writer, writerTx))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var archive = host.Services.GetRequiredService<IPartitionArchiver>().ArchiveAsync("public", "ar_parent", "ar_parent_p2026_09");
+        await TestSignal.UntilAsync(async () => archive.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'ar_parent_p2026_09'::regclass") > 0, "the removal to wait for the partition");
+        Assert.False(archive.IsCompleted);
+
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'ar_parent'::regclass AND mode = 'AccessExclusiveLock'"));
+        await using (var reader = await database.DataSource.OpenConnectionAsync())
+        {
+            await using var probe = new Npgsql.NpgsqlCommand("SET lock_timeout = '200ms'; SELECT count(*) FROM ar_parent", reader);
+            Assert.Equal(10L, (long)(await probe.ExecuteScalarAsync())!);
+        }
+
+        await writerTx.CommitAsync();
+        await archive.WaitAsync("the archive once the writer is done");
+        Assert.False(await ExistsAsync("ar_parent_p2026_09"));
+    }
+
+    [Fact]
+    public async Task Rows_updated_after_the_archive_was_verified_stop_the_removal()
+    {
+        // Same row count, other values (an erasure): removing the partition would keep only the archive's old values.
+        var (host, _, _) = await TableAsync("ar_erased", rows: 10);
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<PartitionArchiver>();
+        archiver.Fault = async step =>
+        {
+            if (step == ArchiveStep.ManifestWritten)
+            {
+                await database.DataSource.ExecAsync("UPDATE ar_erased SET body = NULL, data = NULL WHERE id = 5");
+            }
+        };
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => archiver.ArchiveAsync("public", "ar_erased", "ar_erased_p2026_09"));
+        Assert.Contains("checksum differs", error.Message, StringComparison.Ordinal);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.ar_erased"), p => p.StartsWith("ar_erased_p2026_09 ", StringComparison.Ordinal));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM ar_erased WHERE id = 5 AND body IS NULL"));
+    }
+
+    [Fact]
+    public async Task A_rerun_does_not_reuse_the_archive_of_rows_changed_since()
+    {
+        var (host, _, _) = await TableAsync("ar_changed", rows: 10);
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<PartitionArchiver>();
+        archiver.Fault = step => step == ArchiveStep.ManifestWritten ? throw new IOException("simulated crash after the manifest") : Task.CompletedTask;
+        await Assert.ThrowsAsync<IOException>(() => archiver.ArchiveAsync("public", "ar_changed", "ar_changed_p2026_09"));
+        var stale = await archiver.GetManifestAsync("public", "ar_changed", "ar_changed_p2026_09");
+        await database.DataSource.ExecAsync("UPDATE ar_changed SET body = 'erased' WHERE id = 5");
+        var checksum = await ChecksumAsync("ar_changed");
+
+        archiver.Fault = null;
+        var fresh = await archiver.ArchiveAsync("public", "ar_changed", "ar_changed_p2026_09");
+        Assert.NotEqual(stale!.RowChecksum, fresh.RowChecksum);
+        Assert.False(await ExistsAsync("ar_changed_p2026_09"));
+        Assert.Equal(10, await archiver.RestoreAsync("public", "ar_changed", "ar_changed_p2026_09"));
+        Assert.Equal(checksum, await ChecksumAsync("ar_changed"));
     }
 }

@@ -109,6 +109,51 @@ public class TypedArchiveTests(PostgresDatabase database) : IClassFixture<Postgr
         Assert.Equal(before, await ChecksumAsync(name));
     }
 
+    [Theory]
+    [InlineData("ar_infinity", true)]
+    [InlineData("ar_minus_infinity", false)]
+    public async Task Infinite_timestamps_and_dates_round_trip_exactly(string name, bool plusInfinity)
+    {
+        // Npgsql reads ±infinity as DateTime.MaxValue/MinValue: written as typed Parquet values, -infinity came back as
+        // 0001-01-01 (verified, so the partition was dropped: silent loss), +infinity never verified.
+        await database.DataSource.ExecAsync(
+            $"CREATE TABLE {name} (id bigint NOT NULL, created_at timestamptz NOT NULL, tz timestamptz, ts timestamp, d date, fine timestamptz) "
+            + "PARTITION BY RANGE (created_at)");
+        var blobConnection = await TcpServer.BlobAsync();
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.BlobConnectionString = blobConnection;
+            o.ArchiveContainer = "inf-" + Guid.NewGuid().ToString("N");
+            o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_" + name);
+        await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
+        await database.DataSource.ExecAsync(
+            $"INSERT INTO {name} VALUES "
+            + "(1, '2026-09-01 01:00+00', '2026-09-01 12:00:00.123456+00', '2026-09-01 12:00:00.654321', '2026-09-01', '2026-09-02'), "
+            + (plusInfinity ? "(2, '2026-09-02 01:00+00', 'infinity', 'infinity', 'infinity', '2026-09-03'), " : "")
+            + "(3, '2026-09-03 01:00+00', '-infinity', '-infinity', '-infinity', '2026-09-04'), "
+            + "(4, '2026-09-04 01:00+00', NULL, NULL, NULL, NULL), "
+            + (plusInfinity ? "(5, '2026-09-05 01:00+00', '0001-01-01 00:00:00+00', '0001-01-01 00:00:00', '0001-01-01', '2026-09-05'), " : "")
+            + "(6, '2026-09-06 01:00+00', '9999-12-31 23:59:59.999999+00', '9999-12-31 23:59:59.999999', '9999-12-31', '2026-09-06'), "
+            + "(7, '2026-09-07 01:00+00', '2026-09-07', '2026-09-07', '2026-09-07', '2026-09-07')");
+        var before = await ChecksumAsync(name);
+
+        var archiver = host.Services.GetRequiredService<IPartitionArchiver>();
+        var rows = plusInfinity ? 7 : 5;
+        var manifest = await archiver.ArchiveAsync("public", name, name + "_p2026_09");
+        Assert.Equal(rows, manifest.Rows);
+        // Columns holding an infinity are archived as their exact text; the others stay typed.
+        Assert.Equal(["int64", "timestamp(us,utc)", "string", "string", "string", "timestamp(us,utc)"], manifest.Columns.Select(c => c.Parquet));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {name}"));
+
+        Assert.Equal(rows, await archiver.RestoreAsync("public", name, name + "_p2026_09"));
+        Assert.Equal(before, await ChecksumAsync(name));
+        Assert.Equal(["-infinity", "-infinity", "-infinity"], await database.DataSource.ColumnAsync($"SELECT x FROM {name}, LATERAL (VALUES (tz::text), (ts::text), (d::text)) v(x) WHERE id = 3"));
+    }
+
     /// <summary>Every value's text form, row by row, with NULLs marked: equal only when every value round-tripped exactly.</summary>
     private Task<string> ChecksumAsync(string table) => database.DataSource.ScalarAsync<string>(
         $"SELECT md5(string_agg(t::text, '|' ORDER BY id)) FROM (SELECT * FROM {table}) t");

@@ -123,6 +123,93 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Moving_default_rows_validates_the_exclusion_while_readers_of_the_table_go_on()
+    {
+        var (host, _, maintenance) = await TableAsync("m_validate", options: o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_validate_default PARTITION OF m_validate DEFAULT;"
+            + "INSERT INTO m_validate SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
+            // The move's DELETE pauses on an advisory lock the test holds: the point just before the exclusion is validated.
+            + "CREATE FUNCTION m_validate_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN OLD; END $$;"
+            + "CREATE TRIGGER pause BEFORE DELETE ON m_validate_default FOR EACH ROW EXECUTE FUNCTION m_validate_pause()");
+        await using var pauser = await database.DataSource.OpenConnectionAsync();
+        await using (var pause = new NpgsqlCommand("SELECT pg_advisory_lock(4242)", pauser))
+        {
+            await pause.ExecuteNonQueryAsync();
+        }
+
+        var run = maintenance.RunMaintenanceAsync();
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted") > 0, "the move to reach its DELETE");
+
+        // A maintenance-like session holds SHARE UPDATE EXCLUSIVE on the default (allowed next to the DELETE), so the
+        // step after the DELETE waits for it: the lock it asks for there is what readers would queue behind.
+        await using var holder = await database.DataSource.OpenConnectionAsync();
+        await using var holderTx = await holder.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("LOCK TABLE m_validate_default IN SHARE UPDATE EXCLUSIVE MODE", holder, holderTx))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        await using (var release = new NpgsqlCommand("SELECT pg_advisory_unlock(4242)", pauser))
+        {
+            await release.ExecuteNonQueryAsync();
+        }
+
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'm_validate_default'::regclass AND NOT granted") > 0, "the validation to wait");
+        Assert.False(run.IsCompleted);
+        Assert.Equal(["ShareUpdateExclusiveLock"], await database.DataSource.ColumnAsync(
+            "SELECT mode FROM pg_locks WHERE relation = 'm_validate_default'::regclass AND NOT granted"));
+        await using (var reader = await database.DataSource.OpenConnectionAsync())
+        {
+            await using var probe = new NpgsqlCommand("SET lock_timeout = '200ms'; SELECT count(*) FROM m_validate", reader);
+            Assert.Equal(10L, (long)(await probe.ExecuteScalarAsync())!);
+        }
+
+        await holderTx.CommitAsync();
+        var result = await run.WaitAsync("the move once the validation can run");
+        Assert.Empty(result.Failures);
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_validate_p2026_03"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_validate_default"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'm_validate_default'::regclass AND contype = 'c'"));
+    }
+
+    [Fact]
+    public async Task A_failed_move_leaves_no_exclusion_behind_and_a_leftover_one_is_replaced()
+    {
+        var (host, _, maintenance) = await TableAsync("m_leftover");
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_leftover_default PARTITION OF m_leftover DEFAULT;"
+            + "INSERT INTO m_leftover SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
+            // What an interrupted run leaves: the NOT VALID exclusion of some period, committed.
+            + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
+            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID;"
+            + "CREATE FUNCTION m_leftover_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'move refused by the test'; END $$;"
+            + "CREATE TRIGGER fail BEFORE DELETE ON m_leftover_default FOR EACH ROW EXECUTE FUNCTION m_leftover_fail()");
+        const string checks = "SELECT count(*) FROM pg_constraint WHERE conrelid = 'm_leftover_default'::regclass AND contype = 'c'";
+
+        var failed = await maintenance.RunMaintenanceAsync();
+        var failure = Assert.Single(failed.Failures);
+        Assert.Equal(PartitionActionKind.MoveFromDefault, failure.Action!.Kind);
+        Assert.Contains("move refused by the test", failure.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(checks));
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_leftover_default"));
+
+        await database.DataSource.ExecAsync(
+            "DROP TRIGGER fail ON m_leftover_default;"
+            + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
+            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID");
+        var moved = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(moved.Failures);
+        Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_leftover_p2026_03"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(checks));
+    }
+
+    [Fact]
     public async Task Health_reports_missing_partitions_and_partitions_past_retention()
     {
         var (host, time, maintenance) = await TableAsync("m_health", t => t.Retention = 2);
@@ -173,8 +260,11 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         var run = maintenance.RunMaintenanceAsync();
         // While the DETACH waits for its lock, a new reader is not queued behind it.
         Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lock"));
-        var error = await Assert.ThrowsAsync<PostgresException>(() => run.WaitAsync("maintenance to give up"));
-        Assert.Equal(PostgresErrorCodes.LockNotAvailable, error.SqlState);
+        var gaveUp = await run.WaitAsync("maintenance to give up");
+        var failure = Assert.Single(gaveUp.Failures, f => f.Action?.Partition == "m_lock_p2026_09");
+        Assert.Equal(PostgresErrorCodes.LockNotAvailable, Assert.IsType<PostgresException>(failure.Error).SqlState);
+        Assert.DoesNotContain(gaveUp.Actions, a => a.Partition == "m_lock_p2026_09");
+        Assert.Contains(gaveUp.Actions, a => a.Kind == PartitionActionKind.Create); // the run went on
         Assert.Contains(await database.DataSource.PartitionsAsync("public.m_lock"), p => p.StartsWith("m_lock_p2026_09 ", StringComparison.Ordinal));
 
         await readerTx.RollbackAsync();
@@ -201,6 +291,92 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         Assert.Equal("brin", await database.DataSource.ScalarAsync<string>(
             $"SELECT am.amname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
             + $"WHERE c.relname = '{(partition + "_brin").Replace("'", "''", StringComparison.Ordinal)}'"));
+    }
+
+    [Fact]
+    public async Task A_table_whose_archive_always_fails_neither_stops_the_audit_table_nor_fails_the_host_start()
+    {
+        // Table m_noblob comes before the audit table (configured tables first); its expired partition must be archived,
+        // but Blob storage is a closed loopback port.
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_noblob (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);"
+            + "CREATE TABLE m_noblob_p2026_01 PARTITION OF m_noblob FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');"
+            + "INSERT INTO m_noblob VALUES (1, '2026-01-15')");
+        int closedPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            closedPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.RunMaintenanceOnStart = true;
+            o.MaintenanceInterval = TimeSpan.Zero;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.BlobConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+                + "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                + $"BlobEndpoint=http://127.0.0.1:{closedPort}/devstoreaccount1;";
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_noblob", Column = "created_at", Premake = 2, Retention = 2, Archive = true });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_m_noblob");
+
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.maintenance.failures");
+        await host.StartAsync(); // threw on the archive's connection error before
+
+        Assert.Equal(
+            ["audit_log_p2026_11", "audit_log_p2026_12", "audit_log_p2027_01", "audit_log_p2027_02"],
+            (await database.DataSource.PartitionsAsync("so_m_noblob.audit_log")).Select(p => p.Split(' ')[0]).Where(p => string.CompareOrdinal(p, "audit_log_p2026_11") >= 0));
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_noblob"), p => p.StartsWith("m_noblob_p2027_01 ", StringComparison.Ordinal));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_noblob_p2026_01"));
+
+        // The failure is counted; the partition that could not be archived is not dropped.
+        Assert.Equal("archive", Assert.Single(failures.GetMeasurementSnapshot()).Tags["kind"]);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.m_noblob"), p => p.StartsWith("m_noblob_p2026_01 ", StringComparison.Ordinal));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Every_table_gets_its_partitions_before_any_retention_work()
+    {
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_first (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at);"
+            + "CREATE TABLE m_first_p2026_01 PARTITION OF m_first FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');"
+            + "CREATE TABLE m_second (id bigint NOT NULL, created_at timestamptz NOT NULL) PARTITION BY RANGE (created_at)");
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_first", Column = "created_at", Premake = 1, Retention = 2 });
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_second", Column = "created_at", Premake = 1 });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_m_order");
+        var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
+
+        var plan = await maintenance.RunMaintenanceAsync(dryRun: true);
+        Assert.Equal(
+            ["Create m_first_p2026_11", "Create m_first_p2026_12", "Create m_second_p2026_10", "Create m_second_p2026_11", "Create m_second_p2026_12",
+                "Drop m_first_p2026_01"],
+            plan.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(plan.Actions, (await maintenance.RunMaintenanceAsync()).Actions);
+    }
+
+    [Fact]
+    public async Task A_partition_bounded_by_MINVALUE_is_left_to_its_owner_and_the_run_goes_on()
+    {
+        var (host, _, maintenance) = await TableAsync("m_minvalue", t => t.Retention = 2);
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_minvalue_old PARTITION OF m_minvalue FOR VALUES FROM (MINVALUE) TO ('2026-01-01');"
+            + "CREATE TABLE m_minvalue_p2026_02 PARTITION OF m_minvalue FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');"
+            + "INSERT INTO m_minvalue VALUES (1, '2020-01-01', 'old'), (2, '2026-02-02', 'expired')");
+
+        var result = await maintenance.RunMaintenanceAsync(); // threw "Nullable object must have a value" before
+        Assert.Empty(result.Failures);
+        Assert.Equal(["Create m_minvalue_p2026_11", "Create m_minvalue_p2026_12", "Create m_minvalue_p2027_01", "Drop m_minvalue_p2026_02"],
+            result.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_minvalue"));
+        Assert.Equal(1, (await maintenance.GetHealthAsync()).Single().PartitionsPastRetention); // still shown: it is past retention
     }
 
     [Theory]

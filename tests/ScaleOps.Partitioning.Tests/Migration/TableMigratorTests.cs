@@ -21,7 +21,7 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         public void Report(ConversionProgress value) => report(value);
     }
 
-    private async Task<(IHost Host, string Checksum, FakeTimeProvider Time)> SetUpAsync(string name)
+    private async Task<(IHost Host, string Checksum, FakeTimeProvider Time)> SetUpAsync(string name, Action<PartitioningOptions>? configure = null)
     {
         await database.DataSource.ExecAsync(
             $"CREATE TABLE {name} (id bigint PRIMARY KEY, created_at timestamptz, tenant_id text NOT NULL, body text);"
@@ -38,6 +38,7 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
             o.RunMaintenanceOnStart = false;
             o.DdlRetryDelay = TimeSpan.Zero;
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2 });
+            configure?.Invoke(o);
         }, time, schema: "so_" + name);
         return (host, checksum, time);
     }
@@ -126,5 +127,46 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.Equal(1, (await migrator.ConvertAsync("public", "mig_resume", "mig_resume_new")).PeriodsMoved);
         Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(mig_resume::text, '|' ORDER BY id)) FROM mig_resume"));
         Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_resume"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_row_written_to_the_default_after_it_was_found_empty_is_not_dropped_with_it()
+    {
+        var (host, _, time) = await SetUpAsync("mig_late", o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        using var _ = host;
+        var migrator = host.Services.GetRequiredService<ITableMigrator>();
+        await migrator.ConvertAsync("public", "mig_late", "mig_late_new");
+        time.Advance(TimeSpan.FromDays(10)); // December: November, the last period in the old table, moves out now
+
+        // Right after the last move, a late row of a closed period goes into the default, uncommitted: the emptiness
+        // check reads no row. It commits once the removal of the default waits for its lock.
+        await using var writer = await database.DataSource.OpenConnectionAsync();
+        NpgsqlTransaction? late = null;
+        var lateRow = new InlineProgress(p =>
+        {
+            if (p.Step == "move mig_late_p2026_11")
+            {
+                late = writer.BeginTransaction();
+                using var insert = new NpgsqlCommand("INSERT INTO mig_late VALUES (9999, '2020-01-15', 'late', 'late row')", writer, late);
+                insert.ExecuteNonQuery();
+            }
+        });
+        var convert = migrator.ConvertAsync("public", "mig_late", "mig_late_new", lateRow);
+        await TestSignal.UntilAsync(async () => convert.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation IN ('mig_late'::regclass, 'mig_late_default'::regclass)") > 0,
+            "the removal of the default to wait for the late row's transaction");
+        Assert.False(convert.IsCompleted);
+        await late!.CommitAsync();
+
+        await convert.WaitAsync("the conversion run");
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_late WHERE id = 9999"));
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.mig_late"), p => p == "mig_late_default DEFAULT");
+
+        // The next run moves the late row out, then the default goes.
+        var finish = await migrator.ConvertAsync("public", "mig_late", "mig_late_new");
+        Assert.Equal(1, finish.PeriodsMoved);
+        Assert.Equal(2001L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_late"));
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_late_p2020_01"));
+        Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_late"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
     }
 }
