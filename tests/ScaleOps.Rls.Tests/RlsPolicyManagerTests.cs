@@ -58,12 +58,10 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         Assert.Equal(reader.GetString(0), reader.GetString(1));
     }
 
-    /// <summary>The rows of <paramref name="sql"/> (first column, text) as the application role for <paramref name="tenant"/>.</summary>
-    private async Task<string[]> ReadAsAsync(string tenant, string sql)
+    /// <summary>The rows of <paramref name="sql"/> (first column, text, sorted) as the application role in a scope.</summary>
+    private static async Task<string[]> ReadAsync(RlsApis apis, string sql, string tenant, string? user = null, params string[] roles)
     {
-        await using var services = RlsDatabase.Services(database.AppConnectionString());
-        var apis = new RlsApis(services);
-        using var scope = apis.Tenants.BeginScope(new TenantId(tenant));
+        using var scope = apis.Tenants.BeginScope(new TenantId(tenant), user, roles);
         await using var connection = await apis.Data.OpenConnectionAsync();
         await using var batch = connection.CreateBatch(sql);
         await using var reader = await batch.ExecuteReaderAsync();
@@ -74,6 +72,13 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         }
 
         return [.. rows.Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The rows of <paramref name="sql"/> as the application role for <paramref name="tenant"/>.</summary>
+    private async Task<string[]> ReadAsAsync(string tenant, string sql)
+    {
+        await using var services = RlsDatabase.Services(database.AppConnectionString());
+        return await ReadAsync(new RlsApis(services), sql, tenant);
     }
 
     [Fact]
@@ -162,20 +167,7 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         await using var services = RlsDatabase.Services(database.AppConnectionString());
         var apis = new RlsApis(services);
 
-        async Task<string[]> Read(string sql, string tenant, string? user = null, params string[] roles)
-        {
-            using var scope = apis.Tenants.BeginScope(new TenantId(tenant), user, roles);
-            await using var connection = await apis.Data.OpenConnectionAsync();
-            await using var batch = connection.CreateBatch(sql);
-            await using var reader = await batch.ExecuteReaderAsync();
-            var rows = new System.Collections.Generic.List<string>();
-            while (await reader.ReadAsync())
-            {
-                rows.Add(reader.GetString(0));
-            }
-
-            return [.. rows.Order(StringComparer.Ordinal)];
-        }
+        Task<string[]> Read(string sql, string tenant, string? user = null, params string[] roles) => ReadAsync(apis, sql, tenant, user, roles);
 
         // User-owned: own rows in own tenant; the extra role "admin" sees the tenant's rows.
         Assert.Equal(["alice 1", "alice 2"], await Read("SELECT body FROM notes", "t01", "alice"));

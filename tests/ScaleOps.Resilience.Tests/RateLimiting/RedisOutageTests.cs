@@ -103,6 +103,19 @@ public class RedisOutageTests
         Assert.Single(retries.GetMeasurementSnapshot());
     }
 
+    /// <summary>One decision with Redis up, then Redis stopped and three failed decisions: the breaker is open.</summary>
+    private static async Task OpenTheBreakerAsync(PrivateRedisServer redis, PartitionedRateLimiter<TenantId> limiter, CircuitBreakerRegistry breakers)
+    {
+        (await limiter.AcquireAsync(Tenant)).Dispose();
+        await redis.StopAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            (await limiter.AcquireAsync(Tenant)).Dispose();
+        }
+
+        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+    }
+
     [Fact]
     public async Task After_redis_returns_the_half_open_breaker_lets_a_trial_through_and_redis_decides_again()
     {
@@ -111,15 +124,7 @@ public class RedisOutageTests
         await using var sp = Instance(redis, RedisFailureMode.FailClosed, time);
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
-        (await limiter.AcquireAsync(Tenant)).Dispose();
-
-        await redis.StopAsync();
-        for (var i = 0; i < 3; i++)
-        {
-            (await limiter.AcquireAsync(Tenant)).Dispose();
-        }
-
-        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+        await OpenTheBreakerAsync(redis, limiter, breakers);
         using (var whileOpen = limiter.AttemptAcquire(Tenant))
         {
             Assert.False(whileOpen.IsAcquired); // decided without I/O while the breaker is open
@@ -144,15 +149,7 @@ public class RedisOutageTests
         await using var sp = Instance(redis, RedisFailureMode.FailOpen, time);
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
-        (await limiter.AcquireAsync(Tenant)).Dispose();
-
-        await redis.StopAsync();
-        for (var i = 0; i < 3; i++)
-        {
-            (await limiter.AcquireAsync(Tenant)).Dispose();
-        }
-
-        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis));
+        await OpenTheBreakerAsync(redis, limiter, breakers);
         await redis.RestartAsync(); // empty: the tenant's bucket starts full (3 a minute)
         var connection = sp.GetRequiredService<RedisConnection>();
         await TestSignal.UntilAsync(async () =>
