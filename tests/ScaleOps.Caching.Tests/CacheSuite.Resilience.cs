@@ -70,6 +70,51 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task A_slow_factory_never_answers_with_a_value_removed_while_it_ran()
+    {
+        var time = new TimerSignalingTimeProvider(TimeSpan.FromMilliseconds(200));
+        await using var node = Node(Prefix(), o => o.FactoryTimeout = TimeSpan.FromMilliseconds(200), time);
+        using var scope = node.As("acme");
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+
+        var release = new TaskCompletionSource<string>();
+        var call = node.Cache.GetOrSetEntryAsync("k", async _ => await release.Task, TenMinutes).AsTask();
+        await time.TimerCreated.WaitAsync("the cache to start waiting for the factory timeout");
+
+        // Removed while the factory runs, before its timeout: "old" may no longer be served, not even as stale.
+        await node.Cache.RemoveAsync("k");
+        time.Advance(TimeSpan.FromMilliseconds(300)); // past the factory timeout
+        // A bounded wait for something that must not happen: the old code answered "old" (stale) right here.
+        await Task.WhenAny(call, Task.Delay(TimeSpan.FromMilliseconds(500), TimeProvider.System));
+        Assert.False(call.IsCompleted, "the call answered with the removed value instead of waiting for the factory");
+
+        release.SetResult("new");
+        var answer = await call.WaitAsync("the factory's own value");
+        Assert.Equal("new", answer.Value);
+        Assert.NotEqual(CacheSource.Stale, answer.Source);
+    }
+
+    /// <summary>A fake clock that signals when a timer with the given due time is created (the cache's factory timeout).</summary>
+    private sealed class TimerSignalingTimeProvider(TimeSpan dueTime) : FakeTimeProvider
+    {
+        private readonly TaskCompletionSource _created = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task TimerCreated => _created.Task;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime1, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime1, period);
+            if (dueTime1 == dueTime)
+            {
+                _created.TrySetResult();
+            }
+
+            return timer;
+        }
+    }
+
+    [Fact]
     public async Task A_throwing_factory_without_a_previous_value_throws_to_every_waiter_and_caches_nothing()
     {
         await using var node = Node(Prefix());

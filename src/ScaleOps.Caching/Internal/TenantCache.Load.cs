@@ -115,7 +115,8 @@ internal sealed partial class TenantCache
         {
             using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             var delay = Task.Delay(timeout, _time, delayCancel.Token);
-            if (await Task.WhenAny(task, delay).ConfigureAwait(false) != task)
+            // Checked again once the timeout won: the stale copy may have been invalidated while the factory ran.
+            if (await Task.WhenAny(task, delay).ConfigureAwait(false) != task && StillValid(bucket, key, stale!, staleInMemory, epoch))
             {
                 _metrics.Fallback("factory_timeout");
                 _metrics.StaleHit();
