@@ -178,6 +178,47 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Writes_of_the_open_period_wait_for_its_move_out_of_the_default_instead_of_failing()
+    {
+        // The current period (2026-11 on the fake clock) still has rows in the default partition, and is written to
+        // while maintenance moves it: those INSERTs must wait for the move, not fail on its exclusion CHECK.
+        var (host, _, maintenance) = await TableAsync("m_open", options: o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_open_default PARTITION OF m_open DEFAULT;"
+            + "INSERT INTO m_open SELECT g, timestamptz '2026-11-01' + g * interval '1 hour', 'row ' || g FROM generate_series(0, 9) g;"
+            + "CREATE FUNCTION m_open_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4343); RETURN OLD; END $$;"
+            + "CREATE TRIGGER pause BEFORE DELETE ON m_open_default FOR EACH ROW EXECUTE FUNCTION m_open_pause()");
+        await using var pauser = await database.DataSource.OpenConnectionAsync();
+        await using (var pause = new NpgsqlCommand("SELECT pg_advisory_lock(4343)", pauser))
+        {
+            await pause.ExecuteNonQueryAsync();
+        }
+
+        var run = maintenance.RunMaintenanceAsync();
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4343 AND NOT granted") > 0, "the move to reach its DELETE");
+
+        await using (var writer = await database.DataSource.OpenConnectionAsync())
+        {
+            await using var insert = new NpgsqlCommand("SET lock_timeout = '300ms'; INSERT INTO m_open VALUES (100, '2026-11-23 09:00+00', 'live')", writer);
+            var refused = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync());
+            Assert.Equal(PostgresErrorCodes.LockNotAvailable, refused.SqlState); // waiting, not 23514 (refused by the CHECK)
+        }
+
+        await using (var release = new NpgsqlCommand("SELECT pg_advisory_unlock(4343)", pauser))
+        {
+            await release.ExecuteNonQueryAsync();
+        }
+
+        var result = await run.WaitAsync("the move");
+        Assert.Empty(result.Failures);
+        await database.DataSource.ExecAsync("INSERT INTO m_open VALUES (100, '2026-11-23 09:00+00', 'live')");
+        Assert.Equal(11L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_p2026_11"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_default"));
+    }
+
+    [Fact]
     public async Task A_failed_move_leaves_no_exclusion_behind_and_a_leftover_one_is_replaced()
     {
         var (host, _, maintenance) = await TableAsync("m_leftover");
