@@ -3,6 +3,8 @@ using System.Collections.Concurrent;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
 using ScaleOps.Tenancy;
@@ -100,6 +102,46 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         // Once a's job is done, its next ones start without waiting for the poll: the written completion frees the cap.
         gate.SetResult();
         await TestSignal.UntilAsync(async () => await CountAsync("cap-idle", "a", "succeeded") == 3, "a's three jobs to finish");
+    }
+
+    [Fact]
+    public async Task Completions_in_another_queue_do_not_make_a_queue_with_a_capped_tenant_fetch_again()
+    {
+        // Tenant a holds its cap in "cap-reports" (its second job waits); "cap-email" completes jobs one batch at a
+        // time. Caps are per queue, so none of those batches may wake the reports queue into another useless fetch.
+        await EnqueueAsync("cap-reports", "a", 2);
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "cap-reports";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues["cap-reports"] = new QueueOptions { Concurrency = 2, MaxRunningPerTenant = 1 };
+            o.Queues["cap-email"] = new QueueOptions { Concurrency = 4 };
+        }, probe: probe);
+        await TestSignal.UntilAsync(async () => await CountAsync("cap-reports", "a", "running") == 1, "a's first job to hold its cap");
+        var reports = host.Services.GetRequiredService<JobWorker>().Producer("cap-reports")!;
+        // Settled: its last fetch passed over a (at its cap) and found nothing.
+        await TestSignal.UntilAsync(async () =>
+        {
+            var before = reports.Fetches;
+            await Task.Delay(100);
+            return reports.Fetches == before;
+        }, "the reports queue to stop fetching");
+        var fetches = reports.Fetches;
+
+        for (var i = 0; i < 8; i++)
+        {
+            await host.Client.EnqueueAsync(new Ping(i, "e"), new JobOptions { Queue = "cap-email", Tenant = new TenantId("e") });
+            var done = i + 1;
+            await TestSignal.UntilAsync(async () => await CountAsync("cap-email", "e", "succeeded") == done, "the email job to complete");
+        }
+
+        Assert.True(reports.Fetches - fetches <= 1, $"8 completion batches of another queue made the reports queue fetch {reports.Fetches - fetches} times");
+
+        // Its own completion still wakes it: a's second job starts without the poll.
+        gate.SetResult();
+        await TestSignal.UntilAsync(async () => await CountAsync("cap-reports", "a", "succeeded") == 2, "a's two jobs to finish");
     }
 
     [Fact]

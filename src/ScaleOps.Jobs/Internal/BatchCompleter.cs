@@ -24,6 +24,9 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
     /// <summary>Raised after each written batch, with its size (tests and benchmarks observe completion through it).</summary>
     public event Action<int>? Flushed;
 
+    /// <summary>Raised after each written batch with its outcomes: the producers of their queues may start capped tenants' jobs.</summary>
+    public event Action<IReadOnlyList<Completion>>? Written;
+
     public ValueTask AddAsync(Completion completion) => _channel.Writer.WriteAsync(completion, CancellationToken.None);
 
     /// <summary>No more completions will come; <see cref="RunAsync"/> ends once everything is written.</summary>
@@ -45,6 +48,7 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                 try
                 {
                     await WriteAsync(batch, giveUp).ConfigureAwait(false);
+                    Written?.Invoke(batch);
                     Flushed?.Invoke(batch.Count);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !giveUp.IsCancellationRequested)

@@ -40,7 +40,7 @@ internal sealed class JobExecutor(
             try
             {
                 await InvokeAsync(job, linked.Token).ConfigureAwait(false);
-                outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default);
+                outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default, job.Queue);
             }
             catch (JobPayloadException ex)
             {
@@ -123,11 +123,11 @@ internal sealed class JobExecutor(
         if (dead)
         {
             JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, error);
-            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default);
+            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue);
         }
 
         JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
-        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt));
+        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt), job.Queue);
     }
 
     /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>

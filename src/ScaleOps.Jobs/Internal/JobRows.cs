@@ -29,7 +29,7 @@ internal enum CompletionKind
 }
 
 /// <summary>The outcome of one attempt, waiting in the completer's batch; written only while the lease is still the job's.</summary>
-internal readonly record struct Completion(long Id, long LeaseId, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt);
+internal readonly record struct Completion(long Id, long LeaseId, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt, string Queue = "");
 
 /// <summary>
 /// A job that a worker holds: the (id, lease id) pair is its lease token. The lease id moves forward at every fetch and

@@ -37,6 +37,9 @@ internal sealed class JobWorker(
 
     internal BatchCompleter? Completer { get; private set; }
 
+    /// <summary>The fetch loop of a queue, once started (tests look at its fetch count).</summary>
+    internal QueueProducer? Producer(string queue) => _producers is { } producers && producers.TryGetValue(queue, out var p) ? p : null;
+
     internal JobNotifier? Notifier { get; private set; }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -63,12 +66,20 @@ internal sealed class JobWorker(
         _producers = queues.ToDictionary(
             q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, _logger), StringComparer.Ordinal);
         Notifier = new JobNotifier(store.DataSource, _producers, time, _logger);
-        var producers = _producers.Values.ToArray();
-        Completer.Flushed += _ =>
+        // Caps and key limits are per queue: a written batch wakes only the producers of the queues it completed jobs of
+        // (waking every producer made one with a capped tenant fetch again on each unrelated batch).
+        var producers = _producers;
+        Completer.Written += batch =>
         {
-            foreach (var producer in producers)
+            string? last = null;
+            foreach (var completion in batch)
             {
-                producer.CompletionsWritten();
+                if (!string.Equals(completion.Queue, last, StringComparison.Ordinal) && producers.TryGetValue(completion.Queue, out var producer))
+                {
+                    producer.CompletionsWritten();
+                }
+
+                last = completion.Queue;
             }
         };
 

@@ -31,6 +31,7 @@ internal sealed class QueueProducer(
     private string _cursor = string.Empty;
     private int _emptyScans;
     private int _completionsWritten;
+    private int _fetches;
     private int _waitingForCompletions;
     private CancellationToken _shutdown;
 
@@ -107,8 +108,12 @@ internal sealed class QueueProducer(
         }
     }
 
+    /// <summary>How many fetches this loop has made (tests check what wakes it).</summary>
+    internal int Fetches => Volatile.Read(ref _fetches);
+
     private async Task FetchAndStartAsync(int room)
     {
+        Interlocked.Increment(ref _fetches);
         var now = time.GetUtcNow();
         var written = Volatile.Read(ref _completionsWritten);
         var fetched = await store.JobFetchAvailableAsync(
