@@ -6,7 +6,8 @@
 #   benchmarks/jobs/run.sh [REPS]            default 3 reps, interleaved (rep 1 of every peer, then rep 2, ...)
 #
 # Environment: QUIET_MAX_WAIT (s, default 20) waits for the CPU to be at most QUIET_BUSY% (default 25) busy before each
-# measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss hangfire").
+# measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss hangfire"); SCENARIOS
+# (default "bulk single process latency").
 # Hangfire is one to two orders of magnitude slower, so it runs smaller N (HANGFIRE_N, default "bulk=2000 single=500
 # process=2000 latency=100"; processing capped at 30 s, a capped run reports jobs done / elapsed) to keep a rep short.
 # Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
@@ -18,6 +19,7 @@ peers="${PEERS:-scaleops graphile pgboss hangfire}"
 hangfire_n="${HANGFIRE_N:-bulk=2000 single=500 process=2000 latency=100}"
 quiet_wait="${QUIET_MAX_WAIT:-20}"
 quiet_busy="${QUIET_BUSY:-25}"
+scenarios="${SCENARIOS:-bulk single process latency}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 "$repo/scripts/servers.sh" start postgres >&2
@@ -80,6 +82,7 @@ measure() { # peer scenario N C
 for rep in $(seq 1 "$reps"); do
   for spec in "bulk 20000 10" "single 2000 1" "process 20000 10" "process 20000 50" "latency 200 1"; do
     set -- $spec
+    [[ " $scenarios " == *" $1 "* ]] || continue
     for peer in $peers; do measure "$peer" "$1" "$2" "$3"; done
     if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer "$1" "$2" "$3"; fi
   done

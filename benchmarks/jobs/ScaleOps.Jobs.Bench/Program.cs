@@ -55,6 +55,9 @@ public static class Program
 
     private const int WarmupRounds = 40;
 
+    /// <summary>Untimed pickup-latency samples before the measured ones (every peer's harness takes as many).</summary>
+    private const int LatencyWarmup = 20;
+
     /// <summary>
     /// Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [buffer]
     /// "buffer": LocalBuffer 500 and succeeded jobs deleted at completion (graphile-worker's localQueue 500 and delete).
@@ -141,13 +144,20 @@ public static class Program
                 await Task.Delay(500);
                 var samples = new double[n];
                 var enqueue = new double[n];
-                for (var i = 0; i < n; i++)
+                // LatencyWarmup untimed samples first, the same way (as every peer's harness): the measured ones run warm code.
+                for (var i = -LatencyWarmup; i < n; i++)
                 {
                     var started = counter.ExpectStart();
                     var t0 = Stopwatch.GetTimestamp();
-                    await jobs.EnqueueAsync(payloads[i]);
-                    enqueue[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-                    samples[i] = Stopwatch.GetElapsedTime(t0, await started).TotalMilliseconds;
+                    await jobs.EnqueueAsync(i < 0 ? new BenchJob(i) : payloads[i]);
+                    var enqueued = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    var pickedUp = Stopwatch.GetElapsedTime(t0, await started).TotalMilliseconds;
+                    if (i >= 0)
+                    {
+                        enqueue[i] = enqueued;
+                        samples[i] = pickedUp;
+                    }
+
                     await Task.Delay(20 + Random.Shared.Next(31));
                 }
 
