@@ -24,6 +24,10 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             });
     }
 
+    /// <summary>A probe whose jobs of tenant "a" run until <paramref name="gate"/> completes; the others finish at once.</summary>
+    private static Probe HoldTenantA(TaskCompletionSource gate) =>
+        new() { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+
     private Task<long> CountAsync(string queue, string tenant, string state) => database.ScalarAsync<long>(
         $"SELECT count(*) FROM scaleops.jobs WHERE queue = '{queue}' AND tenant_id = '{tenant}' AND state = '{state}'");
 
@@ -87,7 +91,7 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         await EnqueueAsync("cap-idle", "a", 3);
         await EnqueueAsync("cap-idle", "b", 20);
         var gate = new TaskCompletionSource();
-        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        var probe = HoldTenantA(gate);
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
         {
             o.DefaultQueue = "cap-idle";
@@ -111,7 +115,7 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         // time. Caps are per queue, so none of those batches may wake the reports queue into another useless fetch.
         await EnqueueAsync("cap-reports", "a", 2);
         var gate = new TaskCompletionSource();
-        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        var probe = HoldTenantA(gate);
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
         {
             o.DefaultQueue = "cap-reports";
@@ -157,7 +161,7 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             """);
         await EnqueueAsync("cap-many", "b", 5);
         var gate = new TaskCompletionSource();
-        var probe = new Probe { Behavior = (p, _, token) => p.Tag == "a" ? gate.Task.WaitAsync(token) : Task.CompletedTask };
+        var probe = HoldTenantA(gate);
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
         {
             o.DefaultQueue = "cap-many";

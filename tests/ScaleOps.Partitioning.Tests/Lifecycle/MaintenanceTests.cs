@@ -122,6 +122,28 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         Assert.True((await maintenance.GetHealthAsync()).Single().IsHealthy);
     }
 
+    /// <summary>
+    /// Makes each DELETE on <paramref name="defaultPartition"/> wait on advisory lock <paramref name="key"/>, held by the
+    /// returned connection (<c>pg_advisory_unlock</c> on it lets the move go on), starts maintenance and returns once
+    /// its move waits there.
+    /// </summary>
+    private async Task<(NpgsqlConnection Pauser, Task<MaintenanceResult> Run)> StartPausedMoveAsync(IPartitionMaintenance maintenance, string defaultPartition, int key)
+    {
+        await database.DataSource.ExecAsync(
+            $"CREATE FUNCTION {defaultPartition}_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock({key}); RETURN OLD; END $$;"
+            + $"CREATE TRIGGER pause BEFORE DELETE ON {defaultPartition} FOR EACH ROW EXECUTE FUNCTION {defaultPartition}_pause()");
+        var pauser = await database.DataSource.OpenConnectionAsync();
+        await using (var pause = new NpgsqlCommand($"SELECT pg_advisory_lock({key})", pauser))
+        {
+            await pause.ExecuteNonQueryAsync();
+        }
+
+        var run = maintenance.RunMaintenanceAsync();
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {key} AND NOT granted") > 0, "the move to reach its DELETE");
+        return (pauser, run);
+    }
+
     [Fact]
     public async Task Moving_default_rows_validates_the_exclusion_while_readers_of_the_table_go_on()
     {
@@ -129,19 +151,10 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         using var _ = host;
         await database.DataSource.ExecAsync(
             "CREATE TABLE m_validate_default PARTITION OF m_validate DEFAULT;"
-            + "INSERT INTO m_validate SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
-            // The move's DELETE pauses on an advisory lock the test holds: the point just before the exclusion is validated.
-            + "CREATE FUNCTION m_validate_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN OLD; END $$;"
-            + "CREATE TRIGGER pause BEFORE DELETE ON m_validate_default FOR EACH ROW EXECUTE FUNCTION m_validate_pause()");
-        await using var pauser = await database.DataSource.OpenConnectionAsync();
-        await using (var pause = new NpgsqlCommand("SELECT pg_advisory_lock(4242)", pauser))
-        {
-            await pause.ExecuteNonQueryAsync();
-        }
-
-        var run = maintenance.RunMaintenanceAsync();
-        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted") > 0, "the move to reach its DELETE");
+            + "INSERT INTO m_validate SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g");
+        // The move's DELETE pauses on an advisory lock the test holds: the point just before the exclusion is validated.
+        var (pauser, run) = await StartPausedMoveAsync(maintenance, "m_validate_default", 4242);
+        await using var _pauser = pauser;
 
         // A maintenance-like session holds SHARE UPDATE EXCLUSIVE on the default (allowed next to the DELETE), so the
         // step after the DELETE waits for it: the lock it asks for there is what readers would queue behind.
@@ -186,18 +199,9 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         using var _ = host;
         await database.DataSource.ExecAsync(
             "CREATE TABLE m_open_default PARTITION OF m_open DEFAULT;"
-            + "INSERT INTO m_open SELECT g, timestamptz '2026-11-01' + g * interval '1 hour', 'row ' || g FROM generate_series(0, 9) g;"
-            + "CREATE FUNCTION m_open_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(4343); RETURN OLD; END $$;"
-            + "CREATE TRIGGER pause BEFORE DELETE ON m_open_default FOR EACH ROW EXECUTE FUNCTION m_open_pause()");
-        await using var pauser = await database.DataSource.OpenConnectionAsync();
-        await using (var pause = new NpgsqlCommand("SELECT pg_advisory_lock(4343)", pauser))
-        {
-            await pause.ExecuteNonQueryAsync();
-        }
-
-        var run = maintenance.RunMaintenanceAsync();
-        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4343 AND NOT granted") > 0, "the move to reach its DELETE");
+            + "INSERT INTO m_open SELECT g, timestamptz '2026-11-01' + g * interval '1 hour', 'row ' || g FROM generate_series(0, 9) g");
+        var (pauser, run) = await StartPausedMoveAsync(maintenance, "m_open_default", 4343);
+        await using var _pauser = pauser;
 
         await using (var writer = await database.DataSource.OpenConnectionAsync())
         {
