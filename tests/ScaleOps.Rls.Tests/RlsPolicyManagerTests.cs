@@ -99,6 +99,19 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         Assert.Empty(await ReadAsAsync("acme-inc-evil", "SELECT body FROM fixed_ids"));
     }
 
+    [Theory]
+    [InlineData("citext", "CREATE EXTENSION IF NOT EXISTS citext")]
+    [InlineData("text COLLATE ci_und",
+        "DO $$ BEGIN CREATE COLLATION ci_und (provider = icu, locale = 'und-u-ks-level2', deterministic = false); EXCEPTION WHEN duplicate_object THEN NULL; END $$")]
+    public async Task A_tenant_column_that_compares_case_insensitively_is_refused(string type, string setup)
+    {
+        // TenantId is case-sensitive: 'ACME' and 'acme' are two tenants, but such a column would let one read the other's rows.
+        var name = "ci_" + Math.Abs(type.GetHashCode(StringComparison.Ordinal)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await PostgresServer.ExecuteAsync($"{setup}; CREATE TABLE {name} (tenant_id {type} NOT NULL, body text NOT NULL); CREATE INDEX ON {name} (tenant_id)", database.Name);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => Manager(new RlsTable("public", name)).ApplyAsync());
+        Assert.Contains($"tenant column tenant_id compares case-insensitively", refused.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_partitions_of_a_declared_partitioned_table_get_the_same_security()
     {

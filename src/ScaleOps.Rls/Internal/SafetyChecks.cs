@@ -73,6 +73,11 @@ internal static class SafetyChecks
                 }
             }
 
+            if (state.TenantColumnProblem(table) is { } tenantColumnProblem)
+            {
+                errors.Add(tenantColumnProblem);
+            }
+
             if (table.TenantColumn is not null && state.TenantType is null)
             {
                 errors.Add($"table {state.Name} has no column {table.TenantColumn} (its declared TenantColumn).");

@@ -8,10 +8,23 @@ namespace ScaleOps.Rls.Internal;
 
 /// <summary>The catalog state of one declared table.</summary>
 internal sealed record TableState(
-    string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool HasTenantIndex)
+    string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
+    bool HasTenantIndex)
 {
+    /// <summary>Why the tenant column cannot isolate tenants, or null.</summary>
+    public string? TenantColumnProblem(RlsTable table) => TenantCaseInsensitive
+        ? $"table {Name}'s tenant column {table.TenantColumn} compares case-insensitively (citext or a nondeterministic collation): "
+            + "tenant 'ACME' would read and write the rows of 'acme', which TenantId treats as another tenant. Use text (or uuid, bigint) "
+            + "with a deterministic collation."
+        : null;
+
     public void ThrowIfColumnsMissing(RlsTable table)
     {
+        if (TenantColumnProblem(table) is { } problem)
+        {
+            throw new InvalidOperationException("RLS " + problem);
+        }
+
         if (table.TenantColumn is not null && TenantType is null)
         {
             throw new InvalidOperationException($"RLS table {Name} has no column {table.TenantColumn} (its declared TenantColumn).");
@@ -49,7 +62,7 @@ internal static class TableStateReader
 
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6));
+            reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7));
     }
 
     /// <summary>The partitions below <paramref name="table"/> (a regclass name), sub-partitions included; empty for a plain table.</summary>

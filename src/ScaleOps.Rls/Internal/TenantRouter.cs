@@ -106,12 +106,16 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = primaryPosition, NpgsqlDbType = NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            problem = Diagnose(
-                standby: reader.GetBoolean(0),
-                receiving: reader.GetBoolean(1),
-                replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
-                replayedAllReceived: reader.GetBoolean(3),
-                lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
+            // A replica reached as a role that bypasses row-level security would show every tenant's rows to every
+            // tenant's reads: never routed to (the start-up checks refuse such a role on the primary and shards alike).
+            problem = reader.GetBoolean(5) && !_options.AllowBypassRlsRole
+                ? $"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows"
+                : Diagnose(
+                    standby: reader.GetBoolean(0),
+                    receiving: reader.GetBoolean(1),
+                    replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
+                    replayedAllReceived: reader.GetBoolean(3),
+                    lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
         {

@@ -120,6 +120,20 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
     }
 
     [Fact]
+    public async Task A_replica_reached_as_a_role_that_bypasses_rls_is_never_read_from()
+    {
+        // The same replica, reached as the superuser: its reads would ignore every policy, so they go to the primary.
+        var asSuperuser = new NpgsqlConnectionStringBuilder(PostgresReplicaServer.ConnectionStringFor(database.Name)) { ApplicationName = "bypass" }.ToString();
+        Assert.Equal("postgres", new NpgsqlConnectionStringBuilder(asSuperuser).Username);
+        await using var services = Services(TimeSpan.FromMinutes(1), asSuperuser);
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
+        var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
+        Assert.False(read.Standby);
+        Assert.Equal(2, read.Rows);
+    }
+
+    [Fact]
     public async Task A_replica_lagging_beyond_the_bound_is_skipped_and_used_again_once_it_has_caught_up()
     {
         // A realistic bound and a movable clock: with a bound of milliseconds, the WAL the other test classes write in

@@ -11,6 +11,11 @@ SELECT c.oid::regclass::text,
          WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),
        (SELECT CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(a.atttypid, NULL) END FROM pg_catalog.pg_attribute a
          WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped),
+       -- The tenant column compares case-insensitively (citext, or a nondeterministic collation): 'ACME' = 'acme'.
+       coalesce((SELECT t.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)
+                 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+                 WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped), false),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = c.oid AND a.attnum = i.indkey[0] AND a.attname = $3
                WHERE i.indrelid = c.oid)
