@@ -73,6 +73,13 @@ internal static class SafetyChecks
                 }
             }
 
+            if (state.ForeignPermissivePolicies is { } foreign)
+            {
+                warnings.Add($"table {state.Name} has permissive policies that ScaleOps does not manage ({foreign}): PostgreSQL ORs every "
+                    + "permissive policy with the tenant policy, so each must itself keep to the tenant's rows, or it shows other tenants' "
+                    + "rows. Make it AS RESTRICTIVE, or give it the tenant condition.");
+            }
+
             if (state.TenantColumnProblem(table) is { } tenantColumnProblem)
             {
                 errors.Add(tenantColumnProblem);

@@ -9,7 +9,7 @@ namespace ScaleOps.Rls.Internal;
 /// <summary>The catalog state of one declared table.</summary>
 internal sealed record TableState(
     string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
-    bool HasTenantIndex)
+    bool HasTenantIndex, string? ForeignPermissivePolicies = null)
 {
     /// <summary>Why the tenant column cannot isolate tenants, or null.</summary>
     public string? TenantColumnProblem(RlsTable table) => TenantCaseInsensitive
@@ -62,7 +62,8 @@ internal static class TableStateReader
 
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
-            reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7));
+            reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7),
+            reader.IsDBNull(8) ? null : reader.GetString(8));
     }
 
     /// <summary>The partitions below <paramref name="table"/> (a regclass name), sub-partitions included; empty for a plain table.</summary>

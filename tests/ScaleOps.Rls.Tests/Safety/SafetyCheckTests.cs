@@ -105,6 +105,31 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
     }
 
     [Fact]
+    public async Task A_permissive_policy_besides_the_tenant_policy_is_reported()
+    {
+        // Permissive policies are ORed: "read_all" next to the tenant policy would show every tenant's rows.
+        await PostgresServer.ExecuteAsync("""
+            CREATE TABLE widened (tenant_id text NOT NULL, body text); CREATE INDEX ON widened (tenant_id);
+            ALTER TABLE widened ENABLE ROW LEVEL SECURITY; ALTER TABLE widened FORCE ROW LEVEL SECURITY;
+            CREATE POLICY scaleops_tenant ON widened USING (tenant_id = current_setting('app.tenant_id', true));
+            CREATE POLICY read_all ON widened FOR SELECT USING (true);
+            CREATE POLICY only_recent ON widened AS RESTRICTIVE USING (body IS NOT NULL);
+            """, database.Name);
+        try
+        {
+            using var host = BuildHost(database.AppConnectionString(), o => o.Tables.Add(new RlsTable("public", "widened")));
+            await host.StartAsync();
+            var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Level == LogLevel.Warning).Select(r => r.Message).ToList();
+            Assert.Contains(warnings, w => w.Contains("table widened has permissive policies that ScaleOps does not manage (read_all)", StringComparison.Ordinal));
+            await host.StopAsync();
+        }
+        finally
+        {
+            await PostgresServer.ExecuteAsync("DROP TABLE widened", database.Name);
+        }
+    }
+
+    [Fact]
     public async Task A_partition_without_its_own_row_security_is_reported()
     {
         // The parent is protected, but a partition queried by name uses its own (absent) policies.

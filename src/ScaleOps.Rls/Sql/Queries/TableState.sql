@@ -18,7 +18,10 @@ SELECT c.oid::regclass::text,
                  WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped), false),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = c.oid AND a.attnum = i.indkey[0] AND a.attname = $3
-               WHERE i.indrelid = c.oid)
+               WHERE i.indrelid = c.oid),
+       -- Permissive policies this package does not manage: PostgreSQL ORs them with the tenant policy.
+       (SELECT string_agg(p.polname::text, ', ' ORDER BY p.polname) FROM pg_catalog.pg_policy p
+         WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname NOT LIKE 'scaleops\_%')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
