@@ -11,7 +11,6 @@ namespace ScaleOps.Tenancy;
 public sealed class TenantScope : IDisposable
 {
     private readonly TenantFrame _frame;
-    private bool _disposed;
 
     internal TenantScope(TenantFrame frame) => _frame = frame;
 
@@ -25,14 +24,10 @@ public sealed class TenantScope : IDisposable
     public IReadOnlyList<string> Roles => _frame.Roles;
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        AsyncLocalTenantContext.End(_frame);
-    }
+    /// <remarks>
+    /// Unwinds the calling flow only, every time (a flow where the scope is no longer active is left alone). No "disposed"
+    /// flag: a dispose from another flow (a task that was handed the scope) must not stop the owning flow's own dispose,
+    /// or that flow would stay in this tenant.
+    /// </remarks>
+    public void Dispose() => AsyncLocalTenantContext.End(_frame);
 }

@@ -86,6 +86,22 @@ public class TenantContextTests
     }
 
     [Fact]
+    public async Task A_scope_disposed_by_another_flow_is_still_ended_by_its_own()
+    {
+        using (_context.BeginScope(new TenantId("outer")))
+        {
+            var inner = _context.BeginScope(new TenantId("inner"));
+            await Task.Run(inner.Dispose); // the task's copy of the flow unwinds; this flow is still in "inner"
+            Assert.Equal("inner", _context.Tenant!.Value.Value);
+
+            inner.Dispose();
+            Assert.Equal("outer", _context.Tenant!.Value.Value);
+        }
+
+        Assert.Null(_context.Tenant);
+    }
+
+    [Fact]
     public void Roles_are_copied_when_the_scope_begins()
     {
         var roles = new System.Collections.Generic.List<string> { "reader" };
