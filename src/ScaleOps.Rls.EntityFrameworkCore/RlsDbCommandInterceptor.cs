@@ -94,6 +94,16 @@ public sealed class RlsDbCommandInterceptor : DbCommandInterceptor
             }
         }
 
+        // In a tenant transaction the context was set by BEGIN and lasts until its end: a command under another ambient
+        // tenant would re-set it there, and every later command of that transaction would run as the other tenant.
+        if (npgsql.Transaction is { } transaction && TenantTransactions.OwnerOf(transaction) is { } owner
+            && !string.Equals(owner, _tenantContext.Tenant?.Value, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"An EF Core command runs in the transaction of tenant '{owner}' while the ambient tenant is "
+                + $"'{_tenantContext.Tenant?.Value ?? "(none)"}': it would set its context inside that transaction. Run it in the transaction's own tenant scope.");
+        }
+
         if (!npgsql.CommandText.StartsWith(_context.NamedCommandText, StringComparison.Ordinal))
         {
             npgsql.CommandText = _context.NamedCommandText + "\n" + npgsql.CommandText;

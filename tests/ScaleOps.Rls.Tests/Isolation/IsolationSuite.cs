@@ -169,6 +169,32 @@ public abstract class IsolationSuite(RlsDatabase database)
     }
 
     [Fact]
+    public async Task An_EF_Core_command_under_another_tenant_cannot_take_over_a_tenant_transaction()
+    {
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("t01"));
+        await using var tx = await apis.Data.BeginTransactionAsync();
+        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(tx.Connection)
+            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
+            .Options);
+        await db.Database.UseTransactionAsync(tx.Transaction);
+        var own = await db.Documents.CountAsync();
+
+        using (apis.Tenants.BeginScope(new TenantId("t02")))
+        {
+            // It would send t02's context inside t01's transaction, and the raw commands after it would read t02's rows.
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => db.Documents.CountAsync());
+            Assert.Contains("transaction of tenant 't01'", refused.Message, StringComparison.Ordinal);
+        }
+
+        await using var count = tx.CreateCommand("SELECT count(*) FROM documents WHERE tenant_id <> 't01'");
+        Assert.Equal(0L, await count.ExecuteScalarAsync());
+        Assert.Equal(own, await db.Documents.CountAsync());
+    }
+
+    [Fact]
     public async Task EF_Core_Dapper_and_Npgsql_share_one_tenant_transaction()
     {
         await using var services = RlsDatabase.Services(AppConnectionString(5));
