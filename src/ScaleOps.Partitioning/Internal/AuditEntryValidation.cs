@@ -13,16 +13,19 @@ namespace ScaleOps.Partitioning.Internal;
 /// </summary>
 internal static class AuditEntryValidation
 {
+    /// <returns>
+    /// The JSON text of <see cref="AuditEntry.Changes"/> and <see cref="AuditEntry.Metadata"/>, read once here: it is what
+    /// is written, and a string stays valid after the caller disposes its <see cref="JsonDocument"/>.
+    /// </returns>
     /// <exception cref="ArgumentException">A field breaks a rule; the message names the field.</exception>
-    public static void Validate(AuditEntry entry, string? actor)
+    public static (string? Changes, string? Metadata) Validate(AuditEntry entry, string? actor)
     {
         Required(entry.Action, nameof(AuditEntry.Action));
         Required(entry.EntityType, nameof(AuditEntry.EntityType));
         Text(entry.EntityId, nameof(AuditEntry.EntityId));
         Text(actor, entry.Actor is null ? "Actor (the scope's user id)" : nameof(AuditEntry.Actor));
         Text(entry.UserAgent, nameof(AuditEntry.UserAgent));
-        Json(entry.Changes, nameof(AuditEntry.Changes));
-        Json(entry.Metadata, nameof(AuditEntry.Metadata));
+        return (Json(entry.Changes, nameof(AuditEntry.Changes)), Json(entry.Metadata, nameof(AuditEntry.Metadata)));
     }
 
     private static void Required(string? value, string field)
@@ -63,11 +66,11 @@ internal static class AuditEntryValidation
         }
     }
 
-    private static void Json(JsonElement? value, string field)
+    private static string? Json(JsonElement? value, string field)
     {
         if (value is not { } json)
         {
-            return;
+            return null;
         }
 
         if (json.ValueKind == JsonValueKind.Undefined)
@@ -110,6 +113,8 @@ internal static class AuditEntryValidation
                     $"AuditEntry.{field} contains the JSON escape \\u{code:x4}, a lone surrogate; PostgreSQL jsonb cannot store it.", "entry");
             }
         }
+
+        return text;
     }
 
     private static int Hex(string text, int start) =>

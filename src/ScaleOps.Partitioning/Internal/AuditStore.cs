@@ -37,8 +37,8 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
             await WriteNullableAsync(importer, p.Actor, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
             await WriteNullableAsync(importer, e.IpAddress, NpgsqlDbType.Inet, cancellationToken).ConfigureAwait(false);
             await WriteNullableAsync(importer, e.UserAgent, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-            await WriteNullableAsync(importer, e.Changes?.GetRawText(), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-            await WriteNullableAsync(importer, e.Metadata?.GetRawText(), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, p.Changes, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+            await WriteNullableAsync(importer, p.Metadata, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
         }
 
         await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -76,8 +76,8 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
             actors[i] = p.Actor;
             ips[i] = e.IpAddress;
             userAgents[i] = e.UserAgent;
-            changes[i] = e.Changes?.GetRawText();
-            metadata[i] = e.Metadata?.GetRawText();
+            changes[i] = p.Changes;
+            metadata[i] = p.Metadata;
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

@@ -58,7 +58,10 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
     }
 
     /// <summary>A queued event, or (when <see cref="Flushed"/> is set) a flush marker.</summary>
-    internal sealed record Pending(Guid Id, DateTime OccurredAt, string Tenant, string? Actor, AuditEntry? Entry, TaskCompletionSource? Flushed);
+    /// <remarks><c>Changes</c> and <c>Metadata</c> are the entry's JSON as text, read at <c>WriteAsync</c> (the entry's own
+    /// <see cref="System.Text.Json.JsonElement"/>s may belong to a disposed document by the time the batch is written).</remarks>
+    internal sealed record Pending(Guid Id, DateTime OccurredAt, string Tenant, string? Actor, AuditEntry? Entry, TaskCompletionSource? Flushed,
+        string? Changes = null, string? Metadata = null);
 
     /// <summary>Raised when a write of a batch (or of a part of it) failed; it is retried or split (tests await it).</summary>
     internal event Action<Exception>? WriteFailed;
@@ -73,26 +76,14 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
 
         var tenant = _tenants.RequireTenant();
         var actor = entry.Actor ?? _tenants.UserId;
-        // A value PostgreSQL can never store fails here, naming the field, not later in the batch it would share.
-        AuditEntryValidation.Validate(entry, actor);
+        // A value PostgreSQL can never store fails here, naming the field, not later in the batch it would share. The JSON
+        // is taken as text now: the caller's JsonDocument may be disposed as soon as this returns.
+        var (changes, metadata) = AuditEntryValidation.Validate(entry, actor);
         var at = _time.GetUtcNow();
         // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.
         var occurred = new DateTime(at.UtcTicks - (at.UtcTicks % 10), DateTimeKind.Utc);
         var id = Guid.CreateVersion7(at);
-        // The JSON is copied now: the caller's JsonDocument may be disposed as soon as this returns, and reading it at
-        // write time would then fail that batch on every attempt.
-        var queued = entry.Changes is null && entry.Metadata is null ? entry : new AuditEntry
-        {
-            Action = entry.Action,
-            EntityType = entry.EntityType,
-            EntityId = entry.EntityId,
-            Actor = entry.Actor,
-            IpAddress = entry.IpAddress,
-            UserAgent = entry.UserAgent,
-            Changes = entry.Changes?.Clone(),
-            Metadata = entry.Metadata?.Clone(),
-        };
-        var pending = new Pending(id, occurred, tenant.Value, actor, queued, null);
+        var pending = new Pending(id, occurred, tenant.Value, actor, entry, null, changes, metadata);
         try
         {
             await _channel.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
