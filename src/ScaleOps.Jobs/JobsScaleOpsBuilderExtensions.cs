@@ -37,6 +37,7 @@ public static class JobsScaleOpsBuilderExtensions
         builder.AddMigrations("jobs", typeof(JobsScaleOpsBuilderExtensions).Assembly, "ScaleOps.Jobs.Sql.Migrations.");
         services.TryAddSingleton<JobStore>();
         services.TryAddSingleton<JobsMetrics>();
+        services.TryAddSingleton<LocalDispatch>();
         services.TryAddSingleton<IJobClient, JobClient>();
         services.TryAddSingleton<IJobAdmin, JobAdmin>();
         services.TryAddSingleton<JobWorker>();

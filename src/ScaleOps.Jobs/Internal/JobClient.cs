@@ -10,7 +10,8 @@ using ScaleOps.Tenancy;
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>Validates, serializes and inserts jobs through <see cref="JobStore"/>.</summary>
-internal sealed class JobClient(JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics)
+internal sealed class JobClient(
+    JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics, LocalDispatch dispatch)
     : IJobClient
 {
     public Task<long?> EnqueueAsync<TPayload>(TPayload payload, JobOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -42,6 +43,11 @@ internal sealed class JobClient(JobStore store, IOptions<JobsOptions> options, I
         var now = time.GetUtcNow();
         var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
         var json = Serialize(payload);
+        if (connection is null && dispatch.TryReserve(values, now) is { } producer)
+        {
+            return await InsertStartedAsync(producer, values, json, now, cancellationToken).ConfigureAwait(false);
+        }
+
         var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
         if (id is not null)
         {
@@ -49,6 +55,43 @@ internal sealed class JobClient(JobStore store, IOptions<JobsOptions> options, I
         }
 
         return id;
+    }
+
+    /// <summary>
+    /// Local dispatch: a slot of this host's worker is reserved; the job goes in started (and runs here at once) when
+    /// nothing due waits in its queue, pending otherwise. If the insert fails or is cancelled the slot is given back; a
+    /// row that committed started although the call saw an error is rescued when its lease expires, like a crashed worker's.
+    /// </summary>
+    private async Task<long?> InsertStartedAsync(
+        QueueProducer producer, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var handedOver = false;
+        try
+        {
+            var (id, started, leaseId) = await store.JobInsertStartedAsync(
+                values, json, now, now + options.Value.LeaseDuration, cancellationToken).ConfigureAwait(false);
+            if (id is not { } jobId)
+            {
+                return null;
+            }
+
+            metrics.Enqueued(values.Queue, values.Kind, 1);
+            if (started)
+            {
+                producer.StartReserved(new FetchedJob(
+                    jobId, values.Queue, values.Kind, values.TenantId, json, 1, values.MaxAttempts, values.TimeoutMs, values.RunAt, now, leaseId));
+                handedOver = true;
+            }
+
+            return jobId;
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                producer.Unreserve();
+            }
+        }
     }
 
     private async Task<int> InsertManyAsync<TPayload>(

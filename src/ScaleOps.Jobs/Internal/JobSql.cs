@@ -20,6 +20,7 @@ internal sealed class JobSql
         var quoted = SqlIdentifier.Quote(schema);
         string Get(string name) => Templates.Value[name].Replace("{{schema}}", quoted, StringComparison.Ordinal);
         Insert = Get("JobInsert");
+        InsertStarted = Get("JobInsertStarted");
         InsertMany = Get("JobInsertMany");
         Notify = Get("JobNotify");
         Jobs = quoted + ".jobs";
@@ -43,6 +44,8 @@ internal sealed class JobSql
     }
 
     public string Insert { get; }
+
+    public string InsertStarted { get; }
 
     public string InsertMany { get; }
 

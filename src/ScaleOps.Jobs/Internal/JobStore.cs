@@ -58,6 +58,29 @@ internal sealed partial class JobStore
         }
     }
 
+    /// <summary>
+    /// Inserts one job for local dispatch (<c>JobInsertStarted.sql</c>): started and leased to this host when nothing due
+    /// waits in its queue, pending otherwise. Returns the id (null for a duplicate), whether it went in started, and its lease id.
+    /// </summary>
+    public async Task<(long? Id, bool Started, long LeaseId)> JobInsertStartedAsync(
+        JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(_sql.InsertStarted, connection);
+        AddInsertParameters(command.Parameters, v, now);
+        command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
+        command.Parameters.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return (null, false, 0);
+        }
+
+        return (reader.GetInt64(0), reader.GetBoolean(1), reader.GetInt64(2));
+    }
+
     public async Task<int> JobInsertManyAsync(
         NpgsqlConnection? connection, NpgsqlTransaction? transaction, JobInsertValues v, string[] payloads, DateTimeOffset now,
         CancellationToken cancellationToken)

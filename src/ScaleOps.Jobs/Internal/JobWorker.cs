@@ -19,7 +19,7 @@ namespace ScaleOps.Jobs.Internal;
 /// </summary>
 internal sealed class JobWorker(
     IServiceProvider services, JobStore store, IOptions<JobsOptions> jobsOptions, TimeProvider time, JobsMetrics metrics,
-    ILoggerFactory loggerFactory) : IHostedService, IDisposable
+    LocalDispatch dispatch, ILoggerFactory loggerFactory) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Worker");
     private readonly CancellationTokenSource _stopFetching = new();
@@ -95,6 +95,8 @@ internal sealed class JobWorker(
             _producerTasks.Add(Task.Run(() => producer.RunAsync(_stopFetching.Token, _shutdown.Token), CancellationToken.None));
         }
 
+        dispatch.Open(_producers, handlers);
+
         JobsLog.WorkerStarted(_logger, string.Join(", ", queues.Select(q => $"{q.Key} (concurrency {q.Value.Concurrency})")));
         return Task.CompletedTask;
     }
@@ -126,6 +128,7 @@ internal sealed class JobWorker(
     {
         await Task.Yield();
         var options = jobsOptions.Value;
+        dispatch.Close();
         await _stopFetching.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_producerTasks).ConfigureAwait(false);
 
@@ -164,6 +167,7 @@ internal sealed class JobWorker(
 
     public void Dispose()
     {
+        dispatch.Close();
         Task? stopping;
         lock (_gate)
         {

@@ -34,6 +34,8 @@ internal sealed class QueueProducer(
     private int _fetches;
     private int _waitingForCompletions;
     private CancellationToken _shutdown;
+    private CancellationToken _stopFetching = new(canceled: true);
+    private bool _started;
 
     public string Queue => queue;
 
@@ -49,7 +51,13 @@ internal sealed class QueueProducer(
 
     public async Task RunAsync(CancellationToken stopFetching, CancellationToken shutdown)
     {
-        _shutdown = shutdown;
+        lock (_gate)
+        {
+            _shutdown = shutdown;
+            _stopFetching = stopFetching;
+            _started = true;
+        }
+
         var errorDelay = TimeSpan.FromMilliseconds(100);
         while (!stopFetching.IsCancellationRequested)
         {
@@ -225,24 +233,68 @@ internal sealed class QueueProducer(
         }
         finally
         {
-            int room;
-            lock (_gate)
-            {
-                _running--;
-                if (_stopping && _running == 0)
-                {
-                    _drained.TrySetResult();
-                }
-
-                room = queueOptions.Concurrency + queueOptions.LocalBuffer - _running - _buffer.Count;
-            }
-
-            Pump();
-            if (room >= _refetchAt && Volatile.Read(ref _moreWork) == 1)
-            {
-                _wake.Set();
-            }
+            SlotFreed();
         }
+    }
+
+    private void SlotFreed()
+    {
+        int room;
+        lock (_gate)
+        {
+            _running--;
+            if (_stopping && _running == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            room = queueOptions.Concurrency + queueOptions.LocalBuffer - _running - _buffer.Count;
+        }
+
+        Pump();
+        if (room >= _refetchAt && Volatile.Read(ref _moreWork) == 1)
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>
+    /// Local dispatch: reserves a free slot for a job the client is about to insert already started on this host. Only
+    /// while the loop runs, nothing waits in the buffer, a slot is free, and the queue has no tenant cap (a cap is
+    /// counted under the fetch's advisory lock). The caller either hands the job over (<see cref="StartReserved"/>) or
+    /// gives the slot back (<see cref="Unreserve"/>); until then the slot counts as running, so a fetch leaves it free
+    /// and a stop waits for it.
+    /// </summary>
+    public bool TryReserve()
+    {
+        if (!queueOptions.LocalDispatch || queueOptions.MaxRunningPerTenant > 0)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            if (!_started || _stopping || _stopFetching.IsCancellationRequested || _buffer.Count > 0 || _running >= queueOptions.Concurrency)
+            {
+                return false;
+            }
+
+            _running++;
+            return true;
+        }
+    }
+
+    /// <summary>The reserved job did not go in started (a duplicate, due jobs waiting, or an error): the slot is free again.</summary>
+    public void Unreserve() => SlotFreed();
+
+    /// <summary>
+    /// Runs a job the client inserted started in a reserved slot. It runs on the thread pool without the enqueuing
+    /// caller's execution context (its async-local state, tenant scope included, stays with the caller).
+    /// </summary>
+    public void StartReserved(FetchedJob job)
+    {
+        leases.Add(new LeaseToken(job.Id, job.LeaseId));
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Producer.RunOneAsync(state.Job), (Producer: this, Job: job), preferLocal: false);
     }
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

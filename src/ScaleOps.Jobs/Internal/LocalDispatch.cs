@@ -1,0 +1,37 @@
+using System;
+using System.Collections.Generic;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>
+/// Where the client finds this host's running producers for local dispatch (<see cref="QueueOptions.LocalDispatch"/>).
+/// The worker opens it when it starts and closes it before it stops fetching; while closed (or on a host that runs no
+/// worker) every job goes in pending.
+/// </summary>
+internal sealed class LocalDispatch
+{
+    private volatile Snapshot? _open;
+
+    public void Open(IReadOnlyDictionary<string, QueueProducer> producers, IReadOnlyDictionary<string, JobHandlerRegistration> handlers) =>
+        _open = new Snapshot(producers, handlers);
+
+    public void Close() => _open = null;
+
+    /// <summary>
+    /// The producer that reserved a slot for this job, or null when it must go in pending: not due yet, a concurrency key,
+    /// no worker or no handler for its kind here, or no free slot.
+    /// </summary>
+    public QueueProducer? TryReserve(JobInsertValues job, DateTimeOffset now)
+    {
+        if (_open is not { } open || job.RunAt > now || job.ConcurrencyKey is not null
+            || !open.Handlers.ContainsKey(job.Kind) || !open.Producers.TryGetValue(job.Queue, out var producer))
+        {
+            return null;
+        }
+
+        return producer.TryReserve() ? producer : null;
+    }
+
+    private sealed record Snapshot(
+        IReadOnlyDictionary<string, QueueProducer> Producers, IReadOnlyDictionary<string, JobHandlerRegistration> Handlers);
+}
