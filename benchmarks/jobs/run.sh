@@ -68,6 +68,7 @@ measure() { # peer scenario N C
   case "$peer" in
     scaleops) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
     scaleops-buffer) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" buffer) ;;
+    scaleops-local) line=$(dotnet "$bench_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c" local) ;;
     hangfire)
       for kv in $hangfire_n; do [ "${kv%%=*}" = "$scenario" ] && n="${kv#*=}"; done
       line=$(dotnet "$hangfire_dll" "$scenario" "Host=127.0.0.1;Port=$port;Username=postgres;Database=jobs_bench;Maximum Pool Size=100" "$n" "$c") ;;
@@ -85,6 +86,7 @@ for rep in $(seq 1 "$reps"); do
     [[ " $scenarios " == *" $1 "* ]] || continue
     for peer in $peers; do measure "$peer" "$1" "$2" "$3"; done
     if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer "$1" "$2" "$3"; fi
+    if [ "$1" = latency ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-local "$1" "$2" "$3"; fi
   done
 done
 "${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" >/dev/null 2>&1 || true

@@ -16,10 +16,11 @@ def fmt(vals, digits=0):
     return f"{f.format(m)} [{f.format(min(vals))}–{f.format(max(vals))}]", m
 
 names = {"scaleops": "ScaleOps.Jobs", "scaleops-buffer": "ScaleOps.Jobs, LocalBuffer 500 + delete on success",
+         "scaleops-local": "ScaleOps.Jobs, enqueued on the worker's host (local dispatch)",
          "graphile": "graphile-worker 0.18.0 (batched)", "pgboss": "pg-boss 12.38.0 (batched)",
          "hangfire": "Hangfire.PostgreSql 1.21.1"}
-ours = ["scaleops", "scaleops-buffer"]
-peers = [p for p in ["scaleops", "scaleops-buffer", "graphile", "pgboss", "hangfire"] if any(k[1] == p for k in by)]
+ours = ["scaleops", "scaleops-buffer", "scaleops-local"]
+peers = [p for p in ["scaleops", "scaleops-buffer", "scaleops-local", "graphile", "pgboss", "hangfire"] if any(k[1] == p for k in by)]
 loads = [float(r["load"].split()[0]) for r in rows if "load" in r]
 print(f"Results: {sys.argv[1]} ({len(rows)} measurements; CPU busy% at start: median {statistics.median(r['busy'] for r in rows)}, "
       f"max {max(r['busy'] for r in rows)}" + (f"; 1-min load average at the end of a measurement: median {statistics.median(loads):.1f} [{min(loads):.1f}–{max(loads):.1f}]" if loads else "") + ")\n")
@@ -66,7 +67,8 @@ for p in peers:
         continue
     cells = [fmt([r[k] for r in rs], 2)[0] for k in ["p50", "p95", "p99"]]
     print(f"| {names[p]} | " + " | ".join(cells) + f" | {max(r['max'] for r in rs):.1f} | {statistics.median(r['enqueueP50'] for r in rs):.2f} | {rs[0]['n']} |")
-rr = ratio_per_rep(("latency", None), "scaleops", higher_is_better=False, field="p50")
-if rr:
-    print(f"\nScaleOps p50 pickup / fastest peer's p50, per rep (lower is better; goal ≤ 0.50): "
-          f"{statistics.median(1 / x for x in rr):.2f} [{min(1 / x for x in rr):.2f}–{max(1 / x for x in rr):.2f}]")
+for o, how in [("scaleops", "enqueued from a host without a worker"), ("scaleops-local", "enqueued on the worker's host")]:
+    rr = ratio_per_rep(("latency", None), o, higher_is_better=False, field="p50")
+    if rr:
+        print(f"\nScaleOps ({how}) p50 pickup / fastest peer's p50, per rep (lower is better; goal ≤ 0.50): "
+              f"{statistics.median(1 / x for x in rr):.2f} [{min(1 / x for x in rr):.2f}–{max(1 / x for x in rr):.2f}]")

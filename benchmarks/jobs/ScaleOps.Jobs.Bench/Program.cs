@@ -59,13 +59,16 @@ public static class Program
     private const int LatencyWarmup = 20;
 
     /// <summary>
-    /// Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [buffer]
+    /// Usage: ScaleOps.Jobs.Bench &lt;bulk|single|process|latency&gt; CONNECTION_STRING N C [buffer|local]
     /// "buffer": LocalBuffer 500 and succeeded jobs deleted at completion (graphile-worker's localQueue 500 and delete).
+    /// "local" (latency): the jobs are enqueued through the worker's own host, so local dispatch starts them there; without
+    /// it they are enqueued through a second host that runs no worker, as from another process (NOTIFY, then a fetch).
     /// </summary>
     public static async Task<int> Main(string[] args)
     {
         var (scenario, cs, n, c) = (args[0], args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
         var buffered = args.Length > 4 && args[4] == "buffer";
+        var local = args.Length > 4 && args[4] == "local";
         var counter = new Counter();
         IHost Build(bool worker) => BuildHost(cs, worker, c, buffered, counter);
         await using var admin = NpgsqlDataSource.Create(cs);
@@ -141,6 +144,11 @@ public static class Program
             {
                 using var worker = Build(worker: true);
                 await worker.StartAsync();
+                if (local)
+                {
+                    jobs = worker.Services.GetRequiredService<IJobClient>();
+                }
+
                 await Task.Delay(500);
                 var samples = new double[n];
                 var enqueue = new double[n];
@@ -175,7 +183,7 @@ public static class Program
         }
 
         await client.StopAsync();
-        var peer = buffered ? "scaleops-buffer" : "scaleops";
+        var peer = buffered ? "scaleops-buffer" : local ? "scaleops-local" : "scaleops";
         var line = JsonSerializer.Serialize(new { peer, scenario, n, c }).TrimEnd('}') + "," + JsonSerializer.Serialize(result).TrimStart('{');
         Console.WriteLine(line);
         return 0;
