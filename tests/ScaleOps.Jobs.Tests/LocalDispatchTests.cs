@@ -154,6 +154,18 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         await UntilStateAsync(first!.Value, "succeeded");
     }
 
+    [Fact]
+    public async Task A_job_of_a_kind_this_host_has_no_handler_for_goes_in_pending_for_a_host_that_has_one()
+    {
+        await using var host = await StartAsync("ld-kind");
+        await SettledProducerAsync(host, "ld-kind");
+
+        var id = (await host.Client.EnqueueAsync(new Other(1), new JobOptions { MaxAttempts = 1 }))!.Value;
+        await UntilStateAsync(id, "dead");
+        Assert.False(await StartedByItsInsertAsync(id), "a job no handler here can run was started by its insert");
+        Assert.Contains("No handler for job kind 'test.other'", await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {id}"));
+    }
+
     public static TheoryData<string> FetchedCases => ["switched off", "tenant cap", "concurrency key", "caller's transaction", "no free slot"];
 
     [Theory]
