@@ -83,7 +83,9 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             await running.Task.WaitAsync("the job to start");
             Assert.True(await StartedByItsInsertAsync(id));
             Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
-            Assert.True(await database.ScalarAsync<bool>($"SELECT lease_until > created_at FROM scaleops.jobs WHERE id = {id}"));
+            // Leased like a fetched job: for LeaseDuration (the default, 30 s) from its start, renewed by heartbeats.
+            Assert.True(await database.ScalarAsync<bool>(
+                $"SELECT lease_until >= created_at + interval '30 seconds' FROM scaleops.jobs WHERE id = {id}"));
         }
 
         // Stopped while it ran: the worker gave it back, pending again with its attempt uncounted.
@@ -116,6 +118,8 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         await using var host = await StartAsync("ld-order", new QueueOptions { Concurrency = 2 }, probe);
         await SettledProducerAsync(host, "ld-order");
 
+        using var release = new ReleaseOnDispose(hold);
+
         // Job 1 holds one slot. Job 2 waits, due, unseen by the worker (inserted without a notification).
         var first = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
         await TestSignal.UntilAsync(() => Task.FromResult(host.Probe.Count == 1), "job 1 to start");
@@ -131,7 +135,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         Assert.Equal([1, 2, 3], host.Probe.Seen.Select(s => s.N));
         Assert.True(await StartedByItsInsertAsync(first));
         Assert.False(await StartedByItsInsertAsync(third), "job 3 was started by its insert ahead of the waiting job 2");
-        hold.SetResult();
+        hold.TrySetResult();
     }
 
     [Fact]
@@ -142,6 +146,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         await using var host = await StartAsync("ld-dup", new QueueOptions { Concurrency = 2 }, probe);
         await SettledProducerAsync(host, "ld-dup");
 
+        using var release = new ReleaseOnDispose(hold);
         var first = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "k" });
         await TestSignal.UntilAsync(() => Task.FromResult(host.Probe.Count == 1), "job 1 to start");
         Assert.Null(await host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "k" }));
@@ -150,7 +155,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         var other = (await host.Client.EnqueueAsync(new Ping(2)))!.Value;
         await UntilStateAsync(other, "succeeded");
         Assert.True(await StartedByItsInsertAsync(other));
-        hold.SetResult();
+        hold.TrySetResult();
         await UntilStateAsync(first!.Value, "succeeded");
     }
 
@@ -166,6 +171,207 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         Assert.Contains("No handler for job kind 'test.other'", await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {id}"));
     }
 
+    [Fact]
+    public async Task A_given_back_slot_never_starts_buffered_jobs_in_the_enqueuing_callers_context()
+    {
+        // The slot a pending insert gives back may start jobs a fetch buffered meanwhile: they must not run on the caller.
+        string?[] seenState = [null, "not run", "not run", "not run"];
+        var probe = new Probe
+        {
+            Behavior = (p, _, _) =>
+            {
+                if (p.N is >= 1 and <= 3)
+                {
+                    seenState[p.N] = CallerState.Value;
+                }
+
+                return Task.CompletedTask;
+            },
+        };
+        await using var host = await StartAsync("ld-giveback", new QueueOptions { Concurrency = 1, LocalBuffer = 10 }, probe);
+        var producer = await SettledProducerAsync(host, "ld-giveback");
+        for (var n = 1; n <= 3; n++)
+        {
+            await database.ExecuteAsync(
+                "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
+                + $"VALUES ('ld-giveback', 'test.ping', '{{\"n\": {n}}}', now() - interval '1 minute', 5, now())");
+        }
+
+        // An open transaction holds the unique key: the enqueue below reserves the only slot, then waits on it.
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand(
+            "INSERT INTO scaleops.jobs (queue, kind, tenant_id, payload, run_at, max_attempts, created_at, unique_key) "
+            + "VALUES ('ld-giveback', 'test.ping', 't1', '{\"n\": 9}', now(), 5, now(), 'u')", blocker, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var tenants = host.Services.GetRequiredService<ITenantContext>();
+        Task<long?> enqueue;
+        using (tenants.BeginScope(new TenantId("t1")))
+        {
+            CallerState.Value = "the caller's request state";
+            enqueue = host.Client.EnqueueAsync(new Ping(9), new JobOptions { UniqueKey = "u" });
+            CallerState.Value = null;
+        }
+
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0,
+            "the enqueue to wait on the held unique key");
+
+        // A fetch buffers the three waiting jobs: the reserved slot is the only one, so none can start yet.
+        producer.Wake();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'ld-giveback' AND state = 'running'") == 3,
+            "the fetch to take the three waiting jobs");
+        await transaction.RollbackAsync();
+        var id = await enqueue.WaitAsync("the enqueue to finish");
+        Assert.NotNull(id);
+        await UntilStateAsync(id!.Value, "succeeded");
+
+        var byN = host.Probe.Seen.ToDictionary(x => x.N);
+        for (var n = 1; n <= 3; n++)
+        {
+            Assert.Null(byN[n].AmbientTenant);
+            Assert.Null(seenState[n]);
+        }
+    }
+
+    [Fact]
+    public async Task Nothing_is_reserved_while_a_fetch_is_in_flight()
+    {
+        // A fetch in flight may already have started older jobs for the free slots; a job inserted started now would
+        // run ahead of them. The test holds the fetch's advisory lock so that a fetch stays in flight.
+        await using var host = await StartAsync("ld-inflight", new QueueOptions { Concurrency = 1 });
+        var producer = await SettledProducerAsync(host, "ld-inflight");
+        var fetches = producer.Fetches;
+
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", blocker, transaction))
+        {
+            hold.Parameters.AddWithValue("key", ScaleOps.Data.AdvisoryLock.KeyOf("scaleops:jobs:fetch:scaleops:ld-inflight"));
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        producer.Wake();
+        await TestSignal.UntilAsync(
+            async () => producer.Fetches > fetches
+                        && await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0,
+            "the fetch to wait on the held lock");
+        Assert.False(producer.TryReserve(), "a slot was reserved while a fetch was in flight");
+
+        await transaction.RollbackAsync();
+        await TestSignal.UntilAsync(() => Task.FromResult(producer.TryReserve()), "a slot to be reservable once the fetch is over");
+        producer.Unreserve();
+    }
+
+    [Fact]
+    public async Task A_job_inserted_started_after_its_worker_stopped_is_given_back_not_run()
+    {
+        var probe = new Probe();
+        var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "ld-late";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(200);
+            o.TimeoutGrace = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        await using var _ = host;
+        await SettledProducerAsync(host, "ld-late");
+
+        // The enqueue reserves a slot, then waits on a unique key an open transaction holds, while the worker stops.
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await using (var hold = new Npgsql.NpgsqlCommand(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at, unique_key) "
+            + "VALUES ('ld-late', 'test.ping', '{\"n\": 9}', now(), 5, now(), 'late')", blocker, transaction))
+        {
+            await hold.ExecuteNonQueryAsync();
+        }
+
+        var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "late" });
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0,
+            "the enqueue to wait on the held unique key");
+        await host.Services.GetRequiredService<JobWorker>().StopAsync(default).WaitAsync("the worker to stop");
+
+        await transaction.RollbackAsync();
+        var id = (await enqueue.WaitAsync("the enqueue to finish"))!.Value;
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Empty(probe.Seen);
+    }
+
+    [Fact]
+    public async Task A_queue_with_many_pending_jobs_takes_the_pending_path_even_when_none_is_due()
+    {
+        await using var host = await StartAsync("ld-delayed");
+        await SettledProducerAsync(host, "ld-delayed");
+        var later = new JobOptions { Delay = TimeSpan.FromHours(1) };
+        var fewId = await host.Client.EnqueueAsync(new Ping(0), later);
+        var few = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+        await UntilStateAsync(few, "succeeded");
+        Assert.True(await StartedByItsInsertAsync(few), "with one delayed job the queue counts as idle");
+
+        await host.Client.EnqueueManyAsync(Enumerable.Range(2, 40).Select(n => new Ping(n)).ToList(), later);
+        var many = (await host.Client.EnqueueAsync(new Ping(100)))!.Value;
+        await UntilStateAsync(many, "succeeded");
+        Assert.False(await StartedByItsInsertAsync(many), "with 41 delayed jobs the check is bounded: the job goes in pending");
+        Assert.NotNull(fewId);
+    }
+
+    [Fact]
+    public async Task An_insert_whose_outcome_is_unknown_gives_its_started_row_back()
+    {
+        // The commit of the started insert waits for a synchronous standby that does not exist; its session is then
+        // terminated: the job is committed locally, and the caller sees an error. On its only attempt, it must still run.
+        await using var pg = await PrivatePostgres.StartAsync();
+        var probe = new Probe();
+        await using var host = await JobsHost.StartAsync(pg.ConnectionString, o =>
+        {
+            o.DefaultQueue = "ld-unknown";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.LeaseDuration = TimeSpan.FromSeconds(2);
+            o.RescueInterval = TimeSpan.FromMilliseconds(200);
+        }, probe: probe);
+        await using var admin = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
+        async Task<T> ScalarAsync<T>(string sql)
+        {
+            await using var command = admin.CreateCommand(sql);
+            return (T)(await command.ExecuteScalarAsync())!;
+        }
+
+        await SettledProducerAsync(host, "ld-unknown");
+        await using (var command = admin.CreateCommand("ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await ScalarAsync<bool>("SELECT pg_reload_conf()");
+        var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
+        await TestSignal.UntilAsync(
+            async () => await ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") > 0,
+            "the enqueue's commit to wait for the standby");
+        await ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep') t");
+        await Assert.ThrowsAnyAsync<Exception>(() => enqueue);
+
+        await using (var command = admin.CreateCommand("ALTER SYSTEM RESET synchronous_standby_names"))
+        {
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await ScalarAsync<bool>("SELECT pg_reload_conf()");
+
+        // Given back at once (pending, attempt not counted), it runs; left to the rescuer, it would be dead unrun.
+        await TestSignal.UntilAsync(
+            async () => await ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'") is "succeeded" or "dead",
+            "the job to finish");
+        Assert.Equal("succeeded", await ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'"));
+        Assert.Equal(1, Assert.Single(probe.Seen).N);
+    }
+
     public static TheoryData<string> FetchedCases => ["switched off", "tenant cap", "concurrency key", "caller's transaction", "no free slot"];
 
     [Theory]
@@ -175,6 +381,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         var queue = "ld-fetch-" + @case.Replace(' ', '-').Replace("'", "", StringComparison.Ordinal);
         var hold = new TaskCompletionSource();
         var probe = new Probe { Behavior = (p, _, _) => p.N == 0 ? hold.Task : Task.CompletedTask };
+        using var release = new ReleaseOnDispose(hold);
         var queueOptions = @case switch
         {
             "switched off" => new QueueOptions { LocalDispatch = false },
@@ -205,9 +412,15 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             id = (await host.Client.EnqueueAsync(new Ping(1), options))!.Value;
         }
 
-        hold.SetResult();
+        hold.TrySetResult();
         await UntilStateAsync(id, "succeeded");
         Assert.False(await StartedByItsInsertAsync(id), $"{@case}: the job was started by its insert");
         Assert.True(producer.Fetches > fetches);
+    }
+
+    /// <summary>Releases a held handler however the test ends, so a failed assertion does not stall the host's stop.</summary>
+    private sealed class ReleaseOnDispose(TaskCompletionSource hold) : IDisposable
+    {
+        public void Dispose() => hold.TrySetResult();
     }
 }

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Tenancy;
@@ -11,9 +12,12 @@ namespace ScaleOps.Jobs.Internal;
 
 /// <summary>Validates, serializes and inserts jobs through <see cref="JobStore"/>.</summary>
 internal sealed class JobClient(
-    JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics, LocalDispatch dispatch)
+    JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics, LocalDispatch dispatch,
+    ILoggerFactory loggerFactory)
     : IJobClient
 {
+    private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Client");
+
     public Task<long?> EnqueueAsync<TPayload>(TPayload payload, JobOptions? options = null, CancellationToken cancellationToken = default) =>
         InsertOneAsync(null, null, payload, options, cancellationToken);
 
@@ -59,38 +63,67 @@ internal sealed class JobClient(
 
     /// <summary>
     /// Local dispatch: a slot of this host's worker is reserved; the job goes in started (and runs here at once) when
-    /// nothing due waits in its queue, pending otherwise. If the insert fails or is cancelled the slot is given back; a
-    /// row that committed started although the call saw an error is rescued when its lease expires, like a crashed worker's.
+    /// nothing due waits in its queue, pending otherwise. If the insert fails, the slot is given back at once and, in the
+    /// background, the row the insert may have committed started (a broken connection or a cancellation after the commit)
+    /// is given back too, so it neither waits for its lease to expire nor has an attempt counted that never ran. If the
+    /// worker stopped while the insert ran, the started row is given back the same way.
     /// </summary>
     private async Task<long?> InsertStartedAsync(
         QueueProducer producer, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var handedOver = false;
+        var leaseUntil = now + options.Value.LeaseDuration;
+        long? id;
+        bool started;
+        long leaseId;
         try
         {
-            var (id, started, leaseId) = await store.JobInsertStartedAsync(
-                values, json, now, now + options.Value.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            if (id is not { } jobId)
-            {
-                return null;
-            }
+            (id, started, leaseId) = await store.JobInsertStartedAsync(values, json, now, leaseUntil, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            producer.Unreserve();
+            _ = Task.Run(() => UnstartAsync(values, now, leaseUntil, ex.GetType().Name), CancellationToken.None);
+            throw;
+        }
 
-            metrics.Enqueued(values.Queue, values.Kind, 1);
-            if (started)
-            {
-                producer.StartReserved(new FetchedJob(
-                    jobId, values.Queue, values.Kind, values.TenantId, json, 1, values.MaxAttempts, values.TimeoutMs, values.RunAt, now, leaseId));
-                handedOver = true;
-            }
+        if (id is not { } jobId)
+        {
+            producer.Unreserve();
+            return null;
+        }
 
+        metrics.Enqueued(values.Queue, values.Kind, 1);
+        if (!started)
+        {
+            producer.Unreserve();
             return jobId;
         }
-        finally
+
+        var job = new FetchedJob(jobId, values.Queue, values.Kind, values.TenantId, json, 1, values.MaxAttempts, values.TimeoutMs, values.RunAt, now, leaseId);
+        if (!producer.TryStartReserved(job))
         {
-            if (!handedOver)
+            try
             {
-                producer.Unreserve();
+                await store.JobReleaseManyAsync([new LeaseToken(jobId, leaseId)], time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                JobsLog.LocalDispatchReleaseFailed(_logger, ex, jobId.ToString(System.Globalization.CultureInfo.InvariantCulture), values.Queue, "the worker stopped");
+            }
+        }
+
+        return jobId;
+    }
+
+    private async Task UnstartAsync(JobInsertValues values, DateTimeOffset now, DateTimeOffset leaseUntil, string error)
+    {
+        try
+        {
+            await store.JobUnstartAsync(values, now, leaseUntil, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+        {
+            JobsLog.LocalDispatchReleaseFailed(_logger, ex, $"({values.Kind} created at {now:O})", values.Queue, "its insert failed: " + error);
         }
     }
 

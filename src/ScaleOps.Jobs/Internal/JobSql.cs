@@ -21,6 +21,7 @@ internal sealed class JobSql
         string Get(string name) => Templates.Value[name].Replace("{{schema}}", quoted, StringComparison.Ordinal);
         Insert = Get("JobInsert");
         InsertStarted = Get("JobInsertStarted");
+        Unstart = Get("JobUnstart");
         InsertMany = Get("JobInsertMany");
         Notify = Get("JobNotify");
         Jobs = quoted + ".jobs";
@@ -46,6 +47,8 @@ internal sealed class JobSql
     public string Insert { get; }
 
     public string InsertStarted { get; }
+
+    public string Unstart { get; }
 
     public string InsertMany { get; }
 

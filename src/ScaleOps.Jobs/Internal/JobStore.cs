@@ -81,6 +81,23 @@ internal sealed partial class JobStore
         return (reader.GetInt64(0), reader.GetBoolean(1), reader.GetInt64(2));
     }
 
+    /// <summary>
+    /// Gives back the row a failed <see cref="JobInsertStartedAsync"/> may have committed (<c>JobUnstart.sql</c>): pending,
+    /// attempt not counted. Returns how many rows it gave back (0 or 1).
+    /// </summary>
+    public async Task<int> JobUnstartAsync(JobInsertValues v, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.Unstart, p =>
+        {
+            p.Add(new NpgsqlParameter<string>("queue", v.Queue));
+            p.Add(new NpgsqlParameter<string>("kind", v.Kind));
+            p.Add(new NpgsqlParameter<string>("tenant", v.TenantId));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+        return (int)rows[0];
+    }
+
     public async Task<int> JobInsertManyAsync(
         NpgsqlConnection? connection, NpgsqlTransaction? transaction, JobInsertValues v, string[] payloads, DateTimeOffset now,
         CancellationToken cancellationToken)

@@ -139,6 +139,12 @@ internal sealed class JobWorker(
             await CompletesWithinAsync(drained, options.TimeoutGrace).ConfigureAwait(false);
         }
 
+        // A job that local dispatch inserts started from now on is given back by its client, not started here.
+        foreach (var producer in _producers.Values)
+        {
+            producer.Close();
+        }
+
         var released = 0;
         var unfinished = _leases.Snapshot();
         if (unfinished.Count > 0)

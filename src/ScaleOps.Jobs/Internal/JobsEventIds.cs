@@ -38,4 +38,6 @@ internal static class JobsEventIds
     public const int ScheduleReadFailed = 3017;
 
     public const int RetryDeadSkipped = 3018;
+
+    public const int LocalDispatchReleaseFailed = 3019;
 }

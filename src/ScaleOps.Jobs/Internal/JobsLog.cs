@@ -69,4 +69,8 @@ internal static partial class JobsLog
     [LoggerMessage(EventId = JobsEventIds.RetryDeadSkipped, Level = LogLevel.Warning,
         Message = "Retried {Retried} dead jobs of queue {Queue}; skipped {Skipped} whose unique key is live again (an equal job is pending or running, or a newer dead one was retried)")]
     public static partial void RetryDeadSkipped(ILogger logger, int retried, int skipped, string queue);
+
+    [LoggerMessage(EventId = JobsEventIds.LocalDispatchReleaseFailed, Level = LogLevel.Warning,
+        Message = "Could not give back job {Job} of queue {Queue}, inserted started for this host but not run here ({Reason}); the rescuer will requeue it when its lease expires")]
+    public static partial void LocalDispatchReleaseFailed(ILogger logger, Exception exception, string job, string queue, string reason);
 }

@@ -36,6 +36,8 @@ internal sealed class QueueProducer(
     private CancellationToken _shutdown;
     private CancellationToken _stopFetching = new(canceled: true);
     private bool _started;
+    private bool _fetching;
+    private bool _closed;
 
     public string Queue => queue;
 
@@ -62,14 +64,20 @@ internal sealed class QueueProducer(
         while (!stopFetching.IsCancellationRequested)
         {
             _wake.Reset();
-            int room, held;
+            int room;
+            bool fetch;
             lock (_gate)
             {
-                held = _running + _buffer.Count;
+                var held = _running + _buffer.Count;
                 room = queueOptions.Concurrency + queueOptions.LocalBuffer - held;
+                fetch = room > 0 && (room >= _refetchAt || held == 0) && Interlocked.Exchange(ref _moreWork, 0) == 1;
+
+                // While a fetch is in flight, local dispatch reserves nothing: the fetch may already have started older
+                // jobs for the free slots, and a job inserted started now would run ahead of them.
+                _fetching = fetch;
             }
 
-            if (room > 0 && (room >= _refetchAt || held == 0) && Interlocked.Exchange(ref _moreWork, 0) == 1)
+            if (fetch)
             {
                 try
                 {
@@ -83,6 +91,10 @@ internal sealed class QueueProducer(
                     Volatile.Write(ref _moreWork, 1);
                     await DelayAsync(errorDelay, stopFetching).ConfigureAwait(false);
                     errorDelay = TimeSpan.FromTicks(Math.Min(errorDelay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
+                finally
+                {
+                    EndFetch();
                 }
 
                 continue;
@@ -163,9 +175,19 @@ internal sealed class QueueProducer(
                 leases.Add(new LeaseToken(job.Id, job.LeaseId));
                 _buffer.Enqueue(job);
             }
+
+            _fetching = false;
         }
 
         Pump();
+    }
+
+    private void EndFetch()
+    {
+        lock (_gate)
+        {
+            _fetching = false;
+        }
     }
 
     /// <summary>
@@ -237,9 +259,16 @@ internal sealed class QueueProducer(
         }
     }
 
-    private void SlotFreed()
+    private void SlotFreed() => SlotFreed(pumpHere: true);
+
+    /// <summary>
+    /// A slot is free again. Buffered jobs it lets start run on this thread (<paramref name="pumpHere"/>) or, when this
+    /// thread is not the producer's (an enqueuing caller's), on the thread pool without the caller's execution context.
+    /// </summary>
+    private void SlotFreed(bool pumpHere)
     {
         int room;
+        bool buffered;
         lock (_gate)
         {
             _running--;
@@ -249,11 +278,21 @@ internal sealed class QueueProducer(
             }
 
             room = queueOptions.Concurrency + queueOptions.LocalBuffer - _running - _buffer.Count;
+            buffered = _buffer.Count > 0;
         }
 
-        Pump();
+        if (pumpHere)
+        {
+            Pump();
+        }
+        else if (buffered)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static producer => producer.Pump(), this, preferLocal: false);
+        }
+
         if (room >= _refetchAt && Volatile.Read(ref _moreWork) == 1)
         {
+            // The loop's continuation runs asynchronously, in its own context.
             _wake.Set();
         }
     }
@@ -261,7 +300,7 @@ internal sealed class QueueProducer(
     /// <summary>
     /// Local dispatch: reserves a free slot for a job the client is about to insert already started on this host. Only
     /// while the loop runs, nothing waits in the buffer, a slot is free, and the queue has no tenant cap (a cap is
-    /// counted under the fetch's advisory lock). The caller either hands the job over (<see cref="StartReserved"/>) or
+    /// counted under the fetch's advisory lock). The caller either hands the job over (<see cref="TryStartReserved"/>) or
     /// gives the slot back (<see cref="Unreserve"/>); until then the slot counts as running, so a fetch leaves it free
     /// and a stop waits for it.
     /// </summary>
@@ -274,7 +313,8 @@ internal sealed class QueueProducer(
 
         lock (_gate)
         {
-            if (!_started || _stopping || _stopFetching.IsCancellationRequested || _buffer.Count > 0 || _running >= queueOptions.Concurrency)
+            if (!_started || _stopping || _closed || _fetching || _stopFetching.IsCancellationRequested || _buffer.Count > 0
+                || _running >= queueOptions.Concurrency)
             {
                 return false;
             }
@@ -284,17 +324,44 @@ internal sealed class QueueProducer(
         }
     }
 
-    /// <summary>The reserved job did not go in started (a duplicate, due jobs waiting, or an error): the slot is free again.</summary>
-    public void Unreserve() => SlotFreed();
+    /// <summary>
+    /// The reserved job did not go in started (a duplicate, due jobs waiting, or an error): the slot is free again at
+    /// once. Buffered jobs this lets start must not run inline on the enqueuing caller, in its execution context (its
+    /// ambient tenant and other async-local state): they start on the thread pool, without it.
+    /// </summary>
+    public void Unreserve() => SlotFreed(pumpHere: false);
 
     /// <summary>
-    /// Runs a job the client inserted started in a reserved slot. It runs on the thread pool without the enqueuing
-    /// caller's execution context (its async-local state, tenant scope included, stays with the caller).
+    /// Runs a job the client inserted started in a reserved slot, on the thread pool without the enqueuing caller's
+    /// execution context (its async-local state, tenant scope included, stays with the caller). Returns false, and frees
+    /// the slot, when the worker has stopped meanwhile (its leases were already given back): the caller gives this one back.
     /// </summary>
-    public void StartReserved(FetchedJob job)
+    public bool TryStartReserved(FetchedJob job)
     {
-        leases.Add(new LeaseToken(job.Id, job.LeaseId));
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Producer.RunOneAsync(state.Job), (Producer: this, Job: job), preferLocal: false);
+        lock (_gate)
+        {
+            if (!_closed && !_shutdown.IsCancellationRequested)
+            {
+                leases.Add(new LeaseToken(job.Id, job.LeaseId));
+                ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Producer.RunOneAsync(state.Job), (Producer: this, Job: job), preferLocal: false);
+                return true;
+            }
+        }
+
+        Unreserve();
+        return false;
+    }
+
+    /// <summary>
+    /// The worker is about to give back the leases it holds: from now on a reserved job is not started here (its lease
+    /// would miss that release and wait for the rescuer). Taken under the same lock as <see cref="TryStartReserved"/>.
+    /// </summary>
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
     }
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)

@@ -4,9 +4,12 @@
 -- The caller has reserved a free slot, and the job has no concurrency key and its queue no tenant cap (those are
 -- decided under the fetch's advisory lock). A duplicate of a pending or running job with the same unique key inserts
 -- nothing. The commit waits for the WAL flush like every enqueue: the job exists once the call returns.
+-- "Nothing due waits" is decided on at most 32 pending rows of the queue (an index-only read of jobs_pending): a queue
+-- with 32 or more pending jobs, due or not, takes the pending path, so the check costs the same with a million delayed
+-- jobs (a filter on run_at over all of them would read every one).
 WITH idle AS MATERIALIZED (
-    SELECT NOT EXISTS (SELECT 1 FROM {{schema}}.jobs j
-                       WHERE j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now) AS start
+    SELECT count(*) < 32 AND coalesce(bool_and(w.run_at > @now), true) AS start
+    FROM (SELECT j.run_at FROM {{schema}}.jobs j WHERE j.queue = @queue AND j.state = 'pending' LIMIT 32) w
 ),
 ins AS (
     INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, unique_key,
