@@ -7,7 +7,7 @@
 #
 # Environment: QUIET_MAX_WAIT (s, default 20) waits for the CPU to be at most QUIET_BUSY% (default 25) busy before each
 # measurement and records the busy% it started at; PEERS (default "scaleops graphile pgboss hangfire"); SCENARIOS
-# (default "bulk single process latency").
+# (default "bulk single process latency"; "backlog" adds processing of a 100,000-job backlog at c=10, without Hangfire).
 # Hangfire is one to two orders of magnitude slower, so it runs smaller N (HANGFIRE_N, default "bulk=2000 single=500
 # process=2000 latency=100"; processing capped at 30 s, a capped run reports jobs done / elapsed) to keep a rep short.
 # Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
@@ -81,9 +81,16 @@ measure() { # peer scenario N C
 }
 
 for rep in $(seq 1 "$reps"); do
-  for spec in "bulk 20000 10" "single 2000 1" "process 20000 10" "process 20000 50" "latency 200 1"; do
+  for spec in "bulk 20000 10" "single 2000 1" "process 20000 10" "process 20000 50" "backlog 100000 10" "latency 200 1"; do
     set -- $spec
     [[ " $scenarios " == *" $1 "* ]] || continue
+    if [ "$1" = backlog ]; then
+      # Processing a 100,000-job backlog (opt-in scenario): the same measurement as "process", at five times N.
+      # Hangfire is left out (it would run its small N, see HANGFIRE_N).
+      for peer in $peers; do [ "$peer" = hangfire ] || measure "$peer" process "$2" "$3"; done
+      if [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer process "$2" "$3"; fi
+      continue
+    fi
     for peer in $peers; do measure "$peer" "$1" "$2" "$3"; done
     if [ "$1" = process ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-buffer "$1" "$2" "$3"; fi
     if [ "$1" = latency ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-local "$1" "$2" "$3"; fi

@@ -7,7 +7,7 @@ from collections import defaultdict
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 by = defaultdict(list)
 for r in rows:
-    key = (r["scenario"], r["c"] if r["scenario"] == "process" else None)
+    key = (r["scenario"], r["c"] if r["scenario"] == "process" else None) + ((True,) if r["scenario"] == "process" and r["n"] >= 100000 else ())
     by[(key, r["peer"])].append(r)
 
 def fmt(vals, digits=0):
@@ -42,7 +42,8 @@ def ratio_per_rep(key, ours_peer, higher_is_better=True, field="value"):
 print("| measurement (jobs/s) | " + " | ".join(names[p] for p in peers) + " | ScaleOps / fastest peer, per rep |")
 print("|---|" + "---:|" * (len(peers) + 1))
 for key, label in [(("bulk", None), "enqueue, bulk"), (("single", None), "enqueue, one at a time"),
-                   (("process", 10), "process, c=10"), (("process", 50), "process, c=50")]:
+                   (("process", 10), "process, c=10"), (("process", 50), "process, c=50"),
+                   (("process", 10, True), "process, c=10, 100,000-job backlog")]:
     cells = []
     for p in peers:
         rs = by.get((key, p))
