@@ -41,7 +41,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         {
             var before = producer.Fetches;
             await Task.Delay(100);
-            return before > 0 && producer.Fetches == before;
+            return before > 0 && producer.Fetches == before && !producer.IsFetching;
         }, $"the {queue} producer to settle");
         return producer;
     }
@@ -58,7 +58,8 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
 
         Assert.True(await StartedByItsInsertAsync(id), "the job was started by a fetch, not by its insert");
         Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
-        Assert.Equal(1L, await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}"));
+        // Its lease id is random, at least 2^32: it names this insert's lease alone (see the unstart tests below).
+        Assert.True(await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}") >= 1L << 32);
         Assert.Equal(1, Assert.Single(host.Probe.Seen).Attempt);
         Assert.Equal(fetches, producer.Fetches);
     }
@@ -350,11 +351,14 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         }
 
         await ScalarAsync<bool>("SELECT pg_reload_conf()");
+
+        // Pooled sessions read the new setting at their next command, maybe after the enqueue's insert: start afresh.
+        host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().Clear();
+        const string insertWaiting = "FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%One job from a host that can run it at once%'";
         var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
-        await TestSignal.UntilAsync(
-            async () => await ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'") > 0,
+        await TestSignal.UntilAsync(async () => await ScalarAsync<long>("SELECT count(*) " + insertWaiting) > 0,
             "the enqueue's commit to wait for the standby");
-        await ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep') t");
+        await ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) " + insertWaiting + ") t");
         await Assert.ThrowsAnyAsync<Exception>(() => enqueue);
 
         await using (var command = admin.CreateCommand("ALTER SYSTEM RESET synchronous_standby_names"))
@@ -370,6 +374,75 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             "the job to finish");
         Assert.Equal("succeeded", await ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'"));
         Assert.Equal(1, Assert.Single(probe.Seen).N);
+    }
+
+    [Fact]
+    public async Task Giving_back_a_failed_inserts_row_never_touches_another_running_job()
+    {
+        // Two enqueues of one kind and tenant in the same microsecond look alike but for their random lease ids: the
+        // failed one's give-back must not hand back the other, which runs.
+        var hold = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => hold.Task };
+        await using var host = await StartAsync("ld-sibling", probe: probe);
+        using var release = new ReleaseOnDispose(hold);
+        await SettledProducerAsync(host, "ld-sibling");
+        var id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+        await TestSignal.UntilAsync(() => Task.FromResult(host.Probe.Count == 1), "the job to start");
+        var leaseId = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}");
+        var createdAt = await database.ScalarAsync<DateTime>($"SELECT created_at FROM scaleops.jobs WHERE id = {id}");
+        var store = host.Services.GetRequiredService<JobStore>();
+        var values = new JobInsertValues("ld-sibling", "test.ping", "", 2, createdAt, 25, null, null, null, null);
+
+        Assert.Equal(0, await store.JobUnstartAsync(values, new DateTimeOffset(createdAt, TimeSpan.Zero), leaseId + 1, default));
+        Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(1, await store.JobUnstartAsync(values, new DateTimeOffset(createdAt, TimeSpan.Zero), leaseId, default));
+
+        // Given back: pending, or already fetched again under the next lease (the give-back wakes the worker).
+        Assert.True(await database.ScalarAsync<bool>(
+            $"SELECT state = 'pending' OR lease_id = {leaseId + 1} FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_started_row_that_commits_after_its_insert_failed_is_still_given_back()
+    {
+        // The commit of a started insert can become visible after its client gave up (a timeout while the commit waited
+        // for a standby): the give-back tries again until the lease would expire.
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "ld-late-commit";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.RunWorker = false;
+        });
+        var client = (JobClient)host.Client;
+        var now = new DateTimeOffset(DateTime.UtcNow.Ticks / 10 * 10, TimeSpan.Zero);
+        var leaseId = Random.Shared.NextInt64(1L << 32, 1L << 62);
+        var values = new JobInsertValues("ld-late-commit", "test.ping", "", 2, now, 25, null, null, null, null);
+        var giveBack = client.UnstartAsync(values, now, now.AddSeconds(30), leaseId, "test");
+
+        // The row commits only now, after the first try found nothing (pg_stat_statements, in the server's postgres
+        // database, counts this database's tries).
+        var dbid = await database.ScalarAsync<uint>("SELECT oid FROM pg_database WHERE datname = current_database()");
+        var adminCs = new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = "postgres" }.ConnectionString;
+        await using var admin = Npgsql.NpgsqlDataSource.Create(adminCs);
+        await TestSignal.UntilAsync(async () =>
+        {
+            await using var tries = admin.CreateCommand(
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements "
+                + "WHERE dbid = $1 AND query LIKE '%Local dispatch: the insert of a job meant to start on this host failed%'");
+            tries.Parameters.AddWithValue(Convert.ToInt64(dbid));
+            return (long)(await tries.ExecuteScalarAsync())! > 0;
+        }, "the first give-back try");
+        await using (var insert = database.DataSource.CreateCommand(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at, state, attempt, lease_id, attempted_at, lease_until) "
+            + "VALUES ('ld-late-commit', 'test.ping', '{\"n\": 1}', $1, 25, $1, 'running', 1, $2, $1, $1 + interval '30 seconds') RETURNING id"))
+        {
+            insert.Parameters.AddWithValue(now);
+            insert.Parameters.AddWithValue(leaseId);
+            var id = (long)(await insert.ExecuteScalarAsync())!;
+            await giveBack.WaitAsync("the give-back to find the row");
+            Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+            Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        }
     }
 
     public static TheoryData<string> FetchedCases => ["switched off", "tenant cap", "concurrency key", "caller's transaction", "no free slot"];

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -72,17 +73,25 @@ internal sealed class JobClient(
         QueueProducer producer, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var leaseUntil = now + options.Value.LeaseDuration;
+        // A random lease id names this insert's row alone (JobUnstart.sql finds it by it); fetches move it on by one.
+        var leaseId = Random.Shared.NextInt64(1L << 32, 1L << 62);
+        var sent = new StrongBox<bool>();
         long? id;
         bool started;
-        long leaseId;
         try
         {
-            (id, started, leaseId) = await store.JobInsertStartedAsync(values, json, now, leaseUntil, cancellationToken).ConfigureAwait(false);
+            (id, started, leaseId) = await store.JobInsertStartedAsync(values, json, now, leaseUntil, leaseId, sent, cancellationToken)
+                .ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             producer.Unreserve();
-            _ = Task.Run(() => UnstartAsync(values, now, leaseUntil, ex.GetType().Name), CancellationToken.None);
+            if (sent.Value)
+            {
+                var reason = ex.GetType().Name;
+                _ = Task.Run(() => UnstartAsync(values, now, leaseUntil, leaseId, reason), CancellationToken.None);
+            }
+
             throw;
         }
 
@@ -115,15 +124,43 @@ internal sealed class JobClient(
         return jobId;
     }
 
-    private async Task UnstartAsync(JobInsertValues values, DateTimeOffset now, DateTimeOffset leaseUntil, string error)
+    /// <summary>
+    /// Gives back the row a failed started insert may have committed, trying again (0.1 s, then doubling) until its lease
+    /// would expire: a commit cut off from its client (a broken connection, a timeout while the commit waited for a
+    /// standby) may become visible only later. After the lease, the rescuer has it.
+    /// </summary>
+    internal async Task UnstartAsync(JobInsertValues values, DateTimeOffset now, DateTimeOffset leaseUntil, long leaseId, string reason)
     {
-        try
+        var delay = TimeSpan.FromMilliseconds(100);
+        Exception? last = null;
+        while (true)
         {
-            await store.JobUnstartAsync(values, now, leaseUntil, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                if (await store.JobUnstartAsync(values, now, leaseId, CancellationToken.None).ConfigureAwait(false) > 0)
+                {
+                    return;
+                }
+
+                last = null;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+            {
+                last = ex;
+            }
+
+            if (time.GetUtcNow() + delay >= leaseUntil)
+            {
+                break;
+            }
+
+            await Task.Delay(delay, time).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+
+        if (last is not null)
         {
-            JobsLog.LocalDispatchReleaseFailed(_logger, ex, $"({values.Kind} created at {now:O})", values.Queue, "its insert failed: " + error);
+            JobsLog.LocalDispatchReleaseFailed(_logger, last, $"({values.Kind} created at {now:O})", values.Queue, "its insert failed: " + reason);
         }
     }
 

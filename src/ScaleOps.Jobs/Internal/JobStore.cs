@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Options;
@@ -61,9 +62,11 @@ internal sealed partial class JobStore
     /// <summary>
     /// Inserts one job for local dispatch (<c>JobInsertStarted.sql</c>): started and leased to this host when nothing due
     /// waits in its queue, pending otherwise. Returns the id (null for a duplicate), whether it went in started, and its lease id.
+    /// <paramref name="sent"/> is set once the insert is sent: a failure before that committed nothing.
     /// </summary>
     public async Task<(long? Id, bool Started, long LeaseId)> JobInsertStartedAsync(
-        JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+        JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, long leaseId, StrongBox<bool> sent,
+        CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(_sql.InsertStarted, connection);
@@ -71,7 +74,9 @@ internal sealed partial class JobStore
         command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
         command.Parameters.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        command.Parameters.Add(new NpgsqlParameter<long>("lease_id", leaseId));
         await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+        sent.Value = true;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -83,9 +88,9 @@ internal sealed partial class JobStore
 
     /// <summary>
     /// Gives back the row a failed <see cref="JobInsertStartedAsync"/> may have committed (<c>JobUnstart.sql</c>): pending,
-    /// attempt not counted. Returns how many rows it gave back (0 or 1).
+    /// attempt not counted. The row is named by its random lease id. Returns how many rows it gave back (0 or 1).
     /// </summary>
-    public async Task<int> JobUnstartAsync(JobInsertValues v, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    public async Task<int> JobUnstartAsync(JobInsertValues v, DateTimeOffset now, long leaseId, CancellationToken cancellationToken)
     {
         var rows = await QueryAsync(_sql.Unstart, p =>
         {
@@ -93,7 +98,7 @@ internal sealed partial class JobStore
             p.Add(new NpgsqlParameter<string>("kind", v.Kind));
             p.Add(new NpgsqlParameter<string>("tenant", v.TenantId));
             p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+            p.Add(new NpgsqlParameter<long>("lease_id", leaseId));
         }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
         return (int)rows[0];
     }

@@ -131,6 +131,18 @@ internal sealed class QueueProducer(
     /// <summary>How many fetches this loop has made (tests check what wakes it).</summary>
     internal int Fetches => Volatile.Read(ref _fetches);
 
+    /// <summary>Whether a fetch is in flight (tests wait for the loop to be idle).</summary>
+    internal bool IsFetching
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _fetching;
+            }
+        }
+    }
+
     private async Task FetchAndStartAsync(int room)
     {
         Interlocked.Increment(ref _fetches);

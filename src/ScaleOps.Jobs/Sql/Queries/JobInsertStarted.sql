@@ -1,6 +1,8 @@
 -- One job from a host that can run it at once (local dispatch): when nothing due waits in the queue, the row goes in
--- already started, leased to the enqueuing host (attempt 1, lease_id 1), and that host runs it without a NOTIFY and a
+-- already started, leased to the enqueuing host (attempt 1, lease_id @lease_id), and that host runs it without a NOTIFY and a
 -- fetch. When due jobs wait, they come first: the row goes in pending and wakes the workers, exactly as JobInsert.
+-- @lease_id is random, drawn by the caller from [2^32, 2^62): it names this insert's lease alone, so that JobUnstart.sql
+-- can find this row and no other (a fetch moves it on by one, as for any lease, and nothing moves it back).
 -- The caller has reserved a free slot, and the job has no concurrency key and its queue no tenant cap (those are
 -- decided under the fetch's advisory lock). A duplicate of a pending or running job with the same unique key inserts
 -- nothing. The commit waits for the WAL flush like every enqueue: the job exists once the call returns.
@@ -15,7 +17,8 @@ ins AS (
     INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, unique_key,
                                  concurrency_key, concurrency_limit, created_at, state, attempt, lease_id, attempted_at, lease_until)
     SELECT @queue, @kind, @tenant, @payload, @priority, @run_at, @max_attempts, @timeout_ms, @unique_key,
-           @concurrency_key, @concurrency_limit, @now, CASE WHEN i.start THEN 'running' ELSE 'pending' END, i.start::int, i.start::int,
+           @concurrency_key, @concurrency_limit, @now, CASE WHEN i.start THEN 'running' ELSE 'pending' END, i.start::int,
+           CASE WHEN i.start THEN @lease_id ELSE 0 END,
            CASE WHEN i.start THEN @now END, CASE WHEN i.start THEN @lease_until END
     FROM idle i
     ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
