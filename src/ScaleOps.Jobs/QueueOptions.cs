@@ -29,11 +29,12 @@ public sealed class QueueOptions
     /// Whether a job enqueued on a host that runs this queue may start there at once: when the host has a free slot and
     /// a handler for its kind, and nothing due waits in the queue, the job is inserted already started and leased to
     /// this host, and its handler starts right after the insert commits, without a NOTIFY and a fetch (about half the
-    /// pickup latency, docs/benchmarks.md). Only for jobs due now, enqueued outside the caller's transaction, without a
-    /// concurrency key, in a queue without <see cref="MaxRunningPerTenant"/>; otherwise, and whenever jobs wait (or the
-    /// queue holds 32 or more pending jobs, due or delayed), a job goes in pending and the workers fetch it in priority,
-    /// due-time and tenant order as usual. Crash safety is the
-    /// same as for a fetched job (a lease renewed by heartbeats, rescued when it expires).
+    /// pickup latency, docs/benchmarks.md). Only for <see cref="IJobClient"/>'s <c>EnqueueAsync</c> without a connection
+    /// (any enqueue on the caller's connection, batches and recurring jobs go in pending), for jobs due now, without a
+    /// concurrency key, in a queue without <see cref="MaxRunningPerTenant"/>. Otherwise, and whenever jobs wait (or the
+    /// queue holds 32 or more pending jobs, due or delayed; a due job held back by its key limit or its tenant's cap
+    /// counts as waiting), a job goes in pending and the workers fetch it in priority, due-time and tenant order as
+    /// usual. Crash safety is the same as for a fetched job (a lease renewed by heartbeats, rescued when it expires).
     /// </summary>
     /// <value>Default true.</value>
     public bool LocalDispatch { get; set; } = true;

@@ -269,39 +269,83 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
     }
 
     [Fact]
-    public async Task A_job_inserted_started_after_its_worker_stopped_is_given_back_not_run()
+    public async Task An_enqueue_waiting_on_an_equal_unique_key_holds_no_slot()
     {
-        var probe = new Probe();
-        var host = await JobsHost.StartAsync(database.ConnectionString, o =>
-        {
-            o.DefaultQueue = "ld-late";
-            o.PollInterval = TimeSpan.FromHours(1);
-            o.ShutdownTimeout = TimeSpan.FromMilliseconds(200);
-            o.TimeoutGrace = TimeSpan.FromMilliseconds(100);
-        }, probe: probe);
-        await using var _ = host;
-        await SettledProducerAsync(host, "ld-late");
-
-        // The enqueue reserves a slot, then waits on a unique key an open transaction holds, while the worker stops.
+        // An open transaction holds unique key K. The enqueue of K waits for it, but not in a reserved slot: its started
+        // insert gives up the lock wait after 100 ms and the job goes in the ordinary way. The only slot stays free.
+        await using var host = await StartAsync("ld-uwait", new QueueOptions { Concurrency = 1 });
+        await SettledProducerAsync(host, "ld-uwait");
         await using var blocker = await database.DataSource.OpenConnectionAsync();
         await using var transaction = await blocker.BeginTransactionAsync();
         await using (var hold = new Npgsql.NpgsqlCommand(
             "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at, unique_key) "
-            + "VALUES ('ld-late', 'test.ping', '{\"n\": 9}', now(), 5, now(), 'late')", blocker, transaction))
+            + "VALUES ('ld-uwait', 'test.ping', '{\"n\": 9}', now(), 5, now(), 'K')", blocker, transaction))
         {
             await hold.ExecuteNonQueryAsync();
         }
 
-        var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "late" });
+        var waiting = host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "K" });
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0,
             "the enqueue to wait on the held unique key");
-        await host.Services.GetRequiredService<JobWorker>().StopAsync(default).WaitAsync("the worker to stop");
+
+        var other = (await host.Client.EnqueueAsync(new Ping(2)))!.Value;
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {other}") == "succeeded",
+            "another job to run in the only slot while the first enqueue waits", TimeSpan.FromSeconds(10));
+        Assert.False(waiting.IsCompleted);
 
         await transaction.RollbackAsync();
+        var id = (await waiting.WaitAsync("the waiting enqueue to finish"))!.Value;
+        await UntilStateAsync(id, "succeeded");
+    }
+
+    [Fact]
+    public async Task A_job_whose_started_insert_commits_while_its_worker_stops_is_given_back_not_run()
+    {
+        // The started insert's commit waits for a synchronous standby (a private server) while the worker stops; it
+        // completes during the drain. The worker starts nothing new once it stops fetching: the job is given back, for
+        // another host, instead of being started here and cut short by the shutdown.
+        await using var pg = await PrivatePostgres.StartAsync();
+        var probe = new Probe();
+        await using var host = await JobsHost.StartAsync(pg.ConnectionString, o =>
+        {
+            o.DefaultQueue = "ld-drain";
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.ShutdownTimeout = TimeSpan.FromSeconds(20);
+        }, probe: probe);
+        var producer = await SettledProducerAsync(host, "ld-drain");
+        await using var admin = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
+        async Task ExecuteAsync(string sql)
+        {
+            await using var command = admin.CreateCommand(sql);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        async Task<T> ScalarAsync<T>(string sql)
+        {
+            await using var command = admin.CreateCommand(sql);
+            return (T)(await command.ExecuteScalarAsync())!;
+        }
+
+        await ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'nosuch'");
+        await ExecuteAsync("SELECT pg_reload_conf()");
+        host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().Clear();
+        var enqueue = host.Client.EnqueueAsync(new Ping(1));
+        await TestSignal.UntilAsync(
+            async () => await ScalarAsync<long>(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%One job from a host that can run it at once%'") > 0,
+            "the started insert's commit to wait for the standby");
+
+        var stop = host.Services.GetRequiredService<JobWorker>().StopAsync(default);
+        await TestSignal.UntilAsync(() => Task.FromResult(producer.IsStopping), "the worker to stop fetching");
+        await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
+        await ExecuteAsync("SELECT pg_reload_conf()");
         var id = (await enqueue.WaitAsync("the enqueue to finish"))!.Value;
-        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
-        Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        await stop.WaitAsync("the worker to stop");
+
+        Assert.Equal("pending", await ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
         Assert.Empty(probe.Seen);
     }
 

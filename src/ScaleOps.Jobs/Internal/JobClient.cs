@@ -48,9 +48,9 @@ internal sealed class JobClient(
         var now = time.GetUtcNow();
         var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
         var json = Serialize(payload);
-        if (connection is null && dispatch.TryReserve(values, now) is { } producer)
+        if (connection is null && dispatch.Find(values, now) is { } producer)
         {
-            return await InsertStartedAsync(producer, values, json, now, cancellationToken).ConfigureAwait(false);
+            return await InsertLocallyAsync(producer, values, json, now, cancellationToken).ConfigureAwait(false);
         }
 
         var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
@@ -63,15 +63,24 @@ internal sealed class JobClient(
     }
 
     /// <summary>
-    /// Local dispatch: a slot of this host's worker is reserved; the job goes in started (and runs here at once) when
-    /// nothing due waits in its queue, pending otherwise. If the insert fails, the slot is given back at once and, in the
-    /// background, the row the insert may have committed started (a broken connection or a cancellation after the commit)
-    /// is given back too, so it neither waits for its lease to expire nor has an attempt counted that never ran. If the
-    /// worker stopped while the insert ran, the started row is given back the same way.
+    /// Local dispatch: with a pooled connection in hand (a wait for the pool holds no slot), a slot of this host's worker
+    /// is reserved; the job goes in started (and runs here at once) when nothing due waits in its queue, pending
+    /// otherwise. Without a free slot, or when the started insert would wait for a lock (an equal unique key in a
+    /// transaction still open), the job is inserted the ordinary way, without the slot. If the started insert fails
+    /// otherwise, the slot is given back at once and, in the background, the row it may have committed started (a broken
+    /// connection or a cancellation during the commit) is given back too, so it neither waits for its lease to expire
+    /// nor has an attempt counted that never ran. If the worker began to stop while the insert ran, the started row is
+    /// given back the same way, for another host.
     /// </summary>
-    private async Task<long?> InsertStartedAsync(
+    private async Task<long?> InsertLocallyAsync(
         QueueProducer producer, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        await using var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (!producer.TryReserve())
+        {
+            return await InsertPendingAsync(connection, values, json, now, cancellationToken).ConfigureAwait(false);
+        }
+
         var leaseUntil = now + options.Value.LeaseDuration;
         // A random lease id names this insert's row alone (JobUnstart.sql finds it by it); fetches move it on by one.
         var leaseId = Random.Shared.NextInt64(1L << 32, 1L << 62);
@@ -80,13 +89,22 @@ internal sealed class JobClient(
         bool started;
         try
         {
-            (id, started, leaseId) = await store.JobInsertStartedAsync(values, json, now, leaseUntil, leaseId, sent, cancellationToken)
+            (id, started, leaseId) = await store.JobInsertStartedAsync(connection, values, json, now, leaseUntil, leaseId, sent, cancellationToken)
                 .ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            // Rolled back after 100 ms of waiting for a lock: insert the ordinary way, which may wait, without the slot.
+            producer.Unreserve();
+            return await InsertPendingAsync(connection, values, json, now, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             producer.Unreserve();
-            if (sent.Value)
+
+            // Nothing to give back when nothing was sent, or when the server rejected the statement (an ERROR rolls it
+            // back); a connection-level failure (broken, FATAL, cancelled) leaves the commit's outcome unknown.
+            if (sent.Value && ex is not PostgresException { InvariantSeverity: "ERROR" })
             {
                 var reason = ex.GetType().Name;
                 _ = Task.Run(() => UnstartAsync(values, now, leaseUntil, leaseId, reason), CancellationToken.None);
@@ -115,13 +133,25 @@ internal sealed class JobClient(
             {
                 await store.JobReleaseManyAsync([new LeaseToken(jobId, leaseId)], time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
             {
-                JobsLog.LocalDispatchReleaseFailed(_logger, ex, jobId.ToString(System.Globalization.CultureInfo.InvariantCulture), values.Queue, "the worker stopped");
+                JobsLog.LocalDispatchReleaseFailed(_logger, ex, jobId.ToString(System.Globalization.CultureInfo.InvariantCulture), values.Queue, "the worker is stopping");
             }
         }
 
         return jobId;
+    }
+
+    private async Task<long?> InsertPendingAsync(
+        NpgsqlConnection connection, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var id = await store.JobInsertAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
+        if (id is not null)
+        {
+            metrics.Enqueued(values.Queue, values.Kind, 1);
+        }
+
+        return id;
     }
 
     /// <summary>
@@ -144,7 +174,13 @@ internal sealed class JobClient(
 
                 last = null;
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
+            catch (ObjectDisposedException ex)
+            {
+                // The host is gone (its data source disposed): nothing can be given back any more; the rescuer will.
+                last = ex;
+                break;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
             {
                 last = ex;
             }

@@ -65,10 +65,9 @@ internal sealed partial class JobStore
     /// <paramref name="sent"/> is set once the insert is sent: a failure before that committed nothing.
     /// </summary>
     public async Task<(long? Id, bool Started, long LeaseId)> JobInsertStartedAsync(
-        JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, long leaseId, StrongBox<bool> sent,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, long leaseId,
+        StrongBox<bool> sent, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(_sql.InsertStarted, connection);
         AddInsertParameters(command.Parameters, v, now);
         command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });

@@ -18,10 +18,11 @@ internal sealed class LocalDispatch
     public void Close() => _open = null;
 
     /// <summary>
-    /// The producer that reserved a slot for this job, or null when it must go in pending: not due yet, a concurrency key,
-    /// no worker or no handler for its kind here, or no free slot.
+    /// The producer of this host that may start this job at once, or null when it must go in pending: not due yet, a
+    /// concurrency key, no worker or no handler for its kind here. The caller still has to reserve a slot
+    /// (<see cref="QueueProducer.TryReserve"/>), once it holds a connection.
     /// </summary>
-    public QueueProducer? TryReserve(JobInsertValues job, DateTimeOffset now)
+    public QueueProducer? Find(JobInsertValues job, DateTimeOffset now)
     {
         if (_open is not { } open || job.RunAt > now || job.ConcurrencyKey is not null
             || !open.Handlers.ContainsKey(job.Kind) || !open.Producers.TryGetValue(job.Queue, out var producer))
@@ -29,7 +30,7 @@ internal sealed class LocalDispatch
             return null;
         }
 
-        return producer.TryReserve() ? producer : null;
+        return producer;
     }
 
     private sealed record Snapshot(

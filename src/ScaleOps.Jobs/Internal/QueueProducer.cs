@@ -131,6 +131,18 @@ internal sealed class QueueProducer(
     /// <summary>How many fetches this loop has made (tests check what wakes it).</summary>
     internal int Fetches => Volatile.Read(ref _fetches);
 
+    /// <summary>Whether the fetch loop has ended (the worker is stopping; tests wait for it).</summary>
+    internal bool IsStopping
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stopping;
+            }
+        }
+    }
+
     /// <summary>Whether a fetch is in flight (tests wait for the loop to be idle).</summary>
     internal bool IsFetching
     {
@@ -346,13 +358,14 @@ internal sealed class QueueProducer(
     /// <summary>
     /// Runs a job the client inserted started in a reserved slot, on the thread pool without the enqueuing caller's
     /// execution context (its async-local state, tenant scope included, stays with the caller). Returns false, and frees
-    /// the slot, when the worker has stopped meanwhile (its leases were already given back): the caller gives this one back.
+    /// the slot, when the worker began to stop meanwhile (it starts nothing new once fetching stops, and its leases may
+    /// already have been given back): the caller gives this one back, for another host to run.
     /// </summary>
     public bool TryStartReserved(FetchedJob job)
     {
         lock (_gate)
         {
-            if (!_closed && !_shutdown.IsCancellationRequested)
+            if (!_closed && !_stopping && !_stopFetching.IsCancellationRequested && !_shutdown.IsCancellationRequested)
             {
                 leases.Add(new LeaseToken(job.Id, job.LeaseId));
                 ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Producer.RunOneAsync(state.Job), (Producer: this, Job: job), preferLocal: false);

@@ -9,8 +9,12 @@
 -- "Nothing due waits" is decided on at most 32 pending rows of the queue (an index-only read of jobs_pending): a queue
 -- with 32 or more pending jobs, due or not, takes the pending path, so the check costs the same with a million delayed
 -- jobs (a filter on run_at over all of them would read every one).
-WITH idle AS MATERIALIZED (
-    SELECT count(*) < 32 AND coalesce(bool_and(w.run_at > @now), true) AS start
+-- The slot stays reserved while this statement runs, so it waits for no lock longer than 100 ms (lock_timeout, for this
+-- transaction only): an equal unique key inserted by a transaction still open, a table lock. The caller then inserts
+-- the job the ordinary way, without the slot.
+WITH cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '100ms', true) AS v),
+idle AS MATERIALIZED (
+    SELECT (SELECT c.v FROM cfg c) IS NOT NULL AND count(*) < 32 AND coalesce(bool_and(w.run_at > @now), true) AS start
     FROM (SELECT j.run_at FROM {{schema}}.jobs j WHERE j.queue = @queue AND j.state = 'pending' LIMIT 32) w
 ),
 ins AS (
