@@ -315,37 +315,19 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             o.ShutdownTimeout = TimeSpan.FromSeconds(20);
         }, probe: probe);
         var producer = await SettledProducerAsync(host, "ld-drain");
-        await using var admin = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
-        async Task ExecuteAsync(string sql)
-        {
-            await using var command = admin.CreateCommand(sql);
-            await command.ExecuteNonQueryAsync();
-        }
-
-        async Task<T> ScalarAsync<T>(string sql)
-        {
-            await using var command = admin.CreateCommand(sql);
-            return (T)(await command.ExecuteScalarAsync())!;
-        }
-
-        await ExecuteAsync("ALTER SYSTEM SET synchronous_standby_names = 'nosuch'");
-        await ExecuteAsync("SELECT pg_reload_conf()");
-        host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().Clear();
+        await using var stall = new CommitStall(pg, host);
+        await stall.BeginAsync();
         var enqueue = host.Client.EnqueueAsync(new Ping(1));
-        await TestSignal.UntilAsync(
-            async () => await ScalarAsync<long>(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%One job from a host that can run it at once%'") > 0,
-            "the started insert's commit to wait for the standby");
+        await stall.UntilStartedInsertWaitsAsync();
 
         var stop = host.Services.GetRequiredService<JobWorker>().StopAsync(default);
         await TestSignal.UntilAsync(() => Task.FromResult(producer.IsStopping), "the worker to stop fetching");
-        await ExecuteAsync("ALTER SYSTEM RESET synchronous_standby_names");
-        await ExecuteAsync("SELECT pg_reload_conf()");
+        await stall.EndAsync();
         var id = (await enqueue.WaitAsync("the enqueue to finish"))!.Value;
         await stop.WaitAsync("the worker to stop");
 
-        Assert.Equal("pending", await ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
-        Assert.Equal(0, await ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal("pending", await stall.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await stall.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
         Assert.Empty(probe.Seen);
     }
 
@@ -381,42 +363,20 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             o.LeaseDuration = TimeSpan.FromSeconds(2);
             o.RescueInterval = TimeSpan.FromMilliseconds(200);
         }, probe: probe);
-        await using var admin = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
-        async Task<T> ScalarAsync<T>(string sql)
-        {
-            await using var command = admin.CreateCommand(sql);
-            return (T)(await command.ExecuteScalarAsync())!;
-        }
-
         await SettledProducerAsync(host, "ld-unknown");
-        await using (var command = admin.CreateCommand("ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"))
-        {
-            await command.ExecuteNonQueryAsync();
-        }
-
-        await ScalarAsync<bool>("SELECT pg_reload_conf()");
-
-        // Pooled sessions read the new setting at their next command, maybe after the enqueue's insert: start afresh.
-        host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().Clear();
-        const string insertWaiting = "FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%One job from a host that can run it at once%'";
+        await using var stall = new CommitStall(pg, host);
+        await stall.BeginAsync();
         var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
-        await TestSignal.UntilAsync(async () => await ScalarAsync<long>("SELECT count(*) " + insertWaiting) > 0,
-            "the enqueue's commit to wait for the standby");
-        await ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) " + insertWaiting + ") t");
+        await stall.UntilStartedInsertWaitsAsync();
+        await stall.ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) " + CommitStall.StartedInsertWaiting + ") t");
         await Assert.ThrowsAnyAsync<Exception>(() => enqueue);
-
-        await using (var command = admin.CreateCommand("ALTER SYSTEM RESET synchronous_standby_names"))
-        {
-            await command.ExecuteNonQueryAsync();
-        }
-
-        await ScalarAsync<bool>("SELECT pg_reload_conf()");
+        await stall.EndAsync();
 
         // Given back at once (pending, attempt not counted), it runs; left to the rescuer, it would be dead unrun.
         await TestSignal.UntilAsync(
-            async () => await ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'") is "succeeded" or "dead",
+            async () => await stall.ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'") is "succeeded" or "dead",
             "the job to finish");
-        Assert.Equal("succeeded", await ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'"));
+        Assert.Equal("succeeded", await stall.ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'"));
         Assert.Equal(1, Assert.Single(probe.Seen).N);
     }
 
@@ -539,5 +499,52 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
     private sealed class ReleaseOnDispose(TaskCompletionSource hold) : IDisposable
     {
         public void Dispose() => hold.TrySetResult();
+    }
+
+    /// <summary>
+    /// Makes every commit on a private server wait for a synchronous standby that does not exist, so that a started
+    /// insert's commit hangs until <see cref="EndAsync"/>; also runs the tests' statements on that server.
+    /// </summary>
+    private sealed class CommitStall(PrivatePostgres pg, JobsHost host) : IAsyncDisposable
+    {
+        public const string StartedInsertWaiting =
+            "FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE '%One job from a host that can run it at once%'";
+
+        private readonly Npgsql.NpgsqlDataSource _admin = Npgsql.NpgsqlDataSource.Create(pg.ConnectionString);
+
+        public async Task BeginAsync()
+        {
+            await using (var command = _admin.CreateCommand("ALTER SYSTEM SET synchronous_standby_names = 'nosuch'"))
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await ScalarAsync<bool>("SELECT pg_reload_conf()");
+
+            // Pooled sessions read the new setting at their next command, maybe after the insert: start afresh.
+            host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().Clear();
+        }
+
+        public Task UntilStartedInsertWaitsAsync() => TestSignal.UntilAsync(
+            async () => await ScalarAsync<long>("SELECT count(*) " + StartedInsertWaiting) > 0,
+            "the started insert's commit to wait for the standby");
+
+        public async Task EndAsync()
+        {
+            await using (var command = _admin.CreateCommand("ALTER SYSTEM RESET synchronous_standby_names"))
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await ScalarAsync<bool>("SELECT pg_reload_conf()");
+        }
+
+        public async Task<T> ScalarAsync<T>(string sql)
+        {
+            await using var command = _admin.CreateCommand(sql);
+            return (T)(await command.ExecuteScalarAsync())!;
+        }
+
+        public ValueTask DisposeAsync() => _admin.DisposeAsync();
     }
 }
