@@ -53,13 +53,7 @@ internal sealed class JobClient(
             return await InsertLocallyAsync(producer, values, json, now, cancellationToken).ConfigureAwait(false);
         }
 
-        var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
-        if (id is not null)
-        {
-            metrics.Enqueued(values.Queue, values.Kind, 1);
-        }
-
-        return id;
+        return await InsertPendingAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -78,7 +72,7 @@ internal sealed class JobClient(
         await using var connection = await store.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         if (!producer.TryReserve())
         {
-            return await InsertPendingAsync(connection, values, json, now, cancellationToken).ConfigureAwait(false);
+            return await InsertPendingAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
         }
 
         var leaseUntil = now + options.Value.LeaseDuration;
@@ -96,7 +90,7 @@ internal sealed class JobClient(
         {
             // Rolled back after 100 ms of waiting for a lock: insert the ordinary way, which may wait, without the slot.
             producer.Unreserve();
-            return await InsertPendingAsync(connection, values, json, now, cancellationToken).ConfigureAwait(false);
+            return await InsertPendingAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -142,10 +136,12 @@ internal sealed class JobClient(
         return jobId;
     }
 
+    /// <summary>The ordinary insert (JobInsert.sql: pending, NOTIFY when due), on the given connection or a pooled one.</summary>
     private async Task<long?> InsertPendingAsync(
-        NpgsqlConnection connection, JobInsertValues values, string json, DateTimeOffset now, CancellationToken cancellationToken)
+        NpgsqlConnection? connection, NpgsqlTransaction? transaction, JobInsertValues values, string json, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
-        var id = await store.JobInsertAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
+        var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
         if (id is not null)
         {
             metrics.Enqueued(values.Queue, values.Kind, 1);
