@@ -10,6 +10,7 @@
 # (default "bulk single process latency"; "backlog" adds processing of a 100,000-job backlog at c=10, without Hangfire).
 # Hangfire is one to two orders of magnitude slower, so it runs smaller N (HANGFIRE_N, default "bulk=2000 single=500
 # process=2000 latency=100"; processing capped at 30 s, a capped run reports jobs done / elapsed) to keep a rep short.
+# PROCESS_WARMUP (default 1): untimed processing rounds of N jobs every peer runs before a timed processing run.
 # Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +26,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 "$repo/scripts/servers.sh" start postgres >&2
 state="${SCALEOPS_SERVERS_DIR:-$repo/.servers}"
 port="$(cat "$state/postgres.port")"
+# The .NET harness reports its own CPU and the server's (the postmaster's children) per processed job.
+BENCH_PG_PID="$(cat "$state/postgres.pid" 2>/dev/null || true)"
+export BENCH_PG_PID
 psql=(psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt)
 echo "[bench] PostgreSQL $("${psql[@]}" -c 'SHOW server_version') on 127.0.0.1:$port: fsync=$("${psql[@]}" -c 'SHOW fsync'), synchronous_commit=$("${psql[@]}" -c 'SHOW synchronous_commit')" >&2
 

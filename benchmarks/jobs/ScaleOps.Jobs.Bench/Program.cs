@@ -19,9 +19,29 @@ public sealed record BenchJob(int I);
 public sealed class Counter
 {
     private int _done;
+    private int _target = int.MaxValue;
+    private TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<long>? _started;
 
     public int Done => Volatile.Read(ref _done);
+
+    public void Reset() => Volatile.Write(ref _done, 0);
+
+    /// <summary>
+    /// Completes once the handlers have counted <paramref name="target"/> jobs: a signal, not a polling loop (a 1 ms
+    /// delay loop woke a thread-pool thread a thousand times a second in the measured process).
+    /// </summary>
+    public Task Reached(int target)
+    {
+        _reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _target, target);
+        if (Done >= target)
+        {
+            _reached.TrySetResult();
+        }
+
+        return _reached.Task;
+    }
 
     public Task<long> ExpectStart()
     {
@@ -31,7 +51,11 @@ public sealed class Counter
 
     public void Handled()
     {
-        Interlocked.Increment(ref _done);
+        if (Interlocked.Increment(ref _done) >= Volatile.Read(ref _target))
+        {
+            _reached.TrySetResult();
+        }
+
         _started?.TrySetResult(Stopwatch.GetTimestamp());
     }
 }
@@ -54,6 +78,12 @@ public static class Program
     private const int Warmup = 500;
 
     private const int WarmupRounds = 40;
+
+    /// <summary>
+    /// Untimed processing rounds of N jobs before the timed one (PROCESS_WARMUP, default 1), each by a worker that then
+    /// stops, as every peer's harness does: the timed run measures warm code, as in a worker service that runs for hours.
+    /// </summary>
+    private static readonly int ProcessWarmupRounds = int.TryParse(Environment.GetEnvironmentVariable("PROCESS_WARMUP"), out var w) ? w : 1;
 
     /// <summary>Untimed pickup-latency samples before the measured ones (every peer's harness takes as many).</summary>
     private const int LatencyWarmup = 20;
@@ -117,25 +147,41 @@ public static class Program
 
             case "process":
             {
-                await jobs.EnqueueManyAsync(payloads);
-                await CheckpointAsync();
-                using var worker = Build(worker: true);
-                var t0 = Stopwatch.GetTimestamp();
-                await worker.StartAsync();
-                while (counter.Done < n)
+                for (var round = 0; round < ProcessWarmupRounds; round++)
                 {
-                    await Task.Delay(1);
-                }
-
-                await using (var left = admin.CreateCommand("SELECT count(*) FROM scaleops.jobs WHERE state <> 'succeeded'"))
-                {
-                    while ((long)(await left.ExecuteScalarAsync())! > 0)
+                    // Warm-up, as every peer does: the same number of jobs processed untimed by a worker that then stops, so
+                    // the timed run measures warm code (a worker service runs for hours), not the JIT's first tiers.
+                    await jobs.EnqueueManyAsync(payloads);
+                    using (var warm = Build(worker: true))
                     {
-                        await Task.Delay(5);
+                        await warm.StartAsync();
+                        await UntilDoneAsync(admin, counter, n * (round + 1));
+                        await warm.StopAsync();
                     }
                 }
 
-                result = new { value = n / Stopwatch.GetElapsedTime(t0).TotalSeconds };
+                if (ProcessWarmupRounds > 0)
+                {
+                    // The warm-up's rows go, so the timed run starts from an empty table as without it (every peer does so).
+                    await using var clean = admin.CreateCommand("TRUNCATE scaleops.jobs");
+                    await clean.ExecuteNonQueryAsync();
+                }
+
+                counter.Reset();
+                await jobs.EnqueueManyAsync(payloads);
+                await CheckpointAsync();
+                using var worker = Build(worker: true);
+                using var jitLog = Environment.GetEnvironmentVariable("BENCH_JIT_LOG") == "1" ? new JitLog() : null;
+                var cpu0 = CpuMeter.Read();
+                var (jit0, jitTime0) = (System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime());
+                var t0 = Stopwatch.GetTimestamp();
+                await worker.StartAsync();
+                await UntilDoneAsync(admin, counter, n);
+
+                var elapsed = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                var cpu = CpuMeter.Read() - cpu0;
+                jitLog?.Print();
+                result = new { value = n / elapsed, worker_cpu_us_per_job = cpu.Process * 1e6 / n, pg_cpu_us_per_job = cpu.Postgres * 1e6 / n, jitted = System.Runtime.JitInfo.GetCompiledMethodCount() - jit0, jit_ms = (System.Runtime.JitInfo.GetCompilationTime() - jitTime0).TotalMilliseconds };
                 await worker.StopAsync();
                 break;
             }
@@ -187,6 +233,18 @@ public static class Program
         var line = JsonSerializer.Serialize(new { peer, scenario, n, c }).TrimEnd('}') + "," + JsonSerializer.Serialize(result).TrimStart('{');
         Console.WriteLine(line);
         return 0;
+    }
+
+    /// <summary>Waits until the handlers have counted <paramref name="n"/> jobs and the database shows every job done.</summary>
+    private static async Task UntilDoneAsync(NpgsqlDataSource admin, Counter counter, int n)
+    {
+        await counter.Reached(n);
+
+        await using var left = admin.CreateCommand("SELECT count(*) FROM scaleops.jobs WHERE state <> 'succeeded'");
+        while ((long)(await left.ExecuteScalarAsync())! > 0)
+        {
+            await Task.Delay(5);
+        }
     }
 
     private static IHost BuildHost(string cs, bool worker, int concurrency, bool buffered, Counter counter)
