@@ -1,6 +1,7 @@
 -- Renews the leases of the jobs a worker is running. Not flushed: a lost renewal only risks running a job twice.
+-- The state test is inside the CASE so that each id is found by primary key (see JobSucceedMany.sql).
 UPDATE {{schema}}.jobs j
 SET lease_until = @lease_until
 FROM unnest(@ids, @leases) AS h(id, lease_id),
      (SELECT set_config('synchronous_commit', 'off', true) AS v) cfg
-WHERE j.id = h.id AND j.lease_id = h.lease_id AND j.state = 'running'
+WHERE j.id = h.id AND j.lease_id = CASE WHEN j.state = 'running' THEN h.lease_id END
