@@ -1,5 +1,5 @@
 -- Records failed attempts: each job is either scheduled for a retry at retry_at or dead, with its last error.
--- The state test is inside the CASE so that each id is found by primary key (see JobSucceedMany.sql).
+-- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 UPDATE {{schema}}.jobs j
 SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN f.dead THEN j.run_at ELSE f.retry_at END,

@@ -1,5 +1,5 @@
 -- Renews the leases of the jobs a worker is running. Not flushed: a lost renewal only risks running a job twice.
--- The state test is inside the CASE so that each id is found by primary key (see JobSucceedMany.sql).
+-- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 UPDATE {{schema}}.jobs j
 SET lease_until = @lease_until
 FROM unnest(@ids, @leases) AS h(id, lease_id),

@@ -1,6 +1,6 @@
 -- Gives back jobs that a stopping worker did not finish: pending again at once, the attempt not counted. lease_id stays:
 -- the next fetch moves it on, so this lease can never be used again.
--- The state test is inside the CASE so that each id is found by primary key (see JobSucceedMany.sql).
+-- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 WITH released AS (
     UPDATE {{schema}}.jobs j
     SET state = 'pending', attempt = j.attempt - 1, run_at = @now, lease_until = NULL
