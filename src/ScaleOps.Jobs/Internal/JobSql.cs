@@ -26,6 +26,7 @@ internal sealed class JobSql
         Notify = Get("JobNotify");
         Jobs = quoted + ".jobs";
         Fetch = Get("JobFetch");
+        LeaseBatchPlan = Get("LeaseBatchPlan");
         SucceedMany = Get("JobSucceedMany");
         DeleteSucceededMany = Get("JobDeleteSucceededMany");
         FailMany = Get("JobFailMany");
@@ -58,6 +59,9 @@ internal sealed class JobSql
     public string Jobs { get; }
 
     public string Fetch { get; }
+
+    /// <summary>The first command of every batch that acts on running jobs by (id, lease); see <c>LeaseBatchPlan.sql</c>.</summary>
+    public string LeaseBatchPlan { get; }
 
     public string SucceedMany { get; }
 

@@ -64,6 +64,11 @@ internal sealed partial class JobStore
     public async Task JobCompleteManyAsync(
         IReadOnlyList<Completion> completions, bool deleteSucceeded, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (completions.Count == 0)
+        {
+            return;
+        }
+
         var succeeded = 0;
         foreach (var c in completions)
         {
@@ -100,7 +105,7 @@ internal sealed partial class JobStore
         }
 
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = new NpgsqlBatch(connection);
+        await using var batch = NewLeaseBatch(connection);
         if (succeeded > 0)
         {
             var ok = new NpgsqlBatchCommand(deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany);
@@ -126,11 +131,6 @@ internal sealed partial class JobStore
             batch.BatchCommands.Add(fail);
         }
 
-        if (batch.BatchCommands.Count == 0)
-        {
-            return;
-        }
-
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -138,24 +138,43 @@ internal sealed partial class JobStore
     public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
         var (ids, leaseIds) = Split(held);
-        return await ExecuteAsync(_sql.Heartbeat, p =>
-        {
-            p.Add(new NpgsqlParameter<long[]>("ids", ids));
-            p.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
-        }, cancellationToken).ConfigureAwait(false);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = NewLeaseBatch(connection);
+        var heartbeat = new NpgsqlBatchCommand(_sql.Heartbeat);
+        heartbeat.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
+        heartbeat.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
+        heartbeat.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        batch.BatchCommands.Add(heartbeat);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        return heartbeat.RecordsAffected;
     }
 
     public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var (ids, leaseIds) = Split(held);
-        var rows = await QueryAsync(_sql.Release, p =>
-        {
-            p.Add(new NpgsqlParameter<long[]>("ids", ids));
-            p.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
-        return (int)rows[0];
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = NewLeaseBatch(connection);
+        var release = new NpgsqlBatchCommand(_sql.Release);
+        release.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
+        release.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
+        release.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+        batch.BatchCommands.Add(release);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the plan setting's row
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return (int)reader.GetInt64(0);
+    }
+
+    /// <summary>
+    /// A batch for the statements that act on running jobs by (id, lease). Its first command turns nested loops off for
+    /// the batch's transaction (<c>LeaseBatchPlan.sql</c>), so joining the batch's ids with the table takes one pass over
+    /// each side whatever the table's statistics say.
+    /// </summary>
+    internal NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, NpgsqlTransaction? transaction = null)
+    {
+        var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(_sql.LeaseBatchPlan));
+        return batch;
     }
 
     /// <summary>Re-queues (or kills) one batch of jobs whose lease expired.</summary>

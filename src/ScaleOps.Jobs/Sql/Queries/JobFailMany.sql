@@ -1,5 +1,4 @@
 -- Records failed attempts: each job is either scheduled for a retry at retry_at or dead, with its last error.
--- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 UPDATE {{schema}}.jobs j
 SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN f.dead THEN j.run_at ELSE f.retry_at END,
@@ -7,4 +6,4 @@ SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     lease_until = NULL,
     last_error = f.error
 FROM unnest(@ids, @leases, @errors, @retry_ats, @dead) AS f(id, lease_id, error, retry_at, dead)
-WHERE j.id = f.id AND j.lease_id = CASE WHEN j.state = 'running' THEN f.lease_id END
+WHERE j.id = f.id AND j.lease_id = f.lease_id AND j.state = 'running'

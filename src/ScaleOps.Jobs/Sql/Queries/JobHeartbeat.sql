@@ -1,7 +1,6 @@
 -- Renews the leases of the jobs a worker is running. Not flushed: a lost renewal only risks running a job twice.
--- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 UPDATE {{schema}}.jobs j
 SET lease_until = @lease_until
 FROM unnest(@ids, @leases) AS h(id, lease_id),
      (SELECT set_config('synchronous_commit', 'off', true) AS v) cfg
-WHERE j.id = h.id AND j.lease_id = CASE WHEN j.state = 'running' THEN h.lease_id END
+WHERE j.id = h.id AND j.lease_id = h.lease_id AND j.state = 'running'

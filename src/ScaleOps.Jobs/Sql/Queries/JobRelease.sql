@@ -1,11 +1,10 @@
 -- Gives back jobs that a stopping worker did not finish: pending again at once, the attempt not counted. lease_id stays:
 -- the next fetch moves it on, so this lease can never be used again.
--- The state test is inside the CASE so that statistics on running jobs cannot steer the plan (see JobSucceedMany.sql).
 WITH released AS (
     UPDATE {{schema}}.jobs j
     SET state = 'pending', attempt = j.attempt - 1, run_at = @now, lease_until = NULL
     FROM unnest(@ids, @leases) AS r(id, lease_id)
-    WHERE j.id = r.id AND j.lease_id = CASE WHEN j.state = 'running' THEN r.lease_id END
+    WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.state = 'running'
     RETURNING j.queue
 )
 SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue) FROM (SELECT DISTINCT queue FROM released) q) n)
