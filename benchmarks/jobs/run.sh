@@ -10,7 +10,8 @@
 # (default "bulk single process latency"; "backlog" adds processing of a 100,000-job backlog at c=10, without Hangfire).
 # Hangfire is one to two orders of magnitude slower, so it runs smaller N (HANGFIRE_N, default "bulk=2000 single=500
 # process=2000 latency=100"; processing capped at 30 s, a capped run reports jobs done / elapsed) to keep a rep short.
-# PROCESS_WARMUP (default 1): untimed processing rounds of N jobs every peer runs before a timed processing run.
+# PROCESS_WARMUP (default 1): untimed processing rounds of N jobs every peer runs, in the database jobs_bench_warm, before a
+# timed processing run in jobs_bench (warm code, new tables).
 # Output: benchmarks/jobs/results/<time>.jsonl (one line per measurement) and a markdown summary on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,8 +62,9 @@ wait_quiet() {
   done
 }
 
-fresh_db() {
-  "${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" -c "CREATE DATABASE jobs_bench" >/dev/null 2>&1
+fresh_db() { # jobs_bench for the measurement, jobs_bench_warm for the processing warm-up (so the timed run's tables are new)
+  "${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" -c "CREATE DATABASE jobs_bench" \
+    -c "DROP DATABASE IF EXISTS jobs_bench_warm WITH (FORCE)" -c "CREATE DATABASE jobs_bench_warm" >/dev/null 2>&1
 }
 
 measure() { # peer scenario N C
@@ -100,5 +102,5 @@ for rep in $(seq 1 "$reps"); do
     if [ "$1" = latency ] && [[ " $peers " == *" scaleops "* ]]; then measure scaleops-local "$1" "$2" "$3"; fi
   done
 done
-"${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" >/dev/null 2>&1 || true
+"${psql[@]}" -c "DROP DATABASE IF EXISTS jobs_bench WITH (FORCE)" -c "DROP DATABASE IF EXISTS jobs_bench_warm WITH (FORCE)" >/dev/null 2>&1 || true
 python3 "$here/summarize.py" "$out"

@@ -18,7 +18,27 @@ public static class BenchJob
 
     public static int Done => Volatile.Read(ref s_done);
 
+    private static int s_target = int.MaxValue;
+    private static TaskCompletionSource s_reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public static void Reset() => Volatile.Write(ref s_done, 0);
+
+    /// <summary>Completes once <paramref name="target"/> jobs ran: a signal, not a polling loop in the measured process.</summary>
+    public static Task Reached(int target)
+    {
+        if (Volatile.Read(ref s_target) != target)
+        {
+            s_reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref s_target, target);
+        }
+
+        if (Done >= target)
+        {
+            s_reached.TrySetResult();
+        }
+
+        return s_reached.Task;
+    }
 
     public static Task<long> ExpectStart()
     {
@@ -29,7 +49,11 @@ public static class BenchJob
     public static void Run(int i)
     {
         _ = i;
-        Interlocked.Increment(ref s_done);
+        if (Interlocked.Increment(ref s_done) >= Volatile.Read(ref s_target))
+        {
+            s_reached.TrySetResult();
+        }
+
         s_started?.TrySetResult(Stopwatch.GetTimestamp());
     }
 }
@@ -109,25 +133,23 @@ public static class Program
             case "process":
             {
                 // Warm-up, as every peer does: PROCESS_WARMUP rounds (default 1) of N jobs processed untimed by a server that
-                // then stops (each bounded at 20 s), then TRUNCATE, so the timed run starts from empty tables on warm code.
+                // then stops (each bounded at 20 s), in another database, so the timed run is warm code on new tables.
                 var warmups = int.TryParse(Environment.GetEnvironmentVariable("PROCESS_WARMUP"), out var w) ? w : 1;
-                for (var round = 0; round < warmups; round++)
+                if (warmups > 0)
                 {
-                    BenchJob.Reset();
-                    EnqueueParallel(n, 10);
-                    var warmStart = Stopwatch.GetTimestamp();
-                    using (var warm = Server(c))
+                    var warmCs = new NpgsqlConnectionStringBuilder(cs);
+                    warmCs.Database += "_warm";
+                    var warmStorage = GlobalConfiguration.Configuration.UsePostgreSqlStorage(o => o.UseNpgsqlConnection(warmCs.ConnectionString), options).Entry;
+                    JobStorage.Current = storage; // the measured database stays the default
+                    var warmClient = new BackgroundJobClient(warmStorage);
+                    for (var round = 0; round < warmups; round++)
                     {
-                        while (BenchJob.Done < n && Stopwatch.GetElapsedTime(warmStart) < TimeSpan.FromSeconds(20))
-                        {
-                            await Task.Delay(5);
-                        }
-
+                        BenchJob.Reset();
+                        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = 10 }, i => warmClient.Enqueue(() => BenchJob.Run(i)));
+                        using var warm = new BackgroundJobServer(new BackgroundJobServerOptions { WorkerCount = c, ServerName = "bench-warm" }, warmStorage);
+                        await Task.WhenAny(BenchJob.Reached(n), Task.Delay(TimeSpan.FromSeconds(20)));
                         warm.SendStop();
                     }
-
-                    await using var clean = admin.CreateCommand("TRUNCATE hangfire.job, hangfire.jobqueue CASCADE");
-                    await clean.ExecuteNonQueryAsync();
                 }
 
                 BenchJob.Reset();
@@ -136,15 +158,9 @@ public static class Program
                 var t0 = Stopwatch.GetTimestamp();
                 using var server = Server(c);
                 var capped = false;
-                while (BenchJob.Done < n)
+                if (await Task.WhenAny(BenchJob.Reached(n), Task.Delay(cap)) != BenchJob.Reached(n))
                 {
-                    if (Stopwatch.GetElapsedTime(t0) > cap)
-                    {
-                        capped = true;
-                        break;
-                    }
-
-                    await Task.Delay(1);
+                    capped = true;
                 }
 
                 if (!capped)

@@ -30,6 +30,12 @@ public readonly record struct CpuMeter(double Process, double Postgres)
                     {
                         postgres += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / ticks;
                     }
+
+                    if (pid == postmaster)
+                    {
+                        // Children that exited (backends, autovacuum workers): their time moves to the postmaster's cutime/cstime.
+                        postgres += (long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / ticks;
+                    }
                 }
                 catch (Exception e) when (e is System.IO.IOException or FormatException or UnauthorizedAccessException)
                 {

@@ -18,16 +18,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const WARMUP = 500;
 const WARMUP_ROUNDS = 40;
 // Processing measures warm code too: every peer first processes PROCESS_WARMUP rounds (default 1) of N jobs untimed, with
-// the same settings, by a worker that then stops (each round bounded at WARMUP_CAP_MS); TRUNCATE then empties the
-// table, so the timed run starts from an empty table as without the warm-up.
+// the same settings, by a worker that then stops (each round bounded at WARMUP_CAP_MS), in the database WARM_URL (the
+// connection URL with "_warm" appended), so the timed run's tables are new, as without the warm-up.
 const PROCESS_WARMUP = Number(process.env.PROCESS_WARMUP ?? 1);
 const WARMUP_CAP_MS = 20000;
+const WARM_URL = url + "_warm";
 const out = (o) => { console.log(JSON.stringify({ peer, scenario, n: N, c: C, ...o })); };
 
-async function untilDone(countSql, counter, capMs = Infinity) {
-  const t0 = performance.now();
-  while (counter() < N && performance.now() - t0 < capMs) await sleep(1);
-  while ((await scalar(countSql)) > 0 && performance.now() - t0 < capMs) await sleep(5);
+async function untilDone(countSql, counter) {
+  while (counter() < N) await sleep(1);
+  while ((await scalar(countSql)) > 0) await sleep(5);
 }
 
 function percentiles(samples) {
@@ -58,26 +58,31 @@ if (peer === "graphile") {
     out({ value: N / ((performance.now() - t0) / 1000) });
   } else if (scenario === "process") {
     let done = 0;
-    const start = () => run({
-      preset: { worker: { connectionString: url, concurrentJobs: C, maxPoolSize: Math.max(10, C + 2), pollInterval: 2000,
+    const start = (connectionString) => run({
+      preset: { worker: { connectionString, concurrentJobs: C, maxPoolSize: Math.max(10, C + 2), pollInterval: 2000,
         localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
       noHandleSignals: true,
       logger,
       taskList: { t: async () => { done++; } },
     });
-    for (let w = 0; w < PROCESS_WARMUP; w++) {
-      await utils.addJobs(specs);
-      done = 0;
-      const warm = await start();
-      await untilDone("SELECT count(*) AS v FROM graphile_worker._private_jobs", () => done, WARMUP_CAP_MS);
-      await warm.stop();
-      await client.query("TRUNCATE graphile_worker._private_jobs");
+    if (PROCESS_WARMUP > 0) {
+      const warmUtils = await makeWorkerUtils({ connectionString: WARM_URL, logger });
+      await warmUtils.migrate();
+      for (let w = 0; w < PROCESS_WARMUP; w++) {
+        await warmUtils.addJobs(specs);
+        done = 0;
+        const warm = await start(WARM_URL);
+        const t = performance.now();
+        while (done < N && performance.now() - t < WARMUP_CAP_MS) await sleep(1);
+        await warm.stop();
+      }
+      await warmUtils.release();
     }
     await utils.addJobs(specs);
     await checkpoint();
     done = 0;
     const t0 = performance.now();
-    const runner = await start();
+    const runner = await start(url);
     await untilDone("SELECT count(*) AS v FROM graphile_worker._private_jobs", () => done);
     out({ value: N / ((performance.now() - t0) / 1000) });
     await runner.stop();
@@ -128,22 +133,29 @@ if (peer === "graphile") {
     out({ value: N / ((performance.now() - t0) / 1000) });
   } else if (scenario === "process") {
     let done = 0;
-    const work = () => boss.work("q", { localConcurrency: 1, batchSize: C, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
+    const work = (b) => b.work("q", { localConcurrency: 1, batchSize: C, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 },
       async (batch) => { done += batch.length; });
     const left = "SELECT count(*) AS v FROM pgboss.job WHERE name = 'q' AND state <> 'completed'";
-    for (let w = 0; w < PROCESS_WARMUP; w++) {
-      await boss.insert("q", jobs);
-      done = 0;
-      await work();
-      await untilDone(left, () => done, WARMUP_CAP_MS);
-      await boss.offWork("q");
-      await client.query("TRUNCATE pgboss.job");
+    if (PROCESS_WARMUP > 0) {
+      const warmBoss = new PgBoss({ connectionString: WARM_URL, useListenNotify: false, max: Math.max(10, C + 2) });
+      warmBoss.on("error", () => {});
+      await warmBoss.start();
+      await warmBoss.createQueue("q", {});
+      for (let w = 0; w < PROCESS_WARMUP; w++) {
+        await warmBoss.insert("q", jobs);
+        done = 0;
+        await work(warmBoss);
+        const t = performance.now();
+        while (done < N && performance.now() - t < WARMUP_CAP_MS) await sleep(1);
+        await warmBoss.offWork("q");
+      }
+      await warmBoss.stop({ graceful: false, wait: false }).catch(() => {});
     }
     await boss.insert("q", jobs);
     await checkpoint();
     done = 0;
     const t0 = performance.now();
-    await work();
+    await work(boss);
     const cap = setTimeout(() => { out({ value: done / 15, capped: true }); process.exit(0); }, 15000);
     await untilDone(left, () => done);
     clearTimeout(cap);
