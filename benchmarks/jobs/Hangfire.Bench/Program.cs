@@ -21,7 +21,12 @@ public static class BenchJob
     private static int s_target = int.MaxValue;
     private static TaskCompletionSource s_reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public static void Reset() => Volatile.Write(ref s_done, 0);
+    public static void Reset()
+    {
+        Volatile.Write(ref s_target, int.MaxValue);
+        s_reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref s_done, 0);
+    }
 
     /// <summary>Completes once <paramref name="target"/> jobs ran: a signal, not a polling loop in the measured process.</summary>
     public static Task Reached(int target)
@@ -158,7 +163,8 @@ public static class Program
                 var t0 = Stopwatch.GetTimestamp();
                 using var server = Server(c);
                 var capped = false;
-                if (await Task.WhenAny(BenchJob.Reached(n), Task.Delay(cap)) != BenchJob.Reached(n))
+                var reached = BenchJob.Reached(n);
+                if (await Task.WhenAny(reached, Task.Delay(cap)) != reached)
                 {
                     capped = true;
                 }
