@@ -137,32 +137,33 @@ internal sealed partial class JobStore
 
     public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        var (ids, leaseIds) = Split(held);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = NewLeaseBatch(connection);
-        var heartbeat = new NpgsqlBatchCommand(_sql.Heartbeat);
-        heartbeat.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
-        heartbeat.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
-        heartbeat.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
-        batch.BatchCommands.Add(heartbeat);
+        await using var batch = NewLeaseBatch(connection, _sql.Heartbeat, held, "lease_until", leaseUntil);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        return heartbeat.RecordsAffected;
+        return batch.BatchCommands[1].RecordsAffected;
     }
 
     public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var (ids, leaseIds) = Split(held);
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = NewLeaseBatch(connection);
-        var release = new NpgsqlBatchCommand(_sql.Release);
-        release.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
-        release.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
-        release.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-        batch.BatchCommands.Add(release);
+        await using var batch = NewLeaseBatch(connection, _sql.Release, held, "now", now);
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the plan setting's row
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return (int)reader.GetInt64(0);
+    }
+
+    /// <summary>A lease batch (<see cref="NewLeaseBatch(NpgsqlConnection, NpgsqlTransaction?)"/>) with one statement on the held leases.</summary>
+    private NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, string sql, IReadOnlyList<LeaseToken> held, string timeName, DateTimeOffset time)
+    {
+        var (ids, leaseIds) = Split(held);
+        var batch = NewLeaseBatch(connection);
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
+        command.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>(timeName, time));
+        batch.BatchCommands.Add(command);
+        return batch;
     }
 
     /// <summary>
