@@ -124,14 +124,8 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             o.Queues["cap-email"] = new QueueOptions { Concurrency = 4 };
         }, probe: probe);
         await TestSignal.UntilAsync(async () => await CountAsync("cap-reports", "a", "running") == 1, "a's first job to hold its cap");
-        var reports = host.Services.GetRequiredService<JobWorker>().Producer("cap-reports")!;
         // Settled: its last fetch passed over a (at its cap) and found nothing.
-        await TestSignal.UntilAsync(async () =>
-        {
-            var before = reports.Fetches;
-            await Task.Delay(100);
-            return reports.Fetches == before;
-        }, "the reports queue to stop fetching");
+        var reports = await host.SettledProducerAsync("cap-reports");
         var fetches = reports.Fetches;
 
         for (var i = 0; i < 8; i++)

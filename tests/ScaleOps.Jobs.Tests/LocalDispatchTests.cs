@@ -33,24 +33,11 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
     private Task<bool> StartedByItsInsertAsync(long id) =>
         database.ScalarAsync<bool>($"SELECT attempted_at = created_at FROM scaleops.jobs WHERE id = {id}");
 
-    /// <summary>Waits until the producer's start-up fetch is over and it sleeps (nothing else wakes it: no poll for an hour).</summary>
-    private static async Task<QueueProducer> SettledProducerAsync(JobsHost host, string queue)
-    {
-        var producer = host.Services.GetRequiredService<JobWorker>().Producer(queue)!;
-        await TestSignal.UntilAsync(async () =>
-        {
-            var before = producer.Fetches;
-            await Task.Delay(100);
-            return before > 0 && producer.Fetches == before && !producer.IsFetching;
-        }, $"the {queue} producer to settle");
-        return producer;
-    }
-
     [Fact]
     public async Task A_job_enqueued_on_a_host_that_runs_its_queue_starts_there_without_a_notification_or_a_fetch()
     {
         await using var host = await StartAsync("ld-basic");
-        var producer = await SettledProducerAsync(host, "ld-basic");
+        var producer = await host.SettledProducerAsync("ld-basic");
         var fetches = producer.Fetches;
 
         var id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
@@ -79,7 +66,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         long id;
         await using (var host = await StartAsync("ld-lease", probe: probe))
         {
-            await SettledProducerAsync(host, "ld-lease");
+            await host.SettledProducerAsync("ld-lease");
             id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
             await running.Task.WaitAsync("the job to start");
             Assert.True(await StartedByItsInsertAsync(id));
@@ -100,7 +87,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         string? seen = "not run";
         var probe = new Probe { Behavior = (_, _, _) => { seen = CallerState.Value; return Task.CompletedTask; } };
         await using var host = await StartAsync("ld-flow", probe: probe);
-        await SettledProducerAsync(host, "ld-flow");
+        await host.SettledProducerAsync("ld-flow");
 
         CallerState.Value = "the caller's request state";
         var id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
@@ -117,7 +104,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         var hold = new TaskCompletionSource();
         var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? hold.Task : Task.CompletedTask };
         await using var host = await StartAsync("ld-order", new QueueOptions { Concurrency = 2 }, probe);
-        await SettledProducerAsync(host, "ld-order");
+        await host.SettledProducerAsync("ld-order");
 
         using var release = new ReleaseOnDispose(hold);
 
@@ -145,7 +132,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         var hold = new TaskCompletionSource();
         var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? hold.Task : Task.CompletedTask };
         await using var host = await StartAsync("ld-dup", new QueueOptions { Concurrency = 2 }, probe);
-        await SettledProducerAsync(host, "ld-dup");
+        await host.SettledProducerAsync("ld-dup");
 
         using var release = new ReleaseOnDispose(hold);
         var first = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { UniqueKey = "k" });
@@ -164,7 +151,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
     public async Task A_job_of_a_kind_this_host_has_no_handler_for_goes_in_pending_for_a_host_that_has_one()
     {
         await using var host = await StartAsync("ld-kind");
-        await SettledProducerAsync(host, "ld-kind");
+        await host.SettledProducerAsync("ld-kind");
 
         var id = (await host.Client.EnqueueAsync(new Other(1), new JobOptions { MaxAttempts = 1 }))!.Value;
         await UntilStateAsync(id, "dead");
@@ -190,7 +177,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             },
         };
         await using var host = await StartAsync("ld-giveback", new QueueOptions { Concurrency = 1, LocalBuffer = 10 }, probe);
-        var producer = await SettledProducerAsync(host, "ld-giveback");
+        var producer = await host.SettledProducerAsync("ld-giveback");
         for (var n = 1; n <= 3; n++)
         {
             await database.ExecuteAsync(
@@ -245,7 +232,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         // A fetch in flight may already have started older jobs for the free slots; a job inserted started now would
         // run ahead of them. The test holds the fetch's advisory lock so that a fetch stays in flight.
         await using var host = await StartAsync("ld-inflight", new QueueOptions { Concurrency = 1 });
-        var producer = await SettledProducerAsync(host, "ld-inflight");
+        var producer = await host.SettledProducerAsync("ld-inflight");
         var fetches = producer.Fetches;
 
         await using var blocker = await database.DataSource.OpenConnectionAsync();
@@ -274,7 +261,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         // An open transaction holds unique key K. The enqueue of K waits for it, but not in a reserved slot: its started
         // insert gives up the lock wait after 100 ms and the job goes in the ordinary way. The only slot stays free.
         await using var host = await StartAsync("ld-uwait", new QueueOptions { Concurrency = 1 });
-        await SettledProducerAsync(host, "ld-uwait");
+        await host.SettledProducerAsync("ld-uwait");
         await using var blocker = await database.DataSource.OpenConnectionAsync();
         await using var transaction = await blocker.BeginTransactionAsync();
         await using (var hold = new Npgsql.NpgsqlCommand(
@@ -314,7 +301,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             o.PollInterval = TimeSpan.FromHours(1);
             o.ShutdownTimeout = TimeSpan.FromSeconds(20);
         }, probe: probe);
-        var producer = await SettledProducerAsync(host, "ld-drain");
+        var producer = await host.SettledProducerAsync("ld-drain");
         await using var stall = new CommitStall(pg, host);
         await stall.BeginAsync();
         var enqueue = host.Client.EnqueueAsync(new Ping(1));
@@ -335,7 +322,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
     public async Task A_queue_with_many_pending_jobs_takes_the_pending_path_even_when_none_is_due()
     {
         await using var host = await StartAsync("ld-delayed");
-        await SettledProducerAsync(host, "ld-delayed");
+        await host.SettledProducerAsync("ld-delayed");
         var later = new JobOptions { Delay = TimeSpan.FromHours(1) };
         var fewId = await host.Client.EnqueueAsync(new Ping(0), later);
         var few = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
@@ -363,7 +350,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             o.LeaseDuration = TimeSpan.FromSeconds(2);
             o.RescueInterval = TimeSpan.FromMilliseconds(200);
         }, probe: probe);
-        await SettledProducerAsync(host, "ld-unknown");
+        await host.SettledProducerAsync("ld-unknown");
         await using var stall = new CommitStall(pg, host);
         await stall.BeginAsync();
         var enqueue = host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
@@ -389,7 +376,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
         var probe = new Probe { Behavior = (_, _, _) => hold.Task };
         await using var host = await StartAsync("ld-sibling", probe: probe);
         using var release = new ReleaseOnDispose(hold);
-        await SettledProducerAsync(host, "ld-sibling");
+        await host.SettledProducerAsync("ld-sibling");
         var id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
         await TestSignal.UntilAsync(() => Task.FromResult(host.Probe.Count == 1), "the job to start");
         var leaseId = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}");
@@ -467,7 +454,7 @@ public class LocalDispatchTests(JobsDatabase database) : IClassFixture<JobsDatab
             _ => new QueueOptions(),
         };
         await using var host = await StartAsync(queue, queueOptions, probe);
-        var producer = await SettledProducerAsync(host, queue);
+        var producer = await host.SettledProducerAsync(queue);
         if (@case == "no free slot")
         {
             await host.Client.EnqueueAsync(new Ping(0));

@@ -3,6 +3,8 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Jobs.Internal;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Jobs.Tests.Support;
 
@@ -45,6 +47,25 @@ public sealed class JobsHost : IAsyncDisposable
         var host = builder.Build();
         await host.StartAsync();
         return new JobsHost(host);
+    }
+
+    /// <summary>
+    /// The queue's producer once it sleeps: the worker listens for notifications (the LISTEN's wake-up fetch is behind
+    /// it, however long the connection took), and no fetch started or ran for 100 ms. With a long poll interval, only an
+    /// enqueue or a completion wakes it after this.
+    /// </summary>
+    internal async Task<QueueProducer> SettledProducerAsync(string queue)
+    {
+        var worker = Services.GetRequiredService<JobWorker>();
+        var producer = worker.Producer(queue) ?? throw new InvalidOperationException($"No producer for queue '{queue}' on this host.");
+        await worker.Notifier!.Listening.WaitAsync(TimeSpan.FromSeconds(30));
+        await TestSignal.UntilAsync(async () =>
+        {
+            var before = producer.Fetches;
+            await Task.Delay(100);
+            return before > 0 && producer.Fetches == before && !producer.IsFetching;
+        }, $"the {queue} producer to settle");
+        return producer;
     }
 
     public async ValueTask DisposeAsync()
