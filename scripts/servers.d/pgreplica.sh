@@ -20,6 +20,18 @@ start_pgreplica() {
     log "pgreplica was made from another primary ($have, now $want): taking a new base backup"
     rm -rf "$dir/data"
   fi
+  # A replica stopped while its primary went on (another session's benchmarks, a later test run) may need WAL the
+  # primary has recycled since: it would start, then wait forever for it ("requested WAL segment ... has already been
+  # removed"). Its last restartpoint's segment must still be in the primary's pg_wal (segments go oldest first).
+  if [ -f "$dir/data/PG_VERSION" ]; then
+    local need oldest
+    need=$(as_pg "$bindir/pg_controldata" "$dir/data" 2>/dev/null | awk -F': *' '/REDO WAL file/ {print $2}')
+    oldest=$(as_pg ls "$state/postgres/data/pg_wal" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | sort | head -n 1 || true)
+    if [ -n "$need" ] && [ -n "$oldest" ] && [[ "$need" < "$oldest" ]]; then
+      log "pgreplica needs WAL $need, the primary keeps $oldest and later: taking a new base backup"
+      rm -rf "$dir/data"
+    fi
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     log "pg_basebackup of postgres :$pgport into $dir/data"
     as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U postgres -D "$dir/data" -R -X stream -c fast \
