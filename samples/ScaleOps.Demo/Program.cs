@@ -70,6 +70,25 @@ for (var attempt = 0; attempt < 100 && indexedAt is null; attempt++)
 }
 
 walk.Check(indexedAt is not null, $"{acme}: the \"index document\" job ran in {acme}'s tenant scope (woken by NOTIFY) and set indexedAt = {indexedAt}");
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Post, "/documents/reindex", tenant: acme));
+var reindexed = status == HttpStatusCode.Accepted ? body.GetProperty("enqueued").GetInt32() : -1;
+string? indexedAgain = null;
+for (var attempt = 0; attempt < 100 && reindexed == 1 && indexedAgain is null; attempt++)
+{
+    (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, $"/documents/{documentId}", tenant: acme));
+    var value = status == HttpStatusCode.OK && body.GetProperty("indexedAt").ValueKind == JsonValueKind.String ? body.GetProperty("indexedAt").GetString() : null;
+    if (value is not null && value != indexedAt)
+    {
+        indexedAgain = value;
+    }
+    else
+    {
+        await Task.Delay(100);
+    }
+}
+
+walk.Check(indexedAgain is not null,
+    $"{acme}: POST /documents/reindex -> 202, {reindexed} low-priority job(s) enqueued in one batch, in the same transaction that cleared indexedAt; indexed again at {indexedAgain}");
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/ops/jobs", admin: true));
 if (status == HttpStatusCode.OK)
 {

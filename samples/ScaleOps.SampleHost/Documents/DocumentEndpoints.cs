@@ -26,7 +26,16 @@ public static class DocumentEndpoints
         documents.MapGet("/{id}", GetAsync);
         documents.MapPut("/{id}", UpdateAsync);
         documents.MapDelete("/{id}", DeleteAsync);
+        documents.MapPost("/reindex", ReindexAsync);
         return routes;
+    }
+
+    /// <summary>Re-indexes every document of the tenant in the background: one batch of low-priority jobs.</summary>
+    private static async Task<IResult> ReindexAsync(DocumentStore store, ITenantCache cache, CancellationToken cancellationToken)
+    {
+        var enqueued = await store.ReindexAllAsync(cancellationToken);
+        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
+        return TypedResults.Accepted((string?)null, new { enqueued });
     }
 
     private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, DocumentAudit audit, ITenantCache cache,

@@ -22,6 +22,9 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
 
     private static readonly JobOptions IndexJob = new() { Queue = "indexing", MaxAttempts = 10 };
 
+    /// <summary>A bulk re-index waits behind the index jobs of fresh writes (same queue, lower priority).</summary>
+    private static readonly JobOptions ReindexJob = new() { Queue = "indexing", MaxAttempts = 10, Priority = JobPriority.Low };
+
     public async Task<Document> CreateAsync(DocumentInput input, CancellationToken cancellationToken)
     {
         // One transaction: the row, the plan's document quota (QuotaExceededException rolls back all) and the
@@ -99,6 +102,32 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
         await jobs.EnqueueAsync(tx.Connection, tx.Transaction, new IndexDocument(id), IndexJob, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return found[0];
+    }
+
+    /// <summary>
+    /// Marks every document of the tenant as not indexed and enqueues one index job per document, all in one batch
+    /// (one statement whatever the count) inside the same transaction: the marks and the jobs commit together.
+    /// Returns the number of jobs enqueued.
+    /// </summary>
+    public async Task<int> ReindexAllAsync(CancellationToken cancellationToken)
+    {
+        await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
+        await using var command = tx.CreateCommand("UPDATE app.documents SET indexed_at = NULL WHERE tenant_id = $1 RETURNING id");
+        command.Parameters.Add(Tenant());
+        var payloads = new List<IndexDocument>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                payloads.Add(new IndexDocument(reader.GetGuid(0)));
+            }
+        }
+
+        var enqueued = payloads.Count == 0
+            ? 0
+            : await jobs.EnqueueManyAsync(tx.Connection, tx.Transaction, payloads, ReindexJob, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return enqueued;
     }
 
     /// <summary>Sets <c>indexed_at</c> (the index job's work); false when the document is gone.</summary>
