@@ -226,4 +226,35 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         var done = await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'rotate' AND state = 'succeeded'");
         Assert.True(done < 120, $"every tenant was served within the first {done} of 600 jobs; rotation should need about 30");
     }
+
+    [Fact]
+    public async Task Jobs_without_a_tenant_take_their_turn_in_the_rotation_with_the_tenants()
+    {
+        // 30 tenants with 20 jobs each, then 20 jobs without a tenant (stored as tenant ''); 3 slots. The fetch's scan
+        // starts at the first tenant ('' sorts first) or, after a partial round, goes on after its cursor and wraps round
+        // to '' at the start: either way the tenantless jobs get a turn long before the 600 tenant jobs are done.
+        for (var t = 0; t < 30; t++)
+        {
+            await EnqueueAsync("no-tenant", $"t{t:D2}", 20);
+        }
+
+        await using (var client = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false))
+        {
+            await client.Client.EnqueueManyAsync(Enumerable.Range(0, 20).Select(i => new Ping(i)).ToList(), new JobOptions { Queue = "no-tenant" });
+        }
+
+        Assert.Equal(20, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'no-tenant' AND tenant_id = ''"));
+        var probe = new Probe { Behavior = (_, _, token) => Task.Delay(1, token) };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "no-tenant";
+            o.Queues["no-tenant"] = new QueueOptions { Concurrency = 3 };
+        }, probe: probe);
+
+        await TestSignal.UntilAsync(
+            async () => await CountAsync("no-tenant", "", "succeeded") >= 2,
+            "two jobs without a tenant to finish");
+        var done = await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'no-tenant' AND state = 'succeeded'");
+        Assert.True(done < 150, $"the jobs without a tenant got two turns only after {done} of 620 jobs; rotation over 31 should need about 62");
+    }
 }

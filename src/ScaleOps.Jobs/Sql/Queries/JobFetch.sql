@@ -21,24 +21,41 @@ running_keys AS MATERIALIZED (
     GROUP BY r.concurrency_key
 ),
 saturated AS MATERIALIZED (SELECT k.key FROM running_keys k WHERE k.n >= k.lim),
--- One row per tenant looked at, in rotation order (n); "wrapped" once the scan went back to the first tenant.
+-- One row per tenant looked at, in rotation order (n); "wrapped" once the scan went back to the first tenant. Each
+-- row carries the tenant's first due job in index order (k_priority, k_run_at, k_id): the candidates scan starts
+-- there instead of walking again the index entries before it (entries of jobs already taken, whose old row versions
+-- stay until vacuum; while a replica's hot_standby_feedback or a long transaction holds the horizon back, every scan
+-- of a tenant's index range visits each of them in the heap). With @cursor '' the first probe starts at the first
+-- tenant (tenant '' included) and the scan does not wrap: it has nothing before its start.
 scan AS (
-    SELECT @cursor::text AS tenant_id, false AS wrapped, 0 AS n, 0 AS found, false AS ok
+    SELECT @cursor::text AS tenant_id, false AS wrapped, 0 AS n, 0 AS found, false AS ok,
+           NULL::smallint AS k_priority, NULL::timestamptz AS k_run_at, NULL::bigint AS k_id
     UNION ALL
-    SELECT nx.tenant_id, nx.wrapped, s.n + 1, s.found + el.ok::int, el.ok
+    SELECT nx.tenant_id, nx.wrapped, s.n + 1, s.found + el.ok::int, el.ok, nx.k_priority, nx.k_run_at, nx.k_id
     FROM scan s
     CROSS JOIN LATERAL (
-        SELECT coalesce(p.next_tenant, f.first_tenant) AS tenant_id, s.wrapped OR p.next_tenant IS NULL AS wrapped
-        FROM (SELECT (SELECT j.tenant_id FROM {{schema}}.jobs j
-                      WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
-                      ORDER BY j.tenant_id LIMIT 1) AS next_tenant OFFSET 0) p
-        CROSS JOIN LATERAL (
-            SELECT CASE WHEN p.next_tenant IS NULL AND NOT s.wrapped
-                        THEN (SELECT j.tenant_id FROM {{schema}}.jobs j
-                              WHERE j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
-                              ORDER BY j.tenant_id LIMIT 1)
-                   END AS first_tenant) f
-        OFFSET 0
+        SELECT coalesce(p.tenant_id, f.tenant_id) AS tenant_id, s.wrapped OR p.tenant_id IS NULL AS wrapped,
+               CASE WHEN p.tenant_id IS NOT NULL THEN p.priority ELSE f.priority END AS k_priority,
+               CASE WHEN p.tenant_id IS NOT NULL THEN p.run_at ELSE f.run_at END AS k_run_at,
+               CASE WHEN p.tenant_id IS NOT NULL THEN p.id ELSE f.id END AS k_id
+        FROM (SELECT 1) one
+        LEFT JOIN LATERAL (
+            (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
+             WHERE s.n = 0 AND @cursor::text = '' AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+             ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
+            UNION ALL
+            (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
+             WHERE NOT (s.n = 0 AND @cursor::text = '')
+               AND j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
+             ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
+            LIMIT 1
+        ) p ON true
+        LEFT JOIN LATERAL (
+            SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
+            WHERE p.tenant_id IS NULL AND NOT s.wrapped AND @cursor::text <> ''
+              AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+            ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1
+        ) f ON true
     ) nx
     CROSS JOIN LATERAL (
         SELECT CASE
@@ -49,6 +66,7 @@ scan AS (
                    WHEN NOT EXISTS (SELECT 1 FROM saturated) THEN true
                    ELSE EXISTS (SELECT 1 FROM {{schema}}.jobs j
                                 WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = nx.tenant_id AND j.run_at <= @now
+                                  AND (j.priority, j.run_at, j.id) >= (nx.k_priority, nx.k_run_at, nx.k_id)
                                   AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key)))
                END AS ok
         OFFSET 0
@@ -56,10 +74,10 @@ scan AS (
     WHERE s.found < @max_tenants AND s.n < @max_scan
       AND nx.tenant_id IS NOT NULL AND NOT (nx.wrapped AND nx.tenant_id > @cursor)
 ),
-tenants AS (SELECT s.tenant_id, s.n AS ord FROM scan s WHERE s.ok ORDER BY s.n LIMIT @max_tenants),
+tenants AS (SELECT s.tenant_id, s.n AS ord, s.k_priority, s.k_run_at, s.k_id FROM scan s WHERE s.ok ORDER BY s.n LIMIT @max_tenants),
 tenant_count AS (SELECT greatest(count(*), 1) AS c FROM tenants),
 shares AS (
-    SELECT t.tenant_id, t.ord,
+    SELECT t.tenant_id, t.ord, t.k_priority, t.k_run_at, t.k_id,
            least((@limit + tc.c - 1) / tc.c,
                  CASE WHEN @tenant_cap > 0
                       THEN greatest(0, @tenant_cap - (SELECT count(*) FROM {{schema}}.jobs r
@@ -74,6 +92,7 @@ candidates AS (
         SELECT j.id, j.concurrency_key, j.concurrency_limit, j.priority, j.run_at
         FROM {{schema}}.jobs j
         WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = s.tenant_id AND j.run_at <= @now
+          AND (j.priority, j.run_at, j.id) >= (s.k_priority, s.k_run_at, s.k_id)
           AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key))
         ORDER BY j.priority, j.run_at, j.id
         LIMIT s.take
