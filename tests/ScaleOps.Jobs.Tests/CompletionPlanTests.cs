@@ -23,25 +23,72 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
     private const int Running = 7000;
     private const int Batch = 2000;
 
-    private static readonly Dictionary<string, (string Type, string Value)> Parameters = new()
+    private static Dictionary<string, (string Type, string Value)> Parameters(int batch) => new()
     {
-        ["ids"] = ("bigint[]", "{" + string.Join(',', Enumerable.Range(2 * Jobs - Batch + 1, Batch)) + "}"),
-        ["leases"] = ("bigint[]", "{" + string.Join(',', Enumerable.Repeat(1, Batch)) + "}"),
-        ["errors"] = ("text[]", "{" + string.Join(',', Enumerable.Repeat("boom", Batch)) + "}"),
-        ["retry_ats"] = ("timestamptz[]", "{" + string.Join(',', Enumerable.Repeat("\"2030-01-01 00:00:00+00\"", Batch)) + "}"),
-        ["dead"] = ("boolean[]", "{" + string.Join(',', Enumerable.Repeat("false", Batch)) + "}"),
+        ["ids"] = ("bigint[]", "{" + string.Join(',', Enumerable.Range(2 * Jobs - batch + 1, batch)) + "}"),
+        ["leases"] = ("bigint[]", "{" + string.Join(',', Enumerable.Repeat(1, batch)) + "}"),
+        ["errors"] = ("text[]", "{" + string.Join(',', Enumerable.Repeat("boom", batch)) + "}"),
+        ["retry_ats"] = ("timestamptz[]", "{" + string.Join(',', Enumerable.Repeat("\"2030-01-01 00:00:00+00\"", batch)) + "}"),
+        ["dead"] = ("boolean[]", "{" + string.Join(',', Enumerable.Repeat("false", batch)) + "}"),
         ["now"] = ("timestamptz", "2026-01-01 00:00:00+00"),
         ["lease_until"] = ("timestamptz", "2030-01-01 00:00:00+00"),
     };
 
-    public static TheoryData<string> Statements => new() { "SucceedMany", "DeleteSucceededMany", "FailMany", "Heartbeat", "Release" };
+    private static readonly string[] StatementNames = ["SucceedMany", "DeleteSucceededMany", "FailMany", "Heartbeat", "Release"];
+
+    /// <summary>Every lease statement in both forms of its row condition (by primary key, through jobs_running).</summary>
+    public static TheoryData<string, bool> Statements()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var name in StatementNames)
+        {
+            data.Add(name, true);
+            data.Add(name, false);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string, bool> StatementsAndStatistics() => Statements();
 
     [Theory]
     [MemberData(nameof(Statements))]
-    public async Task A_batch_of_running_jobs_is_matched_in_one_pass_even_when_the_statistics_are_stale(string statement)
+    public async Task A_batch_of_running_jobs_is_matched_in_one_pass_even_when_the_statistics_are_stale(string statement, bool byKey)
     {
-        // Statistics taken while the table was nearly empty (VACUUM saw 5 rows), then a burst refills it and most of the new
-        // jobs start: what a queue's table looks like after an idle spell. Autovacuum is off for this table so the
+        var (affected, work, plan) = await RunAsync(statement, byKey, Batch);
+        Assert.Equal(Batch, affected);
+
+        // Every row a plan node produced or filtered out, times its loops: one pass over each side is at most a few times
+        // the table plus the batch; a nested loop that rescans one side per row of the other is millions.
+        var bound = 4L * (Jobs + 5 + Batch);
+        Assert.True(work <= bound, $"{statement} did {work} row visits for a batch of {Batch} on a table of {Jobs + 5} rows (at most {bound} expected):\n{plan}");
+    }
+
+    [Theory]
+    [MemberData(nameof(StatementsAndStatistics))]
+    public async Task A_small_batch_finds_its_rows_by_key_not_by_reading_every_running_job(string statement, bool staleStatistics)
+    {
+        // 7,000 running jobs, 10 leases: the small batch's form reads its 10 rows by primary key, with fresh statistics or
+        // stale ones (which make the table look nearly empty). Through jobs_running it would read every running job and
+        // every dead entry that index still holds (a hot standby's feedback or a long transaction keeps them): thousands
+        // of rows for ten.
+        await SetUpAsync(staleStatistics);
+        var lease = (JobSql.LeaseStatement)typeof(JobSql).GetProperty(statement)!.GetValue(new JobSql("scaleops"))!;
+        Assert.Same(lease.ByKey, lease.For(10));
+        Assert.Same(lease.ByKey, lease.For(JobSql.LeaseStatement.ByKeyMaxBatch));
+        Assert.Same(lease.Scan, lease.For(JobSql.LeaseStatement.ByKeyMaxBatch + 1));
+
+        var (affected, work, plan) = await RunAsync(statement, byKey: true, size: 10, setUp: false);
+        Assert.Equal(10, affected);
+        Assert.True(work <= 200, $"{statement} did {work} row visits for a batch of 10 among {Running} running jobs (at most 200 expected):\n{plan}");
+        var (_, scanWork, _) = await RunAsync(statement, byKey: false, size: 10, setUp: false);
+        Assert.True(scanWork > work, $"the scan form did {scanWork} row visits, the key form {work}: the test no longer shows the difference");
+    }
+
+    private async Task SetUpAsync(bool staleStatistics)
+    {
+        // Stale: statistics taken while the table was nearly empty (VACUUM saw 5 rows), then a burst refills it and most of
+        // the new jobs start: what a queue's table looks like after an idle spell. Autovacuum is off for this table so the
         // statistics stay as taken.
         await database.ExecuteAsync("TRUNCATE scaleops.jobs");
         await database.ExecuteAsync("ALTER TABLE scaleops.jobs SET (autovacuum_enabled = false)");
@@ -51,8 +98,23 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
         await InsertAsync(Jobs + 1, 2 * Jobs);
         await database.ExecuteAsync(
             $"UPDATE scaleops.jobs SET state = 'running', attempt = 1, lease_id = 1, lease_until = now() + interval '1 hour' WHERE id > {2 * Jobs - Running}");
+        if (!staleStatistics)
+        {
+            await database.ExecuteAsync("VACUUM ANALYZE scaleops.jobs");
+        }
+    }
 
-        var sql = (string)typeof(JobSql).GetProperty(statement)!.GetValue(new JobSql("scaleops"))!;
+    /// <summary>Runs one lease statement as the worker sends it and returns the rows it changed, its row visits and its plan.</summary>
+    private async Task<(long Affected, long Work, string Plan)> RunAsync(string statement, bool byKey, int size, bool setUp = true)
+    {
+        if (setUp)
+        {
+            await SetUpAsync(staleStatistics: true);
+        }
+
+        var lease = (JobSql.LeaseStatement)typeof(JobSql).GetProperty(statement)!.GetValue(new JobSql("scaleops"))!;
+        var sql = byKey ? lease.ByKey : lease.Scan;
+        var parameters = Parameters(size);
         var names = new List<string>();
         var numbered = Regex.Replace(sql, @"@([a-z_]+)", m =>
         {
@@ -68,8 +130,8 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
         // The statement as the worker sends it: in the store's batch for such statements, as a prepared statement's
         // generic plan (what it runs on after five executions).
         var store = new JobStore(database.DataSource, Options.Create(new ScaleOpsOptions { Schema = "scaleops" }));
-        var types = string.Join(", ", names.Select(n => Parameters[n].Type));
-        var values = string.Join(", ", names.Select(n => $"'{Parameters[n].Value}'::{Parameters[n].Type}"));
+        var types = string.Join(", ", names.Select(n => parameters[n].Type));
+        var values = string.Join(", ", names.Select(n => $"'{parameters[n].Value}'::{parameters[n].Type}"));
         var plan = string.Empty;
         await using (var connection = await database.DataSource.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
@@ -97,12 +159,7 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
         using var document = JsonDocument.Parse(plan);
         var (affected, work) = (0L, 0L);
         Walk(document.RootElement[0].GetProperty("Plan"));
-        Assert.Equal(Batch, affected);
-
-        // Every row a plan node produced or filtered out, times its loops: one pass over each side is at most a few times
-        // the table plus the batch; a nested loop that rescans one side per row of the other is millions.
-        var bound = 4L * (Jobs + 5 + Batch);
-        Assert.True(work <= bound, $"{statement} did {work} row visits for a batch of {Batch} on a table of {Jobs + 5} rows (at most {bound} expected):\n{plan}");
+        return (affected, work, plan);
 
         void Walk(JsonElement node)
         {

@@ -27,11 +27,11 @@ internal sealed class JobSql
         Jobs = quoted + ".jobs";
         Fetch = Get("JobFetch");
         LeaseBatchPlan = Get("LeaseBatchPlan");
-        SucceedMany = Get("JobSucceedMany");
-        DeleteSucceededMany = Get("JobDeleteSucceededMany");
-        FailMany = Get("JobFailMany");
-        Heartbeat = Get("JobHeartbeat");
-        Release = Get("JobRelease");
+        SucceedMany = new LeaseStatement(Get("JobSucceedMany"));
+        DeleteSucceededMany = new LeaseStatement(Get("JobDeleteSucceededMany"));
+        FailMany = new LeaseStatement(Get("JobFailMany"));
+        Heartbeat = new LeaseStatement(Get("JobHeartbeat"));
+        Release = new LeaseStatement(Get("JobRelease"));
         RescueExpired = Get("JobRescueExpired");
         DeleteFinished = Get("JobDeleteFinished");
         ScheduleFire = Get("ScheduleFire");
@@ -63,15 +63,15 @@ internal sealed class JobSql
     /// <summary>The first command of every batch that acts on running jobs by (id, lease); see <c>LeaseBatchPlan.sql</c>.</summary>
     public string LeaseBatchPlan { get; }
 
-    public string SucceedMany { get; }
+    public LeaseStatement SucceedMany { get; }
 
-    public string DeleteSucceededMany { get; }
+    public LeaseStatement DeleteSucceededMany { get; }
 
-    public string FailMany { get; }
+    public LeaseStatement FailMany { get; }
 
-    public string Heartbeat { get; }
+    public LeaseStatement Heartbeat { get; }
 
-    public string Release { get; }
+    public LeaseStatement Release { get; }
 
     public string RescueExpired { get; }
 
@@ -112,5 +112,24 @@ internal sealed class JobSql
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// A statement on a batch of running jobs by (id, lease), in the two forms of its <c>{{lease_rows}}</c> condition
+    /// (<c>LeaseBatchPlan.sql</c> says why): a small batch finds its rows by primary key, a large one through
+    /// <c>jobs_running</c>.
+    /// </summary>
+    internal sealed class LeaseStatement(string template)
+    {
+        /// <summary>The largest batch that finds its rows by primary key.</summary>
+        public const int ByKeyMaxBatch = 64;
+
+        /// <summary>The rows by primary key; <c>jobs_running</c> cannot serve the state test written this way.</summary>
+        public string ByKey { get; } = template.Replace("{{lease_rows}}", "j.id = ANY (@ids) AND (j.state || '') = 'running'", StringComparison.Ordinal);
+
+        /// <summary>The running jobs read through <c>jobs_running</c> (or as the planner likes) and joined by hash.</summary>
+        public string Scan { get; } = template.Replace("{{lease_rows}}", "j.state = 'running'", StringComparison.Ordinal);
+
+        public string For(int batch) => batch <= ByKeyMaxBatch ? ByKey : Scan;
     }
 }

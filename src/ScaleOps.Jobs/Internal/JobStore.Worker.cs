@@ -108,7 +108,7 @@ internal sealed partial class JobStore
         await using var batch = NewLeaseBatch(connection);
         if (succeeded > 0)
         {
-            var ok = new NpgsqlBatchCommand(deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany);
+            var ok = new NpgsqlBatchCommand((deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany).For(succeeded));
             ok.Parameters.Add(new NpgsqlParameter<long[]>("ids", okIds));
             ok.Parameters.Add(new NpgsqlParameter<long[]>("leases", okLeases));
             if (!deleteSucceeded)
@@ -121,7 +121,7 @@ internal sealed partial class JobStore
 
         if (failed > 0)
         {
-            var fail = new NpgsqlBatchCommand(_sql.FailMany);
+            var fail = new NpgsqlBatchCommand(_sql.FailMany.For(failed));
             fail.Parameters.Add(new NpgsqlParameter<long[]>("ids", failIds));
             fail.Parameters.Add(new NpgsqlParameter<long[]>("leases", failLeases));
             fail.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors });
@@ -154,11 +154,11 @@ internal sealed partial class JobStore
     }
 
     /// <summary>A lease batch (<see cref="NewLeaseBatch(NpgsqlConnection, NpgsqlTransaction?)"/>) with one statement on the held leases.</summary>
-    private NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, string sql, IReadOnlyList<LeaseToken> held, string timeName, DateTimeOffset time)
+    private NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, JobSql.LeaseStatement sql, IReadOnlyList<LeaseToken> held, string timeName, DateTimeOffset time)
     {
         var (ids, leaseIds) = Split(held);
         var batch = NewLeaseBatch(connection);
-        var command = new NpgsqlBatchCommand(sql);
+        var command = new NpgsqlBatchCommand(sql.For(ids.Length));
         command.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
         command.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>(timeName, time));

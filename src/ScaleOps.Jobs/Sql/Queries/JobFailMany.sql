@@ -6,4 +6,4 @@ SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     lease_until = NULL,
     last_error = f.error
 FROM unnest(@ids, @leases, @errors, @retry_ats, @dead) AS f(id, lease_id, error, retry_at, dead)
-WHERE j.id = f.id AND j.lease_id = f.lease_id AND j.state = 'running'
+WHERE {{lease_rows}} AND j.id = f.id AND j.lease_id = f.lease_id

@@ -3,4 +3,4 @@ UPDATE {{schema}}.jobs j
 SET lease_until = @lease_until
 FROM unnest(@ids, @leases) AS h(id, lease_id),
      (SELECT set_config('synchronous_commit', 'off', true) AS v) cfg
-WHERE j.id = h.id AND j.lease_id = h.lease_id AND j.state = 'running'
+WHERE {{lease_rows}} AND j.id = h.id AND j.lease_id = h.lease_id

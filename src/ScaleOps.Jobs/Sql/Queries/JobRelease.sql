@@ -4,7 +4,7 @@ WITH released AS (
     UPDATE {{schema}}.jobs j
     SET state = 'pending', attempt = j.attempt - 1, run_at = @now, lease_until = NULL
     FROM unnest(@ids, @leases) AS r(id, lease_id)
-    WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.state = 'running'
+    WHERE {{lease_rows}} AND j.id = r.id AND j.lease_id = r.lease_id
     RETURNING j.queue
 )
 SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue) FROM (SELECT DISTINCT queue FROM released) q) n)

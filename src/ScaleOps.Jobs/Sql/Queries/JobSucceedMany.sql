@@ -3,4 +3,4 @@
 UPDATE {{schema}}.jobs j
 SET state = 'succeeded', finished_at = @now, lease_until = NULL
 FROM unnest(@ids, @leases) AS d(id, lease_id)
-WHERE j.id = d.id AND j.lease_id = d.lease_id AND j.state = 'running'
+WHERE {{lease_rows}} AND j.id = d.id AND j.lease_id = d.lease_id

@@ -1,7 +1,14 @@
 -- Runs first in every batch that acts on running jobs by (id, lease): complete, fail, heartbeat, release. For the rest
--- of that transaction only, it turns nested loops off. Those statements join the batch's ids with the jobs table, and a
+-- of that transaction only, it turns nested loops and sequential scans off. Those statements join the batch's ids with the jobs table, and a
 -- queue's statistics are often out of step with the table (taken while no job ran, or while it was nearly empty): with
 -- them, the planner chose a nested loop that scanned every running job, or the whole table, once per id (0.6-9 s for a
 -- batch of 2,000; found by the benchmark). Without nested loops the join is hashed or merged, one pass over each side,
--- whatever the statistics say, and the running jobs can still be read through jobs_running.
-SELECT set_config('enable_nestloop', 'off', true)
+-- whatever the statistics say. Without sequential scans the rows are found through an index whatever size the
+-- statistics give the table (statistics of a nearly empty table made a 10-lease batch read all 40,000 rows).
+-- How those statements find the rows ({{lease_rows}} in each, JobSql.LeaseStatement): a batch of up to 64 leases
+-- finds them by primary key (j.id = ANY (@ids), the state test written so that jobs_running cannot serve it), a larger
+-- one reads the running jobs through jobs_running and hashes them. jobs_running keeps an entry for every job that ran
+-- until vacuum may remove it, which a hot standby's feedback or a long transaction delays: a small batch then read
+-- thousands of dead entries to find ten rows (completion 71-86 us per job instead of 19-22 with an idle standby,
+-- docs/benchmarks.md); a large batch looks up hundreds of keys more cheaply as one pass over jobs_running.
+SELECT set_config('enable_nestloop', 'off', true), set_config('enable_seqscan', 'off', true)
