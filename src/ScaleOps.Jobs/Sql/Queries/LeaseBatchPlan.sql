@@ -9,6 +9,6 @@
 -- finds them by primary key (j.id = ANY (@ids), the state test written so that jobs_running cannot serve it), a larger
 -- one reads the running jobs through jobs_running and hashes them. jobs_running keeps an entry for every job that ran
 -- until vacuum may remove it, which a hot standby's feedback or a long transaction delays: a small batch then read
--- thousands of dead entries to find ten rows (completion 71-86 us per job instead of 19-22 with an idle standby,
+-- thousands of dead entries to find ten rows (completion 42-74 us per job instead of 18-19 with an idle standby,
 -- docs/benchmarks.md); a large batch looks up hundreds of keys more cheaply as one pass over jobs_running.
 SELECT set_config('enable_nestloop', 'off', true), set_config('enable_seqscan', 'off', true)
