@@ -27,10 +27,11 @@ public static class TenantCacheExtensions
         ArgumentNullException.ThrowIfNull(cache);
         ArgumentNullException.ThrowIfNull(factory);
 
-        // A direct call on the built-in cache: no generic interface dispatch on the memory hit path.
-        return ValueOf(cache is TenantCache tenantCache
-            ? tenantCache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken)
-            : cache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken));
+        // A direct call on the built-in cache: no generic interface dispatch on the memory hit path, and no layer that
+        // unwraps the entry on the Redis hit path.
+        return cache is TenantCache tenantCache
+            ? tenantCache.GetOrSetValueAsync(key, factory, Invoke<T>.Factory, options, cancellationToken)
+            : ValueOf(cache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken));
     }
 
     /// <summary>Cache-aside returning the value and where it came from (hit or miss).</summary>

@@ -75,6 +75,39 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         CacheEntryOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        var hit = Begin(key, state, factory, options, cancellationToken, out var done, out var load);
+        return hit is not null ? hit.Entry : load is not null ? new ValueTask<CacheResult<T>>(load) : new ValueTask<CacheResult<T>>(done);
+    }
+
+    /// <summary><see cref="GetOrSetEntryAsync{TState, T}"/> for callers that want the value only (<c>GetOrSetAsync</c>).</summary>
+    internal ValueTask<T> GetOrSetValueAsync<TState, T>(
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        CancellationToken cancellationToken)
+    {
+        var hit = Begin(key, state, factory, options, cancellationToken, out var done, out var load);
+        return hit is not null ? hit.Value : load is not null ? ValueOf(load) : new ValueTask<T>(done.Value);
+
+        static async ValueTask<T> ValueOf(Task<CacheResult<T>> load) => (await load.ConfigureAwait(false)).Value;
+    }
+
+    /// <summary>
+    /// The start of every cache-aside call. Returns the Redis read in flight, or sets <paramref name="done"/> (a memory
+    /// hit) or <paramref name="load"/> (the coalesced miss path).
+    /// </summary>
+    private RedisHit<TState, T>? Begin<TState, T>(
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        CancellationToken cancellationToken,
+        out CacheResult<T> done,
+        out Task<CacheResult<T>>? load)
+    {
+        done = default;
+        load = null;
         ValidateKey(key, nameof(key));
         ArgumentNullException.ThrowIfNull(factory);
         var tenant = _tenants.RequireTenant().Value;
@@ -91,7 +124,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
                 }
 
                 _metrics.MemoryHit();
-                return new ValueTask<CacheResult<T>>(new CacheResult<T>(typed.Value, CacheSource.Memory));
+                done = new CacheResult<T>(typed.Value, CacheSource.Memory);
+                return null;
             }
 
             if (now < typed.KeepUntil)
@@ -114,13 +148,14 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             var slot = ReadSlot(bucket, key);
             if (Interlocked.Increment(ref _readSlots[slot]) == 1)
             {
-                return ReadThroughAsync(db, bucket, generation, key, state, factory, options, stale, slot, cancellationToken);
+                return RedisHit<TState, T>.Start(this, db, bucket, generation, key, state, factory, options, stale, slot, cancellationToken);
             }
 
             Interlocked.Decrement(ref _readSlots[slot]);
         }
 
-        return new ValueTask<CacheResult<T>>(CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken));
+        load = CoalesceAsync<TState, T>(bucket, key, state, factory, options, stale, null, cancellationToken);
+        return null;
     }
 
     public ValueTask<CacheResult<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
