@@ -23,6 +23,12 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
         IEnumerable<string>? tags = null,
         CancellationToken cancellationToken = default)
     {
+        if (cache is TenantCache tenantCache)
+        {
+            // The built-in cache answers with the value itself: no layer that unwraps the entry on a Redis hit.
+            return tenantCache.GetOrSetValueAsync(key, state, factory, Map(options, tags), cancellationToken);
+        }
+
         var pending = cache.GetOrSetEntryAsync(key, state, factory, Map(options, tags), cancellationToken);
         return pending.IsCompletedSuccessfully ? new ValueTask<T>(pending.Result.Value) : Await(pending);
 
