@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -17,6 +18,7 @@ public static class TenantCacheExtensions
     /// <param name="options">Entry settings.</param>
     /// <param name="cancellationToken">Cancels this caller's wait.</param>
     /// <returns>The value.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "Both overloads are new and differ in arity, as HybridCache.GetOrCreateAsync's do; no shipped caller can bind to the other.")]
     public static ValueTask<T> GetOrSetAsync<T>(
         this ITenantCache cache,
         string key,
@@ -32,6 +34,32 @@ public static class TenantCacheExtensions
         return cache is TenantCache tenantCache
             ? tenantCache.GetOrSetValueAsync(key, factory, Invoke<T>.Factory, options, cancellationToken)
             : ValueOf(cache.GetOrSetEntryAsync(key, factory, Invoke<T>.Factory, options, cancellationToken));
+    }
+
+    /// <summary>Cache-aside returning the value only; the factory gets <paramref name="state"/> (no closure to allocate).</summary>
+    /// <typeparam name="TState">The factory's state.</typeparam>
+    /// <typeparam name="T">The value type.</typeparam>
+    /// <param name="cache">The cache.</param>
+    /// <param name="key">The key.</param>
+    /// <param name="state">Passed to <paramref name="factory"/>.</param>
+    /// <param name="factory">Produces the value on a miss.</param>
+    /// <param name="options">Entry settings.</param>
+    /// <param name="cancellationToken">Cancels this caller's wait.</param>
+    /// <returns>The value.</returns>
+    [SuppressMessage("ApiDesign", "RS0026:Do not add multiple public overloads with optional parameters", Justification = "Both overloads are new and differ in arity, as HybridCache.GetOrCreateAsync's do; no shipped caller can bind to the other.")]
+    public static ValueTask<T> GetOrSetAsync<TState, T>(
+        this ITenantCache cache,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        ArgumentNullException.ThrowIfNull(factory);
+        return cache is TenantCache tenantCache
+            ? tenantCache.GetOrSetValueAsync(key, state, factory, options, cancellationToken)
+            : ValueOf(cache.GetOrSetEntryAsync(key, state, factory, options, cancellationToken));
     }
 
     /// <summary>Cache-aside returning the value and where it came from (hit or miss).</summary>

@@ -77,6 +77,29 @@ public abstract partial class CacheSuite(RedisTarget redis)
     }
 
     [Fact]
+    public async Task The_state_overload_hands_its_state_to_the_factory_and_returns_the_value_from_every_level()
+    {
+        var prefix = Prefix();
+        await using var writer = Node(prefix);
+        await using var reader = Node(prefix);
+        using var scope = writer.As("acme");
+        var redisOnly = new CacheEntryOptions { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
+        var state = (Made: "made-", Runs: new Counter());
+        static ValueTask<string> Make((string Made, Counter Runs) s, string key)
+        {
+            s.Runs.Increment();
+            return ValueTask.FromResult(s.Made + key);
+        }
+
+        Assert.Equal("made-doc", await writer.Cache.GetOrSetAsync("doc", state, static (s, _) => Make(s, "doc"), TenMinutes)); // factory
+        Assert.Equal("made-doc", await writer.Cache.GetOrSetAsync("doc", state, static (s, _) => Make(s, "other"), TenMinutes)); // memory
+        await reader.Cache.TryGetAsync<string>("absent"); // the reader learns the generation
+        Assert.Equal("made-doc", await reader.Cache.GetOrSetAsync("doc", state, static (s, _) => Make(s, "other"), redisOnly)); // Redis
+        Assert.Equal("made-new", await reader.Cache.GetOrSetAsync("new", state, static (s, _) => Make(s, "new"), redisOnly)); // Redis miss, factory
+        Assert.Equal(2, state.Runs.Value);
+    }
+
+    [Fact]
     public async Task A_Redis_hit_sends_one_GET_and_a_miss_reads_Redis_once_before_the_factory()
     {
         var prefix = Prefix();
