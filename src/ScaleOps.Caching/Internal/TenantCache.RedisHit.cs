@@ -85,9 +85,10 @@ internal sealed partial class TenantCache
             {
                 get = db.StringGetAsync(bucket.ValueKey(generation, key));
             }
-            catch (Exception ex) when (IsRedisFailure(ex))
+            catch (Exception ex)
             {
-                // The client refused at once (disconnected, fail-fast backlog).
+                // The client refused at once (disconnected, fail-fast backlog) or failed otherwise: the callback gives the
+                // read slot back and turns the failure into the miss path (a Redis failure) or the caller's exception.
                 get = Task.FromException<RedisValue>(ex);
             }
 
