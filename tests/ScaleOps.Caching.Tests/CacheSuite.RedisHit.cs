@@ -13,8 +13,6 @@ namespace ScaleOps.Caching.Tests;
 /// </summary>
 public abstract partial class CacheSuite
 {
-    private static readonly CacheEntryOptions RedisOnly = new() { LocalExpiration = TimeSpan.Zero, Expiration = TimeSpan.FromMinutes(10) };
-
     [Fact]
     public async Task Concurrent_Redis_hits_on_many_threads_each_return_their_own_tenant_and_key()
     {
