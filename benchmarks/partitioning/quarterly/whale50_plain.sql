@@ -1,0 +1,1 @@
+SELECT id, occurred_at, action FROM bench_plain WHERE tenant_id = 'whale' ORDER BY occurred_at DESC LIMIT 50;
