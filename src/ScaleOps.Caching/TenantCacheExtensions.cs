@@ -89,7 +89,8 @@ public static class TenantCacheExtensions
         public static readonly Func<Func<CancellationToken, ValueTask<T>>, CancellationToken, ValueTask<T>> Factory = static (f, ct) => f(ct);
     }
 
-    private static ValueTask<T> ValueOf<T>(ValueTask<CacheResult<T>> pending)
+    /// <summary>The value of a pending entry, without an async layer when it is already there.</summary>
+    internal static ValueTask<T> ValueOf<T>(ValueTask<CacheResult<T>> pending)
     {
         if (pending.IsCompletedSuccessfully)
         {

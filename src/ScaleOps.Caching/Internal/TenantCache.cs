@@ -88,9 +88,9 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         CancellationToken cancellationToken)
     {
         var hit = Begin(key, state, factory, options, cancellationToken, out var done, out var load);
-        return hit is not null ? hit.Value : load is not null ? ValueOf(load) : new ValueTask<T>(done.Value);
-
-        static async ValueTask<T> ValueOf(Task<CacheResult<T>> load) => (await load.ConfigureAwait(false)).Value;
+        return hit is not null ? hit.Value
+            : load is not null ? TenantCacheExtensions.ValueOf(new ValueTask<CacheResult<T>>(load))
+            : new ValueTask<T>(done.Value);
     }
 
     /// <summary>

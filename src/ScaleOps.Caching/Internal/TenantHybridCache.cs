@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -23,17 +22,8 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
         IEnumerable<string>? tags = null,
         CancellationToken cancellationToken = default)
     {
-        if (cache is TenantCache tenantCache)
-        {
-            // The built-in cache answers with the value itself: no layer that unwraps the entry on a Redis hit.
-            return tenantCache.GetOrSetValueAsync(key, state, factory, Map(options, tags), cancellationToken);
-        }
-
-        var pending = cache.GetOrSetEntryAsync(key, state, factory, Map(options, tags), cancellationToken);
-        return pending.IsCompletedSuccessfully ? new ValueTask<T>(pending.Result.Value) : Await(pending);
-
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-        static async ValueTask<T> Await(ValueTask<CacheResult<T>> task) => (await task.ConfigureAwait(false)).Value;
+        // The value-only cache-aside: on the built-in cache, no layer that unwraps the entry on a Redis hit.
+        return cache.GetOrSetAsync(key, state, factory, Map(options, tags), cancellationToken);
     }
 
     public override ValueTask SetAsync<T>(
