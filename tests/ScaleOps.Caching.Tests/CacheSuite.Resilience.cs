@@ -70,6 +70,46 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task While_a_timed_out_factory_still_runs_later_callers_get_the_stale_value_without_a_second_run()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.FactoryTimeout = TimeSpan.FromMilliseconds(200), time);
+        using var scope = node.As("acme");
+        using var fallbacks = node.Collect("scaleops.cache.fallbacks");
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+
+        var runs = new Counter();
+        var release = new TaskCompletionSource<string>();
+        Func<CancellationToken, ValueTask<string>> slow = async _ =>
+        {
+            runs.Increment();
+            return await release.Task;
+        };
+        var first = node.Cache.GetOrSetEntryAsync("k", slow, TenMinutes).AsTask();
+        await TestSignal.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            return Task.FromResult(first.IsCompleted);
+        }, "the factory timeout to serve the stale value");
+        Assert.Equal((CacheSource.Stale, "old"), ((await first).Source, (await first).Value));
+
+        // The clock stands still from here: a caller that waited for the timeout again would never complete.
+        var sequential = await node.Cache.GetOrSetEntryAsync("k", slow, TenMinutes).AsTask().WaitAsync("a later caller");
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => node.Cache.GetOrSetEntryAsync("k", slow, TenMinutes).AsTask()))
+            .WaitAsync("concurrent later callers");
+        Assert.Equal((CacheSource.Stale, "old"), (sequential.Source, sequential.Value));
+        Assert.All(concurrent, r => Assert.Equal((CacheSource.Stale, "old"), (r.Source, r.Value)));
+        Assert.Equal(1, runs.Value);
+        Assert.Contains(fallbacks.GetMeasurementSnapshot(), m => m.Tags["reason"] as string == "factory_timeout");
+
+        // When the background run completes its value is stored as usual, and the next callers get it.
+        release.SetResult("new");
+        await TestSignal.UntilAsync(async () => (await node.Cache.GetOrSetAsync("k", slow, TenMinutes)) == "new", "the late factory result to be cached");
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
     public async Task A_slow_factory_never_answers_with_a_value_removed_while_it_ran()
     {
         var time = new TimerSignalingTimeProvider(TimeSpan.FromMilliseconds(200));

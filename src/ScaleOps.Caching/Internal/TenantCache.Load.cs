@@ -17,7 +17,8 @@ internal sealed partial class TenantCache
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
         L1Entry<T>? stale,
-        PreRead<T>? preRead)
+        PreRead<T>? preRead,
+        object? flight)
     {
         var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
         var generation = TenantBucket.UnknownGeneration;
@@ -76,7 +77,7 @@ internal sealed partial class TenantCache
 
         try
         {
-            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch).ConfigureAwait(false);
+            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch, flight).ConfigureAwait(false);
         }
         finally
         {
@@ -97,7 +98,8 @@ internal sealed partial class TenantCache
         bool staleInMemory,
         IDatabase? db,
         long generation,
-        long epoch)
+        long epoch,
+        object? flight)
     {
         var started = _time.GetTimestamp();
         var canServeStale = stale is not null && settings.FailSafe;
@@ -121,7 +123,19 @@ internal sealed partial class TenantCache
                 _metrics.Fallback("factory_timeout");
                 _metrics.StaleHit();
                 Log.FactoryTimedOutServingStale(_logger, key, bucket.Tenant, timeout.TotalMilliseconds);
-                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started);
+                // The key stays marked as loading until the factory completes (the marker replaces this call's flight):
+                // later callers get the stale value at once instead of waiting the timeout again and running another.
+                BackgroundLoad<T>? background = null;
+                if (flight is not null)
+                {
+                    background = new BackgroundLoad<T>(stale!, staleInMemory, epoch);
+                    if (!bucket.Flights.TryUpdate(key, background, flight))
+                    {
+                        background = null;
+                    }
+                }
+
+                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background);
                 return new CacheResult<T>(stale!.Value, CacheSource.Stale);
             }
 
@@ -175,7 +189,8 @@ internal sealed partial class TenantCache
     }
 
     private async Task CompleteLaterAsync<T>(
-        Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, long epoch, long started)
+        Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, long epoch, long started,
+        BackgroundLoad<T>? background)
     {
         try
         {
@@ -188,7 +203,34 @@ internal sealed partial class TenantCache
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             Log.BackgroundRefreshFailed(_logger, ex, key, bucket.Tenant);
+            if (background is not null && background.CanServe(bucket, key, NowMs()))
+            {
+                // As after a failure in the foreground: the stale value serves for the throttle before the next try.
+                var stale = background.Stale;
+                _memory.Store(bucket, key, new L1Entry<T>(stale.Value, Math.Min(NowMs() + Ms(_options.FailSafeThrottle), stale.KeepUntil), stale.KeepUntil, stale.Tags), epoch);
+            }
         }
+        finally
+        {
+            if (background is not null)
+            {
+                Interlocked.Increment(ref _flightsCompleted);
+                bucket.Flights.TryRemove(new System.Collections.Generic.KeyValuePair<string, object>(key, background));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Marks a key whose factory timed out and still runs in the background (in place of the finished flight): callers
+    /// get <see cref="Stale"/> while it may still serve, and no second factory run starts.
+    /// </summary>
+    private sealed class BackgroundLoad<T>(L1Entry<T> stale, bool staleInMemory, long epoch)
+    {
+        public L1Entry<T> Stale { get; } = stale;
+
+        /// <summary>Whether the stale value may still serve: within its fail-safe window and not invalidated since.</summary>
+        public bool CanServe(TenantBucket bucket, string key, long now) =>
+            now < Stale.KeepUntil && StillValid(bucket, key, Stale, staleInMemory, epoch);
     }
 
     /// <summary>Serializes a value with the payload header, enforcing the size limit.</summary>

@@ -271,24 +271,46 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     {
         var settings = EntrySettings.Resolve(options, _options, _validateTag);
         var flights = bucket.Flights;
-        if (flights.TryGetValue(key, out var running) && running is TaskCompletionSource<CacheResult<T>> joined)
+        TaskCompletionSource<CacheResult<T>>? mine = null;
+        while (true)
         {
-            _metrics.StampedeWait("process");
-            return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var mine = new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var winner = flights.GetOrAdd(key, mine);
-        if (!ReferenceEquals(winner, mine))
-        {
-            if (winner is TaskCompletionSource<CacheResult<T>> other)
+            if (flights.TryGetValue(key, out var running))
             {
-                _metrics.StampedeWait("process");
-                return await other.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                if (running is TaskCompletionSource<CacheResult<T>> joined)
+                {
+                    _metrics.StampedeWait("process");
+                    return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (running is not BackgroundLoad<T> background)
+                {
+                    // The same key is being loaded as another type: load without coalescing.
+                    return await LoadAsync(bucket, key, state, factory, settings, stale, null, null).ConfigureAwait(false);
+                }
+
+                // A factory that timed out still runs: its stale value answers, without a second run or another wait,
+                // until it completes, unless that value was invalidated meanwhile (then a new load takes over).
+                if (background.CanServe(bucket, key, NowMs()))
+                {
+                    _metrics.Fallback("factory_timeout");
+                    _metrics.StaleHit();
+                    return new CacheResult<T>(background.Stale.Value, CacheSource.Stale);
+                }
+
+                mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (flights.TryUpdate(key, mine, background))
+                {
+                    break;
+                }
+
+                continue;
             }
 
-            // The same key is being loaded as another type: load without coalescing.
-            return await LoadAsync(bucket, key, state, factory, settings, stale, null).ConfigureAwait(false);
+            mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (flights.TryAdd(key, mine))
+            {
+                break;
+            }
         }
 
         // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
@@ -311,7 +333,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     {
         try
         {
-            var result = await LoadAsync(bucket, key, state, factory, settings, stale, preRead).ConfigureAwait(false);
+            var result = await LoadAsync(bucket, key, state, factory, settings, stale, preRead, flight).ConfigureAwait(false);
             flight.TrySetResult(result);
             return result;
         }
