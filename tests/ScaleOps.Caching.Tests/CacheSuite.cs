@@ -248,6 +248,31 @@ public abstract partial class CacheSuite(RedisTarget redis)
     }
 
     [Fact]
+    public async Task A_removal_between_a_loads_invalidation_check_and_its_SET_leaves_no_stale_value_in_Redis()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix);
+        await using var reader = Node(prefix);
+        using var scope = node.As("acme");
+        var removals = new Counter();
+        node.Internal.BeforeRedisWrite = async key =>
+        {
+            // The race made deterministic: the removal runs (memory, then its DEL) after the load checked for
+            // invalidations and before its SET is sent.
+            if (key == "k" && removals.Increment() == 1)
+            {
+                await node.Cache.RemoveAsync("k");
+            }
+        };
+
+        Assert.Equal("old", await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes));
+        node.Internal.BeforeRedisWrite = null;
+        Assert.Equal(1, removals.Value);
+        Assert.False((await reader.Cache.TryGetAsync<string>("k")).HasValue, "Redis kept the value loaded before the removal");
+        Assert.False((await node.Cache.TryGetAsync<string>("k")).HasValue);
+    }
+
+    [Fact]
     public async Task A_not_found_is_cached_for_the_shorter_negative_expiration()
     {
         var time = new FakeTimeProvider();

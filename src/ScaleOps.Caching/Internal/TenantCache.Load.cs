@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
 using StackExchange.Redis;
@@ -301,7 +302,43 @@ internal sealed partial class TenantCache
             return false;
         }
 
-        return await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false);
+        if (BeforeRedisWrite is { } hook)
+        {
+            await hook(key).ConfigureAwait(false);
+        }
+
+        if (!await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (bucket.Epoch == epoch)
+        {
+            return true;
+        }
+
+        // An invalidation of the tenant here (a removal, a tag, or another instance's message) bumped the epoch between
+        // the check above and Redis's reply to the SET: its DEL may have reached Redis first, leaving this older value
+        // there. Delete it again. (An invalidation that bumps the epoch after this check sends its DEL after the SET.)
+        await UndoRacedWriteAsync(db, bucket, generation, key).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>Test hook: runs after the invalidation check of a Redis write, before the write is sent.</summary>
+    internal Func<string, Task>? BeforeRedisWrite { get; set; }
+
+    private async Task UndoRacedWriteAsync(IDatabase db, TenantBucket bucket, long generation, string key)
+    {
+        try
+        {
+            await db.KeyDeleteAsync(bucket.ValueKey(generation, key)).ConfigureAwait(false);
+            Publish(db, new BackplaneMessage(_instance, BackplaneMessage.Key, generation, bucket.Tenant, key));
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            OnRedisError(ex);
+            Enqueue(bucket, BackplaneMessage.Key, key);
+        }
     }
 
     private TimeSpan Jitter(TimeSpan expiration) =>
