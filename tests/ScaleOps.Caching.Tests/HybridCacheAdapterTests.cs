@@ -77,6 +77,77 @@ public sealed class HybridCacheAdapterTests(SingleRedis redis) : IClassFixture<S
         Assert.Equal(CacheSource.Redis, (await reader.Cache.GetOrSetEntryAsync("doc", notExpected, new CacheEntryOptions { LocalExpiration = TimeSpan.Zero })).Source);
     }
 
+    private static HybridCacheEntryOptions With(HybridCacheEntryFlags flags) => new() { Flags = flags };
+
+    [Fact]
+    public async Task DisableUnderlyingData_reads_the_cache_only_and_never_runs_the_factory()
+    {
+        var prefix = Unique.Prefix("hybrid", "no-data");
+        await using var writer = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var reader = CacheNode.Create(redis.ConnectionString, prefix);
+        var runs = 0;
+        Func<CancellationToken, ValueTask<string>> factory = _ =>
+        {
+            Interlocked.Increment(ref runs);
+            return ValueTask.FromResult("from the factory");
+        };
+        using var scope = reader.As("acme");
+        using (writer.As("acme"))
+        {
+            await writer.Cache.SetAsync("present", "cached");
+        }
+
+        var cacheOnly = With(HybridCacheEntryFlags.DisableUnderlyingData);
+        Assert.Null(await reader.Hybrid.GetOrCreateAsync("absent", factory, cacheOnly));
+        Assert.Equal(0, await reader.Hybrid.GetOrCreateAsync("absent-number", _ => ValueTask.FromResult(7), cacheOnly));
+        Assert.Equal("cached", await reader.Hybrid.GetOrCreateAsync("present", factory, cacheOnly)); // from Redis
+        Assert.Equal(0, runs);
+        Assert.False((await reader.Cache.TryGetAsync<string>("absent")).HasValue); // nothing stored either
+    }
+
+    [Theory]
+    [InlineData(HybridCacheEntryFlags.DisableLocalCacheRead, "DisableLocalCacheRead")]
+    [InlineData(HybridCacheEntryFlags.DisableLocalCache, "DisableLocalCacheRead")]
+    [InlineData(HybridCacheEntryFlags.DisableDistributedCacheRead, "DisableDistributedCacheRead")]
+    [InlineData(HybridCacheEntryFlags.DisableDistributedCacheWrite, "DisableDistributedCacheWrite")]
+    [InlineData(HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCache, "DisableUnderlyingData")]
+    [InlineData(HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheWrite, "DisableUnderlyingData")]
+    public async Task A_read_flag_the_tenant_cache_cannot_honour_throws_naming_it(HybridCacheEntryFlags flags, string named)
+    {
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("hybrid", "unsupported"));
+        using var scope = node.As("acme");
+        var runs = 0;
+        var error = await Assert.ThrowsAsync<NotSupportedException>(async () =>
+            await node.Hybrid.GetOrCreateAsync("k", _ => ValueTask.FromResult(Interlocked.Increment(ref runs)), With(flags)));
+        Assert.Contains("HybridCacheEntryFlags." + named, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, runs);
+    }
+
+    [Fact]
+    public async Task Write_flags_keep_the_value_out_of_Redis_or_out_of_memory()
+    {
+        var prefix = Unique.Prefix("hybrid", "write-flags");
+        await using var writer = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var reader = CacheNode.Create(redis.ConnectionString, prefix);
+        using var scope = writer.As("acme");
+        await reader.Cache.TryGetAsync<string>("warm-up"); // the reader learns the tenant's generation
+
+        await writer.Hybrid.SetAsync("memory-only", "m", With(HybridCacheEntryFlags.DisableDistributedCacheWrite));
+        await writer.Hybrid.SetAsync("redis-only", "r", With(HybridCacheEntryFlags.DisableLocalCacheWrite));
+        await writer.Hybrid.SetAsync("no-read-flag-on-a-write", "w", With(HybridCacheEntryFlags.DisableDistributedCacheRead | HybridCacheEntryFlags.DisableLocalCacheRead));
+        await writer.Hybrid.GetOrCreateAsync("loaded-memory-only", _ => ValueTask.FromResult("l"), With(HybridCacheEntryFlags.DisableDistributedCache));
+        await writer.Hybrid.GetOrCreateAsync("uncompressed", _ => ValueTask.FromResult("u"), With(HybridCacheEntryFlags.DisableCompression));
+
+        Assert.True(writer.InMemory("acme", "memory-only"));
+        Assert.False((await reader.Cache.TryGetAsync<string>("memory-only")).HasValue);
+        Assert.False(writer.InMemory("acme", "redis-only"));
+        Assert.Equal("r", (await reader.Cache.TryGetAsync<string>("redis-only")).Value);
+        Assert.Equal("w", (await reader.Cache.TryGetAsync<string>("no-read-flag-on-a-write")).Value); // a write reads nothing: written everywhere
+        Assert.True(writer.InMemory("acme", "loaded-memory-only"));
+        Assert.False((await reader.Cache.TryGetAsync<string>("loaded-memory-only")).HasValue);
+        Assert.Equal("u", (await reader.Cache.TryGetAsync<string>("uncompressed")).Value);
+    }
+
     /// <summary>A decorator an application might register: forwards every call.</summary>
     private sealed class Forwarding(ITenantCache inner) : ITenantCache
     {
