@@ -110,6 +110,52 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task Per_call_NegativeExpiration_FailSafe_and_FactoryTimeout_override_the_defaults()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o =>
+        {
+            o.NegativeExpiration = TimeSpan.FromMinutes(5);
+            o.FailSafeMaxDuration = TimeSpan.FromMinutes(30); // FactoryTimeout stays unset: the default waits for the factory
+        }, time);
+        using var scope = node.As("acme");
+        using var fallbacks = node.Collect("scaleops.cache.fallbacks");
+        bool Fallback(string reason) => fallbacks.GetMeasurementSnapshot().Any(m => m.Tags["reason"] as string == reason);
+
+        // NegativeExpiration: a "not found" kept 10 s instead of the default 5 min.
+        var runs = new Counter();
+        var shortNegative = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), NegativeExpiration = TimeSpan.FromSeconds(10) };
+        Assert.Null(await node.Cache.GetOrSetAsync("missing", Counting(runs, null), shortNegative));
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.Equal(CacheSource.Factory, (await node.Cache.GetOrSetEntryAsync("missing", Counting(runs, "found"), shortNegative)).Source);
+        Assert.Equal(2, runs.Value);
+
+        // FailSafe = false: the factory's error reaches the caller although a stale value could serve; by default it serves.
+        await node.Cache.SetAsync("k", "good", TenMinutes);
+        await node.Cache.SetAsync("slow", "old", TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+        Func<CancellationToken, ValueTask<string>> failing = _ => throw new InvalidOperationException("database down");
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await node.Cache.GetOrSetAsync("k", failing, new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), FailSafe = false }));
+        Assert.False(Fallback("fail_safe"));
+        Assert.Equal((CacheSource.Stale, "good"), ((await node.Cache.GetOrSetEntryAsync("k", failing, TenMinutes)) is var r ? (r.Source, r.Value) : default));
+        Assert.True(Fallback("fail_safe"));
+
+        // FactoryTimeout on the call: the slow factory is answered with the stale value.
+        var release = new TaskCompletionSource<string>();
+        var call = node.Cache.GetOrSetEntryAsync(
+            "slow", async _ => await release.Task, new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), FactoryTimeout = TimeSpan.FromMilliseconds(200) }).AsTask();
+        await TestSignal.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            return Task.FromResult(call.IsCompleted);
+        }, "the call's factory timeout to serve the stale value", TimeSpan.FromSeconds(10));
+        Assert.Equal((CacheSource.Stale, "old"), ((await call).Source, (await call).Value));
+        Assert.True(Fallback("factory_timeout"));
+        release.SetResult("new");
+    }
+
+    [Fact]
     public async Task A_slow_factory_never_answers_with_a_value_removed_while_it_ran()
     {
         var time = new TimerSignalingTimeProvider(TimeSpan.FromMilliseconds(200));

@@ -306,6 +306,37 @@ public abstract partial class CacheSuite(RedisTarget redis)
     }
 
     [Fact]
+    public async Task Expirations_in_Redis_are_jittered_within_the_jitter_fraction()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix, o =>
+        {
+            o.JitterFraction = 0.1;
+            o.FailSafeMaxDuration = TimeSpan.Zero; // the Redis TTL is then the (jittered) expiration alone
+        });
+        using var scope = node.As("acme");
+        for (var i = 0; i < 20; i++)
+        {
+            await node.Cache.SetAsync($"k{i}", i, TenMinutes);
+        }
+
+        await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        var tenantPrefix = ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme");
+        var ttls = new double[20];
+        for (var i = 0; i < 20; i++)
+        {
+            var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenantPrefix, 0, $"k{i}"));
+            Assert.NotNull(ttl);
+            ttls[i] = ttl.Value.TotalSeconds;
+        }
+
+        // Within 10 min and 10 min + 10% (less the seconds the test took); spread over the jitter's minute, not written
+        // together to expire together (20 uniform draws all within 5 s of each other: about 1 in 10^20).
+        Assert.All(ttls, ttl => Assert.InRange(ttl, 570, 660));
+        Assert.True(ttls.Max() - ttls.Min() > 5, $"TTLs not jittered: {string.Join(", ", ttls)}");
+    }
+
+    [Fact]
     public async Task Removing_a_tag_removes_the_tagged_entries_of_the_tenant_on_every_instance()
     {
         var prefix = Prefix();
@@ -475,6 +506,7 @@ public abstract partial class CacheSuite(RedisTarget redis)
         await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.TryGetAsync<int>("k"));
         await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.SetAsync("k", 1));
         await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.RemoveAsync("k"));
+        await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.RemoveByTagAsync("t"));
         await Assert.ThrowsAsync<TenantRequiredException>(async () => await node.Cache.InvalidateTenantAsync());
     }
 

@@ -182,6 +182,7 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
         using var hits = b.Collect("scaleops.cache.hits");
         using var misses = b.Collect("scaleops.cache.misses");
         using var factory = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(b.Metrics.Meter, "scaleops.cache.factory.duration");
+        using var ratio = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(b.Metrics.Meter, "scaleops.cache.hit_ratio");
         using var scopeA = a.As("acme");
         await a.Cache.SetAsync("shared", "s");
 
@@ -197,6 +198,8 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
         var status = b.Cache.GetStatus();
         Assert.Equal((2, 1), (status.Hits, status.Misses));
         Assert.Equal(2 / 3.0, status.HitRatio, 3);
+        ratio.RecordObservableInstruments();
+        Assert.Equal(2 / 3.0, ratio.LastMeasurement!.Value, 3);
         Assert.False(status.IsDegraded);
     }
 }

@@ -39,4 +39,14 @@ public sealed class RedisConnectionTests(SingleRedis redis) : IClassFixture<Sing
         Assert.NotNull(connection.TryGetReadyDatabase());
         Assert.True(connection.IsAvailable);
     }
+
+    [Fact]
+    public async Task RedisTimeout_becomes_the_clients_connect_sync_and_async_timeouts()
+    {
+        var options = new CachingOptions { RedisConnectionString = redis.ConnectionString, RedisTimeout = TimeSpan.FromMilliseconds(4321) };
+        await using var connection = new RedisConnection(options, TimeProvider.System, NullLogger.Instance);
+        await connection.StartAsync();
+        var applied = StackExchange.Redis.ConfigurationOptions.Parse(connection.Multiplexer!.Configuration);
+        Assert.Equal((4321, 4321, 4321), (applied.ConnectTimeout, applied.SyncTimeout, applied.AsyncTimeout));
+    }
 }
