@@ -49,4 +49,27 @@ public sealed class RedisConnectionTests(SingleRedis redis) : IClassFixture<Sing
         var applied = StackExchange.Redis.ConfigurationOptions.Parse(connection.Multiplexer!.Configuration);
         Assert.Equal((4321, 4321, 4321), (applied.ConnectTimeout, applied.SyncTimeout, applied.AsyncTimeout));
     }
+
+    [Fact]
+    public async Task Each_client_connection_coming_back_after_a_failure_counts_as_a_restore()
+    {
+        var options = new CachingOptions { RedisConnectionString = redis.ConnectionString };
+        await using var connection = new RedisConnection(options, TimeProvider.System, NullLogger.Instance);
+        var restores = 0;
+        connection.Restored += _ => restores++;
+
+        connection.OnConnectionRestored(StackExchange.Redis.ConnectionType.Interactive, "first"); // a first connection: no restore
+        Assert.Equal(0, restores);
+
+        // Both connections fail; the interactive one returns first (memory is cleared, reads resume), the subscription
+        // later: invalidations published in between were missed, so its return must clear memory again.
+        connection.OnConnectionFailed(StackExchange.Redis.ConnectionType.Interactive, "test");
+        connection.OnConnectionFailed(StackExchange.Redis.ConnectionType.Subscription, "test");
+        connection.OnConnectionRestored(StackExchange.Redis.ConnectionType.Interactive, "back");
+        Assert.Equal(1, restores);
+        connection.OnConnectionRestored(StackExchange.Redis.ConnectionType.Subscription, "back");
+        Assert.Equal(2, restores);
+        connection.OnConnectionRestored(StackExchange.Redis.ConnectionType.Subscription, "again");
+        Assert.Equal(2, restores);
+    }
 }

@@ -189,6 +189,37 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         return multiplexer.GetDatabase();
     }
 
+    /// <summary>
+    /// A client connection failed. The interactive and the subscription connection fail and come back separately, so
+    /// each is remembered on its own (one bit per <see cref="ConnectionType"/>).
+    /// </summary>
+    internal void OnConnectionFailed(ConnectionType type, string reason)
+    {
+        Interlocked.Or(ref _disconnected, Bit(type));
+        ReportFailure(reason);
+    }
+
+    /// <summary>
+    /// A client connection came back. Only a reconnection after a failure counts (a connection opened for the first
+    /// time is not a restore), and each connection's own: when the subscription connection comes back after the
+    /// interactive one, invalidations published in between were missed, so <see cref="Restored"/> is raised again.
+    /// </summary>
+    internal void OnConnectionRestored(ConnectionType type, string? endpoint)
+    {
+        var bit = Bit(type);
+        if ((Interlocked.And(ref _disconnected, ~bit) & bit) == 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _probing, 0);
+        Interlocked.Exchange(ref _unavailable, 0);
+        Log.RedisRestored(_logger, $"reconnected to {endpoint} ({type})");
+        Restored?.Invoke("reconnected");
+    }
+
+    private static int Bit(ConnectionType type) => 1 << ((int)type & 15);
+
     private async Task<ConnectionMultiplexer> ConnectAsync()
     {
         var config = ConfigurationOptions.Parse(_options.RedisConnectionString!);
@@ -204,24 +235,8 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         _options.ConfigureRedis?.Invoke(config);
 
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
-        multiplexer.ConnectionFailed += (_, e) =>
-        {
-            Volatile.Write(ref _disconnected, 1);
-            ReportFailure($"{e.FailureType} on {e.EndPoint}");
-        };
-        multiplexer.ConnectionRestored += (_, e) =>
-        {
-            // Only a reconnection after a failure counts (a connection opened for the first time is not a restore).
-            if (Interlocked.Exchange(ref _disconnected, 0) == 0)
-            {
-                return;
-            }
-
-            Volatile.Write(ref _probing, 0);
-            Interlocked.Exchange(ref _unavailable, 0);
-            Log.RedisRestored(_logger, $"reconnected to {e.EndPoint}");
-            Restored?.Invoke("reconnected");
-        };
+        multiplexer.ConnectionFailed += (_, e) => OnConnectionFailed(e.ConnectionType, $"{e.FailureType} on {e.EndPoint}");
+        multiplexer.ConnectionRestored += (_, e) => OnConnectionRestored(e.ConnectionType, e.EndPoint?.ToString());
         Connected?.Invoke(multiplexer);
         return multiplexer;
     }
