@@ -110,6 +110,34 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task A_removal_while_a_timed_out_factory_still_runs_ends_the_stale_answers_and_discards_its_late_result()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), o => o.FactoryTimeout = TimeSpan.FromMilliseconds(200), time);
+        using var scope = node.As("acme");
+        await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes);
+        time.Advance(TimeSpan.FromMinutes(12));
+
+        var release = new TaskCompletionSource<string>();
+        var first = node.Cache.GetOrSetEntryAsync("k", async _ => await release.Task, TenMinutes).AsTask();
+        await TestSignal.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromMilliseconds(50));
+            return Task.FromResult(first.IsCompleted);
+        }, "the factory timeout to serve the stale value");
+        Assert.Equal(CacheSource.Stale, (await first).Source);
+
+        await node.Cache.RemoveAsync("k");
+        var after = await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("fresh"), TenMinutes).AsTask().WaitAsync("a load after the removal");
+        Assert.Equal((CacheSource.Factory, "fresh"), (after.Source, after.Value));
+
+        // The background run started before the removal: its result is not stored.
+        release.SetResult("late");
+        await TestSignal.UntilAsync(() => Task.FromResult(node.Internal.Memory.Find("acme")!.Flights.IsEmpty), "the background run to end");
+        Assert.Equal((CacheSource.Memory, "fresh"), (await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("x"), TenMinutes)) is var r ? (r.Source, r.Value) : default);
+    }
+
+    [Fact]
     public async Task Per_call_NegativeExpiration_FailSafe_and_FactoryTimeout_override_the_defaults()
     {
         var time = new FakeTimeProvider();

@@ -270,6 +270,21 @@ public abstract partial class CacheSuite(RedisTarget redis)
         Assert.Equal(1, removals.Value);
         Assert.False((await reader.Cache.TryGetAsync<string>("k")).HasValue, "Redis kept the value loaded before the removal");
         Assert.False((await node.Cache.TryGetAsync<string>("k")).HasValue);
+
+        // The same with a tag removal and a tagged write (the script path).
+        var tagged = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), Tags = ["docs"] };
+        node.Internal.BeforeRedisWrite = async key =>
+        {
+            if (key == "t" && removals.Increment() == 2)
+            {
+                await node.Cache.RemoveByTagAsync("docs");
+            }
+        };
+
+        Assert.Equal("old", await node.Cache.GetOrSetAsync("t", _ => ValueTask.FromResult("old"), tagged));
+        node.Internal.BeforeRedisWrite = null;
+        Assert.Equal(2, removals.Value);
+        Assert.False((await reader.Cache.TryGetAsync<string>("t")).HasValue, "Redis kept the tagged value loaded before the tag removal");
     }
 
     [Fact]

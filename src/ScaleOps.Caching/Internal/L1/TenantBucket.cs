@@ -42,7 +42,8 @@ internal sealed class TenantBucket
 
     /// <summary>
     /// The in-flight loads of this tenant (key → <see cref="System.Threading.Tasks.TaskCompletionSource{TResult}"/>), so
-    /// that concurrent misses on one key run the factory once in this process.
+    /// that concurrent misses on one key run the factory once in this process; or, while a factory that timed out
+    /// still runs in the background, the marker that serves its stale value meanwhile.
     /// </summary>
     public ConcurrentDictionary<string, object> Flights { get; } = new(StringComparer.Ordinal);
 
