@@ -46,4 +46,11 @@ public sealed class CacheEntryOptions
     /// <summary>Whether the entry lives in memory only, never in Redis.</summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool LocalOnly { get; init; }
+
+    /// <summary>
+    /// Whether the call skips the memory level's copy and reads Redis (or runs the factory) as if memory missed; what it
+    /// loads is still kept in memory unless <see cref="LocalExpiration"/> is zero. Set by the <c>HybridCache</c> adapter
+    /// for <c>HybridCacheEntryFlags.DisableLocalCacheRead</c>.
+    /// </summary>
+    internal bool SkipMemoryRead { get; init; }
 }

@@ -106,8 +106,7 @@ public sealed class HybridCacheAdapterTests(SingleRedis redis) : IClassFixture<S
     }
 
     [Theory]
-    [InlineData(HybridCacheEntryFlags.DisableLocalCacheRead, "DisableLocalCacheRead")]
-    [InlineData(HybridCacheEntryFlags.DisableLocalCache, "DisableLocalCacheRead")]
+    [InlineData(HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableLocalCacheRead, "DisableUnderlyingData")]
     [InlineData(HybridCacheEntryFlags.DisableDistributedCacheRead, "DisableDistributedCacheRead")]
     [InlineData(HybridCacheEntryFlags.DisableDistributedCacheWrite, "DisableDistributedCacheWrite")]
     [InlineData(HybridCacheEntryFlags.DisableUnderlyingData | HybridCacheEntryFlags.DisableDistributedCache, "DisableUnderlyingData")]
@@ -122,6 +121,36 @@ public sealed class HybridCacheAdapterTests(SingleRedis redis) : IClassFixture<S
         Assert.Contains("HybridCacheEntryFlags." + named, error.Message, StringComparison.Ordinal);
         Assert.Equal(0, runs);
     }
+
+    [Fact]
+    public async Task DisableLocalCacheRead_skips_the_memory_copy_and_DisableLocalCache_also_keeps_none()
+    {
+        var prefix = Unique.Prefix("hybrid", "no-local-read");
+        await using var node = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var other = CacheNode.Create(redis.ConnectionString, prefix);
+        using var scope = node.As("acme");
+        var memoryOnly = new CacheEntryOptions { LocalOnly = true };
+        await node.Cache.SetAsync("read-skipped", "in memory", memoryOnly);
+        await node.Cache.SetAsync("none-kept", "in memory", memoryOnly);
+
+        // Memory holds a copy Redis does not have: skipping it runs the factory (Redis misses).
+        Assert.Equal("loaded", await node.Hybrid.GetOrCreateAsync("read-skipped", _ => ValueTask.FromResult("loaded"), With(HybridCacheEntryFlags.DisableLocalCacheRead)));
+        Assert.Equal((CacheSource.Memory, "loaded"), ToTuple(await node.Cache.TryGetAsync<string>("read-skipped"))); // still written to memory
+
+        Assert.Equal("loaded", await node.Hybrid.GetOrCreateAsync("none-kept", _ => ValueTask.FromResult("loaded"), With(HybridCacheEntryFlags.DisableLocalCache)));
+        Assert.Equal("fresh", await node.Hybrid.GetOrCreateAsync("fresh-key", _ => ValueTask.FromResult("fresh"), With(HybridCacheEntryFlags.DisableLocalCache)));
+        Assert.False(node.InMemory("acme", "fresh-key"));
+        using (other.As("acme"))
+        {
+            Assert.Equal((CacheSource.Redis, "loaded"), ToTuple(await other.Cache.TryGetAsync<string>("none-kept")));
+            await other.Cache.SetAsync("fresh-key", "changed in Redis");
+        }
+
+        // Every call reads Redis: another instance's write shows at once.
+        Assert.Equal("changed in Redis", await node.Hybrid.GetOrCreateAsync("fresh-key", _ => ValueTask.FromResult("unexpected"), With(HybridCacheEntryFlags.DisableLocalCache)));
+    }
+
+    private static (CacheSource, T) ToTuple<T>(CacheResult<T> result) => (result.Source, result.Value);
 
     [Fact]
     public async Task Write_flags_keep_the_value_out_of_Redis_or_out_of_memory()

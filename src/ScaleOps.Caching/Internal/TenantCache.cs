@@ -113,7 +113,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         var tenant = _tenants.RequireTenant().Value;
         var bucket = _memory.Find(tenant);
         L1Entry<T>? stale = null;
-        if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed)
+        if (bucket is not null && options?.SkipMemoryRead != true && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed)
         {
             var now = NowMs();
             if (now < typed.FreshUntil)

@@ -12,6 +12,7 @@ namespace ScaleOps.Caching.Internal;
 /// becomes tenant-scoped (keys and tags belong to the ambient tenant). <c>RemoveByTagAsync("*")</c> invalidates the
 /// whole tenant. Entry flags: <see cref="HybridCacheEntryFlags.DisableUnderlyingData"/> reads the cache only (default
 /// when absent, the factory never runs), <see cref="HybridCacheEntryFlags.DisableLocalCacheWrite"/> keeps no memory copy,
+/// <see cref="HybridCacheEntryFlags.DisableLocalCacheRead"/> skips the memory copy (read Redis or run the factory),
 /// <see cref="HybridCacheEntryFlags.DisableDistributedCache"/> (both bits) keeps the entry in memory only,
 /// <see cref="HybridCacheEntryFlags.DisableCompression"/> holds (nothing is compressed); a flag the tenant cache cannot
 /// honour throws <see cref="NotSupportedException"/> naming it rather than being ignored.
@@ -61,14 +62,9 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
             ? cache.InvalidateTenantAsync(cancellationToken)
             : cache.RemoveByTagAsync(tag, cancellationToken);
 
-    /// <summary>The flags of a read the tenant cache cannot honour: it always reads memory first, and Redis unless the entry is memory-only.</summary>
+    /// <summary>The flags of a read the tenant cache cannot honour: it reads Redis for every entry it writes there.</summary>
     private static void CheckReadFlags(HybridCacheEntryFlags flags)
     {
-        if ((flags & HybridCacheEntryFlags.DisableLocalCacheRead) != 0)
-        {
-            throw Unsupported(nameof(HybridCacheEntryFlags.DisableLocalCacheRead), "the tenant cache always reads its memory level first");
-        }
-
         var distributed = flags & HybridCacheEntryFlags.DisableDistributedCache;
         if (distributed == HybridCacheEntryFlags.DisableDistributedCacheRead)
         {
@@ -82,10 +78,10 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
                 "the tenant cache writes a loaded value to Redis unless the entry is memory-only (use DisableDistributedCache)");
         }
 
-        if ((flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0 && (distributed != 0 || (flags & HybridCacheEntryFlags.DisableLocalCacheWrite) != 0))
+        if ((flags & HybridCacheEntryFlags.DisableUnderlyingData) != 0 && (distributed != 0 || (flags & HybridCacheEntryFlags.DisableLocalCache) != 0))
         {
             throw Unsupported(nameof(HybridCacheEntryFlags.DisableUnderlyingData),
-                "a cache-only read goes through memory and Redis and keeps a Redis hit in memory: it cannot be combined with DisableDistributedCache or DisableLocalCacheWrite");
+                "a cache-only read goes through memory and Redis and keeps a Redis hit in memory: it cannot be combined with DisableDistributedCache, DisableLocalCacheRead or DisableLocalCacheWrite");
         }
     }
 
@@ -111,6 +107,7 @@ internal sealed class TenantHybridCache(ITenantCache cache) : HybridCache
             Expiration = options?.Expiration,
             LocalExpiration = (flags & HybridCacheEntryFlags.DisableLocalCacheWrite) != 0 ? TimeSpan.Zero : options?.LocalCacheExpiration,
             LocalOnly = (flags & HybridCacheEntryFlags.DisableDistributedCache) == HybridCacheEntryFlags.DisableDistributedCache,
+            SkipMemoryRead = (flags & HybridCacheEntryFlags.DisableLocalCacheRead) != 0,
             Tags = tags?.ToArray(),
         };
     }
