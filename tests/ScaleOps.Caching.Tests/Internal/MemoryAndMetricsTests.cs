@@ -177,14 +177,15 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
     public async Task Hits_misses_factory_time_and_ratio_are_measured_per_level()
     {
         var prefix = Unique.Prefix("memory", "metrics");
-        await using var a = CacheNode.Create(redis.ConnectionString, prefix);
         await using var b = CacheNode.Create(redis.ConnectionString, prefix);
         using var hits = b.Collect("scaleops.cache.hits");
         using var misses = b.Collect("scaleops.cache.misses");
         using var factory = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(b.Metrics.Meter, "scaleops.cache.factory.duration");
         using var ratio = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(b.Metrics.Meter, "scaleops.cache.hit_ratio");
-        using var scopeA = a.As("acme");
-        await a.Cache.SetAsync("shared", "s");
+        using var scope = b.As("acme");
+
+        // In Redis only (written by this instance, so no other instance's invalidation can race the reads below).
+        await b.Cache.SetAsync("shared", "s", new CacheEntryOptions { LocalExpiration = TimeSpan.Zero });
 
         await b.Cache.GetOrSetAsync("shared", _ => ValueTask.FromResult("never"));   // memory miss, redis hit
         await b.Cache.GetOrSetAsync("shared", _ => ValueTask.FromResult("never"));   // memory hit
