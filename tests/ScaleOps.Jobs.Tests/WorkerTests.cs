@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using ScaleOps.Jobs.Internal;
@@ -123,6 +124,62 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Contains("ignored cancellation", await ErrorOfAsync(hung.Value));
         Assert.Contains("Timed out after 00:00:00.1", await ErrorOfAsync(slow.Value));
         never.SetResult();
+    }
+
+    [Fact]
+    public async Task A_handler_that_blocks_its_thread_neither_stalls_its_queue_nor_stays_running()
+    {
+        // The handler blocks synchronously before returning a task. It used to run inline on the queue's fetch loop:
+        // the loop stopped (no other job of the queue was fetched) and, the executor never getting its task, the job's
+        // timeout never fired while heartbeats kept its lease alive.
+        using var blocker = new ManualResetEventSlim();
+        var returned = 0;
+        var probe = new Probe
+        {
+            Behavior = (p, _, _) =>
+            {
+                if (p.N == 1)
+                {
+                    blocker.Wait(TimeSpan.FromSeconds(20));
+                    Interlocked.Exchange(ref returned, 1);
+                }
+
+                return Task.CompletedTask;
+            },
+        };
+        try
+        {
+            // Local dispatch off: every job goes through the fetch loop.
+            await using var host = await StartAsync(
+                "w-block", o => o.Queues["w-block"] = new QueueOptions { Concurrency = 2, LocalDispatch = false }, probe);
+            var blocked = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Timeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 1 });
+            await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the blocking job to start");
+
+            var others = new long[3];
+            for (var i = 0; i < others.Length; i++)
+            {
+                others[i] = (await host.Client.EnqueueAsync(new Ping(10 + i)))!.Value;
+            }
+
+            foreach (var other in others)
+            {
+                await TestSignal.UntilAsync(
+                    async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {other}") == "succeeded",
+                    $"job {other} to succeed while the blocking handler holds its thread", TimeSpan.FromSeconds(10));
+            }
+
+            await TestSignal.UntilAsync(
+                async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {blocked}") == "dead",
+                "the blocked job to be dead after its timeout", TimeSpan.FromSeconds(10));
+            Assert.Equal(0, Volatile.Read(ref returned));
+            var error = await ErrorOfAsync(blocked!.Value);
+            Assert.Contains("Timed out after 00:00:00.2", error);
+            Assert.Contains("abandoned", error);
+        }
+        finally
+        {
+            blocker.Set();
+        }
     }
 
     [Fact]

@@ -85,7 +85,13 @@ internal sealed class JobExecutor(
         await using (scope.ConfigureAwait(false))
         {
             using var tenantScope = tenant is { } t ? tenants.BeginScope(t) : null;
-            var task = registration.InvokeAsync(scope.ServiceProvider, job.Payload, options.SerializerOptions, context, cancellationToken);
+
+            // The handler starts on the thread pool (with this execution context, so the job's tenant scope), not on the
+            // producer: a handler that blocks its thread before its first await would otherwise hold the producer's
+            // fetch loop, and this method would never get to its timeout below.
+            var services = scope.ServiceProvider;
+            var task = Task.Run(
+                () => registration.InvokeAsync(services, job.Payload, options.SerializerOptions, context, cancellationToken), CancellationToken.None);
             if (task.IsCompleted)
             {
                 await task.ConfigureAwait(false);

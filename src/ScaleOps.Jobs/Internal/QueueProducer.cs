@@ -228,9 +228,9 @@ internal sealed partial class QueueProducer(
     }
 
     /// <summary>
-    /// Starts buffered jobs while slots are free. Jobs start inline: a handler runs on the caller until its first await,
-    /// so a batch of quick jobs frees its slots before the next fetch. Re-entrant calls (a job that finished
-    /// synchronously) only ask the running pump to look again, so the stack never grows.
+    /// Starts buffered jobs while slots are free. The executor runs inline until it hands the handler to the thread pool
+    /// (a handler that blocks its thread must not hold this loop). Re-entrant calls (a job that finished synchronously)
+    /// only ask the running pump to look again, so the stack never grows.
     /// </summary>
     private void Pump()
     {
