@@ -149,6 +149,30 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task Stopping_gives_back_a_job_that_ignores_the_cancellation_without_counting_its_last_attempt()
+    {
+        // Past ShutdownTimeout and TimeoutGrace, a handler that ignores its token used to be abandoned as a failed
+        // attempt (dead on its last one), racing with the stop's release of the same lease.
+        var never = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => never.Task };
+        long? id;
+        await using (var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "shutdown-ignore";
+            o.ShutdownTimeout = TimeSpan.FromMilliseconds(100);
+        }, probe: probe))
+        {
+            id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
+            await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        }
+
+        never.SetResult();
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        Assert.True(await database.ScalarAsync<bool>($"SELECT last_error IS NULL FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
     public async Task Stopping_waits_for_running_jobs_that_finish_in_time()
     {
         var release = new TaskCompletionSource();

@@ -39,12 +39,19 @@ internal sealed class JobExecutor(
         {
             try
             {
-                await InvokeAsync(job, linked.Token).ConfigureAwait(false);
+                await InvokeAsync(job, linked.Token, timeoutCts.Token, shutdown).ConfigureAwait(false);
                 outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default, job.Queue);
             }
             catch (JobPayloadException ex)
             {
                 outcome = Fail(job, ex.Message, dead: true);
+            }
+            catch (AbandonedException ex) when (ex.AtStop)
+            {
+                // The stop cancelled it and it ignored that for the grace period: like a job that observed the stop, it is
+                // given back uncounted (its lease stays registered for the worker's release, whichever finishes first).
+                JobsLog.JobAbandonedAtStop(logger, job.Id, job.Kind, options.TimeoutGrace);
+                return;
             }
             catch (AbandonedException)
             {
@@ -71,7 +78,7 @@ internal sealed class JobExecutor(
         await completer.AddAsync(outcome).ConfigureAwait(false);
     }
 
-    private async Task InvokeAsync(FetchedJob job, CancellationToken cancellationToken)
+    private async Task InvokeAsync(FetchedJob job, CancellationToken cancellationToken, CancellationToken timedOut, CancellationToken shutdown)
     {
         if (!handlers.TryGetValue(job.Kind, out var registration))
         {
@@ -104,14 +111,16 @@ internal sealed class JobExecutor(
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !task.IsCompleted)
             {
-                // The token fired: give the handler the grace period to observe it, then abandon it.
+                // The token fired: give the handler the grace period to observe it, then abandon it. What fired first
+                // decides what an abandoned attempt is (a timeout that fires during the grace does not count).
+                var atStop = shutdown.IsCancellationRequested && !timedOut.IsCancellationRequested;
                 try
                 {
                     await task.WaitAsync(options.TimeoutGrace, time, CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
-                    throw new AbandonedException();
+                    throw new AbandonedException(atStop);
                 }
             }
 
@@ -146,5 +155,9 @@ internal sealed class JobExecutor(
 
     private static string Describe(Exception ex) => $"{ex.GetType().FullName}: {ex.Message}\n{ex.StackTrace}";
 
-    private sealed class AbandonedException : Exception;
+    /// <summary>The handler ignored its cancellation for the grace period; <paramref name="atStop"/>: the cancellation was the stop's.</summary>
+    private sealed class AbandonedException(bool atStop) : Exception
+    {
+        public bool AtStop { get; } = atStop;
+    }
 }

@@ -40,4 +40,6 @@ internal static class JobsEventIds
     public const int RetryDeadSkipped = 3018;
 
     public const int LocalDispatchReleaseFailed = 3019;
+
+    public const int JobAbandonedAtStop = 3020;
 }

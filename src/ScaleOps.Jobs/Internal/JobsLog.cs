@@ -51,6 +51,10 @@ internal static partial class JobsLog
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]
     public static partial void JobAbandoned(ILogger logger, long jobId, string kind, TimeSpan grace);
 
+    [LoggerMessage(EventId = JobsEventIds.JobAbandonedAtStop, Level = LogLevel.Warning,
+        Message = "Job {JobId} ({Kind}) ignored the stop's cancellation for {Grace}; abandoned and given back, attempt not counted (its task may still be running)")]
+    public static partial void JobAbandonedAtStop(ILogger logger, long jobId, string kind, TimeSpan grace);
+
     [LoggerMessage(EventId = JobsEventIds.RetentionDeleted, Level = LogLevel.Information, Message = "Retention deleted {Count} {State} jobs")]
     public static partial void RetentionDeleted(ILogger logger, int count, string state);
 
