@@ -286,6 +286,7 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "metrics", probe: probe);
         var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         using var enqueued = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.enqueued");
+        using var started = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.started");
         using var succeeded = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.succeeded");
         using var failed = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.failed");
         using var dead = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.dead");
@@ -301,9 +302,54 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Equal(2, enqueued.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal("metrics", enqueued.LastMeasurement!.Tags["queue"]);
         Assert.Equal("test.ping", enqueued.LastMeasurement.Tags["kind"]);
+        Assert.Equal(3, started.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.All(started.GetMeasurementSnapshot(), m => Assert.Equal("metrics", m.Tags["queue"]));
+        Assert.All(started.GetMeasurementSnapshot(), m => Assert.Equal("test.ping", m.Tags["kind"]));
         Assert.Equal(1, failed.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(1, dead.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(3, queueTime.GetMeasurementSnapshot().Count);
         Assert.Equal(3, runTime.GetMeasurementSnapshot().Count);
+    }
+
+    [Fact]
+    public async Task Metrics_count_rescued_and_rescued_dead_jobs_by_queue_and_kind_and_gauge_the_queue_depth()
+    {
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "metrics-rescue";
+            o.RescueInterval = TimeSpan.FromMilliseconds(200);
+        });
+        var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var rescued = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.rescued");
+        using var dead = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.dead");
+        using var depth = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.queue.depth");
+
+        // Two jobs of a queue no host works are taken by a "worker" that dies: the rescuer re-queues one and makes the
+        // other, on its last attempt, dead. Three more wait in the queue.
+        var again = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "metrics-stolen" });
+        var last = await host.Client.EnqueueAsync(new Ping(2), new JobOptions { Queue = "metrics-stolen", MaxAttempts = 1 });
+        var store = host.Services.GetRequiredService<JobStore>();
+        var now = DateTimeOffset.UtcNow;
+        Assert.Equal(2, (await store.JobFetchAvailableAsync("metrics-stolen", 10, "", 0, now, now.AddMilliseconds(100), default)).Jobs.Count);
+        await host.Client.EnqueueManyAsync(new[] { new Other(1), new Other(2), new Other(3) }, new JobOptions { Queue = "metrics-stolen" });
+
+        await TestSignal.UntilAsync(
+            () => Task.FromResult(rescued.GetMeasurementSnapshot().Sum(m => m.Value) == 1 && dead.GetMeasurementSnapshot().Sum(m => m.Value) == 1),
+            "the rescuer to re-queue one job and kill the other");
+        var requeuedMeasurement = Assert.Single(rescued.GetMeasurementSnapshot());
+        Assert.Equal("metrics-stolen", requeuedMeasurement.Tags["queue"]);
+        Assert.Equal("test.ping", requeuedMeasurement.Tags["kind"]);
+        var deadMeasurement = Assert.Single(dead.GetMeasurementSnapshot());
+        Assert.Equal("metrics-stolen", deadMeasurement.Tags["queue"]);
+        Assert.Equal("test.ping", deadMeasurement.Tags["kind"]);
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {again}"));
+        Assert.Equal("dead", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {last}"));
+
+        // The gauge, refreshed by the rescuer's next pass: the re-queued job and the three waiting ones.
+        await TestSignal.UntilAsync(() =>
+        {
+            depth.RecordObservableInstruments();
+            return Task.FromResult(depth.GetMeasurementSnapshot().Any(m => Equals(m.Tags["queue"], "metrics-stolen") && m.Value == 4));
+        }, "the queue depth gauge to show four due jobs in metrics-stolen");
     }
 }

@@ -56,11 +56,18 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
         const int Batch = 1000;
         while (true)
         {
-            var (requeued, dead) = await store.JobRescueExpiredAsync(time.GetUtcNow(), Batch, cancellationToken).ConfigureAwait(false);
+            var rescued = await store.JobRescueExpiredAsync(time.GetUtcNow(), Batch, cancellationToken).ConfigureAwait(false);
+            int requeued = 0, dead = 0;
+            foreach (var group in rescued)
+            {
+                requeued += group.Requeued;
+                dead += group.Dead;
+                metrics.Rescued(group.Queue, group.Kind, group.Requeued, group.Dead);
+            }
+
             if (requeued + dead > 0)
             {
                 JobsLog.Rescued(logger, requeued, dead);
-                metrics.Rescued(requeued, dead);
             }
 
             if (requeued + dead < Batch)

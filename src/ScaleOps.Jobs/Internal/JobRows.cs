@@ -37,3 +37,6 @@ internal readonly record struct Completion(long Id, long LeaseId, int Attempt, C
 /// handed out twice.
 /// </summary>
 internal readonly record struct LeaseToken(long Id, long LeaseId);
+
+/// <summary>What the rescuer did to the expired leases of one queue and kind: re-queued or made dead.</summary>
+internal sealed record RescuedJobs(string Queue, string Kind, int Requeued, int Dead);

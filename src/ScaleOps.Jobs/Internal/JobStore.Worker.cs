@@ -178,16 +178,13 @@ internal sealed partial class JobStore
         return batch;
     }
 
-    /// <summary>Re-queues (or kills) one batch of jobs whose lease expired.</summary>
-    public async Task<(int Requeued, int Dead)> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken)
-    {
-        var rows = await QueryAsync(_sql.RescueExpired, p =>
+    /// <summary>Re-queues (or kills) one batch of jobs whose lease expired; the counts per queue and kind.</summary>
+    public Task<List<RescuedJobs>> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
+        QueryAsync(_sql.RescueExpired, p =>
         {
             p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
             p.Add(new NpgsqlParameter<int>("limit", limit));
-        }, r => ((int)r.GetInt64(0), (int)r.GetInt64(1)), cancellationToken).ConfigureAwait(false);
-        return rows[0];
-    }
+        }, r => new RescuedJobs(r.GetString(0), r.GetString(1), (int)r.GetInt64(2), (int)r.GetInt64(3)), cancellationToken);
 
     /// <summary>Deletes one batch of jobs in <paramref name="state"/> that finished before <paramref name="cutoff"/>.</summary>
     public Task<int> JobDeleteFinishedAsync(string state, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>

@@ -56,16 +56,17 @@ internal sealed class JobsMetrics
         _runTime.Record(runSeconds, Tag("queue", queue), Tag("kind", kind));
     }
 
-    public void Rescued(int requeued, int dead)
+    /// <summary>Jobs of one queue and kind the rescuer re-queued, or made dead (their lease expired on their last attempt).</summary>
+    public void Rescued(string queue, string kind, int requeued, int dead)
     {
         if (requeued > 0)
         {
-            _rescued.Add(requeued);
+            _rescued.Add(requeued, Tag("queue", queue), Tag("kind", kind));
         }
 
         if (dead > 0)
         {
-            _dead.Add(dead);
+            _dead.Add(dead, Tag("queue", queue), Tag("kind", kind));
         }
     }
 

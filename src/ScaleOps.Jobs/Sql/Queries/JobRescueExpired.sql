@@ -1,5 +1,6 @@
 -- Re-queues running jobs whose lease expired (their worker died or lost the database), or marks them dead when that
--- was their last attempt. Safe on every host at once (SKIP LOCKED); wakes the queues that got work back.
+-- was their last attempt. Safe on every host at once (SKIP LOCKED); wakes the queues that got work back. One row per
+-- (queue, kind) rescued, for the metrics' tags; no row when nothing was rescued.
 WITH stuck AS (
     SELECT j.id FROM {{schema}}.jobs j
     WHERE j.state = 'running' AND j.lease_until < @now
@@ -17,10 +18,12 @@ rescued AS (
                      || 'from the database); the lease expired at ' || j.lease_until || '.'
     FROM stuck s
     WHERE j.id = s.id
-    RETURNING j.queue, j.state
+    RETURNING j.queue, j.kind, j.state
+),
+wake AS (
+    SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', q.queue)
+                               FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'pending') q) n
 )
-SELECT count(*) FILTER (WHERE r.state = 'pending'),
-       count(*) FILTER (WHERE r.state = 'dead'),
-       (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue)
-                              FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'pending') q) n)
-FROM rescued r
+SELECT r.queue, r.kind, count(*) FILTER (WHERE r.state = 'pending'), count(*) FILTER (WHERE r.state = 'dead')
+FROM rescued r CROSS JOIN wake
+GROUP BY r.queue, r.kind
