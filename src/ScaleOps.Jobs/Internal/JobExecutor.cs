@@ -142,11 +142,11 @@ internal sealed class JobExecutor(
         }
 
         JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
-        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(job.Attempt), job.Queue);
+        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue);
     }
 
     /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>
-    internal TimeSpan Backoff(int attempt)
+    internal static TimeSpan Backoff(JobsOptions options, int attempt)
     {
         var exponent = Math.Min(attempt - 1, 40);
         var ticks = Math.Min(options.RetryBaseDelay.Ticks * Math.Pow(2, exponent), options.RetryMaxDelay.Ticks);
