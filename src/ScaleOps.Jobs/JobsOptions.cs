@@ -80,7 +80,11 @@ public sealed class JobsOptions
     /// <value>Default 1 minute. 1 s to 1 day.</value>
     public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>The JSON options of payloads: set a source-generated context through <c>TypeInfoResolver</c>.</summary>
+    /// <summary>
+    /// The JSON options of payloads. For a source-generated context, set its <c>Options</c> (they carry its
+    /// <c>JsonSourceGenerationOptions</c>, a naming policy say), or its <c>Default</c> as the <c>TypeInfoResolver</c> of
+    /// options of your own (then those options' settings apply, not the context's).
+    /// </summary>
     /// <value>Default <see cref="JsonSerializerOptions.Web"/>. Code only.</value>
     public JsonSerializerOptions SerializerOptions { get; set; } = JsonSerializerOptions.Web;
 }
