@@ -212,14 +212,62 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     [Fact]
     public async Task A_notification_wakes_an_idle_worker_without_waiting_for_the_poll()
     {
-        await using var host = await StartAsync("w-notify", o => o.PollInterval = TimeSpan.FromHours(1));
+        // Local dispatch off: with it, a job enqueued on this host goes in started and no NOTIFY is involved.
+        await using var host = await StartAsync("w-notify", o =>
+        {
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues["w-notify"] = new QueueOptions { LocalDispatch = false };
+        });
+        var producer = await host.SettledProducerAsync("w-notify");
         for (var i = 0; i < 3; i++)
         {
+            var fetches = producer.Fetches;
             var id = await host.Client.EnqueueAsync(new Ping(i));
             await UntilStateAsync(id!.Value, "succeeded");
+            Assert.True(producer.Fetches > fetches);
         }
 
         Assert.Equal(3, host.Probe.Count);
+    }
+
+    [Fact]
+    public async Task Completions_are_written_in_batches()
+    {
+        // The first job's completion is held on a row lock; the outcomes of the nine jobs that finish meanwhile pile up
+        // and must then go in one write (one write per job would report batches of one).
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 0 ? gate.Task : Task.CompletedTask };
+        await using var host = await StartAsync("w-batched", o =>
+        {
+            o.Queues["w-batched"] = new QueueOptions { Concurrency = 10 };
+            o.LeaseDuration = TimeSpan.FromMinutes(5); // no heartbeat (every 100 s) meets the lock
+        }, probe);
+        var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
+        var batches = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        completer.Flushed += batches.Enqueue;
+
+        var first = (await host.Client.EnqueueAsync(new Ping(0)))!.Value;
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the first job to start");
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var locking = await connection.BeginTransactionAsync();
+        await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM scaleops.jobs WHERE id = {first} FOR UPDATE", connection, locking))
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        gate.SetResult();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>(
+                $"SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND pid <> {connection.ProcessID}") > 0,
+            "the first completion to wait for the row lock");
+        await host.Client.EnqueueManyAsync(Enumerable.Range(1, 9).Select(i => new Ping(i)).ToList());
+        await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting == 9), "nine outcomes to wait behind the first");
+
+        await locking.CommitAsync();
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'w-batched' AND state = 'succeeded'") == 10,
+            "the ten jobs to succeed");
+        Assert.Equal([1, 9], batches.ToArray());
     }
 
     [Fact]

@@ -27,6 +27,9 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
     /// <summary>Raised after each written batch with its outcomes: the producers of their queues may start capped tenants' jobs.</summary>
     public event Action<IReadOnlyList<Completion>>? Written;
 
+    /// <summary>Outcomes waiting for the next batch (tests wait for them to pile up).</summary>
+    internal int Waiting => _channel.Reader.Count;
+
     public ValueTask AddAsync(Completion completion) => _channel.Writer.WriteAsync(completion, CancellationToken.None);
 
     /// <summary>No more completions will come; <see cref="RunAsync"/> ends once everything is written.</summary>
