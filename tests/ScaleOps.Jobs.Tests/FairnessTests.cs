@@ -84,6 +84,41 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_tenant_cap_holds_across_two_hosts()
+    {
+        // Two hosts with five free slots each and a cap of 2: once two of the tenant's four jobs run, fetches on both
+        // hosts must start nothing more of it (a cap counted per host would let each host start two).
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, token) => gate.Task.WaitAsync(token) };
+        void Configure(JobsOptions o)
+        {
+            o.DefaultQueue = "capped-2h";
+            o.Queues["capped-2h"] = new QueueOptions { Concurrency = 5, MaxRunningPerTenant = 2 };
+        }
+
+        await using var first = await JobsHost.StartAsync(database.ConnectionString, Configure, probe: probe);
+        await using var second = await JobsHost.StartAsync(database.ConnectionString, Configure, probe: probe);
+        var producers = new[] { await first.SettledProducerAsync("capped-2h"), await second.SettledProducerAsync("capped-2h") };
+        await EnqueueAsync("capped-2h", "t", 4);
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count >= 2), "two of the tenant's jobs to start");
+
+        // Make both hosts fetch again, and wait for those fetches to end.
+        foreach (var producer in producers)
+        {
+            var before = producer.Fetches;
+            producer.Wake();
+            await TestSignal.UntilAsync(() => Task.FromResult(producer.Fetches > before && !producer.IsFetching), "a woken fetch to end");
+        }
+
+        Assert.Equal(2L, await CountAsync("capped-2h", "t", "running"));
+        Assert.Equal(2, probe.Count);
+
+        gate.SetResult();
+        await TestSignal.UntilAsync(async () => await CountAsync("capped-2h", "t", "succeeded") == 4, "the four jobs to finish");
+        Assert.Equal(2, probe.MaxRunning);
+    }
+
+    [Fact]
     public async Task A_tenant_at_its_cap_leaves_the_free_slots_to_other_tenants()
     {
         // Concurrency 2, cap 1: while tenant a's first job holds a slot, a is at its cap and b must get the other slot
