@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using ScaleOps.Data;
 
 namespace ScaleOps.Jobs.Internal;
 
@@ -12,7 +13,8 @@ namespace ScaleOps.Jobs.Internal;
 /// When the connection breaks it reconnects with backoff, and wakes every producer after reconnecting (notifications
 /// sent meanwhile are lost; the fetch finds the work).
 /// </summary>
-internal sealed class JobNotifier(NpgsqlDataSource dataSource, IReadOnlyDictionary<string, QueueProducer> producers, TimeProvider time, ILogger logger)
+internal sealed class JobNotifier(
+    NpgsqlDataSource dataSource, string channel, IReadOnlyDictionary<string, QueueProducer> producers, TimeProvider time, ILogger logger)
 {
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -28,7 +30,7 @@ internal sealed class JobNotifier(NpgsqlDataSource dataSource, IReadOnlyDictiona
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stopping).ConfigureAwait(false);
                 connection.Notification += OnNotification;
-                await using (var listen = new NpgsqlCommand("LISTEN " + JobsDefaults.Channel, connection))
+                await using (var listen = new NpgsqlCommand("LISTEN " + SqlIdentifier.Quote(channel), connection))
                 {
                     await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
                 }

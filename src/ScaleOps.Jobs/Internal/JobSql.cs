@@ -8,7 +8,8 @@ namespace ScaleOps.Jobs.Internal;
 
 /// <summary>
 /// The statements of <c>Sql/Queries/*.sql</c>, loaded once from the embedded resources with <c>{{schema}}</c> replaced
-/// by the quoted schema. Values are always parameters; the schema is the only spliced identifier.
+/// by the quoted schema and <c>{{channel}}</c> by the schema's NOTIFY channel as a string literal. Values are always
+/// parameters; the schema (an identifier) and its channel (derived from it, quoted as a literal) are the only spliced text.
 /// </summary>
 internal sealed class JobSql
 {
@@ -18,7 +19,12 @@ internal sealed class JobSql
     public JobSql(string schema)
     {
         var quoted = SqlIdentifier.Quote(schema);
-        string Get(string name) => Templates.Value[name].Replace("{{schema}}", quoted, StringComparison.Ordinal);
+        Channel = JobsDefaults.Channel(schema);
+        // E'' reads the same whatever standard_conforming_strings says.
+        var channelLiteral = "E'" + Channel.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+        string Get(string name) => Templates.Value[name]
+            .Replace("{{schema}}", quoted, StringComparison.Ordinal)
+            .Replace("{{channel}}", channelLiteral, StringComparison.Ordinal);
         Insert = Get("JobInsert");
         InsertStarted = Get("JobInsertStarted");
         Unstart = Get("JobUnstart");
@@ -44,6 +50,9 @@ internal sealed class JobSql
         QueueStats = Get("QueueStats");
         QueueDepth = Get("QueueDepth");
     }
+
+    /// <summary>The schema's LISTEN/NOTIFY channel (unquoted): <see cref="JobsDefaults.Channel"/>.</summary>
+    public string Channel { get; }
 
     public string Insert { get; }
 

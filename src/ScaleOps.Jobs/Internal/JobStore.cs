@@ -28,6 +28,9 @@ internal sealed partial class JobStore
 
     public string Schema => _schema;
 
+    /// <summary>The schema's LISTEN/NOTIFY channel (unquoted).</summary>
+    public string NotifyChannel => _sql.Channel;
+
     public NpgsqlDataSource DataSource => _dataSource;
 
     public async Task<long?> JobInsertAsync(

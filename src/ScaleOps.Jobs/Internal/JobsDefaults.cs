@@ -1,3 +1,8 @@
+using System;
+using System.Security.Cryptography;
+using System.Text;
+using ScaleOps.Data;
+
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>The defaults and limits of <see cref="JobsOptions"/>, shared by the options and their validator.</summary>
@@ -23,5 +28,22 @@ internal static class JobsDefaults
     public const int FetchTenantsPassedOver = 100;
     public const int RetentionBatchSize = 1000;
     public const int MaxConcurrencyLimit = 10_000;
-    public const string Channel = "scaleops_jobs";
+
+    /// <summary>
+    /// The LISTEN/NOTIFY channel of the jobs in <paramref name="schema"/>: channels are database-wide, so two ScaleOps
+    /// schemas in one database would otherwise wake each other's workers. <c>scaleops_jobs:</c> and the schema, or, when
+    /// that would pass PostgreSQL's 63 bytes for a name, a hash of the schema instead.
+    /// </summary>
+    public static string Channel(string schema)
+    {
+        const string ChannelPrefix = "scaleops_jobs:";
+        var channel = ChannelPrefix + schema;
+        if (Encoding.UTF8.GetByteCount(channel) <= SqlIdentifier.MaxBytes)
+        {
+            return channel;
+        }
+
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(schema));
+        return ChannelPrefix + "#" + Convert.ToHexStringLower(hash, 0, 16);
+    }
 }

@@ -8,5 +8,5 @@ WITH ins AS (
     ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
     RETURNING id
 ),
-wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue) WHERE @run_at <= @now) x)
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify({{channel}}, @queue) WHERE @run_at <= @now) x)
 SELECT ins.id FROM ins CROSS JOIN wake

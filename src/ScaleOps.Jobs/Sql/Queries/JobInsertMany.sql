@@ -9,5 +9,5 @@ WITH ins AS (
     ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
     RETURNING 1
 ),
-wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue) WHERE @run_at <= @now) x)
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify({{channel}}, @queue) WHERE @run_at <= @now) x)
 SELECT count(*) FROM ins CROSS JOIN wake

@@ -28,5 +28,5 @@ ins AS (
     ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
     RETURNING id, state = 'running' AS started, lease_id
 ),
-wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue) FROM idle i WHERE NOT i.start) x)
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify({{channel}}, @queue) FROM idle i WHERE NOT i.start) x)
 SELECT ins.id, ins.started, ins.lease_id FROM ins CROSS JOIN wake

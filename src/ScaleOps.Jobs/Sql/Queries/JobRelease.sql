@@ -7,5 +7,5 @@ WITH released AS (
     WHERE {{lease_rows}} AND j.id = r.id AND j.lease_id = r.lease_id
     RETURNING j.queue
 )
-SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue) FROM (SELECT DISTINCT queue FROM released) q) n)
+SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify({{channel}}, q.queue) FROM (SELECT DISTINCT queue FROM released) q) n)
 FROM released

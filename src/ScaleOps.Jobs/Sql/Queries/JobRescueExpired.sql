@@ -21,7 +21,7 @@ rescued AS (
     RETURNING j.queue, j.kind, j.state
 ),
 wake AS (
-    SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', q.queue)
+    SELECT count(*) AS n FROM (SELECT pg_notify({{channel}}, q.queue)
                                FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'pending') q) n
 )
 SELECT r.queue, r.kind, count(*) FILTER (WHERE r.state = 'pending'), count(*) FILTER (WHERE r.state = 'dead')

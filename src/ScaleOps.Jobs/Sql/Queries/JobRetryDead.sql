@@ -26,5 +26,5 @@ retried AS (
 )
 SELECT count(*),
        (SELECT count(*) FROM dead) - count(*),
-       (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', q.queue) FROM (SELECT DISTINCT queue FROM retried) q) n)
+       (SELECT count(*) FROM (SELECT pg_notify({{channel}}, q.queue) FROM (SELECT DISTINCT queue FROM retried) q) n)
 FROM retried

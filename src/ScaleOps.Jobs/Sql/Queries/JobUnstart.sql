@@ -14,5 +14,5 @@ released AS (
       AND j.created_at = @now AND j.attempted_at = @now
     RETURNING j.id
 )
-SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('scaleops_jobs', @queue) WHERE EXISTS (SELECT 1 FROM released)) n)
+SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify({{channel}}, @queue) WHERE EXISTS (SELECT 1 FROM released)) n)
 FROM released

@@ -14,5 +14,5 @@ FROM claim
 ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
 RETURNING id
 ),
-wake AS (SELECT count(*) AS n FROM (SELECT pg_notify('scaleops_jobs', @queue)) x)
+wake AS (SELECT count(*) AS n FROM (SELECT pg_notify({{channel}}, @queue)) x)
 SELECT ins.id FROM ins CROSS JOIN wake
