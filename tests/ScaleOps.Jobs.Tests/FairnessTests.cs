@@ -34,8 +34,9 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     [Fact]
     public async Task A_small_tenant_finishes_while_a_big_backlog_is_still_draining()
     {
-        // The big tenant's 3,000 jobs are all older than the small tenant's 10: FIFO would run the small ones last.
-        await EnqueueAsync("fair", "big", 3000);
+        // The big tenant's 100,000 jobs (the figure, one binary COPY) are all older than the small tenant's 10:
+        // FIFO would run the small ones last.
+        await EnqueueAsync("fair", "big", 100_000);
         await EnqueueAsync("fair", "small", 10);
         var probe = new Probe { Behavior = (_, _, token) => Task.Delay(2, token) };
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
@@ -46,7 +47,7 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 
         await TestSignal.UntilAsync(async () => await CountAsync("fair", "small", "succeeded") == 10, "the small tenant's 10 jobs to finish");
         var bigLeft = await CountAsync("fair", "big", "pending");
-        Assert.True(bigLeft > 2000, $"the big backlog should still be draining, but only {bigLeft} of 3,000 big jobs are pending");
+        Assert.True(bigLeft > 99_000, $"the big backlog should still be draining, but only {bigLeft} of 100,000 big jobs are pending");
 
         // Round robin: while both had work, the small tenant got about every other slot.
         var order = probe.Seen.Select(s => s.ContextTenant).ToList();
