@@ -112,6 +112,51 @@ public class RedisTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task Leased_mode_with_concurrent_callers_makes_one_round_trip_per_lease_of_admitted_requests()
+    {
+        // A bucket that never runs dry, so every request is admitted and each round trip can lease a full batch; 16
+        // callers at once on one instance: while one leases a batch the others must wait for it, not each ask Redis.
+        const int LeaseSize = 20, Callers = 16, PerCaller = 100;
+        await using var sp = await Instance(o =>
+        {
+            o.Plan("default", (1_000_000, TimeSpan.FromSeconds(1), null));
+            o.RateLimiting.LeaseSize = LeaseSize;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMinutes(1); // no leased token expires during the test, however slow
+        });
+        using var decisions = new MetricCollector<long>(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps",
+            "scaleops.resilience.rate_limit.decisions");
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(new TenantId("redis-warmup-" + Guid.NewGuid().ToString("N")))).Dispose(); // connect first
+        decisions.Clear();
+        var tenant = NewTenant();
+        var admitted = 0;
+        using var start = new SemaphoreSlim(0);
+        var callers = Enumerable.Range(0, Callers).Select(_ => Task.Run(async () =>
+        {
+            await start.WaitAsync();
+            for (var i = 0; i < PerCaller; i++)
+            {
+                using var lease = await limiter.AcquireAsync(tenant);
+                if (lease.IsAcquired)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        })).ToArray();
+        start.Release(Callers);
+        await Task.WhenAll(callers).WaitAsync("the concurrent callers");
+
+        var bySource = decisions.GetMeasurementSnapshot()
+            .GroupBy(m => (string)m.Tags["source"]!)
+            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+        var roundTrips = bySource.GetValueOrDefault("redis");
+        Assert.Equal(Callers * PerCaller, admitted);
+        // Each batch serves LeaseSize requests; the slack covers the tenant's first (cold) round trips.
+        Assert.True(roundTrips <= (admitted / LeaseSize) + Callers,
+            $"{roundTrips} Redis round trips for {admitted} admitted requests with LeaseSize {LeaseSize} ({string.Join(", ", bySource)})");
+    }
+
+    [Fact]
     public async Task Stacked_limits_are_one_atomic_decision_in_redis_with_headers_metadata()
     {
         await using var sp = await Instance(o => o.Plan("default", (1000, TimeSpan.FromSeconds(1), null), (10, TimeSpan.FromDays(1), null)));

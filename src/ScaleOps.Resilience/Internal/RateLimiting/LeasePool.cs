@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace ScaleOps.Resilience.Internal.RateLimiting;
 
@@ -7,15 +10,19 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// already taken from the shared bucket, so spending them never exceeds the limit; expired ones are simply lost.
 /// A rejection from Redis is also kept until its <c>Retry-After</c>: until then no token can exist, so the tenant's
 /// requests are rejected here without a round trip (at most one round trip per instance per refill interval).
+/// At most one batch is in flight per tenant and instance; callers who find the pool empty meanwhile wait for it and take
+/// from it (<see cref="Enter"/>) instead of each making a round trip of their own.
 /// </summary>
 internal sealed class LeasePool(long durationTicks)
 {
     private readonly object _gate = new();
+    private readonly List<Waiter> _waiters = [];
     private CompiledPlan? _plan;
     private int _tokens;
     private long _expiresAt;
     private long _lastRoundTrip = long.MinValue;
     private long _deniedUntil = long.MinValue;
+    private int _deniedWant = int.MaxValue;
     private bool _batchInFlight;
     private Decision _last;
 
@@ -27,49 +34,70 @@ internal sealed class LeasePool(long durationTicks)
     {
         lock (_gate)
         {
-            if (permits > 0 && ReferenceEquals(_plan, plan) && now < _expiresAt && _tokens >= permits)
-            {
-                _tokens -= permits;
-                return new TenantLease(true, plan, _last with { Remaining = _last.Remaining + _tokens });
-            }
-
-            if (permits == 1 && ReferenceEquals(_plan, plan) && now < _deniedUntil)
-            {
-                var wait = TimeSpan.FromSeconds((_deniedUntil - now) / (double)frequency);
-                return new TenantLease(false, plan, _last with { RetryAfter = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait });
-            }
-
-            return null;
+            return TakeLocked(plan, permits, now, frequency);
         }
     }
 
     /// <summary>
-    /// Records a round trip; answers whether it may lease a batch: the tenant is hot (its previous round trip was within
-    /// the lease duration) and no other batch is in flight on this instance, so at most one batch is ever unspent here.
-    /// A <see langword="true"/> answer must be followed by <see cref="EndBatch"/>.
+    /// Called by a request the pool could not answer, before its round trip. While a batch is in flight and
+    /// <paramref name="join"/> is set, queues the caller as a waiter of that batch (<see cref="BatchEntry.InFlight"/>)
+    /// and records nothing. Otherwise records a round trip and, when the tenant is hot (its previous round trip was
+    /// within the lease duration) and no batch is in flight, makes the caller the leader of a batch
+    /// (<see cref="BatchEntry.Lead"/>): it leases up to the lease size and must then call <see cref="EndBatch"/>, after
+    /// <see cref="Add"/> or <see cref="Deny"/>. So at most one batch is ever in flight or unspent here.
     /// </summary>
-    public bool TryBeginBatch(long now)
+    public BatchEntry Enter(CompiledPlan plan, int permits, bool join, long now, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
+            if (_batchInFlight && join)
+            {
+                var waiter = new Waiter(plan, permits, cancellationToken);
+                _waiters.Add(waiter);
+                return new BatchEntry(false, waiter.Completion.Task);
+            }
+
             var hot = _lastRoundTrip != long.MinValue && now - _lastRoundTrip < durationTicks;
             _lastRoundTrip = now;
             if (!hot || _batchInFlight)
             {
-                return false;
+                return default;
             }
 
             _batchInFlight = true;
-            return true;
+            return new BatchEntry(true, null);
         }
     }
 
-    /// <summary>Ends the batch begun by <see cref="TryBeginBatch"/>.</summary>
-    public void EndBatch()
+    /// <summary>
+    /// Ends the batch begun by <see cref="Enter"/> and answers its waiters, in the order they came, before any later
+    /// request can take the batch's tokens: when <paramref name="failed"/> (Redis down, the breaker open) each gets
+    /// <see cref="BatchResult.Failed"/> (the failure mode decides, as their own calls would have); otherwise Redis decided
+    /// and each gets a lease from the tokens or the remembered rejection, or, when the batch is used up (or the leader was
+    /// cancelled), no lease: it looks again.
+    /// </summary>
+    public void EndBatch(bool failed, long now, long frequency)
     {
+        Waiter[] waiters;
+        BatchResult[] results;
         lock (_gate)
         {
             _batchInFlight = false;
+            waiters = [.. _waiters];
+            _waiters.Clear();
+            results = new BatchResult[waiters.Length];
+            for (var i = 0; i < waiters.Length; i++)
+            {
+                var waiter = waiters[i];
+                results[i] = failed ? new BatchResult(true, null)
+                    : waiter.CancellationToken.IsCancellationRequested ? default // gone: leave the tokens to the others
+                    : new BatchResult(false, TakeLocked(waiter.Plan, waiter.Permits, now, frequency));
+            }
+        }
+
+        for (var i = 0; i < waiters.Length; i++)
+        {
+            waiters[i].Completion.TrySetResult(results[i]);
         }
     }
 
@@ -85,14 +113,15 @@ internal sealed class LeasePool(long durationTicks)
 
             _plan = plan;
             _deniedUntil = long.MinValue;
+            _deniedWant = int.MaxValue;
             _tokens += extra;
             _expiresAt = now + durationTicks;
             _last = decision;
         }
     }
 
-    /// <summary>Remembers a rejection from Redis until its <c>Retry-After</c> has passed.</summary>
-    public void Deny(CompiledPlan plan, Decision decision, long now, long frequency)
+    /// <summary>Remembers a rejection of <paramref name="want"/> permits from Redis until its <c>Retry-After</c> has passed.</summary>
+    public void Deny(CompiledPlan plan, int want, Decision decision, long now, long frequency)
     {
         lock (_gate)
         {
@@ -105,7 +134,26 @@ internal sealed class LeasePool(long durationTicks)
             _plan = plan;
             _last = decision;
             _deniedUntil = now + (long)(decision.RetryAfter.TotalSeconds * frequency);
+            _deniedWant = want;
         }
+    }
+
+    private TenantLease? TakeLocked(CompiledPlan plan, int permits, long now, long frequency)
+    {
+        if (permits > 0 && ReferenceEquals(_plan, plan) && now < _expiresAt && _tokens >= permits)
+        {
+            _tokens -= permits;
+            return new TenantLease(true, plan, _last with { Remaining = _last.Remaining + _tokens });
+        }
+
+        // A rejection of n permits holds for every request of n or more until its Retry-After.
+        if (permits >= _deniedWant && ReferenceEquals(_plan, plan) && now < _deniedUntil)
+        {
+            var wait = TimeSpan.FromSeconds((_deniedUntil - now) / (double)frequency);
+            return new TenantLease(false, plan, _last with { RetryAfter = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait });
+        }
+
+        return null;
     }
 
     /// <summary>Whether the pool is idle and empty long enough to be dropped.</summary>
@@ -113,7 +161,22 @@ internal sealed class LeasePool(long durationTicks)
     {
         lock (_gate)
         {
-            return now >= _expiresAt && (_lastRoundTrip == long.MinValue || now - _lastRoundTrip >= durationTicks);
+            return !_batchInFlight && now >= _expiresAt && (_lastRoundTrip == long.MinValue || now - _lastRoundTrip >= durationTicks);
         }
+    }
+
+    /// <summary>What <see cref="Enter"/> answered.</summary>
+    /// <param name="Lead">The caller leases a batch (and must end it).</param>
+    /// <param name="InFlight">The answer of the batch in flight the caller waits for, or <see langword="null"/>.</param>
+    internal readonly record struct BatchEntry(bool Lead, Task<BatchResult>? InFlight);
+
+    /// <summary>A waiter's answer from the batch it waited for.</summary>
+    /// <param name="Failed">The batch's call failed: decide by the failure mode.</param>
+    /// <param name="Lease">The lease taken from the batch (or its rejection); <see langword="null"/>: look again.</param>
+    internal readonly record struct BatchResult(bool Failed, TenantLease? Lease);
+
+    private sealed record Waiter(CompiledPlan Plan, int Permits, CancellationToken CancellationToken)
+    {
+        public TaskCompletionSource<BatchResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

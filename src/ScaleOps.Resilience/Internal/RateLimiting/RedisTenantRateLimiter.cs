@@ -21,6 +21,9 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// </summary>
 internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<TenantId>
 {
+    /// <summary>How many batches in flight a request waits for before it makes its own round trip.</summary>
+    private const int MaxBatchJoins = 3;
+
     private readonly PlanCatalog _plans;
     private readonly RedisConnection _redis;
     private readonly CircuitBreakerRegistry _breakers;
@@ -101,56 +104,84 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         if (Leasing && permitCount > 0)
         {
             pool = _pools.GetOrAdd(resource, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
-            if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
+            for (var joined = 0; ; joined++)
             {
-                _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
-                return leased;
-            }
+                if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
+                {
+                    _metrics.Decision(plan.Name, leased.IsAcquired, "lease");
+                    return leased;
+                }
 
-            if (pool.TryBeginBatch(now))
-            {
-                batch = true;
-                max = Math.Max(permitCount, Math.Min(_options.LeaseSize, plan.MinCapacity));
+                var entry = pool.Enter(plan, permitCount, joined < MaxBatchJoins, now, cancellationToken);
+                if (entry.InFlight is { } inFlight)
+                {
+                    // Another request of this tenant is leasing a batch: wait for it (one round trip) rather than make a
+                    // round trip too. Its waiters are answered from it first, in order. A failed batch (Redis down) sends
+                    // them to the failure mode, as their own calls would have; one used up before their turn is joined
+                    // again, at most MaxBatchJoins times, after which the request makes its own round trip.
+                    var result = await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    if (result.Failed)
+                    {
+                        return Fallback(resource, plan, permitCount, null);
+                    }
+
+                    if (result.Lease is { } fromBatch)
+                    {
+                        _metrics.Decision(plan.Name, fromBatch.IsAcquired, "lease");
+                        return fromBatch;
+                    }
+
+                    now = _time.GetTimestamp();
+                    continue;
+                }
+
+                if (entry.Lead)
+                {
+                    batch = true;
+                    max = Math.Max(permitCount, Math.Min(_options.LeaseSize, plan.MinCapacity));
+                }
+
+                break;
             }
 
             MaybeSweep(now);
         }
 
-        // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
-        Outcome<object> outcome;
+        var failed = false;
         try
         {
-            outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+            // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
+            var outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+            if (outcome.Exception is { } exception)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                failed = true;
+                return Fallback(resource, plan, permitCount, exception is BrokenCircuitException ? null : exception);
+            }
+
+            var decision = ToDecision((RedisResult)outcome.Result!);
+            var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
+            _metrics.Decision(plan.Name, admitted, "redis");
+            if (pool is not null && !admitted)
+            {
+                pool.Deny(plan, permitCount, decision, now, _time.TimestampFrequency);
+            }
+            else if (pool is not null && decision.Granted > permitCount)
+            {
+                var extra = decision.Granted - permitCount;
+                pool.Add(plan, extra, decision, now);
+                decision = decision with { Remaining = decision.Remaining + extra };
+            }
+
+            return new TenantLease(admitted, plan, decision);
         }
         finally
         {
             if (batch)
             {
-                pool!.EndBatch();
+                pool!.EndBatch(failed, _time.GetTimestamp(), _time.TimestampFrequency); // after Add or Deny: the waiters get the tokens or the rejection
             }
         }
-
-        if (outcome.Exception is { } exception)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            return Fallback(resource, plan, permitCount, exception is BrokenCircuitException ? null : exception);
-        }
-
-        var decision = ToDecision((RedisResult)outcome.Result!);
-        var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
-        _metrics.Decision(plan.Name, admitted, "redis");
-        if (pool is not null && !admitted)
-        {
-            pool.Deny(plan, decision, now, _time.TimestampFrequency);
-        }
-        else if (pool is not null && decision.Granted > permitCount)
-        {
-            var extra = decision.Granted - permitCount;
-            pool.Add(plan, extra, decision, now);
-            decision = decision with { Remaining = decision.Remaining + extra };
-        }
-
-        return new TenantLease(admitted, plan, decision);
     }
 
     private TenantLease Fallback(TenantId tenant, CompiledPlan plan, int permitCount, Exception? exception)
