@@ -140,7 +140,7 @@ public sealed class CircuitBreakerRegistry
                 MinimumThroughput = settings.MinimumThroughput,
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
-                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is { } ex && TransientFailures.IsTransient(ex)),
+                ShouldHandle = args => new ValueTask<bool>(TransientFailures.IsTransient(args.Outcome.Exception, args.Outcome.Result, args.Context.CancellationToken)),
                 StateProvider = State,
                 ManualControl = Control,
                 OnOpened = args =>
@@ -182,7 +182,7 @@ public sealed class CircuitBreakerRegistry
             MaxDelay = retry.MaxDelay,
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = retry.UseJitter,
-            ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception is { } ex && TransientFailures.IsTransient(ex)),
+            ShouldHandle = args => new ValueTask<bool>(TransientFailures.IsTransient(args.Outcome.Exception, args.Outcome.Result, args.Context.CancellationToken)),
             OnRetry = args =>
             {
                 var exception = args.Outcome.Exception;

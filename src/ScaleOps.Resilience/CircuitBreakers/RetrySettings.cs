@@ -4,7 +4,7 @@ namespace ScaleOps.Resilience.CircuitBreakers;
 
 /// <summary>
 /// The optional retry of one named pipeline, bound from <c>ScaleOps:Resilience:CircuitBreakers:{name}:Retry</c>:
-/// exponential backoff with jitter, transient failures only (<see cref="TransientFailures.IsTransient"/>), outside the
+/// exponential backoff with jitter, transient failures only (<see cref="TransientFailures.IsTransient(System.Exception, System.Threading.CancellationToken)"/>), outside the
 /// breaker so that every attempt counts against it and an open breaker ends the retries at once.
 /// </summary>
 /// <remarks>

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Net.Http;
 using System.Net.Sockets;
+using System.Threading;
 using Npgsql;
 using Polly.CircuitBreaker;
 using StackExchange.Redis;
@@ -10,16 +11,26 @@ namespace ScaleOps.Resilience.CircuitBreakers;
 
 /// <summary>
 /// Which failures count against a breaker by default: those that say a dependency is unreachable or overloaded, never
-/// those that say the request itself is wrong (constraint violations, syntax, authentication) or that it was cancelled.
+/// those that say the request itself is wrong (constraint violations, syntax, authentication) or that its caller
+/// cancelled it. A cancellation the caller did not ask for (an <see cref="HttpClient.Timeout"/>, which throws
+/// <see cref="System.Threading.Tasks.TaskCanceledException"/>) is a timeout, and counts. The registry's breakers and retries use
+/// <see cref="IsTransient(Exception, CancellationToken)"/> with the caller's token, and count returned (not thrown)
+/// <see cref="HttpResponseMessage"/> results by <see cref="IsTransient(HttpResponseMessage)"/>.
 /// </summary>
 public static class TransientFailures
 {
-    /// <summary>Whether <paramref name="exception"/> counts as a transient failure of a dependency.</summary>
+    /// <summary>
+    /// Whether <paramref name="exception"/> counts as a transient failure of a dependency. Without the caller's token a
+    /// cancellation counts only when it says it is a timeout (<see cref="HttpClient.Timeout"/>: an
+    /// <see cref="OperationCanceledException"/> whose inner exception is a <see cref="TimeoutException"/>); prefer
+    /// <see cref="IsTransient(Exception, CancellationToken)"/> where the token is known.
+    /// </summary>
     /// <param name="exception">The failure.</param>
     /// <returns><see langword="true"/> for connection failures, timeouts, overload and server shutdown.</returns>
     public static bool IsTransient(Exception exception) => exception switch
     {
         null => false,
+        OperationCanceledException { InnerException: TimeoutException } => true,
         OperationCanceledException => false,
         BrokenCircuitException => false,
         PostgresException pg => IsTransientSqlState(pg.SqlState),
@@ -36,6 +47,34 @@ public static class TransientFailures
         TimeoutException or SocketException or IOException => true,
         _ => false,
     };
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> counts as a transient failure of a dependency, knowing the caller's token: a
+    /// cancellation the caller asked for (<paramref name="callerToken"/> is cancelled) never counts; any other
+    /// cancellation (a client timeout such as <see cref="HttpClient.Timeout"/>, a token linked to a dependency's own
+    /// deadline) does. Other exceptions as <see cref="IsTransient(Exception)"/>.
+    /// </summary>
+    /// <param name="exception">The failure.</param>
+    /// <param name="callerToken">The token the caller passed to the call.</param>
+    /// <returns><see langword="true"/> for connection failures, timeouts, overload, server shutdown and cancellations the caller did not ask for.</returns>
+    public static bool IsTransient(Exception exception, CancellationToken callerToken) => exception is OperationCanceledException
+        ? !callerToken.IsCancellationRequested
+        : IsTransient(exception);
+
+    /// <summary>Whether a returned HTTP response says the dependency is failing or overloaded.</summary>
+    /// <param name="response">The response.</param>
+    /// <returns><see langword="true"/> for 5xx, 408 (Request Timeout) and 429 (Too Many Requests).</returns>
+    public static bool IsTransient(HttpResponseMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return response.StatusCode is >= System.Net.HttpStatusCode.InternalServerError
+            or System.Net.HttpStatusCode.RequestTimeout or System.Net.HttpStatusCode.TooManyRequests;
+    }
+
+    /// <summary>The classification of a breaker or retry outcome: a thrown failure, or a returned failing HTTP response.</summary>
+    internal static bool IsTransient(Exception? exception, object? result, CancellationToken callerToken) => exception is not null
+        ? IsTransient(exception, callerToken)
+        : result is HttpResponseMessage response && IsTransient(response);
 
     /// <summary>Whether a PostgreSQL SQLSTATE names a transient condition.</summary>
     /// <param name="sqlState">The five-character SQLSTATE.</param>

@@ -1,5 +1,7 @@
 using System;
 using System.Linq;
+using System.Net.Http;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -48,6 +50,61 @@ public class CircuitBreakerRegistryTests
         await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask);
         Assert.Equal(CircuitState.Closed, registry.GetState("search"));
         Assert.NotNull(registry.GetStatuses().Single(s => s.Name == "search").ChangedAt);
+    }
+
+    [Fact]
+    public async Task Http_client_timeouts_open_the_http_breaker_but_cancellations_by_the_caller_do_not()
+    {
+        await using var sp = Build(o =>
+        {
+            o.CircuitBreakers["http"].MinimumThroughput = 2;
+            o.CircuitBreakers["http"].FailureRatio = 0.3; // the caller's cancellations count as successes: 2 timeouts of 5 calls open it
+        });
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = registry.GetPipeline(CircuitBreakerNames.Http);
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0); // accepts, never answers
+        silent.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}/";
+
+        using var patient = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
+        for (var i = 0; i < 3; i++)
+        {
+            using var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+                await pipeline.ExecuteAsync(async ct => await patient.GetAsync(url, ct), caller.Token));
+        }
+
+        Assert.Equal(CircuitState.Closed, registry.GetState(CircuitBreakerNames.Http)); // the caller gave up: not the server's fault
+
+        using var impatient = new HttpClient { Timeout = TimeSpan.FromMilliseconds(100) };
+        for (var i = 0; i < 2; i++)
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+                await pipeline.ExecuteAsync(async ct => await impatient.GetAsync(url, ct), CancellationToken.None));
+        }
+
+        Assert.Equal(CircuitState.Open, registry.GetState(CircuitBreakerNames.Http));
+    }
+
+    [Fact]
+    public async Task Returned_5xx_responses_open_the_breaker_and_4xx_responses_do_not()
+    {
+        await using var sp = Build();
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = registry.GetPipeline("search");
+        for (var i = 0; i < 3; i++)
+        {
+            using var notFound = await pipeline.ExecuteAsync(_ => ValueTask.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.NotFound)));
+        }
+
+        Assert.Equal(CircuitState.Closed, registry.GetState("search"));
+        for (var i = 0; i < 3; i++) // 3 of 6 calls failed: the ratio (0.5) is reached
+        {
+            using var unavailable = await pipeline.ExecuteAsync(_ => ValueTask.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable)));
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, unavailable.StatusCode); // returned, not thrown
+        }
+
+        Assert.Equal(CircuitState.Open, registry.GetState("search"));
     }
 
     [Fact]

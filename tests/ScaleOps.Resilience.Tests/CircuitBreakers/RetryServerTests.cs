@@ -24,6 +24,31 @@ public class RetryServerTests(QuotaDatabase database) : IClassFixture<QuotaDatab
     });
 
     [Fact]
+    public async Task An_http_pipeline_retries_a_client_timeout_and_a_returned_503()
+    {
+        await using var sp = Build(CircuitBreakerNames.Http, new RetrySettings
+        {
+            MaxRetryAttempts = 3, BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(10), UseJitter = false,
+        });
+        var pipeline = sp.GetRequiredService<CircuitBreakerRegistry>().GetPipeline(CircuitBreakerNames.Http, idempotent: true);
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0); // accepts, never answers
+        silent.Start();
+        using var client = new System.Net.Http.HttpClient { Timeout = TimeSpan.FromMilliseconds(100) };
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}/";
+
+        var attempts = 0;
+        using var response = await pipeline.ExecuteAsync(async ct => Interlocked.Increment(ref attempts) switch
+        {
+            1 => await client.GetAsync(url, ct), // HttpClient.Timeout: TaskCanceledException, not the caller's cancellation
+            2 => new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable), // returned, not thrown
+            _ => new System.Net.Http.HttpResponseMessage(System.Net.HttpStatusCode.OK),
+        }, CancellationToken.None);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(3, attempts);
+    }
+
+    [Fact]
     public async Task A_redis_call_made_while_the_server_is_down_succeeds_once_it_is_back_within_the_retry_window()
     {
         await using var redis = await PrivateRedisServer.StartAsync();

@@ -85,4 +85,37 @@ public class TransientFailuresTests(PostgresDatabase database) : IClassFixture<P
         Assert.True(TransientFailures.IsTransient(new HttpRequestException("down", null, HttpStatusCode.ServiceUnavailable)));
         Assert.True(TransientFailures.IsTransient(new HttpRequestException("refused")));
     }
+
+    [Fact]
+    public async Task An_http_client_timeout_is_transient_but_a_cancellation_by_the_caller_is_not()
+    {
+        // A real HttpClient against a server that accepts the connection and never answers.
+        using var silent = new TcpListener(IPAddress.Loopback, 0);
+        silent.Start();
+        using var client = new HttpClient { Timeout = TimeSpan.FromMilliseconds(200) };
+        var url = $"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/";
+        var timeout = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.GetAsync(url));
+        Assert.True(TransientFailures.IsTransient(timeout), "HttpClient.Timeout (its inner TimeoutException)");
+        Assert.True(TransientFailures.IsTransient(timeout, CancellationToken.None), "not requested by the caller's token");
+
+        using var caller = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        using var patient = new HttpClient { Timeout = TimeSpan.FromMinutes(1) };
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => patient.GetAsync(url, caller.Token));
+        Assert.False(TransientFailures.IsTransient(cancelled));
+        Assert.False(TransientFailures.IsTransient(cancelled, caller.Token), "requested by the caller's token");
+    }
+
+    [Theory]
+    [InlineData(HttpStatusCode.InternalServerError, true)]
+    [InlineData(HttpStatusCode.ServiceUnavailable, true)]
+    [InlineData(HttpStatusCode.RequestTimeout, true)]
+    [InlineData(HttpStatusCode.TooManyRequests, true)]
+    [InlineData(HttpStatusCode.OK, false)]
+    [InlineData(HttpStatusCode.NotFound, false)]
+    [InlineData(HttpStatusCode.BadRequest, false)]
+    public void Returned_http_responses_count_by_status(HttpStatusCode status, bool transient)
+    {
+        using var response = new HttpResponseMessage(status);
+        Assert.Equal(transient, TransientFailures.IsTransient(response));
+    }
 }

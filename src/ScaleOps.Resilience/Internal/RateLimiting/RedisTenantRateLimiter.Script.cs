@@ -67,6 +67,11 @@ internal sealed partial class RedisTenantRateLimiter
             if (closed)
             {
                 var direct = await CallDirectAsync(call, cancellationToken).ConfigureAwait(false);
+                if (direct.Exception is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    return direct; // the caller cancelled: not a failure of Redis, so not recorded (the context's token is None)
+                }
+
                 var recorded = await _pipeline.ExecuteOutcomeAsync(static (_, outcome) => new ValueTask<Outcome<object>>(outcome), context, direct)
                     .ConfigureAwait(false);
 
