@@ -39,7 +39,8 @@ public static class TransientFailures
             || redis.Message.StartsWith("BUSY", StringComparison.Ordinal)
             || redis.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
             || redis.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-            || redis.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal),
+            || redis.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+            || redis.Message.StartsWith("READONLY", StringComparison.Ordinal),
         RedisConnectionException or RedisTimeoutException => true,
         RedisException => false,
         HttpRequestException http => http.StatusCode is null or >= System.Net.HttpStatusCode.InternalServerError

@@ -118,4 +118,16 @@ public class TransientFailuresTests(PostgresDatabase database) : IClassFixture<P
         using var response = new HttpResponseMessage(status);
         Assert.Equal(transient, TransientFailures.IsTransient(response));
     }
+
+    [Fact]
+    public async Task A_redis_readonly_error_after_a_failover_is_transient()
+    {
+        // A replica answers writes with READONLY (a client still talking to a demoted primary during a failover).
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        await admin.GetDatabase().ExecuteAsync("REPLICAOF", "127.0.0.1", "1"); // a primary that does not exist: read-only
+        var readOnly = await Assert.ThrowsAsync<RedisServerException>(() => admin.GetDatabase().ExecuteAsync("SET", "k", "v"));
+        Assert.StartsWith("READONLY", readOnly.Message, StringComparison.Ordinal);
+        Assert.True(TransientFailures.IsTransient(readOnly));
+    }
 }
