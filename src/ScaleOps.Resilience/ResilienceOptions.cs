@@ -22,7 +22,10 @@ public sealed class ResilienceOptions
     /// The plan of tenants whose <see cref="ITenantPlanResolver"/> answers <see langword="null"/> (or of every tenant
     /// when none is registered), for rate limits and quotas.
     /// </summary>
-    /// <value>Default <c>default</c>. Must name a plan in <see cref="RateLimitingOptions.Plans"/> once any is configured.</value>
+    /// <value>
+    /// Default <c>default</c>. Must name a plan in <see cref="RateLimitingOptions.Plans"/> once any is configured, and
+    /// one in <see cref="QuotaOptions.Plans"/> once any is configured (checked at start-up).
+    /// </value>
     public string DefaultPlan { get; set; } = "default";
 
     /// <summary>Per-tenant rate limits by plan.</summary>

@@ -120,7 +120,33 @@ public class ResilienceOptionsTests
             o.Plan("free", (10, TimeSpan.FromSeconds(1), null));
             o.Plan("pro", (100, TimeSpan.FromSeconds(1), null));
         });
-        Assert.Contains("ScaleOps:Resilience:DefaultPlan 'basic' is not a configured plan; configured: free, pro.", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:DefaultPlan 'basic' is not a plan of ScaleOps:Resilience:RateLimiting:Plans (configured: free, pro)",
+            message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_default_plan_known_to_only_one_feature_fails_at_start_up_for_the_other()
+    {
+        // Rate limits know only "free", quotas only "default": each feature with plans must know the default plan.
+        var rateLimitsMissing = Failure(o =>
+        {
+            o.Plan("free", (10, TimeSpan.FromSeconds(1), null));
+            o.Quotas.Resources["documents"] = QuotaPeriod.None;
+            o.Quotas.Plans["default"] = new() { ["documents"] = 10 };
+        });
+        Assert.Contains("ScaleOps:Resilience:DefaultPlan 'default' is not a plan of ScaleOps:Resilience:RateLimiting:Plans (configured: free)",
+            rateLimitsMissing, StringComparison.Ordinal);
+        Assert.DoesNotContain("Quotas:Plans (configured", rateLimitsMissing, StringComparison.Ordinal);
+
+        var quotasMissing = Failure(o =>
+        {
+            o.DefaultPlan = "free";
+            o.Plan("free", (10, TimeSpan.FromSeconds(1), null));
+            o.Quotas.Resources["documents"] = QuotaPeriod.None;
+            o.Quotas.Plans["pro"] = new() { ["documents"] = 10 };
+        });
+        Assert.Contains("ScaleOps:Resilience:DefaultPlan 'free' is not a plan of ScaleOps:Resilience:Quotas:Plans (configured: pro)",
+            quotasMissing, StringComparison.Ordinal);
     }
 
     [Fact]

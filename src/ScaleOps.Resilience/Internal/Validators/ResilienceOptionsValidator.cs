@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -54,11 +55,10 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
             }
         }
 
-        var plans = options.RateLimiting.Plans.Keys.Concat(options.Quotas.Plans.Keys).ToHashSet(StringComparer.Ordinal);
-        if (plans.Count > 0 && !plans.Contains(options.DefaultPlan))
-        {
-            errors.AddError($"{Prefix}DefaultPlan '{options.DefaultPlan}' is not a configured plan; configured: {string.Join(", ", plans.Order(StringComparer.Ordinal))}.");
-        }
+        // Each feature that has plans must know the default one: a plan known only to the other feature passes nothing
+        // (every tenant without a plan of its own would then fail that feature's calls with UnknownPlanException).
+        ValidateDefaultPlan(options.DefaultPlan, rl.Plans.Keys, $"{P}Plans", errors);
+        ValidateDefaultPlan(options.DefaultPlan, options.Quotas.Plans.Keys, $"{Prefix}Quotas:Plans", errors);
 
         if (rl.LeaseSize is < 1 or > 10_000)
         {
@@ -109,6 +109,16 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
                     errors.AddError($"{Prefix}RedisConnectionString is malformed: {ex.Message}");
                 }
             }
+        }
+    }
+
+    private static void ValidateDefaultPlan(string defaultPlan, IEnumerable<string> plans, string setting, ValidateOptionsResultBuilder errors)
+    {
+        var names = plans.Order(StringComparer.Ordinal).ToList();
+        if (names.Count > 0 && !names.Contains(defaultPlan, StringComparer.Ordinal))
+        {
+            errors.AddError($"{Prefix}DefaultPlan '{defaultPlan}' is not a plan of {setting} (configured: {string.Join(", ", names)}); "
+                + "tenants without a plan of their own would fail with UnknownPlanException.");
         }
     }
 
