@@ -14,6 +14,9 @@ public interface IQuotaLimitSource
     /// <param name="tenant">The tenant.</param>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="cancellationToken">Cancels the lookup.</param>
-    /// <returns>The limit (at least 1), or <see langword="null"/> when unlimited.</returns>
+    /// <returns>
+    /// The limit (at least 1), or <see langword="null"/> when unlimited. A limit below 1 makes the quota call throw
+    /// <see cref="System.InvalidOperationException"/> naming this source, the tenant, the resource and the value.
+    /// </returns>
     ValueTask<long?> GetLimitAsync(TenantId tenant, string resource, CancellationToken cancellationToken);
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -234,5 +235,39 @@ public class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaData
             var plan = await Assert.ThrowsAsync<UnknownPlanException>(() => quotas.ReserveAsync("documents", 1, default));
             Assert.Contains("'gold' is not configured in ScaleOps:Resilience:Quotas:Plans", plan.Message, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task Limits_come_from_the_hosts_source_and_a_limit_below_one_fails_naming_the_source_tenant_resource_and_value()
+    {
+        await using var sp = TestHost.Build(
+            o =>
+            {
+                o.Quotas.Resources["documents"] = QuotaPeriod.None;
+                o.Quotas.Resources["exports"] = QuotaPeriod.Month;
+                o.Quotas.Plans["default"] = new() { ["documents"] = 1000, ["exports"] = 1000 }; // not used: the host's source answers
+            },
+            _time,
+            database.ConnectionString,
+            s => s.AddSingleton<IQuotaLimitSource>(new HostLimits(new() { ["documents"] = 2, ["exports"] = -5 })));
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, $"q-host-{Guid.NewGuid():N}");
+
+        await quotas.ReserveAsync("documents", 2, default);
+        var exceeded = await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("documents", 1, default));
+        Assert.Equal(2, exceeded.Limit); // the host's limit, not the options' 1000
+
+        var bad = await Assert.ThrowsAsync<InvalidOperationException>(() => quotas.ReserveAsync("exports", 1, default));
+        Assert.IsNotType<QuotaExceededException>(bad);
+        Assert.Contains(typeof(HostLimits).FullName!, bad.Message, StringComparison.Ordinal);
+        Assert.Contains("returned -5 as the limit of 'exports' for tenant 'q-host-", bad.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => quotas.GetUsageAsync("exports"));
+    }
+
+    /// <summary>A host's own limit store (per-tenant overrides, say): here a dictionary, one limit deliberately invalid.</summary>
+    private sealed class HostLimits(Dictionary<string, long> limits) : IQuotaLimitSource
+    {
+        public ValueTask<long?> GetLimitAsync(TenantId tenant, string resource, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<long?>(limits.TryGetValue(resource, out var limit) ? limit : null);
     }
 }

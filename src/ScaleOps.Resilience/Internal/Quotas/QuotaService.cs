@@ -37,7 +37,7 @@ internal sealed class QuotaService(
     {
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = Prepare(resource, amount);
-        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        var limit = await LimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow();
         await using var command = Command(_sql.Reserve, connection, transaction, tenant, resource, start, amount, now);
         command.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = limit is { } l ? l : DBNull.Value });
@@ -81,7 +81,7 @@ internal sealed class QuotaService(
     {
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = target;
-        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        var limit = await LimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
         await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, time.GetUtcNow());
         var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return new QuotaUsage(resource, used is long u ? u : 0, limit, period, PeriodStart(period, start));
@@ -90,7 +90,7 @@ internal sealed class QuotaService(
     public async Task<QuotaUsage> GetUsageAsync(string resource, CancellationToken cancellationToken = default)
     {
         var (tenant, period, start) = Prepare(resource, 1);
-        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        var limit = await LimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var used = await ReadAsync(connection, null, tenant, resource, start, cancellationToken).ConfigureAwait(false);
         return new QuotaUsage(resource, used, limit, period, PeriodStart(period, start));
@@ -158,6 +158,17 @@ internal sealed class QuotaService(
             : throw new ArgumentException(
                 $"{given:O} is not the start of a UTC {(period == QuotaPeriod.Day ? "day" : "month")}, so no reservation of the quota resource "
                 + $"'{resource}' has it as its period; pass the PeriodStart that ReserveAsync returned.", nameof(periodStart));
+    }
+
+    /// <summary>The limit from the host's <see cref="IQuotaLimitSource"/>, checked: at least 1, or null for no limit.</summary>
+    private async ValueTask<long?> LimitAsync(TenantId tenant, string resource, CancellationToken cancellationToken)
+    {
+        var limit = await limits.GetLimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
+        return limit is < 1
+            ? throw new InvalidOperationException(
+                $"The quota limit source {limits.GetType().FullName} returned {limit} as the limit of '{resource}' for tenant '{tenant}'; "
+                + "a limit must be at least 1, or null for no limit.")
+            : limit;
     }
 
     private static DateTimeOffset? PeriodStart(QuotaPeriod period, DateTimeOffset start) => period == QuotaPeriod.None ? null : start;
