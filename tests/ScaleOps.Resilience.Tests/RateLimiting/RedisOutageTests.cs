@@ -68,6 +68,52 @@ public class RedisOutageTests
         Assert.Contains("redis (Open)", health.Description, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(RedisFailureMode.FailOpen)]
+    [InlineData(RedisFailureMode.FailClosed)]
+    [InlineData(RedisFailureMode.Local)]
+    public async Task A_limiter_whose_first_connect_fails_applies_the_failure_mode_and_connects_once_redis_is_up(RedisFailureMode mode)
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await redis.StopAsync(); // down before the limiter ever connects
+        await using var sp = TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RateLimiting.RedisFailureMode = mode;
+            o.RedisConnectionString = redis.Endpoint + ",abortConnect=true"; // a host's string: the connect itself throws
+            o.Plan("default", (3, TimeSpan.FromMinutes(1), null));
+            o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
+            o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);
+        }, time);
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var lease = await limiter.AcquireAsync(Tenant).AsTask().WaitAsync("a decision while Redis has never been reached");
+            Assert.Equal(mode != RedisFailureMode.FailClosed, lease.IsAcquired);
+            if (mode == RedisFailureMode.FailClosed)
+            {
+                Assert.True(lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+                Assert.Equal(TimeSpan.FromSeconds(30), retryAfter);
+            }
+        }
+
+        Assert.Equal(CircuitState.Open, breakers.GetState(CircuitBreakerNames.Redis)); // the failed connects counted
+
+        await redis.RestartAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint);
+        var key = $"scaleops:rl:{{{Tenant}}}:default";
+        await TestSignal.UntilAsync(async () =>
+        {
+            time.Advance(TimeSpan.FromSeconds(31)); // past the break: the next call is the trial, which connects
+            using var lease = await limiter.AcquireAsync(Tenant);
+            return lease.IsAcquired && await admin.GetDatabase().KeyExistsAsync(key);
+        }, "a decision made in Redis after it came up");
+        Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis));
+    }
+
     [Fact]
     public async Task The_limiter_never_retries_its_redis_call_even_when_the_redis_pipeline_retries_every_call()
     {

@@ -14,28 +14,60 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// </summary>
 internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 {
-    private readonly Lazy<Task<IConnectionMultiplexer>> _connection;
+    private readonly IServiceProvider _services;
+    private readonly IOptions<ResilienceOptions> _options;
+    private readonly object _gate = new();
+    private Task<IConnectionMultiplexer>? _connection;
     private bool _owned;
 
     public RedisConnection(IServiceProvider services, IOptions<ResilienceOptions> options)
     {
-        _connection = new Lazy<Task<IConnectionMultiplexer>>(async () =>
-        {
-            var hostOwned = services.GetService<IConnectionMultiplexer>();
-            if (hostOwned is not null)
-            {
-                return hostOwned;
-            }
-
-            _owned = true;
-            return await ConnectionMultiplexer.ConnectAsync(Configure(options.Value.RedisConnectionString!)).ConfigureAwait(false);
-        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        _services = services;
+        _options = options;
     }
 
-    public async ValueTask<IDatabase> GetDatabaseAsync()
+    /// <summary>
+    /// The database, connecting on first use. A connect that failed (Redis down with <c>abortConnect=true</c>) is not
+    /// kept: the next call connects again, so callers treat the failure like any other (failure mode, breaker) and the
+    /// limiter recovers once Redis is back.
+    /// </summary>
+    public ValueTask<IDatabase> GetDatabaseAsync()
     {
-        var multiplexer = await _connection.Value.ConfigureAwait(false);
-        return multiplexer.GetDatabase();
+        var connection = Connection();
+        return connection.IsCompletedSuccessfully ? new ValueTask<IDatabase>(connection.Result.GetDatabase()) : Connected(connection);
+
+        static async ValueTask<IDatabase> Connected(Task<IConnectionMultiplexer> pending) => (await pending.ConfigureAwait(false)).GetDatabase();
+    }
+
+    private Task<IConnectionMultiplexer> Connection()
+    {
+        var current = Volatile.Read(ref _connection);
+        if (current is not null && !current.IsFaulted && !current.IsCanceled)
+        {
+            return current;
+        }
+
+        lock (_gate)
+        {
+            if (_connection is null || _connection.IsFaulted || _connection.IsCanceled)
+            {
+                _connection = ConnectAsync();
+            }
+
+            return _connection;
+        }
+    }
+
+    private async Task<IConnectionMultiplexer> ConnectAsync()
+    {
+        var hostOwned = _services.GetService<IConnectionMultiplexer>();
+        if (hostOwned is not null)
+        {
+            return hostOwned;
+        }
+
+        _owned = true;
+        return await ConnectionMultiplexer.ConnectAsync(Configure(_options.Value.RedisConnectionString!)).ConfigureAwait(false);
     }
 
     /// <summary>Parses the connection string and adds fail-fast defaults for settings it does not name.</summary>
@@ -69,17 +101,17 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
 
     public void Dispose()
     {
-        if (_owned && _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        if (_owned && Volatile.Read(ref _connection) is { IsCompletedSuccessfully: true } connection)
         {
-            _connection.Value.Result.Dispose();
+            connection.Result.Dispose();
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_owned && _connection.IsValueCreated && _connection.Value.IsCompletedSuccessfully)
+        if (_owned && Volatile.Read(ref _connection) is { IsCompletedSuccessfully: true } connection)
         {
-            await _connection.Value.Result.DisposeAsync().ConfigureAwait(false);
+            await connection.Result.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

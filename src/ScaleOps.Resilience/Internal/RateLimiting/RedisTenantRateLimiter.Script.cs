@@ -56,8 +56,8 @@ internal sealed partial class RedisTenantRateLimiter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<Outcome<object>> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
     {
-        var database = await _redis.GetDatabaseAsync().ConfigureAwait(false);
-        var call = new ScriptCall(database, KeysOf(tenant, plan), want == 1 && max == 1 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max));
+        // The connection is made inside the call (a failed connect is an outcome like a failed command: failure mode and breaker).
+        var call = new ScriptCall(_redis, KeysOf(tenant, plan), want == 1 && max == 1 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max));
         var closed = _redisState.CircuitState == CircuitState.Closed;
 
         // Closed: the pipeline only records an outcome already in hand, so a cancellation must not replace it.
@@ -100,16 +100,18 @@ internal sealed partial class RedisTenantRateLimiter
     private static async ValueTask<Outcome<object>> CallDirectAsync(ScriptCall call, CancellationToken cancellationToken)
     {
 #pragma warning disable CA1031 // every failure becomes the outcome the breaker classifies, as inside a Polly pipeline
+        IDatabase? database = null;
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
+            database = await call.Redis.GetDatabaseAsync().ConfigureAwait(false);
+            return Outcome.FromResult<object>(await database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
         }
         catch (RedisServerException ex) when (IsNoScript(ex))
         {
             try
             {
-                return Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
+                return Outcome.FromResult<object>(await database!.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
             }
             catch (Exception retried)
             {
@@ -126,11 +128,17 @@ internal sealed partial class RedisTenantRateLimiter
     internal static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<Outcome<object>> EvalShaAsync(ScriptCall call) =>
-        Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
+    private static async ValueTask<Outcome<object>> EvalShaAsync(ScriptCall call)
+    {
+        var database = await call.Redis.GetDatabaseAsync().ConfigureAwait(false);
+        return Outcome.FromResult<object>(await database.ScriptEvaluateAsync(ScriptSha1, call.Keys, call.Args).ConfigureAwait(false));
+    }
 
-    private static async ValueTask<Outcome<object>> EvalAsync(ScriptCall call) =>
-        Outcome.FromResult<object>(await call.Database.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
+    private static async ValueTask<Outcome<object>> EvalAsync(ScriptCall call)
+    {
+        var database = await call.Redis.GetDatabaseAsync().ConfigureAwait(false);
+        return Outcome.FromResult<object>(await database.ScriptEvaluateAsync(Script, call.Keys, call.Args).ConfigureAwait(false));
+    }
 
     /// <summary>The script's answer: <c>{granted, limit, remaining, reset_ms, retry_after_ms}</c>.</summary>
     private static Decision ToDecision(RedisResult result) => new(
@@ -148,7 +156,7 @@ internal sealed partial class RedisTenantRateLimiter
         return reader.ReadToEnd();
     }
 
-    private readonly record struct ScriptCall(IDatabase Database, RedisKey[] Keys, RedisValue[] Args);
+    private readonly record struct ScriptCall(RedisConnection Redis, RedisKey[] Keys, RedisValue[] Args);
 
     private sealed record TenantKey(CompiledPlan Plan, RedisKey[] Keys);
 }
