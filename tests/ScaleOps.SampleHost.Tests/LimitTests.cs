@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
@@ -23,13 +24,32 @@ public class LimitTests(SampleHostFixture host) : IClassFixture<SampleHostFixtur
             Assert.NotEmpty(passed);
             Assert.Equal(40, limited.Count + passed.Count);
 
-            var rejection = limited[0];
-            await ProblemAssert.IsProblemAsync(rejection, HttpStatusCode.TooManyRequests);
-            Assert.True(int.Parse(rejection.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
-            Assert.All(passed, r => Assert.Equal(
-                SampleHostFixture.FreeRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                r.Headers.GetValues("RateLimit-Limit").Single()));
-            Assert.All(passed, r => Assert.True(r.Headers.Contains("RateLimit-Remaining")));
+            // The free plan: FreeRequestsPerSecond per 1 s window, as one token bucket of that size.
+            var limit = SampleHostFixture.FreeRequestsPerSecond.ToString(CultureInfo.InvariantCulture);
+            var policy = $"{limit};w=1";
+            // One token comes back every window / limit; Retry-After is that, in whole seconds rounded up (at least 1).
+            var retryAfter = Math.Max(1, (int)Math.Ceiling(1.0 / SampleHostFixture.FreeRequestsPerSecond)).ToString(CultureInfo.InvariantCulture);
+            // The bucket is full again within one window: RateLimit-Reset is at most 1 s, rounded up.
+            const string Reset = "1";
+
+            foreach (var rejection in limited)
+            {
+                await ProblemAssert.IsProblemAsync(rejection, HttpStatusCode.TooManyRequests);
+                Assert.Equal(retryAfter, Header(rejection, "Retry-After"));
+                Assert.Equal(limit, Header(rejection, "RateLimit-Limit"));
+                Assert.Equal("0", Header(rejection, "RateLimit-Remaining"));
+                Assert.Equal(Reset, Header(rejection, "RateLimit-Reset"));
+                Assert.Equal(policy, Header(rejection, "RateLimit-Policy"));
+            }
+
+            foreach (var admitted in passed)
+            {
+                Assert.False(admitted.Headers.Contains("Retry-After"));
+                Assert.Equal(limit, Header(admitted, "RateLimit-Limit"));
+                Assert.InRange(int.Parse(Header(admitted, "RateLimit-Remaining"), CultureInfo.InvariantCulture), 0, SampleHostFixture.FreeRequestsPerSecond - 1);
+                Assert.Equal(Reset, Header(admitted, "RateLimit-Reset"));
+                Assert.Equal(policy, Header(admitted, "RateLimit-Policy"));
+            }
         }
         finally
         {
@@ -39,6 +59,9 @@ public class LimitTests(SampleHostFixture host) : IClassFixture<SampleHostFixtur
             }
         }
     }
+
+    private static string Header(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? Assert.Single(values) : throw new Xunit.Sdk.XunitException($"{(int)response.StatusCode}: no {name} header");
 
     [Fact]
     public async Task Over_the_document_quota_the_answer_is_403_with_limit_and_usage_and_delete_gives_it_back()

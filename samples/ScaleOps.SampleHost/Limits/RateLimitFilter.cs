@@ -9,7 +9,9 @@ namespace ScaleOps.SampleHost.Limits;
 
 /// <summary>
 /// The tenant's plan rate limit, shared by every instance through Redis (ScaleOps.Resilience). Runs after the tenant
-/// filter; answers 429 with <c>Retry-After</c>, and tells the client its budget in <c>RateLimit-*</c> headers.
+/// filter; answers 429 with <c>Retry-After</c>, and tells the client its budget in <c>RateLimit-*</c> headers on every
+/// answer, admitted or not. (ASP.NET Core's rate limiting middleware hands the lease only to <c>OnRejected</c>, so headers
+/// on admitted requests need a filter like this one, which acquires the lease itself.)
 /// </summary>
 public sealed class RateLimitFilter(AmbientTenantRateLimiter limiter) : IEndpointFilter
 {
@@ -43,10 +45,15 @@ public sealed class RateLimitFilter(AmbientTenantRateLimiter limiter) : IEndpoin
             return await next(context);
         }
 
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Seconds(retry) : "1";
-        headers.RetryAfter = retryAfter;
-        return TypedResults.Problem(
-            $"The plan's rate limit is reached; retry after {retryAfter} s.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+        // Every rejection of the limiter carries Retry-After (the time until the tokens are back); none is invented here.
+        var detail = "The plan's rate limit is reached.";
+        if (lease.TryGetMetadata(MetadataName.RetryAfter, out var retry))
+        {
+            headers.RetryAfter = Seconds(retry);
+            detail = $"The plan's rate limit is reached; retry after {headers.RetryAfter} s.";
+        }
+
+        return TypedResults.Problem(detail, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
     }
 
     private static string Seconds(TimeSpan value) =>
