@@ -94,7 +94,7 @@ internal sealed partial class PartitionMaintenance
     /// lock is held only from the ATTACH to the commit. Adding it in the move transaction took ACCESS EXCLUSIVE there
     /// and made the validation scan run under it. From the CHECK's commit on, a new row of that period can no longer
     /// land in the default: its INSERT fails until the partition is attached. So only closed periods (a late row is
-    /// rare) move that way; a period still open adds the CHECK in the move's transaction, where its writers wait instead.
+    /// rare) move: <see cref="PlanAsync"/> leaves a period that is still open in the default until it closes.
     /// </summary>
     private async Task<long> MoveAsync(Resolved resolved, PartitionAction action, CancellationToken cancellationToken)
     {
@@ -109,22 +109,6 @@ internal sealed partial class PartitionMaintenance
         // A constraint left by an interrupted run (it excludes another period, or this one) is replaced.
         var exclude = $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT IF EXISTS {exclusion};\n"
             + $"ALTER TABLE {qualifiedDefault} ADD CONSTRAINT {exclusion} CHECK (NOT ({table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')) NOT VALID;";
-        if (action.To > time.GetUtcNow().UtcDateTime)
-        {
-            // A period still open is being written to: a committed CHECK would make those INSERTs fail for the whole move.
-            // Here the CHECK is added inside the move's transaction, so they wait for its commit instead (ACCESS
-            // EXCLUSIVE on the default from the ADD on, the validation scan included) and land in the new partition.
-            return await ddl.RunAsync($"move default rows into {action.Partition}", async (c, t) =>
-            {
-                await using (var command = new NpgsqlCommand(exclude, c, t))
-                {
-                    await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                return await MoveRowsAsync(c, t, resolved, action, qualifiedDefault, exclusion, cancellationToken).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
-        }
-
         await ddl.RunAsync($"exclude {action.Partition} from the default partition", exclude, cancellationToken).ConfigureAwait(false);
         try
         {

@@ -161,7 +161,14 @@ internal sealed partial class PartitionMaintenance(
         var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
         var plan = new List<PartitionAction>();
 
+        // Only closed periods move out of a default partition. The current one is still written to: moving it needs an
+        // exclusion CHECK on the default, which either refuses its INSERTs (committed first) or holds ACCESS EXCLUSIVE
+        // on the default through the validation scan (added in the move's transaction). It waits in the default until
+        // it closes, as during a conversion. A period with rows in the default cannot be attached before they move.
+        var current = PartitionPeriods.Floor(table.Interval, now);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
+        var heldByDefault = new HashSet<DateTime>();
+        DateTime? firstAhead = null;
         if (defaultPartition is not null)
         {
             var stray = await store.DefaultRowsByPeriodAsync(table, table.QualifyPartition(defaultPartition.Name), resolved.KeyType, cancellationToken)
@@ -169,18 +176,25 @@ internal sealed partial class PartitionMaintenance(
             foreach (var (start, rows) in stray)
             {
                 var end = PartitionPeriods.Add(table.Interval, start, 1);
-                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, table.PartitionName(start), start, end, rows));
+                heldByDefault.Add(start);
+                if (end <= now)
+                {
+                    plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, table.PartitionName(start), start, end, rows));
+                }
             }
+
+            // A converted table's default (the old table) holds every period before its first partition ahead: attaching
+            // one of them would scan the whole old table under ACCESS EXCLUSIVE. They stay in it until they close.
+            firstAhead = partitions.Where(p => !p.IsDefault && p.From is { } f && f >= current).Select(p => p.From).Min();
         }
 
-        var current = PartitionPeriods.Floor(table.Interval, now);
         var hasRanges = partitions.Any(p => !p.IsDefault);
         var first = hasRanges ? 0 : -table.Options.Premake;
         for (var k = first; k <= table.Options.Premake; k++)
         {
             var start = PartitionPeriods.Add(table.Interval, current, k);
             var end = PartitionPeriods.Add(table.Interval, start, 1);
-            if (!table.Covers(partitions, start, end) && !plan.Any(a => a.From == start))
+            if (!table.Covers(partitions, start, end) && !heldByDefault.Contains(start) && !(start >= current && start < firstAhead))
             {
                 plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, table.PartitionName(start), start, end));
             }

@@ -191,33 +191,32 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
-    public async Task Writes_of_the_open_period_wait_for_its_move_out_of_the_default_instead_of_failing()
+    public async Task The_open_period_stays_in_the_default_until_it_closes_and_its_writes_land_there()
     {
-        // The current period (2026-11 on the fake clock) still has rows in the default partition, and is written to
-        // while maintenance moves it: those INSERTs must wait for the move, not fail on its exclusion CHECK.
-        var (host, _, maintenance) = await TableAsync("m_open", options: o => o.LockTimeout = TimeSpan.FromMinutes(1));
+        // The current period (2026-11 on the fake clock) has rows in the default partition and is written to: moving it
+        // would lock the default (ACCESS EXCLUSIVE) or refuse its INSERTs, so it waits there until it has closed.
+        var (host, time, maintenance) = await TableAsync("m_open");
         using var _ = host;
         await database.DataSource.ExecAsync(
             "CREATE TABLE m_open_default PARTITION OF m_open DEFAULT;"
-            + "INSERT INTO m_open SELECT g, timestamptz '2026-11-01' + g * interval '1 hour', 'row ' || g FROM generate_series(0, 9) g");
-        var (pauser, run) = await StartPausedMoveAsync(maintenance, "m_open_default", 4343);
-        await using var _pauser = pauser;
+            + "INSERT INTO m_open SELECT g, timestamptz '2026-11-01' + g * interval '1 hour', 'row ' || g FROM generate_series(0, 9) g;"
+            + "INSERT INTO m_open SELECT g, timestamptz '2026-10-01' + g * interval '1 day', 'row ' || g FROM generate_series(10, 14) g");
 
-        await using (var writer = await database.DataSource.OpenConnectionAsync())
-        {
-            await using var insert = new NpgsqlCommand("SET lock_timeout = '300ms'; INSERT INTO m_open VALUES (100, '2026-11-23 09:00+00', 'live')", writer);
-            var refused = await Assert.ThrowsAsync<PostgresException>(() => insert.ExecuteNonQueryAsync());
-            Assert.Equal(PostgresErrorCodes.LockNotAvailable, refused.SqlState); // waiting, not 23514 (refused by the CHECK)
-        }
-
-        await using (var release = new NpgsqlCommand("SELECT pg_advisory_unlock(4343)", pauser))
-        {
-            await release.ExecuteNonQueryAsync();
-        }
-
-        var result = await run.WaitAsync("the move");
+        var plan = await maintenance.RunMaintenanceAsync(dryRun: true);
+        Assert.DoesNotContain(plan.Actions, a => a.Partition == "m_open_p2026_11");
+        var result = await maintenance.RunMaintenanceAsync();
         Assert.Empty(result.Failures);
+        Assert.Equal(["MoveFromDefault m_open_p2026_10"],
+            result.Actions.Where(a => a.Kind == PartitionActionKind.MoveFromDefault).Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.DoesNotContain(result.Actions, a => a.Partition == "m_open_p2026_11");
         await database.DataSource.ExecAsync("INSERT INTO m_open VALUES (100, '2026-11-23 09:00+00', 'live')");
+        Assert.Equal(11L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_default"));
+        Assert.Equal(5L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_p2026_10"));
+
+        time.Advance(TimeSpan.FromDays(10)); // December: November has closed
+        var closed = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(closed.Failures);
+        Assert.Contains(closed.Actions, a => a.Kind == PartitionActionKind.MoveFromDefault && a.Partition == "m_open_p2026_11" && a.Rows == 11);
         Assert.Equal(11L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_p2026_11"));
         Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_open_default"));
     }
