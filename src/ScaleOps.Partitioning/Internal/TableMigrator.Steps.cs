@@ -13,9 +13,16 @@ internal sealed partial class TableMigrator
 {
     /// <summary>
     /// Adds <c>CHECK (col IS NOT NULL AND col &lt; cut)</c> NOT VALID (a lock for milliseconds), validates it online (reads and
-    /// writes go on), then SET NOT NULL (no scan: the valid CHECK proves it). The cut is the start of the period after
-    /// both now and the newest row. Returns the cut.
+    /// writes go on), then SET NOT NULL (no scan: the valid CHECK proves it). Returns the cut.
     /// </summary>
+    /// <remarks>
+    /// The live table refuses every row at or after the cut until the swap, and the swap waits for the validation scan
+    /// (minutes on a big table). The cut is therefore the start of the period after next (counted from both now and the
+    /// newest row): at least one whole period lies between the CHECK and the first row it would refuse. A cut was once
+    /// the next period's start, and a conversion that crossed that boundary made every INSERT of the new period fail
+    /// until the swap. A CHECK left by an interrupted run whose cut is less than a whole period ahead (or already passed:
+    /// its rows fail right now) is replaced by one with a new cut, in one short transaction.
+    /// </remarks>
     private async Task<DateTime> EnsureRangeCheckAsync(ManagedTable final, string keyType, string qualifiedSource, string source,
         CancellationToken cancellationToken)
     {
@@ -33,13 +40,7 @@ internal sealed partial class TableMigrator
         DateTime cut;
         if (existing is null)
         {
-            var newest = await ScalarAsync<object?>(
-                keyType == "timestamp with time zone"
-                    ? $"SELECT max({final.QuotedColumn}) FROM {qualifiedSource}"
-                    : $"SELECT max({final.QuotedColumn})::timestamp FROM {qualifiedSource}", cancellationToken).ConfigureAwait(false);
-            var now = time.GetUtcNow().UtcDateTime;
-            var latest = newest is DateTime d && DateTime.SpecifyKind(d, DateTimeKind.Utc) > now ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : now;
-            cut = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, latest), 1);
+            cut = await NewCutAsync(final, keyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
             await ddl.RunAsync("add range check", $"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {constraint} CHECK ({final.QuotedColumn} IS NOT NULL AND "
                 + $"{final.QuotedColumn} < '{PartitionPeriods.Literal(cut, keyType)}') NOT VALID", cancellationToken).ConfigureAwait(false);
         }
@@ -54,6 +55,14 @@ internal sealed partial class TableMigrator
 
             cut = DateTime.Parse(literal, System.Globalization.CultureInfo.InvariantCulture,
                 System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+            var safe = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), 2);
+            if (cut < safe)
+            {
+                cut = await NewCutAsync(final, keyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
+                await ddl.RunAsync("replace range check", $"ALTER TABLE {qualifiedSource} DROP CONSTRAINT {constraint};\n"
+                    + $"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {constraint} CHECK ({final.QuotedColumn} IS NOT NULL AND "
+                    + $"{final.QuotedColumn} < '{PartitionPeriods.Literal(cut, keyType)}') NOT VALID", cancellationToken).ConfigureAwait(false);
+            }
         }
 
         // VALIDATE takes SHARE UPDATE EXCLUSIVE: it scans while readers and writers go on. lock_timeout still guards the wait.
@@ -62,10 +71,38 @@ internal sealed partial class TableMigrator
         return cut;
     }
 
-    /// <summary>Creates the staged table's partitions from the cut through <c>Premake</c> periods past now.</summary>
+    /// <summary>The start of the period after next, counted from the later of now and the newest row.</summary>
+    private async Task<DateTime> NewCutAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
+    {
+        var newest = await ScalarAsync<object?>(
+            keyType == "timestamp with time zone"
+                ? $"SELECT max({final.QuotedColumn}) FROM {qualifiedSource}"
+                : $"SELECT max({final.QuotedColumn})::timestamp FROM {qualifiedSource}", cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow().UtcDateTime;
+        var latest = newest is DateTime d && DateTime.SpecifyKind(d, DateTimeKind.Utc) > now ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : now;
+        return PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, latest), 2);
+    }
+
+    /// <summary>
+    /// Creates the staged table's partitions from the cut through <c>Premake</c> periods past now. A staged partition
+    /// below the cut (left by an interrupted run whose CHECK has since been replaced) is dropped: the staged table gets
+    /// no rows before the swap, and the swap's ATTACH of the old table as default would otherwise scan it under lock.
+    /// </summary>
     private async Task CreateAheadAsync(ManagedTable staged, PartitionMaintenance.Resolved resolved, DateTime cut, CancellationToken cancellationToken)
     {
         var partitions = await store.PartitionListAsync(staged.Qualified, cancellationToken).ConfigureAwait(false);
+        foreach (var stale in partitions.Where(p => !p.IsDefault && p.From < cut))
+        {
+            if (await store.CountAsync(staged.QualifyPartition(stale.Name), cancellationToken).ConfigureAwait(false) != 0)
+            {
+                throw new InvalidOperationException(
+                    $"{stale.Name} of {staged.Qualified} holds rows below {PartitionPeriods.Literal(cut, resolved.KeyType)}, where the old table becomes the default partition; empty it first.");
+            }
+
+            await ddl.RunAsync($"drop staged {stale.Name}", $"DROP TABLE {staged.QualifyPartition(stale.Name)}", cancellationToken).ConfigureAwait(false);
+        }
+
+        partitions = [.. partitions.Where(p => p.IsDefault || !(p.From < cut))];
         var last = PartitionPeriods.Add(staged.Interval, PartitionPeriods.Floor(staged.Interval, time.GetUtcNow().UtcDateTime), staged.Options.Premake);
         for (var start = cut; start <= last || start == cut; start = PartitionPeriods.Add(staged.Interval, start, 1))
         {
@@ -87,6 +124,30 @@ internal sealed partial class TableMigrator
         var current = PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime);
         var plan = (await maintenance.PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
             .Where(a => a.Kind == PartitionActionKind.MoveFromDefault && a.To <= current).ToList();
+        // A closed period the old table held without a row (the one between the current period and the cut when nobody
+        // wrote in it, or a month with no data) gets an empty partition the same way, so no gap opens when the default
+        // goes. Walks back from the last closed period to the first one a partition already covers (an earlier run's).
+        var before = await store.PartitionListAsync(final.Qualified, cancellationToken).ConfigureAwait(false);
+        var ranged = before.Where(p => !p.IsDefault).ToList();
+        // Without a default partition (dropped by an earlier run) there is nothing to fill from.
+        var lowest = !before.Any(p => p.IsDefault) ? current : plan.Select(a => a.From)
+            .Concat(ranged.Where(p => p.From is not null).Select(p => p.From!.Value))
+            .Append(PartitionPeriods.Add(final.Interval, current, -2)).Min();
+        for (var start = PartitionPeriods.Add(final.Interval, current, -1); start >= lowest; start = PartitionPeriods.Add(final.Interval, start, -1))
+        {
+            var end = PartitionPeriods.Add(final.Interval, start, 1);
+            if (final.Covers(ranged, start, end))
+            {
+                break;
+            }
+
+            if (!plan.Any(a => a.From == start))
+            {
+                plan.Add(new PartitionAction(final.Qualified, PartitionActionKind.MoveFromDefault, final.PartitionName(start), start, end, 0));
+            }
+        }
+
+        plan = [.. plan.OrderBy(a => a.From)];
         var total = plan.Sum(a => a.Rows ?? 0);
         long moved = 0;
         foreach (var action in plan)
@@ -100,7 +161,9 @@ internal sealed partial class TableMigrator
         // Once the old table (the default partition) is empty, it goes: no default partition is the recommended setup.
         var partitions = await store.PartitionListAsync(final.Qualified, cancellationToken).ConfigureAwait(false);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
+        // While the current period has no partition of its own (it lies before the cut), the old table takes its rows.
         if (defaultPartition is not null
+            && final.Covers(partitions, current, PartitionPeriods.Add(final.Interval, current, 1))
             && await store.CountAsync(final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false) == 0
             && await DropEmptyDefaultAsync(final, final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false))
         {

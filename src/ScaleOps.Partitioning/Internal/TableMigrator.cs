@@ -72,6 +72,11 @@ internal sealed partial class TableMigrator(
         {
             throw new InvalidOperationException($"Both {qualifiedSource} and {qualifiedTarget} are partitioned; nothing to convert.");
         }
+        else
+        {
+            // A resumed run: the rows it starts with (old table and partitions) must all be there at its end.
+            rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+        }
 
         var moved = await SplitAsync(final, progress, cancellationToken).ConfigureAwait(false);
         var rowsAfter = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);

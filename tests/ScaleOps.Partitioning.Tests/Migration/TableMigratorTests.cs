@@ -81,9 +81,10 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.True(result.RowsBefore >= 2000);
         Assert.Contains(await database.DataSource.PartitionsAsync("public.mig_live"), p => p == "mig_live_default DEFAULT");
 
-        time.Advance(TimeSpan.FromDays(10)); // December: November has closed
+        // The cut is the start of the period after next (2027-01): December stays in the old table until it closes.
+        time.Advance(TimeSpan.FromDays(40)); // January: November and December have closed
         var finish = await migrator.ConvertAsync("public", "mig_live", "mig_live_new", new InlineProgress(reports.Enqueue));
-        Assert.Equal(1, finish.PeriodsMoved);
+        Assert.Equal(2, finish.PeriodsMoved); // November's rows, and an empty December
         Assert.Equal(2000L + written, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_live"));
         Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(mig_live::text, '|' ORDER BY id)) FROM mig_live WHERE id <= 2000"));
         Assert.Equal("p", await database.DataSource.ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE oid = 'mig_live'::regclass"));
@@ -123,8 +124,8 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.False(result.Swapped);
         Assert.Equal(3, result.PeriodsMoved); // 2026_08 .. 2026_10
         Assert.Equal(2000L, result.RowsAfter);
-        time.Advance(TimeSpan.FromDays(10));
-        Assert.Equal(1, (await migrator.ConvertAsync("public", "mig_resume", "mig_resume_new")).PeriodsMoved);
+        time.Advance(TimeSpan.FromDays(40));
+        Assert.Equal(2, (await migrator.ConvertAsync("public", "mig_resume", "mig_resume_new")).PeriodsMoved);
         Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>("SELECT md5(string_agg(mig_resume::text, '|' ORDER BY id)) FROM mig_resume"));
         Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_resume"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
     }
@@ -136,7 +137,7 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         using var _ = host;
         var migrator = host.Services.GetRequiredService<ITableMigrator>();
         await migrator.ConvertAsync("public", "mig_late", "mig_late_new");
-        time.Advance(TimeSpan.FromDays(10)); // December: November, the last period in the old table, moves out now
+        time.Advance(TimeSpan.FromDays(40)); // January: November and December, the last periods in the old table, move out now
 
         // Right after the last move, a late row of a closed period goes into the default, uncommitted: the emptiness
         // check reads no row. It commits once the removal of the default waits for its lock.
@@ -144,7 +145,7 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         NpgsqlTransaction? late = null;
         var lateRow = new InlineProgress(p =>
         {
-            if (p.Step == "move mig_late_p2026_11")
+            if (p.Step == "move mig_late_p2026_12")
             {
                 late = writer.BeginTransaction();
                 using var insert = new NpgsqlCommand("INSERT INTO mig_late VALUES (9999, '2020-01-15', 'late', 'late row')", writer, late);
@@ -168,5 +169,61 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.Equal(2001L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_late"));
         Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_late_p2020_01"));
         Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_late"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
+    }
+    [Fact]
+    public async Task Writes_of_the_next_period_succeed_when_the_conversion_crosses_the_boundary_and_land_in_their_partition()
+    {
+        var (host, _, time) = await SetUpAsync("mig_cross");
+        using var _ = host;
+        var migrator = host.Services.GetRequiredService<ITableMigrator>();
+        await using var writer = await database.DataSource.OpenConnectionAsync();
+        // The CHECK is validated; before the swap, November ends (a long validation) and December's writes begin.
+        var crossing = new InlineProgress(p =>
+        {
+            if (p.Step == "check")
+            {
+                time.SetUtcNow(new DateTimeOffset(2026, 12, 1, 0, 30, 0, TimeSpan.Zero));
+                using var insert = new NpgsqlCommand("INSERT INTO mig_cross VALUES (5001, '2026-12-01 00:10+00', 'live', 'before the swap')", writer);
+                insert.ExecuteNonQuery();
+            }
+        });
+
+        var result = await migrator.ConvertAsync("public", "mig_cross", "mig_cross_new", crossing);
+        Assert.True(result.Swapped);
+        Assert.Equal(7, result.PeriodsMoved); // 2026_05 .. 2026_11; December is open and stays in the old table
+        await database.DataSource.ExecAsync(
+            "INSERT INTO mig_cross VALUES (5002, '2026-12-01 02:00+00', 'live', 'after the swap'), (5003, '2027-01-01 01:00+00', 'live', 'next period')");
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_cross_p2027_01"));
+
+        time.SetUtcNow(new DateTimeOffset(2027, 1, 2, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(1, (await migrator.ConvertAsync("public", "mig_cross", "mig_cross_new")).PeriodsMoved);
+        Assert.Equal(["5001", "5002"], await database.DataSource.ColumnAsync("SELECT id FROM ONLY mig_cross_p2026_12 ORDER BY id"));
+        Assert.Equal(2003L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_cross"));
+        Assert.DoesNotContain(await database.DataSource.PartitionsAsync("public.mig_cross"), p => p.Contains("DEFAULT", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_resumed_conversion_replaces_a_range_check_whose_bound_is_too_close()
+    {
+        var (host, _, time) = await SetUpAsync("mig_recut");
+        using var _ = host;
+        var migrator = host.Services.GetRequiredService<ITableMigrator>();
+        // What an interrupted run of the older code left: the CHECK bounded at the next period's start, committed.
+        await database.DataSource.ExecAsync(
+            "ALTER TABLE mig_recut ADD CONSTRAINT mig_recut_scaleops_range CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00') NOT VALID");
+        time.SetUtcNow(new DateTimeOffset(2026, 11, 30, 23, 0, 0, TimeSpan.Zero));
+        await using var writer = await database.DataSource.OpenConnectionAsync();
+        var crossing = new InlineProgress(p =>
+        {
+            if (p.Step == "check")
+            {
+                using var insert = new NpgsqlCommand("INSERT INTO mig_recut VALUES (5001, '2026-12-01 00:10+00', 'live', 'crossed')", writer);
+                insert.ExecuteNonQuery();
+            }
+        });
+
+        Assert.True((await migrator.ConvertAsync("public", "mig_recut", "mig_recut_new", crossing)).Swapped);
+        Assert.Equal(2001L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_recut"));
+        Assert.Contains(await database.DataSource.PartitionsAsync("public.mig_recut"), p => p.StartsWith("mig_recut_p2027_01 ", StringComparison.Ordinal));
     }
 }
