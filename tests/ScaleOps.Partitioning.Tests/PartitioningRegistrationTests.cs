@@ -40,6 +40,7 @@ public class PartitioningRegistrationTests
     [InlineData("audit-retention", "ScaleOps:Partitioning:Audit:Retention is 1, shorter than ScaleOps:Partitioning:Audit:Premake (3)")]
     [InlineData("plan-cache", "ScaleOps:Partitioning:PlanCacheMode 'sometimes' is not one of auto, force_generic_plan, force_custom_plan")]
     [InlineData("plan-cache-role", "ScaleOps:Partitioning:PlanCacheRole is invalid")]
+    [InlineData("long-suffix", "ScaleOps:Partitioning:Tables:0:Indexes:0:Suffix 'ssssssssssssssssssssssssssssssssssssssssssss' is 44 characters, longer than 40")]
     public void Bad_configuration_fails_validation_naming_the_setting(string what, string expected)
     {
         var services = new ServiceCollection();
@@ -58,6 +59,7 @@ public class PartitioningRegistrationTests
                 case "audit-retention": o.Audit.Retention = 1; break;
                 case "plan-cache": o.PlanCacheMode = "sometimes"; break;
                 case "plan-cache-role": o.PlanCacheRole = new string('r', 64); break;
+                case "long-suffix": table.Indexes.Add(new PartitionIndexTemplate { Suffix = new string('s', 44), Columns = ["created_at"] }); break;
             }
         });
         using var provider = services.BuildServiceProvider();

@@ -76,7 +76,7 @@ internal sealed partial class PartitionMaintenance
         var sql = new StringBuilder();
         foreach (var index in table.Indexes)
         {
-            var name = SqlIdentifier.Quote(PartitionPeriods.Fit(partition, "_" + index.Suffix));
+            var name = SqlIdentifier.Quote(PartitionPeriods.IndexName(partition, index.Suffix));
             var columns = string.Join(", ", index.Columns.Select(SqlIdentifier.Quote));
             sql.Append("CREATE INDEX ").Append(name).Append(" ON ").Append(table.QualifyPartition(partition))
                 .Append(index.Brin ? " USING brin (" : " (").Append(columns).Append(");\n");

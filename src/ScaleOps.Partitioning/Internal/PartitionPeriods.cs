@@ -6,7 +6,7 @@ using ScaleOps.Partitioning.Lifecycle;
 namespace ScaleOps.Partitioning.Internal;
 
 /// <summary>Period arithmetic and pg_partman 4.7-compatible partition names, all in UTC.</summary>
-internal static class PartitionPeriods
+internal static partial class PartitionPeriods
 {
     /// <summary>The start of the period that contains <paramref name="instant"/> (UTC).</summary>
     public static DateTime Floor(PartitionInterval interval, DateTime instant)
@@ -67,6 +67,36 @@ internal static class PartitionPeriods
 
         return cut + suffix;
     }
+
+    /// <summary>The longest index template suffix: the index name keeps it and the partition's period in 63 bytes.</summary>
+    public const int MaxIndexSuffixBytes = 40;
+
+    /// <summary>
+    /// The name of a template index on <paramref name="partition"/>: <c>{partition}_{suffix}</c> when that fits 63
+    /// bytes; otherwise the partition name is cut in its table part, keeping its period (<c>_p2026_11</c>) and the
+    /// suffix, or, for a partition not named by period, a short hash of the whole name. Cutting the end of the
+    /// partition name (its date) once gave every partition of a long table name the same index name.
+    /// </summary>
+    public static string IndexName(string partition, string suffix)
+    {
+        var whole = partition + "_" + suffix;
+        if (Encoding.UTF8.GetByteCount(whole) <= 63)
+        {
+            return whole;
+        }
+
+        var period = PeriodSuffix().Match(partition);
+        if (period.Success)
+        {
+            return Fit(partition[..period.Index], period.Value + "_" + suffix);
+        }
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(partition)))[..8];
+        return Fit(partition, "_" + hash + "_" + suffix);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"_p[0-9]{4}(_[0-9]{2}(_[0-9]{2})?|w[0-9]{2}|q[1-4])?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex PeriodSuffix();
 
     /// <summary>A bound literal for the key column's type.</summary>
     public static string Literal(DateTime utc, string columnType) => columnType switch

@@ -100,6 +100,12 @@ internal sealed class PartitioningOptionsValidator(IServiceProvider services) : 
             {
                 errors.AddError($"{path}:Indexes:{i}:Suffix '{index.Suffix}' must be letters, digits and underscores.");
             }
+            else if (index.Suffix.Length > PartitionPeriods.MaxIndexSuffixBytes)
+            {
+                errors.AddError($"{path}:Indexes:{i}:Suffix '{index.Suffix}' is {index.Suffix.Length} characters, longer than "
+                    + $"{PartitionPeriods.MaxIndexSuffixBytes}: the index name (partition name, cut to fit, + '_' + Suffix) must keep "
+                    + "the partition's period and the suffix within PostgreSQL's 63 bytes.");
+            }
 
             if (index.Columns.Count == 0)
             {

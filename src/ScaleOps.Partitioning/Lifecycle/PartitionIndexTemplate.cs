@@ -8,8 +8,11 @@ namespace ScaleOps.Partitioning.Lifecycle;
 /// </summary>
 public sealed class PartitionIndexTemplate
 {
-    /// <summary>The suffix of the index name: the index on partition <c>p</c> is named <c>p_{Suffix}</c>.</summary>
-    /// <value>Required. Letters, digits and underscores only.</value>
+    /// <summary>
+    /// The suffix of the index name: the index on partition <c>p</c> is named <c>p_{Suffix}</c>; when that exceeds 63
+    /// bytes, the table part of the partition name is cut, keeping its period and the suffix.
+    /// </summary>
+    /// <value>Required. Letters, digits and underscores only, at most 40 characters.</value>
     public string Suffix { get; set; } = "";
 
     /// <summary>The indexed columns, in order.</summary>

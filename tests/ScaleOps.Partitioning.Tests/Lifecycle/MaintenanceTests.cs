@@ -338,6 +338,30 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task Index_template_names_stay_unique_and_within_63_bytes_for_a_60_byte_table_name()
+    {
+        var name = "m_long_" + new string('x', 53);
+        Assert.Equal(60, name.Length);
+        var (host, _, maintenance) = await TableAsync(name, t =>
+        {
+            t.Indexes.Add(new PartitionIndexTemplate { Suffix = "brin", Columns = ["created_at"], Brin = true });
+            t.Indexes.Add(new PartitionIndexTemplate { Suffix = "by_id", Columns = ["id"] });
+        });
+        using var _ = host;
+
+        var result = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(result.Failures);
+        Assert.Equal(5, result.Actions.Count);
+        var indexes = await database.DataSource.ColumnAsync(
+            $"SELECT c.relname::text FROM pg_inherits h JOIN pg_index i ON i.indrelid = h.inhrelid JOIN pg_class c ON c.oid = i.indexrelid "
+            + $"WHERE h.inhparent = 'public.{name}'::regclass ORDER BY 1");
+        Assert.Equal(10, indexes.Count);
+        Assert.Equal(10, indexes.Distinct().Count());
+        Assert.All(indexes, i => Assert.True(System.Text.Encoding.UTF8.GetByteCount(i) <= 63, i));
+        Assert.Contains("m_long_" + new string('x', 42) + "_p2026_11_brin", indexes); // 63 bytes: the table part is cut
+    }
+
+    [Fact]
     public async Task A_table_whose_archive_always_fails_neither_stops_the_audit_table_nor_fails_the_host_start()
     {
         // Table m_noblob comes before the audit table (configured tables first); its expired partition must be archived,
