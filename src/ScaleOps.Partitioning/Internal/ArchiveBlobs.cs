@@ -71,9 +71,12 @@ internal sealed class ArchiveBlobs(IOptions<PartitioningOptions> options, Partit
     private async Task<BlobContainerClient> ContainerAsync(CancellationToken cancellationToken)
     {
         var container = _container.Value;
-        if (Interlocked.Exchange(ref _created, 1) == 0)
+        // Marked only once the container exists: marked before, a first call that failed (storage down) left it
+        // uncreated until the process restarted. Callers racing here each create it; CreateIfNotExists is idempotent.
+        if (Volatile.Read(ref _created) == 0)
         {
             await container.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _created, 1);
         }
 
         return container;
