@@ -13,7 +13,8 @@ public interface IPartitionArchiver
     /// <summary>
     /// Archives one partition of a configured table, then removes it as the table's
     /// <see cref="Lifecycle.PartitionedTableOptions.RetentionMode"/> says. Idempotent: an already verified archive is
-    /// not exported again.
+    /// not exported again. Only a closed partition (its upper bound at or before now) is accepted: archiving the
+    /// current or a future one throws <see cref="System.InvalidOperationException"/>.
     /// </summary>
     /// <param name="schema">The parent table's schema.</param>
     /// <param name="table">The parent table (one of the configured tables).</param>

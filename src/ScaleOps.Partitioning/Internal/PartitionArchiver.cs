@@ -34,8 +34,17 @@ internal sealed partial class PartitionArchiver(
     public async Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
     {
         var managed = Find(schema, table);
-        var attached = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false)).Any(p => p.Name == partition);
-        if (!attached)
+        var info = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.Name == partition);
+        if (info is not null && (info.IsDefault || info.To is not { } to || to > time.GetUtcNow().UtcDateTime))
+        {
+            // Archiving removes the partition: an open one (current or ahead) would make every INSERT of its period fail
+            // until maintenance recreated it, and its rows written after the export would not be in the archive.
+            throw new InvalidOperationException(
+                $"{partition} of {managed.Qualified} is not closed (its upper bound {(info.IsDefault ? "is DEFAULT" : info.To is { } t ? t.ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "is MAXVALUE")} is not in the past); "
+                + "only a partition whose period has ended can be archived.");
+        }
+
+        if (info is null)
         {
             // Resuming a run that stopped after the detach: the manifest must exist and verify; then only the drop is left.
             var verified = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false);

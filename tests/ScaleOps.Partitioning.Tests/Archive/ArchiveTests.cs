@@ -144,6 +144,26 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
         Assert.Contains(await database.DataSource.PartitionsAsync("public.ar_late"), p => p.StartsWith("ar_late_p2026_09 ", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("current", "2027_01")] // the current period (2027-01-02 on the fake clock)
+    [InlineData("ahead", "2027_02")]
+    public async Task An_open_partition_is_refused_and_stays(string what, string period)
+    {
+        var name = "ar_open_" + what;
+        var partition = name + "_p" + period;
+        var (host, _, _) = await TableAsync(name, rows: 10);
+        using var _ = host;
+        await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
+        await database.DataSource.ExecAsync($"INSERT INTO {name} VALUES (500, '2027-01-02 08:00+00', 'current', NULL, NULL, NULL, NULL)");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => host.Services.GetRequiredService<IPartitionArchiver>().ArchiveAsync("public", name, partition));
+        Assert.Contains($"{partition} of \"public\".\"{name}\" is not closed", error.Message, StringComparison.Ordinal);
+        Assert.Contains(await database.DataSource.PartitionsAsync("public." + name), p => p.StartsWith(partition + " ", StringComparison.Ordinal));
+        await database.DataSource.ExecAsync($"INSERT INTO {name} VALUES (501, '2027-02-02 09:00+00', 'ahead', NULL, NULL, NULL, NULL)");
+        Assert.Equal(1L, await CountAsync(name + "_p2027_02"));
+    }
+
     [Fact]
     public async Task The_removal_counts_the_archived_rows_before_it_locks_the_parent()
     {
