@@ -35,6 +35,9 @@ internal static partial class Log
         Message = "Partition maintenance could not check or plan {Table}; the run goes on with the other tables")]
     public static partial void MaintenanceTableFailed(ILogger logger, Exception exception, string table);
 
+    [LoggerMessage(EventId = PartitioningEventIds.TableNotPartitionedYet, Level = LogLevel.Warning, Message = "{Message}")]
+    public static partial void TableNotPartitionedYet(ILogger logger, string message);
+
     [LoggerMessage(EventId = PartitioningEventIds.MaintenanceFailed, Level = LogLevel.Error, Message = "Partition maintenance failed; it runs again at the next tick")]
     public static partial void MaintenanceFailed(ILogger logger, Exception exception);
 

@@ -60,6 +60,10 @@ internal sealed partial class PartitionMaintenance(
                     planned.Add((resolved, action));
                 }
             }
+            catch (TableNotPartitionedYetException ex)
+            {
+                Log.TableNotPartitionedYet(logger, ex.Message); // declared for a conversion that has not run yet
+            }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 failures.Add(new MaintenanceFailure(table.Qualified, null, ex));
@@ -127,9 +131,22 @@ internal sealed partial class PartitionMaintenance(
     /// <summary>Checks the table at start-up: partitioned by range on one time column, the one configured.</summary>
     internal async Task<Resolved> ResolveAsync(ManagedTable table, CancellationToken cancellationToken)
     {
-        var parent = await store.ParentReadAsync(table.Qualified, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException(
+        var parent = await store.ParentReadAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
+        if (parent is null)
+        {
+            if (table.Qualified == SqlIdentifier.Qualify(table.Options.Schema, table.Options.Name)
+                && (await store.ColumnListAsync(table.Qualified, cancellationToken).ConfigureAwait(false)).Count > 0)
+            {
+                throw new TableNotPartitionedYetException(
+                    $"{table.SettingPath}:Name: {table.Qualified} is a plain table, not partitioned yet; maintenance skips it until it is converted: "
+                    + $"create its partitioned twin and call ITableMigrator.ConvertAsync(\"{table.Options.Schema}\", \"{table.Options.Name}\", \"<twin>\") "
+                    + "(README: Converting a live table).");
+            }
+
+            throw new InvalidOperationException(
                 $"{table.SettingPath}:Name: {table.Qualified} does not exist or is not a partitioned table; create it with PARTITION BY RANGE ({table.QuotedColumn}).");
+        }
+
         if (parent.Strategy != "r" || parent.KeyCount != 1)
         {
             throw new InvalidOperationException(
@@ -219,3 +236,6 @@ internal sealed partial class PartitionMaintenance(
         return plan;
     }
 }
+
+/// <summary>A declared table that is still a plain table: it awaits <see cref="Migration.ITableMigrator.ConvertAsync"/>.</summary>
+internal sealed class TableNotPartitionedYetException(string message) : InvalidOperationException(message);

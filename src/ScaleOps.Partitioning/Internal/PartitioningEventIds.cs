@@ -16,6 +16,7 @@ internal static class PartitioningEventIds
     public const int AuditDropped = 4011;
     public const int AuditRejected = 4012;
     public const int AuditBatchRejected = 4013;
+    public const int TableNotPartitionedYet = 4014;
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
 }

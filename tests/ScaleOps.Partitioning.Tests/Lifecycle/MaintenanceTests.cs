@@ -3,6 +3,7 @@ using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using ScaleOps.Data;
@@ -466,6 +467,29 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
         Assert.StartsWith("ScaleOps:Partitioning:Tables:0:Column 'created_at' " + expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_declared_table_not_partitioned_yet_does_not_fail_the_start_and_says_how_to_convert_it()
+    {
+        // The README's conversion: the plain table is declared in Tables before ITableMigrator converts it.
+        await database.DataSource.ExecAsync("CREATE TABLE m_plain (id bigint PRIMARY KEY, created_at timestamptz, body text)");
+        using var host = TestHost.Build(database.ConnectionString, o =>
+        {
+            o.Audit.Enabled = false;
+            o.Tables.Add(new PartitionedTableOptions { Name = "m_plain", Column = "created_at", Premake = 2 });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_m_plain", services: s => s.AddFakeLogging());
+
+        await host.StartAsync();
+        var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 4014).ToList();
+        Assert.NotEmpty(warnings);
+        Assert.All(warnings, w => Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, w.Level));
+        Assert.Contains("\"public\".\"m_plain\" is a plain table, not partitioned yet", warnings[0].Message, StringComparison.Ordinal);
+        Assert.Contains("ITableMigrator.ConvertAsync(\"public\", \"m_plain\", \"<twin>\")", warnings[0].Message, StringComparison.Ordinal);
+        Assert.Equal("r", await database.DataSource.ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE oid = 'm_plain'::regclass"));
+        var run = await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
+        Assert.Empty(run.Failures);
+        await host.StopAsync();
     }
 
     [Fact]
