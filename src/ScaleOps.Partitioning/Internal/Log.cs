@@ -35,6 +35,10 @@ internal static partial class Log
         Message = "Partition maintenance could not check or plan {Table}; the run goes on with the other tables")]
     public static partial void MaintenanceTableFailed(ILogger logger, Exception exception, string table);
 
+    [LoggerMessage(EventId = PartitioningEventIds.DryRunStep, Level = LogLevel.Information,
+        Message = "Dry run, planned step {Step} of {Steps}: {Kind} {Partition} of {Table} ({Rows} rows to move)")]
+    public static partial void DryRunStep(ILogger logger, int step, int steps, string kind, string partition, string table, long? rows);
+
     [LoggerMessage(EventId = PartitioningEventIds.TableNotPartitionedYet, Level = LogLevel.Warning, Message = "{Message}")]
     public static partial void TableNotPartitionedYet(ILogger logger, string message);
 

@@ -130,14 +130,24 @@ internal sealed partial class PartitionMaintenance
         var columns = string.Join(", ", resolved.Columns.Select(SqlIdentifier.Quote));
         var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
         var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
-        var sql = CreateTableSql(table, action.Partition) + IndexSql(table, action.Partition)
-            + $"WITH moved AS (DELETE FROM {qualifiedDefault} WHERE {table.QuotedColumn} >= '{from}' "
-            + $"AND {table.QuotedColumn} < '{to}' RETURNING {columns}) INSERT INTO {table.QualifyPartition(action.Partition)} ({columns}) "
-            + $"SELECT {columns} FROM moved;\n";
-        long moved;
-        await using (var command = new NpgsqlCommand(sql, connection, transaction))
+        var partition = table.QualifyPartition(action.Partition);
+        await using (var create = new NpgsqlCommand(CreateTableSql(table, action.Partition) + IndexSql(table, action.Partition), connection, transaction))
         {
-            moved = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Counted on both sides in the move's own statement: the rows that left the default and those that arrived.
+        long moved;
+        long arrived;
+        await using (var command = new NpgsqlCommand(
+            $"WITH moved AS (DELETE FROM {qualifiedDefault} WHERE {table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}' RETURNING {columns}), "
+            + $"arrived AS (INSERT INTO {partition} ({columns}) SELECT {columns} FROM moved RETURNING 1) "
+            + "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM arrived)", connection, transaction))
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            moved = reader.GetInt64(0);
+            arrived = reader.GetInt64(1);
         }
 
         await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
@@ -151,6 +161,27 @@ internal sealed partial class PartitionMaintenance
         await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
         {
             await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // Before the commit, in the same transaction: the new partition holds every row that left the default, and none
+        // of the period is left behind in it. A mismatch (a trigger that swallowed rows, say) rolls the move back.
+        long held;
+        long left;
+        await using (var verify = new NpgsqlCommand(
+            $"SELECT (SELECT count(*) FROM ONLY {partition}), "
+            + $"(SELECT count(*) FROM ONLY {qualifiedDefault} WHERE {table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')", connection, transaction))
+        {
+            await using var reader = await verify.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            held = reader.GetInt64(0);
+            left = reader.GetInt64(1);
+        }
+
+        if (arrived != moved || held != moved || left != 0)
+        {
+            throw new InvalidOperationException(
+                $"Moving {action.Partition} out of {qualifiedDefault}: {moved} rows left the default partition, {arrived} were inserted, "
+                + $"{held} are in {partition} and {left} of the period remain in the default; rolled back, nothing moved.");
         }
 
         return moved;

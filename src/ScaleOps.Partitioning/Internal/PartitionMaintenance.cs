@@ -74,13 +74,15 @@ internal sealed partial class PartitionMaintenance(
 
         var done = new List<PartitionAction>();
         var kept = new HashSet<(string Table, string Partition)>();
+        var ordered = planned.OrderBy(p => Round(p.Action.Kind)).ToList();
         // OrderBy is stable: within a round, tables and steps keep their configured and planned order.
-        foreach (var (resolved, action) in planned.OrderBy(p => Round(p.Action.Kind)))
+        foreach (var (resolved, action) in ordered)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (dryRun)
             {
                 done.Add(action);
+                Log.DryRunStep(logger, done.Count, ordered.Count, action.Kind.ToString(), action.Partition, action.Table, action.Rows);
                 continue;
             }
 

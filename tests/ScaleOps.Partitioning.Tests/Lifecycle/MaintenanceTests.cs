@@ -15,7 +15,8 @@ namespace ScaleOps.Partitioning.Tests.Lifecycle;
 public class MaintenanceTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
     private async Task<(IHost Host, FakeTimeProvider Time, IPartitionMaintenance Maintenance)> TableAsync(
-        string name, Action<PartitionedTableOptions>? table = null, Action<PartitioningOptions>? options = null, string columnType = "timestamptz")
+        string name, Action<PartitionedTableOptions>? table = null, Action<PartitioningOptions>? options = null, string columnType = "timestamptz",
+        Action<IServiceCollection>? services = null)
     {
         var quoted = SqlIdentifier.Qualify("public", name);
         await database.DataSource.ExecAsync(
@@ -30,7 +31,7 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
             table?.Invoke(t);
             o.Tables.Add(t);
             options?.Invoke(o);
-        }, time, schema: "so_" + Math.Abs(name.GetHashCode(StringComparison.Ordinal)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }, time, schema: "so_" + Math.Abs(name.GetHashCode(StringComparison.Ordinal)).ToString(System.Globalization.CultureInfo.InvariantCulture), services);
         return (host, time, host.Services.GetRequiredService<IPartitionMaintenance>());
     }
 
@@ -57,17 +58,24 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     [Fact]
     public async Task A_dry_run_returns_the_plan_and_changes_nothing()
     {
-        var (host, time, maintenance) = await TableAsync("m_dry", t => t.Retention = 3);
+        var (host, time, maintenance) = await TableAsync("m_dry", t => t.Retention = 3, services: s => s.AddFakeLogging());
         using var _ = host;
         await maintenance.RunMaintenanceAsync();
         time.Advance(TimeSpan.FromDays(200)); // 2027-06-11: retention now reaches 2026_09..2027_02
 
+        var logs = host.Services.GetFakeLogCollector();
+        logs.Clear();
         var plan = await maintenance.RunMaintenanceAsync(dryRun: true);
         Assert.True(plan.DryRun);
         Assert.Equal(
             ["Create m_dry_p2027_06", "Create m_dry_p2027_07", "Create m_dry_p2027_08", "Drop m_dry_p2026_09", "Drop m_dry_p2026_10", "Drop m_dry_p2026_11",
              "Drop m_dry_p2026_12", "Drop m_dry_p2027_01"],
             plan.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        // The plan is printed (logged, 4015) step by step, not only returned.
+        var printed = logs.GetSnapshot().Where(r => r.Id.Id == 4015).Select(r => r.Message).ToList();
+        Assert.Equal(8, printed.Count);
+        Assert.StartsWith("Dry run, planned step 1 of 8: Create m_dry_p2027_06 of \"public\".\"m_dry\"", printed[0], StringComparison.Ordinal);
+        Assert.StartsWith("Dry run, planned step 8 of 8: Drop m_dry_p2027_01", printed[7], StringComparison.Ordinal);
         Assert.Equal(5, (await database.DataSource.PartitionsAsync("public.m_dry")).Count);
 
         var done = await maintenance.RunMaintenanceAsync();
@@ -223,6 +231,35 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     }
 
     [Fact]
+    public async Task A_move_that_would_lose_rows_is_rolled_back()
+    {
+        var (host, _, maintenance) = await TableAsync("m_lossy");
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_lossy_default PARTITION OF m_lossy DEFAULT;"
+            + "INSERT INTO m_lossy SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
+            // Something swallows a row on its way into the new partition: a trigger put on it when it is created.
+            + "CREATE FUNCTION m_lossy_lose() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = 3 THEN RETURN NULL; END IF; RETURN NEW; END $$;"
+            + "CREATE FUNCTION m_lossy_arm() RETURNS event_trigger LANGUAGE plpgsql AS $$ DECLARE r record; BEGIN "
+            + "FOR r IN SELECT object_identity FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.m_lossy_p2026_03' LOOP "
+            + "EXECUTE 'CREATE TRIGGER lose BEFORE INSERT ON public.m_lossy_p2026_03 FOR EACH ROW EXECUTE FUNCTION m_lossy_lose()'; END LOOP; END $$;"
+            + "CREATE EVENT TRIGGER m_lossy_arm ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION m_lossy_arm()");
+        try
+        {
+            var result = await maintenance.RunMaintenanceAsync();
+            var failure = Assert.Single(result.Failures);
+            Assert.Equal(PartitionActionKind.MoveFromDefault, failure.Action!.Kind);
+            Assert.Contains("10 rows left the default partition, 9 were inserted, 9 are in", failure.Error.Message, StringComparison.Ordinal);
+            Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lossy_default"));
+            Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'm_lossy_p2026_03'"));
+        }
+        finally
+        {
+            await database.DataSource.ExecAsync("DROP EVENT TRIGGER m_lossy_arm");
+        }
+    }
+
+    [Fact]
     public async Task A_failed_move_leaves_no_exclusion_behind_and_a_leftover_one_is_replaced()
     {
         var (host, _, maintenance) = await TableAsync("m_leftover");
@@ -264,11 +301,31 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         Assert.True((await maintenance.GetHealthAsync()).Single().IsHealthy);
 
         time.Advance(TimeSpan.FromDays(70)); // 2027-02-01: current 2027_02, 2027_03 and 2027_04 are missing; 2026_09..2026_11 are past retention
+        var meter = host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter;
+        using var missing = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "scaleops.partitioning.missing_future_partitions");
+        using var past = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "scaleops.partitioning.past_retention");
+        using var size = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "scaleops.partitioning.size");
+        using var count = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(meter, "scaleops.partitioning.partitions");
         var health = (await maintenance.GetHealthAsync()).Single();
         Assert.Equal(3, health.MissingFuturePartitions);
         Assert.Equal(3, health.PartitionsPastRetention);
         Assert.Equal(5, health.Partitions.Count);
         Assert.True(health.TotalBytes > 0);
+
+        // The same figures on the ScaleOps meter, tagged with the table; a month later, so that each differs.
+        time.Advance(TimeSpan.FromDays(30)); // 2027-03-03: 2027_03..2027_05 missing; 2026_09..2026_12 past retention
+        var later = (await maintenance.GetHealthAsync()).Single();
+        Assert.Equal((3, 4), (later.MissingFuturePartitions, later.PartitionsPastRetention));
+        foreach (var gauge in new[] { missing, past, size, count })
+        {
+            gauge.RecordObservableInstruments();
+            Assert.Equal("\"public\".\"m_health\"", gauge.LastMeasurement!.Tags["table"]);
+        }
+
+        Assert.Equal(3, missing.LastMeasurement!.Value);
+        Assert.Equal(4, past.LastMeasurement!.Value);
+        Assert.Equal(later.TotalBytes, size.LastMeasurement!.Value);
+        Assert.Equal(5, count.LastMeasurement!.Value);
     }
 
     [Fact]
