@@ -347,7 +347,7 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
     [Fact]
     public async Task Ddl_gives_up_on_a_busy_table_instead_of_queueing_readers_and_succeeds_later()
     {
-        var (host, time, maintenance) = await TableAsync("m_lock", t => t.Retention = 2, o => { o.DdlAttempts = 2; o.LockTimeout = TimeSpan.FromMilliseconds(100); });
+        var (host, time, maintenance) = await TableAsync("m_lock", t => t.Retention = 2, o => { o.DdlAttempts = 2; o.LockTimeout = TimeSpan.FromMilliseconds(500); });
         using var _ = host;
         await maintenance.RunMaintenanceAsync();
         time.Advance(TimeSpan.FromDays(40));
@@ -360,8 +360,23 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
         }
 
         var run = maintenance.RunMaintenanceAsync();
-        // While the DETACH waits for its lock, a new reader is not queued behind it.
-        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lock"));
+        // Once the DETACH waits for its lock (behind the open reader), a new reader queues behind it, but only until the
+        // DETACH's lock_timeout gives up: it gets through within its own, far longer, lock_timeout. A DDL without
+        // lock_timeout would keep it queued until the first reader ends, and this read would fail (55P03).
+        await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'm_lock'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted") > 0,
+            "the DETACH to wait for its lock");
+        await using (var late = await database.DataSource.OpenConnectionAsync())
+        {
+            await using (var bound = new NpgsqlCommand("SET lock_timeout = '20s'", late))
+            {
+                await bound.ExecuteNonQueryAsync();
+            }
+
+            await using var read = new NpgsqlCommand("SELECT count(*) FROM m_lock", late);
+            Assert.Equal(0L, (long)(await read.ExecuteScalarAsync())!);
+        }
+
         var gaveUp = await run.WaitAsync("maintenance to give up");
         var failure = Assert.Single(gaveUp.Failures, f => f.Action?.Partition == "m_lock_p2026_09");
         Assert.Equal(PostgresErrorCodes.LockNotAvailable, Assert.IsType<PostgresException>(failure.Error).SqlState);
