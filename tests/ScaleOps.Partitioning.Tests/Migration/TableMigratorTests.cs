@@ -208,9 +208,11 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         var (host, _, time) = await SetUpAsync("mig_recut");
         using var _ = host;
         var migrator = host.Services.GetRequiredService<ITableMigrator>();
-        // What an interrupted run of the older code left: the CHECK bounded at the next period's start, committed.
+        // What an interrupted run of the older code left: the CHECK bounded at the next period's start, committed, and
+        // the staged partition from that bound on.
         await database.DataSource.ExecAsync(
-            "ALTER TABLE mig_recut ADD CONSTRAINT mig_recut_scaleops_range CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00') NOT VALID");
+            "ALTER TABLE mig_recut ADD CONSTRAINT mig_recut_scaleops_range CHECK (created_at IS NOT NULL AND created_at < '2026-12-01 00:00:00+00') NOT VALID;"
+            + "CREATE TABLE mig_recut_new_p2026_12 PARTITION OF mig_recut_new FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('2027-01-01 00:00:00+00')");
         time.SetUtcNow(new DateTimeOffset(2026, 11, 30, 23, 0, 0, TimeSpan.Zero));
         await using var writer = await database.DataSource.OpenConnectionAsync();
         var crossing = new InlineProgress(p =>
@@ -224,6 +226,9 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
 
         Assert.True((await migrator.ConvertAsync("public", "mig_recut", "mig_recut_new", crossing)).Swapped);
         Assert.Equal(2001L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM mig_recut"));
-        Assert.Contains(await database.DataSource.PartitionsAsync("public.mig_recut"), p => p.StartsWith("mig_recut_p2027_01 ", StringComparison.Ordinal));
+        var partitions = await database.DataSource.PartitionsAsync("public.mig_recut");
+        Assert.Contains(partitions, p => p.StartsWith("mig_recut_p2027_01 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(partitions, p => p.StartsWith("mig_recut_new_p2026_12 ", StringComparison.Ordinal)); // below the new cut: dropped
+        Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM ONLY mig_recut_default WHERE id = 5001"));
     }
 }
