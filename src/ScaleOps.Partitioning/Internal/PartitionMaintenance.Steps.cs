@@ -150,6 +150,20 @@ internal sealed partial class PartitionMaintenance
             arrived = reader.GetInt64(1);
         }
 
+        // In the move's transaction, before the ATTACH locks the default: the new partition (no one else sees it yet)
+        // holds every row that left the default; a mismatch (a trigger that swallowed rows, say) rolls the move back.
+        // That none of the period is left in the default is what the VALIDATE below proves.
+        await using (var verify = new NpgsqlCommand($"SELECT count(*) FROM ONLY {partition}", connection, transaction))
+        {
+            var held = (long)(await verify.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            if (arrived != moved || held != moved)
+            {
+                throw new InvalidOperationException(
+                    $"Moving {action.Partition} out of {qualifiedDefault}: {moved} rows left the default partition, {arrived} were inserted and "
+                    + $"{held} are in {partition}; rolled back, nothing moved.");
+            }
+        }
+
         await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
 
         // VALIDATE takes SHARE UPDATE EXCLUSIVE on the default (readers and writers go on) and scans it; the ATTACH
@@ -161,27 +175,6 @@ internal sealed partial class PartitionMaintenance
         await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
         {
             await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        // Before the commit, in the same transaction: the new partition holds every row that left the default, and none
-        // of the period is left behind in it. A mismatch (a trigger that swallowed rows, say) rolls the move back.
-        long held;
-        long left;
-        await using (var verify = new NpgsqlCommand(
-            $"SELECT (SELECT count(*) FROM ONLY {partition}), "
-            + $"(SELECT count(*) FROM ONLY {qualifiedDefault} WHERE {table.QuotedColumn} >= '{from}' AND {table.QuotedColumn} < '{to}')", connection, transaction))
-        {
-            await using var reader = await verify.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            held = reader.GetInt64(0);
-            left = reader.GetInt64(1);
-        }
-
-        if (arrived != moved || held != moved || left != 0)
-        {
-            throw new InvalidOperationException(
-                $"Moving {action.Partition} out of {qualifiedDefault}: {moved} rows left the default partition, {arrived} were inserted, "
-                + $"{held} are in {partition} and {left} of the period remain in the default; rolled back, nothing moved.");
         }
 
         return moved;

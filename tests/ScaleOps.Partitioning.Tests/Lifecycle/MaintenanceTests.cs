@@ -249,7 +249,7 @@ public class MaintenanceTests(PostgresDatabase database) : IClassFixture<Postgre
             var result = await maintenance.RunMaintenanceAsync();
             var failure = Assert.Single(result.Failures);
             Assert.Equal(PartitionActionKind.MoveFromDefault, failure.Action!.Kind);
-            Assert.Contains("10 rows left the default partition, 9 were inserted, 9 are in", failure.Error.Message, StringComparison.Ordinal);
+            Assert.Contains("10 rows left the default partition, 9 were inserted and 9 are in", failure.Error.Message, StringComparison.Ordinal);
             Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_lossy_default"));
             Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'm_lossy_p2026_03'"));
         }
