@@ -22,7 +22,7 @@ public static class RlsEntityFrameworkCoreScaleOpsBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRls();
         builder.Services.TryAddSingleton(sp => new RlsDbCommandInterceptor(
-            sp.GetRequiredService<ITenantContext>(), sp.GetRequiredService<TenantContextCommand>()));
+            sp.GetRequiredService<ITenantContext>(), sp.GetRequiredService<TenantContextCommand>(), sp.GetRequiredService<TenantRouter>()));
         return builder;
     }
 }

@@ -22,6 +22,7 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         var roles = tenantContext.Roles;
         var dataSource = await router.SelectAsync(tenant, access, cancellationToken).ConfigureAwait(false);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        TenantConnections.Register(connection, router.HomeOf(tenant));
         metrics.SessionOpened(transaction: false);
         return new TenantConnection(connection, tenant, () => context.Create(tenant, userId, roles));
     }
@@ -32,6 +33,7 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         var tenant = tenantContext.RequireTenant();
         var dataSource = await router.SelectAsync(tenant, TenantDataAccess.ReadWrite, cancellationToken).ConfigureAwait(false);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        TenantConnections.Register(connection, router.HomeOf(tenant));
         try
         {
             // Npgsql sends BEGIN lazily with the next command: BEGIN and the context travel in one round trip.

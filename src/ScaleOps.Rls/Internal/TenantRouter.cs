@@ -53,6 +53,27 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
     /// <summary>The shard data sources (for start-up work such as installing the context procedure).</summary>
     public IReadOnlyDictionary<string, NpgsqlDataSource> Shards => _shards;
 
+    /// <summary>
+    /// The database a tenant's rows live in: its shard when placed, otherwise the shared primary (whose replicas serve
+    /// copies of the same rows). With no tenant, the shared primary.
+    /// </summary>
+    public NpgsqlDataSource HomeOf(TenantId? tenant) =>
+        tenant is { } t && _placements.TryGetValue(t, out var shard) ? shard : _primary;
+
+    /// <summary>Names a <see cref="HomeOf"/> result for messages: <c>shard 'whales'</c> or <c>the shared database</c>.</summary>
+    public string DescribeHome(NpgsqlDataSource home)
+    {
+        foreach (var (name, shard) in _shards)
+        {
+            if (ReferenceEquals(shard, home))
+            {
+                return $"shard '{name}'";
+            }
+        }
+
+        return "the shared database";
+    }
+
     public ValueTask<NpgsqlDataSource> SelectAsync(TenantId tenant, TenantDataAccess access, CancellationToken cancellationToken)
     {
         if (_placements.TryGetValue(tenant, out var shard))

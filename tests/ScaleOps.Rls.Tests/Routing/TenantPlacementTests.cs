@@ -1,5 +1,6 @@
 using System;
 using System.Threading.Tasks;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -88,6 +89,75 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
         await using var shardAdmin = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
         await using var onShard = shardAdmin.CreateCommand("SELECT count(*) FROM documents WHERE tenant_id = 'whale'");
         Assert.Equal(1L, await onShard.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task EF_Core_writes_and_reads_a_placed_tenant_on_its_shard_and_the_others_on_the_shared_database()
+    {
+        var shard = SecondPostgresServer.ConnectionStringFor(_shardDatabase, RlsDatabase.AppRole);
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.Shards["whales"] = shard;
+            o.TenantPlacements["ef-whale"] = "whales";
+        });
+        var apis = new RlsApis(services);
+
+        // One context for several tenants in turn, as a pooled context is: each tenant's rows go to its own database.
+        await using (var db = apis.NewContext())
+        {
+            foreach (var (tenant, expected) in new[] { ("ef-whale", 1), ("ef-small", 1), ("ef-whale", 2) })
+            {
+                using var scope = apis.Tenants.BeginScope(new TenantId(tenant));
+                db.Documents.Add(new Document { TenantId = tenant, Title = "ef placed" });
+                db.Documents.Add(new Document { TenantId = tenant, Title = "ef placed too" });
+                await db.SaveChangesAsync();
+                db.ChangeTracker.Clear();
+                Assert.Equal(2 * expected, await db.Documents.CountAsync());
+            }
+        }
+
+        // A fresh context and the ADO API read the same rows: nothing is split between the databases.
+        using (apis.Tenants.BeginScope(new TenantId("ef-whale")))
+        {
+            await using var db = apis.NewContext();
+            Assert.Equal(4, await db.Documents.CountAsync(d => d.Title.StartsWith("ef placed")));
+            Assert.Equal(["ef-whale", "ef-whale", "ef-whale", "ef-whale"], await apis.ReadTenantsAsync(Api.Batch));
+        }
+
+        await using (var admin = await PostgresServer.OpenAdminAsync(database.Name))
+        await using (var command = new NpgsqlCommand(
+            "SELECT count(*) FILTER (WHERE tenant_id = 'ef-whale'), count(*) FILTER (WHERE tenant_id = 'ef-small') FROM documents", admin))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            Assert.Equal(0L, reader.GetInt64(0));
+            Assert.Equal(2L, reader.GetInt64(1));
+        }
+
+        await using var shardAdmin = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
+        await using (var onShard = shardAdmin.CreateCommand(
+            "SELECT count(*) FILTER (WHERE tenant_id = 'ef-whale'), count(*) FILTER (WHERE tenant_id = 'ef-small') FROM documents"))
+        await using (var reader = await onShard.ExecuteReaderAsync())
+        {
+            await reader.ReadAsync();
+            Assert.Equal(4L, reader.GetInt64(0));
+            Assert.Equal(0L, reader.GetInt64(1));
+        }
+
+        // A connection held open across a change of tenant scope is never used for another database's tenant.
+        await using (var db = apis.NewContext())
+        {
+            using (apis.Tenants.BeginScope(new TenantId("ef-whale")))
+            {
+                await db.Database.OpenConnectionAsync();
+            }
+
+            using (apis.Tenants.BeginScope(new TenantId("ef-small")))
+            {
+                var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => db.Documents.CountAsync());
+                Assert.Contains("runs on an open connection of shard 'whales'", refused.Message, StringComparison.Ordinal);
+            }
+        }
     }
 
     [Fact]
