@@ -107,37 +107,43 @@ public sealed class RlsPolicyManager
             changes.Add($"{name}: forced row level security (applies to the owner too)");
         }
 
-        var existing = new Dictionary<string, string>(StringComparer.Ordinal);
-        await using (var command = new NpgsqlCommand(RlsSql.ScaleOpsPolicies, connection, transaction))
-        {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                existing[reader.GetString(0)] = reader.GetString(1);
-            }
-        }
-
+        // Up to date means: created by ScaleOps from this very statement, and not altered since (the fingerprint of its
+        // actual definition still equals the one recorded in its comment at creation). ALTER POLICY keeps the comment.
+        var existing = await TableStateReader.ScaleOpsPoliciesAsync(connection, transaction, qualified, cancellationToken).ConfigureAwait(false);
         var desired = PolicyDdl.For(table, qualified, state.TenantType, state.UserType);
+        var created = new List<(DesiredPolicy Policy, string Change)>();
         foreach (var policy in desired)
         {
-            var verb = "created";
-            if (existing.TryGetValue(policy.Name, out var hash))
+            var change = $"{name}: created policy {policy.Name}";
+            if (existing.TryGetValue(policy.Name, out var current))
             {
-                if (string.Equals(hash, policy.Hash, StringComparison.Ordinal))
+                if (current.IsUpToDate(policy))
                 {
                     continue;
                 }
 
                 await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified}", cancellationToken)
                     .ConfigureAwait(false);
-                verb = "replaced";
+                change = current.Comment.StartsWith(policy.Hash + ":", StringComparison.Ordinal)
+                    ? $"{name}: recreated policy {policy.Name} (altered since ScaleOps created it)"
+                    : $"{name}: replaced policy {policy.Name}";
             }
 
             await ExecuteAsync(connection, transaction, policy.CreateSql, cancellationToken).ConfigureAwait(false);
-            await ExecuteAsync(connection, transaction,
-                $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{policy.Hash}'", cancellationToken).ConfigureAwait(false);
-            changes.Add($"{name}: {verb} policy {policy.Name}");
+            created.Add((policy, change));
+        }
+
+        if (created.Count > 0)
+        {
+            var fingerprints = await TableStateReader.ScaleOpsPoliciesAsync(connection, transaction, qualified, cancellationToken).ConfigureAwait(false);
+            foreach (var (policy, change) in created)
+            {
+                // The comment holds hex digits and ':' only, so it is safe as a literal.
+                var comment = ExistingPolicy.CommentFor(policy, fingerprints[policy.Name].Fingerprint);
+                await ExecuteAsync(connection, transaction,
+                    $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{comment}'", cancellationToken).ConfigureAwait(false);
+                changes.Add(change);
+            }
         }
 
         foreach (var stale in existing.Keys.Where(name => desired.All(p => !string.Equals(p.Name, name, StringComparison.Ordinal))).Order(StringComparer.Ordinal))

@@ -49,6 +49,22 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         // Someone edits our policy by hand: the next apply puts it back.
         await PostgresServer.ExecuteAsync("COMMENT ON POLICY scaleops_tenant ON invoices IS 'edited'", database.Name);
         Assert.Equal(["invoices: replaced policy scaleops_tenant"], (await Manager(table).ApplyAsync()).Changes);
+        Assert.Empty(await SafetyErrorsAsync(table));
+
+        // Someone widens it: ALTER POLICY keeps the comment, so only the definition itself tells. The start-up check
+        // refuses it, naming the table and the policy, and the next apply recreates it.
+        await PostgresServer.ExecuteAsync("ALTER POLICY scaleops_tenant ON invoices USING (true)", database.Name);
+        var altered = Assert.Single(await SafetyErrorsAsync(table));
+        Assert.StartsWith("policy scaleops_tenant on table invoices was altered after ScaleOps created it", altered, StringComparison.Ordinal);
+        Assert.Equal(["invoices: recreated policy scaleops_tenant (altered since ScaleOps created it)"], (await Manager(table).ApplyAsync()).Changes);
+        Assert.Empty(await SafetyErrorsAsync(table));
+
+        // Or adds a permissive policy under the package's prefix, which the foreign-policy warning does not look at.
+        await PostgresServer.ExecuteAsync("CREATE POLICY scaleops_backdoor ON invoices USING (true)", database.Name);
+        var foreign = Assert.Single(await SafetyErrorsAsync(table));
+        Assert.StartsWith("table invoices has the policy scaleops_backdoor, which ScaleOps does not declare for it", foreign, StringComparison.Ordinal);
+        Assert.Equal(["invoices: dropped policy scaleops_backdoor (no longer declared)"], (await Manager(table).ApplyAsync()).Changes);
+        Assert.Empty(await SafetyErrorsAsync(table));
 
         await using var command = database.DataSource.CreateCommand(
             "SELECT pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) FROM pg_policy WHERE polname = 'scaleops_tenant' AND polrelid = 'invoices'::regclass");
@@ -56,6 +72,15 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
         Assert.True(await reader.ReadAsync());
         Assert.Equal("(tenant_id = (NULLIF(current_setting('app.tenant_id'::text, true), ''::text))::bigint)", reader.GetString(0));
         Assert.Equal(reader.GetString(0), reader.GetString(1));
+    }
+
+    /// <summary>The start-up check's errors for <paramref name="table"/> (run as the admin role, which is allowed here).</summary>
+    private async Task<System.Collections.Generic.List<string>> SafetyErrorsAsync(RlsTable table)
+    {
+        var options = new RlsOptions { AllowBypassRlsRole = true };
+        options.Tables.Add(table);
+        var (errors, _) = await ScaleOps.Rls.Internal.SafetyChecks.RunAsync(database.DataSource, options, NullLogger.Instance, default);
+        return errors;
     }
 
     /// <summary>The rows of <paramref name="sql"/> (first column, text, sorted) as the application role in a scope.</summary>

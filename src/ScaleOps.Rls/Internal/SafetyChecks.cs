@@ -62,6 +62,14 @@ internal static class SafetyChecks
                 errors.Add($"table {state.Name} has no policy: with RLS enabled nobody sees a row; without it everybody does.");
             }
 
+            var typesKnown = state.TenantColumnProblem(table) is null && (table.TenantColumn is null || state.TenantType is not null)
+                && (table.Kind != RlsTableKind.UserOwned || state.UserType is not null);
+            if (typesKnown)
+            {
+                await CheckScaleOpsPoliciesAsync(connection, table, SqlIdentifier.Qualify(table.Schema, table.Name), state.Name, state, errors, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
             foreach (var partition in await TableStateReader.PartitionsAsync(connection, null, state.Name, cancellationToken).ConfigureAwait(false))
             {
                 // Statements on a partition by its own name use the partition's policies, not the parent's.
@@ -70,6 +78,12 @@ internal static class SafetyChecks
                     errors.Add($"partition {partition.Qualified} of {state.Name} does not have row level security enabled, forced and a policy: "
                         + "a query naming the partition directly sees every tenant's rows. Apply the policies (RlsPolicyManager, or "
                         + "ScaleOps:Rls:ApplyPoliciesOnStart), which cover every partition of a declared table.");
+                }
+
+                if (typesKnown)
+                {
+                    await CheckScaleOpsPoliciesAsync(connection, table, partition.Qualified, partition.Name, state, errors, cancellationToken)
+                        .ConfigureAwait(false);
                 }
             }
 
@@ -102,6 +116,22 @@ internal static class SafetyChecks
         }
 
         return (errors, warnings);
+    }
+
+    // Every scaleops_* policy must be exactly what ScaleOps creates for the relation: its comment records the statement
+    // and the fingerprint of the definition it had when created, and ALTER POLICY changes the definition but keeps the
+    // comment. (The foreign-permissive-policy warning skips scaleops_* names, so this is where they are judged.)
+    private static async Task CheckScaleOpsPoliciesAsync(
+        NpgsqlConnection connection, RlsTable table, string qualified, string name, TableState state, List<string> errors, CancellationToken cancellationToken)
+    {
+        var desired = PolicyDdl.For(table, qualified, state.TenantType, state.UserType);
+        foreach (var policy in (await TableStateReader.ScaleOpsPoliciesAsync(connection, null, qualified, cancellationToken).ConfigureAwait(false)).Values)
+        {
+            if (policy.Problem(name, desired) is { } problem)
+            {
+                errors.Add(problem);
+            }
+        }
     }
 
     public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)

@@ -43,6 +43,52 @@ internal sealed record PartitionState(string Schema, string Name, bool RowSecuri
     public string Qualified => ScaleOps.Data.SqlIdentifier.Qualify(Schema, Name);
 }
 
+/// <summary>
+/// A <c>scaleops_*</c> policy as it is in the catalog: its comment (<c>scaleops:&lt;hash of the CREATE POLICY
+/// statement&gt;:&lt;fingerprint at creation&gt;</c>) and the fingerprint of its current definition (command,
+/// permissiveness, roles, deparsed USING and WITH CHECK).
+/// </summary>
+internal sealed record ExistingPolicy(string Name, string Comment, string Fingerprint)
+{
+    /// <summary>The comment ScaleOps gives <paramref name="desired"/> once created with <paramref name="fingerprint"/>.</summary>
+    public static string CommentFor(DesiredPolicy desired, string fingerprint) => desired.Hash + ":" + fingerprint;
+
+    /// <summary>Whether this is <paramref name="desired"/>, created by ScaleOps and not altered since.</summary>
+    public bool IsUpToDate(DesiredPolicy desired) => string.Equals(Comment, CommentFor(desired, Fingerprint), StringComparison.Ordinal);
+
+    /// <summary>
+    /// Why this policy is not what ScaleOps creates for <paramref name="table"/> (<paramref name="desired"/>: the policies
+    /// it declares there), or null when it is.
+    /// </summary>
+    public string? Problem(string table, IReadOnlyList<DesiredPolicy> desired)
+    {
+        DesiredPolicy? match = null;
+        foreach (var policy in desired)
+        {
+            if (string.Equals(policy.Name, Name, StringComparison.Ordinal))
+            {
+                match = policy;
+            }
+        }
+
+        if (match is null)
+        {
+            return $"table {table} has the policy {Name}, which ScaleOps does not declare for it (left from an earlier declaration, or "
+                + "created by hand): a permissive policy widens what every tenant sees. Apply the policies (RlsPolicyManager), which drop it.";
+        }
+
+        if (!Comment.StartsWith(match.Hash + ":", StringComparison.Ordinal))
+        {
+            return $"policy {Name} on table {table} is not the one ScaleOps declares (the declaration changed, or the policy was created "
+                + "by hand): apply the policies (RlsPolicyManager, or ScaleOps:Rls:ApplyPoliciesOnStart) to recreate it.";
+        }
+
+        return IsUpToDate(match) ? null
+            : $"policy {Name} on table {table} was altered after ScaleOps created it (its USING, WITH CHECK, command, roles or "
+                + "permissiveness changed): apply the policies (RlsPolicyManager, or ScaleOps:Rls:ApplyPoliciesOnStart) to recreate it.";
+    }
+}
+
 /// <summary>Reads <see cref="TableState"/> from the catalog.</summary>
 internal static class TableStateReader
 {
@@ -64,6 +110,22 @@ internal static class TableStateReader
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
             reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7),
             reader.IsDBNull(8) ? null : reader.GetString(8));
+    }
+
+    /// <summary>The <c>scaleops_*</c> policies on <paramref name="relation"/> (a regclass name), by name.</summary>
+    public static async Task<Dictionary<string, ExistingPolicy>> ScaleOpsPoliciesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string relation, CancellationToken cancellationToken)
+    {
+        var policies = new Dictionary<string, ExistingPolicy>(StringComparer.Ordinal);
+        await using var command = new NpgsqlCommand(RlsSql.ScaleOpsPolicies, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = relation });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            policies[reader.GetString(0)] = new ExistingPolicy(reader.GetString(0), reader.GetString(1), reader.GetString(2));
+        }
+
+        return policies;
     }
 
     /// <summary>The partitions below <paramref name="table"/> (a regclass name), sub-partitions included; empty for a plain table.</summary>

@@ -4,7 +4,9 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Rls.Safety;
 using ScaleOps.Rls.Tests.Support;
@@ -110,13 +112,14 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
         // Permissive policies are ORed: "read_all" next to the tenant policy would show every tenant's rows.
         await PostgresServer.ExecuteAsync("""
             CREATE TABLE widened (tenant_id text NOT NULL, body text); CREATE INDEX ON widened (tenant_id);
-            ALTER TABLE widened ENABLE ROW LEVEL SECURITY; ALTER TABLE widened FORCE ROW LEVEL SECURITY;
-            CREATE POLICY scaleops_tenant ON widened USING (tenant_id = current_setting('app.tenant_id', true));
             CREATE POLICY read_all ON widened FOR SELECT USING (true);
             CREATE POLICY only_recent ON widened AS RESTRICTIVE USING (body IS NOT NULL);
             """, database.Name);
         try
         {
+            var owner = new RlsOptions();
+            owner.Tables.Add(new RlsTable("public", "widened"));
+            await new RlsPolicyManager(database.DataSource, Options.Create(owner), NullLogger<RlsPolicyManager>.Instance).ApplyAsync();
             using var host = BuildHost(database.AppConnectionString(), o => o.Tables.Add(new RlsTable("public", "widened")));
             await host.StartAsync();
             var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Level == LogLevel.Warning).Select(r => r.Message).ToList();
