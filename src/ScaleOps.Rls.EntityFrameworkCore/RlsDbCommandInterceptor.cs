@@ -23,7 +23,7 @@ namespace ScaleOps.Rls.EntityFrameworkCore;
 /// Register it with <c>AddRlsEntityFrameworkCore()</c> and add it to the context with
 /// <c>optionsBuilder.AddInterceptors(serviceProvider.GetRequiredService&lt;RlsDbCommandInterceptor&gt;())</c>.
 /// </summary>
-public sealed class RlsDbCommandInterceptor : DbCommandInterceptor, IDbConnectionInterceptor
+public sealed class RlsDbCommandInterceptor : DbCommandInterceptor, IDbConnectionInterceptor, IDbTransactionInterceptor
 {
     private const string TenantParameter = "__scaleops_tenant";
     private const string UserParameter = "__scaleops_user";
@@ -80,6 +80,31 @@ public sealed class RlsDbCommandInterceptor : DbCommandInterceptor, IDbConnectio
     {
         Route(connection, eventData);
         return ValueTask.FromResult(result);
+    }
+
+    /// <inheritdoc />
+    public DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
+    {
+        Forget(result);
+        return result;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<DbTransaction> TransactionStartedAsync(
+        DbConnection connection, TransactionEndEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
+    {
+        Forget(result);
+        return ValueTask.FromResult(result);
+    }
+
+    // EF Core began this transaction itself: Npgsql may hand back the transaction object of a tenant transaction that
+    // ran earlier on the same pooled connection, and that tenant does not own this one.
+    private static void Forget(DbTransaction transaction)
+    {
+        if (transaction is NpgsqlTransaction npgsql)
+        {
+            TenantTransactions.Forget(npgsql);
+        }
     }
 
     // Before EF Core opens its (closed) connection: one created for another tenant's database (a pooled context, or

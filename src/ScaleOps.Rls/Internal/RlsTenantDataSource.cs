@@ -44,7 +44,7 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
                 await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            TenantTransactions.Register(transaction, tenant);
+            TenantTransactions.Register(transaction, connection, tenant);
             metrics.SessionOpened(transaction: true);
             return new TenantTransaction(connection, transaction, tenant);
         }

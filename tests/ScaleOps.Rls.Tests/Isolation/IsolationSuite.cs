@@ -195,6 +195,38 @@ public abstract class IsolationSuite(RlsDatabase database)
     }
 
     [Fact]
+    public async Task After_a_tenant_transaction_another_tenant_s_EF_Core_transaction_on_the_same_pooled_connection_is_accepted()
+    {
+        // Npgsql reuses one transaction object per pooled connection: t01's finished transaction must not make the
+        // next tenant's EF Core transaction on that connection look like a command inside t01's transaction.
+        await using var services = RlsDatabase.Services(AppConnectionString(maxPoolSize: 1));
+        var apis = new RlsApis(services);
+        foreach (var tenant in new[] { "t03", "t04" })
+        {
+            using (apis.Tenants.BeginScope(new TenantId("t01")))
+            {
+                await using var tx = await apis.Data.BeginTransactionAsync();
+                await using var command = tx.CreateCommand("SELECT count(*) FROM documents");
+                Assert.Equal(1L, await command.ExecuteScalarAsync());
+                await tx.CommitAsync();
+            }
+
+            using var scope = apis.Tenants.BeginScope(new TenantId(tenant));
+            await using var db = apis.NewContext();
+            await using (var efTransaction = await db.Database.BeginTransactionAsync())
+            {
+                Assert.Equal(tenant == "t03" ? 3 : 4, await db.Documents.CountAsync());
+                await efTransaction.RollbackAsync();
+            }
+
+            // SaveChanges of several commands begins its own transaction too.
+            db.Documents.AddRange(new Document { TenantId = tenant, Title = "pooled 1" }, new Document { TenantId = tenant, Title = "pooled 2" });
+            await db.SaveChangesAsync();
+            Assert.Equal(2, await db.Documents.Where(d => d.Title.StartsWith("pooled ")).ExecuteDeleteAsync());
+        }
+    }
+
+    [Fact]
     public async Task EF_Core_Dapper_and_Npgsql_share_one_tenant_transaction()
     {
         await using var services = RlsDatabase.Services(AppConnectionString(5));
