@@ -28,8 +28,31 @@ internal static partial class PolicyDdl
         role is not null && RoleName().IsMatch(role) ? null
             : $"'{role}' is not a valid role name (1 to 63 letters, digits, '_', '.', ':' or '-').";
 
-    public static string Setting(string setting, string type) =>
-        $"nullif(pg_catalog.current_setting('{setting}', true), '')::{type}";
+    /// <summary>
+    /// The setting as a value of the column's type. For a type whose values have several spellings (uuid: case, braces;
+    /// integers: leading zeros, '+'), a setting not in the type's canonical text form raises
+    /// <c>invalid_text_representation</c> naming the canonical form: '007' and '7' are two tenants to TenantId,
+    /// placements and every cache key, but one value to the column, so the policy would let each read and write the
+    /// other's rows. Still a single expression over the setting, so still an index condition; no setting still matches
+    /// no row.
+    /// </summary>
+    public static string Setting(string setting, string type)
+    {
+        var value = $"nullif(pg_catalog.current_setting('{setting}', true), '')";
+        if (HasOneSpelling(type))
+        {
+            return $"{value}::{type}";
+        }
+
+        var raw = $"pg_catalog.current_setting('{setting}', true)";
+        return $"CASE WHEN {value}::{type}::text IS DISTINCT FROM {value} THEN ('{setting} ''' || {raw} || ''' is not in the canonical form of "
+            + $"the column type (''' || {raw}::{type}::text || '''): another spelling of one value is another tenant to ScaleOps but the "
+            + $"same rows to PostgreSQL')::{type} ELSE {value}::{type} END";
+    }
+
+    // Text types compare their text as is (bpchar ignores trailing blanks, which a TenantId cannot have).
+    private static bool HasOneSpelling(string type) =>
+        type is "text" or "character varying" or "bpchar" or "name" || type.EndsWith("[]", StringComparison.Ordinal);
 
     public static IReadOnlyList<DesiredPolicy> For(RlsTable table, string qualifiedName, string? tenantType, string? userType)
     {
