@@ -205,6 +205,32 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
     }
 
     [Fact]
+    public async Task A_partition_with_a_copy_of_its_parent_s_policy_passes_the_check_and_an_altered_one_does_not()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE ledger (tenant_id uuid NOT NULL, at date NOT NULL) PARTITION BY RANGE (at); CREATE INDEX ON ledger (tenant_id);"
+            + "CREATE TABLE ledger_2026 PARTITION OF ledger FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');", database.Name);
+        var table = new RlsTable("public", "ledger");
+        await Manager(table).ApplyAsync();
+        Assert.Empty(await SafetyErrorsAsync(table));
+
+        // A partition created later gets an uncommented copy of the parent's policy, as ScaleOps.Partitioning makes it.
+        await PostgresServer.ExecuteAsync("""
+            CREATE TABLE ledger_2027 PARTITION OF ledger FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+            ALTER TABLE ledger_2027 ENABLE ROW LEVEL SECURITY; ALTER TABLE ledger_2027 FORCE ROW LEVEL SECURITY;
+            DO $$ BEGIN EXECUTE (SELECT format('CREATE POLICY %I ON ledger_2027 AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
+                polname, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid))
+                FROM pg_policy WHERE polrelid = 'ledger'::regclass AND polname = 'scaleops_tenant'); END $$;
+            """, database.Name);
+        Assert.Empty(await SafetyErrorsAsync(table));
+
+        await PostgresServer.ExecuteAsync("ALTER POLICY scaleops_tenant ON ledger_2027 USING (true)", database.Name);
+        Assert.StartsWith("policy scaleops_tenant on table ledger_2027 is not the one ScaleOps declares", Assert.Single(await SafetyErrorsAsync(table)), StringComparison.Ordinal);
+        Assert.Equal(["ledger_2027: replaced policy scaleops_tenant"], (await Manager(table).ApplyAsync()).Changes);
+        Assert.Empty(await SafetyErrorsAsync(table));
+    }
+
+    [Fact]
     public async Task The_policy_is_an_index_condition_not_a_filter_or_sub_plan()
     {
         await using var app = NpgsqlDataSource.Create(database.AppConnectionString());

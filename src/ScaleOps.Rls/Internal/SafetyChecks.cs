@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
@@ -64,10 +65,11 @@ internal static class SafetyChecks
 
             var typesKnown = state.TenantColumnProblem(table) is null && (table.TenantColumn is null || state.TenantType is not null)
                 && (table.Kind != RlsTableKind.UserOwned || state.UserType is not null);
+            Dictionary<string, ExistingPolicy>? parentPolicies = null;
             if (typesKnown)
             {
-                await CheckScaleOpsPoliciesAsync(connection, table, SqlIdentifier.Qualify(table.Schema, table.Name), state.Name, state, errors, cancellationToken)
-                    .ConfigureAwait(false);
+                parentPolicies = await CheckScaleOpsPoliciesAsync(
+                    connection, table, SqlIdentifier.Qualify(table.Schema, table.Name), state.Name, state, null, errors, cancellationToken).ConfigureAwait(false);
             }
 
             foreach (var partition in await TableStateReader.PartitionsAsync(connection, null, state.Name, cancellationToken).ConfigureAwait(false))
@@ -80,9 +82,9 @@ internal static class SafetyChecks
                         + "ScaleOps:Rls:ApplyPoliciesOnStart), which cover every partition of a declared table.");
                 }
 
-                if (typesKnown)
+                if (parentPolicies is not null)
                 {
-                    await CheckScaleOpsPoliciesAsync(connection, table, partition.Qualified, partition.Name, state, errors, cancellationToken)
+                    await CheckScaleOpsPoliciesAsync(connection, table, partition.Qualified, partition.Name, state, parentPolicies, errors, cancellationToken)
                         .ConfigureAwait(false);
                 }
             }
@@ -120,18 +122,36 @@ internal static class SafetyChecks
 
     // Every scaleops_* policy must be exactly what ScaleOps creates for the relation: its comment records the statement
     // and the fingerprint of the definition it had when created, and ALTER POLICY changes the definition but keeps the
-    // comment. (The foreign-permissive-policy warning skips scaleops_* names, so this is where they are judged.)
-    private static async Task CheckScaleOpsPoliciesAsync(
-        NpgsqlConnection connection, RlsTable table, string qualified, string name, TableState state, List<string> errors, CancellationToken cancellationToken)
+    // comment. (The foreign-permissive-policy warning skips scaleops_* names, so this is where they are judged.) A
+    // partition's policy may also be an uncommented copy of its parent's sound policy, as ScaleOps.Partitioning makes for
+    // the partitions it creates: same name, same fingerprint.
+    private static async Task<Dictionary<string, ExistingPolicy>> CheckScaleOpsPoliciesAsync(
+        NpgsqlConnection connection, RlsTable table, string qualified, string name, TableState state,
+        Dictionary<string, ExistingPolicy>? parentPolicies, List<string> errors, CancellationToken cancellationToken)
     {
         var desired = PolicyDdl.For(table, qualified, state.TenantType, state.UserType);
-        foreach (var policy in (await TableStateReader.ScaleOpsPoliciesAsync(connection, null, qualified, cancellationToken).ConfigureAwait(false)).Values)
+        var existing = await TableStateReader.ScaleOpsPoliciesAsync(connection, null, qualified, cancellationToken).ConfigureAwait(false);
+        var sound = new Dictionary<string, ExistingPolicy>(StringComparer.Ordinal);
+        foreach (var policy in existing.Values)
         {
-            if (policy.Problem(name, desired) is { } problem)
+            var problem = policy.Problem(name, desired);
+            if (problem is not null && parentPolicies is not null && parentPolicies.TryGetValue(policy.Name, out var parent)
+                && string.Equals(parent.Fingerprint, policy.Fingerprint, StringComparison.Ordinal))
+            {
+                problem = null;
+            }
+
+            if (problem is null)
+            {
+                sound[policy.Name] = policy;
+            }
+            else
             {
                 errors.Add(problem);
             }
         }
+
+        return sound;
     }
 
     public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)
