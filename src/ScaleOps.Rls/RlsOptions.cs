@@ -45,6 +45,14 @@ public sealed class RlsOptions
     /// <value>Default 2 seconds. Zero checks before every read.</value>
     public TimeSpan ReplicaCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long one replica health check (the primary's WAL position, then the replica's state) may take; a replica that
+    /// does not answer in time is skipped until its next check. Reads that find the check due wait for the one check in
+    /// flight, so a replica that silently drops connections costs at most this, once per <see cref="ReplicaCheckInterval"/>.
+    /// </summary>
+    /// <value>Default 2 seconds. Greater than zero.</value>
+    public TimeSpan ReplicaCheckTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Dedicated PostgreSQL instances by name (shard name to connection string), for <see cref="TenantPlacements"/>.</summary>
     /// <value>Default empty.</value>
     public IDictionary<string, string> Shards { get; } = new Dictionary<string, string>(StringComparer.Ordinal);

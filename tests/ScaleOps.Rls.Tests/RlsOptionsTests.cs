@@ -21,6 +21,7 @@ public class RlsOptionsTests
         Assert.False(options.AllowBypassRlsRole);
         Assert.Equal(TimeSpan.FromSeconds(5), options.MaxReplicaLag);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ReplicaCheckInterval);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.ReplicaCheckTimeout);
         Assert.Empty(options.Tables);
     }
 
@@ -83,6 +84,7 @@ public class RlsOptionsTests
         {
             o.MaxReplicaLag = TimeSpan.Zero;
             o.ReplicaCheckInterval = TimeSpan.FromSeconds(-1);
+            o.ReplicaCheckTimeout = TimeSpan.Zero;
             o.ReplicaConnectionStrings.Add("Bogus Keyword=1");
             o.Shards["whales"] = "Host=127.0.0.1;Database=whales";
             o.TenantPlacements["acme"] = "nowhere";
@@ -97,6 +99,7 @@ public class RlsOptionsTests
         [
             "ScaleOps:Rls:MaxReplicaLag must be greater than zero; it is 00:00:00.",
             "ScaleOps:Rls:ReplicaCheckInterval cannot be negative; it is -00:00:01.",
+            "ScaleOps:Rls:ReplicaCheckTimeout must be greater than zero; it is 00:00:00.",
             "ScaleOps:Rls:ReplicaConnectionStrings:0 is malformed",
             "ScaleOps:Rls:TenantPlacements:acme names the shard 'nowhere', which is not in ScaleOps:Rls:Shards (known: whales).",
             "ScaleOps:Rls:Tables[0].TenantColumn is required for a Tenant table (public.docs (Tenant)).",

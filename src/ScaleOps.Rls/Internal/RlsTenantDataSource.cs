@@ -1,3 +1,4 @@
+using System;
 using System.Data;
 using System.Threading;
 using System.Threading.Tasks;
@@ -21,7 +22,17 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         var userId = tenantContext.UserId;
         var roles = tenantContext.Roles;
         var dataSource = await router.SelectAsync(tenant, access, cancellationToken).ConfigureAwait(false);
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException && router.ReplicaOpenFailed(dataSource, ex) is { } primary)
+        {
+            // A replica that passed its last check but refuses this connection: read from the primary instead.
+            connection = await primary.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         TenantConnections.Register(connection, router.HomeOf(tenant));
         metrics.SessionOpened(transaction: false);
         return new TenantConnection(connection, tenant, () => context.Create(tenant, userId, roles));

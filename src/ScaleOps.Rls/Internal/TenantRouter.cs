@@ -116,31 +116,39 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             return state.Healthy;
         }
 
-        // The primary's position first: a replica that has replayed it is current, whatever its last transaction's age.
-        var primaryPosition = await PrimaryWalPositionAsync(cancellationToken).ConfigureAwait(false);
+        // Single flight: reads that find the state expired together wait for one check instead of each opening a
+        // connection to a replica that may not answer. The check has its own timeout, independent of the callers'.
+        Task<bool> check;
+        lock (replica)
+        {
+            if (replica.Check is not { IsCompleted: false } running)
+            {
+                running = CheckAsync(replica, now, state);
+                replica.Check = running;
+            }
+
+            check = running;
+        }
+
+        return await check.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> CheckAsync(Replica replica, DateTimeOffset now, ReplicaState? state)
+    {
+        // Npgsql does not give up on every stage of an open when cancelled (a host that accepts the connection and never
+        // answers holds it until the connect timeout), so the check waits for the probe at most ReplicaCheckTimeout and
+        // then cancels it, leaving it to end in the background.
+        using var cancel = new CancellationTokenSource();
+        var probe = ProbeAsync(replica, now, cancel.Token);
         string? problem;
         try
         {
-            await using var connection = await replica.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var command = new NpgsqlCommand(RlsSql.ReplicaHealth, connection);
-            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-            command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = primaryPosition, NpgsqlDbType = NpgsqlDbType.Text });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            // A replica reached as a role that bypasses row-level security would show every tenant's rows to every
-            // tenant's reads: never routed to (the start-up checks refuse such a role on the primary and shards alike).
-            problem = reader.GetBoolean(5) && !_options.AllowBypassRlsRole
-                ? $"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows"
-                : Diagnose(
-                    standby: reader.GetBoolean(0),
-                    receiving: reader.GetBoolean(1),
-                    replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
-                    replayedAllReceived: reader.GetBoolean(3),
-                    lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
+            problem = await probe.WaitAsync(_options.ReplicaCheckTimeout, _time).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (TimeoutException)
         {
-            problem = $"unreachable ({ex.Message})";
+            await cancel.CancelAsync().ConfigureAwait(false);
+            problem = $"no answer within ScaleOps:Rls:ReplicaCheckTimeout ({_options.ReplicaCheckTimeout})";
         }
 
         if (problem is not null && (state is null || state.Healthy))
@@ -150,6 +158,63 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
 
         replica.State = new ReplicaState(now, problem is null);
         return problem is null;
+    }
+
+    // Reads the replica's health; the reason it cannot serve reads, or null. Never throws for a replica's failure.
+    private async Task<string?> ProbeAsync(Replica replica, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            // The primary's position first: a replica that has replayed it is current, whatever its last transaction's age.
+            var primaryPosition = await PrimaryWalPositionAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await replica.DataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(RlsSql.ReplicaHealth, connection);
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+            command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = primaryPosition, NpgsqlDbType = NpgsqlDbType.Text });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            // A replica reached as a role that bypasses row-level security would show every tenant's rows to every
+            // tenant's reads: never routed to (the start-up checks refuse such a role on the primary and shards alike).
+            return reader.GetBoolean(5) && !_options.AllowBypassRlsRole
+                ? $"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows"
+                : Diagnose(
+                    standby: reader.GetBoolean(0),
+                    receiving: reader.GetBoolean(1),
+                    replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
+                    replayedAllReceived: reader.GetBoolean(3),
+                    lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
+        {
+            return $"unreachable ({ex.Message})";
+        }
+    }
+
+    /// <summary>
+    /// A connection to <paramref name="dataSource"/>, a replica <see cref="SelectAsync"/> chose, could not be opened:
+    /// the replica counts as unhealthy until its next check, and the read falls back to the primary.
+    /// </summary>
+    /// <returns>The primary, or null when <paramref name="dataSource"/> is not a replica (the failure is the caller's).</returns>
+    public NpgsqlDataSource? ReplicaOpenFailed(NpgsqlDataSource dataSource, Exception exception)
+    {
+        foreach (var replica in _replicas)
+        {
+            if (ReferenceEquals(replica.DataSource, dataSource))
+            {
+                var state = replica.State;
+                if (state is null || state.Healthy)
+                {
+                    RlsLog.ReplicaUnhealthy(_logger, Describe(dataSource), $"a read could not open a connection ({exception.Message})");
+                }
+
+                replica.State = new ReplicaState(_time.GetUtcNow(), false);
+                _metrics.ReplicaFallback();
+                RlsLog.ReplicaFallback(_logger);
+                return _primary;
+            }
+        }
+
+        return null;
     }
 
     // Lag is "how far behind the primary", not "how much is left to replay": a replica cut off from its upstream has
@@ -189,7 +254,8 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             await using var command = new NpgsqlCommand(RlsSql.PrimaryWalPosition, connection);
             return (string?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException
+            || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
         {
             RlsLog.PrimaryWalPositionUnavailable(_logger, ex.Message);
             return null;
@@ -233,6 +299,9 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         public NpgsqlDataSource DataSource { get; } = dataSource;
 
         public ReplicaState? State { get; set; }
+
+        /// <summary>The health check in flight, if any (guarded by locking the replica).</summary>
+        public Task<bool>? Check { get; set; }
     }
 
     private sealed record ReplicaState(DateTimeOffset CheckedAt, bool Healthy);

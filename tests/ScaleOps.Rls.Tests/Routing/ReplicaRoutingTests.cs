@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -117,6 +118,56 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
         Assert.False(primary.Standby);
         Assert.Equal(2, primary.Rows);
         Assert.Equal(1, Assert.Single(noneFallbacks.GetMeasurementSnapshot()).Value);
+    }
+
+    [Fact]
+    public async Task A_replica_that_never_answers_is_checked_once_within_its_timeout_while_reads_use_the_primary()
+    {
+        // A host that accepts connections and never answers stalls an open until its connect timeout (a minute here).
+        await using var blackHole = new FaultyTcpProxy("127.0.0.1", 1, FaultyTcpProxy.ProxyMode.BlackHole);
+        var silent = $"Host=127.0.0.1;Port={blackHole.Port};Username={RlsDatabase.AppRole};Database={database.Name};Timeout=60";
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.ReplicaConnectionStrings.Add(silent);
+            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckTimeout = TimeSpan.FromMilliseconds(500);
+        });
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
+
+        // Eight reads find the replica unchecked at once: one check, bounded by its own timeout, then the primary.
+        var reads = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => WhereAsync(data, TenantDataAccess.ReadOnly)))
+            .WaitAsync("reads behind a silent replica", TimeSpan.FromSeconds(30));
+        Assert.All(reads, read => Assert.False(read.Standby));
+        Assert.All(reads, read => Assert.Equal(2, read.Rows));
+        Assert.Equal(1, blackHole.Accepted);
+    }
+
+    [Fact]
+    public async Task A_replica_that_passed_its_check_but_refuses_the_read_s_connection_falls_back_to_the_primary()
+    {
+        var replica = new NpgsqlConnectionStringBuilder(Replica("proxied"));
+        await using var proxy = new FaultyTcpProxy(replica.Host!, replica.Port, FaultyTcpProxy.ProxyMode.Forward);
+        replica.Port = proxy.Port;
+        replica.Pooling = false;
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.ReplicaConnectionStrings.Add(replica.ToString());
+            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
+        });
+        using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
+        var data = services.GetRequiredService<ITenantDataSource>();
+        using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
+        Assert.True((await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby);
+
+        // Healthy for another minute by its last check, but its connections are now refused.
+        proxy.Mode = FaultyTcpProxy.ProxyMode.Refuse;
+        var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
+        Assert.False(read.Standby);
+        Assert.Equal(2, read.Rows);
+        Assert.Equal(1, Assert.Single(fallbacks.GetMeasurementSnapshot()).Value);
+        Assert.False((await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby);
     }
 
     [Fact]

@@ -25,6 +25,11 @@ internal sealed class RlsOptionsValidator : IValidateOptions<RlsOptions>
             errors.AddError($"{Prefix}{nameof(RlsOptions.ReplicaCheckInterval)} cannot be negative; it is {options.ReplicaCheckInterval}.");
         }
 
+        if (options.ReplicaCheckTimeout <= TimeSpan.Zero)
+        {
+            errors.AddError($"{Prefix}{nameof(RlsOptions.ReplicaCheckTimeout)} must be greater than zero; it is {options.ReplicaCheckTimeout}.");
+        }
+
         for (var i = 0; i < options.ReplicaConnectionStrings.Count; i++)
         {
             CheckConnectionString($"{Prefix}{nameof(RlsOptions.ReplicaConnectionStrings)}:{i}", options.ReplicaConnectionStrings[i], errors);

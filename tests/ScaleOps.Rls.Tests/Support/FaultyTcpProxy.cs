@@ -1,0 +1,110 @@
+using System;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace ScaleOps.Rls.Tests.Support;
+
+/// <summary>
+/// A local TCP endpoint in front of a real server, for network faults the real servers cannot be made to show:
+/// <see cref="ProxyMode.Forward"/> passes connections through, <see cref="ProxyMode.Refuse"/> closes them at once, and
+/// <see cref="ProxyMode.BlackHole"/> accepts them and never answers (a host that silently drops traffic). Counts the
+/// connections it accepted.
+/// </summary>
+public sealed class FaultyTcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly string _targetHost;
+    private readonly int _targetPort;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentBag<IDisposable> _held = [];
+    private readonly Task _accepting;
+    private int _accepted;
+
+    public FaultyTcpProxy(string targetHost, int targetPort, ProxyMode mode)
+    {
+        _targetHost = targetHost;
+        _targetPort = targetPort;
+        Mode = mode;
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public enum ProxyMode
+    {
+        Forward,
+        Refuse,
+        BlackHole,
+    }
+
+    public ProxyMode Mode { get; set; }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _accepted);
+            switch (Mode)
+            {
+                case ProxyMode.Refuse:
+                    client.Client.LingerState = new LingerOption(true, 0);
+                    client.Dispose();
+                    break;
+                case ProxyMode.BlackHole:
+                    _held.Add(client);
+                    break;
+                default:
+                    _ = ForwardAsync(client);
+                    break;
+            }
+        }
+    }
+
+    private async Task ForwardAsync(TcpClient client)
+    {
+        using (client)
+        using (var server = new TcpClient())
+        {
+            try
+            {
+                await server.ConnectAsync(_targetHost, _targetPort, _stop.Token);
+                await using var fromClient = client.GetStream();
+                await using var toServer = server.GetStream();
+                await Task.WhenAny(fromClient.CopyToAsync(toServer, _stop.Token), toServer.CopyToAsync(fromClient, _stop.Token));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException or System.IO.IOException)
+            {
+                // The connection ends; the proxied client sees it closed.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        foreach (var held in _held)
+        {
+            held.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+}
