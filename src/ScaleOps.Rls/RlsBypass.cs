@@ -14,6 +14,11 @@ namespace ScaleOps.Rls;
 /// separate role of <see cref="RlsOptions.BypassConnectionString"/> (NOSUPERUSER, BYPASSRLS). Every opening is logged
 /// with its reason and counted. A superuser role is refused: system work never runs as a superuser.
 /// </summary>
+/// <remarks>
+/// It connects to the one database of <see cref="RlsOptions.BypassConnectionString"/> (normally the shared primary),
+/// not to the shards of <see cref="RlsOptions.Shards"/>: a cross-tenant report through it does not see the tenants
+/// placed on a shard. Report over a shard through a connection of the same kind of role on that shard.
+/// </remarks>
 public sealed class RlsBypass : IAsyncDisposable, IDisposable
 {
     private readonly RlsOptions _options;

@@ -174,6 +174,10 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
             CREATE SCHEMA audit_me;
             CREATE TABLE audit_me.orders (id int, tenant_id text);
             CREATE TABLE audit_me.lookup (id int, name text);
+            CREATE TABLE audit_me.unforced (id int, tenant_id text); ALTER TABLE audit_me.unforced ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY p ON audit_me.unforced USING (tenant_id = current_setting('app.tenant_id', true));
+            CREATE TABLE audit_me.nopolicy (id int, tenant_id text);
+            ALTER TABLE audit_me.nopolicy ENABLE ROW LEVEL SECURITY; ALTER TABLE audit_me.nopolicy FORCE ROW LEVEL SECURITY;
             CREATE TABLE audit_me.safe (id int, tenant_id text);
             ALTER TABLE audit_me.safe ENABLE ROW LEVEL SECURITY; ALTER TABLE audit_me.safe FORCE ROW LEVEL SECURITY;
             CREATE POLICY p ON audit_me.safe USING (tenant_id = current_setting('app.tenant_id', true));
@@ -182,7 +186,12 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
             """, database.Name);
         var report = await RlsSchemaAuditor.AuditAsync(admin, "audit_me");
         Assert.False(report.IsClean);
-        Assert.Equal(["audit_me.orders: row level security is disabled"], report.UnprotectedTables);
+        Assert.Equal(
+        [
+            "audit_me.nopolicy: it has no policy",
+            "audit_me.orders: row level security is disabled",
+            "audit_me.unforced: row level security is not forced (the owner bypasses it)",
+        ], report.UnprotectedTables);
         Assert.Equal(2, report.LeakingViews.Count);
         Assert.Contains(report.LeakingViews, v => v.StartsWith("materialized view audit_me.safe_cache stores rows of audit_me.safe", StringComparison.Ordinal));
         Assert.Contains(report.LeakingViews, v => v.StartsWith("view audit_me.safe_report reads audit_me.safe", StringComparison.Ordinal));
