@@ -130,7 +130,8 @@ public sealed class RlsDbCommandInterceptor : DbCommandInterceptor, IDbConnectio
             throw new InvalidOperationException(
                 $"Tenant '{_tenantContext.Tenant?.Value}' lives on {_router.DescribeHome(home)}, but EF Core is opening a connection it did not "
                 + "create (the context was given a DbConnection): ScaleOps cannot route it. Configure the context with "
-                + "UseNpgsql(NpgsqlDataSource) so that EF Core creates its connections, or give it a connection of the tenant's database.");
+                + "UseNpgsql(NpgsqlDataSource) so that EF Core creates its connections, or give it an open connection of the tenant's "
+                + "database (ITenantDataSource.OpenConnectionAsync or BeginTransactionAsync).");
         }
 
         var context = eventData.Context ?? throw new InvalidOperationException(

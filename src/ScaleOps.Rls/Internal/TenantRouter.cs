@@ -123,7 +123,8 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         {
             if (replica.Check is not { IsCompleted: false } running)
             {
-                running = CheckAsync(replica, now, state);
+                // Started on the thread pool, so that no part of the check runs under the lock.
+                running = Task.Run(() => CheckAsync(replica, now, state), CancellationToken.None);
                 replica.Check = running;
             }
 
