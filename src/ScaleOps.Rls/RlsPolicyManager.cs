@@ -138,7 +138,7 @@ public sealed class RlsPolicyManager
             var fingerprints = await TableStateReader.ScaleOpsPoliciesAsync(connection, transaction, qualified, cancellationToken).ConfigureAwait(false);
             foreach (var (policy, change) in created)
             {
-                // The comment holds hex digits and ':' only, so it is safe as a literal.
+                // The comment holds 'scaleops', hex digits and ':' only, so it is safe as a literal.
                 var comment = ExistingPolicy.CommentFor(policy, fingerprints[policy.Name].Fingerprint);
                 await ExecuteAsync(connection, transaction,
                     $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{comment}'", cancellationToken).ConfigureAwait(false);

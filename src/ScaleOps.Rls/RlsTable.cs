@@ -6,7 +6,9 @@ namespace ScaleOps.Rls;
 /// A table protected by row-level security, declared in code (<see cref="RlsOptions.Tables"/>). The package enables
 /// and forces RLS on it and creates its policies, in the fail-closed form
 /// <c>tenant_id = nullif(current_setting('app.tenant_id', true), '')::type</c>, which the planner turns into an index
-/// condition and which matches no row when no tenant is set.
+/// condition and which matches no row when no tenant is set. For a uuid or integer column the cast is wrapped so that a
+/// tenant id not in the type's canonical text form (<c>007</c>, an upper-case uuid) raises an error instead of sharing
+/// the rows of its canonical spelling.
 /// </summary>
 public sealed class RlsTable
 {
