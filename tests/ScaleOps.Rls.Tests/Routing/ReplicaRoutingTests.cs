@@ -57,6 +57,7 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
 
         o.MaxReplicaLag = maxLag;
         o.ReplicaCheckInterval = TimeSpan.Zero;
+        o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30); // routing, not the timeout, is under test: a slow machine must not fail it
     }, time);
 
     private static async Task<(bool Standby, string App, long Rows)> WhereAsync(ITenantDataSource data, TenantDataAccess access)
@@ -130,7 +131,7 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
         {
             o.ReplicaConnectionStrings.Add(silent);
             o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
-            o.ReplicaCheckTimeout = TimeSpan.FromMilliseconds(500);
+            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(2);
         });
         var data = services.GetRequiredService<ITenantDataSource>();
         using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
@@ -155,6 +156,7 @@ public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDataba
             o.ReplicaConnectionStrings.Add(replica.ToString());
             o.MaxReplicaLag = TimeSpan.FromMinutes(1);
             o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30);
         });
         using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
         var data = services.GetRequiredService<ITenantDataSource>();
