@@ -158,6 +158,23 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
                 Assert.Contains("runs on an open connection of shard 'whales'", refused.Message, StringComparison.Ordinal);
             }
         }
+
+        // A connection the caller gave the context cannot be routed: opening it for a placed tenant is refused.
+        await using (var given = new NpgsqlConnection(database.AppConnectionString()))
+        await using (var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(given).AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>()).Options))
+        {
+            using (apis.Tenants.BeginScope(new TenantId("ef-small")))
+            {
+                Assert.Equal(2, await db.Documents.CountAsync());
+            }
+
+            using (apis.Tenants.BeginScope(new TenantId("ef-whale")))
+            {
+                var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => db.Documents.CountAsync());
+                Assert.Contains("lives on shard 'whales', but EF Core is opening a connection it did not create", refused.Message, StringComparison.Ordinal);
+            }
+        }
     }
 
     [Fact]
