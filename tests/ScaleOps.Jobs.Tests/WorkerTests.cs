@@ -126,8 +126,10 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         never.SetResult();
     }
 
-    [Fact]
-    public async Task A_handler_that_blocks_its_thread_neither_stalls_its_queue_nor_stays_running()
+    [Theory]
+    [InlineData(false)] // fetched: started on the queue's pump
+    [InlineData(true)] // enqueued on this host with a free slot: started off the pump
+    public async Task A_handler_that_blocks_its_thread_neither_stalls_its_queue_nor_stays_running(bool localDispatch)
     {
         // The handler blocks synchronously before returning a task. It used to run inline on the queue's fetch loop:
         // the loop stopped (no other job of the queue was fetched) and, the executor never getting its task, the job's
@@ -149,9 +151,9 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         };
         try
         {
-            // Local dispatch off: every job goes through the fetch loop.
+            var queue = localDispatch ? "w-block-local" : "w-block";
             await using var host = await StartAsync(
-                "w-block", o => o.Queues["w-block"] = new QueueOptions { Concurrency = 2, LocalDispatch = false }, probe);
+                queue, o => o.Queues[queue] = new QueueOptions { Concurrency = 2, LocalDispatch = localDispatch }, probe);
             var blocked = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Timeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 1 });
             await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the blocking job to start");
 

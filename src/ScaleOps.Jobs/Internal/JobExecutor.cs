@@ -73,8 +73,35 @@ internal sealed class JobExecutor(
             }
         }
 
+        if (!job.TrySettle())
+        {
+            return; // abandoned by the stalled-start watchdog, which wrote the outcome
+        }
+
         metrics.Finished(job.Queue, job.Kind, outcome.Kind, time.GetElapsedTime(started).TotalSeconds);
         leases.Remove(token);
+        await completer.AddAsync(outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The watchdog's answer to a handler that has held its thread, before returning a task, past the job's timeout and
+    /// <see cref="JobsOptions.TimeoutGrace"/>: the attempt ends as a timeout (retried or dead) now, while the handler's
+    /// thread stays blocked; whatever it does when it returns is ignored.
+    /// </summary>
+    public async Task AbandonBlockedAsync(FetchedJob job, TimeSpan blockedFor)
+    {
+        if (!job.TrySettle())
+        {
+            return;
+        }
+
+        leases.Remove(new LeaseToken(job.Id, job.LeaseId));
+
+        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
+        JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);
+        var outcome = Fail(
+            job, $"Timed out after {timeout}: its handler blocked its thread for {blockedFor:g} without returning a task; abandoned.", dead: false);
+        metrics.Finished(job.Queue, job.Kind, outcome.Kind, blockedFor.TotalSeconds);
         await completer.AddAsync(outcome).ConfigureAwait(false);
     }
 
@@ -93,12 +120,10 @@ internal sealed class JobExecutor(
         {
             using var tenantScope = tenant is { } t ? tenants.BeginScope(t) : null;
 
-            // The handler starts on the thread pool (with this execution context, so the job's tenant scope), not on the
-            // producer: a handler that blocks its thread before its first await would otherwise hold the producer's
-            // fetch loop, and this method would never get to its timeout below.
-            var services = scope.ServiceProvider;
-            var task = Task.Run(
-                () => registration.InvokeAsync(services, job.Payload, options.SerializerOptions, context, cancellationToken), CancellationToken.None);
+            // The handler starts inline, on the producer's pump: a batch of quick jobs runs without a thread hop. One that
+            // blocks its thread before returning a task holds the pump; the producer's watchdog then hands the pump to
+            // another thread and, past the timeout and grace, abandons the attempt (QueueProducer.Watch).
+            var task = registration.InvokeAsync(scope.ServiceProvider, job.Payload, options.SerializerOptions, context, cancellationToken);
             if (task.IsCompleted)
             {
                 await task.ConfigureAwait(false);

@@ -1,12 +1,20 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>A job the fetch started: everything the executor needs.</summary>
 internal sealed record FetchedJob(
     long Id, string Queue, string Kind, string TenantId, string Payload, int Attempt, int MaxAttempts, int? TimeoutMs,
-    DateTimeOffset RunAt, DateTimeOffset CreatedAt, long LeaseId);
+    DateTimeOffset RunAt, DateTimeOffset CreatedAt, long LeaseId)
+{
+    private int _settled;
+
+    /// <summary>Claims the right to record this attempt's outcome: the executor's or the stalled-start watchdog's, once.</summary>
+    /// <returns>Whether the caller is the first.</returns>
+    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+}
 
 /// <summary>
 /// What one fetch started, and where its tenant scan ended: the next fetch starts after <paramref name="NextCursor"/>

@@ -42,4 +42,6 @@ internal static class JobsEventIds
     public const int LocalDispatchReleaseFailed = 3019;
 
     public const int JobAbandonedAtStop = 3020;
+
+    public const int PumpStalled = 3021;
 }

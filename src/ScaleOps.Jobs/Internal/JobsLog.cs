@@ -51,6 +51,10 @@ internal static partial class JobsLog
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]
     public static partial void JobAbandoned(ILogger logger, long jobId, string kind, TimeSpan grace);
 
+    [LoggerMessage(EventId = JobsEventIds.PumpStalled, Level = LogLevel.Warning,
+        Message = "A handler of queue {Queue} held its thread for more than {Stall} before returning a task; the queue's other jobs start on another thread (do not block synchronously in a handler)")]
+    public static partial void PumpStalled(ILogger logger, string queue, TimeSpan stall);
+
     [LoggerMessage(EventId = JobsEventIds.JobAbandonedAtStop, Level = LogLevel.Warning,
         Message = "Job {JobId} ({Kind}) ignored the stop's cancellation for {Grace}; abandoned and given back, attempt not counted (its task may still be running)")]
     public static partial void JobAbandonedAtStop(ILogger logger, long jobId, string kind, TimeSpan grace);

@@ -18,16 +18,28 @@ internal sealed partial class QueueProducer(
     /// <summary>Fetches in a row that start nothing but stop before looking at every tenant (tenants at their cap).</summary>
     private const int MaxEmptyScans = 10;
 
+    /// <summary>How long a handler may hold the pump's thread before returning a task before the pump moves on (<see cref="Watch"/>).</summary>
+    private static readonly TimeSpan PumpStall = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often <see cref="Watch"/> looks at the pump.</summary>
+    private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(50);
+
     private readonly AsyncSignal _wake = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private readonly Queue<FetchedJob> _buffer = new();
     private readonly int _refetchAt = queueOptions.LocalBuffer == 0 ? 1 : Math.Max(1, queueOptions.LocalBuffer / 2);
+
+    /// <summary>Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their handler's synchronous part.</summary>
+    private readonly List<(FetchedJob Job, long Since)> _blocked = [];
     private int _running;
     private int _moreWork = 1;
     private bool _stopping;
     private bool _pumping;
     private bool _pumpAgain;
+    private int _pumpGeneration;
+    private (FetchedJob? Job, long Since) _inline;
+    private TaskCompletionSource? _pumpDone;
     private string _cursor = string.Empty;
     private int _emptyScans;
     private int _completionsWritten;
@@ -60,6 +72,8 @@ internal sealed partial class QueueProducer(
             _started = true;
         }
 
+        // Real time, whatever TimeProvider the host gives: a safety net for handlers that hold the pump's thread.
+        using var watch = new Timer(static producer => ((QueueProducer)producer!).Watch(), this, WatchInterval, WatchInterval);
         var errorDelay = TimeSpan.FromMilliseconds(100);
         while (!stopFetching.IsCancellationRequested)
         {
@@ -203,7 +217,13 @@ internal sealed partial class QueueProducer(
             _fetching = false;
         }
 
-        Pump();
+        // The batch starts on the thread pool, not on this loop (a handler that holds its thread must never stop the
+        // fetching), and the loop waits for the pump to go through it, as if it ran here: fetching while the pump runs
+        // made smaller fetches and cost a quarter of the throughput with a buffer. If a handler holds the pump, the
+        // watchdog releases this wait when it hands the pump to another thread.
+        var pumped = new TaskCompletionSource();
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Producer.Pump(state.Pumped), (Producer: this, Pumped: pumped), preferLocal: true);
+        await pumped.Task.ConfigureAwait(false);
     }
 
     private void EndFetch()
@@ -228,32 +248,48 @@ internal sealed partial class QueueProducer(
     }
 
     /// <summary>
-    /// Starts buffered jobs while slots are free. The executor runs inline until it hands the handler to the thread pool
-    /// (a handler that blocks its thread must not hold this loop). Re-entrant calls (a job that finished synchronously)
-    /// only ask the running pump to look again, so the stack never grows.
+    /// Starts buffered jobs while slots are free. Jobs start inline: a handler runs on this thread until it returns a
+    /// task, so a batch of quick jobs frees its slots before the next fetch, without a thread hop per job. Re-entrant
+    /// calls (a job that finished synchronously) only ask the running pump to look again, so the stack never grows. A
+    /// handler that holds the thread longer than <see cref="PumpStall"/> loses the pump to another thread (<see cref="Watch"/>).
     /// </summary>
-    private void Pump()
+    private void Pump() => Pump(null);
+
+    /// <summary><see cref="Pump()"/>, completing <paramref name="done"/> when this call is through (or the watchdog took the pump from it).</summary>
+    private void Pump(TaskCompletionSource? done)
     {
+        int generation;
         lock (_gate)
         {
             if (_pumping)
             {
                 _pumpAgain = true;
-                return;
+                generation = -1;
             }
+            else
+            {
+                _pumping = true;
+                _pumpDone = done;
+                generation = _pumpGeneration;
+            }
+        }
 
-            _pumping = true;
+        if (generation < 0)
+        {
+            done?.TrySetResult(); // the running pump goes through the batch
+            return;
         }
 
         while (true)
         {
-            FetchedJob next;
+            FetchedJob? next = null;
             lock (_gate)
             {
                 if (_running < queueOptions.Concurrency && _buffer.Count > 0)
                 {
                     next = _buffer.Dequeue();
                     _running++;
+                    _inline = (next, Environment.TickCount64);
                 }
                 else if (_pumpAgain)
                 {
@@ -263,11 +299,94 @@ internal sealed partial class QueueProducer(
                 else
                 {
                     _pumping = false;
-                    return;
+                    _pumpDone = null;
                 }
             }
 
+            if (next is null)
+            {
+                done?.TrySetResult();
+                return;
+            }
+
             _ = RunOneAsync(next);
+            lock (_gate)
+            {
+                if (_pumpGeneration != generation)
+                {
+                    // The watchdog gave the pump to another thread while this job held this one: it is no longer ours.
+                    _blocked.RemoveAll(b => ReferenceEquals(b.Job, next));
+                    return;
+                }
+
+                _inline = default;
+            }
+        }
+    }
+
+    /// <summary>Runs a locally dispatched job on this pool thread, watched like a start on the pump (<see cref="Watch"/>).</summary>
+    private void RunOffPump(FetchedJob job)
+    {
+        lock (_gate)
+        {
+            _blocked.Add((job, Environment.TickCount64));
+        }
+
+        _ = RunOneAsync(job);
+        lock (_gate)
+        {
+            _blocked.RemoveAll(b => ReferenceEquals(b.Job, job));
+        }
+    }
+
+    /// <summary>
+    /// The watchdog (every <see cref="WatchInterval"/>, real time): a handler that has held the pump's thread past
+    /// <see cref="PumpStall"/> without returning a task loses the pump (another thread starts the buffered jobs; the
+    /// blocked job keeps its slot, its thread being busy), and one still blocked past its timeout and
+    /// <see cref="JobsOptions.TimeoutGrace"/> is abandoned: its attempt ends as a timeout and its lease is not renewed.
+    /// </summary>
+    internal void Watch()
+    {
+        var now = Environment.TickCount64;
+        List<(FetchedJob Job, long Since)>? abandon = null;
+        var repump = false;
+        TaskCompletionSource? released = null;
+        lock (_gate)
+        {
+            if (_inline.Job is { } held && now - _inline.Since >= (long)PumpStall.TotalMilliseconds)
+            {
+                _blocked.Add((held, _inline.Since));
+                _inline = default;
+                _pumpGeneration++;
+                _pumping = false;
+                _pumpAgain = false;
+                released = _pumpDone;
+                _pumpDone = null;
+                repump = true;
+            }
+
+            for (var i = _blocked.Count - 1; i >= 0; i--)
+            {
+                var (job, since) = _blocked[i];
+                var limit = (job.TimeoutMs ?? (long)options.DefaultTimeout.TotalMilliseconds) + (long)options.TimeoutGrace.TotalMilliseconds;
+                if (now - since >= limit)
+                {
+                    (abandon ??= []).Add(_blocked[i]);
+                    _blocked.RemoveAt(i);
+                }
+            }
+        }
+
+        if (repump)
+        {
+            released?.TrySetResult(); // the fetch loop waiting for that pump goes on
+            JobsLog.PumpStalled(logger, queue, PumpStall);
+            ThreadPool.UnsafeQueueUserWorkItem(static producer => producer.Pump(), this, preferLocal: false);
+        }
+
+        foreach (var (job, since) in abandon ?? [])
+        {
+            _ = executor.AbandonBlockedAsync(job, TimeSpan.FromMilliseconds(now - since));
         }
     }
 
