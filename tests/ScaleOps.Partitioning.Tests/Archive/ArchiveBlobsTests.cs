@@ -44,56 +44,21 @@ public class ArchiveBlobsTests(PostgresDatabase database) : IClassFixture<Postgr
         }
 
         // Storage comes back on the same address: a forwarder to Azurite.
-        var listener = new TcpListener(IPAddress.Loopback, port);
-        listener.Start();
-        using var stop = new CancellationTokenSource();
-        var forwarding = ForwardAsync(listener, endpoint.Host, endpoint.Port, stop.Token);
+        await using var storage = new FaultyTcpProxy(endpoint.Host, endpoint.Port, FaultyTcpProxy.ProxyMode.Forward, port);
+        using (var content = new MemoryStream([1, 2, 3]))
+        {
+            await blobs.UploadAsync("second", content, CancellationToken.None).WaitAsync("the upload once storage is back");
+        }
+
+        var path = Path.GetTempFileName();
         try
         {
-            using var content = new MemoryStream([1, 2, 3]);
-            await blobs.UploadAsync("second", content, CancellationToken.None).WaitAsync("the upload once storage is back");
-            var path = Path.GetTempFileName();
-            try
-            {
-                Assert.True(await blobs.DownloadAsync("second", path, CancellationToken.None));
-                Assert.Equal(new byte[] { 1, 2, 3 }, await File.ReadAllBytesAsync(path));
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            Assert.True(await blobs.DownloadAsync("second", path, CancellationToken.None));
+            Assert.Equal(new byte[] { 1, 2, 3 }, await File.ReadAllBytesAsync(path));
         }
         finally
         {
-            await stop.CancelAsync();
-            listener.Stop();
-            await forwarding;
-        }
-    }
-
-    private static async Task ForwardAsync(TcpListener listener, string host, int port, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (true)
-            {
-                var client = await listener.AcceptTcpClientAsync(cancellationToken);
-                _ = Task.Run(async () =>
-                {
-                    using (client)
-                    using (var server = new TcpClient())
-                    {
-                        await server.ConnectAsync(host, port, cancellationToken);
-                        var a = client.GetStream();
-                        var b = server.GetStream();
-                        await Task.WhenAny(a.CopyToAsync(b, cancellationToken), b.CopyToAsync(a, cancellationToken));
-                    }
-                }, CancellationToken.None);
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-            // stopped
+            File.Delete(path);
         }
     }
 }

@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace ScaleOps.Rls.Tests.Support;
+namespace ScaleOps.TestInfrastructure;
 
 /// <summary>
 /// A local TCP endpoint in front of a real server, for network faults the real servers cannot be made to show:
@@ -15,7 +15,7 @@ namespace ScaleOps.Rls.Tests.Support;
 /// </summary>
 public sealed class FaultyTcpProxy : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly string _targetHost;
     private readonly int _targetPort;
     private readonly CancellationTokenSource _stop = new();
@@ -23,8 +23,13 @@ public sealed class FaultyTcpProxy : IAsyncDisposable
     private readonly Task _accepting;
     private int _accepted;
 
-    public FaultyTcpProxy(string targetHost, int targetPort, ProxyMode mode)
+    /// <param name="targetHost">The real server's host.</param>
+    /// <param name="targetPort">The real server's port.</param>
+    /// <param name="mode">What the proxy does with a connection (changeable later through <see cref="Mode"/>).</param>
+    /// <param name="port">The loopback port to listen on; 0 picks a free one.</param>
+    public FaultyTcpProxy(string targetHost, int targetPort, ProxyMode mode, int port = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _targetHost = targetHost;
         _targetPort = targetPort;
         Mode = mode;
