@@ -45,15 +45,12 @@ public sealed class RateLimitFilter(AmbientTenantRateLimiter limiter) : IEndpoin
             return await next(context);
         }
 
-        // Every rejection of the limiter carries Retry-After (the time until the tokens are back); none is invented here.
-        var detail = "The plan's rate limit is reached.";
-        if (lease.TryGetMetadata(MetadataName.RetryAfter, out var retry))
-        {
-            headers.RetryAfter = Seconds(retry);
-            detail = $"The plan's rate limit is reached; retry after {headers.RetryAfter} s.";
-        }
-
-        return TypedResults.Problem(detail, statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+        // Every rejection of the limiter carries its Retry-After (the time until the tokens are back). A 429 always has
+        // the header: one second only for a rejection without a time, which this limiter does not make.
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Seconds(retry) : "1";
+        headers.RetryAfter = retryAfter;
+        return TypedResults.Problem(
+            $"The plan's rate limit is reached; retry after {retryAfter} s.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
     }
 
     private static string Seconds(TimeSpan value) =>
