@@ -18,20 +18,12 @@ internal sealed partial class QueueProducer(
     /// <summary>Fetches in a row that start nothing but stop before looking at every tenant (tenants at their cap).</summary>
     private const int MaxEmptyScans = 10;
 
-    /// <summary>How long a handler may hold the pump's thread before returning a task before the pump moves on (<see cref="Watch"/>).</summary>
-    private static readonly TimeSpan PumpStall = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>How often <see cref="Watch"/> looks at the pump.</summary>
-    private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(50);
-
     private readonly AsyncSignal _wake = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private readonly Queue<FetchedJob> _buffer = new();
     private readonly int _refetchAt = queueOptions.LocalBuffer == 0 ? 1 : Math.Max(1, queueOptions.LocalBuffer / 2);
 
-    /// <summary>Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their handler's synchronous part.</summary>
-    private readonly List<(FetchedJob Job, long Since)> _blocked = [];
     private int _running;
     private int _moreWork = 1;
     private bool _stopping;
@@ -321,72 +313,6 @@ internal sealed partial class QueueProducer(
 
                 _inline = default;
             }
-        }
-    }
-
-    /// <summary>Runs a locally dispatched job on this pool thread, watched like a start on the pump (<see cref="Watch"/>).</summary>
-    private void RunOffPump(FetchedJob job)
-    {
-        lock (_gate)
-        {
-            _blocked.Add((job, Environment.TickCount64));
-        }
-
-        _ = RunOneAsync(job);
-        lock (_gate)
-        {
-            _blocked.RemoveAll(b => ReferenceEquals(b.Job, job));
-        }
-    }
-
-    /// <summary>
-    /// The watchdog (every <see cref="WatchInterval"/>, real time): a handler that has held the pump's thread past
-    /// <see cref="PumpStall"/> without returning a task loses the pump (another thread starts the buffered jobs; the
-    /// blocked job keeps its slot, its thread being busy), and one still blocked past its timeout and
-    /// <see cref="JobsOptions.TimeoutGrace"/> is abandoned: its attempt ends as a timeout and its lease is not renewed.
-    /// </summary>
-    internal void Watch()
-    {
-        var now = Environment.TickCount64;
-        List<(FetchedJob Job, long Since)>? abandon = null;
-        var repump = false;
-        TaskCompletionSource? released = null;
-        lock (_gate)
-        {
-            if (_inline.Job is { } held && now - _inline.Since >= (long)PumpStall.TotalMilliseconds)
-            {
-                _blocked.Add((held, _inline.Since));
-                _inline = default;
-                _pumpGeneration++;
-                _pumping = false;
-                _pumpAgain = false;
-                released = _pumpDone;
-                _pumpDone = null;
-                repump = true;
-            }
-
-            for (var i = _blocked.Count - 1; i >= 0; i--)
-            {
-                var (job, since) = _blocked[i];
-                var limit = (job.TimeoutMs ?? (long)options.DefaultTimeout.TotalMilliseconds) + (long)options.TimeoutGrace.TotalMilliseconds;
-                if (now - since >= limit)
-                {
-                    (abandon ??= []).Add(_blocked[i]);
-                    _blocked.RemoveAt(i);
-                }
-            }
-        }
-
-        if (repump)
-        {
-            released?.TrySetResult(); // the fetch loop waiting for that pump goes on
-            JobsLog.PumpStalled(logger, queue, PumpStall);
-            ThreadPool.UnsafeQueueUserWorkItem(static producer => producer.Pump(), this, preferLocal: false);
-        }
-
-        foreach (var (job, since) in abandon ?? [])
-        {
-            _ = executor.AbandonBlockedAsync(job, TimeSpan.FromMilliseconds(now - since));
         }
     }
 
