@@ -87,6 +87,13 @@ public class TransientFailuresTests(PostgresDatabase database) : IClassFixture<P
     }
 
     [Fact]
+    public void A_null_response_is_refused_by_name()
+    {
+        var error = Assert.Throws<ArgumentNullException>(() => TransientFailures.IsTransient((HttpResponseMessage)null!));
+        Assert.Equal("response", error.ParamName);
+    }
+
+    [Fact]
     public async Task An_http_client_timeout_is_transient_but_a_cancellation_by_the_caller_is_not()
     {
         // A real HttpClient against a server that accepts the connection and never answers.
