@@ -14,6 +14,7 @@ namespace ScaleOps.TestInfrastructure;
 public static class PostgresServer
 {
     private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Templates = new(StringComparer.Ordinal);
+    private static readonly Lazy<Task> StaleSweep = new(DropStaleDatabasesAsync);
     private static int _counter;
 
     /// <summary>The superuser connection string of the server's <c>postgres</c> database.</summary>
@@ -66,6 +67,7 @@ public static class PostgresServer
     public static async Task<string> CreateDatabaseAsync(string templateKey, Func<string, Task> initializeTemplate)
     {
         ArgumentNullException.ThrowIfNull(initializeTemplate);
+        await StaleSweep.Value;
         var template = await Templates.GetOrAdd(templateKey, key => new Lazy<Task<string>>(() => BuildTemplateAsync(key, initializeTemplate))).Value;
         var name = $"t_{Environment.ProcessId}_{Interlocked.Increment(ref _counter)}";
         await ExecuteAsync($"CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
@@ -99,6 +101,48 @@ public static class PostgresServer
         await ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDrop(name);
         return name;
+    }
+
+    /// <summary>
+    /// Drops the databases of test processes that are gone: a test host killed at the end of a run never gets to its
+    /// ProcessExit handler, and each of its templates would stay on the server for good.
+    /// </summary>
+    public static async Task DropStaleDatabasesAsync()
+    {
+        var stale = new System.Collections.Generic.List<string>();
+        await using (var connection = await OpenAdminAsync())
+        await using (var command = new NpgsqlCommand(
+            "SELECT datname FROM pg_database WHERE datname ~ '^(tpl|t)_[0-9]+_' AND NOT datistemplate", connection))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                stale.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var name in stale)
+        {
+            if (int.TryParse(name.Split('_')[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+                && !IsRunning(pid))
+            {
+                await ExecuteAsync($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            }
+        }
+    }
+
+    /// <summary>Whether a process with this id runs on this machine (the test server is on loopback, so its clients are local).</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static void TryDrop(string name)
