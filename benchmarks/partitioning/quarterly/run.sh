@@ -4,6 +4,7 @@
 #   psql -h 127.0.0.1 -p "$(cat .servers/postgres.port)" -U postgres -d bench_q -f benchmarks/partitioning/quarterly/setup.sql
 #   F='2026-11-06 16:00:52+00' TO='2026-12-06 16:01:52+00' QF='2026-10-01 00:00:00+00' \
 #     benchmarks/partitioning/quarterly/run.sh s30 6 plain month quarter qdirect
+#   psql ... -d bench_q -f benchmarks/partitioning/quarterly/few.sql   # the 'few' variant: 12 monthly partitions attached
 # SHAPE is s30 (a small tenant's 30 days), small50 or whale50 (latest 50; F = now - 92 days for the bounded forms);
 # F/TO bound the window, QF is the current quarter's start. Every variant runs with generic plans and enable_sort off;
 # 2-second pgbench runs in rotation, ROUNDS rounds; prints queries/s and the ratio to the first variant per round.

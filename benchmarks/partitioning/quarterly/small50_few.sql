@@ -1,0 +1,1 @@
+SELECT id, occurred_at, action FROM scaleops.audit_few WHERE tenant_id = 'small' AND occurred_at >= :f AND occurred_at < :to ORDER BY occurred_at DESC LIMIT 50;
