@@ -75,13 +75,35 @@ for (var i = 0; i < tenants.Length; i++)
     }
 }
 
+var next = 0;
+// PROFILE_LIMITER='raw EVALSHA' (or another contender's name): that contender alone, sequentially, for 15 s, so that a
+// sampling profiler (perf record -p PID) sees one path at a time (docs/benchmarks.md, Resilience).
+if (Environment.GetEnvironmentVariable("PROFILE_LIMITER") is { } profiled)
+{
+    var only = Array.FindIndex(contenders, c => c.Name == profiled);
+    if (only < 0)
+    {
+        throw new ArgumentException($"PROFILE_LIMITER names no contender: '{profiled}'. Contenders: {string.Join(", ", contenders.Select(c => c.Name))}.");
+    }
+
+    var until = Stopwatch.GetTimestamp() + (15 * Stopwatch.Frequency);
+    long calls = 0;
+    while (Stopwatch.GetTimestamp() < until)
+    {
+        await contenders[only].Call(next++);
+        calls++;
+    }
+
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{profiled}: {calls} calls, {15e6 / calls:F1} us per call"));
+    return;
+}
+
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"# Redis limiter harness {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC, .NET {Environment.Version}, load average {LoadAverage()}"));
 
 // Latency, interleaved.
 var perCall = contenders.Select(_ => new List<double>()).ToArray();
 var ratios = contenders.Select(_ => new List<double>()).ToArray();
-var next = 0;
 for (var round = 0; round < settings.Rounds; round++)
 {
     var elapsed = new double[contenders.Length];
