@@ -1,14 +1,13 @@
 using System;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace ScaleOps.Jobs;
 
-/// <summary>Registers job handlers and recurring schedules; returned by <c>AddJobs</c>.</summary>
-public interface IJobsBuilder
+/// <summary>
+/// Registers job handlers and recurring schedules; returned by <c>AddJobs</c>. It is also the ScaleOps builder, so the
+/// chain goes on: <c>services.AddScaleOps(...).AddJobs(...).AddHandler&lt;T, H&gt;().AddCaching(...)</c>.
+/// </summary>
+public interface IJobsBuilder : IScaleOpsBuilder
 {
-    /// <summary>The service collection.</summary>
-    IServiceCollection Services { get; }
-
     /// <summary>
     /// Registers <typeparamref name="THandler"/> (scoped: one instance per job) for the payload type's kind
     /// (<see cref="JobKindAttribute"/> or the type's full name). Registering the same pair twice is harmless.
