@@ -125,10 +125,12 @@ start_postgres() {
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
   port=$(free_port postgres 55432)
   if [ ! -f "$dir/data/PG_VERSION" ]; then
+    # Built in data.new and moved into place once configured: an interrupted initdb never passes for a data directory.
     log "initdb in $dir/data"
-    as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
+    rm -rf "$dir/data.new"
+    as_pg "$bindir/initdb" -D "$dir/data.new" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
       || die "initdb failed: $(tail -n 5 "$dir/initdb.log")"
-    cat >>"$dir/data/postgresql.conf" <<EOF
+    cat >>"$dir/data.new/postgresql.conf" <<EOF
 
 # ScaleOps throwaway server (scripts/servers.sh)
 listen_addresses = '127.0.0.1'
@@ -148,7 +150,8 @@ jit = off
 log_min_messages = warning
 log_destination = 'stderr'
 EOF
-    printf 'host replication all 127.0.0.1/32 trust\n' >>"$dir/data/pg_hba.conf"
+    printf 'host replication all 127.0.0.1/32 trust\n' >>"$dir/data.new/pg_hba.conf"
+    mv "$dir/data.new" "$dir/data"
   fi
   # Keep 1 GB of WAL for the streaming replica (scripts/servers.d/pgreplica.sh): a test that cuts it off for a while
   # while other test classes write must not leave it asking for a removed segment.

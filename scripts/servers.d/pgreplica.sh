@@ -13,6 +13,12 @@ start_pgreplica() {
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
   # A replica made from another primary (the primary's port moved, or it was initialised again) would stream from the
   # wrong server or not at all: take a new base backup.
+  # A base backup cut short (the script interrupted while pg_basebackup ran, before backups went to data.new) has no
+  # pg_control, and pg_controldata below would fail: take a new one.
+  if [ -f "$dir/data/PG_VERSION" ] && [ ! -f "$dir/data/global/pg_control" ]; then
+    log "pgreplica's data directory is incomplete (an interrupted base backup): taking a new one"
+    rm -rf "$dir/data"
+  fi
   local want have
   want="$pgport:$(sysid "$bindir" "$state/postgres/data")"
   have="$(cat "$dir/upstream" 2>/dev/null || true)"
@@ -25,7 +31,7 @@ start_pgreplica() {
   # removed"). Its last restartpoint's segment must still be in the primary's pg_wal (segments go oldest first).
   if [ -f "$dir/data/PG_VERSION" ]; then
     local need oldest
-    need=$(as_pg "$bindir/pg_controldata" "$dir/data" 2>/dev/null | awk -F': *' '/REDO WAL file/ {print $2}')
+    need=$(as_pg "$bindir/pg_controldata" "$dir/data" 2>/dev/null | awk -F': *' '/REDO WAL file/ {print $2}' || true)
     oldest=$(as_pg ls "$state/postgres/data/pg_wal" 2>/dev/null | grep -E '^[0-9A-F]{24}$' | sort | head -n 1 || true)
     if [ -n "$need" ] && [ -n "$oldest" ] && [[ "$need" < "$oldest" ]]; then
       log "pgreplica needs WAL $need, the primary keeps $oldest and later: taking a new base backup"
@@ -33,9 +39,12 @@ start_pgreplica() {
     fi
   fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
+    # Into data.new, moved into place once complete: an interrupted backup never passes for a data directory.
     log "pg_basebackup of postgres :$pgport into $dir/data"
-    as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U postgres -D "$dir/data" -R -X stream -c fast \
+    rm -rf "$dir/data.new"
+    as_pg "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pgport" -U postgres -D "$dir/data.new" -R -X stream -c fast \
       >"$dir/basebackup.log" 2>&1 || die "pg_basebackup failed: $(tail -n 5 "$dir/basebackup.log")"
+    mv "$dir/data.new" "$dir/data"
     echo "$want" >"$dir/upstream"
   fi
   sed -i "/^port = /d" "$dir/data/postgresql.conf"

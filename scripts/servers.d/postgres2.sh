@@ -10,11 +10,14 @@ start_postgres2() {
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
   port=$(free_port postgres2 55632)
   if [ ! -f "$dir/data/PG_VERSION" ]; then
+    # Built in data.new and moved into place once configured, as the main server's.
     log "initdb in $dir/data"
-    as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
+    rm -rf "$dir/data.new"
+    as_pg "$bindir/initdb" -D "$dir/data.new" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1 \
       || die "initdb failed: $(tail -n 5 "$dir/initdb.log")"
     printf "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\nmax_connections = 200\njit = off\nlog_min_messages = warning\n" \
-      >>"$dir/data/postgresql.conf"
+      >>"$dir/data.new/postgresql.conf"
+    mv "$dir/data.new" "$dir/data"
   fi
   sed -i "/^port = /d" "$dir/data/postgresql.conf"
   echo "port = $port" >>"$dir/data/postgresql.conf"
