@@ -10,6 +10,9 @@ start_rediscluster() {
   if pid_alive "$state/rediscluster.pid"; then log "redis cluster already running on ports $(cat "$state/rediscluster.ports")"; return; fi
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
+  # Nodes of a start that was cut short (no rediscluster.pid yet) are stopped by their recorded PIDs before the new
+  # cluster is made: otherwise they would keep running, unrecorded, on the ports the new nodes step over.
+  for i in $(seq 0 $((rediscluster_nodes - 1))); do stop_pid "$state/rediscluster$i.pid" "rediscluster$i (left from an interrupted start)" TERM; done
   rm -rf "$dir"; mkdir -p "$dir"
   for i in $(seq 0 $((rediscluster_nodes - 1))); do
     port=$(free_port "rediscluster$i" $((47001 + i)))
