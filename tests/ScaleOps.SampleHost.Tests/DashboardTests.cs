@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ScaleOps.Jobs;
 using ScaleOps.Tenancy;
 using ScaleOps.TestInfrastructure;
@@ -30,6 +31,16 @@ public class DashboardTests(SampleHostFixture host) : IClassFixture<SampleHostFi
         }
 
         Assert.DoesNotContain(SampleHostFixture.AdminKey, html, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_host_logs_its_own_events_but_not_every_SQL_command()
+    {
+        // Npgsql logs each command at Information: with the template's settings a busy host would log every job fetch.
+        var loggers = host.Factory.Services.GetRequiredService<ILoggerFactory>();
+        Assert.True(loggers.CreateLogger("ScaleOps.Jobs.Internal.JobWorker").IsEnabled(LogLevel.Information));
+        Assert.False(loggers.CreateLogger("Npgsql.Command").IsEnabled(LogLevel.Information), "Npgsql.Command logs at Information");
+        Assert.True(loggers.CreateLogger("Npgsql.Command").IsEnabled(LogLevel.Warning));
     }
 
     [Fact]
