@@ -11,14 +11,14 @@ start_pgreplica() {
   port=$(free_port pgreplica 55532)
   mkdir -p "$dir"
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
-  # A replica made from another primary (the primary's port moved, or it was initialised again) would stream from the
-  # wrong server or not at all: take a new base backup.
   # A base backup cut short (the script interrupted while pg_basebackup ran, before backups went to data.new) has no
   # pg_control, and pg_controldata below would fail: take a new one.
   if [ -f "$dir/data/PG_VERSION" ] && [ ! -f "$dir/data/global/pg_control" ]; then
     log "pgreplica's data directory is incomplete (an interrupted base backup): taking a new one"
     rm -rf "$dir/data"
   fi
+  # A replica made from another primary (the primary's port moved, or it was initialised again) would stream from the
+  # wrong server or not at all: take a new base backup.
   local want have
   want="$pgport:$(sysid "$bindir" "$state/postgres/data")"
   have="$(cat "$dir/upstream" 2>/dev/null || true)"
