@@ -19,8 +19,9 @@ public class CachingTests(SampleHostFixture host) : IClassFixture<SampleHostFixt
         using var created = await client.PostAsJsonAsync("/documents", new { title = "v1", body = "b" });
         var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
 
-        // The first read after a write is a miss. (The index job invalidates the documents once more when it has run;
-        // wait for it, so the hit below is not raced by that invalidation.)
+        // The first read after a write is a miss. (The index job invalidates the documents once more after it has set
+        // indexedAt; wait until the job has succeeded, which is after its handler returned, so the hit below is not
+        // raced by that invalidation.)
         using (var first = await client.GetAsync($"/documents/{id}"))
         {
             Assert.Equal("miss", CacheHeader(first));
@@ -29,6 +30,7 @@ public class CachingTests(SampleHostFixture host) : IClassFixture<SampleHostFixt
         await TestSignal.UntilAsync(async () =>
             (await client.GetFromJsonAsync<JsonElement>($"/documents/{id}")).GetProperty("indexedAt").ValueKind == JsonValueKind.String,
             "the index job to run");
+        await host.UntilIndexJobsSucceededAsync("cache-flow", 1);
         using (var warm = await client.GetAsync($"/documents/{id}"))
         using (var second = await client.GetAsync($"/documents/{id}"))
         {

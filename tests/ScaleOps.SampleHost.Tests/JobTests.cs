@@ -24,6 +24,8 @@ public class JobTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
             return current.GetProperty("indexedAt").ValueKind == JsonValueKind.String;
         }, "the index job to set indexedAt");
 
+        // indexedAt is written inside the handler; the job's own row turns succeeded only after the handler returns.
+        await host.UntilIndexJobsSucceededAsync("jobs-index", 1);
         using var admin = host.Client(admin: true);
         var jobs = await admin.GetFromJsonAsync<JsonElement>("/ops/jobs");
         var indexing = jobs.GetProperty("queues").EnumerateArray().Single(q => q.GetProperty("queue").GetString() == "indexing");

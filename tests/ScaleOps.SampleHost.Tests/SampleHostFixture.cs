@@ -106,6 +106,23 @@ public partial class SampleHostFixture : PostgresDatabase
         return client;
     }
 
+    /// <summary>
+    /// Waits until the tenant's index jobs have all succeeded. A job's row turns <c>succeeded</c> only after its handler
+    /// has returned, so its writes and cache invalidations are over by then (the document's <c>indexedAt</c> shows only
+    /// the first of them).
+    /// </summary>
+    public Task UntilIndexJobsSucceededAsync(string tenant, int count) => TestSignal.UntilAsync(
+        async () =>
+        {
+            await using var command = DataSource.CreateCommand(
+                "SELECT count(*) FILTER (WHERE state = 'succeeded'), count(*) FROM scaleops.jobs WHERE kind = 'document.index' AND tenant_id = $1");
+            command.Parameters.AddWithValue(tenant);
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            return reader.GetInt64(0) == count && reader.GetInt64(1) == count;
+        },
+        $"the {count} index job(s) of tenant {tenant} to succeed");
+
     public async Task<string> RegisterTenantAsync(string id, string plan = "pro")
     {
         using var client = Client(admin: true);
