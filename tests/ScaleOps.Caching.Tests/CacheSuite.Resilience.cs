@@ -278,7 +278,12 @@ public abstract partial class CacheSuite
     public async Task Concurrent_misses_on_two_instances_run_the_factory_once_with_distributed_protection()
     {
         var prefix = Prefix();
-        Action<CachingOptions> locked = o => o.DistributedStampedeProtection = true;
+        Action<CachingOptions> locked = o =>
+        {
+            o.DistributedStampedeProtection = true;
+            o.DistributedLockLease = TimeSpan.FromMinutes(1); // B gives up waiting after these; not on a slow machine
+            o.DistributedLockWait = TimeSpan.FromSeconds(30);
+        };
         await using var a = Node(prefix, locked);
         await using var b = Node(prefix, locked);
         using var waits = b.Collect("scaleops.cache.stampede.waits");

@@ -279,8 +279,9 @@ internal sealed partial class TenantCache
                 _memory.RemoveTagged(bucket, message.Subject);
                 break;
             case BackplaneMessage.TenantGeneration when bucket is not null:
-                _memory.ClearBucket(bucket);
+                // The generation first: a reader that finds the memory cleared then also reads Redis under the new one.
                 _memory.AdvanceGeneration(bucket, message.Generation);
+                _memory.ClearBucket(bucket);
                 break;
             default:
                 break;

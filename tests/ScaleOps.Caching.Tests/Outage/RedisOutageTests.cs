@@ -63,9 +63,12 @@ public sealed class RedisOutageTests
         Assert.Equal(CacheSource.Factory, (await node.Cache.GetOrSetEntryAsync("hot", _ => ValueTask.FromResult("v1"))).Source);
         await Until(async () =>
         {
-            await node.Internal.MaintainAsync(); // a write that timed out on a loaded machine opened the breaker for a moment
-            return node.Cache.GetStatus().RedisAvailable;
-        }, "the cache to use Redis before the outage");
+            // A write that timed out on a loaded machine opened the breaker for a moment; when the probe finds Redis
+            // again the cache empties its memory (invalidations may have been missed), so read "hot" back into it.
+            await node.Internal.MaintainAsync();
+            await node.Cache.GetOrSetEntryAsync("hot", _ => ValueTask.FromResult("v1"));
+            return node.Cache.GetStatus().RedisAvailable && node.InMemory("acme", "hot");
+        }, "the cache to use Redis before the outage, with hot in memory");
 
         await redis.StopAsync();
 
@@ -172,20 +175,22 @@ public sealed class RedisOutageTests
         await using var b = Node(redis, prefix);
         await ConnectedAsync(a, b);
         using var bFallbacks = b.Collect("scaleops.cache.fallbacks");
-        foreach (var tenant in new[] { "acme", "globex" })
+        // B writes both tenants' values itself (its own write is never invalidated by its own message) and keeps them in
+        // memory. Its fresh connection's first calls may time out on a loaded machine: write both again until both
+        // writes reached Redis without a fallback in one pass (a later recovery empties B's memory, both tenants' alike;
+        // the outage under test starts only below).
+        await Until(async () =>
         {
-            using var scopeB = b.As(tenant);
-
-            // B writes the value itself (its own write is never invalidated by its own message) and keeps it in memory.
-            // Its fresh connection's first calls may time out on a loaded machine: write again until one write reached
-            // Redis without a fallback (the outage under test starts only below).
-            await Until(async () =>
+            var before = bFallbacks.GetMeasurementSnapshot().Count;
+            foreach (var tenant in new[] { "acme", "globex" })
             {
-                var before = bFallbacks.GetMeasurementSnapshot().Count;
+                using var scopeB = b.As(tenant);
                 await b.Cache.SetAsync("doc", tenant + "-v1");
-                return bFallbacks.GetMeasurementSnapshot().Count == before && b.Cache.GetStatus().RedisAvailable && b.InMemory(tenant, "doc");
-            }, $"B to write {tenant}'s value through Redis");
-        }
+            }
+
+            return bFallbacks.GetMeasurementSnapshot().Count == before && b.Cache.GetStatus().RedisAvailable
+                && b.InMemory("acme", "doc") && b.InMemory("globex", "doc");
+        }, "B to write both tenants' values through Redis");
 
         using var aFallbacks = a.Collect("scaleops.cache.fallbacks");
         await Until(async () =>
