@@ -11,6 +11,13 @@ namespace ScaleOps.Resilience.Tests;
 /// <summary>Builds a service provider with ScaleOps and AddResilience, as a host would.</summary>
 internal static class TestHost
 {
+    /// <summary>
+    /// Client timeouts of 10 s instead of the limiter's fail-fast 1 s, for tests about what Redis decides: on a machine
+    /// running every suite at once a fresh connection's first call can take over 1 s, and the failure mode would decide
+    /// it instead. A stopped server still fails at once (the connection drops; nothing waits for a timeout).
+    /// </summary>
+    public const string PatientRedis = ",connectTimeout=10000,asyncTimeout=10000,syncTimeout=10000";
+
     public static ServiceProvider Build(
         Action<ResilienceOptions> configure,
         TimeProvider? time = null,

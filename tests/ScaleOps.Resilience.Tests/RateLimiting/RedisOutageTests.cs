@@ -23,7 +23,7 @@ public class RedisOutageTests
     {
         o.RateLimiting.Store = RateLimiterStore.Redis;
         o.RateLimiting.RedisFailureMode = mode;
-        o.RedisConnectionString = redis.Endpoint;
+        o.RedisConnectionString = redis.Endpoint + TestHost.PatientRedis;
         o.Plan("default", (3, TimeSpan.FromMinutes(1), null));
         o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
         o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);

@@ -26,7 +26,7 @@ public class RedisTenantRateLimiterTests
         return TestHost.Build(o =>
         {
             o.RateLimiting.Store = RateLimiterStore.Redis;
-            o.RedisConnectionString = redis;
+            o.RedisConnectionString = redis + TestHost.PatientRedis;
             o.RateLimiting.RedisKeyPrefix = "test:redislimiter:";
             configure(o);
         });
@@ -190,9 +190,9 @@ public class RedisTenantRateLimiterTests
         await using var sp = await Instance(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null)));
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var tenant = NewTenant();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync()); // before: the key lives ~1.1 s
         (await limiter.AcquireAsync(tenant)).Dispose();
 
-        await using var admin = await ConnectionMultiplexer.ConnectAsync(await EndpointAsync());
         var key = $"test:redislimiter:{{{tenant}}}:default";
         var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(key);
         Assert.NotNull(ttl);
