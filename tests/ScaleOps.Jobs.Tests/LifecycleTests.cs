@@ -113,14 +113,16 @@ public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
         {
             o.DefaultQueue = "heartbeat";
-            o.LeaseDuration = TimeSpan.FromSeconds(1);
+            o.LeaseDuration = TimeSpan.FromSeconds(3); // a heartbeat every second; a loaded machine may delay one by 2 s
             o.RescueInterval = TimeSpan.FromMilliseconds(100);
         }, probe: probe);
         var id = await host.Client.EnqueueAsync(new Ping(1));
         await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
         var firstLease = await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {id}");
+
+        // A lease ending more than one lease duration after the first one was renewed after the first one expired.
         await TestSignal.UntilAsync(
-            async () => await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {id}") > firstLease.AddSeconds(1),
+            async () => await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {id}") > firstLease.AddSeconds(3),
             "a heartbeat to renew the lease past its first expiry");
         Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
         gate.SetResult();

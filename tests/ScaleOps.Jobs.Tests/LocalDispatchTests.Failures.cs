@@ -72,7 +72,7 @@ public partial class LocalDispatchTests
         {
             o.DefaultQueue = "ld-unknown";
             o.PollInterval = TimeSpan.FromHours(1);
-            o.LeaseDuration = TimeSpan.FromSeconds(2);
+            o.LeaseDuration = TimeSpan.FromSeconds(10); // the give-back must come first, even on a loaded machine
             o.RescueInterval = TimeSpan.FromMilliseconds(200);
         }, probe: probe);
         await host.SettledProducerAsync("ld-unknown");

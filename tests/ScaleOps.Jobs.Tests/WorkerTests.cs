@@ -220,9 +220,10 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             o.PollInterval = TimeSpan.FromHours(1);
             o.Queues["w-notify"] = new QueueOptions { LocalDispatch = false };
         });
-        var producer = await host.SettledProducerAsync("w-notify");
         for (var i = 0; i < 3; i++)
         {
+            // Settled again each time: the fetch after a finished job (a slot came free) must not count as woken.
+            var producer = await host.SettledProducerAsync("w-notify");
             var fetches = producer.Fetches;
             var id = await host.Client.EnqueueAsync(new Ping(i));
             await UntilStateAsync(id!.Value, "succeeded");
@@ -260,7 +261,8 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         gate.SetResult();
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<long>(
-                $"SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND pid <> {connection.ProcessID}") > 0,
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                + $"WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database() AND l.pid <> {connection.ProcessID}") > 0,
             "the first completion to wait for the row lock");
         await host.Client.EnqueueManyAsync(Enumerable.Range(1, 9).Select(i => new Ping(i)).ToList());
         await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting == 9), "nine outcomes to wait behind the first");

@@ -35,7 +35,8 @@ public class AdvisoryLockTests(PostgresDatabase database) : IClassFixture<Postgr
 
         await using (var admin = await database.DataSource.OpenConnectionAsync())
         await using (var kill = new NpgsqlCommand(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = ($1 & 4294967295)::oid", admin))
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = ($1 & 4294967295)::oid "
+            + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", admin))
         {
             kill.Parameters.Add(new NpgsqlParameter<long> { TypedValue = leader.Key });
             await kill.ExecuteNonQueryAsync();

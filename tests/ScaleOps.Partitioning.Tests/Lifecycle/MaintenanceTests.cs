@@ -149,7 +149,7 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
 
         var run = maintenance.RunMaintenanceAsync();
         await TestSignal.UntilAsync(async () => run.IsCompleted || await database.DataSource.ScalarAsync<long>(
-            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {key} AND NOT granted") > 0, "the move to reach its DELETE");
+            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {key} AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0, "the move to reach its DELETE");
         return (pauser, run);
     }
 
