@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.TestInfrastructure;
@@ -67,12 +68,21 @@ public static class RlsBenchmarkData
         }
     }
 
-    // The package's own migration script (embedded in ScaleOps.Rls), so the benchmark runs the shipped procedure.
+    // The package's own migration scripts (embedded in ScaleOps.Rls), in order, so the benchmark runs the shipped procedure.
     private static string ContextProcedure()
     {
-        using var stream = typeof(ScaleOps.Rls.RlsOptions).Assembly.GetManifestResourceStream("ScaleOps.Rls.Sql.Migrations.0001_tenant_context.sql")!;
-        using var reader = new System.IO.StreamReader(stream);
-        return reader.ReadToEnd().Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal);
+        var assembly = typeof(ScaleOps.Rls.RlsOptions).Assembly;
+        var scripts = new System.Text.StringBuilder();
+        foreach (var name in assembly.GetManifestResourceNames()
+                     .Where(n => n.StartsWith("ScaleOps.Rls.Sql.Migrations.", StringComparison.Ordinal))
+                     .Order(StringComparer.Ordinal))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new System.IO.StreamReader(stream);
+            scripts.AppendLine(reader.ReadToEnd());
+        }
+
+        return scripts.ToString().Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal);
     }
 
     private const string SetupSql = """

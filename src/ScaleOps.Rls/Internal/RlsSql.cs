@@ -16,7 +16,13 @@ internal static class RlsSql
     public static readonly string RlsTablesInSchema = Load("Queries.RlsTablesInSchema.sql");
     public static readonly string ReplicaHealth = Load("Queries.ReplicaHealth.sql");
     public static readonly string PrimaryWalPosition = Load("Queries.PrimaryWalPosition.sql");
-    public static readonly string TenantContextMigration = Load("Migrations.0001_tenant_context.sql");
+
+    /// <summary>
+    /// The tenant context procedure's migrations in order (0001 created it, 0002 made its body one expression), for the
+    /// shards, which are not migrated by the core's migrator: the procedure is replaced, so running all is idempotent.
+    /// </summary>
+    public static readonly string TenantContextMigrations =
+        Load("Migrations.0001_tenant_context.sql") + "\n" + Load("Migrations.0002_tenant_context_one_expression.sql");
 
     public const string MigrationPrefix = "ScaleOps.Rls.Sql.Migrations.";
 

@@ -25,7 +25,7 @@ internal sealed class RlsStartup(
         var rls = options.Value;
         if (coreOptions.Value.ApplyMigrationsOnStart)
         {
-            var script = RlsSql.TenantContextMigration.Replace("{{schema}}", SqlIdentifier.Quote(coreOptions.Value.Schema), System.StringComparison.Ordinal);
+            var script = RlsSql.TenantContextMigrations.Replace("{{schema}}", SqlIdentifier.Quote(coreOptions.Value.Schema), System.StringComparison.Ordinal);
             foreach (var shard in router.Shards.Values)
             {
                 await using var command = shard.CreateCommand(script);

@@ -83,7 +83,7 @@ public class RlsDatabase : PostgresDatabase
     public static string RoleSql(string role, string bypass) =>
         $"DO $$ BEGIN CREATE ROLE {role} LOGIN NOSUPERUSER {bypass}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$";
 
-    public static string ContextProcedureSql => RlsSql.TenantContextMigration.Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal);
+    public static string ContextProcedureSql => RlsSql.TenantContextMigrations.Replace("{{schema}}", "\"scaleops\"", StringComparison.Ordinal);
 
     public const string SchemaSql = """
         CREATE TABLE documents (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tenant_id text NOT NULL, user_id text,
