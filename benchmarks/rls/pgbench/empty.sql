@@ -1,0 +1,4 @@
+\startpipeline
+SELECT WHERE false;
+SELECT id, tenant_id, created_at, payload FROM events WHERE tenant_id = :tid AND id = :id;
+\endpipeline

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The tenant context's server-side cost, measured with pgbench (docs/benchmarks.md, Rls, "The context procedure's body").
+# Needs the RLS benchmark database (benchmarks/rls/run.sh builds it and installs the shipped procedure), then:
+#   psql -h 127.0.0.1 -p "$(cat .servers/postgres.port)" -U postgres -d scaleops_rls_bench -f benchmarks/rls/pgbench/setup.sql
+#   benchmarks/rls/pgbench/run.sh exec 10        # pairs of 20,000 CALLs: shipped body against rls/0001's, server µs per CALL
+#   benchmarks/rls/pgbench/run.sh tps 8 4         # rounds of 4 s per variant, rotated: transactions/s, ratio to the query alone
+# Variants: query (explicit WHERE, BYPASSRLS role), empty (an empty statement before it in one pipeline), context /
+# perform / noop (CALL of the shipped, the rls/0001 and an empty procedure, then the query without WHERE, RLS role).
+# The small tenant's point lookup; every pipeline is one Sync, one implicit transaction, as an Npgsql batch.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+port="$(cat "$here/../../../.servers/postgres.port")"
+export PATH="$(pg_config --bindir):$PATH"
+db=scaleops_rls_bench
+sql() { psql -h 127.0.0.1 -p "$port" -U postgres -d "$db" -Atc "$1"; }
+tid=$(sql "SELECT tenant_id FROM events GROUP BY 1 ORDER BY count(*), 1 LIMIT 1")
+id=$(sql "SELECT max(id) FROM events WHERE tenant_id = '$tid'")
+bench() { # VARIANT ROLE ARGS...
+  local v=$1 role=$2; shift 2
+  pgbench -n -M prepared -c 1 -h 127.0.0.1 -p "$port" -U "$role" -D tid="$tid" -D id="$id" "$@" -f "$here/$v.sql" "$db" 2>/dev/null
+}
+role() { case $1 in query|empty) echo bench_plain ;; *) echo bench_app ;; esac; }
+case "${1:-}" in
+  exec)
+    sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1
+    for pair in $(seq 1 "${2:-10}"); do
+      sql "SELECT pg_stat_statements_reset()" >/dev/null
+      if [ $((pair % 2)) = 0 ]; then order="perform context"; else order="context perform"; fi
+      for v in $order; do bench "$v" bench_app -t 20000 >/dev/null; done
+      sql "SELECT '$pair ' || string_agg(split_part(split_part(query, '(', 1), ' ', 2) || ' ' || round(mean_exec_time::numeric * 1000, 2), '  ' ORDER BY query)
+           FROM pg_stat_statements WHERE query LIKE 'CALL %'"
+    done ;;
+  tps)
+    rounds=${2:-8}; seconds=${3:-4}; vars=(query empty noop perform context); n=${#vars[@]}
+    out=$(mktemp)
+    for r in $(seq 1 "$rounds"); do
+      for k in $(seq 0 $((n - 1))); do
+        v=${vars[$(((r + k) % n))]}
+        echo "$r $v $(bench "$v" "$(role "$v")" -T "$seconds" | sed -n 's/^tps = \([0-9]*\).*/\1/p')" | tee -a "$out"
+      done
+    done
+    python3 - "$out" <<'PY'
+import statistics, sys
+tps = {}
+for line in open(sys.argv[1]):
+    r, v, t = line.split()
+    tps.setdefault(int(r), {})[v] = float(t)
+for v in ["query", "empty", "noop", "perform", "context"]:
+    ratios = [round[v] / round["query"] for round in tps.values()]
+    print(f"{v:8} ratio to query alone: median {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]")
+PY
+    rm -f "$out" ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
+esac
