@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tenant context's server-side cost, measured with pgbench (docs/benchmarks.md, Rls, "The context procedure's body").
 # Needs the RLS benchmark database (benchmarks/rls/run.sh builds it and installs the shipped procedure), then:
-#   psql -h 127.0.0.1 -p "$(cat .servers/postgres.port)" -U postgres -d scaleops_rls_bench -f benchmarks/rls/pgbench/setup.sql
+#   benchmarks/rls/pgbench/run.sh setup          # reference procedures: rls/0001's body (a PERFORM), an empty one
 #   benchmarks/rls/pgbench/run.sh exec 10        # pairs of 20,000 CALLs: shipped body against rls/0001's, server µs per CALL
 #   benchmarks/rls/pgbench/run.sh tps 8 4         # rounds of 4 s per variant, rotated: transactions/s, ratio to the query alone
 # Variants: query (explicit WHERE, BYPASSRLS role), empty (an empty statement before it in one pipeline), context /
@@ -12,7 +12,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 port="$(cat "$here/../../../.servers/postgres.port")"
 export PATH="$(pg_config --bindir):$PATH"
 db=scaleops_rls_bench
-sql() { psql -h 127.0.0.1 -p "$port" -U postgres -d "$db" -Atc "$1"; }
+sql() { PGOPTIONS="-c client_min_messages=warning" psql -h 127.0.0.1 -p "$port" -U postgres -d "$db" -qAtc "$1"; }
 tid=$(sql "SELECT tenant_id FROM events GROUP BY 1 ORDER BY count(*), 1 LIMIT 1")
 id=$(sql "SELECT max(id) FROM events WHERE tenant_id = '$tid'")
 bench() { # VARIANT ROLE ARGS...
@@ -21,6 +21,12 @@ bench() { # VARIANT ROLE ARGS...
 }
 role() { case $1 in query|empty) echo bench_plain ;; *) echo bench_app ;; esac; }
 case "${1:-}" in
+  setup)
+    # rls/0001's procedure under another name (the database's own was replaced by rls/0002), and the floor of any CALL.
+    sed -e 's/{{schema}}\.rls_set_context(/public.ctx_perform(/' -e 's/{{schema}}/scaleops/g' \
+      "$here/../../../src/ScaleOps.Rls/Sql/Migrations/0001_tenant_context.sql" | PGOPTIONS="-c client_min_messages=warning" psql -h 127.0.0.1 -p "$port" -U postgres -d "$db" -q
+    sql "CREATE OR REPLACE PROCEDURE public.ctx_empty(tenant_id text, user_id text, roles text[]) LANGUAGE plpgsql AS \$\$BEGIN END\$\$"
+    sql "GRANT EXECUTE ON PROCEDURE public.ctx_empty(text, text, text[]) TO PUBLIC" ;;
   exec)
     sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1
     for pair in $(seq 1 "${2:-10}"); do
@@ -50,5 +56,5 @@ for v in ["query", "empty", "noop", "perform", "context"]:
     print(f"{v:8} ratio to query alone: median {statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]")
 PY
     rm -f "$out" ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac
