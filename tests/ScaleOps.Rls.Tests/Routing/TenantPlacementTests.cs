@@ -206,12 +206,15 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
             await using var command = shard.CreateCommand(
                 "SELECT to_regprocedure('scaleops.rls_set_context(text,text,text[])') IS NOT NULL, "
                 + "(SELECT relforcerowsecurity FROM pg_class WHERE oid = 'documents'::regclass), "
-                + "(SELECT count(*) FROM pg_policy WHERE polname LIKE 'scaleops\\_%')");
+                + "(SELECT count(*) FROM pg_policy WHERE polname LIKE 'scaleops\\_%'), "
+                + "(SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('scaleops.rls_set_context(text,text,text[])'))");
             await using var reader = await command.ExecuteReaderAsync();
             await reader.ReadAsync();
             Assert.True(reader.GetBoolean(0));
             Assert.True(reader.GetBoolean(1));
             Assert.Equal(7, reader.GetInt64(2));
+            // The latest body (migration rls/0002: one expression), not only the first migration's.
+            Assert.Contains("OPERATOR(pg_catalog.||)", reader.GetString(3), System.StringComparison.Ordinal);
         }
         finally
         {
