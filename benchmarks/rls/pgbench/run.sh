@@ -3,6 +3,8 @@
 # Needs the RLS benchmark database (benchmarks/rls/run.sh builds it and installs the shipped procedure), then:
 #   benchmarks/rls/pgbench/run.sh setup          # reference procedures: rls/0001's body (a PERFORM), an empty one
 #   benchmarks/rls/pgbench/run.sh exec 10        # pairs of 20,000 CALLs: shipped body against rls/0001's, server µs per CALL
+#   benchmarks/rls/pgbench/run.sh exec 10 reset  # the same as Npgsql sends it by default: DISCARD ALL first (its pool reset),
+#                                                # statements not prepared (10,000 per run)
 #   benchmarks/rls/pgbench/run.sh tps 8 4         # rounds of 4 s per variant, rotated: transactions/s, ratio to the query alone
 # Variants: query (explicit WHERE, BYPASSRLS role), empty (an empty statement before it in one pipeline), context /
 # perform / noop (CALL of the shipped, the rls/0001 and an empty procedure, then the query without WHERE, RLS role).
@@ -29,10 +31,15 @@ case "${1:-}" in
     sql "GRANT EXECUTE ON PROCEDURE public.ctx_empty(text, text, text[]) TO PUBLIC" ;;
   exec)
     sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1
+    mode=(-t 20000); scripts="$here"
+    if [ "${3:-}" = reset ]; then
+      mode=(-t 10000 -M extended); scripts="$(mktemp -d)"
+      for v in perform context; do { echo "DISCARD ALL;"; cat "$here/$v.sql"; } >"$scripts/$v.sql"; done
+    fi
     for pair in $(seq 1 "${2:-10}"); do
       sql "SELECT pg_stat_statements_reset()" >/dev/null
       if [ $((pair % 2)) = 0 ]; then order="perform context"; else order="context perform"; fi
-      for v in $order; do bench "$v" bench_app -t 20000 >/dev/null; done
+      for v in $order; do here="$scripts" bench "$v" bench_app "${mode[@]}" >/dev/null; done
       sql "SELECT '$pair ' || string_agg(split_part(split_part(query, '(', 1), ' ', 2) || ' ' || round(mean_exec_time::numeric * 1000, 2), '  ' ORDER BY query)
            FROM pg_stat_statements WHERE query LIKE 'CALL %'"
     done ;;
