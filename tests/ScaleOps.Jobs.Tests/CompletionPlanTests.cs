@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -113,46 +112,17 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
         }
 
         var lease = (JobSql.LeaseStatement)typeof(JobSql).GetProperty(statement)!.GetValue(new JobSql("scaleops"))!;
-        var sql = byKey ? lease.ByKey : lease.Scan;
-        var parameters = Parameters(size);
-        var names = new List<string>();
-        var numbered = Regex.Replace(sql, @"@([a-z_]+)", m =>
-        {
-            var name = m.Groups[1].Value;
-            if (!names.Contains(name))
-            {
-                names.Add(name);
-            }
-
-            return "$" + (names.IndexOf(name) + 1);
-        });
+        var arguments = Parameters(size).ToDictionary(p => p.Key, p => GenericPlan.Literal(p.Value.Type, p.Value.Value));
 
         // The statement as the worker sends it: in the store's batch for such statements, as a prepared statement's
         // generic plan (what it runs on after five executions).
         var store = new JobStore(database.DataSource, Options.Create(new ScaleOpsOptions { Schema = "scaleops" }));
-        var types = string.Join(", ", names.Select(n => parameters[n].Type));
-        var values = string.Join(", ", names.Select(n => $"'{parameters[n].Value}'::{parameters[n].Type}"));
-        var plan = string.Empty;
+        string plan;
         await using (var connection = await database.DataSource.OpenConnectionAsync())
         await using (var transaction = await connection.BeginTransactionAsync())
         {
             await using var batch = store.NewLeaseBatch(connection, transaction);
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"PREPARE batch_plan ({types}) AS {numbered}"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE batch_plan ({values})"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand("DEALLOCATE batch_plan"));
-            await using (var reader = await batch.ExecuteReaderAsync())
-            {
-                do
-                {
-                    if (reader.FieldCount == 1 && reader.GetName(0) == "QUERY PLAN" && await reader.ReadAsync())
-                    {
-                        plan = reader.GetString(0);
-                    }
-                }
-                while (await reader.NextResultAsync());
-            }
-
+            plan = await GenericPlan.ExplainAsync(batch, byKey ? lease.ByKey : lease.Scan, arguments);
             await transaction.RollbackAsync();
         }
 

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.Jobs.Internal;
@@ -43,50 +42,21 @@ public class FetchPlanTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     /// <summary>The fetch as the worker sends it, as a prepared statement's generic plan, run and rolled back.</summary>
     private async Task<JsonDocument> ExplainFetchAsync()
     {
-        var values = new Dictionary<string, (string Type, string Value)>
+        var arguments = new Dictionary<string, (string Type, string Sql)>
         {
-            ["queue"] = ("text", "fp"),
-            ["limit"] = ("integer", "10"),
-            ["max_tenants"] = ("integer", "10"),
-            ["max_scan"] = ("integer", "110"),
-            ["cursor"] = ("text", ""),
-            ["tenant_cap"] = ("integer", "0"),
+            ["queue"] = GenericPlan.Literal("text", "fp"),
+            ["limit"] = GenericPlan.Literal("integer", "10"),
+            ["max_tenants"] = GenericPlan.Literal("integer", "10"),
+            ["max_scan"] = GenericPlan.Literal("integer", "110"),
+            ["cursor"] = GenericPlan.Literal("text", ""),
+            ["tenant_cap"] = GenericPlan.Literal("integer", "0"),
             ["now"] = ("timestamptz", "now()"),
             ["lease_until"] = ("timestamptz", "now() + interval '5 minutes'"),
         };
-        var names = new List<string>();
-        var numbered = Regex.Replace(new JobSql("scaleops").Fetch, @"@([a-z_]+)", m =>
-        {
-            if (!names.Contains(m.Groups[1].Value))
-            {
-                names.Add(m.Groups[1].Value);
-            }
-
-            return "$" + (names.IndexOf(m.Groups[1].Value) + 1);
-        });
-        var types = string.Join(", ", names.Select(n => values[n].Type));
-        var arguments = string.Join(", ", names.Select(n => values[n].Value.Contains('(') ? values[n].Value : $"'{values[n].Value}'::{values[n].Type}"));
-
         await using var connection = await database.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"PREPARE fetch_plan ({types}) AS {numbered}"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE fetch_plan ({arguments})"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("DEALLOCATE fetch_plan"));
-        var plan = string.Empty;
-        await using (var reader = await batch.ExecuteReaderAsync())
-        {
-            do
-            {
-                if (reader.FieldCount == 1 && reader.GetName(0) == "QUERY PLAN" && await reader.ReadAsync())
-                {
-                    plan = reader.GetString(0);
-                }
-            }
-            while (await reader.NextResultAsync());
-        }
-
+        var plan = await GenericPlan.ExplainAsync(batch, new JobSql("scaleops").Fetch, arguments);
         await transaction.RollbackAsync();
         return JsonDocument.Parse(plan);
     }
