@@ -74,9 +74,13 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         return "the shared database";
     }
 
-    public ValueTask<NpgsqlDataSource> SelectAsync(TenantId tenant, TenantDataAccess access, CancellationToken cancellationToken)
+    /// <summary>
+    /// Where <paramref name="tenant"/>'s work of this kind goes: its shard when placed; otherwise the shared primary, or for
+    /// <see cref="TenantDataAccess.ReadOnly"/> a healthy replica of it (the primary when none is). No tenant: not placed.
+    /// </summary>
+    public ValueTask<NpgsqlDataSource> SelectAsync(TenantId? tenant, TenantDataAccess access, CancellationToken cancellationToken)
     {
-        if (_placements.TryGetValue(tenant, out var shard))
+        if (tenant is { } t && _placements.TryGetValue(t, out var shard))
         {
             return ValueTask.FromResult(shard);
         }

@@ -51,6 +51,20 @@ internal static class RlsSnippets
             .AddInterceptors(sp.GetRequiredService<RlsDbCommandInterceptor>()));
         #endregion
     }
+
+    public static async Task ReadFromReplicasAsync(IDbContextFactory<AppDb> contexts, CancellationToken ct)
+    {
+        #region readme src/ScaleOps.Rls.EntityFrameworkCore/README.md 2
+        await using var db = await contexts.CreateDbContextAsync(ct);        // IDbContextFactory<AppDb>
+        using (db.ReadFromReplicas())
+        {
+            var recent = await db.Orders.OrderByDescending(o => o.CreatedAt).Take(50).ToListAsync(ct);  // a replica
+        }
+
+        db.Orders.Add(new Order { CreatedAt = DateTime.UtcNow });
+        await db.SaveChangesAsync(ct);                                       // the primary
+        #endregion
+    }
 }
 
 internal sealed record NewDocument(string Title);

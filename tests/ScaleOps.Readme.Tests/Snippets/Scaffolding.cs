@@ -13,6 +13,8 @@ public sealed class DocumentStore
 public sealed class Order
 {
     public int Id { get; set; }
+
+    public DateTime CreatedAt { get; set; }
 }
 
 public sealed class AppDb(DbContextOptions<AppDb> options) : DbContext(options)

@@ -138,6 +138,81 @@ public abstract class IsolationSuite(RlsDatabase database)
     }
 
     [Fact]
+    public async Task EF_Core_tracked_updates_and_deletes_of_the_tenant_s_own_rows_save()
+    {
+        // SaveChanges checks the rows each UPDATE and DELETE affected (optimistic concurrency): the context call in front
+        // of the statement must not change the count it reads.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("ef-tracked"));
+        await using var db = apis.NewContext();
+        var documents = Enumerable.Range(0, 3).Select(i => new Document { TenantId = "ef-tracked", Title = $"tracked {i}" }).ToList();
+        db.Documents.AddRange(documents);
+        await db.SaveChangesAsync();
+
+        documents[0].Title = "renamed";
+        db.Documents.Remove(documents[1]);
+        Assert.Equal(2, await db.SaveChangesAsync());
+        documents[2].Title = "renamed too";
+        Assert.Equal(1, db.SaveChanges());
+
+        await using var check = apis.NewContext();
+        Assert.Equal(["renamed", "renamed too"], await check.Documents.OrderBy(d => d.Id).Select(d => d.Title).ToListAsync());
+    }
+
+    [Fact]
+    public async Task EF_Core_SaveChanges_under_another_tenant_in_one_transaction_cannot_change_the_first_tenant_s_rows()
+    {
+        // One EF Core transaction, used under two tenant scopes: a row loaded as t05 and saved as t06 stays t05's.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        await using var db = apis.NewContext();
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            Document loaded;
+            using (apis.Tenants.BeginScope(new TenantId("t05")))
+            {
+                loaded = await db.Documents.OrderBy(d => d.Id).FirstAsync();
+                loaded.Title = "renamed as t05";
+                Assert.Equal(1, await db.SaveChangesAsync());
+            }
+
+            using (apis.Tenants.BeginScope(new TenantId("t06")))
+            {
+                loaded.Title = "hijacked by t06";
+                await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => db.SaveChangesAsync());
+            }
+        }
+
+        await using var admin = NpgsqlDataSource.Create(Database.ConnectionString);
+        await using var check = admin.CreateCommand("SELECT count(*) FROM documents WHERE title LIKE 'hijacked%' OR title LIKE 'renamed as%'");
+        Assert.Equal(0L, await check.ExecuteScalarAsync()); // nothing committed: the transaction was disposed, not committed
+    }
+
+    [Fact]
+    public async Task EF_Core_SaveChanges_without_a_transaction_is_refused_with_the_reason()
+    {
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("ef-never"));
+        await using var db = apis.NewContext();
+        db.Database.AutoTransactionBehavior = AutoTransactionBehavior.Never;
+        db.Documents.Add(new Document { TenantId = "ef-never", Title = "never" });
+        var refused = await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
+        Assert.Contains("AutoTransactionBehavior.Never", Assert.IsType<InvalidOperationException>(refused.InnerException).Message, StringComparison.Ordinal);
+
+        // With a transaction of its own it saves.
+        await using (var transaction = await db.Database.BeginTransactionAsync())
+        {
+            Assert.Equal(1, await db.SaveChangesAsync());
+            await transaction.CommitAsync();
+        }
+
+        await using var check = apis.NewContext();
+        Assert.Equal(1, await check.Documents.CountAsync());
+    }
+
+    [Fact]
     public async Task EF_Core_saves_a_batch_for_its_tenant_and_cannot_touch_another()
     {
         await using var services = RlsDatabase.Services(AppConnectionString(5));

@@ -17,7 +17,7 @@ namespace ScaleOps.Rls.Tests.Routing;
 /// Read/write splitting against the real streaming replica of the test server (scripts/servers.d/pgreplica.sh).
 /// The one test that pauses replay resumes it in a finally block; no other class uses the replica.
 /// </summary>
-public class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDatabase>, IAsyncLifetime
+public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<RlsDatabase>, IAsyncLifetime
 {
     private string Replica(string? applicationName = null) =>
         new NpgsqlConnectionStringBuilder(PostgresReplicaServer.ConnectionStringFor(database.Name, RlsDatabase.AppRole))

@@ -1,0 +1,88 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Npgsql;
+using ScaleOps.Diagnostics;
+using ScaleOps.Rls.EntityFrameworkCore;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Routing;
+
+/// <summary>EF Core's reads inside <see cref="RlsDbContextExtensions.ReadFromReplicas"/>, against the same real streaming replica.</summary>
+public partial class ReplicaRoutingTests
+{
+    private static async Task<(bool Standby, string App)> WhereAsync(DocumentsContext db) =>
+        (await db.Database.SqlQueryRaw<bool>("SELECT pg_is_in_recovery() AS \"Value\"").SingleAsync(),
+         await db.Database.SqlQueryRaw<string>("SELECT current_setting('application_name') AS \"Value\"").SingleAsync());
+
+    [Fact]
+    public async Task EF_Core_reads_in_a_replica_scope_go_to_the_replica_under_rls_while_SaveChanges_and_later_reads_use_the_primary()
+    {
+        await using var services = Services(TimeSpan.FromMinutes(1), Replica("ef"));
+        var apis = new RlsApis(services);
+        using var tenant = apis.Tenants.BeginScope(new TenantId("t09"));
+        await using var db = apis.NewContext();
+        var added = new Document { TenantId = "t09", Title = "saved inside a replica scope" };
+        using (db.ReadFromReplicas())
+        {
+            Assert.Equal((true, "ef"), await WhereAsync(db));
+            Assert.Equal(Enumerable.Repeat("t09", 9), await db.Documents.Select(d => d.TenantId).ToListAsync());
+
+            // The synchronous API takes the same route.
+            Assert.True(db.Database.SqlQueryRaw<bool>("SELECT pg_is_in_recovery() AS \"Value\"").AsEnumerable().Single());
+            Assert.Equal(9, db.Documents.Count());
+
+            // A replica refuses writes ("cannot execute INSERT in a read-only transaction"): SaveChanges goes to the primary.
+            db.Documents.Add(added);
+            await db.SaveChangesAsync();
+            Assert.Equal((true, "ef"), await WhereAsync(db));
+        }
+
+        Assert.False((await WhereAsync(db)).Standby);
+        Assert.Equal(10, await db.Documents.CountAsync());
+        db.Documents.Remove(added);
+        await db.SaveChangesAsync();
+    }
+
+    [Fact]
+    public async Task EF_Core_replica_reads_fall_back_to_the_primary_when_no_replica_is_healthy_or_one_refuses_the_connection()
+    {
+        var replica = new NpgsqlConnectionStringBuilder(Replica("proxied"));
+        await using var proxy = new FaultyTcpProxy(replica.Host!, replica.Port, FaultyTcpProxy.ProxyMode.Forward);
+        replica.Port = proxy.Port;
+        replica.Pooling = false;
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.ReplicaConnectionStrings.Add(replica.ToString());
+            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30);
+        });
+        using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
+        var apis = new RlsApis(services);
+        using var tenant = apis.Tenants.BeginScope(new TenantId("t03"));
+        await using var db = apis.NewContext();
+        using var replicaReads = db.ReadFromReplicas();
+        Assert.Equal((true, "proxied"), await WhereAsync(db));
+
+        // Healthy for another minute by its last check, but its connections are now refused: the read goes to the primary.
+        proxy.Mode = FaultyTcpProxy.ProxyMode.Refuse;
+        Assert.False(await StandbyAsync(db));
+        Assert.Equal(1, Assert.Single(fallbacks.GetMeasurementSnapshot()).Value);
+        var accepted = proxy.Accepted;
+
+        // Now known to be down: no replica is healthy, so reads stay on the primary without trying it (one fallback each).
+        Assert.Equal(3, await db.Documents.CountAsync());
+        Assert.False(await StandbyAsync(db));
+        Assert.Equal(3, fallbacks.GetMeasurementSnapshot().Count);
+        Assert.Equal(accepted, proxy.Accepted);
+    }
+
+    private static Task<bool> StandbyAsync(DocumentsContext db) =>
+        db.Database.SqlQueryRaw<bool>("SELECT pg_is_in_recovery() AS \"Value\"").SingleAsync();
+}
