@@ -9,6 +9,8 @@
 #                                  more exposed to a noisy machine)
 #   benchmarks/rls/run.sh --profile  where the overhead goes: pool of one connection per variant, wall time plus client
 #                                  and backend CPU per request (/proc/*/schedstat) for context-setting alternatives
+#   benchmarks/rls/run.sh --ef-save  EF Core SaveChanges (insert; load and update) through RlsDbCommandInterceptor
+#                                  against plain EF Core as a BYPASSRLS role, interleaved rounds
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo"

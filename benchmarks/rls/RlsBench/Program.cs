@@ -29,6 +29,12 @@ public static class Program
             return;
         }
 
+        if (args.Contains("--ef-save"))
+        {
+            await EfSave.RunAsync();
+            return;
+        }
+
         await using (var admin = await PostgresServer.OpenAdminAsync(RlsBenchmarkData.Database))
         {
             foreach (var sql in new[]
