@@ -50,7 +50,7 @@ internal static class EfSave
         }
 
         var tenant = Guid.Parse("00000000-0000-4000-8000-00000000e5a7");
-        await using var scaleOps = Build("bench_app");
+        await using var scaleOps = Variants.Build("bench_app");
         var interceptor = scaleOps.GetRequiredService<RlsDbCommandInterceptor>();
         var oursOptions = new DbContextOptionsBuilder<NotesContext>().UseNpgsql(scaleOps.GetRequiredService<NpgsqlDataSource>())
             .AddInterceptors(interceptor).Options;
@@ -142,25 +142,9 @@ internal static class EfSave
     private static string Summary(List<double> values, string format) =>
         $"{Median(values).ToString(format, CultureInfo.InvariantCulture)} [{values.Min().ToString(format, CultureInfo.InvariantCulture)}-{values.Max().ToString(format, CultureInfo.InvariantCulture)}]";
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
-    }
+    private static double Median(List<double> values) => Program.Median(values);
 
-    private static string Load() => System.IO.File.ReadAllText("/proc/loadavg").Trim();
-
-    private static ServiceProvider Build(string role)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddScaleOps(o =>
-        {
-            o.ConnectionString = RlsBenchmarkData.ConnectionString(role);
-            o.ApplyMigrationsOnStart = false;
-        }).AddRls(o => o.VerifyOnStart = false).AddRlsEntityFrameworkCore();
-        return services.BuildServiceProvider();
-    }
+    private static string Load() => Program.LoadAverage();
 
     private sealed class Note
     {

@@ -295,12 +295,7 @@ public static class Profile
         return values;
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        var mid = sorted.Count / 2;
-        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
+    private static double Median(List<double> values) => Program.Median(values);
 
-    private static string Load() => File.ReadAllText("/proc/loadavg").Trim();
+    private static string Load() => Program.LoadAverage();
 }

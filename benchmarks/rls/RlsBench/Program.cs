@@ -65,7 +65,7 @@ public static class Program
         Console.WriteLine($"finished {DateTime.UtcNow:u}, load {LoadAverage()}");
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
@@ -150,7 +150,7 @@ public static class Program
         }
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToList();
         var mid = sorted.Count / 2;

@@ -139,7 +139,8 @@ public sealed class Variants : IAsyncDisposable
         return new Variants(all, [ours, wrapped, membership], [plain, naive]);
     }
 
-    private static ServiceProvider Build(string role)
+    /// <summary>The ScaleOps services of one benchmark role (EF Core's interceptor registered too, for <c>--ef-save</c>).</summary>
+    internal static ServiceProvider Build(string role)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -147,7 +148,7 @@ public sealed class Variants : IAsyncDisposable
         {
             o.ConnectionString = RlsBenchmarkData.ConnectionString(role);
             o.ApplyMigrationsOnStart = false;
-        }).AddRls(o => o.VerifyOnStart = false);
+        }).AddRls(o => o.VerifyOnStart = false).AddRlsEntityFrameworkCore();
         return services.BuildServiceProvider();
     }
 

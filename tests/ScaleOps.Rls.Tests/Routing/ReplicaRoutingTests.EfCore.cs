@@ -4,7 +4,6 @@ using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Npgsql;
 using ScaleOps.Diagnostics;
 using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Tests.Support;
@@ -52,17 +51,9 @@ public partial class ReplicaRoutingTests
     [Fact]
     public async Task EF_Core_replica_reads_fall_back_to_the_primary_when_no_replica_is_healthy_or_one_refuses_the_connection()
     {
-        var replica = new NpgsqlConnectionStringBuilder(Replica("proxied"));
-        await using var proxy = new FaultyTcpProxy(replica.Host!, replica.Port, FaultyTcpProxy.ProxyMode.Forward);
-        replica.Port = proxy.Port;
-        replica.Pooling = false;
-        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
-        {
-            o.ReplicaConnectionStrings.Add(replica.ToString());
-            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
-            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
-            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30);
-        });
+        var (proxy, services) = ProxiedReplica();
+        await using var disposeProxy = proxy;
+        await using var disposeServices = services;
         using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
         var apis = new RlsApis(services);
         using var tenant = apis.Tenants.BeginScope(new TenantId("t03"));

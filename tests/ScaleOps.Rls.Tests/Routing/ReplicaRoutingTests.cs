@@ -60,6 +60,25 @@ public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<R
         o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30); // routing, not the timeout, is under test: a slow machine must not fail it
     }, time);
 
+    /// <summary>
+    /// The replica behind a local TCP proxy (application name "proxied", no pooling), checked once a minute: once a read
+    /// found it healthy, the proxy can refuse its connections while the router still counts it healthy.
+    /// </summary>
+    private (FaultyTcpProxy Proxy, ServiceProvider Services) ProxiedReplica()
+    {
+        var replica = new NpgsqlConnectionStringBuilder(Replica("proxied"));
+        var proxy = new FaultyTcpProxy(replica.Host!, replica.Port, FaultyTcpProxy.ProxyMode.Forward);
+        replica.Port = proxy.Port;
+        replica.Pooling = false;
+        return (proxy, RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.ReplicaConnectionStrings.Add(replica.ToString());
+            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
+            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30);
+        }));
+    }
+
     private static async Task<(bool Standby, string App, long Rows)> WhereAsync(ITenantDataSource data, TenantDataAccess access)
     {
         await using var connection = await data.OpenConnectionAsync(access);
@@ -147,17 +166,9 @@ public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<R
     [Fact]
     public async Task A_replica_that_passed_its_check_but_refuses_the_read_s_connection_falls_back_to_the_primary()
     {
-        var replica = new NpgsqlConnectionStringBuilder(Replica("proxied"));
-        await using var proxy = new FaultyTcpProxy(replica.Host!, replica.Port, FaultyTcpProxy.ProxyMode.Forward);
-        replica.Port = proxy.Port;
-        replica.Pooling = false;
-        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
-        {
-            o.ReplicaConnectionStrings.Add(replica.ToString());
-            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
-            o.ReplicaCheckInterval = TimeSpan.FromMinutes(1);
-            o.ReplicaCheckTimeout = TimeSpan.FromSeconds(30);
-        });
+        var (proxy, services) = ProxiedReplica();
+        await using var disposeProxy = proxy;
+        await using var disposeServices = services;
         using var fallbacks = new MetricCollector<long>(services.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
         var data = services.GetRequiredService<ITenantDataSource>();
         using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t02"));
