@@ -105,6 +105,14 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
             return SetContextForSaveAsync(npgsql, async, cancellationToken);
         }
 
+        // Migrations (Database.Migrate through the application's context) get no context call: DDL needs none, a data
+        // step on a protected table sees no rows either way (no tenant), and a statement that cannot run in a
+        // transaction block (CREATE INDEX CONCURRENTLY) would fail in a two-statement batch.
+        if (eventData.CommandSource == CommandSource.Migrations)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         Prefix(npgsql);
         return ValueTask.CompletedTask;
     }
