@@ -41,10 +41,32 @@ public abstract class IsolationSuite(RlsDatabase database)
             {
                 var n = random.Next(1, RlsDatabase.TenantCount + 1);
                 var tenant = RlsDatabase.Tenant(n);
-                var op = random.Next(7);
+                var op = random.Next(8);
                 try
                 {
-                    if (op == 6)
+                    if (op == 7)
+                    {
+                        // EF Core SaveChanges (insert, tracked update, delete) in a transaction rolled back, so other
+                        // workers' counts stay as seeded: each save sets the context in the transaction first.
+                        using var scope = apis.Tenants.BeginScope(new TenantId(tenant));
+                        await using var db = apis.NewContext();
+                        await using var tx = await db.Database.BeginTransactionAsync();
+                        var document = new Document { TenantId = tenant, Title = "ef stress" };
+                        db.Documents.Add(document);
+                        await db.SaveChangesAsync();
+                        document.Title = "ef stress, renamed";
+                        await db.SaveChangesAsync();
+                        var seen = await db.Documents.Select(d => d.TenantId).ToListAsync();
+                        db.Documents.Remove(document);
+                        await db.SaveChangesAsync();
+                        if (seen.Count != n + 1 || seen.Any(t => t != tenant))
+                        {
+                            failures.Enqueue($"EF Core as {tenant} saw {seen.Count} rows of {string.Join(",", seen.Distinct())} after its save");
+                        }
+
+                        await tx.RollbackAsync();
+                    }
+                    else if (op == 6)
                     {
                         // Raw work with no tenant on the same pool: must see nothing, whatever ran before on the connection.
                         await using var command = apis.Raw.CreateCommand("SELECT count(*) FROM documents");
