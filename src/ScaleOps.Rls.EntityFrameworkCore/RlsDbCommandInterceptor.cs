@@ -49,12 +49,9 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
     }
 
     /// <inheritdoc />
-    public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
-        DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-    {
-        await ApplyAsync(command, eventData, async: true, cancellationToken).ConfigureAwait(false);
-        return result;
-    }
+    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+        DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default) =>
+        After(ApplyAsync(command, eventData, async: true, cancellationToken), result);
 
     /// <inheritdoc />
     public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
@@ -64,12 +61,9 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
     }
 
     /// <inheritdoc />
-    public override async ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
-        DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
-    {
-        await ApplyAsync(command, eventData, async: true, cancellationToken).ConfigureAwait(false);
-        return result;
-    }
+    public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
+        DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
+        After(ApplyAsync(command, eventData, async: true, cancellationToken), result);
 
     /// <inheritdoc />
     public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
@@ -79,11 +73,20 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
     }
 
     /// <inheritdoc />
-    public override async ValueTask<InterceptionResult<object>> ScalarExecutingAsync(
-        DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken cancellationToken = default)
+    public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(
+        DbCommand command, CommandEventData eventData, InterceptionResult<object> result, CancellationToken cancellationToken = default) =>
+        After(ApplyAsync(command, eventData, async: true, cancellationToken), result);
+
+    // The result once the context is applied; no state machine when it was applied synchronously (a prefix).
+    private static ValueTask<T> After<T>(ValueTask applied, T result)
     {
-        await ApplyAsync(command, eventData, async: true, cancellationToken).ConfigureAwait(false);
-        return result;
+        return applied.IsCompletedSuccessfully ? ValueTask.FromResult(result) : AwaitAsync(applied, result);
+
+        static async ValueTask<T> AwaitAsync(ValueTask applied, T result)
+        {
+            await applied.ConfigureAwait(false);
+            return result;
+        }
     }
 
     // The synchronous path runs synchronously to the end (no await inside completes asynchronously with async: false).
