@@ -20,6 +20,10 @@ public partial class ReplicaRoutingTests
          await db.Database.SqlQueryRaw<string>("SELECT current_setting('application_name') AS \"Value\"").SingleAsync());
 
     [Fact]
+    public void A_replica_scope_needs_a_context() =>
+        Assert.Equal("context", Assert.Throws<ArgumentNullException>(() => RlsDbContextExtensions.ReadFromReplicas(null!)).ParamName);
+
+    [Fact]
     public async Task EF_Core_reads_in_a_replica_scope_go_to_the_replica_under_rls_while_SaveChanges_and_later_reads_use_the_primary()
     {
         await using var services = Services(TimeSpan.FromMinutes(1), Replica("ef"));
