@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Tests.Support;
 using ScaleOps.Tenancy;
 
@@ -33,6 +34,26 @@ public abstract partial class IsolationSuite
 
         await using var check = apis.NewContext();
         Assert.Equal(["renamed", "renamed too"], await check.Documents.OrderBy(d => d.Id).Select(d => d.Title).ToListAsync());
+    }
+
+    [Fact]
+    public async Task EF_Core_SaveChanges_works_under_a_retrying_execution_strategy()
+    {
+        // EnableRetryOnFailure refuses transactions begun outside the strategy; the transaction SaveChanges now always
+        // uses is EF Core's own, begun inside it.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("ef-retry"));
+        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(apis.Raw, o => o.EnableRetryOnFailure())
+            .AddInterceptors(services.GetRequiredService<RlsDbCommandInterceptor>())
+            .Options);
+        var document = new Document { TenantId = "ef-retry", Title = "retry" };
+        db.Documents.Add(document);
+        await db.SaveChangesAsync();
+        document.Title = "retried";
+        Assert.Equal(1, await db.SaveChangesAsync());
+        Assert.Equal("retried", await db.Documents.Select(d => d.Title).SingleAsync());
     }
 
     [Fact]
