@@ -86,11 +86,17 @@ public sealed partial class RlsDbCommandInterceptor
     private async ValueTask SetContextForSaveAsync(NpgsqlCommand command, bool async, CancellationToken cancellationToken)
     {
         var connection = command.Connection ?? throw new InvalidOperationException("An EF Core SaveChanges command has no connection.");
-        var transaction = command.Transaction ?? throw new InvalidOperationException(
-            "EF Core's SaveChanges runs a batch outside a transaction (AutoTransactionBehavior.Never, or an ambient TransactionScope): "
-            + "RlsDbCommandInterceptor sets the tenant context in SaveChanges' transaction before its batches, because a context call "
-            + "inside a batch would shift the row counts EF Core checks. Leave AutoTransactionBehavior at WhenNeeded or Always, or "
-            + "begin a transaction (Database.BeginTransaction, or a ScaleOps tenant transaction with UseTransaction).");
+        // In an ambient TransactionScope the connection is enlisted: its commands run in that transaction without naming it.
+        var transaction = command.Transaction;
+        if (transaction is null && System.Transactions.Transaction.Current is null)
+        {
+            throw new InvalidOperationException(
+                "EF Core's SaveChanges runs a batch outside a transaction (AutoTransactionBehavior.Never): RlsDbCommandInterceptor sets "
+                + "the tenant context in SaveChanges' transaction before its batches, because a context call inside a batch would shift "
+                + "the row counts EF Core checks. Leave AutoTransactionBehavior at WhenNeeded or Always, or begin a transaction "
+                + "(Database.BeginTransaction, a TransactionScope, or a ScaleOps tenant transaction with UseTransaction).");
+        }
+
         await using var call = new NpgsqlCommand(_context.CommandText, connection, transaction);
         call.Parameters.Add(TenantContextCommand.Text(_tenantContext.Tenant?.Value));
         call.Parameters.Add(TenantContextCommand.Text(_tenantContext.UserId));

@@ -57,6 +57,27 @@ public abstract partial class IsolationSuite
     }
 
     [Fact]
+    public async Task EF_Core_SaveChanges_in_an_ambient_TransactionScope_sets_the_context_in_it()
+    {
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("ef-scope"));
+        var document = new Document { TenantId = "ef-scope", Title = "in a scope" };
+        using (var transaction = new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+        {
+            await using var db = apis.NewContext();
+            db.Documents.Add(document);
+            await db.SaveChangesAsync();
+            document.Title = "renamed in a scope";
+            Assert.Equal(1, await db.SaveChangesAsync());
+            transaction.Complete();
+        }
+
+        await using var check = apis.NewContext();
+        Assert.Equal("renamed in a scope", await check.Documents.Select(d => d.Title).SingleAsync());
+    }
+
+    [Fact]
     public async Task EF_Core_SaveChanges_under_another_tenant_in_one_transaction_cannot_change_the_first_tenant_s_rows()
     {
         // One EF Core transaction, used under two tenant scopes: a row loaded as t05 and saved as t06 stays t05's.
