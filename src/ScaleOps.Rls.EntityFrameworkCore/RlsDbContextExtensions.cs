@@ -15,19 +15,25 @@ public static class RlsDbContextExtensions
     /// applied there as on the primary. <c>SaveChanges</c> still writes to the primary; a tenant placed on a shard stays on
     /// its shard. A connection that is already open (an explicit <c>OpenConnection</c>, a transaction) stays where it is,
     /// and a transaction begun inside the scope runs on the replica, where PostgreSQL refuses writes. Scopes nest; dispose
-    /// each one (a pooled context keeps the mode until then).
+    /// each one. A pooled context returned to its pool ends the scopes of that lease: the next lease reads from the primary
+    /// even if a scope was never disposed, and disposing such a stale scope later does not end the new lease's scopes.
     /// </summary>
     /// <param name="context">A context configured with <see cref="RlsDbCommandInterceptor"/>.</param>
     /// <returns>The scope; dispose it to read from the primary again.</returns>
     public static IDisposable ReadFromReplicas(this DbContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var state = ReplicaReads.Of(context);
-        Interlocked.Increment(ref state.Scopes);
-        return new Scope(state);
+        var lease = context.ContextId.Lease;
+        var state = ReplicaReads.Of(context, lease);
+        lock (state)
+        {
+            state.Scopes++;
+        }
+
+        return new Scope(state, lease);
     }
 
-    private sealed class Scope(ReplicaReads state) : IDisposable
+    private sealed class Scope(ReplicaReads state, int lease) : IDisposable
     {
         private int _disposed;
 
@@ -35,39 +41,76 @@ public static class RlsDbContextExtensions
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                Interlocked.Decrement(ref state.Scopes);
+                lock (state)
+                {
+                    if (state.Lease == lease && state.Scopes > 0)
+                    {
+                        state.Scopes--;
+                    }
+                }
             }
         }
     }
 }
 
-/// <summary>Per context: open <see cref="RlsDbContextExtensions.ReadFromReplicas"/> scopes, and <c>SaveChanges</c> calls in flight.</summary>
+/// <summary>
+/// Per context: open <see cref="RlsDbContextExtensions.ReadFromReplicas"/> scopes, and <c>SaveChanges</c> calls in flight,
+/// for one lease of the context (<see cref="DbContextId.Lease"/>: a pooled context gets a new lease each time it leaves its
+/// pool; an unpooled one keeps lease 0). Counts of an earlier lease are dropped when the context is next seen.
+/// </summary>
 internal sealed class ReplicaReads
 {
     private static readonly ConditionalWeakTable<DbContext, ReplicaReads> States = [];
 
+    public int Lease;
     public int Scopes;
     public int Saves;
 
-    public static ReplicaReads Of(DbContext context) => States.GetValue(context, static _ => new ReplicaReads());
+    /// <summary>The state of <paramref name="context"/>'s current lease; call under no lock.</summary>
+    public static ReplicaReads Of(DbContext context, int lease)
+    {
+        var state = States.GetValue(context, _ => new ReplicaReads { Lease = lease });
+        lock (state)
+        {
+            if (state.Lease != lease)
+            {
+                (state.Lease, state.Scopes, state.Saves) = (lease, 0, 0);
+            }
+        }
+
+        return state;
+    }
 
     /// <summary><c>SaveChanges</c> starts (<paramref name="delta"/> 1) or ends (-1) on a context that has used replica reads.</summary>
     public static void Saving(DbContext? context, int delta)
     {
         if (context is not null && States.TryGetValue(context, out var state))
         {
-            if (delta > 0)
+            var lease = context.ContextId.Lease;
+            lock (state)
             {
-                Interlocked.Increment(ref state.Saves);
-            }
-            else if (Interlocked.Decrement(ref state.Saves) < 0)
-            {
-                Interlocked.Exchange(ref state.Saves, 0); // a save that began before the first scope
+                if (state.Lease != lease)
+                {
+                    (state.Lease, state.Scopes, state.Saves) = (lease, 0, 0);
+                }
+
+                // Below zero: a save that began before the first scope of this lease.
+                state.Saves = Math.Max(0, state.Saves + delta);
             }
         }
     }
 
     /// <summary>Whether a connection <paramref name="context"/> opens now is for replica reads.</summary>
-    public static bool Wanted(DbContext? context) =>
-        context is not null && States.TryGetValue(context, out var state) && Volatile.Read(ref state.Scopes) > 0 && Volatile.Read(ref state.Saves) == 0;
+    public static bool Wanted(DbContext? context)
+    {
+        if (context is null || !States.TryGetValue(context, out var state))
+        {
+            return false;
+        }
+
+        lock (state)
+        {
+            return state.Lease == context.ContextId.Lease && state.Scopes > 0 && state.Saves == 0;
+        }
+    }
 }

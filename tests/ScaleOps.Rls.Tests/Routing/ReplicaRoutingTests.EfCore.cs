@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ScaleOps.Diagnostics;
@@ -50,6 +51,42 @@ public partial class ReplicaRoutingTests
         Assert.Equal(10, await db.Documents.CountAsync());
         db.Documents.Remove(added);
         await db.SaveChangesAsync();
+    }
+
+    [Fact]
+    public async Task A_pooled_context_returned_with_an_undisposed_replica_scope_reads_from_the_primary_on_its_next_lease()
+    {
+        await using var services = Services(TimeSpan.FromMinutes(1), Replica("pooled"));
+        var apis = new RlsApis(services);
+        var factory = new PooledDbContextFactory<DocumentsContext>(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(apis.Raw)
+            .AddInterceptors(services.GetRequiredService<RlsDbCommandInterceptor>())
+            .Options, poolSize: 1);
+        using var tenant = apis.Tenants.BeginScope(new TenantId("t04"));
+
+        DocumentsContext first;
+        IDisposable forgotten;
+        await using (first = await factory.CreateDbContextAsync())
+        {
+            forgotten = first.ReadFromReplicas(); // never disposed in this lease
+            Assert.Equal((true, "pooled"), await WhereAsync(first));
+        }
+
+        await using (var second = await factory.CreateDbContextAsync())
+        {
+            Assert.Same(first, second); // the pool's one instance, leased again
+            Assert.False((await WhereAsync(second)).Standby);
+
+            // A scope of this lease still works, and disposing the old lease's scope does not end it.
+            using (second.ReadFromReplicas())
+            {
+                forgotten.Dispose();
+                Assert.Equal((true, "pooled"), await WhereAsync(second));
+                Assert.Equal(4, await second.Documents.CountAsync());
+            }
+
+            Assert.False((await WhereAsync(second)).Standby);
+        }
     }
 
     [Fact]
