@@ -39,34 +39,40 @@ public interface ITenantCache
     /// <summary>Reads a value without producing it.</summary>
     /// <typeparam name="T">The value type.</typeparam>
     /// <param name="key">The key.</param>
-    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <param name="cancellationToken">A token already cancelled cancels the read (Redis commands themselves cannot be cancelled).</param>
     /// <returns>The value, or a result whose <see cref="CacheResult{T}.HasValue"/> is false.</returns>
     ValueTask<CacheResult<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores a value in both levels and drops other instances' in-memory copies.</summary>
+    /// <summary>
+    /// Stores a value in both levels and drops other instances' in-memory copies. With
+    /// <see cref="CacheEntryOptions.LocalOnly"/> it stores in this instance's memory only and leaves Redis and the other
+    /// instances alone: a value of the key written to Redis earlier is still read there, and here once the memory copy
+    /// expires. Writes and removals of other keys never undo it; a removal of the same key that runs at the same time may
+    /// (the key is then absent, as if the removal came last). Concurrent writes of one key race as in any cache.
+    /// </summary>
     /// <typeparam name="T">The value type.</typeparam>
     /// <param name="key">The key.</param>
     /// <param name="value">The value.</param>
     /// <param name="options">Entry settings.</param>
-    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <param name="cancellationToken">A token already cancelled cancels the write; once begun it completes (half a write could leave the older value in Redis).</param>
     /// <returns>A task.</returns>
     /// <exception cref="CacheSerializationException">The value cannot be serialized or is too large.</exception>
     ValueTask SetAsync<T>(string key, T value, CacheEntryOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Removes one key on every instance.</summary>
     /// <param name="key">The key.</param>
-    /// <param name="cancellationToken">Cancels the removal.</param>
+    /// <param name="cancellationToken">A token already cancelled cancels the removal; once begun it completes (half a removal would leave the value in Redis).</param>
     /// <returns>A task.</returns>
     ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default);
 
     /// <summary>Removes every entry of the current tenant carrying <paramref name="tag"/>, on every instance.</summary>
     /// <param name="tag">The tag.</param>
-    /// <param name="cancellationToken">Cancels the removal.</param>
+    /// <param name="cancellationToken">A token already cancelled cancels the removal; once begun it completes (half a removal would leave the value in Redis).</param>
     /// <returns>A task.</returns>
     ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default);
 
     /// <summary>Invalidates every entry of the current tenant on every instance, in O(1) (a tenant generation number).</summary>
-    /// <param name="cancellationToken">Cancels the invalidation.</param>
+    /// <param name="cancellationToken">A token already cancelled cancels the invalidation; once begun it completes.</param>
     /// <returns>A task.</returns>
     ValueTask InvalidateTenantAsync(CancellationToken cancellationToken = default);
 

@@ -14,6 +14,9 @@ internal readonly record struct EntrySettings(
     bool DistributedLock,
     bool LocalOnly)
 {
+    /// <summary>The longest expiration (or negative expiration) one entry may ask for.</summary>
+    public static readonly TimeSpan MaxExpiration = TimeSpan.FromDays(365);
+
     public bool FailSafe => FailSafeMaxDuration > TimeSpan.Zero;
 
     public static EntrySettings Resolve(CacheEntryOptions? entry, CachingOptions defaults, Action<string, string> validateTag)
@@ -36,9 +39,28 @@ internal readonly record struct EntrySettings(
         }
 
         var expiration = entry.Expiration ?? defaults.DefaultExpiration;
-        if (expiration <= TimeSpan.Zero)
+        if (expiration <= TimeSpan.Zero || expiration > MaxExpiration)
         {
-            throw new ArgumentOutOfRangeException(nameof(entry), expiration, "CacheEntryOptions.Expiration must be positive.");
+            throw new ArgumentOutOfRangeException(
+                nameof(entry), expiration, $"CacheEntryOptions.Expiration must be positive and at most {MaxExpiration.TotalDays} days.");
+        }
+
+        if (entry.NegativeExpiration is { } negative && (negative < TimeSpan.Zero || negative > MaxExpiration))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(entry), negative, $"CacheEntryOptions.NegativeExpiration must be between zero (nulls not cached) and {MaxExpiration.TotalDays} days.");
+        }
+
+        if (entry.LocalExpiration is { } local && local < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(entry), local, "CacheEntryOptions.LocalExpiration cannot be negative (zero: Redis only).");
+        }
+
+        if (entry.FactoryTimeout is { } timeout && (timeout < CachingDefaults.FactoryTimeout.Min || timeout > CachingDefaults.FactoryTimeout.Max))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(entry), timeout,
+                $"CacheEntryOptions.FactoryTimeout must be between {CachingDefaults.FactoryTimeout.Min.TotalMilliseconds} ms and {CachingDefaults.FactoryTimeout.Max.TotalHours} h.");
         }
 
         return new EntrySettings(

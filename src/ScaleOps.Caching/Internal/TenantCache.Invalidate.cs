@@ -29,9 +29,12 @@ internal sealed partial class TenantCache
     /// <summary>Held by the caller replaying the queue (tests hold it to play "another caller is replaying").</summary>
     internal SemaphoreSlim ReplayGate => _replayGate;
 
+    // The token is checked before the invalidation starts, never after: one half done (memory, not Redis) would leave the
+    // old value to be read again.
     public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key, nameof(key));
+        cancellationToken.ThrowIfCancellationRequested();
         var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
         _memory.Remove(bucket, key);
         await InvalidateInRedisAsync(bucket, BackplaneMessage.Key, key).ConfigureAwait(false);
@@ -40,6 +43,7 @@ internal sealed partial class TenantCache
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         ValidateKey(tag, nameof(tag));
+        cancellationToken.ThrowIfCancellationRequested();
         var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
         _memory.RemoveTagged(bucket, tag);
         await InvalidateInRedisAsync(bucket, BackplaneMessage.Tag, tag).ConfigureAwait(false);
@@ -47,6 +51,7 @@ internal sealed partial class TenantCache
 
     public async ValueTask InvalidateTenantAsync(CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
         _memory.ClearBucket(bucket);
         await InvalidateInRedisAsync(bucket, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false);

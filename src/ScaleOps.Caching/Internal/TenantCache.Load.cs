@@ -46,46 +46,53 @@ internal sealed partial class TenantCache
             _metrics.Fallback("redis_unavailable");
         }
 
-        var epoch = bucket.Epoch;
-        var staleInMemory = stale is not null; // picked up from memory by the caller, before this epoch was read
-        string? lockToken = null;
-        if (db is not null)
-        {
-            // The hit path's GET just missed and nothing was stored or invalidated here since: no second read.
-            var read = preRead is { } pre && pre.Generation == generation && pre.Epoch == epoch
-                && pre.FlightsBefore == Volatile.Read(ref _flightsCompleted)
-                ? pre.Read
-                : await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
-            if (read.Fresh)
-            {
-                _metrics.RedisHit();
-                return new CacheResult<T>(read.Value, CacheSource.Redis);
-            }
-
-            stale ??= read.Entry; // read after the epoch: an invalidation since moves it
-            _metrics.RedisMiss();
-            if (!read.Failed && settings.DistributedLock)
-            {
-                var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
-                if (coordinated.Value is { } found)
-                {
-                    return found;
-                }
-
-                lockToken = coordinated.LockToken;
-            }
-        }
-
+        var epoch = bucket.Watch(key); // given back below, or by a background completion that took it over
         try
         {
-            return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch, flight).ConfigureAwait(false);
+            var staleInMemory = stale is not null; // picked up from memory by the caller, before this epoch was read
+            string? lockToken = null;
+            if (db is not null)
+            {
+                // The hit path's GET just missed and nothing was stored or invalidated here since: no second read.
+                var read = preRead is { } pre && pre.Generation == generation && pre.Epoch == epoch.All
+                    && pre.FlightsBefore == Volatile.Read(ref _flightsCompleted)
+                    ? pre.Read
+                    : await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
+                if (read.Fresh)
+                {
+                    _metrics.RedisHit();
+                    return new CacheResult<T>(read.Value, CacheSource.Redis);
+                }
+
+                stale ??= read.Entry; // read after the epoch: an invalidation since moves it
+                _metrics.RedisMiss();
+                if (!read.Failed && settings.DistributedLock)
+                {
+                    var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                    if (coordinated.Value is { } found)
+                    {
+                        return found;
+                    }
+
+                    lockToken = coordinated.LockToken;
+                }
+            }
+
+            try
+            {
+                return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch, flight).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (lockToken is not null)
+                {
+                    await ReleaseLockAsync(db!, bucket, generation, key, lockToken).ConfigureAwait(false);
+                }
+            }
         }
         finally
         {
-            if (lockToken is not null)
-            {
-                await ReleaseLockAsync(db!, bucket, generation, key, lockToken).ConfigureAwait(false);
-            }
+            bucket.Unwatch(key, epoch);
         }
     }
 
@@ -99,7 +106,7 @@ internal sealed partial class TenantCache
         bool staleInMemory,
         IDatabase? db,
         long generation,
-        long epoch,
+        KeyEpoch epoch,
         object? flight)
     {
         var started = _time.GetTimestamp();
@@ -109,7 +116,7 @@ internal sealed partial class TenantCache
         {
             task = factory(state, _shutdown.Token).AsTask();
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
+        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex) && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             return ServeStale(bucket, key, stale!, ex, epoch);
         }
@@ -136,6 +143,7 @@ internal sealed partial class TenantCache
                     }
                 }
 
+                TenantBucket.Hold(epoch); // given back by the background completion
                 _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background);
                 return new CacheResult<T>(stale!.Value, CacheSource.Stale);
             }
@@ -148,7 +156,7 @@ internal sealed partial class TenantCache
         {
             value = await task.ConfigureAwait(false);
         }
-        catch (Exception ex) when (canServeStale && ex is not OperationCanceledException && StillValid(bucket, key, stale!, staleInMemory, epoch))
+        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex) && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             return ServeStale(bucket, key, stale!, ex, epoch);
@@ -166,17 +174,24 @@ internal sealed partial class TenantCache
     }
 
     /// <summary>
+    /// Whether a factory's exception is a failure that fail-safe may answer: anything but the cancellation of the token it
+    /// was given (the cache shutting down). A factory's own <see cref="OperationCanceledException"/>, such as
+    /// <c>HttpClient</c>'s timeout (<see cref="TaskCanceledException"/>), is a failure like any other.
+    /// </summary>
+    private bool IsFactoryFailure(Exception ex) => ex is not OperationCanceledException || !_shutdown.IsCancellationRequested;
+
+    /// <summary>
     /// Whether nothing invalidated a stale copy since it was picked up, so it may still serve fail-safe. A copy taken
     /// from memory was picked up before <paramref name="epoch"/> was read, so the epoch cannot tell: memory must still
     /// hold that very entry (a removal, a tag or tenant invalidation, or a clear took it out). A copy read from Redis
     /// was read after <paramref name="epoch"/>: the epoch must not have moved. (An entry evicted from memory meanwhile
     /// no longer serves either, as if it had been evicted before the call.)
     /// </summary>
-    private static bool StillValid(TenantBucket bucket, string key, L1Entry stale, bool inMemory, long epoch) => inMemory
+    private static bool StillValid(TenantBucket bucket, string key, L1Entry stale, bool inMemory, in KeyEpoch epoch) => inMemory
         ? bucket.Entries.TryGetValue(key, out var current) && ReferenceEquals(current, stale)
-        : bucket.Epoch == epoch;
+        : epoch.IsCurrent;
 
-    private CacheResult<T> ServeStale<T>(TenantBucket bucket, string key, L1Entry<T> stale, Exception error, long epoch)
+    private CacheResult<T> ServeStale<T>(TenantBucket bucket, string key, L1Entry<T> stale, Exception error, in KeyEpoch epoch)
     {
         _metrics.Fallback("fail_safe");
         _metrics.StaleHit();
@@ -190,7 +205,7 @@ internal sealed partial class TenantCache
     }
 
     private async Task CompleteLaterAsync<T>(
-        Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, long epoch, long started,
+        Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, KeyEpoch epoch, long started,
         BackgroundLoad<T>? background)
     {
         try
@@ -213,6 +228,7 @@ internal sealed partial class TenantCache
         }
         finally
         {
+            bucket.Unwatch(key, epoch);
             if (background is not null)
             {
                 Interlocked.Increment(ref _flightsCompleted);
@@ -225,7 +241,7 @@ internal sealed partial class TenantCache
     /// Marks a key whose factory timed out and still runs in the background (in place of the finished flight): callers
     /// get <see cref="Stale"/> while it may still serve, and no second factory run starts.
     /// </summary>
-    private sealed class BackgroundLoad<T>(L1Entry<T> stale, bool staleInMemory, long epoch)
+    private sealed class BackgroundLoad<T>(L1Entry<T> stale, bool staleInMemory, KeyEpoch epoch)
     {
         public L1Entry<T> Stale { get; } = stale;
 
@@ -252,6 +268,7 @@ internal sealed partial class TenantCache
 
         if (!isNull)
         {
+            var before = writer.BodyLength; // the tags do not count against the value's limit
             try
             {
                 _serializer.Serialize(value, writer);
@@ -262,10 +279,11 @@ internal sealed partial class TenantCache
                     $"The value of cache key '{Shorten(key)}' (tenant {bucket.Tenant}, type {typeof(T).FullName}) cannot be serialized: {ex.Message}", ex);
             }
 
-            if (writer.BodyLength > _options.MaxPayloadBytes)
+            var length = writer.BodyLength - before;
+            if (length > _options.MaxPayloadBytes)
             {
                 throw new CacheSerializationException(
-                    $"The value of cache key '{Shorten(key)}' (tenant {bucket.Tenant}, type {typeof(T).FullName}) is {writer.BodyLength} bytes serialized, "
+                    $"The value of cache key '{Shorten(key)}' (tenant {bucket.Tenant}, type {typeof(T).FullName}) is {length} bytes serialized, "
                     + $"over ScaleOps:Caching:MaxPayloadBytes ({_options.MaxPayloadBytes}). Cache something smaller or raise the limit.");
             }
         }
@@ -281,7 +299,7 @@ internal sealed partial class TenantCache
     /// </returns>
     private async Task<bool> StoreAsync<T>(
         TenantBucket bucket, string key, T value, EntrySettings settings, PayloadWriter? payload, TimeSpan duration,
-        IDatabase? db, long generation, long epoch)
+        IDatabase? db, long generation, KeyEpoch epoch)
     {
         if (payload is null)
         {
@@ -297,7 +315,7 @@ internal sealed partial class TenantCache
             _memory.Store(bucket, key, new L1Entry<T>(value, now + Ms(local), now + Ms(duration + keep), settings.Tags), epoch);
         }
 
-        if (db is null || bucket.Epoch != epoch)
+        if (db is null || !epoch.IsCurrent)
         {
             return false;
         }
@@ -312,7 +330,7 @@ internal sealed partial class TenantCache
             return false;
         }
 
-        if (bucket.Epoch == epoch)
+        if (epoch.IsCurrent)
         {
             return true;
         }

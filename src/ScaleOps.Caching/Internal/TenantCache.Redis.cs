@@ -58,7 +58,7 @@ internal sealed partial class TenantCache
             }
         }
 
-        var read = await ReadAsync<T>(db, bucket, generation, key, null, KeepMs(null), bucket.Epoch).ConfigureAwait(false);
+        var read = await ReadAsync<T>(db, bucket, generation, key, null, KeepMs(null), KeyEpoch.Of(bucket)).ConfigureAwait(false);
         if (read.Fresh)
         {
             _metrics.RedisHit();
@@ -114,7 +114,7 @@ internal sealed partial class TenantCache
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
+    private async ValueTask<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, KeyEpoch epoch)
     {
         RedisValue stored;
         try
@@ -135,7 +135,7 @@ internal sealed partial class TenantCache
     /// Decodes a stored value (header, tags, body) straight from the client's reply, and keeps it in memory when it is
     /// fresh and the entry allows a memory copy.
     /// </summary>
-    private RedisRead<T> Decode<T>(RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, long epoch)
+    private RedisRead<T> Decode<T>(RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, in KeyEpoch epoch)
     {
         // A generation that moved meanwhile (a tenant invalidation, or Redis coming back) makes this read void.
         if (stored.IsNull || bucket.Generation != generation)
@@ -209,9 +209,11 @@ internal sealed partial class TenantCache
         var valueKey = bucket.ValueKey(generation, key);
         try
         {
+            // Whole milliseconds, at least one: under a millisecond the client sends SETEX 0, which Redis refuses.
+            var ttlMs = Math.Max(1, (long)Math.Ceiling(ttl.TotalMilliseconds));
             if (tags is null)
             {
-                await db.StringSetAsync(valueKey, payload, ttl).ConfigureAwait(false);
+                await db.StringSetAsync(valueKey, payload, TimeSpan.FromMilliseconds(ttlMs)).ConfigureAwait(false);
             }
             else
             {
@@ -222,7 +224,7 @@ internal sealed partial class TenantCache
                     keys[i + 1] = RedisKeys.Tag(bucket.RedisPrefix, generation, tags[i]);
                 }
 
-                await db.ScriptEvaluateAsync(LuaScripts.SetTagged, keys, [payload, (long)Math.Ceiling(ttl.TotalMilliseconds)]).ConfigureAwait(false);
+                await db.ScriptEvaluateAsync(LuaScripts.SetTagged, keys, [payload, ttlMs]).ConfigureAwait(false);
             }
 
             Publish(db, new BackplaneMessage(_instance, BackplaneMessage.Key, generation, bucket.Tenant, key));

@@ -40,7 +40,7 @@ internal sealed partial class TenantCache
         private L1Entry<T>? _stale;
         private CancellationToken _cancellationToken;
         private long _generation;
-        private long _epoch;
+        private KeyEpoch _epoch;
         private long _flightsBefore;
         private int _slot;
 
@@ -77,7 +77,7 @@ internal sealed partial class TenantCache
             hit._stale = stale;
             hit._slot = slot;
             hit._cancellationToken = cancellationToken;
-            hit._epoch = bucket.Epoch;
+            hit._epoch = KeyEpoch.Of(bucket);
             hit._flightsBefore = Volatile.Read(ref cache._flightsCompleted);
 
             Task<RedisValue> get;
@@ -181,7 +181,7 @@ internal sealed partial class TenantCache
             var read = cache.Decode<T>(stored, _bucket!, _generation, _key!, _options?.LocalExpiration, cache.KeepMs(_options), _epoch);
             if (!read.Fresh)
             {
-                preRead = new PreRead<T>(read, _generation, _epoch, _flightsBefore);
+                preRead = new PreRead<T>(read, _generation, _epoch.All, _flightsBefore);
                 return false;
             }
 

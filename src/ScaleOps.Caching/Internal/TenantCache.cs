@@ -161,6 +161,11 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     public ValueTask<CacheResult<T>> TryGetAsync<T>(string key, CancellationToken cancellationToken = default)
     {
         ValidateKey(key, nameof(key));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<CacheResult<T>>(cancellationToken);
+        }
+
         var tenant = _tenants.RequireTenant().Value;
         var bucket = _memory.Find(tenant);
         if (bucket is not null && bucket.Entries.TryGetValue(key, out var entry) && entry is L1Entry<T> typed
@@ -182,6 +187,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     public async ValueTask SetAsync<T>(string key, T value, CacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ValidateKey(key, nameof(key));
+        cancellationToken.ThrowIfCancellationRequested(); // only before it starts: a write half done would be worse
         var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
         var settings = EntrySettings.Resolve(options, _options, _validateTag);
         var payload = Serialize(bucket, key, value, settings, out var duration);
@@ -200,7 +206,18 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             db = null;
         }
 
-        if (!await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, bucket.Epoch).ConfigureAwait(false) && !settings.LocalOnly)
+        var epoch = bucket.Watch(key);
+        bool stored;
+        try
+        {
+            stored = await StoreAsync(bucket, key, value, settings, payload, duration, db, generation, epoch).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unwatch(key, epoch);
+        }
+
+        if (!stored && !settings.LocalOnly)
         {
             // Redis did not take the value (down, failed, or an invalidation raced), so it may still hold the previous
             // one, which other instances (and this one, after Redis returns and memory is cleared) would read: delete it,

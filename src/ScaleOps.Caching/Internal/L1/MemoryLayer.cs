@@ -75,12 +75,12 @@ internal sealed class MemoryLayer
     /// <param name="bucket">The tenant's bucket.</param>
     /// <param name="key">The key.</param>
     /// <param name="entry">The entry.</param>
-    /// <param name="epoch">The bucket's epoch when the value was read or produced.</param>
+    /// <param name="epoch">What the value's read or load saw of the invalidations of the key.</param>
     /// <returns>Whether the entry was stored.</returns>
-    public bool Store(TenantBucket bucket, string key, L1Entry entry, long epoch)
+    public bool Store(TenantBucket bucket, string key, L1Entry entry, in KeyEpoch epoch)
     {
         var entries = bucket.Entries;
-        if (bucket.Epoch != epoch)
+        if (!epoch.IsCurrent)
         {
             return false;
         }
@@ -92,7 +92,7 @@ internal sealed class MemoryLayer
         }
 
         // An invalidation that raced with the write wins: undo.
-        if (bucket.Epoch != epoch)
+        if (!epoch.IsCurrent)
         {
             if (entries.TryRemove(new KeyValuePair<string, L1Entry>(key, entry)) && added)
             {
@@ -168,7 +168,7 @@ internal sealed class MemoryLayer
 
     public void Remove(TenantBucket bucket, string key)
     {
-        bucket.Touch();
+        bucket.TouchKey(key);
         if (bucket.Entries.TryRemove(key, out _))
         {
             Interlocked.Decrement(ref _approximateCount);
@@ -177,7 +177,7 @@ internal sealed class MemoryLayer
 
     public void RemoveTagged(TenantBucket bucket, string tag)
     {
-        bucket.Touch();
+        bucket.TouchAll();
         foreach (var pair in bucket.Entries)
         {
             if (pair.Value.HasTag(tag) && bucket.Entries.TryRemove(pair))

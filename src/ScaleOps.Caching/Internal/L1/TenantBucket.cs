@@ -16,7 +16,9 @@ internal sealed class TenantBucket
     public const long UnknownGeneration = -1;
 
     private ConcurrentDictionary<string, L1Entry> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyWatch> _watches = new(StringComparer.Ordinal);
     private long _epoch;
+    private long _wideEpoch;
     private long _generation = UnknownGeneration;
     private ValuePrefix? _valuePrefix;
     private int _removed;
@@ -34,8 +36,11 @@ internal sealed class TenantBucket
 
     public ConcurrentDictionary<string, L1Entry> Entries => Volatile.Read(ref _entries);
 
-    /// <summary>Bumped by every invalidation: a factory that started before one does not store its (maybe stale) result.</summary>
+    /// <summary>Bumped by every invalidation of the tenant, of one key or more (see <see cref="KeyEpoch.Of"/>).</summary>
     public long Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>Bumped by the invalidations that concern every key: a tag, the tenant, a clear.</summary>
+    public long WideEpoch => Volatile.Read(ref _wideEpoch);
 
     /// <summary>The tenant's Redis generation as last seen, or <see cref="UnknownGeneration"/>.</summary>
     public long Generation => Volatile.Read(ref _generation);
@@ -47,7 +52,91 @@ internal sealed class TenantBucket
     /// </summary>
     public ConcurrentDictionary<string, object> Flights { get; } = new(StringComparer.Ordinal);
 
-    public void Touch() => Interlocked.Increment(ref _epoch);
+    /// <summary>
+    /// Before a key is removed: a load or write of that key in flight (<see cref="Watch"/>) will not store what it read or
+    /// produced; those of other keys are not concerned.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    public void TouchKey(string key)
+    {
+        if (_watches.TryGetValue(key, out var watch))
+        {
+            Interlocked.Increment(ref watch.Removals);
+        }
+
+        Interlocked.Increment(ref _epoch);
+    }
+
+    /// <summary>Before entries are removed by tag, or all of them: no load or write in flight will store its value.</summary>
+    public void TouchAll()
+    {
+        Interlocked.Increment(ref _wideEpoch);
+        Interlocked.Increment(ref _epoch);
+    }
+
+    /// <summary>
+    /// The exact <see cref="KeyEpoch"/> of a key for a load or write about to read or produce its value: only a removal of
+    /// that key, or a tag, tenant or clear, voids it. Give it back with <see cref="Unwatch"/> once nothing more is stored.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <returns>The epoch.</returns>
+    public KeyEpoch Watch(string key)
+    {
+        while (true)
+        {
+            var watch = _watches.GetOrAdd(key, static _ => new KeyWatch());
+            lock (watch)
+            {
+                if (!watch.Retired)
+                {
+                    watch.Holders++;
+                    return new KeyEpoch(this, Epoch, watch, WideEpoch, Volatile.Read(ref watch.Removals));
+                }
+            }
+
+            // Its last holder is taking it out of the table: wait for that and add a new one.
+            _watches.TryRemove(new System.Collections.Generic.KeyValuePair<string, KeyWatch>(key, watch));
+        }
+    }
+
+    /// <summary>One more holder of an epoch from <see cref="Watch"/> (work that outlives its taker), given back the same way.</summary>
+    /// <param name="epoch">The epoch, still held.</param>
+    public static void Hold(in KeyEpoch epoch)
+    {
+        if (epoch.Watch is { } watch)
+        {
+            lock (watch)
+            {
+                watch.Holders++;
+            }
+        }
+    }
+
+    /// <summary>Gives back an epoch from <see cref="Watch"/> (nothing for a coarse one).</summary>
+    /// <param name="key">The key it was taken for.</param>
+    /// <param name="epoch">The epoch.</param>
+    public void Unwatch(string key, in KeyEpoch epoch)
+    {
+        if (epoch.Watch is not { } watch)
+        {
+            return;
+        }
+
+        lock (watch)
+        {
+            if (--watch.Holders > 0)
+            {
+                return;
+            }
+
+            watch.Retired = true;
+        }
+
+        _watches.TryRemove(new System.Collections.Generic.KeyValuePair<string, KeyWatch>(key, watch));
+    }
+
+    /// <summary>Keys with loads or writes in flight (tests check that none is left behind).</summary>
+    internal int WatchedKeys => _watches.Count;
 
     /// <summary>
     /// The sweep forgot this bucket (it stayed empty): nobody may look entries up in it or store into it any more, a
@@ -87,7 +176,7 @@ internal sealed class TenantBucket
     /// <returns>How many entries were dropped (approximately).</returns>
     public int Clear()
     {
-        Interlocked.Increment(ref _epoch);
+        TouchAll();
         var old = Interlocked.Exchange(ref _entries, new ConcurrentDictionary<string, L1Entry>(StringComparer.Ordinal));
         return old.Count;
     }

@@ -24,7 +24,7 @@ internal sealed partial class TenantCache
 
     private readonly record struct Coordination<T>(CacheResult<T>? Value, string? LockToken);
 
-    private async Task<Coordination<T>> CoordinateAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    private async Task<Coordination<T>> CoordinateAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
     {
         var lockKey = RedisKeys.Lock(bucket.RedisPrefix, generation, key);
         var token = string.Concat(_instance, ":", Interlocked.Increment(ref _lockCounter).ToString(CultureInfo.InvariantCulture));
@@ -97,7 +97,7 @@ internal sealed partial class TenantCache
     /// <summary>Waits registered for another instance's lock (tests check that none is left behind).</summary>
     internal int LockWaiterCount => _lockWaiters.Count;
 
-    private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, long epoch)
+    private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
     {
         var read = await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
         if (read.Failed)
