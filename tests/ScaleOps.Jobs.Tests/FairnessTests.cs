@@ -294,4 +294,32 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         var done = Enumerable.Range(1, started.Length).First(n => started.Take(n).Count(x => x.ContextTenant is null) == 2);
         Assert.True(done < 150, $"the jobs without a tenant got two turns only after {done} of 620 jobs; rotation over 31 should need about 62");
     }
+
+    [Fact]
+    public async Task A_tenant_job_is_not_starved_by_jobs_without_a_tenant_when_a_fetch_has_room_for_one()
+    {
+        // 30 jobs without a tenant (tenant ''), then one job of tenant "zz"; one slot, so each fetch looks at one tenant
+        // and stops there. The next fetch must go on after '' (to "zz"), not start again from the first tenant, which is ''.
+        await using (var client = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false))
+        {
+            await client.Client.EnqueueManyAsync(Enumerable.Range(0, 30).Select(i => new Ping(i)).ToList(), new JobOptions { Queue = "no-tenant-one" });
+        }
+
+        await EnqueueAsync("no-tenant-one", "zz", 1);
+        var probe = new Probe();
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "no-tenant-one";
+            o.Queues["no-tenant-one"] = new QueueOptions { Concurrency = 1, LocalDispatch = false };
+        }, probe: probe);
+
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count >= 31), "all 31 jobs to start");
+        var order = probe.Seen.Select(s => s.ContextTenant ?? "-").ToList();
+        var position = order.IndexOf("zz");
+        Assert.True(position < 3, $"tenant zz's only job started as number {position + 1} of {order.Count}: {string.Join(",", order)}");
+
+        // The rotation still comes back round to the jobs without a tenant: they all ran, and the first job after zz's is one.
+        Assert.Equal(30, order.Count(t => t == "-"));
+        Assert.Equal("-", order[position + 1]);
+    }
 }

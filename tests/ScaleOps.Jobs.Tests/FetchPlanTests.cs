@@ -48,7 +48,7 @@ public class FetchPlanTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             ["limit"] = GenericPlan.Literal("integer", "10"),
             ["max_tenants"] = GenericPlan.Literal("integer", "10"),
             ["max_scan"] = GenericPlan.Literal("integer", "110"),
-            ["cursor"] = GenericPlan.Literal("text", ""),
+            ["cursor"] = ("text", "NULL::text"), // a first fetch: from the first tenant
             ["tenant_cap"] = GenericPlan.Literal("integer", "0"),
             ["now"] = ("timestamptz", "now()"),
             ["lease_until"] = ("timestamptz", "now() + interval '5 minutes'"),

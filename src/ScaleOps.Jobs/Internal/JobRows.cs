@@ -18,10 +18,10 @@ internal sealed record FetchedJob(
 
 /// <summary>
 /// What one fetch started, and where its tenant scan ended: the next fetch starts after <paramref name="NextCursor"/>
-/// ('' = from the first tenant); <paramref name="More"/> when the scan stopped before it had looked at every tenant with
+/// (null = from the first tenant; '' = after the jobs without a tenant, which sort first); <paramref name="More"/> when the scan stopped before it had looked at every tenant with
 /// due jobs; <paramref name="PassedOver"/> tenants with due jobs got none because of their cap or a key limit.
 /// </summary>
-internal sealed record FetchResult(List<FetchedJob> Jobs, string NextCursor, bool More, int PassedOver);
+internal sealed record FetchResult(List<FetchedJob> Jobs, string? NextCursor, bool More, int PassedOver);
 
 /// <summary>The values of one insert, already validated and defaulted.</summary>
 internal sealed record JobInsertValues(

@@ -13,7 +13,7 @@ internal sealed partial class JobStore
 {
     /// <summary>Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules.</summary>
     public async Task<FetchResult> JobFetchAvailableAsync(
-        string queue, int limit, string cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
+        string queue, int limit, string? cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
         CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -27,7 +27,7 @@ internal sealed partial class JobStore
         p.Add(new NpgsqlParameter<int>("limit", limit));
         p.Add(new NpgsqlParameter<int>("max_tenants", limit));
         p.Add(new NpgsqlParameter<int>("max_scan", limit + JobsDefaults.FetchTenantsPassedOver));
-        p.Add(new NpgsqlParameter<string>("cursor", cursor));
+        p.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Text) { Value = (object?)cursor ?? DBNull.Value });
         p.Add(new NpgsqlParameter<int>("tenant_cap", tenantCap));
         p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
         p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
@@ -35,7 +35,7 @@ internal sealed partial class JobStore
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         var jobs = new List<FetchedJob>(limit);
-        string nextCursor = string.Empty;
+        string? nextCursor = null;
         var more = false;
         var passedOver = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -45,7 +45,7 @@ internal sealed partial class JobStore
             if (reader.IsDBNull(0))
             {
                 // The scan's summary row.
-                nextCursor = reader.GetString(10);
+                nextCursor = reader.IsDBNull(10) ? null : reader.GetString(10);
                 more = reader.GetBoolean(11);
                 passedOver = (int)reader.GetInt64(12);
                 continue;

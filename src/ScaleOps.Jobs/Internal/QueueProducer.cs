@@ -32,7 +32,7 @@ internal sealed partial class QueueProducer(
     private int _pumpGeneration;
     private (FetchedJob? Job, long Since) _inline;
     private TaskCompletionSource? _pumpDone;
-    private string _cursor = string.Empty;
+    private string? _cursor; // null: from the first tenant
     private int _emptyScans;
     private int _completionsWritten;
     private int _fetches;

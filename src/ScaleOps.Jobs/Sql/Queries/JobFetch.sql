@@ -1,6 +1,8 @@
 -- Locks and starts at most @limit due jobs of one queue (the producer's free slots), fairly across tenants:
 --  1. tenants: a skip-scan of jobs_pending (one index probe per tenant) from after @cursor to the end, then from the
---     start up to @cursor, so successive fetches rotate through the tenants. A tenant at its cap (@tenant_cap running
+--     start up to @cursor (a null @cursor: from the first tenant, without wrapping round), so successive fetches rotate
+--     through the tenants. A @cursor of '' means after tenant '' (the jobs without a tenant), not from the start: else
+--     a fetch with room for one tenant would serve '' again and again. A tenant at its cap (@tenant_cap running
 --     jobs) or whose due jobs all wait for a concurrency key at its limit is passed over without using up a place: the
 --     scan goes on until it has @max_tenants tenants with work, has looked at @max_scan tenants, or has come round;
 --  2. each tenant gets an equal share of @limit, less what its cap leaves;
@@ -9,7 +11,7 @@
 --  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running, with a new
 --     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002).
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
--- at, or '' when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
+-- at, or null, from the start, when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.
 -- The commit need not wait for the WAL flush: a lost start only makes the job pending again (at-least-once holds).
 WITH RECURSIVE
@@ -25,7 +27,7 @@ saturated AS MATERIALIZED (SELECT k.key FROM running_keys k WHERE k.n >= k.lim),
 -- row carries the tenant's first due job in index order (k_priority, k_run_at, k_id): the candidates scan starts
 -- there instead of walking again the index entries before it (entries of jobs already taken, whose old row versions
 -- stay until vacuum; while a replica's hot_standby_feedback or a long transaction holds the horizon back, every scan
--- of a tenant's index range visits each of them in the heap). With @cursor '' the first probe starts at the first
+-- of a tenant's index range visits each of them in the heap). With a null @cursor the first probe starts at the first
 -- tenant (tenant '' included) and the scan does not wrap: it has nothing before its start.
 scan AS (
     SELECT @cursor::text AS tenant_id, false AS wrapped, 0 AS n, 0 AS found, false AS ok,
@@ -41,18 +43,18 @@ scan AS (
         FROM (SELECT 1) one
         LEFT JOIN LATERAL (
             (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
-             WHERE s.n = 0 AND @cursor::text = '' AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+             WHERE s.n = 0 AND @cursor::text IS NULL AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
              ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
             UNION ALL
             (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
-             WHERE NOT (s.n = 0 AND @cursor::text = '')
+             WHERE NOT (s.n = 0 AND @cursor::text IS NULL)
                AND j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
              ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
             LIMIT 1
         ) p ON true
         LEFT JOIN LATERAL (
             SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
-            WHERE p.tenant_id IS NULL AND NOT s.wrapped AND @cursor::text <> ''
+            WHERE p.tenant_id IS NULL AND NOT s.wrapped AND @cursor::text IS NOT NULL
               AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
             ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1
         ) f ON true
@@ -123,7 +125,8 @@ started AS (
     RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at,
               j.lease_id
 ),
--- The last tenant looked at: the next fetch starts after it unless the scan came round (then from the start).
+-- The last tenant looked at: the next fetch starts after it (also after '') unless the scan came round (then from the
+-- start: a null cursor).
 scan_end AS (
     SELECT s.tenant_id, s.found >= @max_tenants OR s.n >= @max_scan AS stopped_early
     FROM scan s WHERE s.n > 0 ORDER BY s.n DESC LIMIT 1
@@ -133,6 +136,6 @@ SELECT s.id, s.kind, s.tenant_id, s.payload, s.attempt, s.max_attempts, s.timeou
 FROM started s
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       coalesce((SELECT CASE WHEN e.stopped_early THEN e.tenant_id ELSE '' END FROM scan_end e), ''),
+       (SELECT CASE WHEN e.stopped_early THEN e.tenant_id END FROM scan_end e),
        coalesce((SELECT e.stopped_early FROM scan_end e), false),
        (SELECT count(*) FROM scan s WHERE s.n > 0 AND NOT s.ok)
