@@ -21,7 +21,8 @@ public interface IJobsBuilder : IScaleOpsBuilder
 
     /// <summary>
     /// Enqueues <paramref name="payload"/> at every occurrence of <paramref name="cron"/>. However many hosts register
-    /// the same schedule, each occurrence is enqueued once. Occurrences missed while no host ran collapse into one.
+    /// the same schedule, each occurrence is enqueued once. Occurrences missed while no host ran collapse into one,
+    /// the latest, however long ago they were.
     /// </summary>
     /// <typeparam name="TPayload">The payload type (a handler for it runs the job).</typeparam>
     /// <param name="name">The schedule's stable name, unique in the database; 1 to 200 characters.</param>

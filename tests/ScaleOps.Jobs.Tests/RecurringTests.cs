@@ -1,7 +1,9 @@
 using System;
 using System.Linq;
 using System.Threading.Tasks;
+using Cronos;
 using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -90,5 +92,39 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             () => jobs.AddRecurring("bad-key", "0 4 * * *", new Ping(1), new JobOptions { ConcurrencyKey = "host\0" })).Message);
         Assert.Contains("JobOptions.Queue", Assert.Throws<ArgumentException>(
             () => jobs.AddRecurring("bad-queue", "0 4 * * *", new Ping(1), new JobOptions { Queue = "q\uDE00" })).Message);
+    }
+
+    [Theory]
+    [InlineData("0 3 * * 1", "2026-11-02T03:00:00Z", "2026-11-19T12:00:00Z", "2026-11-16T03:00:00Z")] // weekly, 3 days late
+    [InlineData("0 0 1 1 *", "2025-01-01T00:00:00Z", "2026-01-05T00:00:00Z", "2026-01-01T00:00:00Z")] // yearly, 4 days late
+    [InlineData("0 0 1 1 *", "2019-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z")] // years of misses: the latest
+    [InlineData("0 3 * * 1", "2026-11-16T03:00:00Z", "2026-11-19T12:00:00Z", null)] // the latest already fired
+    [InlineData("0 3 * * 1", "2026-11-02T03:00:00Z", "2026-11-16T03:00:00Z", "2026-11-16T03:00:00Z")] // due right now
+    public void The_due_time_to_fire_is_the_latest_occurrence_since_the_last_however_long_ago(string cron, string last, string now, string? expected)
+    {
+        var schedule = new RecurringJob("s", cron, CronExpression.Parse(cron), TimeZoneInfo.Utc, "test.ping", _ => "{}", null);
+        var due = CronScheduler.Latest(schedule, DateTimeOffset.Parse(last), DateTimeOffset.Parse(now));
+        Assert.Equal(expected is null ? null : DateTimeOffset.Parse(expected), due);
+    }
+
+    [Fact]
+    public async Task A_yearly_due_time_missed_for_days_while_no_host_ran_fires_once_when_a_host_starts()
+    {
+        // The schedule last fired a year before its latest occurrence, three days ago; no host ran since.
+        var missed = new DateTimeOffset(DateTime.UtcNow.Date.AddDays(-3), TimeSpan.Zero);
+        var cron = $"0 0 {missed.Day} {missed.Month} *";
+        var previous = CronExpression.Parse(cron).GetPreviousOccurrence(missed, TimeZoneInfo.Utc, inclusive: false)!.Value;
+        await database.ExecuteAsync(
+            $"INSERT INTO scaleops.job_schedules (name, last_due_at) VALUES ('missed-yearly', '{previous:yyyy-MM-dd HH:mm:ss}+00')");
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "cron-missed",
+            jobs => jobs.AddRecurring("missed-yearly", cron, new Ping(9), new JobOptions { Queue = "cron-missed" }));
+
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'cron-missed' AND state = 'succeeded'") >= 1,
+            "the missed due time to fire and run");
+        Assert.Equal(missed, new DateTimeOffset(
+            await database.ScalarAsync<DateTime>("SELECT last_due_at FROM scaleops.job_schedules WHERE name = 'missed-yearly'"), TimeSpan.Zero));
+        var job = Assert.Single(await host.Admin.ListAsync(new JobQuery { Queue = "cron-missed" }));
+        Assert.Equal(missed, job.RunAt);
     }
 }

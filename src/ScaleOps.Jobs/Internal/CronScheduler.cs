@@ -104,19 +104,14 @@ internal sealed class CronScheduler(
         }
     }
 
-    /// <summary>The latest occurrence in (after, now], or null.</summary>
-    private static DateTimeOffset? Latest(RecurringJob s, DateTimeOffset after, DateTimeOffset now)
-    {
-        // Look back at most a day: older misses collapse into the latest one anyway.
-        var from = after < now - TimeSpan.FromDays(1) ? now - TimeSpan.FromDays(1) : after;
-        DateTimeOffset? latest = null;
-        foreach (var occurrence in s.Cron.GetOccurrences(from, now, s.TimeZone, fromInclusive: false, toInclusive: true))
-        {
-            latest = occurrence;
-        }
-
-        return latest;
-    }
+    /// <summary>
+    /// The latest occurrence in (after, now], or null; however long ago <paramref name="after"/> is (older misses collapse
+    /// into it). Found by stepping back once from <paramref name="now"/>, so the work does not depend on how many
+    /// occurrences were missed: a look-back bounded to a day missed a weekly or yearly due time for good once it was
+    /// more than a day late.
+    /// </summary>
+    internal static DateTimeOffset? Latest(RecurringJob s, DateTimeOffset after, DateTimeOffset now) =>
+        s.Cron.GetPreviousOccurrence(now, s.TimeZone, inclusive: true) is { } latest && latest > after ? latest : null;
 
     private sealed class ScheduleState(RecurringJob schedule)
     {
