@@ -28,9 +28,15 @@ public interface IJobsBuilder : IScaleOpsBuilder
     /// <param name="name">The schedule's stable name, unique in the database; 1 to 200 characters.</param>
     /// <param name="cron">A Cronos expression: 5 fields (minute precision) or 6 (seconds first).</param>
     /// <param name="payload">The payload of every job.</param>
-    /// <param name="options">Options of every job (queue, priority, tenant...); null for the defaults.</param>
+    /// <param name="options">
+    /// Options of every job (queue, priority, tenant...); null for the defaults. Not <see cref="JobOptions.Delay"/> or
+    /// <see cref="JobOptions.RunAt"/>: each job is due at its occurrence.
+    /// </param>
     /// <param name="timeZone">The time zone of the expression; UTC when null.</param>
     /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentException">The name or the expression is invalid, or the name is taken.</exception>
+    /// <exception cref="ArgumentException">
+    /// The name or the expression is invalid, the name is taken, or <paramref name="options"/> are invalid or set
+    /// <see cref="JobOptions.Delay"/> or <see cref="JobOptions.RunAt"/>.
+    /// </exception>
     IJobsBuilder AddRecurring<TPayload>(string name, string cron, TPayload payload, JobOptions? options = null, TimeZoneInfo? timeZone = null);
 }

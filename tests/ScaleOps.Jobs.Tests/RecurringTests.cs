@@ -92,6 +92,13 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             () => jobs.AddRecurring("bad-key", "0 4 * * *", new Ping(1), new JobOptions { ConcurrencyKey = "host\0" })).Message);
         Assert.Contains("JobOptions.Queue", Assert.Throws<ArgumentException>(
             () => jobs.AddRecurring("bad-queue", "0 4 * * *", new Ping(1), new JobOptions { Queue = "q\uDE00" })).Message);
+
+        // A recurring job is due at its occurrence: a delay or a due time would be ignored, so they are refused by name.
+        Assert.Contains("JobOptions.Delay", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("delayed", "0 4 * * *", new Ping(1), new JobOptions { Delay = TimeSpan.FromHours(1) })).Message);
+        Assert.Contains("JobOptions.RunAt", Assert.Throws<ArgumentException>(
+            () => jobs.AddRecurring("run-at", "0 4 * * *", new Ping(1), new JobOptions { RunAt = DateTimeOffset.UtcNow.AddDays(30) })).Message);
+        Assert.DoesNotContain(jobs.Services, d => d.ImplementationInstance is RecurringJob { Name: "delayed" or "run-at" });
     }
 
     [Theory]

@@ -62,6 +62,19 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
             throw new ArgumentException($"A recurring schedule named '{name}' is already registered.", nameof(name));
         }
 
+        // A recurring job is due at its occurrence: a delay or a fixed due time would be silently ignored.
+        if (options?.Delay is not null)
+        {
+            throw new ArgumentException(
+                $"JobOptions.Delay is not supported by recurring schedule '{name}': each job is due at its cron occurrence.", nameof(options));
+        }
+
+        if (options?.RunAt is not null)
+        {
+            throw new ArgumentException(
+                $"JobOptions.RunAt is not supported by recurring schedule '{name}': each job is due at its cron occurrence.", nameof(options));
+        }
+
         // Validate the options now rather than at the first due time.
         JobValues.Build(JobKind<TPayload>.Name, options, new JobsOptions(), options?.Tenant, DateTimeOffset.UnixEpoch);
         Services.AddSingleton(new RecurringJob(
