@@ -1,11 +1,26 @@
 using System;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Jobs.Tests;
+
+public sealed record Envelope<T>(T Value);
+
+public sealed record Pair<TFirst, TSecond>(TFirst First, TSecond Second);
+
+public sealed record PayloadWhoseNameIsSoLongThatTwoOfThemInOneGenericTypeMakeAJobKindOfMoreThanTwoHundredCharacters(int N);
+
+public sealed class EnvelopeHandler(Probe probe, ITenantContext tenants) : IJobHandler<Envelope<int>>
+{
+    public Task HandleAsync(Envelope<int> payload, JobContext context, CancellationToken cancellationToken) =>
+        probe.RunAsync(new Ping(payload.Value), context, cancellationToken, tenants, 0);
+}
 
 public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
@@ -139,5 +154,51 @@ public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         var notOpen = await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueAsync(closed, null, new Ping(1), null, default));
         Assert.Contains("must be open", notOpen.Message);
         Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE kind = 'test.ping' AND queue = 'default'"));
+    }
+
+    [Fact]
+    public async Task The_kind_of_a_generic_payload_type_names_its_type_arguments_without_assembly_versions()
+    {
+        // Type.FullName gives the arguments assembly-qualified (Version=..., PublicKeyToken=...): the kind changed with
+        // the runtime or a package version and the stored jobs became of an unknown kind.
+        Assert.Equal("ScaleOps.Jobs.Tests.Envelope`1[System.Int32]", JobKind<Envelope<int>>.Name);
+        Assert.Equal(
+            "ScaleOps.Jobs.Tests.Pair`2[ScaleOps.Jobs.Tests.Envelope`1[System.String[]],System.Collections.Generic.List`1[System.Int32]]",
+            JobKind<Pair<Envelope<string[]>, System.Collections.Generic.List<int>>>.Name);
+        Assert.Equal("test.ping", JobKind<Ping>.Name);
+        Assert.Equal("ScaleOps.Jobs.Tests.EnqueueTests", JobKind<EnqueueTests>.Name);
+
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "generic-kind",
+            jobs => jobs.AddHandler<Envelope<int>, EnvelopeHandler>());
+        var id = (await host.Client.EnqueueAsync(new Envelope<int>(5)))!.Value;
+        Assert.Equal("ScaleOps.Jobs.Tests.Envelope`1[System.Int32]", (await host.Admin.GetAsync(id))!.Kind);
+
+        // A job stored under the old kind (by the same runtime version) still finds its handler.
+        var legacy = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) " +
+            $"VALUES ('generic-kind', '{typeof(Envelope<int>).FullName}', '{{\"value\":6}}', now(), 1, now()) RETURNING id");
+        await TestSignal.UntilAsync(async () => (await host.Admin.GetAsync(id))!.State == JobState.Succeeded
+            && (await host.Admin.GetAsync(legacy))!.State == JobState.Succeeded, "both jobs to succeed");
+        Assert.Equal([5, 6], host.Probe.Seen.Select(s => s.N).Order());
+    }
+
+    [Fact]
+    public async Task A_payload_type_whose_kind_is_too_long_is_rejected_with_an_argument_exception_naming_it_every_time()
+    {
+        await using var host = await StartClientOnlyAsync();
+        var payload = new Pair<PayloadWhoseNameIsSoLongThatTwoOfThemInOneGenericTypeMakeAJobKindOfMoreThanTwoHundredCharacters,
+            PayloadWhoseNameIsSoLongThatTwoOfThemInOneGenericTypeMakeAJobKindOfMoreThanTwoHundredCharacters>(new(1), new(2));
+
+        // Every time: an exception thrown by a static initializer would be a TypeInitializationException, cached for good.
+        for (var i = 0; i < 2; i++)
+        {
+            var ex = await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueAsync(payload, new JobOptions { Queue = "long-kind" }));
+            Assert.Contains("ScaleOps.Jobs.Tests.Pair`2[", ex.Message);
+            Assert.Contains("[JobKind", ex.Message);
+        }
+
+        var jobs = new ServiceCollection().AddScaleOps().AddJobs();
+        Assert.Contains("[JobKind", Assert.Throws<ArgumentException>(() => jobs.AddRecurring("long-kind", "0 4 * * *", payload)).Message);
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'long-kind'"));
     }
 }

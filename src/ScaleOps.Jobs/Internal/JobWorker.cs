@@ -57,6 +57,15 @@ internal sealed class JobWorker(
             handlers[registration.Kind] = registration;
         }
 
+        // Jobs stored under a generic payload type's old, assembly-qualified kind (same runtime and package versions).
+        foreach (var registration in services.GetServices<JobHandlerRegistration>())
+        {
+            if (registration.LegacyKind is { } legacy)
+            {
+                handlers.TryAdd(legacy, registration);
+            }
+        }
+
         Completer = new BatchCompleter(store, options, time, _logger);
         var executor = new JobExecutor(
             services.GetRequiredService<IServiceScopeFactory>(), services.GetRequiredService<ITenantContext>(), handlers, options, time,
