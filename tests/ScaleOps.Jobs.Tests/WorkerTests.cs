@@ -10,7 +10,7 @@ using ScaleOps.Tenancy;
 
 namespace ScaleOps.Jobs.Tests;
 
-public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+public partial class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     private Task<JobsHost> StartAsync(string queue, Action<JobsOptions>? configure = null, Probe? probe = null) =>
         JobsHost.StartAsync(database.ConnectionString, o =>
@@ -67,26 +67,6 @@ public class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 
         var good = await host.Client.EnqueueAsync(new Ping(2));
         await UntilStateAsync(good!.Value, "succeeded");
-    }
-
-    [Fact]
-    public async Task A_payload_that_cannot_be_deserialized_is_dead_at_once()
-    {
-        await using var host = await StartAsync("w-payload");
-        var id = await database.ScalarAsync<long>(
-            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
-            + "VALUES ('w-payload', 'test.ping', '{\"n\": \"not a number\"}', now(), 5, now()) RETURNING id");
-        await UntilStateAsync(id, "dead");
-        var error = await ErrorOfAsync(id);
-        Assert.Contains("cannot be deserialized into ScaleOps.Jobs.Tests.Support.Ping", error);
-        Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
-
-        var nullPayload = await database.ScalarAsync<long>(
-            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
-            + "VALUES ('w-payload', 'test.ping', 'null', now(), 5, now()) RETURNING id");
-        await UntilStateAsync(nullPayload, "dead");
-        Assert.Contains("is JSON null", await ErrorOfAsync(nullPayload));
-        Assert.Empty(host.Probe.Seen);
     }
 
     [Fact]

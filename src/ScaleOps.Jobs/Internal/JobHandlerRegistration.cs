@@ -34,10 +34,12 @@ internal sealed class JobHandlerRegistration<TPayload>() : JobHandlerRegistratio
         {
             value = JsonSerializer.Deserialize<TPayload>(payload, serializer);
         }
-        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Whatever the deserializer throws, also from the payload type's constructor, a setter or a converter
+            // (ArgumentException, FormatException...), comes back at every attempt: retrying cannot help.
             throw new JobPayloadException(
-                $"The payload of job {context.Id} (kind '{Kind}') cannot be deserialized into {typeof(TPayload)}: {ex.Message}", ex);
+                $"The payload of job {context.Id} (kind '{Kind}') cannot be deserialized into {typeof(TPayload)}: {ex.GetType().FullName}: {ex.Message}", ex);
         }
 
         if (value is null)

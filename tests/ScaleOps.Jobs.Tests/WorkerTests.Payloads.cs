@@ -1,0 +1,76 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Jobs.Tests.Support;
+
+namespace ScaleOps.Jobs.Tests;
+
+[JobKind("test.validated")]
+public sealed class ValidatedPayload
+{
+    private readonly string _code = "OK";
+
+    public ValidatedPayload(int n)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        N = n;
+    }
+
+    public int N { get; }
+
+    public string Code
+    {
+        get => _code;
+        init => _code = value.ToUpperInvariant() == value ? value : throw new FormatException($"'{value}' is not an upper-case code.");
+    }
+}
+
+public sealed class ValidatedPayloadHandler : IJobHandler<ValidatedPayload>
+{
+    public Task HandleAsync(ValidatedPayload payload, JobContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+public partial class WorkerTests
+{
+    [Fact]
+    public async Task A_payload_that_cannot_be_deserialized_is_dead_at_once()
+    {
+        await using var host = await StartAsync("w-payload");
+        var id = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
+            + "VALUES ('w-payload', 'test.ping', '{\"n\": \"not a number\"}', now(), 5, now()) RETURNING id");
+        await UntilStateAsync(id, "dead");
+        var error = await ErrorOfAsync(id);
+        Assert.Contains("cannot be deserialized into ScaleOps.Jobs.Tests.Support.Ping", error);
+        Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+
+        var nullPayload = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
+            + "VALUES ('w-payload', 'test.ping', 'null', now(), 5, now()) RETURNING id");
+        await UntilStateAsync(nullPayload, "dead");
+        Assert.Contains("is JSON null", await ErrorOfAsync(nullPayload));
+        Assert.Empty(host.Probe.Seen);
+    }
+
+    [Fact]
+    public async Task A_payload_whose_constructor_or_setter_rejects_the_json_is_dead_at_once()
+    {
+        // Valid JSON that the payload type itself refuses (its constructor throws ArgumentOutOfRangeException, a setter
+        // FormatException): every attempt would throw the same, so the job is dead at its first attempt.
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "w-validated",
+            jobs => jobs.AddHandler<ValidatedPayload, ValidatedPayloadHandler>());
+        var negative = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
+            + "VALUES ('w-validated', 'test.validated', '{\"n\": -1}', now(), 5, now()) RETURNING id");
+        var badCode = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at) "
+            + "VALUES ('w-validated', 'test.validated', '{\"n\": 1, \"code\": \"lower\"}', now(), 5, now()) RETURNING id");
+        await UntilStateAsync(negative, "dead");
+        await UntilStateAsync(badCode, "dead");
+        Assert.Contains("cannot be deserialized into ScaleOps.Jobs.Tests.ValidatedPayload", await ErrorOfAsync(negative));
+        Assert.Contains("ArgumentOutOfRangeException", await ErrorOfAsync(negative));
+        Assert.Contains("FormatException", await ErrorOfAsync(badCode));
+        Assert.Equal(2L, await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM scaleops.jobs WHERE id IN ({negative}, {badCode}) AND attempt = 1"));
+    }
+}
