@@ -14,6 +14,10 @@ public interface IJobAdmin
     /// <param name="query">Filters and paging; null lists the newest 50 jobs.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The jobs.</returns>
+    /// <exception cref="System.ArgumentException">
+    /// A filter is invalid: the limit or state out of range, <c>default(TenantId)</c>, or a queue or kind with a NUL
+    /// character or a lone UTF-16 surrogate.
+    /// </exception>
     Task<IReadOnlyList<JobInfo>> ListAsync(JobQuery? query = null, CancellationToken cancellationToken = default);
 
     /// <summary>Reads one job.</summary>
@@ -37,6 +41,7 @@ public interface IJobAdmin
     /// <param name="queue">The queue, or null for all.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many jobs were retried.</returns>
+    /// <exception cref="System.ArgumentException"><paramref name="queue"/> contains a NUL character or a lone UTF-16 surrogate.</exception>
     Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default);
 
     /// <summary>Deletes a dead job.</summary>
@@ -49,6 +54,7 @@ public interface IJobAdmin
     /// <param name="queue">The queue, or null for all.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many jobs were deleted.</returns>
+    /// <exception cref="System.ArgumentException"><paramref name="queue"/> contains a NUL character or a lone UTF-16 surrogate.</exception>
     Task<int> DiscardAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default);
 
     /// <summary>Cancels a job that has not started.</summary>

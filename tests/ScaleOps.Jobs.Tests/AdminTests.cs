@@ -86,4 +86,26 @@ public class AdminTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Contains("JobQuery.State", (await Assert.ThrowsAsync<ArgumentException>(() => host.Admin.ListAsync(new JobQuery { State = (JobState)42 }))).Message);
         Assert.Null(await host.Admin.GetAsync(-1));
     }
+
+    [Fact]
+    public async Task Admin_filters_postgresql_cannot_take_are_rejected_as_arguments_naming_them()
+    {
+        // A NUL reached PostgreSQL as a PostgresException (22021), a lone surrogate Npgsql's encoder: now rejected like
+        // the same text in an enqueue's options.
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);
+        async Task<ArgumentException> Rejects(Func<Task> call) => await Assert.ThrowsAsync<ArgumentException>(call);
+
+        foreach (var bad in new[] { "a\0b", "a\uD800" })
+        {
+            var queue = await Rejects(() => host.Admin.ListAsync(new JobQuery { Queue = bad }));
+            Assert.Contains("JobQuery.Queue", queue.Message);
+            Assert.Equal("query", queue.ParamName);
+            Assert.Contains("JobQuery.Kind", (await Rejects(() => host.Admin.ListAsync(new JobQuery { Kind = bad }))).Message);
+            Assert.Equal("queue", (await Rejects(() => host.Admin.RetryAllDeadAsync(bad))).ParamName);
+            Assert.Equal("queue", (await Rejects(() => host.Admin.DiscardAllDeadAsync(bad))).ParamName);
+        }
+
+        Assert.Contains("JobQuery.Tenant", (await Rejects(() => host.Admin.ListAsync(new JobQuery { Tenant = default(TenantId) }))).Message);
+        Assert.Empty(await host.Admin.ListAsync(new JobQuery { Queue = "no such queue", Kind = "no such kind" }));
+    }
 }

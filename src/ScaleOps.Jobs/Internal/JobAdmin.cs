@@ -24,6 +24,14 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
             throw new ArgumentException($"JobQuery.State {(int)state} is not a JobState.", nameof(query));
         }
 
+        if (query.Tenant is { IsDefault: true })
+        {
+            throw new ArgumentException("JobQuery.Tenant is default(TenantId), which is not a tenant.", nameof(query));
+        }
+
+        RequireStorable(query.Queue, "JobQuery.Queue", nameof(query));
+        RequireStorable(query.Kind, "JobQuery.Kind", nameof(query));
+
         return await store.JobListAsync(query, cancellationToken).ConfigureAwait(false);
     }
 
@@ -34,6 +42,7 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
 
     public async Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
+        RequireStorable(queue, "The queue", nameof(queue));
         var (retried, skipped) = await store.JobRetryDeadAsync(null, queue, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         if (skipped > 0)
         {
@@ -46,12 +55,27 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
     public async Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default) =>
         await store.JobDiscardDeadAsync(id, null, cancellationToken).ConfigureAwait(false) > 0;
 
-    public Task<int> DiscardAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default) =>
-        store.JobDiscardDeadAsync(null, queue, cancellationToken);
+    public Task<int> DiscardAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
+    {
+        RequireStorable(queue, "The queue", nameof(queue));
+        return store.JobDiscardDeadAsync(null, queue, cancellationToken);
+    }
 
     public async Task<bool> CancelAsync(long id, CancellationToken cancellationToken = default) =>
         await store.JobCancelAsync(id, time.GetUtcNow(), cancellationToken).ConfigureAwait(false) > 0;
 
     public async Task<IReadOnlyList<QueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken = default) =>
         await store.QueueStatsAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Rejects a filter PostgreSQL cannot take (a NUL, a lone surrogate) as the enqueue does, before it reaches the
+    /// database as a PostgresException (22021) or an encoding error.
+    /// </summary>
+    private static void RequireStorable(string? value, string what, string parameterName)
+    {
+        if (value is not null && !JobText.IsStorable(value))
+        {
+            throw new ArgumentException(JobValues.NotStorable(what), parameterName);
+        }
+    }
 }
