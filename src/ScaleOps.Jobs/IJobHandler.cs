@@ -15,6 +15,9 @@ public interface IJobHandler<in TPayload>
     /// <param name="payload">The payload.</param>
     /// <param name="context">The job's id, tenant, attempt...</param>
     /// <param name="cancellationToken">Fires when the job's timeout elapses or the worker is shutting down.</param>
-    /// <returns>A task that completes when the job is done.</returns>
+    /// <returns>
+    /// A task that completes when the job is done; never null (a null task fails the attempt with an error naming the
+    /// handler type).
+    /// </returns>
     Task HandleAsync(TPayload payload, JobContext context, CancellationToken cancellationToken);
 }

@@ -30,6 +30,14 @@ public sealed class ValidatedPayloadHandler : IJobHandler<ValidatedPayload>
     public Task HandleAsync(ValidatedPayload payload, JobContext context, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
+[JobKind("test.null-task")]
+public sealed record NullTask(int N);
+
+public sealed class NullTaskHandler : IJobHandler<NullTask>
+{
+    public Task HandleAsync(NullTask payload, JobContext context, CancellationToken cancellationToken) => null!;
+}
+
 public partial class WorkerTests
 {
     [Fact]
@@ -72,5 +80,18 @@ public partial class WorkerTests
         Assert.Contains("FormatException", await ErrorOfAsync(badCode));
         Assert.Equal(2L, await database.ScalarAsync<long>(
             $"SELECT count(*) FROM scaleops.jobs WHERE id IN ({negative}, {badCode}) AND attempt = 1"));
+    }
+
+    [Fact]
+    public async Task A_handler_that_returns_a_null_task_fails_the_attempt_with_a_message_naming_it()
+    {
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "w-null-task",
+            jobs => jobs.AddHandler<NullTask, NullTaskHandler>());
+        var id = (await host.Client.EnqueueAsync(new NullTask(1), new JobOptions { MaxAttempts = 2 }))!.Value;
+        await UntilStateAsync(id, "dead");
+        var error = await ErrorOfAsync(id);
+        Assert.Contains("ScaleOps.Jobs.Tests.NullTaskHandler.HandleAsync returned a null Task", error);
+        Assert.DoesNotContain("NullReferenceException", error);
+        Assert.Equal(2, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
     }
 }

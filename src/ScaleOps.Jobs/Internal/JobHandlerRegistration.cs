@@ -48,6 +48,8 @@ internal sealed class JobHandlerRegistration<TPayload>() : JobHandlerRegistratio
         }
 
         var handler = services.GetRequiredService<IJobHandler<TPayload>>();
-        return handler.HandleAsync(value, context, cancellationToken);
+        return handler.HandleAsync(value, context, cancellationToken) ?? throw new InvalidOperationException(
+            $"{handler.GetType()}.HandleAsync returned a null Task for job {context.Id} (kind '{Kind}'): return a task " +
+            "(Task.CompletedTask when there is nothing to await).");
     }
 }
