@@ -24,7 +24,7 @@ import re, sys
 src, work = sys.argv[1], sys.argv[2]
 s = open(src).read().replace('{{schema}}', 'scaleops')
 for name, value in {'@queue': ':queue::text', '@limit': ':lim::int', '@max_tenants': ':lim::int', '@max_scan': ':maxs::int',
-                    '@cursor': "''::text", '@tenant_cap': ':cap::int', '@now': ':now::timestamptz',
+                    '@cursor': "NULL::text", '@tenant_cap': ':cap::int', '@now': ':now::timestamptz',
                     '@lease_until': ':lu::timestamptz'}.items():
     s = s.replace(name, value)
 s = ' '.join(re.sub(r'--[^\n]*', '', s).split())
