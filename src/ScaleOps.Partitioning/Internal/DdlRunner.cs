@@ -12,7 +12,9 @@ namespace ScaleOps.Partitioning.Internal;
 /// Runs DDL in a transaction with a short <c>lock_timeout</c>: a statement that cannot get its lock gives up instead of
 /// queueing live readers and writers behind it, and is retried after a growing pause (TimeProvider). With
 /// <c>row_security = off</c>, a statement that row-level security would filter (moving, counting or checking rows of a
-/// protected table as a role subject to it) fails instead of silently seeing only some rows.
+/// protected table as a role subject to it) fails instead of silently seeing only some rows. <c>TimeZone = UTC</c> and
+/// <c>DateStyle = ISO, YMD</c>: dates and timestamps the body reads as text (a partition bound, a CHECK constraint's
+/// definition) print as <c>2026-11-01 00:00:00+00</c> whatever the database's or role's own DateStyle is.
 /// </summary>
 internal sealed class DdlRunner(NpgsqlDataSource dataSource, IOptions<PartitioningOptions> options, TimeProvider time, ILogger<DdlRunner> logger)
 {
@@ -23,7 +25,7 @@ internal sealed class DdlRunner(NpgsqlDataSource dataSource, IOptions<Partitioni
         var o = options.Value;
         var delay = o.DdlRetryDelay;
         var setup = string.Create(CultureInfo.InvariantCulture,
-            $"SET LOCAL lock_timeout = {Math.Max(1, (int)o.LockTimeout.TotalMilliseconds)}; SET LOCAL TimeZone = 'UTC'; SET LOCAL row_security = off");
+            $"SET LOCAL lock_timeout = {Math.Max(1, (int)o.LockTimeout.TotalMilliseconds)}; SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL row_security = off");
         for (var attempt = 1; ; attempt++)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);

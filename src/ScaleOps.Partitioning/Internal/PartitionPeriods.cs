@@ -105,4 +105,25 @@ internal static partial class PartitionPeriods
         "timestamp without time zone" => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
         _ => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "+00",
     };
+
+    /// <summary>
+    /// The settings under which PostgreSQL prints dates and timestamps the way <see cref="ParseLiteral"/> reads them
+    /// (for a <c>SET LOCAL</c> in the reading transaction).
+    /// </summary>
+    public const string IsoSessionSql = "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'";
+
+    private static readonly string[] IsoFormats =
+        ["yyyy-MM-dd", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFF", "yyyy-MM-dd HH:mm:ss'+00'", "yyyy-MM-dd HH:mm:ss.FFFFFF'+00'"];
+
+    /// <summary>
+    /// A date or timestamp as PostgreSQL prints it with <see cref="IsoSessionSql"/> (<c>2026-11-01</c>,
+    /// <c>2026-11-01 00:00:00</c>, <c>2026-11-01 00:00:00+00</c>), read exactly as UTC. Any other form (a session whose
+    /// DateStyle or TimeZone was not set, <c>infinity</c>, a BC date) is refused rather than guessed: a day and month read
+    /// the wrong way round once made retention drop the current partition.
+    /// </summary>
+    /// <exception cref="FormatException"><paramref name="text"/> is not in that form; the message names <paramref name="what"/>.</exception>
+    public static DateTime ParseLiteral(string text, string what) =>
+        DateTime.TryParseExact(text, IsoFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var value)
+            ? value
+            : throw new FormatException($"Cannot read {what}: '{text}' is not an ISO date or UTC timestamp (yyyy-MM-dd[ HH:mm:ss[.ffffff][+00]]).");
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
@@ -46,7 +45,9 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var utc = new NpgsqlCommand("SET LOCAL TimeZone = 'UTC'", connection, transaction))
+        // The bounds are read as text: UTC and ISO dates, so they print as '2026-11-01 00:00:00+00' whatever the
+        // database's DateStyle ('SQL, DMY' once printed 01/11/2026, read back as 11 January).
+        await using (var utc = new NpgsqlCommand(PartitionPeriods.IsoSessionSql, connection, transaction))
         {
             await utc.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -62,8 +63,8 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
             var match = BoundRegex().Match(bound);
             list.Add(new PartitionInfo(
                 reader.GetString(0), reader.GetString(1),
-                isDefault || !match.Success ? null : ParseBound(match.Groups["from"].Value),
-                isDefault || !match.Success ? null : ParseBound(match.Groups["to"].Value),
+                isDefault || !match.Success ? null : ParseBound(match.Groups["from"].Value, reader.GetString(1)),
+                isDefault || !match.Success ? null : ParseBound(match.Groups["to"].Value, reader.GetString(1)),
                 isDefault, reader.GetInt64(3), reader.GetInt64(4)));
         }
 
@@ -123,21 +124,8 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static DateTime? ParseBound(string literal)
-    {
-        if (literal is "MINVALUE" or "MAXVALUE")
-        {
-            return null;
-        }
-
-        var text = literal.Trim('\'');
-        if (text.EndsWith("+00", StringComparison.Ordinal))
-        {
-            text = text[..^3];
-        }
-
-        return DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal);
-    }
+    private static DateTime? ParseBound(string literal, string partition) =>
+        literal is "MINVALUE" or "MAXVALUE" ? null : PartitionPeriods.ParseLiteral(literal.Trim('\''), $"the bound of partition {partition}");
 
     [GeneratedRegex(@"^FOR VALUES FROM \((?<from>[^)]*)\) TO \((?<to>[^)]*)\)$")]
     private static partial Regex BoundRegex();

@@ -28,7 +28,7 @@ internal sealed partial class TableMigrator
     {
         var name = PartitionPeriods.Fit(source, "_scaleops_range");
         var constraint = SqlIdentifier.Quote(name);
-        // Read in a UTC session (the DDL runner sets it) so the bound prints as UTC.
+        // Read in a UTC, ISO-DateStyle session (the DDL runner sets both) so the bound prints as '2026-11-01 00:00:00+00'.
         var existing = await ddl.RunAsync("read range check", async (connection, transaction) =>
         {
             await using var read = new NpgsqlCommand(
@@ -48,13 +48,7 @@ internal sealed partial class TableMigrator
         {
             var literal = existing[(existing.LastIndexOf("< '", StringComparison.Ordinal) + 3)..];
             literal = literal[..literal.IndexOf('\'', StringComparison.Ordinal)];
-            if (literal.EndsWith("+00", StringComparison.Ordinal))
-            {
-                literal = literal[..^3];
-            }
-
-            cut = DateTime.Parse(literal, System.Globalization.CultureInfo.InvariantCulture,
-                System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+            cut = PartitionPeriods.ParseLiteral(literal, $"the bound of {name} on {qualifiedSource}");
             var safe = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), 2);
             if (cut < safe)
             {

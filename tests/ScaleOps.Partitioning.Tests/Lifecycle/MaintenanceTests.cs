@@ -16,13 +16,13 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
 {
     private async Task<(IHost Host, FakeTimeProvider Time, IPartitionMaintenance Maintenance)> TableAsync(
         string name, Action<PartitionedTableOptions>? table = null, Action<PartitioningOptions>? options = null, string columnType = "timestamptz",
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, string? connectionString = null)
     {
         var quoted = SqlIdentifier.Qualify("public", name);
         await database.DataSource.ExecAsync(
             $"CREATE TABLE {quoted} (id bigint NOT NULL, created_at {columnType} NOT NULL, body text) PARTITION BY RANGE (created_at)");
         var time = new FakeTimeProvider(TestHost.Monday);
-        var host = TestHost.Build(database.ConnectionString, o =>
+        var host = TestHost.Build(connectionString ?? database.ConnectionString, o =>
         {
             o.Audit.Enabled = false;
             o.RunMaintenanceOnStart = false;

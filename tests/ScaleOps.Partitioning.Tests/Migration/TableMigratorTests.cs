@@ -21,7 +21,8 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         public void Report(ConversionProgress value) => report(value);
     }
 
-    private async Task<(IHost Host, string Checksum, FakeTimeProvider Time)> SetUpAsync(string name, Action<PartitioningOptions>? configure = null)
+    private async Task<(IHost Host, string Checksum, FakeTimeProvider Time)> SetUpAsync(string name, Action<PartitioningOptions>? configure = null,
+        string? connectionString = null)
     {
         await database.DataSource.ExecAsync(
             $"CREATE TABLE {name} (id bigint PRIMARY KEY, created_at timestamptz, tenant_id text NOT NULL, body text);"
@@ -32,7 +33,7 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
             + $"CREATE INDEX {name}_new_tenant ON {name}_new (tenant_id, created_at);");
         var checksum = await database.DataSource.ScalarAsync<string>($"SELECT md5(string_agg({name}::text, '|' ORDER BY id)) FROM {name}");
         var time = new FakeTimeProvider(TestHost.Monday);
-        var host = TestHost.Build(database.ConnectionString, o =>
+        var host = TestHost.Build(connectionString ?? database.ConnectionString, o =>
         {
             o.Audit.Enabled = false;
             o.RunMaintenanceOnStart = false;
@@ -230,5 +231,29 @@ public class TableMigratorTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.Contains(partitions, p => p.StartsWith("mig_recut_p2027_01 ", StringComparison.Ordinal));
         Assert.DoesNotContain(partitions, p => p.StartsWith("mig_recut_new_p2026_12 ", StringComparison.Ordinal)); // below the new cut: dropped
         Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM ONLY mig_recut_default WHERE id = 5001"));
+    }
+
+    /// <summary>
+    /// A resumed conversion reads the bound of the range CHECK an earlier run left. In a session whose DateStyle is not
+    /// ISO it printed as 01/02/2027 (or 'Mon Feb 01 ...'), read as 2 January or not at all: the conversion failed or
+    /// built its partitions from the wrong date.
+    /// </summary>
+    [Theory]
+    [InlineData("SQL,DMY")]
+    [InlineData("Postgres,MDY")]
+    public async Task A_resumed_conversion_reads_its_range_check_whatever_the_session_DateStyle(string dateStyle)
+    {
+        var name = "mig_ds_" + dateStyle.Replace(",", "_", StringComparison.Ordinal).ToLowerInvariant();
+        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c DateStyle=" + dateStyle }.ConnectionString;
+        var (host, checksum, _) = await SetUpAsync(name, connectionString: connectionString);
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            $"ALTER TABLE {name} ADD CONSTRAINT {name}_scaleops_range CHECK (created_at IS NOT NULL AND created_at < '2027-02-01 00:00:00+00') NOT VALID");
+
+        Assert.True((await host.Services.GetRequiredService<ITableMigrator>().ConvertAsync("public", name, name + "_new")).Swapped);
+        Assert.Equal(checksum, await database.DataSource.ScalarAsync<string>($"SELECT md5(string_agg({name}::text, '|' ORDER BY id)) FROM {name}"));
+        var partitions = await database.DataSource.PartitionsAsync("public." + name);
+        Assert.Contains(partitions, p => p.EndsWith("FOR VALUES FROM ('2027-02-01 00:00:00+00') TO ('2027-03-01 00:00:00+00')", StringComparison.Ordinal));
+        Assert.All(partitions, p => Assert.True(p.EndsWith(" DEFAULT", StringComparison.Ordinal) || p.Contains("-01 00:00:00+00')", StringComparison.Ordinal), p));
     }
 }
