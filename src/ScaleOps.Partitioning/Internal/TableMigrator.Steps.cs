@@ -207,6 +207,46 @@ internal sealed partial class TableMigrator
         }
     }
 
+    /// <summary>
+    /// Refuses a table that another table's FOREIGN KEY references. The conversion makes it the default partition and
+    /// then moves its rows out with DELETE ... INSERT: a DELETE fires the referencing side's ON DELETE action, so with
+    /// CASCADE the referencing rows were deleted, and with NO ACTION or RESTRICT the conversion failed halfway, its rows
+    /// stuck in the default partition.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Naming every referencing constraint and table, and what to do.</exception>
+    private async Task RefuseReferencedAsync(string qualifiedTable, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT c.conname::text, c.conrelid::regclass::text, c.confdeltype::text FROM pg_catalog.pg_constraint c "
+            + "WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) ORDER BY 2, 1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTable });
+        var references = new System.Collections.Generic.List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var onDelete = reader.GetString(2) switch
+                {
+                    "c" => "CASCADE",
+                    "r" => "RESTRICT",
+                    "n" => "SET NULL",
+                    "d" => "SET DEFAULT",
+                    _ => "NO ACTION",
+                };
+                references.Add($"{SqlIdentifier.Quote(reader.GetString(0))} on {reader.GetString(1)} (ON DELETE {onDelete})");
+            }
+        }
+
+        if (references.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedTable} is referenced by foreign key {string.Join(", ", references)}; it is not converted. The conversion moves "
+                + "its rows with DELETE and INSERT, which would fire the ON DELETE action of the referencing rows (delete them, or fail halfway). "
+                + "Drop these constraints first and, once converted, recreate them referencing the partitioned table (its primary key or "
+                + "unique key includes the partition column).");
+        }
+    }
+
     private async Task<T> ScalarAsync<T>(string sql, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(sql);

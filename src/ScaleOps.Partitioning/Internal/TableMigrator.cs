@@ -40,6 +40,8 @@ internal sealed partial class TableMigrator(
                 throw new InvalidOperationException($"{qualifiedSource} does not exist.");
             }
 
+            await RefuseReferencedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+
             if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
             {
                 throw new InvalidOperationException(
@@ -74,6 +76,8 @@ internal sealed partial class TableMigrator(
         }
         else
         {
+            // A resumed run (swapped by an older version that did not check): the old table is the default partition now.
+            await RefuseReferencedAsync(SqlIdentifier.Qualify(schema, legacyName), cancellationToken).ConfigureAwait(false);
             // A resumed run: the rows it starts with (old table and partitions) must all be there at its end.
             rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
         }

@@ -14,7 +14,7 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Partitioning.Tests.Migration;
 
-public class TableMigratorTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+public partial class TableMigratorTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
     private sealed class InlineProgress(Action<ConversionProgress> report) : IProgress<ConversionProgress>
     {
