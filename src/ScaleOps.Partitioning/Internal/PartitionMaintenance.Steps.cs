@@ -136,6 +136,10 @@ internal sealed partial class PartitionMaintenance
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // Rows move, they are not deleted: the user's triggers on the default (row-level DELETE triggers cloned from the
+        // parent, say) must not see a deletion. Switched off in this transaction only and switched back before it ends.
+        var triggers = await SuspendTriggersAsync(connection, transaction, qualifiedDefault, cancellationToken).ConfigureAwait(false);
+
         // Counted on both sides in the move's own statement: the rows that left the default and those that arrived.
         long moved;
         long arrived;
@@ -149,6 +153,8 @@ internal sealed partial class PartitionMaintenance
             moved = reader.GetInt64(0);
             arrived = reader.GetInt64(1);
         }
+
+        await ResumeTriggersAsync(connection, transaction, qualifiedDefault, triggers, cancellationToken).ConfigureAwait(false);
 
         // In the move's transaction, before the ATTACH locks the default: the new partition (no one else sees it yet)
         // holds every row that left the default; a mismatch (a trigger that swallowed rows, say) rolls the move back.
@@ -178,6 +184,53 @@ internal sealed partial class PartitionMaintenance
         }
 
         return moved;
+    }
+
+    /// <summary>
+    /// Disables, in <paramref name="transaction"/>, every enabled user trigger of the default partition (its own and
+    /// those cloned from the parent; not the internal ones of foreign keys) and returns each with its mode (O, R, A) so
+    /// <see cref="ResumeTriggersAsync"/> restores exactly that: a trigger the user had disabled stays disabled. A table
+    /// owner may do this (<c>session_replication_role</c> needs a superuser). The SHARE ROW EXCLUSIVE lock it takes makes
+    /// writers of the default wait for the move's commit, so it is taken only when there is a trigger to suspend.
+    /// </summary>
+    private static async Task<List<(string Name, char Mode)>> SuspendTriggersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        string qualifiedDefault, CancellationToken cancellationToken)
+    {
+        var triggers = new List<(string Name, char Mode)>();
+        await using (var read = new NpgsqlCommand(
+            "SELECT tgname::text, tgenabled FROM pg_catalog.pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND tgenabled <> 'D' ORDER BY 1",
+            connection, transaction))
+        {
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedDefault });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                triggers.Add((reader.GetString(0), reader.GetChar(1)));
+            }
+        }
+
+        if (triggers.Count > 0)
+        {
+            var sql = string.Concat(triggers.Select(t => $"ALTER TABLE {qualifiedDefault} DISABLE TRIGGER {SqlIdentifier.Quote(t.Name)};\n"));
+            await using var disable = new NpgsqlCommand(sql, connection, transaction);
+            await disable.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return triggers;
+    }
+
+    private static async Task ResumeTriggersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedDefault,
+        List<(string Name, char Mode)> triggers, CancellationToken cancellationToken)
+    {
+        if (triggers.Count == 0)
+        {
+            return;
+        }
+
+        var sql = string.Concat(triggers.Select(t => $"ALTER TABLE {qualifiedDefault} ENABLE "
+            + (t.Mode switch { 'R' => "REPLICA ", 'A' => "ALWAYS ", _ => "" }) + $"TRIGGER {SqlIdentifier.Quote(t.Name)};\n"));
+        await using var enable = new NpgsqlCommand(sql, connection, transaction);
+        await enable.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task DropExclusionAsync(string qualifiedDefault, string exclusion)

@@ -132,15 +132,15 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
     }
 
     /// <summary>
-    /// Makes each DELETE on <paramref name="defaultPartition"/> wait on advisory lock <paramref name="key"/>, held by the
-    /// returned connection (<c>pg_advisory_unlock</c> on it lets the move go on), starts maintenance and returns once
-    /// its move waits there.
+    /// Makes each row the move INSERTs into the new partition <paramref name="partition"/> wait on advisory lock
+    /// <paramref name="key"/>, held by the returned connection (<c>pg_advisory_unlock</c> on it lets the move go on),
+    /// starts maintenance and returns once its move waits there (the move's DELETE ... INSERT statement, before the
+    /// validation). The hook is a trigger on the new partition (user triggers of the default are suspended during the
+    /// move); <see cref="DisarmAsync"/> removes the event trigger that puts it there.
     /// </summary>
-    private async Task<(NpgsqlConnection Pauser, Task<MaintenanceResult> Run)> StartPausedMoveAsync(IPartitionMaintenance maintenance, string defaultPartition, int key)
+    private async Task<(NpgsqlConnection Pauser, Task<MaintenanceResult> Run)> StartPausedMoveAsync(IPartitionMaintenance maintenance, string partition, int key)
     {
-        await database.DataSource.ExecAsync(
-            $"CREATE FUNCTION {defaultPartition}_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock({key}); RETURN OLD; END $$;"
-            + $"CREATE TRIGGER pause BEFORE DELETE ON {defaultPartition} FOR EACH ROW EXECUTE FUNCTION {defaultPartition}_pause()");
+        await ArmAsync(partition, $"PERFORM pg_advisory_xact_lock({key}); RETURN NEW;");
         var pauser = await database.DataSource.OpenConnectionAsync();
         await using (var pause = new NpgsqlCommand($"SELECT pg_advisory_lock({key})", pauser))
         {
@@ -153,6 +153,19 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
         return (pauser, run);
     }
 
+    /// <summary>
+    /// An event trigger that, when the table <c>public.{partition}</c> is created (by a move), gives it a BEFORE INSERT
+    /// row trigger running <paramref name="body"/> (plpgsql).
+    /// </summary>
+    private Task ArmAsync(string partition, string body) => database.DataSource.ExecAsync(
+        $"CREATE FUNCTION {partition}_hook() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} END $$;"
+        + $"CREATE FUNCTION {partition}_arm() RETURNS event_trigger LANGUAGE plpgsql AS $$ DECLARE r record; BEGIN "
+        + $"FOR r IN SELECT object_identity FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.{partition}' LOOP "
+        + $"EXECUTE 'CREATE TRIGGER hook BEFORE INSERT ON public.{partition} FOR EACH ROW EXECUTE FUNCTION {partition}_hook()'; END LOOP; END $$;"
+        + $"CREATE EVENT TRIGGER {partition}_arm ON ddl_command_end WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION {partition}_arm()");
+
+    private Task DisarmAsync(string partition) => database.DataSource.ExecAsync($"DROP EVENT TRIGGER IF EXISTS {partition}_arm");
+
     [Fact]
     public async Task Moving_default_rows_validates_the_exclusion_while_readers_of_the_table_go_on()
     {
@@ -161,9 +174,10 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
         await database.DataSource.ExecAsync(
             "CREATE TABLE m_validate_default PARTITION OF m_validate DEFAULT;"
             + "INSERT INTO m_validate SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g");
-        // The move's DELETE pauses on an advisory lock the test holds: the point just before the exclusion is validated.
-        var (pauser, run) = await StartPausedMoveAsync(maintenance, "m_validate_default", 4242);
+        // The move's DELETE ... INSERT pauses on an advisory lock the test holds: the point just before the exclusion is validated.
+        var (pauser, run) = await StartPausedMoveAsync(maintenance, "m_validate_p2026_03", 4242);
         await using var _pauser = pauser;
+        await DisarmAsync("m_validate_p2026_03"); // the move has created its table: the hook is on it
 
         // A maintenance-like session holds SHARE UPDATE EXCLUSIVE on the default (allowed next to the DELETE), so the
         // step after the DELETE waits for it: the lock it asks for there is what readers would queue behind.
@@ -269,12 +283,20 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
             + "INSERT INTO m_leftover SELECT g, timestamptz '2026-03-01' + g * interval '1 day', 'row ' || g FROM generate_series(0, 9) g;"
             // What an interrupted run leaves: the NOT VALID exclusion of some period, committed.
             + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
-            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID;"
-            + "CREATE FUNCTION m_leftover_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'move refused by the test'; END $$;"
-            + "CREATE TRIGGER fail BEFORE DELETE ON m_leftover_default FOR EACH ROW EXECUTE FUNCTION m_leftover_fail()");
+            + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID");
+        await ArmAsync("m_leftover_p2026_03", "RAISE EXCEPTION 'move refused by the test';");
         const string checks = "SELECT count(*) FROM pg_constraint WHERE conrelid = 'm_leftover_default'::regclass AND contype = 'c'";
 
-        var failed = await maintenance.RunMaintenanceAsync();
+        MaintenanceResult failed;
+        try
+        {
+            failed = await maintenance.RunMaintenanceAsync();
+        }
+        finally
+        {
+            await DisarmAsync("m_leftover_p2026_03");
+        }
+
         var failure = Assert.Single(failed.Failures);
         Assert.Equal(PartitionActionKind.MoveFromDefault, failure.Action!.Kind);
         Assert.Contains("move refused by the test", failure.Error.Message, StringComparison.Ordinal);
@@ -282,8 +304,7 @@ public partial class MaintenanceTests(PostgresDatabase database) : IClassFixture
         Assert.Equal(10L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_leftover_default"));
 
         await database.DataSource.ExecAsync(
-            "DROP TRIGGER fail ON m_leftover_default;"
-            + "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
+            "ALTER TABLE m_leftover_default ADD CONSTRAINT m_leftover_default_scaleops_excl "
             + "CHECK (NOT (created_at >= '2026-05-01' AND created_at < '2026-06-01')) NOT VALID");
         var moved = await maintenance.RunMaintenanceAsync();
         Assert.Empty(moved.Failures);
