@@ -1,6 +1,7 @@
 using System;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using ScaleOps.Partitioning.Lifecycle;
 using ScaleOps.Partitioning.Migration;
 using Xunit;
@@ -26,14 +27,7 @@ public partial class TableMigratorTests
             + $"INSERT INTO {name} SELECT g, '2026-09-01 00:00+00'::timestamptz + g * interval '6 hours', 'o' || g FROM generate_series(1, 100) g;"
             + $"INSERT INTO {name}_line SELECT id, created_at, 1 FROM {name};"
             + $"CREATE TABLE {name}_new (id bigint NOT NULL, created_at timestamptz NOT NULL, body text, PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);");
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestHost.Monday);
-        using var host = TestHost.Build(database.ConnectionString, o =>
-        {
-            o.Audit.Enabled = false;
-            o.RunMaintenanceOnStart = false;
-            o.DdlRetryDelay = TimeSpan.Zero;
-            o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2 });
-        }, time, schema: "so_" + name);
+        using var host = BareHost(name, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestHost.Monday));
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(
             () => host.Services.GetRequiredService<ITableMigrator>().ConvertAsync("public", name, name + "_new"));
@@ -45,4 +39,13 @@ public partial class TableMigratorTests
         Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(
             $"SELECT count(*) FROM pg_constraint WHERE conrelid = '{name}'::regclass AND contype = 'c'")); // no range CHECK added
     }
+
+    /// <summary>A host with <paramref name="name"/> declared (monthly, premake 2) and nothing set up in the database.</summary>
+    private IHost BareHost(string name, TimeProvider time) => TestHost.Build(database.ConnectionString, o =>
+    {
+        o.Audit.Enabled = false;
+        o.RunMaintenanceOnStart = false;
+        o.DdlRetryDelay = TimeSpan.Zero;
+        o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2 });
+    }, time, schema: "so_" + name);
 }
