@@ -26,13 +26,20 @@ internal sealed partial class PartitionArchiver
             }
 
             var qualified = managed.QualifyPartition(partition);
-            var columns = string.Join(", ", manifest.Columns.Select(c => SqlIdentifier.Quote(c.Name)));
+            // A GENERATED ... STORED column is archived (and checksummed) but not copied back: COPY refuses a value for
+            // it, and the restored partition computes it again from the other columns.
+            var writable = (await store.ColumnListAsync(managed.Qualified, cancellationToken, writableOnly: true).ConfigureAwait(false))
+                .ToHashSet(StringComparer.Ordinal);
+            var generated = (await store.ColumnListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))
+                .Where(c => !writable.Contains(c)).ToHashSet(StringComparer.Ordinal);
+            var copied = manifest.Columns.Select(c => !generated.Contains(c.Name)).ToArray();
+            var columns = string.Join(", ", manifest.Columns.Where((_, i) => copied[i]).Select(c => SqlIdentifier.Quote(c.Name)));
             // One transaction: a new table, the rows, the count and checksum check, then ATTACH with the original bounds.
             var rows = await ddl.RunAsync($"restore {partition}", async (connection, transaction) =>
             {
                 await using (var create = new NpgsqlCommand(
-                    $"CREATE TABLE {qualified} (LIKE {managed.Qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION);"
-                    + PartitionMaintenance.IndexSql(managed, partition) + "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'", connection, transaction))
+                    PartitionMaintenance.CreateTableSql(managed, partition) + PartitionMaintenance.IndexSql(managed, partition)
+                    + "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'", connection, transaction))
                 {
                     await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
@@ -46,12 +53,20 @@ internal sealed partial class PartitionArchiver
                     read = await ParquetArchiveFile.ReadAsync(input, manifest.Columns, async (codecs, row) =>
                     {
                         line.Clear();
+                        var first = true;
                         for (var c = 0; c < codecs.Count; c++)
                         {
-                            if (c > 0)
+                            if (!copied[c])
+                            {
+                                continue;
+                            }
+
+                            if (!first)
                             {
                                 line.Append('\t');
                             }
+
+                            first = false;
 
                             value.Clear();
                             AppendCopyText(line, codecs[c].AppendText(value, row) ? value : null);

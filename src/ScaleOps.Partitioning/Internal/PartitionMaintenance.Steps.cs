@@ -63,9 +63,13 @@ internal sealed partial class PartitionMaintenance
     private static string CreateSql(Resolved resolved, PartitionAction action) =>
         CreateTableSql(resolved.Table, action.Partition) + IndexSql(resolved.Table, action.Partition) + AttachSql(resolved, action);
 
-    private static string CreateTableSql(ManagedTable table, string partition) =>
+    /// <summary>
+    /// The partition as a plain table shaped like the parent; <c>INCLUDING GENERATED</c>, because ATTACH refuses (42804)
+    /// a partition whose column is plain where the parent's is GENERATED ... STORED.
+    /// </summary>
+    internal static string CreateTableSql(ManagedTable table, string partition) =>
         $"CREATE TABLE {table.QualifyPartition(partition)} (LIKE {table.Qualified} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-        + "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION);\n";
+        + "INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION);\n";
 
     private static string AttachSql(Resolved resolved, PartitionAction action) =>
         $"ALTER TABLE {resolved.Table.Qualified} ATTACH PARTITION {resolved.Table.QualifyPartition(action.Partition)} FOR VALUES FROM ('"
@@ -127,7 +131,8 @@ internal sealed partial class PartitionMaintenance
         string qualifiedDefault, string exclusion, CancellationToken cancellationToken)
     {
         var table = resolved.Table;
-        var columns = string.Join(", ", resolved.Columns.Select(SqlIdentifier.Quote));
+        // Generated columns are left out: the new partition computes them (INSERT refuses a value for one).
+        var columns = string.Join(", ", resolved.WritableColumns.Select(SqlIdentifier.Quote));
         var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
         var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
         var partition = table.QualifyPartition(action.Partition);

@@ -127,8 +127,11 @@ internal sealed partial class PartitionMaintenance(
         _ => 2,
     };
 
-    /// <summary>A table checked against the catalog: its key type and columns.</summary>
-    internal sealed record Resolved(ManagedTable Table, string KeyType, IReadOnlyList<string> Columns);
+    /// <summary>
+    /// A table checked against the catalog: its key type, columns, and the columns a row is written to (without
+    /// GENERATED ... STORED ones, which a move recomputes).
+    /// </summary>
+    internal sealed record Resolved(ManagedTable Table, string KeyType, IReadOnlyList<string> Columns, IReadOnlyList<string> WritableColumns);
 
     /// <summary>Checks the table at start-up: partitioned by range on one time column, the one configured.</summary>
     internal async Task<Resolved> ResolveAsync(ManagedTable table, CancellationToken cancellationToken)
@@ -169,7 +172,8 @@ internal sealed partial class PartitionMaintenance(
         }
 
         var columns = await store.ColumnListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
-        return new Resolved(table, parent.KeyType, columns);
+        var writable = await store.ColumnListAsync(table.Qualified, cancellationToken, writableOnly: true).ConfigureAwait(false);
+        return new Resolved(table, parent.KeyType, columns, writable);
     }
 
     /// <summary>The steps for one table: moves out of the default partition, missing partitions, then retention (run in rounds, see above).</summary>

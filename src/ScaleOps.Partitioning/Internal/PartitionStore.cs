@@ -27,10 +27,12 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         return new Parent(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
     }
 
-    public async Task<List<string>> ColumnListAsync(string qualified, CancellationToken cancellationToken)
+    /// <summary>The table's columns in order; with <paramref name="writableOnly"/>, without its generated columns.</summary>
+    public async Task<List<string>> ColumnListAsync(string qualified, CancellationToken cancellationToken, bool writableOnly = false)
     {
         await using var command = dataSource.CreateCommand(Sql.ColumnList);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = writableOnly });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var columns = new List<string>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
