@@ -89,8 +89,11 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
                     && int.TryParse(p, CultureInfo.InvariantCulture, out var precision)
                     && int.TryParse(s, CultureInfo.InvariantCulture, out var scale))
                 {
+                    // Rescaled to the column's scale before hashing and printing: Parquet.Net reads a byte-array decimal
+                    // (precision above 18) back without its trailing zeros (12.5000 as 12.5, 0.00 as 0), so its hash never
+                    // matched the export's and no such archive verified.
                     return Struct<decimal>(new DecimalDataField(fieldName, precision, scale, forceByteArrayEncoding: false, isNullable: true),
-                        HashDecimal, v => v.ToString(CultureInfo.InvariantCulture));
+                        (c, v) => HashDecimal(c, Rescale(v, scale)), v => Rescale(v, scale).ToString(CultureInfo.InvariantCulture));
                 }
 
                 throw new InvalidOperationException($"The archived column {column.Name} has an unknown Parquet encoding '{parquet}'.");
@@ -134,9 +137,39 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
         checksum.AddBytes(bytes);
     }
 
+    /// <summary>
+    /// <paramref name="value"/> with exactly <paramref name="scale"/> decimal places (trailing zeros added or removed), or
+    /// unchanged when that would change its value or not fit. A numeric(p,s) value read from PostgreSQL already has scale
+    /// s (PostgreSQL stores it so), so the export's hash is what it always was and older archives still verify.
+    /// </summary>
+    internal static decimal Rescale(decimal value, int scale)
+    {
+        Span<int> bits = stackalloc int[4];
+        decimal.GetBits(value, bits);
+        var mantissa = ((UInt128)(uint)bits[2] << 64) | ((UInt128)(uint)bits[1] << 32) | (uint)bits[0];
+        var current = value.Scale;
+        var max = ((UInt128)1 << 96) - 1;
+        while (current < scale && mantissa * 10 <= max)
+        {
+            mantissa *= 10;
+            current++;
+        }
+
+        while (current > scale && mantissa % 10 == 0)
+        {
+            mantissa /= 10;
+            current--;
+        }
+
+        return current != scale
+            ? value
+            : new decimal((int)(uint)mantissa, (int)(uint)(mantissa >> 32), (int)(uint)(mantissa >> 64), bits[3] < 0, (byte)scale);
+    }
+
     private static void HashDecimal(RowChecksum checksum, decimal value)
     {
-        // The exact value including its scale (1.50 and 1.5 differ, as numeric's text does).
+        // The exact value including its scale (1.50 and 1.5 differ, as numeric's text does); callers pass it rescaled to
+        // the column's scale, so the export and the read-back agree.
         Span<int> bits = stackalloc int[4];
         decimal.GetBits(value, bits);
         Span<byte> bytes = stackalloc byte[16];

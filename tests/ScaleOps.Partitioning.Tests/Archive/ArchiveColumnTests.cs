@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -66,5 +67,28 @@ public class ArchiveColumnTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.Equal(60, before.Length);
         Assert.Equal(before, after);
         Assert.Equal(2 * 59, await database.DataSource.ScalarAsync<int>("SELECT doubled FROM arc_gen_p2026_09 WHERE id = 59"));
+    }
+
+    /// <summary>
+    /// numeric(p,s) with 19 &lt;= p &lt;= 28 and s &gt; 0 is a byte-array Parquet decimal, which Parquet.Net reads back
+    /// without its trailing zeros: a value like 12.5000 or 0.00 hashed differently on read-back, the archive never
+    /// verified and the partition was never archived (nor dropped). Zero, trailing zeros and mixed values round-trip and
+    /// restore with the column's scale.
+    /// </summary>
+    [Theory]
+    [InlineData("arc_n204", "numeric(20,4)", "12.5;0;-3.0001;12.5000;100;-0.1")]
+    [InlineData("arc_n192", "numeric(19,2)", "0;1.10;-7")]
+    [InlineData("arc_n2810", "numeric(28,10)", "999999999999999999.9999999999;-0.0000000001;0;1.5")]
+    [InlineData("arc_n2828", "numeric(28,28)", "0;0.5;-0.0000000000000000000000000001")]
+    [InlineData("arc_n182", "numeric(18,2)", "0;12.50")]
+    public async Task Scaled_decimals_with_trailing_zeros_archive_verify_and_restore_exactly(string name, string type, string values)
+    {
+        var rows = values.Split(';');
+        var (before, after, manifest) = await RoundTripAsync(name, $"v {type}",
+            "VALUES " + string.Join(", ", rows.Select((v, i) => $"({i + 1}, timestamptz '2026-09-02' + {i} * interval '1 hour', {v}::{type})"))
+            + $", ({rows.Length + 1}, timestamptz '2026-09-03', NULL)");
+        Assert.StartsWith("decimal(", Assert.Single(manifest.Columns, c => c.Name == "v").Parquet, StringComparison.Ordinal);
+        Assert.Equal(rows.Length + 1, before.Length);
+        Assert.Equal(before, after);
     }
 }
