@@ -39,7 +39,11 @@ public sealed class ArchiveManifest
     /// <summary>The Parquet blob's name in the archive container.</summary>
     public required string Blob { get; init; }
 
-    /// <summary>The columns in file order: name and PostgreSQL type. Parquet columns are named <c>c0</c>, <c>c1</c>...</summary>
+    /// <summary>
+    /// The columns in file order: name, PostgreSQL type and Parquet encoding. A Parquet field has the column's name when
+    /// it is a plain lowercase identifier, else <c>c{position}</c> (with <c>_</c> appended while another field has that
+    /// name); files are read by position.
+    /// </summary>
     public required IReadOnlyList<ArchiveColumn> Columns { get; init; }
 
     /// <summary>When the manifest was written (the host's TimeProvider).</summary>

@@ -217,9 +217,33 @@ internal static partial class ParquetArchiveFile
         return new Result(checksum.Rows, checksum.Finish());
     }
 
-    /// <summary>Parquet field names: the column's own name when it is a plain identifier, else c0, c1... by position.</summary>
-    private static List<ArchiveCodec> Codecs(IReadOnlyList<ArchiveColumn> columns) =>
-        [.. columns.Select((c, i) => ArchiveCodec.For(c, PlainName().IsMatch(c.Name) ? c.Name : "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
+    /// <summary>
+    /// Parquet field names: the column's own name when it is a plain identifier, else <c>c{position}</c>, with
+    /// underscores appended until no other field has that name. A plain column literally named <c>c2</c> next to a
+    /// non-plain one at position 2 once gave two fields the same name, and every archive of that table failed. Files are
+    /// read by position, so archives written under the older naming still read.
+    /// </summary>
+    private static List<ArchiveCodec> Codecs(IReadOnlyList<ArchiveColumn> columns)
+    {
+        var used = columns.Where(c => PlainName().IsMatch(c.Name)).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var codecs = new List<ArchiveCodec>(columns.Count);
+        for (var i = 0; i < columns.Count; i++)
+        {
+            var name = columns[i].Name;
+            if (!PlainName().IsMatch(name))
+            {
+                name = "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                while (!used.Add(name))
+                {
+                    name += "_";
+                }
+            }
+
+            codecs.Add(ArchiveCodec.For(columns[i], name));
+        }
+
+        return codecs;
+    }
 
     [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
     private static partial System.Text.RegularExpressions.Regex PlainName();

@@ -91,4 +91,18 @@ public class ArchiveColumnTests(PostgresDatabase database) : IClassFixture<Postg
         Assert.Equal(rows.Length + 1, before.Length);
         Assert.Equal(before, after);
     }
+
+    /// <summary>
+    /// A non-plain column name ("Body", at position 2) is stored under a positional field name; a plain column literally
+    /// named c2 used to get the same field name, and every archive of the table failed.
+    /// </summary>
+    [Fact]
+    public async Task A_column_named_like_a_positional_field_does_not_collide_with_it()
+    {
+        var (before, after, manifest) = await RoundTripAsync("arc_pos", "\"Body\" text, c2 text, \"C3\" int, c3 int, c2_ text",
+            "SELECT g, timestamptz '2026-09-01' + g * interval '6 hours', 'B' || g, 'c' || g, g, -g, 'u' || g FROM generate_series(1, 40) g");
+        Assert.Equal(["id", "created_at", "Body", "c2", "C3", "c3", "c2_"], manifest.Columns.Select(c => c.Name));
+        Assert.Equal(40, before.Length);
+        Assert.Equal(before, after);
+    }
 }
