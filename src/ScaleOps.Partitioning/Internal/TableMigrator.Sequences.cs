@@ -47,9 +47,14 @@ internal sealed partial class TableMigrator
         {
             if (column.TargetSequence is { } target && target != column.SourceSequence)
             {
+                // The source's own sequence bounds its ids (it would reissue any above it itself); only a column without
+                // one is read, for its highest value (an index scan when the column is indexed, as an id is).
+                var highest = column.SourceSequence is null
+                    ? $"(SELECT max({SqlIdentifier.Quote(column.Column)})::bigint FROM {qualifiedSource}), "
+                    : "";
                 await using var advance = new NpgsqlCommand(
                     "SELECT pg_catalog.setval($1::regclass, x.v) FROM (SELECT GREATEST("
-                    + $"(SELECT max({SqlIdentifier.Quote(column.Column)})::bigint FROM {qualifiedSource}), "
+                    + highest
                     + "pg_catalog.pg_sequence_last_value($2::regclass), pg_catalog.pg_sequence_last_value($1::regclass)) AS v) x "
                     + "WHERE x.v IS NOT NULL AND (SELECT s.seqincrement FROM pg_catalog.pg_sequence s WHERE s.seqrelid = $1::regclass) > 0",
                     connection, transaction);
