@@ -94,6 +94,27 @@ public sealed class PrivateRedisServer : IAsyncDisposable
                 return false;
             }
         }, $"private redis-server on port {Port} to listen", TimeSpan.FromSeconds(15));
+
+        // Listening is not ready: a server that reloads its data answers LOADING until it is done.
+        await TestSignal.UntilAsync(PongAsync, $"private redis-server on port {Port} to load its data", TimeSpan.FromSeconds(15));
+    }
+
+    private async Task<bool> PongAsync()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync("127.0.0.1", Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("PING\r\n"u8.ToArray());
+            var buffer = new byte[64];
+            var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+            return read >= 5 && System.Text.Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or TimeoutException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Kills the server (an outage: connections are refused).</summary>
