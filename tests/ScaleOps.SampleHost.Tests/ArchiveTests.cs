@@ -95,6 +95,11 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
             HttpStatusCode.Unauthorized);
         await ProblemAssert.IsProblemAsync(await admin.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.NotFound);
         await ProblemAssert.IsProblemAsync(await admin.PostAsync("/ops/partitions/scaleops/no_such_table/p1/archive", null), HttpStatusCode.NotFound);
+
+        // The current month's partition exists but is open: a conflict (its writes would fail), not "not found".
+        var current = $"audit_log_p{DateTime.UtcNow:yyyy_MM}";
+        var open = await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{current}/archive", null);
+        await ProblemAssert.IsProblemAsync(open, HttpStatusCode.Conflict);
         await ProblemAssert.IsProblemAsync(await admin.GetAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive"), HttpStatusCode.NotFound);
         await ProblemAssert.IsProblemAsync(await admin.PostAsync($"/ops/partitions/scaleops/audit_log/{new string('p', 64)}/archive", null),
             HttpStatusCode.BadRequest);

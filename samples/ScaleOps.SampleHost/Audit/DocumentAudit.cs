@@ -13,7 +13,8 @@ public sealed class DocumentAudit(IAuditLog audit)
 {
     public const string ActorHeader = "X-User-Id";
 
-    public ValueTask<Guid> WriteAsync(HttpContext http, string action, Guid documentId, object? changes, CancellationToken cancellationToken)
+    /// <summary>Writes one event about a document, or (<paramref name="documentId"/> null) about the tenant's documents.</summary>
+    public ValueTask<Guid> WriteAsync(HttpContext http, string action, Guid? documentId, object? changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(http);
         var actor = http.Request.Headers[ActorHeader].ToString();
@@ -21,8 +22,8 @@ public sealed class DocumentAudit(IAuditLog audit)
         return audit.WriteAsync(new AuditEntry
         {
             Action = action,
-            EntityType = "document",
-            EntityId = documentId.ToString(),
+            EntityType = documentId is null ? "documents" : "document",
+            EntityId = documentId?.ToString(),
             Actor = actor.Length is > 0 and <= 200 ? actor : null,
             IpAddress = http.Connection.RemoteIpAddress ?? IPAddress.Loopback,
             UserAgent = userAgent.Length is > 0 and <= 500 ? userAgent : null,

@@ -31,12 +31,29 @@ public static class DocumentEndpoints
     }
 
     /// <summary>Re-indexes every document of the tenant in the background: one batch of low-priority jobs.</summary>
-    private static async Task<IResult> ReindexAsync(DocumentStore store, ITenantCache cache, CancellationToken cancellationToken)
+    private static async Task<IResult> ReindexAsync(HttpContext http, DocumentStore store, DocumentAudit audit, ITenantCache cache,
+        CancellationToken cancellationToken)
     {
         var enqueued = await store.ReindexAllAsync(cancellationToken);
-        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
+        await AfterCommitAsync(http, cache, audit, "documents.reindexed", null, new { enqueued });
         return TypedResults.Accepted((string?)null, new { enqueued });
     }
+
+    /// <summary>
+    /// What follows a committed write: the tenant's cached reads are dropped (on every instance) and the audit event is
+    /// written. Never with the request's token: a client that goes away after the commit would otherwise cancel both,
+    /// leaving a deleted or changed document served from the cache and a committed write without its audit entry.
+    /// Bounded by a timeout of its own instead (the audit writer waits for room when PostgreSQL is slow).
+    /// </summary>
+    private static async Task AfterCommitAsync(HttpContext http, ITenantCache cache, DocumentAudit audit, string action, Guid? documentId,
+        object? changes)
+    {
+        using var timeout = new CancellationTokenSource(AfterCommitTimeout);
+        await cache.RemoveByTagAsync(DocumentsTag, timeout.Token);
+        await audit.WriteAsync(http, action, documentId, changes, timeout.Token);
+    }
+
+    private static readonly TimeSpan AfterCommitTimeout = TimeSpan.FromSeconds(30);
 
     private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, DocumentAudit audit, ITenantCache cache,
         CancellationToken cancellationToken)
@@ -63,12 +80,20 @@ public static class DocumentEndpoints
                 new Dictionary<string, object?> { ["limit"] = ex.Limit, ["usage"] = ex.Usage });
         }
 
-        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
-        await audit.WriteAsync(request.HttpContext, "document.created", document.Id, new { title = document.Title }, cancellationToken);
+        await AfterCommitAsync(request.HttpContext, cache, audit, "document.created", document.Id, new { title = document.Title });
         return TypedResults.Created($"/documents/{document.Id}", document);
     }
 
-    private static readonly CacheEntryOptions CachedDocuments = new() { Expiration = TimeSpan.FromMinutes(5), Tags = [DocumentsTag] };
+    /// <summary>
+    /// Five minutes in Redis, at most ten seconds in an instance's memory: while Redis is down, an instance cannot hear
+    /// another's invalidation, and this bounds how long it serves a copy that was changed or deleted elsewhere.
+    /// </summary>
+    private static readonly CacheEntryOptions CachedDocuments = new()
+    {
+        Expiration = TimeSpan.FromMinutes(5),
+        LocalExpiration = TimeSpan.FromSeconds(10),
+        Tags = [DocumentsTag],
+    };
 
     /// <summary>Every cached read of a tenant's documents carries this tag; a write removes them all (on every instance).</summary>
     public const string DocumentsTag = "documents";
@@ -140,8 +165,7 @@ public static class DocumentEndpoints
             return Problems.NotFound($"No document '{id}'.");
         }
 
-        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
-        await audit.WriteAsync(request.HttpContext, "document.updated", document.Id, new { title = document.Title }, cancellationToken);
+        await AfterCommitAsync(request.HttpContext, cache, audit, "document.updated", document.Id, new { title = document.Title });
         return TypedResults.Ok(document);
     }
 
@@ -153,8 +177,7 @@ public static class DocumentEndpoints
             return Problems.NotFound($"No document '{id}'.");
         }
 
-        await cache.RemoveByTagAsync(DocumentsTag, cancellationToken);
-        await audit.WriteAsync(http, "document.deleted", documentId, null, cancellationToken);
+        await AfterCommitAsync(http, cache, audit, "document.deleted", documentId, null);
         return TypedResults.NoContent();
     }
 }

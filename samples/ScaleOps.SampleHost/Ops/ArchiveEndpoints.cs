@@ -62,6 +62,11 @@ public static class ArchiveEndpoints
         {
             return TypedResults.Ok(Describe(await archiver.ArchiveAsync(schema, table, partition, cancellationToken)));
         }
+        catch (PartitionNotClosedException ex)
+        {
+            // It exists, but its period has not ended: archiving it now would remove the partition its writes go to.
+            return Problems.Conflict(ex.Message);
+        }
         catch (InvalidOperationException ex)
         {
             // Not a configured table, or not one of its partitions (and no archive of it to resume).

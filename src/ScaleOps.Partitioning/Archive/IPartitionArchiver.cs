@@ -14,8 +14,12 @@ public interface IPartitionArchiver
     /// Archives one partition of a configured table, then removes it as the table's
     /// <see cref="Lifecycle.PartitionedTableOptions.RetentionMode"/> says. Idempotent: an already verified archive is
     /// not exported again. Only a closed partition (its upper bound at or before now) is accepted: archiving the
-    /// current or a future one throws <see cref="System.InvalidOperationException"/>.
+    /// current or a future one throws <see cref="PartitionNotClosedException"/>.
     /// </summary>
+    /// <exception cref="PartitionNotClosedException">The partition's period has not ended.</exception>
+    /// <exception cref="System.InvalidOperationException">
+    /// The table is not configured, or the partition is not one of its partitions and has no verified archive to resume.
+    /// </exception>
     /// <param name="schema">The parent table's schema.</param>
     /// <param name="table">The parent table (one of the configured tables).</param>
     /// <param name="partition">The partition's name.</param>

@@ -39,7 +39,7 @@ internal sealed partial class PartitionArchiver(
         {
             // Archiving removes the partition: an open one (current or ahead) would make every INSERT of its period fail
             // until maintenance recreated it, and its rows written after the export would not be in the archive.
-            throw new InvalidOperationException(
+            throw new PartitionNotClosedException(partition,
                 $"{partition} of {managed.Qualified} is not closed (its upper bound {(info.IsDefault ? "is DEFAULT" : info.To is { } t ? t.ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "is MAXVALUE")} is not in the past); "
                 + "only a partition whose period has ended can be archived.");
         }

@@ -156,8 +156,9 @@ public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDat
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync($"INSERT INTO {name} VALUES (500, '2027-01-02 08:00+00', 'current', NULL, NULL, NULL, NULL)");
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(
+        var error = await Assert.ThrowsAsync<PartitionNotClosedException>(
             () => host.Services.GetRequiredService<IPartitionArchiver>().ArchiveAsync("public", name, partition));
+        Assert.Equal(partition, error.Partition);
         Assert.Contains($"{partition} of \"public\".\"{name}\" is not closed", error.Message, StringComparison.Ordinal);
         Assert.Contains(await database.DataSource.PartitionsAsync("public." + name), p => p.StartsWith(partition + " ", StringComparison.Ordinal));
         await database.DataSource.ExecAsync($"INSERT INTO {name} VALUES (501, '2027-02-02 09:00+00', 'ahead', NULL, NULL, NULL, NULL)");
