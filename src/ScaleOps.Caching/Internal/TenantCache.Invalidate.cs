@@ -35,26 +35,47 @@ internal sealed partial class TenantCache
     {
         ValidateKey(key, nameof(key));
         cancellationToken.ThrowIfCancellationRequested();
-        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
-        _memory.Remove(bucket, key);
-        await InvalidateInRedisAsync(bucket, BackplaneMessage.Key, key).ConfigureAwait(false);
+        var bucket = _memory.Pin(_tenants.RequireTenant().Value);
+        try
+        {
+            _memory.Remove(bucket, key);
+            await InvalidateInRedisAsync(bucket, BackplaneMessage.Key, key).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin();
+        }
     }
 
     public async ValueTask RemoveByTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         ValidateKey(tag, nameof(tag));
         cancellationToken.ThrowIfCancellationRequested();
-        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
-        _memory.RemoveTagged(bucket, tag);
-        await InvalidateInRedisAsync(bucket, BackplaneMessage.Tag, tag).ConfigureAwait(false);
+        var bucket = _memory.Pin(_tenants.RequireTenant().Value);
+        try
+        {
+            _memory.RemoveTagged(bucket, tag);
+            await InvalidateInRedisAsync(bucket, BackplaneMessage.Tag, tag).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin();
+        }
     }
 
     public async ValueTask InvalidateTenantAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
-        _memory.ClearBucket(bucket);
-        await InvalidateInRedisAsync(bucket, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false);
+        var bucket = _memory.Pin(_tenants.RequireTenant().Value);
+        try
+        {
+            _memory.ClearBucket(bucket);
+            await InvalidateInRedisAsync(bucket, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin();
+        }
     }
 
     /// <summary>Sweeps expired memory entries and retries pending invalidations (the maintenance loop).</summary>
@@ -109,6 +130,19 @@ internal sealed partial class TenantCache
         {
             _metrics.Fallback("redis_unavailable");
             Enqueue(bucket, kind, subject);
+        }
+    }
+
+    private async Task<bool> TryInvalidatePinnedAsync(IDatabase db, string tenant, char kind, string subject)
+    {
+        var bucket = _memory.Pin(tenant);
+        try
+        {
+            return await TryInvalidateAsync(db, bucket, kind, subject).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin();
         }
     }
 
@@ -191,7 +225,7 @@ internal sealed partial class TenantCache
         {
             foreach (var tenant in _pendingTenants.Keys)
             {
-                if (!await TryInvalidateAsync(db, _memory.Bucket(tenant), BackplaneMessage.TenantGeneration, "").ConfigureAwait(false))
+                if (!await TryInvalidatePinnedAsync(db, tenant, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false))
                 {
                     return;
                 }
@@ -206,7 +240,7 @@ internal sealed partial class TenantCache
 
             while (_pending.TryPeek(out var message))
             {
-                if (!await TryInvalidateAsync(db, _memory.Bucket(message.Tenant), message.Kind, message.Subject).ConfigureAwait(false))
+                if (!await TryInvalidatePinnedAsync(db, message.Tenant, message.Kind, message.Subject).ConfigureAwait(false))
                 {
                     return;
                 }

@@ -65,17 +65,18 @@ internal sealed partial class TenantCache
                 }
 
                 stale ??= read.Entry; // read after the epoch: an invalidation since moves it
-                _metrics.RedisMiss();
                 if (!read.Failed && settings.DistributedLock)
                 {
                     var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
                     if (coordinated.Value is { } found)
                     {
-                        return found;
+                        return found; // another instance's factory produced it: counted as a Redis hit, not a miss
                     }
 
                     lockToken = coordinated.LockToken;
                 }
+
+                _metrics.RedisMiss(); // the factory runs
             }
 
             try
@@ -112,13 +113,20 @@ internal sealed partial class TenantCache
         var started = _time.GetTimestamp();
         var canServeStale = stale is not null && settings.FailSafe;
         Task<T> task;
+        var outer = Loading.Value;
         try
         {
+            // The factory's flow knows it loads this key: a read of the same key from inside it would wait for itself.
+            Loading.Value = new LoadingKey(bucket, key, outer);
             task = factory(state, _shutdown.Token).AsTask();
         }
         catch (Exception ex) when (canServeStale && IsFactoryFailure(ex) && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             return ServeStale(bucket, key, stale!, ex, epoch);
+        }
+        finally
+        {
+            Loading.Value = outer;
         }
 
         if (canServeStale && settings.FactoryTimeout is { } timeout && !task.IsCompleted && StillValid(bucket, key, stale!, staleInMemory, epoch))
@@ -143,8 +151,9 @@ internal sealed partial class TenantCache
                     }
                 }
 
-                TenantBucket.Hold(epoch); // given back by the background completion
-                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background);
+                TenantBucket.Hold(epoch); // given back by the background completion, and so is the bucket's pin
+                var pinned = bucket.TryPin(); // held by this call's caller, so it succeeds
+                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background, pinned);
                 return new CacheResult<T>(stale!.Value, CacheSource.Stale);
             }
 
@@ -174,13 +183,6 @@ internal sealed partial class TenantCache
     }
 
     /// <summary>
-    /// Whether a factory's exception is a failure that fail-safe may answer: anything but the cancellation of the token it
-    /// was given (the cache shutting down). A factory's own <see cref="OperationCanceledException"/>, such as
-    /// <c>HttpClient</c>'s timeout (<see cref="TaskCanceledException"/>), is a failure like any other.
-    /// </summary>
-    private bool IsFactoryFailure(Exception ex) => ex is not OperationCanceledException || !_shutdown.IsCancellationRequested;
-
-    /// <summary>
     /// Whether nothing invalidated a stale copy since it was picked up, so it may still serve fail-safe. A copy taken
     /// from memory was picked up before <paramref name="epoch"/> was read, so the epoch cannot tell: memory must still
     /// hold that very entry (a removal, a tag or tenant invalidation, or a clear took it out). A copy read from Redis
@@ -206,7 +208,7 @@ internal sealed partial class TenantCache
 
     private async Task CompleteLaterAsync<T>(
         Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, KeyEpoch epoch, long started,
-        BackgroundLoad<T>? background)
+        BackgroundLoad<T>? background, bool pinned)
     {
         try
         {
@@ -229,6 +231,11 @@ internal sealed partial class TenantCache
         finally
         {
             bucket.Unwatch(key, epoch);
+            if (pinned)
+            {
+                bucket.Unpin();
+            }
+
             if (background is not null)
             {
                 Interlocked.Increment(ref _flightsCompleted);

@@ -35,6 +35,18 @@ internal sealed partial class TenantCache
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<CacheResult<T>> TryGetFromRedisAsync<T>(TenantBucket bucket, string key)
     {
+        try
+        {
+            return await TryGetFromRedisPinnedAsync<T>(bucket, key).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin(); // pinned by the caller
+        }
+    }
+
+    private async ValueTask<CacheResult<T>> TryGetFromRedisPinnedAsync<T>(TenantBucket bucket, string key)
+    {
         var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
         if (db is null)
         {

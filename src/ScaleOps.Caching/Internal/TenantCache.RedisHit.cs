@@ -140,17 +140,19 @@ internal sealed partial class TenantCache
             }
             catch (Exception ex)
             {
+                _bucket!.Unpin();
                 _core.SetException(ex);
                 return;
             }
 
             if (hit)
             {
+                _bucket!.Unpin();
                 _core.SetResult(result);
             }
             else
             {
-                Load(preRead);
+                Load(preRead); // the coalesced load takes over the bucket's pin
             }
         }
 
@@ -199,6 +201,7 @@ internal sealed partial class TenantCache
             }
             catch (Exception ex)
             {
+                _bucket!.Unpin(); // it never started
                 _core.SetException(ex);
                 return;
             }

@@ -135,7 +135,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         _metrics.MemoryMiss();
-        bucket ??= _memory.Bucket(tenant);
+        bucket = _memory.Pin(tenant, bucket); // unpinned by the Redis hit when it completes, or by the coalesced load
 
         // The Redis hit path skips the coalescing bookkeeping: Redis is connected, the tenant's generation is known, no
         // invalidation waits for replay, and no load of this key is running here (a caller joins a running one).
@@ -181,14 +181,26 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         _metrics.MemoryMiss();
-        return TryGetFromRedisAsync<T>(bucket ?? _memory.Bucket(tenant), key);
+        return TryGetFromRedisAsync<T>(_memory.Pin(tenant, bucket), key); // it unpins
     }
 
     public async ValueTask SetAsync<T>(string key, T value, CacheEntryOptions? options = null, CancellationToken cancellationToken = default)
     {
         ValidateKey(key, nameof(key));
         cancellationToken.ThrowIfCancellationRequested(); // only before it starts: a write half done would be worse
-        var bucket = _memory.Bucket(_tenants.RequireTenant().Value);
+        var bucket = _memory.Pin(_tenants.RequireTenant().Value);
+        try
+        {
+            await SetPinnedAsync(bucket, key, value, options).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin();
+        }
+    }
+
+    private async Task SetPinnedAsync<T>(TenantBucket bucket, string key, T value, CacheEntryOptions? options)
+    {
         var settings = EntrySettings.Resolve(options, _options, _validateTag);
         var payload = Serialize(bucket, key, value, settings, out var duration);
 
@@ -274,68 +286,6 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             throw new ArgumentException(
                 $"A cache key or tag is at most {_options.MaxKeyLength} characters (ScaleOps:Caching:MaxKeyLength); this one has {key.Length}.", parameter);
         }
-    }
-
-    private async Task<CacheResult<T>> CoalesceAsync<TState, T>(
-        TenantBucket bucket,
-        string key,
-        TState state,
-        Func<TState, CancellationToken, ValueTask<T>> factory,
-        CacheEntryOptions? options,
-        L1Entry<T>? stale,
-        PreRead<T>? preRead,
-        CancellationToken cancellationToken)
-    {
-        var settings = EntrySettings.Resolve(options, _options, _validateTag);
-        var flights = bucket.Flights;
-        TaskCompletionSource<CacheResult<T>>? mine = null;
-        while (true)
-        {
-            if (flights.TryGetValue(key, out var running))
-            {
-                if (running is TaskCompletionSource<CacheResult<T>> joined)
-                {
-                    _metrics.StampedeWait("process");
-                    return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                if (running is not BackgroundLoad<T> background)
-                {
-                    // The same key is being loaded as another type: load without coalescing.
-                    return await LoadAsync(bucket, key, state, factory, settings, stale, null, null).ConfigureAwait(false);
-                }
-
-                // A factory that timed out still runs: its stale value answers, without a second run or another wait,
-                // until it completes, unless that value was invalidated meanwhile (then a new load takes over).
-                if (background.CanServe(bucket, key, NowMs()))
-                {
-                    _metrics.Fallback("factory_timeout");
-                    _metrics.StaleHit();
-                    return new CacheResult<T>(background.Stale.Value, CacheSource.Stale);
-                }
-
-                mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (flights.TryUpdate(key, mine, background))
-                {
-                    break;
-                }
-
-                continue;
-            }
-
-            mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (flights.TryAdd(key, mine))
-            {
-                break;
-            }
-        }
-
-        // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
-        // for the followers if the leader stops waiting.
-        var load = RunFlightAsync(mine, bucket, key, state, factory, settings, stale, preRead);
-        return cancellationToken.CanBeCanceled
-            ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
-            : await load.ConfigureAwait(false);
     }
 
     private async Task<CacheResult<T>> RunFlightAsync<TState, T>(

@@ -53,6 +53,27 @@ internal sealed class MemoryLayer
         return null;
     }
 
+    /// <summary>The tenant's bucket, held (<see cref="TenantBucket.TryPin"/>) until the caller unpins it.</summary>
+    /// <param name="tenant">The tenant.</param>
+    /// <param name="found">A bucket the caller already found, pinned if it is still live.</param>
+    /// <returns>The pinned bucket.</returns>
+    public TenantBucket Pin(string tenant, TenantBucket? found = null)
+    {
+        if (found is not null && found.TryPin())
+        {
+            return found;
+        }
+
+        while (true)
+        {
+            var bucket = Bucket(tenant);
+            if (bucket.TryPin())
+            {
+                return bucket;
+            }
+        }
+    }
+
     public TenantBucket Bucket(string tenant)
     {
         while (true)
@@ -85,16 +106,31 @@ internal sealed class MemoryLayer
             return false;
         }
 
-        var added = entries.TryAdd(key, entry);
-        if (!added)
+        // Counted exactly: one more entry when this call added one, one fewer whenever an entry is taken out (a replaced
+        // entry is not counted twice). A replace done with the indexer could add an entry a removal had just taken out,
+        // uncounted, and the undo below could subtract one never added: the count drifted below zero and the bound
+        // stopped holding until the next sweep's recount.
+        bool added;
+        while (true)
         {
-            entries[key] = entry;
+            if (entries.TryAdd(key, entry))
+            {
+                added = true;
+                Interlocked.Increment(ref _approximateCount);
+                break;
+            }
+
+            if (entries.TryGetValue(key, out var old) && entries.TryUpdate(key, entry, old))
+            {
+                added = false;
+                break;
+            }
         }
 
         // An invalidation that raced with the write wins: undo.
         if (!epoch.IsCurrent)
         {
-            if (entries.TryRemove(new KeyValuePair<string, L1Entry>(key, entry)) && added)
+            if (entries.TryRemove(new KeyValuePair<string, L1Entry>(key, entry)))
             {
                 Interlocked.Decrement(ref _approximateCount);
             }
@@ -102,7 +138,7 @@ internal sealed class MemoryLayer
             return false;
         }
 
-        if (added && Interlocked.Increment(ref _approximateCount) > _maxEntries)
+        if (added && Volatile.Read(ref _approximateCount) > _maxEntries)
         {
             Evict();
         }

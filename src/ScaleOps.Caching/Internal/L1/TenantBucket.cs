@@ -21,7 +21,8 @@ internal sealed class TenantBucket
     private long _wideEpoch;
     private long _generation = UnknownGeneration;
     private ValuePrefix? _valuePrefix;
-    private int _removed;
+    private const int RemovedState = int.MinValue;
+    private int _state; // operations holding the bucket (pins), or RemovedState once the sweep forgot it
 
     public TenantBucket(string tenant, string redisPrefix)
     {
@@ -139,18 +140,44 @@ internal sealed class TenantBucket
     internal int WatchedKeys => _watches.Count;
 
     /// <summary>
-    /// The sweep forgot this bucket (it stayed empty): nobody may look entries up in it or store into it any more, a
-    /// new bucket takes its place. Whoever still holds it (a load that began before) only writes into a bucket no reader
-    /// finds.
+    /// The sweep forgot this bucket (it stayed empty, with nothing holding it): nobody may look entries up in it or store
+    /// into it any more, a new bucket takes its place.
     /// </summary>
-    public bool Removed => Volatile.Read(ref _removed) != 0;
+    public bool Removed => Volatile.Read(ref _state) == RemovedState;
+
+    /// <summary>
+    /// Holds the bucket for an operation that may store into it, register a load or watch a key in it, or invalidate
+    /// in it after a round trip: until <see cref="Unpin"/>, the sweep cannot forget it, so every such operation of the
+    /// tenant meets the others in the same bucket (a load in a forgotten bucket was neither joined by later callers nor
+    /// voided by a removal made in the new one).
+    /// </summary>
+    /// <returns>False when the bucket was already forgotten: take the tenant's current one.</returns>
+    public bool TryPin()
+    {
+        while (true)
+        {
+            var state = Volatile.Read(ref _state);
+            if (state == RemovedState)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) == state)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Releases a <see cref="TryPin"/>.</summary>
+    public void Unpin() => Interlocked.Decrement(ref _state);
 
     /// <summary>Consecutive sweeps that found the bucket empty (written by the sweep only).</summary>
     public int EmptySweeps { get; set; }
 
-    /// <summary>Marks the bucket removed; false when it already was.</summary>
+    /// <summary>Marks the bucket removed, only if nothing holds it (<see cref="TryPin"/>) and it was not already.</summary>
     /// <returns>Whether this call marked it.</returns>
-    public bool MarkRemoved() => Interlocked.Exchange(ref _removed, 1) == 0;
+    public bool MarkRemoved() => Interlocked.CompareExchange(ref _state, RemovedState, 0) == 0;
 
     /// <summary>
     /// The Redis key of a value, <c>prefix:{tenant}:v{generation}:k:{key}</c>, without building a string: the UTF-8

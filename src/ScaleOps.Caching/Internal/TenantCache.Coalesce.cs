@@ -1,0 +1,93 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal.L1;
+
+namespace ScaleOps.Caching.Internal;
+
+/// <summary>Misses coalesced per key in this process: one flight per key, joined by every concurrent caller.</summary>
+internal sealed partial class TenantCache
+{
+    private async Task<CacheResult<T>> CoalesceAsync<TState, T>(
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        L1Entry<T>? stale,
+        PreRead<T>? preRead,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await CoalescePinnedAsync(bucket, key, state, factory, options, stale, preRead, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            bucket.Unpin(); // pinned by the caller
+        }
+    }
+
+    private async Task<CacheResult<T>> CoalescePinnedAsync<TState, T>(
+        TenantBucket bucket,
+        string key,
+        TState state,
+        Func<TState, CancellationToken, ValueTask<T>> factory,
+        CacheEntryOptions? options,
+        L1Entry<T>? stale,
+        PreRead<T>? preRead,
+        CancellationToken cancellationToken)
+    {
+        var settings = EntrySettings.Resolve(options, _options, _validateTag);
+        var flights = bucket.Flights;
+        TaskCompletionSource<CacheResult<T>>? mine = null;
+        while (true)
+        {
+            if (flights.TryGetValue(key, out var running))
+            {
+                if (running is TaskCompletionSource<CacheResult<T>> joined)
+                {
+                    ThrowIfLoadingHere(bucket, key);
+                    _metrics.StampedeWait("process");
+                    return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (running is not BackgroundLoad<T> background)
+                {
+                    // The same key is being loaded as another type: load without coalescing.
+                    return await LoadAsync(bucket, key, state, factory, settings, stale, null, null).ConfigureAwait(false);
+                }
+
+                // A factory that timed out still runs: its stale value answers, without a second run or another wait,
+                // until it completes, unless that value was invalidated meanwhile (then a new load takes over).
+                if (background.CanServe(bucket, key, NowMs()))
+                {
+                    _metrics.Fallback("factory_timeout");
+                    _metrics.StaleHit();
+                    return new CacheResult<T>(background.Stale.Value, CacheSource.Stale);
+                }
+
+                mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (flights.TryUpdate(key, mine, background))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (flights.TryAdd(key, mine))
+            {
+                break;
+            }
+        }
+
+        // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
+        // for the followers if the leader stops waiting.
+        var load = RunFlightAsync(mine, bucket, key, state, factory, settings, stale, preRead);
+        return cancellationToken.CanBeCanceled
+            ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
+            : await load.ConfigureAwait(false);
+    }
+}
