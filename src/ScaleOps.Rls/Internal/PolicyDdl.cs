@@ -30,18 +30,25 @@ internal static partial class PolicyDdl
 
     /// <summary>
     /// The setting as a value of the column's type. For a type whose values have several spellings (uuid: case, braces;
-    /// integers: leading zeros, '+'), a setting not in the type's canonical text form raises
-    /// <c>invalid_text_representation</c> naming the canonical form: '007' and '7' are two tenants to TenantId,
+    /// integers: leading zeros, '+', blanks; bpchar: trailing blanks), a setting not in the type's canonical text form
+    /// raises <c>invalid_text_representation</c> naming the canonical form (for bpchar, which takes any text, the message
+    /// matches no row instead): '007' and '7' are two tenants to TenantId,
     /// placements and every cache key, but one value to the column, so the policy would let each read and write the
     /// other's rows. Still a single expression over the setting, so still an index condition; no setting still matches
-    /// no row.
+    /// no row. Only the types of <see cref="SupportedColumnTypes"/> (and text[] for the roles) are rendered.
     /// </summary>
+    /// <exception cref="InvalidOperationException"><paramref name="type"/> is not supported.</exception>
     public static string Setting(string setting, string type)
     {
         var value = $"nullif(pg_catalog.current_setting('{setting}', true), '')";
-        if (HasOneSpelling(type))
+        if (HasOneSpelling(setting, type))
         {
             return $"{value}::{type}";
+        }
+
+        if (!IsSupportedColumnType(type))
+        {
+            throw new InvalidOperationException($"RLS cannot compare a column of type {type} with {setting}: {SupportedColumnTypesText}.");
         }
 
         var raw = $"pg_catalog.current_setting('{setting}', true)";
@@ -50,9 +57,29 @@ internal static partial class PolicyDdl
             + $"same rows to PostgreSQL')::{type} ELSE {value}::{type} END";
     }
 
-    // Text types compare their text as is (bpchar ignores trailing blanks, which a TenantId cannot have).
-    private static bool HasOneSpelling(string type) =>
-        type is "text" or "character varying" or "bpchar" or "name" || type.EndsWith("[]", StringComparison.Ordinal);
+    /// <summary>
+    /// The tenant and user column types (base types, as TableState.sql names them) whose cast from the setting is exact
+    /// and whose text form is canonical, so the policy can compare them with the setting: text and varchar compare their
+    /// text as is (read without a length, so nothing is truncated); bpchar ignores trailing blanks, which a TenantId cannot
+    /// have (a user id is checked); uuid and the integers are checked against their canonical spelling. Every other type
+    /// merges distinct ids: name truncates to 63 bytes, numeric keeps its scale ('7.0' equals 7), floating point rounds,
+    /// citext ignores case.
+    /// </summary>
+    public static readonly IReadOnlyList<string> SupportedColumnTypes =
+        ["text", "character varying", "bpchar", "uuid", "smallint", "integer", "bigint"];
+
+    /// <summary>The supported types, for messages.</summary>
+    public const string SupportedColumnTypesText =
+        "a tenant or user column must be text, varchar, char, uuid, smallint, integer or bigint (or a domain over one), whose values "
+        + "have one spelling each or are checked against their canonical spelling";
+
+    /// <summary>Whether a tenant or user column of <paramref name="type"/> (a base type) can be compared with a setting.</summary>
+    public static bool IsSupportedColumnType(string type) => SupportedColumnTypes.Contains(type, StringComparer.Ordinal);
+
+    // Text types compare their text as is; bpchar ignores trailing blanks, which a TenantId cannot have (a user id can,
+    // so the user setting is checked: 'alice '::bpchar::text is 'alice').
+    private static bool HasOneSpelling(string setting, string type) =>
+        type is "text" or "character varying" or "text[]" || (type is "bpchar" && setting == RlsSettings.TenantId);
 
     public static IReadOnlyList<DesiredPolicy> For(RlsTable table, string qualifiedName, string? tenantType, string? userType)
     {

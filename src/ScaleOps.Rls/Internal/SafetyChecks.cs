@@ -63,7 +63,7 @@ internal static class SafetyChecks
                 errors.Add($"table {state.Name} has no policy: with RLS enabled nobody sees a row; without it everybody does.");
             }
 
-            var typesKnown = state.TenantColumnProblem(table) is null && (table.TenantColumn is null || state.TenantType is not null)
+            var typesKnown = state.ColumnProblem(table) is null && (table.TenantColumn is null || state.TenantType is not null)
                 && (table.Kind != RlsTableKind.UserOwned || state.UserType is not null);
             Dictionary<string, ExistingPolicy>? parentPolicies = null;
             if (typesKnown)
@@ -96,9 +96,9 @@ internal static class SafetyChecks
                     + "rows. Make it AS RESTRICTIVE, or give it the tenant condition.");
             }
 
-            if (state.TenantColumnProblem(table) is { } tenantColumnProblem)
+            if (state.ColumnProblem(table) is { } columnProblem)
             {
-                errors.Add(tenantColumnProblem);
+                errors.Add(columnProblem);
             }
 
             if (table.TenantColumn is not null && state.TenantType is null)

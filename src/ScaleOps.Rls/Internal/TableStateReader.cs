@@ -11,16 +11,33 @@ internal sealed record TableState(
     string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
     bool HasTenantIndex, string? ForeignPermissivePolicies = null)
 {
-    /// <summary>Why the tenant column cannot isolate tenants, or null.</summary>
-    public string? TenantColumnProblem(RlsTable table) => TenantCaseInsensitive
-        ? $"table {Name}'s tenant column {table.TenantColumn} compares case-insensitively (citext or a nondeterministic collation): "
-            + "tenant 'ACME' would read and write the rows of 'acme', which TenantId treats as another tenant. Use text (or uuid, bigint) "
-            + "with a deterministic collation."
-        : null;
+    /// <summary>
+    /// Why the tenant or user column cannot isolate tenants or users, or null: it compares case-insensitively, or its type
+    /// (a domain's base type) is not one the policy compares exactly (<see cref="PolicyDdl.SupportedColumnTypes"/>).
+    /// </summary>
+    public string? ColumnProblem(RlsTable table)
+    {
+        if (TenantCaseInsensitive)
+        {
+            return $"table {Name}'s tenant column {table.TenantColumn} compares case-insensitively (citext or a nondeterministic collation): "
+                + "tenant 'ACME' would read and write the rows of 'acme', which TenantId treats as another tenant. Use text (or uuid, bigint) "
+                + "with a deterministic collation.";
+        }
+
+        return TypeProblem(table.TenantColumn, TenantType, "tenant")
+            ?? (table.Kind == RlsTableKind.UserOwned ? TypeProblem(table.UserColumn, UserType, "user") : null);
+    }
+
+    private string? TypeProblem(string? column, string? type, string kind) =>
+        column is null || type is null || PolicyDdl.IsSupportedColumnType(type) ? null
+            : $"table {Name}'s {kind} column {column} has type {type} (for a domain, its base type), which the policy cannot compare exactly "
+                + $"with the {kind} id: a cast to it merges distinct ids (name truncates to 63 bytes, numeric reads '7.0' as 7, floating "
+                + $"point rounds), so one {kind} would read and write another's rows. {char.ToUpperInvariant(PolicyDdl.SupportedColumnTypesText[0])}"
+                + $"{PolicyDdl.SupportedColumnTypesText[1..]}.";
 
     public void ThrowIfColumnsMissing(RlsTable table)
     {
-        if (TenantColumnProblem(table) is { } problem)
+        if (ColumnProblem(table) is { } problem)
         {
             throw new InvalidOperationException("RLS " + problem);
         }

@@ -1,5 +1,7 @@
 -- One declared table: RLS flags, policy count, and whether an index leads with the tenant column.
 -- $1 schema, $2 table, $3 tenant column (may be null), $4 user column (may be null).
+-- A column of a domain is judged by the domain's base type (followed through domains over domains): a domain over
+-- citext compares case-insensitively, and a domain over numeric casts like numeric.
 -- The column types are read without their length (varchar, not varchar(8); bpchar, not char(8), since a bare
 -- "character" means char(1)): the policy casts the setting to this type, and a cast to varchar(n) or char(n) silently
 -- truncates, so 'acme-inc-evil' would match 'acme-inc'.
@@ -7,15 +9,10 @@ SELECT c.oid::regclass::text,
        c.relrowsecurity,
        c.relforcerowsecurity,
        (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)::int,
-       (SELECT CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(a.atttypid, NULL) END FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped),
-       (SELECT CASE WHEN a.atttypid = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(a.atttypid, NULL) END FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped),
+       tenant.type,
+       owner.type,
        -- The tenant column compares case-insensitively (citext, or a nondeterministic collation): 'ACME' = 'acme'.
-       coalesce((SELECT t.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)
-                 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-                 LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-                 WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped), false),
+       coalesce(tenant.case_insensitive, false),
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = c.oid AND a.attnum = i.indkey[0] AND a.attname = $3
                WHERE i.indrelid = c.oid),
@@ -24,4 +21,27 @@ SELECT c.oid::regclass::text,
          WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname NOT LIKE 'scaleops\_%')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type,
+           (bt.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)) AS case_insensitive
+    FROM pg_catalog.pg_attribute a
+    CROSS JOIN LATERAL (
+        WITH RECURSIVE d(typ, depth) AS (
+            SELECT a.atttypid, 0
+            UNION ALL
+            SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
+        SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
+    JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
+    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+    WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped) tenant ON true
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type
+    FROM pg_catalog.pg_attribute a
+    CROSS JOIN LATERAL (
+        WITH RECURSIVE d(typ, depth) AS (
+            SELECT a.atttypid, 0
+            UNION ALL
+            SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
+        SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
+    WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped) owner ON true
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
