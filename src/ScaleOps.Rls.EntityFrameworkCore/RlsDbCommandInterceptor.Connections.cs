@@ -57,7 +57,7 @@ public sealed partial class RlsDbCommandInterceptor
     /// <inheritdoc />
     public DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
     {
-        Forget(result);
+        Forget(connection);
         return result;
     }
 
@@ -65,15 +65,15 @@ public sealed partial class RlsDbCommandInterceptor
     public ValueTask<DbTransaction> TransactionStartedAsync(
         DbConnection connection, TransactionEndEventData eventData, DbTransaction result, CancellationToken cancellationToken = default)
     {
-        Forget(result);
+        Forget(connection);
         return ValueTask.FromResult(result);
     }
 
-    // EF Core began this transaction itself: Npgsql may hand back the transaction object of a tenant transaction that
-    // ran earlier on the same pooled connection, and that tenant does not own this one.
-    private static void Forget(DbTransaction transaction)
+    // EF Core began this transaction itself, so no tenant transaction is open on the connection: an owner recorded for
+    // it (a tenant transaction that ended on it, whose pooled transaction object Npgsql hands back) does not own this one.
+    private static void Forget(DbConnection connection)
     {
-        if (transaction is NpgsqlTransaction npgsql)
+        if (connection is NpgsqlConnection npgsql)
         {
             TenantTransactions.Forget(npgsql);
         }

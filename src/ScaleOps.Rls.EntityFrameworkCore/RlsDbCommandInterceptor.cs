@@ -129,14 +129,19 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
             throw new InvalidOperationException($"RlsDbCommandInterceptor needs Npgsql commands; got {command.GetType().FullName}.");
         }
 
-        // In a tenant transaction the context was set by BEGIN and lasts until its end: a command under another ambient
-        // tenant would re-set it there, and every later command of that transaction would run as the other tenant.
-        if (npgsql.Transaction is { } transaction && TenantTransactions.OwnerOf(transaction) is { } owner
-            && !string.Equals(owner, _tenantContext.Tenant?.Value, StringComparison.Ordinal))
+        // In a tenant transaction the context (tenant, user, roles) was set by BEGIN and lasts until its end: a command on
+        // that connection under another ambient context would re-set it there, and every later command of the
+        // transaction would run as the other tenant or user. The connection is checked, not the command's transaction:
+        // EF Core given the connection without UseTransaction leaves that null, yet Npgsql runs the command in the
+        // connection's open transaction.
+        if (npgsql.Connection is { } owned && TenantTransactions.OwnerOn(owned) is { } owner
+            && !owner.Matches(_tenantContext.Tenant, _tenantContext.UserId, _tenantContext.Roles))
         {
             throw new InvalidOperationException(
-                $"An EF Core command runs in the transaction of tenant '{owner}' while the ambient tenant is "
-                + $"'{_tenantContext.Tenant?.Value ?? "(none)"}': it would set its context inside that transaction. Run it in the transaction's own tenant scope.");
+                $"An EF Core command runs on a connection in the transaction of tenant '{owner.Tenant}' "
+                + $"({TenantTransactions.Owner.Describe(owner.Tenant, owner.UserId, owner.Roles)}) while the ambient context is "
+                + $"{TenantTransactions.Owner.Describe(_tenantContext.Tenant?.Value, _tenantContext.UserId, _tenantContext.Roles)}: it would set "
+                + "its context inside that transaction. Run it in the transaction's own tenant scope, or use a context of its own.");
         }
 
         // A connection of another database (opened explicitly, then the tenant scope changed) would put this tenant's

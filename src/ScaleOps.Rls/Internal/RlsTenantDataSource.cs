@@ -42,6 +42,8 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         IsolationLevel isolationLevel = IsolationLevel.ReadCommitted, CancellationToken cancellationToken = default)
     {
         var tenant = tenantContext.RequireTenant();
+        var userId = tenantContext.UserId;
+        var roles = tenantContext.Roles;
         var dataSource = await router.SelectAsync(tenant, TenantDataAccess.ReadWrite, cancellationToken).ConfigureAwait(false);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         TenantConnections.Register(connection, router.HomeOf(tenant));
@@ -51,11 +53,11 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
             var transaction = await connection.BeginTransactionAsync(isolationLevel, cancellationToken).ConfigureAwait(false);
             await using (var batch = new NpgsqlBatch(connection, transaction))
             {
-                batch.BatchCommands.Add(context.Create(tenant, tenantContext.UserId, tenantContext.Roles));
+                batch.BatchCommands.Add(context.Create(tenant, userId, roles));
                 await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            TenantTransactions.Register(transaction, connection, tenant);
+            TenantTransactions.Register(transaction, connection, tenant, userId, roles);
             metrics.SessionOpened(transaction: true);
             return new TenantTransaction(connection, transaction, tenant);
         }

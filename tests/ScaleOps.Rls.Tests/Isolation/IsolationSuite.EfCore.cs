@@ -187,6 +187,74 @@ public abstract partial class IsolationSuite
     }
 
     [Fact]
+    public async Task An_EF_Core_command_under_another_tenant_on_a_tenant_transaction_s_connection_without_UseTransaction_is_refused()
+    {
+        // Without UseTransaction EF Core's command names no transaction, but Npgsql runs it in the connection's open one.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("t01"));
+        await using var tx = await apis.Data.BeginTransactionAsync();
+        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(tx.Connection)
+            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
+            .Options);
+        Assert.Equal(1, await db.Documents.CountAsync()); // its own tenant is fine
+
+        using (apis.Tenants.BeginScope(new TenantId("t02")))
+        {
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => db.Documents.Select(d => d.TenantId).Distinct().ToListAsync());
+            Assert.Contains("transaction of tenant 't01'", refused.Message, StringComparison.Ordinal);
+        }
+
+        await using var read = tx.CreateCommand("SELECT DISTINCT tenant_id FROM documents");
+        Assert.Equal("t01", await read.ExecuteScalarAsync());
+        await tx.RollbackAsync();
+
+        // Once the tenant transaction is over, the connection is no longer its.
+        using (apis.Tenants.BeginScope(new TenantId("t02")))
+        {
+            Assert.Equal(2, await db.Documents.CountAsync());
+        }
+    }
+
+    [Fact]
+    public async Task An_EF_Core_command_of_another_user_of_the_same_tenant_cannot_take_over_a_tenant_transaction()
+    {
+        // alice's transaction must not become carol's (with the admin role) because an EF Core command ran under carol.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var alice = apis.Tenants.BeginScope(new TenantId("t01"), "alice");
+        await using var tx = await apis.Data.BeginTransactionAsync();
+        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
+            .UseNpgsql(tx.Connection)
+            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
+            .Options);
+        await db.Database.UseTransactionAsync(tx.Transaction);
+        Assert.Equal(1, await db.Documents.CountAsync());
+
+        foreach (var (user, roles) in new[] { ("carol", new[] { "admin" }), ("alice", new[] { "admin" }), ("carol", Array.Empty<string>()) })
+        {
+            using (apis.Tenants.BeginScope(new TenantId("t01"), user, roles))
+            {
+                var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => db.Documents.CountAsync());
+                Assert.Contains("user 'alice', roles []", refused.Message, StringComparison.Ordinal);
+            }
+        }
+
+        await using var read = tx.CreateCommand("SELECT body FROM notes ORDER BY body");
+        var notes = new System.Collections.Generic.List<string>();
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                notes.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.Equal(["alice 1", "alice 2"], notes);
+    }
+
+    [Fact]
     public async Task After_a_tenant_transaction_another_tenant_s_EF_Core_transaction_on_the_same_pooled_connection_is_accepted()
     {
         // Npgsql reuses one transaction object per pooled connection: t01's finished transaction must not make the
