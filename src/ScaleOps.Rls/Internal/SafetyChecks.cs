@@ -120,7 +120,8 @@ internal static class SafetyChecks
         return (errors, warnings);
     }
 
-    // Every scaleops_* policy must be exactly what ScaleOps creates for the relation: its comment records the statement
+    // Every policy ScaleOps declares for the relation must be there, and every scaleops_* policy must be exactly what
+    // ScaleOps creates for the relation: its comment records the statement
     // and the fingerprint of the definition it had when created, and ALTER POLICY changes the definition but keeps the
     // comment. (The foreign-permissive-policy warning skips scaleops_* names, so this is where they are judged.) A
     // partition's policy may also be an uncommented copy of its parent's sound policy, as ScaleOps.Partitioning makes for
@@ -148,6 +149,17 @@ internal static class SafetyChecks
             else
             {
                 errors.Add(problem);
+            }
+        }
+
+        // A declared policy that is missing (dropped, perhaps replaced by an open one under another name) leaves the
+        // relation to whatever policies remain.
+        foreach (var policy in desired)
+        {
+            if (!existing.ContainsKey(policy.Name))
+            {
+                errors.Add($"table {name} lacks the policy {policy.Name} that ScaleOps declares for it (dropped or never applied): whatever "
+                    + "policies remain decide what every tenant sees. Apply the policies (RlsPolicyManager, or ScaleOps:Rls:ApplyPoliciesOnStart).");
             }
         }
 

@@ -1,0 +1,46 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Safety;
+
+/// <summary>
+/// Start-up checks on what surrounds a declared table: the declared policies themselves, its partitions' policies and
+/// views, its inheritance children, and what the application role may do to it.
+/// </summary>
+public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsDatabase>
+{
+    [Fact]
+    public async Task A_declared_policy_dropped_and_replaced_by_an_open_one_refuses_the_start()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE swapped (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON swapped (tenant_id);"
+            + "INSERT INTO swapped VALUES ('t01', 'of t01'), ('t02', 'of t02'); GRANT SELECT ON swapped TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "swapped");
+        await RlsChecks.Manager(database, table).ApplyAsync();
+        Assert.Empty((await RlsChecks.SafetyAsync(database, table)).Errors);
+
+        await PostgresServer.ExecuteAsync("DROP POLICY scaleops_tenant ON swapped; CREATE POLICY everyone ON swapped USING (true)", database.Name);
+        Assert.Equal(["of t01", "of t02"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM swapped", "t01")); // the leak it reports
+        var (errors, _) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Contains(errors, e => e.StartsWith("table swapped lacks the policy scaleops_tenant that ScaleOps declares for it", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_declared_policy_missing_on_a_partition_refuses_the_start()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE swapped_events (tenant_id text NOT NULL, at date NOT NULL) PARTITION BY RANGE (at); CREATE INDEX ON swapped_events (tenant_id, at);"
+            + "CREATE TABLE swapped_events_2026 PARTITION OF swapped_events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+            + "GRANT SELECT ON swapped_events, swapped_events_2026 TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "swapped_events");
+        await RlsChecks.Manager(database, table).ApplyAsync();
+        await PostgresServer.ExecuteAsync(
+            "DROP POLICY scaleops_tenant ON swapped_events_2026; CREATE POLICY everyone ON swapped_events_2026 USING (true)", database.Name);
+
+        var (errors, _) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Contains(errors, e => e.StartsWith("table swapped_events_2026 lacks the policy scaleops_tenant", StringComparison.Ordinal));
+    }
+}
