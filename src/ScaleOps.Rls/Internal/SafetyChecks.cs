@@ -74,6 +74,13 @@ internal static class SafetyChecks
 
             foreach (var partition in await TableStateReader.PartitionsAsync(connection, null, state.Name, cancellationToken).ConfigureAwait(false))
             {
+                // A view over a partition reads its rows as directly as a view over the table.
+                protectedTables.Add(partition.Qualified);
+                if (partition.ForeignPermissivePolicies is { } partitionForeign)
+                {
+                    warnings.Add(ForeignPoliciesWarning($"partition {partition.Qualified} of {state.Name}", partitionForeign));
+                }
+
                 // Statements on a partition by its own name use the partition's policies, not the parent's.
                 if (!partition.RowSecurity || !partition.ForceRowSecurity || partition.PolicyCount == 0)
                 {
@@ -91,9 +98,7 @@ internal static class SafetyChecks
 
             if (state.ForeignPermissivePolicies is { } foreign)
             {
-                warnings.Add($"table {state.Name} has permissive policies that ScaleOps does not manage ({foreign}): PostgreSQL ORs every "
-                    + "permissive policy with the tenant policy, so each must itself keep to the tenant's rows, or it shows other tenants' "
-                    + "rows. Make it AS RESTRICTIVE, or give it the tenant condition.");
+                warnings.Add(ForeignPoliciesWarning($"table {state.Name}", foreign));
             }
 
             if (state.ColumnProblem(table) is { } columnProblem)
@@ -119,6 +124,13 @@ internal static class SafetyChecks
 
         return (errors, warnings);
     }
+
+    // A statement on a partition by its own name is checked against the partition's policies only, so a permissive one
+    // there widens direct reads of the partition just as one on the table widens reads of the table.
+    private static string ForeignPoliciesWarning(string relation, string policies) =>
+        $"{relation} has permissive policies that ScaleOps does not manage ({policies}): PostgreSQL ORs every "
+        + "permissive policy with the tenant policy, so each must itself keep to the tenant's rows, or it shows other tenants' "
+        + "rows. Make it AS RESTRICTIVE, or give it the tenant condition.";
 
     // Every policy ScaleOps declares for the relation must be there, and every scaleops_* policy must be exactly what
     // ScaleOps creates for the relation: its comment records the statement

@@ -54,8 +54,12 @@ internal sealed record TableState(
     }
 }
 
-/// <summary>One partition below a declared table: its schema and name, and its own row security state.</summary>
-internal sealed record PartitionState(string Schema, string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount)
+/// <summary>
+/// One partition below a declared table: its schema and name, its own row security state, and the permissive policies
+/// ScaleOps does not manage on it (comma-separated, or null).
+/// </summary>
+internal sealed record PartitionState(
+    string Schema, string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? ForeignPermissivePolicies = null)
 {
     public string Qualified => ScaleOps.Data.SqlIdentifier.Qualify(Schema, Name);
 }
@@ -155,7 +159,9 @@ internal static class TableStateReader
         var partitions = new List<PartitionState>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            partitions.Add(new PartitionState(reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetInt32(4)));
+            partitions.Add(new PartitionState(
+                reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetInt32(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
         }
 
         return partitions;

@@ -43,4 +43,48 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         var (errors, _) = await RlsChecks.SafetyAsync(database, table);
         Assert.Contains(errors, e => e.StartsWith("table swapped_events_2026 lacks the policy scaleops_tenant", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_permissive_policy_ScaleOps_does_not_manage_on_a_partition_is_reported_like_one_on_the_table()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE pevents (tenant_id text NOT NULL, at date NOT NULL, body text NOT NULL) PARTITION BY RANGE (at);"
+            + "CREATE INDEX ON pevents (tenant_id, at);"
+            + "CREATE TABLE pevents_2026 PARTITION OF pevents FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+            + "INSERT INTO pevents VALUES ('t01', '2026-03-01', 'of t01'), ('t02', '2026-03-02', 'of t02');"
+            + "GRANT SELECT ON pevents, pevents_2026 TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "pevents");
+        await RlsChecks.Manager(database, table).ApplyAsync();
+        var (errors, warnings) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Empty(errors);
+        Assert.Empty(warnings);
+
+        await PostgresServer.ExecuteAsync("CREATE POLICY read_all ON pevents_2026 FOR SELECT USING (true)", database.Name);
+        Assert.Equal(["of t01", "of t02"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM pevents_2026", "t01")); // the leak it reports
+        (errors, warnings) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Empty(errors);
+        var warning = Assert.Single(warnings);
+        Assert.StartsWith("partition \"public\".\"pevents_2026\" of pevents has permissive policies that ScaleOps does not manage (read_all)", warning,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_definer_view_over_a_partition_refuses_the_start()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE vevents (tenant_id text NOT NULL, at date NOT NULL, body text NOT NULL) PARTITION BY RANGE (at);"
+            + "CREATE INDEX ON vevents (tenant_id, at);"
+            + "CREATE TABLE vevents_2026 PARTITION OF vevents FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+            + "INSERT INTO vevents VALUES ('t01', '2026-03-01', 'of t01'), ('t02', '2026-03-02', 'of t02');"
+            + "CREATE VIEW vevents_2026_all AS SELECT * FROM vevents_2026;" // owned by the superuser that runs this
+            + "CREATE VIEW vevents_2026_invoker WITH (security_invoker = true) AS SELECT * FROM vevents_2026;"
+            + "GRANT SELECT ON vevents, vevents_2026, vevents_2026_all, vevents_2026_invoker TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", "vevents");
+        await RlsChecks.Manager(database, table).ApplyAsync();
+
+        Assert.Equal(["of t01", "of t02"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM vevents_2026_all", "t01")); // the leak it reports
+        Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM vevents_2026_invoker", "t01"));
+        var (errors, _) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Equal(["view vevents_2026_all reads vevents_2026 with its owner's rights; recreate it WITH (security_invoker = true)."], errors);
+    }
 }
