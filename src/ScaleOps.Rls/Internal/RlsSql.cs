@@ -10,6 +10,7 @@ internal static class RlsSql
     public static readonly string RoleCheck = Load("Queries.RoleCheck.sql");
     public static readonly string TableState = Load("Queries.TableState.sql");
     public static readonly string Partitions = Load("Queries.Partitions.sql");
+    public static readonly string InheritanceChildren = Load("Queries.InheritanceChildren.sql");
     public static readonly string ScaleOpsPolicies = Load("Queries.ScaleOpsPolicies.sql");
     public static readonly string LeakingViews = Load("Queries.LeakingViews.sql");
     public static readonly string AuditTables = Load("Queries.AuditTables.sql");

@@ -38,6 +38,8 @@ internal static class SafetyChecks
         }
 
         var protectedTables = new List<string>();
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        var children = new List<(string Parent, string Child)>();
         foreach (var table in options.Tables)
         {
             var state = await TableStateReader.ReadAsync(connection, null, table, cancellationToken).ConfigureAwait(false);
@@ -48,6 +50,12 @@ internal static class SafetyChecks
             }
 
             protectedTables.Add(state.Name);
+            declared.Add(state.Name);
+            foreach (var child in await TableStateReader.InheritanceChildrenAsync(connection, state.Name, cancellationToken).ConfigureAwait(false))
+            {
+                children.Add((state.Name, child));
+            }
+
             if (!state.RowSecurity)
             {
                 errors.Add($"table {state.Name} does not have row level security enabled (ALTER TABLE ... ENABLE ROW LEVEL SECURITY, or apply the policies).");
@@ -114,6 +122,18 @@ internal static class SafetyChecks
             {
                 warnings.Add($"table {state.Name} has no index leading with {table.TenantColumn}; every tenant query scans the table. Create one: "
                     + $"CREATE INDEX CONCURRENTLY ON {SqlIdentifier.Qualify(table.Schema, table.Name)} ({SqlIdentifier.Quote(table.TenantColumn)});");
+            }
+        }
+
+        // An inheritance child is not a partition: the policy manager does not secure it, and a statement naming it uses
+        // its own row security (none), so it is refused unless it is declared itself.
+        foreach (var (parent, child) in children)
+        {
+            if (!declared.Contains(child))
+            {
+                errors.Add($"table {child} inherits from the declared table {parent} (INHERITS) but is not declared itself: a query naming it "
+                    + "directly sees every tenant's rows, and ScaleOps secures only partitions of a declared table. Declare it in "
+                    + "ScaleOps:Rls:Tables (and apply the policies), or ALTER TABLE ... NO INHERIT.");
             }
         }
 

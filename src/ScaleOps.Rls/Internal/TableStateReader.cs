@@ -166,4 +166,19 @@ internal static class TableStateReader
 
         return partitions;
     }
+
+    /// <summary>The tables that inherit from <paramref name="table"/> (a regclass name) at any depth, partitions excluded.</summary>
+    public static async Task<List<string>> InheritanceChildrenAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(RlsSql.InheritanceChildren, connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var children = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            children.Add(reader.GetString(0));
+        }
+
+        return children;
+    }
 }

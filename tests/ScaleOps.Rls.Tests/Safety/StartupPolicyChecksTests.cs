@@ -87,4 +87,29 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         var (errors, _) = await RlsChecks.SafetyAsync(database, table);
         Assert.Equal(["view vevents_2026_all reads vevents_2026 with its owner's rights; recreate it WITH (security_invoker = true)."], errors);
     }
+
+    [Fact]
+    public async Task An_inheritance_child_of_a_declared_table_refuses_the_start_unless_declared_itself()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE ledger_parent (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON ledger_parent (tenant_id);"
+            + "CREATE TABLE ledger_child () INHERITS (ledger_parent); CREATE INDEX ON ledger_child (tenant_id);"
+            + "CREATE TABLE ledger_grandchild () INHERITS (ledger_child); CREATE INDEX ON ledger_grandchild (tenant_id);"
+            + "INSERT INTO ledger_child VALUES ('t01', 'of t01'), ('t02', 'of t02');"
+            + "GRANT SELECT ON ledger_parent, ledger_child, ledger_grandchild TO scaleops_rls_app", database.Name);
+        var parent = new RlsTable("public", "ledger_parent");
+        await RlsChecks.Manager(database, parent).ApplyAsync();
+
+        Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM ledger_parent", "t01"));
+        Assert.Equal(["of t01", "of t02"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM ledger_child", "t01")); // the leak it reports
+        var (errors, _) = await RlsChecks.SafetyAsync(database, parent);
+        Assert.Contains(errors, e => e.StartsWith("table ledger_child inherits from the declared table ledger_parent (INHERITS) but is not declared", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("table ledger_grandchild inherits from the declared table ledger_parent", StringComparison.Ordinal));
+
+        // Declared, the children are secured like any table.
+        var tables = new[] { parent, new RlsTable("public", "ledger_child"), new RlsTable("public", "ledger_grandchild") };
+        await RlsChecks.Manager(database, tables).ApplyAsync();
+        Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM ledger_child", "t01"));
+        Assert.Empty((await RlsChecks.SafetyAsync(database, tables)).Errors);
+    }
 }
