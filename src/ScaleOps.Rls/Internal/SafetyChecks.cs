@@ -19,11 +19,12 @@ internal static class SafetyChecks
         var warnings = new List<string>();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
+        string appRole;
         await using (var command = new NpgsqlCommand(RlsSql.RoleCheck, connection))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var role = reader.GetString(0);
+            var role = appRole = reader.GetString(0);
             var attribute = reader.GetBoolean(1) ? "SUPERUSER" : reader.GetBoolean(2) ? "BYPASSRLS" : null;
             if (attribute is not null && options.AllowBypassRlsRole)
             {
@@ -51,6 +52,7 @@ internal static class SafetyChecks
 
             protectedTables.Add(state.Name);
             declared.Add(state.Name);
+            AddPrivilegeWarning(warnings, appRole, $"table {state.Name}", state.Owned, state.CanTruncate);
             foreach (var child in await TableStateReader.InheritanceChildrenAsync(connection, state.Name, cancellationToken).ConfigureAwait(false))
             {
                 children.Add((state.Name, child));
@@ -84,6 +86,7 @@ internal static class SafetyChecks
             {
                 // A view over a partition reads its rows as directly as a view over the table.
                 protectedTables.Add(partition.Qualified);
+                AddPrivilegeWarning(warnings, appRole, $"partition {partition.Qualified} of {state.Name}", partition.Owned, partition.CanTruncate);
                 if (partition.ForeignPermissivePolicies is { } partitionForeign)
                 {
                     warnings.Add(ForeignPoliciesWarning($"partition {partition.Qualified} of {state.Name}", partitionForeign));
@@ -143,6 +146,22 @@ internal static class SafetyChecks
         }
 
         return (errors, warnings);
+    }
+
+    // TRUNCATE ignores row security (one tenant's TRUNCATE empties every tenant's rows), and the owner may disable row
+    // security or drop the policies. The README's ApplyPoliciesOnStart setup has the application role own the tables,
+    // so this is a warning, not an error: the fix is a separate owner role (RlsPolicyManager.ApplyAsOwnerAsync).
+    private static void AddPrivilegeWarning(List<string> warnings, string role, string relation, bool owned, bool canTruncate)
+    {
+        if (owned || canTruncate)
+        {
+            var what = owned ? "owns (or is a member of the role that owns)" : "has the TRUNCATE privilege on";
+            warnings.Add($"the application role {role} {what} {relation}: TRUNCATE ignores row-level security, so one tenant's TRUNCATE "
+                + "empties every tenant's rows" + (owned ? ", and the owner can disable row security or drop the policies" : "")
+                + ". Let a separate role own the tables and apply the policies as that role (RlsPolicyManager.ApplyAsOwnerAsync from "
+                + "the migration step, ScaleOps:Rls:ApplyPoliciesOnStart = false), and grant the application role only SELECT, INSERT, "
+                + "UPDATE, DELETE.");
+        }
     }
 
     // A statement on a partition by its own name is checked against the partition's policies only, so a permissive one

@@ -6,10 +6,13 @@ using Npgsql;
 
 namespace ScaleOps.Rls.Internal;
 
-/// <summary>The catalog state of one declared table.</summary>
+/// <summary>
+/// The catalog state of one declared table; <see cref="Owned"/> and <see cref="CanTruncate"/> are what the connected role
+/// may do to it beyond row security.
+/// </summary>
 internal sealed record TableState(
     string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
-    bool HasTenantIndex, string? ForeignPermissivePolicies = null)
+    bool HasTenantIndex, string? ForeignPermissivePolicies = null, bool Owned = false, bool CanTruncate = false)
 {
     /// <summary>
     /// Why the tenant or user column cannot isolate tenants or users, or null: it compares case-insensitively, or its type
@@ -55,11 +58,12 @@ internal sealed record TableState(
 }
 
 /// <summary>
-/// One partition below a declared table: its schema and name, its own row security state, and the permissive policies
-/// ScaleOps does not manage on it (comma-separated, or null).
+/// One partition below a declared table: its schema and name, its own row security state, the permissive policies
+/// ScaleOps does not manage on it (comma-separated, or null), and whether the connected role owns it or may TRUNCATE it.
 /// </summary>
 internal sealed record PartitionState(
-    string Schema, string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? ForeignPermissivePolicies = null)
+    string Schema, string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? ForeignPermissivePolicies = null,
+    bool Owned = false, bool CanTruncate = false)
 {
     public string Qualified => ScaleOps.Data.SqlIdentifier.Qualify(Schema, Name);
 }
@@ -130,7 +134,7 @@ internal static class TableStateReader
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
             reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7),
-            reader.IsDBNull(8) ? null : reader.GetString(8));
+            reader.IsDBNull(8) ? null : reader.GetString(8), reader.GetBoolean(9), reader.GetBoolean(10));
     }
 
     /// <summary>The <c>scaleops_*</c> policies on <paramref name="relation"/> (a regclass name), by name.</summary>
@@ -161,7 +165,7 @@ internal static class TableStateReader
         {
             partitions.Add(new PartitionState(
                 reader.GetString(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetInt32(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5)));
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7)));
         }
 
         return partitions;

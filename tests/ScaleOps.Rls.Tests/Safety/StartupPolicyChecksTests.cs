@@ -112,4 +112,38 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM ledger_child", "t01"));
         Assert.Empty((await RlsChecks.SafetyAsync(database, tables)).Errors);
     }
+
+    [Fact]
+    public async Task An_application_role_that_owns_a_declared_table_or_may_truncate_it_is_warned_about()
+    {
+        // TRUNCATE ignores row security: with the application role owning the table (ApplyPoliciesOnStart's setup), a
+        // tenant batch's TRUNCATE empties every tenant's rows.
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE owned_docs (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON owned_docs (tenant_id);"
+            + "INSERT INTO owned_docs VALUES ('t01', 'of t01'), ('t02', 'of t02'); ALTER TABLE owned_docs OWNER TO scaleops_rls_app;"
+            + "CREATE TABLE truncatable_docs (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON truncatable_docs (tenant_id);"
+            + "GRANT SELECT, TRUNCATE ON truncatable_docs TO scaleops_rls_app", database.Name);
+        var owned = new RlsTable("public", "owned_docs");
+        var truncatable = new RlsTable("public", "truncatable_docs");
+        await RlsChecks.Manager(database, owned, truncatable).ApplyAsync();
+
+        var (errors, warnings) = await RlsChecks.SafetyAsync(database, owned, truncatable);
+        Assert.Empty(errors);
+        Assert.Equal(2, warnings.Count);
+        Assert.StartsWith("the application role scaleops_rls_app owns (or is a member of the role that owns) table owned_docs: TRUNCATE ignores "
+            + "row-level security", warnings[0], StringComparison.Ordinal);
+        Assert.Contains("RlsPolicyManager.ApplyAsOwnerAsync", warnings[0], StringComparison.Ordinal);
+        Assert.StartsWith("the application role scaleops_rls_app has the TRUNCATE privilege on table truncatable_docs", warnings[1], StringComparison.Ordinal);
+
+        // What it warns about: one tenant's TRUNCATE empties the table for every tenant.
+        await using var services = RlsDatabase.Services(database.AppConnectionString());
+        var apis = new RlsApis(services);
+        using (apis.Tenants.BeginScope(new ScaleOps.Tenancy.TenantId("t01")))
+        {
+            await apis.ExecuteAsync(Api.Batch, "TRUNCATE owned_docs");
+        }
+
+        await using var count = database.DataSource.CreateCommand("SELECT count(*) FROM owned_docs");
+        Assert.Equal(0L, await count.ExecuteScalarAsync());
+    }
 }

@@ -18,7 +18,11 @@ SELECT c.oid::regclass::text,
                WHERE i.indrelid = c.oid),
        -- Permissive policies this package does not manage: PostgreSQL ORs them with the tenant policy.
        (SELECT string_agg(p.polname::text, ', ' ORDER BY p.polname) FROM pg_catalog.pg_policy p
-         WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname NOT LIKE 'scaleops\_%')
+         WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname NOT LIKE 'scaleops\_%'),
+       -- What the connected role may do beyond row security: as (a member of) the owner it may disable it or drop the
+       -- policies, and TRUNCATE ignores row security altogether.
+       pg_catalog.pg_has_role(c.relowner, 'USAGE'),
+       pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN LATERAL (
