@@ -43,7 +43,10 @@ public sealed class TenantConnection : IAsyncDisposable
     /// <summary>
     /// Creates a batch on <see cref="Connection"/> that carries the tenant context. Add the work to
     /// <see cref="NpgsqlBatch.BatchCommands"/>; with row-level security the context command comes first and is hidden
-    /// from readers (it returns no rows).
+    /// from readers (it returns no rows). The context command never has an error barrier after it, so it shares its
+    /// implicit transaction with the statement after it even with <see cref="NpgsqlBatch.EnableErrorBarriers"/>; but with
+    /// error barriers every later statement is a transaction of its own and runs without the context: use one batch per
+    /// statement, or a tenant transaction, rather than error barriers.
     /// </summary>
     /// <returns>The batch; dispose it after use.</returns>
     public NpgsqlBatch CreateBatch()
@@ -51,7 +54,12 @@ public sealed class TenantConnection : IAsyncDisposable
         var batch = Connection.CreateBatch();
         if (_createContextCommand is not null)
         {
-            batch.BatchCommands.Add(_createContextCommand());
+            // Never an error barrier after the context: with NpgsqlBatch.EnableErrorBarriers each command would otherwise
+            // be its own implicit transaction, the transaction-local context would end with the first one, and the
+            // caller's first statement would run without the tenant.
+            var context = _createContextCommand();
+            context.AppendErrorBarrier = false;
+            batch.BatchCommands.Add(context);
         }
 
         return batch;

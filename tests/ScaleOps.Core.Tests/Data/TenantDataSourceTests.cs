@@ -72,4 +72,18 @@ public class TenantDataSourceTests(PostgresDatabase database) : IClassFixture<Po
         var ex = Assert.Throws<ArgumentException>(() => new TenantConnection(connection, default));
         Assert.Contains("default(TenantId) is not a tenant", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_context_command_shares_its_transaction_with_the_first_statement_even_with_error_barriers()
+    {
+        // With EnableErrorBarriers each command is its own implicit transaction unless told otherwise: a transaction-local
+        // context ended with the context command, and the caller's statement ran without the tenant.
+        await using var raw = await database.DataSource.OpenConnectionAsync();
+        await using var connection = new TenantConnection(raw, new TenantId("acme"),
+            () => new NpgsqlBatchCommand("DO $$ BEGIN PERFORM set_config('app.tenant_id', 'acme', true); END $$"));
+        await using var batch = connection.CreateBatch("SELECT current_setting('app.tenant_id', true)");
+        batch.EnableErrorBarriers = true;
+        Assert.False(batch.BatchCommands[0].AppendErrorBarrier);
+        Assert.Equal("acme", await batch.ExecuteScalarAsync());
+    }
 }

@@ -267,6 +267,25 @@ public abstract partial class IsolationSuite(RlsDatabase database)
         await using var command = new NpgsqlCommand(sql, admin);
         return (long)(await command.ExecuteScalarAsync())!;
     }
+
+    [Fact]
+    public async Task A_tenant_batch_with_error_barriers_runs_its_statement_as_the_tenant()
+    {
+        // The context command has no error barrier after it: it shares its implicit transaction with the statement.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("t03"));
+        await using var connection = await apis.Data.OpenConnectionAsync();
+        await using (var batch = connection.CreateBatch("SELECT count(*) FROM documents"))
+        {
+            batch.EnableErrorBarriers = true;
+            Assert.Equal(3L, await batch.ExecuteScalarAsync());
+        }
+
+        await using var write = connection.CreateBatch("INSERT INTO documents (tenant_id, title) VALUES ('t04', 'planted')");
+        write.EnableErrorBarriers = true;
+        await Assert.ThrowsAsync<PostgresException>(() => write.ExecuteNonQueryAsync());
+    }
 }
 
 public sealed class DirectIsolationTests(RlsDatabase database) : IsolationSuite(database), IClassFixture<RlsDatabase>
