@@ -146,4 +146,22 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         await using var count = database.DataSource.CreateCommand("SELECT count(*) FROM owned_docs");
         Assert.Equal(0L, await count.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task An_invalid_or_partial_index_on_the_tenant_column_does_not_count_as_the_tenant_index()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE invalid_idx (tenant_id text NOT NULL, body text NOT NULL); INSERT INTO invalid_idx VALUES ('t01', 'a'), ('t01', 'b');"
+            + "CREATE TABLE partial_idx (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON partial_idx (tenant_id) WHERE body = 'x';"
+            + "GRANT SELECT ON invalid_idx, partial_idx TO scaleops_rls_app", database.Name);
+        // A unique index over duplicates fails to build concurrently and is left INVALID.
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() =>
+            PostgresServer.ExecuteAsync("CREATE UNIQUE INDEX CONCURRENTLY invalid_idx_tenant ON invalid_idx (tenant_id)", database.Name));
+        var tables = new[] { new RlsTable("public", "invalid_idx"), new RlsTable("public", "partial_idx") };
+        await RlsChecks.Manager(database, tables).ApplyAsync();
+
+        var (_, warnings) = await RlsChecks.SafetyAsync(database, tables);
+        Assert.Contains(warnings, w => w.StartsWith("table invalid_idx has no index leading with tenant_id", StringComparison.Ordinal));
+        Assert.Contains(warnings, w => w.StartsWith("table partial_idx has no index leading with tenant_id", StringComparison.Ordinal));
+    }
 }

@@ -13,9 +13,11 @@ SELECT c.oid::regclass::text,
        owner.type,
        -- The tenant column compares case-insensitively (citext, or a nondeterministic collation): 'ACME' = 'acme'.
        coalesce(tenant.case_insensitive, false),
+       -- Only a valid, complete index serves every tenant's queries: not one left INVALID by a failed concurrent build,
+       -- nor a partial one.
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
                  ON a.attrelid = c.oid AND a.attnum = i.indkey[0] AND a.attname = $3
-               WHERE i.indrelid = c.oid),
+               WHERE i.indrelid = c.oid AND i.indisvalid AND i.indpred IS NULL),
        -- Permissive policies this package does not manage: PostgreSQL ORs them with the tenant policy.
        (SELECT string_agg(p.polname::text, ', ' ORDER BY p.polname) FROM pg_catalog.pg_policy p
          WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname NOT LIKE 'scaleops\_%'),
