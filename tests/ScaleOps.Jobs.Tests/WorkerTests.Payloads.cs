@@ -33,6 +33,12 @@ public sealed class ValidatedPayloadHandler : IJobHandler<ValidatedPayload>
 [JobKind("test.null-task")]
 public sealed record NullTask(int N);
 
+/// <summary>An exception whose message cannot be read: its getter throws.</summary>
+public sealed class UnprintableException : Exception
+{
+    public override string Message => throw new FormatException("Input string was not in a correct format.");
+}
+
 public sealed class NullTaskHandler : IJobHandler<NullTask>
 {
     public Task HandleAsync(NullTask payload, JobContext context, CancellationToken cancellationToken) => null!;
@@ -93,5 +99,23 @@ public partial class WorkerTests
         Assert.Contains("ScaleOps.Jobs.Tests.NullTaskHandler.HandleAsync returned a null Task", error);
         Assert.DoesNotContain("NullReferenceException", error);
         Assert.Equal(2, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_handler_exception_whose_message_cannot_be_read_still_fails_the_attempt_and_the_job_is_retried()
+    {
+        // Describing the exception used to throw inside the executor's catch: the attempt ended without an outcome, its
+        // lease stayed registered and heartbeated, and the job stayed running forever.
+        var probe = new Probe { Behavior = (_, c, _) => c.Attempt == 1 ? Task.FromException(new UnprintableException()) : Task.CompletedTask };
+        await using var host = await StartAsync("w-unprintable", o =>
+        {
+            o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+            o.RetryMaxDelay = TimeSpan.FromMilliseconds(10);
+        }, probe);
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 3 }))!.Value;
+        await UntilStateAsync(id, "succeeded");
+        Assert.Equal(2, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+        var error = await ErrorOfAsync(id);
+        Assert.StartsWith(typeof(UnprintableException).FullName + ": (its message could not be read: System.FormatException)", error, StringComparison.Ordinal);
     }
 }

@@ -26,17 +26,21 @@ internal sealed class JobExecutor(
 {
     private const int MaxErrorLength = 8000;
 
-    /// <summary>Runs the job. Returns false when the attempt was interrupted by shutdown and is to be given back.</summary>
+    /// <summary>
+    /// Runs the job and hands its outcome to the completer. Whatever throws outside the handler (a logger, a metrics
+    /// listener, an exception whose message cannot be read) still ends the attempt with an outcome: a run that ended
+    /// without one would stay running, its lease renewed by the heartbeats, forever.
+    /// </summary>
     public async Task RunAsync(FetchedJob job, CancellationToken shutdown)
     {
-        var token = new LeaseToken(job.Id, job.LeaseId);
         var started = time.GetTimestamp();
-        metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
-        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
-        Completion outcome;
-        using (var timeoutCts = new CancellationTokenSource(timeout, time))
-        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown))
+        Completion? outcome = null; // stays null when the attempt is given back at stop (its lease stays registered)
+        try
         {
+            metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
+            var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
+            using var timeoutCts = new CancellationTokenSource(timeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown);
             try
             {
                 await InvokeAsync(job, linked.Token, timeoutCts.Token, shutdown).ConfigureAwait(false);
@@ -51,7 +55,6 @@ internal sealed class JobExecutor(
                 // The stop cancelled it and it ignored that for the grace period: like a job that observed the stop, it is
                 // given back uncounted (its lease stays registered for the worker's release, whichever finishes first).
                 JobsLog.JobAbandonedAtStop(logger, job.Id, job.Kind, options.TimeoutGrace);
-                return;
             }
             catch (AbandonedException)
             {
@@ -61,7 +64,6 @@ internal sealed class JobExecutor(
             catch (OperationCanceledException) when (shutdown.IsCancellationRequested && !timeoutCts.IsCancellationRequested)
             {
                 // Interrupted by shutdown: the lease stays registered and the worker gives the job back uncounted.
-                return;
             }
             catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
             {
@@ -72,15 +74,40 @@ internal sealed class JobExecutor(
                 outcome = Fail(job, Describe(ex), dead: false);
             }
         }
-
-        if (!job.TrySettle())
+        catch (Exception ex)
         {
-            return; // abandoned by the stalled-start watchdog, which wrote the outcome
+            // Not the handler's exception (caught above): recording the outcome threw (a logger, a metrics listener).
+            // The attempt still fails, without a log of its own.
+            outcome = Unlogged(job, ex);
         }
+        finally
+        {
+            // Not settled: abandoned by the stalled-start watchdog, which wrote the outcome.
+            if (outcome is { } o && job.TrySettle())
+            {
+                try
+                {
+                    metrics.Finished(job.Queue, job.Kind, o.Kind, time.GetElapsedTime(started).TotalSeconds);
+                }
+                finally
+                {
+                    leases.Remove(new LeaseToken(job.Id, job.LeaseId));
+                    await completer.AddAsync(o).ConfigureAwait(false);
+                }
+            }
+        }
+    }
 
-        metrics.Finished(job.Queue, job.Kind, outcome.Kind, time.GetElapsedTime(started).TotalSeconds);
-        leases.Remove(token);
-        await completer.AddAsync(outcome).ConfigureAwait(false);
+    /// <summary>
+    /// The outcome of an attempt whose recording threw outside the handler: failed (retried, or dead on the last
+    /// attempt) with the exception's type as its error, built without logging or metrics, which may be what threw.
+    /// </summary>
+    private Completion Unlogged(FetchedJob job, Exception ex)
+    {
+        var error = JobText.Storable("Recording the attempt's outcome failed: " + DescribeType(ex), MaxErrorLength);
+        return job.Attempt >= job.MaxAttempts
+            ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue)
+            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue);
     }
 
     /// <summary>
@@ -178,7 +205,35 @@ internal sealed class JobExecutor(
         return TimeSpan.FromTicks((long)(ticks * (0.75 + (0.5 * Random.Shared.NextDouble()))));
     }
 
-    private static string Describe(Exception ex) => $"{ex.GetType().FullName}: {ex.Message}\n{ex.StackTrace}";
+    /// <summary>
+    /// The error stored for a handler's exception: type, message and stack trace. A message or stack trace that cannot be
+    /// read (a getter that throws) leaves the type name in its place, so the attempt still fails and is written.
+    /// </summary>
+    internal static string Describe(Exception ex)
+    {
+        string message, stack;
+        try
+        {
+            message = ex.Message;
+        }
+        catch (Exception inner)
+        {
+            message = $"(its message could not be read: {DescribeType(inner)})";
+        }
+
+        try
+        {
+            stack = ex.StackTrace ?? string.Empty;
+        }
+        catch (Exception inner)
+        {
+            stack = $"(its stack trace could not be read: {DescribeType(inner)})";
+        }
+
+        return $"{DescribeType(ex)}: {message}\n{stack}";
+    }
+
+    private static string DescribeType(Exception ex) => ex.GetType().FullName ?? ex.GetType().Name;
 
     /// <summary>The handler ignored its cancellation for the grace period; <paramref name="atStop"/>: the cancellation was the stop's.</summary>
     private sealed class AbandonedException(bool atStop) : Exception
