@@ -10,7 +10,7 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Jobs.Tests;
 
-public class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     [Fact]
     public async Task An_expired_lease_is_rescued_and_the_dead_workers_late_completion_is_rejected()

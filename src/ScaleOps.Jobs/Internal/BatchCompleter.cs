@@ -14,9 +14,12 @@ namespace ScaleOps.Jobs.Internal;
 /// expire and the jobs run again, and the lease guard rejects the late write. A batch rejected for any other reason
 /// (by the server, or by the client before sending, say a value Npgsql cannot encode) is written one outcome at a time,
 /// and an outcome that still fails is dropped with an error log: its job runs again once its lease expires. Nothing
-/// ends the loop but the end of the channel or giving up at shutdown, since every executor waits on it.
+/// ends the loop but the end of the channel or giving up at shutdown, since every executor waits on it. A job's lease
+/// stays registered, and heartbeated, until its outcome is written (or dropped): a write held up longer than the lease
+/// (a row lock, a slow statement, a batch retried) must not let the rescuer run a job whose outcome is waiting here.
+/// The leases of outcomes it gives up on stay registered too, for the stopping worker to give back.
 /// </summary>
-internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimeProvider time, ILogger logger)
+internal sealed class BatchCompleter(JobStore store, JobsOptions options, LeaseRegistry leases, TimeProvider time, ILogger logger)
 {
     private readonly Channel<Completion> _channel = Channel.CreateBounded<Completion>(
         new BoundedChannelOptions(JobsDefaults.CompletionBatchSize * 8) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -51,6 +54,7 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                 try
                 {
                     await WriteAsync(batch, giveUp).ConfigureAwait(false);
+                    Unregister(batch);
                     Written?.Invoke(batch);
                     Flushed?.Invoke(batch.Count);
                 }
@@ -58,6 +62,7 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
                 {
                     // Not expected (WriteAsync handles what the database and Npgsql throw), but a dead loop would stop
                     // every completion on this host and block every executor once the channel is full.
+                    Unregister(batch);
                     JobsLog.CompletionsDropped(logger, ex, batch.Count);
                 }
 
@@ -67,6 +72,15 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, TimePr
         catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
         {
             // Shutting down with the database unreachable: the unwritten jobs are rescued after their leases expire.
+        }
+    }
+
+    /// <summary>The batch's outcomes are written (or dropped): their leases need no more heartbeats.</summary>
+    private void Unregister(List<Completion> batch)
+    {
+        foreach (var completion in batch)
+        {
+            leases.Remove(new LeaseToken(completion.Id, completion.LeaseId));
         }
     }
 

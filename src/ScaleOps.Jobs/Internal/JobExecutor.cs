@@ -20,7 +20,6 @@ internal sealed class JobExecutor(
     JobsOptions options,
     TimeProvider time,
     BatchCompleter completer,
-    LeaseRegistry leases,
     JobsMetrics metrics,
     ILogger logger)
 {
@@ -91,7 +90,8 @@ internal sealed class JobExecutor(
                 }
                 finally
                 {
-                    leases.Remove(new LeaseToken(job.Id, job.LeaseId));
+                    // The lease stays registered (heartbeated) until the completer has written the outcome: a write
+                    // held up longer than the lease must not let the rescuer run the job again.
                     await completer.AddAsync(o).ConfigureAwait(false);
                 }
             }
@@ -121,8 +121,6 @@ internal sealed class JobExecutor(
         {
             return;
         }
-
-        leases.Remove(new LeaseToken(job.Id, job.LeaseId));
 
         var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
         JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);

@@ -66,10 +66,10 @@ internal sealed class JobWorker(
             }
         }
 
-        Completer = new BatchCompleter(store, options, time, _logger);
+        Completer = new BatchCompleter(store, options, _leases, time, _logger);
         var executor = new JobExecutor(
             services.GetRequiredService<IServiceScopeFactory>(), services.GetRequiredService<ITenantContext>(), handlers, options, time,
-            Completer, _leases, metrics, _logger);
+            Completer, metrics, _logger);
         var queues = new Dictionary<string, QueueOptions>(options.Queues, StringComparer.Ordinal);
         queues.TryAdd(options.DefaultQueue, new QueueOptions());
         _producers = queues.ToDictionary(
@@ -154,6 +154,15 @@ internal sealed class JobWorker(
             producer.Close();
         }
 
+        // The completer writes what it holds first: a job's lease stays registered until its outcome is written, so
+        // what is left afterwards is what must be given back (unfinished jobs, and outcomes the completer gave up on).
+        Completer?.Complete();
+        if (!await CompletesWithinAsync(_completerTask, options.ShutdownTimeout).ConfigureAwait(false))
+        {
+            await _giveUpCompleting.CancelAsync().ConfigureAwait(false);
+            await _completerTask.ConfigureAwait(false);
+        }
+
         var released = 0;
         var unfinished = _leases.Snapshot();
         if (unfinished.Count > 0)
@@ -166,13 +175,6 @@ internal sealed class JobWorker(
             {
                 JobsLog.MaintenanceFailed(_logger, ex, "release");
             }
-        }
-
-        Completer?.Complete();
-        if (!await CompletesWithinAsync(_completerTask, options.ShutdownTimeout).ConfigureAwait(false))
-        {
-            await _giveUpCompleting.CancelAsync().ConfigureAwait(false);
-            await _completerTask.ConfigureAwait(false);
         }
 
         await _stopBackground.CancelAsync().ConfigureAwait(false);

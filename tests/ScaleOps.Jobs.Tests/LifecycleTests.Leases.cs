@@ -1,0 +1,71 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Jobs.Internal;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Jobs.Tests;
+
+/// <summary>Leases between the end of a run and its written outcome, and runs that lose their lease.</summary>
+public partial class LifecycleTests
+{
+    private Task UntilStateAsync(long id, string state) => TestSignal.UntilAsync(
+        async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == state, $"job {id} to be {state}");
+
+    [Fact]
+    public async Task A_finished_job_whose_outcome_waits_behind_a_held_up_completion_write_keeps_its_lease_and_runs_once()
+    {
+        // The completer writes one batch at a time. While a write is held up (here by a row lock on another job's row;
+        // in production a slow statement, a lock, a batch retried for transport errors), a job that finished meanwhile
+        // waits in the channel. Its lease used to leave the registry when it finished: no heartbeat renewed it, and the
+        // rescuer ran the job again although its worker was alive and connected.
+        var probe = new Probe();
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "l-unwritten";
+            o.LeaseDuration = TimeSpan.FromSeconds(2);
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
+
+        // A job of a queue this host does not run, taken by hand (so this host does not heartbeat it), its row locked
+        // by another transaction: its completion holds the completer up.
+        var store = host.Services.GetRequiredService<JobStore>();
+        await host.Client.EnqueueAsync(new Ping(0), new JobOptions { Queue = "l-unwritten-held" });
+        var now = DateTimeOffset.UtcNow;
+        var held = Assert.Single((await store.JobFetchAvailableAsync("l-unwritten-held", 1, null, 0, now, now.AddMinutes(5), default)).Jobs);
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var locking = await connection.BeginTransactionAsync();
+        await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM scaleops.jobs WHERE id = {held.Id} FOR UPDATE", connection, locking))
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        await completer.AddAsync(new Completion(held.Id, held.LeaseId, 1, CompletionKind.Succeeded, null, default, held.Queue));
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                + $"WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database() AND l.pid <> {connection.ProcessID}") > 0,
+            "the held completion to wait for the row lock");
+
+        var second = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+        await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting >= 1), "the second job's success to wait for the completer");
+        var lease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {second}");
+        var leaseUntil = await database.ScalarAsync<DateTime>($"SELECT lease_until FROM scaleops.jobs WHERE id = {second}");
+
+        // Past the lease the job had when its success began to wait: heartbeats renewed it, the rescuer left it alone.
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<bool>($"SELECT clock_timestamp() > '{leaseUntil:O}'::timestamptz + interval '0.5 s'"),
+            "the job's first lease to be over");
+        Assert.Equal(lease, await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {second}"));
+        Assert.Equal("running", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {second}"));
+
+        await locking.CommitAsync();
+        await UntilStateAsync(second, "succeeded");
+        await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting == 0), "the completer to write everything");
+        Assert.Equal([1], probe.Seen.Where(s => s.JobId == second).Select(s => s.Attempt));
+        Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {second}"));
+    }
+}
