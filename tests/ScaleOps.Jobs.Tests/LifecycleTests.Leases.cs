@@ -30,25 +30,9 @@ public partial class LifecycleTests
         }, probe: probe);
         var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
 
-        // A job of a queue this host does not run, taken by hand (so this host does not heartbeat it), its row locked
-        // by another transaction: its completion holds the completer up.
-        var store = host.Services.GetRequiredService<JobStore>();
-        await host.Client.EnqueueAsync(new Ping(0), new JobOptions { Queue = "l-unwritten-held" });
-        var now = DateTimeOffset.UtcNow;
-        var held = Assert.Single((await store.JobFetchAvailableAsync("l-unwritten-held", 1, null, 0, now, now.AddMinutes(5), default)).Jobs);
         await using var connection = await database.DataSource.OpenConnectionAsync();
         await using var locking = await connection.BeginTransactionAsync();
-        await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM scaleops.jobs WHERE id = {held.Id} FOR UPDATE", connection, locking))
-        {
-            await lockRow.ExecuteNonQueryAsync();
-        }
-
-        await completer.AddAsync(new Completion(held.Id, held.LeaseId, 1, CompletionKind.Succeeded, null, default, held.Queue));
-        await TestSignal.UntilAsync(
-            async () => await database.ScalarAsync<long>(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                + $"WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database() AND l.pid <> {connection.ProcessID}") > 0,
-            "the held completion to wait for the row lock");
+        await HoldUpCompleterAsync(host, connection, locking, "l-unwritten-held");
 
         var second = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
         await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting >= 1), "the second job's success to wait for the completer");
@@ -67,5 +51,64 @@ public partial class LifecycleTests
         await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting == 0), "the completer to write everything");
         Assert.Equal([1], probe.Seen.Where(s => s.JobId == second).Select(s => s.Attempt));
         Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {second}"));
+    }
+
+    [Fact]
+    public async Task A_stop_with_a_shutdown_timeout_of_zero_still_writes_the_outcomes_the_completer_holds()
+    {
+        // ShutdownTimeout (0 is valid) is the time running handlers get. The completer used to get only that long to
+        // write what it held: with 0 it dropped every queued outcome at once, and those jobs ran again (or ended dead).
+        var probe = new Probe();
+        var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "l-stop-zero";
+            o.ShutdownTimeout = TimeSpan.Zero;
+        }, probe: probe);
+        var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
+        await using var connection = await database.DataSource.OpenConnectionAsync();
+        await using var locking = await connection.BeginTransactionAsync();
+        await HoldUpCompleterAsync(host, connection, locking, "l-stop-zero-held");
+
+        var ids = new long[10];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = (await host.Client.EnqueueAsync(new Ping(i)))!.Value;
+        }
+
+        await TestSignal.UntilAsync(() => Task.FromResult(completer.Waiting >= ids.Length), "the jobs' successes to wait for the completer");
+
+        // The stop reaches the completer's flush while the write is held up; then the write goes through.
+        var stopping = host.DisposeAsync().AsTask();
+        await TestSignal.UntilAsync(() => Task.FromResult(completer.Completing), "the stop to ask the completer to flush");
+        await locking.CommitAsync();
+        await stopping;
+
+        Assert.Equal(ids.Length, probe.Count);
+        Assert.Equal((long)ids.Length, await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM scaleops.jobs WHERE id IN ({string.Join(", ", ids)}) AND state = 'succeeded' AND attempt = 1"));
+    }
+
+    /// <summary>
+    /// Holds the completer up: a job of a queue the host does not run, taken by hand (so the host does not heartbeat it),
+    /// its row locked by <paramref name="locking"/>, and its completion handed to the completer, which waits for the lock.
+    /// </summary>
+    private async Task HoldUpCompleterAsync(JobsHost host, Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction locking, string queue)
+    {
+        var store = host.Services.GetRequiredService<JobStore>();
+        await host.Client.EnqueueAsync(new Ping(-1), new JobOptions { Queue = queue });
+        var now = DateTimeOffset.UtcNow;
+        var held = Assert.Single((await store.JobFetchAvailableAsync(queue, 1, null, 0, now, now.AddMinutes(5), default)).Jobs);
+        await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM scaleops.jobs WHERE id = {held.Id} FOR UPDATE", connection, locking))
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        await host.Services.GetRequiredService<JobWorker>().Completer!.AddAsync(
+            new Completion(held.Id, held.LeaseId, 1, CompletionKind.Succeeded, null, default, held.Queue));
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                + $"WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database() AND l.pid <> {connection.ProcessID}") > 0,
+            "the held completion to wait for the row lock");
     }
 }

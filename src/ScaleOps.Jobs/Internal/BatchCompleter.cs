@@ -35,8 +35,15 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, LeaseR
 
     public ValueTask AddAsync(Completion completion) => _channel.Writer.WriteAsync(completion, CancellationToken.None);
 
+    /// <summary>Whether <see cref="Complete"/> was called (tests wait for a stopping worker to reach its flush).</summary>
+    internal bool Completing { get; private set; }
+
     /// <summary>No more completions will come; <see cref="RunAsync"/> ends once everything is written.</summary>
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        Completing = true;
+        _channel.Writer.TryComplete();
+    }
 
     public async Task RunAsync(CancellationToken giveUp)
     {

@@ -14,8 +14,9 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>
 /// The hosted service that runs the queue on this host: one producer per queue, the LISTEN connection, the batch
 /// completer, heartbeats, rescuer, retention and recurring schedules. Stopping: fetching stops, running jobs get
-/// <see cref="JobsOptions.ShutdownTimeout"/> to finish, then they are cancelled and whatever is left is given back
-/// (pending again, attempt not counted); the completer writes what it holds.
+/// <see cref="JobsOptions.ShutdownTimeout"/> to finish, then they are cancelled; the completer writes what it holds
+/// (within <see cref="JobsDefaults.CompletionFlushTimeout"/>), and whatever is left is given back (pending again,
+/// attempt not counted), outcomes it could not write included.
 /// </summary>
 internal sealed class JobWorker(
     IServiceProvider services, JobStore store, IOptions<JobsOptions> jobsOptions, TimeProvider time, JobsMetrics metrics,
@@ -156,8 +157,10 @@ internal sealed class JobWorker(
 
         // The completer writes what it holds first: a job's lease stays registered until its outcome is written, so
         // what is left afterwards is what must be given back (unfinished jobs, and outcomes the completer gave up on).
+        // It has its own time for that: ShutdownTimeout is the handlers' (0 is valid), and an outcome dropped here would
+        // run its job again.
         Completer?.Complete();
-        if (!await CompletesWithinAsync(_completerTask, options.ShutdownTimeout).ConfigureAwait(false))
+        if (!await CompletesWithinAsync(_completerTask, JobsDefaults.CompletionFlushTimeout).ConfigureAwait(false))
         {
             await _giveUpCompleting.CancelAsync().ConfigureAwait(false);
             await _completerTask.ConfigureAwait(false);

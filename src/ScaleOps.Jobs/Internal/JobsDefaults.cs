@@ -27,6 +27,13 @@ internal static class JobsDefaults
     /// </summary>
     public const int FetchTenantsPassedOver = 100;
     public const int RetentionBatchSize = 1000;
+
+    /// <summary>
+    /// How long a stopping worker lets the completer write the outcomes it holds, whatever
+    /// <see cref="JobsOptions.ShutdownTimeout"/> (the time given to running handlers) is. Past it (the database is
+    /// unreachable, say) the completer gives up and the jobs of the unwritten outcomes are given back.
+    /// </summary>
+    public static readonly TimeSpan CompletionFlushTimeout = TimeSpan.FromSeconds(10);
     public const int MaxConcurrencyLimit = 10_000;
 
     /// <summary>
