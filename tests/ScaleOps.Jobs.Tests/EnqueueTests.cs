@@ -123,6 +123,37 @@ public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Equal(1L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-tx'"));
     }
 
+    [Fact]
+    public async Task Jobs_enqueued_without_a_connection_inside_a_TransactionScope_exist_only_if_it_commits()
+    {
+        // The pooled connection enlists in the ambient transaction. A batch without unique keys (COPY) used to begin a
+        // transaction of its own on it and failed with "A transaction is already in progress".
+        await using var host = await StartClientOnlyAsync();
+        Task<long> CountAsync(string queue) => database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE queue = '{queue}'");
+        using (new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+        {
+            Assert.NotNull(await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "q-ts-one" }));
+            Assert.Equal(2, await host.Client.EnqueueManyAsync([new Ping(2), new Ping(3)], new JobOptions { Queue = "q-ts-many" }));
+            Assert.Equal(1, await host.Client.EnqueueManyAsync([new Ping(4), new Ping(5)], new JobOptions { Queue = "q-ts-keyed", UniqueKey = "u" }));
+        }
+
+        Assert.Equal(0L, await CountAsync("q-ts-one"));
+        Assert.Equal(0L, await CountAsync("q-ts-many"));
+        Assert.Equal(0L, await CountAsync("q-ts-keyed"));
+
+        using (var scope = new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+        {
+            Assert.NotNull(await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "q-ts-one" }));
+            Assert.Equal(2, await host.Client.EnqueueManyAsync([new Ping(2), new Ping(3)], new JobOptions { Queue = "q-ts-many" }));
+            Assert.Equal(1, await host.Client.EnqueueManyAsync([new Ping(4), new Ping(5)], new JobOptions { Queue = "q-ts-keyed", UniqueKey = "u" }));
+            scope.Complete();
+        }
+
+        Assert.Equal(1L, await CountAsync("q-ts-one"));
+        Assert.Equal(2L, await CountAsync("q-ts-many"));
+        Assert.Equal(1L, await CountAsync("q-ts-keyed"));
+    }
+
     private static async Task<long> CountAsync(Npgsql.NpgsqlConnection connection, Npgsql.NpgsqlTransaction transaction)
     {
         await using var command = new Npgsql.NpgsqlCommand("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-tx'", connection, transaction);

@@ -277,4 +277,54 @@ public partial class LocalDispatchTests(JobsDatabase database) : IClassFixture<J
         var id = (await waiting.WaitAsync("the waiting enqueue to finish"))!.Value;
         await UntilStateAsync(id, "succeeded");
     }
+
+    [Fact]
+    public async Task A_job_enqueued_inside_a_TransactionScope_that_rolls_back_never_runs()
+    {
+        // The pooled connection enlists in the ambient transaction: a job started by its insert ran before the scope's
+        // outcome was known, so a rolled-back job ran all the same.
+        await using var host = await StartAsync("ld-scope-rollback");
+        await host.SettledProducerAsync("ld-scope-rollback");
+        long? id;
+        using (new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+        {
+            id = await host.Client.EnqueueAsync(new Ping(1));
+            Assert.NotNull(id);
+        }
+
+        // A later job of the queue, outside any scope, runs; a rolled-back job started locally would have run by then.
+        var marker = (await host.Client.EnqueueAsync(new Ping(2)))!.Value;
+        await UntilStateAsync(marker, "succeeded");
+        Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE id = {id}"));
+        Assert.DoesNotContain(host.Probe.Seen, s => s.N == 1);
+    }
+
+    [Fact]
+    public async Task A_job_enqueued_inside_a_TransactionScope_runs_once_after_the_scope_commits()
+    {
+        // A job started by its insert ran (and its completion, on another connection, could not see the row) while the
+        // scope was still open; once the scope committed, the row was still running and the job ran again.
+        await using var host = await StartAsync("ld-scope-commit");
+        await host.SettledProducerAsync("ld-scope-commit");
+        long id;
+        using (var scope = new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+        {
+            id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+
+            // While the scope is open, a job enqueued outside it runs; the scope's job has not.
+            using (new System.Transactions.TransactionScope(
+                System.Transactions.TransactionScopeOption.Suppress, System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+            {
+                var marker = (await host.Client.EnqueueAsync(new Ping(2)))!.Value;
+                await UntilStateAsync(marker, "succeeded");
+            }
+
+            Assert.DoesNotContain(host.Probe.Seen, s => s.JobId == id);
+            scope.Complete();
+        }
+
+        await UntilStateAsync(id, "succeeded");
+        Assert.Equal(1, Assert.Single(host.Probe.Seen, s => s.JobId == id).Attempt);
+        Assert.Equal(1, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}"));
+    }
 }

@@ -48,7 +48,9 @@ internal sealed class JobClient(
         var now = time.GetUtcNow();
         var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
         var json = Serialize(payload);
-        if (connection is null && dispatch.Find(values, now) is { } producer)
+        // Inside an ambient TransactionScope the pooled connection enlists: the job exists only once the scope commits,
+        // which local dispatch cannot wait for (a rolled-back job would run, one committed later would run twice).
+        if (connection is null && System.Transactions.Transaction.Current is null && dispatch.Find(values, now) is { } producer)
         {
             return await InsertLocallyAsync(producer, values, json, now, cancellationToken).ConfigureAwait(false);
         }

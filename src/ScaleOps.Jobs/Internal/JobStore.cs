@@ -19,9 +19,13 @@ internal sealed partial class JobStore
     private readonly JobSql _sql;
     private readonly string _schema;
 
+    /// <summary>Whether the data source's connections enlist in an ambient <see cref="System.Transactions.TransactionScope"/>.</summary>
+    private readonly bool _enlist;
+
     public JobStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsOptions> scaleOps)
     {
         _dataSource = dataSource;
+        _enlist = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).Enlist;
         _schema = scaleOps.Value.Schema;
         _sql = new JobSql(_schema);
     }
@@ -137,12 +141,15 @@ internal sealed partial class JobStore
 
     /// <summary>
     /// A batch without unique keys goes in by binary COPY (no per-row executor work), then one NOTIFY; on our own
-    /// connection both run in one transaction, on the caller's they join the caller's transaction if there is one.
+    /// connection both run in one transaction (the ambient <see cref="System.Transactions.TransactionScope"/>'s when the
+    /// connection enlisted in one: a local BEGIN there fails, and the batch commits or rolls back with the scope), on the
+    /// caller's they join the caller's transaction if there is one.
     /// </summary>
     private async Task<int> JobCopyManyAsync(
         NpgsqlConnection connection, bool own, JobInsertValues v, string[] payloads, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var transaction = own ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        var local = own && !(_enlist && System.Transactions.Transaction.Current is not null);
+        var transaction = local ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
         try
         {
             var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, "
