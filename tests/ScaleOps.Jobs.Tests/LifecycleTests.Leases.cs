@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
@@ -13,6 +14,59 @@ public partial class LifecycleTests
 {
     private Task UntilStateAsync(long id, string state) => TestSignal.UntilAsync(
         async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == state, $"job {id} to be {state}");
+
+    /// <summary>
+    /// A heartbeat that came too late (a loaded machine, a GC pause, a short partition): the lease of the job's current
+    /// run is moved into the past until the host's rescuer has taken the job away from that run.
+    /// </summary>
+    private Task ExpireLeaseUntilRescuedAsync(long id, long leaseId) => TestSignal.UntilAsync(async () =>
+    {
+        await database.ExecuteAsync(
+            $"UPDATE scaleops.jobs SET lease_until = now() - interval '1 minute' WHERE id = {id} AND state = 'running' AND lease_id = {leaseId}");
+        return await database.ScalarAsync<bool>($"SELECT NOT (state = 'running' AND lease_id = {leaseId}) FROM scaleops.jobs WHERE id = {id}");
+    }, $"the rescuer to take job {id} from lease {leaseId}");
+
+    [Fact]
+    public async Task A_late_completion_the_lease_guard_rejects_is_counted_as_rejected_not_as_its_outcome()
+    {
+        // The executor counted an outcome when it handed it to the completer: a success written after the job's lease
+        // had expired on its last attempt (the rescuer made it dead) changed nothing but was counted as succeeded.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe { Behavior = async (_, _, _) => { started.TrySetResult(); await gate.Task; } };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "l-late-metrics";
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        var factory = host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var succeeded = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.succeeded");
+        using var dead = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.dead");
+        using var rejected = new MetricCollector<long>(factory, "ScaleOps", "scaleops.jobs.completions.rejected");
+        var completer = host.Services.GetRequiredService<JobWorker>().Completer!;
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 }))!.Value;
+        await started.Task.WaitAsync("the job to start");
+        var lease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}");
+
+        // The lease expires on the last attempt: the rescuer makes the job dead (and counts it dead).
+        await ExpireLeaseUntilRescuedAsync(id, lease);
+        await UntilStateAsync(id, "dead");
+        await TestSignal.UntilAsync(() => Task.FromResult(dead.GetMeasurementSnapshot().Sum(m => m.Value) == 1), "the rescued job to be counted dead");
+
+        // The handler then returns: its success is written against a lease that is gone and changes nothing.
+        completer.Flushed += _ => written.TrySetResult();
+        gate.SetResult();
+        await written.Task.WaitAsync("the late completion to be written");
+        Assert.Equal("dead", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+        Assert.Equal(0, succeeded.GetMeasurementSnapshot().Sum(m => m.Value));
+        Assert.Equal(1, dead.GetMeasurementSnapshot().Sum(m => m.Value));
+        var late = Assert.Single(rejected.GetMeasurementSnapshot());
+        Assert.Equal(1, late.Value);
+        Assert.Equal("l-late-metrics", late.Tags["queue"]);
+        Assert.Equal("test.ping", late.Tags["kind"]);
+    }
 
     [Fact]
     public async Task A_finished_job_whose_outcome_waits_behind_a_held_up_completion_write_keeps_its_lease_and_runs_once()

@@ -17,9 +17,12 @@ namespace ScaleOps.Jobs.Internal;
 /// ends the loop but the end of the channel or giving up at shutdown, since every executor waits on it. A job's lease
 /// stays registered, and heartbeated, until its outcome is written (or dropped): a write held up longer than the lease
 /// (a row lock, a slow statement, a batch retried) must not let the rescuer run a job whose outcome is waiting here.
-/// The leases of outcomes it gives up on stay registered too, for the stopping worker to give back.
+/// The leases of outcomes it gives up on stay registered too, for the stopping worker to give back. Outcomes are
+/// counted (succeeded, failed, dead) once written, from the rows the statements completed: an outcome the lease guard
+/// rejected (its run had lost the lease) is counted and logged as rejected instead.
 /// </summary>
-internal sealed class BatchCompleter(JobStore store, JobsOptions options, LeaseRegistry leases, TimeProvider time, ILogger logger)
+internal sealed class BatchCompleter(
+    JobStore store, JobsOptions options, LeaseRegistry leases, JobsMetrics metrics, TimeProvider time, ILogger logger)
 {
     private readonly Channel<Completion> _channel = Channel.CreateBounded<Completion>(
         new BoundedChannelOptions(JobsDefaults.CompletionBatchSize * 8) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -98,8 +101,9 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, LeaseR
         {
             try
             {
-                await store.JobCompleteManyAsync(batch, options.SucceededRetention == TimeSpan.Zero, time.GetUtcNow(), CancellationToken.None)
-                    .ConfigureAwait(false);
+                var written = await store.JobCompleteManyAsync(
+                    batch, options.SucceededRetention == TimeSpan.Zero, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                Count(batch, written);
                 return;
             }
             catch (Exception ex) when (IsTransport(ex))
@@ -126,6 +130,23 @@ internal sealed class BatchCompleter(JobStore store, JobsOptions options, LeaseR
                 var single = batch[0];
                 JobsLog.CompletionDropped(logger, ex, single.Id, single.Attempt, single.Kind);
                 return;
+            }
+        }
+    }
+
+    /// <summary>Counts a written batch's outcomes; <paramref name="written"/>: null when the statements completed every job.</summary>
+    private void Count(List<Completion> batch, HashSet<LeaseToken>? written)
+    {
+        foreach (var c in batch)
+        {
+            if (written is null || written.Contains(new LeaseToken(c.Id, c.LeaseId)))
+            {
+                metrics.Completed(c.Queue, c.JobKind, c.Kind);
+            }
+            else
+            {
+                metrics.Rejected(c.Queue, c.JobKind);
+                JobsLog.CompletionRejected(logger, c.Id, c.JobKind, c.Attempt, c.Kind);
             }
         }
     }

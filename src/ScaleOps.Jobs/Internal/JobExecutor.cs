@@ -43,7 +43,7 @@ internal sealed class JobExecutor(
             try
             {
                 await InvokeAsync(job, linked.Token, timeoutCts.Token, shutdown).ConfigureAwait(false);
-                outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default, job.Queue);
+                outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default, job.Queue, job.Kind);
             }
             catch (JobPayloadException ex)
             {
@@ -86,7 +86,7 @@ internal sealed class JobExecutor(
             {
                 try
                 {
-                    metrics.Finished(job.Queue, job.Kind, o.Kind, time.GetElapsedTime(started).TotalSeconds);
+                    metrics.Ran(job.Queue, job.Kind, time.GetElapsedTime(started).TotalSeconds);
                 }
                 finally
                 {
@@ -106,8 +106,8 @@ internal sealed class JobExecutor(
     {
         var error = JobText.Storable("Recording the attempt's outcome failed: " + DescribeType(ex), MaxErrorLength);
         return job.Attempt >= job.MaxAttempts
-            ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue)
-            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue);
+            ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind)
+            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
     }
 
     /// <summary>
@@ -126,7 +126,7 @@ internal sealed class JobExecutor(
         JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);
         var outcome = Fail(
             job, $"Timed out after {timeout}: its handler blocked its thread for {blockedFor:g} without returning a task; abandoned.", dead: false);
-        metrics.Finished(job.Queue, job.Kind, outcome.Kind, blockedFor.TotalSeconds);
+        metrics.Ran(job.Queue, job.Kind, blockedFor.TotalSeconds);
         await completer.AddAsync(outcome).ConfigureAwait(false);
     }
 
@@ -188,11 +188,11 @@ internal sealed class JobExecutor(
         if (dead)
         {
             JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, error);
-            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue);
+            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind);
         }
 
         JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
-        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue);
+        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
     }
 
     /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>

@@ -36,8 +36,12 @@ internal enum CompletionKind
     Dead,
 }
 
-/// <summary>The outcome of one attempt, waiting in the completer's batch; written only while the lease is still the job's.</summary>
-internal readonly record struct Completion(long Id, long LeaseId, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt, string Queue = "");
+/// <summary>
+/// The outcome of one attempt, waiting in the completer's batch; written only while the lease is still the job's.
+/// <paramref name="JobKind"/> tags its metrics.
+/// </summary>
+internal readonly record struct Completion(
+    long Id, long LeaseId, int Attempt, CompletionKind Kind, string? Error, DateTimeOffset RetryAt, string Queue = "", string JobKind = "");
 
 /// <summary>
 /// A job that a worker holds: the (id, lease id) pair is its lease token. The lease id moves forward at every fetch and

@@ -60,13 +60,17 @@ internal sealed partial class JobStore
         return new FetchResult(jobs, nextCursor, more, passedOver);
     }
 
-    /// <summary>Writes a batch of outcomes in one round trip (one transaction): successes, then failures.</summary>
-    public async Task JobCompleteManyAsync(
+    /// <summary>
+    /// Writes a batch of outcomes in one round trip (one transaction): successes, then failures. Returns null when every
+    /// outcome was written; otherwise the leases whose outcome was written (the others were rejected by the lease guard:
+    /// the job was rescued, given back or changed meanwhile).
+    /// </summary>
+    public async Task<HashSet<LeaseToken>?> JobCompleteManyAsync(
         IReadOnlyList<Completion> completions, bool deleteSucceeded, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (completions.Count == 0)
         {
-            return;
+            return null;
         }
 
         var succeeded = 0;
@@ -132,7 +136,29 @@ internal sealed partial class JobStore
         }
 
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+
+        // Each statement returns the rows it completed: in the usual case all of them, and only their number matters.
+        var written = System.Buffers.ArrayPool<LeaseToken>.Shared.Rent(completions.Count);
+        try
+        {
+            var count = 0;
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false)) // past the plan setting's row
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && count < completions.Count)
+                    {
+                        written[count++] = new LeaseToken(reader.GetInt64(0), reader.GetInt64(1));
+                    }
+                }
+            }
+
+            return count == completions.Count ? null : new HashSet<LeaseToken>(new ArraySegment<LeaseToken>(written, 0, count));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<LeaseToken>.Shared.Return(written);
+        }
     }
 
     public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)

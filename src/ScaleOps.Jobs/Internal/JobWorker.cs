@@ -67,7 +67,7 @@ internal sealed class JobWorker(
             }
         }
 
-        Completer = new BatchCompleter(store, options, _leases, time, _logger);
+        Completer = new BatchCompleter(store, options, _leases, metrics, time, _logger);
         var executor = new JobExecutor(
             services.GetRequiredService<IServiceScopeFactory>(), services.GetRequiredService<ITenantContext>(), handlers, options, time,
             Completer, metrics, _logger);

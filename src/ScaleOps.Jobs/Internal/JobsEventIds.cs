@@ -44,4 +44,6 @@ internal static class JobsEventIds
     public const int JobAbandonedAtStop = 3020;
 
     public const int PumpStalled = 3021;
+
+    public const int CompletionRejected = 3022;
 }

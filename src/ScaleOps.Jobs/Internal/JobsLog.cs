@@ -70,6 +70,10 @@ internal static partial class JobsLog
         Message = "The outcome ({Outcome}) of job {JobId} attempt {Attempt} cannot be written and is dropped; the job runs again once its lease expires")]
     public static partial void CompletionDropped(ILogger logger, Exception exception, long jobId, int attempt, CompletionKind outcome);
 
+    [LoggerMessage(EventId = JobsEventIds.CompletionRejected, Level = LogLevel.Warning,
+        Message = "The outcome ({Outcome}) of job {JobId} ({Kind}) attempt {Attempt} changed nothing: its run had lost the lease (the job was rescued or given back meanwhile)")]
+    public static partial void CompletionRejected(ILogger logger, long jobId, string kind, int attempt, CompletionKind outcome);
+
     [LoggerMessage(EventId = JobsEventIds.CompletionsDropped, Level = LogLevel.Error,
         Message = "Writing {Count} job completions failed unexpectedly; they are dropped and their jobs run again once their leases expire")]
     public static partial void CompletionsDropped(ILogger logger, Exception exception, int count);

@@ -13,6 +13,7 @@ internal sealed class JobsMetrics
     private readonly Counter<long> _failed;
     private readonly Counter<long> _dead;
     private readonly Counter<long> _rescued;
+    private readonly Counter<long> _rejected;
     private readonly Histogram<double> _queueTime;
     private readonly Histogram<double> _runTime;
     private volatile KeyValuePair<string, long>[] _depths = [];
@@ -26,6 +27,8 @@ internal sealed class JobsMetrics
         _failed = meter.CreateCounter<long>("scaleops.jobs.failed", "{job}", "Attempts that failed and will be retried.");
         _dead = meter.CreateCounter<long>("scaleops.jobs.dead", "{job}", "Jobs that failed their last attempt or cannot run.");
         _rescued = meter.CreateCounter<long>("scaleops.jobs.rescued", "{job}", "Jobs re-queued after their worker's lease expired.");
+        _rejected = meter.CreateCounter<long>(
+            "scaleops.jobs.completions.rejected", "{job}", "Attempt outcomes not written: the run had lost its lease (rescued, given back).");
 
         // Buckets from 1 ms (an idle queue's pickup) to about 15 minutes (a backlog): a wait spans six orders of magnitude.
         double[] waitBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
@@ -44,7 +47,11 @@ internal sealed class JobsMetrics
         _queueTime.Record(queueSeconds, Tag("queue", queue), Tag("kind", kind));
     }
 
-    public void Finished(string queue, string kind, CompletionKind outcome, double runSeconds)
+    /// <summary>The handler's run time of one attempt (its outcome is counted once written, <see cref="Completed"/>).</summary>
+    public void Ran(string queue, string kind, double runSeconds) => _runTime.Record(runSeconds, Tag("queue", queue), Tag("kind", kind));
+
+    /// <summary>An attempt's outcome, written: succeeded, failed (retried) or dead.</summary>
+    public void Completed(string queue, string kind, CompletionKind outcome)
     {
         var counter = outcome switch
         {
@@ -53,8 +60,10 @@ internal sealed class JobsMetrics
             _ => _dead,
         };
         counter.Add(1, Tag("queue", queue), Tag("kind", kind));
-        _runTime.Record(runSeconds, Tag("queue", queue), Tag("kind", kind));
     }
+
+    /// <summary>An attempt's outcome the lease guard rejected: its run had lost the lease.</summary>
+    public void Rejected(string queue, string kind) => _rejected.Add(1, Tag("queue", queue), Tag("kind", kind));
 
     /// <summary>Jobs of one queue and kind the rescuer re-queued, or made dead (their lease expired on their last attempt).</summary>
     public void Rescued(string queue, string kind, int requeued, int dead)

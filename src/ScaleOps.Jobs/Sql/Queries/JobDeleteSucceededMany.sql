@@ -2,3 +2,4 @@
 DELETE FROM {{schema}}.jobs j
 USING unnest(@ids, @leases) AS d(id, lease_id)
 WHERE {{lease_rows}} AND j.id = d.id AND j.lease_id = d.lease_id
+RETURNING j.id, j.lease_id

@@ -7,3 +7,4 @@ SET state = CASE WHEN f.dead THEN 'dead' ELSE 'pending' END,
     last_error = f.error
 FROM unnest(@ids, @leases, @errors, @retry_ats, @dead) AS f(id, lease_id, error, retry_at, dead)
 WHERE {{lease_rows}} AND j.id = f.id AND j.lease_id = f.lease_id
+RETURNING j.id, j.lease_id
