@@ -165,4 +165,45 @@ public partial class LifecycleTests
                 + $"WHERE l.locktype = 'transactionid' AND NOT l.granted AND a.datname = current_database() AND l.pid <> {connection.ProcessID}") > 0,
             "the held completion to wait for the row lock");
     }
+
+    [Fact]
+    public async Task A_run_whose_lease_was_lost_has_its_token_cancelled_by_the_next_heartbeat()
+    {
+        // A heartbeat came too late: the rescuer gave the job back and it ran again. The heartbeat that then renewed
+        // nothing for the first run's lease used to go unnoticed, and that run went on beside the new one.
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe
+        {
+            Behavior = async (_, c, token) =>
+            {
+                if (c.Attempt > 1)
+                {
+                    return;
+                }
+
+                using var registration = token.Register(() => cancelled.TrySetResult());
+                started.TrySetResult();
+                await gate.Task; // a handler that honours nothing but its own work (a long HTTP call, say)
+            },
+        };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "l-lost";
+            o.LeaseDuration = TimeSpan.FromSeconds(3); // heartbeats every second
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 3 }))!.Value;
+        await started.Task.WaitAsync("the first run to start");
+        var firstLease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}");
+
+        await ExpireLeaseUntilRescuedAsync(id, firstLease);
+        await UntilStateAsync(id, "succeeded");
+        Assert.Equal([1, 2], probe.Seen.Where(s => s.JobId == id).Select(s => s.Attempt).Order());
+
+        await cancelled.Task.WaitAsync("the first run's token to be cancelled");
+        gate.SetResult();
+        Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE id = {id} AND state <> 'succeeded'"));
+    }
 }

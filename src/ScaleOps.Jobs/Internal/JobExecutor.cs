@@ -42,8 +42,20 @@ internal sealed class JobExecutor(
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown);
             try
             {
+                // A heartbeat that finds the lease gone cancels the timeout's source (LeaseRegistry.Lose).
+                job.AttachRun(timeoutCts);
+                if (job.LeaseLost)
+                {
+                    return; // lost while buffered: nothing to run, nothing to write
+                }
+
                 await InvokeAsync(job, linked.Token, timeoutCts.Token, shutdown).ConfigureAwait(false);
                 outcome = new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Succeeded, null, default, job.Queue, job.Kind);
+            }
+            catch (Exception) when (job.LeaseLost)
+            {
+                // The job was rescued or given back while this run went on (the heartbeat logged it and cancelled the
+                // token): its outcome would change nothing, and its lease has left the registry.
             }
             catch (JobPayloadException ex)
             {
@@ -71,6 +83,10 @@ internal sealed class JobExecutor(
             catch (Exception ex)
             {
                 outcome = Fail(job, Describe(ex), dead: false);
+            }
+            finally
+            {
+                job.AttachRun(null);
             }
         }
         catch (Exception ex)

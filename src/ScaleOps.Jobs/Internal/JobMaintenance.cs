@@ -7,7 +7,7 @@ namespace ScaleOps.Jobs.Internal;
 
 /// <summary>
 /// The worker's periodic chores, each its own loop on <see cref="TimeProvider"/>: heartbeats (renew the leases of
-/// running jobs), the rescuer (re-queue jobs whose lease expired; refresh the queue-depth gauge) and retention (delete
+/// running jobs; cancel the runs of those they find gone), the rescuer (re-queue jobs whose lease expired; refresh the queue-depth gauge) and retention (delete
 /// finished jobs in batches). Every host runs them; the statements are safe to run concurrently.
 /// </summary>
 internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseRegistry leases, JobsMetrics metrics, TimeProvider time, ILogger logger)
@@ -45,9 +45,25 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
     private async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
         var held = leases.Snapshot();
-        if (held.Count > 0)
+        if (held.Count == 0)
         {
-            await store.JobHeartbeatManyAsync(held, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var renewed = await store.JobHeartbeatManyAsync(held, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        if (renewed is null)
+        {
+            return;
+        }
+
+        // A lease it renewed nothing for is gone: the job was rescued (a heartbeat came too late) or given back, and may
+        // be running elsewhere already. The run here is cancelled (Lose skips jobs whose outcome was handed over).
+        foreach (var token in held)
+        {
+            if (!renewed.Contains(token) && leases.Lose(token) is { } job)
+            {
+                JobsLog.LeaseLost(logger, job.Id, job.Kind, job.Attempt);
+            }
         }
     }
 

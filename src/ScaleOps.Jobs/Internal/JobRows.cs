@@ -10,10 +10,50 @@ internal sealed record FetchedJob(
     DateTimeOffset RunAt, DateTimeOffset CreatedAt, long LeaseId)
 {
     private int _settled;
+    private int _leaseLost;
+    private CancellationTokenSource? _run;
+
+    /// <summary>Whether this attempt's outcome was claimed (<see cref="TrySettle"/>).</summary>
+    public bool IsSettled => Volatile.Read(ref _settled) == 1;
+
+    /// <summary>Whether a heartbeat found the lease gone (the job rescued or given back): the run is no longer this job's.</summary>
+    public bool LeaseLost => Volatile.Read(ref _leaseLost) == 1;
 
     /// <summary>Claims the right to record this attempt's outcome: the executor's or the stalled-start watchdog's, once.</summary>
     /// <returns>Whether the caller is the first.</returns>
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+
+    /// <summary>
+    /// While the handler runs: the source linked into its token (the executor's timeout source, so this costs no
+    /// allocation), which <see cref="LoseLease"/> cancels. Null: the run is over.
+    /// </summary>
+    public void AttachRun(CancellationTokenSource? run)
+    {
+        Volatile.Write(ref _run, run);
+        if (run is not null && LeaseLost)
+        {
+            CancelRun();
+        }
+    }
+
+    /// <summary>The lease is gone: cancels the run's token (on the thread pool, so the caller never runs the handler's continuations).</summary>
+    public void LoseLease()
+    {
+        Volatile.Write(ref _leaseLost, 1);
+        CancelRun();
+    }
+
+    private void CancelRun()
+    {
+        try
+        {
+            _ = Volatile.Read(ref _run)?.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended meanwhile.
+        }
+    }
 }
 
 /// <summary>

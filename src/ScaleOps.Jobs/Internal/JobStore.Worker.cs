@@ -138,7 +138,28 @@ internal sealed partial class JobStore
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
         // Each statement returns the rows it completed: in the usual case all of them, and only their number matters.
-        var written = System.Buffers.ArrayPool<LeaseToken>.Shared.Rent(completions.Count);
+        return await ReadLeasesAsync(batch, completions.Count, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Renews the held leases. Returns null when every one was renewed; otherwise the leases it renewed (the others are
+    /// gone: their jobs were rescued, given back or completed meanwhile).
+    /// </summary>
+    public async Task<HashSet<LeaseToken>?> JobHeartbeatManyAsync(
+        IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = NewLeaseBatch(connection, _sql.Heartbeat, held, "lease_until", leaseUntil);
+        return await ReadLeasesAsync(batch, held.Count, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a lease batch whose statements return the (id, lease id) of the rows they changed. Returns null when they
+    /// changed <paramref name="expected"/> rows (the usual case: only the number is looked at), otherwise those leases.
+    /// </summary>
+    private static async Task<HashSet<LeaseToken>?> ReadLeasesAsync(NpgsqlBatch batch, int expected, CancellationToken cancellationToken)
+    {
+        var changed = System.Buffers.ArrayPool<LeaseToken>.Shared.Rent(expected);
         try
         {
             var count = 0;
@@ -146,27 +167,19 @@ internal sealed partial class JobStore
             {
                 while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false)) // past the plan setting's row
                 {
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && count < completions.Count)
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && count < expected)
                     {
-                        written[count++] = new LeaseToken(reader.GetInt64(0), reader.GetInt64(1));
+                        changed[count++] = new LeaseToken(reader.GetInt64(0), reader.GetInt64(1));
                     }
                 }
             }
 
-            return count == completions.Count ? null : new HashSet<LeaseToken>(new ArraySegment<LeaseToken>(written, 0, count));
+            return count == expected ? null : new HashSet<LeaseToken>(new ArraySegment<LeaseToken>(changed, 0, count));
         }
         finally
         {
-            System.Buffers.ArrayPool<LeaseToken>.Shared.Return(written);
+            System.Buffers.ArrayPool<LeaseToken>.Shared.Return(changed);
         }
-    }
-
-    public async Task<int> JobHeartbeatManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
-    {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = NewLeaseBatch(connection, _sql.Heartbeat, held, "lease_until", leaseUntil);
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        return batch.BatchCommands[1].RecordsAffected;
     }
 
     public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)

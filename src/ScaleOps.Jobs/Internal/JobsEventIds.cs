@@ -46,4 +46,6 @@ internal static class JobsEventIds
     public const int PumpStalled = 3021;
 
     public const int CompletionRejected = 3022;
+
+    public const int LeaseLost = 3023;
 }

@@ -74,6 +74,10 @@ internal static partial class JobsLog
         Message = "The outcome ({Outcome}) of job {JobId} ({Kind}) attempt {Attempt} changed nothing: its run had lost the lease (the job was rescued or given back meanwhile)")]
     public static partial void CompletionRejected(ILogger logger, long jobId, string kind, int attempt, CompletionKind outcome);
 
+    [LoggerMessage(EventId = JobsEventIds.LeaseLost, Level = LogLevel.Warning,
+        Message = "Job {JobId} ({Kind}) attempt {Attempt} lost its lease (rescued or given back: a heartbeat renewed nothing for it); its run here is cancelled")]
+    public static partial void LeaseLost(ILogger logger, long jobId, string kind, int attempt);
+
     [LoggerMessage(EventId = JobsEventIds.CompletionsDropped, Level = LogLevel.Error,
         Message = "Writing {Count} job completions failed unexpectedly; they are dropped and their jobs run again once their leases expire")]
     public static partial void CompletionsDropped(ILogger logger, Exception exception, int count);

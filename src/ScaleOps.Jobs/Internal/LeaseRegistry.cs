@@ -3,23 +3,43 @@ using System.Collections.Generic;
 
 namespace ScaleOps.Jobs.Internal;
 
-/// <summary>The jobs this host is running: heartbeats renew their leases; a stopping worker gives back what is left.</summary>
+/// <summary>
+/// The jobs this host holds, from their fetch (or started insert) until their outcome is written: heartbeats renew their
+/// leases and cancel the runs of those they lost; a stopping worker gives back what is left.
+/// </summary>
 internal sealed class LeaseRegistry
 {
-    private readonly ConcurrentDictionary<long, long> _held = new();
+    /// <summary>By lease, not by job: a job rescued from a run here may run here again while the first run goes on.</summary>
+    private readonly ConcurrentDictionary<LeaseToken, FetchedJob> _held = new();
 
     public int Count => _held.Count;
 
-    public void Add(LeaseToken token) => _held[token.Id] = token.LeaseId;
+    public void Add(FetchedJob job) => _held[new LeaseToken(job.Id, job.LeaseId)] = job;
 
-    public void Remove(LeaseToken token) => _held.TryRemove(new KeyValuePair<long, long>(token.Id, token.LeaseId));
+    public void Remove(LeaseToken token) => _held.TryRemove(token, out _);
+
+    /// <summary>
+    /// A heartbeat renewed nothing for <paramref name="token"/>: the job was rescued or given back. If its attempt has not
+    /// settled yet (no outcome handed to the completer, which would otherwise have written it before the heartbeat ran),
+    /// the lease leaves the registry and the run's token is cancelled. Returns that job, or null.
+    /// </summary>
+    public FetchedJob? Lose(LeaseToken token)
+    {
+        if (!_held.TryGetValue(token, out var job) || job.IsSettled || !_held.TryRemove(new KeyValuePair<LeaseToken, FetchedJob>(token, job)))
+        {
+            return null;
+        }
+
+        job.LoseLease();
+        return job;
+    }
 
     public List<LeaseToken> Snapshot()
     {
         var list = new List<LeaseToken>(_held.Count);
-        foreach (var (id, leaseId) in _held)
+        foreach (var (token, _) in _held)
         {
-            list.Add(new LeaseToken(id, leaseId));
+            list.Add(token);
         }
 
         return list;

@@ -51,7 +51,7 @@ internal sealed partial class QueueProducer
         {
             if (!_closed && !_stopping && !_stopFetching.IsCancellationRequested && !_shutdown.IsCancellationRequested)
             {
-                leases.Add(new LeaseToken(job.Id, job.LeaseId));
+                leases.Add(job);
                 ThreadPool.UnsafeQueueUserWorkItem(static state => state.Producer.RunOffPump(state.Job), (Producer: this, Job: job), preferLocal: false);
                 return true;
             }

@@ -202,7 +202,7 @@ internal sealed partial class QueueProducer(
         {
             foreach (var job in jobs)
             {
-                leases.Add(new LeaseToken(job.Id, job.LeaseId));
+                leases.Add(job);
                 _buffer.Enqueue(job);
             }
 
