@@ -64,7 +64,7 @@ public sealed class JobsOptions
     /// <value>Default 1 second. 0 to 1 day.</value>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>The longest retry delay.</summary>
+    /// <summary>The longest retry delay, jitter included (at the cap, delays fall between 75% and 100% of it).</summary>
     /// <value>Default 1 hour. At least <see cref="RetryBaseDelay"/>, at most 30 days.</value>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
 

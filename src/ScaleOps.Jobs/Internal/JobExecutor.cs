@@ -211,12 +211,19 @@ internal sealed class JobExecutor(
         return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
     }
 
-    /// <summary>Exponential backoff with ±25% jitter: base * 2^(attempt-1), at most the maximum.</summary>
+    /// <summary>
+    /// Exponential backoff with jitter, never longer than <see cref="JobsOptions.RetryMaxDelay"/>: d = base * 2^(attempt-1)
+    /// (at most the maximum), drawn uniformly from [0.75 d, 1.25 d] with the band's top cut at the maximum. Below the cap
+    /// that is ±25%; at the cap [0.75 max, max], so hosts that failed together still spread their retries.
+    /// </summary>
     internal static TimeSpan Backoff(JobsOptions options, int attempt)
     {
         var exponent = Math.Min(attempt - 1, 40);
-        var ticks = Math.Min(options.RetryBaseDelay.Ticks * Math.Pow(2, exponent), options.RetryMaxDelay.Ticks);
-        return TimeSpan.FromTicks((long)(ticks * (0.75 + (0.5 * Random.Shared.NextDouble()))));
+        var max = (double)options.RetryMaxDelay.Ticks;
+        var delay = Math.Min(options.RetryBaseDelay.Ticks * Math.Pow(2, exponent), max);
+        var low = delay * 0.75;
+        var high = Math.Min(delay * 1.25, max);
+        return TimeSpan.FromTicks((long)Math.Min(low + ((high - low) * Random.Shared.NextDouble()), max));
     }
 
     /// <summary>
