@@ -81,7 +81,8 @@ internal sealed class BatchCompleter(
         }
         catch (OperationCanceledException) when (giveUp.IsCancellationRequested)
         {
-            // Shutting down with the database unreachable: the unwritten jobs are rescued after their leases expire.
+            // Shutting down with the database unreachable: the unwritten outcomes' leases stay registered, and the
+            // stopping worker gives their jobs back (or, if it cannot reach the database either, the rescuer does).
         }
     }
 
@@ -99,6 +100,9 @@ internal sealed class BatchCompleter(
         var delay = TimeSpan.FromMilliseconds(50);
         while (true)
         {
+            // While the statement runs it locks the batch's rows: a heartbeat would wait for it (and with it every other
+            // lease's renewal), and the rescuer skips locked rows, so the batch's leases sit out the heartbeats meanwhile.
+            leases.SetWriting(batch, writing: true);
             try
             {
                 var written = await store.JobCompleteManyAsync(
@@ -108,6 +112,7 @@ internal sealed class BatchCompleter(
             }
             catch (Exception ex) when (IsTransport(ex))
             {
+                leases.SetWriting(batch, writing: false);
                 JobsLog.CompleteFailed(logger, ex, batch.Count, delay);
                 await Task.Delay(delay, time, giveUp).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
@@ -116,6 +121,7 @@ internal sealed class BatchCompleter(
             {
                 // The batch itself was rejected (not the connection): write the outcomes one by one so one bad value
                 // cannot block every completion.
+                leases.SetWriting(batch, writing: false);
                 JobsLog.CompletionsRejected(logger, ex, batch.Count);
                 foreach (var single in batch)
                 {

@@ -44,7 +44,7 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
 
     private async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
-        var held = leases.Snapshot();
+        var held = leases.Snapshot(renewable: true);
         if (held.Count == 0)
         {
             return;

@@ -11,7 +11,15 @@ internal sealed record FetchedJob(
 {
     private int _settled;
     private int _leaseLost;
+    private int _writing;
     private CancellationTokenSource? _run;
+
+    /// <summary>Whether the completer's statement is writing this attempt's outcome (<see cref="LeaseRegistry.SetWriting"/>).</summary>
+    public bool Writing
+    {
+        get => Volatile.Read(ref _writing) == 1;
+        set => Volatile.Write(ref _writing, value ? 1 : 0);
+    }
 
     /// <summary>Whether this attempt's outcome was claimed (<see cref="TrySettle"/>).</summary>
     public bool IsSettled => Volatile.Read(ref _settled) == 1;

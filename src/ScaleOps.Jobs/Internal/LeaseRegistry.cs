@@ -34,12 +34,31 @@ internal sealed class LeaseRegistry
         return job;
     }
 
-    public List<LeaseToken> Snapshot()
+    /// <summary>
+    /// Marks the leases of outcomes in (or out of) the completer's statement, which locks their rows while it runs: the
+    /// heartbeat leaves them out meanwhile (<see cref="Snapshot"/>), so it never waits for that statement.
+    /// </summary>
+    public void SetWriting(List<Completion> batch, bool writing)
+    {
+        foreach (var c in batch)
+        {
+            if (_held.TryGetValue(new LeaseToken(c.Id, c.LeaseId), out var job))
+            {
+                job.Writing = writing;
+            }
+        }
+    }
+
+    /// <summary>The held leases; <paramref name="renewable"/>: only those whose outcome is not being written (the heartbeat's).</summary>
+    public List<LeaseToken> Snapshot(bool renewable = false)
     {
         var list = new List<LeaseToken>(_held.Count);
-        foreach (var (token, _) in _held)
+        foreach (var (token, job) in _held)
         {
-            list.Add(token);
+            if (!renewable || !job.Writing)
+            {
+                list.Add(token);
+            }
         }
 
         return list;
