@@ -140,7 +140,7 @@ public sealed class CircuitBreakerRegistry
                 MinimumThroughput = settings.MinimumThroughput,
                 SamplingDuration = settings.SamplingDuration,
                 BreakDuration = settings.BreakDuration,
-                ShouldHandle = args => new ValueTask<bool>(TransientFailures.IsTransient(args.Outcome.Exception, args.Outcome.Result, args.Context.CancellationToken)),
+                ShouldHandle = args => new ValueTask<bool>(Counts(args.Outcome.Exception, args.Outcome.Result, args.Context.CancellationToken)),
                 StateProvider = State,
                 ManualControl = Control,
                 OnOpened = args =>
@@ -173,6 +173,19 @@ public sealed class CircuitBreakerRegistry
                 : BreakerPipeline;
             Pipeline = settings.Retry is { RetryNonIdempotent: true } ? IdempotentPipeline : BreakerPipeline;
         }
+
+        /// <summary>
+        /// Whether an outcome counts as a failure of the dependency (Polly.Core's <c>ShouldHandle</c>): the transient
+        /// failures, and, in half-open only, a cancellation the caller asked for. Polly.Core knows two outcomes, handled
+        /// (a failure) and unhandled (a success), and a half-open breaker closes on an unhandled one; a trial the caller
+        /// gave up on never got an answer from the dependency, so it must not close the breaker, and Polly.Core offers
+        /// no way to stay half-open (the trial is the only call a half-open breaker lets through). So it re-opens the
+        /// breaker for another break, after which the next call is a new trial. While closed the same cancellation is
+        /// not a failure (an unhandled outcome changes nothing there).
+        /// </summary>
+        private bool Counts(Exception? exception, object? result, CancellationToken callerToken) =>
+            TransientFailures.IsTransient(exception, result, callerToken)
+            || (exception is OperationCanceledException && callerToken.IsCancellationRequested && State.CircuitState == CircuitState.HalfOpen);
 
         private static RetryStrategyOptions RetryOptions(string name, RetrySettings retry, ResilienceMetrics metrics, ILogger logger) => new()
         {

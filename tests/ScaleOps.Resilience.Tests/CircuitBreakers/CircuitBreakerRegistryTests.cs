@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
+using Npgsql;
 using Polly;
 using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
@@ -50,6 +51,73 @@ public class CircuitBreakerRegistryTests
         await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask);
         Assert.Equal(CircuitState.Closed, registry.GetState("search"));
         Assert.NotNull(registry.GetStatuses().Single(s => s.Name == "search").ChangedAt);
+    }
+
+    [Fact]
+    public async Task A_half_open_trial_cancelled_by_its_caller_reopens_the_breaker_instead_of_closing_it()
+    {
+        // A "database" that accepts connections and never answers: real connect timeouts open the breaker.
+        using var hung = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        hung.Start();
+        var connectionString = $"Host=127.0.0.1;Port={((System.Net.IPEndPoint)hung.LocalEndpoint).Port};Username=postgres;Timeout=1;Pooling=false";
+        await using var sp = Build(o =>
+        {
+            o.CircuitBreakers["postgres"].MinimumThroughput = 2;
+            o.CircuitBreakers["postgres"].BreakDuration = TimeSpan.FromSeconds(30);
+        });
+        var registry = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var pipeline = registry.GetPipeline(CircuitBreakerNames.Postgres);
+        for (var i = 0; i < 2; i++)
+        {
+            var timeout = await Record.ExceptionAsync(async () => await pipeline.ExecuteAsync(async ct =>
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync(ct);
+            }));
+            Assert.True(TransientFailures.IsTransient(timeout!), $"{timeout}");
+        }
+
+        Assert.Equal(CircuitState.Open, registry.GetState(CircuitBreakerNames.Postgres));
+        _time.Advance(TimeSpan.FromSeconds(31));
+
+        // The trial: its caller (an HTTP request aborted by its client) gives up while the trial waits on the hung server.
+        using var caller = new CancellationTokenSource();
+        var cancelled = await Record.ExceptionAsync(async () => await pipeline.ExecuteAsync(
+            async ct =>
+            {
+                var wait = Task.Delay(Timeout.Infinite, ct); // any await on the hung socket
+                await caller.CancelAsync();
+                await wait;
+            },
+            caller.Token));
+        Assert.IsAssignableFrom<OperationCanceledException>(cancelled);
+
+        // The dependency never answered: not closed, but open for another break (Polly.Core cannot stay half-open).
+        Assert.Equal(CircuitState.Open, registry.GetState(CircuitBreakerNames.Postgres));
+        Assert.True(registry.IsBroken(CircuitBreakerNames.Postgres));
+        var health = await sp.GetRequiredService<CircuitBreakerHealthCheck>().CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Unhealthy, health.Status);
+
+        // After that break the next call is a new trial, and an answer closes the breaker.
+        _time.Advance(TimeSpan.FromSeconds(31));
+        await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask);
+        Assert.Equal(CircuitState.Closed, registry.GetState(CircuitBreakerNames.Postgres));
+
+        // Closed, the caller's own cancellation is no failure: it never opens the breaker.
+        for (var i = 0; i < 4; i++)
+        {
+            using var impatient = new CancellationTokenSource();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pipeline.ExecuteAsync(
+                async ct =>
+                {
+                    var wait = Task.Delay(Timeout.Infinite, ct);
+                    await impatient.CancelAsync();
+                    await wait;
+                },
+                impatient.Token));
+        }
+
+        Assert.Equal(CircuitState.Closed, registry.GetState(CircuitBreakerNames.Postgres));
     }
 
     [Fact]
