@@ -20,13 +20,14 @@ public sealed class RateLimitingOptions
 
     /// <summary>
     /// Leased mode of the Redis limiter: a tenant that is busy on this instance takes up to this many tokens from Redis
-    /// in one round trip and spends them locally. Leasing never admits more than the limit; with N instances it may
-    /// admit up to <c>N × (LeaseSize - 1)</c> fewer requests than the limit in one <see cref="LeaseDuration"/>.
+    /// in one round trip and spends them locally. Leasing never admits more than the limit; with N instances up to
+    /// <c>N × (LeaseSize - 1)</c> tokens may be held unused at a time, and those left when their lease ends are given
+    /// back to the bucket (capped at its size).
     /// </summary>
     /// <value>Default 1 (off: one round trip per decision). From 1 to 10,000, and at most the smallest burst of a plan (it is capped there).</value>
     public int LeaseSize { get; set; } = 1;
 
-    /// <summary>How long locally leased tokens stay usable; unused ones are then dropped.</summary>
+    /// <summary>How long locally leased tokens stay usable; unused ones are then given back to the bucket.</summary>
     /// <value>Default 1 second. From 1 ms to 1 minute.</value>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(1);
 

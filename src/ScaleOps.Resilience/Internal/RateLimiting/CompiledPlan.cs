@@ -25,7 +25,7 @@ internal sealed class CompiledPlan
             ScriptArgs[(2 * i) + 1] = RatePerMs[i].ToString("R", CultureInfo.InvariantCulture);
         }
 
-        SinglePermitArgs = ScriptArguments(1, 1);
+        SinglePermitArgs = ScriptArguments(1, 1, 0);
     }
 
     public string Name { get; }
@@ -51,14 +51,18 @@ internal sealed class CompiledPlan
     /// </summary>
     public RedisValue[] SinglePermitArgs { get; }
 
-    /// <summary>A new <c>ARGV</c>: want, max, the rule count, then each rule's capacity and refill per ms.</summary>
-    public RedisValue[] ScriptArguments(int want, int max)
+    /// <summary>
+    /// A new <c>ARGV</c>: want, max, the unused leased tokens given back, the rule count, then each rule's capacity and
+    /// refill per ms.
+    /// </summary>
+    public RedisValue[] ScriptArguments(int want, int max, int givenBack)
     {
-        var args = new RedisValue[3 + ScriptArgs.Length];
+        var args = new RedisValue[4 + ScriptArgs.Length];
         args[0] = want;
         args[1] = max;
-        args[2] = RuleCount;
-        ScriptArgs.CopyTo(args, 3);
+        args[2] = givenBack;
+        args[3] = RuleCount;
+        ScriptArgs.CopyTo(args, 4);
         return args;
     }
 }

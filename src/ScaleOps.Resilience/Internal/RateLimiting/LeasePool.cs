@@ -7,7 +7,9 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 
 /// <summary>
 /// Tokens of one tenant taken from Redis ahead of need (leased mode) and spent locally until they expire. They were
-/// already taken from the shared bucket, so spending them never exceeds the limit; expired ones are simply lost.
+/// already taken from the shared bucket, so spending them never exceeds the limit; expired ones are never spent here but
+/// given back to the bucket (capped at its size) with the tenant's next round trip (<see cref="TakeExpired"/>), or when
+/// the pool is swept (<see cref="TakeUnused"/>), so that a long rule (per day) is not burnt by leases nobody used.
 /// A rejection from Redis is also kept until its <c>Retry-After</c>: until then no token can exist, so the tenant's
 /// requests are rejected here without a round trip (at most one round trip per instance per refill interval).
 /// At most one batch is in flight per tenant and instance; callers who find the pool empty meanwhile wait for it and take
@@ -19,6 +21,7 @@ internal sealed class LeasePool(long durationTicks)
     private readonly List<Waiter> _waiters = [];
     private CompiledPlan? _plan;
     private int _tokens;
+    private int _expired;
     private long _expiresAt;
     private long _lastRoundTrip = long.MinValue;
     private long _deniedUntil = long.MinValue;
@@ -106,8 +109,14 @@ internal sealed class LeasePool(long durationTicks)
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(_plan, plan) || now >= _expiresAt)
+            if (!ReferenceEquals(_plan, plan))
             {
+                _tokens = 0;
+                _expired = 0;
+            }
+            else if (now >= _expiresAt)
+            {
+                _expired += _tokens; // given back with the next round trip
                 _tokens = 0;
             }
 
@@ -128,6 +137,7 @@ internal sealed class LeasePool(long durationTicks)
             if (!ReferenceEquals(_plan, plan))
             {
                 _tokens = 0; // the tenant changed plans
+                _expired = 0;
             }
 
             // Tokens another concurrent round trip leased stay usable: only requests that find none are refused here.
@@ -154,6 +164,38 @@ internal sealed class LeasePool(long durationTicks)
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Takes the expired, unspent tokens leased for <paramref name="plan"/>, to be given back to the bucket with the
+    /// caller's round trip (0 when there are none, or they were leased under another plan: they are dropped).
+    /// </summary>
+    public int TakeExpired(CompiledPlan plan, long now)
+    {
+        lock (_gate)
+        {
+            var expired = _expired;
+            _expired = 0;
+            if (now >= _expiresAt)
+            {
+                expired += _tokens;
+                _tokens = 0;
+            }
+
+            return ReferenceEquals(_plan, plan) ? expired : 0;
+        }
+    }
+
+    /// <summary>Takes every unspent token of a pool being swept away, with the plan they were leased under.</summary>
+    public (CompiledPlan? Plan, int Tokens) TakeUnused()
+    {
+        lock (_gate)
+        {
+            var tokens = _tokens + _expired;
+            _tokens = 0;
+            _expired = 0;
+            return (_plan, tokens);
+        }
     }
 
     /// <summary>Whether the pool is idle and empty long enough to be dropped.</summary>

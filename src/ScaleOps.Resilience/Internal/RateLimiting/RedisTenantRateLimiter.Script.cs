@@ -54,10 +54,12 @@ internal sealed partial class RedisTenantRateLimiter
     /// lets the half-open trial through.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<Outcome<object>> EvaluateAsync(TenantId tenant, CompiledPlan plan, int want, int max, CancellationToken cancellationToken)
+    private async ValueTask<Outcome<object>> EvaluateAsync(
+        TenantId tenant, CompiledPlan plan, int want, int max, int givenBack, CancellationToken cancellationToken)
     {
         // The connection is made inside the call (a failed connect is an outcome like a failed command: failure mode and breaker).
-        var call = new ScriptCall(_redis, KeysOf(tenant, plan), want == 1 && max == 1 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max));
+        var args = want == 1 && max == 1 && givenBack == 0 ? plan.SinglePermitArgs : plan.ScriptArguments(want, max, givenBack);
+        var call = new ScriptCall(_redis, KeysOf(tenant, plan), args);
         var closed = _redisState.CircuitState == CircuitState.Closed;
 
         // Closed: the pipeline only records an outcome already in hand, so a cancellation must not replace it.
@@ -124,6 +126,14 @@ internal sealed partial class RedisTenantRateLimiter
         }
 #pragma warning restore CA1031
     }
+
+    /// <summary>
+    /// Gives the unused leased tokens of a pool swept away back to the tenant's bucket (a script call taking nothing),
+    /// in the background and outside the breaker: a failure only loses them, as before leased tokens were given back.
+    /// </summary>
+    private void GiveBack(TenantId tenant, CompiledPlan plan, int tokens) =>
+        _ = Task.Run(async () => await CallDirectAsync(new ScriptCall(_redis, KeysOf(tenant, plan), plan.ScriptArguments(0, 0, tokens)), CancellationToken.None)
+            .ConfigureAwait(false));
 
     internal static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 

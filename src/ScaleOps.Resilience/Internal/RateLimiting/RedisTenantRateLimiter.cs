@@ -99,6 +99,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         PermitCheck.Validate(plan, permitCount);
         var now = _time.GetTimestamp();
         var max = permitCount;
+        var givenBack = 0;
         LeasePool? pool = null;
         var batch = false;
         if (Leasing && permitCount > 0)
@@ -144,6 +145,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                 break;
             }
 
+            givenBack = pool.TakeExpired(plan, now); // unused leased tokens go back to the bucket with this call
             MaybeSweep(now);
         }
 
@@ -151,7 +153,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         try
         {
             // No "is the breaker open" shortcut here: Polly moves an open breaker to half-open only when a call is tried.
-            var outcome = await EvaluateAsync(resource, plan, permitCount, max, cancellationToken).ConfigureAwait(false);
+            var outcome = await EvaluateAsync(resource, plan, permitCount, max, givenBack, cancellationToken).ConfigureAwait(false);
             if (outcome.Exception is { } exception)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -215,9 +217,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
 
         foreach (var pair in _pools)
         {
-            if (pair.Value.IsIdle(now))
+            if (pair.Value.IsIdle(now) && _pools.TryRemove(pair) && pair.Value.TakeUnused() is ({ } plan, > 0 and var tokens))
             {
-                _pools.TryRemove(pair);
+                GiveBack(pair.Key, plan, tokens);
             }
         }
     }

@@ -2,7 +2,8 @@
 -- KEYS[1]  the tenant's bucket hash: field "t" = last update (ms, server clock), fields "1".."n" = tokens per rule
 -- ARGV[1]  want: the fewest tokens that admit the request (the permit count)
 -- ARGV[2]  max: the most tokens to take when available (>= want; > want only in leased mode)
--- ARGV[3]  n: the number of rules; then per rule i: ARGV[2+2i] = capacity, ARGV[3+2i] = refill per ms
+-- ARGV[3]  given back: unused leased tokens this instance returns (added to every rule first, capped at its capacity)
+-- ARGV[4]  n: the number of rules; then per rule i: ARGV[3+2i] = capacity, ARGV[4+2i] = refill per ms
 -- Returns {granted, limit, remaining, reset_ms, retry_after_ms} for the most constraining rule.
 --
 -- Written for speed: in Redis 7 every Lua function call (tonumber, math.floor, even a local function) costs about
@@ -13,7 +14,8 @@
 local key = KEYS[1]
 local want = ARGV[1] + 0
 local grant = ARGV[2] + 0
-local n = ARGV[3] + 0
+local back = ARGV[3] + 0
+local n = ARGV[4] + 0
 local call = redis.call
 
 local clock = call('TIME')
@@ -32,12 +34,12 @@ if elapsed < 0 then elapsed = 0 end
 
 local tokens = {}
 for i = 1, n do
-  local cap = ARGV[2 + 2 * i] + 0
+  local cap = ARGV[3 + 2 * i] + 0
   local t = stored[i]
   if t == nil then
     t = cap
   else
-    t = t + elapsed * ARGV[3 + 2 * i]
+    t = t + elapsed * ARGV[4 + 2 * i] + back
     if t > cap then t = cap end
   end
   tokens[i] = t
@@ -49,8 +51,8 @@ if grant < want then grant = 0 end
 local bind, bind_left, bind_t, retry, ttl = 1, nil, 0, 0, 1
 local out = {'HSET', key, 't', now}
 for i = 1, n do
-  local cap = ARGV[2 + 2 * i] + 0
-  local rate = ARGV[3 + 2 * i] + 0
+  local cap = ARGV[3 + 2 * i] + 0
+  local rate = ARGV[4 + 2 * i] + 0
   local t = tokens[i] - grant
   if grant == 0 and t < want then
     local wait = (want - t) / rate
@@ -64,7 +66,7 @@ for i = 1, n do
   out[2 * i + 4] = t
 end
 
-if grant > 0 then
+if grant > 0 or back > 0 then
   call(unpack(out))
   ttl = ttl + 1000
   local whole = ttl - ttl % 1
@@ -72,8 +74,8 @@ if grant > 0 then
   call('PEXPIRE', key, whole)
 end
 
-local bcap = ARGV[2 + 2 * bind] + 0
-local reset = (bcap - bind_t + grant) / (ARGV[3 + 2 * bind] + 0)
+local bcap = ARGV[3 + 2 * bind] + 0
+local reset = (bcap - bind_t + grant) / (ARGV[4 + 2 * bind] + 0)
 local reset_whole = reset - reset % 1
 if reset_whole < reset then reset_whole = reset_whole + 1 end
 local retry_whole = retry - retry % 1

@@ -1,0 +1,95 @@
+using System;
+using System.Linq;
+using System.Threading.RateLimiting;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+using StackExchange.Redis;
+
+namespace ScaleOps.Resilience.Tests.RateLimiting;
+
+/// <summary>Leased mode of the Redis limiter: what unused leases cost, and what a remembered rejection answers.</summary>
+public class RedisLeasedModeTests
+{
+    private const string Prefix = "test:leased:";
+
+    private static async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure)
+    {
+        var redis = await TcpServer.RedisAsync();
+        return TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RedisConnectionString = redis + TestHost.PatientRedis;
+            o.RateLimiting.RedisKeyPrefix = Prefix;
+            configure(o);
+        });
+    }
+
+    private static TenantId NewTenant() => new($"leased-{Guid.NewGuid():N}");
+
+    [Fact]
+    public async Task Leased_tokens_that_expire_unused_are_given_back_so_a_daily_rule_admits_its_whole_limit()
+    {
+        // 10 a second and 20 a day; the tenant makes two requests in a row, then pauses past the lease: each pair leases a
+        // batch of 5 and spends 1 of it. Were the 4 unused dropped, the daily rule would be spent 3 times as fast.
+        await using var sp = await Instance(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromSeconds(1), null), (20, TimeSpan.FromDays(1), null));
+            o.RateLimiting.LeaseSize = 5;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMilliseconds(100);
+        });
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        var admitted = 0;
+        TimeSpan retryAfter = default;
+        for (var cycle = 0; cycle < 15 && retryAfter == default; cycle++)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var lease = await limiter.AcquireAsync(tenant);
+                if (!lease.IsAcquired)
+                {
+                    lease.TryGetMetadata(MetadataName.RetryAfter, out retryAfter);
+                    break;
+                }
+
+                admitted++;
+            }
+
+            await Task.Delay(150); // past the lease: its unused tokens expire
+        }
+
+        Assert.Equal(20, admitted);
+        Assert.True(retryAfter > TimeSpan.FromHours(1), $"refused for {retryAfter}: the daily rule refuses");
+    }
+
+    [Fact]
+    public async Task Unused_leased_tokens_of_a_pool_swept_away_are_given_back()
+    {
+        await using var sp = await Instance(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromDays(1), null));
+            o.RateLimiting.LeaseSize = 5;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMilliseconds(100);
+        });
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(NewTenant())).Dispose(); // connected: the next two calls are quick
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+        (await limiter.AcquireAsync(tenant)).Dispose(); // hot: leases 5, spends 1
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await TcpServer.RedisAsync());
+        var server = admin.GetServers().First();
+        var key = server.Keys(pattern: $"{Prefix}*{tenant}*").Single();
+        Assert.Equal(4, (double)await admin.GetDatabase().HashGetAsync(key, "1"), 3); // 10 - 1 - 5
+
+        // Idle past the sweep interval (10 leases), then another tenant's round trip sweeps the pool.
+        await Task.Delay(1_100);
+        (await limiter.AcquireAsync(NewTenant())).Dispose();
+        await TestSignal.UntilAsync(
+            async () => (double)await admin.GetDatabase().HashGetAsync(key, "1") > 7.9,
+            "the swept pool's 4 unused tokens to be given back");
+    }
+}
