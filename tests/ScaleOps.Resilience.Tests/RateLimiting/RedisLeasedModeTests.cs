@@ -92,4 +92,35 @@ public class RedisLeasedModeTests
             async () => (double)await admin.GetDatabase().HashGetAsync(key, "1") > 7.9,
             "the swept pool's 4 unused tokens to be given back");
     }
+
+    [Fact]
+    public async Task A_larger_request_after_a_remembered_one_permit_rejection_gets_the_retry_after_of_its_own_permits()
+    {
+        // 10 per 10 s: one token a second.
+        await using var sp = await Instance(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromSeconds(10), null));
+            o.RateLimiting.LeaseSize = 2;
+        });
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        for (var i = 0; i < 30; i++)
+        {
+            using var lease = await limiter.AcquireAsync(tenant);
+            if (!lease.IsAcquired)
+            {
+                break; // a one-permit rejection, remembered until its Retry-After
+            }
+        }
+
+        using var one = limiter.AttemptAcquire(tenant);
+        Assert.False(one.IsAcquired);
+        Assert.True(one.TryGetMetadata(MetadataName.RetryAfter, out var oneRetryAfter), "a one-permit request is answered from memory");
+        Assert.InRange(oneRetryAfter, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(1.1));
+
+        using var five = await limiter.AcquireAsync(tenant, 5);
+        Assert.False(five.IsAcquired);
+        Assert.True(five.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter));
+        Assert.True(retryAfter >= TimeSpan.FromSeconds(4), $"Retry-After for 5 permits at one token a second: {retryAfter}");
+    }
 }

@@ -129,7 +129,10 @@ internal sealed class LeasePool(long durationTicks)
         }
     }
 
-    /// <summary>Remembers a rejection of <paramref name="want"/> permits from Redis until its <c>Retry-After</c> has passed.</summary>
+    /// <summary>
+    /// Remembers a rejection of <paramref name="want"/> permits from Redis until its <c>Retry-After</c> has passed (one
+    /// of fewer permits still in force is kept: it answers the more common, smaller requests).
+    /// </summary>
     public void Deny(CompiledPlan plan, int want, Decision decision, long now, long frequency)
     {
         lock (_gate)
@@ -141,6 +144,11 @@ internal sealed class LeasePool(long durationTicks)
             }
 
             // Tokens another concurrent round trip leased stay usable: only requests that find none are refused here.
+            if (ReferenceEquals(_plan, plan) && now < _deniedUntil && _deniedWant < want)
+            {
+                return;
+            }
+
             _plan = plan;
             _last = decision;
             _deniedUntil = now + (long)(decision.RetryAfter.TotalSeconds * frequency);
@@ -156,8 +164,9 @@ internal sealed class LeasePool(long durationTicks)
             return new TenantLease(true, plan, _last with { Remaining = _last.Remaining + _tokens });
         }
 
-        // A rejection of n permits holds for every request of n or more until its Retry-After.
-        if (permits >= _deniedWant && ReferenceEquals(_plan, plan) && now < _deniedUntil)
+        // A rejection of n permits answers requests of n until its Retry-After. A request of more is refused too, but
+        // its Retry-After (more tokens to wait for) is not known here, and one of fewer may pass: both ask Redis.
+        if (permits == _deniedWant && ReferenceEquals(_plan, plan) && now < _deniedUntil)
         {
             var wait = TimeSpan.FromSeconds((_deniedUntil - now) / (double)frequency);
             return new TenantLease(false, plan, _last with { RetryAfter = wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait });
