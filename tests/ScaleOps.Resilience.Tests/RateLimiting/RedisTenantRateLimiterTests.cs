@@ -20,16 +20,18 @@ public class RedisTenantRateLimiterTests
     /// <summary>The StackExchange.Redis configuration string of the server under test.</summary>
     protected virtual Task<string> EndpointAsync() => TcpServer.RedisAsync();
 
-    private async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure)
+    private async Task<ServiceProvider> Instance(Action<ResilienceOptions> configure, Action<IServiceCollection>? services = null)
     {
         var redis = await EndpointAsync();
-        return TestHost.Build(o =>
-        {
-            o.RateLimiting.Store = RateLimiterStore.Redis;
-            o.RedisConnectionString = redis + TestHost.PatientRedis;
-            o.RateLimiting.RedisKeyPrefix = "test:redislimiter:";
-            configure(o);
-        });
+        return TestHost.Build(
+            o =>
+            {
+                o.RateLimiting.Store = RateLimiterStore.Redis;
+                o.RedisConnectionString = redis + TestHost.PatientRedis;
+                o.RateLimiting.RedisKeyPrefix = "test:redislimiter:";
+                configure(o);
+            },
+            services: services);
     }
 
     private static TenantId NewTenant() => new($"redis-{Guid.NewGuid():N}");
@@ -197,6 +199,39 @@ public class RedisTenantRateLimiterTests
         var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(key);
         Assert.NotNull(ttl);
         Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), TimeSpan.FromSeconds(2)); // full again 100 ms later, plus 1 s margin
+    }
+
+    [Fact]
+    public async Task Tenants_with_braces_and_colons_in_their_ids_and_plans_never_share_a_bucket()
+    {
+        var g = Guid.NewGuid().ToString("N");
+        var first = new TenantId(g + "}:x"); // on plan "p": unescaped, its key was the key of tenant g on plan "x}:p"
+        var second = new TenantId(g);
+        var odd = new[] { $"{{{g}}}", $"{g}}}", $"{{{g}", $"{g}:default", $"}}{g}", $"a{{b}}c{g}", $"{g}%7D", $"ü{g}" }.Select(t => new TenantId(t)).ToList();
+        var plans = odd.ToDictionary(t => t.ToString(), _ => "default");
+        plans[first.ToString()] = "p";
+        plans[second.ToString()] = "x}:p";
+        await using var sp = await Instance(
+            o =>
+            {
+                o.Plan("default", (2, TimeSpan.FromHours(1), null));
+                o.Plan("p", (2, TimeSpan.FromHours(1), null));
+                o.Plan("x}:p", (2, TimeSpan.FromHours(1), null));
+            },
+            s => s.AddSingleton<ITenantPlanResolver>(new TestPlans(plans)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+
+        foreach (var tenant in new[] { first, second }.Concat(odd))
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var lease = await limiter.AcquireAsync(tenant);
+                Assert.True(lease.IsAcquired, $"tenant '{tenant}' refused on request {i + 1}: another tenant spent its bucket");
+            }
+
+            using var third = await limiter.AcquireAsync(tenant);
+            Assert.False(third.IsAcquired, $"tenant '{tenant}' admitted a third request");
+        }
     }
 
     [Fact]

@@ -25,8 +25,36 @@ internal sealed partial class RedisTenantRateLimiter
     private static readonly byte[] ScriptSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Script));
     private const int MaxCachedKeys = 100_000;
 
-    /// <summary>The key of a tenant's buckets: the tenant is a hash tag, so the key lives on one Cluster slot.</summary>
-    internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, "{", tenant.ToString(), "}:", plan.Name);
+    /// <summary>
+    /// The key of a tenant's buckets, <c>{prefix}{{tenant}}:{plan}</c>: the tenant is a hash tag, so the key lives on one
+    /// Cluster slot. The tenant is escaped (<c>%</c>, <c>{</c>, <c>}</c> as <c>%25</c>, <c>%7B</c>, <c>%7D</c>, as
+    /// ScaleOps.Caching does) so that it ends at the first <c>}</c>, and the prefix may hold no brace (validated): two
+    /// (tenant, plan) pairs never share a key, whatever braces or colons tenant ids and plan names contain.
+    /// </summary>
+    internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, "{", EscapeTenant(tenant.ToString()), "}:", plan.Name);
+
+    /// <summary>Escapes <c>%</c>, <c>{</c> and <c>}</c> of a tenant id (ids without them, nearly all, are kept as they are).</summary>
+    internal static string EscapeTenant(string tenant)
+    {
+        if (tenant.AsSpan().IndexOfAny("%{}") < 0)
+        {
+            return tenant;
+        }
+
+        var builder = new StringBuilder(tenant.Length + 8);
+        foreach (var c in tenant)
+        {
+            _ = c switch
+            {
+                '%' => builder.Append("%25"),
+                '{' => builder.Append("%7B"),
+                '}' => builder.Append("%7D"),
+                _ => builder.Append(c),
+            };
+        }
+
+        return builder.ToString();
+    }
 
     /// <summary>The script's <c>KEYS</c> for the tenant under <paramref name="plan"/>, cached (never mutated once built).</summary>
     internal RedisKey[] KeysOf(TenantId tenant, CompiledPlan plan)
