@@ -74,6 +74,20 @@ public class ResilienceOptionsTests
         Assert.Contains("ScaleOps:Resilience:CircuitBreakers:redis:MinimumThroughput must be at least 2 (it is 1).", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("app:{rl}:")]
+    [InlineData("app}:")]
+    public void A_redis_key_prefix_with_a_brace_fails_naming_the_setting(string prefix)
+    {
+        var message = Failure(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromSeconds(1), null));
+            o.RateLimiting.RedisKeyPrefix = prefix;
+        });
+
+        Assert.Contains($"ScaleOps:Resilience:RateLimiting:RedisKeyPrefix must not contain '{{' or '}}' (it is '{prefix}')", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Zero_negative_and_inconsistent_retry_settings_fail_naming_each_setting()
     {

@@ -36,6 +36,6 @@ public sealed class RateLimitingOptions
     public TimeSpan PlanCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The prefix of the limiter's Redis keys; the tenant part of a key is a hash tag (Redis Cluster friendly).</summary>
-    /// <value>Default <c>scaleops:rl:</c>. Not empty.</value>
+    /// <value>Default <c>scaleops:rl:</c>. Not empty, and without <c>{</c> or <c>}</c> (the tenant is the hash tag).</value>
     public string RedisKeyPrefix { get; set; } = "scaleops:rl:";
 }

@@ -79,6 +79,12 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
         {
             errors.AddError($"{P}RedisKeyPrefix must not be empty.");
         }
+        else if (rl.RedisKeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            // A brace would make (part of) the prefix the hash tag: every tenant's bucket in one Redis Cluster slot.
+            errors.AddError($"{P}RedisKeyPrefix must not contain '{{' or '}}' (it is '{rl.RedisKeyPrefix}'): the tenant is the key's "
+                + "Redis Cluster hash tag, and a brace in the prefix would put every tenant on one slot.");
+        }
 
         if (!Enum.IsDefined(rl.Store))
         {
