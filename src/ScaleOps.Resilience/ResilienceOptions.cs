@@ -37,9 +37,10 @@ public sealed class ResilienceOptions
     /// <summary>The named circuit breakers.</summary>
     /// <value>
     /// Default: <c>postgres</c> (critical), <c>redis</c>, <c>blob</c> and <c>http</c> with the defaults of
-    /// <see cref="CircuitBreakerSettings"/>. Configuration adds breakers or overrides fields of these.
+    /// <see cref="CircuitBreakerSettings"/>. Configuration adds breakers or overrides fields of these. Names are
+    /// case-insensitive, as configuration keys are: <c>CircuitBreakers:Redis</c> configures <c>redis</c>.
     /// </value>
-    public Dictionary<string, CircuitBreakerSettings> CircuitBreakers { get; } = new(StringComparer.Ordinal)
+    public Dictionary<string, CircuitBreakerSettings> CircuitBreakers { get; } = new(StringComparer.OrdinalIgnoreCase)
     {
         [CircuitBreakerNames.Postgres] = new CircuitBreakerSettings { Critical = true },
         [CircuitBreakerNames.Redis] = new CircuitBreakerSettings(),

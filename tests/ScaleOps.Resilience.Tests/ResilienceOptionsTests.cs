@@ -198,6 +198,39 @@ public class ResilienceOptionsTests
     }
 
     [Fact]
+    public void Configuration_for_a_breaker_in_another_case_configures_that_breaker()
+    {
+        using var host = BuildHost(new() { ["ScaleOps:Resilience:CircuitBreakers:Redis:BreakDuration"] = "00:00:30" });
+        var options = host.Services.GetRequiredService<IOptions<ResilienceOptions>>().Value;
+
+        Assert.Equal(TimeSpan.FromSeconds(30), options.CircuitBreakers["redis"].BreakDuration);
+        Assert.Equal(["blob", "http", "postgres", "redis"], options.CircuitBreakers.Keys.Order(StringComparer.Ordinal));
+        var registry = host.Services.GetRequiredService<CircuitBreakerRegistry>();
+        Assert.Equal(["blob", "http", "postgres", "redis"], registry.Names);
+        Assert.Same(registry.GetPipeline("redis"), registry.GetPipeline("REDIS"));
+    }
+
+    [Fact]
+    public void Plan_and_resource_names_differing_only_by_case_fail_naming_the_setting()
+    {
+        var message = Failure(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromSeconds(1), null));
+            o.Plan("Pro", (10, TimeSpan.FromSeconds(1), null));
+            o.Plan("pro", (10, TimeSpan.FromSeconds(1), null));
+            o.Quotas.Resources["documents"] = QuotaPeriod.None;
+            o.Quotas.Resources["Documents"] = QuotaPeriod.None;
+            o.Quotas.Plans["default"] = new() { ["documents"] = 1, ["Documents"] = 2 };
+            o.Quotas.Plans["DEFAULT"] = new() { ["documents"] = 1 };
+        });
+
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans has names that differ only by case (Pro, pro)", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:Quotas:Resources has names that differ only by case (Documents, documents)", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:Quotas:Plans has names that differ only by case (DEFAULT, default)", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:Quotas:Plans:default has names that differ only by case (Documents, documents)", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_setting_fails_the_start()
     {
         using var host = BuildHost(new() { ["ScaleOps:Resilience:RateLimiting:Bogus"] = "1" });

@@ -17,7 +17,7 @@ namespace ScaleOps.Resilience.CircuitBreakers;
 /// The named circuit breakers of this process (one Polly.Core pipeline each, configured in
 /// <see cref="ResilienceOptions.CircuitBreakers"/>, with an optional retry): run calls through
 /// <see cref="GetPipeline(string, bool)"/>, list their states for operators and health checks, and isolate (force open)
-/// or reset (close) one by name.
+/// or reset (close) one by name. Names are case-insensitive, as in configuration.
 /// </summary>
 public sealed class CircuitBreakerRegistry
 {
@@ -26,7 +26,7 @@ public sealed class CircuitBreakerRegistry
     internal CircuitBreakerRegistry(IOptions<ResilienceOptions> options, TimeProvider time, ResilienceMetrics metrics, ILogger<CircuitBreakerRegistry> logger)
     {
         _breakers = options.Value.CircuitBreakers.ToFrozenDictionary(
-            p => p.Key, p => new Breaker(p.Key, p.Value, time, metrics, logger), StringComparer.Ordinal);
+            p => p.Key, p => new Breaker(p.Key, p.Value, time, metrics, logger), StringComparer.OrdinalIgnoreCase);
         metrics.ObserveBreakers(this);
     }
 

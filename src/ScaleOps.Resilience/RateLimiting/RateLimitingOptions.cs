@@ -7,7 +7,8 @@ namespace ScaleOps.Resilience.RateLimiting;
 public sealed class RateLimitingOptions
 {
     /// <summary>The plans (tiers) and their stacked limits, for example <c>free</c>: 10 per second and 1,000 per day.</summary>
-    /// <value>Default empty: a tenant rate limiter then fails every call with <see cref="UnknownPlanException"/>. Plan names are case-sensitive.</value>
+    /// <value>Default empty: a tenant rate limiter then fails every call with <see cref="UnknownPlanException"/>. Plan names are case-sensitive (a tenant's plan must match
+    /// exactly); two names differing only by case fail the start, since configuration keys cannot tell them apart.</value>
     public Dictionary<string, List<RateLimitRule>> Plans { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Where the buckets live.</summary>

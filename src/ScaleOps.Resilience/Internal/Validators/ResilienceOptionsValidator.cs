@@ -55,6 +55,8 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
             }
         }
 
+        DistinctIgnoringCase(rl.Plans.Keys, $"{P}Plans", errors);
+
         // Each feature that has plans must know the default one: a plan known only to the other feature passes nothing
         // (every tenant without a plan of its own would then fail that feature's calls with UnknownPlanException).
         ValidateDefaultPlan(options.DefaultPlan, rl.Plans.Keys, $"{P}Plans", errors);
@@ -118,6 +120,19 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
         }
     }
 
+    /// <summary>
+    /// Refuses names that differ only by case: configuration keys are case-insensitive, so such names cannot both come
+    /// from configuration (the binder merges them), and a setting meant for one would silently be the other's.
+    /// </summary>
+    private static void DistinctIgnoringCase(IEnumerable<string> names, string setting, ValidateOptionsResultBuilder errors)
+    {
+        foreach (var group in names.GroupBy(n => n, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            errors.AddError($"{setting} has names that differ only by case ({string.Join(", ", group.Order(StringComparer.Ordinal))}); "
+                + "configuration keys are case-insensitive, so rename all but one.");
+        }
+    }
+
     private static void ValidateDefaultPlan(string defaultPlan, IEnumerable<string> plans, string setting, ValidateOptionsResultBuilder errors)
     {
         var names = plans.Order(StringComparer.Ordinal).ToList();
@@ -131,6 +146,8 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
     private static void ValidateQuotas(ResilienceOptions options, ValidateOptionsResultBuilder errors)
     {
         const string P = Prefix + "Quotas:";
+        DistinctIgnoringCase(options.Quotas.Resources.Keys, $"{P}Resources", errors);
+        DistinctIgnoringCase(options.Quotas.Plans.Keys, $"{P}Plans", errors);
         foreach (var (resource, period) in options.Quotas.Resources)
         {
             if (resource.Length is 0 or > 100)
@@ -146,6 +163,7 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
 
         foreach (var (plan, limits) in options.Quotas.Plans)
         {
+            DistinctIgnoringCase(limits.Keys, $"{P}Plans:{plan}", errors);
             foreach (var (resource, limit) in limits)
             {
                 if (!options.Quotas.Resources.ContainsKey(resource))
