@@ -17,7 +17,10 @@ public interface IQuotaService
     /// <param name="amount">At least 1.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The usage after the reservation.</returns>
-    /// <exception cref="QuotaExceededException">The limit would be exceeded; nothing was reserved.</exception>
+    /// <exception cref="QuotaExceededException">
+    /// The limit would be exceeded (for an unlimited resource: the usage would pass <see cref="long.MaxValue"/>, reported
+    /// as the limit); nothing was reserved.
+    /// </exception>
     Task<QuotaUsage> ReserveAsync(string resource, long amount, CancellationToken cancellationToken);
 
     /// <summary>
@@ -30,7 +33,10 @@ public interface IQuotaService
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The usage after the reservation (visible to others once the transaction commits).</returns>
-    /// <exception cref="QuotaExceededException">The limit would be exceeded; nothing was reserved.</exception>
+    /// <exception cref="QuotaExceededException">
+    /// The limit would be exceeded (for an unlimited resource: the usage would pass <see cref="long.MaxValue"/>, reported
+    /// as the limit); nothing was reserved.
+    /// </exception>
     Task<QuotaUsage> ReserveAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>

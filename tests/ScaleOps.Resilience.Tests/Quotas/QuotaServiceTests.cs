@@ -264,6 +264,36 @@ public class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaData
         await Assert.ThrowsAsync<InvalidOperationException>(() => quotas.GetUsageAsync("exports"));
     }
 
+    [Fact]
+    public async Task Reservations_near_the_largest_count_are_refused_with_QuotaExceededException_not_an_overflow()
+    {
+        await using var sp = TestHost.Build(
+            o => o.Quotas.Resources["bytes"] = QuotaPeriod.None,
+            _time,
+            database.ConnectionString,
+            s => s.AddSingleton<IQuotaLimitSource>(new HostLimits(new() { ["bytes"] = long.MaxValue })));
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, $"q-huge-{Guid.NewGuid():N}");
+
+        Assert.Equal(long.MaxValue - 1, (await quotas.ReserveAsync("bytes", long.MaxValue - 1, default)).Used);
+        var exceeded = await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("bytes", 2, default));
+        Assert.Equal((long.MaxValue, long.MaxValue - 1, 2L), (exceeded.Limit, exceeded.Usage, exceeded.Requested));
+        Assert.Equal(long.MaxValue, (await quotas.ReserveAsync("bytes", 1, default)).Used); // exactly up to the limit
+    }
+
+    [Fact]
+    public async Task An_unlimited_resource_refuses_a_reservation_past_the_largest_count_with_QuotaExceededException()
+    {
+        await using var sp = TestHost.Build(o => o.Quotas.Resources["bytes"] = QuotaPeriod.None, _time, database.ConnectionString);
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, $"q-unlimited-{Guid.NewGuid():N}");
+
+        await quotas.ReserveAsync("bytes", long.MaxValue, default);
+        var exceeded = await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("bytes", 1, default));
+        Assert.Equal((long.MaxValue, long.MaxValue), (exceeded.Limit, exceeded.Usage));
+        Assert.Equal(long.MaxValue, (await quotas.GetUsageAsync("bytes")).Used);
+    }
+
     /// <summary>A host's own limit store (per-tenant overrides, say): here a dictionary, one limit deliberately invalid.</summary>
     private sealed class HostLimits(Dictionary<string, long> limits) : IQuotaLimitSource
     {

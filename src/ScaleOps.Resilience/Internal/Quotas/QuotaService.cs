@@ -47,10 +47,12 @@ internal sealed class QuotaService(
             return new QuotaUsage(resource, usedAfter, limit, period, PeriodStart(period, start));
         }
 
+        // No row: over the limit, or (no limit) past the largest count a usage row holds, long.MaxValue.
+        var effectiveLimit = limit ?? long.MaxValue;
         var usage = await ReadAsync(connection, transaction, tenant, resource, start, cancellationToken).ConfigureAwait(false);
         metrics.QuotaRejected(resource);
-        Log.QuotaExceeded(logger, tenant.ToString(), resource, usage, amount, limit!.Value);
-        throw new QuotaExceededException(resource, limit.Value, usage, amount);
+        Log.QuotaExceeded(logger, tenant.ToString(), resource, usage, amount, effectiveLimit);
+        throw new QuotaExceededException(resource, effectiveLimit, usage, amount);
     }
 
     public async Task<QuotaUsage> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken)
