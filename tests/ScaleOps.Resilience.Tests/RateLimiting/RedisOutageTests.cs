@@ -1,9 +1,11 @@
 using System;
+using System.Reflection;
 using System.Threading;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Time.Testing;
 using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Resilience.Internal.RateLimiting;
@@ -229,5 +231,63 @@ public class RedisOutageTests
 
         Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis)); // the first request was the trial
         Assert.InRange(admitted, 1, 3); // Redis decides again: the plan's limit, not fail-open
+    }
+
+    [Fact]
+    public async Task The_local_fallback_state_of_idle_tenants_is_dropped_once_redis_decides_again()
+    {
+        var time = new FakeTimeProvider();
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await using var sp = TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RateLimiting.RedisFailureMode = RedisFailureMode.Local;
+            o.RedisConnectionString = redis.Endpoint + TestHost.PatientRedis;
+            o.Plan("default", (3, TimeSpan.FromHours(1), null)); // a token per 20 min: the fallback buckets are not full when Redis returns
+            o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
+            o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);
+        }, time);
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
+        var fallback = (LocalTenantRateLimiter)typeof(RedisTenantRateLimiter)
+            .GetField("_fallback", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(limiter)!;
+        var hot = new TenantId($"hot-{Guid.NewGuid():N}");
+        (await limiter.AcquireAsync(hot)).Dispose();
+
+        await redis.StopAsync();
+        for (var i = 0; i < 50; i++)
+        {
+            (await limiter.AcquireAsync(new TenantId($"idle-{i}")).AsTask().WaitAsync("a fallback decision")).Dispose();
+        }
+
+        Assert.Equal(50, fallback.TenantCount);
+        await redis.RestartAsync();
+        var connection = sp.GetRequiredService<RedisConnection>();
+        await TestSignal.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    await (await connection.GetDatabaseAsync()).PingAsync();
+                    return true;
+                }
+                catch (RedisException)
+                {
+                    return false;
+                }
+            },
+            "the limiter's connection to reach the restarted server");
+        time.Advance(TimeSpan.FromSeconds(31)); // past the break: the next call is the trial
+        using (var trial = await limiter.AcquireAsync(hot))
+        {
+            Assert.True(trial.TryGetMetadata(RateLimitMetadata.Remaining, out _));
+        }
+
+        Assert.Equal(CircuitState.Closed, breakers.GetState(CircuitBreakerNames.Redis));
+
+        // An hour later every fallback bucket is full again; Redis decides the next request, and the sweep drops them.
+        time.Advance(TimeSpan.FromHours(1));
+        (await limiter.AcquireAsync(hot)).Dispose();
+        Assert.Equal(0, fallback.TenantCount);
     }
 }

@@ -91,6 +91,19 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
         }
     }
 
+    /// <summary>
+    /// Drops the state of tenants whose buckets are full again, if a sweep is due: for the Redis limiter's fallback, whose
+    /// <see cref="Decide"/> is no longer called once Redis is back, so its idle tenants would otherwise be held for good.
+    /// Cheap when no sweep is due (a clock read and a comparison).
+    /// </summary>
+    internal void SweepIfDue()
+    {
+        if (_time.GetTimestamp() >= Interlocked.Read(ref _nextSweep))
+        {
+            MaybeSweep(NowMs());
+        }
+    }
+
     private double NowMs() => _time.GetTimestamp() * 1000d / _time.TimestampFrequency;
 
     private void MaybeSweep(double nowMs)

@@ -162,6 +162,11 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             }
 
             var decision = ToDecision((RedisResult)outcome.Result!);
+            if (_options.RedisFailureMode == RedisFailureMode.Local)
+            {
+                _fallback.SweepIfDue(); // Redis decides again: the fallback's idle tenants are swept from here
+            }
+
             var admitted = permitCount == 0 ? decision.Remaining > 0 : decision.Granted > 0;
             _metrics.Decision(plan.Name, admitted, "redis");
             if (pool is not null && !admitted)
