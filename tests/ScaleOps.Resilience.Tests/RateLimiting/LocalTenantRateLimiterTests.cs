@@ -58,6 +58,22 @@ public class LocalTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task A_rejected_zero_permit_request_carries_the_retry_after_it_lists()
+    {
+        using var sp = Build(o => o.Plan("default", (2, TimeSpan.FromMinutes(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(Acme)).Dispose();
+        (await limiter.AcquireAsync(Acme)).Dispose();
+
+        using var probe = await limiter.AcquireAsync(Acme, 0);
+
+        Assert.False(probe.IsAcquired);
+        Assert.Contains(MetadataName.RetryAfter.Name, probe.MetadataNames);
+        Assert.True(probe.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter), "RETRY_AFTER is listed but not given");
+        Assert.Equal(TimeSpan.FromSeconds(30), retryAfter); // one token at one per 30 s
+    }
+
+    [Fact]
     public async Task Tenants_get_the_limits_of_their_plan_and_do_not_share_buckets()
     {
         using var sp = Build();

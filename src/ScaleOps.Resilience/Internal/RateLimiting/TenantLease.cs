@@ -41,7 +41,7 @@ internal sealed class TenantLease : RateLimitLease
 
     public override IEnumerable<string> MetadataNames =>
         !_hasDecision ? (!IsAcquired && _decision.RetryAfter > TimeSpan.Zero ? [MetadataName.RetryAfter.Name] : [])
-        : IsAcquired ? AllNames : RejectedNames;
+        : IsAcquired || _decision.RetryAfter <= TimeSpan.Zero ? AllNames : RejectedNames;
 
     public override bool TryGetMetadata(string metadataName, out object? metadata)
     {

@@ -41,12 +41,13 @@ internal sealed class TokenBuckets(CompiledPlan plan, double nowMs)
             var bind = 0;
             var bindLeft = double.MaxValue;
             var retryMs = 0d;
+            var need = Math.Max(want, 1); // Retry-After: the wait for at least one token, also for a 0-permit probe
             for (var i = 0; i < _tokens.Length; i++)
             {
                 _tokens[i] -= grant;
-                if (grant == 0 && _tokens[i] < want)
+                if (grant == 0 && _tokens[i] < need)
                 {
-                    retryMs = Math.Max(retryMs, (want - _tokens[i]) / Plan.RatePerMs[i]);
+                    retryMs = Math.Max(retryMs, (need - _tokens[i]) / Plan.RatePerMs[i]);
                 }
 
                 if (Math.Floor(_tokens[i]) < bindLeft)

@@ -47,6 +47,10 @@ for i = 1, n do
   if whole < grant then grant = whole end
 end
 if grant < want then grant = 0 end
+-- Retry-After is the wait for at least one token (as System.Threading.RateLimiting's TokenBucket): a rejected
+-- 0-permit probe says when a request could pass.
+local need = want
+if need < 1 then need = 1 end
 
 local bind, bind_left, bind_t, retry, ttl = 1, nil, 0, 0, 1
 local out = {'HSET', key, 't', now}
@@ -54,8 +58,8 @@ for i = 1, n do
   local cap = ARGV[3 + 2 * i] + 0
   local rate = ARGV[4 + 2 * i] + 0
   local t = tokens[i] - grant
-  if grant == 0 and t < want then
-    local wait = (want - t) / rate
+  if grant == 0 and t < need then
+    local wait = (need - t) / rate
     if wait > retry then retry = wait end
   end
   local left = t - t % 1
