@@ -74,6 +74,18 @@ public class LocalTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task Used_after_dispose_it_throws_ObjectDisposedException()
+    {
+        using var sp = Build();
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(Acme)).Dispose();
+        limiter.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => limiter.AttemptAcquire(Acme));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await limiter.AcquireAsync(Acme));
+    }
+
+    [Fact]
     public async Task Tenants_get_the_limits_of_their_plan_and_do_not_share_buckets()
     {
         using var sp = Build();

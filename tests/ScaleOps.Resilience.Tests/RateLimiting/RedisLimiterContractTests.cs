@@ -1,7 +1,9 @@
 using System;
+using System.Reflection;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using ScaleOps.Resilience.Internal.RateLimiting;
 using ScaleOps.Resilience.RateLimiting;
 using ScaleOps.Tenancy;
 using ScaleOps.TestInfrastructure;
@@ -40,5 +42,50 @@ public class RedisLimiterContractTests
         Assert.Contains(MetadataName.RetryAfter.Name, probe.MetadataNames);
         Assert.True(probe.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter), "RETRY_AFTER is listed but not given");
         Assert.InRange(retryAfter, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(30)); // one token at one per 30 s
+    }
+
+    [Fact]
+    public async Task Used_after_dispose_it_throws_ObjectDisposedException()
+    {
+        await using var sp = await Instance((5, TimeSpan.FromSeconds(1), null));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+        limiter.Dispose();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await limiter.AcquireAsync(tenant));
+        Assert.Throws<ObjectDisposedException>(() => limiter.AttemptAcquire(tenant));
+    }
+
+    [Fact]
+    public async Task Disposing_answers_a_request_waiting_for_a_leased_batch_with_a_failed_lease()
+    {
+        var redis = await TcpServer.RedisAsync();
+        await using var sp = TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RedisConnectionString = redis + TestHost.PatientRedis;
+            o.RateLimiting.RedisKeyPrefix = "test:contract:";
+            o.RateLimiting.LeaseSize = 5;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMinutes(1);
+            o.Plan("default", (100, TimeSpan.FromHours(1), null));
+        });
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        (await limiter.AcquireAsync(tenant)).Dispose(); // cold: one round trip, no lease
+
+        // A batch of this tenant in flight (begun here, never ended): the next request waits for it.
+        var pools = (System.Collections.IDictionary)typeof(RedisTenantRateLimiter)
+            .GetField("_pools", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(limiter)!;
+        var pool = (LeasePool)pools[tenant]!;
+        var plan = sp.GetRequiredService<PlanCatalog>().TryGetCached(tenant)!;
+        Assert.True(pool.Enter(plan, 1, join: true, TimeProvider.System.GetTimestamp(), default).Lead);
+        var waiting = limiter.AcquireAsync(tenant).AsTask();
+        Assert.False(waiting.IsCompleted);
+
+        limiter.Dispose();
+
+        using var lease = await waiting.WaitAsync("the waiting request to be answered");
+        Assert.False(lease.IsAcquired);
     }
 }

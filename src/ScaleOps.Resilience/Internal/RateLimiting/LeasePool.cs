@@ -104,6 +104,22 @@ internal sealed class LeasePool(long durationTicks)
         }
     }
 
+    /// <summary>Answers every waiter now with no lease (the limiter is disposed; it then answers them a failed lease).</summary>
+    public void Abandon()
+    {
+        Waiter[] waiters;
+        lock (_gate)
+        {
+            waiters = [.. _waiters];
+            _waiters.Clear();
+        }
+
+        foreach (var waiter in waiters)
+        {
+            waiter.Completion.TrySetResult(default);
+        }
+    }
+
     /// <summary>Keeps <paramref name="extra"/> tokens granted beyond the request, valid for the lease duration.</summary>
     public void Add(CompiledPlan plan, int extra, Decision decision, long now)
     {

@@ -22,6 +22,7 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
     private readonly string _source;
     private long _nextSweep;
     private int _sweeping;
+    private int _disposed;
 
     public LocalTenantRateLimiter(PlanCatalog plans, TimeProvider time, ResilienceMetrics metrics, string source = "local")
     {
@@ -49,12 +50,14 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
     /// <summary>Decides now when the tenant's plan is known; otherwise answers "undecided" (call <c>AcquireAsync</c>).</summary>
     protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
     {
+        ThrowIfDisposed();
         var plan = _plans.TryGetCached(resource);
         return plan is null ? TenantLease.Undecided : Decide(resource, plan, permitCount);
     }
 
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var plan = _plans.TryGetCached(resource);
         return plan is not null
             ? new ValueTask<RateLimitLease>(Decide(resource, plan, permitCount))
@@ -103,6 +106,17 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
             MaybeSweep(NowMs());
         }
     }
+
+    /// <summary>Marks the limiter disposed (later calls throw, as the built-in limiters do) and drops its state.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _buckets.Clear();
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private double NowMs() => _time.GetTimestamp() * 1000d / _time.TimestampFrequency;
 

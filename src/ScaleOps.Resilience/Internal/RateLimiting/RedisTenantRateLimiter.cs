@@ -39,6 +39,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     private readonly ConcurrentDictionary<TenantId, TenantKey> _keys = new();
     private readonly long _leaseTicks;
     private long _nextSweep;
+    private int _disposed;
 
     public RedisTenantRateLimiter(
         PlanCatalog plans,
@@ -76,6 +77,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     /// </summary>
     protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
     {
+        ThrowIfDisposed();
         var plan = _plans.TryGetCached(resource);
         if (plan is null)
         {
@@ -95,6 +97,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
     {
+        ThrowIfDisposed();
         var plan = _plans.TryGetCached(resource) ?? await _plans.GetAsync(resource, cancellationToken).ConfigureAwait(false);
         PermitCheck.Validate(plan, permitCount);
         var now = _time.GetTimestamp();
@@ -121,6 +124,11 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                     // them to the failure mode, as their own calls would have; one used up before their turn is joined
                     // again, at most MaxBatchJoins times, after which the request makes its own round trip.
                     var result = await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    if (Volatile.Read(ref _disposed) != 0)
+                    {
+                        return TenantLease.Undecided; // disposed meanwhile: a failed lease, as the built-in limiters answer their queue
+                    }
+
                     if (result.Failed)
                     {
                         return Fallback(resource, plan, permitCount, null);
@@ -211,6 +219,28 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                 return _fallback.Decide(tenant, plan, permitCount);
         }
     }
+
+    /// <summary>
+    /// Marks the limiter disposed: later calls throw <see cref="ObjectDisposedException"/>, as the built-in limiters do;
+    /// requests waiting for a batch in flight get a failed lease now.
+    /// </summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        foreach (var pool in _pools.Values)
+        {
+            pool.Abandon();
+        }
+
+        _pools.Clear();
+        _fallback.Dispose();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
     private void MaybeSweep(long now)
     {
