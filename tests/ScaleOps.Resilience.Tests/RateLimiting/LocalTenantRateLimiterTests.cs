@@ -86,6 +86,17 @@ public class LocalTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task The_default_tenant_id_is_refused_naming_the_resource()
+    {
+        using var sp = Build();
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await limiter.AcquireAsync(default));
+        Assert.Equal("resource", ex.ParamName);
+        Assert.Equal("resource", Assert.Throws<ArgumentException>(() => limiter.AttemptAcquire(default)).ParamName);
+    }
+
+    [Fact]
     public async Task Tenants_get_the_limits_of_their_plan_and_do_not_share_buckets()
     {
         using var sp = Build();

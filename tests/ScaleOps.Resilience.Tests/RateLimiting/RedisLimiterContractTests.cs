@@ -45,6 +45,17 @@ public class RedisLimiterContractTests
     }
 
     [Fact]
+    public async Task The_default_tenant_id_is_refused_naming_the_resource()
+    {
+        await using var sp = await Instance((5, TimeSpan.FromSeconds(1), null));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+
+        var ex = await Assert.ThrowsAsync<ArgumentException>(async () => await limiter.AcquireAsync(default));
+        Assert.Equal("resource", ex.ParamName);
+        Assert.Equal("resource", Assert.Throws<ArgumentException>(() => limiter.AttemptAcquire(default)).ParamName);
+    }
+
+    [Fact]
     public async Task Used_after_dispose_it_throws_ObjectDisposedException()
     {
         await using var sp = await Instance((5, TimeSpan.FromSeconds(1), null));

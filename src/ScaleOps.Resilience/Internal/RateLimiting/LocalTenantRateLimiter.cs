@@ -51,6 +51,7 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
     protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
     {
         ThrowIfDisposed();
+        PermitCheck.Tenant(resource);
         var plan = _plans.TryGetCached(resource);
         return plan is null ? TenantLease.Undecided : Decide(resource, plan, permitCount);
     }
@@ -58,6 +59,7 @@ internal sealed class LocalTenantRateLimiter : PartitionedRateLimiter<TenantId>
     protected override ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        PermitCheck.Tenant(resource);
         var plan = _plans.TryGetCached(resource);
         return plan is not null
             ? new ValueTask<RateLimitLease>(Decide(resource, plan, permitCount))

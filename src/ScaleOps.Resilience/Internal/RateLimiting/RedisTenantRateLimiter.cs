@@ -78,6 +78,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     protected override RateLimitLease AttemptAcquireCore(TenantId resource, int permitCount)
     {
         ThrowIfDisposed();
+        PermitCheck.Tenant(resource);
         var plan = _plans.TryGetCached(resource);
         if (plan is null)
         {
@@ -98,6 +99,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(TenantId resource, int permitCount, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
+        PermitCheck.Tenant(resource);
         var plan = _plans.TryGetCached(resource) ?? await _plans.GetAsync(resource, cancellationToken).ConfigureAwait(false);
         PermitCheck.Validate(plan, permitCount);
         var now = _time.GetTimestamp();
