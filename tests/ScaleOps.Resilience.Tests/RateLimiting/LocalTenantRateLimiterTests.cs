@@ -97,6 +97,32 @@ public class LocalTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task When_rules_tie_on_remaining_reset_names_the_rule_that_refills_last()
+    {
+        using var sp = Build(o => o.Plan("default", (10, TimeSpan.FromSeconds(1), null), (10, TimeSpan.FromDays(1), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        for (var i = 0; i < 9; i++)
+        {
+            (await limiter.AcquireAsync(Acme)).Dispose();
+        }
+
+        using var last = await limiter.AcquireAsync(Acme); // both rules now have 0 left
+        Assert.True(last.TryGetMetadata(RateLimitMetadata.Reset, out var reset));
+        Assert.Equal(TimeSpan.FromDays(1), reset);
+
+        // Waiting what Reset says is enough; waiting the per-second rule's reset is not.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        using (var early = await limiter.AcquireAsync(Acme))
+        {
+            Assert.False(early.IsAcquired);
+        }
+
+        _time.Advance(reset - TimeSpan.FromSeconds(1));
+        using var next = await limiter.AcquireAsync(Acme);
+        Assert.True(next.IsAcquired);
+    }
+
+    [Fact]
     public async Task Tenants_get_the_limits_of_their_plan_and_do_not_share_buckets()
     {
         using var sp = Build();

@@ -56,6 +56,24 @@ public class RedisLimiterContractTests
     }
 
     [Fact]
+    public async Task When_rules_tie_on_remaining_reset_names_the_rule_that_refills_last()
+    {
+        await using var sp = await Instance((10, TimeSpan.FromSeconds(1), null), (10, TimeSpan.FromDays(1), null));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var tenant = NewTenant();
+        for (var i = 0; i < 9; i++)
+        {
+            (await limiter.AcquireAsync(tenant)).Dispose();
+        }
+
+        using var last = await limiter.AcquireAsync(tenant); // both rules now have 0 left
+        Assert.True(last.TryGetMetadata(RateLimitMetadata.Remaining, out var remaining));
+        Assert.True(last.TryGetMetadata(RateLimitMetadata.Reset, out var reset));
+        Assert.Equal(0, remaining);
+        Assert.True(reset > TimeSpan.FromHours(23), $"Reset {reset}: the per-second rule, which refills long before the daily one lets a request pass");
+    }
+
+    [Fact]
     public async Task Used_after_dispose_it_throws_ObjectDisposedException()
     {
         await using var sp = await Instance((5, TimeSpan.FromSeconds(1), null));

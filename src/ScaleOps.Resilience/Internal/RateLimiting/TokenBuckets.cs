@@ -40,6 +40,7 @@ internal sealed class TokenBuckets(CompiledPlan plan, double nowMs)
 
             var bind = 0;
             var bindLeft = double.MaxValue;
+            var bindNextMs = 0d;
             var retryMs = 0d;
             var need = Math.Max(want, 1); // Retry-After: the wait for at least one token, also for a 0-permit probe
             for (var i = 0; i < _tokens.Length; i++)
@@ -50,10 +51,15 @@ internal sealed class TokenBuckets(CompiledPlan plan, double nowMs)
                     retryMs = Math.Max(retryMs, (need - _tokens[i]) / Plan.RatePerMs[i]);
                 }
 
-                if (Math.Floor(_tokens[i]) < bindLeft)
+                // The fewest whole tokens left; on a tie, the rule whose next token is furthest away (it still refuses when
+                // the others have refilled), so that Reset is worth waiting for.
+                var left = Math.Floor(_tokens[i]);
+                var nextMs = (left + 1 - _tokens[i]) / Plan.RatePerMs[i];
+                if (left < bindLeft || (left == bindLeft && nextMs > bindNextMs))
                 {
                     bind = i;
-                    bindLeft = Math.Floor(_tokens[i]);
+                    bindLeft = left;
+                    bindNextMs = nextMs;
                 }
             }
 

@@ -52,7 +52,9 @@ if grant < want then grant = 0 end
 local need = want
 if need < 1 then need = 1 end
 
-local bind, bind_left, bind_t, retry, ttl = 1, nil, 0, 0, 1
+-- The reported rule has the fewest whole tokens left; on a tie, the one whose next token is furthest away (the one
+-- that still refuses when the others have refilled), so that RateLimit-Reset is worth waiting for.
+local bind, bind_left, bind_t, bind_next, retry, ttl = 1, nil, 0, 0, 0, 1
 local out = {'HSET', key, 't', now}
 for i = 1, n do
   local cap = ARGV[3 + 2 * i] + 0
@@ -63,7 +65,10 @@ for i = 1, n do
     if wait > retry then retry = wait end
   end
   local left = t - t % 1
-  if bind_left == nil or left < bind_left then bind, bind_left, bind_t = i, left, tokens[i] end
+  local nxt = (left + 1 - t) / rate
+  if bind_left == nil or left < bind_left or (left == bind_left and nxt > bind_next) then
+    bind, bind_left, bind_t, bind_next = i, left, tokens[i], nxt
+  end
   local full = (cap - t) / rate
   if full > ttl then ttl = full end
   out[2 * i + 3] = i
