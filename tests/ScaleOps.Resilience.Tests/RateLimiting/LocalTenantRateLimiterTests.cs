@@ -123,6 +123,40 @@ public class LocalTenantRateLimiterTests
     }
 
     [Fact]
+    public async Task The_policy_of_a_sub_second_window_states_the_rate_that_is_enforced()
+    {
+        using var sp = Build(o => o.Plan("default", (5, TimeSpan.FromMilliseconds(500), null)));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        for (var i = 0; i < 5; i++)
+        {
+            (await limiter.AcquireAsync(Acme)).Dispose(); // the burst
+        }
+
+        var admittedInOneSecond = 0;
+        string? policy = null;
+        for (var ms = 0; ms < 1000; ms += 10)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+            using var lease = await limiter.AcquireAsync(Acme);
+            admittedInOneSecond += lease.IsAcquired ? 1 : 0;
+            lease.TryGetMetadata(RateLimitMetadata.Policy, out policy);
+        }
+
+        Assert.Equal(10, admittedInOneSecond);
+        Assert.Equal("10;w=1", policy); // was "5;w=1"
+    }
+
+    [Theory]
+    [InlineData(10, 1_000, "10;w=1")]
+    [InlineData(1_000, 86_400_000, "1000;w=86400")]
+    [InlineData(5, 500, "10;w=1")]
+    [InlineData(1, 1_500, "2;w=3")]
+    [InlineData(3, 250, "12;w=1")]
+    [InlineData(7, 3_333, "7000;w=3333")]
+    public void Policy_items_state_the_rule_rate_over_whole_seconds(int permitLimit, int windowMs, string expected) =>
+        Assert.Equal(expected, CompiledPlan.PolicyItem(new RateLimitRule { PermitLimit = permitLimit, Window = TimeSpan.FromMilliseconds(windowMs) }));
+
+    [Fact]
     public async Task Tenants_get_the_limits_of_their_plan_and_do_not_share_buckets()
     {
         using var sp = Build();
