@@ -30,7 +30,7 @@ var db = raw.GetDatabase();
 await db.StringSetAsync("harness:get", "value");
 var script = LoadScript();
 byte[] sha1 = await raw.GetServers()[0].ScriptLoadAsync(script);
-RedisValue[] scriptArgs = ["1", "1", "2", "1000000000", "1000000", "1000000000", "11.574074074074074"];
+RedisValue[] scriptArgs = ["1", "1", "0", "2", "1000000000", "1000000", "1000000000", "11.574074074074074"];
 var tenants = Enumerable.Range(0, 1000).Select(i => new TenantId($"harness-{i}")).ToArray();
 var rawKeys = tenants.Select(t => new RedisKey[] { $"harness:raw:{{{t}}}:default" }).ToArray();
 RedisKey getKey = "harness:get";

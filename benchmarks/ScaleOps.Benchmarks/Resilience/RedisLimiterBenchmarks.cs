@@ -43,7 +43,7 @@ public class RedisLimiterBenchmarks
         _db.StringSet("bench:get", "value");
         var loaded = _raw.GetServers()[0].ScriptLoad(RedisTenantRateLimiter.Script);
         _sha1 = loaded;
-        _args = ["1", "1", "2", "1000000000", "1000000", "1000000000", "11.574074074074074"];
+        _args = ["1", "1", "0", "2", "1000000000", "1000000", "1000000000", "11.574074074074074"];
         _rawKeys = _tenants.Select(t => new RedisKey[] { string.Concat("bench:raw:{", t.ToString(), "}:default") }).ToArray();
         _perDecision = Build(_raw, leaseSize: 1);
         _leased = Build(_raw, leaseSize: 100);
