@@ -299,7 +299,10 @@ public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsD
         var bad = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 2 });
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {bad}") == "dead", "the bad job to die");
-        await TestSignal.UntilAsync(() => Task.FromResult(succeeded.GetMeasurementSnapshot().Count == 1), "the success to be counted");
+        // Outcomes are counted once the completer's statement returned, after the rows changed: wait for the counts.
+        await TestSignal.UntilAsync(
+            () => Task.FromResult(succeeded.GetMeasurementSnapshot().Count == 1 && failed.GetMeasurementSnapshot().Count == 1 && dead.GetMeasurementSnapshot().Count == 1),
+            "the outcomes to be counted");
 
         Assert.Equal(2, enqueued.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal("metrics", enqueued.LastMeasurement!.Tags["queue"]);

@@ -1,6 +1,6 @@
 using System;
 using System.Globalization;
-using System.Text;
+using ScaleOps.Tenancy;
 
 namespace ScaleOps.Caching.Internal;
 
@@ -44,27 +44,7 @@ internal static class RedisKeys
 
     public static string Channel(string keyPrefix) => keyPrefix + ":backplane";
 
-    public static string Escape(string tenant)
-    {
-        if (tenant.AsSpan().IndexOfAny("%{}") < 0)
-        {
-            return tenant;
-        }
-
-        var builder = new StringBuilder(tenant.Length + 8);
-        foreach (var c in tenant)
-        {
-            _ = c switch
-            {
-                '%' => builder.Append("%25"),
-                '{' => builder.Append("%7B"),
-                '}' => builder.Append("%7D"),
-                _ => builder.Append(c),
-            };
-        }
-
-        return builder.ToString();
-    }
+    public static string Escape(string tenant) => TenantHashTag.Escape(tenant);
 
     private static string Build(string tenantPrefix, long generation, string marker, string key)
     {

@@ -31,30 +31,7 @@ internal sealed partial class RedisTenantRateLimiter
     /// ScaleOps.Caching does) so that it ends at the first <c>}</c>, and the prefix may hold no brace (validated): two
     /// (tenant, plan) pairs never share a key, whatever braces or colons tenant ids and plan names contain.
     /// </summary>
-    internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, "{", EscapeTenant(tenant.ToString()), "}:", plan.Name);
-
-    /// <summary>Escapes <c>%</c>, <c>{</c> and <c>}</c> of a tenant id (ids without them, nearly all, are kept as they are).</summary>
-    internal static string EscapeTenant(string tenant)
-    {
-        if (tenant.AsSpan().IndexOfAny("%{}") < 0)
-        {
-            return tenant;
-        }
-
-        var builder = new StringBuilder(tenant.Length + 8);
-        foreach (var c in tenant)
-        {
-            _ = c switch
-            {
-                '%' => builder.Append("%25"),
-                '{' => builder.Append("%7B"),
-                '}' => builder.Append("%7D"),
-                _ => builder.Append(c),
-            };
-        }
-
-        return builder.ToString();
-    }
+    internal string Key(TenantId tenant, CompiledPlan plan) => string.Concat(_options.RedisKeyPrefix, TenantHashTag.Of(tenant), ":", plan.Name);
 
     /// <summary>The script's <c>KEYS</c> for the tenant under <paramref name="plan"/>, cached (never mutated once built).</summary>
     internal RedisKey[] KeysOf(TenantId tenant, CompiledPlan plan)
