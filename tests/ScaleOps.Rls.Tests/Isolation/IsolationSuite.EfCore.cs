@@ -167,10 +167,7 @@ public abstract partial class IsolationSuite
         var apis = new RlsApis(services);
         using var scope = apis.Tenants.BeginScope(new TenantId("t01"));
         await using var tx = await apis.Data.BeginTransactionAsync();
-        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
-            .UseNpgsql(tx.Connection)
-            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
-            .Options);
+        await using var db = apis.NewContext(tx.Connection);
         await db.Database.UseTransactionAsync(tx.Transaction);
         var own = await db.Documents.CountAsync();
 
@@ -194,10 +191,7 @@ public abstract partial class IsolationSuite
         var apis = new RlsApis(services);
         using var scope = apis.Tenants.BeginScope(new TenantId("t01"));
         await using var tx = await apis.Data.BeginTransactionAsync();
-        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
-            .UseNpgsql(tx.Connection)
-            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
-            .Options);
+        await using var db = apis.NewContext(tx.Connection);
         Assert.Equal(1, await db.Documents.CountAsync()); // its own tenant is fine
 
         using (apis.Tenants.BeginScope(new TenantId("t02")))
@@ -225,10 +219,7 @@ public abstract partial class IsolationSuite
         var apis = new RlsApis(services);
         using var alice = apis.Tenants.BeginScope(new TenantId("t01"), "alice");
         await using var tx = await apis.Data.BeginTransactionAsync();
-        await using var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
-            .UseNpgsql(tx.Connection)
-            .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
-            .Options);
+        await using var db = apis.NewContext(tx.Connection);
         await db.Database.UseTransactionAsync(tx.Transaction);
         Assert.Equal(1, await db.Documents.CountAsync());
 
@@ -295,10 +286,7 @@ public abstract partial class IsolationSuite
         foreach (var commit in new[] { false, true })
         {
             await using var tx = await apis.Data.BeginTransactionAsync();
-            await using (var db = new DocumentsContext(new DbContextOptionsBuilder<DocumentsContext>()
-                .UseNpgsql(tx.Connection)
-                .AddInterceptors(services.GetRequiredService<ScaleOps.Rls.EntityFrameworkCore.RlsDbCommandInterceptor>())
-                .Options))
+            await using (var db = apis.NewContext(tx.Connection))
             {
                 await db.Database.UseTransactionAsync(tx.Transaction);
                 db.Documents.Add(new Document { TenantId = "tx-a", Title = "ef" });

@@ -35,6 +35,12 @@ public sealed class RlsApis(ServiceProvider services)
         .AddInterceptors(services.GetRequiredService<RlsDbCommandInterceptor>())
         .Options);
 
+    /// <summary>A context on a connection the test already holds (a tenant transaction's), with the interceptor.</summary>
+    public DocumentsContext NewContext(NpgsqlConnection connection) => new(new DbContextOptionsBuilder<DocumentsContext>()
+        .UseNpgsql(connection)
+        .AddInterceptors(services.GetRequiredService<RlsDbCommandInterceptor>())
+        .Options);
+
     /// <summary>The tenant ids of every document the API lets the ambient tenant see.</summary>
     public async Task<List<string>> ReadTenantsAsync(Api api)
     {
