@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,7 +15,7 @@ namespace ScaleOps.Jobs.Internal;
 internal sealed class JobExecutor(
     IServiceScopeFactory scopes,
     ITenantContext tenants,
-    IReadOnlyDictionary<string, JobHandlerRegistration> handlers,
+    JobHandlers handlers,
     JobsOptions options,
     TimeProvider time,
     BatchCompleter completer,
@@ -148,7 +147,7 @@ internal sealed class JobExecutor(
 
     private async Task InvokeAsync(FetchedJob job, CancellationToken cancellationToken, CancellationToken timedOut, CancellationToken shutdown)
     {
-        if (!handlers.TryGetValue(job.Kind, out var registration))
+        if (!handlers.TryGet(job.Kind, out var registration))
         {
             throw new InvalidOperationException(
                 $"No handler for job kind '{job.Kind}' is registered on this host: register one with AddJobs().AddHandler<TPayload, THandler>().");

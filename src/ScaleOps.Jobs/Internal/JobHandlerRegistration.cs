@@ -16,9 +16,6 @@ internal abstract class JobHandlerRegistration(string kind, Type payloadType)
 
     public Type PayloadType { get; } = payloadType;
 
-    /// <summary>The kind jobs of this payload type were stored with before generic types were named without assembly information; or null.</summary>
-    public string? LegacyKind { get; } = JobKind.LegacyOf(payloadType);
-
     public abstract Task InvokeAsync(
         IServiceProvider services, string payload, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken);
 }

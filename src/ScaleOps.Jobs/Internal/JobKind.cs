@@ -9,7 +9,8 @@ namespace ScaleOps.Jobs.Internal;
 /// for a non-generic type, and for a generic type the full name of its definition followed by its type arguments, named
 /// the same way, in brackets (<c>Ns.Envelope`1[Ns.Order]</c>). Never any assembly information: <see cref="Type.FullName"/>
 /// gives a generic type's arguments assembly-qualified (with versions), so the kind changed with the runtime or a
-/// package version and the jobs already stored became of an unknown kind.
+/// package version and the jobs already stored became of an unknown kind (<see cref="JobHandlers"/> still finds the
+/// handler of a job stored under such an old kind, whatever versions it names).
 /// </summary>
 internal static class JobKind
 {
@@ -36,23 +37,6 @@ internal static class JobKind
         }
 
         return kind;
-    }
-
-    /// <summary>
-    /// The kind <see cref="Of"/> gave before it named generic types without assembly information
-    /// (<see cref="Type.FullName"/>), when it differs and would be valid: jobs stored under it, by the same runtime and
-    /// package versions, still find their handler. Null otherwise.
-    /// </summary>
-    public static string? LegacyOf(Type payloadType)
-    {
-        if (payloadType.GetCustomAttribute<JobKindAttribute>() is not null || payloadType.FullName is not { } fullName)
-        {
-            return null;
-        }
-
-        return fullName != NameOf(payloadType) && fullName.Length <= JobsDefaults.MaxKindLength && JobText.IsStorable(fullName)
-            ? fullName
-            : null;
     }
 
     /// <summary>A type's namespace-qualified name, with the type arguments of a generic type named the same way.</summary>

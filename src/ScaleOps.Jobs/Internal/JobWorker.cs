@@ -52,20 +52,8 @@ internal sealed class JobWorker(
         }
 
         _started = true;
-        var handlers = new Dictionary<string, JobHandlerRegistration>(StringComparer.Ordinal);
-        foreach (var registration in services.GetServices<JobHandlerRegistration>())
-        {
-            handlers[registration.Kind] = registration;
-        }
-
-        // Jobs stored under a generic payload type's old, assembly-qualified kind (same runtime and package versions).
-        foreach (var registration in services.GetServices<JobHandlerRegistration>())
-        {
-            if (registration.LegacyKind is { } legacy)
-            {
-                handlers.TryAdd(legacy, registration);
-            }
-        }
+        // Also finds the handler of jobs stored under a generic payload type's old, assembly-qualified kind.
+        var handlers = new JobHandlers(services.GetServices<JobHandlerRegistration>());
 
         Completer = new BatchCompleter(store, options, _leases, metrics, time, _logger);
         var executor = new JobExecutor(

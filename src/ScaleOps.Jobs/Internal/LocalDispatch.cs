@@ -12,7 +12,7 @@ internal sealed class LocalDispatch
 {
     private volatile Snapshot? _open;
 
-    public void Open(IReadOnlyDictionary<string, QueueProducer> producers, IReadOnlyDictionary<string, JobHandlerRegistration> handlers) =>
+    public void Open(IReadOnlyDictionary<string, QueueProducer> producers, JobHandlers handlers) =>
         _open = new Snapshot(producers, handlers);
 
     public void Close() => _open = null;
@@ -25,7 +25,7 @@ internal sealed class LocalDispatch
     public QueueProducer? Find(JobInsertValues job, DateTimeOffset now)
     {
         if (_open is not { } open || job.RunAt > now || job.ConcurrencyKey is not null
-            || !open.Handlers.ContainsKey(job.Kind) || !open.Producers.TryGetValue(job.Queue, out var producer))
+            || !open.Handlers.TryGet(job.Kind, out _) || !open.Producers.TryGetValue(job.Queue, out var producer))
         {
             return null;
         }
@@ -34,5 +34,5 @@ internal sealed class LocalDispatch
     }
 
     private sealed record Snapshot(
-        IReadOnlyDictionary<string, QueueProducer> Producers, IReadOnlyDictionary<string, JobHandlerRegistration> Handlers);
+        IReadOnlyDictionary<string, QueueProducer> Producers, JobHandlers Handlers);
 }
