@@ -129,8 +129,42 @@ public class TenantColumnTypeTests(RlsDatabase database) : IClassFixture<RlsData
         var table = new RlsTable("public", name, RlsTableKind.UserOwned);
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => RlsChecks.Manager(database, table).ApplyAsync());
-        var expected = column == "tenant" ? "tenant column tenant_id compares case-insensitively" : "user column user_id has type citext";
+        var expected = $"{column} column {column}_id compares case-insensitively";
         Assert.Contains(expected, refused.Message, StringComparison.Ordinal);
+        var (errors, _) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("text COLLATE ci_und", "text")]
+    [InlineData("varchar(20) COLLATE ci_und", "text")]
+    [InlineData("ci_text", "text")]
+    [InlineData("citext", "citext")]
+    public async Task A_user_column_that_compares_case_insensitively_is_refused_at_apply_and_at_start_up(string type, string cast)
+    {
+        // A user id is case-sensitive to the application: in such a column 'ALICE' = 'alice', so user 'ALICE' would read
+        // and write alice's rows (the per-user policy compares the column with the setting in the column's collation).
+        var name = "ci_user_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(type)))[..8];
+        await PostgresServer.ExecuteAsync(
+            "CREATE EXTENSION IF NOT EXISTS citext;"
+            + "DO $$ BEGIN CREATE COLLATION ci_und (provider = icu, locale = 'und-u-ks-level2', deterministic = false); "
+            + "EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+            + "DO $$ BEGIN CREATE DOMAIN ci_text AS text COLLATE ci_und; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+            + $"CREATE TABLE {name} (tenant_id text NOT NULL, user_id {type} NOT NULL, body text NOT NULL); CREATE INDEX ON {name} (tenant_id);"
+            + $"INSERT INTO {name} VALUES ('t01', 'alice', 'of alice'); GRANT SELECT ON {name} TO scaleops_rls_app", database.Name);
+        var table = new RlsTable("public", name, RlsTableKind.UserOwned);
+        var expected = $"table {name}'s user column user_id compares case-insensitively";
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => RlsChecks.Manager(database, table).ApplyAsync());
+        Assert.Contains(expected, refused.Message, StringComparison.Ordinal);
+
+        // Secured by hand the way ScaleOps would (the policy it renders, cast to the column's base type): 'ALICE' reads alice's
+        // rows, and the start-up check refuses the table.
+        await PostgresServer.ExecuteAsync(
+            $"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY; CREATE POLICY scaleops_owner ON {name} USING ("
+            + "tenant_id = nullif(current_setting('app.tenant_id', true), '')::text "
+            + $"AND user_id = nullif(current_setting('app.user_id', true), '')::{cast})", database.Name);
+        Assert.Equal(["of alice"], await RlsChecks.ReadAsAsync(database, $"SELECT body FROM {name}", "t01", "ALICE"));
         var (errors, _) = await RlsChecks.SafetyAsync(database, table);
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
     }

@@ -12,7 +12,7 @@ namespace ScaleOps.Rls.Internal;
 /// </summary>
 internal sealed record TableState(
     string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
-    bool HasTenantIndex, string? ForeignPermissivePolicies = null, bool Owned = false, bool CanTruncate = false)
+    bool UserCaseInsensitive, bool HasTenantIndex, string? ForeignPermissivePolicies = null, bool Owned = false, bool CanTruncate = false)
 {
     /// <summary>
     /// Why the tenant or user column cannot isolate tenants or users, or null: it compares case-insensitively, or its type
@@ -25,6 +25,12 @@ internal sealed record TableState(
             return $"table {Name}'s tenant column {table.TenantColumn} compares case-insensitively (citext or a nondeterministic collation): "
                 + "tenant 'ACME' would read and write the rows of 'acme', which TenantId treats as another tenant. Use text (or uuid, bigint) "
                 + "with a deterministic collation.";
+        }
+
+        if (table.Kind == RlsTableKind.UserOwned && UserCaseInsensitive)
+        {
+            return $"table {Name}'s user column {table.UserColumn} compares case-insensitively (citext or a nondeterministic collation): "
+                + "user 'ALICE' would read and write the rows of 'alice'. Use text (or uuid, bigint) with a deterministic collation.";
         }
 
         return TypeProblem(table.TenantColumn, TenantType, "tenant")
@@ -134,7 +140,7 @@ internal static class TableStateReader
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
             reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7),
-            reader.IsDBNull(8) ? null : reader.GetString(8), reader.GetBoolean(9), reader.GetBoolean(10));
+            reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetBoolean(10), reader.GetBoolean(11));
     }
 
     /// <summary>The <c>scaleops_*</c> policies on <paramref name="relation"/> (a regclass name), by name.</summary>

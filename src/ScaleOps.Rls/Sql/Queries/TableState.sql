@@ -13,6 +13,8 @@ SELECT c.oid::regclass::text,
        owner.type,
        -- The tenant column compares case-insensitively (citext, or a nondeterministic collation): 'ACME' = 'acme'.
        coalesce(tenant.case_insensitive, false),
+       -- The user column likewise: 'ALICE' = 'alice', so user 'ALICE' would read alice's rows.
+       coalesce(owner.case_insensitive, false),
        -- Only a valid, complete index serves every tenant's queries: not one left INVALID by a failed concurrent build,
        -- nor a partial one.
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
@@ -41,7 +43,8 @@ LEFT JOIN LATERAL (
     LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped) tenant ON true
 LEFT JOIN LATERAL (
-    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type
+    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type,
+           (bt.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)) AS case_insensitive
     FROM pg_catalog.pg_attribute a
     CROSS JOIN LATERAL (
         WITH RECURSIVE d(typ, depth) AS (
@@ -49,5 +52,7 @@ LEFT JOIN LATERAL (
             UNION ALL
             SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
         SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
+    JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
+    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
     WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped) owner ON true
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
