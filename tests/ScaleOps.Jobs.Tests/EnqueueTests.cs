@@ -124,6 +124,34 @@ public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_transaction_on_a_database_without_the_jobs_tables_gets_an_error_naming_the_database()
+    {
+        // A tenant placed on a shard (ScaleOps.Rls) has its transaction on the shard, which has no jobs tables.
+        await using var host = await StartClientOnlyAsync();
+        var other = await PostgresServer.CreateDatabaseAsync("jobs-none", _ => Task.CompletedTask);
+        try
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionStringFor(other));
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            var one = await Assert.ThrowsAsync<InvalidOperationException>(
+                () => host.Client.EnqueueAsync(connection, transaction, new Ping(1), new JobOptions { Queue = "q-shard" }, default));
+            Assert.Contains($"database '{other}'", one.Message);
+            Assert.Contains("no jobs tables", one.Message);
+            await transaction.RollbackAsync();
+
+            await using var second = await connection.BeginTransactionAsync();
+            var many = await Assert.ThrowsAsync<InvalidOperationException>(
+                () => host.Client.EnqueueManyAsync(connection, second, [new Ping(2), new Ping(3)], new JobOptions { Queue = "q-shard" }, default));
+            Assert.Contains($"database '{other}'", many.Message);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(other);
+        }
+    }
+
+    [Fact]
     public async Task Jobs_enqueued_without_a_connection_inside_a_TransactionScope_exist_only_if_it_commits()
     {
         // The pooled connection enlists in the ambient transaction. A batch without unique keys (COPY) used to begin a

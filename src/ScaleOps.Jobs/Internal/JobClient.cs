@@ -143,7 +143,16 @@ internal sealed class JobClient(
         NpgsqlConnection? connection, NpgsqlTransaction? transaction, JobInsertValues values, string json, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
-        var id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        long? id;
+        try
+        {
+            id = await store.JobInsertAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (connection is not null && IsMissingSchema(ex))
+        {
+            throw NoJobsTables(connection, ex);
+        }
+
         if (id is not null)
         {
             metrics.Enqueued(values.Queue, values.Kind, 1);
@@ -222,7 +231,16 @@ internal sealed class JobClient(
             json[i++] = Serialize(payload);
         }
 
-        var inserted = await store.JobInsertManyAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        int inserted;
+        try
+        {
+            inserted = await store.JobInsertManyAsync(connection, transaction, values, json, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (connection is not null && IsMissingSchema(ex))
+        {
+            throw NoJobsTables(connection, ex);
+        }
+
         metrics.Enqueued(values.Queue, values.Kind, inserted);
         return inserted;
     }
@@ -243,6 +261,19 @@ internal sealed class JobClient(
             throw new ArgumentException($"The payload of type {typeof(TPayload)} cannot be serialized to JSON: {ex.Message}", nameof(payload), ex);
         }
     }
+
+    /// <summary>
+    /// The caller's connection is to a database without the jobs tables: another database than the one this package
+    /// migrates, such as the shard a tenant is placed on (ScaleOps.Rls), whose transaction cannot hold the job.
+    /// </summary>
+    private static InvalidOperationException NoJobsTables(NpgsqlConnection connection, PostgresException ex) =>
+        new($"The connection passed to EnqueueAsync is to database '{connection.Database}' on {connection.Host}:{connection.Port}, "
+            + "which has no jobs tables (" + ex.MessageText + "). Enqueue in a transaction on the database the Jobs package "
+            + "migrates (ScaleOps:ConnectionString); a tenant placed on a shard cannot enqueue inside its shard transaction "
+            + "(enqueue after that transaction commits, without its atomicity).", ex);
+
+    private static bool IsMissingSchema(PostgresException ex) =>
+        ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName;
 
     private static void CheckConnection(NpgsqlConnection connection, NpgsqlTransaction? transaction)
     {
