@@ -141,6 +141,11 @@ internal sealed partial class PartitionMaintenance
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        // A foreign key referencing the table sees the move's DELETE: refused (before anything changed) when a row of
+        // another table or period references a row of this period, since its ON DELETE action would fire.
+        await ReferencingRows.RefuseAsync(connection, transaction, table.Qualified, qualifiedDefault, table.QuotedColumn, from, to, action.Partition,
+            cancellationToken).ConfigureAwait(false);
+
         // Rows move, they are not deleted: the user's triggers on the default (row-level DELETE triggers cloned from the
         // parent, say) must not see a deletion. Switched off in this transaction only and switched back before it ends.
         var triggers = await SuspendTriggersAsync(connection, transaction, qualifiedDefault, cancellationToken).ConfigureAwait(false);

@@ -14,6 +14,7 @@ internal static class Sql
     public static readonly string AuditCopy = Load("AuditCopy");
     public static readonly string RowSecurityCopy = Load("RowSecurityCopy");
     public static readonly string AuditInsertIdempotent = Load("AuditInsertIdempotent");
+    public static readonly string ReferencingKeys = Load("ReferencingKeys");
 
     /// <summary>Replaces the <c>{{schema}}</c> placeholder with the quoted ScaleOps schema.</summary>
     public static string WithSchema(string sql, string quotedSchema) => sql.Replace("{{schema}}", quotedSchema, System.StringComparison.Ordinal);

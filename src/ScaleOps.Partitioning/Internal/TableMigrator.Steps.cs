@@ -242,8 +242,9 @@ internal sealed partial class TableMigrator
             throw new InvalidOperationException(
                 $"{qualifiedTable} is referenced by foreign key {string.Join(", ", references)}; it is not converted. The conversion moves "
                 + "its rows with DELETE and INSERT, which would fire the ON DELETE action of the referencing rows (delete them, or fail halfway). "
-                + "Drop these constraints first and, once converted, recreate them referencing the partitioned table (its primary key or "
-                + "unique key includes the partition column).");
+                + "Drop these constraints first and recreate them referencing the partitioned table (its primary key or unique key includes "
+                + "the partition column) once the conversion has dropped the old table: while it is the default partition, moving rows they "
+                + "reference out of it is refused.");
         }
     }
 
