@@ -48,4 +48,12 @@ public sealed class ArchiveManifest
 
     /// <summary>When the manifest was written (the host's TimeProvider).</summary>
     public required DateTimeOffset ArchivedAt { get; init; }
+
+    /// <summary>
+    /// The object id (<c>pg_class.oid</c>) of the table the rows were exported from; <see langword="null"/> in manifests
+    /// written before it was recorded. A partition made again under the same name after this one was removed (late
+    /// rows of its period moved out of a default partition, say) is another table: its archive does not replace this
+    /// one, which is kept under a dated name (<c>{partition}.{ArchivedAt}.parquet</c> and <c>.manifest.json</c>).
+    /// </summary>
+    public long? RelationId { get; init; }
 }

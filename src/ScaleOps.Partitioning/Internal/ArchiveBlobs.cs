@@ -46,20 +46,36 @@ internal sealed class ArchiveBlobs(IOptions<PartitioningOptions> options, Partit
         }
     }
 
-    public async Task WriteManifestAsync(ArchiveManifest manifest, CancellationToken cancellationToken)
+    /// <summary>
+    /// The names an earlier archive of a partition is kept under once a later partition of that name is archived:
+    /// <c>{schema}/{table}/{partition}.{archivedAt:yyyyMMddTHHmmssfffffffZ}.parquet</c> and <c>.manifest.json</c>.
+    /// </summary>
+    public static (string Data, string Manifest) EarlierNames(ArchiveManifest earlier)
+    {
+        var stamp = "." + earlier.ArchivedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var prefix = Prefix(earlier.Schema, earlier.Table, earlier.Partition) + stamp;
+        return (prefix + ".parquet", prefix + ".manifest.json");
+    }
+
+    public Task WriteManifestAsync(ArchiveManifest manifest, CancellationToken cancellationToken) =>
+        WriteManifestAsync(manifest, ManifestName(manifest.Schema, manifest.Table, manifest.Partition), cancellationToken);
+
+    public async Task WriteManifestAsync(ArchiveManifest manifest, string name, CancellationToken cancellationToken)
     {
         var container = await ContainerAsync(cancellationToken).ConfigureAwait(false);
         var json = BinaryData.FromObjectAsJson(manifest);
-        await container.GetBlobClient(ManifestName(manifest.Schema, manifest.Table, manifest.Partition))
-            .UploadAsync(json, overwrite: true, cancellationToken).ConfigureAwait(false);
+        await container.GetBlobClient(name).UploadAsync(json, overwrite: true, cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<ArchiveManifest?> ReadManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken)
+    public Task<ArchiveManifest?> ReadManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken) =>
+        ReadManifestAsync(ManifestName(schema, table, partition), cancellationToken);
+
+    public async Task<ArchiveManifest?> ReadManifestAsync(string name, CancellationToken cancellationToken)
     {
         var container = await ContainerAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var content = await container.GetBlobClient(ManifestName(schema, table, partition)).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
+            var content = await container.GetBlobClient(name).DownloadContentAsync(cancellationToken).ConfigureAwait(false);
             return content.Value.Content.ToObjectFromJson<ArchiveManifest>(new JsonSerializerOptions(JsonSerializerDefaults.General));
         }
         catch (RequestFailedException ex) when (ex.Status == 404)

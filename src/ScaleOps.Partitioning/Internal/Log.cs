@@ -68,4 +68,8 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.ArchiveRestored, Level = LogLevel.Information,
         Message = "Restored {Rows} rows of archived partition {Partition}")]
     public static partial void ArchiveRestored(ILogger logger, string partition, long rows);
+
+    [LoggerMessage(EventId = PartitioningEventIds.ArchiveKept, Level = LogLevel.Warning,
+        Message = "Partition {Partition} was archived before from another table of that name ({Rows} rows at {ArchivedAt}); that archive is kept as {Manifest}")]
+    public static partial void ArchiveKept(ILogger logger, string partition, long rows, DateTimeOffset archivedAt, string manifest);
 }

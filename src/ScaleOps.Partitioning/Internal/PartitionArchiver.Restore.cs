@@ -90,6 +90,10 @@ internal sealed partial class PartitionArchiver
                 await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 return read.Rows;
             }, cancellationToken).ConfigureAwait(false);
+            // The archive now describes the restored table: a change to it (an erasure) is archived over it, as for the
+            // original partition, instead of keeping the pre-change archive as one of another table.
+            await blobs.WriteManifestAsync(With(manifest, manifest.Blob, await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken)
+                .ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
             Log.ArchiveRestored(logger, partition, rows);
             return rows;
         }

@@ -83,6 +83,7 @@ internal sealed partial class PartitionArchiver(
 
         // A manifest from an earlier run is reused only if the partition still holds exactly its rows (count and row
         // checksum: an UPDATE keeps the count) and the blob still verifies; otherwise the partition is exported again.
+        var relationId = await RelationIdAsync(qualified, cancellationToken).ConfigureAwait(false);
         var existing = await blobs.ReadManifestAsync(o.Schema, o.Name, partition, cancellationToken).ConfigureAwait(false);
         if (existing is not null
             && existing.Rows == await store.CountAsync(qualified, cancellationToken).ConfigureAwait(false)
@@ -90,6 +91,13 @@ internal sealed partial class PartitionArchiver(
             && await VerifyAsync(existing, cancellationToken).ConfigureAwait(false))
         {
             return existing;
+        }
+
+        // Exported from this very table, the old archive is replaced (rows changed since, an erasure). From another
+        // table of the same name (removed since: its archive is the only copy of its rows), it is kept first.
+        if (existing is not null && existing.RelationId != relationId)
+        {
+            await KeepEarlierAsync(existing, qualified, cancellationToken).ConfigureAwait(false);
         }
 
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-archive-{Guid.NewGuid():N}.parquet");
@@ -132,6 +140,7 @@ internal sealed partial class PartitionArchiver(
                 Blob = blobName,
                 Columns = columns,
                 ArchivedAt = time.GetUtcNow(),
+                RelationId = relationId,
             };
             if (!await VerifyAsync(manifest, cancellationToken).ConfigureAwait(false))
             {

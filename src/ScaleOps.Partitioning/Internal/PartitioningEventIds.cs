@@ -20,4 +20,5 @@ internal static class PartitioningEventIds
     public const int DryRunStep = 4015;
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
+    public const int ArchiveKept = 4022;
 }

@@ -14,7 +14,7 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Partitioning.Tests.Archive;
 
-public class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+public partial class ArchiveTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
     private readonly string _container = "arch-" + Guid.NewGuid().ToString("N");
 
