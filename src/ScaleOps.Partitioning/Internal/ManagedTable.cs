@@ -39,6 +39,16 @@ internal sealed class ManagedTable
 
     public string QualifyPartition(string partition) => QuotedSchema + "." + SqlIdentifier.Quote(partition);
 
+    /// <summary>A partition as PostgreSQL lists it, in its own schema (which may not be the table's).</summary>
+    public static string QualifyPartition(PartitionInfo partition) => SqlIdentifier.Qualify(partition.Schema, partition.Name);
+
+    /// <summary>
+    /// Whether the partition is in the table's schema, where the partitions this package creates, archives and removes
+    /// by name are. One attached from another schema is left to its owner: named by the table's schema, a same-named
+    /// partition there (the current month's) was detached and dropped in its place.
+    /// </summary>
+    public bool InOwnSchema(PartitionInfo partition) => string.Equals(partition.Schema, Options.Schema, StringComparison.Ordinal);
+
     public string PartitionName(DateTime start) => PartitionPeriods.Name(Options.Name, Interval, start);
 
     public DateTime? RetentionCutoff(DateTime now) =>

@@ -34,7 +34,8 @@ internal sealed partial class PartitionArchiver(
     public async Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
     {
         var managed = Find(schema, table);
-        var info = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.Name == partition);
+        var info = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))
+            .FirstOrDefault(p => p.Name == partition && managed.InOwnSchema(p));
         if (info is not null && (info.IsDefault || info.To is not { } to || to > time.GetUtcNow().UtcDateTime))
         {
             // Archiving removes the partition: an open one (current or ahead) would make every INSERT of its period fail
@@ -77,8 +78,9 @@ internal sealed partial class PartitionArchiver(
     internal async Task<ArchiveManifest> ArchiveAsync(ManagedTable table, string partition, CancellationToken cancellationToken)
     {
         var o = table.Options;
-        var info = (await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false)).FirstOrDefault(p => p.Name == partition)
-            ?? throw new InvalidOperationException($"{partition} is not a partition of {table.Qualified}.");
+        var info = (await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false))
+            .FirstOrDefault(p => p.Name == partition && table.InOwnSchema(p))
+            ?? throw new InvalidOperationException($"{partition} is not a partition of {table.Qualified} in its schema {table.QuotedSchema}.");
         var qualified = table.QualifyPartition(partition);
 
         // A manifest from an earlier run is reused only if the partition still holds exactly its rows (count and row

@@ -105,7 +105,7 @@ internal sealed partial class PartitionMaintenance
         var table = resolved.Table;
         var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
         var defaultPartition = partitions.First(p => p.IsDefault);
-        var qualifiedDefault = table.QualifyPartition(defaultPartition.Name);
+        var qualifiedDefault = ManagedTable.QualifyPartition(defaultPartition);
         var exclusion = SqlIdentifier.Quote(PartitionPeriods.Fit(defaultPartition.Name, "_scaleops_excl"));
         var from = PartitionPeriods.Literal(action.From, resolved.KeyType);
         var to = PartitionPeriods.Literal(action.To, resolved.KeyType);
@@ -278,7 +278,7 @@ internal sealed partial class PartitionMaintenance
             long defaultRows = 0;
             foreach (var d in partitions.Where(p => p.IsDefault))
             {
-                defaultRows += await store.CountAsync(table.QualifyPartition(d.Name), cancellationToken).ConfigureAwait(false);
+                defaultRows += await store.CountAsync(ManagedTable.QualifyPartition(d), cancellationToken).ConfigureAwait(false);
             }
 
             var cutoff = table.RetentionCutoff(now.UtcDateTime);

@@ -194,7 +194,7 @@ internal sealed partial class PartitionMaintenance(
         DateTime? firstAhead = null;
         if (defaultPartition is not null)
         {
-            var stray = await store.DefaultRowsByPeriodAsync(table, table.QualifyPartition(defaultPartition.Name), resolved.KeyType, cancellationToken)
+            var stray = await store.DefaultRowsByPeriodAsync(table, ManagedTable.QualifyPartition(defaultPartition), resolved.KeyType, cancellationToken)
                 .ConfigureAwait(false);
             foreach (var (start, rows) in stray)
             {
@@ -225,9 +225,11 @@ internal sealed partial class PartitionMaintenance(
 
         if (table.RetentionCutoff(now) is { } cutoff)
         {
-            // A partition bounded FROM (MINVALUE) is left alone: it has no period to archive or name it by. The health
-            // report keeps counting it past retention, so it is seen.
-            foreach (var expired in partitions.Where(p => !p.IsDefault && p.From is not null && p.To is { } to && to <= cutoff).OrderBy(p => p.From))
+            // A partition bounded FROM (MINVALUE) is left alone: it has no period to archive or name it by; so is one in
+            // another schema than the table's (steps name partitions in the table's schema). The health report keeps
+            // counting both past retention, so they are seen.
+            foreach (var expired in partitions.Where(p => !p.IsDefault && p.From is not null && p.To is { } to && to <= cutoff && table.InOwnSchema(p))
+                .OrderBy(p => p.From))
             {
                 if (table.Options.Archive)
                 {

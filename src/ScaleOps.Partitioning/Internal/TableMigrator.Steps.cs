@@ -158,8 +158,8 @@ internal sealed partial class TableMigrator
         // While the current period has no partition of its own (it lies before the cut), the old table takes its rows.
         if (defaultPartition is not null
             && final.Covers(partitions, current, PartitionPeriods.Add(final.Interval, current, 1))
-            && await store.CountAsync(final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false) == 0
-            && await DropEmptyDefaultAsync(final, final.QualifyPartition(defaultPartition.Name), cancellationToken).ConfigureAwait(false))
+            && await store.CountAsync(ManagedTable.QualifyPartition(defaultPartition), cancellationToken).ConfigureAwait(false) == 0
+            && await DropEmptyDefaultAsync(final, ManagedTable.QualifyPartition(defaultPartition), cancellationToken).ConfigureAwait(false))
         {
             progress?.Report(new ConversionProgress("drop default", moved, total));
         }
