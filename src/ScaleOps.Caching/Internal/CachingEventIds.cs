@@ -12,4 +12,5 @@ internal static class CachingEventIds
     public const int InvalidationsReplayed = 5007;
     public const int BackgroundRefreshFailed = 5008;
     public const int SweepFailed = 5009;
+    public const int RedisErrorReply = 5010;
 }

@@ -38,6 +38,10 @@ internal static partial class Log
         Message = "A timed-out factory of cache key {Key} (tenant {Tenant}) failed later; the stale value stays")]
     public static partial void BackgroundRefreshFailed(ILogger logger, Exception exception, string key, string tenant);
 
+    [LoggerMessage(EventId = CachingEventIds.RedisErrorReply, Level = LogLevel.Warning,
+        Message = "Redis refused a command on cache key {Key} (tenant {Tenant}); that call goes on without Redis (an error about one key, not an outage)")]
+    public static partial void RedisErrorReply(ILogger logger, Exception exception, string key, string tenant);
+
     [LoggerMessage(EventId = CachingEventIds.SweepFailed, Level = LogLevel.Error, Message = "The cache maintenance loop failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 }

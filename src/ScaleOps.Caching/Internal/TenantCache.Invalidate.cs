@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal;
@@ -190,6 +191,20 @@ internal sealed partial class TenantCache
             _redis.ReportFailure(ex.Message);
             return false;
         }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            // Not an outage, and replaying it would only fail again (holding every read off Redis meanwhile): the
+            // invalidation fails, naming what it could not remove.
+            var what = kind switch
+            {
+                BackplaneMessage.Key => $"key '{Shorten(subject)}'",
+                BackplaneMessage.Tag => $"tag '{Shorten(subject)}'",
+                _ => "every entry",
+            };
+            throw new InvalidOperationException(
+                $"Redis refused the removal of cache {what} of tenant {bucket.Tenant}: {ex.Message} "
+                + $"(another application may have written a key of its own under the cache's prefix '{_options.KeyPrefix}').", ex);
+        }
     }
 
     private void Enqueue(TenantBucket bucket, char kind, string subject)
@@ -225,7 +240,7 @@ internal sealed partial class TenantCache
         {
             foreach (var tenant in _pendingTenants.Keys)
             {
-                if (!await TryInvalidatePinnedAsync(db, tenant, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false))
+                if (!await TryReplayAsync(db, tenant, BackplaneMessage.TenantGeneration, "").ConfigureAwait(false))
                 {
                     return;
                 }
@@ -240,7 +255,7 @@ internal sealed partial class TenantCache
 
             while (_pending.TryPeek(out var message))
             {
-                if (!await TryInvalidatePinnedAsync(db, message.Tenant, message.Kind, message.Subject).ConfigureAwait(false))
+                if (!await TryReplayAsync(db, message.Tenant, message.Kind, message.Subject).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -257,6 +272,23 @@ internal sealed partial class TenantCache
             {
                 Log.InvalidationsReplayed(_logger, replayed);
             }
+        }
+    }
+
+    /// <summary>
+    /// Replays one queued invalidation: <see langword="false"/> when Redis failed (the queue waits). One Redis refuses
+    /// for its key (an error reply, which would fail on every retry) is logged and dropped, not retried for good.
+    /// </summary>
+    private async Task<bool> TryReplayAsync(IDatabase db, string tenant, char kind, string subject)
+    {
+        try
+        {
+            return await TryInvalidatePinnedAsync(db, tenant, kind, subject).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex) when (ex.InnerException is RedisServerException)
+        {
+            Log.RedisErrorReply(_logger, ex, subject, tenant);
+            return true;
         }
     }
 

@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal;
@@ -123,6 +124,11 @@ internal sealed partial class TenantCache
             OnRedisError(ex);
             return TenantBucket.UnknownGeneration;
         }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            OnErrorReply(ex, bucket, "(the tenant's generation)");
+            return TenantBucket.UnknownGeneration;
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -137,7 +143,12 @@ internal sealed partial class TenantCache
         catch (Exception ex) when (IsRedisFailure(ex))
         {
             OnRedisError(ex);
-            return new RedisRead<T>(default!, null, false, true);
+            return FailedRead<T>();
+        }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            OnErrorReply(ex, bucket, key); // a miss of this call (no lock: the value written after the factory replaces the key)
+            return FailedRead<T>();
         }
 
         return Decode<T>(stored, bucket, generation, key, localExpiration, keepMs, epoch);
@@ -248,6 +259,26 @@ internal sealed partial class TenantCache
             OnRedisError(ex);
             return false;
         }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            // A tag's index of the wrong type: the script stopped after its SET, so the value is in Redis but in no index
+            // (a removal by tag would miss it). Take it out again.
+            OnErrorReply(ex, bucket, key);
+            await DeleteQuietlyAsync(db, valueKey).ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    private async Task DeleteQuietlyAsync(IDatabase db, RedisKey valueKey)
+    {
+        try
+        {
+            await db.KeyDeleteAsync(valueKey).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            OnRedisError(ex);
+        }
     }
 
     private void OnRedisError(Exception ex)
@@ -256,5 +287,20 @@ internal sealed partial class TenantCache
         _metrics.Fallback("redis_error");
     }
 
-    private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
+    /// <summary>An error reply about one key (<c>WRONGTYPE</c>, a script error): that call only, the breaker stays closed.</summary>
+    private void OnErrorReply(Exception ex, TenantBucket bucket, string key)
+    {
+        Log.RedisErrorReply(_logger, ex, key, bucket.Tenant);
+        _metrics.Fallback("redis_error");
+    }
+
+    private static RedisRead<T> FailedRead<T>() => new(default!, null, false, true);
+
+    /// <summary>
+    /// Whether a Redis call failed because Redis cannot serve (connection, timeout, a server-wide error reply such as
+    /// LOADING or OOM): the breaker opens. An error reply about the command or its key is not one
+    /// (<see cref="RedisErrorReplies.IsAboutTheCommand"/>): each call site handles it for that call alone.
+    /// </summary>
+    private static bool IsRedisFailure(Exception ex) => ex is TimeoutException or ObjectDisposedException
+        || (ex is RedisException && !RedisErrorReplies.IsAboutTheCommand(ex));
 }

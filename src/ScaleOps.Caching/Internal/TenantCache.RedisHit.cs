@@ -174,6 +174,14 @@ internal sealed partial class TenantCache
                 cache.OnRedisError(ex);
                 return false;
             }
+            catch (Exception ex) when (ScaleOps.Internal.RedisErrorReplies.IsAboutTheCommand(ex))
+            {
+                // An error about this key only: the miss path runs the factory without reading it again, and its write
+                // replaces the key.
+                cache.OnErrorReply(ex, _bucket!, _key!);
+                preRead = new PreRead<T>(FailedRead<T>(), _generation, _epoch.All, _flightsBefore);
+                return false;
+            }
             finally
             {
                 _get = default;

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using Npgsql;
 using Polly.CircuitBreaker;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Resilience.CircuitBreakers;
@@ -26,7 +27,11 @@ public static class TransientFailures
     /// <see cref="IsTransient(Exception, CancellationToken)"/> where the token is known.
     /// </summary>
     /// <param name="exception">The failure.</param>
-    /// <returns><see langword="true"/> for connection failures, timeouts, overload and server shutdown.</returns>
+    /// <returns>
+    /// <see langword="true"/> for connection failures, timeouts, overload and server shutdown; of Redis error replies, only
+    /// those about the server as a whole (<c>LOADING</c>, <c>BUSY</c>, <c>MASTERDOWN</c>, <c>CLUSTERDOWN</c>,
+    /// <c>TRYAGAIN</c>, <c>READONLY</c>, <c>OOM</c>), never those about the command or its key (<c>WRONGTYPE</c>, script errors).
+    /// </returns>
     public static bool IsTransient(Exception exception) => exception switch
     {
         null => false,
@@ -35,12 +40,7 @@ public static class TransientFailures
         BrokenCircuitException => false,
         PostgresException pg => IsTransientSqlState(pg.SqlState),
         NpgsqlException npgsql => npgsql.IsTransient,
-        RedisServerException redis => redis.Message.StartsWith("LOADING", StringComparison.Ordinal)
-            || redis.Message.StartsWith("BUSY", StringComparison.Ordinal)
-            || redis.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
-            || redis.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-            || redis.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
-            || redis.Message.StartsWith("READONLY", StringComparison.Ordinal),
+        RedisServerException redis => RedisErrorReplies.IsServerWide(redis),
         RedisConnectionException or RedisTimeoutException => true,
         RedisException => false,
         HttpRequestException http => http.StatusCode is null or >= System.Net.HttpStatusCode.InternalServerError

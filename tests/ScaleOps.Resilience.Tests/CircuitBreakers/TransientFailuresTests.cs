@@ -137,4 +137,25 @@ public class TransientFailuresTests(PostgresDatabase database) : IClassFixture<P
         Assert.StartsWith("READONLY", readOnly.Message, StringComparison.Ordinal);
         Assert.True(TransientFailures.IsTransient(readOnly));
     }
+
+    [Fact]
+    public async Task A_redis_out_of_memory_reply_is_transient()
+    {
+        // maxmemory reached with the default noeviction policy: every write of every key is refused with OOM.
+        await using var redis = await PrivateRedisServer.StartAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        await admin.GetServer(redis.Endpoint).ConfigSetAsync("maxmemory", "1");
+        var oom = await Assert.ThrowsAsync<RedisServerException>(() => admin.GetDatabase().StringSetAsync("k", "v"));
+        Assert.StartsWith("OOM", oom.Message, StringComparison.Ordinal);
+        Assert.True(TransientFailures.IsTransient(oom));
+    }
+
+    [Fact]
+    public async Task A_redis_script_error_is_not_transient()
+    {
+        var endpoint = await TcpServer.RedisAsync();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(endpoint);
+        var failed = await Assert.ThrowsAsync<RedisServerException>(() => redis.GetDatabase().ScriptEvaluateAsync("return redis.error_reply('broken')"));
+        Assert.False(TransientFailures.IsTransient(failed), failed.Message);
+    }
 }

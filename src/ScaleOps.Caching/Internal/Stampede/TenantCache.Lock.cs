@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal;
@@ -37,9 +38,13 @@ internal sealed partial class TenantCache
             for (var attempt = 0; ; attempt++)
             {
                 // The caller has just missed in Redis; after a wait, look for the holder's value before competing again.
-                if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } found)
+                if (attempt > 0)
                 {
-                    return new Coordination<T>(found, null);
+                    var (found, failed) = await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                    if (found is not null || failed)
+                    {
+                        return new Coordination<T>(found, null); // failed: reported by the read (an outage, or an error about this key)
+                    }
                 }
 
                 if (await db.StringSetAsync(lockKey, token, _options.DistributedLockLease, When.NotExists).ConfigureAwait(false))
@@ -47,7 +52,7 @@ internal sealed partial class TenantCache
                     _redis.ReportSuccess();
 
                     // The holder may have written its value and released the lock between the read and the SET.
-                    if (attempt > 0 && await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false) is { } late)
+                    if (attempt > 0 && (await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false)).Found is { } late)
                     {
                         await ReleaseLockAsync(db, bucket, generation, key, token).ConfigureAwait(false);
                         return new Coordination<T>(late, null);
@@ -84,6 +89,11 @@ internal sealed partial class TenantCache
             _redis.ReportFailure(ex.Message);
             return default;
         }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            OnErrorReply(ex, bucket, key);
+            return default;
+        }
         finally
         {
             if (signal is not null)
@@ -97,21 +107,18 @@ internal sealed partial class TenantCache
     /// <summary>Waits registered for another instance's lock (tests check that none is left behind).</summary>
     internal int LockWaiterCount => _lockWaiters.Count;
 
-    private async Task<CacheResult<T>?> ReadFreshAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
+    /// <summary>The holder's value if Redis has it now; <c>Failed</c> when the read failed (the read reported why).</summary>
+    private async Task<(CacheResult<T>? Found, bool Failed)> ReadFreshAsync<T>(
+        IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
     {
         var read = await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
-        if (read.Failed)
+        if (read.Failed || !read.Fresh)
         {
-            throw new RedisException("Redis failed while waiting for another instance's value.");
-        }
-
-        if (!read.Fresh)
-        {
-            return null;
+            return (null, read.Failed);
         }
 
         _metrics.RedisHit();
-        return new CacheResult<T>(read.Value, CacheSource.Redis);
+        return (new CacheResult<T>(read.Value, CacheSource.Redis), false);
     }
 
     private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)
@@ -124,6 +131,10 @@ internal sealed partial class TenantCache
         {
             // The lease expires by itself.
             _redis.ReportFailure(ex.Message);
+        }
+        catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+        {
+            OnErrorReply(ex, bucket, key); // the lease expires by itself
         }
     }
 

@@ -1,0 +1,78 @@
+using System;
+using System.Threading.Tasks;
+using ScaleOps.Caching.Internal;
+using ScaleOps.Caching.Tests.Support;
+using StackExchange.Redis;
+
+namespace ScaleOps.Caching.Tests;
+
+/// <summary>
+/// Error replies about one key (another application wrote a hash where the cache keeps a value, or a string where it keeps
+/// a tag's index): not an outage. Only the call on that key misses or fails; Redis stays in use for every other call.
+/// </summary>
+public abstract partial class CacheSuite
+{
+    [Fact]
+    public async Task A_key_of_the_wrong_type_misses_that_call_and_leaves_Redis_on_for_every_tenant()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix);
+        var raw = await node.RawAsync();
+        var runs = new Counter();
+        using (node.As("other"))
+        {
+            await node.Cache.SetAsync("doc", "other's", RedisOnly);
+        }
+
+        await raw.HashSetAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc"), "field", "written by another app");
+        using (node.As("acme"))
+        {
+            Assert.False((await node.Cache.TryGetAsync<string>("doc")).HasValue);
+            var loaded = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "fresh"), RedisOnly);
+            Assert.Equal((CacheSource.Factory, "fresh"), (loaded.Source, loaded.Value));
+        }
+
+        var status = node.Cache.GetStatus();
+        Assert.True(status.RedisAvailable, $"an error reply about one key opened the breaker: {status.LastRedisError}");
+        using (node.As("other"))
+        {
+            var read = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "not used"), RedisOnly);
+            Assert.Equal((CacheSource.Redis, "other's"), (read.Source, read.Value));
+        }
+
+        using (node.As("acme"))
+        {
+            // The factory's value replaced the foreign one in Redis.
+            var again = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "not used"), RedisOnly);
+            Assert.Equal((CacheSource.Redis, "fresh"), (again.Source, again.Value));
+        }
+
+        Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task A_removal_by_a_tag_whose_index_is_of_the_wrong_type_fails_that_call_naming_the_tag_and_opens_no_breaker()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix);
+        var raw = await node.RawAsync();
+        var tenant = RedisKeys.TenantPrefix(prefix, "acme");
+        using var scope = node.As("acme");
+        await node.Cache.SetAsync("doc", "v", TenMinutes);
+        await raw.StringSetAsync(RedisKeys.Tag(tenant, 0, "docs"), "written by another app");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.RemoveByTagAsync("docs"));
+        Assert.Contains("'docs'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("WRONGTYPE", error.Message, StringComparison.Ordinal);
+        Assert.IsType<RedisServerException>(error.InnerException);
+
+        var status = node.Cache.GetStatus();
+        Assert.True(status.RedisAvailable, $"an error reply about one key opened the breaker: {status.LastRedisError}");
+        Assert.Equal(0, status.PendingInvalidations); // never replayed: it would fail again, and hold every read off Redis meanwhile
+
+        // A write carrying that tag cannot record itself in the index: it is not kept in Redis (nor is the value before it).
+        await node.Cache.SetAsync("doc", "tagged", new CacheEntryOptions { Tags = ["docs"] });
+        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(tenant, 0, "doc")));
+        Assert.True(node.Cache.GetStatus().RedisAvailable);
+    }
+}
