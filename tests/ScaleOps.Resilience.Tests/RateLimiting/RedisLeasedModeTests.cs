@@ -98,6 +98,73 @@ public class RedisLeasedModeTests
             "the swept pool's 4 unused tokens to be given back");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Unused_leased_tokens_are_given_back_when_the_host_shuts_down(bool disposeAsync)
+    {
+        // A lease of a minute: the tokens neither expire nor get swept while the test runs; only the shutdown gives them back.
+        var sp = await Instance(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromDays(1), null));
+            o.RateLimiting.LeaseSize = 5;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMinutes(1);
+        });
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(await TcpServer.RedisAsync());
+        var server = admin.GetServers().First();
+        var tenant = NewTenant();
+        try
+        {
+            var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+            (await limiter.AcquireAsync(tenant)).Dispose();
+            (await limiter.AcquireAsync(tenant)).Dispose(); // hot: leases 5, spends 1
+        }
+        finally
+        {
+            if (disposeAsync)
+            {
+                await sp.DisposeAsync();
+            }
+            else
+            {
+                sp.Dispose();
+            }
+        }
+
+        var key = server.Keys(pattern: $"{Prefix}*{tenant}*").Single();
+        var left = (double)await admin.GetDatabase().HashGetAsync(key, "1");
+        Assert.True(left > 7.9, $"the bucket held {left} tokens after the shutdown: 2 were spent, 4 leased ones were not given back");
+    }
+
+    [Fact]
+    public async Task A_shutdown_while_Redis_is_unreachable_does_not_wait_for_the_give_back()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync();
+        var sp = TestHost.Build(o =>
+        {
+            o.RateLimiting.Store = RateLimiterStore.Redis;
+            o.RedisConnectionString = redis.Endpoint + ",connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000";
+            o.RateLimiting.RedisKeyPrefix = Prefix;
+            o.Plan("default", (10, TimeSpan.FromDays(1), null));
+            o.RateLimiting.LeaseSize = 5;
+            o.RateLimiting.LeaseDuration = TimeSpan.FromMinutes(1);
+        });
+        var tenant = NewTenant();
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        Assert.True((await limiter.AcquireAsync(tenant)).IsAcquired);
+        Assert.True((await limiter.AcquireAsync(tenant)).IsAcquired); // leases 5
+        await redis.PauseAsync(); // the give-back is sent to a server that never answers
+        try
+        {
+            // Bounded by the client's timeout, not by the frozen server: the wait fails only if the dispose hangs.
+            await sp.DisposeAsync().AsTask().WaitAsync("the limiter's dispose with Redis frozen");
+        }
+        finally
+        {
+            await redis.ResumeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_larger_request_after_a_remembered_one_permit_rejection_gets_the_retry_after_of_its_own_permits()
     {

@@ -24,6 +24,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     /// <summary>How many batches in flight a request waits for before it makes its own round trip.</summary>
     private const int MaxBatchJoins = 3;
 
+    /// <summary>How long a dispose waits for Redis to take back the unspent leased tokens.</summary>
+    private static readonly TimeSpan GiveBackOnDispose = TimeSpan.FromSeconds(1);
+
     private readonly PlanCatalog _plans;
     private readonly RedisConnection _redis;
     private readonly CircuitBreakerRegistry _breakers;
@@ -224,22 +227,64 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
 
     /// <summary>
     /// Marks the limiter disposed: later calls throw <see cref="ObjectDisposedException"/>, as the built-in limiters do;
-    /// requests waiting for a batch in flight get a failed lease now.
+    /// requests waiting for a batch in flight get a failed lease now. The leased tokens not spent are given back to their
+    /// tenants' buckets (a host shutting down would otherwise keep them from the other instances until the bucket
+    /// refills), waiting at most <see cref="GiveBackOnDispose"/> for Redis.
     /// </summary>
     protected override void Dispose(bool disposing)
     {
+        if (Stop() is { } givingBack)
+        {
+            try
+            {
+                givingBack.Wait(GiveBackOnDispose);
+            }
+            catch (AggregateException)
+            {
+                // Never thrown (every failure is an outcome); the tokens are lost, as when Redis is down.
+            }
+        }
+    }
+
+    /// <inheritdoc cref="Dispose(bool)"/>
+    protected override async ValueTask DisposeAsyncCore()
+    {
+        if (Stop() is { } givingBack)
+        {
+            try
+            {
+                await givingBack.WaitAsync(GiveBackOnDispose).ConfigureAwait(false); // real time, as the client's own timeout
+            }
+            catch (TimeoutException)
+            {
+                // Redis did not answer in time: the tokens are lost, as when it is down.
+            }
+        }
+    }
+
+    /// <summary>Disposes once; the give-back of every pool's unspent tokens, or <see langword="null"/> (nothing to give or already disposed).</summary>
+    private Task? Stop()
+    {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            return;
+            return null;
         }
 
-        foreach (var pool in _pools.Values)
+        var givingBack = new System.Collections.Generic.List<Task>();
+        var redisUp = !_breakers.IsBroken(CircuitBreakerNames.Redis); // down: no round trip to wait for
+        foreach (var pair in _pools)
         {
-            pool.Abandon();
+            pair.Value.Abandon();
+            if (redisUp && pair.Value.TakeUnused() is ({ } plan, > 0 and var tokens))
+            {
+                givingBack.Add(CallDirectAsync(
+                    new ScriptCall(_redis, KeysOf(pair.Key, plan), plan.ScriptArguments(0, 0, tokens)), CancellationToken.None).AsTask());
+            }
         }
 
         _pools.Clear();
         _fallback.Dispose();
+        return givingBack.Count == 0 ? null : Task.WhenAll(givingBack);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
