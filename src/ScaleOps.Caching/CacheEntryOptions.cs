@@ -20,7 +20,10 @@ public sealed class CacheEntryOptions
     /// <value>Default <see cref="CachingOptions.NegativeExpiration"/>.</value>
     public TimeSpan? NegativeExpiration { get; init; }
 
-    /// <summary>At most how long the in-process copy is kept before Redis is asked again.</summary>
+    /// <summary>
+    /// At most how long the in-process copy is kept before Redis is asked again. Stored with the value, so it also bounds
+    /// the copies that other instances (and reads without options, <c>TryGetAsync</c>) keep of the value read from Redis.
+    /// </summary>
     /// <value>Default <see langword="null"/>: as long as <see cref="Expiration"/>.</value>
     public TimeSpan? LocalExpiration { get; init; }
 

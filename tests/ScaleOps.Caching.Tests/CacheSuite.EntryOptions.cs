@@ -97,4 +97,32 @@ public abstract partial class CacheSuite
         }, TenMinutes);
         Assert.Equal((CacheSource.Stale, "good", false), (stale.Source, stale.Value, given[0]));
     }
+
+    [Fact]
+    public async Task A_read_without_options_keeps_a_Redis_value_in_memory_no_longer_than_its_writer_allowed()
+    {
+        var prefix = Prefix();
+        var time = new FakeTimeProvider();
+        await using var writer = Node(prefix, time: time);
+        await using var reader = Node(prefix, time: time);
+        var brief = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), LocalExpiration = TimeSpan.FromSeconds(1) };
+        using (writer.As("acme"))
+        {
+            await writer.Cache.SetAsync("k", "v", brief);
+            await writer.Cache.SetAsync("never-in-memory", "v", RedisOnly);
+        }
+
+        using var scope = reader.As("acme");
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.TryGetAsync<string>("k")).Source);
+        Assert.Equal(CacheSource.Memory, (await reader.Cache.TryGetAsync<string>("k")).Source);
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.TryGetAsync<string>("k")).Source);
+
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.TryGetAsync<string>("never-in-memory")).Source);
+        Assert.False(reader.InMemory("acme", "never-in-memory"));
+
+        // A read that passes options of its own keeps the shorter of its and the writer's.
+        Assert.Equal(CacheSource.Redis, (await reader.Cache.GetOrSetEntryAsync("never-in-memory", _ => ValueTask.FromResult("x"), TenMinutes)).Source);
+        Assert.False(reader.InMemory("acme", "never-in-memory"));
+    }
 }

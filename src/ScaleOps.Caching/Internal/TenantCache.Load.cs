@@ -267,7 +267,10 @@ internal sealed partial class TenantCache
             return null;
         }
 
-        var writer = new PayloadWriter();
+        // The memory lifetime travels with the value when it is shorter than the expiration, so that reads without
+        // options (TryGetAsync) on every instance keep the value in memory no longer than its writer allowed.
+        var localMs = settings.LocalExpiration is { } local && local < duration ? Ms(local) : Payload.NoLocalExpiration;
+        var writer = new PayloadWriter(localMs == Payload.NoLocalExpiration ? Payload.HeaderSize : Payload.LocalHeaderSize);
         if (settings.Tags is { } tags)
         {
             Payload.WriteTags(writer, tags);
@@ -295,7 +298,7 @@ internal sealed partial class TenantCache
             }
         }
 
-        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds);
+        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds, localMs);
         return writer;
     }
 

@@ -166,7 +166,7 @@ internal sealed partial class TenantCache
             return default;
         }
 
-        if (!Payload.TryRead(((ReadOnlyMemory<byte>)stored).Span, out var isNull, out var freshUntilMs, out var tags, out var body))
+        if (!Payload.TryRead(((ReadOnlyMemory<byte>)stored).Span, out var isNull, out var freshUntilMs, out var writerLocalMs, out var tags, out var body))
         {
             Log.UnreadablePayload(_logger, null, key, bucket.Tenant, typeof(T).Name);
             return default;
@@ -196,6 +196,10 @@ internal sealed partial class TenantCache
 
         var fresh = remainingMs > 0;
         var localMs = localExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
+        if (writerLocalMs != Payload.NoLocalExpiration && writerLocalMs < localMs)
+        {
+            localMs = writerLocalMs; // the writer's memory lifetime, stored with the value, bounds every reader's
+        }
         if (fresh && localMs <= 0)
         {
             // Fresh in Redis, not kept in memory: no entry needed.

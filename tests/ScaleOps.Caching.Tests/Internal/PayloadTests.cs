@@ -15,11 +15,27 @@ public class PayloadTests
         new SystemTextJsonCacheSerializer().Serialize(new[] { 1, 2, 3 }, writer);
         Payload.WriteHeader(writer.Header, isNull: false, hasTags: true, freshUntilUnixMs: 1234567890123);
 
-        Assert.True(Payload.TryRead(writer.WrittenMemory.Span, out var isNull, out var freshUntil, out var tags, out var body));
+        Assert.True(Payload.TryRead(writer.WrittenMemory.Span, out var isNull, out var freshUntil, out var localMs, out var tags, out var body));
+        Assert.Equal(Payload.NoLocalExpiration, localMs);
         Assert.False(isNull);
         Assert.Equal(1234567890123, freshUntil);
         Assert.Equal(["docs", "ünïcode", ""], tags!);
         Assert.Equal([1, 2, 3], new SystemTextJsonCacheSerializer().Deserialize<int[]>(body));
+    }
+
+    [Fact]
+    public void A_payload_with_a_memory_lifetime_round_trips_it_in_a_version_2_header()
+    {
+        var writer = new PayloadWriter(Payload.LocalHeaderSize);
+        Payload.WriteTags(writer, ["docs"]);
+        new SystemTextJsonCacheSerializer().Serialize("v", writer);
+        Payload.WriteHeader(writer.Header, isNull: false, hasTags: true, freshUntilUnixMs: 1234567890123, localMs: 1500);
+
+        Assert.Equal(2, writer.WrittenMemory.Span[0]);
+        Assert.True(Payload.TryRead(writer.WrittenMemory.Span, out _, out var freshUntil, out var localMs, out var tags, out var body));
+        Assert.Equal((1234567890123, 1500, "docs"), (freshUntil, localMs, tags![0]));
+        Assert.Equal("v", new SystemTextJsonCacheSerializer().Deserialize<string>(body));
+        Assert.False(Payload.TryRead(writer.WrittenMemory.Span[..16], out _, out _, out _, out _, out _)); // a truncated version 2 header
     }
 
     [Theory]
@@ -28,7 +44,7 @@ public class PayloadTests
     [InlineData(new byte[] { 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0 })]
     [InlineData(new byte[] { (byte)'{', (byte)'"', (byte)'a', (byte)'"' })]
     public void Foreign_or_truncated_bytes_are_rejected(byte[] data) =>
-        Assert.False(Payload.TryRead(data, out _, out _, out _, out _));
+        Assert.False(Payload.TryRead(data, out _, out _, out _, out _, out _));
 
     [Fact]
     public void A_backplane_message_round_trips_even_with_separators_in_the_key()
