@@ -75,4 +75,34 @@ public abstract partial class CacheSuite
         Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(tenant, 0, "doc")));
         Assert.True(node.Cache.GetStatus().RedisAvailable);
     }
+
+    [Fact]
+    public async Task A_tenant_generation_key_holding_no_number_makes_that_tenant_skip_Redis_and_throws_nothing()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix);
+        var raw = await node.RawAsync();
+        var runs = new Counter();
+        using (node.As("other"))
+        {
+            await node.Cache.SetAsync("doc", "other's", RedisOnly);
+        }
+
+        await raw.StringSetAsync(RedisKeys.Generation(RedisKeys.TenantPrefix(prefix, "acme")), "written by another app");
+        using (node.As("acme"))
+        {
+            var loaded = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "fresh"), RedisOnly);
+            Assert.Equal((CacheSource.Factory, "fresh"), (loaded.Source, loaded.Value));
+            Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+        }
+
+        Assert.True(node.Cache.GetStatus().RedisAvailable);
+        using (node.As("other"))
+        {
+            var read = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "not used"), RedisOnly);
+            Assert.Equal((CacheSource.Redis, "other's"), (read.Source, read.Value));
+        }
+
+        Assert.Equal(1, runs.Value);
+    }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.IO;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.Backplane;
@@ -113,9 +114,19 @@ internal sealed partial class TenantCache
 
         try
         {
-            var value = await db.StringGetAsync(RedisKeys.Generation(bucket.RedisPrefix)).ConfigureAwait(false);
+            var key = RedisKeys.Generation(bucket.RedisPrefix);
+            var value = await db.StringGetAsync(key).ConfigureAwait(false);
             _redis.ReportSuccess();
-            var generation = value.IsNull ? 0 : long.Parse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture);
+            long generation = 0;
+            if (!value.IsNull && !long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out generation))
+            {
+                // Not a number the cache wrote (another application's value at its key): this tenant skips Redis, as
+                // after an error reply about one key, until the key is removed or holds a generation again.
+                OnErrorReply(new InvalidDataException($"Redis key '{key}' holds {Quoted(value)}, not a tenant generation number; the tenant's "
+                    + "calls skip Redis until it is deleted."), bucket, "(the tenant's generation)");
+                return TenantBucket.UnknownGeneration;
+            }
+
             _memory.AdvanceGeneration(bucket, generation);
             return bucket.Generation;
         }
@@ -296,6 +307,12 @@ internal sealed partial class TenantCache
     {
         Log.RedisErrorReply(_logger, ex, key, bucket.Tenant);
         _metrics.Fallback("redis_error");
+    }
+
+    private static string Quoted(RedisValue value)
+    {
+        var text = value.ToString();
+        return text.Length <= 40 ? $"'{text}'" : $"'{text[..40]}...' ({text.Length} characters)";
     }
 
     private static RedisRead<T> FailedRead<T>() => new(default!, null, false, true);
