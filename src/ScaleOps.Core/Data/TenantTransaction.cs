@@ -13,8 +13,6 @@ namespace ScaleOps.Data;
 /// </summary>
 public sealed class TenantTransaction : IAsyncDisposable
 {
-    private bool _completed;
-
     /// <summary>Wraps an open connection and its begun transaction. Implementations of <see cref="ITenantDataSource"/> call this.</summary>
     /// <param name="connection">The open connection; this object owns it.</param>
     /// <param name="transaction">The transaction on <paramref name="connection"/>, with the tenant context already set.</param>
@@ -58,35 +56,31 @@ public sealed class TenantTransaction : IAsyncDisposable
     /// <summary>Commits.</summary>
     /// <param name="cancellationToken">Cancels the commit.</param>
     /// <returns>A task.</returns>
-    public async Task CommitAsync(CancellationToken cancellationToken = default)
-    {
-        await Transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        _completed = true;
-    }
+    public Task CommitAsync(CancellationToken cancellationToken = default) => Transaction.CommitAsync(cancellationToken);
 
     /// <summary>Rolls back.</summary>
     /// <param name="cancellationToken">Cancels the rollback.</param>
     /// <returns>A task.</returns>
-    public async Task RollbackAsync(CancellationToken cancellationToken = default)
-    {
-        await Transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-        _completed = true;
-    }
+    public Task RollbackAsync(CancellationToken cancellationToken = default) => Transaction.RollbackAsync(cancellationToken);
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Rolls back unless the transaction has ended (committed, rolled back, or failed at its commit, through this object or
+    /// through <see cref="Transaction"/> itself), then returns the connection to the pool.
+    /// </summary>
+    /// <returns>A task.</returns>
+    /// <remarks>
+    /// Npgsql's own dispose rolls back only a transaction that is still open. Rolling back an ended one throws
+    /// ("This NpgsqlTransaction has completed"), which hid the error of a failed commit (a deferred constraint, a
+    /// serialization failure) and failed the dispose after a commit made through <see cref="Transaction"/>.
+    /// </remarks>
     public async ValueTask DisposeAsync()
     {
         try
         {
-            if (!_completed && Connection.State == System.Data.ConnectionState.Open)
-            {
-                _completed = true;
-                await Transaction.RollbackAsync().ConfigureAwait(false);
-            }
+            await Transaction.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
-            await Transaction.DisposeAsync().ConfigureAwait(false);
             await Connection.DisposeAsync().ConfigureAwait(false);
         }
     }
