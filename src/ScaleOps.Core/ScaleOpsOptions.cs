@@ -25,7 +25,10 @@ public sealed class ScaleOpsOptions
     public string ConnectionStringName { get; set; } = "Postgres";
 
     /// <summary>The PostgreSQL schema that holds the packages' own tables (jobs, migrations, audit...).</summary>
-    /// <value>Default <c>scaleops</c>. 1 to 63 bytes of UTF-8, no NUL character. It is always quoted.</value>
+    /// <value>
+    /// Default <c>scaleops</c>. 1 to 63 bytes of UTF-8, no NUL character or unpaired surrogate, not starting with <c>pg_</c>
+    /// (PostgreSQL reserves it). It is always quoted.
+    /// </value>
     public string Schema { get; set; } = "scaleops";
 
     /// <summary>Whether the packages' schema migrations are applied when the host starts.</summary>

@@ -64,6 +64,28 @@ public class ScaleOpsOptionsTests(PostgresDatabase database) : IClassFixture<Pos
         Assert.Contains("ScaleOps:Schema is invalid", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("s", "unpaired surrogate")]
+    [InlineData("pg_scaleops", "pg_")]
+    [InlineData("pg_temp", "pg_")]
+    public async Task A_schema_postgres_cannot_create_fails_the_start_naming_the_setting(string schema, string expected)
+    {
+        if (expected == "unpaired surrogate")
+        {
+            schema += (char)0xD800; // built here: xunit's theory data would turn a lone surrogate into U+FFFD
+        }
+
+        // Both passed validation: the start then failed inside the migration runner, with Npgsql's EncoderFallbackException
+        // or PostgreSQL's 42939 'unacceptable schema name', neither naming the setting.
+        var message = await StartFailure(new()
+        {
+            ["ScaleOps:ConnectionString"] = database.ConnectionString,
+            ["ScaleOps:Schema"] = schema,
+        });
+        Assert.Contains("ScaleOps:Schema is invalid", message, StringComparison.Ordinal);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Unknown_settings_fail_the_start_and_every_error_is_reported_at_once()
     {

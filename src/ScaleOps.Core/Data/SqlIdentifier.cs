@@ -8,7 +8,7 @@ namespace ScaleOps.Data;
 /// them as parameters. Every ScaleOps package that writes SQL quotes identifiers through this class, once, at start-up.
 /// </summary>
 /// <remarks>
-/// A valid identifier is 1 to <see cref="MaxBytes"/> bytes of UTF-8 with no NUL character. Longer names are rejected
+/// A valid identifier is 1 to <see cref="MaxBytes"/> bytes of UTF-8 with no NUL character and no unpaired surrogate. Longer names are rejected
 /// rather than silently truncated by PostgreSQL (two long names could otherwise become the same table). Quoting
 /// keeps case and every other character: <c>Orders</c> and <c>orders</c> are two names.
 /// </remarks>
@@ -32,6 +32,19 @@ public static class SqlIdentifier
             return "an identifier cannot contain a NUL character.";
         }
 
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsHighSurrogate(name[i]) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(name[i]))
+            {
+                // No UTF-8 form: Npgsql's encoder would refuse the statement, naming neither the identifier nor the rule.
+                return $"an identifier cannot contain an unpaired surrogate (U+{(int)name[i]:X4} at index {i}); it has no UTF-8 form.";
+            }
+        }
+
         var bytes = Encoding.UTF8.GetByteCount(name);
         if (bytes > MaxBytes)
         {
@@ -44,7 +57,9 @@ public static class SqlIdentifier
     /// <summary>Quotes one identifier: <c>my "table"</c> becomes <c>"my ""table"""</c>.</summary>
     /// <param name="name">The identifier.</param>
     /// <returns>The quoted identifier, safe to splice into SQL.</returns>
-    /// <exception cref="ArgumentException">The name is empty, contains NUL or is longer than <see cref="MaxBytes"/> bytes.</exception>
+    /// <exception cref="ArgumentException">
+    /// The name is empty, contains NUL or an unpaired surrogate, or is longer than <see cref="MaxBytes"/> bytes.
+    /// </exception>
     public static string Quote(string name)
     {
         var error = Validate(name);

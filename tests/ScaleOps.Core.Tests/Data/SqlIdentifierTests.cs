@@ -68,6 +68,28 @@ public class SqlIdentifierTests(PostgresDatabase database) : IClassFixture<Postg
     }
 
     [Fact]
+    public async Task Rejects_unpaired_surrogates_which_have_no_utf8_form()
+    {
+        // Validate counted the replacement character's 3 bytes and passed; the statement then failed in Npgsql's encoder
+        // with an EncoderFallbackException that names neither the identifier nor the rule. (Built in code: xunit's theory
+        // data would turn a lone surrogate into U+FFFD.)
+        foreach (var (name, expected) in new[]
+        {
+            ("t" + (char)0xD800 + "x", "U+D800 at index 1"),
+            ("t" + (char)0xDC00, "U+DC00 at index 1"),
+            (string.Concat((char)0xDBFF, (char)0xDBFF, (char)0xDC00), "U+DBFF at index 0"),
+        })
+        {
+            var ex = Assert.Throws<ArgumentException>(() => SqlIdentifier.Quote(name));
+            Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+            Assert.Contains("unpaired surrogate", SqlIdentifier.Validate(name), StringComparison.Ordinal);
+        }
+
+        // A well-formed pair is one code point of 4 bytes and round-trips.
+        await Quoted_names_round_trip_through_postgres_unchanged("t\U0001F600x");
+    }
+
+    [Fact]
     public void Rejects_names_that_postgres_would_truncate()
     {
         var ex = Assert.Throws<ArgumentException>(() => SqlIdentifier.Quote(new string('x', 64)));

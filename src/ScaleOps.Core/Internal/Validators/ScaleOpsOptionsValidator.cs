@@ -35,6 +35,12 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
         }
 
         var schemaError = SqlIdentifier.Validate(options.Schema);
+        if (schemaError is null && options.Schema.StartsWith("pg_", StringComparison.Ordinal))
+        {
+            // PostgreSQL reserves the prefix for system schemas: CREATE SCHEMA fails with 42939 (pg_temp, pg_catalog...).
+            schemaError = "names starting with 'pg_' are reserved by PostgreSQL for system schemas.";
+        }
+
         if (schemaError is not null)
         {
             errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.Schema)} is invalid: {schemaError}");
