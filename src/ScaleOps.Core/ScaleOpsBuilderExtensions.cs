@@ -42,6 +42,7 @@ public static class ScaleOpsBuilderExtensions
     /// <paramref name="component"/>. They are applied once, in version order, under an advisory lock.
     /// Registering the same component twice is harmless.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="component"/> is already registered with other scripts.</exception>
     /// <param name="builder">The ScaleOps builder.</param>
     /// <param name="component">A stable name for the package's schema, for example <c>jobs</c>.</param>
     /// <param name="assembly">The assembly that embeds the scripts.</param>
@@ -51,12 +52,19 @@ public static class ScaleOpsBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var set = MigrationSet.FromAssembly(component, assembly, resourcePrefix);
-        var exists = builder.Services.Any(d => d.ServiceType == typeof(MigrationSet)
-            && d.ImplementationInstance is MigrationSet s
-            && string.Equals(s.Component, set.Component, StringComparison.Ordinal));
-        if (!exists)
+        var registered = builder.Services
+            .Select(d => d.ServiceType == typeof(MigrationSet) ? d.ImplementationInstance as MigrationSet : null)
+            .FirstOrDefault(s => s is not null && string.Equals(s.Component, set.Component, StringComparison.Ordinal));
+        if (registered is null)
         {
             builder.Services.AddSingleton(set);
+        }
+        else if (!registered.HasSameScripts(set))
+        {
+            // Only one set per component is applied: another one would be dropped without a word.
+            throw new ArgumentException(
+                $"The migration component '{component}' is already registered with other scripts ({registered.Source}); "
+                + $"the scripts of {set.Source} need a component name of their own.", nameof(component));
         }
 
         return builder;

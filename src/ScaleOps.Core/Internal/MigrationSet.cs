@@ -19,13 +19,21 @@ internal sealed class MigrationSet
     /// <summary>The placeholder replaced by the quoted ScaleOps schema in every script.</summary>
     public const string SchemaPlaceholder = "{{schema}}";
 
-    public MigrationSet(string component, IReadOnlyList<MigrationScript> scripts)
+    public MigrationSet(string component, IReadOnlyList<MigrationScript> scripts, string? source = null)
     {
         Component = component;
         Scripts = scripts;
+        Source = source ?? component;
     }
 
     public string Component { get; }
+
+    /// <summary>Where the scripts come from (assembly and resource prefix), for messages.</summary>
+    public string Source { get; }
+
+    /// <summary>Whether both sets hold the same scripts (versions, names and checksums).</summary>
+    public bool HasSameScripts(MigrationSet other) =>
+        Scripts.Count == other.Scripts.Count && Scripts.Zip(other.Scripts).All(p => p.First == p.Second);
 
     public IReadOnlyList<MigrationScript> Scripts { get; }
 
@@ -66,6 +74,6 @@ internal sealed class MigrationSet
             throw new MigrationException($"Component '{component}' has no migrations under the resource prefix '{resourcePrefix}' in {assembly.GetName().Name}.");
         }
 
-        return new MigrationSet(component, [.. scripts.OrderBy(s => s.Version)]);
+        return new MigrationSet(component, [.. scripts.OrderBy(s => s.Version)], $"{assembly.GetName().Name} '{resourcePrefix}'");
     }
 }

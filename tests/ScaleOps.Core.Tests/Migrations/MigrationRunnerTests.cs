@@ -136,6 +136,23 @@ public class MigrationRunnerTests(PostgresDatabase database) : IClassFixture<Pos
     }
 
     [Fact]
+    public void Other_scripts_under_a_registered_component_name_are_refused()
+    {
+        // The second set was dropped without a word: its tables were never created, and nothing said why.
+        var services = new ServiceCollection();
+        var builder = services.AddScaleOps(o => o.ConnectionString = database.ConnectionString);
+        var assembly = typeof(MigrationRunnerTests).Assembly;
+        builder.AddMigrations("alpha", assembly, "TestMigrations.Alpha/");
+        builder.AddMigrations("alpha", assembly, "TestMigrations.Alpha/"); // the same scripts again: harmless
+
+        var ex = Assert.Throws<ArgumentException>(() => builder.AddMigrations("alpha", assembly, "TestMigrations.Beta/"));
+        Assert.Contains("'alpha'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("TestMigrations.Beta/", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("TestMigrations.Alpha/", ex.Message, StringComparison.Ordinal);
+        Assert.Single(services, d => d.ServiceType == typeof(MigrationSet));
+    }
+
+    [Fact]
     public void Badly_named_resources_are_rejected()
     {
         var ex = Assert.Throws<MigrationException>(() => MigrationSet.FromAssembly("x", typeof(MigrationRunnerTests).Assembly, "TestMigrations.None/"));
