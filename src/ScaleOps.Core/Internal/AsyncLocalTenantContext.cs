@@ -25,9 +25,50 @@ internal sealed class AsyncLocalTenantContext : ITenantContext
             throw new ArgumentException("default(TenantId) is not a tenant.", nameof(tenant));
         }
 
-        var frame = new TenantFrame(tenant, userId, roles is null ? [] : [.. roles], Current.Value);
+        // The user and roles reach PostgreSQL as text (ScaleOps.Rls sends them with every tenant batch): refuse here, naming
+        // them, what PostgreSQL or Npgsql's encoder would refuse later without saying which value it was.
+        if (userId is not null && TextProblem(userId) is { } userProblem)
+        {
+            throw new ArgumentException($"Invalid user id: {userProblem}", nameof(userId));
+        }
+
+        string[] copied = roles is null ? [] : [.. roles];
+        for (var i = 0; i < copied.Length; i++)
+        {
+            var problem = copied[i] is null ? $"roles[{i}] is null." : TextProblem(copied[i]) is { } text ? $"roles[{i}]: {text}" : null;
+            if (problem is not null)
+            {
+                throw new ArgumentException($"Invalid role: {problem}", nameof(roles));
+            }
+        }
+
+        var frame = new TenantFrame(tenant, userId, copied, Current.Value);
         Current.Value = frame;
         return new TenantScope(frame);
+    }
+
+    /// <summary>Why PostgreSQL text cannot hold <paramref name="value"/> (a NUL, an unpaired surrogate), or null.</summary>
+    private static string? TextProblem(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (c == '\0')
+            {
+                return $"it contains a NUL character at index {i}, which PostgreSQL text cannot hold.";
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return $"it contains an unpaired surrogate U+{(int)c:X4} at index {i}, which has no UTF-8 form.";
+            }
+        }
+
+        return null;
     }
 
     internal static void End(TenantFrame frame)

@@ -24,8 +24,9 @@ public interface ITenantContext
 
     /// <summary>Begins a scope in which <paramref name="tenant"/> is the ambient tenant; dispose it to restore the outer scope.</summary>
     /// <param name="tenant">The tenant; <c>default(TenantId)</c> is rejected.</param>
-    /// <param name="userId">An optional user id.</param>
-    /// <param name="roles">Optional roles.</param>
+    /// <param name="userId">An optional user id; no NUL character or unpaired surrogate (it is sent to PostgreSQL as text).</param>
+    /// <param name="roles">Optional roles; none null, none with a NUL character or an unpaired surrogate.</param>
     /// <returns>The scope.</returns>
+    /// <exception cref="System.ArgumentException">The tenant is <c>default(TenantId)</c>, or the user id or a role is invalid; the message names it.</exception>
     TenantScope BeginScope(TenantId tenant, string? userId = null, IReadOnlyList<string>? roles = null);
 }

@@ -53,6 +53,34 @@ public class TenantContextTests
     }
 
     [Fact]
+    public void A_user_id_or_role_that_postgresql_text_cannot_hold_is_rejected_naming_it()
+    {
+        // They are sent to PostgreSQL as text (ScaleOps.Rls's context): a NUL failed the tenant's first statement with
+        // 22021 and an unpaired surrogate in Npgsql's encoder, naming neither the user nor the role; a null role was
+        // sent as NULL in the array. Built in code: a lone surrogate in xunit theory data turns into U+FFFD.
+        var tenant = new TenantId("acme");
+        var cases = new (Action Begin, string Expected)[]
+        {
+            (() => _context.BeginScope(tenant, "al\0ice"), "userId"),
+            (() => _context.BeginScope(tenant, "al" + (char)0xD800 + "ice"), "U+D800"),
+            (() => _context.BeginScope(tenant, null, ["reader", "ad\0min"]), "roles[1]"),
+            (() => _context.BeginScope(tenant, null, ["reader", (char)0xDC00 + "x"]), "U+DC00"),
+            (() => _context.BeginScope(tenant, null, ["reader", null!]), "roles[1] is null"),
+        };
+        foreach (var (begin, expected) in cases)
+        {
+            var ex = Assert.Throws<ArgumentException>(begin);
+            Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+            Assert.Null(_context.Tenant);
+        }
+
+        using (_context.BeginScope(tenant, "usér-\U0001F600", ["ré,le \"quoted\""]))
+        {
+            Assert.Equal("usér-\U0001F600", _context.UserId);
+        }
+    }
+
+    [Fact]
     public void Default_tenant_is_rejected()
     {
         var ex = Assert.Throws<ArgumentException>(() => _context.BeginScope(default));
