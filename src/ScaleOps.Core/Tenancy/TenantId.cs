@@ -10,8 +10,9 @@ namespace ScaleOps.Tenancy;
 /// </summary>
 /// <remarks>
 /// The rules: 1 to <see cref="MaxLength"/> UTF-16 characters; no control characters, no format characters (zero-width
-/// and bidirectional marks), no line or paragraph separators, no unpaired surrogates, no private-use or unassigned code
-/// points; no leading or trailing white space. Comparison is ordinal and case-sensitive: <c>Acme</c> and <c>acme</c> are
+/// and bidirectional marks), no other invisible (default-ignorable) code points such as variation selectors, the
+/// combining grapheme joiner or Hangul fillers, no line or paragraph separators, no unpaired surrogates, no private-use or
+/// unassigned code points; no leading or trailing white space. Comparison is ordinal and case-sensitive: <c>Acme</c> and <c>acme</c> are
 /// two tenants. Any other Unicode letter, digit, symbol or punctuation is allowed; quotes and SQL keywords are harmless
 /// because ScaleOps only ever sends a tenant id as a parameter. <c>default(TenantId)</c> is not a valid tenant:
 /// reading its <see cref="Value"/> throws.
@@ -75,10 +76,16 @@ public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>, I
 
             if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
             {
-                var category = CharUnicodeInfo.GetUnicodeCategory(char.ConvertToUtf32(c, value[i + 1]));
+                var codePoint = char.ConvertToUtf32(c, value[i + 1]);
+                var category = CharUnicodeInfo.GetUnicodeCategory(codePoint);
                 if (IsForbidden(category))
                 {
-                    return $"it contains the code point U+{char.ConvertToUtf32(c, value[i + 1]):X4} ({category}) at index {i}.";
+                    return $"it contains the code point U+{codePoint:X4} ({category}) at index {i}.";
+                }
+
+                if (IsInvisible(codePoint))
+                {
+                    return Invisible(codePoint, i);
                 }
 
                 i++;
@@ -89,6 +96,11 @@ public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>, I
             if (IsForbidden(cat) || cat == UnicodeCategory.Surrogate)
             {
                 return $"it contains the character U+{(int)c:X4} ({cat}) at index {i}.";
+            }
+
+            if (IsInvisible(c))
+            {
+                return Invisible(c, i);
             }
         }
 
@@ -101,6 +113,19 @@ public readonly struct TenantId : IEquatable<TenantId>, IComparable<TenantId>, I
         or UnicodeCategory.ParagraphSeparator
         or UnicodeCategory.PrivateUse
         or UnicodeCategory.OtherNotAssigned;
+
+    /// <summary>
+    /// The default-ignorable code points (Unicode's Default_Ignorable_Code_Point) that are not format or unassigned
+    /// characters: they render as nothing, so <c>acme</c> followed by one displays as <c>acme</c>.
+    /// </summary>
+    private static bool IsInvisible(int codePoint) => codePoint is 0x034F // combining grapheme joiner
+        or >= 0x115F and <= 0x1160 or 0x3164 or 0xFFA0 // Hangul fillers
+        or >= 0x17B4 and <= 0x17B5 // Khmer inherent vowels
+        or >= 0x180B and <= 0x180D or 0x180F // Mongolian free variation selectors
+        or >= 0xFE00 and <= 0xFE0F or >= 0xE0100 and <= 0xE01EF; // variation selectors
+
+    private static string Invisible(int codePoint, int index) =>
+        $"it contains the invisible code point U+{codePoint:X4} at index {index} (default-ignorable: it renders as nothing, so the id would look like another).";
 
     /// <summary>Parses a tenant id.</summary>
     /// <param name="s">The text.</param>

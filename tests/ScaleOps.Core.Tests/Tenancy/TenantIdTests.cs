@@ -48,6 +48,25 @@ public class TenantIdTests
         Assert.Throws<ArgumentException>(() => new TenantId("me" + (char)0xDC00));
     }
 
+    [Theory]
+    [InlineData("ac\u034Fme", "U+034F")]
+    [InlineData("\u3164", "U+3164")]
+    [InlineData("ac\u115Fme", "U+115F")]
+    [InlineData("acme\uFE0F", "U+FE0F")]
+    [InlineData("ac\u180Bme", "U+180B")]
+    [InlineData("acme\uFFA0", "U+FFA0")]
+    [InlineData("acme\U000E0100", "U+E0100")]
+    public void Rejects_invisible_characters_that_make_a_lookalike_of_another_tenant(string value, string expected)
+    {
+        // Default-ignorable code points render as nothing, like the zero-width marks already refused: 'acme' followed by
+        // a combining grapheme joiner or a variation selector was accepted as a second tenant that displays as 'acme',
+        // and a Hangul filler alone as a tenant that displays as blank.
+        var ex = Assert.Throws<ArgumentException>(() => new TenantId(value));
+        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("invisible", ex.Message, StringComparison.Ordinal);
+        Assert.False(TenantId.TryParse(value, out _));
+    }
+
     [Fact]
     public void Rejects_over_long_identifiers()
     {
