@@ -4,6 +4,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
+using ScaleOps.Internal;
 
 namespace ScaleOps.Data;
 
@@ -20,9 +21,17 @@ public static class AdvisoryLock
     /// <summary>The stable 64-bit key of a lock name (the first 8 bytes of its SHA-256), the same in every process.</summary>
     /// <param name="name">The lock name, for example <c>scaleops:partitioning:maintenance</c>.</param>
     /// <returns>The key passed to <c>pg_advisory_lock</c>.</returns>
+    /// <exception cref="ArgumentException">The name is empty or contains an unpaired surrogate.</exception>
     public static long KeyOf(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        if (Utf16.FirstUnpairedSurrogate(name) is var i and >= 0)
+        {
+            // The UTF-8 encoder would hash it as U+FFFD: every such name would share one lock.
+            throw new ArgumentException(
+                $"A lock name cannot contain an unpaired surrogate (U+{(int)name[i]:X4} at index {i}); it has no UTF-8 form.", nameof(name));
+        }
+
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(name), hash);
         return BitConverter.ToInt64(hash[..8]);

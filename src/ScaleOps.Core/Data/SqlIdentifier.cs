@@ -1,5 +1,6 @@
 using System;
 using System.Text;
+using ScaleOps.Internal;
 
 namespace ScaleOps.Data;
 
@@ -32,17 +33,10 @@ public static class SqlIdentifier
             return "an identifier cannot contain a NUL character.";
         }
 
-        for (var i = 0; i < name.Length; i++)
+        if (Utf16.FirstUnpairedSurrogate(name) is var i and >= 0)
         {
-            if (char.IsHighSurrogate(name[i]) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(name[i]))
-            {
-                // No UTF-8 form: Npgsql's encoder would refuse the statement, naming neither the identifier nor the rule.
-                return $"an identifier cannot contain an unpaired surrogate (U+{(int)name[i]:X4} at index {i}); it has no UTF-8 form.";
-            }
+            // No UTF-8 form: Npgsql's encoder would refuse the statement, naming neither the identifier nor the rule.
+            return $"an identifier cannot contain an unpaired surrogate (U+{(int)name[i]:X4} at index {i}); it has no UTF-8 form.";
         }
 
         var bytes = Encoding.UTF8.GetByteCount(name);

@@ -50,25 +50,14 @@ internal sealed class AsyncLocalTenantContext : ITenantContext
     /// <summary>Why PostgreSQL text cannot hold <paramref name="value"/> (a NUL, an unpaired surrogate), or null.</summary>
     private static string? TextProblem(string value)
     {
-        for (var i = 0; i < value.Length; i++)
+        if (value.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
         {
-            var c = value[i];
-            if (c == '\0')
-            {
-                return $"it contains a NUL character at index {i}, which PostgreSQL text cannot hold.";
-            }
-
-            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(c))
-            {
-                return $"it contains an unpaired surrogate U+{(int)c:X4} at index {i}, which has no UTF-8 form.";
-            }
+            return $"it contains a NUL character at index {nul}, which PostgreSQL text cannot hold.";
         }
 
-        return null;
+        return Utf16.FirstUnpairedSurrogate(value) is var i and >= 0
+            ? $"it contains an unpaired surrogate U+{(int)value[i]:X4} at index {i}, which has no UTF-8 form."
+            : null;
     }
 
     internal static void End(TenantFrame frame)

@@ -1,3 +1,4 @@
+using System;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.Data;
@@ -57,5 +58,22 @@ public class AdvisoryLockTests(PostgresDatabase database) : IClassFixture<Postgr
         // SHA-256 based, so the value is fixed forever; a change here would split leaders of mixed versions.
         Assert.NotEqual(AdvisoryLock.KeyOf("a"), AdvisoryLock.KeyOf("b"));
         Assert.Equal(-3837880752741967926L, AdvisoryLock.KeyOf("a"));
+    }
+
+    [Fact]
+    public async Task Names_with_an_unpaired_surrogate_are_refused_instead_of_sharing_a_lock()
+    {
+        // The UTF-8 encoder turned every lone surrogate into U+FFFD, so these two names were one lock: the leader of one
+        // job kept the other's leader from ever running.
+        var first = "scaleops:leader:" + (char)0xD800;
+        var second = "scaleops:leader:" + (char)0xD801;
+        foreach (var name in new[] { first, second })
+        {
+            var ex = Assert.Throws<ArgumentException>(() => AdvisoryLock.KeyOf(name));
+            Assert.Contains($"U+{(int)name[^1]:X4}", ex.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentException>(() => AdvisoryLock.TryAcquireAsync(database.DataSource, name));
+        }
+
+        Assert.NotEqual(AdvisoryLock.KeyOf("scaleops:leader:\U0001F600"), AdvisoryLock.KeyOf("scaleops:leader:\U0001F601"));
     }
 }
