@@ -12,15 +12,18 @@ public sealed class AdminKeyFilter(IOptions<SampleOptions> options) : IEndpointF
 {
     public const string Header = "X-Admin-Key";
 
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var given = context.HttpContext.Request.Headers[Header];
-        var expected = Encoding.UTF8.GetBytes(options.Value.AdminKey);
-        if (given.Count != 1 || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given[0] ?? ""), expected))
-        {
-            return ValueTask.FromResult<object?>(Problems.Unauthorized($"The {Header} header is missing or wrong."));
-        }
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        IsAdmin(context.HttpContext.Request, options.Value)
+            ? next(context)
+            : ValueTask.FromResult<object?>(Problems.Unauthorized($"The {Header} header is missing or wrong."));
 
-        return next(context);
+    /// <summary>Whether the request carries the configured admin key (compared in constant time).</summary>
+    public static bool IsAdmin(HttpRequest request, SampleOptions options)
+    {
+        System.ArgumentNullException.ThrowIfNull(request);
+        System.ArgumentNullException.ThrowIfNull(options);
+        var given = request.Headers[Header];
+        return given.Count == 1
+            && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given[0] ?? ""), Encoding.UTF8.GetBytes(options.AdminKey));
     }
 }

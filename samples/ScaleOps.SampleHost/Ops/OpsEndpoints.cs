@@ -51,13 +51,23 @@ public static class OpsEndpoints
         return reader.ReadToEnd();
     });
 
-    private static async Task<IResult> HealthAsync(HealthCheckService health, CancellationToken cancellationToken)
+    /// <summary>
+    /// Open to load balancers and probes: the status of each check. Its description (which can quote a dependency's error,
+    /// naming internal endpoints) only with the admin key.
+    /// </summary>
+    private static async Task<IResult> HealthAsync(HttpContext http, HealthCheckService health, IOptions<SampleOptions> options,
+        CancellationToken cancellationToken)
     {
         var report = await health.CheckHealthAsync(cancellationToken);
+        var detailed = AdminKeyFilter.IsAdmin(http.Request, options.Value);
         var body = new
         {
             status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => detailed
+                    ? (object)new { status = e.Value.Status.ToString(), description = e.Value.Description }
+                    : new { status = e.Value.Status.ToString() }),
         };
         return TypedResults.Json(body, statusCode: report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
     }
