@@ -35,6 +35,14 @@ public sealed class ScaleOpsOptions
     /// <value>Default <see langword="true"/>. When false, call <see cref="Migrations.IScaleOpsMigrator.MigrateAsync"/> yourself.</value>
     public bool ApplyMigrationsOnStart { get; set; } = true;
 
+    /// <summary>
+    /// How long applying the migrations may take, the wait for another host's migration included: the command timeout of
+    /// the migration lock and of each script, in place of the connection string's <c>Command Timeout</c> (30 s by
+    /// default, shorter than a migration that builds an index on a large table).
+    /// </summary>
+    /// <value>Default 30 minutes; more than zero, at most one day.</value>
+    public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
     /// <summary>An optional hook to tune the shared data source (type mappings, logging) before it is built.</summary>
     /// <value>Default <see langword="null"/>. Code only; it cannot be set from configuration.</value>
     public Action<NpgsqlDataSourceBuilder>? ConfigureDataSource { get; set; }

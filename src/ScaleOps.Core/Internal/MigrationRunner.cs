@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -25,13 +26,26 @@ internal sealed class MigrationRunner(
         var table = $"{schema}.\"schema_migrations\"";
         var components = sets.GroupBy(s => s.Component, StringComparer.Ordinal).Select(g => g.First()).ToList();
 
+        var timeout = options.Value.MigrationTimeout;
+        // Command timeouts are real time on the server's connection, so the deadline is too (not the injected TimeProvider).
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
         {
+            lockCommand.CommandTimeout = SecondsLeft(deadline, timeout);
             lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:migrations:" + schemaName) });
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException ex) when (ex.InnerException is TimeoutException)
+            {
+                throw new MigrationException(
+                    $"The migration lock of schema {schema} was not granted within ScaleOps:MigrationTimeout ({timeout}): another host's "
+                    + "migration is still running (or holds the lock in an open transaction). Nothing was applied.", ex);
+            }
         }
 
         await ExecuteAsync(connection, transaction,
@@ -66,7 +80,7 @@ internal sealed class MigrationRunner(
                     continue;
                 }
 
-                await ApplyAsync(connection, transaction, table, schema, set.Component, script, cancellationToken).ConfigureAwait(false);
+                await ApplyAsync(connection, transaction, table, schema, set.Component, script, deadline, timeout, cancellationToken).ConfigureAwait(false);
                 done.Add(new AppliedMigration(set.Component, script.Version, script.Name));
             }
 
@@ -88,17 +102,25 @@ internal sealed class MigrationRunner(
 
     private static async Task ApplyAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string schema, string component,
-        MigrationScript script, CancellationToken cancellationToken)
+        MigrationScript script, long deadline, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            await ExecuteAsync(connection, transaction, script.Sql.Replace(MigrationSet.SchemaPlaceholder, schema, StringComparison.Ordinal),
-                cancellationToken).ConfigureAwait(false);
+            await using var command = new NpgsqlCommand(
+                script.Sql.Replace(MigrationSet.SchemaPlaceholder, schema, StringComparison.Ordinal), connection, transaction);
+            command.CommandTimeout = SecondsLeft(deadline, timeout);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex)
         {
             throw new MigrationException(
                 $"Migration {component}/{script.Version:D4}_{script.Name} failed: {ex.SqlState} {ex.MessageText}. Nothing was applied.", ex);
+        }
+        catch (NpgsqlException ex) when (ex.InnerException is TimeoutException)
+        {
+            throw new MigrationException(
+                $"Migration {component}/{script.Version:D4}_{script.Name} did not finish within ScaleOps:MigrationTimeout ({timeout}). "
+                + "Nothing was applied: raise the setting, or run the migrations with IScaleOpsMigrator outside the start.", ex);
         }
 
         await using var record = new NpgsqlCommand(
@@ -122,6 +144,13 @@ internal sealed class MigrationRunner(
         }
 
         return applied;
+    }
+
+    /// <summary>The command timeout (whole seconds, at least 1) that ends at the migration's deadline.</summary>
+    private static int SecondsLeft(long deadline, TimeSpan timeout)
+    {
+        var left = (double)(deadline - Stopwatch.GetTimestamp()) / Stopwatch.Frequency;
+        return (int)Math.Clamp(Math.Ceiling(left), 1, Math.Ceiling(timeout.TotalSeconds));
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)

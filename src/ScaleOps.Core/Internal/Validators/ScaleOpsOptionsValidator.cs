@@ -46,6 +46,11 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
             errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.Schema)} is invalid: {schemaError}");
         }
 
+        if (options.MigrationTimeout <= TimeSpan.Zero || options.MigrationTimeout > TimeSpan.FromDays(1))
+        {
+            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.MigrationTimeout)} must be more than zero and at most one day; it is {options.MigrationTimeout}.");
+        }
+
         foreach (var unknown in UnknownKeys())
         {
             errors.AddError($"{Prefix}{unknown} is not a known setting. Known settings: {string.Join(", ", KnownKeys())}.");
