@@ -184,8 +184,13 @@ internal sealed partial class PartitionMaintenance
 
         // VALIDATE takes SHARE UPDATE EXCLUSIVE on the default (readers and writers go on) and scans it; the ATTACH
         // then needs no scan, and its ACCESS EXCLUSIVE lock on the default lasts until the commit only.
+        // The parent is locked too, from the ATTACH to the commit: a statement through it that had already read its
+        // partitions (without the new one) and then waited for the default found the rows neither there nor in a
+        // partition it knew of; an UPDATE or DELETE of a moved row changed nothing. Waiting on the parent, it reads the
+        // partitions again once the move has committed.
         var attachSql =
             $"ALTER TABLE {qualifiedDefault} VALIDATE CONSTRAINT {exclusion};\n"
+            + $"LOCK TABLE ONLY {table.Qualified} IN ACCESS EXCLUSIVE MODE;\n"
             + AttachSql(resolved, action)
             + $"ALTER TABLE {qualifiedDefault} DROP CONSTRAINT {exclusion};\n";
         await using (var attach = new NpgsqlCommand(attachSql, connection, transaction))
