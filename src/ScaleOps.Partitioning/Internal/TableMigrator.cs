@@ -62,6 +62,7 @@ internal sealed partial class TableMigrator(
             await ddl.RunAsync("swap", async (connection, transaction) =>
             {
                 await AlignSequencesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+                await CarryRowSecurityAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
                 var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
                     + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
                     + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";
