@@ -248,6 +248,38 @@ internal sealed partial class TableMigrator
         }
     }
 
+    /// <summary>
+    /// Refuses a table that a view or materialized view reads. A view names its tables by oid: after the swap it read
+    /// the old table, the default partition, which the split empties (the view showed fewer rows with every moved
+    /// period), and the drop of the emptied old table failed on the dependency (2BP01).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Naming every such view, and what to do.</exception>
+    private async Task RefuseViewedAsync(string qualifiedTable, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT DISTINCT r.ev_class::regclass::text, v.relkind::text FROM pg_catalog.pg_depend d "
+            + "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
+            + "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass "
+            + "AND d.refobjid = to_regclass($1) AND r.ev_class <> d.refobjid ORDER BY 1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTable });
+        var views = new System.Collections.Generic.List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                views.Add((reader.GetString(1) == "m" ? "materialized view " : "view ") + reader.GetString(0));
+            }
+        }
+
+        if (views.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedTable} is read by {string.Join(", ", views)}; it is not converted. A view keeps reading the table it was made on, "
+                + "which becomes the default partition and is emptied period by period, and it would stop the emptied table's drop. "
+                + "Drop these views first and create them again once the conversion has swapped the tables.");
+        }
+    }
+
     private async Task<T> ScalarAsync<T>(string sql, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(sql);

@@ -41,6 +41,7 @@ internal sealed partial class TableMigrator(
             }
 
             await RefuseReferencedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+            await RefuseViewedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
 
             if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
             {
