@@ -38,7 +38,6 @@ public partial class AuditLogTests
     {
         { "entity-id-nul", "AuditEntry.EntityId contains a NUL character" },
         { "actor-nul", "AuditEntry.Actor contains a NUL character" },
-        { "scope-user-nul", "AuditEntry.Actor (the scope's user id) contains a NUL character" },
         { "user-agent-surrogate", "AuditEntry.UserAgent contains a lone UTF-16 surrogate" },
         { "action-nul", "AuditEntry.Action contains a NUL character" },
         { "action-null", "AuditEntry.Action is required" },
@@ -59,7 +58,6 @@ public partial class AuditLogTests
         {
             "entity-id-nul" => new AuditEntry { Action = "a", EntityType = "document", EntityId = "d\01" },
             "actor-nul" => new AuditEntry { Action = "a", EntityType = "document", Actor = "bob\0" },
-            "scope-user-nul" => new AuditEntry { Action = "a", EntityType = "document" },
             "user-agent-surrogate" => new AuditEntry { Action = "a", EntityType = "document", UserAgent = "agent \ud800 1.0" },
             "action-nul" => new AuditEntry { Action = "a\0b", EntityType = "document" },
             "action-null" => new AuditEntry { Action = null!, EntityType = "document" },
@@ -69,7 +67,8 @@ public partial class AuditLogTests
             _ => throw new ArgumentOutOfRangeException(nameof(@case)),
         };
 
-        using (tenants.BeginScope(new TenantId("acme"), userId: @case == "scope-user-nul" ? "alice\0" : "alice"))
+        // A scope's user id with a NUL no longer gets this far: ITenantContext.BeginScope refuses it (Core's tests).
+        using (tenants.BeginScope(new TenantId("acme"), userId: "alice"))
         {
             var error = await Assert.ThrowsAsync<ArgumentException>(() => audit.WriteAsync(entry).AsTask());
             Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
