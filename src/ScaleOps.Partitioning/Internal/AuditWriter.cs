@@ -244,7 +244,7 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
     /// server down, no partition for the time yet) is retried after a growing pause, forever: the batch stays, the full
     /// channel is the back-pressure. Every retry is idempotent (<see cref="AuditStore.InsertIdempotentAsync"/>): the
     /// failed COPY may have committed before its reply was lost, and the ids are ours, so an id already there is that
-    /// event. A batch PostgreSQL rejects for its data (SQLSTATE class 22 or 23, or a value the client cannot encode) is
+    /// event. A batch PostgreSQL rejects for its data (SQLSTATE class 22, 23 or 54, or a value the client cannot encode) is
     /// split in halves until the events it refuses are alone; those are logged, counted and dropped, the rest is written.
     /// </summary>
     private async Task WriteWithRetryAsync(List<Pending> batch)
@@ -324,13 +324,15 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
 
     /// <summary>
     /// Whether PostgreSQL (or the client's encoder) refused the data itself, so the same rows fail every time: SQLSTATE
-    /// class 22 (data exception) or 23 (integrity constraint violation), except "no partition of relation found for row"
-    /// (23514 without a constraint name), which maintenance cures by creating the partition, so it is retried.
+    /// class 22 (data exception), 23 (integrity constraint violation) or 54 (program limit exceeded: a value too large for
+    /// an index the application added, JSON nested too deep), except "no partition of relation found for row" (23514
+    /// without a constraint name), which maintenance cures by creating the partition, so it is retried.
     /// </summary>
     internal static bool IsRejectedData(Exception exception) => exception switch
     {
         PostgresException pg when pg.SqlState == PostgresErrorCodes.CheckViolation && pg.ConstraintName is null => false,
-        PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal),
+        PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal)
+            || pg.SqlState.StartsWith("54", StringComparison.Ordinal),
         NpgsqlException => false,
         // Raised while serializing a value (for example EncoderFallbackException for a lone surrogate): the same every time.
         ArgumentException or InvalidCastException or FormatException => true,

@@ -1,0 +1,91 @@
+using System;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using ScaleOps.Partitioning.Audit;
+using ScaleOps.Tenancy;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Partitioning.Tests.Audit;
+
+public partial class AuditLogTests
+{
+    [Fact]
+    public async Task An_event_too_large_for_an_index_the_application_added_is_dropped_and_the_events_around_it_are_written()
+    {
+        // An index the application adds (here on entity_id) holds at most 2704 bytes per entry: PostgreSQL refuses a longer
+        // value with 54000 (program_limit_exceeded), every time. Retried as a transport error, it held the loop forever and
+        // every later event of every tenant waited behind it.
+        var (host, audit, tenants, _) = await StartAsync("audit_index_limit");
+        using var _ = host;
+        await database.DataSource.ExecAsync("CREATE INDEX audit_entity ON audit_index_limit.audit_log (entity_id)");
+        var huge = Convert.ToBase64String(RandomNumberGenerator.GetBytes(15_000)); // 20,000 characters that do not compress
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            await audit.WriteAsync(Entry("good.1", "d1"));
+            await audit.WriteAsync(Entry("huge", huge));
+            await audit.WriteAsync(Entry("good.2", "d2"));
+            await audit.FlushAsync().WaitAsync("the flush past the event the index cannot hold");
+        }
+
+        Assert.Equal(["good.1", "good.2"], await database.DataSource.ColumnAsync("SELECT action FROM audit_index_limit.audit_log ORDER BY action"));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Json_read_with_comments_or_trailing_commas_is_written_as_plain_json()
+    {
+        // GetRawText keeps the comments and trailing commas a lenient JsonDocument skipped; jsonb refuses them (22P02), so
+        // an event WriteAsync had accepted was dropped as invalid data.
+        var (host, audit, tenants, _) = await StartAsync("audit_lenient_json");
+        using var _ = host;
+        var lenient = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+        Guid id;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            using var changes = JsonDocument.Parse("{\"title\": [\"old\", \"new\",], /* renamed by c:\\u00zz */ \"n\": 1,}", lenient);
+            id = await audit.WriteAsync(new AuditEntry { Action = "document.updated", EntityType = "document", Changes = changes.RootElement });
+            await audit.FlushAsync().WaitAsync("the flush");
+            var found = await audit.FindAsync(id);
+            Assert.NotNull(found);
+            Assert.Equal("new", found.Changes!.Value.GetProperty("title")[1].GetString());
+            Assert.Equal(1, found.Changes!.Value.GetProperty("n").GetInt32());
+
+            using var bad = JsonDocument.Parse("{\"t\": \"x\\u0000y\", /* c */ }", lenient);
+            var error = await Assert.ThrowsAsync<ArgumentException>(
+                () => audit.WriteAsync(new AuditEntry { Action = "a", EntityType = "document", Metadata = bad.RootElement }).AsTask());
+            Assert.StartsWith("AuditEntry.Metadata contains the JSON escape \\u0000", error.Message, StringComparison.Ordinal);
+        }
+
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Events_written_while_the_host_stops_a_service_registered_before_the_audit_trail_are_written()
+    {
+        // The host stops its services in reverse order of registration, so a worker registered before AddPartitioning (or a
+        // job runner added before it) stops after the audit writer: the events it wrote while finishing its work were
+        // refused with "the audit writer is stopped".
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TestHost.Monday);
+        using var host = TestHost.Build(database.ConnectionString, o => o.MaintenanceInterval = TimeSpan.Zero, time, "audit_stop_order",
+            s => s.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => new StopWriter(sp.GetRequiredService<IAuditLog>(), sp.GetRequiredService<ITenantContext>()))));
+        await host.StartAsync();
+        await host.StopAsync().WaitAsync("the host to stop");
+        Assert.Equal(["worker.stopped"], await database.DataSource.ColumnAsync("SELECT action FROM audit_stop_order.audit_log"));
+    }
+
+    /// <summary>A worker that writes an audit event as it stops (the last job it finishes, say).</summary>
+    private sealed class StopWriter(IAuditLog audit, ITenantContext tenants) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public async Task StopAsync(CancellationToken cancellationToken)
+        {
+            using var scope = tenants.BeginScope(new TenantId("acme"));
+            await audit.WriteAsync(new AuditEntry { Action = "worker.stopped", EntityType = "worker" }, cancellationToken);
+        }
+    }
+}
