@@ -1,5 +1,8 @@
 using System;
+using System.Buffers;
 using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using ScaleOps.Partitioning.Audit;
 
@@ -78,9 +81,15 @@ internal static class AuditEntryValidation
             throw new ArgumentException($"AuditEntry.{field} is an undefined JsonElement (default); leave it null instead.", "entry");
         }
 
-        // The raw text is what is sent. A backslash only occurs inside a JSON string, always starting an escape.
+        // The raw text is what is sent, once it is plain JSON. A backslash then only occurs inside a JSON string, always
+        // starting an escape.
         var text = json.GetRawText();
         Text(text, field);
+        if (!IsPlainJson(text))
+        {
+            text = Rewrite(json, field);
+        }
+
         for (var i = 0; i < text.Length; i++)
         {
             if (text[i] != '\\')
@@ -115,6 +124,47 @@ internal static class AuditEntryValidation
         }
 
         return text;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="text"/> is JSON as jsonb reads it. The raw text of an element read by a lenient
+    /// <see cref="JsonDocument"/> keeps the comments and trailing commas it skipped, which jsonb refuses (22P02): the event
+    /// was accepted, then dropped as invalid data.
+    /// </summary>
+    private static bool IsPlainJson(string text)
+    {
+        var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text));
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The element written anew, without the comments and trailing commas of its source.</summary>
+    private static string Rewrite(JsonElement json, string field)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        try
+        {
+            using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            json.WriteTo(writer);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Writing a string unescapes it; a lone surrogate escape cannot be.
+            throw new ArgumentException(
+                $"AuditEntry.{field} contains a JSON string that is not valid UTF-16 (a lone surrogate escape); PostgreSQL jsonb cannot store it.", "entry", ex);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static int Hex(string text, int start) =>
