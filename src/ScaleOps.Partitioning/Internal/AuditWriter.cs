@@ -22,8 +22,11 @@ namespace ScaleOps.Partitioning.Internal;
 /// Not a <see cref="BackgroundService"/>: since .NET 10 it starts <c>ExecuteAsync</c> through <c>Task.Run</c> with the
 /// stopping token, so a host stopped before the thread pool got to it never ran the loop, and the events already
 /// queued were lost. The loop here is started with no token and always drains the channel.
+/// The channel is closed in <see cref="StoppedAsync"/>, after every hosted service's <c>StopAsync</c>: the host stops its
+/// services in reverse order of registration, so closing it in <see cref="StopAsync"/> refused the events of every
+/// service registered before <c>AddPartitioning</c> (a worker, a job runner) written while it finished its work.
 /// </remarks>
-internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposable
+internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, IDisposable
 {
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
@@ -121,11 +124,21 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
         return Task.CompletedTask;
     }
 
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Nothing: the other hosted services may still write events while they stop (see <see cref="StoppedAsync"/>).</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>
-    /// Closes the channel and waits until everything queued is written, or until <paramref name="cancellationToken"/>
-    /// (the host's stop timeout) fires: then the batch in flight and the rest are given up, and logged as dropped.
+    /// Once every hosted service has stopped: closes the channel and waits until everything queued is written, or until
+    /// <paramref name="cancellationToken"/> (the host's stop timeout) fires: then the batch in flight and the rest are
+    /// given up, and logged as dropped.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public async Task StoppedAsync(CancellationToken cancellationToken)
     {
         _channel.Writer.TryComplete();
         if (_loop is null)
@@ -146,7 +159,7 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
 
     public void Dispose()
     {
-        // StopAsync may have returned early (the host's stop timeout) while the loop still writes: the host is now
+        // StoppedAsync may have returned early (the host's stop timeout) while the loop still writes: the host is now
         // being disposed, so give up the batch in flight, and free the token source only once the loop has left.
         if (_loop is { IsCompleted: false } running)
         {
@@ -170,7 +183,7 @@ internal sealed partial class AuditWriter : IHostedService, IAuditLog, IDisposab
 
     private async Task RunAsync()
     {
-        // The loop takes no stopping token on purpose: it ends when StopAsync has closed the channel and it is drained.
+        // The loop takes no stopping token on purpose: it ends when StoppedAsync has closed the channel and it is drained.
         var batch = new List<Pending>(_options.BatchSize);
         var markers = new List<TaskCompletionSource>();
         var reader = _channel.Reader;

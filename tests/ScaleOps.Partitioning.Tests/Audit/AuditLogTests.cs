@@ -242,7 +242,7 @@ public partial class AuditLogTests(PostgresDatabase database) : IClassFixture<Po
             await host.Services.GetRequiredService<IAuditLog>().WriteAsync(Entry("document.created", "d1"));
         }
 
-        await writer.StopAsync(System.Threading.CancellationToken.None).WaitAsync("the writer to drain and stop");
+        await writer.StoppedAsync(System.Threading.CancellationToken.None).WaitAsync("the writer to drain and stop");
         Assert.Equal(1L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM audit_cancelled_start.audit_log"));
     }
 
