@@ -38,8 +38,10 @@ public interface IAuditLog
     /// <param name="to">The exclusive end.</param>
     /// <param name="limit">The most events returned, 1 to 10,000.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    /// <returns>The events.</returns>
+    /// <returns>The events; empty when <paramref name="to"/> equals <paramref name="from"/>.</returns>
     /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not 1 to 10,000.</exception>
+    /// <exception cref="ArgumentException"><paramref name="from"/> is after <paramref name="to"/> (a reversed range).</exception>
     Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -49,8 +51,9 @@ public interface IAuditLog
     /// <param name="from">The inclusive start.</param>
     /// <param name="to">The exclusive end.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    /// <returns>The names of the partitions read, sorted; empty when <paramref name="to"/> is not after <paramref name="from"/>.</returns>
+    /// <returns>The names of the partitions read, sorted; empty when <paramref name="to"/> equals <paramref name="from"/>.</returns>
     /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    /// <exception cref="ArgumentException"><paramref name="from"/> is after <paramref name="to"/> (a reversed range).</exception>
     Task<IReadOnlyList<string>> PartitionsReadAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
 
     /// <summary>One event of the ambient tenant by id; the id's timestamp bounds the search to one partition.</summary>

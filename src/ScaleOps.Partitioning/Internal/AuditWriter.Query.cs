@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Partitioning.Audit;
@@ -14,7 +15,7 @@ internal sealed partial class AuditWriter
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
         var tenant = _tenants.RequireTenant();
-        if (to <= from)
+        if (!IsRange(from, to))
         {
             return [];
         }
@@ -25,13 +26,21 @@ internal sealed partial class AuditWriter
     public async Task<IReadOnlyList<string>> PartitionsReadAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
     {
         var tenant = _tenants.RequireTenant();
-        if (to <= from)
+        if (!IsRange(from, to))
         {
             return [];
         }
 
         return await _store.PartitionsReadAsync(tenant.Value, from.UtcDateTime, to.UtcDateTime, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Whether [from, to) holds any time; a reversed range is a mistake, not an empty answer.</summary>
+    /// <exception cref="ArgumentException"><paramref name="from"/> is after <paramref name="to"/>.</exception>
+    private static bool IsRange(DateTimeOffset from, DateTimeOffset to) => from <= to
+        ? from < to
+        : throw new ArgumentException(
+            $"The range is reversed: from ({from.ToString("O", CultureInfo.InvariantCulture)}) is after to "
+            + $"({to.ToString("O", CultureInfo.InvariantCulture)}); pass the earlier time first.", nameof(from));
 
     public Task<AuditRecord?> FindAsync(Guid id, CancellationToken cancellationToken = default)
     {

@@ -85,6 +85,29 @@ public partial class AuditLogTests
         Assert.Equal(["worker.stopped"], await database.DataSource.ColumnAsync("SELECT action FROM audit_stop_order.audit_log"));
     }
 
+    [Fact]
+    public async Task A_reversed_time_range_is_refused_naming_both_bounds()
+    {
+        // A range given the wrong way round answered "no events", as if the trail had lost them.
+        var (host, audit, tenants, _) = await StartAsync("audit_reversed");
+        using var _ = host;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            await audit.WriteAsync(Entry("document.created", "d1"));
+            await audit.FlushAsync().WaitAsync("the flush");
+            var (from, to) = (TestHost.Monday.AddDays(-1), TestHost.Monday.AddDays(1));
+            Assert.Single(await audit.QueryAsync(from, to));
+
+            var query = await Assert.ThrowsAsync<ArgumentException>(() => audit.QueryAsync(to, from));
+            Assert.Contains("is after", query.Message, StringComparison.Ordinal);
+            Assert.Contains(to.ToString("O", System.Globalization.CultureInfo.InvariantCulture), query.Message, StringComparison.Ordinal);
+            await Assert.ThrowsAsync<ArgumentException>(() => audit.PartitionsReadAsync(to, from));
+            Assert.Empty(await audit.QueryAsync(from, from)); // an empty range is not an error
+        }
+
+        await host.StopAsync();
+    }
+
     /// <summary>A worker that writes an audit event as it stops (the last job it finishes, say).</summary>
     private sealed class StopWriter(IAuditLog audit, ITenantContext tenants) : IHostedService
     {
