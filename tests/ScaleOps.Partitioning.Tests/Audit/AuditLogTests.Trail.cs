@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Threading;
@@ -105,6 +106,46 @@ public partial class AuditLogTests
             Assert.Empty(await audit.QueryAsync(from, from)); // an empty range is not an error
         }
 
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_connection_terminated_mid_flush_loses_and_duplicates_no_event()
+    {
+        var (host, audit, tenants, time) = await StartAsync("audit_killed", a => a.BatchSize = 3);
+        using var _ = host;
+        var failed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Services.GetServices<IHostedService>().OfType<ScaleOps.Partitioning.Internal.AuditWriter>().Single().WriteFailed += ex => failed.TrySetResult(ex);
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var blockTx = await blocker.BeginTransactionAsync();
+        await using (var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE audit_killed.audit_log IN ACCESS EXCLUSIVE MODE", blocker, blockTx))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await audit.WriteAsync(Entry("killed", i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
+        // The batch's COPY waits for the lock: its connection is terminated under it.
+        const string copy = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'COPY %audit_killed%'";
+        await TestSignal.UntilAsync(async () => await database.DataSource.ScalarAsync<long>("SELECT count(*) " + copy) == 1, "the COPY to wait for the lock");
+        await database.DataSource.ExecAsync("SELECT pg_terminate_backend(pid) " + copy);
+        await failed.Task.WaitAsync("the write to fail");
+        await blockTx.RollbackAsync();
+
+        var flush = audit.FlushAsync();
+        await TestSignal.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(5)); // the writer's retry pause runs on the fake clock
+            return Task.FromResult(flush.IsCompleted);
+        }, "the retried write");
+        await flush;
+        Assert.Equal(["0", "1", "2"], await database.DataSource.ColumnAsync("SELECT entity_id FROM audit_killed.audit_log ORDER BY entity_id"));
         await host.StopAsync();
     }
 
