@@ -13,7 +13,7 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Resilience.Tests.Quotas;
 
-public class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaDatabase>
+public partial class QuotaServiceTests(QuotaDatabase database) : IClassFixture<QuotaDatabase>
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 22, 0, 0, TimeSpan.Zero));
 
