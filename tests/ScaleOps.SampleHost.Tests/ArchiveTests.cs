@@ -123,7 +123,7 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
     }
 
     [Fact]
-    public async Task An_audit_range_with_more_events_than_a_page_says_it_was_truncated()
+    public async Task An_audit_range_with_more_events_than_a_page_says_it_was_truncated_and_where_the_next_page_starts()
     {
         var tenant = await host.RegisterTenantAsync("audit-page");
         using var admin = host.Client(admin: true);
@@ -147,6 +147,27 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
         page = await client.GetFromJsonAsync<JsonElement>(url);
         Assert.Equal(1000, page.GetProperty("items").GetArrayLength());
         Assert.True(page.GetProperty("truncated").GetBoolean());
+
+        // A second event at the time of the backfill's second one (events 1 ms apart): the page ends between the two
+        // events of that millisecond, and the next page starts right after the one shown (narrowing "to" to its time
+        // would skip the other).
+        using (var third = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = at.AddMilliseconds(1), count = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.Created, third.StatusCode);
+        }
+
+        page = await client.GetFromJsonAsync<JsonElement>(url);
+        var shown = page.GetProperty("items")[999].GetProperty("at").GetDateTimeOffset();
+        Assert.Equal(at.AddMilliseconds(1).ToUnixTimeMilliseconds(), shown.ToUnixTimeMilliseconds());
+        var next = page.GetProperty("next").GetString();
+        var rest = await client.GetFromJsonAsync<JsonElement>(url + "&after=" + Uri.EscapeDataString(next!));
+        Assert.Equal(
+            [at.AddMilliseconds(1).ToUnixTimeMilliseconds(), at.ToUnixTimeMilliseconds()],
+            rest.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("at").GetDateTimeOffset().ToUnixTimeMilliseconds()));
+        Assert.False(rest.GetProperty("truncated").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, rest.GetProperty("next").ValueKind);
+
+        await ProblemAssert.IsProblemAsync(await client.GetAsync(url + "&after=not-a-cursor"), HttpStatusCode.BadRequest);
     }
 }
 

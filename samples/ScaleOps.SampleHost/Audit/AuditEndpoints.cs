@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using ScaleOps.Partitioning.Audit;
 using ScaleOps.SampleHost.Admin;
+using ScaleOps.SampleHost.Documents;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Tenancy;
@@ -15,8 +16,9 @@ using ScaleOps.SampleHost.Tenancy;
 namespace ScaleOps.SampleHost.Audit;
 
 /// <summary>
-/// <c>GET /audit?from=&amp;to=</c>: the tenant's own events, newest first, at most <see cref="PageSize"/>, read from the
-/// partitions of the range only; <c>truncated</c> is true when the range holds more.
+/// <c>GET /audit?from=&amp;to=[&amp;after=]</c>: the tenant's own events, newest first, at most <see cref="PageSize"/>, read
+/// from the partitions of the range only; <c>truncated</c> is true when the range holds more, and <c>next</c> is then the
+/// <c>after</c> of the next page.
 /// </summary>
 public static class AuditEndpoints
 {
@@ -42,12 +44,30 @@ public static class AuditEndpoints
             return problem;
         }
 
-        // One more than a page: "truncated" tells the client the range holds more (newest first; narrow "to").
-        var records = await audit.QueryAsync(from, to, limit: PageSize + 1, cancellationToken);
+        var after = request.Query["after"];
+        AuditPosition? position = null;
+        if (after.Count > 0)
+        {
+            if (after.Count != 1 || !Cursor.TryDecode(after[0], out var at, out var id))
+            {
+                return Problems.BadRequest("\"after\" must be the \"next\" value of the previous page.");
+            }
+
+            position = new AuditPosition(at, id);
+        }
+
+        // One more than a page: "truncated" tells the client the range holds more, and "next" where the next page starts
+        // (events of one time may straddle pages: narrowing "to" to the last one's time would skip the rest of them).
+        var records = position is { } p
+            ? await audit.QueryAfterAsync(from, to, p, limit: PageSize + 1, cancellationToken)
+            : await audit.QueryAsync(from, to, limit: PageSize + 1, cancellationToken);
+        var page = records.Take(PageSize).ToList();
+        var truncated = records.Count > PageSize;
         return TypedResults.Ok(new
         {
-            items = records.Take(PageSize).Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
-            truncated = records.Count > PageSize,
+            items = page.Select(r => new { action = r.Action, entityType = r.EntityType, entityId = r.EntityId, actorId = r.Actor, at = r.OccurredAt }),
+            truncated,
+            next = truncated ? Cursor.Encode(page[^1].OccurredAt, page[^1].Id) : null,
         });
     }
 

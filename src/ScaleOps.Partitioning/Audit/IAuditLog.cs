@@ -31,7 +31,8 @@ public interface IAuditLog
     Task FlushAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The ambient tenant's events with <c>from &lt;= occurred_at &lt; to</c>, newest first. The range is sent as
+    /// The ambient tenant's events with <c>from &lt;= occurred_at &lt; to</c>, newest first (events of the same time by
+    /// descending id; page on with <see cref="QueryAfterAsync"/>). The range is sent as
     /// parameters of a prepared statement with a generic plan, so only the partitions of the range are scanned.
     /// </summary>
     /// <param name="from">The inclusive start.</param>
@@ -43,6 +44,23 @@ public interface IAuditLog
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not 1 to 10,000.</exception>
     /// <exception cref="ArgumentException"><paramref name="from"/> is after <paramref name="to"/> (a reversed range).</exception>
     Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The next page of <see cref="QueryAsync"/>: the ambient
+    /// tenant's events in the range that come after <paramref name="after"/> in its order (newest first; events of the
+    /// same time by descending id), so a page boundary between events of one timestamp skips and repeats none.
+    /// </summary>
+    /// <param name="from">The inclusive start.</param>
+    /// <param name="to">The exclusive end.</param>
+    /// <param name="after">The position of the previous page's last event (<see cref="AuditPosition.Of"/>).</param>
+    /// <param name="limit">The most events returned, 1 to 10,000.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <returns>The events.</returns>
+    /// <exception cref="ScaleOps.Tenancy.TenantRequiredException">No tenant scope is active.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is not 1 to 10,000.</exception>
+    /// <exception cref="ArgumentException"><paramref name="from"/> is after <paramref name="to"/> (a reversed range).</exception>
+    Task<IReadOnlyList<AuditRecord>> QueryAfterAsync(
+        DateTimeOffset from, DateTimeOffset to, AuditPosition after, int limit = 100, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The partitions <see cref="QueryAsync"/> reads for this range and the ambient tenant: the same statement, run under

@@ -96,25 +96,31 @@ internal sealed class AuditStore(NpgsqlDataSource dataSource, IOptions<ScaleOpsO
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<List<AuditRecord>> QueryAsync(string tenant, DateTime from, DateTime to, int limit, CancellationToken cancellationToken)
+    public async Task<List<AuditRecord>> QueryAsync(
+        string tenant, DateTime from, DateTime to, AuditPosition? after, int limit, CancellationToken cancellationToken)
     {
         await using var batch = GenericPlanBatch(_query);
-        var query = batch.BatchCommands[1];
-        query.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
-        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        query.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        AddQueryParameters(batch.BatchCommands[1].Parameters, tenant, from, to, after, limit);
         return await ReadAsync(batch, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void AddQueryParameters(NpgsqlParameterCollection parameters, string tenant, DateTime from, DateTime to, AuditPosition? after, int limit)
+    {
+        parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        parameters.Add(new NpgsqlParameter { Value = after is { } a ? a.Id : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Uuid });
+        parameters.Add(new NpgsqlParameter
+        {
+            Value = after is { } b ? b.OccurredAt.UtcDateTime : DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz,
+        });
     }
 
     public async Task<List<string>> PartitionsReadAsync(string tenant, DateTime from, DateTime to, CancellationToken cancellationToken)
     {
         await using var batch = GenericPlanBatch("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) " + _query);
-        var query = batch.BatchCommands[1];
-        query.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
-        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = from, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        query.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = to, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        query.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 10_000 });
+        AddQueryParameters(batch.BatchCommands[1].Parameters, tenant, from, to, null, 10_000);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         batch.Connection = connection;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

@@ -10,7 +10,15 @@ namespace ScaleOps.Partitioning.Internal;
 
 internal sealed partial class AuditWriter
 {
-    public async Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AuditRecord>> QueryAsync(DateTimeOffset from, DateTimeOffset to, int limit = 100, CancellationToken cancellationToken = default) =>
+        QueryAsync(from, to, null, limit, cancellationToken);
+
+    public Task<IReadOnlyList<AuditRecord>> QueryAfterAsync(
+        DateTimeOffset from, DateTimeOffset to, AuditPosition after, int limit = 100, CancellationToken cancellationToken = default) =>
+        QueryAsync(from, to, after, limit, cancellationToken);
+
+    private async Task<IReadOnlyList<AuditRecord>> QueryAsync(
+        DateTimeOffset from, DateTimeOffset to, AuditPosition? after, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 10_000);
@@ -20,7 +28,20 @@ internal sealed partial class AuditWriter
             return [];
         }
 
-        return await _store.QueryAsync(tenant.Value, from.UtcDateTime, to.UtcDateTime, limit, cancellationToken).ConfigureAwait(false);
+        var end = to.UtcDateTime;
+        if (after is { } position)
+        {
+            // The events after the position are at its time or earlier: the range's end moves down to just past it, so
+            // the index scan starts there and newer partitions are pruned; the id orders the events of that very time.
+            var past = position.OccurredAt.UtcDateTime.AddTicks(TimeSpan.TicksPerMicrosecond);
+            end = past < end ? past : end;
+            if (end <= from.UtcDateTime)
+            {
+                return [];
+            }
+        }
+
+        return await _store.QueryAsync(tenant.Value, from.UtcDateTime, end, after, limit, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<string>> PartitionsReadAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)

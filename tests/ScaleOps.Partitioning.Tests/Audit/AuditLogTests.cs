@@ -110,6 +110,8 @@ public partial class AuditLogTests(PostgresDatabase database) : IClassFixture<Po
         explain.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = new DateTime(2026, 11, 2, 0, 0, 0, DateTimeKind.Utc) });
         explain.Parameters.Add(new NpgsqlParameter<DateTime> { TypedValue = new DateTime(2026, 11, 20, 0, 0, 0, DateTimeKind.Utc) });
         explain.Parameters.Add(new NpgsqlParameter<int> { TypedValue = 10 });
+        explain.Parameters.Add(new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid }); // no position
+        explain.Parameters.Add(new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await explain.PrepareAsync();
         var plan = string.Join("\n", await ReadAllAsync(explain));
         Assert.Contains("audit_log_p2026_11", plan, StringComparison.Ordinal);
