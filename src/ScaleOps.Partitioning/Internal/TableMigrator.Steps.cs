@@ -60,7 +60,16 @@ internal sealed partial class TableMigrator
         }
 
         // VALIDATE takes SHARE UPDATE EXCLUSIVE: it scans while readers and writers go on. lock_timeout still guards the wait.
-        await ddl.RunAsync("validate range check", $"ALTER TABLE {qualifiedSource} VALIDATE CONSTRAINT {constraint}", cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ddl.RunAsync("validate range check", $"ALTER TABLE {qualifiedSource} VALIDATE CONSTRAINT {constraint}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException error) when (error.SqlState == PostgresErrorCodes.CheckViolation)
+        {
+            // A NULL key or a row past the cut written before the CHECK came (the caller drops the CHECK).
+            throw await RangeViolationAsync(final, keyType, qualifiedSource, cut, error, cancellationToken).ConfigureAwait(false);
+        }
+
         await ddl.RunAsync("set not null", $"ALTER TABLE {qualifiedSource} ALTER COLUMN {final.QuotedColumn} SET NOT NULL", cancellationToken).ConfigureAwait(false);
         return cut;
     }

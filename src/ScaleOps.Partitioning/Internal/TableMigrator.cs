@@ -49,27 +49,39 @@ internal sealed partial class TableMigrator(
                     $"{qualifiedTarget} must have the same columns in the same order as {qualifiedSource} ({string.Join(", ", sourceColumns)}).");
             }
 
-            await EnsureIndexesAsync(schema, source, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ConversionProgress("indexes", 0, 0));
-
-            var cut = await EnsureRangeCheckAsync(final, resolved.KeyType, qualifiedSource, source, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ConversionProgress("check", 0, 0));
-
-            await CreateAheadAsync(staged, resolved, cut, cancellationToken).ConfigureAwait(false);
-            rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ConversionProgress("partitions ahead", 0, 0));
-
-            var constraints = await ConstraintSqlAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-            await ddl.RunAsync("swap", async (connection, transaction) =>
+            var nullable = await RefuseNullKeysAsync(final, qualifiedSource, cancellationToken).ConfigureAwait(false);
+            var built = new List<string>();
+            try
             {
-                await AlignSequencesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                await CarryRowSecurityAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
-                    + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
-                    + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";
-                await using var command = new NpgsqlCommand(sql, connection, transaction);
-                return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }, cancellationToken).ConfigureAwait(false);
+                await EnsureIndexesAsync(schema, source, qualifiedTarget, built, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new ConversionProgress("indexes", 0, 0));
+
+                var cut = await EnsureRangeCheckAsync(final, resolved.KeyType, qualifiedSource, source, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new ConversionProgress("check", 0, 0));
+
+                await CreateAheadAsync(staged, resolved, cut, cancellationToken).ConfigureAwait(false);
+                rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
+                progress?.Report(new ConversionProgress("partitions ahead", 0, 0));
+
+                var constraints = await ConstraintSqlAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+                await ddl.RunAsync("swap", async (connection, transaction) =>
+                {
+                    await AlignSequencesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+                    await CarryRowSecurityAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+                    var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
+                        + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
+                        + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";
+                    await using var command = new NpgsqlCommand(sql, connection, transaction);
+                    return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                // Not swapped: nothing of the conversion may stay on the live table (a range CHECK refuses every row from its cut on).
+                await UndoPreparationAsync(final, qualifiedSource, source, nullable, built, error).ConfigureAwait(false);
+                throw;
+            }
+
             swapped = true;
             progress?.Report(new ConversionProgress("swap", 0, 0));
         }
@@ -92,7 +104,7 @@ internal sealed partial class TableMigrator(
     }
 
     /// <summary>Builds on the source, CONCURRENTLY, every index of the target it lacks, so ATTACH finds them instead of building them under lock.</summary>
-    private async Task EnsureIndexesAsync(string schema, string source, string qualifiedTarget, CancellationToken cancellationToken)
+    private async Task EnsureIndexesAsync(string schema, string source, string qualifiedTarget, List<string> built, CancellationToken cancellationToken)
     {
         var qualifiedSource = SqlIdentifier.Qualify(schema, source);
         var existing = await IndexesAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
@@ -115,6 +127,7 @@ internal sealed partial class TableMigrator(
             }
 
             var unique = shape.StartsWith("UNIQUE ", StringComparison.Ordinal);
+            built.Add(name);
             await ExecAsync(
                 $"CREATE {(unique ? "UNIQUE " : "")}INDEX CONCURRENTLY IF NOT EXISTS {SqlIdentifier.Quote(name)} ON {qualifiedSource} USING {shape[(unique ? 7 : 0)..]}",
                 cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,90 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class TableMigrator
+{
+    /// <summary>
+    /// Refuses, before anything is built on the live table, rows whose partition key is NULL: a partitioned table keeps
+    /// them in a default partition only, and the conversion drops the old table (the default) once its periods have moved
+    /// out. Their validation failed with PostgreSQL's bare 23514 and left the range CHECK on the live table. Returns whether
+    /// the column is nullable (SET NOT NULL is undone on a failure when it was).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Naming the table, the column and how many rows have a NULL key.</exception>
+    private async Task<bool> RefuseNullKeysAsync(ManagedTable final, string qualifiedSource, CancellationToken cancellationToken)
+    {
+        await using var nullable = dataSource.CreateCommand(
+            "SELECT NOT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped");
+        nullable.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+        nullable.Parameters.Add(new NpgsqlParameter<string> { TypedValue = final.Options.Column });
+        if (await nullable.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
+        {
+            return false;
+        }
+
+        // A scan (the validation scans as well); stops at the first NULL when there is one, then counts them.
+        var rows = await ScalarAsync<long>(
+            $"SELECT CASE WHEN EXISTS (SELECT 1 FROM {qualifiedSource} WHERE {final.QuotedColumn} IS NULL) "
+            + $"THEN (SELECT count(*) FROM {qualifiedSource} WHERE {final.QuotedColumn} IS NULL) ELSE 0 END", cancellationToken).ConfigureAwait(false);
+        if (rows > 0)
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedSource} has {rows} rows whose {final.QuotedColumn} is NULL; it is not converted (nothing was changed). A partitioned "
+                + "table holds a NULL partition key only in a default partition, and the conversion drops the old table, the default, once its "
+                + "periods have moved out. Give these rows a value (or delete them), make the column NOT NULL if it must stay so, and convert again.");
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// After a failure before the swap committed: drops the range CHECK (it would refuse every row from its cut on, and a
+    /// NULL key), the NOT NULL this conversion set, and the indexes it built, so the live table is as it was. Skipped when
+    /// the table is partitioned after all (the swap committed and only its answer was lost).
+    /// </summary>
+    private async Task UndoPreparationAsync(ManagedTable final, string qualifiedSource, string source, bool nullable, List<string> built, Exception error)
+    {
+        try
+        {
+            if (await store.ParentReadAsync(qualifiedSource, CancellationToken.None).ConfigureAwait(false) is not null)
+            {
+                return;
+            }
+
+            var constraint = SqlIdentifier.Quote(PartitionPeriods.Fit(source, "_scaleops_range"));
+            await ddl.RunAsync("undo range check", $"ALTER TABLE {qualifiedSource} DROP CONSTRAINT IF EXISTS {constraint}"
+                + (nullable ? $";\nALTER TABLE {qualifiedSource} ALTER COLUMN {final.QuotedColumn} DROP NOT NULL" : ""), CancellationToken.None).ConfigureAwait(false);
+            foreach (var index in built)
+            {
+                await ExecAsync($"DROP INDEX CONCURRENTLY IF EXISTS {SqlIdentifier.Qualify(final.Options.Schema, index)}", CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception undo) when (undo is NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            throw new InvalidOperationException(
+                $"The conversion of {qualifiedSource} failed ({error.Message}) and removing what it had added to the table failed too ({undo.Message}): "
+                + $"drop the CHECK constraint {PartitionPeriods.Fit(source, "_scaleops_range")} (it refuses rows from its cut on), or convert again.", error);
+        }
+    }
+
+    /// <summary>The validation of the range CHECK failed: names the rows that broke it.</summary>
+    private async Task<InvalidOperationException> RangeViolationAsync(ManagedTable final, string keyType, string qualifiedSource, DateTime cut,
+        PostgresException error, CancellationToken cancellationToken)
+    {
+        var literal = PartitionPeriods.Literal(cut, keyType);
+        await using var command = dataSource.CreateCommand(
+            $"SELECT count(*) FILTER (WHERE {final.QuotedColumn} IS NULL), count(*) FILTER (WHERE {final.QuotedColumn} >= CAST($1 AS {keyType})) FROM {qualifiedSource}");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = literal });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new InvalidOperationException(
+            $"{qualifiedSource} has {reader.GetInt64(0)} rows whose {final.QuotedColumn} is NULL and {reader.GetInt64(1)} rows at or after {literal}, "
+            + "the cut of the conversion's range CHECK (written before the CHECK was added); it is not converted and the CHECK is removed. "
+            + "Give the NULL rows a value, then convert again (a new cut is taken past the newest row).", error);
+    }
+}
