@@ -43,6 +43,7 @@ internal sealed partial class TableMigrator(
             await RefuseReferencedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
             await RefuseViewedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
             await RefuseTriggersAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+            await RefuseOwnerAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
 
             if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
             {
@@ -70,6 +71,7 @@ internal sealed partial class TableMigrator(
                     await AlignSequencesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
                     await CarryRowSecurityAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
                     await CarryTriggersAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+                    await CarryPrivilegesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
                     var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
                         + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
                         + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";

@@ -1,0 +1,115 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using ScaleOps.Data;
+
+namespace ScaleOps.Partitioning.Internal;
+
+internal sealed partial class TableMigrator
+{
+    private static readonly HashSet<string> TablePrivileges =
+        new(StringComparer.Ordinal) { "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER" };
+
+    /// <summary>
+    /// Refuses, before anything changes, an old table whose owner differs from the twin's when the migrating role cannot
+    /// hand the partitioned table to that owner (it must be a member of the owner role, and the owner must be allowed to
+    /// create in the schema).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Naming both owners.</exception>
+    private async Task RefuseOwnerAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT so.rolname::text, tr.rolname::text, current_user::text FROM pg_catalog.pg_class s JOIN pg_catalog.pg_roles so ON so.oid = s.relowner, "
+            + "pg_catalog.pg_class t JOIN pg_catalog.pg_roles tr ON tr.oid = t.relowner "
+            + "WHERE s.oid = to_regclass($1) AND t.oid = to_regclass($2) AND s.relowner <> t.relowner AND NOT (pg_has_role(current_user, s.relowner, 'MEMBER') "
+            + "AND ((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) OR has_schema_privilege(s.relowner, s.relnamespace, 'CREATE')))");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedSource} is owned by {SqlIdentifier.Quote(reader.GetString(0))} and {qualifiedTarget} by {SqlIdentifier.Quote(reader.GetString(1))}, "
+                + $"and {SqlIdentifier.Quote(reader.GetString(2))} cannot give the partitioned table the old table's owner (it must be a member of that role, "
+                + "which must have CREATE on the schema); it is not converted. Create the twin as the old table's owner, or convert as a role that can.");
+        }
+    }
+
+    /// <summary>
+    /// In the swap transaction, before the renames: gives the partitioned table the old table's owner (when it differs),
+    /// its grants (with grant option) to roles and PUBLIC, its column grants, and its table and column comments where the
+    /// twin has none. The old table's ACL stayed on it (the default partition), and a role granted only there got
+    /// "permission denied" through the partitioned table. The grants are made by the migrating role (as the owner).
+    /// </summary>
+    private static async Task CarryPrivilegesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedSource,
+        string qualifiedTarget, CancellationToken cancellationToken)
+    {
+        var sql = new System.Text.StringBuilder();
+        await using (var owner = new NpgsqlCommand(
+            "SELECT r.rolname::text FROM pg_catalog.pg_class s JOIN pg_catalog.pg_roles r ON r.oid = s.relowner "
+            + "WHERE s.oid = to_regclass($1) AND s.relowner <> (SELECT relowner FROM pg_catalog.pg_class WHERE oid = to_regclass($2))", connection, transaction))
+        {
+            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
+            if (await owner.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string role)
+            {
+                sql.Append($"ALTER TABLE {qualifiedTarget} OWNER TO {SqlIdentifier.Quote(role)};\n");
+            }
+        }
+
+        // One row per grant: the column (null for the table's), the privilege, the grantee (null for PUBLIC), grantable.
+        // The owner's own entries are left out: they come with the ownership.
+        await using (var grants = new NpgsqlCommand(
+            "SELECT NULL::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
+            + "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner "
+            + "UNION ALL SELECT at.attname::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_attribute at "
+            + "JOIN pg_catalog.pg_class c ON c.oid = at.attrelid CROSS JOIN LATERAL aclexplode(at.attacl) a LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
+            + "WHERE at.attrelid = to_regclass($1) AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> c.relowner ORDER BY 1 NULLS FIRST, 3, 2",
+            connection, transaction))
+        {
+            grants.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+            await using var reader = await grants.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var privilege = reader.GetString(1);
+                if (!TablePrivileges.Contains(privilege))
+                {
+                    throw new InvalidOperationException($"{qualifiedSource} grants {privilege}, which is not a table privilege known to the conversion.");
+                }
+
+                var column = reader.IsDBNull(0) ? "" : $" ({SqlIdentifier.Quote(reader.GetString(0))})";
+                var grantee = reader.IsDBNull(2) ? "PUBLIC" : SqlIdentifier.Quote(reader.GetString(2));
+                sql.Append($"GRANT {privilege}{column} ON {qualifiedTarget} TO {grantee}{(reader.GetBoolean(3) ? " WITH GRANT OPTION" : "")};\n");
+            }
+        }
+
+        // Comments: PostgreSQL's own quote_literal makes the text a literal (COMMENT takes no parameter).
+        await using (var comments = new NpgsqlCommand(
+            "SELECT NULL::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_catalog.pg_class'::regclass "
+            + "AND d.objoid = to_regclass($1) AND d.objsubid = 0 AND obj_description(to_regclass($2), 'pg_class') IS NULL "
+            + "UNION ALL SELECT a.attname::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a "
+            + "ON a.attrelid = d.objoid AND a.attnum = d.objsubid WHERE d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = to_regclass($1) "
+            + "AND d.objsubid > 0 AND NOT a.attisdropped AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t JOIN pg_catalog.pg_description td "
+            + "ON td.objoid = t.attrelid AND td.objsubid = t.attnum AND td.classoid = 'pg_catalog.pg_class'::regclass "
+            + "WHERE t.attrelid = to_regclass($2) AND t.attname = a.attname)", connection, transaction))
+        {
+            comments.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
+            comments.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
+            await using var reader = await comments.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                sql.Append(reader.IsDBNull(0)
+                    ? $"COMMENT ON TABLE {qualifiedTarget} IS {reader.GetString(1)};\n"
+                    : $"COMMENT ON COLUMN {qualifiedTarget}.{SqlIdentifier.Quote(reader.GetString(0))} IS {reader.GetString(1)};\n");
+            }
+        }
+
+        if (sql.Length > 0)
+        {
+            await using var command = new NpgsqlCommand(sql.ToString(), connection, transaction);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
