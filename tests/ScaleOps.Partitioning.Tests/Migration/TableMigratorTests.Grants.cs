@@ -65,4 +65,34 @@ public partial class TableMigratorTests
         command.CommandText = $"INSERT INTO {table} VALUES (5001, '2027-01-15', 'as the app'); SELECT count(*) FROM {table}";
         Assert.Equal(201L, (long)(await command.ExecuteScalarAsync())!);
     }
+
+    /// <summary>
+    /// The partitioned table takes the old table's owner. A migrating role that may not give it that owner (here the
+    /// owner may not create in the schema) is refused before anything changes, naming both owners; without the check
+    /// the swap failed with a bare "permission denied for schema".
+    /// </summary>
+    [Fact]
+    public async Task An_owner_the_migrating_role_cannot_give_is_refused_up_front()
+    {
+        const string migrator = "so_mig \"Migrator\"";
+        const string owner = "so_mig \"Old\" Owner";
+        await PostgresServer.ExecuteAsync(
+            $"DO $$ BEGIN CREATE ROLE {SqlIdentifier.Quote(migrator)} LOGIN NOSUPERUSER; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;"
+            + $"DO $$ BEGIN CREATE ROLE {SqlIdentifier.Quote(owner)} NOSUPERUSER; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;"
+            + $"GRANT {SqlIdentifier.Quote(owner)} TO {SqlIdentifier.Quote(migrator)}");
+        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = migrator }.ConnectionString;
+        var (host, _, _) = await SetUpAsync("mig_owner", connectionString: connectionString);
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            $"GRANT CREATE ON SCHEMA public TO {SqlIdentifier.Quote(migrator)}; REVOKE CREATE ON SCHEMA public FROM {SqlIdentifier.Quote(owner)};"
+            + $"ALTER TABLE mig_owner OWNER TO {SqlIdentifier.Quote(owner)}; ALTER TABLE mig_owner_new OWNER TO {SqlIdentifier.Quote(migrator)}");
+
+        var error = await Assert.ThrowsAsync<System.InvalidOperationException>(
+            () => host.Services.GetRequiredService<ITableMigrator>().ConvertAsync("public", "mig_owner", "mig_owner_new"));
+        Assert.Contains($"owned by {SqlIdentifier.Quote(owner)}", error.Message, System.StringComparison.Ordinal);
+        Assert.Contains($"by {SqlIdentifier.Quote(migrator)}", error.Message, System.StringComparison.Ordinal);
+        Assert.Equal("r", await database.DataSource.ScalarAsync<string>("SELECT relkind::text FROM pg_class WHERE oid = 'mig_owner'::regclass"));
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'mig_owner'::regclass AND contype = 'c'"));
+    }
 }
