@@ -330,6 +330,16 @@ internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, 
 
             idempotent = true;
             Log.AuditFlushFailed(_logger, failure, part.Count, attempt);
+            if (IsTimeout(failure) && part.Count > 1)
+            {
+                // A statement timeout shorter than this batch's COPY cancels it on every retry: halves, until they fit.
+                parts.Pop();
+                var half = part.Count / 2;
+                parts.Push(part.GetRange(half, part.Count - half));
+                parts.Push(part.GetRange(0, half));
+                continue;
+            }
+
             await Task.Delay(delay, _time, _abort.Token).ConfigureAwait(false);
             delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, delay.Ticks * 2));
         }
@@ -341,6 +351,14 @@ internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, 
     /// an index the application added, JSON nested too deep), except "no partition of relation found for row" (23514
     /// without a constraint name), which maintenance cures by creating the partition, so it is retried.
     /// </summary>
+    /// <summary>
+    /// Whether the statement was cancelled for taking too long: PostgreSQL's <c>statement_timeout</c> (57014) or the
+    /// client's command timeout. A smaller batch may fit where the whole one never does.
+    /// </summary>
+    internal static bool IsTimeout(Exception exception) =>
+        exception is PostgresException { SqlState: PostgresErrorCodes.QueryCanceled }
+        || (exception is NpgsqlException && exception.InnerException is TimeoutException);
+
     internal static bool IsRejectedData(Exception exception) => exception switch
     {
         PostgresException pg when pg.SqlState == PostgresErrorCodes.CheckViolation && pg.ConstraintName is null => false,
