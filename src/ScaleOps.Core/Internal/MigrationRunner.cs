@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Diagnostics;
 using ScaleOps.Migrations;
 
 namespace ScaleOps.Internal;
@@ -20,6 +21,22 @@ internal sealed class MigrationRunner(
     ILogger<MigrationRunner> logger) : IScaleOpsMigrator
 {
     public async Task<IReadOnlyList<AppliedMigration>> MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        using var activity = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Migrations");
+        try
+        {
+            var done = await MigrateCoreAsync(cancellationToken).ConfigureAwait(false);
+            activity?.SetTag("scaleops.migrations.applied", done.Count);
+            return done;
+        }
+        catch (Exception ex)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            throw;
+        }
+    }
+
+    private async Task<IReadOnlyList<AppliedMigration>> MigrateCoreAsync(CancellationToken cancellationToken)
     {
         var schemaName = options.Value.Schema;
         var schema = SqlIdentifier.Quote(schemaName);

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Diagnostics;
 using ScaleOps.Partitioning.Lifecycle;
 
 namespace ScaleOps.Partitioning.Internal;
@@ -47,6 +48,8 @@ internal sealed partial class PartitionMaintenance(
             return new MaintenanceResult(Ran: false, dryRun, []);
         }
 
+        using var activity = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Partitioning.Maintenance");
+        activity?.SetTag("scaleops.partitioning.dry_run", dryRun);
         var started = Stopwatch.GetTimestamp();
         var failures = new List<MaintenanceFailure>();
         var planned = new List<(Resolved Resolved, PartitionAction Action)>();
@@ -96,6 +99,10 @@ internal sealed partial class PartitionMaintenance(
                 throw new InvalidOperationException("Lost the partition maintenance lock (its connection died); stopping this run.");
             }
 
+            using var step = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Partitioning.Step");
+            step?.SetTag("scaleops.partitioning.table", action.Table);
+            step?.SetTag("scaleops.partitioning.partition", action.Partition);
+            step?.SetTag("scaleops.partitioning.step", action.Kind.ToString());
             try
             {
                 await ExecuteAsync(resolved, action, cancellationToken).ConfigureAwait(false);
@@ -104,6 +111,7 @@ internal sealed partial class PartitionMaintenance(
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
+                step?.SetStatus(ActivityStatusCode.Error, ex.Message);
                 kept.Add((action.Table, action.Partition));
                 failures.Add(new MaintenanceFailure(action.Table, action, ex));
                 metrics.MaintenanceFailed(action.Kind);
@@ -115,6 +123,13 @@ internal sealed partial class PartitionMaintenance(
         {
             metrics.MaintenanceRan(Stopwatch.GetElapsedTime(started));
             Log.MaintenanceDone(logger, done.Count, failures.Count, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        activity?.SetTag("scaleops.partitioning.steps", done.Count);
+        activity?.SetTag("scaleops.partitioning.failures", failures.Count);
+        if (failures.Count > 0)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, $"{failures.Count} maintenance failures");
         }
 
         return new MaintenanceResult(Ran: true, dryRun, done) { Failures = failures };
