@@ -114,6 +114,23 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Equal(expected is null ? null : DateTimeOffset.Parse(expected), due);
     }
 
+    [Theory]
+    [InlineData("0 2 * * *", "2026-03-08T07:00:30Z", "2026-03-08T07:00:00Z")] // 02:00 does not exist that day: 03:00 EDT
+    [InlineData("30 2 * * *", "2026-03-08T09:00:00Z", "2026-03-08T07:00:00Z")] // 02:30 neither: 03:00 EDT, as the next occurrence says
+    [InlineData("0 2 * * *", "2026-03-09T12:00:00Z", "2026-03-09T06:00:00Z")] // the day after: 02:00 EDT again
+    [InlineData("30 1 * * *", "2026-11-01T07:00:00Z", "2026-11-01T05:30:00Z")] // 01:30 twice (fall back): the first, once
+    public void A_due_time_in_a_time_zone_is_an_occurrence_the_scheduler_waits_for_also_across_daylight_saving(string cron, string now, string expected)
+    {
+        // Spring forward in New York (2026-03-08 02:00 EST -> 03:00 EDT): the next occurrence of a time in the gap is
+        // 03:00 EDT, but stepping back from after it gave 01:59:59 EST, a second before the gap, a time that is no
+        // occurrence at all: the job fired at 03:00 stamped with a due time the schedule never had.
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
+        var schedule = new RecurringJob("s", cron, CronExpression.Parse(cron), zone, "test.ping", _ => "{}", null);
+        var due = CronScheduler.Latest(schedule, DateTimeOffset.Parse(now).AddDays(-1.5), DateTimeOffset.Parse(now));
+        Assert.Equal(DateTimeOffset.Parse(expected), due);
+        Assert.Equal(due, schedule.Cron.GetNextOccurrence(due!.Value.AddTicks(-1), zone));
+    }
+
     [Fact]
     public async Task A_yearly_due_time_missed_for_days_while_no_host_ran_fires_once_when_a_host_starts()
     {

@@ -108,10 +108,24 @@ internal sealed class CronScheduler(
     /// The latest occurrence in (after, now], or null; however long ago <paramref name="after"/> is (older misses collapse
     /// into it). Found by stepping back once from <paramref name="now"/>, so the work does not depend on how many
     /// occurrences were missed: a look-back bounded to a day missed a weekly or yearly due time for good once it was
-    /// more than a day late.
+    /// more than a day late. The step back is taken forward again to the occurrence it stands for: for a time that a
+    /// spring-forward skips (02:30 in New York's gap), Cronos steps back to the last second before the gap (01:59:59)
+    /// but forward to the gap's end (03:00), the time the scheduler waited for; the due time is the latter.
     /// </summary>
-    internal static DateTimeOffset? Latest(RecurringJob s, DateTimeOffset after, DateTimeOffset now) =>
-        s.Cron.GetPreviousOccurrence(now, s.TimeZone, inclusive: true) is { } latest && latest > after ? latest : null;
+    internal static DateTimeOffset? Latest(RecurringJob s, DateTimeOffset after, DateTimeOffset now)
+    {
+        if (s.Cron.GetPreviousOccurrence(now, s.TimeZone, inclusive: true) is not { } latest)
+        {
+            return null;
+        }
+
+        if (s.Cron.GetNextOccurrence(latest, s.TimeZone, inclusive: true) is { } occurrence && occurrence <= now)
+        {
+            latest = occurrence;
+        }
+
+        return latest > after ? latest : null;
+    }
 
     private sealed class ScheduleState(RecurringJob schedule)
     {
