@@ -115,6 +115,20 @@ public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Theory]
+    [InlineData("0\t0\t3\t*\t*\t*")] // tabs, as a configuration file may hold it
+    [InlineData("0 \t0 3 * * *")]
+    [InlineData("0  0  3  *  *  *")]
+    public void A_cron_expression_with_seconds_is_read_whatever_whitespace_separates_its_fields(string cron)
+    {
+        // The field count chose the format with a split on spaces only: six fields separated by tabs counted as one,
+        // were parsed as five-field cron and rejected ("Unexpected character '*'"), though Cronos takes tabs between fields.
+        var jobs = new ServiceCollection().AddScaleOps().AddJobs();
+        jobs.AddRecurring("with-seconds", cron, new Ping(1));
+        var schedule = Assert.Single(jobs.Services.Select(d => d.ImplementationInstance).OfType<RecurringJob>());
+        Assert.Equal(CronExpression.Parse("0 0 3 * * *", CronFormat.IncludeSeconds), schedule.Cron);
+    }
+
+    [Theory]
     [InlineData("0 2 * * *", "2026-03-08T07:00:30Z", "2026-03-08T07:00:00Z")] // 02:00 does not exist that day: 03:00 EDT
     [InlineData("30 2 * * *", "2026-03-08T09:00:00Z", "2026-03-08T07:00:00Z")] // 02:30 neither: 03:00 EDT, as the next occurrence says
     [InlineData("0 2 * * *", "2026-03-09T12:00:00Z", "2026-03-09T06:00:00Z")] // the day after: 02:00 EDT again

@@ -10,6 +10,8 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>The <see cref="IJobsBuilder"/>.</summary>
 internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
 {
+    private static readonly char[] CronFieldSeparators = [' ', '\t'];
+
     public IServiceCollection Services { get; } = services;
 
     public IJobsBuilder AddHandler<TPayload, THandler>()
@@ -49,7 +51,7 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
         CronExpression expression;
         try
         {
-            var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            var fields = cron.Split(CronFieldSeparators, StringSplitOptions.RemoveEmptyEntries).Length; // Cronos takes tabs too
             expression = CronExpression.Parse(cron, fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard);
         }
         catch (CronFormatException ex)
