@@ -33,6 +33,8 @@ internal sealed class JobExecutor(
     {
         var started = time.GetTimestamp();
         Completion? outcome = null; // stays null when the attempt is given back at stop (its lease stays registered)
+        // The run's span: the handler's own spans (its HTTP calls, its queries) are its children.
+        using var activity = JobTracing.Start(job);
         try
         {
             metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
@@ -96,6 +98,8 @@ internal sealed class JobExecutor(
         }
         finally
         {
+            JobTracing.Stop(activity, outcome);
+
             // Not settled: abandoned by the stalled-start watchdog, which wrote the outcome.
             if (outcome is { } o && job.TrySettle())
             {
