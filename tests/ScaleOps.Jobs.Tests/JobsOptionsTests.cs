@@ -70,8 +70,24 @@ public class JobsOptionsTests
         Assert.Contains("'test.ping'", ex.Message);
     }
 
+    [Fact]
+    public void A_second_handler_type_for_one_payload_type_is_refused_naming_both()
+    {
+        var jobs = new ServiceCollection().AddScaleOps().AddJobs();
+        jobs.AddHandler<Impostor, ImpostorHandler>().AddHandler<Impostor, ImpostorHandler>(); // the same one again: harmless
+        var ex = Assert.Throws<InvalidOperationException>(() => jobs.AddHandler<Impostor, OtherImpostorHandler>());
+        Assert.Contains(nameof(ImpostorHandler), ex.Message);
+        Assert.Contains(nameof(OtherImpostorHandler), ex.Message);
+    }
+
     [JobKind("test.ping")]
     public sealed record Impostor(int N);
+
+    public sealed class OtherImpostorHandler : IJobHandler<Impostor>
+    {
+        public System.Threading.Tasks.Task HandleAsync(Impostor payload, JobContext context, System.Threading.CancellationToken cancellationToken) =>
+            System.Threading.Tasks.Task.CompletedTask;
+    }
 
     public sealed class ImpostorHandler : IJobHandler<Impostor>
     {

@@ -30,6 +30,15 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
             Services.AddSingleton<JobHandlerRegistration>(new JobHandlerRegistration<TPayload>());
         }
 
+        // A second handler type for one payload type was ignored without a word (the first one kept running its jobs).
+        var registered = Services.FirstOrDefault(d => d.ServiceType == typeof(IJobHandler<TPayload>) && !d.IsKeyedService);
+        if (registered?.ImplementationType is { } other && other != typeof(THandler))
+        {
+            throw new InvalidOperationException(
+                $"Jobs of {typeof(TPayload)} already have the handler {other}; {typeof(THandler)} would never run. One payload type has "
+                + "one handler: give the other job its own payload type.");
+        }
+
         Services.TryAddScoped<IJobHandler<TPayload>, THandler>();
         return this;
     }
