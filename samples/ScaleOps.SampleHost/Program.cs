@@ -13,6 +13,7 @@ using ScaleOps.SampleHost.Audit;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Resilience.RateLimiting;
 using ScaleOps.SampleHost.Documents;
+using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Limits;
 using ScaleOps.SampleHost.Ops;
 using ScaleOps.SampleHost.Tenancy;
@@ -63,6 +64,8 @@ builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Scal
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// /ops and /tenants: Cache-Control: no-store, nosniff, no framing, no referrer (the dashboard page adds its CSP).
+app.UseOperatorHeaders();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();
 app.MapDocumentEndpoints();
