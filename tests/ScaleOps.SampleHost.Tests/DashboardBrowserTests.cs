@@ -37,14 +37,24 @@ public sealed class FlakyJobHandler(FlakySwitch flaky) : IJobHandler<FlakyJob>
         flaky.Broken ? throw new InvalidOperationException($"flaky job failed on purpose: {payload?.Reason}") : Task.CompletedTask;
 }
 
-/// <summary>The host on a loopback port with the flaky job's handler registered.</summary>
+/// <summary>A job whose error quotes its payload, as a handler's exception often does: here markup and script from outside.</summary>
+[JobKind("test.hostile")]
+public sealed record HostileJob(string Text);
+
+public sealed class HostileJobHandler : IJobHandler<HostileJob>
+{
+    public Task HandleAsync(HostileJob payload, JobContext context, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException(payload?.Text);
+}
+
+/// <summary>The host on a loopback port with the flaky and hostile jobs' handlers registered.</summary>
 public sealed class DashboardBrowserFixture : KestrelSampleHostFixture
 {
     protected override void ConfigureInstance(IWebHostBuilder web) =>
         web.ConfigureTestServices(services =>
         {
             services.AddSingleton<FlakySwitch>();
-            services.AddScaleOps().AddJobs().AddHandler<FlakyJob, FlakyJobHandler>();
+            services.AddScaleOps().AddJobs().AddHandler<FlakyJob, FlakyJobHandler>().AddHandler<HostileJob, HostileJobHandler>();
         });
 }
 
@@ -145,6 +155,40 @@ public class DashboardBrowserTests(DashboardBrowserFixture host) : IClassFixture
         finally
         {
             profile.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Markup_in_a_dead_jobs_error_is_shown_as_text_and_never_runs()
+    {
+        const string Markup = "<img src=x onerror=\"document.title='pwned'\"><b id=injected>bold</b><script>document.title='pwned'</script>";
+        var tenant = await host.RegisterTenantAsync("browser-hostile");
+        var jobs = host.Factory.Services.GetRequiredService<IJobClient>();
+        var admin = host.Factory.Services.GetRequiredService<IJobAdmin>();
+        var id = (await jobs.EnqueueAsync(new HostileJob(Markup), new JobOptions { Queue = "indexing", MaxAttempts = 1, Tenant = new TenantId(tenant) }))!.Value;
+        await TestSignal.UntilAsync(async () => (await admin.GetAsync(id))?.State == JobState.Dead, "the hostile job to die after its one attempt");
+
+        var profile = Directory.CreateTempSubdirectory("scaleops-chromium-");
+        try
+        {
+            using var browser = Chromium.Start(profile.FullName);
+            var wait = new WebDriverWait(browser, PageTimeout);
+            wait.IgnoreExceptionTypes(typeof(StaleElementReferenceException));
+            browser.Navigate().GoToUrl(new Uri(host.BaseAddress, "/ops"));
+            var title = browser.Title;
+            browser.FindElement(By.Id("admin-key")).SendKeys(SampleHostFixture.AdminKey);
+            browser.FindElement(By.CssSelector("#key-form button[type=submit]")).Click();
+
+            var row = wait.Until(d => d.FindElements(By.CssSelector($"#dead-jobs tbody tr[data-job-id='{id}']")).FirstOrDefault());
+            Assert.Contains(Markup, row.FindElements(By.TagName("td"))[5].Text, StringComparison.Ordinal);
+            Assert.Empty(browser.FindElements(By.CssSelector("#dead-jobs img, #dead-jobs script, #injected")));
+            Assert.Equal(title, browser.Title);
+            Assert.Equal("true", browser.FindElement(By.Id("status")).GetAttribute("data-loaded"));
+        }
+        finally
+        {
+            profile.Delete(recursive: true);
+            await admin.DiscardDeadAsync(id); // the other test expects no dead job in the queue at its end
         }
     }
 }

@@ -27,7 +27,11 @@ public static class OpsEndpoints
         routes.MapGet("/ops/health", HealthAsync);
 
         // The dashboard page itself holds no data: its script asks for the admin key and calls the /ops/* endpoints with it.
-        routes.MapGet("/ops", () => TypedResults.Content(DashboardHtml.Value, "text/html; charset=utf-8"));
+        routes.MapGet("/ops", (HttpContext http) =>
+        {
+            http.Response.Headers.ContentSecurityPolicy = DashboardPage.ContentSecurityPolicy;
+            return TypedResults.Content(DashboardPage.Html, "text/html; charset=utf-8");
+        });
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
         ops.MapGet("/migrations", MigrationsAsync);
         ops.MapGet("/rls", RlsAuditAsync);
@@ -43,13 +47,6 @@ public static class OpsEndpoints
         }));
         return routes;
     }
-
-    private static readonly Lazy<string> DashboardHtml = new(() =>
-    {
-        using var stream = typeof(OpsEndpoints).Assembly.GetManifestResourceStream("ScaleOps.SampleHost.Ops.Dashboard.dashboard.html")!;
-        using var reader = new System.IO.StreamReader(stream);
-        return reader.ReadToEnd();
-    });
 
     /// <summary>
     /// Open to load balancers and probes: the status of each check. Its description (which can quote a dependency's error,
