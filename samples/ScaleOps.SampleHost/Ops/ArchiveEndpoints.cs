@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
@@ -46,7 +47,7 @@ public static class ArchiveEndpoints
     }
 
     private static async Task<IResult> ArchiveAsync(string schema, string table, string partition, IPartitionArchiver archiver,
-        IOptions<PartitioningOptions> options, IConfiguration configuration, CancellationToken cancellationToken)
+        IOptions<PartitioningOptions> options, IConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (NameProblem(schema, table, partition) is { } problem)
         {
@@ -75,7 +76,7 @@ public static class ArchiveEndpoints
         catch (Exception ex) when (IsBlobFailure(ex))
         {
             // Nothing is removed unless the archive was verified: the partition is still in PostgreSQL.
-            return BlobUnavailable(ex);
+            return BlobUnavailable(ex, loggers, schema, table, partition);
         }
     }
 
@@ -83,11 +84,23 @@ public static class ArchiveEndpoints
         ex is Azure.RequestFailedException or System.Net.Http.HttpRequestException
         || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(IsBlobFailure));
 
-    private static IResult BlobUnavailable(Exception ex) => TypedResults.Problem(
-        $"Blob storage did not answer: {ex.GetBaseException().Message}", statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable");
+    private static readonly Action<ILogger, string, string, string, Exception?> LogBlobFailure = LoggerMessage.Define<string, string, string>(
+        LogLevel.Error, new EventId(1, "ArchiveBlobUnavailable"), "Blob storage did not answer for {Schema}.{Table} partition {Partition}");
+
+    /// <summary>
+    /// A 503 whose detail names no storage endpoint or account (the client's error quotes both, and the host's address
+    /// book is nobody's business): the error itself goes to the log, under the request's trace id.
+    /// </summary>
+    private static IResult BlobUnavailable(Exception ex, ILoggerFactory loggers, string schema, string table, string partition)
+    {
+        LogBlobFailure(loggers.CreateLogger(typeof(ArchiveEndpoints).FullName!), schema, table, partition, ex);
+        return TypedResults.Problem(
+            "Blob storage did not answer; the host's log has the error (under this response's traceId).",
+            statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable");
+    }
 
     private static async Task<IResult> ManifestAsync(string schema, string table, string partition, IPartitionArchiver archiver,
-        IOptions<PartitioningOptions> options, IConfiguration configuration, CancellationToken cancellationToken)
+        IOptions<PartitioningOptions> options, IConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (NameProblem(schema, table, partition) is { } problem)
         {
@@ -107,7 +120,7 @@ public static class ArchiveEndpoints
         }
         catch (Exception ex) when (IsBlobFailure(ex))
         {
-            return BlobUnavailable(ex);
+            return BlobUnavailable(ex, loggers, schema, table, partition);
         }
     }
 
