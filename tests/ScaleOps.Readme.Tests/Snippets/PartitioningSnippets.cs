@@ -44,6 +44,8 @@ internal static class PartitioningSnippets
             Changes = JsonSerializer.SerializeToElement(new { title = new[] { "old", "new" } }),
         });
         var events = await audit.QueryAsync(from, to, limit: 100); // this tenant's, newest first, pruned to the range
+                                                                  // (from after to: ArgumentException)
+        var more = await audit.QueryAfterAsync(from, to, AuditPosition.Of(events[^1]), limit: 100); // the next page
         var read = await audit.PartitionsReadAsync(from, to);       // which partitions that query reads (EXPLAIN ANALYZE)
         #endregion
     }
