@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Linq;
 using System.Threading.Tasks;
-using ScaleOps.Diagnostics;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.Tenancy;
 using ScaleOps.TestInfrastructure;
@@ -15,14 +14,8 @@ public partial class WorkerTests
     [Fact]
     public async Task Each_run_is_a_span_on_the_ScaleOps_activity_source_and_the_handlers_spans_are_its_children()
     {
-        var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == ScaleOpsDiagnostics.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new ActivityRecorder();
+        var stopped = recorder.Stopped;
         var parents = new ConcurrentDictionary<int, ActivitySpanId>();
         var probe = new Probe
         {

@@ -1,10 +1,8 @@
 using System;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
-using ScaleOps.Diagnostics;
 using ScaleOps.Internal;
 using ScaleOps.Migrations;
 using ScaleOps.TestInfrastructure;
@@ -19,14 +17,8 @@ public class MigrationTracingTests(PostgresDatabase database) : IClassFixture<Po
     [Fact]
     public async Task A_migration_run_is_traced_with_what_it_applied_or_why_it_failed()
     {
-        var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is ScaleOpsDiagnostics.ActivitySourceName or TestSource,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new ActivityRecorder(TestSource);
+        var stopped = recorder.Stopped;
 
         // Other tests migrate at the same time: this test's runs are the ones under its own root activity.
         ActivityTraceId trace;

@@ -1,8 +1,7 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Linq;
 using System.Threading.Tasks;
-using ScaleOps.Diagnostics;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Partitioning.Tests.Lifecycle;
 
@@ -11,14 +10,8 @@ public partial class MaintenanceTests
     [Fact]
     public async Task A_maintenance_run_and_each_of_its_steps_are_traced_on_the_ScaleOps_activity_source()
     {
-        var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == ScaleOpsDiagnostics.ActivitySourceName,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var recorder = new ActivityRecorder();
+        var stopped = recorder.Stopped;
         var (host, _, maintenance) = await TableAsync("m_traced");
         using var _ = host;
 
