@@ -55,6 +55,11 @@ public partial class AuditLogTests
             var order = read.Select(r => (r.OccurredAt, r.Id)).ToList();
             Assert.Equal(order.OrderByDescending(o => o.OccurredAt).ThenByDescending(o => o.Id, Comparer<Guid>.Create(CompareAsPostgres)).ToList(), order);
 
+            // Bad input: no record, a limit out of range.
+            Assert.Throws<ArgumentNullException>(() => AuditPosition.Of(null!));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => audit.QueryAfterAsync(from, to, AuditPosition.Of(read[0]), limit: 0));
+            await Assert.ThrowsAsync<ArgumentException>(() => audit.QueryAfterAsync(to, from, AuditPosition.Of(read[0])));
+
             // A position before the range's start leaves nothing; the range's end still bounds a position past it.
             Assert.Empty(await audit.QueryAfterAsync(from, to, new AuditPosition(from.AddTicks(-10), Guid.Empty)));
             var late = await audit.QueryAfterAsync(from, TestHost.Monday.AddSeconds(1), new AuditPosition(to.AddDays(1), Guid.Empty), limit: 100);
