@@ -9,12 +9,12 @@ SELECT c.oid::regclass::text,
        c.relrowsecurity,
        c.relforcerowsecurity,
        (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid)::int,
-       tenant.type,
-       owner.type,
+       cols.tenant_type,
+       cols.owner_type,
        -- The tenant column compares case-insensitively (citext, or a nondeterministic collation): 'ACME' = 'acme'.
-       coalesce(tenant.case_insensitive, false),
+       coalesce(cols.tenant_case_insensitive, false),
        -- The user column likewise: 'ALICE' = 'alice', so user 'ALICE' would read alice's rows.
-       coalesce(owner.case_insensitive, false),
+       coalesce(cols.owner_case_insensitive, false),
        -- Only a valid, complete index serves every tenant's queries: not one left INVALID by a failed concurrent build,
        -- nor a partial one.
        EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
@@ -29,30 +29,25 @@ SELECT c.oid::regclass::text,
        pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+-- The tenant ($3) and user ($4) columns, read in one pass: each one's type and whether it compares case-insensitively.
 LEFT JOIN LATERAL (
-    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type,
-           (bt.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)) AS case_insensitive
-    FROM pg_catalog.pg_attribute a
-    CROSS JOIN LATERAL (
-        WITH RECURSIVE d(typ, depth) AS (
-            SELECT a.atttypid, 0
-            UNION ALL
-            SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
-        SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
-    JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
-    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-    WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped) tenant ON true
-LEFT JOIN LATERAL (
-    SELECT CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type,
-           (bt.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)) AS case_insensitive
-    FROM pg_catalog.pg_attribute a
-    CROSS JOIN LATERAL (
-        WITH RECURSIVE d(typ, depth) AS (
-            SELECT a.atttypid, 0
-            UNION ALL
-            SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
-        SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
-    JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
-    LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-    WHERE a.attrelid = c.oid AND a.attname = $4 AND a.attnum > 0 AND NOT a.attisdropped) owner ON true
+    SELECT max(col.type) FILTER (WHERE col.attname = $3) AS tenant_type,
+           bool_or(col.case_insensitive) FILTER (WHERE col.attname = $3) AS tenant_case_insensitive,
+           max(col.type) FILTER (WHERE col.attname = $4) AS owner_type,
+           bool_or(col.case_insensitive) FILTER (WHERE col.attname = $4) AS owner_case_insensitive
+    FROM (
+        SELECT a.attname,
+               CASE WHEN b.typ = 'pg_catalog.bpchar'::pg_catalog.regtype THEN 'bpchar' ELSE pg_catalog.format_type(b.typ, NULL) END AS type,
+               (bt.typname = 'citext' OR coalesce(NOT co.collisdeterministic, false)) AS case_insensitive
+        FROM pg_catalog.pg_attribute a
+        CROSS JOIN LATERAL (
+            WITH RECURSIVE d(typ, depth) AS (
+                SELECT a.atttypid, 0
+                UNION ALL
+                SELECT t.typbasetype, d.depth + 1 FROM d JOIN pg_catalog.pg_type t ON t.oid = d.typ WHERE t.typtype = 'd')
+            SELECT d.typ FROM d ORDER BY d.depth DESC LIMIT 1) b
+        JOIN pg_catalog.pg_type bt ON bt.oid = b.typ
+        LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+        WHERE a.attrelid = c.oid AND a.attname IN ($3, $4) AND a.attnum > 0 AND NOT a.attisdropped) col
+) cols ON true
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
