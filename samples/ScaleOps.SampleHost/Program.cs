@@ -53,6 +53,8 @@ builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddProblemDetails();
 builder.Services.AddSingleton<TenantDirectory>();
+// Budgets of wrong admin keys and unregistered tenant ids per client address (429 once spent, until the minute is over).
+builder.Services.AddSingleton<ClientLimits>();
 builder.Services.AddSingleton<DocumentStore>();
 builder.Services.AddSingleton<DocumentAudit>();
 builder.Services.AddHealthChecks()

@@ -11,6 +11,21 @@ public sealed class SampleOptions
     [MinLength(16, ErrorMessage = "Sample:AdminKey must be at least 16 characters.")]
     public string AdminKey { get; set; } = "";
 
+    /// <summary>
+    /// Wrong <c>X-Admin-Key</c> values a client address may send per minute (admin, <c>/ops/*</c> and
+    /// <c>/ops/health</c>); past that, 429 until the minute is over, even with the right key. Per instance.
+    /// </summary>
+    [Range(1, 1000, ErrorMessage = "Sample:AdminKeyFailuresPerMinute must be between 1 and 1000.")]
+    public int AdminKeyFailuresPerMinute { get; set; } = 10;
+
+    /// <summary>
+    /// Unregistered (well-formed) <c>X-Tenant-Id</c> values a client address may send per minute; past that, 429 before
+    /// any lookup until the minute is over, whatever tenant it names. Lookups still running count until they answer, so
+    /// this is also the most an address can have in flight. Per instance.
+    /// </summary>
+    [Range(1, 100_000, ErrorMessage = "Sample:UnknownTenantsPerMinute must be between 1 and 100000.")]
+    public int UnknownTenantsPerMinute { get; set; } = 60;
+
     /// <summary>How long an instance trusts its cached view of a tenant's registration and plan.</summary>
     // The rate limiter keeps a tenant's plan for 4 s more (SamplePlans), so 6 + 4 keeps a plan change within 10 s.
     [Range(0, 6, ErrorMessage = "Sample:TenantCacheSeconds must be between 0 and 6 (a plan change must reach every instance within 10 s, "

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Net;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -22,6 +23,30 @@ public partial class SampleHostFixture
     {
         ArgumentNullException.ThrowIfNull(factory);
         _ = factory.Server;
+    }
+
+    /// <summary>The test-only request header whose value the tests' hosts take as the client's address.</summary>
+    public const string ClientAddressHeader = "X-Test-Client-Address";
+
+    /// <summary>
+    /// First in the tests' hosts' pipeline: a request with <see cref="ClientAddressHeader"/> comes from that address (the
+    /// in-memory test server sets none), so tests can play several clients. The sample host itself has no such hook.
+    /// </summary>
+    private sealed class ClientAddressFromHeader : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                if (context.Request.Headers.TryGetValue(ClientAddressHeader, out var value))
+                {
+                    context.Connection.RemoteIpAddress = IPAddress.Parse(value.ToString());
+                }
+
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
     }
 
     /// <summary>Starts another instance on the same database and Redis with extra settings (dispose it yourself).</summary>

@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.SampleHost.Tests;
@@ -64,6 +65,7 @@ public partial class SampleHostFixture : PostgresDatabase
             web.UseSetting("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix", $"sample-tests:{Name}:rl:");
             web.UseSetting("Sample:Plans:free:RequestsPerSecond", FreeRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture));
             web.UseSetting("Sample:Plans:free:MaxDocuments", FreeMaxDocuments.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            web.ConfigureServices(services => services.AddSingleton<IStartupFilter, ClientAddressFromHeader>());
             ConfigureInstance(web);
         });
 
@@ -90,9 +92,18 @@ public partial class SampleHostFixture : PostgresDatabase
         await base.DisposeAsync();
     }
 
-    public HttpClient Client(string? tenant = null, bool admin = false)
+    /// <summary>
+    /// A client of the fixture's host. <paramref name="address"/> is the client address the host sees (the in-memory
+    /// test server has none): sent as <see cref="ClientAddressHeader"/>, which only the tests' hosts read.
+    /// </summary>
+    public HttpClient Client(string? tenant = null, bool admin = false, string? address = null)
     {
         var client = Factory.CreateClient();
+        if (address is not null)
+        {
+            client.DefaultRequestHeaders.Add(ClientAddressHeader, address);
+        }
+
         if (tenant is not null)
         {
             client.DefaultRequestHeaders.Add("X-Tenant-Id", tenant);

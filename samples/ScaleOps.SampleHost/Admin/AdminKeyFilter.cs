@@ -2,20 +2,53 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using ScaleOps.SampleHost.Http;
+using ScaleOps.SampleHost.Limits;
 
 namespace ScaleOps.SampleHost.Admin;
 
-/// <summary>Admin and <c>/ops/*</c> endpoints require <c>X-Admin-Key</c> equal to the configured key (401 otherwise).</summary>
-public sealed class AdminKeyFilter(IOptions<SampleOptions> options) : IEndpointFilter
+/// <summary>
+/// Admin and <c>/ops/*</c> endpoints require <c>X-Admin-Key</c> equal to the configured key (401 otherwise). Wrong keys
+/// are counted per client address (<see cref="ClientLimits.AdminKey"/>): past the budget the address gets 429 until its
+/// minute is over, whatever key it sends.
+/// </summary>
+public sealed class AdminKeyFilter(IOptions<SampleOptions> options, ClientLimits limits) : IEndpointFilter
 {
     public const string Header = "X-Admin-Key";
 
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        IsAdmin(context.HttpContext.Request, options.Value)
-            ? next(context)
-            : ValueTask.FromResult<object?>(Problems.Unauthorized($"The {Header} header is missing or wrong."));
+        Refusal(context.HttpContext, options.Value, limits) is { } refusal ? ValueTask.FromResult<object?>(refusal) : next(context);
+
+    /// <summary>
+    /// Null when the request carries the admin key; otherwise the answer: 429 while the client's budget of wrong keys is
+    /// spent (the key is not even compared then), else 401. A wrong key uses up one unit of the budget; a missing header
+    /// is no guess and does not.
+    /// </summary>
+    public static ProblemHttpResult? Refusal(HttpContext http, SampleOptions options, ClientLimits limits)
+    {
+        System.ArgumentNullException.ThrowIfNull(http);
+        System.ArgumentNullException.ThrowIfNull(limits);
+        var attempt = limits.AdminKey.Begin(ClientLimits.ClientOf(http));
+        if (!attempt.Allowed)
+        {
+            return ClientLimits.TooMany(http, attempt, $"wrong {Header} values");
+        }
+
+        if (IsAdmin(http.Request, options))
+        {
+            attempt.Succeeded();
+            return null;
+        }
+
+        if (!http.Request.Headers.ContainsKey(Header))
+        {
+            attempt.Succeeded();
+        }
+
+        return Problems.Unauthorized($"The {Header} header is missing or wrong.");
+    }
 
     /// <summary>
     /// Whether the request carries the configured admin key. Both are hashed first, so the comparison takes the same time

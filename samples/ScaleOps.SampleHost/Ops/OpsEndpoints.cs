@@ -16,6 +16,7 @@ using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Rls.Safety;
 using ScaleOps.SampleHost.Admin;
 using ScaleOps.SampleHost.Http;
+using ScaleOps.SampleHost.Limits;
 
 namespace ScaleOps.SampleHost.Ops;
 
@@ -50,13 +51,25 @@ public static class OpsEndpoints
 
     /// <summary>
     /// Open to load balancers and probes: the status of each check. Its description (which can quote a dependency's error,
-    /// naming internal endpoints) only with the admin key.
+    /// naming internal endpoints) only with the admin key; a key sent here is a guess like anywhere else, so a wrong one
+    /// counts against the address's budget, and a spent budget is a 429 (a request without the header is never refused).
     /// </summary>
     private static async Task<IResult> HealthAsync(HttpContext http, HealthCheckService health, IOptions<SampleOptions> options,
-        CancellationToken cancellationToken)
+        ClientLimits limits, CancellationToken cancellationToken)
     {
+        var detailed = false;
+        if (http.Request.Headers.ContainsKey(AdminKeyFilter.Header))
+        {
+            var refusal = AdminKeyFilter.Refusal(http, options.Value, limits);
+            if (refusal is { StatusCode: StatusCodes.Status429TooManyRequests })
+            {
+                return refusal;
+            }
+
+            detailed = refusal is null;
+        }
+
         var report = await health.CheckHealthAsync(cancellationToken);
-        var detailed = AdminKeyFilter.IsAdmin(http.Request, options.Value);
         var body = new
         {
             status = report.Status.ToString(),
