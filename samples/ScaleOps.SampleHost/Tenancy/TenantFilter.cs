@@ -1,6 +1,7 @@
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
 using ScaleOps.SampleHost.Http;
+using ScaleOps.SampleHost.Limits;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.SampleHost.Tenancy;
@@ -8,9 +9,10 @@ namespace ScaleOps.SampleHost.Tenancy;
 /// <summary>
 /// Resolves the tenant of a request from the <c>X-Tenant-Id</c> header (a real service takes it from a validated token
 /// claim instead) and runs the endpoint inside that tenant's ambient scope. Missing or malformed: 400; well-formed but
-/// not registered: 403.
+/// not registered: 403; from an address that has sent too many unregistered ids this minute: 429, before any lookup
+/// (<see cref="ClientLimits.UnknownTenants"/>). Every tenant endpoint runs this filter before any other work.
 /// </summary>
-public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenants) : IEndpointFilter
+public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenants, ClientLimits limits) : IEndpointFilter
 {
     public const string TenantItem = "sample.tenant";
 
@@ -29,11 +31,31 @@ public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenan
             return Problems.BadRequest($"The {TenantSlug.Header} header must be 1 to 63 lowercase letters, digits and dashes.");
         }
 
-        var tenant = await directory.FindAsync(id!, http.RequestAborted);
+        // Each unregistered id costs a lookup: an address has a budget of them per minute, spent before the lookup (a
+        // registered tenant gives its unit back), so a flood of made-up ids is refused here without touching the registry.
+        var attempt = limits.UnknownTenants.Begin(ClientLimits.ClientOf(http));
+        if (!attempt.Allowed)
+        {
+            return ClientLimits.TooMany(http, attempt, $"unregistered {TenantSlug.Header} values");
+        }
+
+        TenantRecord? tenant;
+        try
+        {
+            tenant = await directory.FindAsync(id!, http.RequestAborted);
+        }
+        catch
+        {
+            attempt.Succeeded(); // the registry failed, not the client
+            throw;
+        }
+
         if (tenant is null)
         {
             return Problems.Forbidden($"Tenant '{id}' is not registered.");
         }
+
+        attempt.Succeeded();
 
         http.Items[TenantItem] = tenant;
         using var scope = tenants.BeginScope(new TenantId(tenant.Id));
