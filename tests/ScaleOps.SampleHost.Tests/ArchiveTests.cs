@@ -4,9 +4,14 @@ using System.Linq;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Threading;
 using System.Threading.Tasks;
 using Azure.Storage.Blobs;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+using ScaleOps.Partitioning.Archive;
 using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.SampleHost.Tests;
@@ -120,6 +125,65 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
             HttpStatusCode.BadRequest);
         await ProblemAssert.IsProblemAsync(
             await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.MaxValue, count = 2 }), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_failure_other_than_a_missing_partition_is_a_500_that_quotes_nothing_and_the_log_has_the_error()
+    {
+        using (var admin = host.Client(admin: true))
+        {
+            var partitions = await admin.GetFromJsonAsync<JsonElement>("/ops/partitions");
+            var closed = partitions.GetProperty("tables").EnumerateArray().Single(t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"")
+                .GetProperty("partitions").EnumerateArray()
+                .Where(p => !p.GetProperty("isDefault").GetBoolean() && p.GetProperty("to").GetDateTime() <= DateTime.UtcNow)
+                .Select(p => p.GetProperty("name").GetString()!).Order(StringComparer.Ordinal).First();
+
+            // An instance whose archiver fails the way any dependency can: with an InvalidOperationException.
+            var instance = host.StartAnotherInstance(web =>
+            {
+                web.UseSetting("Sample:RunJobs", "false");
+                web.UseSetting("Sample:RunPartitionMaintenance", "false");
+                web.ConfigureTestServices(services =>
+                {
+                    services.AddSingleton<IPartitionArchiver>(new FailingArchiver());
+                    services.AddFakeLogging();
+                });
+            });
+            try
+            {
+                using var client = instance.CreateClient();
+                client.DefaultRequestHeaders.Add("X-Admin-Key", SampleHostFixture.AdminKey);
+                var problem = await ProblemAssert.IsProblemAsync(
+                    await client.PostAsync($"/ops/partitions/scaleops/audit_log/{closed}/archive", null), HttpStatusCode.InternalServerError);
+                Assert.DoesNotContain(FailingArchiver.Secret, problem.GetRawText(), StringComparison.Ordinal);
+                Assert.Contains(instance.Services.GetFakeLogCollector().GetSnapshot(), r => r.Exception?.Message == FailingArchiver.Message);
+
+                // Not found is decided before the archiver is asked: still a 404 with this archiver.
+                await ProblemAssert.IsProblemAsync(await client.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.NotFound);
+                await ProblemAssert.IsProblemAsync(await client.PostAsync("/ops/partitions/scaleops/no_such_table/p1/archive", null), HttpStatusCode.NotFound);
+            }
+            finally
+            {
+                await SampleHostFixture.DisposeHostAsync(instance);
+            }
+        }
+    }
+
+    /// <summary>An archiver that fails every archive with an internal message, and has no manifests.</summary>
+    private sealed class FailingArchiver : IPartitionArchiver
+    {
+        public const string Secret = "pool-7f3a@10.1.2.3";
+
+        public const string Message = $"The connection {Secret} is not open.";
+
+        public Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException(Message);
+
+        public Task<ArchiveManifest?> GetManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
+            Task.FromResult<ArchiveManifest?>(null);
+
+        public Task<long> RestoreAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException(Message);
     }
 
     [Fact]

@@ -13,6 +13,7 @@ using Npgsql;
 using ScaleOps.Data;
 using ScaleOps.Partitioning;
 using ScaleOps.Partitioning.Archive;
+using ScaleOps.Partitioning.Lifecycle;
 using ScaleOps.SampleHost.Admin;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Tenancy;
@@ -47,7 +48,8 @@ public static class ArchiveEndpoints
     }
 
     private static async Task<IResult> ArchiveAsync(string schema, string table, string partition, IPartitionArchiver archiver,
-        IOptions<PartitioningOptions> options, IConfiguration configuration, ILoggerFactory loggers, CancellationToken cancellationToken)
+        IPartitionMaintenance maintenance, IOptions<PartitioningOptions> options, IConfiguration configuration, ILoggerFactory loggers,
+        CancellationToken cancellationToken)
     {
         if (NameProblem(schema, table, partition) is { } problem)
         {
@@ -61,6 +63,13 @@ public static class ArchiveEndpoints
 
         try
         {
+            // Not found is decided here, from what maintenance reports: the archiver's InvalidOperationException for it is
+            // the same type other failures throw, and its message is meant for the log.
+            if (await NotFoundAsync(schema, table, partition, archiver, maintenance, cancellationToken) is { } notFound)
+            {
+                return notFound;
+            }
+
             return TypedResults.Ok(Describe(await archiver.ArchiveAsync(schema, table, partition, cancellationToken)));
         }
         catch (PartitionNotClosedException ex)
@@ -68,21 +77,52 @@ public static class ArchiveEndpoints
             // It exists, but its period has not ended: archiving it now would remove the partition its writes go to.
             return Problems.Conflict(ex.Message);
         }
-        catch (InvalidOperationException ex)
-        {
-            // Not a configured table, or not one of its partitions (and no archive of it to resume).
-            return Problems.NotFound(ex.Message);
-        }
         catch (Exception ex) when (IsBlobFailure(ex))
         {
             // Nothing is removed unless the archive was verified: the partition is still in PostgreSQL.
             return BlobUnavailable(ex, loggers, schema, table, partition);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Anything else (the partition dropped meanwhile, an archive that no longer verifies, a dependency's own
+            // error): a 500 that quotes nothing; the error goes to the log under the response's trace id.
+            LogArchiveFailure(loggers.CreateLogger(typeof(ArchiveEndpoints).FullName!), schema, table, partition, ex);
+            return TypedResults.Problem(
+                "Archiving failed; the host's log has the error (under this response's traceId).",
+                statusCode: StatusCodes.Status500InternalServerError, title: "Internal server error");
+        }
+    }
+
+    /// <summary>
+    /// A 404 when <paramref name="table"/> is not a table this host maintains, or <paramref name="partition"/> is neither
+    /// one of its partitions (in its schema) nor an archive to finish (removed from PostgreSQL after the archive was
+    /// written); null when there is something to archive.
+    /// </summary>
+    private static async Task<IResult?> NotFoundAsync(string schema, string table, string partition, IPartitionArchiver archiver,
+        IPartitionMaintenance maintenance, CancellationToken cancellationToken)
+    {
+        var qualified = SqlIdentifier.Qualify(schema, table);
+        var maintained = (await maintenance.GetHealthAsync(cancellationToken)).FirstOrDefault(h => h.Table == qualified);
+        if (maintained is null)
+        {
+            return Problems.NotFound($"{schema}.{table} is not a partitioned table this host maintains.");
+        }
+
+        if (maintained.Partitions.Any(p => p.Name == partition && p.Schema == schema)
+            || await archiver.GetManifestAsync(schema, table, partition, cancellationToken) is not null)
+        {
+            return null;
+        }
+
+        return Problems.NotFound($"{schema}.{table} has no partition {partition}, and no archive of it to finish.");
     }
 
     private static bool IsBlobFailure(Exception ex) =>
         ex is Azure.RequestFailedException or System.Net.Http.HttpRequestException
         || (ex is AggregateException aggregate && aggregate.InnerExceptions.All(IsBlobFailure));
+
+    private static readonly Action<ILogger, string, string, string, Exception?> LogArchiveFailure = LoggerMessage.Define<string, string, string>(
+        LogLevel.Error, new EventId(2, "ArchiveFailed"), "Archiving {Schema}.{Table} partition {Partition} failed");
 
     private static readonly Action<ILogger, string, string, string, Exception?> LogBlobFailure = LoggerMessage.Define<string, string, string>(
         LogLevel.Error, new EventId(1, "ArchiveBlobUnavailable"), "Blob storage did not answer for {Schema}.{Table} partition {Partition}");
