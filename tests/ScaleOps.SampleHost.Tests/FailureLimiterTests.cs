@@ -89,6 +89,28 @@ public class FailureLimiterTests
         Assert.Equal(1, limiter.TrackedClients);
     }
 
+    [Fact]
+    public void Clients_whose_checks_all_passed_are_not_kept_so_they_cannot_fill_the_table()
+    {
+        var limiter = new FailureLimiter(1, Window, new FakeTimeProvider(), maxClients: 2);
+        for (var i = 0; i < 100; i++)
+        {
+            var passed = limiter.Begin($"good-{i}");
+            Assert.True(passed.Allowed, $"client {i}");
+            passed.Succeeded();
+        }
+
+        Assert.Equal(0, limiter.TrackedClients);
+        Fail(limiter, "a", 1);
+        var running = limiter.Begin("b");
+        Assert.Equal(2, limiter.TrackedClients); // a failure and a running check are remembered
+        Assert.False(limiter.Begin("c").Allowed);
+        running.Succeeded();
+        Assert.Equal(1, limiter.TrackedClients);
+        Assert.True(limiter.Begin("c").Allowed);
+        Assert.False(limiter.Begin("a").Allowed); // its failure is still counted
+    }
+
     [Theory]
     [InlineData(null, "none")]
     [InlineData("198.51.100.7", "198.51.100.7")]

@@ -9,8 +9,11 @@ namespace ScaleOps.SampleHost.Limits;
 /// tenant id. Each attempt takes one unit of its client's budget before the check runs, and an attempt that passes gives
 /// it back: failures plus checks still running never exceed the budget, even when attempts arrive all at once (counting
 /// failures only after the check would let a burst through). A client whose budget is spent is refused, whatever it
-/// sends, until its window ends; the window starts at the client's first attempt. In memory, so per instance; at most
-/// <c>maxClients</c> clients are tracked, and a new client past that is refused until the next sweep drops ended windows.
+/// sends, until its window ends; the window starts at the client's first attempt. In memory, so per instance. A client
+/// is tracked only while it has failures in its window or checks running: one whose checks all passed is dropped at
+/// once, so clients that never fail (every registered tenant's callers) do not fill the table. At most
+/// <c>maxClients</c> failing clients are tracked; a new client past that is refused until the next sweep drops ended
+/// windows.
 /// </summary>
 /// <remarks>
 /// ASP.NET Core's rate limiters count every request, not failures, and their fixed-window leases cannot be given back;
@@ -64,7 +67,7 @@ public sealed class FailureLimiter
                     return Attempt.Refused(Remaining(now, Volatile.Read(ref _nextSweep)));
                 }
 
-                window = _clients.GetOrAdd(client, _ => new Window(now + _windowTicks));
+                window = _clients.GetOrAdd(client, static (key, state) => new Window(state.Ends, key, state.Owner), (Ends: now + _windowTicks, Owner: this));
             }
 
             lock (window)
@@ -118,8 +121,10 @@ public sealed class FailureLimiter
     }
 
     /// <summary>One client's window (guarded by its own lock).</summary>
-    internal sealed class Window(long ends)
+    internal sealed class Window(long ends, string client, FailureLimiter owner)
     {
+        internal readonly string Client = client;
+        internal readonly FailureLimiter Owner = owner;
         internal long Ends = ends;
         internal int Used;
         internal int Generation;
@@ -160,6 +165,13 @@ public sealed class FailureLimiter
                 if (window.Generation == _generation && !window.Removed && window.Used > 0)
                 {
                     window.Used--;
+                }
+
+                if (window.Used == 0 && !window.Removed)
+                {
+                    // No failure and nothing running: nothing to remember about this client.
+                    window.Removed = true;
+                    window.Owner._clients.TryRemove(new(window.Client, window));
                 }
             }
         }
