@@ -22,6 +22,14 @@ internal static partial class Log
         Message = "Redis rate limiter unavailable for tenant {Tenant}; deciding {FailureMode}")]
     public static partial void RedisLimiterFailed(ILogger logger, string tenant, string failureMode, Exception? exception);
 
+    [LoggerMessage(EventId = ResilienceEventIds.LeasedTokensLost, Level = LogLevel.Warning,
+        Message = "Redis rate limiter stopping: {Tokens} leased tokens of {Tenants} tenants could not be given back to Redis; those buckets stay short of them until they refill")]
+    public static partial void LeasedTokensLost(ILogger logger, int tokens, int tenants, Exception? exception);
+
+    [LoggerMessage(EventId = ResilienceEventIds.LeasedTokensGiveBackUnfinished, Level = LogLevel.Warning,
+        Message = "Redis rate limiter stopping: not every leased token was given back to Redis within {Wait}; the give-backs still running finish in the background, and a failure is logged")]
+    public static partial void LeasedTokensGiveBackUnfinished(ILogger logger, TimeSpan wait);
+
     [LoggerMessage(EventId = ResilienceEventIds.QuotaExceeded, Level = LogLevel.Information,
         Message = "Quota {Resource} exceeded for tenant {Tenant}: usage {Usage} + {Amount} > limit {Limit}")]
     public static partial void QuotaExceeded(ILogger logger, string tenant, string resource, long usage, long amount, long limit);

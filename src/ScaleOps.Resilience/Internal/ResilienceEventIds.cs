@@ -7,5 +7,7 @@ internal static class ResilienceEventIds
     public const int BreakerClosed = 6002;
     public const int Retrying = 6003;
     public const int RedisLimiterFailed = 6101;
+    public const int LeasedTokensLost = 6102;
+    public const int LeasedTokensGiveBackUnfinished = 6103;
     public const int QuotaExceeded = 6201;
 }

@@ -14,6 +14,8 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// requests are rejected here without a round trip (at most one round trip per instance per refill interval).
 /// At most one batch is in flight per tenant and instance; callers who find the pool empty meanwhile wait for it and take
 /// from it (<see cref="Enter"/>) instead of each making a round trip of their own.
+/// Once <see cref="Close"/>d (the limiter stops leasing: the host stops, or it is disposed) the pool leases nothing more
+/// and keeps nothing: a batch still in flight is refused by <see cref="Add"/>, so its leader gives its tokens back.
 /// </summary>
 internal sealed class LeasePool(long durationTicks)
 {
@@ -27,6 +29,8 @@ internal sealed class LeasePool(long durationTicks)
     private long _deniedUntil = long.MinValue;
     private int _deniedWant = int.MaxValue;
     private bool _batchInFlight;
+    private bool _closed;
+    private TaskCompletionSource? _batchEnded;
     private Decision _last;
 
     /// <summary>
@@ -47,12 +51,18 @@ internal sealed class LeasePool(long durationTicks)
     /// and records nothing. Otherwise records a round trip and, when the tenant is hot (its previous round trip was
     /// within the lease duration) and no batch is in flight, makes the caller the leader of a batch
     /// (<see cref="BatchEntry.Lead"/>): it leases up to the lease size and must then call <see cref="EndBatch"/>, after
-    /// <see cref="Add"/> or <see cref="Deny"/>. So at most one batch is ever in flight or unspent here.
+    /// <see cref="Add"/> or <see cref="Deny"/>. So at most one batch is ever in flight or unspent here. A closed pool
+    /// answers neither: the caller makes a round trip of its own, for its own permits.
     /// </summary>
     public BatchEntry Enter(CompiledPlan plan, int permits, bool join, long now, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
+            if (_closed)
+            {
+                return default;
+            }
+
             if (_batchInFlight && join)
             {
                 var waiter = new Waiter(plan, permits, cancellationToken);
@@ -83,9 +93,12 @@ internal sealed class LeasePool(long durationTicks)
     {
         Waiter[] waiters;
         BatchResult[] results;
+        TaskCompletionSource? ended;
         lock (_gate)
         {
             _batchInFlight = false;
+            ended = _batchEnded;
+            _batchEnded = null;
             waiters = [.. _waiters];
             _waiters.Clear();
             results = new BatchResult[waiters.Length];
@@ -102,29 +115,51 @@ internal sealed class LeasePool(long durationTicks)
         {
             waiters[i].Completion.TrySetResult(results[i]);
         }
+
+        ended?.TrySetResult();
     }
 
-    /// <summary>Answers every waiter now with no lease (the limiter is disposed; it then answers them a failed lease).</summary>
-    public void Abandon()
+    /// <summary>
+    /// Closes the pool for good: answers every waiter now with no lease (a disposed limiter then answers them a failed
+    /// lease; one that only stopped leasing lets them make their own round trip) and takes every unspent token, with the
+    /// plan they were leased under, to be given back. <c>BatchInFlight</c> completes once the batch in flight, if any,
+    /// has ended: its tokens, refused by <see cref="Add"/>, were given back by its leader before it ended the batch.
+    /// </summary>
+    public (CompiledPlan? Plan, int Tokens, Task? BatchInFlight) Close()
     {
         Waiter[] waiters;
+        (CompiledPlan? Plan, int Tokens, Task? BatchInFlight) result;
         lock (_gate)
         {
+            _closed = true;
             waiters = [.. _waiters];
             _waiters.Clear();
+            result = (_plan, _tokens + _expired, _batchInFlight ? (_batchEnded ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task : null);
+            _tokens = 0;
+            _expired = 0;
         }
 
         foreach (var waiter in waiters)
         {
             waiter.Completion.TrySetResult(default);
         }
+
+        return result;
     }
 
-    /// <summary>Keeps <paramref name="extra"/> tokens granted beyond the request, valid for the lease duration.</summary>
-    public void Add(CompiledPlan plan, int extra, Decision decision, long now)
+    /// <summary>
+    /// Keeps <paramref name="extra"/> tokens granted beyond the request, valid for the lease duration; <see langword="false"/>
+    /// when the pool was closed meanwhile: it keeps nothing, and the caller gives them back.
+    /// </summary>
+    public bool Add(CompiledPlan plan, int extra, Decision decision, long now)
     {
         lock (_gate)
         {
+            if (_closed)
+            {
+                return false;
+            }
+
             if (!ReferenceEquals(_plan, plan))
             {
                 _tokens = 0;
@@ -142,6 +177,7 @@ internal sealed class LeasePool(long durationTicks)
             _tokens += extra;
             _expiresAt = now + durationTicks;
             _last = decision;
+            return true;
         }
     }
 

@@ -24,9 +24,6 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     /// <summary>How many batches in flight a request waits for before it makes its own round trip.</summary>
     private const int MaxBatchJoins = 3;
 
-    /// <summary>How long a dispose waits for Redis to take back the unspent leased tokens.</summary>
-    private static readonly TimeSpan GiveBackOnDispose = TimeSpan.FromSeconds(1);
-
     private readonly PlanCatalog _plans;
     private readonly RedisConnection _redis;
     private readonly CircuitBreakerRegistry _breakers;
@@ -43,6 +40,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     private readonly long _leaseTicks;
     private long _nextSweep;
     private int _disposed;
+    private int _leasing;
 
     public RedisTenantRateLimiter(
         PlanCatalog plans,
@@ -65,9 +63,11 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         _logger = logger;
         _fallback = new LocalTenantRateLimiter(plans, time, metrics, source: "fallback");
         _leaseTicks = (long)(_options.LeaseDuration.TotalSeconds * time.TimestampFrequency);
+        _leasing = _options.LeaseSize > 1 ? 1 : 0;
     }
 
-    private bool Leasing => _options.LeaseSize > 1;
+    /// <summary>Leased mode, until the host stops or the limiter is disposed (<see cref="CloseLeases"/>).</summary>
+    private bool Leasing => Volatile.Read(ref _leasing) != 0;
 
     public override RateLimiterStatistics? GetStatistics(TenantId resource) => null;
 
@@ -110,9 +110,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         var givenBack = 0;
         LeasePool? pool = null;
         var batch = false;
-        if (Leasing && permitCount > 0)
+        if (permitCount > 0 && PoolOf(resource) is { } leasePool)
         {
-            pool = _pools.GetOrAdd(resource, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
+            pool = leasePool;
             for (var joined = 0; ; joined++)
             {
                 if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
@@ -189,7 +189,13 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             else if (pool is not null && decision.Granted > permitCount)
             {
                 var extra = decision.Granted - permitCount;
-                pool.Add(plan, extra, decision, now);
+                if (!pool.Add(plan, extra, decision, now))
+                {
+                    // Leasing stopped (the host stops, or the limiter was disposed) while the batch was in flight: nobody
+                    // would spend the tokens, so they go back now, before the batch ends (a dispose waits for that).
+                    await GiveBackAsync(resource, plan, extra).ConfigureAwait(false);
+                }
+
                 decision = decision with { Remaining = decision.Remaining + extra };
             }
 
@@ -226,65 +232,19 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     }
 
     /// <summary>
-    /// Marks the limiter disposed: later calls throw <see cref="ObjectDisposedException"/>, as the built-in limiters do;
-    /// requests waiting for a batch in flight get a failed lease now. The leased tokens not spent are given back to their
-    /// tenants' buckets (a host shutting down would otherwise keep them from the other instances until the bucket
-    /// refills), waiting at most <see cref="GiveBackOnDispose"/> for Redis.
+    /// The tenant's lease pool, or <see langword="null"/> once leasing has stopped. Leasing is read again after the pool is
+    /// in the dictionary: <see cref="CloseLeases"/> clears the flag before it closes the pools it finds, so a pool added
+    /// while it runs is either found and closed by it or not used here.
     /// </summary>
-    protected override void Dispose(bool disposing)
+    private LeasePool? PoolOf(TenantId tenant)
     {
-        if (Stop() is { } givingBack)
-        {
-            try
-            {
-                givingBack.Wait(GiveBackOnDispose);
-            }
-            catch (AggregateException)
-            {
-                // Never thrown (every failure is an outcome); the tokens are lost, as when Redis is down.
-            }
-        }
-    }
-
-    /// <inheritdoc cref="Dispose(bool)"/>
-    protected override async ValueTask DisposeAsyncCore()
-    {
-        if (Stop() is { } givingBack)
-        {
-            try
-            {
-                await givingBack.WaitAsync(GiveBackOnDispose).ConfigureAwait(false); // real time, as the client's own timeout
-            }
-            catch (TimeoutException)
-            {
-                // Redis did not answer in time: the tokens are lost, as when it is down.
-            }
-        }
-    }
-
-    /// <summary>Disposes once; the give-back of every pool's unspent tokens, or <see langword="null"/> (nothing to give or already disposed).</summary>
-    private Task? Stop()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!Leasing)
         {
             return null;
         }
 
-        var givingBack = new System.Collections.Generic.List<Task>();
-        var redisUp = !_breakers.IsBroken(CircuitBreakerNames.Redis); // down: no round trip to wait for
-        foreach (var pair in _pools)
-        {
-            pair.Value.Abandon();
-            if (redisUp && pair.Value.TakeUnused() is ({ } plan, > 0 and var tokens))
-            {
-                givingBack.Add(CallDirectAsync(
-                    new ScriptCall(_redis, KeysOf(pair.Key, plan), plan.ScriptArguments(0, 0, tokens)), CancellationToken.None).AsTask());
-            }
-        }
-
-        _pools.Clear();
-        _fallback.Dispose();
-        return givingBack.Count == 0 ? null : Task.WhenAll(givingBack);
+        var pool = _pools.GetOrAdd(tenant, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
+        return Leasing ? pool : null;
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
