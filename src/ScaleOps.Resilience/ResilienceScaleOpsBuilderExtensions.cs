@@ -1,6 +1,7 @@
 using System;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.FeatureManagement;
@@ -52,6 +53,8 @@ public static class ResilienceScaleOpsBuilderExtensions
 
         services.TryAddSingleton<PlanCatalog>();
         services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<LeaseShutdown>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, LeaseShutdown>(sp => sp.GetRequiredService<LeaseShutdown>()));
         services.TryAddSingleton<PartitionedRateLimiter<TenantId>>(CreateLimiter);
         services.TryAddSingleton<AmbientTenantRateLimiter>();
 
@@ -66,9 +69,14 @@ public static class ResilienceScaleOpsBuilderExtensions
         var plans = services.GetRequiredService<PlanCatalog>();
         var time = services.GetRequiredService<TimeProvider>();
         var metrics = services.GetRequiredService<ResilienceMetrics>();
-        return options.RateLimiting.Store == RateLimiterStore.Redis
-            ? new RedisTenantRateLimiter(plans, services.GetRequiredService<RedisConnection>(), services.GetRequiredService<CircuitBreakerRegistry>(),
-                options, time, metrics, services.GetRequiredService<ILogger<RedisTenantRateLimiter>>())
-            : new LocalTenantRateLimiter(plans, time, metrics);
+        if (options.RateLimiting.Store != RateLimiterStore.Redis)
+        {
+            return new LocalTenantRateLimiter(plans, time, metrics);
+        }
+
+        var limiter = new RedisTenantRateLimiter(plans, services.GetRequiredService<RedisConnection>(), services.GetRequiredService<CircuitBreakerRegistry>(),
+            options, time, metrics, services.GetRequiredService<ILogger<RedisTenantRateLimiter>>());
+        services.GetRequiredService<LeaseShutdown>().Limiter = limiter; // its leased tokens go back when the host stops
+        return limiter;
     }
 }

@@ -3,6 +3,7 @@ using System.Linq;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Resilience.RateLimiting;
@@ -133,5 +134,42 @@ public class RedisLeaseShutdownTests
         Assert.Equal(6102, warning.Id.Id);
         Assert.IsType<ObjectDisposedException>(warning.Exception); // the host's multiplexer, gone before the limiter
         Assert.Contains("8 leased tokens of 2 tenants", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_stopping_host_gives_leased_tokens_back_before_the_container_disposes_its_multiplexer()
+    {
+        var redis = await TcpServer.RedisAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(redis + TestHost.PatientRedis));
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = "Host=127.0.0.1";
+            o.ApplyMigrationsOnStart = false;
+        }).AddResilience(o => Leased(o, redis));
+        var tenant = NewTenant();
+        using (var host = builder.Build())
+        {
+            await host.StartAsync();
+            var limiter = host.Services.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+            (await limiter.AcquireAsync(tenant)).Dispose();
+            (await limiter.AcquireAsync(tenant)).Dispose(); // hot: leases 5, spends 1
+            Assert.InRange(await TokensLeftAsync(admin, tenant), 3.9, 4.1);
+            await host.StopAsync();
+
+            var left = await TokensLeftAsync(admin, tenant);
+            Assert.True(left > 7.9, $"the bucket held {left} tokens after the host stopped: 2 were spent, 4 leased ones were not given back");
+
+            // Still usable (a late caller is decided, not refused), but it leases no more: one request takes one token.
+            using (var late = await limiter.AcquireAsync(tenant))
+            {
+                Assert.True(late.IsAcquired);
+            }
+
+            Assert.InRange(await TokensLeftAsync(admin, tenant), 6.9, 7.1);
+        }
+
+        Assert.InRange(await TokensLeftAsync(admin, tenant), 6.9, 7.1); // nothing was left to lose when the container disposed
     }
 }

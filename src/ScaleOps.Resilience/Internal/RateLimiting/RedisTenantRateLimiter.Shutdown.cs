@@ -8,8 +8,10 @@ using ScaleOps.Tenancy;
 namespace ScaleOps.Resilience.Internal.RateLimiting;
 
 /// <summary>
-/// The end of leased mode: the tokens an instance holds are given back to their tenants' buckets when the limiter is
-/// disposed, those of a batch still in flight included. A host shutting down would otherwise keep them from the other instances until the buckets refill: for a daily rule,
+/// The end of leased mode: the tokens an instance holds are given back to their tenants' buckets when the host stops
+/// (<see cref="LeaseShutdown"/>, after every hosted service has stopped and before the container disposes anything, so
+/// a multiplexer the host registered is still there) and again, for anything leased since, when the limiter is disposed.
+/// A host shutting down would otherwise keep them from the other instances until the buckets refill: for a daily rule,
 /// up to <c>LeaseSize - 1</c> requests of the day per hot tenant and shutdown.
 /// </summary>
 internal sealed partial class RedisTenantRateLimiter
@@ -22,6 +24,28 @@ internal sealed partial class RedisTenantRateLimiter
     private int _lostTenants;
     private Exception? _lostBecause;
     private int _drained;
+
+    /// <summary>
+    /// Stops leasing (later requests make their own round trips) and gives back what the pools hold, batches in flight
+    /// included, waiting at most <see cref="GiveBackOnDispose"/> or until <paramref name="cancellationToken"/> fires.
+    /// Called when the host has stopped; never throws.
+    /// </summary>
+    internal async Task StopLeasingAsync(CancellationToken cancellationToken)
+    {
+        if (CloseLeases() is { } givingBack)
+        {
+            try
+            {
+                await givingBack.WaitAsync(GiveBackOnDispose, cancellationToken).ConfigureAwait(false); // real time, as the client's own timeout
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                Log.LeasedTokensGiveBackUnfinished(_logger, GiveBackOnDispose);
+            }
+        }
+
+        ReportLost();
+    }
 
     /// <summary>
     /// Marks the limiter disposed: later calls throw <see cref="ObjectDisposedException"/>, as the built-in limiters do;
