@@ -50,8 +50,8 @@ public interface IQuotaService
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage of the current period after the release.</returns>
-    Task<QuotaUsage> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken);
+    /// <returns>The usage of the current period after the release, and the amount given back (a release never asks the limit).</returns>
+    Task<QuotaRelease> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken);
 
     /// <summary>
     /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the current period inside the caller's
@@ -64,8 +64,8 @@ public interface IQuotaService
     /// <param name="connection">The caller's open connection.</param>
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage of the current period after the release.</returns>
-    Task<QuotaUsage> ReleaseAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
+    /// <returns>The usage of the current period after the release, and the amount given back (a release never asks the limit).</returns>
+    Task<QuotaRelease> ReleaseAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the period of the reservation being given
@@ -80,9 +80,9 @@ public interface IQuotaService
     /// a <see cref="QuotaPeriod.None"/> resource.
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage of that period after the release.</returns>
+    /// <returns>The usage of that period after the release, and the amount given back (a release never asks the limit).</returns>
     /// <exception cref="System.ArgumentException"><paramref name="periodStart"/> is not a period start of the resource.</exception>
-    Task<QuotaUsage> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken);
+    Task<QuotaRelease> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken);
 
     /// <summary>
     /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the period of the reservation being given
@@ -94,9 +94,9 @@ public interface IQuotaService
     /// <param name="connection">The caller's open connection.</param>
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage of that period after the release.</returns>
+    /// <returns>The usage of that period after the release, and the amount given back (a release never asks the limit).</returns>
     /// <exception cref="System.ArgumentException"><paramref name="periodStart"/> is not a period start of the resource.</exception>
-    Task<QuotaUsage> ReleaseReservationAsync(
+    Task<QuotaRelease> ReleaseReservationAsync(
         string resource, long amount, DateTimeOffset? periodStart, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>The ambient tenant's usage of <paramref name="resource"/> in the current period.</summary>

@@ -118,9 +118,13 @@ public partial class QuotaServiceTests(QuotaDatabase database) : IClassFixture<Q
         using var _ = Enter(sp, "q-release");
 
         await quotas.ReserveAsync("documents", 20, default);
-        Assert.Equal(15, (await quotas.ReleaseAsync("documents", 5, default)).Used);
+        var released = await quotas.ReleaseAsync("documents", 5, default);
+        Assert.Equal((5, 15), (released.Released, released.Used));
         await quotas.ReserveAsync("documents", 5, default);
-        Assert.Equal(0, (await quotas.ReleaseAsync("documents", 100, default)).Used);
+        released = await quotas.ReleaseAsync("documents", 100, default);
+        Assert.Equal((20, 0), (released.Released, released.Used)); // what was in use, not the 100 asked for
+        released = await quotas.ReleaseAsync("jobs", 1, default);
+        Assert.Equal((0, 0), (released.Released, released.Used)); // nothing reserved in the period: no row
     }
 
     [Fact]

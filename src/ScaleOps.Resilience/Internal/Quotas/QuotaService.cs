@@ -55,38 +55,42 @@ internal sealed class QuotaService(
         throw new QuotaExceededException(resource, effectiveLimit, usage, amount);
     }
 
-    public async Task<QuotaUsage> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken)
+    public async Task<QuotaRelease> ReleaseAsync(string resource, long amount, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await ReleaseAsync(resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<QuotaUsage> ReleaseAsync(
+    public Task<QuotaRelease> ReleaseAsync(
         string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default) =>
         ReleaseAsync(Prepare(resource, amount), resource, amount, connection, transaction, cancellationToken);
 
-    public async Task<QuotaUsage> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken)
+    public async Task<QuotaRelease> ReleaseReservationAsync(string resource, long amount, DateTimeOffset? periodStart, CancellationToken cancellationToken)
     {
         var target = Prepare(resource, amount, periodStart); // checked before a connection is opened
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         return await ReleaseAsync(target, resource, amount, connection, null, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<QuotaUsage> ReleaseReservationAsync(
+    public Task<QuotaRelease> ReleaseReservationAsync(
         string resource, long amount, DateTimeOffset? periodStart, NpgsqlConnection connection, NpgsqlTransaction? transaction,
         CancellationToken cancellationToken = default) =>
         ReleaseAsync(Prepare(resource, amount, periodStart), resource, amount, connection, transaction, cancellationToken);
 
-    private async Task<QuotaUsage> ReleaseAsync(
+    /// <summary>
+    /// Gives back to the period's row. Never asks the limit source: a release must work while the limit store is down or
+    /// after the tenant's plan was removed (it needs no limit, and failing it would leave the quota consumed).
+    /// </summary>
+    private async Task<QuotaRelease> ReleaseAsync(
         (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) target, string resource, long amount, NpgsqlConnection connection,
         NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = target;
-        var limit = await LimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
         await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, time.GetUtcNow());
-        var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return new QuotaUsage(resource, used is long u ? u : 0, limit, period, PeriodStart(period, start));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var (used, released) = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
+        return new QuotaRelease(resource, released, used, period, PeriodStart(period, start));
     }
 
     public async Task<QuotaUsage> GetUsageAsync(string resource, CancellationToken cancellationToken = default)
