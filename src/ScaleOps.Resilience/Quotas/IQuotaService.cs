@@ -16,7 +16,7 @@ public interface IQuotaService
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage after the reservation.</returns>
+    /// <returns>The usage after the reservation, with the reservation made (<see cref="QuotaUsage.Reservation"/>).</returns>
     /// <exception cref="QuotaExceededException">
     /// The limit would be exceeded (for an unlimited resource: the usage would pass <see cref="long.MaxValue"/>, reported
     /// as the limit); nothing was reserved.
@@ -32,7 +32,10 @@ public interface IQuotaService
     /// <param name="connection">The caller's open connection.</param>
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The usage after the reservation (visible to others once the transaction commits).</returns>
+    /// <returns>
+    /// The usage after the reservation (visible to others once the transaction commits), with the reservation made
+    /// (<see cref="QuotaUsage.Reservation"/>).
+    /// </returns>
     /// <exception cref="QuotaExceededException">
     /// The limit would be exceeded (for an unlimited resource: the usage would pass <see cref="long.MaxValue"/>, reported
     /// as the limit); nothing was reserved.
@@ -45,7 +48,9 @@ public interface IQuotaService
     /// <see cref="QuotaPeriod.Day"/> or <see cref="QuotaPeriod.Month"/> resource it frees the period the release runs
     /// in, which is right only for a reservation made in that same period: to give back a reservation made before a
     /// period boundary, use <see cref="ReleaseReservationAsync(string, long, DateTimeOffset?, CancellationToken)"/> with the
-    /// reservation's <see cref="QuotaUsage.PeriodStart"/>, or the new period would be freed instead.
+    /// reservation's <see cref="QuotaUsage.PeriodStart"/>, or the new period would be freed instead. A counter: every call
+    /// gives back again, so a retried call gives back twice; <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/>
+    /// gives a reservation back once. Never asks the limit source.
     /// </summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
@@ -70,7 +75,8 @@ public interface IQuotaService
     /// <summary>
     /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the period of the reservation being given
     /// back (usage never goes below zero), whenever the release runs: a monthly reservation made on January 31 and
-    /// released in February frees January, not February.
+    /// released in February frees January, not February. A counter like <see cref="ReleaseAsync(string, long, CancellationToken)"/>:
+    /// to give a reservation back once however often it is called, use <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/>.
     /// </summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
     /// <param name="amount">At least 1.</param>
@@ -98,6 +104,35 @@ public interface IQuotaService
     /// <exception cref="System.ArgumentException"><paramref name="periodStart"/> is not a period start of the resource.</exception>
     Task<QuotaRelease> ReleaseReservationAsync(
         string resource, long amount, DateTimeOffset? periodStart, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gives back <paramref name="reservation"/> (<see cref="QuotaUsage.Reservation"/>, from the period it was made in)
+    /// once: a second release of it, concurrent or later (a retry after a lost reply, a duplicate message), gives nothing
+    /// back and reports <see cref="QuotaRelease.Released"/> 0. Release only a reservation that was committed: one whose
+    /// transaction rolled back reserved nothing, yet would be given back. Unlike the amount-based releases, which are
+    /// counters (two calls give back twice), this one is safe to repeat. Never asks the limit source.
+    /// </summary>
+    /// <param name="reservation">The reservation, made for the ambient tenant.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The usage of the reservation's period after the release, and the amount this call gave back.</returns>
+    /// <exception cref="System.ArgumentException">
+    /// The reservation is not one <c>ReserveAsync</c> could have returned (empty id, undeclared resource, amount below 1, a
+    /// period start that is not one of the resource) or was made for another tenant than the ambient one.
+    /// </exception>
+    Task<QuotaRelease> ReleaseOnceAsync(QuotaReservation reservation, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives back <paramref name="reservation"/> once, inside the caller's transaction: the release (and the record that
+    /// makes a second one give nothing back) commits or rolls back with it; a concurrent release of the same reservation
+    /// waits for that transaction. See <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="reservation">The reservation, made for the ambient tenant.</param>
+    /// <param name="connection">The caller's open connection.</param>
+    /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The usage of the reservation's period after the release, and the amount this call gave back.</returns>
+    /// <exception cref="System.ArgumentException">As <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/>.</exception>
+    Task<QuotaRelease> ReleaseOnceAsync(QuotaReservation reservation, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>The ambient tenant's usage of <paramref name="resource"/> in the current period.</summary>
     /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>

@@ -12,4 +12,11 @@ public sealed record QuotaUsage(string Resource, long Used, long? Limit, QuotaPe
 {
     /// <summary>The amount still available, or <see langword="null"/> when unlimited.</summary>
     public long? Remaining => Limit is { } limit ? Math.Max(0, limit - Used) : null;
+
+    /// <summary>
+    /// The reservation <c>ReserveAsync</c> just made, to give back once with
+    /// <see cref="IQuotaService.ReleaseOnceAsync(QuotaReservation, System.Threading.CancellationToken)"/>;
+    /// <see langword="null"/> for a usage that was only read.
+    /// </summary>
+    public QuotaReservation? Reservation { get; init; }
 }

@@ -44,7 +44,11 @@ internal sealed class QuotaService(
         var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         if (used is long usedAfter)
         {
-            return new QuotaUsage(resource, usedAfter, limit, period, PeriodStart(period, start));
+            var periodStart = PeriodStart(period, start);
+            return new QuotaUsage(resource, usedAfter, limit, period, periodStart)
+            {
+                Reservation = new QuotaReservation(Guid.CreateVersion7(now), tenant, resource, amount, periodStart),
+            };
         }
 
         // No row: over the limit, or (no limit) past the largest count a usage row holds, long.MaxValue.
@@ -91,6 +95,44 @@ internal sealed class QuotaService(
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var (used, released) = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
         return new QuotaRelease(resource, released, used, period, PeriodStart(period, start));
+    }
+
+    public async Task<QuotaRelease> ReleaseOnceAsync(QuotaReservation reservation, CancellationToken cancellationToken)
+    {
+        var target = Prepare(reservation); // checked before a connection is opened
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReleaseReservationOnceAsync(target, reservation, connection, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<QuotaRelease> ReleaseOnceAsync(
+        QuotaReservation reservation, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default) =>
+        ReleaseReservationOnceAsync(Prepare(reservation), reservation, connection, transaction, cancellationToken);
+
+    /// <summary>
+    /// Gives a reservation back once (<c>QuotaReleaseOnce.sql</c>): its id is recorded by the first release, and a repeat
+    /// finds it and gives nothing back. Never asks the limit source.
+    /// </summary>
+    private async Task<QuotaRelease> ReleaseReservationOnceAsync(
+        (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) target, QuotaReservation reservation, NpgsqlConnection connection,
+        NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var (tenant, period, start) = target;
+        var resource = reservation.Resource;
+        await using (var command = Command(_sql.ReleaseOnce, connection, transaction, tenant, resource, start, reservation.Amount, time.GetUtcNow()))
+        {
+            command.Parameters.Add(new NpgsqlParameter<Guid>("reservation", reservation.Id));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return new QuotaRelease(resource, reader.GetInt64(1), reader.GetInt64(0), period, PeriodStart(period, start));
+            }
+        }
+
+        // Already released (or nothing in use in that period): nothing given back; the usage read after it, in a statement
+        // of its own, sees a concurrent release that this one waited for.
+        var used = await ReadAsync(connection, transaction, tenant, resource, start, cancellationToken).ConfigureAwait(false);
+        return new QuotaRelease(resource, 0, used, period, PeriodStart(period, start));
     }
 
     public async Task<QuotaUsage> GetUsageAsync(string resource, CancellationToken cancellationToken = default)
@@ -164,6 +206,24 @@ internal sealed class QuotaService(
             : throw new ArgumentException(
                 $"{given:O} is not the start of a UTC {(period == QuotaPeriod.Day ? "day" : "month")}, so no reservation of the quota resource "
                 + $"'{resource}' has it as its period; pass the PeriodStart that ReserveAsync returned.", nameof(periodStart));
+    }
+
+    /// <summary>Checks a reservation given back: one <c>ReserveAsync</c> could have returned, for the ambient tenant.</summary>
+    private (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) Prepare(QuotaReservation reservation)
+    {
+        ArgumentNullException.ThrowIfNull(reservation);
+        if (reservation.Id == Guid.Empty)
+        {
+            throw new ArgumentException(
+                "The reservation's Id is empty: pass the QuotaReservation that ReserveAsync returned (QuotaUsage.Reservation).", nameof(reservation));
+        }
+
+        var target = Prepare(reservation.Resource, reservation.Amount, reservation.PeriodStart);
+        return target.Tenant == reservation.Tenant
+            ? target
+            : throw new ArgumentException(
+                $"The reservation {reservation.Id} was made for tenant '{reservation.Tenant}', but the ambient tenant is '{target.Tenant}': "
+                + "release it inside its own tenant's scope.", nameof(reservation));
     }
 
     /// <summary>The limit from the host's <see cref="IQuotaLimitSource"/>, checked: at least 1, or null for no limit.</summary>

@@ -13,6 +13,8 @@ internal sealed class QuotaSql(string schema)
 
     public string Release { get; } = Load("QuotaRelease", schema);
 
+    public string ReleaseOnce { get; } = Load("QuotaReleaseOnce", schema);
+
     public string Usage { get; } = Load("QuotaUsage", schema);
 
     public string Schema => _schema;
