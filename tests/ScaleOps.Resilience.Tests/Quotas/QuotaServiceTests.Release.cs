@@ -99,6 +99,45 @@ public partial class QuotaServiceTests
         Assert.Equal(1, (await quotas.GetUsageAsync("exports")).Used);
     }
 
+    [Fact]
+    public async Task A_periodic_reservation_is_not_given_back_after_the_next_month_and_old_release_rows_are_deleted()
+    {
+        await using var sp = Build();
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        var dataSource = sp.GetRequiredService<NpgsqlDataSource>();
+        var tenant = $"q-release-window-{Guid.NewGuid():N}";
+        using var _ = Enter(sp, tenant);
+        var released = (await quotas.ReserveAsync("exports", 1, default)).Reservation!; // November 2026
+        var late = (await quotas.ReserveAsync("exports", 1, default)).Reservation!;
+        var standing = (await quotas.ReserveAsync("documents", 4, default)).Reservation!;
+        Assert.Equal(1, (await quotas.ReleaseOnceAsync(released, default)).Released);
+
+        _time.Advance(TimeSpan.FromDays(40)); // January 2027: November and December have ended
+        var tooLate = await quotas.ReleaseOnceAsync(late, default);
+        Assert.Equal((0, 1), (tooLate.Released, tooLate.Used)); // November keeps it
+        Assert.Equal(4, (await quotas.ReleaseOnceAsync(standing, default)).Released); // a standing count has no such end
+        Assert.Equal(0, (await quotas.ReleaseOnceAsync(released, default)).Released);
+
+        // November's release row went with those releases; the standing count's stays, so it is still given back once.
+        Assert.Equal(["documents"], await ReleaseRowsAsync(dataSource, tenant));
+        Assert.Equal(0, (await quotas.ReleaseOnceAsync(standing, default)).Released);
+        Assert.Equal(0, (await quotas.GetUsageAsync("documents")).Used);
+    }
+
+    private static async Task<List<string>> ReleaseRowsAsync(NpgsqlDataSource dataSource, string tenant)
+    {
+        await using var command = dataSource.CreateCommand("SELECT resource FROM scaleops.quota_release WHERE tenant_id = $1 ORDER BY 1");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+        var rows = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetString(0));
+        }
+
+        return rows;
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
