@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -20,34 +21,20 @@ internal sealed class CronScheduler(
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
+    private readonly List<ScheduleState> _states = schedules.Select(s => new ScheduleState(s)).ToList();
+
     public async Task RunAsync(CancellationToken stopping)
     {
-        if (schedules.Count == 0)
+        if (_states.Count == 0)
         {
             return;
-        }
-
-        var states = new List<ScheduleState>(schedules.Count);
-        foreach (var s in schedules)
-        {
-            states.Add(new ScheduleState(s));
         }
 
         try
         {
             while (!stopping.IsCancellationRequested)
             {
-                var now = time.GetUtcNow();
-                var wake = now + MaxSleep;
-                foreach (var state in states)
-                {
-                    var next = await StepAsync(state, now, stopping).ConfigureAwait(false);
-                    if (next < wake)
-                    {
-                        wake = next;
-                    }
-                }
-
+                var wake = await StepAllAsync(time.GetUtcNow(), stopping).ConfigureAwait(false);
                 var sleep = wake - time.GetUtcNow();
                 await Task.Delay(sleep > TimeSpan.FromMilliseconds(1) ? sleep : TimeSpan.FromMilliseconds(1), time, stopping).ConfigureAwait(false);
             }
@@ -55,6 +42,25 @@ internal sealed class CronScheduler(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
+    }
+
+    /// <summary>
+    /// One pass over the schedules at <paramref name="now"/> (tests drive it with the times they choose); returns when to
+    /// look again, at most <see cref="MaxSleep"/> later.
+    /// </summary>
+    internal async Task<DateTimeOffset> StepAllAsync(DateTimeOffset now, CancellationToken stopping)
+    {
+        var wake = now + MaxSleep;
+        foreach (var state in _states)
+        {
+            var next = await StepAsync(state, now, stopping).ConfigureAwait(false);
+            if (next < wake)
+            {
+                wake = next;
+            }
+        }
+
+        return wake;
     }
 
     /// <summary>Reads the schedule's last due time if not yet known, fires its latest due time; returns when to look again.</summary>
