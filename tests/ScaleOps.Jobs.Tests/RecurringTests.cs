@@ -9,7 +9,7 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Jobs.Tests;
 
-public class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     [Fact]
     public async Task Two_hosts_with_the_same_schedule_fire_each_due_time_exactly_once()

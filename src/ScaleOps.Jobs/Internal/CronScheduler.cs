@@ -116,7 +116,8 @@ internal sealed class CronScheduler(
     /// occurrences were missed: a look-back bounded to a day missed a weekly or yearly due time for good once it was
     /// more than a day late. The step back is taken forward again to the occurrence it stands for: for a time that a
     /// spring-forward skips (02:30 in New York's gap), Cronos steps back to the last second before the gap (01:59:59)
-    /// but forward to the gap's end (03:00), the time the scheduler waited for; the due time is the latter.
+    /// but forward to the gap's end (03:00), the time the scheduler waited for; the due time is the latter. The result
+    /// is in UTC.
     /// </summary>
     internal static DateTimeOffset? Latest(RecurringJob s, DateTimeOffset after, DateTimeOffset now)
     {
@@ -130,7 +131,9 @@ internal sealed class CronScheduler(
             latest = occurrence;
         }
 
-        return latest > after ? latest : null;
+        // In UTC: Cronos gives it with the zone's offset, and Npgsql writes only offset 0 to timestamptz (a schedule in
+        // any zone off UTC failed every due time with an ArgumentException and never fired).
+        return latest > after ? latest.ToUniversalTime() : null;
     }
 
     private sealed class ScheduleState(RecurringJob schedule)
