@@ -22,7 +22,9 @@ public interface IJobsBuilder : IScaleOpsBuilder
     /// <summary>
     /// Enqueues <paramref name="payload"/> at every occurrence of <paramref name="cron"/>. However many hosts register
     /// the same schedule, each occurrence is enqueued once. Occurrences missed while no host ran collapse into one,
-    /// the latest, however long ago they were.
+    /// the latest, however long ago they were. One name runs on one timetable: hosts whose cron expression or time zone
+    /// differs from the most recently started host's do not fire it (they log a warning), and a changed timetable starts
+    /// when the host that brought it starts, without a run for the old one's missed occurrences.
     /// </summary>
     /// <typeparam name="TPayload">The payload type (a handler for it runs the job).</typeparam>
     /// <param name="name">The schedule's stable name, unique in the database; 1 to 200 characters.</param>
@@ -35,8 +37,9 @@ public interface IJobsBuilder : IScaleOpsBuilder
     /// <param name="timeZone">The time zone of the expression; UTC when null.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">
-    /// The name or the expression is invalid, the name is taken, or <paramref name="options"/> are invalid or set
-    /// <see cref="JobOptions.Delay"/> or <see cref="JobOptions.RunAt"/>.
+    /// The name or the expression is invalid, the name is taken, <paramref name="options"/> are invalid or set
+    /// <see cref="JobOptions.Delay"/> or <see cref="JobOptions.RunAt"/>, or the time zone's id has a NUL character or a
+    /// lone UTF-16 surrogate.
     /// </exception>
     IJobsBuilder AddRecurring<TPayload>(string name, string cron, TPayload payload, JobOptions? options = null, TimeZoneInfo? timeZone = null);
 }

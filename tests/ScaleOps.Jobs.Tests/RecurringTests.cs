@@ -47,7 +47,8 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
             """;
         await database.ExecuteAsync("""
             CREATE SEQUENCE scaleops.schedule_reads;
-            CREATE FUNCTION scaleops.schedules_unavailable() RETURNS TABLE (name text, last_due_at timestamptz)
+            CREATE FUNCTION scaleops.schedules_unavailable()
+                RETURNS TABLE (name text, last_due_at timestamptz, cron text, time_zone text, defined_at timestamptz)
             LANGUAGE plpgsql AS $$
             BEGIN
                 PERFORM nextval('scaleops.schedule_reads');
@@ -92,13 +93,17 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
             () => jobs.AddRecurring("bad-key", "0 4 * * *", new Ping(1), new JobOptions { ConcurrencyKey = "host\0" })).Message);
         Assert.Contains("JobOptions.Queue", Assert.Throws<ArgumentException>(
             () => jobs.AddRecurring("bad-queue", "0 4 * * *", new Ping(1), new JobOptions { Queue = "q\uDE00" })).Message);
+        var badZone = TimeZoneInfo.CreateCustomTimeZone("zone\0", TimeSpan.FromHours(1), "zone", "zone");
+        var zoneError = Assert.Throws<ArgumentException>(() => jobs.AddRecurring("bad-zone", "0 4 * * *", new Ping(1), null, badZone));
+        Assert.Contains("time zone id of recurring schedule 'bad-zone'", zoneError.Message);
+        Assert.Equal("timeZone", zoneError.ParamName);
 
         // A recurring job is due at its occurrence: a delay or a due time would be ignored, so they are refused by name.
         Assert.Contains("JobOptions.Delay", Assert.Throws<ArgumentException>(
             () => jobs.AddRecurring("delayed", "0 4 * * *", new Ping(1), new JobOptions { Delay = TimeSpan.FromHours(1) })).Message);
         Assert.Contains("JobOptions.RunAt", Assert.Throws<ArgumentException>(
             () => jobs.AddRecurring("run-at", "0 4 * * *", new Ping(1), new JobOptions { RunAt = DateTimeOffset.UtcNow.AddDays(30) })).Message);
-        Assert.DoesNotContain(jobs.Services, d => d.ImplementationInstance is RecurringJob { Name: "delayed" or "run-at" });
+        Assert.DoesNotContain(jobs.Services, d => d.ImplementationInstance is RecurringJob { Name: "delayed" or "run-at" or "bad-zone" });
     }
 
     [Theory]

@@ -11,6 +11,10 @@ namespace ScaleOps.Jobs.Internal;
 /// Fires recurring schedules. Each host computes the latest due time of each schedule and tries to fire it; the
 /// database lets only the host that moves the schedule's <c>last_due_at</c> forward insert the job, so every due time
 /// fires once however many hosts run. Missed due times (all hosts down) collapse into one run of the latest.
+/// A schedule's row holds its definition (cron and time zone, <see cref="ScheduleDefinition"/>): a host writes its own
+/// at start, so the most recently started host's definition wins, and a host whose definition differs from the stored
+/// one does not fire (it logs a warning naming both, once) until its definition is stored again. A changed definition
+/// starts its timetable at the start of the host that wrote it: no catch-up run for the old timetable.
 /// Each schedule is handled on its own: a failure (reading its last due time at start, or firing) is logged and retried
 /// with backoff for that schedule, and never ends the loop.
 /// </summary>
@@ -63,7 +67,7 @@ internal sealed class CronScheduler(
         return wake;
     }
 
-    /// <summary>Reads the schedule's last due time if not yet known, fires its latest due time; returns when to look again.</summary>
+    /// <summary>Starts the schedule if not yet started, fires its latest due time; returns when to look again.</summary>
     private async Task<DateTimeOffset> StepAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
     {
         var s = state.Schedule;
@@ -73,7 +77,7 @@ internal sealed class CronScheduler(
             if (state.Last is not { } last)
             {
                 state.Payload ??= s.Payload(options.SerializerOptions);
-                last = await store.ScheduleGetLastDueAsync(s.Name, stopping).ConfigureAwait(false) ?? now;
+                last = await StartAsync(s, now, stopping).ConfigureAwait(false);
                 state.Last = last;
             }
 
@@ -81,10 +85,17 @@ internal sealed class CronScheduler(
             if (due is { } d)
             {
                 var values = JobValues.Build(s.Kind, s.Options, options, s.Options?.Tenant, now);
-                var id = await store.ScheduleFireAsync(s.Name, d, values, state.Payload!, now, stopping).ConfigureAwait(false);
+                var id = await store.ScheduleFireAsync(s.Name, s.Definition, d, values, state.Payload!, now, stopping).ConfigureAwait(false);
                 if (id is { } jobId)
                 {
                     JobsLog.ScheduleFired(logger, s.Name, jobId, d);
+                    Resume(state);
+                }
+                else
+                {
+                    // Another host fired this due time (or the job was a unique key's duplicate), or the stored
+                    // definition is another host's: the row says which.
+                    await CheckDefinitionAsync(state, stopping).ConfigureAwait(false);
                 }
 
                 state.Last = last = d;
@@ -107,6 +118,57 @@ internal sealed class CronScheduler(
 
             state.RetryDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             return now + delay;
+        }
+    }
+
+    /// <summary>
+    /// Starts a schedule on this host: reads its row and, unless it holds this host's definition already, writes it
+    /// (<c>ScheduleDefine.sql</c>: the most recently started host's definition wins). Returns the last due time to start
+    /// from: the stored one when the definition is unchanged (missed due times fire once), else now (a new timetable
+    /// starts now; the old one's missed due times are not run).
+    /// </summary>
+    private async Task<DateTimeOffset> StartAsync(RecurringJob s, DateTimeOffset now, CancellationToken stopping)
+    {
+        var row = await store.ScheduleGetAsync(s.Name, stopping).ConfigureAwait(false);
+        if (row is { Definition: { } stored } && stored == s.Definition)
+        {
+            return row.LastDueAt;
+        }
+
+        var last = await store.ScheduleDefineAsync(s.Name, s.Definition, now, stopping).ConfigureAwait(false);
+        if (row is { Definition: { } previous })
+        {
+            JobsLog.ScheduleDefinitionChanged(logger, s.Name, s.Definition.ToString(), previous.ToString());
+        }
+
+        return last;
+    }
+
+    /// <summary>After a fire that claimed nothing: a stored definition other than this host's makes it quiet (logged once per definition).</summary>
+    private async Task CheckDefinitionAsync(ScheduleState state, CancellationToken stopping)
+    {
+        var s = state.Schedule;
+        var row = await store.ScheduleGetAsync(s.Name, stopping).ConfigureAwait(false);
+        if (row is null || s.Definition.Accepts(row.Definition))
+        {
+            Resume(state);
+            return;
+        }
+
+        if (state.Conflict != row.Definition)
+        {
+            state.Conflict = row.Definition;
+            JobsLog.ScheduleDefinitionConflict(
+                logger, s.Name, s.Definition.ToString(), row.Definition!.ToString(), row.DefinedAt ?? DateTimeOffset.MinValue);
+        }
+    }
+
+    private void Resume(ScheduleState state)
+    {
+        if (state.Conflict is not null)
+        {
+            state.Conflict = null;
+            JobsLog.ScheduleResumed(logger, state.Schedule.Name, state.Schedule.Definition.ToString());
         }
     }
 
@@ -144,6 +206,9 @@ internal sealed class CronScheduler(
         public DateTimeOffset? Last { get; set; }
 
         public string? Payload { get; set; }
+
+        /// <summary>The other definition stored for the schedule while this host does not fire it (already logged); null while it fires.</summary>
+        public ScheduleDefinition? Conflict { get; set; }
 
         public TimeSpan RetryDelay { get; set; } = FirstRetryDelay;
     }

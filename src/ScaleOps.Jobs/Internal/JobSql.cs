@@ -41,7 +41,8 @@ internal sealed class JobSql
         RescueExpired = Get("JobRescueExpired");
         DeleteFinished = Get("JobDeleteFinished");
         ScheduleFire = Get("ScheduleFire");
-        ScheduleGetLastDue = Get("ScheduleGetLastDue");
+        ScheduleGet = Get("ScheduleGet");
+        ScheduleDefine = Get("ScheduleDefine");
         List = Get("JobList");
         GetOne = Get("JobGet");
         RetryDead = Get("JobRetryDead");
@@ -88,7 +89,9 @@ internal sealed class JobSql
 
     public string ScheduleFire { get; }
 
-    public string ScheduleGetLastDue { get; }
+    public string ScheduleGet { get; }
+
+    public string ScheduleDefine { get; }
 
     public string List { get; }
 

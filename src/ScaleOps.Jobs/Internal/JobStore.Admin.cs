@@ -87,28 +87,6 @@ internal sealed partial class JobStore
             OldestWait = r.IsDBNull(7) ? TimeSpan.Zero : Max(now - r.GetFieldValue<DateTimeOffset>(7)),
         }, cancellationToken);
 
-    public async Task<DateTimeOffset?> ScheduleGetLastDueAsync(string name, CancellationToken cancellationToken)
-    {
-        var rows = await QueryAsync(_sql.ScheduleGetLastDue, p => p.Add(new NpgsqlParameter<string>("name", name)),
-            r => r.GetFieldValue<DateTimeOffset>(0), cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
-    }
-
-    /// <summary>Fires one due time of a schedule; returns the job id when this call fired it.</summary>
-    public async Task<long?> ScheduleFireAsync(
-        string name, DateTimeOffset due, JobInsertValues v, string payload, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var rows = await QueryAsync(_sql.ScheduleFire, p =>
-        {
-            AddInsertParameters(p, v, now);
-            p.Add(new NpgsqlParameter<string>("name", name));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("due", due));
-            p.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
-            p.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
-        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
-        return rows.Count == 0 ? null : rows[0];
-    }
-
     internal static string StateName(JobState state) => state switch
     {
         JobState.Pending => "pending",

@@ -88,8 +88,16 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
 
         // Validate the options now rather than at the first due time.
         JobValues.Build(JobKind<TPayload>.Name, options, new JobsOptions(), options?.Tenant, DateTimeOffset.UnixEpoch);
-        Services.AddSingleton(new RecurringJob(
-            name, cron, expression, timeZone ?? TimeZoneInfo.Utc, JobKind<TPayload>.Name, o => JsonSerializer.Serialize(payload, o), options));
+        var schedule = new RecurringJob(
+            name, cron, expression, timeZone ?? TimeZoneInfo.Utc, JobKind<TPayload>.Name, o => JsonSerializer.Serialize(payload, o), options);
+
+        // The time zone id is stored with the schedule's definition (a custom zone's id is any text).
+        if (!JobText.IsStorable(schedule.Definition.TimeZone))
+        {
+            throw new ArgumentException(JobValues.NotStorable($"The time zone id of recurring schedule '{name}'"), nameof(timeZone));
+        }
+
+        Services.AddSingleton(schedule);
         return this;
     }
 }

@@ -48,4 +48,10 @@ internal static class JobsEventIds
     public const int CompletionRejected = 3022;
 
     public const int LeaseLost = 3023;
+
+    public const int ScheduleDefinitionConflict = 3024;
+
+    public const int ScheduleDefinitionChanged = 3025;
+
+    public const int ScheduleResumed = 3026;
 }

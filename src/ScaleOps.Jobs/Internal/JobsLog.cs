@@ -44,8 +44,20 @@ internal static partial class JobsLog
     public static partial void ScheduleFailed(ILogger logger, Exception exception, string schedule, DateTimeOffset due, TimeSpan delay);
 
     [LoggerMessage(EventId = JobsEventIds.ScheduleReadFailed, Level = LogLevel.Warning,
-        Message = "Reading the last due time of recurring schedule {Schedule} failed; retrying in {Delay}")]
+        Message = "Starting recurring schedule {Schedule} (reading its last due time, writing this host's definition) failed; retrying in {Delay}")]
     public static partial void ScheduleReadFailed(ILogger logger, Exception exception, string schedule, TimeSpan delay);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleDefinitionConflict, Level = LogLevel.Warning,
+        Message = "Recurring schedule '{Schedule}' is not fired by this host: its definition here, {Definition}, differs from the stored one, {Stored}, written by a host started at {DefinedAt:o} (the most recently started host's definition wins). This host fires it again once its definition is stored again (when a host with it starts)")]
+    public static partial void ScheduleDefinitionConflict(ILogger logger, string schedule, string definition, string stored, DateTimeOffset definedAt);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleDefinitionChanged, Level = LogLevel.Information,
+        Message = "Recurring schedule '{Schedule}' now runs on this host's definition, {Definition}, instead of {Previous}: its timetable starts now (due times the old one missed do not run), and hosts with the old definition stop firing it")]
+    public static partial void ScheduleDefinitionChanged(ILogger logger, string schedule, string definition, string previous);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleResumed, Level = LogLevel.Information,
+        Message = "Recurring schedule '{Schedule}' is fired by this host again: its definition, {Definition}, is the stored one again")]
+    public static partial void ScheduleResumed(ILogger logger, string schedule, string definition);
 
     [LoggerMessage(EventId = JobsEventIds.JobAbandoned, Level = LogLevel.Error,
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]

@@ -1,0 +1,61 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ScaleOps.Jobs.Internal;
+
+/// <summary>A recurring schedule's row: its last due time and the definition stored by the most recently started host.</summary>
+internal sealed record ScheduleRow(DateTimeOffset LastDueAt, ScheduleDefinition? Definition, DateTimeOffset? DefinedAt);
+
+/// <summary>The recurring schedules' statements.</summary>
+internal sealed partial class JobStore
+{
+    public async Task<ScheduleRow?> ScheduleGetAsync(string name, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.ScheduleGet, p => p.Add(new NpgsqlParameter<string>("name", name)), r => new ScheduleRow(
+            r.GetFieldValue<DateTimeOffset>(0),
+            r.IsDBNull(1) ? null : new ScheduleDefinition(r.GetString(1), r.GetString(2)),
+            r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3)), cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    /// <summary>
+    /// Writes this host's definition of a schedule at start (<c>ScheduleDefine.sql</c>); returns the last due time to
+    /// start from: the stored one when the definition is unchanged, else <paramref name="now"/> (never earlier than the stored one).
+    /// </summary>
+    public async Task<DateTimeOffset> ScheduleDefineAsync(
+        string name, ScheduleDefinition definition, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.ScheduleDefine, p =>
+        {
+            p.Add(new NpgsqlParameter<string>("name", name));
+            p.Add(new NpgsqlParameter<string>("cron", definition.Cron));
+            p.Add(new NpgsqlParameter<string>("time_zone", definition.TimeZone));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now.ToUniversalTime()));
+        }, r => r.GetFieldValue<DateTimeOffset>(0), cancellationToken).ConfigureAwait(false);
+        return rows[0];
+    }
+
+    /// <summary>
+    /// Fires one due time of a schedule under this host's definition; returns the job id when this call fired it (null
+    /// when another host fired it, the stored definition is another one, or the job was a unique key's duplicate).
+    /// </summary>
+    public async Task<long?> ScheduleFireAsync(
+        string name, ScheduleDefinition definition, DateTimeOffset due, JobInsertValues v, string payload, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var rows = await QueryAsync(_sql.ScheduleFire, p =>
+        {
+            AddInsertParameters(p, v, now);
+            p.Add(new NpgsqlParameter<string>("name", name));
+            p.Add(new NpgsqlParameter<string>("cron", definition.Cron));
+            p.Add(new NpgsqlParameter<string>("time_zone", definition.TimeZone));
+            p.Add(new NpgsqlParameter<DateTimeOffset>("due", due.ToUniversalTime()));
+            p.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
+            p.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
+        }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+        return rows.Count == 0 ? null : rows[0];
+    }
+}

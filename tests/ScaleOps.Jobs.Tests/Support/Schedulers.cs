@@ -1,0 +1,47 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Json;
+using System.Threading.Tasks;
+using Cronos;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScaleOps.Jobs.Internal;
+
+namespace ScaleOps.Jobs.Tests.Support;
+
+/// <summary>A recurring schedule's scheduler on a test database, as one host would run it, driven by the test's times.</summary>
+internal static class Schedulers
+{
+    private static readonly DateTimeOffset Day = new(2031, 3, 10, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A scheduler of one schedule firing <see cref="Ping"/> jobs into <paramref name="queue"/>.</summary>
+    public static CronScheduler Create(NpgsqlDataSource dataSource, string name, string cron, string queue, ILogger logger, string zone = "UTC")
+    {
+        var fields = cron.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        var expression = CronExpression.Parse(cron, fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard);
+        var schedule = new RecurringJob(name, cron, expression, TimeZoneInfo.FindSystemTimeZoneById(zone), "test.ping",
+            o => JsonSerializer.Serialize(new Ping(1), o), new JobOptions { Queue = queue });
+        var store = new JobStore(dataSource, Options.Create(new ScaleOpsOptions { Schema = "scaleops" }));
+        return new CronScheduler([schedule], store, new JobsOptions(), TimeProvider.System, logger);
+    }
+
+    /// <summary>The due times (<c>run_at</c>) of the jobs fired into a queue, in order.</summary>
+    public static async Task<List<DateTimeOffset>> DueTimesAsync(NpgsqlDataSource dataSource, string queue)
+    {
+        await using var command = dataSource.CreateCommand("SELECT run_at FROM scaleops.jobs WHERE queue = @queue ORDER BY run_at, id");
+        command.Parameters.AddWithValue("queue", queue);
+        await using var reader = await command.ExecuteReaderAsync();
+        var times = new List<DateTimeOffset>();
+        while (await reader.ReadAsync())
+        {
+            times.Add(reader.GetFieldValue<DateTimeOffset>(0));
+        }
+
+        return times;
+    }
+
+    /// <summary>A time on a fixed day (2031-03-10 UTC) plus <paramref name="day"/> days.</summary>
+    public static DateTimeOffset At(int day, int hour, int minute, int second = 0) =>
+        Day.AddDays(day).AddHours(hour).AddMinutes(minute).AddSeconds(second);
+}
