@@ -36,7 +36,9 @@ public interface IJobAdmin
     /// <summary>
     /// Retries every dead job, or those of one queue. A dead job whose unique key is live again (an equal job is pending
     /// or running) is skipped and stays dead, and of several dead jobs with one unique key only the newest is retried;
-    /// the number skipped is logged as a warning (event 3018).
+    /// the number skipped is logged as a warning (event 3018). It acts on the jobs dead when it starts, in batches of
+    /// 1,000, each its own transaction; cancelling it stops between batches (or rolls back the batch in flight) and
+    /// keeps the batches done.
     /// </summary>
     /// <param name="queue">The queue, or null for all.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
@@ -50,7 +52,10 @@ public interface IJobAdmin
     /// <returns>Whether a dead job with that id was deleted.</returns>
     Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every dead job, or those of one queue.</summary>
+    /// <summary>
+    /// Deletes every dead job, or those of one queue: the jobs dead when it starts, in batches of 1,000, each its own
+    /// transaction; cancelling it stops between batches (or rolls back the batch in flight) and keeps the batches done.
+    /// </summary>
     /// <param name="queue">The queue, or null for all.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>How many jobs were deleted.</returns>

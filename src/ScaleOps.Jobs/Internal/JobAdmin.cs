@@ -37,13 +37,13 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
 
     public Task<JobInfo?> GetAsync(long id, CancellationToken cancellationToken = default) => store.JobGetAsync(id, cancellationToken);
 
-    public async Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default) =>
-        (await store.JobRetryDeadAsync(id, null, time.GetUtcNow(), cancellationToken).ConfigureAwait(false)).Retried > 0;
+    public Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default) =>
+        store.JobRetryDeadAsync(id, time.GetUtcNow(), cancellationToken);
 
     public async Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         RequireStorable(queue, "The queue", nameof(queue));
-        var (retried, skipped) = await store.JobRetryDeadAsync(null, queue, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var (retried, skipped) = await store.JobRetryAllDeadAsync(queue, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         if (skipped > 0)
         {
             JobsLog.RetryDeadSkipped(_logger, retried, skipped, queue ?? "(all)");
@@ -52,13 +52,13 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
         return retried;
     }
 
-    public async Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default) =>
-        await store.JobDiscardDeadAsync(id, null, cancellationToken).ConfigureAwait(false) > 0;
+    public Task<bool> DiscardDeadAsync(long id, CancellationToken cancellationToken = default) =>
+        store.JobDiscardDeadAsync(id, cancellationToken);
 
     public Task<int> DiscardAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         RequireStorable(queue, "The queue", nameof(queue));
-        return store.JobDiscardDeadAsync(null, queue, cancellationToken);
+        return store.JobDiscardAllDeadAsync(queue, cancellationToken);
     }
 
     public async Task<bool> CancelAsync(long id, CancellationToken cancellationToken = default) =>

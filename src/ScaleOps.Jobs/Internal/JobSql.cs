@@ -47,6 +47,10 @@ internal sealed class JobSql
         GetOne = Get("JobGet");
         RetryDead = Get("JobRetryDead");
         DiscardDead = Get("JobDiscardDead");
+        DeadToRetry = Get("JobDeadToRetry");
+        RetryDeadMany = Get("JobRetryDeadMany");
+        DeadIds = Get("JobDeadIds");
+        DiscardDeadMany = Get("JobDiscardDeadMany");
         Cancel = Get("JobCancel");
         QueueStats = Get("QueueStats");
         QueueDepth = Get("QueueDepth");
@@ -100,6 +104,14 @@ internal sealed class JobSql
     public string RetryDead { get; }
 
     public string DiscardDead { get; }
+
+    public string DeadToRetry { get; }
+
+    public string RetryDeadMany { get; }
+
+    public string DeadIds { get; }
+
+    public string DiscardDeadMany { get; }
 
     public string Cancel { get; }
 

@@ -29,43 +29,29 @@ internal sealed partial class JobStore
         return rows.Count == 0 ? null : rows[0];
     }
 
-    /// <summary>
-    /// Retries dead jobs: one by id (throws when its unique key is live again), or all of a queue (skipping those whose
-    /// unique key is live again, and all but the newest of dead jobs sharing a key). Returns how many were retried and
-    /// how many skipped.
-    /// </summary>
-    public async Task<(int Retried, int Skipped)> JobRetryDeadAsync(long? id, string? queue, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Retries one dead job; returns whether it was retried. Throws when its unique key is live again.</summary>
+    public async Task<bool> JobRetryDeadAsync(long id, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
+            var rows = await QueryAsync(_sql.RetryDead, p =>
             {
-                var rows = await QueryAsync(_sql.RetryDead, p =>
-                {
-                    p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
-                    p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
-                    p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-                }, r => ((int)r.GetInt64(0), (int)r.GetInt64(1)), cancellationToken).ConfigureAwait(false);
-                return rows[0];
-            }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && id is null && attempt < 3)
-            {
-                // An equal job was enqueued between the statement's check and its update: the next run skips it.
-            }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
-            {
-                throw new InvalidOperationException(
-                    "A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
-            }
+                p.Add(new NpgsqlParameter<long>("id", id));
+                p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
+            }, r => r.GetInt64(0), cancellationToken).ConfigureAwait(false);
+            return rows[0] > 0;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw UniqueKeyLive(ex);
         }
     }
 
-    public Task<int> JobDiscardDeadAsync(long? id, string? queue, CancellationToken cancellationToken) =>
-        ExecuteAsync(_sql.DiscardDead, p =>
-        {
-            p.Add(Nullable("id", NpgsqlDbType.Bigint, id));
-            p.Add(Nullable("queue", NpgsqlDbType.Text, queue));
-        }, cancellationToken);
+    public async Task<bool> JobDiscardDeadAsync(long id, CancellationToken cancellationToken) =>
+        await ExecuteAsync(_sql.DiscardDead, p => p.Add(new NpgsqlParameter<long>("id", id)), cancellationToken).ConfigureAwait(false) > 0;
+
+    private static InvalidOperationException UniqueKeyLive(PostgresException ex) =>
+        new("A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
 
     public Task<int> JobCancelAsync(long id, DateTimeOffset now, CancellationToken cancellationToken) =>
         ExecuteAsync(_sql.Cancel, p =>

@@ -32,6 +32,9 @@ internal sealed partial class JobStore
 
     public string Schema => _schema;
 
+    /// <summary>Rows one statement of a bulk retry or discard of dead jobs changes; tests lower it.</summary>
+    internal int DeadBatchSize { get; set; } = JobsDefaults.DeadBatchSize;
+
     /// <summary>The schema's LISTEN/NOTIFY channel (unquoted).</summary>
     public string NotifyChannel => _sql.Channel;
 

@@ -28,6 +28,9 @@ internal static class JobsDefaults
     public const int FetchTenantsPassedOver = 100;
     public const int RetentionBatchSize = 1000;
 
+    /// <summary>Rows one statement of a bulk admin retry or discard of dead jobs changes (each batch its own transaction).</summary>
+    public const int DeadBatchSize = 1000;
+
     /// <summary>
     /// How long a stopping worker lets the completer write the outcomes it holds, whatever
     /// <see cref="JobsOptions.ShutdownTimeout"/> (the time given to running handlers) is. Past it (the database is

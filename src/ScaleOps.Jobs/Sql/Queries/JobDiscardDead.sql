@@ -1,3 +1,2 @@
--- Admin: deletes dead jobs (one, or all of a queue).
-DELETE FROM {{schema}}.jobs j
-WHERE j.state = 'dead' AND (@id::bigint IS NULL OR j.id = @id) AND (@queue::text IS NULL OR j.queue = @queue)
+-- Admin: deletes one dead job. (All dead jobs of a queue are deleted in batches: JobDeadIds.sql, then JobDiscardDeadMany.sql.)
+DELETE FROM {{schema}}.jobs j WHERE j.id = @id AND j.state = 'dead'
