@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
+using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -114,6 +115,34 @@ public class LegacyKindTests(JobsDatabase database) : IClassFixture<JobsDatabase
         }
 
         Assert.Empty(host.Probe.Seen);
+    }
+
+    [Fact]
+    public async Task A_unique_key_does_not_span_a_generic_types_old_kind_and_its_new_one_documented_limit()
+    {
+        // A job stored before the upgrade under the old kind (Type.FullName, as this runtime spells it) with a unique key,
+        // still pending, and the equal job enqueued by this build (the kind without assembly information). jobs_unique is
+        // (kind, tenant_id, unique_key): two spellings are two keys, so the second job is not dropped as a duplicate. The
+        // README's "Limits to know" says so; this test shows the limit holds as documented.
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false,
+            jobs => jobs.AddHandler<Envelope<int>, EnvelopeHandler>());
+        var oldKind = typeof(Envelope<int>).FullName!;
+        Assert.NotEqual(JobKind<Envelope<int>>.Name, oldKind);
+        await using (var command = database.DataSource.CreateCommand(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at, unique_key) " +
+            "VALUES ('legacy-unique', @kind, '{\"value\":1}', now() + interval '1 hour', 3, now(), 'k')"))
+        {
+            command.Parameters.AddWithValue("kind", oldKind);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var again = await host.Client.EnqueueAsync(new Envelope<int>(1), new JobOptions { Queue = "legacy-unique", UniqueKey = "k" });
+
+        Assert.NotNull(again);
+        Assert.Equal(2L, await database.ScalarAsync<long>(
+            "SELECT count(*) FROM scaleops.jobs WHERE queue = 'legacy-unique' AND unique_key = 'k' AND state = 'pending'"));
+        // Under one spelling the key holds as usual.
+        Assert.Null(await host.Client.EnqueueAsync(new Envelope<int>(2), new JobOptions { Queue = "legacy-unique", UniqueKey = "k" }));
     }
 }
 
