@@ -37,79 +37,75 @@ internal sealed partial class TableMigrator
         }
     }
 
+    /// <summary>The source's ($1) owner when it differs from the target's ($2).</summary>
+    private const string OwnerSql =
+        "SELECT r.rolname::text FROM pg_catalog.pg_class s JOIN pg_catalog.pg_roles r ON r.oid = s.relowner "
+        + "WHERE s.oid = to_regclass($1) AND s.relowner <> (SELECT relowner FROM pg_catalog.pg_class WHERE oid = to_regclass($2))";
+
     /// <summary>
-    /// In the swap transaction, before the renames: gives the partitioned table the old table's owner (when it differs),
-    /// its grants (with grant option) to roles and PUBLIC, its column grants, and its table and column comments where the
-    /// twin has none. The old table's ACL stayed on it (the default partition), and a role granted only there got
-    /// "permission denied" through the partitioned table. The grants are made by the migrating role (as the owner).
+    /// One row per grant of the source ($1): the column (null for the table's), the privilege, the grantee (null for
+    /// PUBLIC), grantable. The owner's own entries are left out: they come with the ownership.
     /// </summary>
-    private static async Task CarryPrivilegesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedSource,
-        string qualifiedTarget, CancellationToken cancellationToken)
+    private const string GrantsSql =
+        "SELECT NULL::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
+        + "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner "
+        + "UNION ALL SELECT at.attname::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_attribute at "
+        + "JOIN pg_catalog.pg_class c ON c.oid = at.attrelid CROSS JOIN LATERAL aclexplode(at.attacl) a LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
+        + "WHERE at.attrelid = to_regclass($1) AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> c.relowner ORDER BY 1 NULLS FIRST, 3, 2";
+
+    /// <summary>
+    /// The table and column comments of the source ($1) that the target ($2) does not have, as COMMENT statements
+    /// (PostgreSQL's own <c>quote_literal</c> makes the text a literal; COMMENT takes no parameter).
+    /// </summary>
+    private const string CommentsSql =
+        "SELECT NULL::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_catalog.pg_class'::regclass "
+        + "AND d.objoid = to_regclass($1) AND d.objsubid = 0 AND obj_description(to_regclass($2), 'pg_class') IS NULL "
+        + "UNION ALL SELECT a.attname::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a "
+        + "ON a.attrelid = d.objoid AND a.attnum = d.objsubid WHERE d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = to_regclass($1) "
+        + "AND d.objsubid > 0 AND NOT a.attisdropped AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t JOIN pg_catalog.pg_description td "
+        + "ON td.objoid = t.attrelid AND td.objsubid = t.attnum AND td.classoid = 'pg_catalog.pg_class'::regclass "
+        + "WHERE t.attrelid = to_regclass($2) AND t.attname = a.attname)";
+
+    /// <summary>
+    /// The partitioned table gets the old table's owner (when it differs), its grants (with grant option) to roles and
+    /// PUBLIC and its column grants: the old table's ACL stayed on it (the default partition), and a role granted only
+    /// there got "permission denied" through the partitioned table. The grants are made by the migrating role (as the
+    /// owner).
+    /// </summary>
+    private static async Task CarryOwnerAndGrantsAsync(NpgsqlDataReader reader, string qualifiedSource, string qualifiedTarget, List<string> statements,
+        CancellationToken cancellationToken)
     {
-        var sql = new System.Text.StringBuilder();
-        await using (var owner = new NpgsqlCommand(
-            "SELECT r.rolname::text FROM pg_catalog.pg_class s JOIN pg_catalog.pg_roles r ON r.oid = s.relowner "
-            + "WHERE s.oid = to_regclass($1) AND s.relowner <> (SELECT relowner FROM pg_catalog.pg_class WHERE oid = to_regclass($2))", connection, transaction))
+        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
-            owner.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
-            if (await owner.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string role)
-            {
-                sql.Append($"ALTER TABLE {qualifiedTarget} OWNER TO {SqlIdentifier.Quote(role)};\n");
-            }
+            statements.Add($"ALTER TABLE {qualifiedTarget} OWNER TO {SqlIdentifier.Quote(reader.GetString(0))}");
         }
 
-        // One row per grant: the column (null for the table's), the privilege, the grantee (null for PUBLIC), grantable.
-        // The owner's own entries are left out: they come with the ownership.
-        await using (var grants = new NpgsqlCommand(
-            "SELECT NULL::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
-            + "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner "
-            + "UNION ALL SELECT at.attname::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_attribute at "
-            + "JOIN pg_catalog.pg_class c ON c.oid = at.attrelid CROSS JOIN LATERAL aclexplode(at.attacl) a LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
-            + "WHERE at.attrelid = to_regclass($1) AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> c.relowner ORDER BY 1 NULLS FIRST, 3, 2",
-            connection, transaction))
+        if (!await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
         {
-            grants.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
-            await using var reader = await grants.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var privilege = reader.GetString(1);
-                if (!TablePrivileges.Contains(privilege))
-                {
-                    throw new InvalidOperationException($"{qualifiedSource} grants {privilege}, which is not a table privilege known to the conversion.");
-                }
-
-                var column = reader.IsDBNull(0) ? "" : $" ({SqlIdentifier.Quote(reader.GetString(0))})";
-                var grantee = reader.IsDBNull(2) ? "PUBLIC" : SqlIdentifier.Quote(reader.GetString(2));
-                sql.Append($"GRANT {privilege}{column} ON {qualifiedTarget} TO {grantee}{(reader.GetBoolean(3) ? " WITH GRANT OPTION" : "")};\n");
-            }
+            throw new InvalidOperationException("The swap's catalog reads returned fewer results than asked for.");
         }
 
-        // Comments: PostgreSQL's own quote_literal makes the text a literal (COMMENT takes no parameter).
-        await using (var comments = new NpgsqlCommand(
-            "SELECT NULL::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d WHERE d.classoid = 'pg_catalog.pg_class'::regclass "
-            + "AND d.objoid = to_regclass($1) AND d.objsubid = 0 AND obj_description(to_regclass($2), 'pg_class') IS NULL "
-            + "UNION ALL SELECT a.attname::text, pg_catalog.quote_literal(d.description) FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a "
-            + "ON a.attrelid = d.objoid AND a.attnum = d.objsubid WHERE d.classoid = 'pg_catalog.pg_class'::regclass AND d.objoid = to_regclass($1) "
-            + "AND d.objsubid > 0 AND NOT a.attisdropped AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t JOIN pg_catalog.pg_description td "
-            + "ON td.objoid = t.attrelid AND td.objsubid = t.attnum AND td.classoid = 'pg_catalog.pg_class'::regclass "
-            + "WHERE t.attrelid = to_regclass($2) AND t.attname = a.attname)", connection, transaction))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            comments.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
-            comments.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
-            await using var reader = await comments.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            var privilege = reader.GetString(1);
+            if (!TablePrivileges.Contains(privilege))
             {
-                sql.Append(reader.IsDBNull(0)
-                    ? $"COMMENT ON TABLE {qualifiedTarget} IS {reader.GetString(1)};\n"
-                    : $"COMMENT ON COLUMN {qualifiedTarget}.{SqlIdentifier.Quote(reader.GetString(0))} IS {reader.GetString(1)};\n");
+                throw new InvalidOperationException($"{qualifiedSource} grants {privilege}, which is not a table privilege known to the conversion.");
             }
-        }
 
-        if (sql.Length > 0)
+            var column = reader.IsDBNull(0) ? "" : $" ({SqlIdentifier.Quote(reader.GetString(0))})";
+            var grantee = reader.IsDBNull(2) ? "PUBLIC" : SqlIdentifier.Quote(reader.GetString(2));
+            statements.Add($"GRANT {privilege}{column} ON {qualifiedTarget} TO {grantee}{(reader.GetBoolean(3) ? " WITH GRANT OPTION" : "")}");
+        }
+    }
+
+    private static async Task CarryCommentsAsync(NpgsqlDataReader reader, string qualifiedTarget, List<string> statements, CancellationToken cancellationToken)
+    {
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            await using var command = new NpgsqlCommand(sql.ToString(), connection, transaction);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            statements.Add(reader.IsDBNull(0)
+                ? $"COMMENT ON TABLE {qualifiedTarget} IS {reader.GetString(1)}"
+                : $"COMMENT ON COLUMN {qualifiedTarget}.{SqlIdentifier.Quote(reader.GetString(0))} IS {reader.GetString(1)}");
         }
     }
 }

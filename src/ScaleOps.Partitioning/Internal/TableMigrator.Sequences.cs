@@ -18,31 +18,11 @@ internal sealed partial class TableMigrator
     /// source's highest value and past everything the source's sequence issued: it started at 1, and after the swap the
     /// table reissued the ids of existing rows. A sequence the source owns and the target's default also uses (a twin
     /// made with <c>LIKE ... INCLUDING DEFAULTS</c>) becomes owned by the target's column: owned by the old table, which
-    /// becomes the default partition, it made the drop of the emptied default fail (2BP01). The source is locked first
-    /// (the swap takes that lock anyway), so no id is issued meanwhile and its index on the column still exists.
+    /// becomes the default partition, it made the drop of the emptied default fail (2BP01). The swap has locked the
+    /// source before (<see cref="SwapAsync"/>), so no id is issued meanwhile and its index on the column still exists.
     /// </summary>
-    private static async Task AlignSequencesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedSource,
-        string qualifiedTarget, CancellationToken cancellationToken)
+    private static void AlignSequences(List<SequencedColumn> columns, string qualifiedSource, string qualifiedTarget, List<NpgsqlBatchCommand> commands)
     {
-        await using (var lockSource = new NpgsqlCommand($"LOCK TABLE {qualifiedSource} IN ACCESS EXCLUSIVE MODE", connection, transaction))
-        {
-            await lockSource.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var columns = new List<SequencedColumn>();
-        await using (var read = new NpgsqlCommand(SequencedColumnsSql, connection, transaction))
-        {
-            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
-            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                columns.Add(new SequencedColumn(reader.GetString(0),
-                    reader.IsDBNull(1) ? null : reader.GetFieldValue<uint>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<uint>(2),
-                    reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetBoolean(5)));
-            }
-        }
-
         foreach (var column in columns)
         {
             if (column.TargetSequence is { } target && target != column.SourceSequence)
@@ -52,24 +32,38 @@ internal sealed partial class TableMigrator
                 var highest = column.SourceSequence is null
                     ? $"(SELECT max({SqlIdentifier.Quote(column.Column)})::bigint FROM {qualifiedSource}), "
                     : "";
-                await using var advance = new NpgsqlCommand(
+                commands.Add(new NpgsqlBatchCommand(
                     "SELECT pg_catalog.setval($1::regclass, x.v) FROM (SELECT GREATEST("
                     + highest
                     + "pg_catalog.pg_sequence_last_value($2::regclass), pg_catalog.pg_sequence_last_value($1::regclass)) AS v) x "
-                    + "WHERE x.v IS NOT NULL AND (SELECT s.seqincrement FROM pg_catalog.pg_sequence s WHERE s.seqrelid = $1::regclass) > 0",
-                    connection, transaction);
-                advance.Parameters.Add(new NpgsqlParameter { Value = target, NpgsqlDbType = NpgsqlDbType.Oid });
-                advance.Parameters.Add(new NpgsqlParameter { Value = (object?)column.SourceSequence ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Oid });
-                await advance.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    + "WHERE x.v IS NOT NULL AND (SELECT s.seqincrement FROM pg_catalog.pg_sequence s WHERE s.seqrelid = $1::regclass) > 0")
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter { Value = target, NpgsqlDbType = NpgsqlDbType.Oid },
+                        new NpgsqlParameter { Value = (object?)column.SourceSequence ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Oid },
+                    },
+                });
             }
             else if (column.TargetSequence is null && column.Shared && column.SourceName is not null)
             {
-                await using var own = new NpgsqlCommand(
-                    $"ALTER SEQUENCE {SqlIdentifier.Qualify(column.SourceSchema!, column.SourceName)} OWNED BY {qualifiedTarget}.{SqlIdentifier.Quote(column.Column)}",
-                    connection, transaction);
-                await own.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                commands.Add(new NpgsqlBatchCommand(
+                    $"ALTER SEQUENCE {SqlIdentifier.Qualify(column.SourceSchema!, column.SourceName)} OWNED BY {qualifiedTarget}.{SqlIdentifier.Quote(column.Column)}"));
             }
         }
+    }
+
+    private static async Task<List<SequencedColumn>> ReadSequencedColumnsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var columns = new List<SequencedColumn>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            columns.Add(new SequencedColumn(reader.GetString(0),
+                reader.IsDBNull(1) ? null : reader.GetFieldValue<uint>(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<uint>(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetBoolean(5)));
+        }
+
+        return columns;
     }
 
     /// <summary>

@@ -11,20 +11,30 @@ internal sealed partial class TableMigrator
 {
     private sealed record Trigger(string Name, string Definition, char Enabled, bool Constraint, bool RowTransition, string PrintedTable, bool TwinHasIt);
 
-    private static async Task<List<Trigger>> TriggersAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string qualifiedSource,
-        string qualifiedTarget, CancellationToken cancellationToken)
+    /// <summary>
+    /// The user triggers of the source ($1) with their definition, enabled state, whether the target ($2) has one of the
+    /// same name, and the source's name as PostgreSQL prints it in a definition. Internal triggers (a foreign key's) are
+    /// not the user's: they belong to their constraint.
+    /// </summary>
+    private const string TriggersSql =
+        "SELECT t.tgname::text, pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled, t.tgconstraint <> 0, "
+        + "(t.tgtype & 1) = 1 AND (t.tgnewtable IS NOT NULL OR t.tgoldtable IS NOT NULL), "
+        + "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), "
+        + "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger x WHERE x.tgrelid = to_regclass($2) AND x.tgname = t.tgname) "
+        + "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        + "WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal ORDER BY 1";
+
+    private async Task<List<Trigger>> TriggersAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
     {
-        // Internal triggers (a foreign key's) are not the user's: they belong to their constraint.
-        await using var command = new NpgsqlCommand(
-            "SELECT t.tgname::text, pg_catalog.pg_get_triggerdef(t.oid), t.tgenabled, t.tgconstraint <> 0, "
-            + "(t.tgtype & 1) = 1 AND (t.tgnewtable IS NOT NULL OR t.tgoldtable IS NOT NULL), "
-            + "pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), "
-            + "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger x WHERE x.tgrelid = to_regclass($2) AND x.tgname = t.tgname) "
-            + "FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-            + "WHERE t.tgrelid = to_regclass($1) AND NOT t.tgisinternal ORDER BY 1", connection, transaction);
+        await using var command = dataSource.CreateCommand(TriggersSql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedSource });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedTarget });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadTriggersAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<Trigger>> ReadTriggersAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
         var list = new List<Trigger>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -42,9 +52,8 @@ internal sealed partial class TableMigrator
     /// <exception cref="InvalidOperationException">Naming every such trigger.</exception>
     private async Task RefuseTriggersAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         var refused = new List<string>();
-        foreach (var trigger in await TriggersAsync(connection, null, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false))
+        foreach (var trigger in await TriggersAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false))
         {
             if (trigger.Constraint)
             {
@@ -75,14 +84,12 @@ internal sealed partial class TableMigrator
     /// the old table's own: the ATTACH refuses a same-named trigger, and a row of the default would fire both. A trigger
     /// the twin already has by name is the twin's; the old table's copy is dropped all the same.
     /// </summary>
-    private static async Task CarryTriggersAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string qualifiedSource,
-        string qualifiedTarget, CancellationToken cancellationToken)
+    private static void CarryTriggers(List<Trigger> triggers, string qualifiedSource, string qualifiedTarget, List<string> statements)
     {
-        var sql = new System.Text.StringBuilder();
-        foreach (var trigger in await TriggersAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false))
+        foreach (var trigger in triggers)
         {
             var name = SqlIdentifier.Quote(trigger.Name);
-            sql.Append($"DROP TRIGGER {name} ON {qualifiedSource};\n");
+            statements.Add($"DROP TRIGGER {name} ON {qualifiedSource}");
             if (trigger.TwinHasIt)
             {
                 continue;
@@ -90,20 +97,19 @@ internal sealed partial class TableMigrator
 
             var (head, tail) = TriggerTail(trigger)
                 ?? throw new InvalidOperationException($"The definition of trigger {name} on {qualifiedSource} could not be read: {trigger.Definition}");
-            sql.Append(head).Append(qualifiedTarget).Append(tail).Append(";\n");
-            sql.Append(trigger.Enabled switch
+            statements.Add(head + qualifiedTarget + tail);
+            switch (trigger.Enabled)
             {
-                'D' => $"ALTER TABLE {qualifiedTarget} DISABLE TRIGGER {name};\n",
-                'R' => $"ALTER TABLE {qualifiedTarget} ENABLE REPLICA TRIGGER {name};\n",
-                'A' => $"ALTER TABLE {qualifiedTarget} ENABLE ALWAYS TRIGGER {name};\n",
-                _ => "",
-            });
-        }
-
-        if (sql.Length > 0)
-        {
-            await using var command = new NpgsqlCommand(sql.ToString(), connection, transaction);
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                case 'D':
+                    statements.Add($"ALTER TABLE {qualifiedTarget} DISABLE TRIGGER {name}");
+                    break;
+                case 'R':
+                    statements.Add($"ALTER TABLE {qualifiedTarget} ENABLE REPLICA TRIGGER {name}");
+                    break;
+                case 'A':
+                    statements.Add($"ALTER TABLE {qualifiedTarget} ENABLE ALWAYS TRIGGER {name}");
+                    break;
+            }
         }
     }
 

@@ -65,19 +65,8 @@ internal sealed partial class TableMigrator(
                 rowsBefore = await store.CountAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
                 progress?.Report(new ConversionProgress("partitions ahead", 0, 0));
 
-                var constraints = await ConstraintSqlAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                await ddl.RunAsync("swap", async (connection, transaction) =>
-                {
-                    await AlignSequencesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                    await CarryRowSecurityAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                    await CarryTriggersAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                    await CarryPrivilegesAsync(connection, transaction, qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-                    var sql = constraints + $"ALTER TABLE {qualifiedSource} RENAME TO {SqlIdentifier.Quote(legacyName)};\n"
-                        + $"ALTER TABLE {qualifiedTarget} RENAME TO {SqlIdentifier.Quote(source)};\n"
-                        + $"ALTER TABLE {qualifiedSource} ATTACH PARTITION {SqlIdentifier.Qualify(schema, legacyName)} DEFAULT;";
-                    await using var command = new NpgsqlCommand(sql, connection, transaction);
-                    return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }, cancellationToken).ConfigureAwait(false);
+                await ddl.RunAsync("swap", (connection, transaction) => SwapAsync(connection, transaction, schema, source, target, legacyName, cancellationToken),
+                    cancellationToken).ConfigureAwait(false);
             }
             catch (Exception error) when (error is not OutOfMemoryException)
             {
@@ -152,6 +141,11 @@ internal sealed partial class TableMigrator(
         await using var command = dataSource.CreateCommand(Sql.IndexDefinitions);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadIndexesAsync(reader, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<List<Index>> ReadIndexesAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
         var list = new List<Index>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -167,11 +161,10 @@ internal sealed partial class TableMigrator(
     /// constraint. Turns the matching (concurrently built) index into that constraint, dropping a conflicting primary key
     /// first. Runs inside the swap transaction: no scan, the index and NOT NULL already exist.
     /// </summary>
-    private async Task<string> ConstraintSqlAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
+    private static List<string> ConstraintStatements(string qualifiedSource, List<Index> existing, List<Index> wantedIndexes)
     {
-        var sql = new System.Text.StringBuilder();
-        var existing = await IndexesAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
-        foreach (var wanted in (await IndexesAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false)).Where(i => i.ConstraintType is not null))
+        var statements = new List<string>();
+        foreach (var wanted in wantedIndexes.Where(i => i.ConstraintType is not null))
         {
             var shape = Shape(wanted.Definition);
             var match = existing.First(e => e.Valid && Shape(e.Definition) == shape);
@@ -182,14 +175,14 @@ internal sealed partial class TableMigrator(
 
             if (wanted.ConstraintType == "p" && existing.FirstOrDefault(e => e.ConstraintType == "p") is { } oldKey)
             {
-                sql.Append($"ALTER TABLE {qualifiedSource} DROP CONSTRAINT {SqlIdentifier.Quote(oldKey.ConstraintName!)};\n");
+                statements.Add($"ALTER TABLE {qualifiedSource} DROP CONSTRAINT {SqlIdentifier.Quote(oldKey.ConstraintName!)}");
             }
 
-            sql.Append($"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {SqlIdentifier.Quote(match.Name)} ")
-                .Append(wanted.ConstraintType == "p" ? "PRIMARY KEY" : "UNIQUE").Append($" USING INDEX {SqlIdentifier.Quote(match.Name)};\n");
+            statements.Add($"ALTER TABLE {qualifiedSource} ADD CONSTRAINT {SqlIdentifier.Quote(match.Name)} "
+                + (wanted.ConstraintType == "p" ? "PRIMARY KEY" : "UNIQUE") + $" USING INDEX {SqlIdentifier.Quote(match.Name)}");
         }
 
-        return sql.ToString();
+        return statements;
     }
 
     private async Task ExecAsync(string sql, CancellationToken cancellationToken)
