@@ -83,7 +83,7 @@ internal sealed partial class PartitionArchiver
                 }
 
                 // After the rows are in: COPY FROM is refused on a table whose row-level security applies to this role.
-                await RowSecurity.CopyAsync(connection, transaction, managed.Qualified, qualified, cancellationToken).ConfigureAwait(false);
+                await PartitionAccess.CopyAsync(connection, transaction, managed.Qualified, qualified, cancellationToken).ConfigureAwait(false);
                 await using var attach = new NpgsqlCommand(
                     $"ALTER TABLE {managed.Qualified} ATTACH PARTITION {qualified} FOR VALUES FROM ('{PartitionPeriods.Literal(manifest.From, resolvedType)}') "
                     + $"TO ('{PartitionPeriods.Literal(manifest.To, resolvedType)}')", connection, transaction);

@@ -25,7 +25,7 @@ internal sealed partial class PartitionMaintenance
                         await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                     }
 
-                    await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken)
+                    await PartitionAccess.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken)
                         .ConfigureAwait(false);
                     return 0;
                 }, cancellationToken).ConfigureAwait(false);
@@ -57,8 +57,8 @@ internal sealed partial class PartitionMaintenance
     /// <summary>
     /// A new partition is built as a plain table (indexes on an empty table cost nothing), then attached: ATTACH needs
     /// only SHARE UPDATE EXCLUSIVE on the parent, so readers and writers go on (CREATE ... PARTITION OF would take
-    /// ACCESS EXCLUSIVE). All in one transaction, with the parent's row-level security copied (<see cref="RowSecurity"/>):
-    /// a failure leaves nothing behind.
+    /// ACCESS EXCLUSIVE). All in one transaction, with the parent's row-level security, owner and grants copied
+    /// (<see cref="PartitionAccess"/>): a failure leaves nothing behind.
     /// </summary>
     private static string CreateSql(Resolved resolved, PartitionAction action) =>
         CreateTableSql(resolved.Table, action.Partition) + IndexSql(resolved.Table, action.Partition) + AttachSql(resolved, action);
@@ -180,7 +180,7 @@ internal sealed partial class PartitionMaintenance
             }
         }
 
-        await RowSecurity.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
+        await PartitionAccess.CopyAsync(connection, transaction, table.Qualified, table.QualifyPartition(action.Partition), cancellationToken).ConfigureAwait(false);
 
         // VALIDATE takes SHARE UPDATE EXCLUSIVE on the default (readers and writers go on) and scans it; the ATTACH
         // then needs no scan, and its ACCESS EXCLUSIVE lock on the default lasts until the commit only.

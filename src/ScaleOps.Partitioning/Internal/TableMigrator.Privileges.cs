@@ -9,9 +9,6 @@ namespace ScaleOps.Partitioning.Internal;
 
 internal sealed partial class TableMigrator
 {
-    private static readonly HashSet<string> TablePrivileges =
-        new(StringComparer.Ordinal) { "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER" };
-
     /// <summary>
     /// Refuses, before anything changes, an old table whose owner differs from the twin's when the migrating role cannot
     /// hand the partitioned table to that owner (it must be a member of the owner role, and the owner must be allowed to
@@ -37,22 +34,6 @@ internal sealed partial class TableMigrator
         }
     }
 
-    /// <summary>The source's ($1) owner when it differs from the target's ($2).</summary>
-    private const string OwnerSql =
-        "SELECT r.rolname::text FROM pg_catalog.pg_class s JOIN pg_catalog.pg_roles r ON r.oid = s.relowner "
-        + "WHERE s.oid = to_regclass($1) AND s.relowner <> (SELECT relowner FROM pg_catalog.pg_class WHERE oid = to_regclass($2))";
-
-    /// <summary>
-    /// One row per grant of the source ($1): the column (null for the table's), the privilege, the grantee (null for
-    /// PUBLIC), grantable. The owner's own entries are left out: they come with the ownership.
-    /// </summary>
-    private const string GrantsSql =
-        "SELECT NULL::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
-        + "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee WHERE c.oid = to_regclass($1) AND a.grantee <> c.relowner "
-        + "UNION ALL SELECT at.attname::text, a.privilege_type, r.rolname::text, a.is_grantable FROM pg_catalog.pg_attribute at "
-        + "JOIN pg_catalog.pg_class c ON c.oid = at.attrelid CROSS JOIN LATERAL aclexplode(at.attacl) a LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
-        + "WHERE at.attrelid = to_regclass($1) AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> c.relowner ORDER BY 1 NULLS FIRST, 3, 2";
-
     /// <summary>
     /// The table and column comments of the source ($1) that the target ($2) does not have, as COMMENT statements
     /// (PostgreSQL's own <c>quote_literal</c> makes the text a literal; COMMENT takes no parameter).
@@ -65,39 +46,6 @@ internal sealed partial class TableMigrator
         + "AND d.objsubid > 0 AND NOT a.attisdropped AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t JOIN pg_catalog.pg_description td "
         + "ON td.objoid = t.attrelid AND td.objsubid = t.attnum AND td.classoid = 'pg_catalog.pg_class'::regclass "
         + "WHERE t.attrelid = to_regclass($2) AND t.attname = a.attname)";
-
-    /// <summary>
-    /// The partitioned table gets the old table's owner (when it differs), its grants (with grant option) to roles and
-    /// PUBLIC and its column grants: the old table's ACL stayed on it (the default partition), and a role granted only
-    /// there got "permission denied" through the partitioned table. The grants are made by the migrating role (as the
-    /// owner).
-    /// </summary>
-    private static async Task CarryOwnerAndGrantsAsync(NpgsqlDataReader reader, string qualifiedSource, string qualifiedTarget, List<string> statements,
-        CancellationToken cancellationToken)
-    {
-        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            statements.Add($"ALTER TABLE {qualifiedTarget} OWNER TO {SqlIdentifier.Quote(reader.GetString(0))}");
-        }
-
-        if (!await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
-        {
-            throw new InvalidOperationException("The swap's catalog reads returned fewer results than asked for.");
-        }
-
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var privilege = reader.GetString(1);
-            if (!TablePrivileges.Contains(privilege))
-            {
-                throw new InvalidOperationException($"{qualifiedSource} grants {privilege}, which is not a table privilege known to the conversion.");
-            }
-
-            var column = reader.IsDBNull(0) ? "" : $" ({SqlIdentifier.Quote(reader.GetString(0))})";
-            var grantee = reader.IsDBNull(2) ? "PUBLIC" : SqlIdentifier.Quote(reader.GetString(2));
-            statements.Add($"GRANT {privilege}{column} ON {qualifiedTarget} TO {grantee}{(reader.GetBoolean(3) ? " WITH GRANT OPTION" : "")}");
-        }
-    }
 
     private static async Task CarryCommentsAsync(NpgsqlDataReader reader, string qualifiedTarget, List<string> statements, CancellationToken cancellationToken)
     {
