@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
@@ -8,8 +9,12 @@ using ScaleOps.Data;
 namespace ScaleOps.Partitioning.Internal;
 
 /// <summary>
-/// Carries a table's owner and grants (table and column, with grant option) to another relation. The grants are made by
-/// the current role, as (a member of) the owner.
+/// Carries a table's owner and grants (table and column, with grant option) to another relation, each grant made by its
+/// original grantor. A grant made by a role holding the grant option (not the owner) and carried as the owner's, which
+/// is what a plain GRANT by the migrating role records, was out of that role's reach: its REVOKE found nothing of its own
+/// and removed nothing, so the grantee kept the access. PostgreSQL 15's <c>GRANTED BY</c> accepts only the current user,
+/// so such a grant is made after <c>SET LOCAL ROLE</c> to its grantor (the session user must be a member of it), and the
+/// role is set back right after.
 /// </summary>
 internal static class GrantPlan
 {
@@ -56,20 +61,58 @@ internal static class GrantPlan
 
     /// <summary>
     /// Appends <c>ALTER TABLE ... OWNER TO</c> (when <paramref name="targetOwner"/> differs from the source's owner and the
-    /// current role may give it) and then every grant. The owner goes first: changing it afterwards would turn a grant to
-    /// the current role (the old owner) into one to the new owner.
+    /// current role may give it) and then every grant, each after the grants that give its grantor the grant option.
+    /// The owner goes first: changing it afterwards would turn a grant to the current role (the old owner) into one to
+    /// the new owner. The owner's grants come before the others, and those to the current role last among them: a role
+    /// that acts through its membership in the owner records its grant as the owner's only while it holds no grant
+    /// option of its own on the table. Returns the grants left out: those the current role cannot make as their
+    /// grantor, and those that depend on one left out.
     /// </summary>
-    public static void Append(Access access, string qualifiedTarget, string targetOwner, List<string> statements)
+    public static List<Grant> Append(Access access, string qualifiedTarget, string targetOwner, List<string> statements)
     {
         if (!string.Equals(access.Owner, targetOwner, StringComparison.Ordinal) && access.OwnerGivable)
         {
             statements.Add($"ALTER TABLE {qualifiedTarget} OWNER TO {SqlIdentifier.Quote(access.Owner)}");
         }
 
-        foreach (var grant in access.Grants)
+        var pending = access.Grants
+            .OrderBy(g => g.Grantor == access.Owner ? (g.Grantee == access.CurrentUser ? 1 : 0) : 2)
+            .ToList();
+        var made = new List<Grant>();
+        for (var progress = true; progress && pending.Count > 0;)
         {
-            statements.Add($"GRANT {grant.Privilege}{(grant.Column is null ? "" : $" ({SqlIdentifier.Quote(grant.Column)})")} ON {qualifiedTarget} TO "
-                + (grant.Grantee is null ? "PUBLIC" : SqlIdentifier.Quote(grant.Grantee)) + (grant.Grantable ? " WITH GRANT OPTION" : ""));
+            progress = false;
+            foreach (var grant in pending.ToList())
+            {
+                if (!grant.Assumable || !(grant.Grantor == access.Owner || made.Any(m => Gives(m, grant))))
+                {
+                    continue;
+                }
+
+                var sql = $"GRANT {grant.Privilege}{(grant.Column is null ? "" : $" ({SqlIdentifier.Quote(grant.Column)})")} ON {qualifiedTarget} TO "
+                    + (grant.Grantee is null ? "PUBLIC" : SqlIdentifier.Quote(grant.Grantee)) + (grant.Grantable ? " WITH GRANT OPTION" : "");
+                if (grant.Grantor == access.Owner)
+                {
+                    statements.Add(sql); // the current role is, or is a member of, the owner: recorded as the owner's
+                }
+                else
+                {
+                    statements.Add($"SET LOCAL ROLE {SqlIdentifier.Quote(grant.Grantor)}");
+                    statements.Add(sql);
+                    statements.Add($"SET LOCAL ROLE {SqlIdentifier.Quote(access.CurrentUser)}");
+                }
+
+                made.Add(grant);
+                pending.Remove(grant);
+                progress = true;
+            }
         }
+
+        return pending;
     }
+
+    /// <summary>Whether <paramref name="made"/> gives the grantor of <paramref name="grant"/> the option to grant it.</summary>
+    private static bool Gives(Grant made, Grant grant) =>
+        made.Grantable && made.Grantee == grant.Grantor && made.Privilege == grant.Privilege
+        && (made.Column is null || (grant.Column is not null && made.Column == grant.Column));
 }

@@ -14,8 +14,10 @@ namespace ScaleOps.Partitioning.Internal;
 /// reach it, and the parent's owner did not own it (and could not drop it).
 /// </summary>
 /// <remarks>
-/// Two round trips: the reads in one batch, the statements in another. The owner is given when the current role may
-/// (see <c>AccessRead.sql</c>), else the partition stays the current role's.
+/// Two round trips: the reads in one batch, the statements in another. A grant made by another role than the owner is
+/// made as that role (<see cref="GrantPlan"/>), so that its grantor's REVOKE on the partition removes it; one the current
+/// role cannot make as its grantor is left out (the grantee reads the partition through the parent only). The owner is
+/// given when the current role may (see <c>AccessRead.sql</c>), else the partition stays the current role's.
 /// </remarks>
 internal static class PartitionAccess
 {
@@ -34,6 +36,7 @@ internal static class PartitionAccess
             access = await GrantPlan.ReadAsync(reader, partition, cancellationToken).ConfigureAwait(false);
         }
 
+        // Grants a role other than the owner made, which the current role cannot make as that role, are left out.
         GrantPlan.Append(access, partition, access.TargetOwner, statements);
         await ExecuteAsync(connection, transaction, statements, cancellationToken).ConfigureAwait(false);
     }

@@ -35,6 +35,32 @@ internal sealed partial class TableMigrator
     }
 
     /// <summary>
+    /// Refuses, before anything changes, an old table with a grant that the migrating role cannot make as its grantor
+    /// (a role other than the owner, which granted with its grant option): made by the migrating role, it would be
+    /// recorded as the owner's, and the grantor's REVOKE would no longer remove it. The migrating role must be allowed to
+    /// SET ROLE to the grantor (be a member of it), which must have USAGE on the schema and not be a superuser.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Naming each such grant and its grantor.</exception>
+    private async Task RefuseGrantorsAsync(string qualifiedSource, string qualifiedTarget, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { PartitionAccess.AccessRead(qualifiedSource, qualifiedTarget) } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var access = await GrantPlan.ReadAsync(reader, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+        var left = GrantPlan.Append(access, qualifiedTarget, access.Owner, []);
+        if (left.Count > 0)
+        {
+            throw GrantorsRefused(qualifiedSource, access.CurrentUser, left);
+        }
+    }
+
+    private static InvalidOperationException GrantorsRefused(string qualifiedSource, string currentUser, IEnumerable<GrantPlan.Grant> left) =>
+        new($"{qualifiedSource} has grant {string.Join(", ", left)}, which {SqlIdentifier.Quote(currentUser)} cannot make as its grantor "
+            + "(it must be a member of that role, which must have USAGE on the schema and not be a superuser); it is not converted. Made by the "
+            + "migrating role, the grant would be recorded as the owner's and its grantor's REVOKE would no longer remove it. Convert as a "
+            + "role that is a member of each grantor, or have each such grant revoked and made again by the owner first.");
+
+    /// <summary>
     /// The table and column comments of the source ($1) that the target ($2) does not have, as COMMENT statements
     /// (PostgreSQL's own <c>quote_literal</c> makes the text a literal; COMMENT takes no parameter).
     /// </summary>

@@ -61,10 +61,15 @@ internal sealed partial class TableMigrator
             await NextAsync(reader, cancellationToken).ConfigureAwait(false);
             CarryTriggers(await ReadTriggersAsync(reader, cancellationToken).ConfigureAwait(false), qualifiedSource, qualifiedTarget, statements);
 
-            // Owner and grants, then the comments the twin lacks.
+            // Owner and grants, each grant made by its grantor (refused up front already when one cannot be: a grant made
+            // since is refused here, and the swap rolls back), then the comments the twin lacks.
             await NextAsync(reader, cancellationToken).ConfigureAwait(false);
             var access = await GrantPlan.ReadAsync(reader, qualifiedTarget, cancellationToken).ConfigureAwait(false);
-            GrantPlan.Append(access, qualifiedTarget, access.TargetOwner, statements);
+            var left = GrantPlan.Append(access, qualifiedTarget, access.TargetOwner, statements);
+            if (left.Count > 0)
+            {
+                throw GrantorsRefused(qualifiedSource, access.CurrentUser, left);
+            }
 
             await NextAsync(reader, cancellationToken).ConfigureAwait(false);
             await CarryCommentsAsync(reader, qualifiedTarget, statements, cancellationToken).ConfigureAwait(false);

@@ -44,6 +44,7 @@ internal sealed partial class TableMigrator(
             await RefuseViewedAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
             await RefuseTriggersAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
             await RefuseOwnerAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+            await RefuseGrantorsAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
 
             if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
             {
