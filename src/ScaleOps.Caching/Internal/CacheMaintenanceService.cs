@@ -31,7 +31,8 @@ internal sealed class CacheMaintenanceService(TenantCache cache, TimeProvider ti
             {
                 wake ??= cache.Wake.WaitAsync(stoppingToken);
                 using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                // While Redis is down, come back once per breaker period to probe it (see TenantCache.MaintainAsync).
+                // While Redis is down, come back once per breaker period to probe it (see TenantCache.MaintainAsync). A wait
+                // begun while Redis was up ends when it goes down (the cache signals Wake), not a sweep interval later.
                 var wait = cache.Redis.IsAvailable ? interval : TimeSpan.FromTicks(Math.Min(interval.Ticks, options.Value.BreakerDuration.Ticks));
                 var delay = Task.Delay(wait, time, delayCancel.Token);
                 if (await Task.WhenAny(wake, delay).ConfigureAwait(false) == wake)

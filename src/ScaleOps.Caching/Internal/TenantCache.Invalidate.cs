@@ -296,6 +296,11 @@ internal sealed partial class TenantCache
     {
         // Messages may have been missed while disconnected, and entries written to memory only: start over from Redis.
         _memory.ClearAll();
+        WakeMaintenance();
+    }
+
+    private void WakeMaintenance()
+    {
         if (Wake.CurrentCount == 0)
         {
             try

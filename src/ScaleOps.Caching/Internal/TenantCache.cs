@@ -57,9 +57,13 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _redis = new RedisConnection(_options, time, _logger);
         _redis.Connected += SubscribeBackplane;
         _redis.Restored += OnRedisRestored;
+        _redis.Unavailable += WakeMaintenance;
     }
 
-    /// <summary>Signalled when Redis comes back, so the maintenance loop replays pending invalidations at once.</summary>
+    /// <summary>
+    /// Signalled when Redis comes back, so the maintenance loop replays pending invalidations at once, and when it goes
+    /// away, so the loop probes it once per breaker period instead of sleeping the rest of a sweep interval.
+    /// </summary>
     internal SemaphoreSlim Wake { get; } = new(0);
 
     internal MemoryLayer Memory => _memory;

@@ -37,6 +37,12 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     /// <summary>Redis is usable again after an outage (reconnected, or a probe succeeded).</summary>
     public event Action<string>? Restored;
 
+    /// <summary>
+    /// Redis became unavailable (the breaker opened after being closed): the maintenance loop, which may be waiting a
+    /// whole sweep interval, must start probing once per breaker period.
+    /// </summary>
+    public event Action? Unavailable;
+
     /// <summary>The multiplexer was created (subscribe the backplane here).</summary>
     public event Action<ConnectionMultiplexer>? Connected;
 
@@ -121,6 +127,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         if (Interlocked.Exchange(ref _unavailable, 1) == 0)
         {
             Log.RedisUnavailable(_logger, reason, _options.BreakerDuration.TotalSeconds);
+            Unavailable?.Invoke();
         }
     }
 
