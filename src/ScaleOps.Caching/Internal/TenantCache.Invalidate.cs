@@ -341,6 +341,18 @@ internal sealed partial class TenantCache
         }
 
         var bucket = _memory.Find(message.Tenant);
+        if (bucket is not null && message.Kind != BackplaneMessage.TenantGeneration)
+        {
+            // Every message carries the sender's generation of the tenant. A newer one than this instance knows means it
+            // missed a tenant invalidation (pub/sub is at-most-once): without catching up it would keep reading and
+            // writing the old generation's keys, where this and every later removal or write of the others never lands.
+            var known = bucket.Generation;
+            if (known != TenantBucket.UnknownGeneration && message.Generation > known)
+            {
+                _memory.AdvanceGeneration(bucket, message.Generation);
+            }
+        }
+
         switch (message.Kind)
         {
             case BackplaneMessage.Key:
