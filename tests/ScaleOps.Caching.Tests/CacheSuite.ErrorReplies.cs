@@ -105,4 +105,47 @@ public abstract partial class CacheSuite
 
         Assert.Equal(1, runs.Value);
     }
+
+    [Fact]
+    public async Task Writes_and_removals_in_a_tenant_whose_generation_key_holds_no_number_leave_Redis_on_for_every_other_tenant()
+    {
+        var prefix = Prefix();
+        await using var node = Node(prefix);
+        await using var writer = Node(prefix);
+        var raw = await node.RawAsync();
+        await raw.StringSetAsync(RedisKeys.Generation(RedisKeys.TenantPrefix(prefix, "acme")), "written by another app");
+        using (node.As("acme"))
+        {
+            await node.Cache.SetAsync("doc", "mine", TenMinutes); // memory only: the tenant skips Redis
+            Assert.Equal((CacheSource.Memory, "mine"), (await node.Cache.TryGetAsync<string>("doc")) is var r ? (r.Source, r.Value) : default);
+            await node.Cache.RemoveAsync("doc");
+            Assert.False((await node.Cache.TryGetAsync<string>("doc")).HasValue);
+            await node.Cache.RemoveByTagAsync("docs");
+        }
+
+        var status = node.Cache.GetStatus();
+        Assert.True(status.RedisAvailable, status.LastRedisError);
+        Assert.Equal(0, status.PendingInvalidations); // queued, they would fail at every replay and hold every tenant's reads off Redis
+
+        using (writer.As("other"))
+        {
+            await writer.Cache.SetAsync("doc", "other's", RedisOnly);
+        }
+
+        using (node.As("other"))
+        {
+            var read = await node.Cache.TryGetAsync<string>("doc");
+            Assert.Equal((CacheSource.Redis, "other's"), (read.Source, read.Value));
+        }
+
+        // "No call throws": nor does the tenant's invalidation (INCR of a key that holds no number is refused).
+        using (node.As("acme"))
+        {
+            await node.Cache.SetAsync("doc", "mine", TenMinutes);
+            await node.Cache.InvalidateTenantAsync();
+            Assert.False((await node.Cache.TryGetAsync<string>("doc")).HasValue);
+        }
+
+        Assert.Equal(0, node.Cache.GetStatus().PendingInvalidations);
+    }
 }

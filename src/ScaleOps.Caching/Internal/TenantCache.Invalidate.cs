@@ -154,15 +154,30 @@ internal sealed partial class TenantCache
             long generation;
             if (kind == BackplaneMessage.TenantGeneration)
             {
-                generation = await db.StringIncrementAsync(RedisKeys.Generation(bucket.RedisPrefix)).ConfigureAwait(false);
+                try
+                {
+                    generation = await db.StringIncrementAsync(RedisKeys.Generation(bucket.RedisPrefix)).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
+                {
+                    // The generation key holds no number (another application's value): the tenant skips Redis.
+                    OnErrorReply(ex, bucket, "(the tenant's generation)");
+                    return PublishWithoutRedis(db, bucket, kind, subject);
+                }
+
                 _memory.AdvanceGeneration(bucket, generation);
             }
             else
             {
-                generation = await EnsureGenerationAsync(db, bucket).ConfigureAwait(false);
+                generation = await ReadGenerationAsync(db, bucket).ConfigureAwait(false);
                 if (generation == TenantBucket.UnknownGeneration)
                 {
                     return false;
+                }
+
+                if (generation == RefusedGeneration)
+                {
+                    return PublishWithoutRedis(db, bucket, kind, subject);
                 }
 
                 // Then drop this instance's copy again (and bump the epoch): a read between the memory removal and the
@@ -205,6 +220,18 @@ internal sealed partial class TenantCache
                 $"Redis refused the removal of cache {what} of tenant {bucket.Tenant}: {ex.Message} "
                 + $"(another application may have written a key of its own under the cache's prefix '{_options.KeyPrefix}').", ex);
         }
+    }
+
+    /// <summary>
+    /// An invalidation in a tenant whose generation key holds no number: the tenant skips Redis (no instance reads its
+    /// values there), so only the other instances' memory copies are to drop. Queued, it would fail at every replay, and
+    /// while queued keep every tenant's reads off Redis.
+    /// </summary>
+    /// <returns><see langword="true"/>: done, not to be queued.</returns>
+    private bool PublishWithoutRedis(IDatabase db, TenantBucket bucket, char kind, string subject)
+    {
+        Publish(db, new BackplaneMessage(_instance, kind, TenantBucket.UnknownGeneration, bucket.Tenant, subject));
+        return true;
     }
 
     private void Enqueue(TenantBucket bucket, char kind, string subject)

@@ -102,9 +102,36 @@ internal sealed partial class TenantCache
         return PendingCount == 0;
     }
 
+    /// <summary>What <see cref="ReadGenerationAsync"/> gives when Redis answered but the generation key is unusable.</summary>
+    private const long RefusedGeneration = -2;
+
     /// <summary>The tenant's generation, read from Redis once per connection epoch.</summary>
-    /// <returns>The generation, or <see cref="TenantBucket.UnknownGeneration"/> when Redis failed.</returns>
-    private async ValueTask<long> EnsureGenerationAsync(IDatabase db, TenantBucket bucket)
+    /// <returns>
+    /// The generation, or <see cref="TenantBucket.UnknownGeneration"/> when Redis failed or its generation key holds no
+    /// number (the tenant then skips Redis).
+    /// </returns>
+    private ValueTask<long> EnsureGenerationAsync(IDatabase db, TenantBucket bucket)
+    {
+        var known = bucket.Generation;
+        if (known != TenantBucket.UnknownGeneration)
+        {
+            return new ValueTask<long>(known);
+        }
+
+        return Read(ReadGenerationAsync(db, bucket));
+
+        static async ValueTask<long> Read(ValueTask<long> read)
+        {
+            var generation = await read.ConfigureAwait(false);
+            return generation == RefusedGeneration ? TenantBucket.UnknownGeneration : generation;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="EnsureGenerationAsync"/>, telling an outage (<see cref="TenantBucket.UnknownGeneration"/>, the breaker
+    /// is open) from a generation key that Redis holds but that holds no number (<see cref="RefusedGeneration"/>).
+    /// </summary>
+    private async ValueTask<long> ReadGenerationAsync(IDatabase db, TenantBucket bucket)
     {
         var known = bucket.Generation;
         if (known != TenantBucket.UnknownGeneration)
@@ -124,7 +151,7 @@ internal sealed partial class TenantCache
                 // after an error reply about one key, until the key is removed or holds a generation again.
                 OnErrorReply(new InvalidDataException($"Redis key '{key}' holds {Quoted(value)}, not a tenant generation number; the tenant's "
                     + "calls skip Redis until it is deleted."), bucket, "(the tenant's generation)");
-                return TenantBucket.UnknownGeneration;
+                return RefusedGeneration;
             }
 
             _memory.AdvanceGeneration(bucket, generation);
@@ -138,7 +165,7 @@ internal sealed partial class TenantCache
         catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
         {
             OnErrorReply(ex, bucket, "(the tenant's generation)");
-            return TenantBucket.UnknownGeneration;
+            return RefusedGeneration;
         }
     }
 
