@@ -75,6 +75,39 @@ public class CachingOptionsTests
     }
 
     [Fact]
+    public void Every_setting_of_the_README_table_binds_from_configuration()
+    {
+        using var host = BuildHost(new()
+        {
+            ["ConnectionStrings:Cache"] = "127.0.0.1:6391",
+            ["ScaleOps:Caching:ConnectionStringName"] = "Cache",
+            ["ScaleOps:Caching:KeyPrefix"] = "app:cache",
+            ["ScaleOps:Caching:DefaultExpiration"] = "00:02:00",
+            ["ScaleOps:Caching:NegativeExpiration"] = "00:00:05",
+            ["ScaleOps:Caching:JitterFraction"] = "0.25",
+            ["ScaleOps:Caching:FailSafeMaxDuration"] = "02:00:00",
+            ["ScaleOps:Caching:FailSafeThrottle"] = "00:00:07",
+            ["ScaleOps:Caching:FactoryTimeout"] = "00:00:00.150",
+            ["ScaleOps:Caching:RedisTimeout"] = "00:00:01",
+            ["ScaleOps:Caching:BreakerDuration"] = "00:00:03",
+            ["ScaleOps:Caching:DistributedStampedeProtection"] = "true",
+            ["ScaleOps:Caching:DistributedLockLease"] = "00:00:20",
+            ["ScaleOps:Caching:DistributedLockWait"] = "00:00:02",
+            ["ScaleOps:Caching:MaxKeyLength"] = "200",
+            ["ScaleOps:Caching:MaxPayloadBytes"] = "2048",
+            ["ScaleOps:Caching:MaxMemoryEntries"] = "500",
+            ["ScaleOps:Caching:SweepInterval"] = "00:00:30",
+        });
+        var o = host.Services.GetRequiredService<IOptions<CachingOptions>>().Value;
+        Assert.Equal("127.0.0.1:6391", o.RedisConnectionString);
+        Assert.Equal(("app:cache", TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5), 0.25), (o.KeyPrefix, o.DefaultExpiration, o.NegativeExpiration, o.JitterFraction));
+        Assert.Equal((TimeSpan.FromHours(2), TimeSpan.FromSeconds(7), (TimeSpan?)TimeSpan.FromMilliseconds(150)), (o.FailSafeMaxDuration, o.FailSafeThrottle, o.FactoryTimeout));
+        Assert.Equal((TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), (o.RedisTimeout, o.BreakerDuration));
+        Assert.Equal((true, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(2)), (o.DistributedStampedeProtection, o.DistributedLockLease, o.DistributedLockWait));
+        Assert.Equal((200, 2048, 500, TimeSpan.FromSeconds(30)), (o.MaxKeyLength, o.MaxPayloadBytes, o.MaxMemoryEntries, o.SweepInterval));
+    }
+
+    [Fact]
     public async Task The_host_starts_and_stops_with_the_cache_and_its_maintenance_loop()
     {
         var redis = await TcpServer.RedisAsync();
