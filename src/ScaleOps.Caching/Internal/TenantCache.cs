@@ -16,7 +16,8 @@ namespace ScaleOps.Caching.Internal;
 /// <summary>
 /// The tenant cache: memory (L1) first, then Redis (L2), then the factory, once per key per process (and optionally
 /// per cluster). Partial files: <c>TenantCache.Load.cs</c> (miss path), <c>TenantCache.Redis.cs</c> (L2 access),
-/// <c>TenantCache.Invalidate.cs</c> (removals, backplane, outage replay), <c>Stampede/TenantCache.Lock.cs</c>.
+/// <c>TenantCache.Invalidate.cs</c> (removals, outage replay), <c>Backplane/TenantCache.Backplane.cs</c>,
+/// <c>Stampede/TenantCache.Lock.cs</c>.
 /// </summary>
 internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDisposable
 {
