@@ -43,6 +43,7 @@ public static class PartitioningScaleOpsBuilderExtensions
         services.TryAddSingleton<PartitioningMetrics>();
         services.TryAddSingleton<PartitionStore>();
         services.TryAddSingleton<DdlRunner>();
+        services.TryAddSingleton<GrantSync>();
         services.TryAddSingleton<PartitionRemover>();
         services.TryAddSingleton<ArchiveBlobs>();
         services.TryAddSingleton<PartitionArchiver>();

@@ -21,6 +21,9 @@ internal static class GrantPlan
     private static readonly HashSet<string> TablePrivileges =
         new(StringComparer.Ordinal) { "SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER" };
 
+    /// <summary>Whether <paramref name="privilege"/> (as <c>aclexplode</c> names it) is one a table can be granted.</summary>
+    public static bool IsTablePrivilege(string privilege) => TablePrivileges.Contains(privilege);
+
     /// <summary>One ACL entry: <paramref name="Column"/> null on the table, <paramref name="Grantee"/> null for PUBLIC.</summary>
     internal sealed record Grant(string? Column, string Privilege, string? Grantee, string Grantor, bool Grantable, bool Assumable)
     {
@@ -89,8 +92,7 @@ internal static class GrantPlan
                     continue;
                 }
 
-                var sql = $"GRANT {grant.Privilege}{(grant.Column is null ? "" : $" ({SqlIdentifier.Quote(grant.Column)})")} ON {qualifiedTarget} TO "
-                    + (grant.Grantee is null ? "PUBLIC" : SqlIdentifier.Quote(grant.Grantee)) + (grant.Grantable ? " WITH GRANT OPTION" : "");
+                var sql = GrantSql(grant, qualifiedTarget);
                 if (grant.Grantor == access.Owner)
                 {
                     statements.Add(sql); // the current role is, or is a member of, the owner: recorded as the owner's
@@ -111,8 +113,23 @@ internal static class GrantPlan
         return pending;
     }
 
+    /// <summary><c>GRANT privilege [(column)] ON target TO grantee [WITH GRANT OPTION]</c>, made as whoever runs it.</summary>
+    public static string GrantSql(Grant grant, string qualifiedTarget) =>
+        $"GRANT {grant.Privilege}{Columns(grant)} ON {qualifiedTarget} TO {Grantee(grant)}" + (grant.Grantable ? " WITH GRANT OPTION" : "");
+
+    /// <summary>
+    /// <c>REVOKE [GRANT OPTION FOR] privilege [(column)] ON target FROM grantee</c>, RESTRICT: it fails while a grant made
+    /// with the option being revoked depends on it (see <see cref="GrantSync"/> for why it is never CASCADE).
+    /// </summary>
+    public static string RevokeSql(Grant grant, string qualifiedTarget, bool optionOnly) =>
+        $"REVOKE {(optionOnly ? "GRANT OPTION FOR " : "")}{grant.Privilege}{Columns(grant)} ON {qualifiedTarget} FROM {Grantee(grant)}";
+
     /// <summary>Whether <paramref name="made"/> gives the grantor of <paramref name="grant"/> the option to grant it.</summary>
-    private static bool Gives(Grant made, Grant grant) =>
+    internal static bool Gives(Grant made, Grant grant) =>
         made.Grantable && made.Grantee == grant.Grantor && made.Privilege == grant.Privilege
         && (made.Column is null || (grant.Column is not null && made.Column == grant.Column));
+
+    private static string Columns(Grant grant) => grant.Column is null ? "" : $" ({SqlIdentifier.Quote(grant.Column)})";
+
+    private static string Grantee(Grant grant) => grant.Grantee is null ? "PUBLIC" : SqlIdentifier.Quote(grant.Grantee);
 }

@@ -39,6 +39,12 @@ internal static partial class Log
         Message = "Dry run, planned step {Step} of {Steps}: {Kind} {Partition} of {Table} ({Rows} rows to move)")]
     public static partial void DryRunStep(ILogger logger, int step, int steps, string kind, string partition, string table, long? rows);
 
+    [LoggerMessage(EventId = PartitioningEventIds.GrantNotSynced, Level = LogLevel.Warning,
+        Message = "Grants of {Table}: cannot {Action} {Privilege} on partition {Partition} to {Grantee} as its grantor {Grantor} ({Reason}); "
+            + "left as it is, not done as another role")]
+    public static partial void GrantNotSynced(ILogger logger, string action, string privilege, string table, string partition, string grantee, string grantor,
+        string reason);
+
     [LoggerMessage(EventId = PartitioningEventIds.TableNotPartitionedYet, Level = LogLevel.Warning, Message = "{Message}")]
     public static partial void TableNotPartitionedYet(ILogger logger, string message);
 

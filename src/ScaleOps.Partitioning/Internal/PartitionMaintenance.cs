@@ -20,6 +20,7 @@ internal sealed partial class PartitionMaintenance(
     DdlRunner ddl,
     PartitionArchiver archiver,
     PartitionRemover remover,
+    GrantSync grants,
     PartitioningMetrics metrics,
     IOptions<PartitioningOptions> options,
     IOptions<ScaleOpsOptions> scaleOpsOptions,
@@ -32,8 +33,10 @@ internal sealed partial class PartitionMaintenance(
         _tables ??= [.. ManagedTable.From(options.Value, scaleOpsOptions.Value.Schema)];
 
     /// <summary>
-    /// Plans every table, then runs the steps in three rounds over all tables: creates first (inserts fail without the
-    /// current and next partitions), then moves out of default partitions, then archive and retention. A table that
+    /// Plans every table, then runs the steps in rounds over all tables: creates first (inserts fail without the
+    /// current and next partitions), then the partitions' grants are brought in step with their parent's
+    /// (<see cref="GrantSync"/>: one read per table, statements only where they differ), then moves out of default
+    /// partitions, then archive and retention. A table that
     /// cannot be checked or planned, and a step that fails, are logged, counted and reported in
     /// <see cref="MaintenanceResult.Failures"/>; the run goes on with the others (a partition whose archive failed is not
     /// removed). Only cancellation and the loss of the maintenance lock end the run early.
@@ -53,6 +56,7 @@ internal sealed partial class PartitionMaintenance(
         var started = Stopwatch.GetTimestamp();
         var failures = new List<MaintenanceFailure>();
         var planned = new List<(Resolved Resolved, PartitionAction Action)>();
+        var resolvedTables = new List<Resolved>();
         foreach (var table in Tables)
         {
             try
@@ -61,6 +65,13 @@ internal sealed partial class PartitionMaintenance(
                 foreach (var action in await PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
                 {
                     planned.Add((resolved, action));
+                }
+
+                resolvedTables.Add(resolved);
+                if (dryRun)
+                {
+                    // A run syncs grants in its round, reading them there; a dry run reads them now to list the changes.
+                    planned.AddRange((await SyncGrantsAsync(resolved, dryRun, cancellationToken).ConfigureAwait(false)).Select(a => (resolved, a)));
                 }
             }
             catch (TableNotPartitionedYetException ex)
@@ -79,9 +90,16 @@ internal sealed partial class PartitionMaintenance(
         var kept = new HashSet<(string Table, string Partition)>();
         var ordered = planned.OrderBy(p => Round(p.Action.Kind)).ToList();
         // OrderBy is stable: within a round, tables and steps keep their configured and planned order.
+        var grantsSynced = dryRun;
         foreach (var (resolved, action) in ordered)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (!grantsSynced && Round(action.Kind) > Round(PartitionActionKind.SyncGrants))
+            {
+                await SyncAllGrantsAsync(resolvedTables, leader, done, failures, cancellationToken).ConfigureAwait(false);
+                grantsSynced = true;
+            }
+
             if (dryRun)
             {
                 done.Add(action);
@@ -119,6 +137,11 @@ internal sealed partial class PartitionMaintenance(
             }
         }
 
+        if (!grantsSynced)
+        {
+            await SyncAllGrantsAsync(resolvedTables, leader, done, failures, cancellationToken).ConfigureAwait(false);
+        }
+
         if (!dryRun)
         {
             metrics.MaintenanceRan(Stopwatch.GetElapsedTime(started));
@@ -138,8 +161,9 @@ internal sealed partial class PartitionMaintenance(
     private static int Round(PartitionActionKind kind) => kind switch
     {
         PartitionActionKind.Create => 0,
-        PartitionActionKind.MoveFromDefault => 1,
-        _ => 2,
+        PartitionActionKind.SyncGrants => 1,
+        PartitionActionKind.MoveFromDefault => 2,
+        _ => 3,
     };
 
     /// <summary>

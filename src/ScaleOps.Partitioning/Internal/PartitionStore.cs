@@ -60,14 +60,8 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var bound = reader.GetString(2);
-            var isDefault = string.Equals(bound, "DEFAULT", StringComparison.Ordinal);
-            var match = BoundRegex().Match(bound);
-            list.Add(new PartitionInfo(
-                reader.GetString(0), reader.GetString(1),
-                isDefault || !match.Success ? null : ParseBound(match.Groups["from"].Value, reader.GetString(1)),
-                isDefault || !match.Success ? null : ParseBound(match.Groups["to"].Value, reader.GetString(1)),
-                isDefault, reader.GetInt64(3), reader.GetInt64(4)));
+            var (from, to, isDefault) = Bounds(reader.GetString(2), reader.GetString(1));
+            list.Add(new PartitionInfo(reader.GetString(0), reader.GetString(1), from, to, isDefault, reader.GetInt64(3), reader.GetInt64(4)));
         }
 
         return list;
@@ -124,6 +118,16 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         await using var command = new NpgsqlCommand(
             $"ALTER ROLE {roleSql} IN DATABASE {SqlIdentifier.Quote(connection.Database)} SET plan_cache_mode = '{mode}'", connection);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A partition bound as <c>pg_get_expr</c> prints it in a UTC, ISO session.</summary>
+    internal static (DateTime? From, DateTime? To, bool IsDefault) Bounds(string bound, string partition)
+    {
+        var isDefault = string.Equals(bound, "DEFAULT", StringComparison.Ordinal);
+        var match = BoundRegex().Match(bound);
+        return isDefault || !match.Success
+            ? (null, null, isDefault)
+            : (ParseBound(match.Groups["from"].Value, partition), ParseBound(match.Groups["to"].Value, partition), false);
     }
 
     private static DateTime? ParseBound(string literal, string partition) =>

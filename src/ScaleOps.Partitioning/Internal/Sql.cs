@@ -14,6 +14,7 @@ internal static class Sql
     public static readonly string AuditCopy = Load("AuditCopy");
     public static readonly string RowSecurityCopy = Load("RowSecurityCopy");
     public static readonly string AccessRead = Load("AccessRead");
+    public static readonly string PartitionGrants = Load("PartitionGrants");
     public static readonly string AuditInsertIdempotent = Load("AuditInsertIdempotent");
     public static readonly string ReferencingKeys = Load("ReferencingKeys");
 

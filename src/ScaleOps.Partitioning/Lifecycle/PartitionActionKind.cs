@@ -17,4 +17,10 @@ public enum PartitionActionKind
 
     /// <summary>Detach an expired partition and keep it as a table.</summary>
     Detach,
+
+    /// <summary>
+    /// Bring a partition's table and column grants in step with the parent's (revoke what the parent does not give,
+    /// grant what it does, each as its grantor). Reported only for a partition whose grants differed.
+    /// </summary>
+    SyncGrants,
 }
