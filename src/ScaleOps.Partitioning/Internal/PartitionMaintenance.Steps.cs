@@ -288,7 +288,10 @@ internal sealed partial class PartitionMaintenance
 
             var cutoff = table.RetentionCutoff(now.UtcDateTime);
             var past = cutoff is { } c ? partitions.Count(p => !p.IsDefault && p.To is { } to && to <= c) : 0;
-            report.Add(new PartitionHealth(table.Qualified, missing, defaultRows, past, partitions.Sum(p => p.TotalBytes), partitions, now));
+            report.Add(new PartitionHealth(table.Qualified, missing, defaultRows, past, partitions.Sum(p => p.TotalBytes), partitions, now)
+            {
+                PartitionGrantsNotOnParent = await grants.CountNotOnParentAsync(table, cancellationToken).ConfigureAwait(false),
+            });
         }
 
         metrics.Observe(report);

@@ -41,6 +41,8 @@ internal sealed class PartitioningMetrics
             "Future partitions missing at the last health check.");
         meter.CreateObservableGauge("scaleops.partitioning.past_retention", () => Per(h => (long)h.PartitionsPastRetention), "{partition}",
             "Partitions past retention still attached at the last health check.");
+        meter.CreateObservableGauge("scaleops.partitioning.partition_grants_not_on_parent", () => Per(h => (long)h.PartitionGrantsNotOnParent), "{grant}",
+            "Grants on partitions that the parent does not give, at the last health check (alarm above 0 after maintenance).");
         meter.CreateObservableGauge("scaleops.partitioning.size", () => Per(h => h.TotalBytes), "By", "Size of all partitions of a table.");
         meter.CreateObservableGauge("scaleops.partitioning.partitions", () => Per(h => (long)h.Partitions.Count), "{partition}",
             "Attached partitions of a table.");

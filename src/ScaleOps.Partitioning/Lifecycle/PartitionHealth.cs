@@ -20,6 +20,16 @@ public sealed record PartitionHealth(
     IReadOnlyList<PartitionInfo> Partitions,
     DateTimeOffset CheckedAt)
 {
+    /// <summary>
+    /// Grants on the table's partitions (in its schema) that the parent does not give: access the parent's grants do
+    /// not allow to a role naming a partition. Maintenance revokes them; one that stays after a run is one the
+    /// maintenance role cannot revoke as its grantor (logged, 4016): revoke it as that role.
+    /// </summary>
+    /// <value>0 when the partitions' grants are the parent's (a grant the parent gives but the maintenance role
+    /// could not make on a partition is logged, not counted: it grants less, not more).</value>
+    public int PartitionGrantsNotOnParent { get; init; }
+
     /// <summary>Whether nothing needs attention.</summary>
-    public bool IsHealthy => MissingFuturePartitions == 0 && DefaultPartitionRows == 0 && PartitionsPastRetention == 0;
+    public bool IsHealthy =>
+        MissingFuturePartitions == 0 && DefaultPartitionRows == 0 && PartitionsPastRetention == 0 && PartitionGrantsNotOnParent == 0;
 }

@@ -231,5 +231,12 @@ public partial class MaintenanceTests
         Assert.Equal("m_gs_outsider_p2026_11", warning.GetStructuredStateValue("Partition"));
         Assert.Equal(reader, warning.GetStructuredStateValue("Grantee"));
         Assert.Equal(outsider, warning.GetStructuredStateValue("Grantor"));
+
+        // The health report counts the grant that stays (the parent does not give it), and the table is not healthy.
+        var health = Assert.Single(await maintenance.GetHealthAsync());
+        Assert.Equal(1, health.PartitionGrantsNotOnParent);
+        Assert.False(health.IsHealthy);
+        await AsRoleAsync(outsider, $"REVOKE SELECT ON m_gs_outsider_p2026_11 FROM {SqlIdentifier.Quote(reader)}");
+        Assert.True(Assert.Single(await maintenance.GetHealthAsync()).IsHealthy);
     }
 }
