@@ -6,6 +6,7 @@ namespace ScaleOps.Partitioning.Lifecycle;
 /// <param name="Ran">False when another host holds the maintenance lock and this one did nothing.</param>
 /// <param name="DryRun">Whether <see cref="Actions"/> is only the plan (nothing was changed).</param>
 /// <param name="Actions">The steps done (for a dry run, planned), in the order they ran: creates of every table first,
+/// then the partitions whose grants were brought in step with their parent's (<see cref="PartitionActionKind.SyncGrants"/>),
 /// then moves out of default partitions, then archive and retention.</param>
 public sealed record MaintenanceResult(bool Ran, bool DryRun, IReadOnlyList<PartitionAction> Actions)
 {
