@@ -1,3 +1,4 @@
+using System;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Hosting;
@@ -25,11 +26,9 @@ internal sealed class RlsStartup(
         var rls = options.Value;
         if (coreOptions.Value.ApplyMigrationsOnStart)
         {
-            var script = RlsSql.TenantContextMigrations.Replace("{{schema}}", SqlIdentifier.Quote(coreOptions.Value.Schema), System.StringComparison.Ordinal);
             foreach (var shard in router.Shards.Values)
             {
-                await using var command = shard.CreateCommand(script);
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await InstallContextProcedureAsync(shard, coreOptions.Value, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -50,6 +49,31 @@ internal sealed class RlsStartup(
                 await SafetyChecks.VerifyAsync(shard, rls, logger, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    // The shard's copy of the context procedure, in one transaction under the lock the core's migrations take for the
+    // schema: hosts starting at once queue instead of running CREATE OR REPLACE PROCEDURE and GRANT on the same catalog
+    // rows concurrently, which fails all but one with 'tuple concurrently updated'.
+    private static async Task InstallContextProcedureAsync(NpgsqlDataSource shard, ScaleOpsOptions core, CancellationToken cancellationToken)
+    {
+        var script = RlsSql.TenantContextMigrations.Replace("{{schema}}", SqlIdentifier.Quote(core.Schema), StringComparison.Ordinal);
+        var timeout = (int)Math.Min(int.MaxValue, Math.Ceiling(core.MigrationTimeout.TotalSeconds));
+        await using var connection = await shard.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_catalog.pg_advisory_xact_lock($1)", connection, transaction))
+        {
+            lockCommand.CommandTimeout = timeout;
+            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:migrations:" + core.Schema) });
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var command = new NpgsqlCommand(script, connection, transaction))
+        {
+            command.CommandTimeout = timeout;
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -1,0 +1,87 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using ScaleOps.Rls.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Rls.Tests.Routing;
+
+/// <summary>What a host does to its shards when it starts, with several hosts starting at once (a deploy, a scale-out).</summary>
+public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase>, IAsyncLifetime
+{
+    private readonly string _shardDatabase = $"rls_start_{Environment.ProcessId}_{Guid.NewGuid():N}"[..40];
+
+    public async Task InitializeAsync()
+    {
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.RoleSql(RlsDatabase.AppRole, "NOBYPASSRLS"));
+        await SecondPostgresServer.ExecuteAsync(RlsDatabase.RoleSql(RlsDatabase.BypassRole, "BYPASSRLS"));
+        await SecondPostgresServer.ExecuteAsync($"CREATE DATABASE \"{_shardDatabase}\"");
+        await SecondPostgresServer.ExecuteAsync(
+            RlsDatabase.SchemaSql.Replace("generate_series(1, 20)", "generate_series(1, 0)", StringComparison.Ordinal), _shardDatabase);
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{_shardDatabase}\" WITH (FORCE)");
+    }
+
+    private IHost BuildHost()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString).AddRls(o =>
+        {
+            foreach (var table in RlsDatabase.Tables())
+            {
+                o.Tables.Add(table);
+            }
+
+            o.Shards["whales"] = SecondPostgresServer.ConnectionStringFor(_shardDatabase);
+            o.AllowBypassRlsRole = true; // the test connects as the servers' superuser, which owns the tables
+        });
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task Hosts_starting_at_once_all_start_and_leave_the_shard_with_the_context_procedure()
+    {
+        // The primary's migrations queue on an advisory lock ("two hosts starting at once simply queue"); the shard's copy
+        // of the context procedure was installed without one, and concurrent CREATE OR REPLACE PROCEDURE / GRANT on one
+        // catalog row fail with 'tuple concurrently updated'.
+        for (var round = 0; round < 3; round++)
+        {
+            var hosts = Enumerable.Range(0, 6).Select(_ => BuildHost()).ToList();
+            try
+            {
+                var failures = await Task.WhenAll(hosts.Select(async host =>
+                {
+                    try
+                    {
+                        await host.StartAsync();
+                        await host.StopAsync();
+                        return null;
+                    }
+                    catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+                    {
+                        return ex.Message;
+                    }
+                })).WaitAsync("six hosts starting at once", TimeSpan.FromMinutes(2));
+                Assert.Equal(new string?[hosts.Count], failures);
+            }
+            finally
+            {
+                foreach (var host in hosts)
+                {
+                    host.Dispose();
+                }
+            }
+        }
+
+        await using var shard = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
+        await using var command = shard.CreateCommand("SELECT to_regprocedure('scaleops.rls_set_context(text,text,text[])') IS NOT NULL");
+        Assert.Equal(true, await command.ExecuteScalarAsync());
+    }
+}
