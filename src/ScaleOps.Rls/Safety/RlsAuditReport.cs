@@ -14,7 +14,7 @@ public sealed class RlsAuditReport
     /// <summary>Tables with a tenant column but RLS disabled, not forced, or without any policy, each with the reason.</summary>
     public IReadOnlyList<string> UnprotectedTables { get; }
 
-    /// <summary>Views that read an RLS table with their owner's rights (not <c>security_invoker</c>), and materialized views of one.</summary>
+    /// <summary>Views that read an RLS table with their owner's rights (not <c>security_invoker</c>), and materialized views of one (directly or through views).</summary>
     public IReadOnlyList<string> LeakingViews { get; }
 
     /// <summary>Whether nothing was found.</summary>

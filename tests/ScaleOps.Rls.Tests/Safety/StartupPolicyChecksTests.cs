@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Threading.Tasks;
+using ScaleOps.Rls.Safety;
 using ScaleOps.Rls.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -86,6 +87,31 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM vevents_2026_invoker", "t01"));
         var (errors, _) = await RlsChecks.SafetyAsync(database, table);
         Assert.Equal(["view vevents_2026_all reads vevents_2026 with its owner's rights; recreate it WITH (security_invoker = true)."], errors);
+    }
+
+    [Fact]
+    public async Task A_materialized_view_that_reads_a_declared_table_through_a_view_refuses_the_start_and_is_audited()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE cached (tenant_id text NOT NULL, body text NOT NULL); CREATE INDEX ON cached (tenant_id);"
+            + "INSERT INTO cached VALUES ('t01', 'of t01'), ('t02', 'of t02');", database.Name);
+        var table = new RlsTable("public", "cached");
+        await RlsChecks.Manager(database, table).ApplyAsync();
+        await PostgresServer.ExecuteAsync(
+            "CREATE VIEW cached_invoker WITH (security_invoker = true) AS SELECT * FROM cached;"
+            + "CREATE VIEW cached_outer AS SELECT * FROM cached_invoker;" // a definer view, but over an invoker view
+            + "CREATE MATERIALIZED VIEW cached_copy AS SELECT * FROM cached_invoker;" // filled by the superuser that runs this
+            + "GRANT SELECT ON cached, cached_invoker, cached_outer, cached_copy TO scaleops_rls_app", database.Name);
+
+        Assert.Equal(["of t01", "of t02"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM cached_copy", "t01")); // the leak it reports
+        // An invoker view's tables are checked as the caller even under a definer view: no leak there, nothing reported.
+        Assert.Equal(["of t01"], await RlsChecks.ReadAsAsync(database, "SELECT body FROM cached_outer", "t01"));
+        var (errors, _) = await RlsChecks.SafetyAsync(database, table);
+        Assert.Equal(["materialized view cached_copy stores rows of cached for every tenant; drop it or keep it out of tenant reach."], errors);
+
+        var report = await RlsSchemaAuditor.AuditAsync(database.DataSource, "public");
+        Assert.Contains(report.LeakingViews, v => v.StartsWith("materialized view cached_copy stores rows of cached", StringComparison.Ordinal));
+        Assert.DoesNotContain(report.LeakingViews, v => v.Contains("cached_outer", StringComparison.Ordinal));
     }
 
     [Fact]
