@@ -6,7 +6,10 @@ namespace ScaleOps.Rls;
 /// <summary>Settings of ScaleOps.Rls, bound from the configuration section <c>ScaleOps:Rls</c>.</summary>
 public sealed class RlsOptions
 {
-    /// <summary>The tables protected by row-level security. Code only.</summary>
+    /// <summary>
+    /// The tables protected by row-level security, declared in code or in configuration (<c>ScaleOps:Rls:Tables:0:Schema</c>,
+    /// <c>:Name</c>, <c>:Kind</c>, <c>:TenantColumn</c>, <c>:UserColumn</c>, <c>:Role</c>, <c>:ExtraRoles:0</c>).
+    /// </summary>
     /// <value>Default empty.</value>
     public IList<RlsTable> Tables { get; } = [];
 

@@ -1,6 +1,8 @@
 using System;
+using System.Collections.Generic;
 using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -89,6 +91,73 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
         await using var shardAdmin = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
         await using var onShard = shardAdmin.CreateCommand("SELECT count(*) FROM documents WHERE tenant_id = 'whale'");
         Assert.Equal(1L, await onShard.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Every_setting_of_the_readme_binds_from_configuration_and_a_placement_there_routes_the_tenant()
+    {
+        var shard = SecondPostgresServer.ConnectionStringFor(_shardDatabase, RlsDatabase.AppRole);
+        var replica = PostgresReplicaServer.ConnectionStringFor(database.Name, RlsDatabase.AppRole);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ScaleOps:ConnectionString"] = database.AppConnectionString(),
+            ["ScaleOps:ApplyMigrationsOnStart"] = "false",
+            ["ScaleOps:Rls:Tables:0:Schema"] = "public",
+            ["ScaleOps:Rls:Tables:0:Name"] = "documents",
+            ["ScaleOps:Rls:ApplyPoliciesOnStart"] = "false",
+            ["ScaleOps:Rls:VerifyOnStart"] = "true",
+            ["ScaleOps:Rls:AllowBypassRlsRole"] = "false",
+            ["ScaleOps:Rls:BypassConnectionString"] = database.BypassConnectionString,
+            ["ScaleOps:Rls:ReplicaConnectionStrings:0"] = replica,
+            ["ScaleOps:Rls:MaxReplicaLag"] = "00:01:00",
+            ["ScaleOps:Rls:ReplicaCheckInterval"] = "00:00:03",
+            ["ScaleOps:Rls:ReplicaCheckTimeout"] = "00:00:04",
+            ["ScaleOps:Rls:Shards:whales"] = shard,
+            ["ScaleOps:Rls:TenantPlacements:config-whale"] = "whales",
+        });
+        builder.Services.AddScaleOps().AddRls();
+        using (var host = builder.Build())
+        {
+            await host.StartAsync(); // the safety checks ran on the shared database and on the shard
+            var options = host.Services.GetRequiredService<IOptions<RlsOptions>>().Value;
+            Assert.Equal("public.documents (Tenant)", Assert.Single(options.Tables).ToString());
+            Assert.False(options.ApplyPoliciesOnStart);
+            Assert.Equal(database.BypassConnectionString, options.BypassConnectionString);
+            Assert.Equal([replica], options.ReplicaConnectionStrings);
+            Assert.Equal(
+                (TimeSpan.FromMinutes(1), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(4)),
+                (options.MaxReplicaLag, options.ReplicaCheckInterval, options.ReplicaCheckTimeout));
+
+            var data = host.Services.GetRequiredService<ITenantDataSource>();
+            using var scope = host.Services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("config-whale"));
+            await using (var tx = await data.BeginTransactionAsync())
+            {
+                await using var insert = tx.CreateCommand("INSERT INTO documents (tenant_id, title) VALUES (current_setting('app.tenant_id'), 'from config')");
+                await insert.ExecuteNonQueryAsync();
+                await tx.CommitAsync();
+            }
+
+            await using var connection = await data.OpenConnectionAsync(TenantDataAccess.ReadOnly);
+            await using var batch = connection.CreateBatch("SELECT inet_server_port(), (SELECT count(*) FROM documents)");
+            await using var reader = await batch.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            Assert.Equal((new NpgsqlConnectionStringBuilder(shard).Port, 1L), (reader.GetInt32(0), reader.GetInt64(1)));
+            await host.StopAsync();
+        }
+
+        // A misspelt key is not silently ignored.
+        var misspelt = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        misspelt.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ScaleOps:ConnectionString"] = database.AppConnectionString(),
+            ["ScaleOps:Rls:MaxReplicaLagSeconds"] = "5",
+        });
+        misspelt.Services.AddScaleOps().AddRls();
+        using var refused = misspelt.Build();
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => refused.StartAsync());
+        Assert.Contains("ScaleOps:Rls", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxReplicaLagSeconds", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
