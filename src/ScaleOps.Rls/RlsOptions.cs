@@ -44,7 +44,11 @@ public sealed class RlsOptions
     /// <value>Default 5 seconds. Greater than zero.</value>
     public TimeSpan MaxReplicaLag { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a replica's health (reachable, a standby, lag) is trusted before it is checked again.</summary>
+    /// <summary>
+    /// How long a replica's health (reachable, a standby, lag) is trusted before it is checked again. A healthy verdict ends
+    /// sooner when the replica's data could by then be older than <see cref="MaxReplicaLag"/> (its lag at the check plus the
+    /// time since).
+    /// </summary>
     /// <value>Default 2 seconds. Zero checks before every read.</value>
     public TimeSpan ReplicaCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 

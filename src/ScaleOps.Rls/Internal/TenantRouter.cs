@@ -115,7 +115,10 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         var now = _time.GetUtcNow();
         var state = replica.State;
         // A clock that went back (an adjusted system clock) re-checks rather than trusting the state until it catches up.
-        if (state is not null && now >= state.CheckedAt && now - state.CheckedAt < _options.ReplicaCheckInterval)
+        // A healthy verdict also ends when the replica's data could be older than MaxReplicaLag by now (Trust), so that a
+        // long ReplicaCheckInterval never stretches the bound.
+        if (state is not null && now >= state.CheckedAt && now - state.CheckedAt < _options.ReplicaCheckInterval
+            && (!state.Healthy || now - state.CheckedAt < state.Trust))
         {
             return state.Healthy;
         }
@@ -146,9 +149,10 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         using var cancel = new CancellationTokenSource();
         var probe = ProbeAsync(replica, now, cancel.Token);
         string? problem;
+        var trust = TimeSpan.Zero;
         try
         {
-            problem = await probe.WaitAsync(_options.ReplicaCheckTimeout, _time).ConfigureAwait(false);
+            (problem, trust) = await probe.WaitAsync(_options.ReplicaCheckTimeout, _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -161,12 +165,13 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             RlsLog.ReplicaUnhealthy(_logger, Describe(replica.DataSource), problem);
         }
 
-        replica.State = new ReplicaState(now, problem is null);
+        replica.State = new ReplicaState(now, problem is null, trust);
         return problem is null;
     }
 
-    // Reads the replica's health; the reason it cannot serve reads, or null. Never throws for a replica's failure.
-    private async Task<string?> ProbeAsync(Replica replica, DateTimeOffset now, CancellationToken cancellationToken)
+    // Reads the replica's health: the reason it cannot serve reads (or null), and how long after now its data stays
+    // within MaxReplicaLag. Never throws for a replica's failure.
+    private async Task<(string? Problem, TimeSpan Trust)> ProbeAsync(Replica replica, DateTimeOffset now, CancellationToken cancellationToken)
     {
         try
         {
@@ -181,7 +186,7 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             // A replica reached as a role that bypasses row-level security would show every tenant's rows to every
             // tenant's reads: never routed to (the start-up checks refuse such a role on the primary and shards alike).
             return reader.GetBoolean(5) && !_options.AllowBypassRlsRole
-                ? $"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows"
+                ? ($"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows", TimeSpan.Zero)
                 : Diagnose(
                     standby: reader.GetBoolean(0),
                     receiving: reader.GetBoolean(1),
@@ -191,7 +196,7 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
         {
-            return $"unreachable ({ex.Message})";
+            return ($"unreachable ({ex.Message})", TimeSpan.Zero);
         }
     }
 
@@ -212,7 +217,7 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
                     RlsLog.ReplicaUnhealthy(_logger, Describe(dataSource), $"a read could not open a connection ({exception.Message})");
                 }
 
-                replica.State = new ReplicaState(_time.GetUtcNow(), false);
+                replica.State = new ReplicaState(_time.GetUtcNow(), false, TimeSpan.Zero);
                 _metrics.ReplicaFallback();
                 RlsLog.ReplicaFallback(_logger);
                 return _primary;
@@ -225,17 +230,19 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
     // Lag is "how far behind the primary", not "how much is left to replay": a replica cut off from its upstream has
     // nothing left to replay. So: current when it has replayed the primary's position; else its lag is the age of its
     // last replayed transaction (an upper bound on how stale it is). Only when the primary cannot be asked does a
-    // running WAL receiver with nothing left to replay count as current.
-    private string? Diagnose(bool standby, bool receiving, bool? replayedPrimary, bool replayedAllReceived, double? lastReplayAge)
+    // running WAL receiver with nothing left to replay count as current. A replica that is current at the check is behind
+    // by at most the time since; one lagging by a (within the bound) by at most a plus that time: its verdict holds for
+    // MaxReplicaLag, or MaxReplicaLag - a.
+    private (string? Problem, TimeSpan Trust) Diagnose(bool standby, bool receiving, bool? replayedPrimary, bool replayedAllReceived, double? lastReplayAge)
     {
         if (!standby)
         {
-            return "it is not a standby (promoted, or not a replica)";
+            return ("it is not a standby (promoted, or not a replica)", TimeSpan.Zero);
         }
 
         if (replayedPrimary == true || (replayedPrimary is null && receiving && replayedAllReceived))
         {
-            return null;
+            return (null, _options.MaxReplicaLag);
         }
 
         var behind = replayedPrimary == false ? "it has not replayed the primary's WAL position"
@@ -243,12 +250,12 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         var upstream = receiving ? "" : "; its WAL receiver is not running (upstream unreachable?)";
         if (lastReplayAge is not { } age)
         {
-            return $"{behind} and has replayed no transaction since it started, so its lag is unknown{upstream}";
+            return ($"{behind} and has replayed no transaction since it started, so its lag is unknown{upstream}", TimeSpan.Zero);
         }
 
         return age > _options.MaxReplicaLag.TotalSeconds
-            ? $"{behind}; its last replayed transaction is {age:0.###} s old, beyond ScaleOps:Rls:MaxReplicaLag {_options.MaxReplicaLag}{upstream}"
-            : null;
+            ? ($"{behind}; its last replayed transaction is {age:0.###} s old, beyond ScaleOps:Rls:MaxReplicaLag {_options.MaxReplicaLag}{upstream}", TimeSpan.Zero)
+            : (null, _options.MaxReplicaLag - TimeSpan.FromSeconds(Math.Max(0, age)));
     }
 
     private async ValueTask<string?> PrimaryWalPositionAsync(CancellationToken cancellationToken)
@@ -309,5 +316,6 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         public Task<bool>? Check { get; set; }
     }
 
-    private sealed record ReplicaState(DateTimeOffset CheckedAt, bool Healthy);
+    /// <summary>A check's verdict; a healthy one holds for <paramref name="Trust"/> after <paramref name="CheckedAt"/> at most.</summary>
+    private sealed record ReplicaState(DateTimeOffset CheckedAt, bool Healthy, TimeSpan Trust);
 }

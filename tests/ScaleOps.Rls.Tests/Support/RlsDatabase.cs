@@ -48,7 +48,8 @@ public class RlsDatabase : PostgresDatabase
     public string BypassConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString) { Username = BypassRole }.ToString();
 
     /// <summary>Services with ScaleOps and Rls over <paramref name="appConnectionString"/> (no host, nothing applied on start).</summary>
-    public static ServiceProvider Services(string appConnectionString, Action<RlsOptions>? configure = null, TimeProvider? time = null)
+    public static ServiceProvider Services(
+        string appConnectionString, Action<RlsOptions>? configure = null, TimeProvider? time = null, Action<IServiceCollection>? more = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -70,6 +71,8 @@ public class RlsDatabase : PostgresDatabase
         {
             services.Replace(ServiceDescriptor.Singleton(time));
         }
+
+        more?.Invoke(services);
 
         return services.BuildServiceProvider();
     }
