@@ -278,6 +278,25 @@ public abstract partial class IsolationSuite
     }
 
     [Fact]
+    public async Task EF_Core_raw_SQL_with_a_positional_parameter_runs_nothing_and_named_ones_carry_the_tenant()
+    {
+        // EF Core names every DbParameter of raw SQL (@p0...), so a $1 in the text is bound to nothing: PostgreSQL refuses
+        // the statement, and the context call before it, in the same implicit transaction, is rolled back with it.
+        await using var services = RlsDatabase.Services(AppConnectionString(5));
+        var apis = new RlsApis(services);
+        using var scope = apis.Tenants.BeginScope(new TenantId("t02"));
+        await using var db = apis.NewContext();
+        var refused = await Assert.ThrowsAsync<PostgresException>(() =>
+            db.Database.ExecuteSqlRawAsync("UPDATE documents SET title = 'moved' WHERE tenant_id = $1", new NpgsqlParameter { Value = "t02" }));
+        Assert.Equal(PostgresErrorCodes.ProtocolViolation, refused.SqlState);
+        Assert.Equal(0, await db.Documents.CountAsync(d => d.Title == "moved"));
+
+        // Named parameters work, and the policy still applies: 'not t01' is t02's rows only.
+        Assert.Equal(2, await db.Database.SqlQueryRaw<string>("SELECT tenant_id AS \"Value\" FROM documents WHERE tenant_id <> @other",
+            new NpgsqlParameter("other", "t01")).CountAsync());
+    }
+
+    [Fact]
     public async Task EF_Core_Dapper_and_Npgsql_share_one_tenant_transaction()
     {
         await using var services = RlsDatabase.Services(AppConnectionString(5));
