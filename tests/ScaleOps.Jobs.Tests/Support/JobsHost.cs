@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using Microsoft.Extensions.Configuration;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -26,9 +28,14 @@ public sealed class JobsHost : IAsyncDisposable
     /// <summary>Starts a host. Defaults suit tests: short poll, lease and retry delays.</summary>
     public static async Task<JobsHost> StartAsync(
         string connectionString, Action<JobsOptions>? configure = null, Action<IJobsBuilder>? jobs = null, Probe? probe = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings); // appsettings keys, bound before the code's options
+        }
+
         builder.Logging.AddFilter(_ => false);
         builder.Services.AddSingleton(probe ?? new Probe());
         builder.Services.AddScoped<ScopeMarker>();
