@@ -45,6 +45,9 @@ internal sealed class JobExecutor(
             {
                 // A heartbeat that finds the lease gone cancels the timeout's source (LeaseRegistry.Lose).
                 job.AttachRun(timeoutCts);
+                // Which token fired first decides: noted when the linked token fires, since both may have fired by the
+                // time the handler throws (a stop, then the job's timeout while the handler winds down).
+                using var firstFired = linked.Token.UnsafeRegister(static s => ((FetchedJob)s!).NoteCancelled(), job);
                 if (job.LeaseLost)
                 {
                     return; // lost while buffered: nothing to run, nothing to write
@@ -73,9 +76,11 @@ internal sealed class JobExecutor(
                 JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);
                 outcome = Fail(job, $"Timed out after {timeout} and ignored cancellation for {options.TimeoutGrace}; abandoned.", dead: false);
             }
-            catch (OperationCanceledException) when (shutdown.IsCancellationRequested && !timeoutCts.IsCancellationRequested)
+            catch (OperationCanceledException) when (shutdown.IsCancellationRequested && job.StoppedFirst)
             {
-                // Interrupted by shutdown: the lease stays registered and the worker gives the job back uncounted.
+                // Interrupted by shutdown: the lease stays registered and the worker gives the job back uncounted, also
+                // when the job's own timeout fired while the handler wound down (that used to fail the attempt, dead on
+                // the last one).
             }
             catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
             {

@@ -12,6 +12,7 @@ internal sealed record FetchedJob(
     private int _settled;
     private int _leaseLost;
     private int _writing;
+    private int _stoppedFirst;
     private CancellationTokenSource? _run;
 
     /// <summary>Whether the completer's statement is writing this attempt's outcome (<see cref="LeaseRegistry.SetWriting"/>).</summary>
@@ -41,6 +42,24 @@ internal sealed record FetchedJob(
         if (run is not null && LeaseLost)
         {
             CancelRun();
+        }
+    }
+
+    /// <summary>
+    /// Whether the run's token fired for the stop before the job's own timeout (or a lost lease) fired: the attempt is
+    /// then given back uncounted whatever fires while its handler winds down (<see cref="NoteCancelled"/>).
+    /// </summary>
+    public bool StoppedFirst => Volatile.Read(ref _stoppedFirst) == 1;
+
+    /// <summary>
+    /// Called once, when the run's linked token fires: the run's own source (<see cref="AttachRun"/>, the timeout's) not
+    /// cancelled yet means the stop fired first.
+    /// </summary>
+    public void NoteCancelled()
+    {
+        if (Volatile.Read(ref _run) is { IsCancellationRequested: false })
+        {
+            Volatile.Write(ref _stoppedFirst, 1);
         }
     }
 
