@@ -19,7 +19,7 @@ public sealed class JobsOptions
     /// <value>Default: empty.</value>
     public Dictionary<string, QueueOptions> Queues { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Whether this host runs jobs. Turn it off on hosts that only enqueue.</summary>
+    /// <summary>Whether this host runs jobs. Turn it off on hosts that only enqueue; they still fire their recurring schedules.</summary>
     /// <value>Default <see langword="true"/>.</value>
     public bool RunWorker { get; set; } = true;
 

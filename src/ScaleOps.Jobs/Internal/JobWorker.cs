@@ -13,7 +13,8 @@ namespace ScaleOps.Jobs.Internal;
 
 /// <summary>
 /// The hosted service that runs the queue on this host: one producer per queue, the LISTEN connection, the batch
-/// completer, heartbeats, rescuer, retention and recurring schedules. Stopping: fetching stops, running jobs get
+/// completer, heartbeats, rescuer, retention and recurring schedules (on a host with <see cref="JobsOptions.RunWorker"/>
+/// off, only the recurring schedules: firing one is an enqueue). Stopping: fetching stops, running jobs get
 /// <see cref="JobsOptions.ShutdownTimeout"/> to finish, then they are cancelled; the completer writes what it holds
 /// (within <see cref="JobsDefaults.CompletionFlushTimeout"/>), and whatever is left is given back (pending again,
 /// attempt not counted), outcomes it could not write included.
@@ -35,6 +36,7 @@ internal sealed class JobWorker(
     private Task _completerTask = Task.CompletedTask;
     private Task? _stopping;
     private bool _started;
+    private bool _schedulesOnly;
 
     internal BatchCompleter? Completer { get; private set; }
 
@@ -48,6 +50,11 @@ internal sealed class JobWorker(
         var options = jobsOptions.Value;
         if (!options.RunWorker)
         {
+            // A host that only enqueues still fires its recurring schedules (a due time is an enqueue); before, it
+            // ignored them without a word, so schedules registered only on such hosts never ran.
+            _schedulesOnly = true;
+            _started = true;
+            StartSchedules(options);
             return Task.CompletedTask;
         }
 
@@ -85,9 +92,7 @@ internal sealed class JobWorker(
         _backgroundTasks.Add(Task.Run(() => Notifier.RunAsync(_stopBackground.Token), CancellationToken.None));
         _backgroundTasks.Add(Task.Run(
             () => new JobMaintenance(store, options, _leases, metrics, time, _logger).RunAsync(_stopBackground.Token), CancellationToken.None));
-        _backgroundTasks.Add(Task.Run(
-            () => new CronScheduler([.. services.GetServices<RecurringJob>()], store, options, time, _logger).RunAsync(_stopBackground.Token),
-            CancellationToken.None));
+        StartSchedules(options);
         foreach (var producer in _producers.Values)
         {
             _producerTasks.Add(Task.Run(() => producer.RunAsync(_stopFetching.Token, _shutdown.Token), CancellationToken.None));
@@ -98,6 +103,10 @@ internal sealed class JobWorker(
         JobsLog.WorkerStarted(_logger, string.Join(", ", queues.Select(q => $"{q.Key} (concurrency {q.Value.Concurrency})")));
         return Task.CompletedTask;
     }
+
+    private void StartSchedules(JobsOptions options) => _backgroundTasks.Add(Task.Run(
+        () => new CronScheduler([.. services.GetServices<RecurringJob>()], store, options, time, _logger).RunAsync(_stopBackground.Token),
+        CancellationToken.None));
 
     /// <summary>
     /// Stops the worker. Safe to call more than once and concurrently (ASP.NET Core's minimal hosting and
@@ -125,6 +134,13 @@ internal sealed class JobWorker(
     private async Task StopCoreAsync()
     {
         await Task.Yield();
+        if (_schedulesOnly)
+        {
+            await _stopBackground.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(_backgroundTasks).ConfigureAwait(false);
+            return;
+        }
+
         var options = jobsOptions.Value;
         dispatch.Close();
         await _stopFetching.CancelAsync().ConfigureAwait(false);

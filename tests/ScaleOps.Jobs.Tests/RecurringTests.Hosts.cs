@@ -1,0 +1,100 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Tests;
+
+/// <summary>
+/// Recurring schedules end to end: registered with <c>AddRecurring</c> on a real host, fired by its scheduler loop (on a
+/// <see cref="FakeTimeProvider"/> where the test needs a chosen day), and run by its worker.
+/// </summary>
+public partial class RecurringTests
+{
+    private Task<long> JobsInAsync(string queue, string? state = null) => database.ScalarAsync<long>(
+        $"SELECT count(*) FROM scaleops.jobs WHERE queue = '{queue}'" + (state is null ? "" : $" AND state = '{state}'"));
+
+    [Fact]
+    public async Task A_schedule_added_in_a_time_zone_off_UTC_with_a_tenant_runs_on_a_host_in_that_tenant()
+    {
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("Asia/Kolkata");
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "cron-host-zone",
+            jobs => jobs.AddRecurring("host-zone", "* * * * * *", new Ping(11),
+                new JobOptions { Queue = "cron-host-zone", Tenant = new TenantId("t-cron") }, zone));
+
+        await TestSignal.UntilAsync(async () => await JobsInAsync("cron-host-zone", "succeeded") >= 1, "the zoned schedule's job to run");
+        var seen = host.Probe.Seen.First();
+        Assert.Equal(11, seen.N);
+        Assert.Equal("t-cron", seen.AmbientTenant);
+        Assert.Equal("t-cron", seen.ContextTenant);
+        Assert.Equal("Asia/Kolkata", await database.ScalarAsync<string>("SELECT time_zone FROM scaleops.job_schedules WHERE name = 'host-zone'"));
+    }
+
+    public static TheoryData<string, string, string, string[]> DaylightSaving => new()
+    {
+        // Spring forward in New York, 2026-03-08: 02:30 does not exist; the job is due at 03:00 EDT (07:00 UTC), once.
+        { "dst-spring", "30 2 * * *", "2026-03-08T06:55:00Z", ["2026-03-08T07:00:00Z"] },
+        // Fall back, 2026-11-01: 01:30 comes twice (EDT, then EST); the job runs once, at the first.
+        { "dst-fall", "30 1 * * *", "2026-11-01T05:25:00Z", ["2026-11-01T05:30:00Z"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(DaylightSaving))]
+    public async Task A_schedule_across_a_daylight_saving_change_fires_on_a_host_once_at_the_occurrence(
+        string name, string cron, string start, string[] expected)
+    {
+        // A beacon schedule in UTC 70 minutes after the start: the scheduler steps every schedule in each pass, so once
+        // the beacon has fired, the pass at that time has looked at the New York schedule too (past both 01:30s, or 03:00).
+        var queue = "cron-" + name;
+        var time = new FakeTimeProvider(DateTimeOffset.Parse(start));
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
+        var beaconTime = DateTimeOffset.Parse(start).AddMinutes(70);
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = queue,
+            jobs => jobs
+                .AddRecurring(name, cron, new Ping(13), new JobOptions { Queue = queue }, zone)
+                .AddRecurring(name + "-beacon", $"{beaconTime.Minute} {beaconTime.Hour} {beaconTime.Day} {beaconTime.Month} *", new Ping(14), new JobOptions { Queue = queue + "-beacon" }),
+            services: s => s.AddSingleton<TimeProvider>(time));
+
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.job_schedules WHERE name IN ('{name}', '{name}-beacon')") == 2,
+            "the host to start both schedules");
+        await TestSignal.UntilAsync(async () =>
+        {
+            if (await JobsInAsync(queue + "-beacon") > 0)
+            {
+                return true;
+            }
+
+            time.Advance(TimeSpan.FromSeconds(30));
+            return false;
+        }, "the clock to pass the beacon's due time");
+
+        var due = await Schedulers.DueTimesAsync(database.DataSource, queue);
+        Assert.Equal(expected.Select(e => DateTimeOffset.Parse(e)).ToList(), due);
+        await TestSignal.UntilAsync(async () => await JobsInAsync(queue, "succeeded") == expected.Length, "the recurring job to run");
+    }
+
+    [Fact]
+    public async Task A_host_that_only_enqueues_fires_its_recurring_schedules()
+    {
+        // RunWorker = false is "hosts that only enqueue"; a recurring schedule is an enqueue at each due time.
+        await using var enqueuer = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "cron-enqueuer";
+            o.RunWorker = false;
+        }, jobs => jobs.AddRecurring("enqueue-only", "* * * * * *", new Ping(12), new JobOptions { Queue = "cron-enqueuer" }));
+
+        await TestSignal.UntilAsync(async () => await JobsInAsync("cron-enqueuer") >= 1, "the enqueue-only host to fire its schedule");
+        Assert.Equal(0L, await JobsInAsync("cron-enqueuer", "succeeded")); // no worker here: the jobs wait for one
+
+        // A worker host without the schedule runs what it fired.
+        await using var worker = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "cron-enqueuer");
+        await TestSignal.UntilAsync(async () => await JobsInAsync("cron-enqueuer", "succeeded") >= 1, "a worker to run the fired job");
+        Assert.All(worker.Probe.Seen, s => Assert.Equal(12, s.N));
+    }
+}
