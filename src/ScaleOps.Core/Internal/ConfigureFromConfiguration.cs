@@ -29,8 +29,16 @@ internal sealed class ConfigureFromConfiguration<TOptions>(IConfiguration? confi
         }
         catch (InvalidOperationException ex)
         {
-            // The binder's message names the key and the type; say which section it came from as well.
-            throw new OptionsValidationException(sectionPath, typeof(TOptions), [$"Configuration section '{sectionPath}': {ex.Message}"]);
+            // The binder's messages name the key and the type; say which section it came from as well. An unknown key
+            // inside a collection (Queues:email:Concurency) comes as a generic message whose inner exception names it.
+            var messages = new System.Collections.Generic.List<string>();
+            for (Exception? e = ex; e is not null; e = e.InnerException)
+            {
+                messages.Add(e.Message);
+            }
+
+            throw new OptionsValidationException(
+                sectionPath, typeof(TOptions), [$"Configuration section '{sectionPath}': {string.Join(" ", messages)}"]);
         }
     }
 }

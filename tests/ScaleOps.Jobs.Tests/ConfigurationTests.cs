@@ -1,0 +1,91 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Options;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+using ScaleOps.Tenancy;
+
+namespace ScaleOps.Jobs.Tests;
+
+/// <summary>
+/// The options table of the README read as appsettings keys (<c>ScaleOps:Jobs:...</c>), bound from IConfiguration rather
+/// than set in code, and seen in what the worker does.
+/// </summary>
+public class ConfigurationTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+{
+    private Task<long> CountAsync(string queue, string state) =>
+        database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE queue = '{queue}' AND state = '{state}'");
+
+    [Fact]
+    public async Task Queue_and_job_settings_from_configuration_drive_the_worker()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new Probe
+        {
+            Behavior = (p, c, _) => p.N < 0 ? throw new InvalidOperationException($"fails ({c.Attempt})") : p.N < 100 ? gate.Task : Task.CompletedTask,
+        };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, probe: probe, settings: new Dictionary<string, string?>
+        {
+            ["ScaleOps:Jobs:DefaultQueue"] = "cfg-default",
+            ["ScaleOps:Jobs:MaxAttempts"] = "2",
+            ["ScaleOps:Jobs:Queues:cfg-email:Concurrency"] = "2",
+            ["ScaleOps:Jobs:Queues:cfg-email:MaxRunningPerTenant"] = "1",
+            ["ScaleOps:Jobs:Queues:cfg-email:LocalDispatch"] = "false",
+            ["ScaleOps:Jobs:Queues:cfg-email:LocalBuffer"] = "0",
+        });
+
+        var options = host.Services.GetService(typeof(IOptions<JobsOptions>)) as IOptions<JobsOptions>;
+        Assert.Equal("cfg-default", options!.Value.DefaultQueue);
+        Assert.Equal(2, options.Value.Queues["cfg-email"].Concurrency);
+
+        // The default queue from configuration: a job without a queue goes there and runs.
+        var plain = await host.Client.EnqueueAsync(new Ping(100));
+        await TestSignal.UntilAsync(async () => await CountAsync("cfg-default", "succeeded") == 1, "the default-queue job to run");
+        Assert.Equal("cfg-default", await database.ScalarAsync<string>($"SELECT queue FROM scaleops.jobs WHERE id = {plain}"));
+
+        // MaxAttempts from configuration: a failing job is dead after its second attempt.
+        var failing = await host.Client.EnqueueAsync(new Ping(-1));
+        await TestSignal.UntilAsync(async () => await CountAsync("cfg-default", "dead") == 1, "the failing job to die");
+        Assert.Equal(2, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {failing}"));
+
+        // Concurrency 2 and a tenant cap of 1 from configuration: three tenants' held jobs, two run, one per tenant.
+        foreach (var tenant in new[] { "t1", "t2", "t3" })
+        {
+            await host.Client.EnqueueManyAsync(
+                [new Ping(1, tenant), new Ping(2, tenant)], new JobOptions { Queue = "cfg-email", Tenant = new TenantId(tenant) });
+        }
+
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Seen.Count(s => s.N is 1 or 2) == 2), "two email jobs to start");
+        Assert.Equal(2L, await CountAsync("cfg-email", "running"));
+        Assert.Equal(2L, await database.ScalarAsync<long>(
+            "SELECT count(DISTINCT tenant_id) FROM scaleops.jobs WHERE queue = 'cfg-email' AND state = 'running'"));
+        gate.SetResult();
+        await TestSignal.UntilAsync(async () => await CountAsync("cfg-email", "succeeded") == 6, "the six email jobs to run");
+        Assert.Equal(2, probe.MaxRunning);
+
+        // LocalDispatch = false from configuration: a job enqueued on this host is fetched, not inserted started.
+        var fetched = await host.Client.EnqueueAsync(new Ping(101), new JobOptions { Queue = "cfg-email" });
+        await TestSignal.UntilAsync(async () => await CountAsync("cfg-email", "succeeded") == 7, "the seventh email job to run");
+        Assert.True(await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {fetched}") < (1L << 32),
+            "the job was inserted started although LocalDispatch is false in the configuration");
+    }
+
+    [Fact]
+    public async Task Invalid_settings_from_configuration_fail_at_start_naming_the_key()
+    {
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => JobsHost.StartAsync(database.ConnectionString,
+            settings: new Dictionary<string, string?>
+            {
+                ["ScaleOps:Jobs:Queues:email:Concurrency"] = "0",
+                ["ScaleOps:Jobs:MaxAttempts"] = "0",
+            }));
+        Assert.Contains("ScaleOps:Jobs:Queues:email:Concurrency must be 1 to 10000; it is 0.", ex.Failures);
+        Assert.Contains("ScaleOps:Jobs:MaxAttempts must be 1 to 1000; it is 0.", ex.Failures);
+
+        var typo = await Assert.ThrowsAsync<OptionsValidationException>(() => JobsHost.StartAsync(database.ConnectionString,
+            settings: new Dictionary<string, string?> { ["ScaleOps:Jobs:Queues:email:Concurency"] = "5" }));
+        Assert.True(typo.Failures.Any(f => f.Contains("Concurency", StringComparison.Ordinal)), string.Join(" | ", typo.Failures));
+    }
+}
