@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Options;
 using ScaleOps.Jobs.Tests.Support;
@@ -70,6 +71,29 @@ public class ConfigurationTests(JobsDatabase database) : IClassFixture<JobsDatab
         await TestSignal.UntilAsync(async () => await CountAsync("cfg-email", "succeeded") == 7, "the seventh email job to run");
         Assert.True(await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {fetched}") < (1L << 32),
             "the job was inserted started although LocalDispatch is false in the configuration");
+    }
+
+    [Fact]
+    public async Task Time_settings_from_configuration_drive_the_worker()
+    {
+        var probe = new Probe { Behavior = (p, _, token) => p.N == 1 ? Task.Delay(Timeout.InfiniteTimeSpan, token) : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, probe: probe, settings: new Dictionary<string, string?>
+        {
+            ["ScaleOps:Jobs:DefaultQueue"] = "cfg-time",
+            ["ScaleOps:Jobs:DefaultTimeout"] = "00:00:00.200",
+            ["ScaleOps:Jobs:SucceededRetention"] = "00:00:00",
+        });
+
+        // DefaultTimeout: a job without its own timeout is cancelled after 200 ms (and dead on its only attempt).
+        var slow = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 1 });
+        await TestSignal.UntilAsync(async () => await CountAsync("cfg-time", "dead") == 1, "the slow job to time out");
+        Assert.Contains("Timed out after 00:00:00.2", await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {slow}"));
+
+        // SucceededRetention 0: a succeeded job is deleted when it completes.
+        var quick = await host.Client.EnqueueAsync(new Ping(2));
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Seen.Any(s => s.JobId == quick)), "the quick job to run");
+        await TestSignal.UntilAsync(
+            async () => await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE id = {quick}") == 0, "the quick job's row to go");
     }
 
     [Fact]
