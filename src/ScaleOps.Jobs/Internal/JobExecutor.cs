@@ -45,9 +45,11 @@ internal sealed class JobExecutor(
             {
                 // A heartbeat that finds the lease gone cancels the timeout's source (LeaseRegistry.Lose).
                 job.AttachRun(timeoutCts);
-                // Which token fired first decides: noted when the linked token fires, since both may have fired by the
-                // time the handler throws (a stop, then the job's timeout while the handler winds down).
-                using var firstFired = linked.Token.UnsafeRegister(static s => ((FetchedJob)s!).NoteCancelled(), job);
+                // Which token fired first decides: noted when the stop fires, since both may have fired by the time the
+                // handler throws (a stop, then the job's timeout while the handler winds down). Registered on the stop's
+                // token after the linked source's own registration, so it runs before the linked token fires (callbacks
+                // run last-registered first) and before any continuation of the handler's.
+                using var firstFired = shutdown.UnsafeRegister(static s => ((FetchedJob)s!).NoteStopped(), job);
                 if (job.LeaseLost)
                 {
                     return; // lost while buffered: nothing to run, nothing to write

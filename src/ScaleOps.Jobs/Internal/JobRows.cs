@@ -47,15 +47,15 @@ internal sealed record FetchedJob(
 
     /// <summary>
     /// Whether the run's token fired for the stop before the job's own timeout (or a lost lease) fired: the attempt is
-    /// then given back uncounted whatever fires while its handler winds down (<see cref="NoteCancelled"/>).
+    /// then given back uncounted whatever fires while its handler winds down (<see cref="NoteStopped"/>).
     /// </summary>
     public bool StoppedFirst => Volatile.Read(ref _stoppedFirst) == 1;
 
     /// <summary>
-    /// Called once, when the run's linked token fires: the run's own source (<see cref="AttachRun"/>, the timeout's) not
-    /// cancelled yet means the stop fired first.
+    /// Called when the stop fires during the run: the run's own source (<see cref="AttachRun"/>, the timeout's, which a
+    /// lost lease cancels too) not cancelled yet means the stop fired first.
     /// </summary>
-    public void NoteCancelled()
+    public void NoteStopped()
     {
         if (Volatile.Read(ref _run) is { IsCancellationRequested: false })
         {
