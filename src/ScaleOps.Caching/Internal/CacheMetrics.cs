@@ -24,7 +24,7 @@ internal sealed class CacheMetrics
     {
         var meter = metrics.Meter;
         _hits = meter.CreateCounter<long>("scaleops.cache.hits", "{hit}", "Cache hits, by level (memory, redis, stale).");
-        _misses = meter.CreateCounter<long>("scaleops.cache.misses", "{miss}", "Cache misses, by level (memory: went to Redis; redis: ran the factory).");
+        _misses = meter.CreateCounter<long>("scaleops.cache.misses", "{miss}", "Cache misses, by level (memory: no fresh value in memory; redis: Redis was read and held no fresh value).");
         _fallbacks = meter.CreateCounter<long>("scaleops.cache.fallbacks", "{fallback}",
             "Degraded answers, by reason (redis_unavailable, redis_error, fail_safe, factory_timeout).");
         _stampedeWaits = meter.CreateCounter<long>("scaleops.cache.stampede.waits", "{wait}",
@@ -33,7 +33,7 @@ internal sealed class CacheMetrics
         // Factories are database reads: 1 ms to 10 s covers them.
         _factoryDuration = meter.CreateHistogram("scaleops.cache.factory.duration", "s", "Time the value factory took.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-        meter.CreateObservableGauge("scaleops.cache.hit_ratio", () => HitRatio, "1", "Hits / (hits + misses) since start.");
+        meter.CreateObservableGauge("scaleops.cache.hit_ratio", () => HitRatio, "1", "Hits / (hits + factory runs) since start.");
         meter.CreateObservableGauge("scaleops.cache.memory.entries", memoryEntries, "{entry}", "In-memory entries (approximate).");
         meter.CreateObservableCounter("scaleops.cache.memory.evictions", evictions, "{entry}",
             "In-memory entries dropped to stay within MaxMemoryEntries.");

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Caching.Internal;
 using ScaleOps.Diagnostics;
 using ScaleOps.Tenancy;
@@ -34,15 +36,30 @@ public sealed class CacheNode : IAsyncDisposable
 
     public ScaleOpsMetrics Metrics { get; }
 
+    /// <summary>The log records of a node created with <c>logs: true</c>.</summary>
+    public FakeLogCollector Logs => _provider.GetRequiredService<FakeLogCollector>();
+
     public IServiceProvider Services => _provider;
 
     internal TenantCache Internal => _provider.GetRequiredService<TenantCache>();
 
     /// <summary>Creates a node. Nodes made with the same <paramref name="prefix"/> share their Redis data.</summary>
-    public static CacheNode Create(string redis, string prefix, Action<CachingOptions>? configure = null, TimeProvider? time = null)
+    /// <param name="redis">The Redis connection string.</param>
+    /// <param name="prefix">The key prefix.</param>
+    /// <param name="configure">Options set in code.</param>
+    /// <param name="time">A fake clock, if any.</param>
+    /// <param name="logs">Whether every log record, at every level, is collected (<see cref="Logs"/>).</param>
+    /// <returns>The node.</returns>
+    public static CacheNode Create(string redis, string prefix, Action<CachingOptions>? configure = null, TimeProvider? time = null, bool logs = false)
     {
         var services = new ServiceCollection();
-        services.AddLogging();
+        services.AddLogging(b =>
+        {
+            if (logs)
+            {
+                b.SetMinimumLevel(LogLevel.Trace).AddFakeLogging();
+            }
+        });
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>()).Build());
         if (time is not null)
         {
