@@ -31,7 +31,10 @@ public sealed class CacheEntryOptions
     /// <value>Default none.</value>
     public IReadOnlyList<string>? Tags { get; init; }
 
-    /// <summary>Whether a failing or slow factory may be answered with the last good value.</summary>
+    /// <summary>
+    /// Whether a failing or slow factory may be answered with the last good value. <see langword="true"/> cannot turn
+    /// fail-safe on when <see cref="CachingOptions.FailSafeMaxDuration"/> is zero: no stale copy is kept to serve.
+    /// </summary>
     /// <value>Default <see langword="true"/> when <see cref="CachingOptions.FailSafeMaxDuration"/> is positive.</value>
     public bool? FailSafe { get; init; }
 

@@ -54,7 +54,9 @@ internal sealed partial class TenantCache
 
                 if (running is not BackgroundLoad<T> background)
                 {
-                    // The same key is being loaded as another type: load without coalescing.
+                    // The same key is being loaded as another type: load without coalescing (unless this is that load's
+                    // own factory reading its key: it would load the key again inside itself).
+                    ThrowIfLoadingHere(bucket, key);
                     return await LoadAsync(bucket, key, state, factory, settings, stale, null, null).ConfigureAwait(false);
                 }
 
