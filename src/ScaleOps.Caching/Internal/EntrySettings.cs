@@ -19,6 +19,7 @@ internal readonly record struct EntrySettings(
 
     public bool FailSafe => FailSafeMaxDuration > TimeSpan.Zero;
 
+    // Out-of-range values throw naming "options", the parameter of the public call that passed them.
     public static EntrySettings Resolve(CacheEntryOptions? entry, CachingOptions defaults, Action<string, string> validateTag)
     {
         if (entry is null)
@@ -42,24 +43,24 @@ internal readonly record struct EntrySettings(
         if (expiration <= TimeSpan.Zero || expiration > MaxExpiration)
         {
             throw new ArgumentOutOfRangeException(
-                nameof(entry), expiration, $"CacheEntryOptions.Expiration must be positive and at most {MaxExpiration.TotalDays} days.");
+                "options", expiration, $"CacheEntryOptions.Expiration must be positive and at most {MaxExpiration.TotalDays} days.");
         }
 
         if (entry.NegativeExpiration is { } negative && (negative < TimeSpan.Zero || negative > MaxExpiration))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(entry), negative, $"CacheEntryOptions.NegativeExpiration must be between zero (nulls not cached) and {MaxExpiration.TotalDays} days.");
+                "options", negative, $"CacheEntryOptions.NegativeExpiration must be between zero (nulls not cached) and {MaxExpiration.TotalDays} days.");
         }
 
         if (entry.LocalExpiration is { } local && local < TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(entry), local, "CacheEntryOptions.LocalExpiration cannot be negative (zero: Redis only).");
+            throw new ArgumentOutOfRangeException("options", local, "CacheEntryOptions.LocalExpiration cannot be negative (zero: Redis only).");
         }
 
         if (entry.FactoryTimeout is { } timeout && (timeout < CachingDefaults.FactoryTimeout.Min || timeout > CachingDefaults.FactoryTimeout.Max))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(entry), timeout,
+                "options", timeout,
                 $"CacheEntryOptions.FactoryTimeout must be between {CachingDefaults.FactoryTimeout.Min.TotalMilliseconds} ms and {CachingDefaults.FactoryTimeout.Max.TotalHours} h.");
         }
 
