@@ -16,12 +16,14 @@ namespace ScaleOps.TestInfrastructure;
 public sealed class PrivateRedisServer : IAsyncDisposable
 {
     private readonly string? _dataDirectory;
+    private readonly string[] _arguments;
     private Process? _process;
 
-    private PrivateRedisServer(int port, string? dataDirectory)
+    private PrivateRedisServer(int port, string? dataDirectory, string[]? arguments = null)
     {
         Port = port;
         _dataDirectory = dataDirectory;
+        _arguments = arguments ?? [];
     }
 
     public int Port { get; }
@@ -47,6 +49,20 @@ public sealed class PrivateRedisServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Starts a persistent server (data and <c>nodes.conf</c> in its own temporary directory) on <paramref name="port"/>
+    /// with extra redis-server arguments, such as cluster mode (<see cref="PrivateRedisCluster"/>).
+    /// </summary>
+    /// <param name="port">A free loopback port.</param>
+    /// <param name="arguments">Extra arguments, kept for every restart.</param>
+    /// <returns>The running server.</returns>
+    public static async Task<PrivateRedisServer> StartAsync(int port, params string[] arguments)
+    {
+        var server = new PrivateRedisServer(port, Directory.CreateTempSubdirectory("scaleops-redis-").FullName, arguments);
+        await server.RestartAsync();
+        return server;
+    }
+
     /// <summary>Starts the server (again) on the same port.</summary>
     public async Task RestartAsync()
     {
@@ -64,7 +80,7 @@ public sealed class PrivateRedisServer : IAsyncDisposable
         string[] persistence = _dataDirectory is null
             ? ["--appendonly", "no"]
             : ["--appendonly", "yes", "--appendfsync", "always", "--dir", _dataDirectory];
-        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--save", "", "--daemonize", "no" }.Concat(persistence))
+        foreach (var arg in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(CultureInfo.InvariantCulture), "--save", "", "--daemonize", "no" }.Concat(persistence).Concat(_arguments))
         {
             start.ArgumentList.Add(arg);
         }
