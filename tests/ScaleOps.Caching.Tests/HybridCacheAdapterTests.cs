@@ -177,6 +177,28 @@ public sealed class HybridCacheAdapterTests(SingleRedis redis) : IClassFixture<S
         Assert.Equal("u", (await reader.Cache.TryGetAsync<string>("uncompressed")).Value);
     }
 
+    /// <summary>"DisableLocalCacheWrite keeps no memory copy": on GetOrCreateAsync the loaded value goes to Redis only.</summary>
+    [Fact]
+    public async Task DisableLocalCacheWrite_on_a_load_keeps_the_value_in_Redis_only_and_memory_reads_still_apply()
+    {
+        var prefix = Unique.Prefix("hybrid", "no-local-write");
+        await using var node = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var other = CacheNode.Create(redis.ConnectionString, prefix);
+        using var scope = node.As("acme");
+        var noLocalWrite = With(HybridCacheEntryFlags.DisableLocalCacheWrite);
+
+        Assert.Equal("loaded", await node.Hybrid.GetOrCreateAsync("k", _ => ValueTask.FromResult("loaded"), noLocalWrite));
+        Assert.False(node.InMemory("acme", "k"));
+        using (other.As("acme"))
+        {
+            Assert.Equal((CacheSource.Redis, "loaded"), ToTuple(await other.Cache.TryGetAsync<string>("k")));
+            await other.Cache.SetAsync("k", "changed");
+        }
+
+        Assert.Equal("changed", await node.Hybrid.GetOrCreateAsync("k", _ => ValueTask.FromResult("unexpected"), noLocalWrite));
+        Assert.False(node.InMemory("acme", "k"));
+    }
+
     /// <summary>A decorator an application might register: forwards every call.</summary>
     private sealed class Forwarding(ITenantCache inner) : ITenantCache
     {
