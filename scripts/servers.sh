@@ -32,6 +32,10 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # free_port NAME DEFAULT: the port recorded for NAME if it is still free (a restart keeps its port), else the first
 # free port from DEFAULT upwards (another checkout's servers may have taken the recorded one meanwhile).
+# The defaults (25432 PostgreSQL, 26379 Redis, 17001+ the Redis Cluster with its bus ports at 27001+, ...) lie below
+# Linux's ephemeral range (32768-60999): a port in that range can be taken at any moment as the local port of an
+# outgoing connection (the tests open thousands), and a server restarted on it (the demo restarts Redis) or started
+# just after the check then fails to bind while nothing listens there. Redis also retries on another port.
 free_port() {
   local name=$1 p=$2
   if [ -f "$state/$name.port" ] && ! port_in_use "$(cat "$state/$name.port")"; then cat "$state/$name.port"; return; fi
@@ -123,7 +127,7 @@ start_postgres() {
   fi
   mkdir -p "$dir"
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
-  port=$(free_port postgres 55432)
+  port=$(free_port postgres 25432)
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     # Built in data.new and moved into place once configured: an interrupted initdb never passes for a data directory.
     log "initdb in $dir/data"
@@ -172,12 +176,25 @@ start_redis() {
   if pid_alive "$state/redis.pid"; then log "redis already running on port $(cat "$state/redis.port")"; return; fi
   command -v redis-server >/dev/null 2>&1 || apt_install redis-server
   mkdir -p "$dir"
-  port=$(free_port redis 56379)
-  log "starting redis on 127.0.0.1:$port"
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
-    --dir "$dir" --pidfile "$state/redis.pid" --logfile "$state/redis.log" >/dev/null
-  wait_port "$port" redis
-  for _ in $(seq 1 50); do [ -s "$state/redis.pid" ] && break; sleep 0.1; done
+  # The port is free when chosen, but another process (a test's private server on an ephemeral port, another
+  # checkout's scripts) may bind it before redis does: redis then exits at once, and the next free port is tried.
+  local from=26379 mark
+  for _ in 1 2 3 4 5; do
+    port=$(free_port redis "$from")
+    log "starting redis on 127.0.0.1:$port"
+    mark=$( { wc -c <"$state/redis.log"; } 2>/dev/null || echo 0)
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
+      --dir "$dir" --pidfile "$state/redis.pid" --logfile "$state/redis.log" >/dev/null
+    for _ in $(seq 1 600); do
+      if port_in_use "$port" && [ -s "$state/redis.pid" ] && pid_alive "$state/redis.pid"; then return; fi
+      if tail -c +"$((mark + 1))" "$state/redis.log" 2>/dev/null | grep -q "Failed listening on port $port"; then break; fi
+      sleep 0.1
+    done
+    log "redis could not listen on 127.0.0.1:$port (taken meanwhile?); trying another port"
+    rm -f "$state/redis.port" "$state/redis.pid"
+    from=$((port + 1))
+  done
+  die "redis did not open a port (see $state/redis.log)"
 }
 
 stop_redis() { stop_pid "$state/redis.pid" redis TERM; }

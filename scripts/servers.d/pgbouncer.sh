@@ -12,7 +12,7 @@ start_pgbouncer() {
   pid_alive "$state/postgres.pid" || die "pgbouncer needs postgres: scripts/servers.sh start postgres"
   bin=$(pgbouncer_bin) || { apt_install pgbouncer; bin=$(pgbouncer_bin) || die "pgbouncer not found after install"; }
   pgport=$(cat "$state/postgres.port")
-  port=$(free_port pgbouncer 56432)
+  port=$(free_port pgbouncer 26432)
   mkdir -p "$dir"
   printf '"postgres" ""\n"scaleops_rls_app" ""\n' >"$dir/userlist.txt"
   cat >"$dir/pgbouncer.ini" <<INI

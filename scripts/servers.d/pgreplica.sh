@@ -8,7 +8,7 @@ start_pgreplica() {
   pid_alive "$state/postgres.pid" || die "pgreplica needs postgres: scripts/servers.sh start postgres"
   bindir=$(pg_bindir) || die "PostgreSQL binaries not found (start postgres first)"
   pgport=$(cat "$state/postgres.port")
-  port=$(free_port pgreplica 55532)
+  port=$(free_port pgreplica 25532)
   mkdir -p "$dir"
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
   # A base backup cut short (the script interrupted while pg_basebackup ran, before backups went to data.new) has no

@@ -8,7 +8,7 @@ start_postgres2() {
   bindir=$(pg_bindir) || die "PostgreSQL binaries not found (start postgres first)"
   mkdir -p "$dir"
   if is_root; then chown "$pg_user" "$dir"; grant_traverse "$dir"; fi
-  port=$(free_port postgres2 55632)
+  port=$(free_port postgres2 25632)
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     # Built in data.new and moved into place once configured, as the main server's.
     log "initdb in $dir/data"

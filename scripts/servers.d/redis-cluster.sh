@@ -15,7 +15,7 @@ start_rediscluster() {
   for i in $(seq 0 $((rediscluster_nodes - 1))); do stop_pid "$state/rediscluster$i.pid" "rediscluster$i (left from an interrupted start)" TERM; done
   rm -rf "$dir"; mkdir -p "$dir"
   for i in $(seq 0 $((rediscluster_nodes - 1))); do
-    port=$(free_port "rediscluster$i" $((47001 + i)))
+    port=$(free_port "rediscluster$i" $((17001 + i)))
     # The bus port (port + 10000) must be free as well.
     while port_in_use "$port" || port_in_use $((port + 10000)); do
       port=$((port + 1)); echo "$port" >"$state/rediscluster$i.port"
