@@ -21,7 +21,7 @@ internal sealed class ResilienceMetrics
         _transitions = _meter.CreateCounter<long>("scaleops.resilience.circuit_breaker.transitions", "{transition}",
             "Circuit breaker state changes, by breaker and new state.");
         _decisions = _meter.CreateCounter<long>("scaleops.resilience.rate_limit.decisions", "{decision}",
-            "Rate limiter decisions, by plan, result (admitted, rejected) and source (local, redis, lease, fallback).");
+            "Rate limiter decisions, by plan, result (admitted, rejected) and source (local, redis, lease, fallback, fail_open, fail_closed).");
         _quotaRejections = _meter.CreateCounter<long>("scaleops.resilience.quota.rejections", "{rejection}",
             "Quota reservations refused because the limit would be exceeded, by resource.");
         _retries = _meter.CreateCounter<long>("scaleops.resilience.retry.attempts", "{retry}",

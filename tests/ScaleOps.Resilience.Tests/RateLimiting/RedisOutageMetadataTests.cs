@@ -3,6 +3,7 @@ using System.Linq;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Polly.CircuitBreaker;
 using ScaleOps.Resilience.CircuitBreakers;
 using ScaleOps.Resilience.RateLimiting;
@@ -33,6 +34,8 @@ public class RedisOutageMetadataTests
             o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
             o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);
         });
+        using var decisions = new MetricCollector<long>(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps",
+            "scaleops.resilience.rate_limit.decisions");
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var tenant = new TenantId("outage-metadata");
         (await limiter.AcquireAsync(tenant)).Dispose();
@@ -46,6 +49,18 @@ public class RedisOutageMetadataTests
 
         Assert.Equal(CircuitState.Open, sp.GetRequiredService<CircuitBreakerRegistry>().GetState(CircuitBreakerNames.Redis));
         using var whileBroken = limiter.AttemptAcquire(tenant); // no I/O: the failure mode answers while the breaker is broken
+
+        // The decisions metric names the failure mode as the source of every decision made without Redis.
+        var sources = decisions.GetMeasurementSnapshot().Select(m => ((string?)m.Tags["source"], (string?)m.Tags["result"])).ToArray();
+        Assert.Equal(("redis", "admitted"), sources[0]);
+        var expected = mode switch
+        {
+            RedisFailureMode.FailOpen => ("fail_open", "admitted"),
+            RedisFailureMode.FailClosed => ("fail_closed", "rejected"),
+            _ => ("fallback", "admitted"),
+        };
+        Assert.All(sources.Skip(1), s => Assert.Equal(expected, s));
+        Assert.Equal(5, sources.Length);
 
         foreach (var lease in new[] { failed, whileBroken })
         {
