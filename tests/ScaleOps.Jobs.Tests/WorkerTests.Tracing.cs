@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.Tenancy;
@@ -43,5 +44,64 @@ public partial class WorkerTests
         System.Collections.Generic.List<Activity> Runs() => stopped
             .Where(a => a.OperationName == "ScaleOps.Jobs.Run" && Equals(a.GetTagItem("scaleops.jobs.id"), id.Value))
             .OrderBy(a => (int)a.GetTagItem("scaleops.jobs.attempt")!).ToList();
+    }
+
+    [Fact]
+    public async Task A_blocked_handler_the_watchdog_abandoned_ends_its_span_with_the_written_outcome_even_when_it_later_returns()
+    {
+        // The watchdog writes the attempt as a timeout while the handler's thread stays blocked; when the handler then
+        // returns normally, its run must not be traced as Succeeded (the row says dead).
+        using var recorder = new ActivityRecorder();
+        var stopped = recorder.Stopped;
+        using var blocker = new ManualResetEventSlim();
+        var returned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe
+        {
+            Behavior = (p, _, _) =>
+            {
+                if (p.N == 1)
+                {
+                    blocker.Wait(TimeSpan.FromSeconds(20));
+                    returned.TrySetResult();
+                }
+
+                return Task.CompletedTask;
+            },
+        };
+        try
+        {
+            await using var host = await StartAsync("w-block-span", probe: probe);
+            var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Timeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 1 }))!.Value;
+            await UntilStateAsync(id, "dead");
+            Assert.Contains("abandoned", await ErrorOfAsync(id));
+
+            blocker.Set();
+            await returned.Task.WaitAsync("the blocked handler to return");
+            await TestSignal.UntilAsync(() => Task.FromResult(Run() is not null), "the abandoned run's span to end");
+            var run = Run()!;
+            Assert.Equal(("Dead", ActivityStatusCode.Error), ((string)run.GetTagItem("scaleops.jobs.outcome")!, run.Status));
+            Assert.Contains("abandoned", run.StatusDescription, StringComparison.Ordinal);
+            Assert.Equal("dead", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+
+            Activity? Run() => stopped.FirstOrDefault(a => a.OperationName == "ScaleOps.Jobs.Run" && Equals(a.GetTagItem("scaleops.jobs.id"), id));
+        }
+        finally
+        {
+            blocker.Set();
+        }
+    }
+
+    [Fact]
+    public async Task With_a_TimeoutGrace_of_zero_a_handler_that_ignores_its_timeout_is_abandoned_at_once()
+    {
+        var ignored = new TaskCompletionSource(); // never completes: the handler ignores its token
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? ignored.Task : Task.CompletedTask };
+        await using var host = await StartAsync("w-grace-zero", o => o.TimeoutGrace = TimeSpan.Zero, probe);
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Timeout = TimeSpan.FromMilliseconds(200), MaxAttempts = 1 }))!.Value;
+        await UntilStateAsync(id, "dead");
+        Assert.Equal("Timed out after 00:00:00.2000000 and ignored cancellation for 00:00:00; abandoned.", await ErrorOfAsync(id));
+
+        var next = (await host.Client.EnqueueAsync(new Ping(2)))!.Value; // the worker went on
+        await UntilStateAsync(next, "succeeded");
     }
 }

@@ -105,10 +105,12 @@ internal sealed class JobExecutor(
         }
         finally
         {
-            JobTracing.Stop(activity, outcome);
+            // Not settled: abandoned by the stalled-start watchdog, which wrote its own outcome; the span shows that one
+            // (a handler that returns after it was abandoned used to trace its run as Succeeded over a job written dead).
+            var settled = outcome is not null && job.TrySettle();
+            JobTracing.Stop(activity, settled ? outcome : job.Abandoned ?? outcome);
 
-            // Not settled: abandoned by the stalled-start watchdog, which wrote the outcome.
-            if (outcome is { } o && job.TrySettle())
+            if (settled && outcome is { } o)
             {
                 try
                 {
@@ -143,15 +145,16 @@ internal sealed class JobExecutor(
     /// </summary>
     public async Task AbandonBlockedAsync(FetchedJob job, TimeSpan blockedFor)
     {
-        if (!job.TrySettle())
+        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
+        var outcome = Outcome(
+            job, $"Timed out after {timeout}: its handler blocked its thread for {blockedFor:g} without returning a task; abandoned.", dead: false);
+        if (!job.TrySettle(outcome))
         {
             return;
         }
 
-        var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
         JobsLog.JobAbandoned(logger, job.Id, job.Kind, options.TimeoutGrace);
-        var outcome = Fail(
-            job, $"Timed out after {timeout}: its handler blocked its thread for {blockedFor:g} without returning a task; abandoned.", dead: false);
+        Log(job, outcome);
         metrics.Ran(job.Queue, job.Kind, blockedFor.TotalSeconds);
         await completer.AddAsync(outcome).ConfigureAwait(false);
     }
@@ -206,19 +209,32 @@ internal sealed class JobExecutor(
 
     private Completion Fail(FetchedJob job, string error, bool dead)
     {
+        var outcome = Outcome(job, error, dead);
+        Log(job, outcome);
+        return outcome;
+    }
+
+    /// <summary>A failed attempt's outcome (dead on the last attempt), not logged.</summary>
+    private Completion Outcome(FetchedJob job, string error, bool dead)
+    {
         // A NUL (PostgreSQL text cannot hold it) or a lone surrogate (Npgsql cannot encode it) would make the completion
         // itself fail; the cut must not split a surrogate pair either.
         error = JobText.Storable(error, MaxErrorLength);
+        return dead || job.Attempt >= job.MaxAttempts
+            ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind)
+            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
+    }
 
-        dead |= job.Attempt >= job.MaxAttempts;
-        if (dead)
+    private void Log(FetchedJob job, Completion outcome)
+    {
+        if (outcome.Kind == CompletionKind.Dead)
         {
-            JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, error);
-            return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind);
+            JobsLog.JobDead(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, outcome.Error!);
         }
-
-        JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, error);
-        return new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
+        else
+        {
+            JobsLog.JobFailed(logger, job.Id, job.Kind, job.Queue, job.TenantId, job.Attempt, job.MaxAttempts, outcome.Error!);
+        }
     }
 
     /// <summary>

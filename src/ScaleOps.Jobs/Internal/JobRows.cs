@@ -9,7 +9,10 @@ internal sealed record FetchedJob(
     long Id, string Queue, string Kind, string TenantId, string Payload, int Attempt, int MaxAttempts, int? TimeoutMs,
     DateTimeOffset RunAt, DateTimeOffset CreatedAt, long LeaseId)
 {
-    private int _settled;
+    /// <summary>The executor's mark in <see cref="_settled"/>: it settled the attempt (no allocation per job).</summary>
+    private static readonly object SettledByRun = new();
+
+    private object? _settled; // null, SettledByRun, or the watchdog's boxed Completion
     private int _leaseLost;
     private int _writing;
     private int _stoppedFirst;
@@ -22,15 +25,25 @@ internal sealed record FetchedJob(
         set => Volatile.Write(ref _writing, value ? 1 : 0);
     }
 
-    /// <summary>Whether this attempt's outcome was claimed (<see cref="TrySettle"/>).</summary>
-    public bool IsSettled => Volatile.Read(ref _settled) == 1;
+    /// <summary>Whether this attempt's outcome was claimed (<see cref="TrySettle()"/>).</summary>
+    public bool IsSettled => Volatile.Read(ref _settled) is not null;
+
+    /// <summary>The outcome the stalled-start watchdog wrote for this attempt (<see cref="TrySettle(Completion)"/>), if it settled it.</summary>
+    public Completion? Abandoned => Volatile.Read(ref _settled) is Completion abandoned ? abandoned : null;
 
     /// <summary>Whether a heartbeat found the lease gone (the job rescued or given back): the run is no longer this job's.</summary>
     public bool LeaseLost => Volatile.Read(ref _leaseLost) == 1;
 
     /// <summary>Claims the right to record this attempt's outcome: the executor's or the stalled-start watchdog's, once.</summary>
     /// <returns>Whether the caller is the first.</returns>
-    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+    public bool TrySettle() => Interlocked.CompareExchange(ref _settled, SettledByRun, null) is null;
+
+    /// <summary>
+    /// The watchdog's claim, with the outcome it writes: a run that returns later traces that outcome (<see cref="Abandoned"/>),
+    /// not its own.
+    /// </summary>
+    /// <returns>Whether the watchdog is the first.</returns>
+    public bool TrySettle(Completion abandoned) => Interlocked.CompareExchange(ref _settled, abandoned, null) is null;
 
     /// <summary>
     /// While the handler runs: the source linked into its token (the executor's timeout source, so this costs no
