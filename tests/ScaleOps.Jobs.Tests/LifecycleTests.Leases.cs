@@ -1,5 +1,7 @@
 using System;
+using System.Diagnostics;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
@@ -205,5 +207,47 @@ public partial class LifecycleTests
         await cancelled.Task.WaitAsync("the first run's token to be cancelled");
         gate.SetResult();
         Assert.Equal(0L, await database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE id = {id} AND state <> 'succeeded'"));
+    }
+
+    [Fact]
+    public async Task A_run_that_lost_its_lease_ends_its_span_as_LeaseLost_not_as_Released()
+    {
+        // Released says the host gave the job back at its stop; a run whose job was rescued from it (event 3023) was
+        // traced the same way, though no stop happened and the job ran again elsewhere.
+        using var recorder = new ActivityRecorder();
+        var stopped = recorder.Stopped;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var probe = new Probe
+        {
+            Behavior = (_, c, token) =>
+            {
+                if (c.Attempt > 1)
+                {
+                    return Task.CompletedTask;
+                }
+
+                started.TrySetResult();
+                return Task.Delay(Timeout.InfiniteTimeSpan, token);
+            },
+        };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "l-lost-span";
+            o.LeaseDuration = TimeSpan.FromSeconds(3); // heartbeats every second
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        }, probe: probe);
+        var id = (await host.Client.EnqueueAsync(new Ping(1), new JobOptions { MaxAttempts = 3 }))!.Value;
+        await started.Task.WaitAsync("the first run to start");
+        await ExpireLeaseUntilRescuedAsync(id, await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {id}"));
+        await UntilStateAsync(id, "succeeded");
+        await TestSignal.UntilAsync(() => Task.FromResult(Runs().Count == 2), "both runs' spans to end");
+
+        Assert.Equal(["LeaseLost", "Succeeded"], Runs().Select(r => (string)r.GetTagItem("scaleops.jobs.outcome")!));
+        Assert.All(Runs(), r => Assert.Equal(ActivityStatusCode.Unset, r.Status));
+
+        System.Collections.Generic.List<Activity> Runs() => stopped
+            .Where(a => a.OperationName == "ScaleOps.Jobs.Run" && Equals(a.GetTagItem("scaleops.jobs.id"), id)
+                && Equals(a.GetTagItem("scaleops.jobs.queue"), "l-lost-span")) // test classes run at once, on databases of their own
+            .OrderBy(a => (int)a.GetTagItem("scaleops.jobs.attempt")!).ToList();
     }
 }

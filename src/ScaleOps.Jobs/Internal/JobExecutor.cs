@@ -108,7 +108,7 @@ internal sealed class JobExecutor(
             // Not settled: abandoned by the stalled-start watchdog, which wrote its own outcome; the span shows that one
             // (a handler that returns after it was abandoned used to trace its run as Succeeded over a job written dead).
             var settled = outcome is not null && job.TrySettle();
-            JobTracing.Stop(activity, settled ? outcome : job.Abandoned ?? outcome);
+            JobTracing.Stop(activity, settled ? outcome : job.Abandoned ?? outcome, job.LeaseLost);
 
             if (settled && outcome is { } o)
             {

@@ -27,15 +27,18 @@ internal static class JobTracing
         return activity;
     }
 
-    /// <summary>Records the outcome: succeeded, retry, dead, or released (given back at stop, or its lease lost: no outcome).</summary>
-    public static void Stop(Activity? activity, Completion? outcome)
+    /// <summary>
+    /// Records the outcome: succeeded, retry, dead; without one, lease lost (the job was rescued or given back while the
+    /// run went on, event 3023) or released (given back at stop).
+    /// </summary>
+    public static void Stop(Activity? activity, Completion? outcome, bool leaseLost)
     {
         if (activity is null)
         {
             return;
         }
 
-        activity.SetTag("scaleops.jobs.outcome", outcome is { } o ? o.Kind.ToString() : "Released");
+        activity.SetTag("scaleops.jobs.outcome", outcome is { } o ? o.Kind.ToString() : leaseLost ? "LeaseLost" : "Released");
         if (outcome is { Kind: not CompletionKind.Succeeded } failed)
         {
             activity.SetStatus(ActivityStatusCode.Error, failed.Error);
