@@ -52,7 +52,27 @@ public sealed class JobsHost : IAsyncDisposable
         jobs?.Invoke(jobsBuilder);
         services?.Invoke(builder.Services);
         var host = builder.Build();
-        await host.StartAsync();
+        try
+        {
+            await host.StartAsync();
+        }
+        catch
+        {
+            // A start that fails (invalid options, a migration error) still built the container and may have started
+            // some hosted services: stop and dispose it, or its data source and services outlive the test.
+            try
+            {
+                await host.StopAsync();
+            }
+            catch (Exception)
+            {
+                // The start's exception is the one the test expects.
+            }
+
+            host.Dispose();
+            throw;
+        }
+
         return new JobsHost(host);
     }
 
