@@ -112,4 +112,29 @@ public class ConfigurationTests(JobsDatabase database) : IClassFixture<JobsDatab
             settings: new Dictionary<string, string?> { ["ScaleOps:Jobs:Queues:email:Concurency"] = "5" }));
         Assert.True(typo.Failures.Any(f => f.Contains("Concurency", StringComparison.Ordinal)), string.Join(" | ", typo.Failures));
     }
+
+    [Fact]
+    public async Task Queue_keys_that_differ_only_by_case_fail_the_start_naming_both_spellings()
+    {
+        // Configuration keys ignore case, queue names do not. Queues:EMAIL (an environment variable, say) and
+        // Queues:email (appsettings) were one section: their settings merged silently under whichever spelling came
+        // first, so the host could work a queue 'EMAIL' that no job goes to while the jobs in 'email' never ran.
+        var merged = await Assert.ThrowsAsync<OptionsValidationException>(() => JobsHost.StartAsync(database.ConnectionString,
+            settings: new Dictionary<string, string?>
+            {
+                ["ScaleOps:Jobs:Queues:CFG-CASE:MaxRunningPerTenant"] = "2",
+                ["ScaleOps:Jobs:Queues:cfg-case:Concurrency"] = "3",
+            }));
+        Assert.True(
+            merged.Failures.Any(f => f.Contains("'CFG-CASE' and 'cfg-case'", StringComparison.Ordinal) && f.Contains("differ only by case", StringComparison.Ordinal)),
+            string.Join(" | ", merged.Failures));
+
+        // A queue of the code and one of the configuration that differ only by case: two queues, the configured
+        // settings not applying to the code's.
+        var split = await Assert.ThrowsAsync<OptionsValidationException>(() => JobsHost.StartAsync(database.ConnectionString,
+            o => o.Queues["cfg-split"] = new QueueOptions { Concurrency = 2 },
+            settings: new Dictionary<string, string?> { ["ScaleOps:Jobs:Queues:CFG-Split:Concurrency"] = "3" }));
+        Assert.True(
+            split.Failures.Any(f => f.Contains("'CFG-Split' and 'cfg-split'", StringComparison.Ordinal)), string.Join(" | ", split.Failures));
+    }
 }

@@ -1,10 +1,16 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace ScaleOps.Jobs.Internal.Validators;
 
-/// <summary>Validates <see cref="JobsOptions"/>; every message names the setting and its value.</summary>
-internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
+/// <summary>
+/// Validates <see cref="JobsOptions"/>; every message names the setting and its value. <paramref name="configuration"/>
+/// (the host's, when it has one) shows how each configuration source spells the queues.
+/// </summary>
+internal sealed class JobsOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<JobsOptions>
 {
     private const string P = JobsDefaults.Prefix;
 
@@ -53,6 +59,8 @@ internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
             }
         }
 
+        CaseVariants(errors, o);
+
         if (o.MaxAttempts is < 1 or > JobsDefaults.MaxMaxAttempts)
         {
             errors.AddError($"{P}MaxAttempts must be 1 to {JobsDefaults.MaxMaxAttempts}; it is {o.MaxAttempts}.");
@@ -75,6 +83,31 @@ internal sealed class JobsOptionsValidator : IValidateOptions<JobsOptions>
         }
 
         return errors.Build();
+    }
+
+    /// <summary>
+    /// Queue names that differ only by case, in the code's options or in any configuration source: configuration keys
+    /// ignore case, so <c>Queues:EMAIL</c> and <c>Queues:email</c> were one section, its settings merged silently under
+    /// whichever spelling came first, while each spelling is a queue of its own (the host could work one no job goes to).
+    /// </summary>
+    private void CaseVariants(ValidateOptionsResultBuilder errors, JobsOptions o)
+    {
+        var spellings = new SortedSet<string>(o.Queues.Keys, StringComparer.Ordinal);
+        if (configuration is IConfigurationRoot root)
+        {
+            foreach (var provider in root.Providers)
+            {
+                spellings.UnionWith(provider.GetChildKeys([], P + "Queues"));
+            }
+        }
+
+        foreach (var names in spellings.GroupBy(n => n, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            errors.AddError(
+                $"{P}Queues: {string.Join(" and ", names.Select(n => $"'{n}'"))} differ only by case: configuration keys ignore case "
+                + "(one section, its settings merged under one of the spellings) while queue names do not (each spelling is a queue "
+                + "of its own); spell the queue one way in the code and in every configuration source.");
+        }
     }
 
     private static void Range(ValidateOptionsResultBuilder errors, string field, TimeSpan value, TimeSpan min, TimeSpan max)
