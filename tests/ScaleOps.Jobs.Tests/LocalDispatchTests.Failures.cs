@@ -161,7 +161,9 @@ public partial class LocalDispatchTests
         }
     }
 
-    public static TheoryData<string> FetchedCases => ["switched off", "tenant cap", "concurrency key", "caller's transaction", "no free slot"];
+    public static TheoryData<string> FetchedCases => [
+        "switched off", "tenant cap", "concurrency key", "caller's transaction", "no free slot", "delayed", "batch",
+    ];
 
     [Theory]
     [MemberData(nameof(FetchedCases))]
@@ -195,10 +197,29 @@ public partial class LocalDispatchTests
             id = (await host.Client.EnqueueAsync(connection, transaction, new Ping(1), null, default))!.Value;
             await transaction.CommitAsync();
         }
+        else if (@case == "batch")
+        {
+            Assert.Equal(1, await host.Client.EnqueueManyAsync([new Ping(1)]));
+            id = await database.ScalarAsync<long>($"SELECT id FROM scaleops.jobs WHERE queue = '{queue}'");
+        }
         else
         {
-            var options = @case == "concurrency key" ? new JobOptions { ConcurrencyKey = "host-a", ConcurrencyLimit = 3 } : null;
+            var options = @case switch
+            {
+                "concurrency key" => new JobOptions { ConcurrencyKey = "host-a", ConcurrencyLimit = 3 },
+                "delayed" => new JobOptions { Delay = TimeSpan.FromMilliseconds(100) }, // due before the poll: fetched, not started here
+                _ => null,
+            };
             id = (await host.Client.EnqueueAsync(new Ping(1), options))!.Value;
+        }
+
+        if (@case == "delayed")
+        {
+            // The poll is an hour: once the job is due, a notification (as another host's enqueue sends) wakes the fetch.
+            Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+            await TestSignal.UntilAsync(
+                () => database.ScalarAsync<bool>($"SELECT run_at <= now() FROM scaleops.jobs WHERE id = {id}"), "the delayed job to be due");
+            await database.ExecuteAsync($"SELECT pg_notify('{JobsDefaults.Channel("scaleops")}', '{queue}')");
         }
 
         hold.TrySetResult();
