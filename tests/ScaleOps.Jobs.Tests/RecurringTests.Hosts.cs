@@ -97,4 +97,35 @@ public partial class RecurringTests
         await TestSignal.UntilAsync(async () => await JobsInAsync("cron-enqueuer", "succeeded") >= 1, "a worker to run the fired job");
         Assert.All(worker.Probe.Seen, s => Assert.Equal(12, s.N));
     }
+
+    [Fact]
+    public async Task A_due_time_whose_unique_keyed_job_is_still_running_is_skipped_not_queued_twice()
+    {
+        // JobOptions.UniqueKey on a schedule: a due time that comes while the previous one's job still runs is dropped
+        // as a duplicate (the README's unique key: while an equal job is pending or running), and fires again once it ended.
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 21 ? gate.Task : Task.CompletedTask };
+        try
+        {
+            await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = "cron-unique-running",
+                jobs => jobs.AddRecurring("unique-running", "* * * * * *", new Ping(21),
+                    new JobOptions { Queue = "cron-unique-running", UniqueKey = "one-at-a-time" }), probe);
+            await TestSignal.UntilAsync(async () => await JobsInAsync("cron-unique-running", "running") == 1, "the first due time's job to run");
+            var first = await database.ScalarAsync<DateTime>("SELECT run_at FROM scaleops.jobs WHERE queue = 'cron-unique-running'");
+
+            // Three more due times fired (the schedule's row moves on at each) while the first job runs.
+            await TestSignal.UntilAsync(
+                () => database.ScalarAsync<bool>(
+                    $"SELECT last_due_at >= '{first:O}'::timestamptz + interval '3 seconds' FROM scaleops.job_schedules WHERE name = 'unique-running'"),
+                "three more due times to fire");
+            Assert.Equal(1, await JobsInAsync("cron-unique-running"));
+
+            gate.SetResult();
+            await TestSignal.UntilAsync(async () => await JobsInAsync("cron-unique-running", "succeeded") >= 2, "a later due time's job to run once the first ended");
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
 }
