@@ -22,6 +22,9 @@ public abstract partial class IsolationSuite(RlsDatabase database)
     /// <summary>The application role's connection string for this backend.</summary>
     protected abstract string AppConnectionString(int maxPoolSize);
 
+    /// <summary>Whether Npgsql enlists in System.Transactions on this backend (not with multiplexing).</summary>
+    protected virtual bool SupportsTransactionScope => true;
+
     public static TheoryData<Api> Apis() => [Api.Batch, Api.ReadOnlyBatch, Api.Transaction, Api.Dapper, Api.EfCore];
 
     [Fact]
@@ -297,4 +300,18 @@ public sealed class PgBouncerIsolationTests(RlsDatabase database) : IsolationSui
 {
     protected override string AppConnectionString(int maxPoolSize) =>
         PgBouncerServer.ConnectionStringFor(Database.Name, RlsDatabase.AppRole, maxPoolSize);
+}
+
+/// <summary>
+/// Npgsql multiplexing (<c>Multiplexing=true</c>): commands of many connections share physical connections, but a batch
+/// (the context call and the statement) and a transaction are each written to one physical connection as a unit.
+/// </summary>
+public sealed class MultiplexingIsolationTests(RlsDatabase database) : IsolationSuite(database), IClassFixture<RlsDatabase>
+{
+    protected override string AppConnectionString(int maxPoolSize) =>
+        new NpgsqlConnectionStringBuilder(Database.AppConnectionString(maxPoolSize)) { Multiplexing = true }.ToString();
+
+    // Npgsql refuses to open a multiplexing connection inside a TransactionScope (NotSupportedException), before
+    // anything is sent: nothing of the tenant's to check there.
+    protected override bool SupportsTransactionScope => false;
 }
