@@ -81,7 +81,7 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
     {
         var options = new RlsOptions { AllowBypassRlsRole = true };
         options.Tables.Add(table);
-        var (errors, _) = await ScaleOps.Rls.Internal.SafetyChecks.RunAsync(database.DataSource, options, NullLogger.Instance, default);
+        var (errors, _) = await ScaleOps.Rls.Internal.SafetyChecks.RunAsync(database.DataSource, options, "scaleops", NullLogger.Instance, default);
         return errors;
     }
 

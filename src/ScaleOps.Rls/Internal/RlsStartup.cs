@@ -43,10 +43,10 @@ internal sealed class RlsStartup(
 
         if (rls.VerifyOnStart)
         {
-            await SafetyChecks.VerifyAsync(dataSource, rls, logger, cancellationToken).ConfigureAwait(false);
+            await SafetyChecks.VerifyAsync(dataSource, rls, coreOptions.Value.Schema, logger, cancellationToken).ConfigureAwait(false);
             foreach (var shard in router.Shards.Values)
             {
-                await SafetyChecks.VerifyAsync(shard, rls, logger, cancellationToken).ConfigureAwait(false);
+                await SafetyChecks.VerifyAsync(shard, rls, coreOptions.Value.Schema, logger, cancellationToken).ConfigureAwait(false);
             }
         }
     }

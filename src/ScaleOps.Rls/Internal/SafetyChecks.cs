@@ -13,7 +13,7 @@ namespace ScaleOps.Rls.Internal;
 internal static class SafetyChecks
 {
     public static async Task<(List<string> Errors, List<string> Warnings)> RunAsync(
-        NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)
+        NpgsqlDataSource dataSource, RlsOptions options, string schema, ILogger logger, CancellationToken cancellationToken)
     {
         var errors = new List<string>();
         var warnings = new List<string>();
@@ -21,10 +21,12 @@ internal static class SafetyChecks
 
         string appRole;
         await using (var command = new NpgsqlCommand(RlsSql.RoleCheck, connection))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
+            command.Parameters.Add(TenantContextCommand.Text(schema));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var role = appRole = reader.GetString(0);
+            AddContextProcedureError(errors, role, schema, $"{reader.GetString(3)} ({connection.Host}:{connection.Port})", reader.GetBoolean(4), reader.GetBoolean(5));
             var attribute = reader.GetBoolean(1) ? "SUPERUSER" : reader.GetBoolean(2) ? "BYPASSRLS" : null;
             if (attribute is not null && options.AllowBypassRlsRole)
             {
@@ -148,6 +150,25 @@ internal static class SafetyChecks
         return (errors, warnings);
     }
 
+    // Every tenant statement starts with CALL schema.rls_set_context(...): without it, or without the right to call it,
+    // every tenant statement fails (safely, but the first request finds out; on a shard only its tenants fail).
+    private static void AddContextProcedureError(List<string> errors, string role, string schema, string database, bool exists, bool callable)
+    {
+        var procedure = $"{SqlIdentifier.Quote(schema)}.rls_set_context(text, text, text[])";
+        if (!exists)
+        {
+            errors.Add($"the tenant context procedure {procedure} does not exist in database {database}: every tenant statement there would "
+                + "fail. Run ScaleOps' migrations on it (ScaleOps:ApplyMigrationsOnStart, or IScaleOpsMigrator.MigrateAsync from the migration "
+                + "step; a shard gets the procedure on start when ApplyMigrationsOnStart is true).");
+        }
+        else if (!callable)
+        {
+            errors.Add($"the application role {role} may not call the tenant context procedure {procedure} in database {database}: every "
+                + $"tenant statement there would fail. GRANT USAGE ON SCHEMA {SqlIdentifier.Quote(schema)} TO {SqlIdentifier.Quote(role)}; "
+                + $"GRANT EXECUTE ON PROCEDURE {procedure} TO {SqlIdentifier.Quote(role)};");
+        }
+    }
+
     // TRUNCATE ignores row security (one tenant's TRUNCATE empties every tenant's rows), and the owner may disable row
     // security or drop the policies. The README's ApplyPoliciesOnStart setup has the application role own the tables,
     // so this is a warning, not an error: the fix is a separate owner role (RlsPolicyManager.ApplyAsOwnerAsync).
@@ -217,9 +238,9 @@ internal static class SafetyChecks
         return sound;
     }
 
-    public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, ILogger logger, CancellationToken cancellationToken)
+    public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, string schema, ILogger logger, CancellationToken cancellationToken)
     {
-        var (errors, warnings) = await RunAsync(dataSource, options, logger, cancellationToken).ConfigureAwait(false);
+        var (errors, warnings) = await RunAsync(dataSource, options, schema, logger, cancellationToken).ConfigureAwait(false);
         foreach (var warning in warnings)
         {
             RlsLog.SafetyWarning(logger, warning);

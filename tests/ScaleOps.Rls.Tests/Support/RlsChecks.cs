@@ -21,7 +21,7 @@ public static class RlsChecks
     public static async Task<(List<string> Errors, List<string> Warnings)> SafetyAsync(RlsDatabase database, params RlsTable[] tables)
     {
         await using var app = NpgsqlDataSource.Create(database.AppConnectionString());
-        return await SafetyChecks.RunAsync(app, OptionsFor(tables), NullLogger.Instance, default);
+        return await SafetyChecks.RunAsync(app, OptionsFor(tables), "scaleops", NullLogger.Instance, default);
     }
 
     /// <summary>The rows of <paramref name="sql"/> (first column as text, sorted) as the application role in a scope.</summary>
