@@ -54,6 +54,7 @@ public sealed class RlsBypass : IAsyncDisposable, IDisposable
             if (Volatile.Read(ref _verified) == 0)
             {
                 await using var command = new NpgsqlCommand(RlsSql.RoleCheck, connection);
+                command.Parameters.Add(TenantContextCommand.Text(null)); // the context procedure's schema: not asked here
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
                 role = reader.GetString(0);
