@@ -33,7 +33,13 @@ public sealed class RlsTable
     public RlsTableKind Kind { get; }
 
     /// <summary>The tenant column.</summary>
-    /// <value>Default <c>tenant_id</c>. <see langword="null"/> (not for <see cref="RlsTableKind.Tenant"/>) for a table shared by all tenants.</value>
+    /// <value>
+    /// Default <c>tenant_id</c>. <see langword="null"/> (not for <see cref="RlsTableKind.Tenant"/>) for a table shared by all
+    /// tenants: the kind's condition alone decides, in every tenant. A <see cref="RlsTableKind.UserOwned"/> row is then
+    /// the user id's in every tenant (alice of one tenant reads and writes alice's rows written under another: use it only
+    /// when user ids are unique across tenants); an <see cref="RlsTableKind.AuthenticatedRead"/> row is read by any
+    /// tenant's user; a <see cref="RlsTableKind.RoleOnly"/> row by the role's holders in any tenant.
+    /// </value>
     public string? TenantColumn { get; init; } = "tenant_id";
 
     /// <summary>The owner column of a <see cref="RlsTableKind.UserOwned"/> table, compared with the user id.</summary>
