@@ -31,4 +31,9 @@ internal static partial class RlsLog
     [LoggerMessage(EventId = RlsEventIds.BypassRoleAllowed, Level = LogLevel.Warning,
         Message = "The database role {Role} bypasses row-level security ({Attribute}); allowed by ScaleOps:Rls:AllowBypassRlsRole")]
     public static partial void BypassRoleAllowed(ILogger logger, string role, string attribute);
+
+    [LoggerMessage(EventId = RlsEventIds.BypassRoleAllowed, Level = LogLevel.Warning,
+        Message = "Read replica {Replica} is reached as role {Role}, which bypasses row-level security (SUPERUSER or BYPASSRLS), and is used "
+            + "for reads because ScaleOps:Rls:AllowBypassRlsRole is true: tenant reads there see every tenant's rows")]
+    public static partial void ReplicaBypassRoleAllowed(ILogger logger, string replica, string role);
 }

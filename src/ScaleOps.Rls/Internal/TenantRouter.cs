@@ -185,6 +185,11 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             // A replica reached as a role that bypasses row-level security would show every tenant's rows to every
             // tenant's reads: never routed to (the start-up checks refuse such a role on the primary and shards alike).
+            if (reader.GetBoolean(5) && _options.AllowBypassRlsRole && Interlocked.Exchange(ref replica.BypassWarned, 1) == 0)
+            {
+                RlsLog.ReplicaBypassRoleAllowed(_logger, Describe(replica.DataSource), reader.GetString(6));
+            }
+
             return reader.GetBoolean(5) && !_options.AllowBypassRlsRole
                 ? ($"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows", TimeSpan.Zero)
                 : Diagnose(
@@ -311,6 +316,9 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         public NpgsqlDataSource DataSource { get; } = dataSource;
 
         public ReplicaState? State { get; set; }
+
+        /// <summary>1 once the router warned that this replica's role bypasses RLS and is used anyway (AllowBypassRlsRole).</summary>
+        public int BypassWarned;
 
         /// <summary>The health check in flight, if any (guarded by locking the replica).</summary>
         public Task<bool>? Check { get; set; }
