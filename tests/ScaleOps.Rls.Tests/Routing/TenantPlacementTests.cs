@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -9,6 +10,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Tests.Support;
 using ScaleOps.Tenancy;
 using ScaleOps.TestInfrastructure;
@@ -158,6 +160,42 @@ public class TenantPlacementTests(RlsDatabase database) : IClassFixture<RlsDatab
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => refused.StartAsync());
         Assert.Contains("ScaleOps:Rls", ex.Message, StringComparison.Ordinal);
         Assert.Contains("MaxReplicaLagSeconds", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EF_Core_reads_of_a_placed_tenant_in_a_replica_scope_stay_on_its_shard()
+    {
+        var shard = SecondPostgresServer.ConnectionStringFor(_shardDatabase, RlsDatabase.AppRole);
+        await using var services = RlsDatabase.Services(database.AppConnectionString(), o =>
+        {
+            o.Shards["whales"] = shard;
+            o.TenantPlacements["replica-whale"] = "whales";
+            o.ReplicaConnectionStrings.Add(PostgresReplicaServer.ConnectionStringFor(database.Name, RlsDatabase.AppRole));
+            o.MaxReplicaLag = TimeSpan.FromMinutes(1);
+        });
+        var apis = new RlsApis(services);
+        using (apis.Tenants.BeginScope(new TenantId("replica-whale")))
+        {
+            await using var db = apis.NewContext();
+            db.Documents.Add(new Document { TenantId = "replica-whale", Title = "on the shard" });
+            await db.SaveChangesAsync();
+        }
+
+        const string Where = "SELECT pg_is_in_recovery()::text || ':' || inet_server_port()::text AS \"Value\"";
+        await using var context = apis.NewContext();
+        using var replicaReads = context.ReadFromReplicas();
+        using (apis.Tenants.BeginScope(new TenantId("t02")))
+        {
+            // The scope works: a tenant of the shared database reads from the replica.
+            await TestSignal.UntilAsync(async () => (await context.Database.SqlQueryRaw<string>(Where).SingleAsync()).StartsWith("true:", StringComparison.Ordinal),
+                "an EF Core read from the replica");
+        }
+
+        using (apis.Tenants.BeginScope(new TenantId("replica-whale")))
+        {
+            Assert.Equal($"false:{new NpgsqlConnectionStringBuilder(shard).Port}", await context.Database.SqlQueryRaw<string>(Where).SingleAsync());
+            Assert.Equal(["on the shard"], await context.Documents.Select(d => d.Title).ToListAsync());
+        }
     }
 
     [Fact]
