@@ -59,15 +59,26 @@ public abstract partial class IsolationSuite
     [Fact]
     public async Task EF_Core_SaveChanges_in_an_ambient_TransactionScope_sets_the_context_in_it()
     {
-        if (!SupportsTransactionScope)
-        {
-            return;
-        }
-
         await using var services = RlsDatabase.Services(AppConnectionString(5));
         var apis = new RlsApis(services);
         using var scope = apis.Tenants.BeginScope(new TenantId("ef-scope"));
         var document = new Document { TenantId = "ef-scope", Title = "in a scope" };
+        if (!SupportsTransactionScope)
+        {
+            // Npgsql refuses the connection inside the scope before anything is sent: the save fails and writes nothing.
+            using (new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
+            {
+                await using var refused = apis.NewContext();
+                refused.Documents.Add(document);
+                var error = await Assert.ThrowsAnyAsync<Exception>(() => refused.SaveChangesAsync());
+                Assert.True(error is NotSupportedException || error.InnerException is NotSupportedException, error.ToString());
+            }
+
+            await using var none = apis.NewContext();
+            Assert.Equal(0, await none.Documents.CountAsync());
+            return;
+        }
+
         using (var transaction = new System.Transactions.TransactionScope(System.Transactions.TransactionScopeAsyncFlowOption.Enabled))
         {
             await using var db = apis.NewContext();
