@@ -1,5 +1,6 @@
 using System;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
@@ -15,9 +16,14 @@ internal static class TestHost
     public static readonly DateTimeOffset Monday = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
 
     public static IHost Build(string connectionString, Action<PartitioningOptions> configure, TimeProvider? time = null, string schema = "scaleops",
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, System.Collections.Generic.IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder();
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings); // appsettings keys, bound before the code's options
+        }
+
         builder.Services.AddSingleton(time ?? new FakeTimeProvider(Monday));
         builder.Services.AddScaleOps(o =>
         {
