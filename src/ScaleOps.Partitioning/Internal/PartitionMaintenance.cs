@@ -62,7 +62,8 @@ internal sealed partial class PartitionMaintenance(
             try
             {
                 var resolved = await ResolveAsync(table, cancellationToken).ConfigureAwait(false);
-                foreach (var action in await PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
+                foreach (var action in await PlanAsync(resolved, cancellationToken, unreadable => TableFailed(table, unreadable, failures))
+                    .ConfigureAwait(false))
                 {
                     planned.Add((resolved, action));
                 }
@@ -80,9 +81,7 @@ internal sealed partial class PartitionMaintenance(
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                failures.Add(new MaintenanceFailure(table.Qualified, null, ex));
-                metrics.MaintenanceFailed(null);
-                Log.MaintenanceTableFailed(logger, ex, table.Qualified);
+                TableFailed(table, ex, failures);
             }
         }
 
@@ -158,6 +157,13 @@ internal sealed partial class PartitionMaintenance(
         return new MaintenanceResult(Ran: true, dryRun, done) { Failures = failures };
     }
 
+    private void TableFailed(ManagedTable table, Exception ex, List<MaintenanceFailure> failures)
+    {
+        failures.Add(new MaintenanceFailure(table.Qualified, null, ex));
+        metrics.MaintenanceFailed(null);
+        Log.MaintenanceTableFailed(logger, ex, table.Qualified);
+    }
+
     private static int Round(PartitionActionKind kind) => kind switch
     {
         PartitionActionKind.Create => 0,
@@ -216,7 +222,13 @@ internal sealed partial class PartitionMaintenance(
     }
 
     /// <summary>The steps for one table: moves out of the default partition, missing partitions, then retention (run in rounds, see above).</summary>
-    internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken)
+    /// <param name="resolved">The table.</param>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    /// <param name="defaultUnreadable">
+    /// When given, a default partition whose rows row-level security would filter (42501) is reported to it and the rest
+    /// is planned (its rows are not moved; partitions are still created); without it, that error is thrown.
+    /// </param>
+    internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken, Action<Exception>? defaultUnreadable = null)
     {
         var table = resolved.Table;
         var now = time.GetUtcNow().UtcDateTime;
@@ -233,8 +245,21 @@ internal sealed partial class PartitionMaintenance(
         DateTime? firstAhead = null;
         if (defaultPartition is not null)
         {
-            var stray = await store.DefaultRowsByPeriodAsync(table, ManagedTable.QualifyPartition(defaultPartition), resolved.KeyType, cancellationToken)
-                .ConfigureAwait(false);
+            var qualifiedDefault = ManagedTable.QualifyPartition(defaultPartition);
+            List<(DateTime Start, long Rows)> stray;
+            try
+            {
+                stray = await store.DefaultRowsByPeriodAsync(table, qualifiedDefault, resolved.KeyType, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege && defaultUnreadable is not null)
+            {
+                // Through a filter the default looked empty: its rows were never moved and nothing said so.
+                defaultUnreadable(new InvalidOperationException(
+                    $"{table.SettingPath}: the rows of {table.Qualified}'s default partition {qualifiedDefault} cannot be read unfiltered "
+                    + $"(row-level security applies to the maintenance role: {ex.MessageText}); none is moved. Run maintenance as a BYPASSRLS role.", ex));
+                stray = [];
+            }
+
             foreach (var (start, rows) in stray)
             {
                 var end = PartitionPeriods.Add(table.Interval, start, 1);

@@ -82,7 +82,11 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         return reader.GetInt64(0);
     }
 
-    /// <summary>Rows of the default partition grouped by the period they belong to (UTC period starts).</summary>
+    /// <summary>
+    /// Rows of the default partition grouped by the period they belong to (UTC period starts). Read with
+    /// <c>row_security = off</c>, like <see cref="CountAsync"/>: where row-level security would filter them, this fails
+    /// (42501) instead of finding none (the default looked empty and its rows were never moved, with no failure reported).
+    /// </summary>
     public async Task<List<(DateTime Start, long Rows)>> DefaultRowsByPeriodAsync(
         ManagedTable table, string qualifiedDefault, string keyType, CancellationToken cancellationToken)
     {
@@ -95,10 +99,13 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
             _ => "year",
         };
         var key = keyType == "timestamp with time zone" ? $"({table.QuotedColumn} AT TIME ZONE 'UTC')" : $"{table.QuotedColumn}::timestamp";
-        await using var command = dataSource.CreateCommand(
-            $"SELECT date_trunc('{unit}', {key}) AS period, count(*) FROM {qualifiedDefault} WHERE {table.QuotedColumn} IS NOT NULL GROUP BY 1 ORDER BY 1");
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_catalog.set_config('row_security', 'off', true)"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"SELECT date_trunc('{unit}', {key}) AS period, count(*) FROM {qualifiedDefault} WHERE {table.QuotedColumn} IS NOT NULL GROUP BY 1 ORDER BY 1"));
         var list = new List<(DateTime, long)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             list.Add((DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc), reader.GetInt64(1)));

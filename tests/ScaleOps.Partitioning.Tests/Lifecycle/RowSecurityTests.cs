@@ -136,4 +136,39 @@ public class RowSecurityTests(PostgresDatabase database) : IClassFixture<Postgre
 
         Assert.Equal(50L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM rs_arch_p2026_09"));
     }
+    [Fact]
+    public async Task Rows_of_a_default_partition_that_row_level_security_hides_fail_the_run_instead_of_staying_unseen()
+    {
+        // The default partition has its own FORCE ROW LEVEL SECURITY and policy (ScaleOps.Rls gives every partition of a
+        // declared table its policies), and maintenance connects as the owner with no tenant set: through the policy the
+        // default looks empty. The run must not report success while a closed period's rows (October's, the table
+        // already has November's partition) stay in the default.
+        await RolesAsync();
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE rs_def (tenant_id text NOT NULL, created_at timestamptz NOT NULL, body text NOT NULL) PARTITION BY RANGE (created_at);"
+            + "CREATE TABLE rs_def_default PARTITION OF rs_def DEFAULT;"
+            + "CREATE TABLE rs_def_p2026_11 PARTITION OF rs_def FOR VALUES FROM ('2026-11-01 00:00+00') TO ('2026-12-01 00:00+00');"
+            + "INSERT INTO rs_def SELECT 't' || (g % 3), timestamptz '2026-10-01' + g * interval '1 hour', 'row ' || g FROM generate_series(1, 30) g;"
+            + $"ALTER TABLE rs_def OWNER TO {Owner}; ALTER TABLE rs_def_default OWNER TO {Owner};"
+            + "ALTER TABLE rs_def ENABLE ROW LEVEL SECURITY; ALTER TABLE rs_def FORCE ROW LEVEL SECURITY;"
+            + "ALTER TABLE rs_def_default ENABLE ROW LEVEL SECURITY; ALTER TABLE rs_def_default FORCE ROW LEVEL SECURITY;"
+            + "CREATE POLICY tenant ON rs_def USING (tenant_id = current_setting('app.tenant_id', true));"
+            + "CREATE POLICY tenant ON rs_def_default USING (tenant_id = current_setting('app.tenant_id', true))");
+        var owner = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = Owner }.ToString();
+        using var host = TestHost.Build(owner, o =>
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.Tables.Add(new PartitionedTableOptions { Name = "rs_def", Column = "created_at", Premake = 1 });
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_rs_def");
+
+        var result = await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
+        var failure = Assert.Single(result.Failures);
+        Assert.Equal("42501", Assert.IsType<PostgresException>(failure.Error.InnerException ?? failure.Error).SqlState);
+        Assert.Contains("rs_def_default", failure.Error.Message, StringComparison.Ordinal);
+        // The partition ahead is still made; the hidden rows stay where they were.
+        Assert.Equal(["Create rs_def_p2026_12"], result.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(30L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM rs_def_default"));
+    }
 }
