@@ -86,4 +86,46 @@ internal sealed class ManagedTable
 
     public bool Covers(IEnumerable<PartitionInfo> partitions, DateTime from, DateTime to) =>
         partitions.Any(p => !p.IsDefault && (p.From ?? DateTime.MinValue) < to && (p.To ?? DateTime.MaxValue) > from);
+
+    /// <summary>
+    /// The parts of [<paramref name="from"/>, <paramref name="to"/>) that no partition covers, in order: the whole range
+    /// when none overlaps it, nothing when it is covered, else what partitions of another width (weekly ones made by
+    /// pg_partman for a table now declared monthly) leave open. Only overlapping was checked once: a month that a week
+    /// partition touched got no partition, and its other days refused every INSERT.
+    /// </summary>
+    public static List<(DateTime From, DateTime To)> Gaps(IEnumerable<PartitionInfo> partitions, DateTime from, DateTime to)
+    {
+        var gaps = new List<(DateTime, DateTime)>();
+        var at = from;
+        foreach (var (start, end) in partitions.Where(p => !p.IsDefault)
+            .Select(p => (From: p.From ?? DateTime.MinValue, To: p.To ?? DateTime.MaxValue))
+            .Where(p => p.From < to && p.To > from).OrderBy(p => p.From))
+        {
+            if (start > at)
+            {
+                gaps.Add((at, start));
+            }
+
+            if (end > at)
+            {
+                at = end;
+            }
+
+            if (at >= to)
+            {
+                return gaps;
+            }
+        }
+
+        gaps.Add((at, to));
+        return gaps;
+    }
+
+    /// <summary>
+    /// The name of the partition for a part of the period starting at <paramref name="start"/>: the period's own
+    /// (pg_partman's) name for <paramref name="index"/> 0, then <c>_2</c>, <c>_3</c>... (a name already taken is skipped).
+    /// </summary>
+    public string GapName(DateTime start, int index) => index == 0
+        ? PartitionName(start)
+        : PartitionPeriods.Fit(Options.Name, PartitionPeriods.Suffix(Interval, start) + "_" + (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

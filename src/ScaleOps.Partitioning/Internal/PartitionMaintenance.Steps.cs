@@ -274,7 +274,7 @@ internal sealed partial class PartitionMaintenance
             for (var k = 0; k <= table.Options.Premake; k++)
             {
                 var start = PartitionPeriods.Add(table.Interval, current, k);
-                if (!table.Covers(partitions, start, PartitionPeriods.Add(table.Interval, start, 1)))
+                if (ManagedTable.Gaps(partitions, start, PartitionPeriods.Add(table.Interval, start, 1)).Count > 0)
                 {
                     missing++;
                 }

@@ -276,14 +276,29 @@ internal sealed partial class PartitionMaintenance(
         }
 
         var hasRanges = partitions.Any(p => !p.IsDefault);
+        var taken = partitions.Where(table.InOwnSchema).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var first = hasRanges ? 0 : -table.Options.Premake;
         for (var k = first; k <= table.Options.Premake; k++)
         {
             var start = PartitionPeriods.Add(table.Interval, current, k);
             var end = PartitionPeriods.Add(table.Interval, start, 1);
-            if (!table.Covers(partitions, start, end) && !heldByDefault.Contains(start) && !(start >= current && start < firstAhead))
+            if (heldByDefault.Contains(start) || (start >= current && start < firstAhead))
             {
-                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, table.PartitionName(start), start, end));
+                continue;
+            }
+
+            // A period partly covered (by partitions of another width) gets partitions for the rest of it.
+            var index = 0;
+            foreach (var (gapFrom, gapTo) in ManagedTable.Gaps(partitions, start, end))
+            {
+                string name;
+                do
+                {
+                    name = table.GapName(start, index++);
+                }
+                while (!taken.Add(name));
+
+                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, name, gapFrom, gapTo));
             }
         }
 

@@ -1,0 +1,42 @@
+using System;
+using System.Linq;
+using System.Threading.Tasks;
+using Xunit;
+
+namespace ScaleOps.Partitioning.Tests.Lifecycle;
+
+public partial class MaintenanceTests
+{
+    /// <summary>
+    /// Partitions of another width already attached (a table pg_partman kept weekly, now declared monthly) cover part of
+    /// the current month and of the next: every time from the start of the current month to the end of the last one
+    /// ahead must still have a partition after a run (an INSERT there would fail otherwise), and until then the health
+    /// report counts the periods only partly covered as missing.
+    /// </summary>
+    [Fact]
+    public async Task Periods_partly_covered_by_existing_partitions_get_partitions_for_the_rest()
+    {
+        var (host, _, maintenance) = await TableAsync("m_weeks");
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_weeks_p2026w48 PARTITION OF m_weeks FOR VALUES FROM ('2026-11-23 00:00+00') TO ('2026-11-30 00:00+00');"
+            + "CREATE TABLE m_weeks_p2026w49 PARTITION OF m_weeks FOR VALUES FROM ('2026-11-30 00:00+00') TO ('2026-12-07 00:00+00');"
+            // A partition under the period's own name that covers only part of it: the rest needs another name.
+            + "CREATE TABLE m_weeks_p2027_01 PARTITION OF m_weeks FOR VALUES FROM ('2027-01-01 00:00+00') TO ('2027-01-10 00:00+00')");
+        Assert.Equal(3, Assert.Single(await maintenance.GetHealthAsync()).MissingFuturePartitions);
+
+        var run = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(run.Failures);
+        var partitions = await database.DataSource.PartitionsAsync("public.m_weeks");
+        Assert.Contains("m_weeks_p2026_11 FOR VALUES FROM ('2026-11-01 00:00:00+00') TO ('2026-11-23 00:00:00+00')", partitions);
+        Assert.Contains("m_weeks_p2026_12 FOR VALUES FROM ('2026-12-07 00:00:00+00') TO ('2027-01-01 00:00:00+00')", partitions);
+        Assert.Contains("m_weeks_p2027_01_2 FOR VALUES FROM ('2027-01-10 00:00:00+00') TO ('2027-02-01 00:00:00+00')", partitions);
+        foreach (var at in new[] { "2026-11-01", "2026-11-22 23:59", "2026-11-25", "2026-12-07", "2026-12-31 23:59", "2027-01-31 23:59" })
+        {
+            await database.DataSource.ExecAsync($"INSERT INTO m_weeks VALUES (1, '{at}+00', 'in a partition')");
+        }
+
+        Assert.Equal(0, Assert.Single(await maintenance.GetHealthAsync()).MissingFuturePartitions);
+        Assert.Empty((await maintenance.RunMaintenanceAsync()).Actions);
+    }
+}
