@@ -41,6 +41,7 @@ public partial class AuditLogTests
         using (tenants.BeginScope(new TenantId("acme")))
         {
             acmeId = await audit.WriteAsync(Entry("document.created", "a1"));
+            time.Advance(TimeSpan.FromSeconds(1)); // newest first: the update is the later event
             await audit.WriteAsync(Entry("document.updated", "a1"));
         }
 
