@@ -26,12 +26,7 @@ JOIN pg_catalog.pg_roles so ON so.oid = s.relowner
 JOIN pg_catalog.pg_class t ON t.oid = to_regclass($2)
 JOIN pg_catalog.pg_roles tow ON tow.oid = t.relowner
 LEFT JOIN LATERAL (
-    SELECT NULL::text AS attname, a.privilege_type, a.grantee, a.grantor, a.is_grantable
-    FROM aclexplode(s.relacl) a WHERE a.grantee <> s.relowner
-    UNION ALL
-    SELECT at.attname::text, a.privilege_type, a.grantee, a.grantor, a.is_grantable
-    FROM pg_catalog.pg_attribute at CROSS JOIN LATERAL aclexplode(at.attacl) a
-    WHERE at.attrelid = s.oid AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> s.relowner
+    {{relation_grants:s}}
 ) g ON true
 LEFT JOIN pg_catalog.pg_roles ge ON ge.oid = g.grantee
 LEFT JOIN pg_catalog.pg_roles gr ON gr.oid = g.grantor

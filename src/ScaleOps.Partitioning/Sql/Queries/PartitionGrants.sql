@@ -38,12 +38,7 @@ JOIN pg_catalog.pg_class c ON c.oid = r.oid
 JOIN pg_catalog.pg_roles o ON o.oid = c.relowner
 CROSS JOIN me
 LEFT JOIN LATERAL (
-    SELECT NULL::text AS attname, a.privilege_type, a.grantee, a.grantor, a.is_grantable
-    FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner
-    UNION ALL
-    SELECT at.attname::text, a.privilege_type, a.grantee, a.grantor, a.is_grantable
-    FROM pg_catalog.pg_attribute at CROSS JOIN LATERAL aclexplode(at.attacl) a
-    WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped AND a.grantee <> c.relowner
+    {{relation_grants:c}}
 ) g ON true
 LEFT JOIN pg_catalog.pg_roles ge ON ge.oid = g.grantee
 LEFT JOIN pg_catalog.pg_roles gr ON gr.oid = g.grantor
