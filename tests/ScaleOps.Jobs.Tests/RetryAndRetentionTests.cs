@@ -1,0 +1,147 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Jobs.Tests;
+
+/// <summary>
+/// The README's retry and retention options end to end, on a <see cref="FakeTimeProvider"/> the whole host runs on
+/// (enqueue, fetch, completion and the maintenance loops), so due times and cutoffs are exact, not raced against a clock.
+/// </summary>
+public class RetryAndRetentionTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+{
+    private static FakeTimeProvider Clock()
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new FakeTimeProvider(now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond))); // PostgreSQL keeps microseconds
+    }
+
+    private Task<long> CountAsync(string where) => database.ScalarAsync<long>($"SELECT count(*) FROM scaleops.jobs WHERE {where}");
+
+    private Task<bool> ExistsAsync(long id) => database.ScalarAsync<bool>($"SELECT EXISTS (SELECT 1 FROM scaleops.jobs WHERE id = {id})");
+
+    /// <summary>
+    /// Jobs of the queue on their 10th attempt: enqueued an hour ahead, their attempt set to 9 in the row, then the
+    /// clock moved on an hour (the poll's timer fires) so the worker fetches them as attempt 10, which fails.
+    /// </summary>
+    private async Task<(List<long> Ids, DateTimeOffset FailedAt)> FailTenthAttemptsAsync(JobsHost host, FakeTimeProvider time, string queue, int count)
+    {
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++)
+        {
+            ids.Add((await host.Client.EnqueueAsync(new Ping(i), new JobOptions { Queue = queue, Delay = TimeSpan.FromHours(1) }))!.Value);
+        }
+
+        await database.ExecuteAsync($"UPDATE scaleops.jobs SET attempt = 9 WHERE queue = '{queue}'");
+        time.Advance(TimeSpan.FromHours(1));
+        var failedAt = time.GetUtcNow();
+        await TestSignal.UntilAsync(
+            async () => await CountAsync($"queue = '{queue}' AND state = 'pending' AND attempt = 10") == count, $"the {queue} jobs' 10th attempts to fail");
+        return (ids, failedAt);
+    }
+
+    [Fact]
+    public async Task Retries_are_never_later_than_RetryMaxDelay_and_run_then()
+    {
+        // Backoff 1 s * 2^9 on the 10th attempt, capped at 2 s: each retry is due 1.5-2 s after the failure (75% to
+        // 100% of the cap), never later, whatever the jitter; twenty jobs, so a jitter past the cap would show.
+        var time = Clock();
+        var probe = new Probe { Behavior = (_, c, _) => c.Attempt == 10 ? throw new InvalidOperationException("attempt 10 fails") : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.Queues["retry-cap"] = new QueueOptions { Concurrency = 20, LocalDispatch = false };
+            o.RetryBaseDelay = TimeSpan.FromSeconds(1);
+            o.RetryMaxDelay = TimeSpan.FromSeconds(2);
+            o.LeaseDuration = TimeSpan.FromHours(1);
+        }, probe: probe, services: s => s.AddSingleton<TimeProvider>(time));
+
+        var (ids, failedAt) = await FailTenthAttemptsAsync(host, time, "retry-cap", 20);
+        var delays = new List<TimeSpan>();
+        foreach (var id in ids)
+        {
+            delays.Add(await database.ScalarAsync<DateTime>($"SELECT run_at FROM scaleops.jobs WHERE id = {id}") - failedAt.UtcDateTime);
+        }
+
+        Assert.All(delays, d => Assert.InRange(d, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(2)));
+
+        // Due at the cap: they run again (attempt 11) and succeed.
+        time.Advance(TimeSpan.FromSeconds(2));
+        await TestSignal.UntilAsync(async () => await CountAsync("queue = 'retry-cap' AND state = 'succeeded'") == 20, "the retries to run");
+        Assert.Equal(20L, await CountAsync("queue = 'retry-cap' AND attempt = 11"));
+    }
+
+    [Fact]
+    public async Task A_RetryBaseDelay_of_zero_makes_a_failed_job_due_at_once()
+    {
+        var time = Clock();
+        var probe = new Probe { Behavior = (_, c, _) => c.Attempt == 10 ? throw new InvalidOperationException("attempt 10 fails") : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.Queues["retry-zero"] = new QueueOptions { Concurrency = 5, LocalDispatch = false };
+            o.RetryBaseDelay = TimeSpan.Zero;
+            o.RetryMaxDelay = TimeSpan.FromHours(1);
+            o.LeaseDuration = TimeSpan.FromHours(1);
+        }, probe: probe, services: s => s.AddSingleton<TimeProvider>(time));
+
+        var (ids, failedAt) = await FailTenthAttemptsAsync(host, time, "retry-zero", 5);
+        foreach (var id in ids)
+        {
+            Assert.Equal(failedAt.UtcDateTime, await database.ScalarAsync<DateTime>($"SELECT run_at FROM scaleops.jobs WHERE id = {id}"));
+        }
+
+        // Due now: the next poll runs them, with no time for a backoff to pass.
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        await TestSignal.UntilAsync(async () => await CountAsync("queue = 'retry-zero' AND state = 'succeeded'") == 5, "the retries to run");
+    }
+
+    [Fact]
+    public async Task Retention_from_configuration_deletes_dead_jobs_after_DeadRetention_and_cancelled_ones_after_SucceededRetention()
+    {
+        var time = Clock();
+        var probe = new Probe { Behavior = (p, _, _) => p.N < 0 ? throw new InvalidOperationException("fails") : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.LeaseDuration = TimeSpan.FromHours(1), probe: probe,
+            services: s => s.AddSingleton<TimeProvider>(time), settings: new Dictionary<string, string?>
+            {
+                ["ScaleOps:Jobs:DefaultQueue"] = "retention",
+                ["ScaleOps:Jobs:MaxAttempts"] = "1",
+                ["ScaleOps:Jobs:SucceededRetention"] = "00:12:00",
+                ["ScaleOps:Jobs:DeadRetention"] = "00:14:00",
+                ["ScaleOps:Jobs:RetentionInterval"] = "00:01:00",
+            });
+
+        // One job of each finished state at T, again at T + 10 min.
+        async Task<(long Succeeded, long Dead, long Cancelled)> FinishedAsync()
+        {
+            var succeeded = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+            var dead = (await host.Client.EnqueueAsync(new Ping(-1)))!.Value;
+            var cancelled = (await host.Client.EnqueueAsync(new Ping(2), new JobOptions { Delay = TimeSpan.FromDays(1) }))!.Value;
+            Assert.True(await host.Admin.CancelAsync(cancelled));
+            await TestSignal.UntilAsync(
+                async () => (await host.Admin.GetAsync(succeeded))?.State == JobState.Succeeded && (await host.Admin.GetAsync(dead))?.State == JobState.Dead,
+                "a job to succeed and one to die");
+            return (succeeded, dead, cancelled);
+        }
+
+        var first = await FinishedAsync();
+        time.Advance(TimeSpan.FromMinutes(10));
+        var second = await FinishedAsync();
+
+        // T + 13 min: the first succeeded and cancelled jobs are past SucceededRetention (12 min), the dead one is not
+        // past DeadRetention (14 min).
+        time.Advance(TimeSpan.FromMinutes(3));
+        await TestSignal.UntilAsync(async () => !await ExistsAsync(first.Succeeded) && !await ExistsAsync(first.Cancelled),
+            "retention to delete the first succeeded and cancelled jobs");
+        Assert.True(await ExistsAsync(first.Dead), "a dead job was deleted 13 min after it died, DeadRetention being 14 min");
+
+        // T + 14 min 1 s: the first dead job goes; everything of T + 10 min stays.
+        time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        await TestSignal.UntilAsync(async () => !await ExistsAsync(first.Dead), "retention to delete the first dead job");
+        Assert.True(await ExistsAsync(second.Succeeded) && await ExistsAsync(second.Dead) && await ExistsAsync(second.Cancelled),
+            "a job finished 4 min ago was deleted");
+    }
+}
