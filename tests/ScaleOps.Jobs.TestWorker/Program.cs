@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,11 @@ public sealed class WorkHandler(NpgsqlDataSource dataSource) : IJobHandler<Work>
 
 public static class Program
 {
-    /// <summary>Usage: ScaleOps.Jobs.TestWorker CONNECTION_STRING CONCURRENCY LEASE_SECONDS</summary>
+    /// <summary>
+    /// Usage: ScaleOps.Jobs.TestWorker CONNECTION_STRING CONCURRENCY LEASE_SECONDS. LEASE_SECONDS <c>config</c> leaves
+    /// <c>LeaseDuration</c> and <c>RescueInterval</c> to the configuration: environment variables such as
+    /// <c>ScaleOps__Jobs__LeaseDuration</c>.
+    /// </summary>
     public static async Task<int> Main(string[] args)
     {
         if (args.Length != 3)
@@ -42,13 +47,18 @@ public static class Program
         }
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddEnvironmentVariables();
         builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddScaleOps(o => o.ConnectionString = args[0])
             .AddJobs(o =>
             {
                 o.Queues["work"] = new QueueOptions { Concurrency = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) };
-                o.LeaseDuration = TimeSpan.FromSeconds(int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
-                o.RescueInterval = TimeSpan.FromMilliseconds(500);
+                if (args[2] != "config")
+                {
+                    o.LeaseDuration = TimeSpan.FromSeconds(int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+                    o.RescueInterval = TimeSpan.FromMilliseconds(500);
+                }
+
                 o.PollInterval = TimeSpan.FromMilliseconds(200);
             })
             .AddHandler<Work, WorkHandler>();

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Threading.Tasks;
@@ -17,14 +18,26 @@ public sealed class ChildWorker : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public static async Task<ChildWorker> StartAsync(string connectionString, int concurrency, int leaseSeconds)
+    public static Task<ChildWorker> StartAsync(string connectionString, int concurrency, int leaseSeconds) =>
+        StartAsync(connectionString, concurrency, leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), null);
+
+    /// <summary>A worker whose lease and rescue interval come from configuration: environment variables of the child.</summary>
+    public static Task<ChildWorker> StartConfiguredAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> environment) =>
+        StartAsync(connectionString, concurrency, "config", environment);
+
+    private static async Task<ChildWorker> StartAsync(string connectionString, int concurrency, string lease, IReadOnlyDictionary<string, string>? environment)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, typeof(Work).Assembly.GetName().Name + ".dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add(connectionString);
         info.ArgumentList.Add(concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        info.ArgumentList.Add(leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(lease);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         var child = new ChildWorker(Process.Start(info)!);
         child._process.OutputDataReceived += (_, e) =>
         {
