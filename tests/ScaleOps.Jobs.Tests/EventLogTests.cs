@@ -1,0 +1,120 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using ScaleOps.Jobs.Internal;
+using ScaleOps.Jobs.Tests.Support;
+using ScaleOps.TestInfrastructure;
+
+namespace ScaleOps.Jobs.Tests;
+
+/// <summary>
+/// The log events docs/architecture/jobs.md names (3015, 3020, 3021), captured from a real host with a fake logging
+/// provider: each logged where the notes say, with its level and the job or queue it concerns.
+/// </summary>
+public class EventLogTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+{
+    /// <summary>A host whose log goes to a <see cref="FakeLogCollector"/> (JobsHost filters every log out otherwise).</summary>
+    private async Task<(JobsHost Host, FakeLogCollector Log)> StartAsync(string queue, Probe probe, Action<JobsOptions>? configure = null)
+    {
+        var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = queue;
+            configure?.Invoke(o);
+        }, probe: probe, services: s =>
+        {
+            s.AddLogging(b => b.AddFakeLogging());
+            s.Configure<LoggerFilterOptions>(o =>
+            {
+                o.Rules.Clear();
+                o.MinLevel = LogLevel.Debug;
+            });
+        });
+        return (host, host.Services.GetFakeLogCollector());
+    }
+
+    private static FakeLogRecord[] Events(FakeLogCollector log, int id) => log.GetSnapshot().Where(r => r.Id.Id == id).ToArray();
+
+    [Fact]
+    public async Task An_outcome_that_cannot_be_written_is_dropped_with_event_3015()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? gate.Task : Task.CompletedTask };
+        var (host, log) = await StartAsync("log-dropped", probe);
+        await using (host)
+        {
+            var held = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+            await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the held job to start");
+
+            // An error Npgsql's strict UTF-8 encoder refuses: the batch, then the single write, fails; the outcome is dropped.
+            var lease = await database.ScalarAsync<long>($"SELECT lease_id FROM scaleops.jobs WHERE id = {held}");
+            await host.Services.GetRequiredService<JobWorker>().Completer!.AddAsync(new Completion(held, lease, 1, CompletionKind.Dead, "bad \uD83D", default));
+            await TestSignal.UntilAsync(() => Task.FromResult(Events(log, 3015).Length > 0), "event 3015");
+            var dropped = Assert.Single(Events(log, 3015));
+            Assert.Equal(LogLevel.Error, dropped.Level);
+            Assert.Contains($"job {held} attempt 1", dropped.Message, StringComparison.Ordinal);
+            Assert.NotNull(dropped.Exception);
+            gate.SetResult();
+        }
+    }
+
+    [Fact]
+    public async Task A_handler_that_ignores_the_stops_cancellation_is_abandoned_with_event_3020()
+    {
+        var never = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, _) => never.Task };
+        var (host, log) = await StartAsync("log-stop", probe, o => o.ShutdownTimeout = TimeSpan.FromMilliseconds(100));
+        long id;
+        await using (host)
+        {
+            id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+            await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the job to start");
+        }
+
+        never.SetResult();
+        var abandoned = Assert.Single(Events(log, 3020));
+        Assert.Equal(LogLevel.Warning, abandoned.Level);
+        Assert.Contains($"Job {id} (test.ping)", abandoned.Message, StringComparison.Ordinal);
+        Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
+    public async Task A_handler_that_blocks_its_thread_is_reported_with_event_3021_naming_its_queue()
+    {
+        using var blocker = new ManualResetEventSlim();
+        var probe = new Probe
+        {
+            Behavior = (p, _, _) =>
+            {
+                if (p.N == 1)
+                {
+                    blocker.Wait(TimeSpan.FromSeconds(30));
+                }
+
+                return Task.CompletedTask;
+            },
+        };
+        var (host, log) = await StartAsync("log-block", probe, o => o.Queues["log-block"] = new QueueOptions { Concurrency = 2 });
+        try
+        {
+            await using (host)
+            {
+                var blocked = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+                await TestSignal.UntilAsync(() => Task.FromResult(Events(log, 3021).Length > 0), "event 3021 while the handler blocks");
+                var stalled = Events(log, 3021)[0];
+                Assert.Equal(LogLevel.Warning, stalled.Level);
+                Assert.Contains("queue log-block", stalled.Message, StringComparison.Ordinal);
+                blocker.Set();
+                await TestSignal.UntilAsync(
+                    async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {blocked}") == "succeeded", "the job to finish");
+            }
+        }
+        finally
+        {
+            blocker.Set();
+        }
+    }
+}
