@@ -92,7 +92,8 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
             }
         }
 
-        metrics.SetDepths(await store.QueueDepthAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+        metrics.SetDepths(
+            await store.QueueDepthAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false), [options.DefaultQueue, .. options.Queues.Keys]);
     }
 
     private async Task RetainAsync(CancellationToken cancellationToken)

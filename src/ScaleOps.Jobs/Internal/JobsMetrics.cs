@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using ScaleOps.Diagnostics;
@@ -16,6 +17,7 @@ internal sealed class JobsMetrics
     private readonly Counter<long> _rejected;
     private readonly Histogram<double> _queueTime;
     private readonly Histogram<double> _runTime;
+    private readonly HashSet<string> _knownQueues = new(StringComparer.Ordinal);
     private volatile KeyValuePair<string, long>[] _depths = [];
 
     public JobsMetrics(ScaleOpsMetrics metrics)
@@ -79,15 +81,31 @@ internal sealed class JobsMetrics
         }
     }
 
-    public void SetDepths(IEnumerable<(string Queue, long Count)> depths)
+    /// <summary>
+    /// The rescuer's count of due jobs per queue (only queues with some). Every queue this host works, and every queue
+    /// reported before, is observed too, as 0 when it has none: a queue left out of the observation is not 0 for an
+    /// exporter, which goes on showing its last value (a drained queue stayed at its last depth).
+    /// </summary>
+    public void SetDepths(IEnumerable<(string Queue, long Count)> depths, IEnumerable<string> workedQueues)
     {
-        var list = new List<KeyValuePair<string, long>>();
-        foreach (var (queue, count) in depths)
+        lock (_knownQueues)
         {
-            list.Add(new(queue, count));
-        }
+            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (queue, count) in depths)
+            {
+                counts[queue] = count;
+                _knownQueues.Add(queue);
+            }
 
-        _depths = [.. list];
+            _knownQueues.UnionWith(workedQueues);
+            var list = new List<KeyValuePair<string, long>>(_knownQueues.Count);
+            foreach (var queue in _knownQueues)
+            {
+                list.Add(new(queue, counts.GetValueOrDefault(queue)));
+            }
+
+            _depths = [.. list];
+        }
     }
 
     private IEnumerable<Measurement<long>> ObserveDepth()
