@@ -171,4 +171,32 @@ public class ContractGapTests(SampleHostFixture host) : IClassFixture<SampleHost
         var unchanged = await client.GetFromJsonAsync<JsonElement>($"/documents/{id}");
         Assert.Equal("target", unchanged.GetProperty("title").GetString());
     }
+
+    [Theory]
+    [InlineData("{\"title\":\"shown\",\"body\":\"x\",\"title\":\"stored\"}")]
+    [InlineData("{\"title\":\"shown\",\"body\":\"x\",\"Title\":\"stored\"}")]
+    public async Task A_document_body_naming_a_field_twice_is_a_400_problem_on_post_and_put(string json)
+    {
+        // A field named twice means one thing to one parser (the first) and another to the next (the last): ambiguous input.
+        using var client = host.Client(await host.RegisterTenantAsync($"gap-dup-{Math.Abs(json.GetHashCode()) % 100000}"));
+        var body = await ProblemAssert.IsProblemAsync(
+            await client.PostAsync("/documents", new StringContent(json, Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest);
+        Assert.Contains("title", body.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+        var id = await CreateAsync(client, "target");
+        await ProblemAssert.IsProblemAsync(
+            await client.PutAsync($"/documents/{id}", new StringContent(json, Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest);
+        Assert.Equal(["target"], (await client.GetFromJsonAsync<JsonElement>("/documents")).GetProperty("items").EnumerateArray()
+            .Select(i => i.GetProperty("title").GetString()!));
+    }
+
+    [Fact]
+    public async Task A_tenant_registration_naming_the_plan_twice_is_a_400_problem_and_registers_nothing()
+    {
+        using var admin = host.Client(admin: true);
+        await ProblemAssert.IsProblemAsync(
+            await admin.PostAsync("/tenants", new StringContent("{\"id\":\"gap-dup-plan\",\"plan\":\"free\",\"plan\":\"pro\"}", Encoding.UTF8, "application/json")),
+            HttpStatusCode.BadRequest);
+        using var client = host.Client("gap-dup-plan");
+        await ProblemAssert.IsProblemAsync(await client.GetAsync("/documents"), HttpStatusCode.Forbidden);
+    }
 }

@@ -12,7 +12,11 @@ public static class JsonBody
     /// <summary>The largest request body the sample reads (a 64 KiB document body plus JSON escaping).</summary>
     public const int MaxBytes = 512 * 1024;
 
-    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { AllowTrailingCommas = false };
+    /// <summary>
+    /// Strict: a field named twice (in any case, the names being case-insensitive) is a 400, never "the last one wins",
+    /// since a proxy or an audit that reads the first would see another request than the one carried out.
+    /// </summary>
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { AllowTrailingCommas = false, AllowDuplicateProperties = false };
 
     public static async Task<(T? Value, IResult? Problem)> ReadAsync<T>(HttpRequest request)
         where T : class
