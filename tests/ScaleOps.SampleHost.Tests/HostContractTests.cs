@@ -1,0 +1,85 @@
+using System;
+using System.Linq;
+using System.Net;
+using System.Net.Http;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Hosting;
+
+namespace ScaleOps.SampleHost.Tests;
+
+/// <summary>README claims about the host as a whole: /ops/health with and without the key, /metrics, refusals to start.</summary>
+public class HostContractTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
+{
+    [Fact]
+    public async Task Health_answers_each_checks_status_to_anyone_and_the_descriptions_only_with_the_key()
+    {
+        using var anonymous = host.Client(address: "192.0.2.50");
+        using var open = await anonymous.GetAsync("/ops/health");
+        Assert.Equal(HttpStatusCode.OK, open.StatusCode);
+        var body = await open.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Healthy", body.GetProperty("status").GetString());
+        var checks = body.GetProperty("checks");
+        Assert.Equal(["breakers", "postgres", "redis"], checks.EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));
+        foreach (var check in checks.EnumerateObject())
+        {
+            Assert.Equal(["status"], check.Value.EnumerateObject().Select(p => p.Name));
+        }
+
+        using var admin = host.Client(admin: true, address: "192.0.2.50");
+        var detailed = await admin.GetFromJsonAsync<JsonElement>("/ops/health");
+        foreach (var check in detailed.GetProperty("checks").EnumerateObject())
+        {
+            Assert.Equal(["description", "status"], check.Value.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_are_open_and_name_no_tenant()
+    {
+        var tenant = await host.RegisterTenantAsync("metrics-tenant-zq7");
+        using (var client = host.Client(tenant))
+        {
+            using var created = await client.PostAsJsonAsync("/documents", new { title = "t", body = "b" });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            using var listed = await client.GetAsync("/documents");
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        }
+
+        await host.UntilIndexJobsSucceededAsync(tenant, 1);
+        using var anonymous = host.Client();
+        using var metrics = await anonymous.GetAsync("/metrics");
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        var text = await metrics.Content.ReadAsStringAsync();
+        Assert.Contains("document.index", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(tenant, text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("                    ")]
+    [InlineData("short-key")]
+    public async Task The_host_refuses_to_start_with_a_blank_or_short_admin_key(string key)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() =>
+        {
+            using var instance = host.StartAnotherInstance(web => web.UseSetting("Sample:AdminKey", key));
+        }));
+        Assert.Contains("Sample:AdminKey", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_host_refuses_to_start_as_a_superuser()
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() =>
+        {
+            using var instance = host.StartAnotherInstance(web =>
+            {
+                web.UseSetting("ConnectionStrings:Postgres", host.ConnectionString);
+                web.UseSetting("Sample:RunJobs", "false");
+                web.UseSetting("Sample:RunPartitionMaintenance", "false");
+            });
+        }));
+        Assert.Contains("superuser", error.ToString(), StringComparison.OrdinalIgnoreCase);
+    }
+}
