@@ -199,4 +199,49 @@ public class ContractGapTests(SampleHostFixture host) : IClassFixture<SampleHost
         using var client = host.Client("gap-dup-plan");
         await ProblemAssert.IsProblemAsync(await client.GetAsync("/documents"), HttpStatusCode.Forbidden);
     }
+
+    [Fact]
+    public async Task Refused_cross_tenant_deletes_give_no_quota_back_to_either_tenant()
+    {
+        using var owner = host.Client(await host.RegisterTenantAsync("gap-qdel-owner", "free"));
+        using var other = host.Client(await host.RegisterTenantAsync("gap-qdel-other", "free"));
+        var owned = new string[SampleHostFixture.FreeMaxDocuments];
+        for (var i = 0; i < owned.Length; i++)
+        {
+            using var created = await PacedAsync(() => owner.PostAsJsonAsync("/documents", new { title = $"o{i}", body = "b" }));
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            owned[i] = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            using var own = await PacedAsync(() => other.PostAsJsonAsync("/documents", new { title = $"x{i}", body = "b" }));
+            Assert.Equal(HttpStatusCode.Created, own.StatusCode);
+        }
+
+        foreach (var id in owned)
+        {
+            await ProblemAssert.IsProblemAsync(await PacedAsync(() => other.DeleteAsync($"/documents/{id}")), HttpStatusCode.NotFound);
+        }
+
+        foreach (var client in new[] { owner, other })
+        {
+            var refused = await ProblemAssert.IsProblemAsync(
+                await PacedAsync(() => client.PostAsJsonAsync("/documents", new { title = "one too many", body = "b" })), HttpStatusCode.Forbidden);
+            Assert.Equal(SampleHostFixture.FreeMaxDocuments, refused.GetProperty("usage").GetInt32());
+        }
+    }
+
+    // The free plan's rate is small in the tests: wait out a 429 for its Retry-After (bounded) so the quota is what answers.
+    private static async Task<HttpResponseMessage> PacedAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.TooManyRequests || attempt >= 20)
+            {
+                return response;
+            }
+
+            var retryAfter = int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
+            response.Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(retryAfter, 2)));
+        }
+    }
 }
