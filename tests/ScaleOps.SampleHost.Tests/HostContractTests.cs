@@ -82,4 +82,38 @@ public class HostContractTests(SampleHostFixture host) : IClassFixture<SampleHos
         }));
         Assert.Contains("superuser", error.ToString(), StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public async Task The_dashboards_data_endpoints_report_this_hosts_state()
+    {
+        var tenant = await host.RegisterTenantAsync("ops-data-tenant");
+        using (var client = host.Client(tenant))
+        {
+            using var created = await client.PostAsJsonAsync("/documents", new { title = "t", body = "b" });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await host.UntilIndexJobsSucceededAsync(tenant, 1);
+        using var admin = host.Client(admin: true);
+
+        var rls = await admin.GetFromJsonAsync<JsonElement>("/ops/rls");
+        Assert.Equal("app", rls.GetProperty("schema").GetString());
+        Assert.True(rls.GetProperty("clean").GetBoolean(), rls.GetRawText());
+
+        var migrations = (await admin.GetFromJsonAsync<JsonElement>("/ops/migrations")).GetProperty("items").EnumerateArray()
+            .Where(m => m.GetProperty("component").GetString() == "sample").Select(m => m.GetProperty("version").GetInt32()).ToArray();
+        Assert.Equal([1, 2], migrations);
+
+        var audit = Assert.Single((await admin.GetFromJsonAsync<JsonElement>("/ops/partitions")).GetProperty("tables").EnumerateArray(),
+            t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"");
+        Assert.True(audit.GetProperty("healthy").GetBoolean(), audit.GetRawText());
+        Assert.Equal(0, audit.GetProperty("missingFuturePartitions").GetInt32());
+
+        var jobs = await admin.GetFromJsonAsync<JsonElement>("/ops/jobs");
+        var indexing = Assert.Single(jobs.GetProperty("queues").EnumerateArray(), q => q.GetProperty("queue").GetString() == "indexing");
+        Assert.True(indexing.GetProperty("succeeded").GetInt64() >= 1, indexing.GetRawText());
+        Assert.Equal(0, jobs.GetProperty("dead").GetArrayLength());
+
+        Assert.Equal(JsonValueKind.Array, (await admin.GetFromJsonAsync<JsonElement>("/ops/circuits")).GetProperty("circuits").ValueKind);
+    }
 }
