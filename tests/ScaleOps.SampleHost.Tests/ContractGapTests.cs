@@ -244,4 +244,27 @@ public class ContractGapTests(SampleHostFixture host) : IClassFixture<SampleHost
             await Task.Delay(TimeSpan.FromSeconds(Math.Min(retryAfter, 2)));
         }
     }
+
+    [Theory]
+    [InlineData("PATCH", "/documents/00000000-0000-0000-0000-000000000000", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("POST", "/documents/00000000-0000-0000-0000-000000000000", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("DELETE", "/documents", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("POST", "/audit", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("GET", "/tenants", HttpStatusCode.MethodNotAllowed)]
+    [InlineData("GET", "/no-such-path", HttpStatusCode.NotFound)]
+    public async Task Routes_and_methods_the_api_does_not_have_are_problems(string method, string path, HttpStatusCode expected)
+    {
+        using var client = host.Client(await host.RegisterTenantAsync($"gap-route-{Math.Abs((method + path).GetHashCode()) % 100000}"));
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(request), expected);
+    }
+
+    [Fact]
+    public async Task A_tenant_id_of_63_characters_is_looked_up_and_one_of_64_is_malformed()
+    {
+        using var longest = host.Client(new string('a', 63));
+        await ProblemAssert.IsProblemAsync(await longest.GetAsync("/documents"), HttpStatusCode.Forbidden);
+        using var tooLong = host.Client(new string('a', 64));
+        await ProblemAssert.IsProblemAsync(await tooLong.GetAsync("/documents"), HttpStatusCode.BadRequest);
+    }
 }
