@@ -233,6 +233,37 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
 
         await ProblemAssert.IsProblemAsync(await client.GetAsync(url + "&after=not-a-cursor"), HttpStatusCode.BadRequest);
     }
+
+    [Fact]
+    public async Task Another_tenants_next_page_position_reads_only_the_callers_own_events()
+    {
+        var owner = await host.RegisterTenantAsync("audit-page-owner");
+        var other = await host.RegisterTenantAsync("audit-page-other");
+        using var admin = host.Client(admin: true);
+        var at = DateTimeOffset.UtcNow.AddHours(-2);
+        foreach (var (when, count) in new[] { (at, 1000), (at.AddSeconds(5), 1) })
+        {
+            using var many = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant = owner, at = when, count });
+            Assert.Equal(HttpStatusCode.Created, many.StatusCode);
+        }
+
+        using (var own = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant = other, at = at.AddSeconds(-30), count = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.Created, own.StatusCode);
+        }
+
+        var url = $"/audit?from={Iso(at.AddMinutes(-1))}&to={Iso(at.AddMinutes(1))}";
+        using var ownerClient = host.Client(owner);
+        var next = (await ownerClient.GetFromJsonAsync<JsonElement>(url)).GetProperty("next").GetString();
+        Assert.NotNull(next);
+
+        using var otherClient = host.Client(other);
+        var page = await otherClient.GetFromJsonAsync<JsonElement>(url + "&after=" + Uri.EscapeDataString(next));
+        Assert.Equal(
+            [at.AddSeconds(-30).ToUnixTimeMilliseconds()],
+            page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("at").GetDateTimeOffset().ToUnixTimeMilliseconds()));
+        Assert.False(page.GetProperty("truncated").GetBoolean());
+    }
 }
 
 public class ArchiveWithoutBlobTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
