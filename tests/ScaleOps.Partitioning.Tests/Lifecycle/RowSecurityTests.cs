@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using ScaleOps.Partitioning.Lifecycle;
@@ -161,10 +162,21 @@ public class RowSecurityTests(PostgresDatabase database) : IClassFixture<Postgre
             o.RunMaintenanceOnStart = false;
             o.DdlRetryDelay = TimeSpan.Zero;
             o.Tables.Add(new PartitionedTableOptions { Name = "rs_def", Column = "created_at", Premake = 1 });
-        }, new FakeTimeProvider(TestHost.Monday), schema: "so_rs_def");
+        }, new FakeTimeProvider(TestHost.Monday), schema: "so_rs_def", services: s => s.AddFakeLogging());
+        using var failures = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.maintenance.failures");
 
         var result = await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         var failure = Assert.Single(result.Failures);
+        Assert.Null(failure.Action);
+        // Counted as the table's failure (kind "table") and logged as 4009, naming the table, with the 42501.
+        Assert.Equal("{step}", failures.Instrument!.Unit);
+        var counted = Assert.Single(failures.GetMeasurementSnapshot());
+        Assert.Equal((1L, "table"), (counted.Value, (string?)counted.Tags["kind"]));
+        var logged = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 4009);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, logged.Level);
+        Assert.Equal("Partition maintenance could not check or plan \"public\".\"rs_def\"; the run goes on with the other tables", logged.Message);
+        Assert.Same(failure.Error, logged.Exception);
         Assert.Equal("42501", Assert.IsType<PostgresException>(failure.Error.InnerException ?? failure.Error).SqlState);
         Assert.Contains("rs_def_default", failure.Error.Message, StringComparison.Ordinal);
         // The partition ahead is still made; the hidden rows stay where they were.
