@@ -3,6 +3,7 @@ using System.Linq;
 using System.Threading.Tasks;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Partitioning.Archive;
 using ScaleOps.Partitioning.Internal;
 using ScaleOps.Partitioning.Lifecycle;
@@ -22,7 +23,7 @@ public partial class ArchiveTests
     [Fact]
     public async Task Archiving_a_later_partition_of_the_same_name_keeps_the_earlier_archive()
     {
-        var (host, _, _) = await TableAsync("ar_again", rows: 50);
+        var (host, _, _) = await TableAsync("ar_again", rows: 50, services: s => s.AddFakeLogging());
         using var _ = host;
         const string partition = "ar_again_p2026_09";
         var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
@@ -56,5 +57,12 @@ public partial class ArchiveTests
         Assert.Equal(first.RowChecksum, kept.RowChecksum);
         Assert.NotEqual(first.Blob, kept.Blob);
         Assert.True(await archiver.VerifyAsync(kept, default));
+
+        // Logged once (4022, a warning) naming the partition, the earlier archive's rows and the name it is kept under.
+        var logged = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 4022);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, logged.Level);
+        Assert.StartsWith($"Partition {partition} was archived before from another table of that name (50 rows at ", logged.Message, StringComparison.Ordinal);
+        Assert.EndsWith("; that archive is kept as " + manifests.Single(n => n != ArchiveBlobs.ManifestName("public", "ar_again", partition)),
+            logged.Message, StringComparison.Ordinal);
     }
 }

@@ -20,7 +20,7 @@ public partial class ArchiveTests(PostgresDatabase database) : IClassFixture<Pos
 
     /// <summary>A table with rows in 2026_09 (tabs, newlines, backslashes, NULLs, JSON, arrays, bytea), time moved so 2026_09 and 2026_10 expire.</summary>
     private async Task<(IHost Host, FakeTimeProvider Time, string Checksum)> TableAsync(string name, int rows = 250,
-        RetentionMode mode = RetentionMode.Drop, Action<PartitioningOptions>? configure = null)
+        RetentionMode mode = RetentionMode.Drop, Action<PartitioningOptions>? configure = null, Action<IServiceCollection>? services = null)
     {
         await database.DataSource.ExecAsync(
             $"CREATE TABLE {name} (id bigint NOT NULL, created_at timestamptz NOT NULL, body text, data jsonb, amount numeric, raw bytea, tags text[]) "
@@ -37,7 +37,7 @@ public partial class ArchiveTests(PostgresDatabase database) : IClassFixture<Pos
             o.ArchiveRowGroupSize = 100;
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true, RetentionMode = mode });
             configure?.Invoke(o);
-        }, time, schema: "so_" + name);
+        }, time, schema: "so_" + name, services);
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync(
             $"INSERT INTO {name} SELECT g, timestamptz '2026-09-01' + g * interval '1 hour', "
