@@ -4,6 +4,7 @@ using System.Net;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -94,7 +95,7 @@ public partial class AuditLogTests
     [Fact]
     public async Task An_event_PostgreSQL_rejects_is_dropped_and_counted_and_the_events_around_it_are_written()
     {
-        var (host, audit, tenants, _) = await StartAsync("audit_rejected");
+        var (host, audit, tenants, _) = await StartAsync("audit_rejected", services: s => s.AddFakeLogging());
         using var _ = host;
         // Two events that pass WriteAsync but that PostgreSQL refuses every time: one breaks a CHECK added here, the other
         // holds a JSON number beyond numeric's range (jsonb: 22003 value overflows numeric format).
@@ -123,6 +124,13 @@ public partial class AuditLogTests
         Assert.Equal(["good.1", "good.2", "good.3", "good.4", "good.after"],
             await database.DataSource.ColumnAsync("SELECT action FROM audit_rejected.audit_log ORDER BY action"));
         Assert.Equal(2, rejected.GetMeasurementSnapshot().Sum(m => m.Value));
+        // Each dropped event is logged (4012, an error naming it); a batch refused for its data, before it is split, is 4013.
+        var records = host.Services.GetFakeLogCollector().GetSnapshot();
+        Assert.Equal(["forbidden", "huge"], records.Where(r => r.Id.Id == 4012)
+            .Select(r => Assert.IsType<string>(r.StructuredState!.Single(kv => kv.Key == "Action").Value)).Order(StringComparer.Ordinal));
+        Assert.All(records.Where(r => r.Id.Id == 4012), r => Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Error, r.Level));
+        Assert.Contains(records, r => r.Id.Id == 4013 && r.Level == Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.DoesNotContain(records, r => r.Id.Id == 4010); // not retried as a transport failure
         await host.StopAsync();
     }
 
@@ -185,7 +193,7 @@ public partial class AuditLogTests
     {
         // "no partition of relation found for row" is SQLSTATE 23514 like a CHECK, but it is cured by maintenance: the
         // events are retried, not dropped as invalid data.
-        var (host, audit, tenants, time) = await StartAsync("audit_nopart");
+        var (host, audit, tenants, time) = await StartAsync("audit_nopart", services: s => s.AddFakeLogging());
         using var _ = host;
         var failed = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Services.GetServices<IHostedService>().OfType<ScaleOps.Partitioning.Internal.AuditWriter>().Single().WriteFailed += ex => failed.TrySetResult(ex);
@@ -209,6 +217,11 @@ public partial class AuditLogTests
         }, "the retried write once the partition exists");
         await flush;
         Assert.Equal(1L, await database.DataSource.ScalarAsync<long>($"SELECT count(*) FROM audit_nopart.audit_log WHERE id = '{id}'"));
+        // Each failed attempt is logged (4010, an error), with the event kept queued.
+        var failures = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 4010).ToList();
+        Assert.NotEmpty(failures);
+        Assert.StartsWith("Writing 1 audit events failed (attempt 1); they stay queued and are retried", failures[0].Message, StringComparison.Ordinal);
+        Assert.Same(error, failures[0].Exception);
         await host.StopAsync();
     }
 

@@ -15,14 +15,15 @@ namespace ScaleOps.Partitioning.Tests.Audit;
 
 public partial class AuditLogTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
-    private async Task<(IHost Host, IAuditLog Audit, ITenantContext Tenants, FakeTimeProvider Time)> StartAsync(string schema, Action<AuditOptions>? audit = null)
+    private async Task<(IHost Host, IAuditLog Audit, ITenantContext Tenants, FakeTimeProvider Time)> StartAsync(string schema, Action<AuditOptions>? audit = null,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var time = new FakeTimeProvider(TestHost.Monday);
         var host = TestHost.Build(database.ConnectionString, o =>
         {
             o.MaintenanceInterval = TimeSpan.Zero;
             audit?.Invoke(o.Audit);
-        }, time, schema);
+        }, time, schema, services);
         await host.StartAsync();
         return (host, host.Services.GetRequiredService<IAuditLog>(), host.Services.GetRequiredService<ITenantContext>(), time);
     }
