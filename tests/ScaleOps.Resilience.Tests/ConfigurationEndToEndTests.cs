@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.FeatureManagement;
 using Polly.CircuitBreaker;
@@ -23,7 +24,7 @@ namespace ScaleOps.Resilience.Tests;
 /// Settings given only as the README's configuration keys (an appsettings file's content, in memory) drive the
 /// behaviour they name, in a generic host: not only bound, but taking effect.
 /// </summary>
-public class ConfigurationEndToEndTests
+public partial class ConfigurationEndToEndTests
 {
     private static IHost Host(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
@@ -164,6 +165,7 @@ public class ConfigurationEndToEndTests
             {
                 s.AddSingleton<TimeProvider>(time);
                 s.AddFeatureManagement();
+                s.AddFakeLogging();
             });
         await host.StartAsync();
         var breakers = host.Services.GetRequiredService<CircuitBreakerRegistry>();
@@ -198,6 +200,14 @@ public class ConfigurationEndToEndTests
         await pipeline.ExecuteAsync(_ => ValueTask.CompletedTask); // the trial
         Assert.Equal(CircuitState.Closed, breakers.GetState("search"));
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync(new HealthCheckContext())).Status);
+
+        // Opening is logged as 6001 (a warning, with the configured break and the failure), closing as 6002.
+        var records = host.Services.GetFakeLogCollector().GetSnapshot();
+        var opened = Assert.Single(records, r => r.Id.Id == 6001);
+        Assert.Equal((Microsoft.Extensions.Logging.LogLevel.Warning, "Circuit breaker search opened for 00:00:20 (manual: False)"), (opened.Level, opened.Message));
+        Assert.IsType<TimeoutException>(opened.Exception);
+        var closed = Assert.Single(records, r => r.Id.Id == 6002);
+        Assert.Equal((Microsoft.Extensions.Logging.LogLevel.Information, "Circuit breaker search closed (manual: False)"), (closed.Level, closed.Message));
         await host.StopAsync();
     }
 
