@@ -1,9 +1,11 @@
 using System;
+using System.Linq;
 using System.Reflection;
 using System.Threading;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Time.Testing;
 using Polly.CircuitBreaker;
@@ -21,7 +23,8 @@ public class RedisOutageTests
 {
     private static readonly TenantId Tenant = new("outage-acme");
 
-    private static ServiceProvider Instance(PrivateRedisServer redis, RedisFailureMode mode, TimeProvider? time = null) => TestHost.Build(o =>
+    private static ServiceProvider Instance(PrivateRedisServer redis, RedisFailureMode mode, TimeProvider? time = null,
+        Action<IServiceCollection>? services = null) => TestHost.Build(o =>
     {
         o.RateLimiting.Store = RateLimiterStore.Redis;
         o.RateLimiting.RedisFailureMode = mode;
@@ -29,7 +32,7 @@ public class RedisOutageTests
         o.Plan("default", (3, TimeSpan.FromMinutes(1), null));
         o.CircuitBreakers[CircuitBreakerNames.Redis].MinimumThroughput = 2;
         o.CircuitBreakers[CircuitBreakerNames.Redis].BreakDuration = TimeSpan.FromSeconds(30);
-    }, time);
+    }, time, services: services);
 
     [Theory]
     [InlineData(RedisFailureMode.FailOpen)]
@@ -38,7 +41,7 @@ public class RedisOutageTests
     public async Task When_redis_stops_the_configured_failure_mode_decides_and_the_breaker_opens(RedisFailureMode mode)
     {
         await using var redis = await PrivateRedisServer.StartAsync();
-        await using var sp = Instance(redis, mode);
+        await using var sp = Instance(redis, mode, services: s => s.AddFakeLogging());
         var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
         var breakers = sp.GetRequiredService<CircuitBreakerRegistry>();
         using (var before = await limiter.AcquireAsync(Tenant))
@@ -68,6 +71,14 @@ public class RedisOutageTests
         var health = await sp.GetRequiredService<CircuitBreakerHealthCheck>().CheckHealthAsync(new HealthCheckContext());
         Assert.Equal(HealthStatus.Degraded, health.Status);
         Assert.Contains("redis (Open)", health.Description, StringComparison.Ordinal);
+
+        // The Redis call that failed is logged (6101, a warning naming the tenant and the mode, with the failure); the
+        // decisions made while the breaker is open do not call Redis and are not logged again.
+        var logged = sp.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 6101).ToList();
+        var failed = Assert.Single(logged);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, failed.Level);
+        Assert.Equal($"Redis rate limiter unavailable for tenant outage-acme; deciding {mode}", failed.Message);
+        Assert.True(TransientFailures.IsTransient(failed.Exception!), failed.Exception!.ToString());
     }
 
     [Theory]
