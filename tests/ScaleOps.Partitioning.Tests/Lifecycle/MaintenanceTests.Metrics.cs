@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Data;
 using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Partitioning.Tests.Lifecycle;
 
@@ -69,5 +70,41 @@ public partial class MaintenanceTests
         Assert.Equal(2, Messages(4006).Length);
         Assert.StartsWith("Partition maintenance did 5 steps (0 failed) in ", Messages(4006)[0], StringComparison.Ordinal);
         Assert.StartsWith("Partition maintenance did 4 steps (0 failed) in ", Messages(4006)[1], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A scheduled run that fails as a whole (here no connection for the maintenance lock: the pool's two connections
+    /// are held; a run needs both, one holds the lock) is logged as 4007 ("it runs again at the next tick"), and the next tick runs again.
+    /// </summary>
+    [Fact]
+    public async Task A_scheduled_run_that_fails_is_logged_and_the_next_tick_runs_again()
+    {
+        var (host, time, _) = await TableAsync("m_next_tick", options: o => o.MaintenanceInterval = TimeSpan.FromDays(1),
+            services: s => s.AddFakeLogging(), connectionString: database.ConnectionString + ";Maximum Pool Size=2;Timeout=1");
+        using var _ = host;
+        var runs = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+        host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Internal.MaintenanceHostedService>().Single().Ran +=
+            () => runs.Writer.TryWrite(true);
+        await host.StartAsync();
+
+        var pool = host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using (var held = await pool.OpenConnectionAsync())
+        await using (var alsoHeld = await pool.OpenConnectionAsync())
+        {
+            time.Advance(TimeSpan.FromDays(1));
+            await runs.Reader.ReadAsync().AsTask().WaitAsync("the scheduled run without a connection");
+        }
+
+        var failed = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 4007).ToList();
+        Assert.NotEmpty(failed);
+        Assert.Equal(LogLevel.Error, failed[0].Level);
+        Assert.Equal("Partition maintenance failed; it runs again at the next tick", failed[0].Message);
+        Assert.IsAssignableFrom<Npgsql.NpgsqlException>(failed[0].Exception);
+        Assert.Empty(await database.DataSource.PartitionsAsync("public.m_next_tick"));
+
+        time.Advance(TimeSpan.FromDays(1));
+        await runs.Reader.ReadAsync().AsTask().WaitAsync("the next scheduled run");
+        Assert.Equal(5, (await database.DataSource.PartitionsAsync("public.m_next_tick")).Count);
+        await host.StopAsync();
     }
 }
