@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using ScaleOps.Partitioning.Audit;
@@ -82,5 +83,45 @@ public partial class AuditLogTests
         Assert.Equal(batches.Count, flushes.GetMeasurementSnapshot().Count);
         Assert.All(flushes.GetMeasurementSnapshot(), m => Assert.True(m.Value > 0, $"{m.Value}"));
         await host.StopAsync();
+    }
+
+    /// <summary>
+    /// Events that cannot be written before the host's stop gives up (PostgreSQL blocked, the stop's token cancelled)
+    /// are logged as dropped: 4011, critical, with their count (the batch in flight and the queued ones).
+    /// </summary>
+    [Fact]
+    public async Task Events_not_written_when_the_stop_gives_up_are_logged_as_dropped_with_their_count()
+    {
+        var (host, audit, tenants, _) = await StartAsync("audit_dropped", a => a.BatchSize = 3,
+            services: s => s.AddFakeLogging());
+        using var _ = host;
+        await using var blocker = await database.DataSource.OpenConnectionAsync();
+        await using var blockTx = await blocker.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE audit_dropped.audit_log IN ACCESS EXCLUSIVE MODE", blocker, blockTx))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            for (var i = 0; i < 5; i++) // 3 in the blocked COPY, 2 queued
+            {
+                await audit.WriteAsync(Entry("dropped")).AsTask().WaitAsync("room in the queue");
+            }
+        }
+
+        using (var stopped = new System.Threading.CancellationTokenSource())
+        {
+            await stopped.CancelAsync();
+            await host.StopAsync(stopped.Token);
+        }
+
+        var logs = host.Services.GetFakeLogCollector();
+        await TestSignal.UntilAsync(() => Task.FromResult(logs.GetSnapshot().Any(r => r.Id.Id == 4011)), "the dropped events to be logged");
+        var dropped = Assert.Single(logs.GetSnapshot(), r => r.Id.Id == 4011);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Critical, dropped.Level);
+        Assert.Equal("5 audit events could not be written before shutdown", dropped.Message);
+        await blockTx.RollbackAsync();
+        Assert.Equal(0L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM audit_dropped.audit_log"));
     }
 }
