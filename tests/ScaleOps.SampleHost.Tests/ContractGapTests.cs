@@ -189,6 +189,21 @@ public class ContractGapTests(SampleHostFixture host) : IClassFixture<SampleHost
             .Select(i => i.GetProperty("title").GetString()!));
     }
 
+    [Theory]
+    [InlineData("{\"title\":5}", "$.title")]
+    [InlineData("{\"title\":\"a\"", "$")]
+    [InlineData("[1]", "$")]
+    public async Task A_body_the_endpoint_cannot_read_is_a_400_that_says_where_without_naming_net_types(string json, string path)
+    {
+        using var client = host.Client(await host.RegisterTenantAsync($"gap-json-{Math.Abs(json.GetHashCode()) % 100000}"));
+        var body = await ProblemAssert.IsProblemAsync(
+            await client.PostAsync("/documents", new StringContent(json, Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest);
+        var detail = body.GetProperty("detail").GetString()!;
+        Assert.Contains($"at {path} ", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("ScaleOps.", detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_tenant_registration_naming_the_plan_twice_is_a_400_problem_and_registers_nothing()
     {

@@ -47,7 +47,10 @@ public static class JsonBody
         }
         catch (JsonException ex)
         {
-            return (null, Problems.BadRequest($"The request body is not valid JSON for this endpoint: {ex.Message}"));
+            // The exception's message names .NET types (ScaleOps.SampleHost.Documents.DocumentInput): the client gets where
+            // the body went wrong, and why in words of JSON only.
+            return (null, Problems.BadRequest($"The request body is not valid JSON for this endpoint at {ex.Path ?? "$"} "
+                + $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1}): {Reason(ex)}."));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -94,4 +97,13 @@ public static class JsonBody
             return _read > limit ? throw new BadHttpRequestException("The request body is too large.", StatusCodes.Status413PayloadTooLarge) : read;
         }
     }
+
+    /// <summary>Why a body was refused, without the .NET type names the serializer's message carries.</summary>
+    private static string Reason(JsonException ex) => ex.Message switch
+    {
+        var m when m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) => "a field is named twice",
+        var m when m.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong JSON type",
+        var m when m.Contains("missing required properties", StringComparison.Ordinal) => "a required field is missing",
+        _ => "malformed JSON or a value of the wrong type",
+    };
 }
