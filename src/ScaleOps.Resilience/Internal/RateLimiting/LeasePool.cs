@@ -9,13 +9,14 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// Tokens of one tenant taken from Redis ahead of need (leased mode) and spent locally until they expire. They were
 /// already taken from the shared bucket, so spending them never exceeds the limit; expired ones are never spent here but
 /// given back to the bucket (capped at its size) with the tenant's next round trip (<see cref="TakeExpired"/>), or when
-/// the pool is swept (<see cref="TakeUnused"/>), so that a long rule (per day) is not burnt by leases nobody used.
+/// the pool is swept (<see cref="TryDrop"/>), so that a long rule (per day) is not burnt by leases nobody used.
 /// A rejection from Redis is also kept until its <c>Retry-After</c>: until then no token can exist, so the tenant's
 /// requests are rejected here without a round trip (at most one round trip per instance per refill interval).
 /// At most one batch is in flight per tenant and instance; callers who find the pool empty meanwhile wait for it and take
 /// from it (<see cref="Enter"/>) instead of each making a round trip of their own.
-/// Once <see cref="Close"/>d (the limiter stops leasing: the host stops, or it is disposed) the pool leases nothing more
-/// and keeps nothing: a batch still in flight is refused by <see cref="Add"/>, so its leader gives its tokens back.
+/// Once <see cref="Close"/>d (the limiter stops leasing: the host stops, or it is disposed) or dropped as idle
+/// (<see cref="TryDrop"/>) the pool leases nothing more and keeps nothing: a batch still in flight when it is closed is
+/// refused by <see cref="Add"/>, so its leader gives its tokens back; none is ever in flight when it is dropped.
 /// </summary>
 internal sealed class LeasePool(long durationTicks)
 {
@@ -52,7 +53,8 @@ internal sealed class LeasePool(long durationTicks)
     /// within the lease duration) and no batch is in flight, makes the caller the leader of a batch
     /// (<see cref="BatchEntry.Lead"/>): it leases up to the lease size and must then call <see cref="EndBatch"/>, after
     /// <see cref="Add"/> or <see cref="Deny"/>. So at most one batch is ever in flight or unspent here. A closed pool
-    /// answers neither: the caller makes a round trip of its own, for its own permits.
+    /// (also one the sweep dropped after the caller found it) answers neither: the caller makes a round trip of its own,
+    /// for its own permits.
     /// </summary>
     public BatchEntry Enter(CompiledPlan plan, int permits, bool join, long now, CancellationToken cancellationToken)
     {
@@ -247,24 +249,27 @@ internal sealed class LeasePool(long durationTicks)
         }
     }
 
-    /// <summary>Takes every unspent token of a pool being swept away, with the plan they were leased under.</summary>
-    public (CompiledPlan? Plan, int Tokens) TakeUnused()
+    /// <summary>
+    /// Closes the pool if it is idle long enough to be swept away: no batch in flight, its tokens expired, and no round
+    /// trip for a lease duration. Checked and closed in one step, so a request that found the pool before the sweep and
+    /// enters it after leases no batch into it (<see cref="Enter"/> refuses it: it makes a round trip of its own), and none
+    /// can begin between the check and the drop: a pool nobody finds any more never receives tokens nobody would spend or
+    /// give back. <c>Dropped</c>: the caller removes it, and gives back its unspent tokens, leased under <c>Plan</c>.
+    /// </summary>
+    public (bool Dropped, CompiledPlan? Plan, int Tokens) TryDrop(long now)
     {
         lock (_gate)
         {
+            if (_closed || _batchInFlight || now < _expiresAt || (_lastRoundTrip != long.MinValue && now - _lastRoundTrip < durationTicks))
+            {
+                return default;
+            }
+
+            _closed = true;
             var tokens = _tokens + _expired;
             _tokens = 0;
             _expired = 0;
-            return (_plan, tokens);
-        }
-    }
-
-    /// <summary>Whether the pool is idle and empty long enough to be dropped.</summary>
-    public bool IsIdle(long now)
-    {
-        lock (_gate)
-        {
-            return !_batchInFlight && now >= _expiresAt && (_lastRoundTrip == long.MinValue || now - _lastRoundTrip >= durationTicks);
+            return (true, _plan, tokens);
         }
     }
 

@@ -66,6 +66,12 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         _leasing = _options.LeaseSize > 1 ? 1 : 0;
     }
 
+    /// <summary>
+    /// Test hook: called when a request has found its tenant's lease pool, before it takes from it or leases a batch (a
+    /// request preempted there, holding the pool, while other requests run).
+    /// </summary>
+    internal Action<TenantId>? PoolFound { get; set; }
+
     /// <summary>Leased mode, until the host stops or the limiter is disposed (<see cref="CloseLeases"/>).</summary>
     private bool Leasing => Volatile.Read(ref _leasing) != 0;
 
@@ -113,6 +119,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         if (permitCount > 0 && PoolOf(resource) is { } leasePool)
         {
             pool = leasePool;
+            PoolFound?.Invoke(resource);
             for (var joined = 0; ; joined++)
             {
                 if (pool.TryTake(plan, permitCount, now, _time.TimestampFrequency) is { } leased)
@@ -259,9 +266,14 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
 
         foreach (var pair in _pools)
         {
-            if (pair.Value.IsIdle(now) && _pools.TryRemove(pair) && pair.Value.TakeUnused() is ({ } plan, > 0 and var tokens))
+            // Closed as it is found idle: a request that still holds it leases nothing into it (see TryDrop).
+            if (pair.Value.TryDrop(now) is (true, var plan, var tokens))
             {
-                GiveBack(pair.Key, plan, tokens);
+                _pools.TryRemove(pair);
+                if (plan is not null && tokens > 0)
+                {
+                    GiveBack(pair.Key, plan, tokens);
+                }
             }
         }
     }
