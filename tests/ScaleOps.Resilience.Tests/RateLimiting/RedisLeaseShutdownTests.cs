@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Threading;
 using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -171,5 +172,77 @@ public class RedisLeaseShutdownTests
         }
 
         Assert.InRange(await TokensLeftAsync(admin, tenant), 6.9, 7.1); // nothing was left to lose when the container disposed
+    }
+
+    /// <summary>A generic host with the Redis limiter in leased mode, logging to a collector.</summary>
+    private static IHost LeasingHost(string redis)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddFakeLogging();
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = "Host=127.0.0.1";
+            o.ApplyMigrationsOnStart = false;
+        }).AddResilience(o => Leased(o, redis));
+        return builder.Build();
+    }
+
+    private static int[] WarningIds(IHost host) =>
+        [.. host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Level >= LogLevel.Warning).Select(r => r.Id.Id)];
+
+    [Fact]
+    public async Task A_stop_whose_time_is_already_up_logs_the_give_back_unfinished_and_the_give_back_still_finishes()
+    {
+        var redis = await TcpServer.RedisAsync();
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis);
+        var tenant = NewTenant();
+        using var host = LeasingHost(redis);
+        await host.StartAsync();
+        var limiter = host.Services.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+        (await limiter.AcquireAsync(tenant)).Dispose(); // hot: leases 5, spends 1
+        Assert.InRange(await TokensLeftAsync(admin, tenant), 3.9, 4.1);
+
+        // The host's stop token is cancelled already (its shutdown timeout spent by the services stopped before): the
+        // stop sends the give-back but cannot wait for it.
+        await host.StopAsync(new CancellationToken(canceled: true));
+        var unfinished = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 6103);
+        Assert.Equal(LogLevel.Warning, unfinished.Level);
+
+        // It finishes in the background: the 4 unspent tokens are back, and nothing is reported lost.
+        await TestSignal.UntilAsync(async () => await TokensLeftAsync(admin, tenant) > 7.9, "the 4 leased tokens to be given back after the stop");
+        await host.Services.GetRequiredService<PartitionedRateLimiter<TenantId>>().DisposeAsync(); // a dispose after the stop has nothing left to give back
+        Assert.Equal([6103], WarningIds(host));
+    }
+
+    [Fact]
+    public async Task A_stop_while_Redis_does_not_answer_logs_the_give_back_unfinished_after_1_s_and_its_later_failure_as_lost()
+    {
+        await using var redis = await PrivateRedisServer.StartAsync(persistent: true);
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",abortConnect=false");
+        var tenant = NewTenant();
+        using var host = LeasingHost(redis.Endpoint);
+        await host.StartAsync();
+        var limiter = host.Services.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        (await limiter.AcquireAsync(tenant)).Dispose();
+        (await limiter.AcquireAsync(tenant)).Dispose(); // hot: leases 5, spends 1
+        Assert.InRange(await TokensLeftAsync(admin, tenant), 3.9, 4.1);
+
+        // Frozen (SIGSTOP): the give-back is sent and never answered; the client would wait 10 s, the stop waits 1 s.
+        await redis.PauseAsync();
+        await host.StopAsync().WaitAsync("the host's stop, bounded although Redis never answers");
+        Assert.Equal([6103], WarningIds(host));
+
+        // The server dies with the give-back unanswered: the give-back fails, and it says so itself (the stop is over).
+        await redis.StopAsync();
+        await TestSignal.UntilAsync(() => Task.FromResult(WarningIds(host).Contains(6102)), "the failed give-back to be logged as lost");
+        var lost = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 6102);
+        Assert.Contains("4 leased tokens of 1 tenants", lost.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<RedisException>(lost.Exception);
+
+        // Back with its data: the bucket is short of the 4 tokens for the rest of the window, as the warning says.
+        await redis.RestartAsync();
+        await TestSignal.UntilAsync(() => Task.FromResult(admin.IsConnected), "the admin connection to reach the restarted server");
+        Assert.InRange(await TokensLeftAsync(admin, tenant), 3.9, 4.1);
     }
 }
