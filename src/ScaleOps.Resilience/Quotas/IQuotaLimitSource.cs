@@ -7,6 +7,8 @@ namespace ScaleOps.Resilience.Quotas;
 /// <summary>
 /// Where quota limits come from. The default reads <see cref="QuotaOptions.Plans"/> for the tenant's plan (from the
 /// <c>ITenantPlanResolver</c>); register your own to load limits from your store (per-tenant overrides, say).
+/// Asked on every reservation and usage read, not cached, so a change applies to the next reservation; a source that
+/// reads a database should cache, with an invalidation that reaches every instance.
 /// </summary>
 public interface IQuotaLimitSource
 {

@@ -219,6 +219,25 @@ public partial class QuotaServiceTests(QuotaDatabase database) : IClassFixture<Q
     }
 
     [Fact]
+    public async Task A_plan_change_applies_to_the_tenants_next_reservation()
+    {
+        // Limits are not cached (the rate limiter's PlanCacheDuration, a minute by default, does not apply): an upgrade
+        // lifts the limit at once, with the clock standing still.
+        var tenant = $"q-upgrade-{Guid.NewGuid():N}";
+        var plans = new Dictionary<string, string> { [tenant] = "free" };
+        await using var sp = Build(plans);
+        var quotas = sp.GetRequiredService<IQuotaService>();
+        using var _ = Enter(sp, tenant);
+        await quotas.ReserveAsync("documents", 20, default);
+        await Assert.ThrowsAsync<QuotaExceededException>(() => quotas.ReserveAsync("documents", 1, default));
+
+        plans[tenant] = "pro";
+        var usage = await quotas.ReserveAsync("documents", 1, default);
+        Assert.Equal(1000, usage.Limit);
+        Assert.Equal(21, usage.Used);
+    }
+
+    [Fact]
     public async Task Bad_calls_fail_clearly()
     {
         await using var sp = Build(new() { ["q-bad-plan"] = "gold" });
