@@ -44,6 +44,7 @@ public static class PartitioningScaleOpsBuilderExtensions
         services.TryAddSingleton<PartitionStore>();
         services.TryAddSingleton<DdlRunner>();
         services.TryAddSingleton<GrantSync>();
+        services.TryAddSingleton<RowSecuritySync>();
         services.TryAddSingleton<PartitionRemover>();
         services.TryAddSingleton<ArchiveBlobs>();
         services.TryAddSingleton<PartitionArchiver>();

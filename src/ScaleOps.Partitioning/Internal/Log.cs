@@ -45,6 +45,10 @@ internal static partial class Log
     public static partial void GrantNotSynced(ILogger logger, string action, string privilege, string table, string partition, string grantee, string grantor,
         string reason);
 
+    [LoggerMessage(EventId = PartitioningEventIds.RowSecurityNotSynced, Level = LogLevel.Warning,
+        Message = "Row-level security of {Table}: partition {Partition} {Difference}")]
+    public static partial void RowSecurityNotSynced(ILogger logger, string table, string partition, string difference);
+
     [LoggerMessage(EventId = PartitioningEventIds.TableNotPartitionedYet, Level = LogLevel.Warning, Message = "{Message}")]
     public static partial void TableNotPartitionedYet(ILogger logger, string message);
 

@@ -28,7 +28,7 @@ internal static class PartitionAccess
         GrantPlan.Access access;
         await using (var reads = new NpgsqlBatch(connection, transaction))
         {
-            reads.BatchCommands.Add(RowSecurityRead(parent, partition, withPartitions: false));
+            reads.BatchCommands.Add(RowSecurityRead(parent, partition, withPartitions: false, targetIsPartition: true));
             reads.BatchCommands.Add(AccessRead(parent, partition));
             await using var reader = await reads.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await ReadStatementsAsync(reader, statements, maxStep: int.MaxValue, cancellationToken).ConfigureAwait(false);
@@ -41,14 +41,19 @@ internal static class PartitionAccess
         await ExecuteAsync(connection, transaction, statements, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads <c>RowSecurityCopy.sql</c> for <paramref name="parent"/> onto <paramref name="target"/> (and its partitions).</summary>
-    public static NpgsqlBatchCommand RowSecurityRead(string parent, string target, bool withPartitions) => new(Sql.RowSecurityCopy)
+    /// <summary>
+    /// Reads <c>RowSecurityCopy.sql</c> for <paramref name="parent"/> onto <paramref name="target"/> (and its partitions);
+    /// the policy copies on partitions get <see cref="RowSecuritySync.CopyMarker"/> as their comment.
+    /// </summary>
+    public static NpgsqlBatchCommand RowSecurityRead(string parent, string target, bool withPartitions, bool targetIsPartition) => new(Sql.RowSecurityCopy)
     {
         Parameters =
         {
             new NpgsqlParameter<string> { TypedValue = parent },
             new NpgsqlParameter<string> { TypedValue = target },
             new NpgsqlParameter<bool> { TypedValue = withPartitions },
+            new NpgsqlParameter<string> { TypedValue = RowSecuritySync.CopyMarker },
+            new NpgsqlParameter<bool> { TypedValue = targetIsPartition },
         },
     };
 
@@ -58,7 +63,7 @@ internal static class PartitionAccess
         Parameters = { new NpgsqlParameter<string> { TypedValue = source }, new NpgsqlParameter<string> { TypedValue = target } },
     };
 
-    /// <summary>Adds the statements of a <see cref="RowSecurityRead"/> result whose step is at most <paramref name="maxStep"/> (2: ENABLE and FORCE only).</summary>
+    /// <summary>Adds the statements of a <see cref="RowSecurityRead"/> result whose step is at most <paramref name="maxStep"/> (2: ENABLE and FORCE only; the policies are 3, their marks 4).</summary>
     public static async Task ReadStatementsAsync(NpgsqlDataReader reader, List<string> statements, int maxStep, CancellationToken cancellationToken)
     {
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -291,6 +291,7 @@ internal sealed partial class PartitionMaintenance
             report.Add(new PartitionHealth(table.Qualified, missing, defaultRows, past, partitions.Sum(p => p.TotalBytes), partitions, now)
             {
                 PartitionGrantsNotOnParent = await grants.CountNotOnParentAsync(table, cancellationToken).ConfigureAwait(false),
+                PartitionRowSecurityNotAsParent = await rowSecurity.CountDifferingAsync(table, cancellationToken).ConfigureAwait(false),
             });
         }
 

@@ -21,6 +21,7 @@ internal sealed partial class PartitionMaintenance(
     PartitionArchiver archiver,
     PartitionRemover remover,
     GrantSync grants,
+    RowSecuritySync rowSecurity,
     PartitioningMetrics metrics,
     IOptions<PartitioningOptions> options,
     IOptions<ScaleOpsOptions> scaleOpsOptions,
@@ -34,8 +35,9 @@ internal sealed partial class PartitionMaintenance(
 
     /// <summary>
     /// Plans every table, then runs the steps in rounds over all tables: creates first (inserts fail without the
-    /// current and next partitions), then the partitions' grants are brought in step with their parent's
-    /// (<see cref="GrantSync"/>: one read per table, statements only where they differ), then moves out of default
+    /// current and next partitions), then the partitions' row-level security and grants are brought in step with their
+    /// parent's (<see cref="RowSecuritySync"/>, <see cref="GrantSync"/>: one read each per table, statements only where
+    /// they differ), then moves out of default
     /// partitions, then archive and retention. A table that
     /// cannot be checked or planned, and a step that fails, are logged, counted and reported in
     /// <see cref="MaintenanceResult.Failures"/>; the run goes on with the others (a partition whose archive failed is not
@@ -71,7 +73,9 @@ internal sealed partial class PartitionMaintenance(
                 resolvedTables.Add(resolved);
                 if (dryRun)
                 {
-                    // A run syncs grants in its round, reading them there; a dry run reads them now to list the changes.
+                    // A run syncs row-level security and grants in its round, reading them there; a dry run reads them now
+                    // to list the changes.
+                    planned.AddRange((await SyncRowSecurityAsync(resolved, dryRun, cancellationToken).ConfigureAwait(false)).Select(a => (resolved, a)));
                     planned.AddRange((await SyncGrantsAsync(resolved, dryRun, cancellationToken).ConfigureAwait(false)).Select(a => (resolved, a)));
                 }
             }
@@ -167,7 +171,7 @@ internal sealed partial class PartitionMaintenance(
     private static int Round(PartitionActionKind kind) => kind switch
     {
         PartitionActionKind.Create => 0,
-        PartitionActionKind.SyncGrants => 1,
+        PartitionActionKind.SyncRowSecurity or PartitionActionKind.SyncGrants => 1,
         PartitionActionKind.MoveFromDefault => 2,
         _ => 3,
     };

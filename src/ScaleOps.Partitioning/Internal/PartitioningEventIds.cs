@@ -19,6 +19,7 @@ internal static class PartitioningEventIds
     public const int TableNotPartitionedYet = 4014;
     public const int DryRunStep = 4015;
     public const int GrantNotSynced = 4016;
+    public const int RowSecurityNotSynced = 4017;
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
     public const int ArchiveKept = 4022;

@@ -43,6 +43,8 @@ internal sealed class PartitioningMetrics
             "Partitions past retention still attached at the last health check.");
         meter.CreateObservableGauge("scaleops.partitioning.partition_grants_not_on_parent", () => Per(h => (long)h.PartitionGrantsNotOnParent), "{grant}",
             "Grants on partitions that the parent does not give, at the last health check (alarm above 0 after maintenance).");
+        meter.CreateObservableGauge("scaleops.partitioning.partition_row_security_not_as_parent", () => Per(h => (long)h.PartitionRowSecurityNotAsParent),
+            "{partition}", "Partitions whose row-level security differs from the parent's, at the last health check (alarm above 0 after maintenance).");
         meter.CreateObservableGauge("scaleops.partitioning.size", () => Per(h => h.TotalBytes), "By", "Size of all partitions of a table.");
         meter.CreateObservableGauge("scaleops.partitioning.partitions", () => Per(h => (long)h.Partitions.Count), "{partition}",
             "Attached partitions of a table.");

@@ -19,6 +19,7 @@ internal static class Sql
     public static readonly string RowSecurityCopy = Load("RowSecurityCopy");
     public static readonly string AccessRead = Load("AccessRead");
     public static readonly string PartitionGrants = Load("PartitionGrants");
+    public static readonly string PartitionRowSecurity = Load("PartitionRowSecurity");
     public static readonly string AuditInsertIdempotent = Load("AuditInsertIdempotent");
     public static readonly string ReferencingKeys = Load("ReferencingKeys");
 

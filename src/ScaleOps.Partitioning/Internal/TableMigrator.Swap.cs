@@ -38,7 +38,7 @@ internal sealed partial class TableMigrator
             reads.BatchCommands.Add(new NpgsqlBatchCommand($"LOCK TABLE {qualifiedSource} IN ACCESS EXCLUSIVE MODE"));
             reads.BatchCommands.Add(Read(SequencedColumnsSql, qualifiedSource, qualifiedTarget));
             reads.BatchCommands.Add(Read(PolicyExistsSql, qualifiedTarget));
-            reads.BatchCommands.Add(PartitionAccess.RowSecurityRead(qualifiedSource, qualifiedTarget, withPartitions: true));
+            reads.BatchCommands.Add(PartitionAccess.RowSecurityRead(qualifiedSource, qualifiedTarget, withPartitions: true, targetIsPartition: false));
             reads.BatchCommands.Add(Read(TriggersSql, qualifiedSource, qualifiedTarget));
             reads.BatchCommands.Add(PartitionAccess.AccessRead(qualifiedSource, qualifiedTarget));
             reads.BatchCommands.Add(Read(CommentsSql, qualifiedSource, qualifiedTarget));

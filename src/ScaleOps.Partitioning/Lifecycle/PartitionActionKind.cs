@@ -23,4 +23,11 @@ public enum PartitionActionKind
     /// grant what it does, each as its grantor). Reported only for a partition whose grants differed.
     /// </summary>
     SyncGrants,
+
+    /// <summary>
+    /// Bring a partition's row-level security in step with the parent's (its <c>ENABLE</c> and <c>FORCE ROW LEVEL
+    /// SECURITY</c>, a copy of each of its policies, the copies of policies it no longer has dropped). Reported only for
+    /// a partition that differed.
+    /// </summary>
+    SyncRowSecurity,
 }

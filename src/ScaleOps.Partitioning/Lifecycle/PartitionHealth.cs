@@ -29,7 +29,19 @@ public sealed record PartitionHealth(
     /// could not make on a partition is logged, not counted: it grants less, not more).</value>
     public int PartitionGrantsNotOnParent { get; init; }
 
+    /// <summary>
+    /// Partitions of the table (in its schema) whose row-level security differs from the parent's: <c>ENABLE</c> or
+    /// <c>FORCE ROW LEVEL SECURITY</c>, or a policy of the parent missing or different, or a copy of a policy the parent
+    /// no longer has. Maintenance brings them in step; one that stays after a run is one it cannot or will not change
+    /// (logged, 4017): a partition whose owner the maintenance role cannot act as, or one that keeps row-level security
+    /// (or FORCE) the parent no longer has. Policies made on a partition by hand, under a name the parent does not use,
+    /// are not counted.
+    /// </summary>
+    /// <value>0 when every partition's row-level security is the parent's.</value>
+    public int PartitionRowSecurityNotAsParent { get; init; }
+
     /// <summary>Whether nothing needs attention.</summary>
     public bool IsHealthy =>
-        MissingFuturePartitions == 0 && DefaultPartitionRows == 0 && PartitionsPastRetention == 0 && PartitionGrantsNotOnParent == 0;
+        MissingFuturePartitions == 0 && DefaultPartitionRows == 0 && PartitionsPastRetention == 0 && PartitionGrantsNotOnParent == 0
+        && PartitionRowSecurityNotAsParent == 0;
 }

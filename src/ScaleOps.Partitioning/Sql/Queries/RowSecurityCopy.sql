@@ -3,8 +3,11 @@
 -- apply only to statements on the parent: a partition queried by its own name is checked against its own, so without
 -- this copy it would show every tenant's rows. Names come out of the catalog quoted (regclass output, quote_ident,
 -- format %I).
+-- Each copy on a partition is marked with the comment $4 (step 4), which is how the per-run sync (RowSecuritySync) tells
+-- its copies, dropped when the parent's policy is, from the policies made on a partition by hand.
 -- $1 the parent (the settings' source), $2 the relation that gets them (regclass text), $3 true to give them to every
--- partition of $2 as well (the conversion's twin and the partitions made for it ahead of the swap).
+-- partition of $2 as well (the conversion's twin and the partitions made for it ahead of the swap), $4 the marker, $5
+-- true when $2 itself is a partition (to be) whose copies are marked too.
 -- Columns: the statement, its step.
 WITH target AS (
     SELECT $2::regclass AS rel, 0 AS ord
@@ -28,5 +31,9 @@ SELECT sql, step FROM (
         ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')')
     FROM pg_catalog.pg_policy p, target t
     WHERE p.polrelid = $1::regclass
+    UNION ALL
+    SELECT t.ord, t.rel::text, 4, p.polname::text, format('COMMENT ON POLICY %I ON %s IS %L', p.polname, t.rel, $4::text)
+    FROM pg_catalog.pg_policy p, target t
+    WHERE p.polrelid = $1::regclass AND (t.ord = 1 OR $5)
 ) s
 ORDER BY ord, target, step, name
