@@ -20,7 +20,8 @@ namespace ScaleOps.Partitioning.Internal;
 /// in the same short DDL transaction (lock_timeout, retried) revokes what the parent does not give and grants what it
 /// does, each as its grantor (<see cref="Plan"/>); nothing is sent when nothing differs. Grants made directly on a
 /// partition are revoked: partitions mirror the parent's grants. The owner and the owners' own privileges are not
-/// synced. A grant or revoke the maintenance role cannot make as its grantor is logged (4016) and left as it is.
+/// synced. A grant or revoke the maintenance role cannot make as its grantor is logged (4016, once per partition and condition:
+/// <see cref="ReportedConditions"/>) and left as it is.
 /// </summary>
 /// <remarks>
 /// Never CASCADE: a revoke on the parent that cascaded (or a RESTRICT one that was refused) leaves the parent without
@@ -31,6 +32,8 @@ namespace ScaleOps.Partitioning.Internal;
 /// </remarks>
 internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner ddl, ILogger<GrantSync> logger)
 {
+    private readonly ReportedConditions _reported = new();
+
     /// <summary>
     /// Brings the partitions' grants in step (with <paramref name="dryRun"/>, only reads them); returns the plans of the
     /// partitions that had (or, in a dry run, have) something to change.
@@ -63,13 +66,14 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
             return plans;
         }, cancellationToken).ConfigureAwait(false);
 
-        foreach (var plan in plans)
+        // Logged once per partition and condition while it lasts (again once it changed, or cleared and came back): the
+        // health report is what shows it at each check.
+        var skips = plans.SelectMany(p => p.Skipped.Select(s => (Partition: p.Partition.Partition!, Skipped: s))).ToList();
+        foreach (var (partition, skipped) in _reported.Fresh(table.Qualified, skips,
+            k => $"{k.Partition}\n{k.Skipped.Action}\n{k.Skipped.Grant}\n{k.Skipped.Reason}"))
         {
-            foreach (var skipped in plan.Skipped)
-            {
-                Log.GrantNotSynced(logger, skipped.Action, skipped.Grant.Privilege + (skipped.Grant.Column is null ? "" : $" ({skipped.Grant.Column})"),
-                    table.Qualified, plan.Partition.Partition!, skipped.Grant.Grantee ?? "PUBLIC", skipped.Grant.Grantor, skipped.Reason);
-            }
+            Log.GrantNotSynced(logger, skipped.Action, skipped.Grant.Privilege + (skipped.Grant.Column is null ? "" : $" ({skipped.Grant.Column})"),
+                table.Qualified, partition, skipped.Grant.Grantee ?? "PUBLIC", skipped.Grant.Grantor, skipped.Reason);
         }
 
         return [.. plans.Where(p => p.Statements.Count > 0)];

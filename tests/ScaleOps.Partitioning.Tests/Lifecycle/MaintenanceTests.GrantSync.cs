@@ -239,4 +239,48 @@ public partial class MaintenanceTests
         await AsRoleAsync(outsider, $"REVOKE SELECT ON m_gs_outsider_p2026_11 FROM {SqlIdentifier.Quote(reader)}");
         Assert.True(Assert.Single(await maintenance.GetHealthAsync()).IsHealthy);
     }
+
+    /// <summary>
+    /// 4016 is logged once per partition and condition while it lasts (the health report shows it continuously), again
+    /// for a new condition, and again when a condition that had cleared comes back.
+    /// </summary>
+    [Fact]
+    public async Task A_grant_maintenance_cannot_act_on_is_logged_once_while_it_lasts_and_again_when_it_comes_back()
+    {
+        const string outsider = "so_gs once other";
+        const string reader = "so_gs once reader";
+        const string second = "so_gs once second";
+        var (host, maintenance, owner) = await OwnedTableAsync("m_gs_once", outsider, reader, second);
+        using var _ = host;
+        await AsRoleAsync(owner, $"GRANT SELECT ON m_gs_once TO {SqlIdentifier.Quote(outsider)} WITH GRANT OPTION");
+        Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
+        await AsRoleAsync(outsider, $"GRANT SELECT ON m_gs_once_p2026_11 TO {SqlIdentifier.Quote(reader)}");
+        var logs = host.Services.GetFakeLogCollector();
+        logs.Clear();
+        System.Collections.Generic.List<string> Logged() =>
+            [.. logs.GetSnapshot().Where(r => r.Id.Id == 4016).Select(r => $"{r.GetStructuredStateValue("Partition")} {r.GetStructuredStateValue("Grantee")}")];
+
+        for (var run = 0; run < 3; run++)
+        {
+            Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
+        }
+
+        Assert.Equal([$"m_gs_once_p2026_11 {reader}"], Logged());
+        Assert.Equal(1, Assert.Single(await maintenance.GetHealthAsync()).PartitionGrantsNotOnParent); // shown at each check
+
+        // Another condition on the same partition is logged once too; the first is not logged again.
+        await AsRoleAsync(outsider, $"GRANT SELECT ON m_gs_once_p2026_11 TO {SqlIdentifier.Quote(second)}");
+        await maintenance.RunMaintenanceAsync();
+        await maintenance.RunMaintenanceAsync();
+        Assert.Equal([$"m_gs_once_p2026_11 {reader}", $"m_gs_once_p2026_11 {second}"], Logged());
+
+        // Cleared (revoked by hand), then back: logged again.
+        await AsRoleAsync(outsider, $"REVOKE SELECT ON m_gs_once_p2026_11 FROM {SqlIdentifier.Quote(reader)}");
+        await maintenance.RunMaintenanceAsync();
+        Assert.Equal(2, Logged().Count);
+        await AsRoleAsync(outsider, $"GRANT SELECT ON m_gs_once_p2026_11 TO {SqlIdentifier.Quote(reader)}");
+        await maintenance.RunMaintenanceAsync();
+        await maintenance.RunMaintenanceAsync();
+        Assert.Equal([$"m_gs_once_p2026_11 {reader}", $"m_gs_once_p2026_11 {second}", $"m_gs_once_p2026_11 {reader}"], Logged());
+    }
 }
