@@ -20,6 +20,7 @@ internal static class Sql
     public static readonly string AccessRead = Load("AccessRead");
     public static readonly string PartitionGrants = Load("PartitionGrants");
     public static readonly string PartitionRowSecurity = Load("PartitionRowSecurity");
+    public static readonly string PartitionBounds = Load("PartitionBounds");
     public static readonly string AuditInsertIdempotent = Load("AuditInsertIdempotent");
     public static readonly string ReferencingKeys = Load("ReferencingKeys");
 

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Npgsql;
 using ScaleOps.Partitioning.Internal;
 using ScaleOps.Partitioning.Lifecycle;
 
@@ -10,7 +11,7 @@ namespace ScaleOps.Partitioning.Queries;
 /// (or locking and starting a scan on) every one of them. Pass the bounds as parameters:
 /// <c>WHERE id = $1 AND occurred_at &gt;= $2 AND occurred_at &lt; $3</c>.
 /// </summary>
-public static class PruningBounds
+public static partial class PruningBounds
 {
     /// <summary>
     /// The range <c>[From, To)</c> that holds the partition-key value of a row whose id is a version 7 UUID (the id
@@ -53,9 +54,13 @@ public static class PruningBounds
 
     /// <summary>
     /// The names of the partitions (as ScaleOps and pg_partman name them) whose periods overlap <c>[from, to)</c>,
-    /// newest first, for querying partitions directly: a query on one partition table pays no partitioning overhead
-    /// at all (no partition planning, locking or run-time pruning), so it runs as fast as on a plain table. A partition
-    /// that was dropped, detached or never created does not exist: catch <c>42P01</c> or check the list first.
+    /// newest first, computed from <paramref name="interval"/> alone. Obsolete: it cannot see the partitions' real
+    /// bounds, so where a period is held by partitions of another width (weekly ones of a table now declared monthly)
+    /// or partly by a partition named with a <c>_2</c> suffix (the rest of a period that other partitions cover in
+    /// part), or a partition was split, the list names a partition that exists but does not hold every row of the
+    /// range, and a query on the listed partitions silently misses those rows. Use
+    /// <see cref="PartitionsAsync(NpgsqlDataSource, string, string, DateTime, DateTime, System.Threading.CancellationToken)"/>,
+    /// which reads them from the catalog. A partition that was dropped, detached or never created does not exist (42P01).
     /// </summary>
     /// <param name="parent">The parent table's name (without schema).</param>
     /// <param name="interval">The table's partition interval.</param>
@@ -63,6 +68,8 @@ public static class PruningBounds
     /// <param name="to">The exclusive end (UTC); after <paramref name="from"/>.</param>
     /// <returns>The partition names, newest first.</returns>
     /// <exception cref="ArgumentException"><paramref name="parent"/> is empty or <paramref name="to"/> is not after <paramref name="from"/>.</exception>
+    [Obsolete("Names computed from the interval miss partitions of another width or with a _2 suffix, and a query on them silently misses "
+        + "their rows: use PruningBounds.PartitionsAsync, which reads the partitions' real bounds from the catalog.")]
     public static IReadOnlyList<string> Partitions(string parent, PartitionInterval interval, DateTime from, DateTime to)
     {
         ArgumentException.ThrowIfNullOrEmpty(parent);
@@ -71,7 +78,6 @@ public static class PruningBounds
             throw new ArgumentException($"The range end {to:O} is not after its start {from:O}.", nameof(to));
         }
 
-        static DateTime Utc(DateTime t) => t.Kind == DateTimeKind.Local ? t.ToUniversalTime() : DateTime.SpecifyKind(t, DateTimeKind.Utc);
         var names = new List<string>();
         for (var start = PartitionPeriods.Floor(interval, Utc(from)); start < Utc(to); start = PartitionPeriods.Add(interval, start, 1))
         {
@@ -81,6 +87,8 @@ public static class PruningBounds
         names.Reverse();
         return names;
     }
+
+    private static DateTime Utc(DateTime t) => t.Kind == DateTimeKind.Local ? t.ToUniversalTime() : DateTime.SpecifyKind(t, DateTimeKind.Utc);
 
     /// <summary>The Unix time in milliseconds at the start of a version 7 UUID, as a UTC time.</summary>
     internal static DateTime UuidV7Time(Guid id)

@@ -45,6 +45,8 @@ public class PruningBoundsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => PruningBounds.Recent(At, TimeSpan.FromDays(1), TimeSpan.FromSeconds(-1)));
     }
 
+    // Obsolete (it cannot see real bounds, see PruningBoundsCatalogTests): its naming is still what it computes.
+#pragma warning disable CS0618
     [Fact]
     public void Partitions_lists_the_partitions_of_a_range_newest_first_with_pg_partman_names()
     {
@@ -57,4 +59,5 @@ public class PruningBoundsTests
         var error = Assert.Throws<ArgumentException>(() => PruningBounds.Partitions("audit_log", PartitionInterval.Month, from, from));
         Assert.Equal("to", error.ParamName);
     }
+#pragma warning restore CS0618
 }
