@@ -31,7 +31,7 @@ public static partial class Program
         new("part naive, prepared", "scaleops.audit_log", Pruned: false, "auto", Prepared: true),
         new("part pruned, prepared, generic", "scaleops.audit_log", Pruned: true, "force_generic_plan", Prepared: true),
         new("part pruned, prepared, custom", "scaleops.audit_log", Pruned: true, "force_custom_plan", Prepared: true),
-        // The partitions of the range queried directly (PruningBounds.Partitions), UNION ALL when there are several.
+        // The partitions of the range queried directly (PruningBounds.PartitionsAsync), UNION ALL when there are several.
         new("part direct partitions, prepared", "scaleops.audit_log", Pruned: true, "auto", Prepared: true, Direct: true),
         new("plain, unprepared", "bench_plain", Pruned: false, "auto", Prepared: false),
         new("part pruned, unprepared", "scaleops.audit_log", Pruned: true, "auto", Prepared: false),
@@ -61,15 +61,16 @@ public static partial class Program
         var (idFrom, idTo) = PruningBounds.FromUuidV7(someId);
         var (recentFrom, recentTo) = PruningBounds.Recent(now, TimeSpan.FromDays(92), TimeSpan.FromMinutes(1));
 
-        string Union(DateTime from, DateTime to, Func<string, string> select) =>
-            string.Join(" UNION ALL ", PruningBounds.Partitions("audit_log", ScaleOps.Partitioning.Lifecycle.PartitionInterval.Month, from, to).Select(p => select("scaleops." + p)));
+        // Listed once, before any timing: the partitions' real bounds, read from the catalog.
+        async Task<string> UnionAsync(DateTime from, DateTime to, Func<string, string> select) =>
+            string.Join(" UNION ALL ", (await PruningBounds.PartitionsAsync(Db, "scaleops", "audit_log", from, to)).Select(select));
         var shapes = new List<Shape>();
         foreach (var tenant in new[] { "small", "whale" })
         {
             const string last30 = "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC";
             shapes.Add(new Shape($"{tenant}: last 30 days", last30, () => [Text(tenant), Time(now.AddDays(-30)), Time(now.AddMinutes(1))],
                 last30, () => [Text(tenant), Time(now.AddDays(-30)), Time(now.AddMinutes(1))],
-                Union(now.AddDays(-30), now.AddMinutes(1), p => $"SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3")
+                await UnionAsync(now.AddDays(-30), now.AddMinutes(1), p => $"SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3")
                 + " ORDER BY occurred_at DESC"));
             // Pruned: the last 3 months first (both bounds, so the partitions ahead are pruned too), then, only when
             // fewer than 50 came back, the older rows.
@@ -77,7 +78,7 @@ public static partial class Program
                 () => [Text(tenant)],
                 "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC LIMIT 50",
                 () => [Text(tenant), Time(recentFrom), Time(recentTo)],
-                Union(recentFrom, recentTo, p => $"(SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC LIMIT 50)")
+                await UnionAsync(recentFrom, recentTo, p => $"(SELECT id, occurred_at, action FROM {p} WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at DESC LIMIT 50)")
                 + " ORDER BY occurred_at DESC LIMIT 50",
                 Fallback: "SELECT id, occurred_at, action FROM {t} WHERE tenant_id = $1 AND occurred_at < $2 ORDER BY occurred_at DESC LIMIT $3",
                 FallbackParameters: missing => [Text(tenant), Time(recentFrom), Int(missing)], Limit: 50));
@@ -87,12 +88,12 @@ public static partial class Program
         shapes.Add(new Shape("count by day, 7 days", countSql, () => [Time(now.AddDays(-7)), Time(now.AddMinutes(1))],
             countSql, () => [Time(now.AddDays(-7)), Time(now.AddMinutes(1))],
             "SELECT date_trunc('day', occurred_at), count(*) FROM ("
-            + Union(now.AddDays(-7), now.AddMinutes(1), p => $"SELECT occurred_at FROM {p} WHERE occurred_at >= $1 AND occurred_at < $2") + ") s GROUP BY 1"));
+            + await UnionAsync(now.AddDays(-7), now.AddMinutes(1), p => $"SELECT occurred_at FROM {p} WHERE occurred_at >= $1 AND occurred_at < $2") + ") s GROUP BY 1"));
         // Pruned: the UUIDv7's own millisecond bounds the partition key (PruningBounds.FromUuidV7, as IAuditLog.FindAsync does).
         shapes.Add(new Shape("lookup by id", "SELECT id, occurred_at, action FROM {t} WHERE id = $1", () => [new NpgsqlParameter<Guid> { TypedValue = someId }],
             "SELECT id, occurred_at, action FROM {t} WHERE id = $1 AND occurred_at >= $2 AND occurred_at < $3",
             () => [new NpgsqlParameter<Guid> { TypedValue = someId }, Time(idFrom), Time(idTo)],
-            Union(idFrom, idTo, p => $"SELECT id, occurred_at, action FROM {p} WHERE id = $1 AND occurred_at >= $2 AND occurred_at < $3")));
+            await UnionAsync(idFrom, idTo, p => $"SELECT id, occurred_at, action FROM {p} WHERE id = $1 AND occurred_at >= $2 AND occurred_at < $3")));
 
         Console.WriteLine($"\n## Query shapes: {title}\n");
         Console.WriteLine($"Latency per query in µs, median of {Repeat} blocks' medians (min-max of the block medians). Within a block every variant runs once per round, "
