@@ -161,9 +161,14 @@ public partial class RowSecurityTests
         Assert.True(await database.DataSource.ScalarAsync<bool>("SELECT relrowsecurity FROM pg_class WHERE oid = 'rs_off_p2026_11'::regclass"));
         await database.DataSource.ExecAsync("INSERT INTO rs_off VALUES ('t1', '2026-11-20', 'of t1'), ('t2', '2026-11-21', 'of t2')");
         Assert.Equal(["of t1"], await ReadAsync("rs_off_p2026_11", "t1"));
+        using var gauge = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            host.Services.GetRequiredService<ScaleOps.Diagnostics.ScaleOpsMetrics>().Meter, "scaleops.partitioning.partition_row_security_not_as_parent");
         var health = Assert.Single(await maintenance.GetHealthAsync());
         Assert.Equal(3, health.PartitionRowSecurityNotAsParent);
         Assert.False(health.IsHealthy);
+        gauge.RecordObservableInstruments();
+        Assert.Equal(3, gauge.LastMeasurement!.Value);
+        Assert.Equal("\"public\".\"rs_off\"", gauge.LastMeasurement.Tags["table"]);
         // Logged once per partition over the two runs (4017), naming it.
         var warnings = logs.GetSnapshot().Where(r => r.Id.Id == 4017).ToList();
         Assert.Equal(["rs_off_p2026_10", "rs_off_p2026_11", "rs_off_p2026_12"], warnings.Select(w => w.GetStructuredStateValue("Partition")));
