@@ -95,8 +95,7 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
     public void Every_span_name_in_the_sources_is_in_the_catalogue()
     {
         var catalogue = File.ReadAllText(Path.Combine(Root, CatalogPath));
-        var spans = Directory.GetFiles(Path.Combine(Root, "src"), "*.cs", SearchOption.AllDirectories)
-            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+        var spans = SourceFiles()
             .SelectMany(f => StartActivity().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)
@@ -105,6 +104,22 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
         Assert.Contains("ScaleOps.Jobs.Run", spans); // the pattern finds the spans
         Assert.All(spans, span => Assert.True(catalogue.Contains($"`{span}`", StringComparison.Ordinal),
             $"Span {span} is started in src/ but not listed in {CatalogPath}."));
+    }
+
+    [Fact]
+    public void Every_metric_and_span_tag_in_the_sources_is_in_the_catalogue()
+    {
+        var catalogue = File.ReadAllText(Path.Combine(Root, CatalogPath));
+        var sources = SourceFiles().ToList();
+        var metricTags = sources.Where(f => f.EndsWith("Metrics.cs", StringComparison.Ordinal))
+            .SelectMany(f => MetricTag().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value));
+        var spanTags = sources.SelectMany(f => SpanTag().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value));
+        var tags = metricTags.Concat(spanTags).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        // The patterns find the tags of each way they are written.
+        Assert.Superset(new HashSet<string>(["queue", "level", "breaker", "table", "scaleops.jobs.outcome"]), tags.ToHashSet());
+        Assert.All(tags, tag => Assert.True(catalogue.Contains($"`{tag}`", StringComparison.Ordinal),
+            $"Tag {tag} is set in src/ but not listed in {CatalogPath}."));
     }
 
     /// <summary>The instruments of this host's <c>ScaleOps</c> meter, one line each: <c>name kind unit</c>, sorted.</summary>
@@ -193,6 +208,9 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
         return message.ToString();
     }
 
+    private static IEnumerable<string> SourceFiles() => Directory.GetFiles(Path.Combine(Root, "src"), "*.cs", SearchOption.AllDirectories)
+        .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal));
+
     private static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
@@ -211,4 +229,11 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
 
     [GeneratedRegex(@"StartActivity\(\s*""([^""]+)""")]
     private static partial Regex StartActivity();
+
+    /// <summary>A tag key in a metrics class: <c>KeyValuePair&lt;string, object?&gt;("key"</c>, <c>= new("key"</c>, <c>Tag("key"</c>.</summary>
+    [GeneratedRegex(@"(?:KeyValuePair<string, object\?>\(|= new\(|\bTag\()""([a-z][a-z0-9_.]*)""")]
+    private static partial Regex MetricTag();
+
+    [GeneratedRegex(@"\.SetTag\(""([^""]+)""")]
+    private static partial Regex SpanTag();
 }
