@@ -122,6 +122,43 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
             $"Tag {tag} is set in src/ but not listed in {CatalogPath}."));
     }
 
+    [Fact]
+    public void Every_log_event_id_is_in_its_package_block_and_in_the_catalogue()
+    {
+        var rows = File.ReadAllLines(Path.Combine(Root, CatalogPath))
+            .Select(l => EventIdRow().Match(l))
+            .Where(m => m.Success)
+            .ToDictionary(m => m.Groups["package"].Value, m => m, StringComparer.Ordinal);
+        var ids = SourceFiles()
+            .Where(f => f.EndsWith("EventIds.cs", StringComparison.Ordinal))
+            .SelectMany(f => EventIdConstant().Matches(File.ReadAllText(f))
+                .Select(m => (Package: PackageOf(f), Name: m.Groups[1].Value, Id: int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))))
+            .ToList();
+
+        Assert.Contains(ids, i => i is { Package: "Core", Id: 1001 }); // the pattern finds the ids
+        Assert.Contains(ids, i => i is { Package: "Resilience", Id: 6201 });
+        Assert.All(ids, i =>
+        {
+            Assert.True(rows.TryGetValue(i.Package, out var row), $"{CatalogPath} has no event-id row for {i.Package}.");
+            var (from, to) = (int.Parse(row.Groups["from"].Value, System.Globalization.CultureInfo.InvariantCulture),
+                int.Parse(row.Groups["to"].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.True(i.Id >= from && i.Id <= to, $"{i.Package}'s event {i.Name} = {i.Id} is outside its block {from}-{to}.");
+            var listed = IdOrRange().Matches(row.Groups["ids"].Value).Any(m =>
+            {
+                var first = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                var last = m.Groups[2].Success ? int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : first;
+                return i.Id >= first && i.Id <= last;
+            });
+            Assert.True(listed, $"{i.Package}'s event {i.Name} = {i.Id} is not listed in the event-id table of {CatalogPath}.");
+        });
+    }
+
+    private static string PackageOf(string path)
+    {
+        var relative = Path.GetRelativePath(Path.Combine(Root, "src"), path).Replace('\\', '/');
+        return relative.Split('/')[0]["ScaleOps.".Length..];
+    }
+
     /// <summary>The instruments of this host's <c>ScaleOps</c> meter, one line each: <c>name kind unit</c>, sorted.</summary>
     private static List<string> PublishedInstruments(IMeterFactory factory)
     {
@@ -236,4 +273,13 @@ public partial class TelemetryCatalogTests(SampleHostFixture host) : IClassFixtu
 
     [GeneratedRegex(@"\.SetTag\(""([^""]+)""")]
     private static partial Regex SpanTag();
+
+    [GeneratedRegex(@"^\|\s*(?<package>[A-Za-z]+)\s*\|\s*(?<from>\d{4})-(?<to>\d{4})\s*\|(?<ids>.*)\|\s*$")]
+    private static partial Regex EventIdRow();
+
+    [GeneratedRegex(@"const int ([A-Za-z]+) = (\d+);")]
+    private static partial Regex EventIdConstant();
+
+    [GeneratedRegex(@"\b(\d{4})(?:-(\d{4}))?\b")]
+    private static partial Regex IdOrRange();
 }
