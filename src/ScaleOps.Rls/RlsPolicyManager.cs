@@ -39,7 +39,10 @@ public sealed class RlsPolicyManager
     /// <param name="ownerDataSource">The data source of the owning (migration) role.</param>
     /// <param name="cancellationToken">Cancels the work (the transaction rolls back).</param>
     /// <returns>What changed.</returns>
-    /// <exception cref="InvalidOperationException">A declared table or column does not exist.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// A declared table or column does not exist, or the role of <paramref name="ownerDataSource"/> does not own a table whose
+    /// row security or policies need a change (the message names the table, the role and the owner).
+    /// </exception>
     public async Task<RlsPolicyReport> ApplyAsOwnerAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ownerDataSource);
@@ -54,7 +57,15 @@ public sealed class RlsPolicyManager
 
         foreach (var table in _options.Tables)
         {
-            await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                throw await NotOwnerAsync(connection, table, ex, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
@@ -69,6 +80,26 @@ public sealed class RlsPolicyManager
         }
 
         return new RlsPolicyReport(changes);
+    }
+
+    // Only the owner of a table may change its row security and policies. PostgreSQL's "must be owner of table x" names
+    // neither the role that tried nor the one that could: say both, and what to change.
+    private static async Task<InvalidOperationException> NotOwnerAsync(
+        NpgsqlConnection connection, RlsTable table, PostgresException exception, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT current_user, (SELECT pg_catalog.pg_get_userbyid(c.relowner) FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1))",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = SqlIdentifier.Qualify(table.Schema, table.Name) });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var owner = reader.IsDBNull(1) ? "another role" : reader.GetString(1);
+        return new InvalidOperationException(
+            $"Cannot apply the row-level security of table {table.Schema}.{table.Name} as role {reader.GetString(0)}: {exception.MessageText} "
+            + $"(its owner is {owner}). Apply the policies as the owner: RlsPolicyManager.ApplyAsOwnerAsync with a data source of the owner "
+            + "role in the migration step, or a host whose connection string is the owner's; an application role that does not own the "
+            + "tables starts with ScaleOps:Rls:ApplyPoliciesOnStart = false.",
+            exception);
     }
 
     private static async Task ApplyTableAsync(

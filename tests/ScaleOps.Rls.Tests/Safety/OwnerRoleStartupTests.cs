@@ -117,6 +117,23 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
         }
     }
 
+    [Fact]
+    public async Task An_application_role_that_does_not_own_a_declared_table_cannot_apply_its_policies_at_start_and_is_told_its_owner_and_the_fix()
+    {
+        // ApplyPoliciesOnStart left at its default by an application that does not own a table the migration step has
+        // not secured yet: PostgreSQL's "must be owner of table drafts" alone names neither role nor what to change.
+        using var app = BuildHost(AppConnectionString, applyMigrations: false, new RlsTable("public", "drafts"));
+        var failure = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Equal(
+            $"Cannot apply the row-level security of table public.drafts as role {RlsDatabase.AppRole}: must be owner of table drafts "
+            + $"(its owner is {OwnedDatabase.OwnerRole}). Apply the policies as the owner: RlsPolicyManager.ApplyAsOwnerAsync with a data "
+            + "source of the owner role in the migration step, or a host whose connection string is the owner's; an application role that "
+            + "does not own the tables starts with ScaleOps:Rls:ApplyPoliciesOnStart = false.",
+            failure.Message);
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Assert.IsType<PostgresException>(failure.InnerException).SqlState);
+        Assert.Equal(0L, await ScaleOpsPoliciesAsync("drafts")); // nothing was applied
+    }
+
     // Npgsql's own log events reuse some of the same ids.
     private static bool FromRls(FakeLogRecord record) => record.Category?.StartsWith("ScaleOps.Rls", StringComparison.Ordinal) == true;
 
