@@ -36,14 +36,22 @@ public partial class ReplicaRoutingTests
         using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t03"));
         await using var replicaAdmin = new NpgsqlConnection(replica.ConnectionStringFor(database.Name));
         await replicaAdmin.OpenAsync();
+        var replayed = await InsertOnPrimaryAsync("replayed before the pause");
+        await TestSignal.UntilAsync(
+            async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", replayed))!,
+            "the replica to replay a transaction just committed");
         string missed;
         await Execute(replicaAdmin, "SELECT pg_wal_replay_pause()");
         try
         {
             missed = await InsertOnPrimaryAsync("wal");
             await TestSignal.UntilAsync(
-                async () => (bool)(await Scalar(replicaAdmin, "SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn", missed))!,
+                async () => (bool)(await Scalar(
+                    replicaAdmin, "SELECT pg_last_wal_receive_lsn() >= $1::pg_lsn AND pg_get_wal_replay_pause_state() = 'paused'", missed))!,
                 "the replica to receive WAL it has not replayed");
+
+            // Behind the primary, but its last replayed transaction is seconds old: within the one-minute bound it serves reads.
+            Assert.True((await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby);
 
             // Replay paused for "ten minutes": its last replayed transaction is older than the one-minute bound.
             time.Shift = TimeSpan.FromMinutes(10);

@@ -97,16 +97,18 @@ public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<R
         var data = services.GetRequiredService<ITenantDataSource>();
         using var scope = services.GetRequiredService<ITenantContext>().BeginScope(new TenantId("t04"));
 
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < 4; i++)
+        var order = new List<string>();
+        for (var i = 0; i < 6; i++)
         {
             var read = await WhereAsync(data, TenantDataAccess.ReadOnly);
             Assert.True(read.Standby);
             Assert.Equal(4, read.Rows);
-            seen.Add(read.App);
+            order.Add(read.App);
         }
 
-        Assert.Equal(["r1", "r2"], seen);
+        // In turn, not merely both: a random choice would also reach both replicas in most runs of a few reads.
+        Assert.Equal(["r1", "r2"], order.ToHashSet(StringComparer.Ordinal));
+        Assert.All(order.Zip(order.Skip(1)), pair => Assert.NotEqual(pair.First, pair.Second));
         var write = await WhereAsync(data, TenantDataAccess.ReadWrite);
         Assert.False(write.Standby);
         Assert.Equal(4, write.Rows);
@@ -135,10 +137,15 @@ public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<R
 
         await using var none = Services(TimeSpan.FromMinutes(1), down, notStandby);
         using var noneFallbacks = new MetricCollector<long>(none.GetRequiredService<ScaleOpsMetrics>().Meter, "scaleops.rls.replica.fallbacks");
-        var primary = await WhereAsync(none.GetRequiredService<ITenantDataSource>(), TenantDataAccess.ReadOnly);
-        Assert.False(primary.Standby);
-        Assert.Equal(2, primary.Rows);
-        Assert.Equal(1, Assert.Single(noneFallbacks.GetMeasurementSnapshot()).Value);
+        for (var i = 0; i < 2; i++) // each replica's turn first
+        {
+            var primary = await WhereAsync(none.GetRequiredService<ITenantDataSource>(), TenantDataAccess.ReadOnly);
+            Assert.False(primary.Standby);
+            Assert.NotEqual("fake", primary.App); // the primary's own connection, not the "replica" that is the primary
+            Assert.Equal(2, primary.Rows);
+        }
+
+        Assert.Equal([1L, 1L], noneFallbacks.GetMeasurementSnapshot().Select(m => m.Value));
     }
 
     [Fact]
@@ -161,6 +168,10 @@ public partial class ReplicaRoutingTests(RlsDatabase database) : IClassFixture<R
             .WaitAsync("reads behind a silent replica", TimeSpan.FromSeconds(30));
         Assert.All(reads, read => Assert.False(read.Standby));
         Assert.All(reads, read => Assert.Equal(2, read.Rows));
+        Assert.Equal(1, blackHole.Accepted);
+
+        // Within its check interval the unhealthy verdict stands: the next read goes to the primary without a new check.
+        Assert.False((await WhereAsync(data, TenantDataAccess.ReadOnly)).Standby);
         Assert.Equal(1, blackHole.Accepted);
     }
 
