@@ -63,7 +63,7 @@ public sealed class PrivatePostgresReplica : IAsyncDisposable
     /// Takes a base backup of the shared primary and starts it as a streaming hot standby. Fails (never skips) with the
     /// command that fixes it when the server binaries or the OS user are missing.
     /// </summary>
-    /// <returns>The running replica, accepting read-only connections.</returns>
+    /// <returns>The running replica, streaming, with a commit made after its start replayed.</returns>
     public static async Task<PrivatePostgresReplica> StartAsync()
     {
         var primary = new NpgsqlConnectionStringBuilder(PostgresServer.AdminConnectionString);
@@ -108,7 +108,7 @@ public sealed class PrivatePostgresReplica : IAsyncDisposable
 
         try
         {
-            await replica.WaitUntilStreamingAsync();
+            await replica.WaitUntilReadyAsync();
             return replica;
         }
         catch
@@ -179,14 +179,30 @@ public sealed class PrivatePostgresReplica : IAsyncDisposable
     }
 
     // Accepting connections comes first; its WAL receiver connects to the primary a moment later, and until then
-    // pg_last_wal_receive_lsn() is null. A replica handed to a test streams.
-    private async Task WaitUntilStreamingAsync()
+    // pg_last_wal_receive_lsn() is null. Until it has replayed a commit, pg_last_xact_replay_timestamp() is null too, and
+    // a router cannot tell its lag: a commit is made on the primary (not left to other test classes' traffic) and waited
+    // for. A replica handed to a test streams and has replayed a recent commit.
+    private async Task WaitUntilReadyAsync()
     {
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(AdminConnectionString) { Pooling = false }.ToString());
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')", connection);
+        await using var streaming = new NpgsqlCommand("SELECT EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming')", connection);
         await TestSignal.UntilAsync(
-            async () => (bool)(await command.ExecuteScalarAsync())!, $"the private replica on port {Port} to stream from the primary", TimeSpan.FromSeconds(60));
+            async () => (bool)(await streaming.ExecuteScalarAsync())!, $"the private replica on port {Port} to stream from the primary", TimeSpan.FromSeconds(60));
+
+        string committed;
+        await using (var primary = await PostgresServer.OpenAdminAsync())
+        await using (var commit = new NpgsqlCommand("SELECT pg_current_xact_id()::text", primary))
+        await using (var position = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", primary))
+        {
+            await commit.ExecuteScalarAsync();
+            committed = (string)(await position.ExecuteScalarAsync())!;
+        }
+
+        await using var replayed = new NpgsqlCommand("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AND pg_last_xact_replay_timestamp() IS NOT NULL", connection);
+        replayed.Parameters.Add(new NpgsqlParameter { Value = committed });
+        await TestSignal.UntilAsync(
+            async () => (bool)(await replayed.ExecuteScalarAsync())!, $"the private replica on port {Port} to replay a commit", TimeSpan.FromSeconds(60));
     }
 
     // The PID is only signalled while it still belongs to this replica's postmaster (a PID can be reused once it exits).
