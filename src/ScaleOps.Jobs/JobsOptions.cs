@@ -81,6 +81,18 @@ public sealed class JobsOptions
     public TimeSpan RetentionInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// How long a recurring schedule's stored definition (the most recently started host's cron and time zone) may go
+    /// unseen before a host with another definition of it takes it over. Hosts that fire a schedule under the stored
+    /// definition record that they are alive for it every fifth of this (at least once a minute); a host whose
+    /// definition differs (it does not fire the schedule) takes the schedule over, its timetable starting then, once the
+    /// schedule's row has not changed for this long, so a rollback that stops only the new hosts leaves the schedule
+    /// running on the old hosts' timetable. A host with the stored definition that cannot reach the database for longer
+    /// loses the schedule and goes quiet when it is back.
+    /// </summary>
+    /// <value>Default 5 minutes (five of the scheduler's checks, which come at least once a minute). 5 s to 1 day.</value>
+    public TimeSpan RecurringTakeoverAfter { get; set; } = JobsDefaults.RecurringTakeoverAfter;
+
+    /// <summary>
     /// The JSON options of payloads. For a source-generated context, set its <c>Options</c> (they carry its
     /// <c>JsonSourceGenerationOptions</c>, a naming policy say), or its <c>Default</c> as the <c>TypeInfoResolver</c> of
     /// options of your own (then those options' settings apply, not the context's).

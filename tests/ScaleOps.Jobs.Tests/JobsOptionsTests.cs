@@ -19,6 +19,7 @@ public class JobsOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(1), o.PollInterval);
         Assert.Equal(TimeSpan.FromSeconds(30), o.LeaseDuration);
         Assert.Equal(TimeSpan.FromDays(1), o.SucceededRetention);
+        Assert.Equal(TimeSpan.FromMinutes(5), o.RecurringTakeoverAfter);
         Assert.Equal(10, new QueueOptions().Concurrency);
         Assert.Equal(0, new QueueOptions().MaxRunningPerTenant);
     }
@@ -32,6 +33,7 @@ public class JobsOptionsTests
             o.MaxAttempts = 0;
             o.PollInterval = TimeSpan.Zero;
             o.RetryMaxDelay = TimeSpan.FromMilliseconds(1);
+            o.RecurringTakeoverAfter = TimeSpan.FromSeconds(1);
             o.Queues["q"] = new QueueOptions { Concurrency = 0, MaxRunningPerTenant = -1 };
             o.Queues["bad \uD83D"] = new QueueOptions();
         });
@@ -40,6 +42,10 @@ public class JobsOptionsTests
         Assert.Contains("ScaleOps:Jobs:MaxAttempts must be 1 to 1000; it is 0.", ex.Failures);
         Assert.Contains(ex.Failures, f => f.StartsWith("ScaleOps:Jobs:PollInterval must be between", StringComparison.Ordinal));
         Assert.Contains(ex.Failures, f => f.StartsWith("ScaleOps:Jobs:RetryMaxDelay must be between", StringComparison.Ordinal));
+        Assert.Contains(
+            "ScaleOps:Jobs:RecurringTakeoverAfter must be between 00:00:05 and 1.00:00:00; it is 00:00:01. It is how long a recurring "
+            + "schedule's stored definition may go unseen before a host with another definition takes the schedule over; hosts with "
+            + "the stored definition record that they are alive every fifth of it.", ex.Failures);
         Assert.Contains("ScaleOps:Jobs:Queues:q:Concurrency must be 1 to 10000; it is 0.", ex.Failures);
         Assert.Contains("ScaleOps:Jobs:Queues:q:MaxRunningPerTenant must be 0 (no cap) to 10000; it is -1.", ex.Failures);
         Assert.Contains(ex.Failures, f => f.StartsWith("ScaleOps:Jobs:Queues: the queue name 'bad", StringComparison.Ordinal)

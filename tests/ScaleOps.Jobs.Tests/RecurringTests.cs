@@ -48,7 +48,7 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
         await database.ExecuteAsync("""
             CREATE SEQUENCE scaleops.schedule_reads;
             CREATE FUNCTION scaleops.schedules_unavailable()
-                RETURNS TABLE (name text, last_due_at timestamptz, cron text, time_zone text, defined_at timestamptz)
+                RETURNS TABLE (name text, last_due_at timestamptz, cron text, time_zone text, defined_at timestamptz, definition_seen_at timestamptz)
             LANGUAGE plpgsql AS $$
             BEGIN
                 PERFORM nextval('scaleops.schedule_reads');

@@ -15,6 +15,13 @@ namespace ScaleOps.Jobs.Internal;
 /// at start, so the most recently started host's definition wins, and a host whose definition differs from the stored
 /// one does not fire (it logs a warning naming both, once) until its definition is stored again. A changed definition
 /// starts its timetable at the start of the host that wrote it: no catch-up run for the old timetable.
+/// A host with the stored definition records that it is alive for the schedule (its row's <c>definition_seen_at</c>,
+/// written at start, at each fire and every <see cref="_checkInterval"/>); a quiet host reads the row as often, and when
+/// the row has not changed for <see cref="JobsOptions.RecurringTakeoverAfter"/> on its own clock (no host with the stored
+/// definition fired, started or was seen meanwhile) it takes the schedule over: it stores its own definition with a
+/// conditional UPDATE of the row it observed, so of two quiet hosts only the first changes it, and its timetable starts
+/// then. Measured on the quiet host's clock, so clocks that differ between hosts do not matter; a failed check starts
+/// the observation anew (a database outage is no host's absence).
 /// Each schedule is handled on its own: a failure (reading its last due time at start, or firing) is logged and retried
 /// with backoff for that schedule, and never ends the loop.
 /// </summary>
@@ -26,6 +33,10 @@ internal sealed class CronScheduler(
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly List<ScheduleState> _states = schedules.Select(s => new ScheduleState(s)).ToList();
+
+    /// <summary>How often a host with the stored definition records that it is alive, and a quiet host reads the row.</summary>
+    private readonly TimeSpan _checkInterval = TimeSpan.FromTicks(
+        Math.Min(JobsDefaults.ScheduleCheckInterval.Ticks, options.RecurringTakeoverAfter.Ticks / 5));
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -67,11 +78,16 @@ internal sealed class CronScheduler(
         return wake;
     }
 
-    /// <summary>Starts the schedule if not yet started, fires its latest due time; returns when to look again.</summary>
+    /// <summary>
+    /// Starts the schedule if not yet started, fires its latest due time, and, every <see cref="_checkInterval"/>,
+    /// records that this host is alive for it or (quiet) checks whether the hosts with the stored definition are; returns
+    /// when to look again.
+    /// </summary>
     private async Task<DateTimeOffset> StepAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
     {
         var s = state.Schedule;
         DateTimeOffset? due = null;
+        var checking = false;
         try
         {
             if (state.Last is not { } last)
@@ -90,24 +106,39 @@ internal sealed class CronScheduler(
                 {
                     JobsLog.ScheduleFired(logger, s.Name, jobId, d);
                     Resume(state);
+                    state.NextCheck = now + _checkInterval; // a fire records that this host is alive for it
                 }
                 else
                 {
                     // Another host fired this due time (or the job was a unique key's duplicate), or the stored
                     // definition is another host's: the row says which.
-                    await CheckDefinitionAsync(state, stopping).ConfigureAwait(false);
+                    await CheckDefinitionAsync(state, now, stopping).ConfigureAwait(false);
                 }
 
-                state.Last = last = d;
+                // A takeover in the check moved the last due time to now, past this one.
+                state.Last = last = state.Last > d ? state.Last.Value : d;
+            }
+
+            if (now >= state.NextCheck)
+            {
+                checking = true;
+                await CheckAliveAsync(state, now, stopping).ConfigureAwait(false);
+                last = state.Last!.Value;
             }
 
             state.RetryDelay = FirstRetryDelay;
-            return s.Cron.GetNextOccurrence(last > now ? last : now, s.TimeZone) ?? DateTimeOffset.MaxValue;
+            var next = s.Cron.GetNextOccurrence(last > now ? last : now, s.TimeZone) ?? DateTimeOffset.MaxValue;
+            return next < state.NextCheck ? next : state.NextCheck;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
         {
             var delay = state.RetryDelay;
-            if (due is { } d)
+            state.Seen = null; // what was observed before a failure says nothing about the time since
+            if (checking)
+            {
+                JobsLog.ScheduleCheckFailed(logger, ex, s.Name, delay);
+            }
+            else if (due is { } d)
             {
                 JobsLog.ScheduleFailed(logger, ex, s.Name, d, delay);
             }
@@ -119,6 +150,22 @@ internal sealed class CronScheduler(
             state.RetryDelay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             return now + delay;
         }
+    }
+
+    /// <summary>
+    /// A host that fires the schedule records that it is alive for it (<c>ScheduleSeen.sql</c>); one whose definition
+    /// turns out not to be the stored one, or a quiet one, checks the row (and may take the schedule over).
+    /// </summary>
+    private async Task CheckAliveAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
+    {
+        if (state.Conflict is null && await store.ScheduleSeenAsync(state.Schedule.Name, state.Schedule.Definition, now, stopping).ConfigureAwait(false))
+        {
+            state.NextCheck = now + _checkInterval;
+            return;
+        }
+
+        await CheckDefinitionAsync(state, now, stopping).ConfigureAwait(false);
+        state.NextCheck = now + _checkInterval;
     }
 
     /// <summary>
@@ -144,13 +191,18 @@ internal sealed class CronScheduler(
         return last;
     }
 
-    /// <summary>After a fire that claimed nothing: a stored definition other than this host's makes it quiet (logged once per definition).</summary>
-    private async Task CheckDefinitionAsync(ScheduleState state, CancellationToken stopping)
+    /// <summary>
+    /// After a fire that claimed nothing, or a check: a stored definition other than this host's makes it quiet (logged
+    /// once per definition). A quiet host observes the row; once it has not changed for
+    /// <see cref="JobsOptions.RecurringTakeoverAfter"/>, the host takes the schedule over (<c>ScheduleTakeOver.sql</c>).
+    /// </summary>
+    private async Task CheckDefinitionAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
     {
         var s = state.Schedule;
         var row = await store.ScheduleGetAsync(s.Name, stopping).ConfigureAwait(false);
         if (row is null || s.Definition.Accepts(row.Definition))
         {
+            state.Seen = null;
             Resume(state);
             return;
         }
@@ -161,6 +213,30 @@ internal sealed class CronScheduler(
             JobsLog.ScheduleDefinitionConflict(
                 logger, s.Name, s.Definition.ToString(), row.Definition!.ToString(), row.DefinedAt ?? DateTimeOffset.MinValue);
         }
+
+        state.NextCheck = now + _checkInterval;
+        if (row != state.Seen)
+        {
+            state.Seen = row;
+            state.SeenSince = now;
+            return;
+        }
+
+        // Unchanged since SeenSince. A definition no host of this build wrote has no sign of life to wait for: never taken.
+        if (now - state.SeenSince < options.RecurringTakeoverAfter || row.SeenAt is not { } seenAt || seenAt < row.DefinedAt)
+        {
+            return;
+        }
+
+        state.Seen = null;
+        if (await store.ScheduleTakeOverAsync(s.Name, s.Definition, row, now, stopping).ConfigureAwait(false) is { } last)
+        {
+            state.Conflict = null;
+            state.Last = last;
+            JobsLog.ScheduleTakenOver(logger, s.Name, s.Definition.ToString(), row.Definition!.ToString(), options.RecurringTakeoverAfter, seenAt);
+        }
+
+        // Else the row changed meanwhile (a sign of life, a start, another quiet host's takeover): the next check reads it.
     }
 
     private void Resume(ScheduleState state)
@@ -209,6 +285,14 @@ internal sealed class CronScheduler(
 
         /// <summary>The other definition stored for the schedule while this host does not fire it (already logged); null while it fires.</summary>
         public ScheduleDefinition? Conflict { get; set; }
+
+        /// <summary>When to record that this host is alive for the schedule, or (quiet) to read its row, next.</summary>
+        public DateTimeOffset NextCheck { get; set; } = DateTimeOffset.MinValue;
+
+        /// <summary>While quiet: the row as last read, unchanged since <see cref="SeenSince"/> (this host's clock); null after a failure.</summary>
+        public ScheduleRow? Seen { get; set; }
+
+        public DateTimeOffset SeenSince { get; set; }
 
         public TimeSpan RetryDelay { get; set; } = FirstRetryDelay;
     }

@@ -43,6 +43,8 @@ internal sealed class JobSql
         ScheduleFire = Get("ScheduleFire");
         ScheduleGet = Get("ScheduleGet");
         ScheduleDefine = Get("ScheduleDefine");
+        ScheduleSeen = Get("ScheduleSeen");
+        ScheduleTakeOver = Get("ScheduleTakeOver");
         List = Get("JobList");
         GetOne = Get("JobGet");
         RetryDead = Get("JobRetryDead");
@@ -96,6 +98,10 @@ internal sealed class JobSql
     public string ScheduleGet { get; }
 
     public string ScheduleDefine { get; }
+
+    public string ScheduleSeen { get; }
+
+    public string ScheduleTakeOver { get; }
 
     public string List { get; }
 

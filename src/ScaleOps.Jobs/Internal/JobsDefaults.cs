@@ -39,6 +39,20 @@ internal static class JobsDefaults
     public static readonly TimeSpan CompletionFlushTimeout = TimeSpan.FromSeconds(10);
     public const int MaxConcurrencyLimit = 10_000;
 
+    /// <summary>The default of <see cref="JobsOptions.RecurringTakeoverAfter"/>: five of the scheduler's checks (<see cref="ScheduleCheckInterval"/>).</summary>
+    public static readonly TimeSpan RecurringTakeoverAfter = TimeSpan.FromMinutes(5);
+
+    public static readonly TimeSpan MinRecurringTakeoverAfter = TimeSpan.FromSeconds(5);
+
+    public static readonly TimeSpan MaxRecurringTakeoverAfter = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The longest the scheduler sleeps, and so the longest between two checks of a schedule: a host with the stored
+    /// definition records that it is alive, a quiet one reads the row, every fifth of
+    /// <see cref="JobsOptions.RecurringTakeoverAfter"/> and at least this often.
+    /// </summary>
+    public static readonly TimeSpan ScheduleCheckInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// The LISTEN/NOTIFY channel of the jobs in <paramref name="schema"/>: channels are database-wide, so two ScaleOps
     /// schemas in one database would otherwise wake each other's workers. <c>scaleops_jobs:</c> and the schema, or, when

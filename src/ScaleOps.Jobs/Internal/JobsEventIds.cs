@@ -54,4 +54,8 @@ internal static class JobsEventIds
     public const int ScheduleDefinitionChanged = 3025;
 
     public const int ScheduleResumed = 3026;
+
+    public const int ScheduleTakenOver = 3027;
+
+    public const int ScheduleCheckFailed = 3028;
 }

@@ -48,7 +48,7 @@ internal static partial class JobsLog
     public static partial void ScheduleReadFailed(ILogger logger, Exception exception, string schedule, TimeSpan delay);
 
     [LoggerMessage(EventId = JobsEventIds.ScheduleDefinitionConflict, Level = LogLevel.Warning,
-        Message = "Recurring schedule '{Schedule}' is not fired by this host: its definition here, {Definition}, differs from the stored one, {Stored}, written by a host started at {DefinedAt:o} (the most recently started host's definition wins). This host fires it again once its definition is stored again (when a host with it starts)")]
+        Message = "Recurring schedule '{Schedule}' is not fired by this host: its definition here, {Definition}, differs from the stored one, {Stored}, written by a host started at {DefinedAt:o} (the most recently started host's definition wins). This host fires it again once its definition is stored again (when a host with it starts), or takes it over when no host with the stored one is seen for RecurringTakeoverAfter")]
     public static partial void ScheduleDefinitionConflict(ILogger logger, string schedule, string definition, string stored, DateTimeOffset definedAt);
 
     [LoggerMessage(EventId = JobsEventIds.ScheduleDefinitionChanged, Level = LogLevel.Information,
@@ -58,6 +58,15 @@ internal static partial class JobsLog
     [LoggerMessage(EventId = JobsEventIds.ScheduleResumed, Level = LogLevel.Information,
         Message = "Recurring schedule '{Schedule}' is fired by this host again: its definition, {Definition}, is the stored one again")]
     public static partial void ScheduleResumed(ILogger logger, string schedule, string definition);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleTakenOver, Level = LogLevel.Warning,
+        Message = "Recurring schedule '{Schedule}' is taken over by this host: no host with the stored definition, {Previous}, was seen for {TakeoverAfter} (RecurringTakeoverAfter; last seen at {SeenAt:o}). It now runs on this host's definition, {Definition}, from now on (due times missed meanwhile do not run), and hosts with the old definition that come back stop firing it")]
+    public static partial void ScheduleTakenOver(
+        ILogger logger, string schedule, string definition, string previous, TimeSpan takeoverAfter, DateTimeOffset seenAt);
+
+    [LoggerMessage(EventId = JobsEventIds.ScheduleCheckFailed, Level = LogLevel.Warning,
+        Message = "Checking recurring schedule {Schedule} (recording that this host is alive for it, or whether the hosts with its stored definition are) failed; retrying in {Delay}")]
+    public static partial void ScheduleCheckFailed(ILogger logger, Exception exception, string schedule, TimeSpan delay);
 
     [LoggerMessage(EventId = JobsEventIds.JobAbandoned, Level = LogLevel.Error,
         Message = "Job {JobId} ({Kind}) ignored its cancellation for {Grace} after its timeout; abandoned (its task may still be running)")]

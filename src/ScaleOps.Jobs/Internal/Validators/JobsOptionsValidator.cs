@@ -77,6 +77,14 @@ internal sealed class JobsOptionsValidator(IConfiguration? configuration = null)
         Range(errors, "SucceededRetention", o.SucceededRetention, TimeSpan.Zero, TimeSpan.FromDays(365));
         Range(errors, "DeadRetention", o.DeadRetention, TimeSpan.FromMinutes(1), TimeSpan.FromDays(3650));
         Range(errors, "RetentionInterval", o.RetentionInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
+        if (o.RecurringTakeoverAfter < JobsDefaults.MinRecurringTakeoverAfter || o.RecurringTakeoverAfter > JobsDefaults.MaxRecurringTakeoverAfter)
+        {
+            errors.AddError(
+                $"{P}RecurringTakeoverAfter must be between {JobsDefaults.MinRecurringTakeoverAfter} and {JobsDefaults.MaxRecurringTakeoverAfter}; "
+                + $"it is {o.RecurringTakeoverAfter}. It is how long a recurring schedule's stored definition may go unseen before a host with "
+                + "another definition takes the schedule over; hosts with the stored definition record that they are alive every fifth of it.");
+        }
+
         if (o.SerializerOptions is null)
         {
             errors.AddError($"{P}SerializerOptions is null; leave the default or set JsonSerializerOptions.");

@@ -5,13 +5,15 @@
 -- - Another definition: its timetable starts now; last_due_at moves to now (never back), so the due times the old
 --   timetable missed do not fire, and neither does a due time of the new one before now.
 -- - No definition (a row written before migration jobs/0005): this one is adopted and the last due time kept.
-INSERT INTO {{schema}}.job_schedules AS s (name, last_due_at, cron, time_zone, defined_at)
-VALUES (@name, @now, @cron, @time_zone, @now)
+-- In every case the starting host is seen alive for its definition now (definition_seen_at, migration jobs/0006).
+INSERT INTO {{schema}}.job_schedules AS s (name, last_due_at, cron, time_zone, defined_at, definition_seen_at)
+VALUES (@name, @now, @cron, @time_zone, @now, @now)
 ON CONFLICT (name) DO UPDATE SET
     last_due_at = CASE WHEN s.cron IS NULL OR (s.cron = excluded.cron AND s.time_zone = excluded.time_zone) THEN s.last_due_at
                        ELSE GREATEST(s.last_due_at, excluded.last_due_at) END,
     defined_at = CASE WHEN s.cron = excluded.cron AND s.time_zone = excluded.time_zone THEN s.defined_at
                       ELSE excluded.defined_at END,
     cron = excluded.cron,
-    time_zone = excluded.time_zone
+    time_zone = excluded.time_zone,
+    definition_seen_at = excluded.definition_seen_at
 RETURNING s.last_due_at
