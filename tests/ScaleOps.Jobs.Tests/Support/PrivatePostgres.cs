@@ -55,6 +55,12 @@ public sealed class PrivatePostgres : IAsyncDisposable
     /// <summary>Restarts the server (fast shutdown: every connection is cut).</summary>
     public Task RestartAsync() => AsPgAsync("pg_ctl", "-D", Data, "-l", Path.Combine(_dir, "log"), "-w", "-t", "60", "-m", "fast", "restart");
 
+    /// <summary>Stops the server at once (immediate shutdown: every connection is cut, new ones are refused).</summary>
+    public Task StopAsync() => AsPgAsync("pg_ctl", "-D", Data, "-w", "-m", "immediate", "stop");
+
+    /// <summary>Starts the server again after <see cref="StopAsync"/> (crash recovery first).</summary>
+    public Task StartAgainAsync() => AsPgAsync("pg_ctl", "-D", Data, "-l", Path.Combine(_dir, "log"), "-w", "-t", "60", "start");
+
     public async ValueTask DisposeAsync()
     {
         try
