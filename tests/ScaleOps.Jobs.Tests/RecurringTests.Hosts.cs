@@ -128,4 +128,38 @@ public partial class RecurringTests
             gate.TrySetResult();
         }
     }
+
+    [Fact]
+    public async Task A_host_left_quiet_by_a_rollback_takes_its_schedule_back_with_the_bound_from_configuration()
+    {
+        // Real hosts and clocks: the old host fires every 2 s; a new host (every 3 s) starts and wins; the rollback stops
+        // it. RecurringTakeoverAfter comes from configuration (5 s), so the old host's loop checks every second and takes
+        // the schedule back once the new host has not been seen for 5 s.
+        const string Queue = "cron-host-takeover";
+        var settings = new Dictionary<string, string?> { ["ScaleOps:Jobs:RecurringTakeoverAfter"] = "00:00:05" };
+        void Configure(JobsOptions o) => o.DefaultQueue = Queue;
+        Task<string> StoredCron() => database.ScalarAsync<string>("SELECT coalesce(cron, '') FROM scaleops.job_schedules WHERE name = 'host-takeover'");
+        Task<long> FiredAfterDefinedBy(int n) => database.ScalarAsync<long>(
+            $"SELECT count(*) FROM scaleops.jobs WHERE queue = '{Queue}' AND payload->>'n' = '{n}' " +
+            "AND run_at > (SELECT defined_at FROM scaleops.job_schedules WHERE name = 'host-takeover')");
+
+        await using var old = await JobsHost.StartAsync(database.ConnectionString, Configure,
+            jobs => jobs.AddRecurring("host-takeover", "*/2 * * * * *", new Ping(31), new JobOptions { Queue = Queue }), settings: settings);
+        await TestSignal.UntilAsync(async () => await database.ScalarAsync<long>(
+            "SELECT count(*) FROM scaleops.job_schedules WHERE name = 'host-takeover'") == 1, "the old host to store its definition");
+        var oldCron = await StoredCron();
+
+        var @new = await JobsHost.StartAsync(database.ConnectionString, Configure,
+            jobs => jobs.AddRecurring("host-takeover", "*/3 * * * * *", new Ping(32), new JobOptions { Queue = Queue }), settings: settings);
+        await using (@new)
+        {
+            await TestSignal.UntilAsync(async () => await StoredCron() != oldCron && await FiredAfterDefinedBy(32) >= 1, "the new host to win and fire");
+        }
+
+        await TestSignal.UntilAsync(async () => await StoredCron() == oldCron, "the old host to take the schedule back");
+        await TestSignal.UntilAsync(async () => await FiredAfterDefinedBy(31) >= 2, "the old host to fire on its timetable again");
+        Assert.Equal(0L, await database.ScalarAsync<long>(
+            $"SELECT count(*) FROM (SELECT run_at FROM scaleops.jobs WHERE queue = '{Queue}' GROUP BY run_at HAVING count(*) > 1) d"));
+        Assert.Equal(0L, await FiredAfterDefinedBy(32));
+    }
 }
