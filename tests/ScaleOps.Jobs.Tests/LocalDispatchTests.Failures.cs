@@ -3,8 +3,6 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Jobs.Internal;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
@@ -92,54 +90,6 @@ public partial class LocalDispatchTests
             "the job to finish");
         Assert.Equal("succeeded", await stall.ScalarAsync<string>("SELECT state FROM scaleops.jobs WHERE kind = 'test.ping'"));
         Assert.Equal(1, Assert.Single(probe.Seen).N);
-    }
-
-    [Fact]
-    public async Task A_started_row_that_cannot_be_given_back_because_the_server_is_gone_is_logged_as_3019()
-    {
-        // The started insert's commit waits for a standby (a private server) when the server stops at once: the outcome
-        // is unknown, so the client tries to give the row back until its lease would expire, and cannot reach the
-        // server. Event 3019 says so, naming the queue and why the row was to be given back; the rescuer has it then.
-        await using var pg = await PrivatePostgres.StartAsync();
-        await using var host = await JobsHost.StartAsync(pg.ConnectionString, o =>
-        {
-            o.DefaultQueue = "ld-unreachable";
-            o.PollInterval = TimeSpan.FromHours(1);
-            o.LeaseDuration = TimeSpan.FromSeconds(2); // how long the give-back tries
-        }, services: s =>
-        {
-            s.AddLogging(b => b.AddFakeLogging());
-            s.Configure<LoggerFilterOptions>(o =>
-            {
-                o.Rules.Clear();
-                o.MinLevel = LogLevel.Debug;
-            });
-        });
-        var log = host.Services.GetFakeLogCollector();
-        await host.SettledProducerAsync("ld-unreachable");
-        await using var stall = new CommitStall(pg, host);
-        await stall.BeginAsync();
-        var enqueue = host.Client.EnqueueAsync(new Ping(1));
-        await stall.UntilStartedInsertWaitsAsync();
-
-        await pg.StopAsync();
-        var failed = await Assert.ThrowsAnyAsync<Exception>(() => enqueue);
-        try
-        {
-            await TestSignal.UntilAsync(() => Task.FromResult(log.GetSnapshot().Any(r => r.Id.Id == 3019)), "event 3019");
-        }
-        finally
-        {
-            await pg.StartAgainAsync();
-            await stall.EndAsync();
-        }
-
-        var record = Assert.Single(log.GetSnapshot(), r => r.Id.Id == 3019);
-        Assert.Equal(LogLevel.Warning, record.Level);
-        Assert.Contains("(test.ping created at ", record.Message, StringComparison.Ordinal);
-        Assert.Contains("of queue ld-unreachable", record.Message, StringComparison.Ordinal);
-        Assert.Contains($"its insert failed: {failed.GetType().Name}", record.Message, StringComparison.Ordinal);
-        Assert.IsAssignableFrom<Npgsql.NpgsqlException>(record.Exception); // the give-back's own failure: no server
     }
 
     [Fact]
