@@ -130,14 +130,14 @@ public class DocumentEndpointTests(SampleHostFixture host) : IClassFixture<Sampl
     }
 
     [Fact]
-    public async Task Oversized_bodies_are_413_and_wrong_content_types_400()
+    public async Task Oversized_bodies_are_413_and_wrong_content_types_415()
     {
         using var client = host.Client(await host.RegisterTenantAsync("too-big"));
         var huge = "{\"title\":\"t\",\"body\":\"" + new string('b', 600 * 1024) + "\"}";
         await ProblemAssert.IsProblemAsync(
             await client.PostAsync("/documents", new StringContent(huge, Encoding.UTF8, "application/json")), HttpStatusCode.RequestEntityTooLarge);
         await ProblemAssert.IsProblemAsync(
-            await client.PostAsync("/documents", new StringContent("title=x", Encoding.UTF8, "text/plain")), HttpStatusCode.BadRequest);
+            await client.PostAsync("/documents", new StringContent("title=x", Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType);
     }
 
     [Fact]

@@ -6,7 +6,10 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace ScaleOps.SampleHost.Http;
 
-/// <summary>Reads a JSON request body with explicit limits, so bad input is a 400 or 413 problem, never a 500.</summary>
+/// <summary>
+/// Reads a JSON request body with explicit limits, so bad input is a problem, never a 500: no body 400, another media type
+/// 415, too large 413, unreadable 400 (where and why).
+/// </summary>
 public static class JsonBody
 {
     /// <summary>The largest request body the sample reads (a 64 KiB document body plus JSON escaping).</summary>
@@ -27,9 +30,14 @@ public static class JsonBody
             return (null, Problems.TooLarge($"The request body is {request.ContentLength} bytes; the limit is {MaxBytes}."));
         }
 
+        if (!HasBody(request))
+        {
+            return (null, Problems.BadRequest("A request body is required: JSON, sent with Content-Type: application/json."));
+        }
+
         if (!request.HasJsonContentType())
         {
-            return (null, Problems.BadRequest("The request body must be JSON (Content-Type: application/json)."));
+            return (null, Problems.UnsupportedMediaType("The request body must be JSON, sent with Content-Type: application/json."));
         }
 
         // A chunked body has no Content-Length: the server's own limit makes it fail with 413 once it passes MaxBytes
@@ -57,6 +65,13 @@ public static class JsonBody
             return (null, Problems.TooLarge($"The request body is over the limit of {MaxBytes} bytes."));
         }
     }
+
+    /// <summary>
+    /// Whether the request has a body: none with <c>Content-Length: 0</c>, nor on HTTP/1.1 without a length or chunked
+    /// transfer coding (the server's body detection). A chunked body of no bytes is found empty when it is read.
+    /// </summary>
+    private static bool HasBody(HttpRequest request) =>
+        request.ContentLength != 0 && request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: false };
 
     /// <summary>Reads through to the request body and fails with a 413 once more than the limit has come in.</summary>
     private sealed class LimitedStream(System.IO.Stream inner, long limit) : System.IO.Stream
@@ -101,6 +116,7 @@ public static class JsonBody
     /// <summary>Why a body was refused, without the .NET type names the serializer's message carries.</summary>
     private static string Reason(JsonException ex) => ex.Message switch
     {
+        var m when m.Contains("does not contain any JSON tokens", StringComparison.Ordinal) => "the body is empty",
         var m when m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) => "a field is named twice",
         var m when m.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong JSON type",
         var m when m.Contains("missing required properties", StringComparison.Ordinal) => "a required field is missing",
