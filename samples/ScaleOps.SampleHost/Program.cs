@@ -68,7 +68,9 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 // /ops and /tenants: Cache-Control: no-store, nosniff, no framing, no referrer (the dashboard page adds its CSP).
 app.UseOperatorHeaders();
-app.MapPrometheusScrapingEndpoint("/metrics");
+// HEAD wherever GET is, OPTIONS lists a path's methods (204), and every 405's Allow header includes OPTIONS.
+app.UseAllowedMethods();
+app.MapPrometheusScrapingEndpoint("/metrics").ReadOnly();
 app.MapTenantEndpoints();
 app.MapDocumentEndpoints();
 app.MapAuditEndpoints();

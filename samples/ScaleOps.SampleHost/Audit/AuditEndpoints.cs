@@ -29,11 +29,11 @@ public static class AuditEndpoints
 
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>().MapGet("", QueryAsync);
+        routes.MapGroup("/audit").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>().MapRead("", QueryAsync);
 
         // Operations: which partitions GET /audit reads for a range (EXPLAIN ANALYZE of the same statement).
         routes.MapGroup("/ops/audit").AddEndpointFilter<AdminKeyFilter>().AddEndpointFilter<TenantFilter>()
-            .MapGet("/partitions", PartitionsReadAsync);
+            .MapRead("/partitions", PartitionsReadAsync);
         return routes;
     }
 

@@ -22,8 +22,8 @@ public static class DocumentEndpoints
     {
         var documents = routes.MapGroup("/documents").AddEndpointFilter<TenantFilter>().AddEndpointFilter<RateLimitFilter>();
         documents.MapPost("", CreateAsync);
-        documents.MapGet("", ListAsync);
-        documents.MapGet("/{id}", GetAsync);
+        documents.MapRead("", ListAsync);
+        documents.MapRead("/{id}", GetAsync);
         documents.MapPut("/{id}", UpdateAsync);
         documents.MapDelete("/{id}", DeleteAsync);
         documents.MapPost("/reindex", ReindexAsync);

@@ -37,7 +37,7 @@ public static class ArchiveEndpoints
     {
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
         ops.MapPost("/partitions/{schema}/{table}/{partition}/archive", ArchiveAsync);
-        ops.MapGet("/partitions/{schema}/{table}/{partition}/archive", ManifestAsync);
+        ops.MapRead("/partitions/{schema}/{table}/{partition}/archive", ManifestAsync);
         if (demoEndpoints)
         {
             // Off unless Sample:DemoEndpoints is true: old audit events to archive exist only in a long-running service.

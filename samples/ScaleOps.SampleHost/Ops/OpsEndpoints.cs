@@ -25,24 +25,24 @@ public static class OpsEndpoints
 {
     public static IEndpointRouteBuilder MapOpsEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapGet("/ops/health", HealthAsync);
+        routes.MapRead("/ops/health", HealthAsync);
 
         // The dashboard page itself holds no data: its script asks for the admin key and calls the /ops/* endpoints with it.
-        routes.MapGet("/ops", (HttpContext http) =>
+        routes.MapRead("/ops", (HttpContext http) =>
         {
             http.Response.Headers.ContentSecurityPolicy = DashboardPage.ContentSecurityPolicy;
             return TypedResults.Content(DashboardPage.Html, "text/html; charset=utf-8");
         });
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
-        ops.MapGet("/migrations", MigrationsAsync);
-        ops.MapGet("/rls", RlsAuditAsync);
-        ops.MapGet("/partitions", PartitionsAsync);
-        ops.MapGet("/jobs", JobsAsync);
+        ops.MapRead("/migrations", MigrationsAsync);
+        ops.MapRead("/rls", RlsAuditAsync);
+        ops.MapRead("/partitions", PartitionsAsync);
+        ops.MapRead("/jobs", JobsAsync);
         ops.MapPost("/jobs/{id:long}/retry", async (long id, IJobAdmin jobs, CancellationToken ct) =>
             await jobs.RetryDeadAsync(id, ct) ? Results.NoContent() : Problems.NotFound($"No dead job {id}."));
         ops.MapPost("/jobs/{id:long}/discard", async (long id, IJobAdmin jobs, CancellationToken ct) =>
             await jobs.DiscardDeadAsync(id, ct) ? Results.NoContent() : Problems.NotFound($"No dead job {id}."));
-        ops.MapGet("/circuits", (CircuitBreakerRegistry breakers) => TypedResults.Ok(new
+        ops.MapRead("/circuits", (CircuitBreakerRegistry breakers) => TypedResults.Ok(new
         {
             circuits = breakers.GetStatuses().Select(b => new { name = b.Name, state = b.State.ToString(), critical = b.Critical, changedAt = b.ChangedAt }),
         }));
