@@ -40,13 +40,10 @@ public static class JsonBody
             return (null, Problems.UnsupportedMediaType("The request body must be JSON, sent with Content-Type: application/json."));
         }
 
-        // A chunked body has no Content-Length: the server's own limit makes it fail with 413 once it passes MaxBytes
-        // (Kestrel's default would read 30 MB first), and the counting stream does the same where that limit is fixed.
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = MaxBytes;
-        }
-
+        // A chunked body has no Content-Length: the counting stream stops reading once it passes MaxBytes. The server's
+        // own limit is left as it is on purpose: after the 413, Kestrel reads and discards the rest of the body (up to
+        // that limit, 30 MB by default), so a client that sends the whole body before reading the answer gets the 413.
+        // Lowered to MaxBytes, the server would close the connection instead and the client would see it reset.
         try
         {
             await using var body = new LimitedStream(request.Body, MaxBytes);
