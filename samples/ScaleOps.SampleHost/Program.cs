@@ -51,7 +51,8 @@ builder.Services.AddScaleOps()
 builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddProblemDetails();
+// Every problem gets its status's type and title; an unhandled exception's 500 quotes nothing of it (Http/Problems.cs).
+builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.Standardize);
 builder.Services.AddSingleton<TenantDirectory>();
 // Budgets of wrong admin keys and unregistered tenant ids per client address (429 once spent, until the minute is over).
 builder.Services.AddSingleton<ClientLimits>();

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using ScaleOps.SampleHost.Http;
 
 namespace ScaleOps.SampleHost.Limits;
 
@@ -61,7 +62,6 @@ public sealed class ClientLimits(IOptions<SampleOptions> options, TimeProvider t
         ArgumentNullException.ThrowIfNull(http);
         var seconds = Math.Max(1, (long)Math.Ceiling(refused.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         http.Response.Headers.RetryAfter = seconds;
-        return TypedResults.Problem(
-            $"Too many {what} from this address; retry after {seconds} s.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+        return Problems.TooMany($"Too many {what} from this address; retry after {seconds} s.");
     }
 }

@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
 using ScaleOps.Resilience.RateLimiting;
+using ScaleOps.SampleHost.Http;
 
 namespace ScaleOps.SampleHost.Limits;
 
@@ -49,8 +50,7 @@ public sealed class RateLimitFilter(AmbientTenantRateLimiter limiter) : IEndpoin
         // the header: one second only for a rejection without a time, which this limiter does not make.
         var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retry) ? Seconds(retry) : "1";
         headers.RetryAfter = retryAfter;
-        return TypedResults.Problem(
-            $"The plan's rate limit is reached; retry after {retryAfter} s.", statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests");
+        return Problems.TooMany($"The plan's rate limit is reached; retry after {retryAfter} s.");
     }
 
     private static string Seconds(TimeSpan value) =>

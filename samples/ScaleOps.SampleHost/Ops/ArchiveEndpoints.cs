@@ -87,9 +87,7 @@ public static class ArchiveEndpoints
             // Anything else (the partition dropped meanwhile, an archive that no longer verifies, a dependency's own
             // error): a 500 that quotes nothing; the error goes to the log under the response's trace id.
             LogArchiveFailure(loggers.CreateLogger(typeof(ArchiveEndpoints).FullName!), schema, table, partition, ex);
-            return TypedResults.Problem(
-                "Archiving failed; the host's log has the error (under this response's traceId).",
-                statusCode: StatusCodes.Status500InternalServerError, title: "Internal server error");
+            return Problems.InternalError("Archiving failed; the host's log has the error (under this response's traceId).");
         }
     }
 
@@ -134,9 +132,7 @@ public static class ArchiveEndpoints
     private static IResult BlobUnavailable(Exception ex, ILoggerFactory loggers, string schema, string table, string partition)
     {
         LogBlobFailure(loggers.CreateLogger(typeof(ArchiveEndpoints).FullName!), schema, table, partition, ex);
-        return TypedResults.Problem(
-            "Blob storage did not answer; the host's log has the error (under this response's traceId).",
-            statusCode: StatusCodes.Status503ServiceUnavailable, title: "Service unavailable");
+        return Problems.Unavailable("Blob storage did not answer; the host's log has the error (under this response's traceId).");
     }
 
     private static async Task<IResult> ManifestAsync(string schema, string table, string partition, IPartitionArchiver archiver,
