@@ -35,6 +35,41 @@ public partial class HttpContractTests(HttpContractFixture host) : IClassFixture
 
     [Theory]
     [MemberData(nameof(HttpContractFixture.JsonBodyEndpoints), MemberType = typeof(HttpContractFixture))]
+    public async Task A_compressed_body_is_a_415_saying_the_content_coding_is_not_supported(string method, string path)
+    {
+        foreach (var coding in new[] { "gzip", "br", "deflate" })
+        {
+            var content = new StringContent(SomeJson, Encoding.UTF8, "application/json");
+            content.Headers.ContentEncoding.Add(coding);
+            using var response = await SendAsync(method, path, content);
+            var body = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+            Assert.Contains("Content-Encoding", body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A JSON body sent chunked (no Content-Length), as a streaming client sends it.</summary>
+    private sealed class ChunkedJson : HttpContent
+    {
+        private readonly string _json;
+
+        public ChunkedJson(string json)
+        {
+            _json = json;
+            Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        protected override Task SerializeToStreamAsync(System.IO.Stream stream, TransportContext? context) =>
+            stream.WriteAsync(Encoding.UTF8.GetBytes(_json)).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(HttpContractFixture.JsonBodyEndpoints), MemberType = typeof(HttpContractFixture))]
     public async Task A_missing_or_empty_body_is_a_400_that_says_the_body_is_required(string method, string path)
     {
         foreach (var content in new HttpContent?[]
@@ -42,6 +77,8 @@ public partial class HttpContractTests(HttpContractFixture host) : IClassFixture
                      null,
                      new StringContent("", Encoding.UTF8, "application/json"),
                      new ByteArrayContent([]),
+                     new ChunkedJson(""),
+                     new ChunkedJson("  \r\n "),
                  })
         {
             using var response = await SendAsync(method, path, content);

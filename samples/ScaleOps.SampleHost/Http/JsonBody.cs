@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
@@ -32,7 +33,14 @@ public static class JsonBody
 
         if (!HasBody(request))
         {
-            return (null, Problems.BadRequest("A request body is required: JSON, sent with Content-Type: application/json."));
+            return (null, BodyRequired());
+        }
+
+        // No content coding is decoded here: a gzip body would be read as JSON (and an uncompressed one labelled gzip
+        // accepted), so a coded body is refused for what it is (RFC 9110 15.5.16).
+        if (request.Headers.ContentEncoding.Any(c => !string.Equals(c?.Trim(), "identity", StringComparison.OrdinalIgnoreCase)))
+        {
+            return (null, Problems.UnsupportedMediaType("Content-Encoding is not supported: send the body uncompressed."));
         }
 
         if (!request.HasJsonContentType())
@@ -50,6 +58,11 @@ public static class JsonBody
             var value = await JsonSerializer.DeserializeAsync<T>(body, Options, request.HttpContext.RequestAborted);
             return value is null ? (null, Problems.BadRequest("The request body is empty or null.")) : (value, null);
         }
+        catch (JsonException ex) when (IsEmpty(ex))
+        {
+            // A chunked body of no bytes (or only white space): there was no length to tell before reading.
+            return (null, BodyRequired());
+        }
         catch (JsonException ex)
         {
             // The exception's message names .NET types (ScaleOps.SampleHost.Documents.DocumentInput): the client gets where
@@ -62,6 +75,11 @@ public static class JsonBody
             return (null, Problems.TooLarge($"The request body is over the limit of {MaxBytes} bytes."));
         }
     }
+
+    private static IResult BodyRequired() =>
+        Problems.BadRequest("A request body is required: JSON, sent with Content-Type: application/json.");
+
+    private static bool IsEmpty(JsonException ex) => ex.Message.Contains("does not contain any JSON tokens", StringComparison.Ordinal);
 
     /// <summary>
     /// Whether the request has a body: none with <c>Content-Length: 0</c>, nor on HTTP/1.1 without a length or chunked
@@ -113,7 +131,6 @@ public static class JsonBody
     /// <summary>Why a body was refused, without the .NET type names the serializer's message carries.</summary>
     private static string Reason(JsonException ex) => ex.Message switch
     {
-        var m when m.Contains("does not contain any JSON tokens", StringComparison.Ordinal) => "the body is empty",
         var m when m.Contains("Duplicate", StringComparison.OrdinalIgnoreCase) => "a field is named twice",
         var m when m.Contains("could not be converted", StringComparison.Ordinal) => "a value has the wrong JSON type",
         var m when m.Contains("missing required properties", StringComparison.Ordinal) => "a required field is missing",
