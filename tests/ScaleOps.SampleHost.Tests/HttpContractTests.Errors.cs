@@ -97,6 +97,20 @@ public partial class HttpContractTests
         }
     }
 
+    [Theory]
+    [InlineData("/ops/jobs")]
+    [InlineData("/tenants")]
+    [InlineData("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive")]
+    public async Task A_401_names_the_scheme_it_wants_in_WWW_Authenticate(string path)
+    {
+        // RFC 9110 11.6.1: a 401 carries at least one challenge. Not Basic: a browser would open its login dialog.
+        using var anonymous = new HttpClient { BaseAddress = host.BaseAddress };
+        using var response = await Send(anonymous, path == "/tenants" ? HttpMethod.Post : HttpMethod.Get, path, (SampleHostFixture.ClientAddressHeader, "192.0.2.78"));
+        await IsStandardProblemAsync(response, HttpStatusCode.Unauthorized, path);
+        var challenge = Assert.Single(response.Headers.WwwAuthenticate);
+        Assert.Equal("X-Admin-Key", challenge.Scheme);
+    }
+
     private static async Task<HttpResponseMessage> Send(HttpClient client, HttpMethod method, string path, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(method, path);

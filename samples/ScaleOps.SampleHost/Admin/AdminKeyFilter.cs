@@ -18,8 +18,22 @@ public sealed class AdminKeyFilter(IOptions<SampleOptions> options, ClientLimits
 {
     public const string Header = "X-Admin-Key";
 
-    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
-        Refusal(context.HttpContext, options.Value, limits) is { } refusal ? ValueTask.FromResult<object?>(refusal) : next(context);
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (Refusal(context.HttpContext, options.Value, limits) is not { } refusal)
+        {
+            return next(context);
+        }
+
+        if (refusal.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            // RFC 9110 11.6.1: a 401 names the scheme it wants. The header's own name, not Basic (a browser would ask
+            // for a user name and password).
+            context.HttpContext.Response.Headers.WWWAuthenticate = $"{Header} realm=\"operations\"";
+        }
+
+        return ValueTask.FromResult<object?>(refusal);
+    }
 
     /// <summary>
     /// Null when the request carries the admin key; otherwise the answer: 429 while the client's budget of wrong keys is
