@@ -74,6 +74,12 @@ public static class JsonBody
         {
             return (null, Problems.TooLarge($"The request body is over the limit of {MaxBytes} bytes."));
         }
+        catch (BadHttpRequestException ex)
+        {
+            // The server stopped reading: the body ended before its Content-Length (400), or came too slowly (408). The
+            // client's error, not the host's: answered with the server's status, not logged as an unhandled exception.
+            return (null, Problems.BodyUnreadable(ex.StatusCode, "The request body could not be read to its end: it ended early or came too slowly."));
+        }
     }
 
     private static IResult BodyRequired() =>

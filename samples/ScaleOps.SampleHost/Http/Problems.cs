@@ -20,6 +20,7 @@ public static class Problems
         [StatusCodes.Status403Forbidden] = ("https://tools.ietf.org/html/rfc9110#section-15.5.4", "Forbidden"),
         [StatusCodes.Status404NotFound] = ("https://tools.ietf.org/html/rfc9110#section-15.5.5", "Not Found"),
         [StatusCodes.Status405MethodNotAllowed] = ("https://tools.ietf.org/html/rfc9110#section-15.5.6", "Method Not Allowed"),
+        [StatusCodes.Status408RequestTimeout] = ("https://tools.ietf.org/html/rfc9110#section-15.5.9", "Request Timeout"),
         [StatusCodes.Status409Conflict] = ("https://tools.ietf.org/html/rfc9110#section-15.5.10", "Conflict"),
         [StatusCodes.Status413PayloadTooLarge] = ("https://tools.ietf.org/html/rfc9110#section-15.5.14", "Content Too Large"),
         [StatusCodes.Status415UnsupportedMediaType] = ("https://tools.ietf.org/html/rfc9110#section-15.5.16", "Unsupported Media Type"),
@@ -64,6 +65,10 @@ public static class Problems
 
     public static ProblemHttpResult TooLarge(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    /// <summary>A request body the server stopped reading, with the server's status (400 or 408).</summary>
+    public static ProblemHttpResult BodyUnreadable(int status, string detail) =>
+        TypedResults.Problem(detail, statusCode: status);
 
     public static ProblemHttpResult UnsupportedMediaType(string detail) =>
         TypedResults.Problem(detail, statusCode: StatusCodes.Status415UnsupportedMediaType);
