@@ -9,7 +9,8 @@ namespace ScaleOps.SampleHost.Http;
 
 /// <summary>
 /// Reads a JSON request body with explicit limits, so bad input is a problem, never a 500: no body 400, another media type
-/// 415, too large 413, unreadable 400 (where and why).
+/// or a content coding 415, too large 413, not readable as the endpoint's JSON 400 (where and why), ended early 400 or
+/// too slow 408.
 /// </summary>
 public static class JsonBody
 {
