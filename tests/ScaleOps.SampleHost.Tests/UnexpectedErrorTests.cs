@@ -13,6 +13,38 @@ namespace ScaleOps.SampleHost.Tests;
 public class UnexpectedErrorTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
 {
     [Fact]
+    public async Task A_database_error_in_the_tenant_filter_is_a_500_problem_that_quotes_nothing_of_it()
+    {
+        using var client = host.Client("broken-registry");
+        using var admin = host.Client(admin: true);
+        await using (var rename = host.DataSource.CreateCommand("ALTER TABLE app.tenants RENAME TO tenants_renamed_away"))
+        {
+            await rename.ExecuteNonQueryAsync();
+        }
+
+        try
+        {
+            // The tenant filter's lookup (before any endpoint), and an admin endpoint's own statement.
+            foreach (var response in new[] { await client.GetAsync("/documents"), await admin.PostAsJsonAsync("/tenants", new { id = "broken-new", plan = "pro" }) })
+            {
+                using (response)
+                {
+                    var text = (await HttpContractTests.IsStandardProblemAsync(response, HttpStatusCode.InternalServerError, "registry error")).GetRawText();
+                    foreach (var leak in new[] { "tenants", "relation", "42P01", "SELECT", "INSERT", "Host=", "127.0.0.1", "postgres" })
+                    {
+                        Assert.DoesNotContain(leak, text, StringComparison.OrdinalIgnoreCase);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await using var back = host.DataSource.CreateCommand("ALTER TABLE app.tenants_renamed_away RENAME TO tenants");
+            await back.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_database_error_is_a_500_problem_that_quotes_nothing_of_it()
     {
         using var client = host.Client(await host.RegisterTenantAsync("broken-db"));
