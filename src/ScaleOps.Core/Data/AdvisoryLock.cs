@@ -9,12 +9,17 @@ using ScaleOps.Internal;
 namespace ScaleOps.Data;
 
 /// <summary>
-/// Leader election by PostgreSQL session advisory lock: work that exactly one host must do (partition maintenance,
-/// recurring-job scheduling) runs only while its lock is held. The lock lives on one dedicated connection and is
-/// released when the handle is disposed or when that connection dies, so a crashed leader never blocks the others.
+/// Leader election by PostgreSQL advisory lock: work that exactly one host must do (partition maintenance,
+/// recurring-job scheduling) runs only while its lock is held. The lock is transaction-level, taken in a transaction
+/// that one dedicated connection keeps open (idle, holding no snapshot) while the handle lives; it is released when the
+/// handle is disposed (rollback) or when that connection dies, so a crashed leader never blocks the others.
 /// </summary>
 /// <remarks>
-/// Session locks need a session: point the data source at PostgreSQL directly, not through a transaction-pooling proxy.
+/// Nothing outlives the transaction on the pooled connection, and pgbouncer in transaction pooling mode keeps the open
+/// transaction on one server connection: the lock works there too. (A session lock did not: pgbouncer handed the session
+/// holding it to other clients, which were granted the same lock, and the unlock could run on another session and leave
+/// it held.) The session shows as <c>idle in transaction</c>; a server <c>idle_in_transaction_session_timeout</c> ends
+/// it, and with it the lock (<see cref="AdvisoryLockHandle.IsHeldAsync"/> then returns false).
 /// </remarks>
 public static class AdvisoryLock
 {
@@ -47,23 +52,59 @@ public static class AdvisoryLock
         ArgumentNullException.ThrowIfNull(dataSource);
         var key = KeyOf(name);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlTransaction? transaction = null;
         try
         {
-            await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = key });
-            var acquired = (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var acquired = await QueryAsync(connection, transaction, "SELECT pg_try_advisory_xact_lock($1)", key, cancellationToken).ConfigureAwait(false);
             if (acquired)
             {
-                return new AdvisoryLockHandle(connection, name, key);
+                return new AdvisoryLockHandle(connection, transaction, name, key);
             }
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await ReleaseAsync(connection, transaction).ConfigureAwait(false);
             throw;
         }
 
-        await connection.DisposeAsync().ConfigureAwait(false);
+        await ReleaseAsync(connection, transaction).ConfigureAwait(false);
         return null;
+    }
+
+    /// <summary>
+    /// Runs a one-value query in the lock's transaction, followed by a statement that needs no snapshot: it replaces the
+    /// query's unnamed portal, which would otherwise keep its snapshot, and so hold back the server's cleanup horizon
+    /// (vacuum), for as long as the transaction stays open.
+    /// </summary>
+    internal static async Task<bool> QueryAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, long key, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var query = new NpgsqlBatchCommand(sql);
+        query.Parameters.Add(new NpgsqlParameter<long> { TypedValue = key });
+        batch.BatchCommands.Add(query);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SHOW transaction_isolation"));
+        return (bool)(await batch.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Ends the lock's transaction (rolling back releases the lock) and returns the connection to the pool.</summary>
+    internal static async ValueTask ReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction)
+    {
+        try
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+        {
+            // The connection broke: the server ended the transaction, and the lock with it.
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -9,11 +9,13 @@ namespace ScaleOps.Data;
 public sealed class AdvisoryLockHandle : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
+    private readonly NpgsqlTransaction _transaction;
     private int _disposed;
 
-    internal AdvisoryLockHandle(NpgsqlConnection connection, string name, long key)
+    internal AdvisoryLockHandle(NpgsqlConnection connection, NpgsqlTransaction transaction, string name, long key)
     {
         _connection = connection;
+        _transaction = transaction;
         Name = name;
         Key = key;
     }
@@ -25,10 +27,13 @@ public sealed class AdvisoryLockHandle : IAsyncDisposable
     public long Key { get; }
 
     /// <summary>
-    /// Checks that the lock is still held (its connection is alive). A leader calls this between units of work and
-    /// stops when it returns false.
+    /// Checks that the lock is still held (its connection and transaction are alive). A leader calls this between units
+    /// of work and stops when it returns false.
     /// </summary>
-    /// <param name="cancellationToken">Cancels the check.</param>
+    /// <param name="cancellationToken">
+    /// Cancels the check. A check cancelled while the server runs it aborts the lock's transaction, which releases the
+    /// lock: later checks return false.
+    /// </param>
     /// <returns>Whether the lock is still held.</returns>
     public async Task<bool> IsHeldAsync(CancellationToken cancellationToken = default)
     {
@@ -39,12 +44,13 @@ public sealed class AdvisoryLockHandle : IAsyncDisposable
 
         try
         {
-            await using var command = new NpgsqlCommand(
+            return await AdvisoryLock.QueryAsync(
+                _connection,
+                _transaction,
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted "
                 + "AND objid = ($1 & 4294967295)::oid AND classid = (($1 >> 32) & 4294967295)::oid AND objsubid = 1)",
-                _connection);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Key });
-            return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                Key,
+                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
         {
@@ -60,24 +66,7 @@ public sealed class AdvisoryLockHandle : IAsyncDisposable
             return;
         }
 
-        try
-        {
-            if (_connection.State != System.Data.ConnectionState.Open)
-            {
-                return;
-            }
-
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", _connection);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Key });
-            await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
-        {
-            // The connection is gone, and the lock with it.
-        }
-        finally
-        {
-            await _connection.DisposeAsync().ConfigureAwait(false);
-        }
+        // Rolling back the lock's transaction releases the lock; nothing else was done on the connection.
+        await AdvisoryLock.ReleaseAsync(_connection, _transaction).ConfigureAwait(false);
     }
 }
