@@ -25,7 +25,10 @@ public interface ITenantCache
     /// <param name="state">The factory's state.</param>
     /// <param name="factory">Produces the value on a miss. A <see langword="null"/> result is a "not found", cached for the negative expiration.</param>
     /// <param name="options">Entry settings; <see langword="null"/> for the defaults.</param>
-    /// <param name="cancellationToken">Cancels this caller's wait (the factory keeps running for the others).</param>
+    /// <param name="cancellationToken">
+    /// A token already cancelled cancels the call before anything starts; later, it cancels this caller's wait (the
+    /// factory keeps running for the others).
+    /// </param>
     /// <returns>The value and where it came from.</returns>
     /// <exception cref="ArgumentException">The key is empty or too long.</exception>
     /// <exception cref="CacheSerializationException">The factory's value cannot be serialized or is too large.</exception>

@@ -43,13 +43,34 @@ internal sealed partial class TenantCache
         TaskCompletionSource<CacheResult<T>>? mine = null;
         while (true)
         {
+            // Cancelled during the Redis read, or while following a load its leader's cancellation ended: start none.
+            cancellationToken.ThrowIfCancellationRequested();
             if (flights.TryGetValue(key, out var running))
             {
                 if (running is TaskCompletionSource<CacheResult<T>> joined)
                 {
+                    if (joined.Task.Exception?.InnerException is LeaderCancelledException)
+                    {
+                        // Its leader's cancellation ended it (it is being removed): load again in its place.
+                        mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                        if (flights.TryUpdate(key, mine, joined))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
                     ThrowIfLoadingHere(bucket, key);
                     _metrics.StampedeWait("process");
-                    return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        return await joined.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (LeaderCancelledException)
+                    {
+                        continue;
+                    }
                 }
 
                 if (running is not BackgroundLoad<T> background)
@@ -57,7 +78,7 @@ internal sealed partial class TenantCache
                     // The same key is being loaded as another type: load without coalescing (unless this is that load's
                     // own factory reading its key: it would load the key again inside itself).
                     ThrowIfLoadingHere(bucket, key);
-                    return await LoadAsync(bucket, key, state, factory, settings, stale, null, null).ConfigureAwait(false);
+                    return await LoadAsync(bucket, key, state, factory, settings, stale, null, null, cancellationToken).ConfigureAwait(false);
                 }
 
                 // A factory that timed out still runs: its stale value answers, without a second run or another wait,
@@ -87,7 +108,7 @@ internal sealed partial class TenantCache
 
         // The leader awaits the load itself (one continuation fewer than waiting on the flight); the load keeps running
         // for the followers if the leader stops waiting.
-        var load = RunFlightAsync(mine, bucket, key, state, factory, settings, stale, preRead);
+        var load = RunFlightAsync(mine, bucket, key, state, factory, settings, stale, preRead, cancellationToken);
         return cancellationToken.CanBeCanceled
             ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
             : await load.ConfigureAwait(false);

@@ -32,9 +32,17 @@ internal sealed partial class TenantCache
     }
 
     /// <summary>
-    /// Whether a factory's exception is a failure that fail-safe may answer: anything but the cancellation of the token it
-    /// was given (the cache shutting down). A factory's own <see cref="OperationCanceledException"/>, such as
-    /// <c>HttpClient</c>'s timeout (<see cref="TaskCanceledException"/>), is a failure like any other.
+    /// Whether a factory's exception is a failure that fail-safe may answer: anything but a cancellation while the token
+    /// it was given (the cache shutting down) or the token of the caller that started it (<paramref name="caller"/>: a
+    /// factory that closes over the request's token) is cancelled. A factory's own <see cref="OperationCanceledException"/>,
+    /// such as <c>HttpClient</c>'s timeout (<see cref="TaskCanceledException"/>), is a failure like any other.
     /// </summary>
-    private bool IsFactoryFailure(Exception ex) => ex is not OperationCanceledException || !_shutdown.IsCancellationRequested;
+    private bool IsFactoryFailure(Exception ex, CancellationToken caller) =>
+        ex is not OperationCanceledException || !(_shutdown.IsCancellationRequested || caller.IsCancellationRequested);
+
+    /// <summary>
+    /// What a flight's followers get when its factory was cancelled by its leader's token: they did not cancel, so they
+    /// load again (<see cref="CoalescePinnedAsync"/>) instead of getting the leader's cancellation.
+    /// </summary>
+    private sealed class LeaderCancelledException(Exception inner) : Exception(inner.Message, inner);
 }

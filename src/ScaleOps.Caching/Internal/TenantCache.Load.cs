@@ -19,7 +19,8 @@ internal sealed partial class TenantCache
         EntrySettings settings,
         L1Entry<T>? stale,
         PreRead<T>? preRead,
-        object? flight)
+        object? flight,
+        CancellationToken caller)
     {
         var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
         var generation = TenantBucket.UnknownGeneration;
@@ -81,7 +82,8 @@ internal sealed partial class TenantCache
 
             try
             {
-                return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch, flight).ConfigureAwait(false);
+                return await RunFactoryAsync(bucket, key, state, factory, settings, stale, staleInMemory, db, generation, epoch, flight, caller)
+                    .ConfigureAwait(false);
             }
             finally
             {
@@ -108,7 +110,8 @@ internal sealed partial class TenantCache
         IDatabase? db,
         long generation,
         KeyEpoch epoch,
-        object? flight)
+        object? flight,
+        CancellationToken caller)
     {
         var started = _time.GetTimestamp();
         var canServeStale = stale is not null && settings.FailSafe;
@@ -120,7 +123,7 @@ internal sealed partial class TenantCache
             Loading.Value = new LoadingKey(bucket, key, outer);
             task = factory(state, _shutdown.Token).AsTask();
         }
-        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex) && StillValid(bucket, key, stale!, staleInMemory, epoch))
+        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex, caller) && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             return ServeStale(bucket, key, stale!, ex, epoch);
         }
@@ -153,7 +156,7 @@ internal sealed partial class TenantCache
 
                 TenantBucket.Hold(epoch); // given back by the background completion, and so is the bucket's pin
                 var pinned = bucket.TryPin(); // held by this call's caller, so it succeeds
-                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background, pinned);
+                _ = CompleteLaterAsync(task, bucket, key, settings, db, generation, epoch, started, background, pinned, caller);
                 return new CacheResult<T>(stale!.Value, CacheSource.Stale);
             }
 
@@ -165,7 +168,7 @@ internal sealed partial class TenantCache
         {
             value = await task.ConfigureAwait(false);
         }
-        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex) && StillValid(bucket, key, stale!, staleInMemory, epoch))
+        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex, caller) && StillValid(bucket, key, stale!, staleInMemory, epoch))
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             return ServeStale(bucket, key, stale!, ex, epoch);
@@ -208,7 +211,7 @@ internal sealed partial class TenantCache
 
     private async Task CompleteLaterAsync<T>(
         Task<T> task, TenantBucket bucket, string key, EntrySettings settings, IDatabase? db, long generation, KeyEpoch epoch, long started,
-        BackgroundLoad<T>? background, bool pinned)
+        BackgroundLoad<T>? background, bool pinned, CancellationToken caller)
     {
         try
         {
@@ -221,7 +224,7 @@ internal sealed partial class TenantCache
         {
             _metrics.FactoryRan(_time.GetElapsedTime(started).TotalSeconds, success: false);
             Log.BackgroundRefreshFailed(_logger, ex, key, bucket.Tenant);
-            if (background is not null && background.CanServe(bucket, key, NowMs()))
+            if (background is not null && IsFactoryFailure(ex, caller) && background.CanServe(bucket, key, NowMs()))
             {
                 // As after a failure in the foreground: the stale value serves for the throttle before the next try.
                 var stale = background.Stale;

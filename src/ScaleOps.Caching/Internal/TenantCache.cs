@@ -115,6 +115,13 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         load = null;
         ValidateKey(key, nameof(key));
         ArgumentNullException.ThrowIfNull(factory);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Before anything starts: a load started for a caller that gave up would still run the factory.
+            load = Task.FromCanceled<CacheResult<T>>(cancellationToken);
+            return null;
+        }
+
         var tenant = _tenants.RequireTenant().Value;
         var bucket = _memory.Find(tenant);
         L1Entry<T>? stale = null;
@@ -301,17 +308,20 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         Func<TState, CancellationToken, ValueTask<T>> factory,
         EntrySettings settings,
         L1Entry<T>? stale,
-        PreRead<T>? preRead)
+        PreRead<T>? preRead,
+        CancellationToken leader)
     {
         try
         {
-            var result = await LoadAsync(bucket, key, state, factory, settings, stale, preRead, flight).ConfigureAwait(false);
+            var result = await LoadAsync(bucket, key, state, factory, settings, stale, preRead, flight, leader).ConfigureAwait(false);
             flight.TrySetResult(result);
             return result;
         }
         catch (Exception ex)
         {
-            flight.TrySetException(ex);
+            flight.TrySetException(ex is OperationCanceledException && leader.IsCancellationRequested && !_shutdown.IsCancellationRequested
+                ? new LeaderCancelledException(ex)
+                : ex);
             _ = flight.Task.Exception; // observed here: followers get it from the flight, the leader from this task
             throw;
         }
