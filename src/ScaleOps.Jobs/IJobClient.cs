@@ -55,7 +55,11 @@ public interface IJobClient
     /// <param name="transaction">The caller's transaction on <paramref name="connection"/>, or null.</param>
     /// <param name="payloads">The payloads.</param>
     /// <param name="options">The options shared by every job; null for the defaults.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="cancellationToken">
+    /// Cancels the call. Without a transaction (given, or begun on the connection) the batch runs in one of its own, so a
+    /// cancelled batch commits nothing. A batch without a unique key goes in by COPY, which Npgsql cancels by closing the
+    /// connection: the caller's transaction ends with it.
+    /// </param>
     /// <returns>The number of jobs inserted.</returns>
     Task<int> EnqueueManyAsync<TPayload>(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<TPayload> payloads,

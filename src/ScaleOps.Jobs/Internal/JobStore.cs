@@ -122,7 +122,7 @@ internal sealed partial class JobStore
         {
             if (v.UniqueKey is null)
             {
-                return await JobCopyManyAsync(connection, own, v, payloads, now, cancellationToken).ConfigureAwait(false);
+                return await JobCopyManyAsync(connection, own, transaction, v, payloads, now, cancellationToken).ConfigureAwait(false);
             }
 
             await using var command = new NpgsqlCommand(_sql.InsertMany, connection, transaction);
@@ -143,16 +143,28 @@ internal sealed partial class JobStore
     }
 
     /// <summary>
-    /// A batch without unique keys goes in by binary COPY (no per-row executor work), then one NOTIFY; on our own
-    /// connection both run in one transaction (the ambient <see cref="System.Transactions.TransactionScope"/>'s when the
-    /// connection enlisted in one: a local BEGIN there fails, and the batch commits or rolls back with the scope), on the
-    /// caller's they join the caller's transaction if there is one.
+    /// A batch without unique keys goes in by binary COPY (no per-row executor work), then one NOTIFY, both in one
+    /// transaction: the caller's when it passed one or its connection is in one already (begun in SQL, or enlisted in a
+    /// <see cref="System.Transactions.TransactionScope"/>: Npgsql refuses a local BEGIN there), the ambient scope's on our
+    /// own enlisted connection, a local one otherwise. Npgsql cannot cancel a COPY in place: a cancelled one closes the
+    /// connection, so the server must not commit it by itself once it reaches the end of the rows it already has, as the
+    /// COPY's implicit transaction on the caller's connection without a transaction did (every job inserted, the caller
+    /// told it was cancelled, no NOTIFY sent).
     /// </summary>
     private async Task<int> JobCopyManyAsync(
-        NpgsqlConnection connection, bool own, JobInsertValues v, string[] payloads, DateTimeOffset now, CancellationToken cancellationToken)
+        NpgsqlConnection connection, bool own, NpgsqlTransaction? callers, JobInsertValues v, string[] payloads, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
-        var local = own && !(_enlist && System.Transactions.Transaction.Current is not null);
-        var transaction = local ? await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false) : null;
+        NpgsqlTransaction? transaction = null;
+        if (own && !(_enlist && System.Transactions.Transaction.Current is not null))
+        {
+            transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (!own && callers is null)
+        {
+            transaction = await TryBeginAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
             var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, "
@@ -194,12 +206,31 @@ internal sealed partial class JobStore
 
             return payloads.Length;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // What Npgsql throws for a COPY it cancelled by closing the connection depends on where the COPY was (an
+            // ObjectDisposedException for the caller's transaction, an I/O error): the caller cancelled.
+            throw new OperationCanceledException("The batch enqueue was cancelled; its transaction did not commit.", ex, cancellationToken);
+        }
         finally
         {
             if (transaction is not null)
             {
                 await transaction.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>A local transaction on the caller's connection, or null when the connection is in one already.</summary>
+    private static async Task<NpgsqlTransaction?> TryBeginAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // begun in SQL, through another NpgsqlTransaction object, or enlisted in a TransactionScope
         }
     }
 
