@@ -104,9 +104,7 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
         Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-sql-tx'"));
     }
 
-    [Fact(Skip = "Known, not fixed: the COPY's synchronous writes block in a socket write while the server waits, deaf to the "
-        + "token, until the command timeout (30 s), then fail with NpgsqlException 'Exception while writing to stream' (TimeoutException). "
-        + "Npgsql's asynchronous writes with the token were tried and did not end the wait either.")]
+    [Fact]
     public async Task A_batch_larger_than_the_socket_buffers_cancelled_while_the_server_waits_ends_without_waiting_for_the_server()
     {
         await database.ExecuteAsync("DELETE FROM scaleops.jobs WHERE queue = 'q-blocked'");
