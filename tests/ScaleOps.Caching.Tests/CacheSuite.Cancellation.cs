@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Time.Testing;
@@ -7,7 +8,10 @@ using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Caching.Tests;
 
-/// <summary>A caller's cancellation of cache-aside: before the call, while the factory runs, and from inside the factory.</summary>
+/// <summary>
+/// A caller's cancellation of cache-aside (before the call, while the factory runs, from inside the factory) and an
+/// instance's shutdown while its factory holds the cross-instance lock.
+/// </summary>
 public abstract partial class CacheSuite
 {
     [Fact]
@@ -126,5 +130,41 @@ public abstract partial class CacheSuite
         // The follower never cancelled: it gets a value (its own factory's), not the leader's cancellation.
         Assert.Equal("follower", await follower.WaitAsync("the follower"));
         Assert.Equal(1, runs.Value);
+    }
+
+    [Fact]
+    public async Task An_instance_disposed_while_its_factory_holds_the_cluster_lock_releases_the_lock_for_the_instance_waiting()
+    {
+        var prefix = Prefix();
+        Action<CachingOptions> longLock = o =>
+        {
+            o.DistributedStampedeProtection = true;
+            o.DistributedLockLease = TimeSpan.FromMinutes(10);
+            o.DistributedLockWait = TimeSpan.FromMinutes(10);
+        };
+        var a = Node(prefix, longLock);
+        await using var b = Node(prefix, longLock);
+        using var waits = b.Collect("scaleops.cache.stampede.waits");
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<string> holder;
+        using (a.As("acme"))
+        {
+            holder = a.Cache.GetOrSetAsync("k", async ct =>
+            {
+                started.TrySetResult();
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct); // ends when A shuts down
+                return "never";
+            }, TenMinutes).AsTask();
+        }
+
+        await started.Task.WaitAsync("A's factory under the lock");
+        using var scope = b.As("acme");
+        var waiting = b.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("B's"), TenMinutes).AsTask();
+        await TestSignal.UntilAsync(() => Task.FromResult(waits.GetMeasurementSnapshot().Any(m => m.Tags["scope"] as string == "cluster")), "B to wait on A's lock");
+
+        // A shuts down: its factory is cancelled, and the lock must go with it, not stay for its 10-minute lease.
+        await a.DisposeAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => holder.WaitAsync(TestSignal.DefaultTimeout));
+        Assert.Equal("B's", await waiting.WaitAsync("B to take the lock A released"));
     }
 }

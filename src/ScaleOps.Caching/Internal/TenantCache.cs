@@ -267,6 +267,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
+        await ReleaseHeldLocksAsync().ConfigureAwait(false);
         await _redis.DisposeAsync().ConfigureAwait(false);
         _shutdown.Dispose();
         Wake.Dispose();
@@ -280,6 +281,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         _shutdown.Cancel();
+        ReleaseHeldLocksAsync().GetAwaiter().GetResult(); // Redis replies on its own threads: no context to deadlock on
         _redis.Dispose();
         _shutdown.Dispose();
         Wake.Dispose();

@@ -21,6 +21,13 @@ internal sealed partial class TenantCache
 {
     private static readonly TimeSpan LockPoll = TimeSpan.FromMilliseconds(100);
     private readonly ConcurrentDictionary<(string Tenant, string Key), TaskCompletionSource> _lockWaiters = new();
+
+    /// <summary>
+    /// The locks this instance holds, by token, so that its disposal releases them (<see cref="ReleaseHeldLocksAsync"/>):
+    /// the factories it cancels end after Redis is gone, and their own release failed, leaving each lock to its lease
+    /// while other instances waited for it.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, (IDatabase Db, RedisKey Key)> _heldLocks = new();
     private long _lockCounter;
 
     private readonly record struct Coordination<T>(CacheResult<T>? Value, string? LockToken);
@@ -50,6 +57,7 @@ internal sealed partial class TenantCache
                 if (await db.StringSetAsync(lockKey, token, _options.DistributedLockLease, When.NotExists).ConfigureAwait(false))
                 {
                     _redis.ReportSuccess();
+                    _heldLocks[token] = (db, lockKey);
 
                     // The holder may have written its value and released the lock between the read and the SET.
                     if (attempt > 0 && (await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false)).Found is { } late)
@@ -86,11 +94,13 @@ internal sealed partial class TenantCache
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
+            _heldLocks.TryRemove(token, out _); // if taken, left to its lease
             _redis.ReportFailure(ex.Message);
             return default;
         }
         catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
         {
+            _heldLocks.TryRemove(token, out _);
             OnErrorReply(ex, bucket, key);
             return default;
         }
@@ -123,6 +133,11 @@ internal sealed partial class TenantCache
 
     private async Task ReleaseLockAsync(IDatabase db, TenantBucket bucket, long generation, string key, string token)
     {
+        if (!_heldLocks.TryRemove(token, out _))
+        {
+            return; // released by the disposal
+        }
+
         try
         {
             await db.ScriptEvaluateAsync(LuaScripts.ReleaseLock, [RedisKeys.Lock(bucket.RedisPrefix, generation, key)], [token]).ConfigureAwait(false);
@@ -135,6 +150,27 @@ internal sealed partial class TenantCache
         catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
         {
             OnErrorReply(ex, bucket, key); // the lease expires by itself
+        }
+    }
+
+    /// <summary>Releases every lock this instance still holds (its disposal, after cancelling the factories).</summary>
+    private async Task ReleaseHeldLocksAsync()
+    {
+        foreach (var token in _heldLocks.Keys)
+        {
+            if (!_heldLocks.TryRemove(token, out var held))
+            {
+                continue;
+            }
+
+            try
+            {
+                await held.Db.ScriptEvaluateAsync(LuaScripts.ReleaseLock, [held.Key], [token]).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsRedisFailure(ex) || RedisErrorReplies.IsAboutTheCommand(ex))
+            {
+                // The lease expires by itself.
+            }
         }
     }
 
