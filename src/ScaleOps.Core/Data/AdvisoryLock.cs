@@ -18,8 +18,10 @@ namespace ScaleOps.Data;
 /// Nothing outlives the transaction on the pooled connection, and pgbouncer in transaction pooling mode keeps the open
 /// transaction on one server connection: the lock works there too. (A session lock did not: pgbouncer handed the session
 /// holding it to other clients, which were granted the same lock, and the unlock could run on another session and leave
-/// it held.) The session shows as <c>idle in transaction</c>; a server <c>idle_in_transaction_session_timeout</c> ends
-/// it, and with it the lock (<see cref="AdvisoryLockHandle.IsHeldAsync"/> then returns false).
+/// it held.) The session shows as <c>idle in transaction</c>; the transaction sets <c>idle_in_transaction_session_timeout</c>
+/// to 0 for itself, so a server-wide timeout does not end it (it holds no snapshot and no transaction id, so it holds back
+/// neither vacuum nor anything else). A session ended otherwise (terminated, the connection lost) releases the lock, and
+/// <see cref="AdvisoryLockHandle.IsHeldAsync"/> then returns false.
 /// </remarks>
 public static class AdvisoryLock
 {
@@ -73,7 +75,8 @@ public static class AdvisoryLock
     }
 
     /// <summary>
-    /// Runs a one-value query in the lock's transaction, followed by a statement that needs no snapshot: it replaces the
+    /// Runs a one-value query in the lock's transaction, turns the server's idle-in-transaction timeout off for the
+    /// transaction, and ends with a statement that needs no snapshot: it replaces the
     /// query's unnamed portal, which would otherwise keep its snapshot, and so hold back the server's cleanup horizon
     /// (vacuum), for as long as the transaction stays open.
     /// </summary>
@@ -84,6 +87,10 @@ public static class AdvisoryLock
         var query = new NpgsqlBatchCommand(sql);
         query.Parameters.Add(new NpgsqlParameter<long> { TypedValue = key });
         batch.BatchCommands.Add(query);
+
+        // The transaction is meant to stay idle while the leader works: a server-wide idle_in_transaction_session_timeout
+        // (common on managed services) would end the session, and the lock with it, in the middle of the leader's work.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL idle_in_transaction_session_timeout = 0"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SHOW transaction_isolation"));
         return (bool)(await batch.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }

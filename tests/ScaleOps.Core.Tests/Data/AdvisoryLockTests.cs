@@ -53,6 +53,37 @@ public class AdvisoryLockTests(PostgresDatabase database) : IClassFixture<Postgr
     }
 
     [Fact]
+    public async Task A_server_idle_in_transaction_timeout_does_not_end_a_leaders_lock()
+    {
+        // The lock's transaction stays open and idle while the leader works. Managed servers often set
+        // idle_in_transaction_session_timeout; it used to end the session, and the lock with it, in the middle of a
+        // maintenance run, so a second host could become leader while the first was still working.
+        var builder = new NpgsqlConnectionStringBuilder(database.ConnectionString)
+        {
+            Options = "-c idle_in_transaction_session_timeout=200",
+        };
+        await using var dataSource = NpgsqlDataSource.Create(builder.ConnectionString);
+        await using var leader = await AdvisoryLock.TryAcquireAsync(dataSource, "leader-idle-timeout");
+        Assert.NotNull(leader);
+
+        // Wait (bounded) until the server's clock shows the lock's session idle in transaction for 1 s, five times the
+        // timeout, or until the session is gone.
+        await TestSignal.UntilAsync(async () =>
+        {
+            await using var admin = await database.DataSource.OpenConnectionAsync();
+            await using var check = new NpgsqlCommand(
+                "SELECT coalesce((SELECT clock_timestamp() - a.state_change > interval '1 second' FROM pg_locks l "
+                + "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                + "AND l.objid = ($1 & 4294967295)::oid AND l.classid = (($1 >> 32) & 4294967295)::oid), true)", admin);
+            check.Parameters.Add(new NpgsqlParameter<long> { TypedValue = leader.Key });
+            return (bool)(await check.ExecuteScalarAsync())!;
+        }, "the leader's session to be idle in transaction for 1 s, or gone");
+
+        Assert.True(await leader.IsHeldAsync(), "the server ended the leader's idle transaction, and its lock with it");
+        Assert.Null(await AdvisoryLock.TryAcquireAsync(dataSource, "leader-idle-timeout"));
+    }
+
+    [Fact]
     public void Keys_are_stable_across_processes()
     {
         // SHA-256 based, so the value is fixed forever; a change here would split leaders of mixed versions.
