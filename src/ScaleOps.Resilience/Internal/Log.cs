@@ -23,7 +23,7 @@ internal static partial class Log
     public static partial void RedisLimiterFailed(ILogger logger, string tenant, string failureMode, Exception? exception);
 
     [LoggerMessage(EventId = ResilienceEventIds.LeasedTokensLost, Level = LogLevel.Warning,
-        Message = "Redis rate limiter stopping: {Tokens} leased tokens of {Tenants} tenants could not be given back to Redis; those buckets stay short of them until they refill")]
+        Message = "Redis rate limiter: {Tokens} leased tokens of {Tenants} tenants could not be given back to Redis; those buckets stay short of them until they refill")]
     public static partial void LeasedTokensLost(ILogger logger, int tokens, int tenants, Exception? exception);
 
     [LoggerMessage(EventId = ResilienceEventIds.LeasedTokensGiveBackUnfinished, Level = LogLevel.Warning,

@@ -17,8 +17,13 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 /// Once <see cref="Close"/>d (the limiter stops leasing: the host stops, or it is disposed) or dropped as idle
 /// (<see cref="TryDrop"/>) the pool leases nothing more and keeps nothing: a batch still in flight when it is closed is
 /// refused by <see cref="Add"/>, so its leader gives its tokens back; none is ever in flight when it is dropped.
+/// Tokens leased under a plan the tenant has left are given back to that plan's bucket (<see cref="Unspent"/>): each
+/// plan has its own key, and the old one is still read by the instances whose plan cache still holds the old plan, and
+/// again if the tenant comes back to it before the key expires (once full: up to a day for a daily rule).
+/// Tokens that leave the pool to be given back in the background are counted in <paramref name="giveBacks"/> under
+/// the pool's lock, so that a stop, which closes every pool afterwards, waits for them.
 /// </summary>
-internal sealed class LeasePool(long durationTicks)
+internal sealed class LeasePool(long durationTicks, GiveBacks giveBacks)
 {
     private readonly object _gate = new();
     private readonly List<Waiter> _waiters = [];
@@ -151,23 +156,21 @@ internal sealed class LeasePool(long durationTicks)
 
     /// <summary>
     /// Keeps <paramref name="extra"/> tokens granted beyond the request, valid for the lease duration; <see langword="false"/>
-    /// when the pool was closed meanwhile: it keeps nothing, and the caller gives them back.
+    /// when the pool was closed meanwhile: it keeps nothing, and the caller gives them back. <paramref name="replaced"/>:
+    /// the tokens still held for another plan (see <see cref="Switch"/>), which the caller gives back in the background.
     /// </summary>
-    public bool Add(CompiledPlan plan, int extra, Decision decision, long now)
+    public bool Add(CompiledPlan plan, int extra, Decision decision, long now, out Unspent replaced)
     {
         lock (_gate)
         {
+            replaced = default;
             if (_closed)
             {
                 return false;
             }
 
-            if (!ReferenceEquals(_plan, plan))
-            {
-                _tokens = 0;
-                _expired = 0;
-            }
-            else if (now >= _expiresAt)
+            replaced = Switch(plan);
+            if (now >= _expiresAt)
             {
                 _expired += _tokens; // given back with the next round trip
                 _tokens = 0;
@@ -185,28 +188,26 @@ internal sealed class LeasePool(long durationTicks)
 
     /// <summary>
     /// Remembers a rejection of <paramref name="want"/> permits from Redis until its <c>Retry-After</c> has passed (one
-    /// of fewer permits still in force is kept: it answers the more common, smaller requests).
+    /// of fewer permits still in force is kept: it answers the more common, smaller requests). Returns the tokens still
+    /// held for another plan (see <see cref="Switch"/>), which the caller gives back in the background.
     /// </summary>
-    public void Deny(CompiledPlan plan, int want, Decision decision, long now, long frequency)
+    public Unspent Deny(CompiledPlan plan, int want, Decision decision, long now, long frequency)
     {
         lock (_gate)
         {
-            if (!ReferenceEquals(_plan, plan))
-            {
-                _tokens = 0; // the tenant changed plans
-                _expired = 0;
-            }
+            var replaced = Switch(plan);
 
             // Tokens another concurrent round trip leased stay usable: only requests that find none are refused here.
-            if (ReferenceEquals(_plan, plan) && now < _deniedUntil && _deniedWant < want)
+            if (now < _deniedUntil && _deniedWant < want)
             {
-                return;
+                return replaced;
             }
 
             _plan = plan;
             _last = decision;
             _deniedUntil = now + (long)(decision.RetryAfter.TotalSeconds * frequency);
             _deniedWant = want;
+            return replaced;
         }
     }
 
@@ -231,12 +232,14 @@ internal sealed class LeasePool(long durationTicks)
 
     /// <summary>
     /// Takes the expired, unspent tokens leased for <paramref name="plan"/>, to be given back to the bucket with the
-    /// caller's round trip (0 when there are none, or they were leased under another plan: they are dropped).
+    /// caller's round trip. Tokens leased under another plan, expired or not, are <paramref name="replaced"/>: the caller
+    /// gives them back to that plan's bucket in the background (see <see cref="Switch"/>).
     /// </summary>
-    public int TakeExpired(CompiledPlan plan, long now)
+    public int TakeExpired(CompiledPlan plan, long now, out Unspent replaced)
     {
         lock (_gate)
         {
+            replaced = Switch(plan);
             var expired = _expired;
             _expired = 0;
             if (now >= _expiresAt)
@@ -245,8 +248,39 @@ internal sealed class LeasePool(long durationTicks)
                 _tokens = 0;
             }
 
-            return ReferenceEquals(_plan, plan) ? expired : 0;
+            return expired;
         }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="plan"/> the pool's plan. The tenant changed plans (or two requests raced with the old and the
+    /// new): the tokens held for the old plan cannot be spent under the new one, and were taken from the old plan's key,
+    /// <c>{prefix}{{tenant}}:{old plan}</c>, which is still read: by instances whose plan cache still holds the old plan
+    /// (for up to <c>PlanCacheDuration</c>), and by this tenant if it comes back to that plan before the key expires
+    /// (when every bucket is full again: up to a day for a daily rule). Dropping them left that bucket short for the rest
+    /// of its window, so they are returned to be given back to it (counted in flight: see <see cref="GiveBacks"/>), and
+    /// the old plan's remembered rejection is forgotten.
+    /// </summary>
+    private Unspent Switch(CompiledPlan plan)
+    {
+        if (ReferenceEquals(_plan, plan) || _plan is null)
+        {
+            return default;
+        }
+
+        var replaced = new Unspent(_plan, _tokens + _expired);
+        _plan = plan;
+        _tokens = 0;
+        _expired = 0;
+        _deniedUntil = long.MinValue;
+        _deniedWant = int.MaxValue;
+        if (replaced.Tokens == 0)
+        {
+            return default;
+        }
+
+        giveBacks.Expect();
+        return replaced;
     }
 
     /// <summary>
@@ -254,7 +288,8 @@ internal sealed class LeasePool(long durationTicks)
     /// trip for a lease duration. Checked and closed in one step, so a request that found the pool before the sweep and
     /// enters it after leases no batch into it (<see cref="Enter"/> refuses it: it makes a round trip of its own), and none
     /// can begin between the check and the drop: a pool nobody finds any more never receives tokens nobody would spend or
-    /// give back. <c>Dropped</c>: the caller removes it, and gives back its unspent tokens, leased under <c>Plan</c>.
+    /// give back. <c>Dropped</c>: the caller removes it, and gives back its unspent tokens, leased under <c>Plan</c>, in the
+    /// background (counted in flight when there are any: see <see cref="GiveBacks"/>).
     /// </summary>
     public (bool Dropped, CompiledPlan? Plan, int Tokens) TryDrop(long now)
     {
@@ -269,6 +304,11 @@ internal sealed class LeasePool(long durationTicks)
             var tokens = _tokens + _expired;
             _tokens = 0;
             _expired = 0;
+            if (_plan is not null && tokens > 0)
+            {
+                giveBacks.Expect(); // in flight from now: a stop waits for it
+            }
+
             return (true, _plan, tokens);
         }
     }
@@ -282,6 +322,9 @@ internal sealed class LeasePool(long durationTicks)
     /// <param name="Failed">The batch's call failed: decide by the failure mode.</param>
     /// <param name="Lease">The lease taken from the batch (or its rejection); <see langword="null"/>: look again.</param>
     internal readonly record struct BatchResult(bool Failed, TenantLease? Lease);
+
+    /// <summary>Unspent leased tokens and the plan they were leased under, to be given back to that plan's bucket.</summary>
+    internal readonly record struct Unspent(CompiledPlan? Plan, int Tokens);
 
     private sealed record Waiter(CompiledPlan Plan, int Permits, CancellationToken CancellationToken)
     {

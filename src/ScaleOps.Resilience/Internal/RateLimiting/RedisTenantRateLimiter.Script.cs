@@ -132,14 +132,6 @@ internal sealed partial class RedisTenantRateLimiter
 #pragma warning restore CA1031
     }
 
-    /// <summary>
-    /// Gives the unused leased tokens of a pool swept away back to the tenant's bucket (a script call taking nothing),
-    /// in the background and outside the breaker: a failure only loses them, as before leased tokens were given back.
-    /// </summary>
-    private void GiveBack(TenantId tenant, CompiledPlan plan, int tokens) =>
-        _ = Task.Run(async () => await CallDirectAsync(new ScriptCall(_redis, KeysOf(tenant, plan), plan.ScriptArguments(0, 0, tokens)), CancellationToken.None)
-            .ConfigureAwait(false));
-
     internal static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -23,7 +23,7 @@ internal sealed partial class RedisTenantRateLimiter
     private int _lostTokens;
     private int _lostTenants;
     private Exception? _lostBecause;
-    private int _drained;
+    private int _drained = 1; // no stop or dispose is waiting: a failed give-back reports its own loss
 
     /// <summary>
     /// Stops leasing (later requests make their own round trips) and gives back what the pools hold, batches in flight
@@ -108,8 +108,9 @@ internal sealed partial class RedisTenantRateLimiter
     /// <summary>
     /// Stops leasing and closes every pool: its waiters are answered, its unspent tokens given back (one script call per
     /// pool, taking nothing; none while the <c>redis</c> breaker is broken: counted as lost), and a batch in flight gives
-    /// its tokens back when it arrives (its leader calls <see cref="GiveBackAsync"/> before it ends the batch). Returns the give-backs and the batches
-    /// in flight to wait for, or <see langword="null"/>.
+    /// its tokens back when it arrives (its leader calls <see cref="GiveBackAsync"/> before it ends the batch). Returns the
+    /// give-backs and the batches in flight to wait for, with the background give-backs begun before (pools the sweep
+    /// dropped, tokens of a plan the tenant left: <see cref="GiveBacks"/>), or <see langword="null"/>.
     /// </summary>
     private Task? CloseLeases()
     {
@@ -139,12 +140,42 @@ internal sealed partial class RedisTenantRateLimiter
             }
         }
 
+        if (_giveBacks.WhenIdle() is { } background)
+        {
+            (pending ??= []).Add(background); // counted when their tokens left a pool, so before the pools were closed above
+        }
+
         return pending is null ? null : Task.WhenAll(pending);
     }
 
     /// <summary>
+    /// Gives back, in the background and outside the breaker, tokens that left a pool counted in flight (a pool swept away,
+    /// tokens leased under a plan the tenant left); a failure is counted and logged as lost (<see cref="GiveBackAsync"/>).
+    /// </summary>
+    private void GiveBackLater(TenantId tenant, LeasePool.Unspent unspent)
+    {
+        if (unspent.Plan is not { } plan || unspent.Tokens <= 0)
+        {
+            return; // nothing left the pool, and nothing was counted
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await GiveBackAsync(tenant, plan, unspent.Tokens).ConfigureAwait(false);
+            }
+            finally
+            {
+                _giveBacks.Done();
+            }
+        });
+    }
+
+    /// <summary>
     /// One give-back script call outside the breaker; a failure counts the tokens as lost, reported by the stop or
-    /// dispose waiting for it, or here once they have stopped waiting.
+    /// dispose waiting for it, or here when none is (a background give-back while the limiter runs, or one that finished
+    /// after the stop stopped waiting).
     /// </summary>
     private async Task GiveBackAsync(TenantId tenant, CompiledPlan plan, int tokens)
     {

@@ -37,6 +37,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<TenantId, LeasePool> _pools = new();
     private readonly ConcurrentDictionary<TenantId, TenantKey> _keys = new();
+    private readonly GiveBacks _giveBacks = new();
     private readonly long _leaseTicks;
     private long _nextSweep;
     private int _disposed;
@@ -165,7 +166,8 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                 break;
             }
 
-            givenBack = pool.TakeExpired(plan, now); // unused leased tokens go back to the bucket with this call
+            givenBack = pool.TakeExpired(plan, now, out var replaced); // unused leased tokens go back to the bucket with this call
+            GiveBackLater(resource, replaced); // those leased under the plan the tenant left, to that plan's bucket
             MaybeSweep(now);
         }
 
@@ -191,12 +193,14 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             _metrics.Decision(plan.Name, admitted, "redis");
             if (pool is not null && !admitted)
             {
-                pool.Deny(plan, permitCount, decision, now, _time.TimestampFrequency);
+                GiveBackLater(resource, pool.Deny(plan, permitCount, decision, now, _time.TimestampFrequency));
             }
             else if (pool is not null && decision.Granted > permitCount)
             {
                 var extra = decision.Granted - permitCount;
-                if (!pool.Add(plan, extra, decision, now))
+                var kept = pool.Add(plan, extra, decision, now, out var replaced);
+                GiveBackLater(resource, replaced);
+                if (!kept)
                 {
                     // Leasing stopped (the host stops, or the limiter was disposed) while the batch was in flight: nobody
                     // would spend the tokens, so they go back now, before the batch ends (a dispose waits for that).
@@ -250,7 +254,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             return null;
         }
 
-        var pool = _pools.GetOrAdd(tenant, static (_, ticks) => new LeasePool(ticks), _leaseTicks);
+        var pool = _pools.GetOrAdd(tenant, static (_, state) => new LeasePool(state.Ticks, state.GiveBacks), (Ticks: _leaseTicks, GiveBacks: _giveBacks));
         return Leasing ? pool : null;
     }
 
@@ -266,14 +270,12 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
 
         foreach (var pair in _pools)
         {
-            // Closed as it is found idle: a request that still holds it leases nothing into it (see TryDrop).
+            // Closed as it is found idle: a request that still holds it leases nothing into it (see TryDrop). Its tokens are
+            // given back in the background, counted in flight: a stop waits for them, and a failure is logged as lost.
             if (pair.Value.TryDrop(now) is (true, var plan, var tokens))
             {
                 _pools.TryRemove(pair);
-                if (plan is not null && tokens > 0)
-                {
-                    GiveBack(pair.Key, plan, tokens);
-                }
+                GiveBackLater(pair.Key, new LeasePool.Unspent(plan, tokens));
             }
         }
     }
