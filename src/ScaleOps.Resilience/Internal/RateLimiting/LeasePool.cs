@@ -72,7 +72,10 @@ internal sealed class LeasePool(long durationTicks, GiveBacks giveBacks)
 
             if (_batchInFlight && join)
             {
+                // Cancelled while it waits: its answer is the cancellation, and EndBatch then keeps its permits (below).
                 var waiter = new Waiter(plan, permits, cancellationToken);
+                waiter.Registration = cancellationToken.UnsafeRegister(
+                    static (state, token) => ((Waiter)state!).Completion.TrySetCanceled(token), waiter);
                 _waiters.Add(waiter);
                 return new BatchEntry(false, waiter.Completion.Task);
             }
@@ -94,33 +97,41 @@ internal sealed class LeasePool(long durationTicks, GiveBacks giveBacks)
     /// request can take the batch's tokens: when <paramref name="failed"/> (Redis down, the breaker open) each gets
     /// <see cref="BatchResult.Failed"/> (the failure mode decides, as their own calls would have); otherwise Redis decided
     /// and each gets a lease from the tokens or the remembered rejection, or, when the batch is used up (or the leader was
-    /// cancelled), no lease: it looks again.
+    /// cancelled), no lease: it looks again. A waiter cancelled before it got its lease spends nothing: its permits go back
+    /// to the pool in the same step (as the built-in limiters put back the permits of a queued request whose completion
+    /// lost the race to its cancellation), so a cancelled <c>AcquireAsync</c> never consumes a permit.
+    /// <paramref name="answering"/> (a test hook) runs once the waiters' leases are taken, before they are answered.
     /// </summary>
-    public void EndBatch(bool failed, long now, long frequency)
+    public void EndBatch(bool failed, long now, long frequency, Action? answering = null)
     {
-        Waiter[] waiters;
-        BatchResult[] results;
         TaskCompletionSource? ended;
         lock (_gate)
         {
             _batchInFlight = false;
             ended = _batchEnded;
             _batchEnded = null;
-            waiters = [.. _waiters];
-            _waiters.Clear();
-            results = new BatchResult[waiters.Length];
-            for (var i = 0; i < waiters.Length; i++)
+            var results = new BatchResult[_waiters.Count];
+            for (var i = 0; i < results.Length; i++)
             {
-                var waiter = waiters[i];
+                var waiter = _waiters[i];
                 results[i] = failed ? new BatchResult(true, null)
                     : waiter.CancellationToken.IsCancellationRequested ? default // gone: leave the tokens to the others
                     : new BatchResult(false, TakeLocked(waiter.Plan, waiter.Permits, now, frequency));
             }
-        }
 
-        for (var i = 0; i < waiters.Length; i++)
-        {
-            waiters[i].Completion.TrySetResult(results[i]);
+            answering?.Invoke();
+            for (var i = 0; i < results.Length; i++)
+            {
+                // Answered under the lock (its continuation runs asynchronously), so that permits a cancellation won the
+                // race for are back before anyone else takes from the pool.
+                var waiter = _waiters[i];
+                if (!waiter.Answer(results[i]) && results[i].Lease is { IsAcquired: true })
+                {
+                    _tokens += waiter.Permits;
+                }
+            }
+
+            _waiters.Clear();
         }
 
         ended?.TrySetResult();
@@ -148,7 +159,7 @@ internal sealed class LeasePool(long durationTicks, GiveBacks giveBacks)
 
         foreach (var waiter in waiters)
         {
-            waiter.Completion.TrySetResult(default);
+            waiter.Answer(default);
         }
 
         return result;
@@ -326,8 +337,24 @@ internal sealed class LeasePool(long durationTicks, GiveBacks giveBacks)
     /// <summary>Unspent leased tokens and the plan they were leased under, to be given back to that plan's bucket.</summary>
     internal readonly record struct Unspent(CompiledPlan? Plan, int Tokens);
 
-    private sealed record Waiter(CompiledPlan Plan, int Permits, CancellationToken CancellationToken)
+    private sealed class Waiter(CompiledPlan plan, int permits, CancellationToken cancellationToken)
     {
+        public CompiledPlan Plan { get; } = plan;
+
+        public int Permits { get; } = permits;
+
+        public CancellationToken CancellationToken { get; } = cancellationToken;
+
         public TaskCompletionSource<BatchResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public CancellationTokenRegistration Registration { get; set; }
+
+        /// <summary>Answers the waiter; <see langword="false"/> when it was cancelled first.</summary>
+        public bool Answer(BatchResult result)
+        {
+            var answered = Completion.TrySetResult(result);
+            Registration.Unregister();
+            return answered;
+        }
     }
 }

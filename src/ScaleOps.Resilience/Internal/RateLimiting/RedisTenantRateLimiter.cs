@@ -73,6 +73,12 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     /// </summary>
     internal Action<TenantId>? PoolFound { get; set; }
 
+    /// <summary>
+    /// Test hook: called when a batch ends, once its waiters' leases are taken from it and before they get them (a waiter
+    /// cancelled at that moment).
+    /// </summary>
+    internal Action<TenantId>? WaitersAnswering { get; set; }
+
     /// <summary>Leased mode, until the host stops or the limiter is disposed (<see cref="CloseLeases"/>).</summary>
     private bool Leasing => Volatile.Read(ref _leasing) != 0;
 
@@ -136,7 +142,14 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                     // round trip too. Its waiters are answered from it first, in order. A failed batch (Redis down) sends
                     // them to the failure mode, as their own calls would have; one used up before their turn is joined
                     // again, at most MaxBatchJoins times, after which the request makes its own round trip.
-                    var result = await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    // Cancelled while waiting: throws, and the waiter spent nothing (LeasePool.EndBatch).
+                    var result = await inFlight.ConfigureAwait(false);
+                    if (result.Lease is { } fromBatch)
+                    {
+                        _metrics.Decision(plan.Name, fromBatch.IsAcquired, "lease");
+                        return fromBatch; // its permits were taken for it: returned even if disposed or cancelled since
+                    }
+
                     if (Volatile.Read(ref _disposed) != 0)
                     {
                         return TenantLease.Undecided; // disposed meanwhile: a failed lease, as the built-in limiters answer their queue
@@ -147,12 +160,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
                         return Fallback(resource, plan, permitCount, null);
                     }
 
-                    if (result.Lease is { } fromBatch)
-                    {
-                        _metrics.Decision(plan.Name, fromBatch.IsAcquired, "lease");
-                        return fromBatch;
-                    }
-
+                    cancellationToken.ThrowIfCancellationRequested(); // nothing spent yet: a cancelled caller looks no further
                     now = _time.GetTimestamp();
                     continue;
                 }
@@ -216,7 +224,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         {
             if (batch)
             {
-                pool!.EndBatch(failed, _time.GetTimestamp(), _time.TimestampFrequency); // after Add or Deny: the waiters get the tokens or the rejection
+                pool!.EndBatch(failed, _time.GetTimestamp(), _time.TimestampFrequency, WaitersAnswering is { } hook ? () => hook(resource) : null); // after Add or Deny: the waiters get the tokens or the rejection
             }
         }
     }
