@@ -46,7 +46,9 @@ internal sealed class GiveBacks
     {
         lock (_gate)
         {
-            return Volatile.Read(ref _inFlight) == 0 ? null : (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            return Volatile.Read(ref _inFlight) == 0
+                ? null
+                : (_idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
 }

@@ -224,7 +224,9 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         {
             if (batch)
             {
-                pool!.EndBatch(failed, _time.GetTimestamp(), _time.TimestampFrequency, WaitersAnswering is { } hook ? () => hook(resource) : null); // after Add or Deny: the waiters get the tokens or the rejection
+                // After Add or Deny: the waiters get the tokens or the rejection.
+                var answering = WaitersAnswering is { } hook ? () => hook(resource) : (Action?)null;
+                pool!.EndBatch(failed, _time.GetTimestamp(), _time.TimestampFrequency, answering);
             }
         }
     }
@@ -262,7 +264,8 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
             return null;
         }
 
-        var pool = _pools.GetOrAdd(tenant, static (_, state) => new LeasePool(state.Ticks, state.GiveBacks), (Ticks: _leaseTicks, GiveBacks: _giveBacks));
+        var pool = _pools.GetOrAdd(
+            tenant, static (_, state) => new LeasePool(state.Ticks, state.GiveBacks), (Ticks: _leaseTicks, GiveBacks: _giveBacks));
         return Leasing ? pool : null;
     }
 
