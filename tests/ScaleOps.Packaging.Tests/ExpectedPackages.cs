@@ -30,9 +30,10 @@ public static class ExpectedPackages
             "Npgsql",
             "Microsoft.Extensions.DependencyInjection.Abstractions",
             "Microsoft.Extensions.Options",
-            "Microsoft.Extensions.Options.ConfigurationExtensions",
             "Microsoft.Extensions.Configuration.Abstractions",
             "Microsoft.Extensions.Configuration.Binder",
+            // Implementations, not their .Abstractions: AddScaleOps calls AddLogging and AddMetrics so that ILogger<T>
+            // and IMeterFactory resolve in a host that never called them (see ScaleOps.Core.csproj).
             "Microsoft.Extensions.Logging",
             "Microsoft.Extensions.Diagnostics",
             "Microsoft.Extensions.Hosting.Abstractions",
