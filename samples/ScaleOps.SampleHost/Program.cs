@@ -4,7 +4,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
-using ScaleOps;
 using ScaleOps.Diagnostics;
 using ScaleOps.Jobs;
 using ScaleOps.SampleHost;

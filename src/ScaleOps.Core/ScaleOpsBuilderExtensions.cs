@@ -2,13 +2,16 @@ using System;
 using System.Linq;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using ScaleOps;
 using ScaleOps.Internal;
 
-namespace ScaleOps;
+namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Helpers the ScaleOps packages use to plug into the builder the same way.</summary>
+/// <summary>
+/// Helpers the ScaleOps packages use to plug into the builder the same way. In this namespace, like <c>AddScaleOps</c>
+/// and every package's <c>Add*</c> method, so registering needs no <c>using ScaleOps;</c>.
+/// </summary>
 public static class ScaleOpsBuilderExtensions
 {
     /// <summary>

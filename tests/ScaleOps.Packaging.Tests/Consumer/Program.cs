@@ -7,7 +7,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
-using ScaleOps;
 using ScaleOps.Caching;
 using ScaleOps.Data;
 using ScaleOps.Jobs;
