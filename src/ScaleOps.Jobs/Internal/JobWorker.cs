@@ -150,7 +150,7 @@ internal sealed class JobWorker(
         if (!await CompletesWithinAsync(drained, options.ShutdownTimeout).ConfigureAwait(false))
         {
             await _shutdown.CancelAsync().ConfigureAwait(false);
-            await CompletesWithinAsync(drained, options.TimeoutGrace).ConfigureAwait(false);
+            await CompletesWithinAsync(drained, options.TimeoutGrace + JobsDefaults.AbandonMargin).ConfigureAwait(false);
         }
 
         // A job that local dispatch inserts started from now on is given back by its client, not started here.

@@ -37,6 +37,14 @@ internal static class JobsDefaults
     /// unreachable, say) the completer gives up and the jobs of the unwritten outcomes are given back.
     /// </summary>
     public static readonly TimeSpan CompletionFlushTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How much longer than <see cref="JobsOptions.TimeoutGrace"/> a stopping worker waits for handlers it cancelled. A
+    /// handler that ignores the cancellation is abandoned by its own run after exactly the grace (event 3020); the worker's
+    /// wait used to be the same length, started a moment earlier, so on a busy machine it could end first and the stop went
+    /// on before the abandonment was logged.
+    /// </summary>
+    public static readonly TimeSpan AbandonMargin = TimeSpan.FromSeconds(1);
     public const int MaxConcurrencyLimit = 10_000;
 
     /// <summary>The default of <see cref="JobsOptions.RecurringTakeoverAfter"/>: five of the scheduler's checks (<see cref="ScheduleCheckInterval"/>).</summary>
