@@ -12,6 +12,7 @@ namespace ScaleOps.Jobs.Tests;
 /// Enqueues cancelled by the caller while the server works on them: rows of queue <c>q-blocked</c> wait in a trigger
 /// for an advisory lock the test holds, so a COPY (or an INSERT) is cancelled in the middle of its rows.
 /// </summary>
+[Collection(ThreadBlockingCollection.Name)]
 public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatabase database) : IClassFixture<EnqueueCancellationTests.BlockingJobsDatabase>
 {
     private const long Gate = 7331;
@@ -175,7 +176,8 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
 
     private Task WaitingAtTheGateAsync() => TestSignal.UntilAsync(
         async () => await database.ScalarAsync<long>(
-            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = {Gate} AND classid = 0") > 0,
+            $"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = {Gate} AND classid = 0 "
+            + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") > 0,
         "an insert to wait at the gate");
 
     /// <summary>No session of the test database is left in a transaction or a COPY (the pool's sessions go idle).</summary>

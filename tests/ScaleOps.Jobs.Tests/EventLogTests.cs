@@ -15,6 +15,7 @@ namespace ScaleOps.Jobs.Tests;
 /// The log events docs/architecture/jobs.md names (3015, 3020, 3021), captured from a real host with a fake logging
 /// provider: each logged where the notes say, with its level and the job or queue it concerns.
 /// </summary>
+[Collection(ThreadBlockingCollection.Name)]
 public class EventLogTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     /// <summary>A host whose log goes to a <see cref="FakeLogCollector"/> (JobsHost filters every log out otherwise).</summary>

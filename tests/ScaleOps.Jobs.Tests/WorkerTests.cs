@@ -10,6 +10,7 @@ using ScaleOps.Tenancy;
 
 namespace ScaleOps.Jobs.Tests;
 
+[Collection(ThreadBlockingCollection.Name)]
 public partial class WorkerTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     private Task<JobsHost> StartAsync(string queue, Action<JobsOptions>? configure = null, Probe? probe = null) =>
