@@ -58,7 +58,8 @@ public interface IJobClient
     /// <param name="cancellationToken">
     /// Cancels the call. Without a transaction (given, or begun on the connection) the batch runs in one of its own, so a
     /// cancelled batch commits nothing. A batch without a unique key goes in by COPY, which Npgsql cancels by closing the
-    /// connection: the caller's transaction ends with it.
+    /// connection: the caller's transaction ends with it. A batch larger than the socket buffers whose server is blocked
+    /// (a lock) fills the socket and then waits in a write that does not see the token, until the command timeout.
     /// </param>
     /// <returns>The number of jobs inserted.</returns>
     Task<int> EnqueueManyAsync<TPayload>(

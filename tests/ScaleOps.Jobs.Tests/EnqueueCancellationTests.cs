@@ -106,30 +106,6 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
     }
 
     [Fact]
-    public async Task A_batch_larger_than_the_socket_buffers_cancelled_while_the_server_waits_ends_without_waiting_for_the_server()
-    {
-        await database.ExecuteAsync("DELETE FROM scaleops.jobs WHERE queue = 'q-blocked'");
-        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);
-
-        // About 32 MB of rows: the server reads the first and waits at the gate, the client's writes fill the socket
-        // buffers and wait for it to read more.
-        var text = new string('x', 32 * 1024);
-        var batch = Enumerable.Range(0, 1000).Select(i => new Envelope<string>(text)).ToArray();
-        using var cancel = new CancellationTokenSource();
-        await using (var gate = await HoldGateAsync())
-        {
-            var enqueue = host.Client.EnqueueManyAsync(batch, new JobOptions { Queue = "q-blocked" }, cancel.Token);
-            await WaitingAtTheGateAsync();
-            await cancel.CancelAsync();
-            var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => enqueue.WaitAsync(TestSignal.DefaultTimeout));
-            Assert.Equal(cancel.Token, ex.CancellationToken);
-        }
-
-        await NoSessionLeftBusyAsync();
-        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-blocked'"));
-    }
-
-    [Fact]
     public async Task A_single_enqueue_cancelled_during_its_insert_in_the_callers_transaction_leaves_the_connection_usable()
     {
         await database.ExecuteAsync("DELETE FROM scaleops.jobs WHERE queue = 'q-blocked'");

@@ -169,10 +169,6 @@ internal sealed partial class JobStore
         {
             var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, "
                 + "concurrency_key, concurrency_limit, created_at) FROM STDIN (FORMAT BINARY)";
-            var canceller = cancellationToken.CanBeCanceled && MayBlockWriting(payloads)
-                ? await CancellerAsync(connection, transaction ?? callers, cancellationToken).ConfigureAwait(false)
-                : null;
-            await using (canceller)
             await using (var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false))
             {
                 // Synchronous writes: they only fill Npgsql's buffer (flushed when full); 11 awaits per row cost more CPU than the rows.
@@ -210,12 +206,10 @@ internal sealed partial class JobStore
 
             return payloads.Length;
         }
-        catch (Exception ex) when (cancellationToken.IsCancellationRequested
-                                   && !(ex is OperationCanceledException canceled && canceled.CancellationToken == cancellationToken))
+        catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
             // What Npgsql throws for a COPY it cancelled by closing the connection depends on where the COPY was (an
-            // ObjectDisposedException for the caller's transaction, an I/O error, a cancellation without the caller's
-            // token, the server's 57014 after pg_cancel_backend): the caller cancelled.
+            // ObjectDisposedException for the caller's transaction, an I/O error): the caller cancelled.
             throw new OperationCanceledException("The batch enqueue was cancelled; its transaction did not commit.", ex, cancellationToken);
         }
         finally
