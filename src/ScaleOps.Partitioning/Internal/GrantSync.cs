@@ -1,12 +1,10 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using ScaleOps.Diagnostics;
 using ScaleOps.Partitioning.Lifecycle;
 
 namespace ScaleOps.Partitioning.Internal;
@@ -40,31 +38,15 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
     /// </summary>
     public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
     {
-        var plans = await ddl.RunAsync($"keep the grants of the partitions of {table.Qualified} in step", async (connection, transaction) =>
-        {
-            var plans = Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table);
-            var changed = plans.Where(p => p.Statements.Count > 0).ToList();
-            if (dryRun || changed.Count == 0)
-            {
-                return plans;
-            }
-
-            using var step = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Partitioning.Step");
-            step?.SetTag("scaleops.partitioning.table", table.Qualified);
-            step?.SetTag("scaleops.partitioning.partition", string.Join(", ", changed.Select(p => p.Partition.Partition)));
-            step?.SetTag("scaleops.partitioning.step", nameof(PartitionActionKind.SyncGrants));
-            try
-            {
-                await PartitionAccess.ExecuteAsync(connection, transaction, [.. changed.SelectMany(p => p.Statements)], cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                step?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                throw;
-            }
-
-            return plans;
-        }, cancellationToken).ConfigureAwait(false);
+        var plans = await PartitionSyncStep.RunAsync(
+            ddl,
+            table,
+            $"keep the grants of the partitions of {table.Qualified}",
+            PartitionActionKind.SyncGrants,
+            dryRun,
+            async (connection, transaction) => Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table),
+            p => (p.Partition.Partition, p.Statements),
+            cancellationToken).ConfigureAwait(false);
 
         // Logged once per partition and condition while it lasts (again once it changed, or cleared and came back): the
         // health report is what shows it at each check.

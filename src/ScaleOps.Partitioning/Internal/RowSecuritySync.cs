@@ -1,12 +1,10 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
-using ScaleOps.Diagnostics;
 using ScaleOps.Partitioning.Lifecycle;
 
 namespace ScaleOps.Partitioning.Internal;
@@ -45,31 +43,15 @@ internal sealed partial class RowSecuritySync(NpgsqlDataSource dataSource, DdlRu
     /// </summary>
     public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
     {
-        var plans = await ddl.RunAsync($"keep the row-level security of the partitions of {table.Qualified} in step", async (connection, transaction) =>
-        {
-            var plans = Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table);
-            var changed = plans.Where(p => p.Statements.Count > 0).ToList();
-            if (dryRun || changed.Count == 0)
-            {
-                return plans;
-            }
-
-            using var step = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Partitioning.Step");
-            step?.SetTag("scaleops.partitioning.table", table.Qualified);
-            step?.SetTag("scaleops.partitioning.partition", string.Join(", ", changed.Select(p => p.Partition.Partition)));
-            step?.SetTag("scaleops.partitioning.step", nameof(PartitionActionKind.SyncRowSecurity));
-            try
-            {
-                await PartitionAccess.ExecuteAsync(connection, transaction, [.. changed.SelectMany(p => p.Statements)], cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                step?.SetStatus(ActivityStatusCode.Error, ex.Message);
-                throw;
-            }
-
-            return plans;
-        }, cancellationToken).ConfigureAwait(false);
+        var plans = await PartitionSyncStep.RunAsync(
+            ddl,
+            table,
+            $"keep the row-level security of the partitions of {table.Qualified}",
+            PartitionActionKind.SyncRowSecurity,
+            dryRun,
+            async (connection, transaction) => Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table),
+            p => (p.Partition.Partition, p.Statements),
+            cancellationToken).ConfigureAwait(false);
 
         var kept = plans.SelectMany(p => p.Kept.Select(k => (Partition: p.Partition.Partition!, Difference: k))).ToList();
         foreach (var (partition, difference) in _reported.Fresh(table.Qualified, kept, k => k.Partition + "\n" + k.Difference))
