@@ -167,7 +167,7 @@ public abstract partial class IsolationSuite
         {
             db.Documents.Add(new Document { TenantId = "t04", Title = "planted" });
             var ex = await Assert.ThrowsAsync<DbUpdateException>(() => db.SaveChangesAsync());
-            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, FindPostgres(ex).SqlState);
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, OwnerRoles.FindPostgres(ex).SqlState);
         }
 
         await using (var db = apis.NewContext())

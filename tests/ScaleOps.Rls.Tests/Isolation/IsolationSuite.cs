@@ -145,14 +145,14 @@ public abstract partial class IsolationSuite(RlsDatabase database)
 
         var insert = await Assert.ThrowsAnyAsync<Exception>(() =>
             apis.ExecuteAsync(api, "INSERT INTO documents (tenant_id, title) VALUES (@a, 'planted')", new { a = "t02" }));
-        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, FindPostgres(insert).SqlState);
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, OwnerRoles.FindPostgres(insert).SqlState);
 
         Assert.Equal(0, await apis.ExecuteAsync(api, "UPDATE documents SET title = 'hacked' WHERE tenant_id = @a", new { a = "t02" }));
         Assert.Equal(0, await apis.ExecuteAsync(api, "DELETE FROM documents WHERE tenant_id = @a", new { a = "t02" }));
 
         var move = await Assert.ThrowsAnyAsync<Exception>(() =>
             apis.ExecuteAsync(api, "UPDATE documents SET tenant_id = @a WHERE tenant_id = 't01'", new { a = "t02" }));
-        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, FindPostgres(move).SqlState);
+        Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, OwnerRoles.FindPostgres(move).SqlState);
 
         await using var admin = NpgsqlDataSource.Create(Database.ConnectionString);
         await using var check = admin.CreateCommand("SELECT count(*) FILTER (WHERE title = 'hacked'), count(*) FROM documents WHERE tenant_id = 't02'");
@@ -241,19 +241,6 @@ public abstract partial class IsolationSuite(RlsDatabase database)
         await reader.ReadAsync();
         Assert.Equal(2, reader.GetInt64(0));
         Assert.Equal(2, reader.GetInt64(1));
-    }
-
-    private static PostgresException FindPostgres(Exception ex)
-    {
-        for (var e = ex; e is not null; e = e.InnerException)
-        {
-            if (e is PostgresException pg)
-            {
-                return pg;
-            }
-        }
-
-        throw new Xunit.Sdk.XunitException($"Expected a PostgresException, got {ex}");
     }
 
     private static async Task<long> RawCountAsync(RlsApis apis, string sql, int column = 0)

@@ -102,7 +102,7 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
                 Assert.Equal(Enumerable.Repeat("t03", 3), await apis.ReadTenantsAsync(api));
                 var planted = await Assert.ThrowsAnyAsync<Exception>(() =>
                     apis.ExecuteAsync(api, "INSERT INTO documents (tenant_id, title) VALUES (@a, 'planted')", new { a = "t05" }));
-                Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Postgres(planted).SqlState);
+                Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, OwnerRoles.FindPostgres(planted).SqlState);
             }
 
             using (apis.Tenants.BeginScope(new TenantId("t05")))
@@ -137,19 +137,6 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
     // Npgsql's own log events reuse some of the same ids.
     private static bool FromRls(FakeLogRecord record) => record.Category?.StartsWith("ScaleOps.Rls", StringComparison.Ordinal) == true;
 
-    internal static PostgresException Postgres(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is PostgresException postgres)
-            {
-                return postgres;
-            }
-        }
-
-        throw new InvalidOperationException("no PostgresException in " + exception, exception);
-    }
-
     /// <summary>
     /// The RLS schema and seed data, created by a NOLOGIN owner role (through a migration login acting as it), without
     /// ScaleOps' schema and without any policy: the tests' hosts install and apply those.
@@ -160,21 +147,12 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
         public const string MigrationRole = "scaleops_rls_start_migrator";
 
         /// <summary>The migration login, acting as the owner role for the whole session (NOLOGIN roles cannot connect).</summary>
-        public string OwnerConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString)
-        {
-            Username = MigrationRole,
-            Options = $"-c role={OwnerRole}",
-            Pooling = false,
-        }.ToString();
+        public string OwnerConnectionString => OwnerRoles.ConnectionString(ConnectionString, OwnerRole, MigrationRole);
 
         public override async Task InitializeAsync()
         {
             await base.InitializeAsync();
-            await RlsDatabase.EnsureRolesAsync();
-            await PostgresServer.ExecuteAsync(RlsDatabase.RoleSql(OwnerRole, "NOBYPASSRLS").Replace(" LOGIN ", " NOLOGIN ", StringComparison.Ordinal));
-            await PostgresServer.ExecuteAsync(RlsDatabase.RoleSql(MigrationRole, "NOBYPASSRLS"));
-            await PostgresServer.ExecuteAsync($"GRANT {OwnerRole} TO {MigrationRole}");
-            await PostgresServer.ExecuteAsync($"GRANT CREATE ON DATABASE \"{Name}\" TO {OwnerRole}; GRANT CREATE ON SCHEMA public TO {OwnerRole}", Name);
+            await OwnerRoles.CreateAsync(Name, OwnerRole, MigrationRole);
             await using var owner = NpgsqlDataSource.Create(OwnerConnectionString);
             await using var schema = owner.CreateCommand(RlsDatabase.SchemaSql
                 + "CREATE TABLE drafts (id bigint PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL);"

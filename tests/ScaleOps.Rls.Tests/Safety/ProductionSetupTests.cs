@@ -74,11 +74,11 @@ public class ProductionSetupTests(ProductionSetupTests.MigratedDatabase database
             Assert.Equal(Enumerable.Repeat("t07", 7), await apis.ReadTenantsAsync(api));
             var insert = await Assert.ThrowsAnyAsync<Exception>(() =>
                 apis.ExecuteAsync(api, "INSERT INTO documents (tenant_id, title) VALUES (@a, 'planted')", new { a = "t02" }));
-            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, Postgres(insert).SqlState);
+            Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, OwnerRoles.FindPostgres(insert).SqlState);
 
             // What the owner role keeps from the application: TRUNCATE, which ignores row security.
             var truncate = await Assert.ThrowsAnyAsync<Exception>(() => apis.ExecuteAsync(api, "TRUNCATE documents"));
-            Assert.Contains("permission denied for table documents", Postgres(truncate).MessageText, StringComparison.Ordinal);
+            Assert.Contains("permission denied for table documents", OwnerRoles.FindPostgres(truncate).MessageText, StringComparison.Ordinal);
         }
 
         using (apis.Tenants.BeginScope(new TenantId("t02")))
@@ -112,19 +112,6 @@ public class ProductionSetupTests(ProductionSetupTests.MigratedDatabase database
         }
     }
 
-    private static PostgresException Postgres(Exception exception)
-    {
-        for (Exception? e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is PostgresException postgres)
-            {
-                return postgres;
-            }
-        }
-
-        throw new InvalidOperationException("no PostgresException in " + exception, exception);
-    }
-
     /// <summary>An empty database migrated once by the owner role, as the README's migration step would.</summary>
     public sealed class MigratedDatabase : PostgresDatabase
     {
@@ -132,21 +119,12 @@ public class ProductionSetupTests(ProductionSetupTests.MigratedDatabase database
         public const string MigrationRole = "scaleops_rls_prod_migrator";
 
         // The migration login, acting as the owner role for the whole session (NOLOGIN roles cannot connect themselves).
-        private string OwnerConnectionString => new NpgsqlConnectionStringBuilder(ConnectionString)
-        {
-            Username = MigrationRole,
-            Options = $"-c role={OwnerRole}",
-            Pooling = false,
-        }.ToString();
+        private string OwnerConnectionString => OwnerRoles.ConnectionString(ConnectionString, OwnerRole, MigrationRole);
 
         public override async Task InitializeAsync()
         {
             await base.InitializeAsync();
-            await RlsDatabase.EnsureRolesAsync();
-            await PostgresServer.ExecuteAsync(RlsDatabase.RoleSql(OwnerRole, "NOBYPASSRLS").Replace(" LOGIN ", " NOLOGIN ", StringComparison.Ordinal));
-            await PostgresServer.ExecuteAsync(RlsDatabase.RoleSql(MigrationRole, "NOBYPASSRLS"));
-            await PostgresServer.ExecuteAsync($"GRANT {OwnerRole} TO {MigrationRole}");
-            await PostgresServer.ExecuteAsync($"GRANT CREATE ON DATABASE \"{Name}\" TO {OwnerRole}; GRANT CREATE ON SCHEMA public TO {OwnerRole}", Name);
+            await OwnerRoles.CreateAsync(Name, OwnerRole, MigrationRole);
 
             // The migration step: ScaleOps' migrations (the context procedure), the application's tables with the README's
             // grants, then the policies, all as the owner.
