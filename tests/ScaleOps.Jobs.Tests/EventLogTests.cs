@@ -82,35 +82,47 @@ public class EventLogTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Equal("pending", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
     }
 
-    [Fact]
-    public async Task A_handler_that_blocks_its_thread_is_reported_with_event_3021_naming_its_queue()
+    /// <summary>A probe whose first job blocks its thread (not its task) until <paramref name="blocker"/> is set.</summary>
+    private static Probe BlockingFirst(ManualResetEventSlim blocker) => new()
+    {
+        Behavior = (p, _, _) =>
+        {
+            if (p.N == 1)
+            {
+                blocker.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            return Task.CompletedTask;
+        },
+    };
+
+    [Theory]
+    [InlineData(false)] // fetched, started on the pump
+    [InlineData(true)] // started by its insert, on a pool thread (local dispatch)
+    public async Task A_handler_that_blocks_its_thread_is_reported_with_event_3021_naming_its_queue(bool localDispatch)
     {
         using var blocker = new ManualResetEventSlim();
-        var probe = new Probe
+        var queue = localDispatch ? "log-block-local" : "log-block-pump";
+        var (host, log) = await StartAsync(queue, BlockingFirst(blocker), o =>
         {
-            Behavior = (p, _, _) =>
-            {
-                if (p.N == 1)
-                {
-                    blocker.Wait(TimeSpan.FromSeconds(30));
-                }
-
-                return Task.CompletedTask;
-            },
-        };
-        var (host, log) = await StartAsync("log-block", probe, o => o.Queues["log-block"] = new QueueOptions { Concurrency = 2 });
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues[queue] = new QueueOptions { Concurrency = 2, LocalDispatch = localDispatch };
+        });
         try
         {
             await using (host)
             {
+                await host.SettledProducerAsync(queue);
                 var blocked = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
                 await TestSignal.UntilAsync(() => Task.FromResult(Events(log, 3021).Length > 0), "event 3021 while the handler blocks");
-                var stalled = Events(log, 3021)[0];
+                var stalled = Assert.Single(Events(log, 3021));
                 Assert.Equal(LogLevel.Warning, stalled.Level);
-                Assert.Contains("queue log-block", stalled.Message, StringComparison.Ordinal);
+                Assert.Contains($"queue {queue}", stalled.Message, StringComparison.Ordinal);
+                Assert.Equal(localDispatch, await database.ScalarAsync<bool>($"SELECT attempted_at = created_at FROM scaleops.jobs WHERE id = {blocked}"));
                 blocker.Set();
                 await TestSignal.UntilAsync(
                     async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {blocked}") == "succeeded", "the job to finish");
+                Assert.Single(Events(log, 3021));
             }
         }
         finally

@@ -17,15 +17,18 @@ internal sealed partial class QueueProducer
     /// <summary>How often <see cref="Watch"/> looks at the pump.</summary>
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(50);
 
-    /// <summary>Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their handler's synchronous part.</summary>
-    private readonly List<(FetchedJob Job, long Since)> _blocked = [];
+    /// <summary>
+    /// Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their handler's
+    /// synchronous part; <c>Reported</c> once event 3021 was logged for the start.
+    /// </summary>
+    private readonly List<(FetchedJob Job, long Since, bool Reported)> _blocked = [];
 
     /// <summary>Runs a locally dispatched job on this pool thread, watched like a start on the pump (<see cref="Watch"/>).</summary>
     private void RunOffPump(FetchedJob job)
     {
         lock (_gate)
         {
-            _blocked.Add((job, Environment.TickCount64));
+            _blocked.Add((job, Environment.TickCount64, false));
         }
 
         _ = RunOneAsync(job);
@@ -40,18 +43,21 @@ internal sealed partial class QueueProducer
     /// <see cref="PumpStall"/> without returning a task loses the pump (another thread starts the buffered jobs; the
     /// blocked job keeps its slot, its thread being busy), and one still blocked past its timeout and
     /// <see cref="JobsOptions.TimeoutGrace"/> is abandoned: its attempt ends as a timeout and its lease is not renewed.
+    /// Each such start is reported once (event 3021), whether it held the pump or a pool thread (local dispatch).
     /// </summary>
     internal void Watch()
     {
         var now = Environment.TickCount64;
-        List<(FetchedJob Job, long Since)>? abandon = null;
+        List<(FetchedJob Job, long Since, bool Reported)>? abandon = null;
         var repump = false;
+        var stalled = 0;
         TaskCompletionSource? released = null;
         lock (_gate)
         {
             if (_inline.Job is { } held && now - _inline.Since >= (long)PumpStall.TotalMilliseconds)
             {
-                _blocked.Add((held, _inline.Since));
+                _blocked.Add((held, _inline.Since, true));
+                stalled++;
                 _inline = default;
                 _pumpGeneration++;
                 _pumping = false;
@@ -63,12 +69,17 @@ internal sealed partial class QueueProducer
 
             for (var i = _blocked.Count - 1; i >= 0; i--)
             {
-                var (job, since) = _blocked[i];
+                var (job, since, reported) = _blocked[i];
                 var limit = (job.TimeoutMs ?? (long)options.DefaultTimeout.TotalMilliseconds) + (long)options.TimeoutGrace.TotalMilliseconds;
                 if (now - since >= limit)
                 {
                     (abandon ??= []).Add(_blocked[i]);
                     _blocked.RemoveAt(i);
+                }
+                else if (!reported && now - since >= (long)PumpStall.TotalMilliseconds)
+                {
+                    _blocked[i] = (job, since, true);
+                    stalled++;
                 }
             }
         }
@@ -76,11 +87,15 @@ internal sealed partial class QueueProducer
         if (repump)
         {
             released?.TrySetResult(); // the fetch loop waiting for that pump goes on
-            JobsLog.PumpStalled(logger, queue, PumpStall);
             ThreadPool.UnsafeQueueUserWorkItem(static producer => producer.Pump(), this, preferLocal: false);
         }
 
-        foreach (var (job, since) in abandon ?? [])
+        for (var i = 0; i < stalled; i++)
+        {
+            JobsLog.PumpStalled(logger, queue, PumpStall);
+        }
+
+        foreach (var (job, since, _) in abandon ?? [])
         {
             _ = executor.AbandonBlockedAsync(job, TimeSpan.FromMilliseconds(now - since));
         }
