@@ -229,8 +229,9 @@ internal sealed partial class PartitionMaintenance(
     /// <param name="resolved">The table.</param>
     /// <param name="cancellationToken">Cancels the reads.</param>
     /// <param name="defaultUnreadable">
-    /// When given, a default partition whose rows row-level security would filter (42501) is reported to it and the rest
-    /// is planned (its rows are not moved; partitions are still created); without it, that error is thrown.
+    /// When given, a default partition whose rows row-level security would filter (42501), or that holds rows no period
+    /// can hold (<see cref="PartitionPeriods.Placeable"/>), is reported to it and the rest is planned (those rows are not
+    /// moved; partitions are still created); without it, that error is thrown.
     /// </param>
     internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken, Action<Exception>? defaultUnreadable = null)
     {
@@ -253,7 +254,21 @@ internal sealed partial class PartitionMaintenance(
             List<(DateTime Start, long Rows)> stray;
             try
             {
-                stray = await store.DefaultRowsByPeriodAsync(table, qualifiedDefault, resolved.KeyType, cancellationToken).ConfigureAwait(false);
+                (stray, var unplaceable) = await store.DefaultRowsByPeriodAsync(table, qualifiedDefault, resolved.KeyType, cancellationToken).ConfigureAwait(false);
+                if (unplaceable > 0)
+                {
+                    // No partition of a period can take them: said at every run (like a default that cannot be read), not
+                    // planned as a move into year 1 or a period past DateTime's end.
+                    var error = new InvalidOperationException(
+                        $"{table.SettingPath}: {unplaceable} rows of {qualifiedDefault} have a {table.QuotedColumn} {PartitionPeriods.PlaceableText}, "
+                        + $"which no partition of a period can hold; they stay in the default partition of {table.Qualified}. Correct or delete them.");
+                    if (defaultUnreadable is null)
+                    {
+                        throw error;
+                    }
+
+                    defaultUnreadable(error);
+                }
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege && defaultUnreadable is not null)
             {

@@ -107,6 +107,21 @@ internal static partial class PartitionPeriods
     };
 
     /// <summary>
+    /// The key values a partition of a period can hold: from 0001-01-01 (UTC) to before 9999-01-01. Outside, a period's
+    /// start or end is not a <see cref="DateTime"/> (<c>-infinity</c>, a date BC, <c>infinity</c>, a year past 9999), so
+    /// such rows stay in a default partition.
+    /// </summary>
+    public static readonly (DateTime From, DateTime To) Placeable =
+        (new DateTime(1, 1, 1, 0, 0, 0, DateTimeKind.Utc), new DateTime(9999, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+
+    /// <summary>Placeable, in words, for messages.</summary>
+    public const string PlaceableText = "before 0001-01-01 or from 9999-01-01 on (infinity, -infinity, a date BC, a year past 9999)";
+
+    /// <summary>A condition that <paramref name="quotedColumn"/> (of <paramref name="keyType"/>) is within <see cref="Placeable"/>.</summary>
+    public static string PlaceableSql(string quotedColumn, string keyType) =>
+        $"({quotedColumn} >= '{Literal(Placeable.From, keyType)}' AND {quotedColumn} < '{Literal(Placeable.To, keyType)}')";
+
+    /// <summary>
     /// The settings under which PostgreSQL prints dates and timestamps the way <see cref="ParseLiteral"/> reads them
     /// (for a <c>SET LOCAL</c> in the reading transaction).
     /// </summary>

@@ -83,11 +83,15 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Rows of the default partition grouped by the period they belong to (UTC period starts). Read with
-    /// <c>row_security = off</c>, like <see cref="CountAsync"/>: where row-level security would filter them, this fails
-    /// (42501) instead of finding none (the default looked empty and its rows were never moved, with no failure reported).
+    /// Rows of the default partition grouped by the period they belong to (UTC period starts), and the count of rows no
+    /// period can hold (<see cref="PartitionPeriods.Placeable"/>: <c>infinity</c>, <c>-infinity</c>, a date BC, a year past
+    /// 9999). Those are not grouped: read as periods, <c>infinity</c> and <c>-infinity</c> came back as DateTime.MaxValue
+    /// and MinValue (the next period of MaxValue failed the table's planning; MinValue planned a move into an empty
+    /// partition of year 1) and a date BC failed the read. Read with <c>row_security = off</c>, like
+    /// <see cref="CountAsync"/>: where row-level security would filter them, this fails (42501) instead of finding none
+    /// (the default looked empty and its rows were never moved, with no failure reported).
     /// </summary>
-    public async Task<List<(DateTime Start, long Rows)>> DefaultRowsByPeriodAsync(
+    public async Task<(List<(DateTime Start, long Rows)> Periods, long Unplaceable)> DefaultRowsByPeriodAsync(
         ManagedTable table, string qualifiedDefault, string keyType, CancellationToken cancellationToken)
     {
         var unit = table.Interval switch
@@ -102,16 +106,24 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         await using var batch = dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_catalog.set_config('row_security', 'off', true)"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
-            $"SELECT date_trunc('{unit}', {key}) AS period, count(*) FROM {qualifiedDefault} WHERE {table.QuotedColumn} IS NOT NULL GROUP BY 1 ORDER BY 1"));
+            $"SELECT CASE WHEN {PartitionPeriods.PlaceableSql(table.QuotedColumn, keyType)} THEN date_trunc('{unit}', {key}) END AS period, count(*) "
+            + $"FROM {qualifiedDefault} WHERE {table.QuotedColumn} IS NOT NULL GROUP BY 1 ORDER BY 1 NULLS LAST"));
         var list = new List<(DateTime, long)>();
+        long unplaceable = 0;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (reader.IsDBNull(0))
+            {
+                unplaceable = reader.GetInt64(1);
+                continue;
+            }
+
             list.Add((DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc), reader.GetInt64(1)));
         }
 
-        return list;
+        return (list, unplaceable);
     }
 
     /// <summary>

@@ -43,6 +43,28 @@ internal sealed partial class TableMigrator
     }
 
     /// <summary>
+    /// Refuses rows whose key no period can hold (<see cref="PartitionPeriods.Placeable"/>: <c>infinity</c>,
+    /// <c>-infinity</c>, a date BC, a year past 9999): they could only stay in the old table, the default partition, which
+    /// the conversion drops. <c>infinity</c> failed the conversion with an ArgumentOutOfRangeException while computing its
+    /// cut, and <c>-infinity</c> let it swap, then failed every split, the old table stuck as the default. Two range
+    /// conditions, so an index on the column answers without a scan.
+    /// </summary>
+    private async Task RefuseUnplaceableKeysAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
+    {
+        var column = final.QuotedColumn;
+        var rows = await ScalarAsync<long>(
+            $"SELECT count(*) FROM {qualifiedSource} WHERE {column} < '{PartitionPeriods.Literal(PartitionPeriods.Placeable.From, keyType)}' "
+            + $"OR {column} >= '{PartitionPeriods.Literal(PartitionPeriods.Placeable.To, keyType)}'", cancellationToken).ConfigureAwait(false);
+        if (rows > 0)
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedSource} has {rows} rows whose {column} is {PartitionPeriods.PlaceableText}; it is not converted (nothing was "
+                + "changed). No partition of a period can hold them: they would stay in the old table, the default partition, which the "
+                + "conversion drops once its periods have moved out. Correct or delete these rows and convert again.");
+        }
+    }
+
+    /// <summary>
     /// After a failure before the swap committed: drops the range CHECK (it would refuse every row from its cut on, and a
     /// NULL key), the NOT NULL this conversion set, and the indexes it built, so the live table is as it was. Skipped when
     /// the table is partitioned after all (the swap committed and only its answer was lost).
