@@ -93,7 +93,9 @@ internal static partial class ParquetArchiveFile
     }
 
     /// <summary>
-    /// UTC and ISO dates, so text columns read the same wherever restored; no parallel workers and no synchronized
+    /// UTC, ISO dates and the default IntervalStyle, so text columns read the same wherever restored (an interval
+    /// exported under <c>sql_standard</c>, <c>-1 2:00:00</c> for -1 days -02:00:00, came back as -1 days +02:00:00 under
+    /// the default style, and the archive had verified); no parallel workers and no synchronized
     /// scan, so the partition is read in its physical order every time and a later checksum of the same rows is equal;
     /// <c>row_security = off</c>, so a read that row-level security would filter fails instead of archiving (and then
     /// dropping) only the rows this role may see.
@@ -101,7 +103,7 @@ internal static partial class ParquetArchiveFile
     private static async Task SetUpReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         await using var settings = new NpgsqlCommand(
-            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL extra_float_digits = 3; "
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 3; "
             + "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL synchronize_seqscans = off; SET LOCAL row_security = off", connection, transaction);
         await settings.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }

@@ -39,7 +39,7 @@ internal sealed partial class PartitionArchiver
             {
                 await using (var create = new NpgsqlCommand(
                     PartitionMaintenance.CreateTableSql(managed, partition) + PartitionMaintenance.IndexSql(managed, partition)
-                    + "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'", connection, transaction))
+                    + "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO'; SET LOCAL IntervalStyle = 'postgres'", connection, transaction))
                 {
                     await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }

@@ -1,0 +1,80 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Threading.Tasks;
+using Azure.Storage.Blobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using Parquet;
+using ScaleOps.Partitioning.Archive;
+using ScaleOps.Partitioning.Lifecycle;
+using ScaleOps.TestInfrastructure;
+using Xunit;
+
+namespace ScaleOps.Partitioning.Tests.Archive;
+
+/// <summary>Archives whose text columns must not depend on the session settings of the export or of the restore.</summary>
+public class ArchiveSettingsTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+{
+    /// <summary>
+    /// An interval is archived as PostgreSQL text, whose form depends on the session's IntervalStyle. Exported under
+    /// <c>sql_standard</c> (a database or role setting), <c>-1 days -02:00:00</c> was written as <c>-1 2:00:00</c>, which a
+    /// restore under the default style reads as <c>-1 days +02:00:00</c>: the archive verified (its text hashed the same)
+    /// and the restore changed the value. The text is now always the default (<c>postgres</c>) style, and a restore reads
+    /// it under that style, whatever the sessions' own.
+    /// </summary>
+    [Fact]
+    public async Task Intervals_round_trip_exactly_when_the_export_and_restore_sessions_have_other_IntervalStyles()
+    {
+        const string name = "arc_ivstyle";
+        await database.DataSource.ExecAsync(
+            $"CREATE TABLE {name} (id bigint NOT NULL, created_at timestamptz NOT NULL, iv interval, ivs interval[]) PARTITION BY RANGE (created_at)");
+        var blob = await TcpServer.BlobAsync();
+        var container = "arcivs-" + Guid.NewGuid().ToString("N");
+        var time = new FakeTimeProvider(TestHost.Monday);
+        var sqlStandard = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c IntervalStyle=sql_standard" }.ConnectionString;
+        void Configure(PartitioningOptions o)
+        {
+            o.Audit.Enabled = false;
+            o.RunMaintenanceOnStart = false;
+            o.DdlRetryDelay = TimeSpan.Zero;
+            o.BlobConnectionString = blob;
+            o.ArchiveContainer = container;
+            o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
+        }
+
+        ArchiveManifest manifest;
+        string[] before;
+        using (var exporter = TestHost.Build(sqlStandard, Configure, time, schema: "so_" + name))
+        {
+            var maintenance = exporter.Services.GetRequiredService<IPartitionMaintenance>();
+            Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
+            await database.DataSource.ExecAsync(
+                $"INSERT INTO {name} VALUES (1, '2026-09-01', '-1 days -2 hours', ARRAY['-1 days -2 hours'::interval, '1 year -1 month']), "
+                + "(2, '2026-09-02', '-3 days +4 hours 5 microseconds', NULL), (3, '2026-09-03', '1 year -1 month -1 day', '{}'), (4, '2026-09-04', NULL, NULL)");
+            before = [.. await database.DataSource.ColumnAsync($"SELECT {name}::text FROM {name} ORDER BY id")];
+            time.Advance(TimeSpan.FromDays(40)); // 2027-01-02: 2026_09 is archived and dropped
+            Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
+            manifest = (await exporter.Services.GetRequiredService<IPartitionArchiver>().GetManifestAsync("public", name, name + "_p2026_09"))!;
+            Assert.NotNull(manifest);
+            Assert.Equal(0L, await database.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {name}"));
+        }
+
+        using (var restorer = TestHost.Build(database.ConnectionString, Configure, time, schema: "so_" + name))
+        {
+            Assert.Equal(4, await restorer.Services.GetRequiredService<IPartitionArchiver>().RestoreAsync("public", name, name + "_p2026_09"));
+        }
+
+        Assert.Equal(before, await database.DataSource.ColumnAsync($"SELECT {name}::text FROM {name} ORDER BY id"));
+
+        // The file holds the default style's text, readable without knowing the exporting session's settings.
+        var content = (await new BlobContainerClient(blob, container).GetBlobClient(manifest.Blob).DownloadContentAsync()).Value.Content.ToArray();
+        await using var stream = new MemoryStream(content);
+        await using var reader = await ParquetReader.CreateAsync(stream);
+        using var group = reader.OpenRowGroupReader(0);
+        var values = new string?[group.RowCount];
+        await group.ReadAsync(reader.Schema.GetDataFields().Single(f => f.Name == "iv"), values.AsMemory(), null);
+        Assert.Equal(["-1 days -02:00:00", "-3 days +04:00:00.000005", "11 mons -1 days", "<null>"], values.Select(v => v ?? "<null>"));
+    }
+}
