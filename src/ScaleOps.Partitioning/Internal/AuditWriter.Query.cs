@@ -66,7 +66,8 @@ internal sealed partial class AuditWriter
     public Task<AuditRecord?> FindAsync(Guid id, CancellationToken cancellationToken = default)
     {
         var tenant = _tenants.RequireTenant();
-        if (id.Version != 7)
+        // An id whose time no DateTime holds (an id from a request may be any version 7 UUID) is no event's.
+        if (id.Version != 7 || !PruningBounds.TryUuidV7Time(id, out _))
         {
             return Task.FromResult<AuditRecord?>(null);
         }

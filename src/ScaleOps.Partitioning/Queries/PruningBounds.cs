@@ -20,8 +20,10 @@ public static partial class PruningBounds
     /// </summary>
     /// <param name="id">A version 7 UUID, such as one from <see cref="Guid.CreateVersion7()"/> or <c>IAuditLog.WriteAsync</c>.</param>
     /// <param name="tolerance">How far the row's partition key may be from the id's timestamp; zero or more.</param>
-    /// <returns>The inclusive start and exclusive end, in UTC.</returns>
-    /// <exception cref="ArgumentException"><paramref name="id"/> is not a version 7 UUID.</exception>
+    /// <returns>The inclusive start and exclusive end, in UTC; at most <see cref="DateTime.MinValue"/> and
+    /// <see cref="DateTime.MaxValue"/> (which Npgsql sends as <c>-infinity</c> and <c>infinity</c>).</returns>
+    /// <exception cref="ArgumentException"><paramref name="id"/> is not a version 7 UUID, or its time is after
+    /// 9999-12-31 (no <see cref="DateTime"/> holds it).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tolerance"/> is negative.</exception>
     public static (DateTime From, DateTime To) FromUuidV7(Guid id, TimeSpan tolerance = default)
     {
@@ -31,8 +33,17 @@ public static partial class PruningBounds
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(tolerance, TimeSpan.Zero);
-        var at = UuidV7Time(id);
-        return (at - tolerance, at.AddMilliseconds(1) + tolerance);
+        if (!TryUuidV7Time(id, out var at))
+        {
+            throw new ArgumentException(
+                $"The id {id} carries a time after 9999-12-31 23:59:59.999 (its first 48 bits, Unix milliseconds), which no DateTime holds.", nameof(id));
+        }
+
+        // Saturated at both ends of time: the last millisecond of 9999, or a tolerance past either end, overflowed.
+        var max = DateTime.MaxValue.Ticks;
+        var end = Math.Min(max, at.Ticks + TimeSpan.TicksPerMillisecond);
+        return (new DateTime(tolerance.Ticks >= at.Ticks ? 0 : at.Ticks - tolerance.Ticks, DateTimeKind.Utc),
+            new DateTime(tolerance.Ticks >= max - end ? max : end + tolerance.Ticks, DateTimeKind.Utc));
     }
 
     /// <summary>
@@ -90,8 +101,11 @@ public static partial class PruningBounds
 
     private static DateTime Utc(DateTime t) => t.Kind == DateTimeKind.Local ? t.ToUniversalTime() : DateTime.SpecifyKind(t, DateTimeKind.Utc);
 
-    /// <summary>The Unix time in milliseconds at the start of a version 7 UUID, as a UTC time.</summary>
-    internal static DateTime UuidV7Time(Guid id)
+    /// <summary>
+    /// The Unix time in milliseconds at the start of a version 7 UUID, as a UTC time; false when it is after
+    /// <see cref="DateTime.MaxValue"/> (48 bits reach the year 10889).
+    /// </summary>
+    internal static bool TryUuidV7Time(Guid id, out DateTime time)
     {
         Span<byte> bytes = stackalloc byte[16];
         id.TryWriteBytes(bytes, bigEndian: true, out _);
@@ -101,6 +115,13 @@ public static partial class PruningBounds
             ms = (ms << 8) | bytes[i];
         }
 
-        return DateTime.UnixEpoch.AddMilliseconds(ms);
+        if (ms > (DateTime.MaxValue.Ticks - DateTime.UnixEpoch.Ticks) / TimeSpan.TicksPerMillisecond)
+        {
+            time = default;
+            return false;
+        }
+
+        time = DateTime.UnixEpoch.AddMilliseconds(ms);
+        return true;
     }
 }

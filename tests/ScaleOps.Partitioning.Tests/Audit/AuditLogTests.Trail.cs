@@ -86,6 +86,30 @@ public partial class AuditLogTests
         Assert.Equal(["worker.stopped"], await database.DataSource.ColumnAsync("SELECT action FROM audit_stop_order.audit_log"));
     }
 
+    /// <summary>
+    /// FindAsync of a version 7 id whose time no event can have (its 48-bit time past 9999, or the last millisecond of
+    /// 9999, as an id read from a request may be) threw ArgumentOutOfRangeException from DateTime arithmetic; there is
+    /// no such event, so the answer is null. The range ends of time are accepted by the queries too.
+    /// </summary>
+    [Fact]
+    public async Task Ids_and_ranges_at_the_ends_of_time_find_nothing_instead_of_throwing()
+    {
+        var (host, audit, tenants, _) = await StartAsync("audit_ends");
+        using var _ = host;
+        using (tenants.BeginScope(new TenantId("acme")))
+        {
+            var written = await audit.WriteAsync(Entry("kept"));
+            await audit.FlushAsync().WaitAsync("the flush");
+            Assert.Null(await audit.FindAsync(Guid.Parse("ffffffff-ffff-7fff-bfff-ffffffffffff")));
+            Assert.Null(await audit.FindAsync(Guid.CreateVersion7(DateTimeOffset.MaxValue)));
+            Assert.Null(await audit.FindAsync(Guid.CreateVersion7(DateTimeOffset.UnixEpoch)));
+            Assert.Equal([written], (await audit.QueryAsync(DateTimeOffset.MinValue, DateTimeOffset.MaxValue)).Select(r => r.Id));
+            Assert.Empty(await audit.QueryAfterAsync(DateTimeOffset.MinValue, DateTimeOffset.MaxValue, new AuditPosition(DateTimeOffset.UnixEpoch, Guid.Empty)));
+        }
+
+        await host.StopAsync();
+    }
+
     [Fact]
     public async Task A_reversed_time_range_is_refused_naming_both_bounds()
     {

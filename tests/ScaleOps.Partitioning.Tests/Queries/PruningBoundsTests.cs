@@ -35,6 +35,26 @@ public class PruningBoundsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => PruningBounds.FromUuidV7(Guid.CreateVersion7(At), TimeSpan.FromSeconds(-1)));
     }
 
+    /// <summary>
+    /// An id of the last millisecond a DateTime holds, or a tolerance reaching past either end of time, overflowed
+    /// (ArgumentOutOfRangeException from DateTime arithmetic, not a documented exception); the bounds now stop at the
+    /// ends (which Npgsql sends as -infinity and infinity). A version 7 id whose 48-bit time lies past 9999 (any id read
+    /// from a request may have one) is refused naming it.
+    /// </summary>
+    [Fact]
+    public void Bounds_stop_at_the_ends_of_time_and_an_id_past_them_is_rejected_by_name()
+    {
+        var last = new DateTime(9999, 12, 31, 23, 59, 59, 999, DateTimeKind.Utc);
+        Assert.Equal((last, DateTime.MaxValue), PruningBounds.FromUuidV7(Guid.CreateVersion7(DateTimeOffset.MaxValue)));
+        Assert.Equal((DateTime.MinValue, DateTime.MaxValue), PruningBounds.FromUuidV7(Guid.CreateVersion7(At), TimeSpan.MaxValue));
+        Assert.Equal((DateTime.MinValue, DateTime.UnixEpoch.AddMilliseconds(1).AddDays(800_000)),
+            PruningBounds.FromUuidV7(Guid.CreateVersion7(DateTimeOffset.UnixEpoch), TimeSpan.FromDays(800_000)));
+
+        var error = Assert.Throws<ArgumentException>(() => PruningBounds.FromUuidV7(Guid.Parse("ffffffff-ffff-7fff-bfff-ffffffffffff")));
+        Assert.Equal("id", error.ParamName);
+        Assert.Contains("after 9999-12-31", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Recent_bounds_both_ends_so_the_partitions_ahead_are_pruned()
     {
