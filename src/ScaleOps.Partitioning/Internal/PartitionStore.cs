@@ -139,18 +139,27 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A partition bound as <c>pg_get_expr</c> prints it in a UTC, ISO session.</summary>
+    /// <summary>
+    /// A partition bound as <c>pg_get_expr</c> prints it in a UTC, ISO session. <c>'-infinity'</c> as the lower bound
+    /// and <c>'infinity'</c> as the upper one are read like MINVALUE and MAXVALUE (null: no end); the other way round,
+    /// as the ends of <see cref="DateTime"/>. They failed the read (FormatException), and with it the table's planning.
+    /// </summary>
     internal static (DateTime? From, DateTime? To, bool IsDefault) Bounds(string bound, string partition)
     {
         var isDefault = string.Equals(bound, "DEFAULT", StringComparison.Ordinal);
         var match = BoundRegex().Match(bound);
         return isDefault || !match.Success
             ? (null, null, isDefault)
-            : (ParseBound(match.Groups["from"].Value, partition), ParseBound(match.Groups["to"].Value, partition), false);
+            : (ParseBound(match.Groups["from"].Value, partition, lower: true), ParseBound(match.Groups["to"].Value, partition, lower: false), false);
     }
 
-    private static DateTime? ParseBound(string literal, string partition) =>
-        literal is "MINVALUE" or "MAXVALUE" ? null : PartitionPeriods.ParseLiteral(literal.Trim('\''), $"the bound of partition {partition}");
+    private static DateTime? ParseBound(string literal, string partition, bool lower) => literal switch
+    {
+        "MINVALUE" or "MAXVALUE" => null,
+        "'-infinity'" => lower ? null : DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc),
+        "'infinity'" => lower ? DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc) : null,
+        _ => PartitionPeriods.ParseLiteral(literal.Trim('\''), $"the bound of partition {partition}"),
+    };
 
     [GeneratedRegex(@"^FOR VALUES FROM \((?<from>[^)]*)\) TO \((?<to>[^)]*)\)$")]
     private static partial Regex BoundRegex();

@@ -98,4 +98,35 @@ public partial class MaintenanceTests
             await database.DataSource.ColumnAsync($"SELECT tableoid::regclass::text FROM {name} ORDER BY id"));
         Assert.Equal(1, Assert.Single(await maintenance.GetHealthAsync()).DefaultPartitionRows);
     }
+
+    /// <summary>
+    /// A partition bounded by <c>'-infinity'</c> or <c>'infinity'</c> (a catch-all for old or future rows, made by hand):
+    /// reading its bound threw a FormatException, so the table could not be planned at all (no partition was created
+    /// ahead, no retention ran) and <c>PruningBounds.PartitionsAsync</c> failed. They are read like MINVALUE and MAXVALUE:
+    /// the one from <c>-infinity</c> is left to its owner (and counted past retention), the one to <c>infinity</c> covers
+    /// every period from its start, so none is created there.
+    /// </summary>
+    [Fact]
+    public async Task Partitions_bounded_by_infinity_are_read_like_MINVALUE_and_MAXVALUE()
+    {
+        var (host, _, maintenance) = await TableAsync("m_infbound", t => t.Retention = 2);
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_infbound_old PARTITION OF m_infbound FOR VALUES FROM ('-infinity') TO ('2026-01-01 00:00:00+00');"
+            + "CREATE TABLE m_infbound_p2026_02 PARTITION OF m_infbound FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00');"
+            + "CREATE TABLE m_infbound_later PARTITION OF m_infbound FOR VALUES FROM ('2026-12-01 00:00:00+00') TO ('infinity');"
+            + "INSERT INTO m_infbound VALUES (1, '-infinity', 'old'), (2, '2026-02-02 00:00:00+00', 'expired'), (3, '2030-01-01 00:00:00+00', 'later')");
+
+        var result = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(result.Failures);
+        Assert.Equal(["Create m_infbound_p2026_11", "Drop m_infbound_p2026_02"], result.Actions.Select(a => $"{a.Kind} {a.Partition}"));
+        Assert.Equal(2L, await database.DataSource.ScalarAsync<long>("SELECT count(*) FROM m_infbound"));
+        var health = Assert.Single(await maintenance.GetHealthAsync());
+        Assert.Equal((0, 1), (health.MissingFuturePartitions, health.PartitionsPastRetention));
+        var later = Assert.Single(health.Partitions, p => p.Name == "m_infbound_later");
+        Assert.Equal((new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc), (DateTime?)null), (later.From, later.To));
+        Assert.Equal(["\"public\".\"m_infbound_later\"", "\"public\".\"m_infbound_p2026_11\""],
+            await ScaleOps.Partitioning.Queries.PruningBounds.PartitionsAsync(database.DataSource, "public", "m_infbound",
+                new DateTime(2026, 11, 15, 0, 0, 0, DateTimeKind.Utc), new DateTime(2027, 3, 1, 0, 0, 0, DateTimeKind.Utc)));
+    }
 }
