@@ -98,12 +98,15 @@ internal static partial class PartitionPeriods
     [System.Text.RegularExpressions.GeneratedRegex(@"_p[0-9]{4}(_[0-9]{2}(_[0-9]{2})?|w[0-9]{2}|q[1-4])?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex PeriodSuffix();
 
-    /// <summary>A bound literal for the key column's type.</summary>
+    /// <summary>
+    /// A bound literal for the key column's type, to the microsecond (a bound made by hand may be no whole second: cut
+    /// to the second, the partition for the rest of its period overlapped it, and its creation failed at every run).
+    /// </summary>
     public static string Literal(DateTime utc, string columnType) => columnType switch
     {
         "date" => utc.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        "timestamp without time zone" => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-        _ => utc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + "+00",
+        "timestamp without time zone" => utc.ToString("yyyy-MM-dd HH:mm:ss.FFFFFF", CultureInfo.InvariantCulture),
+        _ => utc.ToString("yyyy-MM-dd HH:mm:ss.FFFFFF", CultureInfo.InvariantCulture) + "+00",
     };
 
     /// <summary>

@@ -39,4 +39,27 @@ public partial class MaintenanceTests
         Assert.Equal(0, Assert.Single(await maintenance.GetHealthAsync()).MissingFuturePartitions);
         Assert.Empty((await maintenance.RunMaintenanceAsync()).Actions);
     }
+
+    /// <summary>
+    /// A partition made by hand whose bound is not a whole second (here half past noon and half a second, and a
+    /// microsecond past midnight for a timestamp key): the partition for the rest of the period was attached from the
+    /// whole second, which overlaps it, so its creation failed at every run and the rest of the month had no partition.
+    /// Bounds keep their microseconds.
+    /// </summary>
+    [Theory]
+    [InlineData("m_frac_tz", "timestamptz", "2026-11-15 12:30:00.5+00", "2026-11-15 12:30:00.5+00")]
+    [InlineData("m_frac_ts", "timestamp", "2026-11-15 00:00:00.000001", "2026-11-15 00:00:00.000001")]
+    public async Task A_period_partly_covered_up_to_a_fraction_of_a_second_gets_a_partition_from_that_instant(
+        string name, string columnType, string bound, string printed)
+    {
+        var (host, _, maintenance) = await TableAsync(name, columnType: columnType);
+        using var _ = host;
+        await database.DataSource.ExecAsync($"CREATE TABLE {name}_first_half PARTITION OF {name} FOR VALUES FROM ('2026-11-01') TO ('{bound}')");
+
+        var run = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(run.Failures);
+        var zone = columnType == "timestamptz" ? "+00" : "";
+        Assert.Contains($"{name}_p2026_11 FOR VALUES FROM ('{printed}') TO ('2026-12-01 00:00:00{zone}')", await database.DataSource.PartitionsAsync("public." + name));
+        Assert.Equal(0, Assert.Single(await maintenance.GetHealthAsync()).MissingFuturePartitions);
+    }
 }
