@@ -202,9 +202,11 @@ internal abstract class ArchiveCodec(ArchiveColumn column, DataField field)
             {
                 value = await reader.GetFieldValueAsync<T>(ordinal, cancellationToken).ConfigureAwait(false);
             }
-            catch (InvalidCastException) when (inexact is not null)
+            catch (Exception ex) when (inexact is not null && ex is InvalidCastException or ArgumentOutOfRangeException)
             {
-                // Npgsql.DisableDateTimeInfinityConversions is on: an infinity cannot be read as a DateTime at all.
+                // No DateTime holds the value: an infinity with Npgsql.DisableDateTimeInfinityConversions on, a timestamp BC
+                // or past 9999 (InvalidCastException), a date BC or past 9999 (ArgumentOutOfRangeException from Npgsql's
+                // date converter, which failed the whole archive of the partition at every run).
                 NeedsText = true;
                 return;
             }
