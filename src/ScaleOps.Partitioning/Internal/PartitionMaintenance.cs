@@ -247,6 +247,7 @@ internal sealed partial class PartitionMaintenance(
         var current = PartitionPeriods.Floor(table.Interval, now);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
         var heldByDefault = new HashSet<DateTime>();
+        var taken = partitions.Where(table.InOwnSchema).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         DateTime? firstAhead = null;
         if (defaultPartition is not null)
         {
@@ -283,9 +284,38 @@ internal sealed partial class PartitionMaintenance(
             {
                 var end = PartitionPeriods.Add(table.Interval, start, 1);
                 heldByDefault.Add(start);
-                if (end <= now)
+                if (end > now)
                 {
+                    continue;
+                }
+
+                // A period that partitions of another width cover in part (pg_partman's weekly ones and its default, for a
+                // table now declared monthly): its rows move into partitions for the uncovered parts, named as the creates
+                // name them. One partition for the whole period overlapped the others, and its move failed at every run.
+                var gaps = ManagedTable.Gaps(partitions, start, end);
+                if (gaps is [var whole] && whole == (start, end))
+                {
+                    taken.Add(table.PartitionName(start));
                     plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, table.PartitionName(start), start, end, rows));
+                    continue;
+                }
+
+                var index = 0;
+                foreach (var (gapFrom, gapTo) in gaps)
+                {
+                    var inGap = await store.CountRangeAsync(qualifiedDefault, table.QuotedColumn, PartitionPeriods.Literal(gapFrom, resolved.KeyType),
+                        PartitionPeriods.Literal(gapTo, resolved.KeyType), cancellationToken).ConfigureAwait(false);
+                    string name;
+                    do
+                    {
+                        name = table.GapName(start, index++);
+                    }
+                    while (!taken.Add(name));
+
+                    if (inGap > 0)
+                    {
+                        plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, name, gapFrom, gapTo, inGap));
+                    }
                 }
             }
 
@@ -295,7 +325,6 @@ internal sealed partial class PartitionMaintenance(
         }
 
         var hasRanges = partitions.Any(p => !p.IsDefault);
-        var taken = partitions.Where(table.InOwnSchema).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var first = hasRanges ? 0 : -table.Options.Premake;
         for (var k = first; k <= table.Options.Premake; k++)
         {

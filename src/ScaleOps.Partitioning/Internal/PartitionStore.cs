@@ -83,6 +83,22 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
+    /// The rows of a table with <paramref name="quotedColumn"/> in [<paramref name="fromLiteral"/>,
+    /// <paramref name="toLiteral"/>), read with <c>row_security = off</c> like <see cref="CountAsync"/>.
+    /// </summary>
+    public async Task<long> CountRangeAsync(string qualifiedTable, string quotedColumn, string fromLiteral, string toLiteral, CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT pg_catalog.set_config('row_security', 'off', true)"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"SELECT count(*) FROM {qualifiedTable} WHERE {quotedColumn} >= '{fromLiteral}' AND {quotedColumn} < '{toLiteral}'"));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return reader.GetInt64(0);
+    }
+
+    /// <summary>
     /// Rows of the default partition grouped by the period they belong to (UTC period starts), and the count of rows no
     /// period can hold (<see cref="PartitionPeriods.Placeable"/>: <c>infinity</c>, <c>-infinity</c>, a date BC, a year past
     /// 9999). Those are not grouped: read as periods, <c>infinity</c> and <c>-infinity</c> came back as DateTime.MaxValue

@@ -62,4 +62,33 @@ public partial class MaintenanceTests
         Assert.Contains($"{name}_p2026_11 FOR VALUES FROM ('{printed}') TO ('2026-12-01 00:00:00{zone}')", await database.DataSource.PartitionsAsync("public." + name));
         Assert.Equal(0, Assert.Single(await maintenance.GetHealthAsync()).MissingFuturePartitions);
     }
+
+    /// <summary>
+    /// Rows in a default partition of a period that partitions of another width cover in part (pg_partman's weekly
+    /// partitions and its default, for a table now declared monthly): the move made one partition for the whole month,
+    /// whose ATTACH overlapped the weekly ones, so it failed at every run and the rows never left the default. They move
+    /// into partitions for the parts of the period no partition covers, named like the creates' (<c>_2</c> for the second).
+    /// </summary>
+    [Fact]
+    public async Task Default_rows_of_a_period_partly_covered_by_other_partitions_move_into_the_uncovered_parts()
+    {
+        var (host, _, maintenance) = await TableAsync("m_movegap");
+        using var _ = host;
+        await database.DataSource.ExecAsync(
+            "CREATE TABLE m_movegap_p2026w11 PARTITION OF m_movegap FOR VALUES FROM ('2026-03-09 00:00+00') TO ('2026-03-16 00:00+00');"
+            + "CREATE TABLE m_movegap_p2026w12 PARTITION OF m_movegap FOR VALUES FROM ('2026-03-16 00:00+00') TO ('2026-03-23 00:00+00');"
+            + "CREATE TABLE m_movegap_default PARTITION OF m_movegap DEFAULT;"
+            + "INSERT INTO m_movegap VALUES (1, '2026-03-01 00:00+00', 'first'), (2, '2026-03-08 23:59:59.999999+00', 'before the weeks'), "
+            + "(3, '2026-03-10 00:00+00', 'in a week'), (4, '2026-03-23 00:00+00', 'after the weeks'), (5, '2026-03-31 23:59:59.999999+00', 'last')");
+
+        var run = await maintenance.RunMaintenanceAsync();
+        Assert.Empty(run.Failures);
+        Assert.Equal(["m_movegap_p2026_03", "m_movegap_p2026_03", "m_movegap_p2026w11", "m_movegap_p2026_03_2", "m_movegap_p2026_03_2"],
+            await database.DataSource.ColumnAsync("SELECT tableoid::regclass::text FROM m_movegap ORDER BY id"));
+        var partitions = await database.DataSource.PartitionsAsync("public.m_movegap");
+        Assert.Contains("m_movegap_p2026_03 FOR VALUES FROM ('2026-03-01 00:00:00+00') TO ('2026-03-09 00:00:00+00')", partitions);
+        Assert.Contains("m_movegap_p2026_03_2 FOR VALUES FROM ('2026-03-23 00:00:00+00') TO ('2026-04-01 00:00:00+00')", partitions);
+        Assert.Equal(0, Assert.Single(await maintenance.GetHealthAsync()).DefaultPartitionRows);
+        Assert.Empty((await maintenance.RunMaintenanceAsync()).Actions);
+    }
 }
