@@ -97,6 +97,44 @@ public sealed class BadInputTests(SingleRedis redis) : IClassFixture<SingleRedis
         Assert.False((await node.Cache.TryGetAsync<int>("tagged")).HasValue);
     }
 
+    /// <summary>
+    /// Redis keys are bytes: a key or tag with an unpaired surrogate cannot be encoded as UTF-8, and the client encoded it
+    /// as U+FFFD, so <c>a\uD800</c>, <c>a\uDBFF</c> and <c>a\uFFFD</c> were one Redis key (another instance read one
+    /// key's value for the other). They are refused, naming the position, before anything is read or written.
+    /// </summary>
+    [Fact]
+    public async Task Keys_and_tags_with_an_unpaired_surrogate_are_refused_naming_the_index_so_no_two_keys_share_a_Redis_key()
+    {
+        var prefix = Unique.Prefix("bad-input", "surrogates");
+        await using var writer = CacheNode.Create(redis.ConnectionString, prefix);
+        await using var reader = CacheNode.Create(redis.ConnectionString, prefix);
+        using var writing = writer.As("acme");
+        using var reading = reader.As("acme");
+        await writer.Cache.SetAsync("a\uFFFD", "replacement character");
+        foreach (var bad in new[] { "a\uD800", "a\uDBFF", "\uDC00a", "a\uDC00\uD800" })
+        {
+            var calls = new (string Parameter, Func<ValueTask> Call)[]
+            {
+                ("key", () => AsTask(reader.Cache.TryGetAsync<string>(bad))),
+                ("key", () => AsTask(reader.Cache.GetOrSetAsync(bad, _ => ValueTask.FromResult("loaded")))),
+                ("key", () => reader.Cache.SetAsync(bad, "written")),
+                ("key", () => reader.Cache.RemoveAsync(bad)),
+                ("tag", () => reader.Cache.RemoveByTagAsync(bad)),
+                ("Tags", () => reader.Cache.SetAsync("k", "v", new CacheEntryOptions { Tags = [bad] })),
+                ("key", () => AsTask(reader.Hybrid.GetOrCreateAsync(bad, _ => ValueTask.FromResult("loaded")))),
+            };
+            foreach (var (parameter, call) in calls)
+            {
+                var error = await Assert.ThrowsAsync<ArgumentException>(async () => await call());
+                Assert.Equal(parameter, error.ParamName);
+                Assert.Contains("unpaired surrogate", error.Message, StringComparison.Ordinal);
+            }
+        }
+
+        Assert.Equal("replacement character", (await reader.Cache.TryGetAsync<string>("a\uFFFD")).Value); // valid: kept
+        Assert.False((await reader.Cache.TryGetAsync<string>("k")).HasValue);
+    }
+
     /// <summary>Out-of-range entry options name the setting in the message and the call's <c>options</c> parameter.</summary>
     [Fact]
     public async Task Entry_options_out_of_range_name_the_setting_and_the_options_parameter()

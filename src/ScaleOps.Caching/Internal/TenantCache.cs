@@ -300,6 +300,33 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
             throw new ArgumentException(
                 $"A cache key or tag is at most {_options.MaxKeyLength} characters (ScaleOps:Caching:MaxKeyLength); this one has {key.Length}.", parameter);
         }
+
+        // Redis keys are UTF-8 bytes: an unpaired surrogate has no encoding (the client wrote U+FFFD for it), so distinct
+        // keys such as "a\uD800" and "a\uDBFF" were one Redis key. One vectorized scan; the walk only when a surrogate is found.
+        if (key.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0 && UnpairedSurrogate(key) is var at and >= 0)
+        {
+            throw new ArgumentException(
+                $"A cache key or tag must be valid UTF-16: it has an unpaired surrogate (U+{(int)key[at]:X4}) at index {at}, "
+                + "which has no UTF-8 encoding, so it would share its Redis key with other keys.", parameter);
+        }
+    }
+
+    /// <summary>The index of the first unpaired surrogate, or -1.</summary>
+    private static int UnpairedSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     private async Task<CacheResult<T>> RunFlightAsync<TState, T>(
