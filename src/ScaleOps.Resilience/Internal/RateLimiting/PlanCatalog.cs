@@ -33,6 +33,9 @@ internal sealed class PlanCatalog
         _cacheTicks = (long)(rateLimiting.PlanCacheDuration.TotalSeconds * time.TimestampFrequency);
     }
 
+    /// <summary>Tenants whose plan is cached (tests check the bound).</summary>
+    internal int CachedTenantCount => _tenants.Count;
+
     /// <summary>The tenant's plan when it is known without I/O, else <see langword="null"/>.</summary>
     public CompiledPlan? TryGetCached(TenantId tenant)
     {

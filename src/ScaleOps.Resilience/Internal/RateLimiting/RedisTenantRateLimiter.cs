@@ -79,6 +79,15 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
     /// </summary>
     internal Action<TenantId>? WaitersAnswering { get; set; }
 
+    /// <summary>Tenants with a lease pool on this instance (tests check the sweep bounds it).</summary>
+    internal int PoolCount => _pools.Count;
+
+    /// <summary>Tenants whose script keys are cached (bounded by <c>MaxCachedKeys</c>).</summary>
+    internal int CachedKeyCount => _keys.Count;
+
+    /// <summary>The local fallback's state (tests check its sweep).</summary>
+    internal LocalTenantRateLimiter FallbackLimiter => _fallback;
+
     /// <summary>Leased mode, until the host stops or the limiter is disposed (<see cref="CloseLeases"/>).</summary>
     private bool Leasing => Volatile.Read(ref _leasing) != 0;
 
