@@ -137,6 +137,59 @@ public sealed class MemoryAndMetricsTests(SingleRedis redis) : IClassFixture<Sin
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    /// <summary>
+    /// CLOCK's hand keeps its place: each eviction scan goes on where the last one stopped. The scan used to start again
+    /// at the front of each tenant's entries (the first bucket moved by one per scan), so it only ever looked at the
+    /// entries first in the dictionaries' hash order: there, warm entries went as soon as one scan cleared their mark,
+    /// while cold entries further on were never looked at and stayed until they expired, whatever came after them.
+    /// </summary>
+    [Fact]
+    public async Task Eviction_goes_round_every_entry_so_entries_never_read_again_leave_before_hot_ones()
+    {
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("memory", "clock"), o => o.MaxMemoryEntries = 128);
+        var memoryOnly = new CacheEntryOptions { LocalOnly = true, Expiration = TimeSpan.FromMinutes(30) };
+        foreach (var tenant in new[] { "acme", "globex" })
+        {
+            using var scope = node.As(tenant);
+            for (var i = 0; i < 56; i++)
+            {
+                await node.Cache.SetAsync($"old-{i}", i, memoryOnly); // written once, never read again
+            }
+        }
+
+        using (node.As("acme"))
+        {
+            for (var i = 0; i < 16; i++)
+            {
+                await node.Cache.SetAsync($"hot-{i}", i, memoryOnly);
+                Assert.Equal(CacheSource.Memory, (await node.Cache.TryGetAsync<int>($"hot-{i}")).Source);
+            }
+
+            // 2,000 newer entries pass through the 128-entry level; the hot ones are read between any two writes.
+            for (var i = 0; i < 2_000; i++)
+            {
+                await node.Cache.SetAsync($"new-{i}", i, memoryOnly);
+                for (var h = 0; h < 16; h++)
+                {
+                    Assert.Equal(CacheSource.Memory, (await node.Cache.TryGetAsync<int>($"hot-{h}")).Source);
+                }
+            }
+        }
+
+        // Never read since written: gone once 1,000 newer entries came (CLOCK evicts them at the hand's second visit).
+        var stale = new[] { "acme", "globex" }
+            .SelectMany(t => Enumerable.Range(0, 56).Where(i => node.InMemory(t, $"old-{i}")).Select(i => $"{t}/old-{i}"))
+            .Concat(Enumerable.Range(0, 1_000).Where(i => node.InMemory("acme", $"new-{i}")).Select(i => $"new-{i}"))
+            .ToList();
+
+        // Just written: still there (a new entry has its mark, so the hand passes it once before it can go).
+        var recent = Enumerable.Range(1_984, 16).Where(i => !node.InMemory("acme", $"new-{i}")).Select(i => $"new-{i}").ToList();
+        Assert.True(
+            stale.Count == 0 && recent.Count == 0,
+            $"{stale.Count} entries unread for 1,000 writes or more are kept ({string.Join(", ", stale.Take(8))}), "
+            + $"{recent.Count} of the last 16 written are gone ({string.Join(", ", recent)})");
+    }
+
     private static int CountEntries(CacheNode node) => node.Internal.Memory.Buckets.Values.Sum(bucket => bucket.Entries.Count);
 
     [Fact]

@@ -19,6 +19,12 @@ internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
     /// </summary>
     public bool Used { get; set; }
 
+    /// <summary>The eviction hand's turn when the entry was stored: the hand lets it be until its next turn.</summary>
+    public int Turn { get; set; }
+
+    /// <summary>The eviction scan that last cleared <see cref="Used"/>: that scan does not evict the entry.</summary>
+    public int SparedInScan { get; set; }
+
     public bool HasTag(string tag) => Tags is { } tags && Array.IndexOf(tags, tag) >= 0;
 }
 

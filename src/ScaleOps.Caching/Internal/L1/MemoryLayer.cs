@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 
 namespace ScaleOps.Caching.Internal.L1;
@@ -19,7 +18,8 @@ internal sealed class MemoryLayer
     private long _approximateCount;
     private long _evictions;
     private int _evicting;
-    private int _evictionStart;
+    private readonly ClockHand _hand = new();
+    private int _scans; // eviction scans so far (written by the evicting writer only)
     private TenantBucket? _last;
 
     public MemoryLayer(string keyPrefix, int maxEntries)
@@ -110,6 +110,7 @@ internal sealed class MemoryLayer
         // entry is not counted twice). A replace done with the indexer could add an entry a removal had just taken out,
         // uncounted, and the undo below could subtract one never added: the count drifted below zero and the bound
         // stopped holding until the next sweep's recount.
+        entry.Turn = _hand.Turn; // CLOCK: a new entry stays at least until the hand's next turn reaches it
         bool added;
         while (true)
         {
@@ -147,12 +148,20 @@ internal sealed class MemoryLayer
     }
 
     /// <summary>
-    /// Brings the memory level back under its maximum with CLOCK (second chance): the scan walks the tenants from a
-    /// rotating start; an entry hit since the last scan (<see cref="L1Entry.Used"/>) loses its mark and stays, an
-    /// unmarked one is dropped. It frees 1/64 of the maximum at once so that the next writes do not scan again. One
-    /// writer evicts at a time; a writer that finds the scan taken stores anyway (the count may pass the maximum by the
-    /// number of concurrent writers until the scan ends).
+    /// Brings the memory level back under its maximum with CLOCK (second chance). The hand keeps its place between scans:
+    /// it goes on through the entries of the tenant where the last scan stopped, then the next tenants in turn, so every
+    /// entry is looked at once per turn. An entry stored during the hand's current turn stays (as if stored just behind
+    /// the hand: it has a whole turn to be hit); an entry hit since the hand last passed it (<see cref="L1Entry.Used"/>)
+    /// loses its mark and stays, at least until the next scan; any other is dropped. After three turns' worth of entries
+    /// the hand drops whatever it meets (entries under constant hits must still make room). It frees 1/64 of the maximum
+    /// at once so that the next writes do not scan again. One writer evicts at a time; a writer that finds the scan taken stores anyway (the count
+    /// may pass the maximum by the number of concurrent writers until the scan ends).
     /// </summary>
+    /// <remarks>
+    /// Each scan used to start again at the front of each tenant's entries (only the first tenant moved on by one), so it
+    /// only ever looked at the entries first in the dictionaries' hash order: those went as soon as one scan had cleared
+    /// their mark, new ones at once, while entries further on were never looked at and stayed until they expired.
+    /// </remarks>
     private void Evict()
     {
         if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0)
@@ -163,36 +172,39 @@ internal sealed class MemoryLayer
         try
         {
             var target = _maxEntries - Math.Max(1, _maxEntries / 64);
-            var buckets = _buckets.Values.ToArray();
-            var start = (int)((uint)Interlocked.Increment(ref _evictionStart) % (uint)Math.Max(1, buckets.Length));
-
-            // Pass 1 clears marks and drops unmarked entries; pass 2 drops what pass 1 spared unless it was hit
-            // meanwhile; pass 3 drops anything (entries under constant hits must still make room).
-            for (var pass = 0; pass < 3; pass++)
+            TenantBucket[]? buckets = null;
+            var scan = ++_scans;
+            var honourMarks = 3 * Math.Max(1, Volatile.Read(ref _approximateCount));
+            long visited = 0;
+            while (Volatile.Read(ref _approximateCount) > target)
             {
-                for (var i = 0; i < buckets.Length; i++)
+                if (!_hand.Next(ref buckets, _buckets, out var entries, out var pair))
                 {
-                    var bucket = buckets[(start + i) % buckets.Length];
-                    var entries = bucket.Entries;
-                    foreach (var pair in entries)
+                    return; // no entry anywhere (the count is off until the next sweep recounts)
+                }
+
+                var entry = pair.Value;
+                if (++visited <= honourMarks)
+                {
+                    if (entry.Turn == _hand.Turn || entry.SparedInScan == scan)
                     {
-                        if (Volatile.Read(ref _approximateCount) <= target)
-                        {
-                            return;
-                        }
-
-                        if (pass < 2 && pair.Value.Used)
-                        {
-                            pair.Value.Used = false;
-                            continue;
-                        }
-
-                        if (entries.TryRemove(pair))
-                        {
-                            Interlocked.Decrement(ref _approximateCount);
-                            Interlocked.Increment(ref _evictions);
-                        }
+                        continue; // stored during this turn (as if behind the hand), or its mark was cleared by this scan
                     }
+
+                    if (entry.Used)
+                    {
+                        // Second chance: until a later scan, so that a scan going round more than once (nothing else to
+                        // drop on its way) does not drop the hot entries it has just passed, before any hit could come.
+                        entry.Used = false;
+                        entry.SparedInScan = scan;
+                        continue;
+                    }
+                }
+
+                if (entries.TryRemove(pair))
+                {
+                    Interlocked.Decrement(ref _approximateCount);
+                    Interlocked.Increment(ref _evictions);
                 }
             }
         }
