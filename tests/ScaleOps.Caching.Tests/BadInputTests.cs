@@ -51,6 +51,14 @@ public sealed class BadInputTests(SingleRedis redis) : IClassFixture<SingleRedis
         Assert.Contains($"ScaleOps:Caching:{setting} {expected}", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The prefix begins every Redis key (UTF-8): with an unpaired surrogate, written as U+FFFD, it could be another's.</summary>
+    [Fact]
+    public async Task A_key_prefix_with_an_unpaired_surrogate_fails_the_start_naming_it()
+    {
+        await Each_setting_out_of_its_README_range_fails_the_start_naming_it(
+            "KeyPrefix", "app\uD800", "must be 1 to 100 characters without '{', '}' or white space; it is 'app\uD800' (an unpaired surrogate (U+D800) at index 3)");
+    }
+
     [Fact]
     public async Task A_key_prefix_longer_than_100_characters_fails_the_start_naming_it()
     {

@@ -88,6 +88,26 @@ public class ResilienceOptionsTests
         Assert.Contains($"ScaleOps:Resilience:RateLimiting:RedisKeyPrefix must not contain '{{' or '}}' (it is '{prefix}')", message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Plan names and the prefix make the tenants' Redis keys, which are UTF-8: an unpaired surrogate was written as U+FFFD,
+    /// so plans <c>pro\uD800</c> and <c>pro\uDBFF</c> shared one bucket per tenant. Refused at start-up, naming the index.
+    /// </summary>
+    [Fact]
+    public void Plan_names_and_a_redis_key_prefix_with_an_unpaired_surrogate_fail_naming_the_setting()
+    {
+        var message = Failure(o =>
+        {
+            o.Plan("default", (10, TimeSpan.FromSeconds(1), null));
+            o.Plan("pro\uD800", (10, TimeSpan.FromSeconds(1), null));
+            o.Plan("pro\uDBFF", (20, TimeSpan.FromSeconds(1), null));
+            o.RateLimiting.RedisKeyPrefix = "rl\uDC00:";
+        });
+
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:pro\uD800 has an unpaired surrogate (U+D800) at index 3", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:Plans:pro\uDBFF has an unpaired surrogate (U+DBFF) at index 3", message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix has an unpaired surrogate (U+DC00) at index 2", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Zero_negative_and_inconsistent_retry_settings_fail_naming_each_setting()
     {

@@ -1,5 +1,4 @@
 using System;
-using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -10,6 +9,7 @@ using ScaleOps.Caching.Internal.L1;
 using ScaleOps.Caching.Internal.L2;
 using ScaleOps.Caching.Serialization;
 using ScaleOps.Diagnostics;
+using ScaleOps.Internal;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.Caching.Internal;
@@ -303,33 +303,13 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         }
 
         // Redis keys are UTF-8 bytes: an unpaired surrogate has no encoding (the client wrote U+FFFD for it), so distinct
-        // keys such as "a\uD800" and "a\uDBFF" were one Redis key. One vectorized scan (as UTF-16 code units: the char overload
-        // allocated on every call, measured on .NET 10.0.12), and the walk only when a surrogate is found.
-        if (MemoryMarshal.Cast<char, ushort>(key.AsSpan()).IndexOfAnyInRange((ushort)0xD800, (ushort)0xDFFF) >= 0
-            && UnpairedSurrogate(key) is var at and >= 0)
+        // keys such as "a\uD800" and "a\uDBFF" were one Redis key.
+        if (UnpairedSurrogates.IndexOf(key) is var at and >= 0)
         {
             throw new ArgumentException(
                 $"A cache key or tag must be valid UTF-16: it has an unpaired surrogate (U+{(int)key[at]:X4}) at index {at}, "
                 + "which has no UTF-8 encoding, so it would share its Redis key with other keys.", parameter);
         }
-    }
-
-    /// <summary>The index of the first unpaired surrogate, or -1.</summary>
-    private static int UnpairedSurrogate(string text)
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(text[i]))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     private async Task<CacheResult<T>> RunFlightAsync<TState, T>(

@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal.Validators;
@@ -34,10 +35,13 @@ internal sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
         }
 
         var prefix = options.KeyPrefix;
+        var surrogate = prefix is null ? null : UnpairedSurrogates.Describe(prefix);
         if (string.IsNullOrEmpty(prefix) || prefix.Length > CachingDefaults.MaxKeyPrefixLength
-            || prefix.AsSpan().IndexOfAny("{} \t\r\n") >= 0)
+            || prefix.AsSpan().IndexOfAny("{} \t\r\n") >= 0 || surrogate is not null)
         {
-            errors.AddError($"{P}{nameof(CachingOptions.KeyPrefix)} must be 1 to {CachingDefaults.MaxKeyPrefixLength} characters without '{{', '}}' or white space; it is '{prefix}'.");
+            // An unpaired surrogate has no UTF-8 form (Redis keys are bytes): the prefix could be another application's.
+            errors.AddError($"{P}{nameof(CachingOptions.KeyPrefix)} must be 1 to {CachingDefaults.MaxKeyPrefixLength} characters without '{{', '}}' or white space; it is '{prefix}'"
+                + (surrogate is null ? "." : $" ({surrogate})."));
         }
 
         Range(errors, nameof(CachingOptions.DefaultExpiration), options.DefaultExpiration, CachingDefaults.DefaultExpiration);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using ScaleOps.Internal;
 using ScaleOps.Resilience.Quotas;
 using ScaleOps.Resilience.RateLimiting;
 using StackExchange.Redis;
@@ -29,6 +30,12 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
         const string P = Prefix + "RateLimiting:";
         foreach (var (plan, rules) in rl.Plans)
         {
+            // The plan names the tenant's Redis key (UTF-8): an unpaired surrogate, written as U+FFFD, shared it with other plans.
+            if (UnpairedSurrogates.Describe(plan) is { } surrogate)
+            {
+                errors.AddError($"{P}Plans:{plan} has {surrogate}; plan names make Redis keys (UTF-8), where it would be another plan's.");
+            }
+
             if (rules.Count == 0)
             {
                 errors.AddError($"{P}Plans:{plan} has no limit; give it at least one (PermitLimit and Window).");
@@ -80,6 +87,10 @@ internal sealed class ResilienceOptionsValidator(IServiceProvider services) : IV
         if (string.IsNullOrEmpty(rl.RedisKeyPrefix))
         {
             errors.AddError($"{P}RedisKeyPrefix must not be empty.");
+        }
+        else if (UnpairedSurrogates.Describe(rl.RedisKeyPrefix) is { } surrogate)
+        {
+            errors.AddError($"{P}RedisKeyPrefix has {surrogate}; Redis keys are UTF-8, where it would be another prefix.");
         }
         else if (rl.RedisKeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
         {
