@@ -16,7 +16,7 @@ internal sealed class TenantBucket
     public const long UnknownGeneration = -1;
 
     private ConcurrentDictionary<string, L1Entry> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, KeyWatch> _watches = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, KeyWatch> _watches = new(concurrencyLevel: 1, capacity: 1, StringComparer.Ordinal);
     private long _epoch;
     private long _wideEpoch;
     private long _generation = UnknownGeneration;
@@ -51,7 +51,12 @@ internal sealed class TenantBucket
     /// that concurrent misses on one key run the factory once in this process; or, while a factory that timed out
     /// still runs in the background, the marker that serves its stale value meanwhile.
     /// </summary>
-    public ConcurrentDictionary<string, object> Flights { get; } = new(StringComparer.Ordinal);
+    /// <remarks>
+    /// This table and the watched keys hold only work in flight, and every tenant has them: each takes one lock
+    /// (<c>concurrencyLevel: 1</c>; reads take none) instead of the default lock per core, which made a bucket with nothing
+    /// in it cost 9.1 KB on 64 cores (1.6 KB on 2), tens of thousands of tenants times that.
+    /// </remarks>
+    public ConcurrentDictionary<string, object> Flights { get; } = new(concurrencyLevel: 1, capacity: 1, StringComparer.Ordinal);
 
     /// <summary>
     /// Before a key is removed: a load or write of that key in flight (<see cref="Watch"/>) will not store what it read or
