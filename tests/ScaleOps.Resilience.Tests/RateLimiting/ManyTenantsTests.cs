@@ -111,4 +111,30 @@ public class ManyTenantsTests
             Assert.InRange(limiter.CachedKeyCount, 1, 100_000);
         }
     }
+
+    /// <summary>
+    /// <c>PlanCacheDuration</c> 0 asks the resolver on every request: nothing may be kept. Every answer used to be stored
+    /// all the same (never read), up to 100,000 dead entries, and each store counted the table (all its locks) on every
+    /// request.
+    /// </summary>
+    [Fact]
+    public async Task With_no_plan_cache_duration_no_tenant_plan_is_kept()
+    {
+        var plans = new TestPlans([]);
+        using var sp = TestHost.Build(
+            o =>
+            {
+                o.RateLimiting.PlanCacheDuration = TimeSpan.Zero;
+                o.Plan("default", (100, TimeSpan.FromSeconds(1), null));
+            },
+            services: s => s.AddSingleton<ITenantPlanResolver>(plans));
+        var limiter = sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        for (var i = 0; i < 1_000; i++)
+        {
+            (await limiter.AcquireAsync(new TenantId($"t-{i}"))).Dispose();
+        }
+
+        Assert.Equal(1_000, plans.Calls);
+        Assert.Equal(0, sp.GetRequiredService<PlanCatalog>().CachedTenantCount);
+    }
 }

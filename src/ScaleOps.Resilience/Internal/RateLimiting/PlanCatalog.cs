@@ -57,6 +57,11 @@ internal sealed class PlanCatalog
 
         var name = await _resolver!.GetPlanAsync(tenant, cancellationToken).ConfigureAwait(false);
         var plan = Get(name);
+        if (_cacheTicks <= 0)
+        {
+            return plan; // PlanCacheDuration 0: asked every time, so nothing to keep (nor to count on every request)
+        }
+
         _tenants[tenant] = new Entry(plan, _time.GetTimestamp());
         if (_tenants.Count > 100_000)
         {
