@@ -107,6 +107,24 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
     }
 
     [Theory]
+    [InlineData("0 0 30 2 *")] // 30 February
+    [InlineData("0 0 31 4 *")] // 31 April
+    [InlineData("0 0 0 31 11 *")] // 31 November, with seconds
+    public void A_cron_expression_that_never_occurs_is_rejected_when_registered(string cron)
+    {
+        // Cronos parses a day that no month it names has: the schedule was registered, never fired, and nothing said so.
+        var jobs = new ServiceCollection().AddScaleOps().AddJobs();
+        var error = Assert.Throws<ArgumentException>(() => jobs.AddRecurring("never", cron, new Ping(1)));
+        Assert.Equal("cron", error.ParamName);
+        Assert.Contains($"The cron expression '{cron}' of recurring schedule 'never' never occurs", error.Message);
+        Assert.DoesNotContain(jobs.Services, d => d.ImplementationInstance is RecurringJob);
+
+        // A day that only some years have (29 February) occurs.
+        jobs.AddRecurring("leap-day", "0 0 29 2 *", new Ping(1));
+        Assert.Contains(jobs.Services, d => d.ImplementationInstance is RecurringJob { Name: "leap-day" });
+    }
+
+    [Theory]
     [InlineData("0 3 * * 1", "2026-11-02T03:00:00Z", "2026-11-19T12:00:00Z", "2026-11-16T03:00:00Z")] // weekly, 3 days late
     [InlineData("0 0 1 1 *", "2025-01-01T00:00:00Z", "2026-01-05T00:00:00Z", "2026-01-01T00:00:00Z")] // yearly, 4 days late
     [InlineData("0 0 1 1 *", "2019-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "2026-01-01T00:00:00Z")] // years of misses: the latest

@@ -68,6 +68,15 @@ internal sealed class JobsBuilder(IServiceCollection services) : IJobsBuilder
             throw new ArgumentException($"The cron expression '{cron}' of recurring schedule '{name}' is invalid: {ex.Message}", nameof(cron), ex);
         }
 
+        // Cronos parses a day no month it names has (30 February, 31 April): such a schedule never fired, without a word.
+        // Cron has no year, so an expression that occurs at all occurs after 1970 (29 February: 1972).
+        if (expression.GetNextOccurrence(DateTimeOffset.UnixEpoch, timeZone ?? TimeZoneInfo.Utc) is null)
+        {
+            throw new ArgumentException(
+                $"The cron expression '{cron}' of recurring schedule '{name}' never occurs: no date matches all its fields (a day of "
+                + "the month that no month it names has, such as 30 February or 31 April).", nameof(cron));
+        }
+
         if (Services.Select(d => d.ImplementationInstance).OfType<RecurringJob>().Any(r => r.Name == name))
         {
             throw new ArgumentException($"A recurring schedule named '{name}' is already registered.", nameof(name));
