@@ -26,6 +26,9 @@ public sealed class QueueStats
     /// <summary>Cancelled jobs still kept by the retention.</summary>
     public required long Cancelled { get; init; }
 
-    /// <summary>How long the oldest due job has been waiting, or zero.</summary>
+    /// <summary>
+    /// How long the oldest due job has been waiting, or zero: since it was due, or since its enqueue when it was due
+    /// before (a <see cref="JobOptions.RunAt"/> in the past).
+    /// </summary>
     public required TimeSpan OldestWait { get; init; }
 }

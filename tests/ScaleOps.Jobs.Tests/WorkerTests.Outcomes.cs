@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 using ScaleOps.Jobs.Tests.Support;
 using ScaleOps.TestInfrastructure;
@@ -70,6 +71,50 @@ public partial class WorkerTests
             var stats = Assert.Single(await host.Admin.GetQueueStatsAsync(), s => s.Queue == "w-stats");
             Assert.Equal((2L, 1L, 1L, 1L, 0L, 1L), (stats.Available, stats.Scheduled, stats.Running, stats.Succeeded, stats.Dead, stats.Cancelled));
             Assert.Equal(TimeSpan.FromMinutes(5), stats.OldestWait);
+        }
+        finally
+        {
+            hold.TrySetResult();
+        }
+    }
+
+    [Theory]
+    [InlineData(false)] // DateTimeOffset.MinValue (stored as -infinity)
+    [InlineData(true)] // a day before the enqueue
+    public async Task A_job_due_before_it_was_enqueued_has_waited_since_its_enqueue_in_the_stats_and_the_queue_time(bool aDayEarlier)
+    {
+        // A RunAt in the past (MinValue for "at once", or the time of the event a job is about) made the job wait since
+        // then: OldestWait said 2,026 years for MinValue, and its queue_time sample (6.4e10 s) stayed in the histogram's
+        // sum for the life of the process.
+        var queue = aDayEarlier ? "w-past-day" : "w-past-min";
+        var now = DateTimeOffset.UtcNow;
+        var time = new FakeTimeProvider(now.AddTicks(-(now.Ticks % TimeSpan.TicksPerSecond))); // PostgreSQL keeps microseconds
+        var hold = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (p, _, _) => p.N == 1 ? hold.Task : Task.CompletedTask };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = queue;
+            o.Queues[queue] = new QueueOptions { Concurrency = 1, LocalDispatch = false };
+            o.LeaseDuration = TimeSpan.FromHours(1);
+        }, probe: probe, services: s => s.AddSingleton<TimeProvider>(time));
+        using var queueTime = new MetricCollector<double>(
+            host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), "ScaleOps", "scaleops.jobs.queue_time");
+        try
+        {
+            var holder = await host.Client.EnqueueAsync(new Ping(1)); // holds the only slot
+            await UntilStateAsync(holder!.Value, "running");
+            var past = await host.Client.EnqueueAsync(
+                new Ping(2), new JobOptions { RunAt = aDayEarlier ? time.GetUtcNow().AddDays(-1) : DateTimeOffset.MinValue });
+            time.Advance(TimeSpan.FromMinutes(5));
+
+            var stats = Assert.Single(await host.Admin.GetQueueStatsAsync(), s => s.Queue == queue);
+            Assert.Equal((1L, TimeSpan.FromMinutes(5)), (stats.Available, stats.OldestWait));
+
+            hold.SetResult();
+            await UntilStateAsync(past!.Value, "succeeded");
+            var waited = queueTime.GetMeasurementSnapshot().Where(m => Equals(m.Tags["queue"], queue)).Select(m => m.Value).ToList();
+            Assert.Equal(2, waited.Count);
+            Assert.All(waited, w => Assert.InRange(w, 0, TimeSpan.FromMinutes(5).TotalSeconds));
         }
         finally
         {

@@ -37,7 +37,10 @@ internal sealed class JobExecutor(
         using var activity = JobTracing.Start(job);
         try
         {
-            metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - job.RunAt).TotalSeconds));
+            // Queue time runs from when the job was due, or from its enqueue when it was due before (a RunAt in the past,
+            // DateTimeOffset.MinValue): a MinValue job recorded 6.4e10 s, which stayed in the histogram's sum for good.
+            var waitingSince = job.RunAt > job.CreatedAt ? job.RunAt : job.CreatedAt;
+            metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - waitingSince).TotalSeconds));
             var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
             using var timeoutCts = new CancellationTokenSource(timeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown);

@@ -34,7 +34,7 @@ internal sealed class JobsMetrics
 
         // Buckets from 1 ms (an idle queue's pickup) to about 15 minutes (a backlog): a wait spans six orders of magnitude.
         double[] waitBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900];
-        _queueTime = meter.CreateHistogram<double>("scaleops.jobs.queue_time", "s", "From due to started.",
+        _queueTime = meter.CreateHistogram<double>("scaleops.jobs.queue_time", "s", "From due (or enqueued, if later) to started.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = waitBuckets });
         _runTime = meter.CreateHistogram<double>("scaleops.jobs.run_time", "s", "Handler run time of one attempt.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = waitBuckets });
