@@ -15,8 +15,15 @@ public sealed class JobInfo
     /// <summary>The kind.</summary>
     public required string Kind { get; init; }
 
-    /// <summary>The tenant, or null.</summary>
+    /// <summary>The tenant, or null (no tenant, or a stored tenant id the current rules refuse: see <see cref="StoredTenantId"/>).</summary>
     public TenantId? Tenant { get; init; }
+
+    /// <summary>
+    /// The tenant id as stored: empty for no tenant. It differs from <see cref="Tenant"/> only for a job an earlier version
+    /// stored under a tenant id that <see cref="TenantId"/> now refuses (an invisible code point): <see cref="Tenant"/> is
+    /// then null, and the worker makes the job dead at once.
+    /// </summary>
+    public string StoredTenantId { get; init; } = string.Empty;
 
     /// <summary>The state.</summary>
     public required JobState State { get; init; }

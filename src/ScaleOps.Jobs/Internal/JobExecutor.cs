@@ -170,7 +170,7 @@ internal sealed class JobExecutor(
                 $"No handler for job kind '{job.Kind}' is registered on this host: register one with AddJobs().AddHandler<TPayload, THandler>().");
         }
 
-        TenantId? tenant = job.TenantId.Length == 0 ? null : new TenantId(job.TenantId);
+        TenantId? tenant = job.TenantId.Length == 0 ? null : Tenant(job);
         var context = new JobContext(job.Id, job.Kind, job.Queue, tenant, job.Attempt, job.MaxAttempts, job.CreatedAt);
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
@@ -209,6 +209,17 @@ internal sealed class JobExecutor(
             await task.ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The job's tenant. A tenant id an earlier version stored and the current rules refuse (an invisible code point, since
+    /// TenantId refuses those) can never get a tenant scope: the job is dead at once, with a message naming the rule,
+    /// instead of failing every attempt with the TenantId constructor's exception.
+    /// </summary>
+    private static TenantId Tenant(FetchedJob job) => TenantId.Validate(job.TenantId) is { } broken
+        ? throw new JobPayloadException(
+            $"The tenant id '{job.TenantId}' of job {job.Id} (kind '{job.Kind}'), stored by an earlier version, is not a valid TenantId now: "
+            + $"{broken} No tenant scope can be made for it: correct its tenant_id and retry it, or discard it.")
+        : new TenantId(job.TenantId);
 
     private Completion Fail(FetchedJob job, string error, bool dead)
     {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ScaleOps.Jobs.Internal;
 
-/// <summary>A payload that can never be handled: the job is dead at once (retrying cannot help).</summary>
+/// <summary>A job that can never be handled (its payload, or its stored tenant id): dead at once (retrying cannot help).</summary>
 internal sealed class JobPayloadException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Connects a kind to its payload type and handler.</summary>

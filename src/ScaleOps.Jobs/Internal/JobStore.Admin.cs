@@ -99,7 +99,9 @@ internal sealed partial class JobStore
         Id = r.GetInt64(0),
         Queue = r.GetString(1),
         Kind = r.GetString(2),
-        Tenant = r.GetString(3) is { Length: > 0 } t ? new TenantId(t) : null,
+        // A tenant id an earlier version stored and the current rules refuse: no TenantId (the listing used to throw).
+        Tenant = r.GetString(3) is { Length: > 0 } t && TenantId.TryParse(t, out var tenant) ? tenant : null,
+        StoredTenantId = r.GetString(3),
         State = ParseState(r.GetString(4)),
         Priority = (JobPriority)r.GetInt16(5),
         Attempt = r.GetInt32(6),
