@@ -240,6 +240,36 @@ public class FairnessTests(JobsDatabase database) : IClassFixture<JobsDatabase>
     }
 
     [Fact]
+    public async Task A_job_stored_with_a_concurrency_key_and_no_limit_runs_under_the_default_limit_of_one()
+    {
+        // The schema allows a key without a limit (a job inserted in SQL, by a trigger or another service); JobOptions
+        // documents the limit as 1 when a key is set. The fetch compared the rank with NULL: such a job never ran.
+        await database.ExecuteAsync("""
+            INSERT INTO scaleops.jobs (queue, kind, payload, run_at, max_attempts, created_at, concurrency_key)
+            SELECT 'keyed-null', 'test.ping', json_build_object('n', n), now(), 3, now(), 'sql-key' FROM generate_series(1, 3) n
+            """);
+        var gate = new TaskCompletionSource();
+        var probe = new Probe { Behavior = (_, _, token) => gate.Task.WaitAsync(token) };
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "keyed-null";
+            o.PollInterval = TimeSpan.FromMilliseconds(20);
+            o.Queues["keyed-null"] = new QueueOptions { Concurrency = 3 };
+        }, probe: probe);
+        var producer = host.Services.GetRequiredService<JobWorker>().Producer("keyed-null")!;
+        await TestSignal.UntilAsync(() => Task.FromResult(probe.Count == 1), "the first keyed job to start");
+
+        // Five more fetches with free slots start none of the two others: the key runs one job at a time.
+        var fetches = producer.Fetches;
+        await TestSignal.UntilAsync(() => Task.FromResult(producer.Fetches >= fetches + 5), "five more fetches");
+        Assert.Equal((1, 1L), (probe.Count, await CountAsync("keyed-null", "", "running")));
+
+        gate.SetResult();
+        await TestSignal.UntilAsync(async () => await CountAsync("keyed-null", "", "succeeded") == 3, "the three keyed jobs to run");
+        Assert.Equal(1, probe.MaxRunning);
+    }
+
+    [Fact]
     public async Task With_more_tenants_than_slots_successive_fetches_rotate_through_every_tenant()
     {
         // 30 tenants with 20 jobs each, enqueued tenant after tenant; 3 slots. FIFO would reach the last tenant after 580 jobs.

@@ -7,7 +7,9 @@
 --     scan goes on until it has @max_tenants tenants with work, has looked at @max_scan tenants, or has come round;
 --  2. each tenant gets an equal share of @limit, less what its cap leaves;
 --  3. per tenant, its jobs in priority then due-time order, FOR UPDATE SKIP LOCKED;
---  4. jobs whose concurrency key already runs at its limit are skipped; within the batch a key gets only what is left;
+--  4. jobs whose concurrency key already runs at its limit are skipped; within the batch a key gets only what is left
+--     (a key without a limit, which the schema allows for a job inserted in SQL, has JobOptions' default limit of 1:
+--     compared with NULL, such a job never ran);
 --  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running, with a new
 --     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002).
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
@@ -17,7 +19,7 @@
 WITH RECURSIVE
 cfg AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true) AS v),
 running_keys AS MATERIALIZED (
-    SELECT r.concurrency_key AS key, count(*) AS n, min(r.concurrency_limit) AS lim
+    SELECT r.concurrency_key AS key, count(*) AS n, min(coalesce(r.concurrency_limit, 1)) AS lim
     FROM {{schema}}.jobs r
     WHERE r.queue = @queue AND r.state = 'running' AND r.concurrency_key IS NOT NULL
     GROUP BY r.concurrency_key
@@ -111,7 +113,7 @@ ranked AS (
 chosen AS (
     SELECT r.id, r.ord, r.tenant_rank
     FROM ranked r LEFT JOIN running_keys k ON k.key = r.concurrency_key
-    WHERE r.concurrency_key IS NULL OR r.key_rank + coalesce(k.n, 0) <= r.concurrency_limit
+    WHERE r.concurrency_key IS NULL OR r.key_rank + coalesce(k.n, 0) <= coalesce(r.concurrency_limit, 1)
     ORDER BY r.tenant_rank, r.ord
     LIMIT @limit
 ),
