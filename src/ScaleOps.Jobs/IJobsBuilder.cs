@@ -37,9 +37,9 @@ public interface IJobsBuilder : IScaleOpsBuilder
     /// <param name="timeZone">The time zone of the expression; UTC when null.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">
-    /// The name or the expression is invalid, the expression never occurs (30 February), the name is taken, <paramref name="options"/> are invalid or set
-    /// <see cref="JobOptions.Delay"/> or <see cref="JobOptions.RunAt"/>, or the time zone's id has a NUL character or a
-    /// lone UTF-16 surrogate.
+    /// The name or the expression is invalid, the expression never occurs (30 February), the name is taken,
+    /// <paramref name="options"/> are invalid or set <see cref="JobOptions.Delay"/> or <see cref="JobOptions.RunAt"/>, or
+    /// the time zone's id has a NUL character or a lone UTF-16 surrogate.
     /// </exception>
     IJobsBuilder AddRecurring<TPayload>(string name, string cron, TPayload payload, JobOptions? options = null, TimeZoneInfo? timeZone = null);
 }
