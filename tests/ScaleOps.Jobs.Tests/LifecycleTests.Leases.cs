@@ -29,6 +29,27 @@ public partial class LifecycleTests
     }, $"the rescuer to take job {id} from lease {leaseId}");
 
     [Fact]
+    public async Task A_running_job_without_a_lease_is_given_back_by_the_rescuer_and_runs()
+    {
+        // The schema allows a running row without lease_until (written in SQL: no worker writes one). The rescuer looked
+        // only for leases that expired, so it stayed running for good: never fetched, and the admin API can neither retry
+        // (not dead) nor cancel (not pending) it.
+        var id = await database.ScalarAsync<long>(
+            "INSERT INTO scaleops.jobs (queue, kind, payload, state, run_at, attempt, max_attempts, created_at, attempted_at) "
+            + "VALUES ('no-lease', 'test.ping', '{\"n\":1}', 'running', now(), 1, 3, now(), now()) RETURNING id");
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "no-lease";
+            o.RescueInterval = TimeSpan.FromMilliseconds(100);
+        });
+
+        await UntilStateAsync(id, "succeeded");
+        Assert.Equal((1, 2), (Assert.Single(host.Probe.Seen).N, await database.ScalarAsync<int>($"SELECT attempt FROM scaleops.jobs WHERE id = {id}")));
+        Assert.Equal("Attempt 1 was running without a lease (lease_until was NULL: not written by a worker).",
+            await database.ScalarAsync<string>($"SELECT last_error FROM scaleops.jobs WHERE id = {id}"));
+    }
+
+    [Fact]
     public async Task A_late_completion_the_lease_guard_rejects_is_counted_as_rejected_not_as_its_outcome()
     {
         // The executor counted an outcome when it handed it to the completer: a success written after the job's lease

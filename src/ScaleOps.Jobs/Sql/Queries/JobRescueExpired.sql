@@ -1,9 +1,11 @@
 -- Re-queues running jobs whose lease expired (their worker died or lost the database), or marks them dead when that
 -- was their last attempt. Safe on every host at once (SKIP LOCKED); wakes the queues that got work back. One row per
--- (queue, kind) rescued, for the metrics' tags; no row when nothing was rescued.
+-- (queue, kind) rescued, for the metrics' tags; no row when nothing was rescued. A running row without a lease (lease_until
+-- NULL: the schema allows it, no worker writes it; a job inserted running in SQL) is given back too: it stayed running for
+-- good, neither fetched nor retried or cancelled by the admin API.
 WITH stuck AS (
     SELECT j.id FROM {{schema}}.jobs j
-    WHERE j.state = 'running' AND j.lease_until < @now
+    WHERE j.state = 'running' AND (j.lease_until < @now OR j.lease_until IS NULL)
     ORDER BY j.id
     LIMIT @limit
     FOR UPDATE SKIP LOCKED
@@ -14,8 +16,10 @@ rescued AS (
         run_at = @now,
         finished_at = CASE WHEN j.attempt >= j.max_attempts THEN @now END,
         lease_until = NULL,
-        last_error = 'Attempt ' || j.attempt || ' was abandoned: its worker stopped renewing the lease (crashed, killed or cut off '
-                     || 'from the database); the lease expired at ' || j.lease_until || '.'
+        last_error = CASE WHEN j.lease_until IS NULL
+                          THEN 'Attempt ' || j.attempt || ' was running without a lease (lease_until was NULL: not written by a worker).'
+                          ELSE 'Attempt ' || j.attempt || ' was abandoned: its worker stopped renewing the lease (crashed, killed or cut off '
+                               || 'from the database); the lease expired at ' || j.lease_until || '.' END
     FROM stuck s
     WHERE j.id = s.id
     RETURNING j.queue, j.kind, j.state
