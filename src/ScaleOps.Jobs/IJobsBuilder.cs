@@ -29,7 +29,10 @@ public interface IJobsBuilder : IScaleOpsBuilder
     /// <typeparam name="TPayload">The payload type (a handler for it runs the job).</typeparam>
     /// <param name="name">The schedule's stable name, unique in the database; 1 to 200 characters.</param>
     /// <param name="cron">A Cronos expression: 5 fields (minute precision) or 6 (seconds first).</param>
-    /// <param name="payload">The payload of every job.</param>
+    /// <param name="payload">
+    /// The payload of every job, serialized with <see cref="JobsOptions.SerializerOptions"/> when the host starts: one that
+    /// cannot be serialized fails the start with an <see cref="InvalidOperationException"/> naming the schedule.
+    /// </param>
     /// <param name="options">
     /// Options of every job (queue, priority, tenant...); null for the defaults. Not <see cref="JobOptions.Delay"/> or
     /// <see cref="JobOptions.RunAt"/>: each job is due at its occurrence.

@@ -107,6 +107,23 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)] // a host that only enqueues fires its schedules too
+    public async Task A_recurring_payload_that_cannot_be_serialized_fails_the_start_naming_the_schedule(bool runWorker)
+    {
+        // It was serialized at the schedule's first step: the host started, the schedule never fired, and every few
+        // seconds, for good, a warning said that starting it (reading its last due time) had failed.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => JobsHost.StartAsync(database.ConnectionString, o =>
+        {
+            o.DefaultQueue = "cron-unserializable";
+            o.RunWorker = runWorker;
+        }, jobs => jobs.AddRecurring("unserializable", "0 3 * * *", new TypePayload(typeof(string)))));
+        Assert.Contains("recurring schedule 'unserializable'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("System.Type", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.job_schedules WHERE name = 'unserializable'"));
+    }
+
+    [Theory]
     [InlineData("0 0 30 2 *")] // 30 February
     [InlineData("0 0 31 4 *")] // 31 April
     [InlineData("0 0 0 31 11 *")] // 31 November, with seconds
@@ -189,3 +206,6 @@ public partial class RecurringTests(JobsDatabase database) : IClassFixture<JobsD
         Assert.Equal(missed, job.RunAt);
     }
 }
+
+/// <summary>A payload System.Text.Json cannot serialize (a <see cref="Type"/> property).</summary>
+public sealed record TypePayload(Type Type);

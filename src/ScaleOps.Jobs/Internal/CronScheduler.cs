@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -37,6 +38,29 @@ internal sealed class CronScheduler(
     /// <summary>How often a host with the stored definition records that it is alive, and a quiet host reads the row.</summary>
     private readonly TimeSpan _checkInterval = TimeSpan.FromTicks(
         Math.Min(JobsDefaults.ScheduleCheckInterval.Ticks, options.RecurringTakeoverAfter.Ticks / 5));
+
+    /// <summary>
+    /// Serializes every schedule's payload with the host's serializer options, at start: one that cannot be serialized
+    /// fails the start naming its schedule. It was serialized at the schedule's first step, so the host started, the
+    /// schedule never fired, and a warning said for good that starting it (reading its last due time) had failed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A payload cannot be serialized.</exception>
+    public static void CheckPayloads(IEnumerable<RecurringJob> schedules, JsonSerializerOptions serializer)
+    {
+        foreach (var s in schedules)
+        {
+            try
+            {
+                s.Payload(serializer);
+            }
+            catch (Exception ex) when (ex is NotSupportedException or InvalidOperationException or JsonException)
+            {
+                throw new InvalidOperationException(
+                    $"The payload of recurring schedule '{s.Name}' (kind '{s.Kind}') cannot be serialized to JSON with "
+                    + $"JobsOptions.SerializerOptions: {ex.Message}", ex);
+            }
+        }
+    }
 
     public async Task RunAsync(CancellationToken stopping)
     {

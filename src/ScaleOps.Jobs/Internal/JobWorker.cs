@@ -48,6 +48,7 @@ internal sealed class JobWorker(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var options = jobsOptions.Value;
+        CronScheduler.CheckPayloads(services.GetServices<RecurringJob>(), options.SerializerOptions);
         if (!options.RunWorker)
         {
             // A host that only enqueues still fires its recurring schedules (a due time is an enqueue); before, it
