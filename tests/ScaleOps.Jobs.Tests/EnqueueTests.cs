@@ -208,6 +208,9 @@ public class EnqueueTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         Assert.Contains("JobOptions.Tenant", await Rejects(new JobOptions { Tenant = default(TenantId) }));
         await Assert.ThrowsAsync<ArgumentNullException>(() => host.Client.EnqueueAsync<Ping>(null!));
         await Assert.ThrowsAsync<ArgumentNullException>(() => host.Client.EnqueueManyAsync<Ping>(null!));
+        // A null element of a batch is named by its index (it was an ArgumentNullException for a parameter "payload").
+        var nullElement = await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueManyAsync<Ping>([new Ping(1), null!, new Ping(3)]));
+        Assert.Equal(("payloads", "payloads[1] is null: a job payload cannot be null. (Parameter 'payloads')"), (nullElement.ParamName, nullElement.Message));
 
         await using var closed = database.DataSource.CreateConnection();
         var notOpen = await Assert.ThrowsAsync<ArgumentException>(() => host.Client.EnqueueAsync(closed, null, new Ping(1), null, default));

@@ -228,7 +228,11 @@ internal sealed class JobClient(
         var i = 0;
         foreach (var payload in payloads)
         {
-            json[i++] = Serialize(payload);
+            // Named by its index: Serialize's ArgumentNullException named a parameter "payload" this method does not have.
+            json[i] = payload is null
+                ? throw new ArgumentException($"payloads[{i}] is null: a job payload cannot be null.", nameof(payloads))
+                : Serialize(payload);
+            i++;
         }
 
         int inserted;
