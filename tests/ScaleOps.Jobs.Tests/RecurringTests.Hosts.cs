@@ -54,7 +54,13 @@ public partial class RecurringTests
         var time = new FakeTimeProvider(DateTimeOffset.Parse(start));
         var zone = TimeZoneInfo.FindSystemTimeZoneById("America/New_York");
         var beaconTime = DateTimeOffset.Parse(start).AddMinutes(70);
-        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.DefaultQueue = queue,
+        // The clock moves 30 s at each check: with the default lease (30 s) a fired job whose outcome was not written
+        // yet (a loaded machine) had its lease expire on the fake clock, and the rescuer ran it again at a later run_at.
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
+            {
+                o.DefaultQueue = queue;
+                o.LeaseDuration = TimeSpan.FromHours(1);
+            },
             jobs => jobs
                 .AddRecurring(name, cron, new Ping(13), new JobOptions { Queue = queue }, zone)
                 .AddRecurring(name + "-beacon", $"{beaconTime.Minute} {beaconTime.Hour} {beaconTime.Day} {beaconTime.Month} *", new Ping(14), new JobOptions { Queue = queue + "-beacon" }),
