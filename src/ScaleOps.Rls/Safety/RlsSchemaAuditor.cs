@@ -28,18 +28,9 @@ public static class RlsSchemaAuditor
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
 
         var tables = new List<string>();
-        await using (var command = new NpgsqlCommand(RlsSql.AuditTables, connection))
+        foreach (var table in await UnprotectedTablesAsync(connection, schema, tenantColumn, cancellationToken).ConfigureAwait(false))
         {
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenantColumn });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                var reason = !reader.GetBoolean(1) ? "row level security is disabled"
-                    : !reader.GetBoolean(2) ? "row level security is not forced (the owner bypasses it)"
-                    : "it has no policy";
-                tables.Add($"{reader.GetString(0)}: {reason}");
-            }
+            tables.Add($"{table.Name}: {table.Reason}");
         }
 
         var rlsTables = new List<string>();
@@ -55,6 +46,30 @@ public static class RlsSchemaAuditor
 
         var views = await LeakingViewsAsync(connection, rlsTables, cancellationToken).ConfigureAwait(false);
         return new RlsAuditReport(tables, views);
+    }
+
+    /// <summary>
+    /// The tables (and partitions) of <paramref name="schema"/> with a column <paramref name="tenantColumn"/> that row-level
+    /// security does not protect, each with the reason, whether it is a partition and whether the connected role may read or
+    /// write it.
+    /// </summary>
+    internal static async Task<List<(string Name, string Reason, bool IsPartition, bool Reachable)>> UnprotectedTablesAsync(
+        NpgsqlConnection connection, string schema, string tenantColumn, CancellationToken cancellationToken)
+    {
+        var tables = new List<(string, string, bool, bool)>();
+        await using var command = new NpgsqlCommand(RlsSql.AuditTables, connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenantColumn });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var reason = !reader.GetBoolean(1) ? "row level security is disabled"
+                : !reader.GetBoolean(2) ? "row level security is not forced (the owner bypasses it)"
+                : "it has no policy";
+            tables.Add((reader.GetString(0), reason, reader.GetBoolean(4), reader.GetBoolean(5)));
+        }
+
+        return tables;
     }
 
     internal static async Task<List<string>> LeakingViewsAsync(NpgsqlConnection connection, IReadOnlyList<string> tables, CancellationToken cancellationToken)

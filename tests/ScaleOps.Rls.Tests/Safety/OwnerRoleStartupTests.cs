@@ -81,7 +81,9 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
         Assert.NotEqual(0L, await ScaleOpsPoliciesAsync("documents"));
 
         // The application starts as a role that owns nothing, with ApplyPoliciesOnStart left at its default: the
-        // policies are up to date, so it changes nothing and its checks pass without a warning.
+        // policies are up to date, so it changes nothing and its checks pass with one warning only: the fixture's table
+        // drafts (declared by another test of this class) has a tenant column and the application role's grants, but no
+        // row security and no declaration here.
         using (var app = BuildHost(AppConnectionString, applyMigrations: false, RlsDatabase.Tables()))
         {
             await app.StartAsync();
@@ -89,7 +91,9 @@ public class OwnerRoleStartupTests(OwnerRoleStartupTests.OwnedDatabase database)
             var logs = app.Services.GetFakeLogCollector().GetSnapshot();
             Assert.Contains(logs.Where(FromRls), r => r.Id.Id == 2002);
             Assert.DoesNotContain(logs.Where(FromRls), r => r.Id.Id == 2001);
-            Assert.Empty(logs.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Message));
+            Assert.StartsWith(
+                "RLS safety check: table drafts has the tenant column tenant_id of the declared tables in schema public but is not declared",
+                Assert.Single(logs.Where(r => r.Level >= LogLevel.Warning).Select(r => r.Message)), StringComparison.Ordinal);
         }
 
         // Isolation, as the application role.

@@ -165,6 +165,51 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
     }
 
     [Fact]
+    public async Task A_tenant_table_added_after_the_policies_were_applied_is_named_at_start_up()
+    {
+        // A new table with the declared tables' tenant column, in their schema, created after the policies were applied:
+        // undeclared, row-level security does not protect it, and every tenant reads all its rows.
+        await PostgresServer.ExecuteAsync("""
+            CREATE TABLE invoices_late (id int PRIMARY KEY, tenant_id text NOT NULL);
+            CREATE INDEX ON invoices_late (tenant_id);
+            CREATE TABLE parted_late (id int, tenant_id text NOT NULL) PARTITION BY LIST (tenant_id);
+            CREATE TABLE parted_late_t01 PARTITION OF parted_late FOR VALUES IN ('t01');
+            CREATE TABLE lookup_late (id int, name text);
+            CREATE TABLE system_late (id int, tenant_id text);
+            CREATE SCHEMA elsewhere_late; CREATE TABLE elsewhere_late.orders (id int, tenant_id text);
+            GRANT SELECT ON invoices_late, parted_late, lookup_late TO scaleops_rls_app;
+            """, database.Name);
+        try
+        {
+            using (var host = BuildHost(database.AppConnectionString()))
+            {
+                await host.StartAsync();
+                var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Level >= LogLevel.Warning).Select(r => r.Message).ToList();
+                Assert.Contains(warnings, w => w.Contains(
+                    "table invoices_late has the tenant column tenant_id of the declared tables in schema public but is not declared", StringComparison.Ordinal)
+                    && w.Contains("row level security is disabled", StringComparison.Ordinal));
+                Assert.Contains(warnings, w => w.Contains("table parted_late has the tenant column tenant_id", StringComparison.Ordinal));
+                Assert.DoesNotContain(warnings, w => w.Contains("parted_late_t01", StringComparison.Ordinal)); // its parent is named
+                Assert.DoesNotContain(warnings, w => w.Contains("lookup_late", StringComparison.Ordinal)); // no tenant column
+                Assert.DoesNotContain(warnings, w => w.Contains("system_late", StringComparison.Ordinal)); // the app role cannot touch it
+                Assert.DoesNotContain(warnings, w => w.Contains("elsewhere_late", StringComparison.Ordinal)); // no declared table there
+                await host.StopAsync();
+            }
+
+            // Declared, but the policies not applied yet: refused, naming it.
+            using (var host = BuildHost(database.AppConnectionString(), o => o.Tables.Add(new RlsTable("public", "invoices_late"))))
+            {
+                var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+                Assert.Contains(ex.Problems, p => p.StartsWith("table invoices_late does not have row level security enabled", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            await PostgresServer.ExecuteAsync("DROP TABLE invoices_late, parted_late, lookup_late, system_late; DROP SCHEMA elsewhere_late CASCADE", database.Name);
+        }
+    }
+
+    [Fact]
     public async Task The_auditor_lists_unprotected_tables_and_leaking_views()
     {
         await using var admin = NpgsqlDataSource.Create(database.ConnectionString);
