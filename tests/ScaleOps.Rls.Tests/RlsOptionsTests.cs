@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using Microsoft.Extensions.Configuration;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,6 +9,7 @@ using Microsoft.Extensions.Options;
 using ScaleOps.Data;
 using ScaleOps.Rls.EntityFrameworkCore;
 using ScaleOps.Rls.Internal;
+using ScaleOps.Tenancy;
 
 namespace ScaleOps.Rls.Tests;
 
@@ -123,5 +126,38 @@ public class RlsOptionsTests
         using var host = builder.Build();
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("ScaleOps:Rls:MaxReplicaLag must be greater than zero", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_tenant_id_or_shard_name_with_a_colon_binds_from_configuration_as_one_key()
+    {
+        // ':' is valid in a tenant id (org:1, urn:acme), and the configuration's path separator: the key of
+        // TenantPlacements:org:1 is the tenant org:1, not a section org holding a key 1.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ScaleOps:ConnectionString"] = "Host=127.0.0.1",
+            ["ScaleOps:Rls:Shards:eu:west"] = "Host=127.0.0.1;Database=eu_west",
+            ["ScaleOps:Rls:Shards:whales"] = "Host=127.0.0.1;Database=whales",
+            ["ScaleOps:Rls:TenantPlacements:org:1"] = "eu:west",
+            ["ScaleOps:Rls:TenantPlacements:urn:acme:eu"] = "whales",
+            ["ScaleOps:Rls:TenantPlacements:plain"] = "whales",
+            ["ScaleOps:Rls:MaxReplicaLag"] = "00:00:07",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddScaleOps().AddRls();
+        using var provider = services.BuildServiceProvider();
+        var options = provider.GetRequiredService<IOptions<RlsOptions>>().Value;
+        Assert.Equal(["eu:west", "whales"], options.Shards.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["org:1=eu:west", "plain=whales", "urn:acme:eu=whales"],
+            options.TenantPlacements.Select(p => $"{p.Key}={p.Value}").Order(StringComparer.Ordinal));
+        Assert.Equal(TimeSpan.FromSeconds(7), options.MaxReplicaLag); // the rest of the section binds as before
+
+        var router = provider.GetRequiredService<TenantRouter>();
+        Assert.Equal("shard 'eu:west'", router.DescribeHome(router.HomeOf(new TenantId("org:1"))));
+        Assert.Equal("shard 'whales'", router.DescribeHome(router.HomeOf(new TenantId("urn:acme:eu"))));
+        Assert.Equal("the shared database", router.DescribeHome(router.HomeOf(new TenantId("org"))));
     }
 }
