@@ -22,12 +22,15 @@ public sealed class RlsPolicyManager
     private readonly NpgsqlDataSource _dataSource;
     private readonly RlsOptions _options;
     private readonly ILogger<RlsPolicyManager> _logger;
+    private readonly TimeSpan _lockTimeout;
 
-    internal RlsPolicyManager(NpgsqlDataSource dataSource, IOptions<RlsOptions> options, ILogger<RlsPolicyManager> logger)
+    // lockTimeout: how long to wait for another host's apply (ScaleOps:MigrationTimeout); 30 minutes when null.
+    internal RlsPolicyManager(NpgsqlDataSource dataSource, IOptions<RlsOptions> options, ILogger<RlsPolicyManager> logger, TimeSpan? lockTimeout = null)
     {
         _dataSource = dataSource;
         _options = options.Value;
         _logger = logger;
+        _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(30);
     }
 
     /// <summary>Applies the policies through the shared data source (the application role must own the tables).</summary>
@@ -43,6 +46,10 @@ public sealed class RlsPolicyManager
     /// A declared table or column does not exist, or the role of <paramref name="ownerDataSource"/> does not own a table whose
     /// row security or policies need a change (the message names the table, the role and the owner).
     /// </exception>
+    /// <exception cref="TimeoutException">
+    /// Another host applying the policies to this database held their lock longer than <c>ScaleOps:MigrationTimeout</c>
+    /// (the wait is bounded by that setting, not by the connection's <c>Command Timeout</c>); nothing was changed.
+    /// </exception>
     public async Task<RlsPolicyReport> ApplyAsOwnerAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ownerDataSource);
@@ -51,8 +58,20 @@ public sealed class RlsPolicyManager
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
         {
+            // Hosts starting together queue here while one applies (hundreds of tables, each ALTER waiting for its table's
+            // lock): the wait is bounded like the migrations' lock, not by the connection's Command Timeout (30 s by default).
+            lockCommand.CommandTimeout = (int)Math.Min(int.MaxValue, Math.Ceiling(_lockTimeout.TotalSeconds));
             lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:rls:policies") });
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException ex) when (ex.InnerException is TimeoutException)
+            {
+                throw new TimeoutException(
+                    $"The row-level security policies were not applied: their lock was not granted within ScaleOps:MigrationTimeout ({_lockTimeout}), "
+                    + "because another host is applying them (or holds the lock in an open transaction). Nothing was changed.", ex);
+            }
         }
 
         foreach (var table in _options.Tables)
