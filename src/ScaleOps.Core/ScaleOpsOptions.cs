@@ -43,7 +43,11 @@ public sealed class ScaleOpsOptions
     /// <value>Default 30 minutes; more than zero, at most one day.</value>
     public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
-    /// <summary>An optional hook to tune the shared data source (type mappings, logging) before it is built.</summary>
+    /// <summary>
+    /// An optional hook to tune the shared data source (type mappings, logging, password providers) before it is built.
+    /// ScaleOps.Rls runs it on the data sources it builds too (shards, replicas, the bypass role), so that tenant work has
+    /// the same mappings wherever it runs; it should not set the host or database.
+    /// </summary>
     /// <value>Default <see langword="null"/>. Code only; it cannot be set from configuration.</value>
     public Action<NpgsqlDataSourceBuilder>? ConfigureDataSource { get; set; }
 }

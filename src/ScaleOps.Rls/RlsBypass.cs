@@ -28,15 +28,18 @@ public sealed class RlsBypass : IAsyncDisposable, IDisposable
     private readonly Lazy<NpgsqlDataSource> _dataSource;
     private int _verified;
 
-    internal RlsBypass(IOptions<RlsOptions> options, ITenantContext tenantContext, ILogger<RlsBypass> logger, RlsMetrics metrics)
+    internal RlsBypass(
+        IOptions<RlsOptions> options, ITenantContext tenantContext, ILogger<RlsBypass> logger, RlsMetrics metrics, ScaleOpsOptions core,
+        ILoggerFactory loggerFactory)
     {
         _options = options.Value;
         _tenantContext = tenantContext;
         _logger = logger;
         _metrics = metrics;
-        _dataSource = new Lazy<NpgsqlDataSource>(() => NpgsqlDataSource.Create(_options.BypassConnectionString
+        _dataSource = new Lazy<NpgsqlDataSource>(() => RlsDataSources.Build(_options.BypassConnectionString
             ?? throw new InvalidOperationException(
-                "The RLS bypass scope is not configured: set ScaleOps:Rls:BypassConnectionString to a NOSUPERUSER BYPASSRLS role.")));
+                "The RLS bypass scope is not configured: set ScaleOps:Rls:BypassConnectionString to a NOSUPERUSER BYPASSRLS role."),
+            core, loggerFactory));
     }
 
     /// <summary>Opens a connection that sees every tenant's rows.</summary>

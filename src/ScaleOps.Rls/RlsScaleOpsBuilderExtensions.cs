@@ -43,7 +43,8 @@ public static class RlsScaleOpsBuilderExtensions
             sp.GetRequiredService<IOptions<ScaleOpsOptions>>().Value.MigrationTimeout));
         services.TryAddSingleton(sp => new RlsBypass(
             sp.GetRequiredService<IOptions<RlsOptions>>(), sp.GetRequiredService<ITenantContext>(),
-            sp.GetRequiredService<ILogger<RlsBypass>>(), sp.GetRequiredService<RlsMetrics>()));
+            sp.GetRequiredService<ILogger<RlsBypass>>(), sp.GetRequiredService<RlsMetrics>(),
+            sp.GetRequiredService<IOptions<ScaleOpsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RlsStartup>());
         return builder;
     }

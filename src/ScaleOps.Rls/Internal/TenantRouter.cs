@@ -30,7 +30,9 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
     private readonly RlsMetrics _metrics;
     private int _next = -1;
 
-    public TenantRouter(NpgsqlDataSource primary, IOptions<RlsOptions> options, TimeProvider time, ILogger<TenantRouter> logger, RlsMetrics metrics)
+    public TenantRouter(
+        NpgsqlDataSource primary, IOptions<RlsOptions> options, IOptions<ScaleOpsOptions> coreOptions, ILoggerFactory loggerFactory, TimeProvider time,
+        ILogger<TenantRouter> logger, RlsMetrics metrics)
     {
         _primary = primary;
         _options = options.Value;
@@ -39,7 +41,7 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
         _metrics = metrics;
         foreach (var (name, connectionString) in _options.Shards)
         {
-            _shards[name] = NpgsqlDataSource.Create(connectionString);
+            _shards[name] = RlsDataSources.Build(connectionString, coreOptions.Value, loggerFactory);
         }
 
         foreach (var (tenant, shard) in _options.TenantPlacements)
@@ -47,7 +49,7 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             _placements[new TenantId(tenant)] = _shards[shard];
         }
 
-        _replicas = [.. _options.ReplicaConnectionStrings.Select(cs => new Replica(NpgsqlDataSource.Create(cs)))];
+        _replicas = [.. _options.ReplicaConnectionStrings.Select(cs => new Replica(RlsDataSources.Build(cs, coreOptions.Value, loggerFactory)))];
     }
 
     /// <summary>The shard data sources (for start-up work such as installing the context procedure).</summary>
