@@ -80,28 +80,28 @@ public class RlsPolicyManagerTests(RlsDatabase database) : IClassFixture<RlsData
     public async Task Renaming_a_declared_table_or_its_tenant_column_with_rows_in_place_is_caught_and_reapplied()
     {
         await PostgresServer.ExecuteAsync(
-            "CREATE TABLE ledger (id int PRIMARY KEY, tenant_id text NOT NULL, amount int); CREATE INDEX ON ledger (tenant_id);"
-            + "INSERT INTO ledger VALUES (1, 't01', 10), (2, 't02', 20); GRANT SELECT ON ledger TO scaleops_rls_app", database.Name);
-        await Manager(new RlsTable("public", "ledger")).ApplyAsync();
+            "CREATE TABLE renamed_ledger (id int PRIMARY KEY, tenant_id text NOT NULL, amount int); CREATE INDEX ON renamed_ledger (tenant_id);"
+            + "INSERT INTO renamed_ledger VALUES (1, 't01', 10), (2, 't02', 20); GRANT SELECT ON renamed_ledger TO scaleops_rls_app", database.Name);
+        await Manager(new RlsTable("public", "renamed_ledger")).ApplyAsync();
 
         // The column is renamed: PostgreSQL rewrites the policy to the new name; the old declaration is refused, naming it.
-        await PostgresServer.ExecuteAsync("ALTER TABLE ledger RENAME COLUMN tenant_id TO org_id", database.Name);
-        var stale = await Assert.ThrowsAsync<InvalidOperationException>(() => Manager(new RlsTable("public", "ledger")).ApplyAsync());
-        Assert.Equal("RLS table ledger has no column tenant_id (its declared TenantColumn).", stale.Message);
-        Assert.Contains("table ledger has no column tenant_id (its declared TenantColumn).", await SafetyErrorsAsync(new RlsTable("public", "ledger")));
-        var renamedColumn = new RlsTable("public", "ledger") { TenantColumn = "org_id" };
-        Assert.Contains(await SafetyErrorsAsync(renamedColumn), e => e.StartsWith("policy scaleops_tenant on table ledger is not the one ScaleOps declares", StringComparison.Ordinal));
-        Assert.Equal(["ledger: replaced policy scaleops_tenant"], (await Manager(renamedColumn).ApplyAsync()).Changes);
+        await PostgresServer.ExecuteAsync("ALTER TABLE renamed_ledger RENAME COLUMN tenant_id TO org_id", database.Name);
+        var stale = await Assert.ThrowsAsync<InvalidOperationException>(() => Manager(new RlsTable("public", "renamed_ledger")).ApplyAsync());
+        Assert.Equal("RLS table renamed_ledger has no column tenant_id (its declared TenantColumn).", stale.Message);
+        Assert.Contains("table renamed_ledger has no column tenant_id (its declared TenantColumn).", await SafetyErrorsAsync(new RlsTable("public", "renamed_ledger")));
+        var renamedColumn = new RlsTable("public", "renamed_ledger") { TenantColumn = "org_id" };
+        Assert.Contains(await SafetyErrorsAsync(renamedColumn), e => e.StartsWith("policy scaleops_tenant on table renamed_ledger is not the one ScaleOps declares", StringComparison.Ordinal));
+        Assert.Equal(["renamed_ledger: replaced policy scaleops_tenant"], (await Manager(renamedColumn).ApplyAsync()).Changes);
         Assert.Empty(await SafetyErrorsAsync(renamedColumn));
 
         // Then the table: the old name is gone (named), the new one gets its policy re-applied; the rows stay isolated.
-        await PostgresServer.ExecuteAsync("ALTER TABLE ledger RENAME TO ledger_entries", database.Name);
-        Assert.Contains("declared table public.ledger does not exist.", await SafetyErrorsAsync(renamedColumn));
-        var renamedTable = new RlsTable("public", "ledger_entries") { TenantColumn = "org_id" };
-        Assert.Equal(["ledger_entries: replaced policy scaleops_tenant"], (await Manager(renamedTable).ApplyAsync()).Changes);
+        await PostgresServer.ExecuteAsync("ALTER TABLE renamed_ledger RENAME TO renamed_entries", database.Name);
+        Assert.Contains("declared table public.renamed_ledger does not exist.", await SafetyErrorsAsync(renamedColumn));
+        var renamedTable = new RlsTable("public", "renamed_entries") { TenantColumn = "org_id" };
+        Assert.Equal(["renamed_entries: replaced policy scaleops_tenant"], (await Manager(renamedTable).ApplyAsync()).Changes);
         Assert.False((await Manager(renamedTable).ApplyAsync()).Changed);
         Assert.Empty(await SafetyErrorsAsync(renamedTable));
-        Assert.Equal(["20"], await ReadAsAsync("t02", "SELECT amount::text FROM ledger_entries"));
+        Assert.Equal(["20"], await ReadAsAsync("t02", "SELECT amount::text FROM renamed_entries"));
     }
 
     /// <summary>The start-up check's errors for <paramref name="table"/> (run as the admin role, which is allowed here).</summary>
