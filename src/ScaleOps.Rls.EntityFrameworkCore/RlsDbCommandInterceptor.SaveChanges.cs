@@ -97,6 +97,7 @@ public sealed partial class RlsDbCommandInterceptor
                 + "(Database.BeginTransaction, a TransactionScope, or a ScaleOps tenant transaction with UseTransaction).");
         }
 
+        TenantContextCommand.Check(_tenantContext.UserId, _tenantContext.Roles);
         await using var call = new NpgsqlCommand(_context.CommandText, connection, transaction);
         call.Parameters.Add(TenantContextCommand.Text(_tenantContext.Tenant?.Value));
         call.Parameters.Add(TenantContextCommand.Text(_tenantContext.UserId));

@@ -182,6 +182,7 @@ public sealed partial class RlsDbCommandInterceptor : DbCommandInterceptor, IDbC
             }
         }
 
+        TenantContextCommand.Check(_tenantContext.UserId, _tenantContext.Roles);
         npgsql.Parameters.Add(TenantContextCommand.Text(_tenantContext.Tenant?.Value, TenantParameter));
         npgsql.Parameters.Add(TenantContextCommand.Text(_tenantContext.UserId, UserParameter));
         npgsql.Parameters.Add(TenantContextCommand.Roles(_tenantContext.Roles, RolesParameter));

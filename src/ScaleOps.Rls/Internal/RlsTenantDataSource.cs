@@ -21,6 +21,7 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         var tenant = tenantContext.RequireTenant();
         var userId = tenantContext.UserId;
         var roles = tenantContext.Roles;
+        TenantContextCommand.Check(userId, roles);
         var dataSource = await router.SelectAsync(tenant, access, cancellationToken).ConfigureAwait(false);
         NpgsqlConnection connection;
         try
@@ -44,6 +45,7 @@ internal sealed class RlsTenantDataSource(ITenantContext tenantContext, TenantRo
         var tenant = tenantContext.RequireTenant();
         var userId = tenantContext.UserId;
         var roles = tenantContext.Roles;
+        TenantContextCommand.Check(userId, roles);
         var dataSource = await router.SelectAsync(tenant, TenantDataAccess.ReadWrite, cancellationToken).ConfigureAwait(false);
         var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         TenantConnections.Register(connection, router.HomeOf(tenant));

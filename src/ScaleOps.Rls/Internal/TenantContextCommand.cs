@@ -18,6 +18,52 @@ internal sealed class TenantContextCommand(string schema)
     public string NamedCommandText { get; } =
         $"CALL {SqlIdentifier.Quote(schema)}.rls_set_context(@__scaleops_tenant, @__scaleops_user, @__scaleops_roles);";
 
+    /// <summary>
+    /// Refuses a user id or role PostgreSQL text cannot hold, naming it. The core's <c>BeginScope</c> checks the same, but a
+    /// host's own <see cref="ITenantContext"/> does not go through it: a NUL failed at the first batch in PostgreSQL (22021
+    /// "invalid byte sequence for encoding UTF8: 0x00") and an unpaired surrogate in Npgsql's encoder
+    /// (EncoderFallbackException), neither naming the value nor where it came from.
+    /// </summary>
+    /// <exception cref="ArgumentException">The user id or a role is invalid; the message names it.</exception>
+    public static void Check(string? userId, IReadOnlyList<string> roles)
+    {
+        if (userId is not null && TextProblem(userId) is { } userProblem)
+        {
+            throw new ArgumentException($"Invalid user id: {userProblem}", nameof(userId));
+        }
+
+        for (var i = 0; i < roles.Count; i++)
+        {
+            var problem = roles[i] is null ? $"roles[{i}] is null." : TextProblem(roles[i]) is { } text ? $"roles[{i}]: {text}" : null;
+            if (problem is not null)
+            {
+                throw new ArgumentException($"Invalid role: {problem}", nameof(roles));
+            }
+        }
+    }
+
+    private static string? TextProblem(string value)
+    {
+        if (value.IndexOf('\0', StringComparison.Ordinal) is var nul and >= 0)
+        {
+            return $"it contains a NUL character at index {nul}, which PostgreSQL text cannot hold.";
+        }
+
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(value[i]))
+            {
+                return $"it contains an unpaired surrogate U+{(int)value[i]:X4} at index {i}, which has no UTF-8 form.";
+            }
+        }
+
+        return null;
+    }
+
     public NpgsqlBatchCommand Create(TenantId? tenant, string? userId, IReadOnlyList<string> roles)
     {
         var command = new NpgsqlBatchCommand(CommandText);
