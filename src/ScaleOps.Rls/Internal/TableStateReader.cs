@@ -110,8 +110,12 @@ internal sealed record ExistingPolicy(string Name, string Comment, string Finger
 
         if (!Comment.StartsWith(match.Hash + ":", StringComparison.Ordinal))
         {
-            return $"policy {Name} on table {table} is not the one ScaleOps declares (the declaration changed, or the policy was created "
-                + "by hand): apply the policies (RlsPolicyManager, or ScaleOps:Rls:ApplyPoliciesOnStart) to recreate it.";
+            // The first release commented its policies with the statement's hash alone ('scaleops:<hex>', no fingerprint).
+            var cause = Comment.StartsWith("scaleops:", StringComparison.Ordinal) && Comment.IndexOf(':', "scaleops:".Length) < 0
+                ? "it was created by an earlier version of ScaleOps, which recorded no fingerprint of it"
+                : "the declaration changed, or the policy was created by hand";
+            return $"policy {Name} on table {table} is not the one ScaleOps declares ({cause}): apply the policies (RlsPolicyManager, or "
+                + "ScaleOps:Rls:ApplyPoliciesOnStart) to recreate it.";
         }
 
         return IsUpToDate(match) ? null
