@@ -247,7 +247,25 @@ internal sealed partial class PartitionMaintenance(
         var current = PartitionPeriods.Floor(table.Interval, now);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
         var heldByDefault = new HashSet<DateTime>();
+        // A new partition takes a name no relation or type of the schema has, nor any of its template indexes: a table
+        // that RetentionMode.Detach kept under its partition's name made the later partition of that period (late rows
+        // moved out of a default partition, a period made again after the clock went back) fail with 42P07 at every run.
         var taken = partitions.Where(table.InOwnSchema).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        taken.UnionWith(await store.RelationNamesAsync(table.Options.Schema, PartitionPeriods.Cut(table.Options.Name, PartitionPeriods.SharedPrefixBytes),
+            cancellationToken).ConfigureAwait(false));
+        string FreeName(DateTime start, ref int index)
+        {
+            string name;
+            do
+            {
+                name = table.GapName(start, index++);
+            }
+            while (taken.Contains(name) || table.Indexes.Any(i => taken.Contains(PartitionPeriods.IndexName(name, i.Suffix))));
+
+            taken.Add(name);
+            return name;
+        }
+
         DateTime? firstAhead = null;
         if (defaultPartition is not null)
         {
@@ -293,25 +311,18 @@ internal sealed partial class PartitionMaintenance(
                 // table now declared monthly): its rows move into partitions for the uncovered parts, named as the creates
                 // name them. One partition for the whole period overlapped the others, and its move failed at every run.
                 var gaps = ManagedTable.Gaps(partitions, start, end);
+                var index = 0;
                 if (gaps is [var whole] && whole == (start, end))
                 {
-                    taken.Add(table.PartitionName(start));
-                    plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, table.PartitionName(start), start, end, rows));
+                    plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, FreeName(start, ref index), start, end, rows));
                     continue;
                 }
 
-                var index = 0;
                 foreach (var (gapFrom, gapTo) in gaps)
                 {
                     var inGap = await store.CountRangeAsync(qualifiedDefault, table.QuotedColumn, PartitionPeriods.Literal(gapFrom, resolved.KeyType),
                         PartitionPeriods.Literal(gapTo, resolved.KeyType), cancellationToken).ConfigureAwait(false);
-                    string name;
-                    do
-                    {
-                        name = table.GapName(start, index++);
-                    }
-                    while (!taken.Add(name));
-
+                    var name = FreeName(start, ref index);
                     if (inGap > 0)
                     {
                         plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.MoveFromDefault, name, gapFrom, gapTo, inGap));
@@ -339,14 +350,7 @@ internal sealed partial class PartitionMaintenance(
             var index = 0;
             foreach (var (gapFrom, gapTo) in ManagedTable.Gaps(partitions, start, end))
             {
-                string name;
-                do
-                {
-                    name = table.GapName(start, index++);
-                }
-                while (!taken.Add(name));
-
-                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, name, gapFrom, gapTo));
+                plan.Add(new PartitionAction(table.Qualified, PartitionActionKind.Create, FreeName(start, ref index), gapFrom, gapTo));
             }
         }
 

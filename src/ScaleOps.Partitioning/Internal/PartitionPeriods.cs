@@ -56,17 +56,26 @@ internal static partial class PartitionPeriods
     public static string DefaultName(string parent) => Fit(parent, "_default");
 
     /// <summary>Cuts <paramref name="prefix"/> so prefix + suffix fits 63 bytes of UTF-8.</summary>
-    public static string Fit(string prefix, string suffix)
+    public static string Fit(string prefix, string suffix) => Cut(prefix, 63 - Encoding.UTF8.GetByteCount(suffix)) + suffix;
+
+    /// <summary><paramref name="text"/> cut to at most <paramref name="bytes"/> bytes of UTF-8, never inside a character.</summary>
+    public static string Cut(string text, int bytes)
     {
-        var budget = 63 - Encoding.UTF8.GetByteCount(suffix);
-        var cut = prefix;
-        while (Encoding.UTF8.GetByteCount(cut) > budget)
+        var cut = text;
+        while (cut.Length > 0 && Encoding.UTF8.GetByteCount(cut) > bytes)
         {
             cut = cut[..^(char.IsLowSurrogate(cut[^1]) && cut.Length > 1 ? 2 : 1)];
         }
 
-        return cut + suffix;
+        return cut;
     }
+
+    /// <summary>
+    /// The bytes of a table name that every name of its partitions and their template indexes begins with: a template
+    /// index name keeps at least this much of the table name (<see cref="IndexName"/> gives the rest to the period, or a
+    /// hash, and a suffix of up to <see cref="MaxIndexSuffixBytes"/> bytes).
+    /// </summary>
+    public const int SharedPrefixBytes = 63 - MaxIndexSuffixBytes - 14;
 
     /// <summary>The longest index template suffix: the index name keeps it and the partition's period in 63 bytes.</summary>
     public const int MaxIndexSuffixBytes = 40;

@@ -68,6 +68,26 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
+    /// The names of the relations and types in <paramref name="schema"/> that begin with <paramref name="prefix"/>: names a
+    /// new partition (or its index) cannot take. A table that <see cref="RetentionMode.Detach"/> left under a partition's
+    /// name once made the later partition of that period fail its CREATE (42P07) at every run.
+    /// </summary>
+    public async Task<List<string>> RelationNamesAsync(string schema, string prefix, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(Sql.RelationNames);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = prefix });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var names = new List<string>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
+    /// <summary>
     /// The rows of a table, all of them: with <c>row_security = off</c> for the statement, a count that row-level
     /// security would filter fails instead of returning the rows this role may see (an "empty" default partition is dropped).
     /// </summary>

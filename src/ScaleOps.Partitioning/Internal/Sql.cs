@@ -23,6 +23,7 @@ internal static class Sql
     public static readonly string PartitionBounds = Load("PartitionBounds");
     public static readonly string AuditInsertIdempotent = Load("AuditInsertIdempotent");
     public static readonly string ReferencingKeys = Load("ReferencingKeys");
+    public static readonly string RelationNames = Load("RelationNames");
 
     /// <summary>Replaces the <c>{{schema}}</c> placeholder with the quoted ScaleOps schema.</summary>
     public static string WithSchema(string sql, string quotedSchema) => sql.Replace("{{schema}}", quotedSchema, System.StringComparison.Ordinal);
