@@ -50,7 +50,9 @@ internal sealed partial class TableMigrator
             literal = literal[..literal.IndexOf('\'', StringComparison.Ordinal)];
             cut = PartitionPeriods.ParseLiteral(literal, $"the bound of {name} on {qualifiedSource}");
             var safe = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), 2);
-            if (cut < safe)
+            // A cut past the one a row within the periods made ahead gives (left by a run that followed a far-future row
+            // since deleted) would leave the old table the default partition until then: replaced as well.
+            if (cut < safe || cut > PartitionPeriods.Add(final.Interval, AheadBound(final), 1))
             {
                 cut = await NewCutAsync(final, keyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
                 await ddl.RunAsync("replace range check", $"ALTER TABLE {qualifiedSource} DROP CONSTRAINT {constraint};\n"
@@ -74,7 +76,10 @@ internal sealed partial class TableMigrator
         return cut;
     }
 
-    /// <summary>The start of the period after next, counted from the later of now and the newest row.</summary>
+    /// <summary>
+    /// The start of the period after next, counted from the later of now and the newest row (refused from
+    /// <see cref="AheadBound"/> on, so at most one period past it).
+    /// </summary>
     private async Task<DateTime> NewCutAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
     {
         var newest = await ScalarAsync<object?>(
@@ -83,6 +88,12 @@ internal sealed partial class TableMigrator
                 : $"SELECT max({final.QuotedColumn})::timestamp FROM {qualifiedSource}", cancellationToken).ConfigureAwait(false);
         var now = time.GetUtcNow().UtcDateTime;
         var latest = newest is DateTime d && DateTime.SpecifyKind(d, DateTimeKind.Utc) > now ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : now;
+        if (latest >= AheadBound(final))
+        {
+            // Written since the up-front refusal: refused the same way (the caller removes what the run added).
+            await RefuseFarFutureKeysAsync(final, keyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
+        }
+
         return PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, latest), 2);
     }
 

@@ -65,6 +65,35 @@ internal sealed partial class TableMigrator
     }
 
     /// <summary>
+    /// The end of the last period maintenance keeps ahead (<c>Premake</c> periods past the current one): without a
+    /// default partition the partitioned table takes no row from there on.
+    /// </summary>
+    private DateTime AheadBound(ManagedTable final) =>
+        PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), final.Options.Premake + 1);
+
+    /// <summary>
+    /// Refuses rows at or after <see cref="AheadBound"/>. The cut follows the newest row: one row in year 2999 put it
+    /// there, so the conversion made a partition for 2999 and none ahead, the old table stayed the default partition
+    /// holding every period until then, and the health report counted missing partitions for centuries. A range
+    /// condition, so an index on the column answers without a scan.
+    /// </summary>
+    private async Task RefuseFarFutureKeysAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
+    {
+        var bound = PartitionPeriods.Literal(AheadBound(final), keyType);
+        var rows = await ScalarAsync<long>($"SELECT count(*) FROM {qualifiedSource} WHERE {final.QuotedColumn} >= '{bound}'", cancellationToken)
+            .ConfigureAwait(false);
+        if (rows > 0)
+        {
+            throw new InvalidOperationException(
+                $"{qualifiedSource} has {rows} rows whose {final.QuotedColumn} is at or after {bound}, the end of the last period made ahead "
+                + $"({final.SettingPath}:Premake = {final.Options.Premake} {final.Interval} periods past the current one); it is not converted "
+                + "(nothing was changed). The partitioned table has no partition for them, and the conversion's cut follows the newest row: the "
+                + "old table would stay the default partition, holding every period until then, with no partition made ahead. Correct or "
+                + "delete these rows (or raise Premake) and convert again.");
+        }
+    }
+
+    /// <summary>
     /// After a failure before the swap committed: drops the range CHECK (it would refuse every row from its cut on, and a
     /// NULL key), the NOT NULL this conversion set, and the indexes it built, so the live table is as it was. Skipped when
     /// the table is partitioned after all (the swap committed and only its answer was lost).
