@@ -18,8 +18,19 @@ public sealed class ArchiveManifest
     /// <summary>The partition's name.</summary>
     public required string Partition { get; init; }
 
-    /// <summary>The partition's inclusive lower bound (UTC).</summary>
+    /// <summary>
+    /// The partition's inclusive lower bound (UTC); <see cref="DateTime.MinValue"/> when it is <c>MINVALUE</c> or
+    /// <c>'-infinity'</c> (see <see cref="LowerBound"/>).
+    /// </summary>
     public required DateTime From { get; init; }
+
+    /// <summary>
+    /// The partition's lower bound as it was: <c>MINVALUE</c>, <c>-infinity</c>, or <see cref="From"/> as an ISO UTC
+    /// timestamp (<c>2026-09-01 00:00:00+00</c>); a restore attaches the partition with it. <see langword="null"/> in
+    /// manifests written before it was recorded, which gave <c>MINVALUE</c> and <c>'-infinity'</c> as 0001-01-01: such a
+    /// manifest with <see cref="From"/> 0001-01-01 is not restored until this is set to what the bound was.
+    /// </summary>
+    public string? LowerBound { get; init; }
 
     /// <summary>The partition's exclusive upper bound (UTC).</summary>
     public required DateTime To { get; init; }

@@ -70,6 +70,7 @@ internal sealed partial class PartitionArchiver
         Table = manifest.Table,
         Partition = manifest.Partition,
         From = manifest.From,
+        LowerBound = manifest.LowerBound,
         To = manifest.To,
         Rows = manifest.Rows,
         RowChecksum = manifest.RowChecksum,

@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Partitioning.Archive;
 
 namespace ScaleOps.Partitioning.Internal;
 
@@ -17,6 +18,7 @@ internal sealed partial class PartitionArchiver
         var manifest = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{partition} of {managed.Qualified} has no archive manifest.");
         var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
+        var lower = LowerBoundSql(manifest, managed, resolvedType);
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-restore-{Guid.NewGuid():N}.parquet");
         try
         {
@@ -85,7 +87,7 @@ internal sealed partial class PartitionArchiver
                 // After the rows are in: COPY FROM is refused on a table whose row-level security applies to this role.
                 await PartitionAccess.CopyAsync(connection, transaction, managed.Qualified, qualified, cancellationToken).ConfigureAwait(false);
                 await using var attach = new NpgsqlCommand(
-                    $"ALTER TABLE {managed.Qualified} ATTACH PARTITION {qualified} FOR VALUES FROM ('{PartitionPeriods.Literal(manifest.From, resolvedType)}') "
+                    $"ALTER TABLE {managed.Qualified} ATTACH PARTITION {qualified} FOR VALUES FROM ({lower}) "
                     + $"TO ('{PartitionPeriods.Literal(manifest.To, resolvedType)}')", connection, transaction);
                 await attach.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 return read.Rows;
@@ -101,6 +103,42 @@ internal sealed partial class PartitionArchiver
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>
+    /// The lower bound to attach a restored partition with, as it was: <c>MINVALUE</c>, <c>'-infinity'</c> or
+    /// <see cref="ArchiveManifest.From"/>. Both were recorded as 0001-01-01 before <see cref="ArchiveManifest.LowerBound"/>,
+    /// and the restore attached the partition <c>FROM ('0001-01-01')</c>: another partition than the one archived, and
+    /// one its rows of <c>-infinity</c> or BC failed (23514). Such a manifest is refused until its bound is said.
+    /// </summary>
+    private static string LowerBoundSql(ArchiveManifest manifest, ManagedTable managed, string keyType)
+    {
+        var name = ArchiveBlobs.ManifestName(manifest.Schema, manifest.Table, manifest.Partition);
+        switch (manifest.LowerBound)
+        {
+            case { } b when string.Equals(b, "MINVALUE", StringComparison.OrdinalIgnoreCase):
+                return "MINVALUE";
+            case { } b when string.Equals(b, "-infinity", StringComparison.OrdinalIgnoreCase):
+                return "'-infinity'";
+            case null when manifest.From == DateTime.MinValue:
+                throw new InvalidOperationException(
+                    $"The archive manifest {name} of {manifest.Partition} of {managed.Qualified} gives its lower bound as 0001-01-01, as manifests "
+                    + "written before LowerBound did for a partition bounded FROM (MINVALUE) or FROM ('-infinity'); restored so, it would not be the "
+                    + "partition it was (and its rows of -infinity or BC would fail the ATTACH). Nothing was restored. Set \"LowerBound\" in that "
+                    + "manifest to \"MINVALUE\" or \"-infinity\" (what the partition was bounded by; \"0001-01-01 00:00:00+00\" if it really began "
+                    + "there) and restore again.");
+            case null:
+                break;
+            case { } b when DateTime.TryParseExact(b, ["yyyy-MM-dd HH:mm:ss'+00'", "yyyy-MM-dd HH:mm:ss.FFFFFF'+00'"], System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal, out var at) && at == manifest.From:
+                break;
+            default:
+                throw new InvalidOperationException(
+                    $"The archive manifest {name} of {manifest.Partition} of {managed.Qualified} has LowerBound \"{manifest.LowerBound}\", which is "
+                    + $"neither MINVALUE, -infinity nor its From ({PartitionPeriods.Literal(manifest.From, "timestamp with time zone")}); nothing was restored.");
+        }
+
+        return "'" + PartitionPeriods.Literal(manifest.From, keyType) + "'";
     }
 
     /// <summary>Escapes one value for COPY's text format (<c>\N</c> is NULL).</summary>

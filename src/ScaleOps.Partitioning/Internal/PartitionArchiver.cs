@@ -87,7 +87,10 @@ internal sealed partial class PartitionArchiver(
         // checksum: an UPDATE keeps the count) and the blob still verifies; otherwise the partition is exported again.
         var relationId = await RelationIdAsync(qualified, cancellationToken).ConfigureAwait(false);
         var existing = await blobs.ReadManifestAsync(o.Schema, o.Name, partition, cancellationToken).ConfigureAwait(false);
+        // One written before LowerBound for a partition bounded by MINVALUE or '-infinity' (From 0001-01-01) is not: its
+        // restore is refused until its bound is said, and the partition can say it now.
         if (existing is not null
+            && (existing.LowerBound is not null || existing.From != DateTime.MinValue)
             && existing.Rows == await store.CountAsync(qualified, cancellationToken).ConfigureAwait(false)
             && await HoldsArchivedRowsAsync(qualified, existing, cancellationToken).ConfigureAwait(false)
             && await VerifyAsync(existing, cancellationToken).ConfigureAwait(false))
@@ -135,6 +138,7 @@ internal sealed partial class PartitionArchiver(
                 Table = o.Name,
                 Partition = partition,
                 From = info.From ?? DateTime.MinValue,
+                LowerBound = await LowerBoundAsync(qualified, info, cancellationToken).ConfigureAwait(false),
                 To = info.To ?? DateTime.MaxValue,
                 Rows = exported.Rows,
                 RowChecksum = exported.RowChecksum,
@@ -159,6 +163,26 @@ internal sealed partial class PartitionArchiver(
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>
+    /// The partition's lower bound for <see cref="ArchiveManifest.LowerBound"/>: <c>MINVALUE</c> or <c>-infinity</c>
+    /// (<see cref="PartitionInfo.From"/> is null for both, and the manifest's From 0001-01-01), else From in ISO UTC.
+    /// </summary>
+    private async Task<string> LowerBoundAsync(string qualified, PartitionInfo info, CancellationToken cancellationToken)
+    {
+        if (info.From is { } from)
+        {
+            return PartitionPeriods.Literal(from, "timestamp with time zone");
+        }
+
+        var bound = await store.PartitionBoundAsync(qualified, cancellationToken).ConfigureAwait(false);
+        return (bound is null ? null : PartitionStore.LowerBoundText(bound)) switch
+        {
+            "MINVALUE" => "MINVALUE",
+            "'-infinity'" => "-infinity",
+            var other => throw new InvalidOperationException($"Cannot read the lower bound of {qualified} ('{other ?? bound}'); it is not archived."),
+        };
     }
 
     private async Task<bool> HoldsArchivedRowsAsync(string qualified, ArchiveManifest manifest, CancellationToken cancellationToken)

@@ -197,6 +197,18 @@ internal sealed partial class PartitionStore(NpgsqlDataSource dataSource)
         _ => PartitionPeriods.ParseLiteral(literal.Trim('\''), $"the bound of partition {partition}"),
     };
 
+    /// <summary>The lower bound of a range bound as <c>pg_get_expr</c> prints it (<c>MINVALUE</c>, <c>'-infinity'</c>, <c>'2026-11-01 ...'</c>), or null.</summary>
+    internal static string? LowerBoundText(string bound) => BoundRegex().Match(bound) is { Success: true } match ? match.Groups["from"].Value : null;
+
+    /// <summary>The bound of one partition as <c>pg_get_expr</c> prints it (<c>FOR VALUES FROM (...) TO (...)</c>), or null when it is none.</summary>
+    public async Task<string?> PartitionBoundAsync(string qualifiedPartition, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) FROM pg_catalog.pg_class c WHERE c.oid = to_regclass($1)");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualifiedPartition });
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
     [GeneratedRegex(@"^FOR VALUES FROM \((?<from>[^)]*)\) TO \((?<to>[^)]*)\)$")]
     private static partial Regex BoundRegex();
 }
