@@ -46,6 +46,16 @@ public class ScaleOpsOptionsTests(PostgresDatabase database) : IClassFixture<Pos
         Assert.DoesNotContain("s3cret", message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Host=127.0.0.1;Password=s3cret;Bogus Keyword=1", "is malformed")]
+    [InlineData("Username=app;Password=s3cret", "has no Host")]
+    public async Task A_bad_connection_string_taken_from_ConnectionStrings_is_named_by_the_key_the_user_set(string value, string problem)
+    {
+        var message = await StartFailure(new() { ["ConnectionStrings:Postgres"] = value });
+        Assert.Contains($"ConnectionStrings:Postgres (the fallback of ScaleOps:ConnectionString, which is not set) {problem}", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_connection_string_without_host_fails_the_start()
     {

@@ -30,7 +30,7 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
             }
             else
             {
-                ValidateConnectionString(options.ConnectionString, errors);
+                ValidateConnectionString(options.ConnectionString, ConnectionStringSetting(options), errors);
             }
         }
 
@@ -59,7 +59,23 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
         return errors.Build();
     }
 
-    private static void ValidateConnectionString(string connectionString, ValidateOptionsResultBuilder errors)
+    /// <summary>
+    /// The setting the connection string came from, as the user wrote it: <c>ConnectionStrings:{name}</c> when
+    /// <c>ScaleOps:ConnectionString</c> is not set and the value is that fallback's (a malformed
+    /// <c>ConnectionStrings:Postgres</c> was reported as a malformed <c>ScaleOps:ConnectionString</c>, a key the user never set).
+    /// </summary>
+    private string ConnectionStringSetting(ScaleOpsOptions options)
+    {
+        var configuration = services.GetService<IConfiguration>();
+        var own = Prefix + nameof(ScaleOpsOptions.ConnectionString);
+        return configuration is not null && string.IsNullOrWhiteSpace(configuration[own])
+            && !string.IsNullOrWhiteSpace(options.ConnectionStringName)
+            && string.Equals(configuration.GetConnectionString(options.ConnectionStringName), options.ConnectionString, StringComparison.Ordinal)
+            ? $"ConnectionStrings:{options.ConnectionStringName} (the fallback of {own}, which is not set)"
+            : own;
+    }
+
+    private static void ValidateConnectionString(string connectionString, string setting, ValidateOptionsResultBuilder errors)
     {
         NpgsqlConnectionStringBuilder parsed;
         try
@@ -69,13 +85,13 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException)
         {
             // The message may quote the offending keyword but never the whole string (it can hold a password).
-            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.ConnectionString)} is malformed: {ex.Message}");
+            errors.AddError($"{setting} is malformed: {ex.Message}");
             return;
         }
 
         if (string.IsNullOrWhiteSpace(parsed.Host))
         {
-            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.ConnectionString)} has no Host.");
+            errors.AddError($"{setting} has no Host.");
         }
     }
 
