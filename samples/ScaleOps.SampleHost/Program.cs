@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using ScaleOps.Diagnostics;
 using ScaleOps.Jobs;
@@ -49,7 +50,9 @@ builder.Services.AddScaleOps()
     .AddHandler<IndexDocument, IndexDocumentHandler>();
 builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 
+// A misspelled Sample key or a plan without a rate stops the start with a message naming it (SampleOptionsValidator).
 builder.Services.AddOptions<SampleOptions>().Bind(builder.Configuration.GetSection("Sample")).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<SampleOptions>, SampleOptionsValidator>();
 // Every problem gets its status's type and title; an unhandled exception's 500 quotes nothing of it (Http/Problems.cs).
 builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Problems.Standardize);
 builder.Services.AddSingleton<TenantDirectory>();

@@ -38,6 +38,12 @@ public sealed class SampleOptions
     /// </summary>
     public bool DemoEndpoints { get; set; }
 
+    /// <summary>Whether this instance runs the job workers (false: it only enqueues; another instance works the queue).</summary>
+    public bool RunJobs { get; set; } = true;
+
+    /// <summary>Whether this instance runs partition maintenance (false: another instance keeps the partitions).</summary>
+    public bool RunPartitionMaintenance { get; set; } = true;
+
     /// <summary>The plans and their limits.</summary>
     public Dictionary<string, PlanLimits> Plans { get; set; } = new()
     {

@@ -1,5 +1,7 @@
+using System.Linq;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
 using ScaleOps.SampleHost.Http;
 using ScaleOps.SampleHost.Limits;
 using ScaleOps.Tenancy;
@@ -9,10 +11,11 @@ namespace ScaleOps.SampleHost.Tenancy;
 /// <summary>
 /// Resolves the tenant of a request from the <c>X-Tenant-Id</c> header (a real service takes it from a validated token
 /// claim instead) and runs the endpoint inside that tenant's ambient scope. Missing or malformed: 400; well-formed but
-/// not registered: 403; from an address that has sent too many unregistered ids this minute: 429, before any lookup
+/// not registered, or on a plan this host does not configure: 403; from an address that has sent too many unregistered ids this minute: 429, before any lookup
 /// (<see cref="ClientLimits.UnknownTenants"/>). Every tenant endpoint runs this filter before any other work.
 /// </summary>
-public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenants, ClientLimits limits) : IEndpointFilter
+public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenants, ClientLimits limits, IOptions<SampleOptions> options)
+    : IEndpointFilter
 {
     public const string TenantItem = "sample.tenant";
 
@@ -56,6 +59,16 @@ public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenan
         }
 
         attempt.Succeeded();
+
+        // A plan this host does not configure (removed from Sample:Plans, or written by another system) has no rate limit
+        // or quota: the limiter would throw on every request (a 500). Say what is wrong and how to fix it instead.
+        if (!options.Value.Plans.ContainsKey(tenant.Plan))
+        {
+            return Problems.Forbidden(
+                $"Tenant '{tenant.Id}' has the plan '{tenant.Plan}', which this host does not configure (Sample:Plans). An operator must add "
+                + $"Sample:Plans:{tenant.Plan} or move the tenant to one of: {string.Join(", ", options.Value.Plans.Keys.Order(System.StringComparer.Ordinal))} "
+                + $"(PUT /tenants/{tenant.Id}/plan).");
+        }
 
         http.Items[TenantItem] = tenant;
         using var scope = tenants.BeginScope(new TenantId(tenant.Id));

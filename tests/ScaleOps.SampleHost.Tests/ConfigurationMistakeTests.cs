@@ -1,0 +1,66 @@
+using System;
+using System.Net;
+using System.Net.Http.Json;
+using System.Threading.Tasks;
+using Microsoft.AspNetCore.Hosting;
+
+namespace ScaleOps.SampleHost.Tests;
+
+/// <summary>
+/// Settings a user copying the sample host gets wrong: the start fails with a message naming the setting they wrote
+/// (not an internal one), or, for a tenant whose plan this host does not configure, each request gets a 4xx that says so.
+/// </summary>
+public class ConfigurationMistakeTests(SampleHostFixture host) : IClassFixture<SampleHostFixture>
+{
+    [Theory]
+    [InlineData("Sample:TenantCacheSecond", "3", "Sample:TenantCacheSecond is not a known setting")]
+    [InlineData("Sample:RunJob", "false", "Sample:RunJob is not a known setting")]
+    [InlineData("Sample:Plans:pro:RequestsPerSecnd", "50", "Sample:Plans:pro:RequestsPerSecnd is not a known setting")]
+    [InlineData("Sample:Plans:team:MaxDocuments", "5", "Sample:Plans:team:RequestsPerSecond must be at least 1 (it is 0)")]
+    [InlineData("Sample:Plans:free:RequestsPerSecond", "-1", "Sample:Plans:free:RequestsPerSecond must be at least 1 (it is -1)")]
+    [InlineData("Sample:Plans:free:MaxDocuments", "0", "Sample:Plans:free:MaxDocuments must be at least 1 (it is 0)")]
+    [InlineData("ScaleOps:Shema", "x", "ScaleOps:Shema is not a known setting")]
+    [InlineData("ConnectionStrings:Postgres", "", "ConnectionStrings:Postgres")]
+    public async Task A_mistaken_setting_stops_the_start_with_a_message_naming_it(string key, string value, string message)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() =>
+        {
+            using var instance = host.StartAnotherInstance(web =>
+            {
+                web.UseSetting(key, value);
+                web.UseSetting("Sample:RunJobs", "false");
+                web.UseSetting("Sample:RunPartitionMaintenance", "false");
+            });
+        }));
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tenant_whose_plan_the_host_does_not_configure_gets_a_403_naming_the_plan_and_the_setting()
+    {
+        var tenant = await host.RegisterTenantAsync("plan-not-configured");
+        // Its plan was removed from the configuration (or written by another system): the registry holds what it holds.
+        await using (var command = host.DataSource.CreateCommand("UPDATE app.tenants SET plan = 'gold' WHERE id = $1"))
+        {
+            command.Parameters.AddWithValue(tenant);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        using var client = host.Client(tenant);
+        using var list = await client.GetAsync("/documents");
+        var problem = await ProblemAssert.IsProblemAsync(list, HttpStatusCode.Forbidden);
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("'gold'", detail, StringComparison.Ordinal);
+        Assert.Contains("Sample:Plans", detail, StringComparison.Ordinal);
+
+        // The fix the detail names: an operator moves the tenant to a configured plan.
+        using (var admin = host.Client(admin: true))
+        using (var changed = await admin.PutAsJsonAsync($"/tenants/{tenant}/plan", new { plan = "pro" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        }
+
+        using var again = await client.GetAsync("/documents");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+}
