@@ -49,7 +49,31 @@ public sealed class SampleOptionsValidator(IConfiguration configuration) : IVali
             }
         }
 
+        BlobConnectionString(configuration.GetConnectionString("Blob"), errors);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>
+    /// <c>ConnectionStrings:Blob</c> switches archiving on (Program.cs); one that does not parse would only fail when
+    /// maintenance or an operator archives (a 500 on every archive endpoint), so it is parsed here (no network call).
+    /// The value is not quoted: it holds the account key.
+    /// </summary>
+    private static void BlobConnectionString(string? value, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return;
+        }
+
+        try
+        {
+            _ = new Azure.Storage.Blobs.BlobServiceClient(value);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+        {
+            errors.Add("ConnectionStrings:Blob is not a storage connection string: give the account's (DefaultEndpointsProtocol=...;"
+                + "AccountName=...;AccountKey=...;BlobEndpoint=...), or leave it out to keep expired audit partitions in PostgreSQL.");
+        }
     }
 
     private static void Unknown(IConfigurationSection section, Type type, List<string> errors)
