@@ -28,6 +28,19 @@ public sealed class SampleOptionsValidator(IConfiguration configuration) : IVali
             Unknown(plan, typeof(PlanLimits), errors);
         }
 
+        // The binder adds Sample:Plans:Pro beside the default pro (the dictionary is case-sensitive) where the user meant to
+        // change pro; the limiter and quotas would refuse the pair, naming their own settings.
+        var defaults = new SampleOptions().Plans.Keys;
+        foreach (var group in options.Plans.Keys.GroupBy(k => k, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            var original = group.FirstOrDefault(defaults.Contains) ?? group.Order(StringComparer.Ordinal).First();
+            foreach (var other in group.Where(k => k != original).Order(StringComparer.Ordinal))
+            {
+                errors.Add($"{Section}:{nameof(SampleOptions.Plans)}:{other} differs from the plan {original} only in case: write "
+                    + $"{Section}:{nameof(SampleOptions.Plans)}:{original}:... to change that plan, or give the new plan another name.");
+            }
+        }
+
         foreach (var (plan, limits) in options.Plans.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             var path = $"{Section}:{nameof(SampleOptions.Plans)}:{plan}";

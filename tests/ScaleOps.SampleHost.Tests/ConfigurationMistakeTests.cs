@@ -19,6 +19,8 @@ public class ConfigurationMistakeTests(SampleHostFixture host) : IClassFixture<S
     [InlineData("Sample:Plans:team:MaxDocuments", "5", "Sample:Plans:team:RequestsPerSecond must be at least 1 (it is 0)")]
     [InlineData("Sample:Plans:free:RequestsPerSecond", "-1", "Sample:Plans:free:RequestsPerSecond must be at least 1 (it is -1)")]
     [InlineData("Sample:Plans:free:MaxDocuments", "0", "Sample:Plans:free:MaxDocuments must be at least 1 (it is 0)")]
+    [InlineData("Sample:Plans:Pro:RequestsPerSecond", "200", "Sample:Plans:Pro differs from the plan pro only in case")]
+    [InlineData("Sample:Plans:Enterprise:MaxDocuments", "7", "Sample:Plans:Enterprise differs from the plan enterprise only in case")]
     [InlineData("ConnectionStrings:Blob", "not a connection string", "ConnectionStrings:Blob is not a storage connection string")]
     [InlineData("ConnectionStrings:Blob", "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;AccountName=x",
         "ConnectionStrings:Blob is not a storage connection string")]
