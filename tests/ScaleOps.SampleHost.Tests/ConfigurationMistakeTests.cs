@@ -41,6 +41,24 @@ public class ConfigurationMistakeTests(SampleHostFixture host) : IClassFixture<S
     }
 
     [Fact]
+    public async Task Run_with_only_the_shipped_appsettings_the_host_says_which_connection_string_to_set()
+    {
+        // What a user who forgets ConnectionStrings__Postgres gets: the settings of the sample's own appsettings.json.
+        var redis = await ScaleOps.TestInfrastructure.TcpServer.RedisAsync();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() =>
+        {
+            using var bare = new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+            {
+                web.UseEnvironment("Production");
+                web.UseSetting("Sample:AdminKey", SampleHostFixture.AdminKey);
+                web.UseSetting("ConnectionStrings:Redis", redis);
+            });
+            _ = bare.Server;
+        }));
+        Assert.Contains("ConnectionStrings:Postgres", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_tenant_whose_plan_the_host_does_not_configure_gets_a_403_naming_the_plan_and_the_setting()
     {
         var tenant = await host.RegisterTenantAsync("plan-not-configured");
