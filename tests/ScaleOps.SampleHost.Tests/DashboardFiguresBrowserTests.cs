@@ -18,7 +18,9 @@ public class DashboardFiguresBrowserTests(DashboardBrowserFixture host) : IClass
         // A queue this host does not work: the rows stay as written while the page reads them.
         await using var command = host.DataSource.CreateCommand(
             "INSERT INTO scaleops.jobs (queue, kind, tenant_id, payload, state, run_at, attempt, max_attempts, created_at, finished_at, lease_until, last_error) "
-            + $"SELECT $1, 'test.figures', 'figures-tenant', '{{}}', $2, now() + $3::interval, CASE WHEN $2 = 'pending' THEN 0 ELSE 1 END, 1, now(), "
+            + $"SELECT $1, 'test.figures', 'figures-tenant', '{{}}', $2, now() + $3::interval, CASE WHEN $2 = 'pending' THEN 0 ELSE 1 END, 1, "
+            // Enqueued 5 minutes before it was due (or now, if that is earlier): a job waits from the later of the two.
+            + "least(now(), now() + $3::interval - interval '5 minutes'), "
             + "CASE WHEN $2 IN ('succeeded', 'dead', 'cancelled') THEN now() - make_interval(secs => g) END, now() + $4::interval, "
             + "CASE WHEN $2 = 'dead' THEN 'failed #' || g END FROM generate_series(1, $5) g");
         command.Parameters.AddWithValue(Queue);
