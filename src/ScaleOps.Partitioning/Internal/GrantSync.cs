@@ -39,6 +39,7 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
     public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
     {
         var plans = await PartitionSyncStep.RunAsync(
+            dataSource,
             ddl,
             table,
             $"keep the grants of the partitions of {table.Qualified}",

@@ -44,6 +44,7 @@ internal sealed partial class RowSecuritySync(NpgsqlDataSource dataSource, DdlRu
     public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
     {
         var plans = await PartitionSyncStep.RunAsync(
+            dataSource,
             ddl,
             table,
             $"keep the row-level security of the partitions of {table.Qualified}",
