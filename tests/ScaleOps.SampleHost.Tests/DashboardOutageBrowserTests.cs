@@ -14,22 +14,7 @@ namespace ScaleOps.SampleHost.Tests;
 /// <summary>The host on a loopback port with a private redis-server that the test stops (never the shared one).</summary>
 public sealed class KestrelPrivateRedisFixture : KestrelSampleHostFixture
 {
-    public PrivateRedisServer? Redis { get; private set; }
-
-    protected override async Task<string> RedisEndpointAsync()
-    {
-        Redis = await PrivateRedisServer.StartAsync();
-        return Redis.Endpoint;
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        if (Redis is not null)
-        {
-            await Redis.DisposeAsync();
-        }
-    }
+    protected override bool UsePrivateRedis => true;
 }
 
 public class DashboardOutageBrowserTests(KestrelPrivateRedisFixture host) : IClassFixture<KestrelPrivateRedisFixture>

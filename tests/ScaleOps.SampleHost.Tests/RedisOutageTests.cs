@@ -9,22 +9,7 @@ namespace ScaleOps.SampleHost.Tests;
 /// <summary>The sample host on a private redis-server that this class stops and restarts (never the shared one).</summary>
 public sealed class PrivateRedisSampleHostFixture : SampleHostFixture
 {
-    public PrivateRedisServer? Redis { get; private set; }
-
-    protected override async Task<string> RedisEndpointAsync()
-    {
-        Redis = await PrivateRedisServer.StartAsync();
-        return Redis.Endpoint;
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        if (Redis is not null)
-        {
-            await Redis.DisposeAsync();
-        }
-    }
+    protected override bool UsePrivateRedis => true;
 }
 
 public class RedisOutageTests(PrivateRedisSampleHostFixture host) : IClassFixture<PrivateRedisSampleHostFixture>

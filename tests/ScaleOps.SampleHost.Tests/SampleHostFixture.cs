@@ -79,8 +79,23 @@ public partial class SampleHostFixture : PostgresDatabase
         await factory.DisposeAsync();
     }
 
+    /// <summary>The private redis-server of a fixture with <see cref="UsePrivateRedis"/>, which its tests may stop.</summary>
+    public PrivateRedisServer? Redis { get; private set; }
+
+    /// <summary>Whether the host gets a redis-server of its own (a test that stops Redis must never stop the shared one).</summary>
+    protected virtual bool UsePrivateRedis => false;
+
     /// <summary>The Redis the host uses: the shared test server unless a derived fixture brings its own.</summary>
-    protected virtual Task<string> RedisEndpointAsync() => TcpServer.RedisAsync();
+    protected virtual async Task<string> RedisEndpointAsync()
+    {
+        if (!UsePrivateRedis)
+        {
+            return await TcpServer.RedisAsync();
+        }
+
+        Redis = await PrivateRedisServer.StartAsync();
+        return Redis.Endpoint;
+    }
 
     public override async Task DisposeAsync()
     {
@@ -90,6 +105,10 @@ public partial class SampleHostFixture : PostgresDatabase
         }
 
         await base.DisposeAsync();
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
     }
 
     /// <summary>
