@@ -6,7 +6,8 @@ namespace ScaleOps.Internal;
 /// <summary>
 /// Finds unpaired surrogates in text that becomes part of a Redis key. Keys are UTF-8 bytes, and StackExchange.Redis
 /// encodes an unpaired surrogate (which has no UTF-8 form) as U+FFFD, so <c>a\uD800</c>, <c>a\uDBFF</c> and
-/// <c>a\uFFFD</c> would be one key. Compiled into ScaleOps.Caching and ScaleOps.Resilience.
+/// <c>a\uFFFD</c> would be one key. Compiled into ScaleOps.Caching, ScaleOps.Resilience and ScaleOps.Rls (user ids and roles
+/// sent to <c>set_config</c>).
 /// </summary>
 internal static class UnpairedSurrogates
 {

@@ -49,19 +49,9 @@ internal sealed class TenantContextCommand(string schema)
             return $"it contains a NUL character at index {nul}, which PostgreSQL text cannot hold.";
         }
 
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-            {
-                i++;
-            }
-            else if (char.IsSurrogate(value[i]))
-            {
-                return $"it contains an unpaired surrogate U+{(int)value[i]:X4} at index {i}, which has no UTF-8 form.";
-            }
-        }
-
-        return null;
+        return ScaleOps.Internal.UnpairedSurrogates.IndexOf(value) is var at and >= 0
+            ? $"it contains an unpaired surrogate U+{(int)value[at]:X4} at index {at}, which has no UTF-8 form."
+            : null;
     }
 
     public NpgsqlBatchCommand Create(TenantId? tenant, string? userId, IReadOnlyList<string> roles)
