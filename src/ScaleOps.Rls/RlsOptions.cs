@@ -36,6 +36,23 @@ public sealed class RlsOptions
     /// <value>Default <see langword="null"/>: the bypass scope is unavailable.</value>
     public string? BypassConnectionString { get; set; }
 
+    /// <summary>
+    /// The <c>lock_timeout</c> of the policy DDL (<c>ALTER TABLE ... ROW LEVEL SECURITY</c>, <c>CREATE</c>/<c>DROP POLICY</c>,
+    /// which take an <c>ACCESS EXCLUSIVE</c> lock). A statement that waits longer for a table held by a long query or
+    /// transaction gives up, so the table's readers and writers never queue behind it; the apply is rolled back and tried
+    /// again (<see cref="DdlAttempts"/>). Only an apply that changes something runs DDL.
+    /// </summary>
+    /// <value>Default 500 ms; 10 ms to 1 minute.</value>
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How many times an apply whose DDL timed out on a table's lock is tried in all.</summary>
+    /// <value>Default 10; 1 to 1000.</value>
+    public int DdlAttempts { get; set; } = 10;
+
+    /// <summary>The pause between two attempts of an apply (doubled each time, at most 30 s).</summary>
+    /// <value>Default 200 ms; 0 to 1 minute.</value>
+    public TimeSpan DdlRetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Read replicas of the shared primary, for <see cref="ScaleOps.Data.TenantDataAccess.ReadOnly"/> work, used round-robin.</summary>
     /// <value>Default empty: every read goes to the primary.</value>
     public IList<string> ReplicaConnectionStrings { get; } = [];

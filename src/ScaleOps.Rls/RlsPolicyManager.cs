@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -22,15 +23,20 @@ public sealed class RlsPolicyManager
     private readonly NpgsqlDataSource _dataSource;
     private readonly RlsOptions _options;
     private readonly ILogger<RlsPolicyManager> _logger;
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
     private readonly TimeSpan _lockTimeout;
+    private readonly TimeProvider _time;
 
     // lockTimeout: how long to wait for another host's apply (ScaleOps:MigrationTimeout); 30 minutes when null.
-    internal RlsPolicyManager(NpgsqlDataSource dataSource, IOptions<RlsOptions> options, ILogger<RlsPolicyManager> logger, TimeSpan? lockTimeout = null)
+    internal RlsPolicyManager(
+        NpgsqlDataSource dataSource, IOptions<RlsOptions> options, ILogger<RlsPolicyManager> logger, TimeSpan? lockTimeout = null, TimeProvider? time = null)
     {
         _dataSource = dataSource;
         _options = options.Value;
         _logger = logger;
         _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(30);
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>Applies the policies through the shared data source (the application role must own the tables).</summary>
@@ -48,11 +54,42 @@ public sealed class RlsPolicyManager
     /// </exception>
     /// <exception cref="TimeoutException">
     /// Another host applying the policies to this database held their lock longer than <c>ScaleOps:MigrationTimeout</c>
-    /// (the wait is bounded by that setting, not by the connection's <c>Command Timeout</c>); nothing was changed.
+    /// (the wait is bounded by that setting, not by the connection's <c>Command Timeout</c>); or a table stayed locked by
+    /// other sessions beyond <see cref="RlsOptions.LockTimeout"/> in every one of <see cref="RlsOptions.DdlAttempts"/>
+    /// attempts (the message names it). Nothing was changed.
     /// </exception>
     public async Task<RlsPolicyReport> ApplyAsOwnerAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ownerDataSource);
+        var delay = _options.DdlRetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await ApplyOnceAsync(ownerDataSource, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RelationLockedException ex) when (attempt < _options.DdlAttempts)
+            {
+                RlsLog.PolicyLockTimeout(_logger, ex.Relation, _options.LockTimeout, attempt, _options.DdlAttempts, delay);
+            }
+            catch (RelationLockedException ex)
+            {
+                throw new TimeoutException(
+                    $"The row-level security policies were not applied: {ex.Relation} stayed locked by other sessions in all {attempt} attempts "
+                    + $"(ScaleOps:Rls:LockTimeout {_options.LockTimeout} each, ScaleOps:Rls:DdlAttempts {_options.DdlAttempts}). A long query or "
+                    + "transaction on it holds a lock that the policy DDL (ACCESS EXCLUSIVE) waits for; the DDL gives up after the lock timeout "
+                    + "so the table's readers and writers never queue behind it. Nothing was changed: apply again once that transaction ended, "
+                    + "or raise ScaleOps:Rls:LockTimeout or ScaleOps:Rls:DdlAttempts.",
+                    ex.InnerException);
+            }
+
+            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, Math.Max(delay.Ticks * 2, 1)));
+        }
+    }
+
+    private async Task<RlsPolicyReport> ApplyOnceAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken)
+    {
         var changes = new List<string>();
         await using var connection = await ownerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
@@ -74,6 +111,11 @@ public sealed class RlsPolicyManager
             }
         }
 
+        // Granted the apply's own lock, every later lock wait is bounded: DDL that cannot lock a busy table gives up
+        // instead of queueing that table's readers and writers behind its ACCESS EXCLUSIVE request.
+        await ExecuteAsync(connection, transaction,
+            string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)_options.LockTimeout.TotalMilliseconds)}"),
+            cancellationToken).ConfigureAwait(false);
         foreach (var table in _options.Tables)
         {
             try
@@ -147,13 +189,13 @@ public sealed class RlsPolicyManager
     {
         if (!rowSecurity)
         {
-            await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
+            await ExecuteDdlAsync(connection, transaction, name, $"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
             changes.Add($"{name}: enabled row level security");
         }
 
         if (!forceRowSecurity)
         {
-            await ExecuteAsync(connection, transaction, $"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
+            await ExecuteDdlAsync(connection, transaction, name, $"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY", cancellationToken).ConfigureAwait(false);
             changes.Add($"{name}: forced row level security (applies to the owner too)");
         }
 
@@ -172,14 +214,14 @@ public sealed class RlsPolicyManager
                     continue;
                 }
 
-                await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified}", cancellationToken)
+                await ExecuteDdlAsync(connection, transaction, name, $"DROP POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified}", cancellationToken)
                     .ConfigureAwait(false);
                 change = current.Comment.StartsWith(policy.Hash + ":", StringComparison.Ordinal)
                     ? $"{name}: recreated policy {policy.Name} (altered since ScaleOps created it)"
                     : $"{name}: replaced policy {policy.Name}";
             }
 
-            await ExecuteAsync(connection, transaction, policy.CreateSql, cancellationToken).ConfigureAwait(false);
+            await ExecuteDdlAsync(connection, transaction, name, policy.CreateSql, cancellationToken).ConfigureAwait(false);
             created.Add((policy, change));
         }
 
@@ -190,7 +232,7 @@ public sealed class RlsPolicyManager
             {
                 // The comment holds 'scaleops', hex digits and ':' only, so it is safe as a literal.
                 var comment = ExistingPolicy.CommentFor(policy, fingerprints[policy.Name].Fingerprint);
-                await ExecuteAsync(connection, transaction,
+                await ExecuteDdlAsync(connection, transaction, name,
                     $"COMMENT ON POLICY {SqlIdentifier.Quote(policy.Name)} ON {qualified} IS '{comment}'", cancellationToken).ConfigureAwait(false);
                 changes.Add(change);
             }
@@ -198,7 +240,7 @@ public sealed class RlsPolicyManager
 
         foreach (var stale in existing.Keys.Where(name => desired.All(p => !string.Equals(p.Name, name, StringComparison.Ordinal))).Order(StringComparer.Ordinal))
         {
-            await ExecuteAsync(connection, transaction, $"DROP POLICY {SqlIdentifier.Quote(stale)} ON {qualified}", cancellationToken).ConfigureAwait(false);
+            await ExecuteDdlAsync(connection, transaction, name, $"DROP POLICY {SqlIdentifier.Quote(stale)} ON {qualified}", cancellationToken).ConfigureAwait(false);
             changes.Add($"{name}: dropped policy {stale} (no longer declared)");
         }
     }
@@ -207,5 +249,24 @@ public sealed class RlsPolicyManager
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // DDL on relation gave up waiting for its lock (lock_timeout): the whole apply rolls back and may be tried again.
+    private static async Task ExecuteDdlAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string relation, string sql, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync(connection, transaction, sql, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new RelationLockedException(relation, ex);
+        }
+    }
+
+    private sealed class RelationLockedException(string relation, PostgresException inner) : Exception(inner.Message, inner)
+    {
+        public string Relation { get; } = relation;
     }
 }

@@ -40,7 +40,7 @@ public static class RlsScaleOpsBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<ITenantDataSource, RlsTenantDataSource>());
         services.TryAddSingleton(sp => new RlsPolicyManager(
             sp.GetRequiredService<NpgsqlDataSource>(), sp.GetRequiredService<IOptions<RlsOptions>>(), sp.GetRequiredService<ILogger<RlsPolicyManager>>(),
-            sp.GetRequiredService<IOptions<ScaleOpsOptions>>().Value.MigrationTimeout));
+            sp.GetRequiredService<IOptions<ScaleOpsOptions>>().Value.MigrationTimeout, sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => new RlsBypass(
             sp.GetRequiredService<IOptions<RlsOptions>>(), sp.GetRequiredService<ITenantContext>(),
             sp.GetRequiredService<ILogger<RlsBypass>>(), sp.GetRequiredService<RlsMetrics>(),

@@ -11,4 +11,5 @@ internal static class RlsEventIds
     public const int ReplicaFallback = 2006;
     public const int BypassRoleAllowed = 2007;
     public const int PrimaryWalPositionUnavailable = 2008;
+    public const int PolicyLockTimeout = 2009;
 }

@@ -1,3 +1,4 @@
+using System;
 using Microsoft.Extensions.Logging;
 
 namespace ScaleOps.Rls.Internal;
@@ -24,6 +25,11 @@ internal static partial class RlsLog
     [LoggerMessage(EventId = RlsEventIds.PrimaryWalPositionUnavailable, Level = LogLevel.Warning,
         Message = "Replica health check could not read the primary's WAL position ({Reason}); judging replicas by their own WAL receiver")]
     public static partial void PrimaryWalPositionUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = RlsEventIds.PolicyLockTimeout, Level = LogLevel.Warning,
+        Message = "RLS policies not applied yet: {Relation} is locked by another session beyond ScaleOps:Rls:LockTimeout ({LockTimeout}); "
+            + "rolled back, attempt {Attempt} of {Attempts}, next in {Delay}")]
+    public static partial void PolicyLockTimeout(ILogger logger, string relation, TimeSpan lockTimeout, int attempt, int attempts, TimeSpan delay);
 
     [LoggerMessage(EventId = RlsEventIds.ReplicaFallback, Level = LogLevel.Debug, Message = "No healthy read replica; reading from the primary")]
     public static partial void ReplicaFallback(ILogger logger);

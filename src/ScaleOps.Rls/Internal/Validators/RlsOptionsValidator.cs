@@ -30,6 +30,21 @@ internal sealed class RlsOptionsValidator : IValidateOptions<RlsOptions>
             errors.AddError($"{Prefix}{nameof(RlsOptions.ReplicaCheckTimeout)} must be greater than zero; it is {options.ReplicaCheckTimeout}.");
         }
 
+        if (options.LockTimeout < TimeSpan.FromMilliseconds(10) || options.LockTimeout > TimeSpan.FromMinutes(1))
+        {
+            errors.AddError($"{Prefix}{nameof(RlsOptions.LockTimeout)} must be between 10 ms and 1 minute; it is {options.LockTimeout}.");
+        }
+
+        if (options.DdlAttempts is < 1 or > 1000)
+        {
+            errors.AddError($"{Prefix}{nameof(RlsOptions.DdlAttempts)} must be between 1 and 1000; it is {options.DdlAttempts}.");
+        }
+
+        if (options.DdlRetryDelay < TimeSpan.Zero || options.DdlRetryDelay > TimeSpan.FromMinutes(1))
+        {
+            errors.AddError($"{Prefix}{nameof(RlsOptions.DdlRetryDelay)} must be between 0 and 1 minute; it is {options.DdlRetryDelay}.");
+        }
+
         for (var i = 0; i < options.ReplicaConnectionStrings.Count; i++)
         {
             CheckConnectionString($"{Prefix}{nameof(RlsOptions.ReplicaConnectionStrings)}:{i}", options.ReplicaConnectionStrings[i], errors);
