@@ -15,16 +15,17 @@ namespace ScaleOps.Rls;
 /// <summary>
 /// Applies the row-level security of the declared tables (<see cref="RlsOptions.Tables"/>) with idempotent DDL:
 /// <c>ENABLE</c> and <c>FORCE ROW LEVEL SECURITY</c>, and the package's <c>scaleops_*</c> policies, created, replaced
-/// when their definition changed, or dropped when no longer declared. Other policies are left alone. Runs in one
-/// transaction under a lock, so concurrent hosts do not fight.
+/// when their definition changed, or dropped when no longer declared. Other policies are left alone. Each declared table
+/// (with its partitions) is applied in a short transaction of its own under an advisory lock, so concurrent hosts do not
+/// fight, and its DDL waits for the table's lock at most <see cref="RlsOptions.LockTimeout"/> (then tried again).
 /// </summary>
 public sealed class RlsPolicyManager
 {
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly RlsOptions _options;
     private readonly ILogger<RlsPolicyManager> _logger;
-    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
-
     private readonly TimeSpan _lockTimeout;
     private readonly TimeProvider _time;
 
@@ -40,63 +41,87 @@ public sealed class RlsPolicyManager
     }
 
     /// <summary>Applies the policies through the shared data source (the application role must own the tables).</summary>
-    /// <param name="cancellationToken">Cancels the work (the transaction rolls back).</param>
+    /// <param name="cancellationToken">Cancels the work (the table in progress rolls back; the tables before it stay applied).</param>
     /// <returns>What changed.</returns>
     public Task<RlsPolicyReport> ApplyAsync(CancellationToken cancellationToken = default) => ApplyAsOwnerAsync(_dataSource, cancellationToken);
 
     /// <summary>Applies the policies through <paramref name="ownerDataSource"/>, a connection as the tables' owner.</summary>
     /// <param name="ownerDataSource">The data source of the owning (migration) role.</param>
-    /// <param name="cancellationToken">Cancels the work (the transaction rolls back).</param>
+    /// <param name="cancellationToken">Cancels the work (the table in progress rolls back; the tables before it stay applied).</param>
     /// <returns>What changed.</returns>
     /// <exception cref="InvalidOperationException">
     /// A declared table or column does not exist, or the role of <paramref name="ownerDataSource"/> does not own a table whose
-    /// row security or policies need a change (the message names the table, the role and the owner).
+    /// row security or policies need a change (the message names the table, the role and the owner). The tables declared
+    /// before it were applied (and their changes logged).
     /// </exception>
     /// <exception cref="TimeoutException">
     /// Another host applying the policies to this database held their lock longer than <c>ScaleOps:MigrationTimeout</c>
     /// (the wait is bounded by that setting, not by the connection's <c>Command Timeout</c>); or a table stayed locked by
     /// other sessions beyond <see cref="RlsOptions.LockTimeout"/> in every one of <see cref="RlsOptions.DdlAttempts"/>
-    /// attempts (the message names it). Nothing was changed.
+    /// attempts (the message names it; nothing of that table was changed, the tables declared before it were applied).
     /// </exception>
     public async Task<RlsPolicyReport> ApplyAsOwnerAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ownerDataSource);
-        var delay = _options.DdlRetryDelay;
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await ApplyOnceAsync(ownerDataSource, cancellationToken).ConfigureAwait(false);
-            }
-            catch (RelationLockedException ex) when (attempt < _options.DdlAttempts)
-            {
-                RlsLog.PolicyLockTimeout(_logger, ex.Relation, _options.LockTimeout, attempt, _options.DdlAttempts, delay);
-            }
-            catch (RelationLockedException ex)
-            {
-                throw new TimeoutException(
-                    $"The row-level security policies were not applied: {ex.Relation} stayed locked by other sessions in all {attempt} attempts "
-                    + $"(ScaleOps:Rls:LockTimeout {_options.LockTimeout} each, ScaleOps:Rls:DdlAttempts {_options.DdlAttempts}). A long query or "
-                    + "transaction on it holds a lock that the policy DDL (ACCESS EXCLUSIVE) waits for; the DDL gives up after the lock timeout "
-                    + "so the table's readers and writers never queue behind it. Nothing was changed: apply again once that transaction ended, "
-                    + "or raise ScaleOps:Rls:LockTimeout or ScaleOps:Rls:DdlAttempts.",
-                    ex.InnerException);
-            }
-
-            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, Math.Max(delay.Ticks * 2, 1)));
-        }
-    }
-
-    private async Task<RlsPolicyReport> ApplyOnceAsync(NpgsqlDataSource ownerDataSource, CancellationToken cancellationToken)
-    {
         var changes = new List<string>();
         await using var connection = await ownerDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+        // One short transaction per declared table (with its partitions): a table's ACCESS EXCLUSIVE lock is held only while
+        // its own DDL runs, not until the last table is done, and a first apply to thousands of relations never needs a
+        // lock per relation at once (the server's lock table holds max_locks_per_transaction per connection).
+        foreach (var table in _options.Tables)
+        {
+            var delay = _options.DdlRetryDelay;
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    var applied = await ApplyTableInTransactionAsync(connection, table, cancellationToken).ConfigureAwait(false);
+                    foreach (var change in applied)
+                    {
+                        RlsLog.PolicyChanged(_logger, change);
+                    }
+
+                    changes.AddRange(applied);
+                    break;
+                }
+                catch (RelationLockedException ex) when (attempt < _options.DdlAttempts)
+                {
+                    RlsLog.PolicyLockTimeout(_logger, ex.Relation, _options.LockTimeout, attempt, _options.DdlAttempts, delay);
+                }
+                catch (RelationLockedException ex)
+                {
+                    throw new TimeoutException(
+                        $"The row-level security of {ex.Relation} was not applied: it stayed locked by other sessions in all {attempt} attempts "
+                        + $"(ScaleOps:Rls:LockTimeout {_options.LockTimeout} each, ScaleOps:Rls:DdlAttempts {_options.DdlAttempts}). A long query or "
+                        + "transaction on it holds a lock that the policy DDL (ACCESS EXCLUSIVE) waits for; the DDL gives up after the lock timeout "
+                        + $"so the table's readers and writers never queue behind it. Nothing of {table.Schema}.{table.Name} was changed"
+                        + (changes.Count == 0 ? "" : $" (the {changes.Count} changes to the tables declared before it were applied and logged)")
+                        + ": apply again once that transaction ended, or raise ScaleOps:Rls:LockTimeout or ScaleOps:Rls:DdlAttempts.",
+                        ex.InnerException);
+                }
+
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, Math.Max(delay.Ticks * 2, 1)));
+            }
+        }
+
+        if (changes.Count == 0)
+        {
+            RlsLog.PoliciesUpToDate(_logger, _options.Tables.Count);
+        }
+
+        return new RlsPolicyReport(changes);
+    }
+
+    private async Task<List<string>> ApplyTableInTransactionAsync(NpgsqlConnection connection, RlsTable table, CancellationToken cancellationToken)
+    {
+        var changes = new List<string>();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
         {
-            // Hosts starting together queue here while one applies (hundreds of tables, each ALTER waiting for its table's
-            // lock): the wait is bounded like the migrations' lock, not by the connection's Command Timeout (30 s by default).
+            // Hosts starting together take turns per table: the wait is bounded like the migrations' lock, not by the
+            // connection's Command Timeout (30 s by default).
             lockCommand.CommandTimeout = (int)Math.Min(int.MaxValue, Math.Ceiling(_lockTimeout.TotalSeconds));
             lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:rls:policies") });
             try
@@ -116,31 +141,18 @@ public sealed class RlsPolicyManager
         await ExecuteAsync(connection, transaction,
             string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)_options.LockTimeout.TotalMilliseconds)}"),
             cancellationToken).ConfigureAwait(false);
-        foreach (var table in _options.Tables)
+        try
         {
-            try
-            {
-                await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);
-            }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
-            {
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
-                throw await NotOwnerAsync(connection, table, ex, cancellationToken).ConfigureAwait(false);
-            }
+            await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+            throw await NotOwnerAsync(connection, table, ex, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var change in changes)
-        {
-            RlsLog.PolicyChanged(_logger, change);
-        }
-
-        if (changes.Count == 0)
-        {
-            RlsLog.PoliciesUpToDate(_logger, _options.Tables.Count);
-        }
-
-        return new RlsPolicyReport(changes);
+        return changes;
     }
 
     // Only the owner of a table may change its row security and policies. PostgreSQL's "must be owner of table x" names

@@ -27,7 +27,7 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
 
         // Before: the ALTER waited in the lock queue until the connection's command timeout (30 s), an NpgsqlException.
         var error = await Assert.ThrowsAsync<TimeoutException>(() => manager.ApplyAsync());
-        Assert.Contains("held_invoices stayed locked by other sessions in all 2 attempts", error.Message, StringComparison.Ordinal);
+        Assert.Contains("The row-level security of held_invoices was not applied: it stayed locked by other sessions in all 2 attempts", error.Message, StringComparison.Ordinal);
         Assert.Contains("ScaleOps:Rls:LockTimeout", error.Message, StringComparison.Ordinal);
         Assert.Equal(PostgresErrorCodes.LockNotAvailable, Assert.IsType<PostgresException>(error.InnerException).SqlState);
 
@@ -54,6 +54,32 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
         var report = await apply.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Contains("busy_invoices: created policy scaleops_tenant", report.Changes);
         Assert.Equal((true, 1L), await RowSecurityAsync("busy_invoices"));
+    }
+
+    [Fact]
+    public async Task A_table_already_applied_is_not_kept_locked_while_the_apply_waits_for_the_next_one()
+    {
+        await CreateTableAsync("first_done");
+        await CreateTableAsync("second_held");
+        await using var holder = await HoldAsync("second_held");
+        var options = new RlsOptions { LockTimeout = TimeSpan.FromMinutes(1), DdlAttempts = 1 };
+        options.Tables.Add(new RlsTable("public", "first_done"));
+        var manager = Manager(options, NullLogger<RlsPolicyManager>.Instance, "second_held");
+
+        var apply = manager.ApplyAsync();
+        var waiter = 0;
+        await TestSignal.UntilAsync(async () => (waiter = await LockWaiterAsync("second_held")) != 0, "the apply waits for second_held's lock");
+
+        // Before: one transaction for every table, so first_done stayed ACCESS EXCLUSIVE (no reader, no writer) until the
+        // last table was done: here until the holder of second_held ended, and on a first apply to hundreds of tables for
+        // all of it (with a lock per relation at once in the server's lock table).
+        Assert.Equal(0L, await LocksAsync(waiter, "first_done"));
+        Assert.Equal((true, 1L), await RowSecurityAsync("first_done"));
+
+        await holder.CommitAsync();
+        var report = await apply.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Contains("first_done: created policy scaleops_tenant", report.Changes);
+        Assert.Contains("second_held: created policy scaleops_tenant", report.Changes);
     }
 
     [Theory]
@@ -98,6 +124,23 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
         await using var read = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection, transaction);
         await read.ExecuteScalarAsync();
         return new Holder(connection, transaction);
+    }
+
+    // The backend waiting (not granted) for a lock on the table; 0 when none waits yet.
+    private async Task<int> LockWaiterAsync(string table)
+    {
+        await using var command = database.DataSource.CreateCommand(
+            "SELECT coalesce(min(pid), 0) FROM pg_locks WHERE relation = $1::regclass AND NOT granted");
+        command.Parameters.AddWithValue(table);
+        return (int)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task<long> LocksAsync(int pid, string table)
+    {
+        await using var command = database.DataSource.CreateCommand("SELECT count(*) FROM pg_locks WHERE pid = $1 AND relation = $2::regclass");
+        command.Parameters.AddWithValue(pid);
+        command.Parameters.AddWithValue(table);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private async Task<(bool RowSecurity, long Policies)> RowSecurityAsync(string table)
