@@ -44,6 +44,15 @@ public sealed class ScaleOpsOptions
     public TimeSpan MigrationTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>
+    /// The <c>lock_timeout</c> of the migration scripts. A script that waits longer for a table's lock (held by a long query
+    /// or transaction) gives up instead of waiting in the lock queue, where every new reader and writer of that table would
+    /// wait behind it; the migration transaction rolls back and is tried again after a pause (doubling, at most 30 s) until
+    /// <see cref="MigrationTimeout"/> is spent. The wait for another host's migration is not affected.
+    /// </summary>
+    /// <value>Default 1 second; 10 ms to 1 minute.</value>
+    public TimeSpan MigrationLockTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// An optional hook to tune the shared data source (type mappings, logging, password providers) before it is built.
     /// ScaleOps.Rls runs it on the data sources it builds too (shards, replicas, the bypass role), so that tenant work has
     /// the same mappings wherever it runs; it should not set the host or database.

@@ -11,4 +11,7 @@ public static class ScaleOpsEventIds
 
     /// <summary>The database holds a migration newer than the running code knows.</summary>
     public const int SchemaNewerThanCode = 1002;
+
+    /// <summary>A migration script gave up waiting for a table's lock (<c>ScaleOps:MigrationLockTimeout</c>); it is tried again.</summary>
+    public const int MigrationLockTimeout = 1003;
 }

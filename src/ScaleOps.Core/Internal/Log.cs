@@ -1,3 +1,4 @@
+using System;
 using Microsoft.Extensions.Logging;
 using ScaleOps.Diagnostics;
 
@@ -13,4 +14,9 @@ internal static partial class Log
     [LoggerMessage(EventId = ScaleOpsEventIds.SchemaNewerThanCode, Level = LogLevel.Warning,
         Message = "The database has migration {Component}/{DatabaseVersion}, newer than this build's {CodeVersion}; running anyway (rolling deployment?)")]
     public static partial void SchemaNewerThanCode(ILogger logger, string component, int databaseVersion, int codeVersion);
+
+    [LoggerMessage(EventId = ScaleOpsEventIds.MigrationLockTimeout, Level = LogLevel.Warning,
+        Message = "Migration {Migration} waited for a table lock beyond ScaleOps:MigrationLockTimeout ({LockTimeout}): a long query or "
+            + "transaction holds it; nothing applied, trying again in {Delay} (attempt {Attempt})")]
+    public static partial void MigrationLockTimeout(ILogger logger, string migration, TimeSpan lockTimeout, TimeSpan delay, int attempt);
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -13,19 +14,25 @@ using ScaleOps.Migrations;
 
 namespace ScaleOps.Internal;
 
-/// <summary>Applies every registered <see cref="MigrationSet"/> in one transaction under <c>pg_advisory_xact_lock</c>.</summary>
+/// <summary>
+/// Applies every registered <see cref="MigrationSet"/> in one transaction under <c>pg_advisory_xact_lock</c>, its scripts'
+/// lock waits bounded by <c>lock_timeout</c> (the transaction is tried again after a pause while the deadline allows).
+/// </summary>
 internal sealed class MigrationRunner(
     NpgsqlDataSource dataSource,
     IOptions<ScaleOpsOptions> options,
     IEnumerable<MigrationSet> sets,
     ILogger<MigrationRunner> logger) : IScaleOpsMigrator
 {
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
     public async Task<IReadOnlyList<AppliedMigration>> MigrateAsync(CancellationToken cancellationToken = default)
     {
         using var activity = ScaleOpsDiagnostics.ActivitySource.StartActivity("ScaleOps.Migrations");
         try
         {
-            var done = await MigrateCoreAsync(cancellationToken).ConfigureAwait(false);
+            var done = await MigrateWithLockRetriesAsync(cancellationToken).ConfigureAwait(false);
             activity?.SetTag("scaleops.migrations.applied", done.Count);
             return done;
         }
@@ -36,7 +43,41 @@ internal sealed class MigrationRunner(
         }
     }
 
-    private async Task<IReadOnlyList<AppliedMigration>> MigrateCoreAsync(CancellationToken cancellationToken)
+    // A script that timed out on a table's lock rolls the whole migration back; it is tried again while the deadline allows.
+    private async Task<IReadOnlyList<AppliedMigration>> MigrateWithLockRetriesAsync(CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.MigrationTimeout;
+        // Command timeouts are real time on the server's connection, so the deadline and the pauses are too (not the
+        // injected TimeProvider).
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        var delay = FirstRetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await MigrateCoreAsync(deadline, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ScriptLockTimeoutException ex)
+            {
+                var left = TimeSpan.FromSeconds((double)(deadline - Stopwatch.GetTimestamp()) / Stopwatch.Frequency);
+                if (left <= delay + options.Value.MigrationLockTimeout)
+                {
+                    throw new MigrationException(
+                        $"Migration {ex.Migration} could not lock a table it changes within ScaleOps:MigrationTimeout ({timeout}): in each of "
+                        + $"{attempt} attempts a long query or transaction held the lock beyond ScaleOps:MigrationLockTimeout "
+                        + $"({options.Value.MigrationLockTimeout}). The script gives up instead of queueing the table's readers and writers "
+                        + "behind it. Nothing was applied: migrate again once that transaction ended, or raise the settings.", ex.Postgres);
+                }
+
+                Log.MigrationLockTimeout(logger, ex.Migration, options.Value.MigrationLockTimeout, delay, attempt);
+            }
+
+            await Task.Delay(delay, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, delay.Ticks * 2));
+        }
+    }
+
+    private async Task<IReadOnlyList<AppliedMigration>> MigrateCoreAsync(long deadline, CancellationToken cancellationToken)
     {
         var schemaName = options.Value.Schema;
         var schema = SqlIdentifier.Quote(schemaName);
@@ -44,8 +85,6 @@ internal sealed class MigrationRunner(
         var components = sets.GroupBy(s => s.Component, StringComparer.Ordinal).Select(g => g.First()).ToList();
 
         var timeout = options.Value.MigrationTimeout;
-        // Command timeouts are real time on the server's connection, so the deadline is too (not the injected TimeProvider).
-        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
@@ -65,6 +104,11 @@ internal sealed class MigrationRunner(
             }
         }
 
+        // Granted the migration lock, every later lock wait is bounded: a script that cannot lock a busy table gives up
+        // instead of queueing that table's readers and writers behind its request.
+        await ExecuteAsync(connection, transaction,
+            string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)options.Value.MigrationLockTimeout.TotalMilliseconds)}"),
+            cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction,
             $"""
             CREATE SCHEMA IF NOT EXISTS {schema};
@@ -128,6 +172,10 @@ internal sealed class MigrationRunner(
             command.CommandTimeout = SecondsLeft(deadline, timeout);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new ScriptLockTimeoutException($"{component}/{script.Version:D4}_{script.Name}", ex);
+        }
         catch (PostgresException ex)
         {
             throw new MigrationException(
@@ -174,5 +222,12 @@ internal sealed class MigrationRunner(
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed class ScriptLockTimeoutException(string migration, PostgresException postgres) : Exception(postgres.Message, postgres)
+    {
+        public string Migration { get; } = migration;
+
+        public PostgresException Postgres { get; } = postgres;
     }
 }

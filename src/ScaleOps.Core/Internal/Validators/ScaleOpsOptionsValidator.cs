@@ -51,6 +51,11 @@ internal sealed class ScaleOpsOptionsValidator(IServiceProvider services, IReadO
             errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.MigrationTimeout)} must be more than zero and at most one day; it is {options.MigrationTimeout}.");
         }
 
+        if (options.MigrationLockTimeout < TimeSpan.FromMilliseconds(10) || options.MigrationLockTimeout > TimeSpan.FromMinutes(1))
+        {
+            errors.AddError($"{Prefix}{nameof(ScaleOpsOptions.MigrationLockTimeout)} must be between 10 ms and 1 minute; it is {options.MigrationLockTimeout}.");
+        }
+
         foreach (var unknown in UnknownKeys())
         {
             errors.AddError($"{Prefix}{unknown} is not a known setting. Known settings: {string.Join(", ", KnownKeys())}.");
