@@ -21,7 +21,7 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
     public async Task A_table_held_by_a_long_transaction_fails_the_apply_after_its_attempts_naming_the_table_and_nothing_changes()
     {
         await CreateTableAsync("held_invoices");
-        await using var holder = await HoldAsync("held_invoices");
+        await using var holder = await TableLockHolder.HoldAsync(database.DataSource, "held_invoices");
         var manager = Manager(new RlsOptions { LockTimeout = TimeSpan.FromMilliseconds(50), DdlAttempts = 2, DdlRetryDelay = TimeSpan.Zero },
             NullLogger<RlsPolicyManager>.Instance, "held_invoices");
 
@@ -40,13 +40,13 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
     public async Task The_apply_tries_again_and_succeeds_once_the_long_transaction_ends()
     {
         await CreateTableAsync("busy_invoices");
-        await using var holder = await HoldAsync("busy_invoices");
-        var logger = new FirstEvent(2009);
+        await using var holder = await TableLockHolder.HoldAsync(database.DataSource, "busy_invoices");
+        var logger = new LogEventSignal<RlsPolicyManager>(2009);
         var manager = Manager(new RlsOptions { LockTimeout = TimeSpan.FromMilliseconds(20), DdlAttempts = 1000, DdlRetryDelay = TimeSpan.FromMilliseconds(10) },
             logger, "busy_invoices");
 
         var apply = manager.ApplyAsync();
-        var warning = await logger.Seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var warning = await logger.Message.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("busy_invoices is locked by another session beyond ScaleOps:Rls:LockTimeout", warning, StringComparison.Ordinal);
         Assert.False(apply.IsCompleted);
 
@@ -61,7 +61,7 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
     {
         await CreateTableAsync("first_done");
         await CreateTableAsync("second_held");
-        await using var holder = await HoldAsync("second_held");
+        await using var holder = await TableLockHolder.HoldAsync(database.DataSource, "second_held");
         var options = new RlsOptions { LockTimeout = TimeSpan.FromMinutes(1), DdlAttempts = 1 };
         options.Tables.Add(new RlsTable("public", "first_done"));
         var manager = Manager(options, NullLogger<RlsPolicyManager>.Instance, "second_held");
@@ -116,16 +116,6 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
     private Task CreateTableAsync(string name) =>
         PostgresServer.ExecuteAsync($"CREATE TABLE {name} (id int PRIMARY KEY, tenant_id bigint NOT NULL); CREATE INDEX ON {name} (tenant_id)", database.Name);
 
-    // A transaction that read the table and is still open: it holds ACCESS SHARE until it ends, as a long report would.
-    private async Task<Holder> HoldAsync(string table)
-    {
-        var connection = await database.DataSource.OpenConnectionAsync();
-        var transaction = await connection.BeginTransactionAsync();
-        await using var read = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection, transaction);
-        await read.ExecuteScalarAsync();
-        return new Holder(connection, transaction);
-    }
-
     // The backend waiting (not granted) for a lock on the table; 0 when none waits yet.
     private async Task<int> LockWaiterAsync(string table)
     {
@@ -151,35 +141,5 @@ public class PolicyLockTimeoutTests(RlsDatabase database) : IClassFixture<RlsDat
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
         return (reader.GetBoolean(0), reader.GetInt64(1));
-    }
-
-    private sealed class Holder(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        public Task CommitAsync() => transaction.CommitAsync();
-
-        public async ValueTask DisposeAsync()
-        {
-            await transaction.DisposeAsync();
-            await connection.DisposeAsync();
-        }
-    }
-
-    // Completes with the message of the first event of the given id.
-    private sealed class FirstEvent(int eventId) : ILogger<RlsPolicyManager>
-    {
-        public TaskCompletionSource<string> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId id, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (id.Id == eventId)
-            {
-                Seen.TrySetResult(formatter(state, exception));
-            }
-        }
     }
 }

@@ -27,8 +27,8 @@ public class MigrationLockTimeoutTests(PostgresDatabase database) : IClassFixtur
     public async Task A_script_behind_a_long_transaction_gives_up_its_lock_wait_and_is_applied_once_the_transaction_ends()
     {
         await MigrateAsync("mlt_busy", TimeSpan.FromMinutes(1), null, CreateTable);
-        await using var holder = await HoldAsync("mlt_busy");
-        var seen = new FirstEvent(ScaleOpsEventIds.MigrationLockTimeout);
+        await using var holder = await TableLockHolder.HoldAsync(database.DataSource, "mlt_busy.orders");
+        var seen = new LogEventSignal<MigrationLockTimeoutTests>(ScaleOpsEventIds.MigrationLockTimeout);
 
         var migrate = MigrateAsync("mlt_busy", TimeSpan.FromMinutes(1), seen, CreateTable, AddColumn);
 
@@ -48,7 +48,7 @@ public class MigrationLockTimeoutTests(PostgresDatabase database) : IClassFixtur
     public async Task A_table_held_past_the_migration_timeout_fails_naming_the_script_and_both_settings_and_applies_nothing()
     {
         await MigrateAsync("mlt_held", TimeSpan.FromMinutes(1), null, CreateTable);
-        await using var holder = await HoldAsync("mlt_held");
+        await using var holder = await TableLockHolder.HoldAsync(database.DataSource, "mlt_held.orders");
 
         var ex = await Assert.ThrowsAsync<MigrationException>(() => MigrateAsync("mlt_held", TimeSpan.FromSeconds(2), null, CreateTable, AddColumn));
 
@@ -101,55 +101,9 @@ public class MigrationLockTimeoutTests(PostgresDatabase database) : IClassFixtur
         return services.BuildServiceProvider();
     }
 
-    // A transaction that read the table and is still open: it holds ACCESS SHARE until it ends, as a long report would.
-    private async Task<Holder> HoldAsync(string schema)
-    {
-        var connection = await database.DataSource.OpenConnectionAsync();
-        var transaction = await connection.BeginTransactionAsync();
-        await using var read = new NpgsqlCommand($"SELECT count(*) FROM {schema}.orders", connection, transaction);
-        await read.ExecuteScalarAsync();
-        return new Holder(connection, transaction);
-    }
-
     private async Task<object?> ScalarAsync(string sql)
     {
         await using var command = database.DataSource.CreateCommand(sql);
         return await command.ExecuteScalarAsync();
-    }
-
-    private sealed class Holder(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
-    {
-        public Task CommitAsync() => transaction.CommitAsync();
-
-        public async ValueTask DisposeAsync()
-        {
-            await transaction.DisposeAsync();
-            await connection.DisposeAsync();
-        }
-    }
-
-    // Completes with the message of the first event of the given id, from any category.
-    private sealed class FirstEvent(int eventId) : ILoggerProvider, ILogger
-    {
-        public TaskCompletionSource<string> Message { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public ILogger CreateLogger(string categoryName) => this;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId id, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (id.Id == eventId)
-            {
-                Message.TrySetResult(formatter(state, exception));
-            }
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }
