@@ -247,24 +247,9 @@ internal sealed partial class PartitionMaintenance(
         var current = PartitionPeriods.Floor(table.Interval, now);
         var defaultPartition = partitions.FirstOrDefault(p => p.IsDefault);
         var heldByDefault = new HashSet<DateTime>();
-        // A new partition takes a name no relation or type of the schema has, nor any of its template indexes: a table
-        // that RetentionMode.Detach kept under its partition's name made the later partition of that period (late rows
-        // moved out of a default partition, a period made again after the clock went back) fail with 42P07 at every run.
-        var taken = partitions.Where(table.InOwnSchema).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        taken.UnionWith(await store.RelationNamesAsync(table.Options.Schema, PartitionPeriods.Cut(table.Options.Name, PartitionPeriods.SharedPrefixBytes),
-            cancellationToken).ConfigureAwait(false));
-        string FreeName(DateTime start, ref int index)
-        {
-            string name;
-            do
-            {
-                name = table.GapName(start, index++);
-            }
-            while (taken.Contains(name) || table.Indexes.Any(i => taken.Contains(PartitionPeriods.IndexName(name, i.Suffix))));
-
-            taken.Add(name);
-            return name;
-        }
+        // A new partition takes a name no relation or type of the schema has, nor any of its template indexes (FreeNames).
+        var names = await FreeNames.ReadAsync(store, table, partitions, cancellationToken).ConfigureAwait(false);
+        string FreeName(DateTime start, ref int index) => names.Next(start, ref index);
 
         DateTime? firstAhead = null;
         if (defaultPartition is not null)

@@ -117,6 +117,8 @@ internal sealed partial class TableMigrator
         }
 
         partitions = [.. partitions.Where(p => p.IsDefault || !(p.From < cut))];
+        // Named around what the schema holds already: a user's table under a period's name is not the conversion's.
+        var names = await FreeNames.ReadAsync(store, staged, partitions, cancellationToken).ConfigureAwait(false);
         var last = PartitionPeriods.Add(staged.Interval, PartitionPeriods.Floor(staged.Interval, time.GetUtcNow().UtcDateTime), staged.Options.Premake);
         for (var start = cut; start <= last || start == cut; start = PartitionPeriods.Add(staged.Interval, start, 1))
         {
@@ -124,7 +126,7 @@ internal sealed partial class TableMigrator
             if (!staged.Covers(partitions, start, end))
             {
                 await maintenance.ExecuteAsync(resolved,
-                    new PartitionAction(staged.Qualified, PartitionActionKind.Create, staged.PartitionName(start), start, end), cancellationToken).ConfigureAwait(false);
+                    new PartitionAction(staged.Qualified, PartitionActionKind.Create, names.Next(start), start, end), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -143,6 +145,8 @@ internal sealed partial class TableMigrator
         // goes. Walks back from the last closed period to the first one a partition already covers (an earlier run's).
         var before = await store.PartitionListAsync(final.Qualified, cancellationToken).ConfigureAwait(false);
         var ranged = before.Where(p => !p.IsDefault).ToList();
+        var names = await FreeNames.ReadAsync(store, final, before, cancellationToken).ConfigureAwait(false);
+        names.Take(plan.Select(a => a.Partition));
         // Without a default partition (dropped by an earlier run) there is nothing to fill from.
         var lowest = !before.Any(p => p.IsDefault) ? current : plan.Select(a => a.From)
             .Concat(ranged.Where(p => p.From is not null).Select(p => p.From!.Value))
@@ -157,7 +161,7 @@ internal sealed partial class TableMigrator
 
             if (!plan.Any(a => a.From == start))
             {
-                plan.Add(new PartitionAction(final.Qualified, PartitionActionKind.MoveFromDefault, final.PartitionName(start), start, end, 0));
+                plan.Add(new PartitionAction(final.Qualified, PartitionActionKind.MoveFromDefault, names.Next(start), start, end, 0));
             }
         }
 

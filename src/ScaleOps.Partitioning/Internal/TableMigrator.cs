@@ -45,6 +45,7 @@ internal sealed partial class TableMigrator(
             await RefuseTriggersAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
             await RefuseOwnerAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
             await RefuseGrantorsAsync(qualifiedSource, qualifiedTarget, cancellationToken).ConfigureAwait(false);
+            await RefuseTakenDefaultNameAsync(schema, legacyName, qualifiedSource, cancellationToken).ConfigureAwait(false);
 
             if (!sourceColumns.SequenceEqual(resolved.Columns, StringComparer.Ordinal))
             {
@@ -99,12 +100,19 @@ internal sealed partial class TableMigrator(
         return new TableConversionResult(rowsBefore, rowsAfter, moved, swapped);
     }
 
-    /// <summary>Builds on the source, CONCURRENTLY, every index of the target it lacks, so ATTACH finds them instead of building them under lock.</summary>
+    /// <summary>
+    /// Builds on the source, CONCURRENTLY, every index of the target it lacks, so ATTACH finds them instead of building them
+    /// under lock. Each is named <c>{source}_sx{n}</c> unless another object of the schema has that name (then
+    /// <c>_sx{n}_2</c>, <c>_3</c>...): with IF NOT EXISTS, a user's index of that name on another table was taken for the
+    /// one built, the swap failed ("Sequence contains no matching element") and the undo dropped the user's index.
+    /// </summary>
     private async Task EnsureIndexesAsync(string schema, string source, string qualifiedTarget, List<string> built, CancellationToken cancellationToken)
     {
         var qualifiedSource = SqlIdentifier.Qualify(schema, source);
         var existing = await IndexesAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
         var wanted = await IndexesAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false);
+        var taken = (await store.RelationNamesAsync(schema, PartitionPeriods.Cut(source, PartitionPeriods.SharedPrefixBytes), cancellationToken)
+            .ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
         var n = 0;
         foreach (var index in wanted)
         {
@@ -115,19 +123,47 @@ internal sealed partial class TableMigrator(
                 continue;
             }
 
-            var name = PartitionPeriods.Fit(source, "_sx" + n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var name = BuildName(source, n, existing, taken);
             if (existing.Any(e => e.Name == name && !e.Valid))
             {
+                // Left invalid by an interrupted build of this conversion: built again.
                 await ExecAsync($"DROP INDEX CONCURRENTLY IF EXISTS {SqlIdentifier.Qualify(schema, name)}", cancellationToken)
                     .ConfigureAwait(false);
             }
 
             var unique = shape.StartsWith("UNIQUE ", StringComparison.Ordinal);
+            taken.Add(name);
             built.Add(name);
-            await ExecAsync(
-                $"CREATE {(unique ? "UNIQUE " : "")}INDEX CONCURRENTLY IF NOT EXISTS {SqlIdentifier.Quote(name)} ON {qualifiedSource} USING {shape[(unique ? 7 : 0)..]}",
-                cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ExecAsync(
+                    $"CREATE {(unique ? "UNIQUE " : "")}INDEX CONCURRENTLY {SqlIdentifier.Quote(name)} ON {qualifiedSource} USING {shape[(unique ? 7 : 0)..]}",
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException error) when (error.SqlState is PostgresErrorCodes.DuplicateTable or PostgresErrorCodes.DuplicateObject)
+            {
+                built.Remove(name); // created by someone else since it was found free: not the conversion's to drop
+                throw new InvalidOperationException(
+                    $"{SqlIdentifier.Qualify(schema, name)} was created by someone else while the conversion of {qualifiedSource} was about to build "
+                    + "an index of that name; convert again (another name is taken).", error);
+            }
         }
+    }
+
+    /// <summary>
+    /// <c>{source}_sx{n}</c>, or <c>_sx{n}_2</c>, <c>_3</c>... when the name is held by another object than an index of
+    /// the source that an interrupted build left invalid.
+    /// </summary>
+    private static string BuildName(string source, int n, List<Index> existing, HashSet<string> taken)
+    {
+        var suffix = "_sx" + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var name = PartitionPeriods.Fit(source, suffix);
+        for (var k = 2; taken.Contains(name) && !existing.Any(e => e.Name == name && !e.Valid); k++)
+        {
+            name = PartitionPeriods.Fit(source, suffix + "_" + k.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return name;
     }
 
     /// <summary>The part of an index definition after <c>USING</c>, prefixed with <c>UNIQUE</c> when unique.</summary>
