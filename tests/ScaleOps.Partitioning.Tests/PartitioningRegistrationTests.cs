@@ -41,6 +41,7 @@ public class PartitioningRegistrationTests
     [InlineData("plan-cache", "ScaleOps:Partitioning:PlanCacheMode 'sometimes' is not one of auto, force_generic_plan, force_custom_plan")]
     [InlineData("plan-cache-role", "ScaleOps:Partitioning:PlanCacheRole is invalid")]
     [InlineData("long-suffix", "ScaleOps:Partitioning:Tables:0:Indexes:0:Suffix 'ssssssssssssssssssssssssssssssssssssssssssss' is 44 characters, longer than 40")]
+    [InlineData("max-past", "ScaleOps:Partitioning:Tables:0:MaxPastPeriods is 0; it must be between 1 and 100000.")]
     public void Bad_configuration_fails_validation_naming_the_setting(string what, string expected)
     {
         var services = new ServiceCollection();
@@ -59,6 +60,7 @@ public class PartitioningRegistrationTests
                 case "audit-retention": o.Audit.Retention = 1; break;
                 case "plan-cache": o.PlanCacheMode = "sometimes"; break;
                 case "plan-cache-role": o.PlanCacheRole = new string('r', 64); break;
+                case "max-past": table.MaxPastPeriods = 0; break;
                 case "long-suffix": table.Indexes.Add(new PartitionIndexTemplate { Suffix = new string('s', 44), Columns = ["created_at"] }); break;
             }
         });

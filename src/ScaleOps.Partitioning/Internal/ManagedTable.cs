@@ -51,6 +51,30 @@ internal sealed class ManagedTable
 
     public string PartitionName(DateTime start) => PartitionPeriods.Name(Options.Name, Interval, start);
 
+    /// <summary><see cref="PartitionedTableOptions.MaxPastPeriods"/>, or its default for the interval.</summary>
+    public int MaxPastPeriods => Options.MaxPastPeriods ?? Interval switch
+    {
+        PartitionInterval.Day => 1100,
+        PartitionInterval.Week => 520,
+        PartitionInterval.Month => 300,
+        _ => 100,
+    };
+
+    /// <summary>
+    /// The start of the oldest period a partition is made for: <see cref="MaxPastPeriods"/> before the current one (no
+    /// earlier than 0001-01-01).
+    /// </summary>
+    public DateTime OldestPeriod(DateTime now)
+    {
+        var current = PartitionPeriods.Floor(Interval, now);
+        return PartitionPeriods.Count(Interval, PartitionPeriods.Placeable.From, current) <= MaxPastPeriods
+            ? PartitionPeriods.Placeable.From
+            : PartitionPeriods.Add(Interval, current, -MaxPastPeriods);
+    }
+
+    /// <summary>For messages: <c>ScaleOps:Partitioning:Tables:0:MaxPastPeriods = 300 Month periods</c>.</summary>
+    public string MaxPastPeriodsText => $"{SettingPath}:MaxPastPeriods = {MaxPastPeriods} ({Interval} periods before the current one)";
+
     public DateTime? RetentionCutoff(DateTime now) =>
         Options.Retention is { } keep ? PartitionPeriods.Add(Interval, PartitionPeriods.Floor(Interval, now), -keep) : null;
 

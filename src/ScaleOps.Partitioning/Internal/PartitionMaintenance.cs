@@ -283,6 +283,20 @@ internal sealed partial class PartitionMaintenance(
                 stray = [];
             }
 
+            // Periods older than MaxPastPeriods get no partition: their rows stay in the default and are reported.
+            var oldest = table.OldestPeriod(now);
+            if (stray.Any(s => s.Start < oldest))
+            {
+                var error = await TooOldAsync(resolved, qualifiedDefault, stray.Where(s => s.Start < oldest).ToList(), oldest, cancellationToken).ConfigureAwait(false);
+                if (defaultUnreadable is null)
+                {
+                    throw error;
+                }
+
+                defaultUnreadable(error);
+                stray = [.. stray.Where(s => s.Start >= oldest)];
+            }
+
             foreach (var (start, rows) in stray)
             {
                 var end = PartitionPeriods.Add(table.Interval, start, 1);

@@ -34,6 +34,20 @@ internal static partial class PartitionPeriods
         _ => throw new ArgumentOutOfRangeException(nameof(interval)),
     };
 
+    /// <summary>
+    /// How many periods lie from the one starting at <paramref name="from"/> up to (not including) the one starting at
+    /// <paramref name="to"/>; both are period starts.
+    /// </summary>
+    public static int Count(PartitionInterval interval, DateTime from, DateTime to) => interval switch
+    {
+        PartitionInterval.Day => (int)(to - from).TotalDays,
+        PartitionInterval.Week => (int)(to - from).TotalDays / 7,
+        PartitionInterval.Month => ((to.Year - from.Year) * 12) + to.Month - from.Month,
+        PartitionInterval.Quarter => (((to.Year - from.Year) * 12) + to.Month - from.Month) / 3,
+        PartitionInterval.Year => to.Year - from.Year,
+        _ => throw new ArgumentOutOfRangeException(nameof(interval)),
+    };
+
     /// <summary>pg_partman's suffix for the period starting at <paramref name="start"/>.</summary>
     public static string Suffix(PartitionInterval interval, DateTime start) => interval switch
     {

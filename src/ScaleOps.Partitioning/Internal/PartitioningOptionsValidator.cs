@@ -81,6 +81,10 @@ internal sealed class PartitioningOptionsValidator(IServiceProvider services) : 
         }
 
         Range(errors, path + ":Premake", table.Premake, 1, 366);
+        if (table.MaxPastPeriods is { } maxPast)
+        {
+            Range(errors, path + ":MaxPastPeriods", maxPast, 1, 100_000);
+        }
         if (table.Retention is { } retention && (retention < 1 || retention < table.Premake))
         {
             errors.AddError(

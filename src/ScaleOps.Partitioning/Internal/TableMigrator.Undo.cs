@@ -94,6 +94,36 @@ internal sealed partial class TableMigrator
     }
 
     /// <summary>
+    /// Refuses rows in periods before <see cref="ManagedTable.OldestPeriod"/> (<c>MaxPastPeriods</c> before the current
+    /// one): the conversion makes a partition for every period from the oldest row's on, rows or not, and one row in 1970
+    /// made 682 monthly partitions (12,320 for year 1000), nearly all empty, each adding to the planning of every query.
+    /// A range condition, so an index on the column answers without a scan.
+    /// </summary>
+    private async Task RefuseAncientKeysAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var bound = PartitionPeriods.Literal(final.OldestPeriod(now), keyType);
+        await using var command = dataSource.CreateCommand(
+            $"SELECT count(*), min({final.QuotedColumn}) FROM {qualifiedSource} WHERE {final.QuotedColumn} < '{bound}'");
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var rows = reader.GetInt64(0);
+        if (rows == 0)
+        {
+            return;
+        }
+
+        var oldest = DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc);
+        var needed = PartitionPeriods.Count(final.Interval, PartitionPeriods.Floor(final.Interval, oldest), PartitionPeriods.Floor(final.Interval, now));
+        throw new InvalidOperationException(
+            $"{qualifiedSource} has {rows} rows whose {final.QuotedColumn} is before {bound}, more than {final.MaxPastPeriodsText}, the oldest "
+            + $"{PartitionPeriods.Literal(oldest, keyType)}; it is not converted (nothing was changed). The conversion makes a partition for every "
+            + $"period from the oldest row's on, rows or not: {needed} partitions before the current one here, each adding to the planning of "
+            + $"every query on the table. Correct or delete these rows, or raise {final.SettingPath}:MaxPastPeriods to at least {needed}, "
+            + "and convert again.");
+    }
+
+    /// <summary>
     /// After a failure before the swap committed: drops the range CHECK (it would refuse every row from its cut on, and a
     /// NULL key), the NOT NULL this conversion set, and the indexes it built, so the live table is as it was. Skipped when
     /// the table is partitioned after all (the swap committed and only its answer was lost).

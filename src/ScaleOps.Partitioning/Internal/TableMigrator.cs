@@ -56,6 +56,7 @@ internal sealed partial class TableMigrator(
             var nullable = await RefuseNullKeysAsync(final, qualifiedSource, cancellationToken).ConfigureAwait(false);
             await RefuseUnplaceableKeysAsync(final, resolved.KeyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
             await RefuseFarFutureKeysAsync(final, resolved.KeyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
+            await RefuseAncientKeysAsync(final, resolved.KeyType, qualifiedSource, cancellationToken).ConfigureAwait(false);
             var built = new List<string>();
             try
             {

@@ -48,4 +48,16 @@ public sealed class PartitionedTableOptions
     /// <summary>Indexes created on every new partition.</summary>
     /// <value>Default empty.</value>
     public IList<PartitionIndexTemplate> Indexes { get; set; } = [];
+
+    /// <summary>
+    /// How far back, in periods before the current one, a partition is made for rows: a conversion refuses a table with
+    /// older rows, and maintenance leaves such rows in the default partition and reports them at every run. One row in
+    /// 1970 once made a conversion fill every month since with a partition (682 of them, nearly all empty), and each
+    /// partition adds to the planning of every query on the table.
+    /// </summary>
+    /// <value>
+    /// Default <see langword="null"/>: 1,100 days (about 3 years), 520 weeks, 300 months, 100 quarters or 100 years,
+    /// by <see cref="Interval"/>. When set: 1 to 100,000.
+    /// </value>
+    public int? MaxPastPeriods { get; set; }
 }

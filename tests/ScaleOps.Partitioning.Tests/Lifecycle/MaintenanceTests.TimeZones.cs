@@ -26,7 +26,8 @@ public partial class MaintenanceTests
     {
         var name = "m_tz_" + columnType + "_" + timeZone.Split('/')[1].ToLowerInvariant();
         var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c TimeZone=" + timeZone }.ConnectionString;
-        var (host, _, maintenance) = await TableAsync(name, columnType: columnType, connectionString: connectionString);
+        // Periods before 1970 and in 1899 are far past the default MaxPastPeriods (300 months): raised for the test.
+        var (host, _, maintenance) = await TableAsync(name, t => t.MaxPastPeriods = 2000, columnType: columnType, connectionString: connectionString);
         using var _ = host;
         await database.DataSource.ExecAsync($"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT");
         var zone = columnType == "timestamptz" ? "+00" : "";
@@ -73,7 +74,8 @@ public partial class MaintenanceTests
     public async Task Rows_no_period_can_hold_stay_in_the_default_partition_and_are_reported_while_the_rest_is_maintained(
         string name, string columnType, string value)
     {
-        var (host, _, maintenance) = await TableAsync(name, columnType: columnType, services: s => s.AddFakeLogging());
+        // January of year 1, the first period that can hold rows, is far past the default MaxPastPeriods: raised for the test.
+        var (host, _, maintenance) = await TableAsync(name, t => t.MaxPastPeriods = 100_000, columnType: columnType, services: s => s.AddFakeLogging());
         using var _ = host;
         await database.DataSource.ExecAsync($"CREATE TABLE {name}_default PARTITION OF {name} DEFAULT");
         await database.DataSource.ExecAsync($"INSERT INTO {name} VALUES (1, '{value}', 'endless'), (2, '2026-03-15', 'march'), (3, '0001-01-01', 'year one')");
