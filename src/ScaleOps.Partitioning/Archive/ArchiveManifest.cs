@@ -19,10 +19,12 @@ public sealed class ArchiveManifest
     public required string Partition { get; init; }
 
     /// <summary>
-    /// The partition's inclusive lower bound (UTC); <see cref="DateTime.MinValue"/> when it is <c>MINVALUE</c> or
-    /// <c>'-infinity'</c> (see <see cref="LowerBound"/>).
+    /// The partition's inclusive lower bound (UTC); <see langword="null"/> when it is <c>MINVALUE</c> or <c>'-infinity'</c>
+    /// (see <see cref="LowerBound"/>). Manifests written before gave 0001-01-01 there (with <see cref="LowerBound"/>
+    /// <c>MINVALUE</c> or <c>-infinity</c>, or, older still, without it), a range the partition's rows of <c>-infinity</c> and
+    /// BC lay outside of.
     /// </summary>
-    public required DateTime From { get; init; }
+    public required DateTime? From { get; init; }
 
     /// <summary>
     /// The partition's lower bound as it was: <c>MINVALUE</c>, <c>-infinity</c>, or <see cref="From"/> as an ISO UTC

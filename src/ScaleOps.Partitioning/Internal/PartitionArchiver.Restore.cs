@@ -120,7 +120,7 @@ internal sealed partial class PartitionArchiver
                 return "MINVALUE";
             case { } b when string.Equals(b, "-infinity", StringComparison.OrdinalIgnoreCase):
                 return "'-infinity'";
-            case null when manifest.From == DateTime.MinValue:
+            case null when manifest.From is null || manifest.From == DateTime.MinValue:
                 throw new InvalidOperationException(
                     $"The archive manifest {name} of {manifest.Partition} of {managed.Qualified} gives its lower bound as 0001-01-01, as manifests "
                     + "written before LowerBound did for a partition bounded FROM (MINVALUE) or FROM ('-infinity'); restored so, it would not be the "
@@ -135,10 +135,10 @@ internal sealed partial class PartitionArchiver
             default:
                 throw new InvalidOperationException(
                     $"The archive manifest {name} of {manifest.Partition} of {managed.Qualified} has LowerBound \"{manifest.LowerBound}\", which is "
-                    + $"neither MINVALUE, -infinity nor its From ({PartitionPeriods.Literal(manifest.From, "timestamp with time zone")}); nothing was restored.");
+                    + $"neither MINVALUE, -infinity nor its From ({(manifest.From is { } f ? PartitionPeriods.Literal(f, "timestamp with time zone") : "none")}); nothing was restored.");
         }
 
-        return "'" + PartitionPeriods.Literal(manifest.From, keyType) + "'";
+        return "'" + PartitionPeriods.Literal(manifest.From!.Value, keyType) + "'";
     }
 
     /// <summary>Escapes one value for COPY's text format (<c>\N</c> is NULL).</summary>

@@ -137,7 +137,7 @@ internal sealed partial class PartitionArchiver(
                 Schema = o.Schema,
                 Table = o.Name,
                 Partition = partition,
-                From = info.From ?? DateTime.MinValue,
+                From = info.From, // null for MINVALUE and '-infinity' (LowerBound says which)
                 LowerBound = await LowerBoundAsync(qualified, info, cancellationToken).ConfigureAwait(false),
                 To = info.To ?? DateTime.MaxValue,
                 Rows = exported.Rows,
@@ -167,7 +167,7 @@ internal sealed partial class PartitionArchiver(
 
     /// <summary>
     /// The partition's lower bound for <see cref="ArchiveManifest.LowerBound"/>: <c>MINVALUE</c> or <c>-infinity</c>
-    /// (<see cref="PartitionInfo.From"/> is null for both, and the manifest's From 0001-01-01), else From in ISO UTC.
+    /// (<see cref="PartitionInfo.From"/> is null for both, and so is the manifest's From), else From in ISO UTC.
     /// </summary>
     private async Task<string> LowerBoundAsync(string qualified, PartitionInfo info, CancellationToken cancellationToken)
     {

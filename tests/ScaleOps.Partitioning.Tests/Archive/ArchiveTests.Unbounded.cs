@@ -15,7 +15,8 @@ public partial class ArchiveTests
     /// A catch-all partition bounded <c>FROM (MINVALUE)</c> or <c>FROM ('-infinity')</c>, archived directly (retention
     /// leaves it alone): the manifest recorded its lower bound as 0001-01-01, and the restore attached it
     /// <c>FROM ('0001-01-01')</c>, which its rows of <c>-infinity</c> and BC broke (the restore failed, 23514), and which
-    /// otherwise silently gave back another partition than the one archived. It comes back with its own bound.
+    /// otherwise silently gave back another partition than the one archived. It comes back with its own bound, and its
+    /// manifest gives no From (it gave 0001-01-01 next to LowerBound, a range its rows of -infinity and BC lie outside of).
     /// </summary>
     [Theory]
     [InlineData("ar_minvalue", "MINVALUE", "(101, '-infinity', 'minus infinity'), (102, '0044-03-15 12:00:00+00 BC', 'ides'), (103, '1999-12-31 23:59:59.999999+00', 'last')")]
@@ -34,6 +35,16 @@ public partial class ArchiveTests
 
         var manifest = await archiver.ArchiveAsync("public", name, name + "_old");
         Assert.Equal(rows, manifest.Rows);
+        // The manifest says what the partition held: no From (it was 0001-01-01, a range its rows of -infinity and BC lie
+        // outside of), the bound as it was, and the upper bound.
+        Assert.Null(manifest.From);
+        Assert.Equal(bound.Trim('\''), manifest.LowerBound);
+        Assert.Equal(new DateTime(2026, 9, 1, 0, 0, 0, DateTimeKind.Utc), manifest.To);
+        var blob = new BlobContainerClient(await TcpServer.BlobAsync(), _container).GetBlobClient(Internal.ArchiveBlobs.ManifestName("public", name, name + "_old"));
+        var json = JsonNode.Parse((await blob.DownloadContentAsync()).Value.Content.ToString())!.AsObject();
+        Assert.True(json.ContainsKey("From"));
+        Assert.Null(json["From"]);
+        Assert.Equal(manifest.LowerBound, json["LowerBound"]!.GetValue<string>());
         Assert.False(await ExistsAsync(name + "_old"));
 
         Assert.Equal(rows, await archiver.RestoreAsync("public", name, name + "_old"));
@@ -58,10 +69,11 @@ public partial class ArchiveTests
         var archiver = host.Services.GetRequiredService<IPartitionArchiver>();
         Assert.Equal("MINVALUE", (await archiver.ArchiveAsync("public", name, name + "_old")).LowerBound);
 
-        // What an older version wrote: no LowerBound, From 0001-01-01.
+        // What an older version wrote: no LowerBound, From 0001-01-01 (now From is null).
         var blob = new BlobContainerClient(await TcpServer.BlobAsync(), _container).GetBlobClient(Internal.ArchiveBlobs.ManifestName("public", name, name + "_old"));
         var json = JsonNode.Parse((await blob.DownloadContentAsync()).Value.Content.ToString())!.AsObject();
-        Assert.Equal("0001-01-01T00:00:00", json["From"]!.GetValue<string>());
+        Assert.Null(json["From"]);
+        json["From"] = "0001-01-01T00:00:00";
         json.Remove("LowerBound");
         await blob.UploadAsync(BinaryData.FromString(json.ToJsonString()), overwrite: true);
 
@@ -78,6 +90,7 @@ public partial class ArchiveTests
         // Archived again while such a manifest is there (its rows still match): not reused as it is, but written again
         // with the bound, so its next restore needs no help.
         json = JsonNode.Parse((await blob.DownloadContentAsync()).Value.Content.ToString())!.AsObject();
+        json["From"] = "0001-01-01T00:00:00";
         json.Remove("LowerBound");
         await blob.UploadAsync(BinaryData.FromString(json.ToJsonString()), overwrite: true);
         Assert.Equal("MINVALUE", (await archiver.ArchiveAsync("public", name, name + "_old")).LowerBound);
