@@ -34,9 +34,11 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
 
     /// <summary>
     /// Brings the partitions' grants in step (with <paramref name="dryRun"/>, only reads them); returns the plans of the
-    /// partitions that had (or, in a dry run, have) something to change.
+    /// partitions that had (or, in a dry run, have) something to change. Given <c>read</c>, the plans of a plain read made
+    /// already (<see cref="ReadCommand"/>, <see cref="ReadPlansAsync"/>), it does not read again unless something differs.
     /// </summary>
-    public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken,
+        List<PartitionPlan>? read = null)
     {
         var plans = await PartitionSyncStep.RunAsync(
             dataSource,
@@ -47,7 +49,8 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
             dryRun,
             async (connection, transaction) => Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table),
             p => (p.Partition.Partition, p.Statements),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            read).ConfigureAwait(false);
 
         // Logged once per partition and condition while it lasts (again once it changed, or cleared and came back): the
         // health report is what shows it at each check.
@@ -80,6 +83,23 @@ internal sealed partial class GrantSync(NpgsqlDataSource dataSource, DdlRunner d
         await using var command = new NpgsqlCommand(Sql.PartitionGrants, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(reader, qualified, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The plain read of <c>PartitionGrants.sql</c> for <paramref name="qualified"/>, to run in a batch with others.</summary>
+    internal static NpgsqlBatchCommand ReadCommand(string qualified)
+    {
+        var command = new NpgsqlBatchCommand(Sql.PartitionGrants);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        return command;
+    }
+
+    /// <summary>The plans from the reader's current result set, that of <see cref="ReadCommand"/>.</summary>
+    internal static async Task<List<PartitionPlan>> ReadPlansAsync(NpgsqlDataReader reader, ManagedTable table, CancellationToken cancellationToken) =>
+        Plans(await ReadAsync(reader, table.Qualified, cancellationToken).ConfigureAwait(false), table);
+
+    private static async Task<Catalog?> ReadAsync(NpgsqlDataReader reader, string qualified, CancellationToken cancellationToken)
+    {
         var relations = new List<Relation>();
         string me = "";
         var superuser = false;

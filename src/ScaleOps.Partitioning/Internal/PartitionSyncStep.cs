@@ -24,7 +24,11 @@ namespace ScaleOps.Partitioning.Internal;
 /// </remarks>
 internal static class PartitionSyncStep
 {
-    /// <summary>Runs the step; returns every partition's plan (those with statements were, or in a dry run would be, changed).</summary>
+    /// <summary>
+    /// Runs the step; returns every partition's plan (those with statements were, or in a dry run would be, changed).
+    /// Given <c>read</c>, the plans of a plain read the caller made already (maintenance reads both steps' catalogs in
+    /// one round trip), the step's own plain read is skipped.
+    /// </summary>
     public static async Task<List<TPlan>> RunAsync<TPlan>(
         NpgsqlDataSource dataSource,
         DdlRunner ddl,
@@ -34,15 +38,18 @@ internal static class PartitionSyncStep
         bool dryRun,
         Func<NpgsqlConnection, NpgsqlTransaction?, Task<List<TPlan>>> plan,
         Func<TPlan, (string? Partition, List<string> Statements)> changes,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        List<TPlan>? read = null)
     {
-        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        if (read is null)
         {
-            var read = await plan(connection, null).ConfigureAwait(false);
-            if (dryRun || read.Select(changes).All(c => c.Statements.Count == 0))
-            {
-                return read;
-            }
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            read = await plan(connection, null).ConfigureAwait(false);
+        }
+
+        if (dryRun || read.Select(changes).All(c => c.Statements.Count == 0))
+        {
+            return read;
         }
 
         return await ddl.RunAsync(what, async (connection, transaction) =>

@@ -39,9 +39,12 @@ internal sealed partial class RowSecuritySync(NpgsqlDataSource dataSource, DdlRu
 
     /// <summary>
     /// Brings the partitions' row-level security in step (with <paramref name="dryRun"/>, only reads it); returns the
-    /// plans of the partitions that had (or, in a dry run, have) something to change.
+    /// plans of the partitions that had (or, in a dry run, have) something to change. Given <c>read</c>, the plans of a
+    /// plain read made already (<see cref="ReadCommand"/>, <see cref="ReadPlansAsync"/>), it does not read again unless
+    /// something differs.
     /// </summary>
-    public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<PartitionPlan>> RunAsync(ManagedTable table, bool dryRun, CancellationToken cancellationToken,
+        List<PartitionPlan>? read = null)
     {
         var plans = await PartitionSyncStep.RunAsync(
             dataSource,
@@ -52,7 +55,8 @@ internal sealed partial class RowSecuritySync(NpgsqlDataSource dataSource, DdlRu
             dryRun,
             async (connection, transaction) => Plans(await ReadAsync(connection, transaction, table.Qualified, cancellationToken).ConfigureAwait(false), table),
             p => (p.Partition.Partition, p.Statements),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken,
+            read).ConfigureAwait(false);
 
         var kept = plans.SelectMany(p => p.Kept.Select(k => (Partition: p.Partition.Partition!, Difference: k))).ToList();
         foreach (var (partition, difference) in _reported.Fresh(table.Qualified, kept, k => k.Partition + "\n" + k.Difference))
@@ -83,6 +87,23 @@ internal sealed partial class RowSecuritySync(NpgsqlDataSource dataSource, DdlRu
         await using var command = new NpgsqlCommand(Sql.PartitionRowSecurity, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadAsync(reader, qualified, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The plain read of <c>PartitionRowSecurity.sql</c> for <paramref name="qualified"/>, to run in a batch with others.</summary>
+    internal static NpgsqlBatchCommand ReadCommand(string qualified)
+    {
+        var command = new NpgsqlBatchCommand(Sql.PartitionRowSecurity);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        return command;
+    }
+
+    /// <summary>The plans from the reader's current result set, that of <see cref="ReadCommand"/>.</summary>
+    internal static async Task<List<PartitionPlan>> ReadPlansAsync(NpgsqlDataReader reader, ManagedTable table, CancellationToken cancellationToken) =>
+        Plans(await ReadAsync(reader, table.Qualified, cancellationToken).ConfigureAwait(false), table);
+
+    private static async Task<Catalog?> ReadAsync(NpgsqlDataReader reader, string qualified, CancellationToken cancellationToken)
+    {
         var relations = new List<Relation>();
         string? Text(int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
