@@ -1,5 +1,7 @@
 using System;
 using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -128,6 +130,60 @@ public class EventLogTests(JobsDatabase database) : IClassFixture<JobsDatabase>
         finally
         {
             blocker.Set();
+        }
+    }
+
+    /// <summary>
+    /// Deserializes <see cref="Ping"/> like the default options, holding the worker's thread in the first read until
+    /// <see cref="Release"/> is set: a step of the worker's own before the handler (a cold start's JIT, metadata or DI).
+    /// </summary>
+    private sealed class HeldPingConverter : JsonConverter<Ping>
+    {
+        public ManualResetEventSlim Release { get; } = new();
+
+        public override Ping? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            Release.Wait(TimeSpan.FromSeconds(30));
+            return JsonSerializer.Deserialize<Ping>(ref reader, JsonSerializerOptions.Web);
+        }
+
+        public override void Write(Utf8JsonWriter writer, Ping value, JsonSerializerOptions options) =>
+            JsonSerializer.Serialize(writer, value, JsonSerializerOptions.Web);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_start_held_by_the_workers_own_steps_before_a_quick_handler_is_not_reported_with_event_3021(bool localDispatch)
+    {
+        var converter = new HeldPingConverter();
+        var queue = localDispatch ? "log-cold-local" : "log-cold-pump";
+        var (host, log) = await StartAsync(queue, new Probe(), o =>
+        {
+            o.PollInterval = TimeSpan.FromHours(1);
+            o.Queues[queue] = new QueueOptions { Concurrency = 2, LocalDispatch = localDispatch };
+            o.SerializerOptions = new JsonSerializerOptions(JsonSerializerOptions.Web) { Converters = { converter } };
+        });
+        try
+        {
+            await using (host)
+            {
+                var producer = await host.SettledProducerAsync(queue);
+                var id = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
+
+                // The payload's deserialization holds the start until the watchdog has found it held past its 100 ms (on the
+                // pump it hands the pump over): the worker's step, the handler is quick, nothing to report.
+                await TestSignal.UntilAsync(() => Task.FromResult(producer.StallsSeen > 0), "the watchdog to find the start held past 100 ms");
+                converter.Release.Set();
+                await TestSignal.UntilAsync(
+                    async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "succeeded", "the job to finish");
+                Assert.Empty(Events(log, 3021));
+            }
+        }
+        finally
+        {
+            converter.Release.Set();
+            converter.Release.Dispose();
         }
     }
 }

@@ -180,7 +180,7 @@ internal sealed class JobExecutor(
             // The handler starts inline, on the producer's pump: a batch of quick jobs runs without a thread hop. One that
             // blocks its thread before returning a task holds the pump; the producer's watchdog then hands the pump to
             // another thread and, past the timeout and grace, abandons the attempt (QueueProducer.Watch).
-            var task = registration.InvokeAsync(scope.ServiceProvider, job.Payload, options.SerializerOptions, context, cancellationToken);
+            var task = registration.InvokeAsync(scope.ServiceProvider, job, options.SerializerOptions, context, cancellationToken);
             if (task.IsCompleted)
             {
                 await task.ConfigureAwait(false);

@@ -16,20 +16,24 @@ internal abstract class JobHandlerRegistration(string kind, Type payloadType)
 
     public Type PayloadType { get; } = payloadType;
 
+    /// <summary>
+    /// Deserializes the job's payload, resolves the handler and calls it, marking the call on <paramref name="job"/>
+    /// (<see cref="FetchedJob.EnterHandler"/>): what comes before is the worker's, not the handler's.
+    /// </summary>
     public abstract Task InvokeAsync(
-        IServiceProvider services, string payload, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken);
+        IServiceProvider services, FetchedJob job, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken);
 }
 
 /// <summary>The registration of <see cref="IJobHandler{TPayload}"/>.</summary>
 internal sealed class JobHandlerRegistration<TPayload>() : JobHandlerRegistration(JobKind<TPayload>.Name, typeof(TPayload))
 {
     public override Task InvokeAsync(
-        IServiceProvider services, string payload, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken)
+        IServiceProvider services, FetchedJob job, JsonSerializerOptions serializer, JobContext context, CancellationToken cancellationToken)
     {
         TPayload? value;
         try
         {
-            value = JsonSerializer.Deserialize<TPayload>(payload, serializer);
+            value = JsonSerializer.Deserialize<TPayload>(job.Payload, serializer);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -45,7 +49,18 @@ internal sealed class JobHandlerRegistration<TPayload>() : JobHandlerRegistratio
         }
 
         var handler = services.GetRequiredService<IJobHandler<TPayload>>();
-        return handler.HandleAsync(value, context, cancellationToken) ?? throw new InvalidOperationException(
+        Task? task;
+        job.EnterHandler();
+        try
+        {
+            task = handler.HandleAsync(value, context, cancellationToken);
+        }
+        finally
+        {
+            job.LeaveHandler();
+        }
+
+        return task ?? throw new InvalidOperationException(
             $"{handler.GetType()}.HandleAsync returned a null Task for job {context.Id} (kind '{Kind}'): return a task " +
             "(Task.CompletedTask when there is nothing to await).");
     }

@@ -16,7 +16,21 @@ internal sealed record FetchedJob(
     private int _leaseLost;
     private int _writing;
     private int _stoppedFirst;
+    private long _handlerSince;
     private CancellationTokenSource? _run;
+
+    /// <summary>
+    /// While the handler's own code runs before returning its task: when (<see cref="Environment.TickCount64"/>) it was
+    /// called; 0 before, -1 after. The stalled-start watchdog reports only what the handler held, not the worker's steps
+    /// around it (the payload's deserialization, the handler's resolution: a cold start's JIT, metadata and DI).
+    /// </summary>
+    public long HandlerSince => Volatile.Read(ref _handlerSince);
+
+    /// <summary>The worker calls the handler's code now (<see cref="HandlerSince"/>).</summary>
+    public void EnterHandler() => Volatile.Write(ref _handlerSince, Math.Max(1, Environment.TickCount64));
+
+    /// <summary>The handler's code returned its task, or threw (<see cref="HandlerSince"/>).</summary>
+    public void LeaveHandler() => Volatile.Write(ref _handlerSince, -1);
 
     /// <summary>Whether the completer's statement is writing this attempt's outcome (<see cref="LeaseRegistry.SetWriting"/>).</summary>
     public bool Writing

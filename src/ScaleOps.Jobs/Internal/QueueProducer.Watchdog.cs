@@ -18,17 +18,23 @@ internal sealed partial class QueueProducer
     private static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
-    /// Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their handler's
-    /// synchronous part; <c>Reported</c> once event 3021 was logged for the start.
+    /// Starts not on the pump (locally dispatched, or taken off it by <see cref="Watch"/>) still in their synchronous
+    /// part; <c>Seen</c> once the watchdog found the start held past <see cref="PumpStall"/>, <c>Reported</c> once event
+    /// 3021 was logged for it (its handler's own code held the thread that long).
     /// </summary>
-    private readonly List<(FetchedJob Job, long Since, bool Reported)> _blocked = [];
+    private readonly List<(FetchedJob Job, long Since, bool Seen, bool Reported)> _blocked = [];
+
+    private int _stallsSeen;
+
+    /// <summary>How many starts the watchdog found held past <see cref="PumpStall"/>, reported or not (tests wait for it).</summary>
+    internal int StallsSeen => Volatile.Read(ref _stallsSeen);
 
     /// <summary>Runs a locally dispatched job on this pool thread, watched like a start on the pump (<see cref="Watch"/>).</summary>
     private void RunOffPump(FetchedJob job)
     {
         lock (_gate)
         {
-            _blocked.Add((job, Environment.TickCount64, false));
+            _blocked.Add((job, Environment.TickCount64, false, false));
         }
 
         _ = RunOneAsync(job);
@@ -38,17 +44,23 @@ internal sealed partial class QueueProducer
         }
     }
 
+    /// <summary>Whether the handler's own code (<see cref="FetchedJob.HandlerSince"/>) has held its thread past <see cref="PumpStall"/>.</summary>
+    private static bool HeldByHandler(FetchedJob job, long now) =>
+        job.HandlerSince is > 0 and var since && now - since >= (long)PumpStall.TotalMilliseconds;
+
     /// <summary>
-    /// The watchdog (every <see cref="WatchInterval"/>, real time): a handler that has held the pump's thread past
+    /// The watchdog (every <see cref="WatchInterval"/>, real time): a start that has held the pump's thread past
     /// <see cref="PumpStall"/> without returning a task loses the pump (another thread starts the buffered jobs; the
     /// blocked job keeps its slot, its thread being busy), and one still blocked past its timeout and
     /// <see cref="JobsOptions.TimeoutGrace"/> is abandoned: its attempt ends as a timeout and its lease is not renewed.
-    /// Each such start is reported once (event 3021), whether it held the pump or a pool thread (local dispatch).
+    /// A start is reported once (event 3021), whether it held the pump or a pool thread (local dispatch), when its
+    /// handler's own code has held the thread past <see cref="PumpStall"/>: the worker's steps before the handler (the
+    /// payload's deserialization, the handler's resolution, slow on a cold start) move the pump on but are not reported.
     /// </summary>
     internal void Watch()
     {
         var now = Environment.TickCount64;
-        List<(FetchedJob Job, long Since, bool Reported)>? abandon = null;
+        List<(FetchedJob Job, long Since, bool Seen, bool Reported)>? abandon = null;
         var repump = false;
         var stalled = 0;
         TaskCompletionSource? released = null;
@@ -56,8 +68,10 @@ internal sealed partial class QueueProducer
         {
             if (_inline.Job is { } held && now - _inline.Since >= (long)PumpStall.TotalMilliseconds)
             {
-                _blocked.Add((held, _inline.Since, true));
-                stalled++;
+                var report = HeldByHandler(held, now);
+                _blocked.Add((held, _inline.Since, true, report));
+                _stallsSeen++;
+                stalled += report ? 1 : 0;
                 _inline = default;
                 _pumpGeneration++;
                 _pumping = false;
@@ -69,18 +83,28 @@ internal sealed partial class QueueProducer
 
             for (var i = _blocked.Count - 1; i >= 0; i--)
             {
-                var (job, since, reported) = _blocked[i];
+                var (job, since, seen, reported) = _blocked[i];
                 var limit = (job.TimeoutMs ?? (long)options.DefaultTimeout.TotalMilliseconds) + (long)options.TimeoutGrace.TotalMilliseconds;
                 if (now - since >= limit)
                 {
                     (abandon ??= []).Add(_blocked[i]);
                     _blocked.RemoveAt(i);
+                    continue;
                 }
-                else if (!reported && now - since >= (long)PumpStall.TotalMilliseconds)
+
+                if (!seen && now - since >= (long)PumpStall.TotalMilliseconds)
                 {
-                    _blocked[i] = (job, since, true);
+                    seen = true;
+                    _stallsSeen++;
+                }
+
+                if (!reported && HeldByHandler(job, now))
+                {
+                    reported = true;
                     stalled++;
                 }
+
+                _blocked[i] = (job, since, seen, reported);
             }
         }
 
@@ -95,7 +119,7 @@ internal sealed partial class QueueProducer
             JobsLog.PumpStalled(logger, queue, PumpStall);
         }
 
-        foreach (var (job, since, _) in abandon ?? [])
+        foreach (var (job, since, _, _) in abandon ?? [])
         {
             _ = executor.AbandonBlockedAsync(job, TimeSpan.FromMilliseconds(now - since));
         }
