@@ -53,8 +53,8 @@ internal sealed partial class JobStore
 
             jobs.Add(new FetchedJob(
                 reader.GetInt64(0), queue, reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
-                reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.GetFieldValue<DateTimeOffset>(7),
-                reader.GetFieldValue<DateTimeOffset>(8), reader.GetInt64(9)));
+                reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), JobValues.Stored(reader.GetFieldValue<DateTimeOffset>(7)),
+                JobValues.Stored(reader.GetFieldValue<DateTimeOffset>(8)), reader.GetInt64(9)));
         }
 
         return new FetchResult(jobs, nextCursor, more, passedOver);

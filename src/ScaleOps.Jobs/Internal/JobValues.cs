@@ -6,6 +6,15 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>Validates <see cref="JobOptions"/> and fills in the defaults; every error names the option.</summary>
 internal static class JobValues
 {
+    /// <summary>The latest time PostgreSQL stores within <see cref="DateTimeOffset"/>'s range (microseconds).</summary>
+    private static readonly DateTimeOffset LatestStored = DateTimeOffset.MaxValue.AddTicks(-9);
+
+    /// <summary>
+    /// A timestamp the statements read within <see cref="DateTimeOffset"/>'s range (JobFetch.sql): the top of the range
+    /// (infinity, after year 9999, or <see cref="DateTimeOffset.MaxValue"/> stored) is <see cref="DateTimeOffset.MaxValue"/>.
+    /// </summary>
+    public static DateTimeOffset Stored(DateTimeOffset value) => value >= LatestStored ? DateTimeOffset.MaxValue : value;
+
     public static JobInsertValues Build(string kind, JobOptions? job, JobsOptions defaults, TenantId? ambientTenant, DateTimeOffset now)
     {
         job ??= Empty;

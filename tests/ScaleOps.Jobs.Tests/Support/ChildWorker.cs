@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Text.Json.Nodes;
 using System.Threading.Tasks;
 using ScaleOps.Jobs.TestWorker;
 using ScaleOps.TestInfrastructure;
@@ -13,6 +14,7 @@ public sealed class ChildWorker : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _runtimeConfig;
 
     private ChildWorker(Process process) => _process = process;
 
@@ -21,14 +23,35 @@ public sealed class ChildWorker : IAsyncDisposable
     public static Task<ChildWorker> StartAsync(string connectionString, int concurrency, int leaseSeconds) =>
         StartAsync(connectionString, concurrency, leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), null);
 
+    /// <summary>
+    /// A worker whose process has the AppContext switch <paramref name="appContextSwitch"/> on (set in a copy of its
+    /// runtimeconfig.json, as an application sets it in its project file), such as a library's process-wide legacy switch.
+    /// </summary>
+    public static Task<ChildWorker> StartWithSwitchAsync(string connectionString, int concurrency, int leaseSeconds, string appContextSwitch) =>
+        StartAsync(connectionString, concurrency, leaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), null, appContextSwitch);
+
     /// <summary>A worker whose lease and rescue interval come from configuration: environment variables of the child.</summary>
     public static Task<ChildWorker> StartConfiguredAsync(string connectionString, int concurrency, IReadOnlyDictionary<string, string> environment) =>
         StartAsync(connectionString, concurrency, "config", environment);
 
-    private static async Task<ChildWorker> StartAsync(string connectionString, int concurrency, string lease, IReadOnlyDictionary<string, string>? environment)
+    private static async Task<ChildWorker> StartAsync(
+        string connectionString, int concurrency, string lease, IReadOnlyDictionary<string, string>? environment, string? appContextSwitch = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, typeof(Work).Assembly.GetName().Name + ".dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string? runtimeConfig = null;
+        if (appContextSwitch is not null)
+        {
+            var config = JsonNode.Parse(await File.ReadAllTextAsync(Path.ChangeExtension(dll, ".runtimeconfig.json")))!;
+            var properties = config["runtimeOptions"]!["configProperties"] ??= new JsonObject();
+            properties[appContextSwitch] = true;
+            runtimeConfig = Path.Combine(Path.GetTempPath(), $"scaleops-testworker-{Guid.NewGuid():N}.runtimeconfig.json");
+            await File.WriteAllTextAsync(runtimeConfig, config.ToJsonString());
+            info.ArgumentList.Add("exec");
+            info.ArgumentList.Add("--runtimeconfig");
+            info.ArgumentList.Add(runtimeConfig);
+        }
+
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add(connectionString);
         info.ArgumentList.Add(concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -38,7 +61,7 @@ public sealed class ChildWorker : IAsyncDisposable
             info.Environment[name] = value;
         }
 
-        var child = new ChildWorker(Process.Start(info)!);
+        var child = new ChildWorker(Process.Start(info)!) { _runtimeConfig = runtimeConfig };
         child._process.OutputDataReceived += (_, e) =>
         {
             if (e.Data == "ready")
@@ -73,5 +96,9 @@ public sealed class ChildWorker : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_runtimeConfig is not null)
+        {
+            File.Delete(_runtimeConfig);
+        }
     }
 }

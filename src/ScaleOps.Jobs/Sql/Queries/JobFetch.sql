@@ -124,7 +124,17 @@ started AS (
     SET state = 'running', attempt = j.attempt + 1, lease_id = j.lease_id + 1, attempted_at = @now, lease_until = @lease_until
     FROM cfg
     WHERE j.id = ANY (ARRAY(SELECT c.id FROM chosen c))
-    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms, j.run_at, j.created_at,
+    -- run_at and created_at within DateTimeOffset's range: Npgsql cannot read ±infinity with its legacy switch
+    -- DisableDateTimeInfinityConversions on (another host, or SQL, may have written one), nor ever a date before year 1 or
+    -- after 9999, and a row it could not read made the fetch throw after its whole batch had become running (stranded
+    -- until the leases expired). The caller reads the top of the range as DateTimeOffset.MaxValue.
+    RETURNING j.id, j.kind, j.tenant_id, j.payload::text AS payload, j.attempt, j.max_attempts, j.timeout_ms,
+              CASE WHEN j.run_at < '0001-01-01 00:00:00+00' THEN '0001-01-01 00:00:00+00'::timestamptz
+                   WHEN j.run_at > '9999-12-31 23:59:59.999999+00' THEN '9999-12-31 23:59:59.999999+00'::timestamptz
+                   ELSE j.run_at END AS run_at,
+              CASE WHEN j.created_at < '0001-01-01 00:00:00+00' THEN '0001-01-01 00:00:00+00'::timestamptz
+                   WHEN j.created_at > '9999-12-31 23:59:59.999999+00' THEN '9999-12-31 23:59:59.999999+00'::timestamptz
+                   ELSE j.created_at END AS created_at,
               j.lease_id
 ),
 -- The last tenant looked at: the next fetch starts after it (also after '') unless the scan came round (then from the
