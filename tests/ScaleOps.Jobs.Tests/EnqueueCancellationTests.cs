@@ -85,6 +85,48 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
         await database.ExecuteAsync("DELETE FROM scaleops.jobs WHERE queue = 'q-blocked'");
     }
 
+    /// <summary>
+    /// 200,000 rows (some 20 MB) are more than the server takes while its first row waits at the gate: the COPY's
+    /// writer is stuck sending the rest when the caller cancels. It must stop at once, not when the server reads again.
+    /// </summary>
+    [Theory]
+    [InlineData(Connection.Pooled)]
+    [InlineData(Connection.CallersTransaction)]
+    [InlineData(Connection.CallersConnection)]
+    public async Task A_large_batch_cancelled_while_its_COPY_sends_rows_stops_before_the_server_reads_them_and_inserts_nothing(Connection connection)
+    {
+        await database.ExecuteAsync("DELETE FROM scaleops.jobs WHERE queue = 'q-blocked'");
+
+        // No command timeout: Npgsql's write timeout (the command timeout) would end a blocked write by itself.
+        var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { CommandTimeout = 0 }.ConnectionString;
+        await using var host = await JobsHost.StartAsync(connectionString, o => o.RunWorker = false);
+        var batch = Enumerable.Range(0, 200_000).Select(i => new Ping(i, "a tag that makes the row longer")).ToArray();
+        await using var caller = new NpgsqlConnection(connectionString);
+        await caller.OpenAsync();
+        var transaction = connection == Connection.CallersTransaction ? await caller.BeginTransactionAsync() : null;
+        using var cancel = new CancellationTokenSource();
+        await using (var gate = await HoldGateAsync())
+        {
+            var options = new JobOptions { Queue = "q-blocked" };
+            var enqueue = connection == Connection.Pooled
+                ? host.Client.EnqueueManyAsync(batch, options, cancel.Token)
+                : host.Client.EnqueueManyAsync(caller, transaction, batch, options, cancel.Token);
+            await WaitingAtTheGateAsync(); // the first rows are written
+            await cancel.CancelAsync();
+
+            // The gate stays held: an enqueue that only stops once the server reads the rest never ends here.
+            var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => enqueue.WaitAsync(TestSignal.DefaultTimeout));
+            Assert.Equal(cancel.Token, ex.CancellationToken);
+        }
+
+        await NoSessionLeftBusyAsync();
+        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-blocked'"));
+        if (transaction is not null)
+        {
+            await transaction.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_batch_on_the_callers_connection_in_a_transaction_begun_in_SQL_joins_that_transaction()
     {
