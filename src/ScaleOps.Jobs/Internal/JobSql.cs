@@ -7,8 +7,9 @@ using ScaleOps.Data;
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>
-/// The statements of <c>Sql/Queries/*.sql</c>, loaded once from the embedded resources with <c>{{schema}}</c> replaced
-/// by the quoted schema and <c>{{channel}}</c> by the schema's NOTIFY channel as a string literal. Values are always
+/// The statements of <c>Sql/Queries/*.sql</c>, loaded once from the embedded resources with <c>{{jobInfoColumns}}</c>
+/// replaced by <c>JobInfoColumns.sql</c>, <c>{{schema}}</c> by the quoted schema and <c>{{channel}}</c> by the schema's
+/// NOTIFY channel as a string literal. Values are always
 /// parameters; the schema (an identifier) and its channel (derived from it, quoted as a literal) are the only spliced text.
 /// </summary>
 internal sealed class JobSql
@@ -23,6 +24,7 @@ internal sealed class JobSql
         // E'' reads the same whatever standard_conforming_strings says.
         var channelLiteral = "E'" + Channel.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
         string Get(string name) => Templates.Value[name]
+            .Replace("{{jobInfoColumns}}", Templates.Value["JobInfoColumns"], StringComparison.Ordinal)
             .Replace("{{schema}}", quoted, StringComparison.Ordinal)
             .Replace("{{channel}}", channelLiteral, StringComparison.Ordinal);
         Insert = Get("JobInsert");
