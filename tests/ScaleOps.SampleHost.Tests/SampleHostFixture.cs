@@ -54,7 +54,7 @@ public partial class SampleHostFixture : PostgresDatabase
     }
 
     private WebApplicationFactory<Program> CreateInstance(string appConnectionString, string redis) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        new SampleHostFactory().WithWebHostBuilder(web =>
         {
             web.UseEnvironment("Production");
             web.UseSetting("ConnectionStrings:Postgres", appConnectionString);
