@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 
 namespace ScaleOps.TestInfrastructure;
@@ -40,13 +41,24 @@ public sealed class PrivateRedisServer : IAsyncDisposable
     /// <returns>The running server.</returns>
     public static async Task<PrivateRedisServer> StartAsync(bool persistent)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        var server = new PrivateRedisServer(port, persistent ? Directory.CreateTempSubdirectory("scaleops-redis-").FullName : null);
-        await server.RestartAsync();
-        return server;
+        // The port is free when probed, but another test project's server may take it before this one binds it.
+        for (var attempt = 1; ; attempt++)
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var server = new PrivateRedisServer(port, persistent ? Directory.CreateTempSubdirectory("scaleops-redis-").FullName : null);
+            try
+            {
+                await server.RestartAsync();
+                return server;
+            }
+            catch (PortTakenException) when (attempt < 5)
+            {
+                await server.DisposeAsync();
+            }
+        }
     }
 
     /// <summary>
@@ -113,7 +125,47 @@ public sealed class PrivateRedisServer : IAsyncDisposable
 
         // Listening is not ready: a server that reloads its data answers LOADING until it is done.
         await TestSignal.UntilAsync(PongAsync, $"private redis-server on port {Port} to load its data", TimeSpan.FromSeconds(15));
+
+        // What answered must be this server: when another one holds the port, this one exits ("Address already in
+        // use") and the test would stop, pause and restart its own dead process while it uses the other's server.
+        var listener = await ListenerProcessIdAsync();
+        if (listener != _process.Id)
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+
+            throw new PortTakenException($"The private redis-server could not listen on port {Port}: process {listener} listens there.");
+        }
     }
+
+    /// <summary>The <c>process_id</c> of the redis-server that answers on <see cref="Port"/>.</summary>
+    private async Task<int> ListenerProcessIdAsync()
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync("INFO server\r\n"u8.ToArray());
+        var reply = new System.Text.StringBuilder();
+        var buffer = new byte[4096];
+        Match found;
+        while (!(found = Regex.Match(reply.ToString(), @"process_id:(\d+)\r\n")).Success)
+        {
+            var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            if (read == 0)
+            {
+                throw new InvalidOperationException($"The redis-server on port {Port} closed the connection before its INFO named its process.");
+            }
+
+            reply.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        return int.Parse(found.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Another process listens on the server's port.</summary>
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
 
     private async Task<bool> PongAsync()
     {
