@@ -54,31 +54,11 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.RunWorker = false);
         var batch = Enumerable.Range(0, 500).Select(i => new Ping(i)).ToArray();
         await using var caller = await database.DataSource.OpenConnectionAsync();
-        var transaction = connection == Connection.CallersTransaction ? await caller.BeginTransactionAsync() : null;
-        using var cancel = new CancellationTokenSource();
-        await using (var gate = await HoldGateAsync())
-        {
-            var options = new JobOptions { Queue = "q-blocked" };
-            var enqueue = connection == Connection.Pooled
-                ? host.Client.EnqueueManyAsync(batch, options, cancel.Token)
-                : host.Client.EnqueueManyAsync(caller, transaction, batch, options, cancel.Token);
-            await WaitingAtTheGateAsync();
-            await cancel.CancelAsync();
-
-            var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => enqueue.WaitAsync(TestSignal.DefaultTimeout));
-            Assert.Equal(cancel.Token, ex.CancellationToken);
-        }
-
         // Npgsql cannot cancel a COPY in place: it closes the connection, and the caller's transaction ends with it. The
         // server then finishes the COPY it already has every row of, and must not commit it: a COPY run in its own
         // implicit transaction (the caller's connection without a transaction) committed all of them, with the caller
         // told it was cancelled and no NOTIFY sent.
-        await NoSessionLeftBusyAsync();
-        Assert.Equal(0, await database.ScalarAsync<long>("SELECT count(*) FROM scaleops.jobs WHERE queue = 'q-blocked'"));
-        if (transaction is not null)
-        {
-            await transaction.DisposeAsync();
-        }
+        await CancelAtTheGateAndExpectNothingAsync(host, caller, connection, batch);
 
         // And the same enqueue goes through afterwards.
         Assert.Equal(batch.Length, await host.Client.EnqueueManyAsync(batch, new JobOptions { Queue = "q-blocked" }));
@@ -103,6 +83,18 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
         var batch = Enumerable.Range(0, 200_000).Select(i => new Ping(i, "a tag that makes the row longer")).ToArray();
         await using var caller = new NpgsqlConnection(connectionString);
         await caller.OpenAsync();
+        // The gate stays held while the cancellation is awaited: an enqueue that only stops once the server reads the
+        // rest never ends here.
+        await CancelAtTheGateAndExpectNothingAsync(host, caller, connection, batch);
+    }
+
+    /// <summary>
+    /// Enqueues <paramref name="batch"/> in queue <c>q-blocked</c> through <paramref name="connection"/>'s path, cancels once
+    /// its first row waits at the gate (the gate still held), and expects the caller's cancellation, no session left
+    /// busy and no row inserted.
+    /// </summary>
+    private async Task CancelAtTheGateAndExpectNothingAsync(JobsHost host, NpgsqlConnection caller, Connection connection, Ping[] batch)
+    {
         var transaction = connection == Connection.CallersTransaction ? await caller.BeginTransactionAsync() : null;
         using var cancel = new CancellationTokenSource();
         await using (var gate = await HoldGateAsync())
@@ -114,7 +106,6 @@ public class EnqueueCancellationTests(EnqueueCancellationTests.BlockingJobsDatab
             await WaitingAtTheGateAsync(); // the first rows are written
             await cancel.CancelAsync();
 
-            // The gate stays held: an enqueue that only stops once the server reads the rest never ends here.
             var ex = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => enqueue.WaitAsync(TestSignal.DefaultTimeout));
             Assert.Equal(cancel.Token, ex.CancellationToken);
         }
