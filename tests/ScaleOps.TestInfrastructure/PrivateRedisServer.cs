@@ -220,7 +220,11 @@ public sealed class PrivateRedisServer : IAsyncDisposable
     {
         if (_process is not { HasExited: false } process)
         {
-            return;
+            // Doing nothing would leave the test with a server that refuses connections where it expects one that
+            // hangs (or answers): it would pass or fail for the wrong reason.
+            var state = _process is null ? "was never started" : $"exited with code {_process.ExitCode}";
+            throw new InvalidOperationException(
+                $"kill {signal}: the private redis-server on port {Port} is not running (it {state}).");
         }
 
         using var kill = Process.Start("kill", [signal, process.Id.ToString(CultureInfo.InvariantCulture)]);

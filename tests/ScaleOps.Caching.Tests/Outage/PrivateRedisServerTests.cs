@@ -20,4 +20,18 @@ public sealed class PrivateRedisServerTests
         });
         Assert.Contains($"port {holder.Port}", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Pausing_or_resuming_a_server_that_is_no_longer_running_fails_instead_of_doing_nothing()
+    {
+        // A test that pauses the server to see what a hang does would otherwise go on with a server that refuses
+        // connections (an outage of another kind) and pass or fail for the wrong reason.
+        await using var server = await PrivateRedisServer.StartAsync();
+        await server.StopAsync();
+
+        var pause = await Assert.ThrowsAsync<InvalidOperationException>(server.PauseAsync);
+        Assert.Contains("not running", pause.Message, StringComparison.Ordinal);
+        Assert.Contains($"port {server.Port}", pause.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidOperationException>(server.ResumeAsync);
+    }
 }
