@@ -109,21 +109,28 @@ internal sealed class MigrationRunner(
         await ExecuteAsync(connection, transaction,
             string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)options.Value.MigrationLockTimeout.TotalMilliseconds)}"),
             cancellationToken).ConfigureAwait(false);
-        await ExecuteAsync(connection, transaction,
-            $"""
-            CREATE SCHEMA IF NOT EXISTS {schema};
-            CREATE TABLE IF NOT EXISTS {table} (
-                component  text        NOT NULL,
-                version    integer     NOT NULL,
-                name       text        NOT NULL,
-                checksum   text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now(),
-                PRIMARY KEY (component, version)
-            );
-            """,
-            cancellationToken).ConfigureAwait(false);
-
-        var applied = await ReadAppliedAsync(connection, transaction, table, cancellationToken).ConfigureAwait(false);
+        Dictionary<(string Component, int Version), string> applied;
+        try
+        {
+            await ExecuteAsync(connection, transaction,
+                $"""
+                CREATE SCHEMA IF NOT EXISTS {schema};
+                CREATE TABLE IF NOT EXISTS {table} (
+                    component  text        NOT NULL,
+                    version    integer     NOT NULL,
+                    name       text        NOT NULL,
+                    checksum   text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (component, version)
+                );
+                """,
+                cancellationToken).ConfigureAwait(false);
+            applied = await ReadAppliedAsync(connection, transaction, table, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw NotPermitted(connection, table, ex);
+        }
         var done = new List<AppliedMigration>();
         foreach (var set in components)
         {
@@ -209,6 +216,21 @@ internal sealed class MigrationRunner(
         }
 
         return applied;
+    }
+
+    // CREATE SCHEMA IF NOT EXISTS checks the database's CREATE privilege even when the schema exists, so an application
+    // role that is not the owner fails here on every start, also after the owner migrated: say why and what to do.
+    private static MigrationException NotPermitted(NpgsqlConnection connection, string table, PostgresException ex)
+    {
+        var role = connection.UserName ?? "?";
+        var database = connection.Database;
+        return new MigrationException(
+            $"The migrations cannot run as role {role} in database {database}: it may not create or read ScaleOps' migration table "
+            + $"{table} ({ex.SqlState} {ex.MessageText}). Nothing was applied. ScaleOps:ApplyMigrationsOnStart (true by default) runs "
+            + "them as the application's connection: run them as the role that owns your tables instead (IScaleOpsMigrator.MigrateAsync "
+            + "from your migration step, on a connection as that role) and set ScaleOps:ApplyMigrationsOnStart = false in the "
+            + $"application; or let this role create them: GRANT CREATE ON DATABASE {SqlIdentifier.Quote(database)} TO "
+            + $"{SqlIdentifier.Quote(role)}.", ex);
     }
 
     /// <summary>The command timeout (whole seconds, at least 1) that ends at the migration's deadline.</summary>
