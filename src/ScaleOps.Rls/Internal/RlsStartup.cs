@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Rls.Safety;
 
 namespace ScaleOps.Rls.Internal;
 
@@ -43,12 +44,25 @@ internal sealed class RlsStartup(
 
         if (rls.VerifyOnStart)
         {
-            await SafetyChecks.VerifyAsync(dataSource, rls, coreOptions.Value.Schema, logger, cancellationToken).ConfigureAwait(false);
-            foreach (var shard in router.Shards.Values)
+            // Every database's problems in one exception; a shard's named, since its tables have the primary's names.
+            var errors = await SafetyChecks.VerifyAsync(dataSource, rls, coreOptions.Value.Schema, logger, null, cancellationToken).ConfigureAwait(false);
+            foreach (var (name, shard) in router.Shards)
             {
-                await SafetyChecks.VerifyAsync(shard, rls, coreOptions.Value.Schema, logger, cancellationToken).ConfigureAwait(false);
+                errors.AddRange(await SafetyChecks.VerifyAsync(shard, rls, coreOptions.Value.Schema, logger, ShardLabel(name, shard), cancellationToken)
+                    .ConfigureAwait(false));
+            }
+
+            if (errors.Count > 0)
+            {
+                throw new RlsSafetyException(errors);
             }
         }
+    }
+
+    private static string ShardLabel(string name, NpgsqlDataSource shard)
+    {
+        var settings = new NpgsqlConnectionStringBuilder(shard.ConnectionString);
+        return $"shard {name} (database {settings.Database} at {settings.Host}:{settings.Port}): ";
     }
 
     // The shard's copy of the context procedure, in one transaction under the lock the core's migrations take for the

@@ -277,18 +277,19 @@ internal static class SafetyChecks
         return sound;
     }
 
-    public static async Task VerifyAsync(NpgsqlDataSource dataSource, RlsOptions options, string schema, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the checks on one database, logs its warnings and returns its errors, each prefixed with
+    /// <paramref name="label"/> (a shard's name and database, so that its problems are not taken for the primary's).
+    /// </summary>
+    public static async Task<List<string>> VerifyAsync(
+        NpgsqlDataSource dataSource, RlsOptions options, string schema, ILogger logger, string? label, CancellationToken cancellationToken)
     {
         var (errors, warnings) = await RunAsync(dataSource, options, schema, logger, cancellationToken).ConfigureAwait(false);
         foreach (var warning in warnings)
         {
-            RlsLog.SafetyWarning(logger, warning);
+            RlsLog.SafetyWarning(logger, label + warning);
         }
 
-        if (errors.Count > 0)
-        {
-            throw new RlsSafetyException(errors);
-        }
+        return label is null ? errors : errors.ConvertAll(error => label + error);
     }
-
 }

@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
+using ScaleOps.Rls.Safety;
 using ScaleOps.Rls.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -29,7 +30,7 @@ public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase
         await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{_shardDatabase}\" WITH (FORCE)");
     }
 
-    private IHost BuildHost()
+    private IHost BuildHost(Action<RlsOptions>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString).AddRls(o =>
@@ -38,6 +39,8 @@ public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase
             {
                 o.Tables.Add(table);
             }
+
+            configure?.Invoke(o);
 
             o.Shards["whales"] = SecondPostgresServer.ConnectionStringFor(_shardDatabase);
             o.AllowBypassRlsRole = true; // the test connects as the servers' superuser, which owns the tables
@@ -83,5 +86,25 @@ public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase
         await using var shard = NpgsqlDataSource.Create(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
         await using var command = shard.CreateCommand("SELECT to_regprocedure('scaleops.rls_set_context(text,text,text[])') IS NOT NULL");
         Assert.Equal(true, await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task The_start_up_checks_report_the_primary_s_and_every_shard_s_problems_at_once_each_shard_problem_naming_its_database()
+    {
+        // The shard's tables never had their policies applied; the primary's have. A table declared but missing is a
+        // problem on both.
+        using var host = BuildHost(o =>
+        {
+            o.ApplyPoliciesOnStart = false;
+            o.Tables.Add(new RlsTable("public", "no_such_table"));
+        });
+
+        var error = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+
+        var shard = $"shard whales (database {_shardDatabase} at 127.0.0.1:";
+        Assert.Contains("declared table public.no_such_table does not exist.", error.Problems);
+        Assert.Contains(error.Problems, p => p.StartsWith(shard, StringComparison.Ordinal) && p.EndsWith("declared table public.no_such_table does not exist.", StringComparison.Ordinal));
+        Assert.Contains(error.Problems, p => p.StartsWith(shard, StringComparison.Ordinal) && p.Contains("table documents does not have row level security enabled", StringComparison.Ordinal));
+        Assert.All(error.Problems.Where(p => p.Contains("row level security enabled", StringComparison.Ordinal)), p => Assert.StartsWith(shard, p, StringComparison.Ordinal));
     }
 }
