@@ -3,7 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.Core.Tests.Snippets;
@@ -26,13 +26,15 @@ public static class UseInYourService
     public static async Task<long> CountOrdersAsync(IServiceProvider services, string tenant, CancellationToken ct)
     {
         var tenants = services.GetRequiredService<ITenantContext>();
-        var dataSource = services.GetRequiredService<NpgsqlDataSource>();
+        var data = services.GetRequiredService<ITenantDataSource>();
 
-        // Everything inside the scope (cache keys, jobs, RLS settings...) sees this tenant.
+        // Everything inside the scope (cache keys, jobs, RLS settings...) sees this tenant. Tenant work goes through
+        // ITenantDataSource: with ScaleOps.Rls it sends the tenant to PostgreSQL and opens the tenant's shard, while a
+        // command on the shared NpgsqlDataSource carries no tenant and sees no row of a table that ScaleOps.Rls protects.
         using var scope = tenants.BeginScope(TenantId.Parse(tenant));
-        await using var command = dataSource.CreateCommand("SELECT count(*) FROM orders WHERE tenant_id = $1");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenants.RequireTenant().Value });
-        return (long)(await command.ExecuteScalarAsync(ct))!;
+        await using var db = await data.OpenConnectionAsync(TenantDataAccess.ReadOnly, ct);
+        await using var batch = db.CreateBatch("SELECT count(*) FROM orders WHERE tenant_id = $1", db.Tenant.Value);
+        return (long)(await batch.ExecuteScalarAsync(ct))!;
     }
     #endregion
 }

@@ -14,8 +14,24 @@ internal static class RlsSnippets
                 o.BypassConnectionString = "Host=db;Username=app_system;Database=app"; // NOSUPERUSER BYPASSRLS
             });
 
-        // An endpoint (your tenant middleware or endpoint filter has begun the ITenantContext scope, as the sample host's
-        // Tenancy/TenantFilter.cs does):
+        // The tenant scope of a request, after app.UseAuthentication(): the tenant, user and roles from the validated token's
+        // claims, never from a header the client chooses. A request without them runs without a scope, and its tenant work
+        // throws TenantRequiredException (user and roles matter for UserOwned and RoleOnly tables).
+        app.Use(async (context, next) =>
+        {
+            if (!TenantId.TryParse(context.User.FindFirst("tenant_id")?.Value, out var tenant))
+            {
+                await next(context);
+                return;
+            }
+
+            var tenants = context.RequestServices.GetRequiredService<ITenantContext>();
+            using var scope = tenants.BeginScope(
+                tenant, context.User.FindFirst("sub")?.Value, [.. context.User.FindAll("role").Select(c => c.Value)]);
+            await next(context);
+        });
+
+        // An endpoint, inside that scope:
         app.MapGet("/documents", async (ITenantDataSource data, CancellationToken ct) =>
         {
             await using var db = await data.OpenConnectionAsync(TenantDataAccess.ReadOnly, ct);
@@ -47,7 +63,8 @@ internal static class RlsSnippets
             .AddRls(o => o.ProtectTenantTable("public", "documents"))
             .AddRlsEntityFrameworkCore();                      // calls AddRls() too; calling it twice is harmless
 
-        builder.Services.AddDbContext<AppDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
+        // AddDbContextFactory registers IDbContextFactory<AppDb> and a scoped AppDb; AddDbContext only the latter.
+        builder.Services.AddDbContextFactory<AppDb>((sp, o) => o.UseNpgsql(sp.GetRequiredService<NpgsqlDataSource>())
             .AddInterceptors(sp.GetRequiredService<RlsDbCommandInterceptor>()));
         #endregion
     }
