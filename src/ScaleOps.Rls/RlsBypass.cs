@@ -56,24 +56,7 @@ public sealed class RlsBypass : IAsyncDisposable, IDisposable
             var role = connection.UserName ?? "?";
             if (Volatile.Read(ref _verified) == 0)
             {
-                await using var command = new NpgsqlCommand(RlsSql.RoleCheck, connection);
-                command.Parameters.Add(TenantContextCommand.Text(null)); // the context procedure's schema: not asked here
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                role = reader.GetString(0);
-                if (reader.GetBoolean(1))
-                {
-                    throw new InvalidOperationException(
-                        $"ScaleOps:Rls:BypassConnectionString connects as {role}, a superuser; use a NOSUPERUSER BYPASSRLS role for system work.");
-                }
-
-                if (!reader.GetBoolean(2))
-                {
-                    throw new InvalidOperationException(
-                        $"ScaleOps:Rls:BypassConnectionString connects as {role}, which lacks BYPASSRLS: it would see no tenant's rows.");
-                }
-
-                Volatile.Write(ref _verified, 1);
+                role = await CheckRoleAsync(connection, cancellationToken).ConfigureAwait(false);
             }
 
             RlsLog.BypassOpened(_logger, role, reason, _tenantContext.Tenant?.Value ?? "(none)");
@@ -85,6 +68,57 @@ public sealed class RlsBypass : IAsyncDisposable, IDisposable
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The start-up check of the configured bypass role (with <see cref="RlsOptions.VerifyOnStart"/>): what is wrong with it,
+    /// or <see langword="null"/> when it is a NOSUPERUSER BYPASSRLS role or none is configured. Logs nothing, counts nothing.
+    /// </summary>
+    internal async Task<string?> StartupProblemAsync(CancellationToken cancellationToken)
+    {
+        if (_options.BypassConnectionString is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            await using var connection = await _dataSource.Value.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await CheckRoleAsync(connection, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ex.Message;
+        }
+        catch (NpgsqlException ex)
+        {
+            return $"ScaleOps:Rls:BypassConnectionString does not connect: {ex.Message}";
+        }
+    }
+
+    // The role of the bypass connection must be BYPASSRLS and not a superuser; once found so, it is not asked again.
+    private async Task<string> CheckRoleAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(RlsSql.RoleCheck, connection);
+        command.Parameters.Add(TenantContextCommand.Text(null)); // the context procedure's schema: not asked here
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        var role = reader.GetString(0);
+        if (reader.GetBoolean(1))
+        {
+            throw new InvalidOperationException(
+                $"ScaleOps:Rls:BypassConnectionString connects as {role}, a superuser; use a NOSUPERUSER BYPASSRLS role for system work.");
+        }
+
+        if (!reader.GetBoolean(2))
+        {
+            throw new InvalidOperationException(
+                $"ScaleOps:Rls:BypassConnectionString connects as {role}, which lacks BYPASSRLS: it would see no tenant's rows.");
+        }
+
+        Volatile.Write(ref _verified, 1);
+        return role;
     }
 
     /// <inheritdoc />

@@ -18,6 +18,7 @@ internal sealed class RlsStartup(
     NpgsqlDataSource dataSource,
     TenantRouter router,
     RlsPolicyManager policies,
+    RlsBypass bypass,
     IOptions<RlsOptions> options,
     IOptions<ScaleOpsOptions> coreOptions,
     ILogger<RlsStartup> logger) : IHostedService
@@ -50,6 +51,12 @@ internal sealed class RlsStartup(
             {
                 errors.AddRange(await SafetyChecks.VerifyAsync(shard, rls, coreOptions.Value.Schema, logger, ShardLabel(name, shard), cancellationToken)
                     .ConfigureAwait(false));
+            }
+
+            // The bypass role is used by system work (a nightly job): a wrong one should stop the start, not that job.
+            if (await bypass.StartupProblemAsync(cancellationToken).ConfigureAwait(false) is { } bypassProblem)
+            {
+                errors.Add(bypassProblem);
             }
 
             if (errors.Count > 0)

@@ -48,6 +48,32 @@ public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
     }
 
     [Fact]
+    public async Task A_bypass_role_that_is_a_superuser_or_lacks_BYPASSRLS_refuses_the_start_rather_than_the_first_system_job()
+    {
+        using (var host = BuildHost(database.AppConnectionString(), o => o.BypassConnectionString = database.AppConnectionString()))
+        {
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Equal(
+                [$"ScaleOps:Rls:BypassConnectionString connects as {RlsDatabase.AppRole}, which lacks BYPASSRLS: it would see no tenant's rows."],
+                ex.Problems);
+        }
+
+        using (var host = BuildHost(database.AppConnectionString(), o => o.BypassConnectionString = database.ConnectionString))
+        {
+            var ex = await Assert.ThrowsAsync<RlsSafetyException>(() => host.StartAsync());
+            Assert.Contains("ScaleOps:Rls:BypassConnectionString connects as postgres, a superuser", Assert.Single(ex.Problems), StringComparison.Ordinal);
+        }
+
+        // The right role starts, and the check neither logs a bypass opening nor counts one.
+        using (var host = BuildHost(database.AppConnectionString(), o => o.BypassConnectionString = database.BypassConnectionString))
+        {
+            await host.StartAsync();
+            Assert.DoesNotContain(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 2004);
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_superuser_or_bypassrls_role_is_refused_unless_allowed()
     {
         using (var host = BuildHost(database.ConnectionString))
