@@ -197,8 +197,9 @@ internal static class SafetyChecks
         if (!exists)
         {
             errors.Add($"the tenant context procedure {procedure} does not exist in database {database}: every tenant statement there would "
-                + "fail. Run ScaleOps' migrations on it (ScaleOps:ApplyMigrationsOnStart, or IScaleOpsMigrator.MigrateAsync from the migration "
-                + "step; a shard gets the procedure on start when ApplyMigrationsOnStart is true).");
+                + "fail. Run ScaleOps' migrations on it: ScaleOps:ApplyMigrationsOnStart (which installs it on every shard too), or "
+                + "IScaleOpsMigrator.MigrateAsync in a migration step whose ScaleOps:ConnectionString is this database's (it migrates that "
+                + "database only).");
         }
         else if (!callable)
         {

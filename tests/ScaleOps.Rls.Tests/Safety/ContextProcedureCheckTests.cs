@@ -132,5 +132,9 @@ public class ContextProcedureCheckTests(ContextProcedureCheckTests.SchemaWithout
         using var host = BuildHost(App(database.Name), shard);
         var problem = await RefusedAsync(host);
         Assert.Contains($"does not exist in database {_shardDatabase}", problem, StringComparison.Ordinal);
+
+        // IScaleOpsMigrator migrates its own host's database only: the advice must say which host migrates a shard.
+        Assert.Contains("IScaleOpsMigrator.MigrateAsync in a migration step whose ScaleOps:ConnectionString is this database's", problem,
+            StringComparison.Ordinal);
     }
 }
