@@ -7,7 +7,7 @@ public sealed class TenantRequiredException : InvalidOperationException
 {
     /// <summary>Creates the exception with the default message.</summary>
     public TenantRequiredException()
-        : base("No tenant is set: run this inside ITenantContext.BeginScope(tenant). The job runner begins it for each job; in a web app, begin it per request in a middleware or endpoint filter (the sample host's TenantFilter shows one).")
+        : base("No tenant is set: run this inside ITenantContext.BeginScope(tenant). The job runner begins it for each job; in a web app, begin it per request in a middleware after authentication, with the tenant from the validated token's claims, never from a header the client chooses (the ScaleOps.Rls README shows one).")
     {
     }
 

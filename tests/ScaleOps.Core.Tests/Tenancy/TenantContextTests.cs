@@ -18,6 +18,10 @@ public class TenantContextTests
         Assert.Empty(_context.Roles);
         var ex = Assert.Throws<TenantRequiredException>(() => _context.RequireTenant());
         Assert.Contains("BeginScope", ex.Message, StringComparison.Ordinal);
+
+        // It points to what a package user has: the sample host's files are not in the packages.
+        Assert.DoesNotContain("sample host", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps.Rls README", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
