@@ -9,8 +9,10 @@ internal static class JobsSnippets
             .AddJobs(o =>
             {
                 o.Queues["email"] = new QueueOptions { Concurrency = 20, MaxRunningPerTenant = 5 };
+                o.Queues["reports"] = new QueueOptions { Concurrency = 1 };   // a host works only these and DefaultQueue
             })
             .AddHandler<SendEmail, SendEmailHandler>()
+            .AddHandler<BuildReport, BuildReportHandler>()
             .AddRecurring("nightly-report", "0 3 * * *", new BuildReport(), new JobOptions { Queue = "reports" });
         #endregion
     }
@@ -46,6 +48,11 @@ public sealed class SendEmailHandler(IMailer mailer, ITenantContext tenant) : IJ
 #endregion
 
 internal sealed record BuildReport;
+
+internal sealed class BuildReportHandler : IJobHandler<BuildReport>
+{
+    public Task HandleAsync(BuildReport payload, JobContext context, CancellationToken cancellationToken) => Task.CompletedTask;
+}
 
 internal sealed record IndexOrder(int Id);
 
