@@ -35,9 +35,29 @@ internal static partial class Log
         Message = "Partition maintenance could not check or plan {Table}; the run goes on with the other tables")]
     public static partial void MaintenanceTableFailed(ILogger logger, Exception exception, string table);
 
+    /// <summary>
+    /// One planned step of a dry run; the rows to move only for a step that has them (a create, archive or drop printed
+    /// "((null) rows to move)").
+    /// </summary>
+    public static void DryRunStep(ILogger logger, int step, int steps, string kind, string partition, string table, long? rows)
+    {
+        if (rows is { } count)
+        {
+            DryRunMove(logger, step, steps, kind, partition, table, count);
+        }
+        else
+        {
+            DryRunStep(logger, step, steps, kind, partition, table);
+        }
+    }
+
+    [LoggerMessage(EventId = PartitioningEventIds.DryRunStep, Level = LogLevel.Information,
+        Message = "Dry run, planned step {Step} of {Steps}: {Kind} {Partition} of {Table}")]
+    private static partial void DryRunStep(ILogger logger, int step, int steps, string kind, string partition, string table);
+
     [LoggerMessage(EventId = PartitioningEventIds.DryRunStep, Level = LogLevel.Information,
         Message = "Dry run, planned step {Step} of {Steps}: {Kind} {Partition} of {Table} ({Rows} rows to move)")]
-    public static partial void DryRunStep(ILogger logger, int step, int steps, string kind, string partition, string table, long? rows);
+    private static partial void DryRunMove(ILogger logger, int step, int steps, string kind, string partition, string table, long rows);
 
     [LoggerMessage(EventId = PartitioningEventIds.GrantNotSynced, Level = LogLevel.Warning,
         Message = "Grants of {Table}: cannot {Action} {Privilege} on partition {Partition} to {Grantee} as its grantor {Grantor} ({Reason}); "
