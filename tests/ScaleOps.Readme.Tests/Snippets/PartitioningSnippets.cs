@@ -42,10 +42,15 @@ internal static class PartitioningSnippets
             EntityType = "document",
             EntityId = "42",
             Changes = JsonSerializer.SerializeToElement(new { title = new[] { "old", "new" } }),
-        });
+        });                                // queued: written in batches (Audit:BatchSize, Audit:FlushInterval, 1 s)
+        await audit.FlushAsync();          // only to read your own write back at once (a test, a demo): waits for the batch
         var events = await audit.QueryAsync(from, to, limit: 100); // this tenant's, newest first, pruned to the range
                                                                   // (from after to: ArgumentException)
-        var more = await audit.QueryAfterAsync(from, to, AuditPosition.Of(events[^1]), limit: 100); // the next page
+        if (events.Count == 100)           // a full page: there may be more
+        {
+            var more = await audit.QueryAfterAsync(from, to, AuditPosition.Of(events[^1]), limit: 100); // the next page
+        }
+
         var read = await audit.PartitionsReadAsync(from, to);       // which partitions that query reads (EXPLAIN ANALYZE)
         #endregion
     }
