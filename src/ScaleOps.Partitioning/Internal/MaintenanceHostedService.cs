@@ -33,17 +33,18 @@ internal sealed class MaintenanceHostedService(
             // A configuration error (a table missing, not range-partitioned on one time column) fails the start, naming
             // the setting. What goes wrong after that (Blob storage unreachable, a lock timeout) does not: it is logged,
             // the run goes on with the other steps, and the schedule tries again.
-            // A declared table that is still a plain table is the first step of a conversion (README): it is logged with
-            // what to do (4014) and skipped until ITableMigrator has converted it; it does not fail the start.
+            // A declared table that is still a plain table is the first step of a conversion (README): it does not fail
+            // the start, and the run below logs it with what to do (4014) and skips it until ITableMigrator has converted
+            // it (logged here as well, it was two identical warnings at every start).
             foreach (var table in maintenance.Tables)
             {
                 try
                 {
                     await maintenance.ResolveAsync(table, cancellationToken).ConfigureAwait(false);
                 }
-                catch (TableNotPartitionedYetException ex)
+                catch (TableNotPartitionedYetException)
                 {
-                    Log.TableNotPartitionedYet(logger, ex.Message);
+                    // Logged by the run (the leader's, when another host runs it).
                 }
             }
 

@@ -277,7 +277,8 @@ public partial class MaintenanceTests
 
         await host.StartAsync();
         var warnings = host.Services.GetFakeLogCollector().GetSnapshot().Where(r => r.Id.Id == 4014).ToList();
-        Assert.NotEmpty(warnings);
+        // Once per start: the start's table check and its first run each logged it (two identical warnings).
+        Assert.Single(warnings);
         Assert.All(warnings, w => Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, w.Level));
         Assert.Contains("\"public\".\"m_plain\" is a plain table, not partitioned yet", warnings[0].Message, StringComparison.Ordinal);
         Assert.Contains("ITableMigrator.ConvertAsync(\"public\", \"m_plain\", \"<twin>\")", warnings[0].Message, StringComparison.Ordinal);
