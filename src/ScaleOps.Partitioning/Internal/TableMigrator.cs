@@ -31,7 +31,16 @@ internal sealed partial class TableMigrator(
         var sourceParent = await store.ParentReadAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
         if (sourceParent is null)
         {
-            // Not swapped yet: prepare the source, then swap.
+            // Not swapped yet: prepare the source, then swap. A missing or plain twin is the caller's target, not the setting
+            // (ResolveAsync named Tables:N:Name, which names the source, and sent the user to the configuration).
+            if (await store.ParentReadAsync(qualifiedTarget, cancellationToken).ConfigureAwait(false) is null)
+            {
+                throw new InvalidOperationException(
+                    $"The conversion's target {qualifiedTarget} does not exist or is not a partitioned table: create the partitioned twin of "
+                    + $"{qualifiedSource} first (its columns in the same order, PARTITION BY RANGE ({final.QuotedColumn}), a primary key that "
+                    + $"includes {final.QuotedColumn}) and pass its name (README: Converting a live table).");
+            }
+
             var staged = new ManagedTable(final.Options, final.SettingPath, actualName: target);
             var resolved = await maintenance.ResolveAsync(staged, cancellationToken).ConfigureAwait(false);
             var sourceColumns = await store.ColumnListAsync(qualifiedSource, cancellationToken).ConfigureAwait(false);
