@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -8,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Internal;
 using ScaleOps.Rls.Internal;
 
 namespace ScaleOps.Rls;
@@ -118,29 +118,22 @@ public sealed class RlsPolicyManager
     {
         var changes = new List<string>();
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            // Hosts starting together take turns per table: the wait is bounded like the migrations' lock, not by the
-            // connection's Command Timeout (30 s by default).
-            lockCommand.CommandTimeout = (int)Math.Min(int.MaxValue, Math.Ceiling(_lockTimeout.TotalSeconds));
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:rls:policies") });
-            try
-            {
-                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (NpgsqlException ex) when (ex.InnerException is TimeoutException)
-            {
-                throw new TimeoutException(
-                    $"The row-level security policies were not applied: their lock was not granted within ScaleOps:MigrationTimeout ({_lockTimeout}), "
-                    + "because another host is applying them (or holds the lock in an open transaction). Nothing was changed.", ex);
-            }
-        }
+
+        // Hosts starting together take turns per table: the wait is bounded like the migrations' lock, not by the
+        // connection's Command Timeout (30 s by default).
+        await TransactionLocks.LockAsync(
+            connection,
+            transaction,
+            AdvisoryLock.KeyOf("scaleops:rls:policies"),
+            TransactionLocks.Seconds(_lockTimeout),
+            ex => new TimeoutException(
+                $"The row-level security policies were not applied: their lock was not granted within ScaleOps:MigrationTimeout ({_lockTimeout}), "
+                + "because another host is applying them (or holds the lock in an open transaction). Nothing was changed.", ex),
+            cancellationToken).ConfigureAwait(false);
 
         // Granted the apply's own lock, every later lock wait is bounded: DDL that cannot lock a busy table gives up
         // instead of queueing that table's readers and writers behind its ACCESS EXCLUSIVE request.
-        await ExecuteAsync(connection, transaction,
-            string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)_options.LockTimeout.TotalMilliseconds)}"),
-            cancellationToken).ConfigureAwait(false);
+        await TransactionLocks.BoundLockWaitsAsync(connection, transaction, _options.LockTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
             await ApplyTableAsync(connection, transaction, table, changes, cancellationToken).ConfigureAwait(false);

@@ -21,7 +21,9 @@ public static class TestSignal
         {
             await task.WaitAsync(timeout ?? DefaultTimeout);
         }
-        catch (TimeoutException ex)
+
+        // Only the wait running out: a task that failed with its own TimeoutException keeps it (and its message).
+        catch (TimeoutException ex) when (!task.IsCompleted)
         {
             throw new TimeoutException($"Timed out after {(timeout ?? DefaultTimeout).TotalSeconds:0.#} s waiting for: {what}", ex);
         }
@@ -40,7 +42,7 @@ public static class TestSignal
         {
             return await task.WaitAsync(timeout ?? DefaultTimeout);
         }
-        catch (TimeoutException ex)
+        catch (TimeoutException ex) when (!task.IsCompleted)
         {
             throw new TimeoutException($"Timed out after {(timeout ?? DefaultTimeout).TotalSeconds:0.#} s waiting for: {what}", ex);
         }

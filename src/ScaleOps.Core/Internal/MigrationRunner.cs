@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -88,27 +87,19 @@ internal sealed class MigrationRunner(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
 
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            lockCommand.CommandTimeout = SecondsLeft(deadline, timeout);
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:migrations:" + schemaName) });
-            try
-            {
-                await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (NpgsqlException ex) when (ex.InnerException is TimeoutException)
-            {
-                throw new MigrationException(
-                    $"The migration lock of schema {schema} was not granted within ScaleOps:MigrationTimeout ({timeout}): another host's "
-                    + "migration is still running (or holds the lock in an open transaction). Nothing was applied.", ex);
-            }
-        }
+        await TransactionLocks.LockAsync(
+            connection,
+            transaction,
+            AdvisoryLock.KeyOf("scaleops:migrations:" + schemaName),
+            SecondsLeft(deadline, timeout),
+            ex => new MigrationException(
+                $"The migration lock of schema {schema} was not granted within ScaleOps:MigrationTimeout ({timeout}): another host's "
+                + "migration is still running (or holds the lock in an open transaction). Nothing was applied.", ex),
+            cancellationToken).ConfigureAwait(false);
 
         // Granted the migration lock, every later lock wait is bounded: a script that cannot lock a busy table gives up
         // instead of queueing that table's readers and writers behind its request.
-        await ExecuteAsync(connection, transaction,
-            string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = {Math.Max(1, (long)options.Value.MigrationLockTimeout.TotalMilliseconds)}"),
-            cancellationToken).ConfigureAwait(false);
+        await TransactionLocks.BoundLockWaitsAsync(connection, transaction, options.Value.MigrationLockTimeout, cancellationToken).ConfigureAwait(false);
         Dictionary<(string Component, int Version), string> applied;
         try
         {

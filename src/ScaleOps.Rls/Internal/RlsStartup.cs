@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Internal;
 using ScaleOps.Rls.Safety;
 
 namespace ScaleOps.Rls.Internal;
@@ -78,15 +79,19 @@ internal sealed class RlsStartup(
     private static async Task InstallContextProcedureAsync(NpgsqlDataSource shard, ScaleOpsOptions core, CancellationToken cancellationToken)
     {
         var script = RlsSql.TenantContextMigrations.Replace("{{schema}}", SqlIdentifier.Quote(core.Schema), StringComparison.Ordinal);
-        var timeout = (int)Math.Min(int.MaxValue, Math.Ceiling(core.MigrationTimeout.TotalSeconds));
+        var timeout = TransactionLocks.Seconds(core.MigrationTimeout);
         await using var connection = await shard.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (var lockCommand = new NpgsqlCommand("SELECT pg_catalog.pg_advisory_xact_lock($1)", connection, transaction))
-        {
-            lockCommand.CommandTimeout = timeout;
-            lockCommand.Parameters.Add(new NpgsqlParameter<long> { TypedValue = AdvisoryLock.KeyOf("scaleops:migrations:" + core.Schema) });
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await TransactionLocks.LockAsync(
+            connection,
+            transaction,
+            AdvisoryLock.KeyOf("scaleops:migrations:" + core.Schema),
+            timeout,
+            ex => new TimeoutException(
+                $"The tenant context procedure was not installed on shard database {connection.Database}: the migration lock of schema "
+                + $"{core.Schema} was not granted within ScaleOps:MigrationTimeout ({core.MigrationTimeout}), because another host is "
+                + "migrating it (or holds the lock in an open transaction).", ex),
+            cancellationToken).ConfigureAwait(false);
 
         await using (var command = new NpgsqlCommand(script, connection, transaction))
         {

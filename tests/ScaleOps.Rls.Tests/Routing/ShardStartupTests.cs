@@ -30,10 +30,14 @@ public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase
         await SecondPostgresServer.ExecuteAsync($"DROP DATABASE IF EXISTS \"{_shardDatabase}\" WITH (FORCE)");
     }
 
-    private IHost BuildHost(Action<RlsOptions>? configure = null)
+    private IHost BuildHost(Action<RlsOptions>? configure = null, TimeSpan? migrationTimeout = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString).AddRls(o =>
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = database.ConnectionString;
+            o.MigrationTimeout = migrationTimeout ?? o.MigrationTimeout;
+        }).AddRls(o =>
         {
             foreach (var table in RlsDatabase.Tables())
             {
@@ -106,5 +110,27 @@ public class ShardStartupTests(RlsDatabase database) : IClassFixture<RlsDatabase
         Assert.Contains(error.Problems, p => p.StartsWith(shard, StringComparison.Ordinal) && p.EndsWith("declared table public.no_such_table does not exist.", StringComparison.Ordinal));
         Assert.Contains(error.Problems, p => p.StartsWith(shard, StringComparison.Ordinal) && p.Contains("table documents does not have row level security enabled", StringComparison.Ordinal));
         Assert.All(error.Problems.Where(p => p.Contains("row level security enabled", StringComparison.Ordinal)), p => Assert.StartsWith(shard, p, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_shard_whose_migration_lock_another_session_holds_fails_the_start_naming_the_shard_and_the_setting()
+    {
+        // Another host migrating the shard (or a session left open on its lock): the start waits ScaleOps:MigrationTimeout,
+        // then says which database and which setting, instead of Npgsql's bare command timeout.
+        await using var holder = new NpgsqlConnection(SecondPostgresServer.ConnectionStringFor(_shardDatabase));
+        await holder.OpenAsync();
+        await using var transaction = await holder.BeginTransactionAsync();
+        await using (var take = new NpgsqlCommand("SELECT pg_advisory_xact_lock($1)", holder, transaction))
+        {
+            take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = ScaleOps.Data.AdvisoryLock.KeyOf("scaleops:migrations:scaleops") });
+            await take.ExecuteNonQueryAsync();
+        }
+
+        using var host = BuildHost(migrationTimeout: TimeSpan.FromSeconds(1));
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => host.StartAsync().WaitAsync("the start to give up", TimeSpan.FromSeconds(60)));
+
+        Assert.Contains($"shard database {_shardDatabase}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ScaleOps:MigrationTimeout (00:00:01)", error.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<NpgsqlException>(error.InnerException);
     }
 }
