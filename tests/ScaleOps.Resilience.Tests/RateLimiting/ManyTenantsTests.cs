@@ -113,6 +113,48 @@ public class ManyTenantsTests
     }
 
     /// <summary>
+    /// Tenants that stop for good: their cached plan and script keys used to stay until 100,000 tenants had been seen
+    /// (then every live tenant's too went at once), so an instance held about 270 bytes per tenant ever seen (the soak
+    /// harness, <c>benchmarks/soak</c>). Expired plans are dropped once per <c>PlanCacheDuration</c>, and script keys not
+    /// used for a minute once a minute, on the call path.
+    /// </summary>
+    [Fact]
+    public async Task Tenants_that_stopped_leave_no_cached_plan_or_script_keys_behind()
+    {
+        var time = new FakeTimeProvider();
+        var redis = await TcpServer.RedisAsync();
+        await using var sp = TestHost.Build(
+            o =>
+            {
+                o.RateLimiting.Store = RateLimiterStore.Redis;
+                o.RedisConnectionString = redis + TestHost.PatientRedis;
+                o.RateLimiting.RedisKeyPrefix = $"test:stopped:{Guid.NewGuid():N}:";
+                o.Plan("default", (100, TimeSpan.FromSeconds(1), null));
+            },
+            time,
+            services: s => s.AddSingleton<ITenantPlanResolver>(new TestPlans([])));
+        var limiter = (RedisTenantRateLimiter)sp.GetRequiredService<PartitionedRateLimiter<TenantId>>();
+        var plans = sp.GetRequiredService<PlanCatalog>();
+        for (var i = 0; i < 10_000; i++)
+        {
+            using var lease = await limiter.AcquireAsync(new TenantId($"stopped-{i}"));
+            Assert.True(lease.IsAcquired);
+        }
+
+        Assert.Equal((10_000, 10_000), (plans.CachedTenantCount, limiter.CachedKeyCount));
+        for (var minute = 0; minute < 2; minute++)
+        {
+            time.Advance(TimeSpan.FromSeconds(61));
+            using var lease = await limiter.AcquireAsync(new TenantId("still-here"));
+            Assert.True(lease.IsAcquired);
+        }
+
+        Assert.Equal((1, 1), (plans.CachedTenantCount, limiter.CachedKeyCount)); // "still-here"
+        using var again = await limiter.AcquireAsync(new TenantId("stopped-0")); // a tenant that comes back is served
+        Assert.True(again.IsAcquired);
+    }
+
+    /// <summary>
     /// <c>PlanCacheDuration</c> 0 asks the resolver on every request: nothing may be kept. Every answer used to be stored
     /// all the same (never read), up to 100,000 dead entries, and each store counted the table (all its locks) on every
     /// request.

@@ -12,7 +12,8 @@ namespace ScaleOps.Resilience.Internal.RateLimiting;
 
 /// <summary>
 /// The compiled plans and each tenant's plan, asked of the <see cref="ITenantPlanResolver"/> and kept for
-/// <see cref="RateLimitingOptions.PlanCacheDuration"/>.
+/// <see cref="RateLimitingOptions.PlanCacheDuration"/>. Expired plans are dropped once per duration, when a plan is
+/// asked for: a tenant that stopped for good is not held until the 100,000 cap clears the table.
 /// </summary>
 internal sealed class PlanCatalog
 {
@@ -22,6 +23,7 @@ internal sealed class PlanCatalog
     private readonly TimeProvider _time;
     private readonly long _cacheTicks;
     private readonly string _defaultPlan;
+    private long _nextSweep;
 
     public PlanCatalog(IOptions<ResilienceOptions> options, TimeProvider time, IEnumerable<ITenantPlanResolver> resolvers)
     {
@@ -62,13 +64,36 @@ internal sealed class PlanCatalog
             return plan; // PlanCacheDuration 0: asked every time, so nothing to keep (nor to count on every request)
         }
 
-        _tenants[tenant] = new Entry(plan, _time.GetTimestamp());
+        var now = _time.GetTimestamp();
+        _tenants[tenant] = new Entry(plan, now);
+        SweepIfDue(now);
         if (_tenants.Count > 100_000)
         {
             _tenants.Clear(); // bounded: the cache is only an optimisation
         }
 
         return plan;
+    }
+
+    /// <summary>
+    /// Drops the expired plans, at most once per <see cref="RateLimitingOptions.PlanCacheDuration"/> (one caller at a
+    /// time): they used to be kept until the 100,000 cap, one for each tenant seen.
+    /// </summary>
+    private void SweepIfDue(long now)
+    {
+        var next = Interlocked.Read(ref _nextSweep);
+        if (now < next || Interlocked.CompareExchange(ref _nextSweep, now + _cacheTicks, next) != next)
+        {
+            return;
+        }
+
+        foreach (var pair in _tenants)
+        {
+            if (now - pair.Value.At >= _cacheTicks)
+            {
+                _tenants.TryRemove(pair);
+            }
+        }
     }
 
     /// <summary>The plan named <paramref name="name"/> (the default plan for <see langword="null"/>).</summary>

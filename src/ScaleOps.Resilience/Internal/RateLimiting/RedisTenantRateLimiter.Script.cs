@@ -24,6 +24,9 @@ internal sealed partial class RedisTenantRateLimiter
     internal static readonly string Script = LoadScript();
     private static readonly byte[] ScriptSha1 = SHA1.HashData(Encoding.UTF8.GetBytes(Script));
     private const int MaxCachedKeys = 100_000;
+    private static readonly TimeSpan KeySweepInterval = TimeSpan.FromMinutes(1);
+    private long _nextKeySweep;
+    private int _keySweeps;
 
     /// <summary>
     /// The key of a tenant's buckets, <c>{prefix}{{tenant}}:{plan}</c>: the tenant is a hash tag, so the key lives on one
@@ -38,6 +41,12 @@ internal sealed partial class RedisTenantRateLimiter
     {
         if (_keys.TryGetValue(tenant, out var cached) && ReferenceEquals(cached.Plan, plan))
         {
+            var sweeps = Volatile.Read(ref _keySweeps);
+            if (cached.Sweeps != sweeps)
+            {
+                cached.Sweeps = sweeps; // written once per sweep interval, not per decision
+            }
+
             return cached.Keys;
         }
 
@@ -47,8 +56,31 @@ internal sealed partial class RedisTenantRateLimiter
         }
 
         var keys = new RedisKey[] { Key(tenant, plan) };
-        _keys[tenant] = new TenantKey(plan, keys);
+        _keys[tenant] = new TenantKey(plan, keys) { Sweeps = Volatile.Read(ref _keySweeps) };
         return keys;
+    }
+
+    /// <summary>
+    /// Once per <see cref="KeySweepInterval"/> (on the call path, one caller): drops the script keys of tenants that made
+    /// no decision during the whole interval before. They used to be kept until the 100,000 cap cleared them all, one
+    /// for each tenant ever seen. Cheap when no sweep is due (a comparison with the timestamp the caller read).
+    /// </summary>
+    private void SweepKeysIfDue(long now)
+    {
+        var next = Interlocked.Read(ref _nextKeySweep);
+        if (now < next || Interlocked.CompareExchange(ref _nextKeySweep, now + (long)(KeySweepInterval.TotalSeconds * _time.TimestampFrequency), next) != next)
+        {
+            return;
+        }
+
+        var sweeps = Interlocked.Increment(ref _keySweeps);
+        foreach (var pair in _keys)
+        {
+            if (sweeps - pair.Value.Sweeps >= 2)
+            {
+                _keys.TryRemove(pair);
+            }
+        }
     }
 
     /// <summary>
@@ -165,5 +197,9 @@ internal sealed partial class RedisTenantRateLimiter
 
     private readonly record struct ScriptCall(RedisConnection Redis, RedisKey[] Keys, RedisValue[] Args);
 
-    private sealed record TenantKey(CompiledPlan Plan, RedisKey[] Keys);
+    private sealed record TenantKey(CompiledPlan Plan, RedisKey[] Keys)
+    {
+        /// <summary>The key sweeps done when the tenant last used these keys (see <see cref="SweepKeysIfDue"/>).</summary>
+        public int Sweeps { get; set; }
+    }
 }

@@ -65,6 +65,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         _fallback = new LocalTenantRateLimiter(plans, time, metrics, source: "fallback");
         _leaseTicks = (long)(_options.LeaseDuration.TotalSeconds * time.TimestampFrequency);
         _leasing = _options.LeaseSize > 1 ? 1 : 0;
+        _nextKeySweep = time.GetTimestamp() + (long)(KeySweepInterval.TotalSeconds * time.TimestampFrequency);
     }
 
     /// <summary>
@@ -128,6 +129,7 @@ internal sealed partial class RedisTenantRateLimiter : PartitionedRateLimiter<Te
         var plan = _plans.TryGetCached(resource) ?? await _plans.GetAsync(resource, cancellationToken).ConfigureAwait(false);
         PermitCheck.Validate(plan, permitCount);
         var now = _time.GetTimestamp();
+        SweepKeysIfDue(now);
         var max = permitCount;
         var givenBack = 0;
         LeasePool? pool = null;
