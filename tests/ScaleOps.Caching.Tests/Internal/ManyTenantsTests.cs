@@ -1,6 +1,8 @@
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading.Tasks;
 using ScaleOps.Caching.Tests.Support;
+using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Tests.Internal;
 
@@ -41,5 +43,47 @@ public sealed class ManyTenantsTests(SingleRedis redis) : IClassFixture<SingleRe
             var entry = await node.Cache.GetOrSetEntryAsync("profile", _ => ValueTask.FromResult(-1));
             Assert.Equal((0, CacheSource.Redis), (entry.Value, entry.Source));
         }
+    }
+
+    /// <summary>
+    /// What a churning tenant population leaves in Redis for good: every key the cache writes has a time to live except
+    /// a tenant's generation key, written by <c>InvalidateTenantAsync</c> only (it must outlive every value written under
+    /// an older generation, README "Known limits"). So the keys without a TTL are one per tenant ever invalidated, none
+    /// for the tenants that only read, wrote or removed keys and tags.
+    /// </summary>
+    [Fact]
+    public async Task The_only_keys_a_tenant_leaves_without_a_time_to_live_are_the_generation_keys_of_invalidated_tenants()
+    {
+        var prefix = Unique.Prefix("many", "ttl");
+        await using var node = CacheNode.Create(redis.ConnectionString, prefix, o => o.DistributedStampedeProtection = true);
+        for (var i = 0; i < 500; i++)
+        {
+            using var scope = node.As($"tenant-{i}");
+            var tagged = new CacheEntryOptions { Tags = ["profile", $"group-{i % 3}"] };
+            await node.Cache.GetOrSetAsync("profile", _ => ValueTask.FromResult(i), tagged);
+            await node.Cache.GetOrSetAsync<string?>("absent", _ => ValueTask.FromResult<string?>(null));
+            await node.Cache.SetAsync("settings", i, tagged);
+            await node.Cache.RemoveAsync("settings");
+            await node.Cache.RemoveByTagAsync($"group-{(i + 1) % 3}");
+            if (i % 10 == 0)
+            {
+                await node.Cache.InvalidateTenantAsync();
+                await node.Cache.SetAsync("after", i, tagged);
+            }
+        }
+
+        await using var admin = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var db = admin.GetDatabase();
+        var keys = new List<RedisKey>();
+        await foreach (var key in admin.GetServers()[0].KeysAsync(pattern: prefix + ":*", pageSize: 1000))
+        {
+            keys.Add(key);
+        }
+
+        var ttls = await Task.WhenAll(keys.Select(k => db.KeyTimeToLiveAsync(k)));
+        var withoutTtl = keys.Where((_, i) => ttls[i] is null).Select(k => k.ToString()).Order(System.StringComparer.Ordinal).ToArray();
+        Assert.True(keys.Count > 1_000, $"{keys.Count} keys"); // values, tag indexes and generations were written
+        var expected = Enumerable.Range(0, 50).Select(i => $"{prefix}:{{tenant-{i * 10}}}:gen").Order(System.StringComparer.Ordinal);
+        Assert.Equal(expected, withoutTtl);
     }
 }
