@@ -114,7 +114,7 @@ public class ManyTenantsTests
 
     /// <summary>
     /// Tenants that stop for good: their cached plan and script keys used to stay until 100,000 tenants had been seen
-    /// (then every live tenant's too went at once), so an instance held about 270 bytes per tenant ever seen (the soak
+    /// (then every live tenant's too went at once), so an instance held about 250 bytes per tenant ever seen (the soak
     /// harness, <c>benchmarks/soak</c>). Expired plans are dropped once per <c>PlanCacheDuration</c>, and script keys not
     /// used for a minute once a minute, on the call path.
     /// </summary>
