@@ -24,8 +24,8 @@ using ScaleOps.TestInfrastructure;
 // cache sweeps every 5 s, plans are cached for 30 s; the limiters' own sweeps run every 10 s and every minute.
 // Redis: a private redis-server (loopback, random port, append-only file so that it restarts with its data, stopped and
 // started by its own PID) restarted once at --restart-at of the run; --redis shared uses SCALEOPS_REDIS of servers.env
-// instead, without a restart (DBSIZE and used_memory are then the whole shared server's). PostgreSQL: SCALEOPS_PG of
-// servers.env, in a database of its own (created and dropped).
+// instead, without a restart (DBSIZE and used_memory are then the whole shared server's; the run's keys are deleted at
+// the end). PostgreSQL: SCALEOPS_PG of servers.env, in a database of its own (created and dropped).
 //   export SCALEOPS_SERVERS_DIR=/work/main/.servers
 //   dotnet run -c Release --project benchmarks/soak -- [--minutes 3] [--sample-seconds 15] [--live 2000] [--tenants 50000]
 //       [--workers 8] [--restart-at 0.5] [--redis private|shared]
@@ -131,6 +131,11 @@ try
     foreach (var service in hosted)
     {
         await service.StopAsync(CancellationToken.None);
+    }
+
+    if (settings.SharedRedis)
+    {
+        await sampler.DeleteRunKeysAsync(); // the generation keys would stay on the shared server for good
     }
 }
 finally

@@ -218,6 +218,22 @@ internal sealed class Sampler(IServiceProvider app, IServiceProvider local, stri
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
+    /// <summary>Deletes every key under the run's prefixes (on the shared server: generation keys have no TTL).</summary>
+    public async Task DeleteRunKeysAsync()
+    {
+        _admin ??= await ConnectionMultiplexer.ConnectAsync(redisEndpoint + ",allowAdmin=true,abortConnect=false,connectTimeout=5000");
+        var batch = new List<RedisKey>(1000);
+        await foreach (var key in _admin.GetServers()[0].KeysAsync(pattern: run + ":*", pageSize: 1000))
+        {
+            batch.Add(key);
+        }
+
+        foreach (var chunk in batch.Chunk(1000))
+        {
+            await _admin.GetDatabase().KeyDeleteAsync(chunk);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_admin is not null)
