@@ -34,6 +34,16 @@ internal static class TestHost
         return builder.Build();
     }
 
+    /// <summary>
+    /// Applies the ScaleOps migrations, as starting the host does (the tests use its services without starting it):
+    /// archiving and restoring need the archive identity that migration partitioning/2 makes.
+    /// </summary>
+    public static async Task<IHost> MigratedAsync(this IHost host)
+    {
+        await host.Services.GetRequiredService<ScaleOps.Migrations.IScaleOpsMigrator>().MigrateAsync();
+        return host;
+    }
+
     public static async Task ExecAsync(this NpgsqlDataSource dataSource, string sql)
     {
         await using var command = dataSource.CreateCommand(sql);

@@ -182,7 +182,8 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
         public Task<ArchiveManifest?> GetManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
             Task.FromResult<ArchiveManifest?>(null);
 
-        public Task<long> RestoreAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
+        public Task<long> RestoreAsync(string schema, string table, string partition, bool allowOtherDatabase = false,
+            CancellationToken cancellationToken = default) =>
             throw new InvalidOperationException(Message);
     }
 

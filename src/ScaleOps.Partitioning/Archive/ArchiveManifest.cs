@@ -69,4 +69,14 @@ public sealed class ArchiveManifest
     /// one, which is kept under a dated name (<c>{partition}.{ArchivedAt}.parquet</c> and <c>.manifest.json</c>).
     /// </summary>
     public long? RelationId { get; init; }
+
+    /// <summary>
+    /// The archive identity of the database the rows were exported from (<c>archive_identity</c> in the ScaleOps schema,
+    /// made once by migration <c>partitioning/2</c>; pg_dump and physical backups carry it); <see langword="null"/> in
+    /// manifests written before it was recorded, which are archived over and restored as before. Two databases archiving
+    /// into one container (their blobs are named without the database) never take each other's archive for their own:
+    /// a restore of another database's archive is refused unless asked for, and an archive of a partition of the same
+    /// name keeps the other database's archive under a dated name instead of writing over it.
+    /// </summary>
+    public Guid? DatabaseId { get; init; }
 }

@@ -14,7 +14,9 @@ public interface IPartitionArchiver
     /// Archives one partition of a configured table, then removes it as the table's
     /// <see cref="Lifecycle.PartitionedTableOptions.RetentionMode"/> says. Idempotent: an already verified archive is
     /// not exported again. Only a closed partition (its upper bound at or before now) is accepted: archiving the
-    /// current or a future one throws <see cref="PartitionNotClosedException"/>.
+    /// current or a future one throws <see cref="PartitionNotClosedException"/>. An archive already under the
+    /// partition's name that another table or another database (<see cref="ArchiveManifest.DatabaseId"/>) wrote is kept
+    /// under a dated name first, never written over.
     /// </summary>
     /// <exception cref="PartitionNotClosedException">The partition's period has not ended.</exception>
     /// <exception cref="System.InvalidOperationException">
@@ -37,12 +39,23 @@ public interface IPartitionArchiver
 
     /// <summary>
     /// Re-imports an archived partition: verifies the file against its manifest, loads it into a new table and
-    /// attaches it to the parent with its original bounds.
+    /// attaches it to the parent with its original bounds. An archive written by another database (its manifest's
+    /// <see cref="ArchiveManifest.DatabaseId"/> is not this database's: two databases archive into one container) is
+    /// refused unless <paramref name="allowOtherDatabase"/> says it is meant.
     /// </summary>
+    /// <exception cref="System.InvalidOperationException">
+    /// The table is not configured, the partition has no archive, or its archive is another database's and
+    /// <paramref name="allowOtherDatabase"/> is false (nothing is restored).
+    /// </exception>
     /// <param name="schema">The parent table's schema.</param>
     /// <param name="table">The parent table (one of the configured tables).</param>
     /// <param name="partition">The partition's name.</param>
+    /// <param name="allowOtherDatabase">
+    /// Restore the archive even when another database wrote it: a restore into a new database after a logical migration
+    /// (its archive identity is new), or another database's rows brought here on purpose. That archive stays the other
+    /// database's: archiving the restored partition here later keeps it under a dated name.
+    /// </param>
     /// <param name="cancellationToken">Cancels the restore (nothing is left half-attached).</param>
     /// <returns>The number of rows restored.</returns>
-    Task<long> RestoreAsync(string schema, string table, string partition, CancellationToken cancellationToken = default);
+    Task<long> RestoreAsync(string schema, string table, string partition, bool allowOtherDatabase = false, CancellationToken cancellationToken = default);
 }

@@ -102,4 +102,10 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.ArchiveKept, Level = LogLevel.Warning,
         Message = "Partition {Partition} was archived before from another table of that name ({Rows} rows at {ArchivedAt}); that archive is kept as {Manifest}")]
     public static partial void ArchiveKept(ILogger logger, string partition, long rows, DateTimeOffset archivedAt, string manifest);
+
+    [LoggerMessage(EventId = PartitioningEventIds.ArchiveKeptOtherDatabase, Level = LogLevel.Warning,
+        Message = "Partition {Partition} was archived into this container by another database (archive identity {OtherDatabase}; this database's is {Database}) "
+        + "({Rows} rows at {ArchivedAt}); that archive is kept as {Manifest}. Give each database its own ArchiveContainer")]
+    public static partial void ArchiveKeptOtherDatabase(ILogger logger, string partition, Guid otherDatabase, Guid database, long rows, DateTimeOffset archivedAt,
+        string manifest);
 }

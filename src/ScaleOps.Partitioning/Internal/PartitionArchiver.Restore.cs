@@ -12,11 +12,26 @@ namespace ScaleOps.Partitioning.Internal;
 
 internal sealed partial class PartitionArchiver
 {
-    public async Task<long> RestoreAsync(string schema, string table, string partition, CancellationToken cancellationToken = default)
+    public async Task<long> RestoreAsync(string schema, string table, string partition, bool allowOtherDatabase = false,
+        CancellationToken cancellationToken = default)
     {
         var managed = Find(schema, table);
         var manifest = await blobs.ReadManifestAsync(schema, table, partition, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"{partition} of {managed.Qualified} has no archive manifest.");
+        var database = await DatabaseIdAsync(cancellationToken).ConfigureAwait(false);
+        var other = OtherDatabase(manifest, database);
+        if (other && !allowOtherDatabase)
+        {
+            // Blobs are named without the database: in a container two databases archive into, this is the other's rows.
+            throw new InvalidOperationException(
+                $"The archive of {partition} of {managed.Qualified} ({ArchiveBlobs.ManifestName(schema, table, partition)}, {manifest.Rows} rows "
+                + $"archived at {manifest.ArchivedAt:O}) was written by another database: its archive identity is {manifest.DatabaseId}, this "
+                + $"database's is {database}. Nothing was restored. Two databases archive into one container: give each its own "
+                + $"{PartitioningDefaults.Section}:ArchiveContainer. An archive of this database's that another database's replaced is kept "
+                + $"next to it under a dated name ({partition}.{{ArchivedAt}}.parquet and .manifest.json). To restore the other database's rows "
+                + "here on purpose (a new database after a logical migration), pass allowOtherDatabase: true.");
+        }
+
         var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
         var lower = LowerBoundSql(manifest, managed, resolvedType);
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-restore-{Guid.NewGuid():N}.parquet");
@@ -93,9 +108,14 @@ internal sealed partial class PartitionArchiver
                 return read.Rows;
             }, cancellationToken).ConfigureAwait(false);
             // The archive now describes the restored table: a change to it (an erasure) is archived over it, as for the
-            // original partition, instead of keeping the pre-change archive as one of another table.
-            await blobs.WriteManifestAsync(With(manifest, manifest.Blob, await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken)
-                .ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+            // original partition, instead of keeping the pre-change archive as one of another table. Another database's
+            // archive stays that database's: archiving the restored partition here keeps it under a dated name.
+            if (!other)
+            {
+                await blobs.WriteManifestAsync(With(manifest, manifest.Blob, await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken)
+                    .ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+            }
+
             Log.ArchiveRestored(logger, partition, rows);
             return rows;
         }

@@ -54,6 +54,16 @@ internal sealed partial class PartitionArchiver(
                 throw new InvalidOperationException($"{partition} is not a partition of {managed.Qualified} and has no verified archive.");
             }
 
+            // Another database's archive of a partition of that name (one container for two databases) is not this one's.
+            var database = await DatabaseIdAsync(cancellationToken).ConfigureAwait(false);
+            if (OtherDatabase(verified, database))
+            {
+                throw new InvalidOperationException(
+                    $"{partition} is not a partition of {managed.Qualified}, and its archive in the container was written by another database "
+                    + $"(archive identity {verified.DatabaseId}; this database's is {database}); nothing was dropped. Give each database its own "
+                    + $"{PartitioningDefaults.Section}:ArchiveContainer.");
+            }
+
             if (managed.Options.RetentionMode == RetentionMode.Drop)
             {
                 await remover.DropDetachedAsync(managed, partition, verified, cancellationToken).ConfigureAwait(false);
@@ -86,10 +96,12 @@ internal sealed partial class PartitionArchiver(
         // A manifest from an earlier run is reused only if the partition still holds exactly its rows (count and row
         // checksum: an UPDATE keeps the count) and the blob still verifies; otherwise the partition is exported again.
         var relationId = await RelationIdAsync(qualified, cancellationToken).ConfigureAwait(false);
+        var database = await DatabaseIdAsync(cancellationToken).ConfigureAwait(false);
         var existing = await blobs.ReadManifestAsync(o.Schema, o.Name, partition, cancellationToken).ConfigureAwait(false);
         // One written before LowerBound for a partition bounded by MINVALUE or '-infinity' (From 0001-01-01) is not: its
-        // restore is refused until its bound is said, and the partition can say it now.
+        // restore is refused until its bound is said, and the partition can say it now. Nor is another database's.
         if (existing is not null
+            && !OtherDatabase(existing, database)
             && (existing.LowerBound is not null || existing.From != DateTime.MinValue)
             && existing.Rows == await store.CountAsync(qualified, cancellationToken).ConfigureAwait(false)
             && await HoldsArchivedRowsAsync(qualified, existing, cancellationToken).ConfigureAwait(false)
@@ -99,10 +111,12 @@ internal sealed partial class PartitionArchiver(
         }
 
         // Exported from this very table, the old archive is replaced (rows changed since, an erasure). From another
-        // table of the same name (removed since: its archive is the only copy of its rows), it is kept first.
-        if (existing is not null && existing.RelationId != relationId)
+        // table of the same name (removed since: its archive is the only copy of its rows), it is kept first. So is
+        // another database's (one container for two databases): equal oids do not make it this table, since two
+        // databases built by the same migrations can have the same; writing over it lost that database's rows.
+        if (existing is not null && (existing.RelationId != relationId || OtherDatabase(existing, database)))
         {
-            await KeepEarlierAsync(existing, qualified, cancellationToken).ConfigureAwait(false);
+            await KeepEarlierAsync(existing, qualified, database, cancellationToken).ConfigureAwait(false);
         }
 
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-archive-{Guid.NewGuid():N}.parquet");
@@ -147,6 +161,7 @@ internal sealed partial class PartitionArchiver(
                 Columns = columns,
                 ArchivedAt = time.GetUtcNow(),
                 RelationId = relationId,
+                DatabaseId = database,
             };
             if (!await VerifyAsync(manifest, cancellationToken).ConfigureAwait(false))
             {

@@ -23,4 +23,5 @@ internal static class PartitioningEventIds
     public const int ArchiveStep = 4020;
     public const int ArchiveRestored = 4021;
     public const int ArchiveKept = 4022;
+    public const int ArchiveKeptOtherDatabase = 4023;
 }

@@ -34,6 +34,7 @@ public class ArchiveColumnTests(PostgresDatabase database) : IClassFixture<Postg
             o.ArchiveContainer = "arcol-" + Guid.NewGuid().ToString("N");
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
         }, time, schema: "so_" + name);
+        await host.MigratedAsync();
         var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
         Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
         await database.DataSource.ExecAsync($"INSERT INTO {name} {insert}");

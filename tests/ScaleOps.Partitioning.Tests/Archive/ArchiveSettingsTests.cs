@@ -48,6 +48,7 @@ public class ArchiveSettingsTests(PostgresDatabase database) : IClassFixture<Pos
         string[] before;
         using (var exporter = TestHost.Build(sqlStandard, Configure, time, schema: "so_" + name))
         {
+            await exporter.MigratedAsync();
             var maintenance = exporter.Services.GetRequiredService<IPartitionMaintenance>();
             Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
             await database.DataSource.ExecAsync(
@@ -105,6 +106,7 @@ public class ArchiveSettingsTests(PostgresDatabase database) : IClassFixture<Pos
             o.ArchiveContainer = container;
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
         }, time, schema: "so_" + name);
+        await host.MigratedAsync();
         var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
         Assert.Empty((await maintenance.RunMaintenanceAsync()).Failures);
         await database.DataSource.ExecAsync(

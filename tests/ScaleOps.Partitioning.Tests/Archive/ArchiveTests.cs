@@ -38,6 +38,7 @@ public partial class ArchiveTests(PostgresDatabase database) : IClassFixture<Pos
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true, RetentionMode = mode });
             configure?.Invoke(o);
         }, time, schema: "so_" + name, services);
+        await host.MigratedAsync();
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync(
             $"INSERT INTO {name} SELECT g, timestamptz '2026-09-01' + g * interval '1 hour', "

@@ -62,6 +62,7 @@ public class TypedArchiveTests(PostgresDatabase database) : IClassFixture<Postgr
             o.ArchiveRowGroupSize = 100;
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
         }, new FakeTimeProvider(TestHost.Monday), schema: "so_" + name);
+        await host.MigratedAsync();
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync($"INSERT INTO {name} {Values}");
         var before = await ChecksumAsync(name);
@@ -129,6 +130,7 @@ public class TypedArchiveTests(PostgresDatabase database) : IClassFixture<Postgr
             o.ArchiveContainer = "inf-" + Guid.NewGuid().ToString("N");
             o.Tables.Add(new PartitionedTableOptions { Name = name, Column = "created_at", Premake = 2, Retention = 2, Archive = true });
         }, new FakeTimeProvider(TestHost.Monday), schema: "so_" + name);
+        await host.MigratedAsync();
         await host.Services.GetRequiredService<IPartitionMaintenance>().RunMaintenanceAsync();
         await database.DataSource.ExecAsync(
             $"INSERT INTO {name} VALUES "

@@ -121,6 +121,7 @@ public partial class RowSecurityTests(PostgresDatabase database) : IClassFixture
             o.ArchiveContainer = "rs-" + Guid.NewGuid().ToString("N");
             o.Tables.Add(new PartitionedTableOptions { Name = "rs_arch", Column = "created_at", Premake = 2, Retention = 2, Archive = true });
         }, time, schema: "so_rs_arch");
+        await host.MigratedAsync();
         var maintenance = host.Services.GetRequiredService<IPartitionMaintenance>();
         await maintenance.RunMaintenanceAsync();
         await database.DataSource.ExecAsync(
