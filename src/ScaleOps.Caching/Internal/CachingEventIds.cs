@@ -13,4 +13,5 @@ internal static class CachingEventIds
     public const int BackgroundRefreshFailed = 5008;
     public const int SweepFailed = 5009;
     public const int RedisErrorReply = 5010;
+    public const int EvictionPolicyMayDropGenerations = 5011;
 }

@@ -44,4 +44,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CachingEventIds.SweepFailed, Level = LogLevel.Error, Message = "The cache maintenance loop failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = CachingEventIds.EvictionPolicyMayDropGenerations, Level = LogLevel.Warning,
+        Message = "Redis at {Endpoint} may evict any key under memory pressure (maxmemory-policy {Policy}): a tenant's generation key, "
+        + "which has no expiry, could be evicted and the entries a tenant invalidation retired served again. Give the cache's Redis a "
+        + "volatile-* policy or noeviction")]
+    public static partial void EvictionPolicyMayDropGenerations(ILogger logger, string endpoint, string policy);
 }

@@ -59,6 +59,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _redis = new RedisConnection(_options, time, _logger);
         _redis.Connected += SubscribeBackplane;
         _redis.Restored += OnRedisRestored;
+        _redis.Connected += CheckEvictionPolicy;
+        _redis.Restored += CheckEvictionPolicyOnRestore;
         _redis.Unavailable += WakeMaintenance;
     }
 
