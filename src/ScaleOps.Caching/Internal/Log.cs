@@ -47,7 +47,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = CachingEventIds.EvictionPolicyMayDropGenerations, Level = LogLevel.Warning,
         Message = "Redis at {Endpoint} may evict any key under memory pressure (maxmemory-policy {Policy}): a tenant's generation key, "
-        + "which has no expiry, could be evicted and the entries a tenant invalidation retired served again. Give the cache's Redis a "
-        + "volatile-* policy or noeviction")]
+        + "which has no expiry, could be evicted and the entries a tenant invalidation retired served again. Give the cache's Redis "
+        + "noeviction, or a volatile-* policy (it keeps generation keys, but may still evict a tag's index, which expires)")]
     public static partial void EvictionPolicyMayDropGenerations(ILogger logger, string endpoint, string policy);
 }
