@@ -104,7 +104,7 @@ public abstract partial class CacheSuite
         }
 
         await started.Task.WaitAsync("the lock holder's factory");
-        var ttl = await raw.KeyTimeToLiveAsync(RedisKeys.Lock(RedisKeys.TenantPrefix(prefix, "acme"), 0, "k"));
+        var ttl = await raw.KeyTimeToLiveAsync(RedisKeys.Lock(RedisKeys.TenantPrefix(prefix, "acme"), await Generations.OfAsync(raw, prefix, "acme"), "k"));
         Assert.NotNull(ttl); // the holder's lock, with its lease (500 ms at most, not the 10 s default)
         Assert.InRange(ttl.Value, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
 

@@ -24,7 +24,13 @@ public abstract partial class CacheSuite
             await node.Cache.SetAsync("doc", "other's", RedisOnly);
         }
 
-        await raw.HashSetAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc"), "field", "written by another app");
+        using (node.As("acme"))
+        {
+            Assert.False((await node.Cache.TryGetAsync<string>("absent")).HasValue); // the cache sets the tenant's generation
+        }
+
+        var generation = await Generations.OfAsync(raw, prefix, "acme");
+        await raw.HashSetAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), generation, "doc"), "field", "written by another app");
         using (node.As("acme"))
         {
             Assert.False((await node.Cache.TryGetAsync<string>("doc")).HasValue);
@@ -59,7 +65,9 @@ public abstract partial class CacheSuite
         var tenant = RedisKeys.TenantPrefix(prefix, "acme");
         using var scope = node.As("acme");
         await node.Cache.SetAsync("doc", "v", TenMinutes);
-        await raw.StringSetAsync(RedisKeys.Tag(tenant, 0, "docs"), "written by another app");
+        var generation = await Generations.OfAsync(raw, prefix, "acme");
+        Assert.True(await raw.KeyExistsAsync(RedisKeys.Value(tenant, generation, "doc")));
+        await raw.StringSetAsync(RedisKeys.Tag(tenant, generation, "docs"), "written by another app");
 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.RemoveByTagAsync("docs"));
         Assert.Contains("'docs'", error.Message, StringComparison.Ordinal);
@@ -72,7 +80,7 @@ public abstract partial class CacheSuite
 
         // A write carrying that tag cannot record itself in the index: it is not kept in Redis (nor is the value before it).
         await node.Cache.SetAsync("doc", "tagged", new CacheEntryOptions { Tags = ["docs"] });
-        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(tenant, 0, "doc")));
+        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(tenant, generation, "doc")));
         Assert.True(node.Cache.GetStatus().RedisAvailable);
     }
 
@@ -93,7 +101,7 @@ public abstract partial class CacheSuite
         {
             var loaded = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "fresh"), RedisOnly);
             Assert.Equal((CacheSource.Factory, "fresh"), (loaded.Source, loaded.Value));
-            Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+            Assert.Equal([RedisKeys.Generation(RedisKeys.TenantPrefix(prefix, "acme"))], await Generations.TenantKeysAsync(raw, prefix, "acme"));
         }
 
         Assert.True(node.Cache.GetStatus().RedisAvailable);

@@ -60,24 +60,26 @@ public abstract partial class CacheSuite
         using var scope = node.As("acme");
         var raw = await node.RawAsync();
         var tenant = ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme");
-        var index = ScaleOps.Caching.Internal.RedisKeys.Tag(tenant, 0, "docs");
         var lasting = new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10), Tags = ["docs"] };
         var brief = new CacheEntryOptions { Expiration = TimeSpan.FromMilliseconds(50), FailSafe = false, Tags = ["docs"] };
         await node.Cache.SetAsync("list", "l", lasting); // keeps the tag's set alive for 10 minutes
+        var generation = await Support.Generations.OfAsync(raw, prefix, "acme");
+        var index = ScaleOps.Caching.Internal.RedisKeys.Tag(tenant, generation, "docs");
+        Assert.True(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "list")));
         for (var i = 0; i < 200; i++)
         {
             await node.Cache.SetAsync($"doc:{i}", i, brief);
         }
 
         await ScaleOps.TestInfrastructure.TestSignal.UntilAsync(
-            async () => !await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "doc:199")), "the brief values to expire in Redis");
+            async () => !await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "doc:199")), "the brief values to expire in Redis");
         long members = -1;
         try
         {
             await ScaleOps.TestInfrastructure.TestSignal.UntilAsync(async () =>
             {
                 await node.Cache.SetAsync("count", 1, lasting); // a write of the tag: it drops the members that expired
-                members = await TagMembersAsync(raw, tenant, "docs");
+                members = await TagMembersAsync(raw, tenant, generation, "docs");
                 return members == 2;
             }, "the tag's set to hold only its 2 live values", TimeSpan.FromSeconds(10));
         }
@@ -89,8 +91,8 @@ public abstract partial class CacheSuite
         Assert.Equal(StackExchange.Redis.RedisType.SortedSet, await raw.KeyTypeAsync(index));
 
         await node.Cache.RemoveByTagAsync("docs");
-        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "list")));
-        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "count")));
+        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "list")));
+        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "count")));
         Assert.False(await raw.KeyExistsAsync(index));
     }
 
@@ -103,21 +105,24 @@ public abstract partial class CacheSuite
         var raw = await node.RawAsync();
         var tenant = ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme");
         await node.Cache.SetAsync("old", "o"); // as an older instance would have written it: value, then SADD
-        await raw.SetAddAsync(ScaleOps.Caching.Internal.RedisKeys.LegacyTag(tenant, 0, "docs"), ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "old"));
+        var generation = await Support.Generations.OfAsync(raw, prefix, "acme");
+        await raw.SetAddAsync(ScaleOps.Caching.Internal.RedisKeys.LegacyTag(tenant, generation, "docs"), ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "old"));
         await node.Cache.SetAsync("new", "n", new CacheEntryOptions { Tags = ["docs"] });
+        Assert.True(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "old")));
+        Assert.True(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "new")));
 
         await node.Cache.RemoveByTagAsync("docs");
 
-        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "old")));
-        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, 0, "new")));
-        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.LegacyTag(tenant, 0, "docs")));
+        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "old")));
+        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenant, generation, "new")));
+        Assert.False(await raw.KeyExistsAsync(ScaleOps.Caching.Internal.RedisKeys.LegacyTag(tenant, generation, "docs")));
     }
 
     /// <summary>The members Redis holds for a tag, in its index or in a plain set (as versions before the index wrote it).</summary>
-    private static async Task<long> TagMembersAsync(StackExchange.Redis.IDatabase raw, string tenant, string tag)
+    private static async Task<long> TagMembersAsync(StackExchange.Redis.IDatabase raw, string tenant, long generation, string tag)
     {
         long members = 0;
-        foreach (var key in new[] { tenant + "v0:z:" + tag, tenant + "v0:t:" + tag })
+        foreach (var key in new[] { ScaleOps.Caching.Internal.RedisKeys.Tag(tenant, generation, tag), ScaleOps.Caching.Internal.RedisKeys.LegacyTag(tenant, generation, tag) })
         {
             members += await raw.KeyTypeAsync(key) switch
             {

@@ -331,7 +331,7 @@ public abstract partial class CacheSuite
 
         // A waiter that gives up: another instance took the lock and died without writing (no message ever comes).
         var raw = await node.RawAsync();
-        var lockKey = ScaleOps.Caching.Internal.RedisKeys.Lock(ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme"), 0, "held");
+        var lockKey = ScaleOps.Caching.Internal.RedisKeys.Lock(ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme"), await Support.Generations.OfAsync(raw, prefix, "acme"), "held");
         Assert.True(await raw.StringSetAsync(lockKey, "a-dead-instance", TimeSpan.FromMinutes(1)));
         Assert.Equal("mine", await node.Cache.GetOrSetAsync("held", _ => ValueTask.FromResult("mine")));
         Assert.Equal(0, node.Internal.LockWaiterCount);

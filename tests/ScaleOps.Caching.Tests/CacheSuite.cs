@@ -337,10 +337,11 @@ public abstract partial class CacheSuite(RedisTarget redis)
 
         await using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
         var tenantPrefix = ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme");
+        var generation = await Support.Generations.OfAsync(admin.GetDatabase(), prefix, "acme");
         var ttls = new double[20];
         for (var i = 0; i < 20; i++)
         {
-            var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenantPrefix, 0, $"k{i}"));
+            var ttl = await admin.GetDatabase().KeyTimeToLiveAsync(ScaleOps.Caching.Internal.RedisKeys.Value(tenantPrefix, generation, $"k{i}"));
             Assert.NotNull(ttl);
             ttls[i] = ttl.Value.TotalSeconds;
         }

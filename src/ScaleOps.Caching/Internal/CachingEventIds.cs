@@ -13,5 +13,7 @@ internal static class CachingEventIds
     public const int BackgroundRefreshFailed = 5008;
     public const int SweepFailed = 5009;
     public const int RedisErrorReply = 5010;
-    public const int EvictionPolicyMayDropGenerations = 5011;
+    public const int EvictionPolicyMayDropTagIndexes = 5011;
+    public const int BehindSenderRepeated = 5012;
+    public const int BehindSenderRepeatFailed = 5013;
 }

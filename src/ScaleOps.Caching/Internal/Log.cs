@@ -45,9 +45,19 @@ internal static partial class Log
     [LoggerMessage(EventId = CachingEventIds.SweepFailed, Level = LogLevel.Error, Message = "The cache maintenance loop failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = CachingEventIds.EvictionPolicyMayDropGenerations, Level = LogLevel.Warning,
-        Message = "Redis at {Endpoint} may evict any key under memory pressure (maxmemory-policy {Policy}): a tenant's generation key, "
-        + "which has no expiry, could be evicted and the entries a tenant invalidation retired served again. Give the cache's Redis "
-        + "noeviction, or a volatile-* policy (it keeps generation keys, but may still evict a tag's index, which expires)")]
-    public static partial void EvictionPolicyMayDropGenerations(ILogger logger, string endpoint, string policy);
+    [LoggerMessage(EventId = CachingEventIds.EvictionPolicyMayDropTagIndexes, Level = LogLevel.Warning,
+        Message = "Redis at {Endpoint} may evict keys under memory pressure (maxmemory-policy {Policy}), a tag's index among them: "
+        + "a RemoveByTagAsync after that misses the values the index listed until they expire. Give the cache's Redis noeviction "
+        + "where tag removals must be complete (key removals and tenant invalidations are complete under any policy)")]
+    public static partial void EvictionPolicyMayDropTagIndexes(ILogger logger, string endpoint, string policy);
+
+    [LoggerMessage(EventId = CachingEventIds.BehindSenderRepeated, Level = LogLevel.Information,
+        Message = "Instance {Sender} removed or wrote a cache entry of tenant {Tenant} under generation {SenderGeneration}, older than "
+        + "this instance's {Generation} (it missed a tenant invalidation, or the generation key was evicted or deleted): "
+        + "the key or tag is removed again under the newer generation and published, which brings the sender up to date")]
+    public static partial void BehindSenderRepeated(ILogger logger, string sender, long senderGeneration, long generation, string tenant);
+
+    [LoggerMessage(EventId = CachingEventIds.BehindSenderRepeatFailed, Level = LogLevel.Warning,
+        Message = "The removal repeated for an instance behind on tenant {Tenant}'s generation failed; the value may stay in Redis until it expires")]
+    public static partial void BehindSenderRepeatFailed(ILogger logger, Exception exception, string tenant);
 }

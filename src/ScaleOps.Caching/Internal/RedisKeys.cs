@@ -10,7 +10,8 @@ namespace ScaleOps.Caching.Internal;
 /// the first <c>}</c>; then come fixed markers and the caller's key verbatim. Distinct (tenant, key) pairs therefore
 /// always give distinct Redis keys:
 /// <list type="bullet">
-/// <item><c>P:{t}:gen</c>: the tenant's generation (an integer; bumping it invalidates the whole tenant)</item>
+/// <item><c>P:{t}:gen</c>: the tenant's generation (an integer; bumping it invalidates the whole tenant; when missing it
+/// starts again at the server's clock in microseconds, above every generation before)</item>
 /// <item><c>P:{t}:v{gen}:k:{key}</c>: a value</item>
 /// <item><c>P:{t}:v{gen}:z:{tag}</c>: the index of a tag: the value keys carrying it, scored by when they expire</item>
 /// <item><c>P:{t}:v{gen}:t:{tag}</c>: a tag's plain set as older versions wrote it (never pruned): only read and deleted</item>

@@ -156,7 +156,7 @@ internal sealed partial class TenantCache
             {
                 try
                 {
-                    generation = await db.StringIncrementAsync(RedisKeys.Generation(bucket.RedisPrefix)).ConfigureAwait(false);
+                    generation = (long)await db.ScriptEvaluateAsync(LuaScripts.Generation, [RedisKeys.Generation(bucket.RedisPrefix)], AdvanceGenerationArgs).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (RedisErrorReplies.IsAboutTheCommand(ex))
                 {
@@ -190,6 +190,7 @@ internal sealed partial class TenantCache
                 }
                 else
                 {
+                    OnTagUsed();
                     await db.ScriptEvaluateAsync(
                         LuaScripts.RemoveByTag,
                         [RedisKeys.Tag(bucket.RedisPrefix, generation, subject), RedisKeys.LegacyTag(bucket.RedisPrefix, generation, subject)]).ConfigureAwait(false);

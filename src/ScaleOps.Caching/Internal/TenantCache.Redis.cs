@@ -105,7 +105,14 @@ internal sealed partial class TenantCache
     /// <summary>What <see cref="ReadGenerationAsync"/> gives when Redis answered but the generation key is unusable.</summary>
     private const long RefusedGeneration = -2;
 
-    /// <summary>The tenant's generation, read from Redis once per connection epoch.</summary>
+    private static readonly RedisValue[] ReadGenerationArgs = ["0"];
+
+    private static readonly RedisValue[] AdvanceGenerationArgs = ["1"];
+
+    /// <summary>
+    /// The tenant's generation, read from Redis once per connection epoch. A missing generation key starts a new epoch at
+    /// the server's clock (<c>Lua/generation.lua</c>), so a key evicted or deleted never brings back a retired generation.
+    /// </summary>
     /// <returns>
     /// The generation, or <see cref="TenantBucket.UnknownGeneration"/> when Redis failed or its generation key holds no
     /// number (the tenant then skips Redis).
@@ -142,10 +149,9 @@ internal sealed partial class TenantCache
         try
         {
             var key = RedisKeys.Generation(bucket.RedisPrefix);
-            var value = await db.StringGetAsync(key).ConfigureAwait(false);
+            var value = (RedisValue)await db.ScriptEvaluateAsync(LuaScripts.Generation, [key], ReadGenerationArgs).ConfigureAwait(false);
             _redis.ReportSuccess();
-            long generation = 0;
-            if (!value.IsNull && !long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out generation))
+            if (!long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var generation))
             {
                 // Not a number the cache wrote (another application's value at its key): this tenant skips Redis, as
                 // after an error reply about one key, until the key is removed or holds a generation again.
@@ -282,6 +288,7 @@ internal sealed partial class TenantCache
             }
             else
             {
+                OnTagUsed();
                 var keys = new RedisKey[tags.Length + 1];
                 keys[0] = valueKey;
                 for (var i = 0; i < tags.Length; i++)

@@ -9,12 +9,14 @@ using StackExchange.Redis;
 namespace ScaleOps.Caching.Tests.Internal;
 
 /// <summary>
-/// A tenant's generation key has no expiry: it must outlive every entry written under an older generation. A Redis whose
-/// maxmemory-policy may evict any key (allkeys-*) can drop it under memory pressure, and the entries a tenant invalidation
-/// retired are then served again. The cache says so when it connects.
+/// A Redis that evicts keys under memory pressure (any maxmemory-policy but noeviction) may drop a tag's index, and a tag
+/// removal then misses the values it listed until they expire. The cache reads the policy when it connects and says so
+/// once a tag is used. (A generation key evicted is harmless: <c>GenerationEpochTests</c>.)
 /// </summary>
 public sealed class EvictionPolicyTests
 {
+    private static readonly CacheEntryOptions Tagged = new() { Tags = ["docs"] };
+
     private static async Task<CacheNode> ConnectedNodeAsync(PrivateRedisServer server, string policy)
     {
         await using (var admin = await ConnectionMultiplexer.ConnectAsync($"{server.Endpoint},allowAdmin=true"))
@@ -36,26 +38,37 @@ public sealed class EvictionPolicyTests
     [InlineData("allkeys-lru")]
     [InlineData("allkeys-lfu")]
     [InlineData("allkeys-random")]
-    public async Task A_policy_that_may_evict_keys_without_expiry_is_warned_about_naming_it_and_the_server(string policy)
+    [InlineData("volatile-lru")]
+    [InlineData("volatile-ttl")]
+    public async Task A_policy_that_may_evict_keys_is_warned_about_once_a_tag_is_used_naming_it_and_the_server(string policy)
     {
         await using var server = await PrivateRedisServer.StartAsync();
         await using var node = await ConnectedNodeAsync(server, policy);
+        Assert.DoesNotContain(node.Logs.GetSnapshot(), r => r.Id.Id == 5011); // no tag yet: nothing at risk
+
+        using (node.As("acme"))
+        {
+            await node.Cache.SetAsync("doc", "v", Tagged);
+            await node.Cache.RemoveByTagAsync("docs");
+        }
 
         var warning = Assert.Single(node.Logs.GetSnapshot(), r => r.Id.Id == 5011);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains(policy, warning.Message, StringComparison.Ordinal);
         Assert.Contains(server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), warning.Message, StringComparison.Ordinal);
-        Assert.Contains("generation", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("tag", warning.Message, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("noeviction")]
-    [InlineData("volatile-lru")]
-    [InlineData("volatile-ttl")]
-    public async Task A_policy_that_never_evicts_keys_without_expiry_is_not_warned_about(string policy)
+    [Fact]
+    public async Task Noeviction_is_not_warned_about_even_with_tags()
     {
         await using var server = await PrivateRedisServer.StartAsync();
-        await using var node = await ConnectedNodeAsync(server, policy);
+        await using var node = await ConnectedNodeAsync(server, "noeviction");
+        using (node.As("acme"))
+        {
+            await node.Cache.SetAsync("doc", "v", Tagged);
+            await node.Cache.RemoveByTagAsync("docs");
+        }
 
         Assert.DoesNotContain(node.Logs.GetSnapshot(), r => r.Id.Id == 5011);
     }

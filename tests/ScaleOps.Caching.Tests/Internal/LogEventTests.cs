@@ -10,8 +10,9 @@ using StackExchange.Redis;
 namespace ScaleOps.Caching.Tests.Internal;
 
 /// <summary>
-/// "Logs use event ids 5001-5011": each id is logged, at its level, where its message says (5009, the maintenance
-/// loop's own failure, has no practical trigger and is not covered here; 5011 is in EvictionPolicyTests).
+/// "Logs use event ids 5001-5013": each id is logged, at its level, where its message says (5009, the maintenance
+/// loop's own failure, has no practical trigger and is not covered here; 5011 is in EvictionPolicyTests, 5012 and 5013 in
+/// CacheSuite.Generations).
 /// </summary>
 public sealed class LogEventTests(SingleRedis redis) : IClassFixture<SingleRedis>
 {
@@ -51,12 +52,13 @@ public sealed class LogEventTests(SingleRedis redis) : IClassFixture<SingleRedis
         Assert.Equal((LogLevel.Warning, "late"), (Single(node, 5008).Level, Single(node, 5008).Exception?.Message));
 
         // 5005: a Redis value that is not a cache payload.
-        await raw.StringSetAsync(RedisKeys.Value(tenant, 0, "garbled"), "written by another app");
+        var generation = await Generations.OfAsync(raw, prefix, "acme");
+        await raw.StringSetAsync(RedisKeys.Value(tenant, generation, "garbled"), "written by another app");
         Assert.False((await node.Cache.TryGetAsync<string>("garbled")).HasValue);
         Assert.Equal(LogLevel.Warning, Single(node, 5005).Level);
 
         // 5010: an error reply about one key.
-        await raw.HashSetAsync(RedisKeys.Value(tenant, 0, "wrong"), "f", "another app's hash");
+        await raw.HashSetAsync(RedisKeys.Value(tenant, generation, "wrong"), "f", "another app's hash");
         Assert.Equal("loaded", await node.Cache.GetOrSetAsync("wrong", _ => ValueTask.FromResult("loaded")));
         var reply = node.Logs.GetSnapshot().First(r => r.Id.Id == 5010);
         Assert.Equal(LogLevel.Warning, reply.Level);
@@ -71,8 +73,8 @@ public sealed class LogEventTests(SingleRedis redis) : IClassFixture<SingleRedis
         }, "event 5006 (a malformed backplane message)");
         Assert.All(node.Logs.GetSnapshot().Where(r => r.Id.Id == 5006), r => Assert.Equal(LogLevel.Debug, r.Level));
 
-        Assert.DoesNotContain(node.Logs.GetSnapshot(), r => r.Id.Id is 5001 or 5002 or 5007 or 5009 or 5011);
-        Assert.All(node.Logs.GetSnapshot().Where(r => r.Category?.StartsWith("ScaleOps.Caching", StringComparison.Ordinal) == true), r => Assert.InRange(r.Id.Id, 5001, 5011));
+        Assert.DoesNotContain(node.Logs.GetSnapshot(), r => r.Id.Id is 5001 or 5002 or 5007 or 5009 or 5011 or 5012 or 5013);
+        Assert.All(node.Logs.GetSnapshot().Where(r => r.Category?.StartsWith("ScaleOps.Caching", StringComparison.Ordinal) == true), r => Assert.InRange(r.Id.Id, 5001, 5013));
     }
 
     [Fact]

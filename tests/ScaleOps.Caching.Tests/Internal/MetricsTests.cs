@@ -69,7 +69,7 @@ public sealed class MetricsTests(SingleRedis redis) : IClassFixture<SingleRedis>
 
         // An error reply about one key.
         var raw = await node.RawAsync();
-        await raw.HashSetAsync(ScaleOps.Caching.Internal.RedisKeys.Value(ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme"), 0, "wrong"), "f", "another app's");
+        await raw.HashSetAsync(ScaleOps.Caching.Internal.RedisKeys.Value(ScaleOps.Caching.Internal.RedisKeys.TenantPrefix(prefix, "acme"), await Support.Generations.OfAsync(raw, prefix, "acme"), "wrong"), "f", "another app's");
         Assert.Equal("loaded", await node.Cache.GetOrSetAsync("wrong", _ => ValueTask.FromResult("loaded")));
 
         // Callers arriving together in one process, and on two instances (per-call distributed protection).

@@ -4,6 +4,7 @@ using System.Threading.Tasks;
 using ScaleOps.Caching.Internal;
 using ScaleOps.Caching.Tests.Support;
 using ScaleOps.TestInfrastructure;
+using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Tests.Outage;
 
@@ -204,6 +205,8 @@ public sealed class RedisOutageTests
             return aFallbacks.GetMeasurementSnapshot().Count == before && a.Cache.GetStatus().RedisAvailable;
         }, "A to reach Redis before the outage");
 
+        var raw = await a.RawAsync();
+        var globexGeneration = await Generations.OfAsync(raw, prefix, "globex");
         await redis.PauseAsync();
         using (a.As("acme"))
         {
@@ -244,8 +247,7 @@ public sealed class RedisOutageTests
             Assert.Equal((CacheSource.Factory, tenant + "-v2"), (read.Source, read.Value));
         }
 
-        var raw = await a.RawAsync();
-        Assert.Equal(1, (long)await raw.StringGetAsync($"{prefix}:{{globex}}:gen"));
+        Assert.Equal(globexGeneration + 1, await Generations.OfAsync(await a.RawAsync(), prefix, "globex")); // a fresh connection
     }
 
     [Fact]
@@ -255,14 +257,17 @@ public sealed class RedisOutageTests
         var prefix = Unique.Prefix("outage", nameof(A_removal_queued_during_an_outage_is_not_undone_by_reads_before_its_replay_nor_kept_in_memory_after_it));
         await using var node = Node(redis, prefix);
         await ConnectedAsync(node);
-        var valueKey = RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc");
+        var tenant = RedisKeys.TenantPrefix(prefix, "acme");
+        RedisKey valueKey = default;
         using var scope = node.As("acme");
         var before = await node.RawAsync();
         await Until(async () =>
         {
             await node.Internal.MaintainAsync(); // a write that timed out on a loaded machine stayed in memory: again
             await node.Cache.SetAsync("doc", "v1");
-            return node.Cache.GetStatus().RedisAvailable && await before.KeyExistsAsync(valueKey);
+            var generation = await before.StringGetAsync(RedisKeys.Generation(tenant));
+            valueKey = RedisKeys.Value(tenant, generation.IsNull ? -1 : (long)generation, "doc");
+            return node.Cache.GetStatus().RedisAvailable && !generation.IsNull && await before.KeyExistsAsync(valueKey);
         }, "v1 to reach Redis");
 
         await redis.StopAsync();
@@ -311,6 +316,9 @@ public sealed class RedisOutageTests
         using var scopeA = a.As("acme");
         using var scopeB = b.As("acme");
         await WrittenToRedisAsync(a, b, "doc", "v1");
+        var raw = await a.RawAsync();
+        var valueKey = RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), await Generations.OfAsync(raw, prefix, "acme"), "doc");
+        Assert.True(await raw.KeyExistsAsync(valueKey));
 
         await redis.StopAsync();
         await a.Cache.SetAsync("doc", "v2"); // memory only: Redis keeps v1
@@ -329,8 +337,7 @@ public sealed class RedisOutageTests
             Assert.True(!read.HasValue || read.Value == "v2", $"read {read.Value} from {read.Source}");
         }
 
-        var raw = await a.RawAsync();
-        Assert.False(await raw.KeyExistsAsync(RedisKeys.Value(RedisKeys.TenantPrefix(prefix, "acme"), 0, "doc")));
+        Assert.False(await (await a.RawAsync()).KeyExistsAsync(valueKey)); // a fresh connection: the first one saw Redis stop
     }
 
     [Fact]

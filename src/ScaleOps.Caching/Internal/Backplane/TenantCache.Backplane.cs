@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using System.Threading.Tasks;
 using ScaleOps.Caching.Internal.Backplane;
 using ScaleOps.Caching.Internal.L1;
 using StackExchange.Redis;
@@ -49,6 +50,14 @@ internal sealed partial class TenantCache
             {
                 _memory.AdvanceGeneration(bucket, message.Generation);
             }
+            else if (known != TenantBucket.UnknownGeneration && message.Generation != TenantBucket.UnknownGeneration && message.Generation < known)
+            {
+                // An older one: the sender is behind (it missed a tenant invalidation, or the generation key was evicted or
+                // deleted and a new epoch began). Its removal or write landed under its old generation, where this
+                // instance no longer reads, so the value here may be stale: removed again under the newer generation, and
+                // published with it, which also brings the sender up to date.
+                _ = RepeatForBehindSenderAsync(message);
+            }
         }
 
         switch (message.Kind)
@@ -74,5 +83,24 @@ internal sealed partial class TenantCache
         }
 
         Interlocked.Increment(ref _backplaneMessagesApplied);
+    }
+
+    private async Task RepeatForBehindSenderAsync(BackplaneMessage message)
+    {
+        await Task.Yield(); // off the subscription's thread: it delivers every other message
+        var bucket = _memory.Pin(message.Tenant);
+        try
+        {
+            Log.BehindSenderRepeated(_logger, message.Instance, message.Generation, bucket.Generation, message.Tenant);
+            await InvalidateInRedisAsync(bucket, message.Kind, message.Subject).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or RedisException or TimeoutException)
+        {
+            Log.BehindSenderRepeatFailed(_logger, ex, message.Tenant);
+        }
+        finally
+        {
+            bucket.Unpin();
+        }
     }
 }

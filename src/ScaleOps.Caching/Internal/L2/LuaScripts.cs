@@ -9,6 +9,7 @@ internal static class LuaScripts
     public static readonly string SetTagged = Load("set_tagged");
     public static readonly string RemoveByTag = Load("remove_by_tag");
     public static readonly string ReleaseLock = Load("release_lock");
+    public static readonly string Generation = Load("generation");
 
     private static string Load(string name)
     {

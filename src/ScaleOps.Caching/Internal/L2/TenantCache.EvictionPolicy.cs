@@ -6,11 +6,12 @@ using StackExchange.Redis;
 namespace ScaleOps.Caching.Internal;
 
 /// <summary>
-/// A tenant's generation key has no expiry (it must outlive every entry written under an older generation). A Redis
-/// whose <c>maxmemory-policy</c> may evict any key (<c>allkeys-lru</c>, <c>allkeys-lfu</c>, <c>allkeys-random</c>) can
-/// drop it under memory pressure, and the entries a tenant invalidation retired would be read again: once connected, the
-/// cache reads the policy and warns (5011). Read with <c>INFO memory</c> inside a script, since StackExchange.Redis
-/// sends <c>INFO</c> and <c>CONFIG</c> only with <c>allowAdmin</c>; on a cluster it reads one primary's.
+/// A Redis whose <c>maxmemory-policy</c> evicts keys (any policy but <c>noeviction</c>) may drop a tag's index under
+/// memory pressure, and a tag removal then misses the values it listed until they expire. (A generation key evicted is
+/// harmless: the next read starts a new epoch, <c>Lua/generation.lua</c>.) Once connected, the cache reads the policy;
+/// it warns (5011) once a tag is used, so services without tags are not told about a risk they do not run. Read with
+/// <c>INFO memory</c> inside a script, since StackExchange.Redis sends <c>INFO</c> and <c>CONFIG</c> only with
+/// <c>allowAdmin</c>; on a cluster it reads one primary's.
 /// </summary>
 internal sealed partial class TenantCache
 {
@@ -18,6 +19,11 @@ internal sealed partial class TenantCache
         "local info = redis.call('INFO', 'memory') return string.match(info, 'maxmemory_policy:([%w%-]+)')";
 
     private int _evictionPolicyWarned;
+
+    private int _tagsUsed;
+
+    /// <summary>The policy read, when it evicts keys (with the endpoints, for the warning); null otherwise or unknown.</summary>
+    private Tuple<string, string>? _evictingPolicy;
 
     private readonly TaskCompletionSource _evictionPolicyChecked = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -59,11 +65,30 @@ internal sealed partial class TenantCache
         }
 
         // Logged before the check completes (a test reads the log once it has), and once however many checks ran.
-        if (policy is not null && policy.StartsWith("allkeys-", StringComparison.Ordinal) && Interlocked.Exchange(ref _evictionPolicyWarned, 1) == 0)
+        if (policy is not null && !string.Equals(policy, "noeviction", StringComparison.Ordinal))
         {
-            Log.EvictionPolicyMayDropGenerations(_logger, string.Join(", ", db.Multiplexer.GetEndPoints(configuredOnly: true)), policy);
+            // A full fence each side (here and in OnTagUsed), so whichever comes second sees the other and warns.
+            Interlocked.Exchange(ref _evictingPolicy, Tuple.Create(policy, string.Join(", ", db.Multiplexer.GetEndPoints(configuredOnly: true))));
+            WarnIfTagIndexesMayBeEvicted();
         }
 
         _evictionPolicyChecked.TrySetResult();
+    }
+
+    /// <summary>A tag is written or removed: the warning, if the policy evicts keys (at most once per instance).</summary>
+    private void OnTagUsed()
+    {
+        if (Volatile.Read(ref _tagsUsed) == 0 && Interlocked.Exchange(ref _tagsUsed, 1) == 0)
+        {
+            WarnIfTagIndexesMayBeEvicted();
+        }
+    }
+
+    private void WarnIfTagIndexesMayBeEvicted()
+    {
+        if (Volatile.Read(ref _tagsUsed) == 1 && Volatile.Read(ref _evictingPolicy) is { } evicting && Interlocked.Exchange(ref _evictionPolicyWarned, 1) == 0)
+        {
+            Log.EvictionPolicyMayDropTagIndexes(_logger, evicting.Item2, evicting.Item1);
+        }
     }
 }
