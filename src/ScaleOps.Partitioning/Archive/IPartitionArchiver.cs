@@ -41,11 +41,13 @@ public interface IPartitionArchiver
     /// Re-imports an archived partition: verifies the file against its manifest, loads it into a new table and
     /// attaches it to the parent with its original bounds. An archive written by another database (its manifest's
     /// <see cref="ArchiveManifest.DatabaseId"/> is not this database's: two databases archive into one container) is
-    /// refused unless <paramref name="allowOtherDatabase"/> says it is meant.
+    /// not restored: this database's own archive of the partition, kept under a dated name when the other's was written,
+    /// is restored instead (the latest, if several), and without one the restore is refused unless
+    /// <paramref name="allowOtherDatabase"/> says the other's is meant.
     /// </summary>
     /// <exception cref="System.InvalidOperationException">
-    /// The table is not configured, the partition has no archive, or its archive is another database's and
-    /// <paramref name="allowOtherDatabase"/> is false (nothing is restored).
+    /// The table is not configured, the partition has no archive, or its archive is another database's, none of this
+    /// database's is kept, and <paramref name="allowOtherDatabase"/> is false (nothing is restored).
     /// </exception>
     /// <param name="schema">The parent table's schema.</param>
     /// <param name="table">The parent table (one of the configured tables).</param>

@@ -1,10 +1,12 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
 using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
 using Microsoft.Extensions.Options;
 using ScaleOps.Partitioning.Archive;
 
@@ -19,6 +21,8 @@ internal sealed class ArchiveBlobs(IOptions<PartitioningOptions> options, Partit
             ?? throw new InvalidOperationException($"Archival needs {PartitioningDefaults.Section}:BlobConnectionString or ConnectionStrings:Blob.");
         return new BlobContainerClient(connectionString, options.Value.ArchiveContainer);
     });
+
+    private const string StampFormat = "yyyyMMdd'T'HHmmssfffffff'Z'";
 
     private int _created;
 
@@ -52,9 +56,30 @@ internal sealed class ArchiveBlobs(IOptions<PartitioningOptions> options, Partit
     /// </summary>
     public static (string Data, string Manifest) EarlierNames(ArchiveManifest earlier)
     {
-        var stamp = "." + earlier.ArchivedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var stamp = "." + earlier.ArchivedAt.UtcDateTime.ToString(StampFormat, System.Globalization.CultureInfo.InvariantCulture);
         var prefix = Prefix(earlier.Schema, earlier.Table, earlier.Partition) + stamp;
         return (prefix + ".parquet", prefix + ".manifest.json");
+    }
+
+    /// <summary>The manifests of a partition's earlier archives kept under dated names (<see cref="EarlierNames"/>).</summary>
+    public async Task<List<string>> EarlierManifestNamesAsync(string schema, string table, string partition, CancellationToken cancellationToken)
+    {
+        const string Suffix = ".manifest.json";
+        var container = await ContainerAsync(cancellationToken).ConfigureAwait(false);
+        var prefix = Prefix(schema, table, partition) + ".";
+        var names = new List<string>();
+        await foreach (var item in container.GetBlobsAsync(BlobTraits.None, BlobStates.None, prefix, cancellationToken).ConfigureAwait(false))
+        {
+            // Only {partition}.{stamp}.manifest.json: a partition whose own name goes on with a dot shares the prefix.
+            var rest = item.Name.AsSpan(prefix.Length);
+            if (rest.EndsWith(Suffix, StringComparison.Ordinal) && DateTime.TryParseExact(rest[..^Suffix.Length], StampFormat,
+                    System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
+            {
+                names.Add(item.Name);
+            }
+        }
+
+        return names;
     }
 
     public Task WriteManifestAsync(ArchiveManifest manifest, CancellationToken cancellationToken) =>

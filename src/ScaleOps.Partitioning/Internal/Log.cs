@@ -108,4 +108,9 @@ internal static partial class Log
         + "({Rows} rows at {ArchivedAt}); that archive is kept as {Manifest}. Give each database its own ArchiveContainer")]
     public static partial void ArchiveKeptOtherDatabase(ILogger logger, string partition, Guid otherDatabase, Guid database, long rows, DateTimeOffset archivedAt,
         string manifest);
+
+    [LoggerMessage(EventId = PartitioningEventIds.RestoringKeptCopy, Level = LogLevel.Information,
+        Message = "Partition {Partition} is restored from this database's archive kept as {Manifest}: the partition's name holds another database's "
+        + "(archive identity {OtherDatabase})")]
+    public static partial void RestoringKeptCopy(ILogger logger, string partition, string manifest, Guid otherDatabase);
 }

@@ -20,6 +20,14 @@ internal sealed partial class PartitionArchiver
             ?? throw new InvalidOperationException($"{partition} of {managed.Qualified} has no archive manifest.");
         var database = await DatabaseIdAsync(cancellationToken).ConfigureAwait(false);
         var other = OtherDatabase(manifest, database);
+        var keptCopy = false;
+        if (other && !allowOtherDatabase && await OwnKeptCopyAsync(schema, table, partition, database, cancellationToken).ConfigureAwait(false) is { } own)
+        {
+            // This database's archive, moved to a dated name when another database archived a partition of this name.
+            Log.RestoringKeptCopy(logger, partition, own.Name, manifest.DatabaseId!.Value);
+            (manifest, other, keptCopy) = (own.Manifest, false, true);
+        }
+
         if (other && !allowOtherDatabase)
         {
             // Blobs are named without the database: in a container two databases archive into, this is the other's rows.
@@ -27,9 +35,9 @@ internal sealed partial class PartitionArchiver
                 $"The archive of {partition} of {managed.Qualified} ({ArchiveBlobs.ManifestName(schema, table, partition)}, {manifest.Rows} rows "
                 + $"archived at {manifest.ArchivedAt:O}) was written by another database: its archive identity is {manifest.DatabaseId}, this "
                 + $"database's is {database}. Nothing was restored. Two databases archive into one container: give each its own "
-                + $"{PartitioningDefaults.Section}:ArchiveContainer. An archive of this database's that another database's replaced is kept "
-                + $"next to it under a dated name ({partition}.{{ArchivedAt}}.parquet and .manifest.json). To restore the other database's rows "
-                + "here on purpose (a new database after a logical migration), pass allowOtherDatabase: true.");
+                + $"{PartitioningDefaults.Section}:ArchiveContainer. No archive of this database's is kept next to it under a dated name "
+                + $"({partition}.{{ArchivedAt}}.manifest.json), where one another database's replaced would be. To restore the other database's "
+                + "rows here on purpose (a new database after a logical migration), pass allowOtherDatabase: true.");
         }
 
         var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
@@ -109,8 +117,9 @@ internal sealed partial class PartitionArchiver
             }, cancellationToken).ConfigureAwait(false);
             // The archive now describes the restored table: a change to it (an erasure) is archived over it, as for the
             // original partition, instead of keeping the pre-change archive as one of another table. Another database's
-            // archive stays that database's: archiving the restored partition here keeps it under a dated name.
-            if (!other)
+            // archive stays that database's: archiving the restored partition here keeps it under a dated name. A kept copy
+            // stays as it is (the partition's name holds the other database's archive, which a rewrite there would replace).
+            if (!other && !keptCopy)
             {
                 await blobs.WriteManifestAsync(With(manifest, manifest.Blob, await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken)
                     .ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
@@ -184,5 +193,22 @@ internal sealed partial class PartitionArchiver
                 };
             }
         }
+    }
+
+    /// <summary>The latest of this database's archives of the partition kept under a dated name, if any.</summary>
+    private async Task<(ArchiveManifest Manifest, string Name)?> OwnKeptCopyAsync(string schema, string table, string partition, Guid database,
+        CancellationToken cancellationToken)
+    {
+        (ArchiveManifest Manifest, string Name)? latest = null;
+        foreach (var name in await blobs.EarlierManifestNamesAsync(schema, table, partition, cancellationToken).ConfigureAwait(false))
+        {
+            if (await blobs.ReadManifestAsync(name, cancellationToken).ConfigureAwait(false) is { } kept && kept.DatabaseId == database
+                && kept.Partition == partition && (latest is null || kept.ArchivedAt > latest.Value.Manifest.ArchivedAt))
+            {
+                latest = (kept, name);
+            }
+        }
+
+        return latest;
     }
 }

@@ -24,4 +24,5 @@ internal static class PartitioningEventIds
     public const int ArchiveRestored = 4021;
     public const int ArchiveKept = 4022;
     public const int ArchiveKeptOtherDatabase = 4023;
+    public const int RestoringKeptCopy = 4024;
 }

@@ -149,8 +149,8 @@ public sealed class SharedContainerTests : IAsyncLifetime
         Assert.Equal(
             $"The archive of {Partition} of \"public\".\"sa_events\" (public/sa_events/{Partition}.manifest.json, 3 rows archived at {a.ArchivedAt:O}) "
             + $"was written by another database: its archive identity is {idA}, this database's is {idB}. Nothing was restored. Two databases "
-            + "archive into one container: give each its own ScaleOps:Partitioning:ArchiveContainer. An archive of this database's that another "
-            + $"database's replaced is kept next to it under a dated name ({Partition}.{{ArchivedAt}}.parquet and .manifest.json). To restore the "
+            + "archive into one container: give each its own ScaleOps:Partitioning:ArchiveContainer. No archive of this database's is kept next "
+            + $"to it under a dated name ({Partition}.{{ArchivedAt}}.manifest.json), where one another database's replaced would be. To restore the "
             + "other database's rows here on purpose (a new database after a logical migration), pass allowOtherDatabase: true.", error.Message);
         Assert.Equal(0L, await dataB.ScalarAsync<long>("SELECT count(*) FROM sa_events"));
         Assert.False(await dataB.ScalarAsync<bool>($"SELECT to_regclass('{Partition}') IS NOT NULL"));
@@ -163,6 +163,34 @@ public sealed class SharedContainerTests : IAsyncLifetime
         Assert.Equal(a.RelationId, after.RelationId);
         Assert.Equal(3, await archiverA.RestoreAsync("public", "sa_events", Partition));
         Assert.Equal([$"row of {_a}"], await dataA.ColumnAsync("SELECT DISTINCT body FROM sa_events"));
+    }
+
+    /// <summary>
+    /// A archived and dropped its partition; B then archived its own of that name, and A's archive was kept under the dated
+    /// name. A's restore found B's archive at the partition's name and was refused: A's own rows needed the blobs copied
+    /// back by hand.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_finds_this_databases_archive_kept_under_the_dated_name()
+    {
+        var (archiverA, dataA, _, hostA) = await DatabaseAsync(_a, rows: 3);
+        var (archiverB, dataB, idB, _) = await DatabaseAsync(_b, rows: 2, hour: 1);
+        var a = await archiverA.ArchiveAsync("public", "sa_events", Partition); // archived, then dropped: the archive is all there is
+        var b = await archiverB.ArchiveAsync("public", "sa_events", Partition);
+        Assert.False(await dataA.ScalarAsync<bool>($"SELECT to_regclass('{Partition}') IS NOT NULL"));
+
+        Assert.Equal(3, await archiverA.RestoreAsync("public", "sa_events", Partition));
+        Assert.Equal([$"row of {_a}"], await dataA.ColumnAsync("SELECT DISTINCT body FROM sa_events"));
+        var logged = Assert.Single(hostA.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Id == 4024);
+        Assert.Equal($"Partition {Partition} is restored from this database's archive kept as {ArchiveBlobs.EarlierNames(a).Manifest}: the partition's "
+            + $"name holds another database's (archive identity {idB})", logged.Message);
+
+        // B's archive is untouched at the partition's name, and B still restores its own rows from it.
+        var main = await archiverB.GetManifestAsync("public", "sa_events", Partition);
+        Assert.Equal((b.RowChecksum, b.FileSha256, idB), (main!.RowChecksum, main.FileSha256, main.DatabaseId));
+        Assert.Equal(2, (await ManifestsAsync()).Count);
+        Assert.Equal(2, await archiverB.RestoreAsync("public", "sa_events", Partition));
+        Assert.Equal([$"row of {_b}"], await dataB.ColumnAsync("SELECT DISTINCT body FROM sa_events"));
     }
 
     /// <summary>
