@@ -9,7 +9,7 @@ internal static partial class Log
     [LoggerMessage(EventId = PartitioningEventIds.PartitionCreated, Level = LogLevel.Information, Message = "Created partition {Partition} of {Table}")]
     public static partial void PartitionCreated(ILogger logger, string table, string partition);
 
-    [LoggerMessage(EventId = PartitioningEventIds.PartitionRemoved, Level = LogLevel.Information, Message = "Retention {What} partition {Partition} of {Table}")]
+    [LoggerMessage(EventId = PartitioningEventIds.PartitionRemoved, Level = LogLevel.Information, Message = "{What} partition {Partition} of {Table}")]
     public static partial void PartitionRemoved(ILogger logger, string table, string partition, string what);
 
     [LoggerMessage(EventId = PartitioningEventIds.DefaultRowsMoved, Level = LogLevel.Warning,

@@ -61,7 +61,9 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
             await fault(ArchiveStep.Removed).ConfigureAwait(false);
         }
 
-        Log.PartitionRemoved(logger, table.Qualified, partition, kind == PartitionActionKind.Drop ? "dropped" : "detached");
+        // Retention's own removal, or an archive's (on request, or retention with Archive on): not always retention's.
+        var removed = kind == PartitionActionKind.Drop ? "dropped" : "detached";
+        Log.PartitionRemoved(logger, table.Qualified, partition, archived is null ? char.ToUpperInvariant(removed[0]) + removed[1..] : "Archived and " + removed);
     }
 
     /// <summary>Drops a table left detached by an interrupted archive run, if it still exists, after checking it still holds the archived rows.</summary>
@@ -86,7 +88,7 @@ internal sealed class PartitionRemover(DdlRunner ddl, ILogger<PartitionRemover> 
             await using var drop = new NpgsqlCommand($"DROP TABLE {qualified}", connection, transaction);
             return await drop.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
-        Log.PartitionRemoved(logger, table.Qualified, partition, "dropped");
+        Log.PartitionRemoved(logger, table.Qualified, partition, "Archived and dropped");
     }
 
     /// <summary>

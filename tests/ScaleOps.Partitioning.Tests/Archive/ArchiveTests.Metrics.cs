@@ -33,6 +33,9 @@ public partial class ArchiveTests
         Assert.Contains("Archive of ar_metered_p2026_09: Exported (50 rows)", steps);
         Assert.Contains("Archive of ar_metered_p2026_09: Verified (50 rows)", steps);
         Assert.Contains("Archive of ar_metered_p2026_10: Exported (0 rows)", steps);
+        Assert.Equal( // the removal says it followed an archive (it used to read "Retention dropped", also for an archive on request)
+            ["Archived and dropped partition ar_metered_p2026_09 of \"public\".\"ar_metered\"", "Archived and dropped partition ar_metered_p2026_10 of \"public\".\"ar_metered\""],
+            logs.GetSnapshot().Where(r => r.Id.Id == 4002).Select(r => r.Message).Order(StringComparer.Ordinal));
 
         Assert.Equal(50, await host.Services.GetRequiredService<IPartitionArchiver>().RestoreAsync("public", "ar_metered", "ar_metered_p2026_09"));
         Assert.Equal(checksum, await ChecksumAsync("ar_metered"));

@@ -62,7 +62,7 @@ public partial class MaintenanceTests
             Messages(4001).Select(m => m.Split(' ')[2]).Order(StringComparer.Ordinal));
         Assert.All(Messages(4001), m => Assert.EndsWith(" of \"public\".\"m_counted\"", m, StringComparison.Ordinal));
         Assert.Equal(
-            ["Retention dropped partition m_counted_p2026_09 of \"public\".\"m_counted\"", "Retention dropped partition m_counted_p2026_10 of \"public\".\"m_counted\""],
+            ["Dropped partition m_counted_p2026_09 of \"public\".\"m_counted\"", "Dropped partition m_counted_p2026_10 of \"public\".\"m_counted\""],
             Messages(4002));
         Assert.Equal(["Moved 2 rows of \"public\".\"m_counted\" out of its default partition into m_counted_p2026_10"], Messages(4003));
         Assert.Equal(LogLevel.Warning, records.Single(r => r.Id.Id == 4003).Level);
