@@ -1,7 +1,10 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Threading;
+using System.Threading.Tasks;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using ScaleOps.Data;
 
 namespace ScaleOps.Rls.EntityFrameworkCore;
 
@@ -31,6 +34,35 @@ public static class RlsDbContextExtensions
         }
 
         return new Scope(state, lease);
+    }
+
+    /// <summary>
+    /// Runs this context's commands in a tenant transaction, with Dapper, Npgsql and ScaleOps.Jobs' transactional enqueue
+    /// on the same transaction: hands EF Core the transaction's connection (the context does not own it) and then the
+    /// transaction. <c>UseTransaction</c> alone, on a context whose connection comes from the data source, fails with "The
+    /// specified transaction is not associated with the current connection". Call it before the context opens a connection
+    /// of its own; the interceptor refuses a command of another tenant, user or roles on that connection while the
+    /// transaction lasts.
+    /// </summary>
+    /// <param name="database">The context's <see cref="DbContext.Database"/>.</param>
+    /// <param name="transaction">A transaction from <c>ITenantDataSource.BeginTransactionAsync</c>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task.</returns>
+    /// <exception cref="InvalidOperationException">The context has an open connection or a transaction of its own.</exception>
+    public static async Task UseTenantTransactionAsync(this DatabaseFacade database, TenantTransaction transaction, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(transaction);
+        if (database.CurrentTransaction is not null || database.GetDbConnection() is { State: not System.Data.ConnectionState.Closed } open
+            && !ReferenceEquals(open, transaction.Connection))
+        {
+            throw new InvalidOperationException(
+                "The context already has an open connection or a transaction of its own: call UseTenantTransactionAsync on a new context, "
+                + "before its first command.");
+        }
+
+        database.SetDbConnection(transaction.Connection, contextOwnsConnection: false);
+        await database.UseTransactionAsync(transaction.Transaction, cancellationToken).ConfigureAwait(false);
     }
 
     private sealed class Scope(ReplicaReads state, int lease) : IDisposable
