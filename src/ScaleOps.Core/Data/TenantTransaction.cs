@@ -8,8 +8,9 @@ namespace ScaleOps.Data;
 
 /// <summary>
 /// A transaction for one tenant, from <see cref="ITenantDataSource.BeginTransactionAsync"/>. Hand
-/// <see cref="Connection"/> and <see cref="Transaction"/> to Dapper, EF Core (<c>UseTenantTransactionAsync</c> of ScaleOps.Rls.EntityFrameworkCore) or ScaleOps.Jobs'
-/// transactional enqueue: every command in it runs as the tenant. Disposing without <see cref="CommitAsync"/> rolls back.
+/// <see cref="Connection"/> and <see cref="Transaction"/> to Dapper, EF Core (<c>UseTenantTransactionAsync</c> of
+/// ScaleOps.Rls.EntityFrameworkCore) or ScaleOps.Jobs' transactional enqueue: every command in it runs as the tenant.
+/// Disposing without <see cref="CommitAsync"/> rolls back.
 /// </summary>
 public sealed class TenantTransaction : IAsyncDisposable
 {
