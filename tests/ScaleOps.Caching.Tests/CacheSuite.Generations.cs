@@ -45,6 +45,30 @@ public abstract partial class CacheSuite
     }
 
     [Fact]
+    public async Task A_generation_key_lives_30_days_after_its_last_read_so_a_tenant_gone_for_good_leaves_nothing_in_Redis()
+    {
+        var prefix = Prefix();
+        var key = RedisKeys.Generation(RedisKeys.TenantPrefix(prefix, "acme"));
+        await using var a = Node(prefix);
+        using (a.As("acme"))
+        {
+            Assert.False((await a.Cache.TryGetAsync<string>("absent")).HasValue);
+        }
+
+        var raw = await a.RawAsync();
+        Assert.InRange(await raw.KeyTimeToLiveAsync(key) ?? TimeSpan.Zero, TimeSpan.FromDays(29), TimeSpan.FromDays(30));
+        Assert.True(await raw.KeyExpireAsync(key, TimeSpan.FromHours(1))); // as if last read 29 days and 23 hours ago
+
+        await using var b = Node(prefix); // another instance serving the tenant reads the key, and renews it
+        using (b.As("acme"))
+        {
+            Assert.False((await b.Cache.TryGetAsync<string>("absent")).HasValue);
+        }
+
+        Assert.InRange(await raw.KeyTimeToLiveAsync(key) ?? TimeSpan.Zero, TimeSpan.FromDays(29), TimeSpan.FromDays(30));
+    }
+
+    [Fact]
     public async Task A_removal_or_write_by_an_instance_behind_on_the_generation_is_repeated_under_the_newer_one_and_published()
     {
         var prefix = Prefix();

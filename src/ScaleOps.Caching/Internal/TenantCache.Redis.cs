@@ -105,9 +105,15 @@ internal sealed partial class TenantCache
     /// <summary>What <see cref="ReadGenerationAsync"/> gives when Redis answered but the generation key is unusable.</summary>
     private const long RefusedGeneration = -2;
 
-    private static readonly RedisValue[] ReadGenerationArgs = ["0"];
+    /// <summary>
+    /// How long a tenant's generation key lives after its last read or advance (a process reads it once per tenant it
+    /// serves, and again after a reconnect): a tenant unseen that long starts a new generation, its old values unread.
+    /// </summary>
+    internal static readonly TimeSpan GenerationKeyLifetime = TimeSpan.FromDays(30);
 
-    private static readonly RedisValue[] AdvanceGenerationArgs = ["1"];
+    private static readonly RedisValue[] ReadGenerationArgs = ["0", (long)GenerationKeyLifetime.TotalMilliseconds];
+
+    private static readonly RedisValue[] AdvanceGenerationArgs = ["1", (long)GenerationKeyLifetime.TotalMilliseconds];
 
     /// <summary>
     /// The tenant's generation, read from Redis once per connection epoch. A missing generation key starts a new epoch at
