@@ -12,7 +12,8 @@ namespace ScaleOps.SampleHost.Tenancy;
 /// Resolves the tenant of a request from the <c>X-Tenant-Id</c> header (a real service takes it from a validated token
 /// claim instead) and runs the endpoint inside that tenant's ambient scope. Missing or malformed: 400; well-formed but
 /// not registered, or on a plan this host does not configure: 403; from an address that has sent too many unregistered ids this minute: 429, before any lookup
-/// (<see cref="ClientLimits.UnknownTenants"/>). Every tenant endpoint runs this filter before any other work.
+/// (<see cref="ClientLimits.UnknownTenants"/>). Every tenant endpoint runs this filter before any other work, and every
+/// answer it gives or lets through carries <c>Cache-Control: no-store</c>.
 /// </summary>
 public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenants, ClientLimits limits, IOptions<SampleOptions> options)
     : IEndpointFilter
@@ -22,6 +23,14 @@ public sealed class TenantFilter(TenantDirectory directory, ITenantContext tenan
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
+        // Every answer of a tenant endpoint, refusals included, is about one tenant: no browser or shared proxy may store
+        // it. None knows X-Tenant-Id for a credential (as it knows Authorization), so a stored 200 or 404 would be served
+        // to the next request for the URL, another tenant's. On starting, so the exception handler's clearing keeps it.
+        http.Response.OnStarting(static state =>
+        {
+            ((HttpResponse)state).Headers.CacheControl = "no-store";
+            return Task.CompletedTask;
+        }, http.Response);
         var values = http.Request.Headers[TenantSlug.Header];
         if (values.Count == 0)
         {
