@@ -30,7 +30,10 @@ public static class DocumentEndpoints
         return routes;
     }
 
-    /// <summary>Re-indexes every document of the tenant in the background: one batch of low-priority jobs.</summary>
+    /// <summary>
+    /// Re-indexes every document of the tenant in the background: one batch of low-priority jobs, for the documents that
+    /// are not waiting for an index job already (<see cref="DocumentStore.ReindexAllAsync"/>).
+    /// </summary>
     private static async Task<IResult> ReindexAsync(HttpContext http, DocumentStore store, DocumentAudit audit, ITenantCache cache,
         CancellationToken cancellationToken)
     {

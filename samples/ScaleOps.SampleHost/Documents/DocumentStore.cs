@@ -105,14 +105,20 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
     }
 
     /// <summary>
-    /// Marks every document of the tenant as not indexed and enqueues one index job per document, all in one batch
+    /// Marks every indexed document of the tenant as not indexed and enqueues one index job per document, all in one batch
     /// (one statement whatever the count) inside the same transaction: the marks and the jobs commit together.
+    /// A document not indexed yet already waits for the index job its create, update or an earlier re-index enqueued
+    /// (in the same transaction as the mark): it gets no second one. So a repeated call adds jobs only for the documents
+    /// indexed since, not one more per document each time (one request of the rate limit would otherwise put up to a
+    /// plan's whole document quota of jobs in the queue every tenant shares). A document whose job died stays unindexed
+    /// until the job is retried (<c>POST /ops/jobs/{id}/retry</c>) or the document is updated.
     /// Returns the number of jobs enqueued.
     /// </summary>
     public async Task<int> ReindexAllAsync(CancellationToken cancellationToken)
     {
         await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
-        await using var command = tx.CreateCommand("UPDATE app.documents SET indexed_at = NULL WHERE tenant_id = $1 RETURNING id");
+        await using var command = tx.CreateCommand(
+            "UPDATE app.documents SET indexed_at = NULL WHERE tenant_id = $1 AND indexed_at IS NOT NULL RETURNING id");
         command.Parameters.Add(Tenant());
         var payloads = new List<IndexDocument>();
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
