@@ -123,11 +123,28 @@ public static class DocumentEndpoints
             (afterCreatedAt, afterId) = (createdAt, id);
         }
 
-        var key = $"documents:list:{limit}:{(afterId is null ? "" : cursorText[0])}";
-        var page = await cache.GetOrSetEntryAsync(key, (store, limit, afterCreatedAt, afterId),
-            static (s, ct) => new ValueTask<DocumentPage>(s.store.ListAsync(s.limit, s.afterCreatedAt, s.afterId, ct)), CachedDocuments, cancellationToken);
-        http.Response.Headers["X-Cache"] = page.IsHit ? "hit" : "miss";
-        return TypedResults.Ok(page.Value);
+        // Only first pages are cached: one key per limit. A cursor is any position the client names (not only one this API
+        // returned), so a page per cursor would let one tenant fill the Redis every tenant shares with pages of up to
+        // ScaleOps:Caching:MaxPayloadBytes each. A page after a cursor is a keyset read on the tenant's index.
+        if (afterId is not null)
+        {
+            http.Response.Headers["X-Cache"] = "miss";
+            return TypedResults.Ok(await store.ListAsync(limit, afterCreatedAt, afterId, cancellationToken));
+        }
+
+        try
+        {
+            var page = await cache.GetOrSetEntryAsync($"documents:list:{limit}:", (store, limit),
+                static (s, ct) => new ValueTask<DocumentPage>(s.store.ListAsync(s.limit, null, null, ct)), CachedDocuments, cancellationToken);
+            http.Response.Headers["X-Cache"] = page.IsHit ? "hit" : "miss";
+            return TypedResults.Ok(page.Value);
+        }
+        catch (CacheSerializationException)
+        {
+            // Larger than the cache takes (up to 100 bodies of 64 KiB against MaxPayloadBytes): answered without it.
+            http.Response.Headers["X-Cache"] = "miss";
+            return TypedResults.Ok(await store.ListAsync(limit, null, null, cancellationToken));
+        }
     }
 
     private static async Task<IResult> GetAsync(string id, HttpContext http, DocumentStore store, ITenantCache cache, CancellationToken cancellationToken)
