@@ -27,6 +27,7 @@ internal static class SafetyChecks
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var role = appRole = reader.GetString(0);
             AddContextProcedureError(errors, role, schema, $"{reader.GetString(3)} ({connection.Host}:{connection.Port})", reader.GetBoolean(4), reader.GetBoolean(5));
+            AddSessionContextErrors(errors, role, reader);
             var attribute = reader.GetBoolean(1) ? "SUPERUSER" : reader.GetBoolean(2) ? "BYPASSRLS" : null;
             if (attribute is not null && options.AllowBypassRlsRole)
             {
@@ -212,6 +213,30 @@ internal static class SafetyChecks
     // TRUNCATE ignores row security (one tenant's TRUNCATE empties every tenant's rows), and the owner may disable row
     // security or drop the policies. The README's ApplyPoliciesOnStart setup has the application role own the tables,
     // so this is a warning, not an error: the fix is a separate owner role (RlsPolicyManager.ApplyAsOwnerAsync).
+    /// <summary>
+    /// A context setting the session starts with (<c>ALTER ROLE</c>/<c>ALTER DATABASE ... SET</c>, the connection string's
+    /// <c>Options</c>, <c>PGOPTIONS</c>): the transaction-local context falls back to it at every transaction's end, so
+    /// the policies are no longer fail-closed: a statement without the context runs as that tenant, user or role.
+    /// </summary>
+    private static void AddSessionContextErrors(List<string> errors, string role, NpgsqlDataReader reader)
+    {
+        ReadOnlySpan<(string Setting, string What)> settings =
+            [(RlsSettings.TenantId, "tenant"), (RlsSettings.UserId, "user"), (RlsSettings.Roles, "holder of those roles")];
+        for (var i = 0; i < settings.Length; i++)
+        {
+            var value = reader.IsDBNull(6 + i) ? "" : reader.GetString(6 + i);
+            if (value.Length > 0)
+            {
+                var (setting, what) = settings[i];
+                errors.Add($"the application's sessions start with {setting} = '{value}' (a default of role {role} or of the database, or the "
+                    + "connection string's Options or PGOPTIONS): the tenant context is set per transaction and falls back to that value at each "
+                    + "transaction's end, so a statement sent without the context (on TenantConnection.Connection, after a tenant transaction, "
+                    + $"on the shared NpgsqlDataSource) runs as that {what} instead of seeing no row. Remove it: ALTER ROLE {role} RESET {setting} "
+                    + $"(ALTER ROLE {role} IN DATABASE ... RESET or ALTER DATABASE ... RESET where it was set there), or drop it from Options.");
+            }
+        }
+    }
+
     private static void AddPrivilegeWarning(List<string> warnings, string role, string relation, bool owned, bool canTruncate)
     {
         if (owned || canTruncate)
