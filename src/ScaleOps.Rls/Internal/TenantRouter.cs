@@ -192,9 +192,24 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
                 RlsLog.ReplicaBypassRoleAllowed(_logger, Describe(replica.DataSource), reader.GetString(6));
             }
 
-            return reader.GetBoolean(5) && !_options.AllowBypassRlsRole
-                ? ($"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows", TimeSpan.Zero)
-                : Diagnose(
+            if (reader.GetBoolean(5) && !_options.AllowBypassRlsRole)
+            {
+                return ($"it connects as role {reader.GetString(6)}, which bypasses row-level security (SUPERUSER or BYPASSRLS): tenant reads there would see every tenant's rows", TimeSpan.Zero);
+            }
+
+            // A context the sessions start with (the connection string's Options, a role's or database's default): the
+            // transaction-local context falls back to it, so a statement sent without the context would run as it.
+            ReadOnlySpan<string> settings = [RlsSettings.TenantId, RlsSettings.UserId, RlsSettings.Roles];
+            for (var i = 0; i < settings.Length; i++)
+            {
+                if (!reader.IsDBNull(7 + i) && reader.GetString(7 + i) is { Length: > 0 } value)
+                {
+                    return ($"its sessions start with {settings[i]} = '{value}' (the connection string's Options, or a default of role "
+                        + $"{reader.GetString(6)} or of the database): a statement sent there without the tenant context would run with it", TimeSpan.Zero);
+                }
+            }
+
+            return Diagnose(
                     standby: reader.GetBoolean(0),
                     receiving: reader.GetBoolean(1),
                     replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
