@@ -210,9 +210,6 @@ internal static class SafetyChecks
         }
     }
 
-    // TRUNCATE ignores row security (one tenant's TRUNCATE empties every tenant's rows), and the owner may disable row
-    // security or drop the policies. The README's ApplyPoliciesOnStart setup has the application role own the tables,
-    // so this is a warning, not an error: the fix is a separate owner role (RlsPolicyManager.ApplyAsOwnerAsync).
     /// <summary>
     /// A context setting the session starts with (<c>ALTER ROLE</c>/<c>ALTER DATABASE ... SET</c>, the connection string's
     /// <c>Options</c>, <c>PGOPTIONS</c>): the transaction-local context falls back to it at every transaction's end, so
@@ -237,6 +234,9 @@ internal static class SafetyChecks
         }
     }
 
+    // TRUNCATE ignores row security (one tenant's TRUNCATE empties every tenant's rows), and the owner may disable row
+    // security or drop the policies. The README's ApplyPoliciesOnStart setup has the application role own the tables,
+    // so this is a warning, not an error: the fix is a separate owner role (RlsPolicyManager.ApplyAsOwnerAsync).
     private static void AddPrivilegeWarning(List<string> warnings, string role, string relation, bool owned, bool canTruncate)
     {
         if (owned || canTruncate)

@@ -210,11 +210,11 @@ internal sealed class TenantRouter : IAsyncDisposable, IDisposable
             }
 
             return Diagnose(
-                    standby: reader.GetBoolean(0),
-                    receiving: reader.GetBoolean(1),
-                    replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
-                    replayedAllReceived: reader.GetBoolean(3),
-                    lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
+                standby: reader.GetBoolean(0),
+                receiving: reader.GetBoolean(1),
+                replayedPrimary: reader.IsDBNull(2) ? null : reader.GetBoolean(2),
+                replayedAllReceived: reader.GetBoolean(3),
+                lastReplayAge: reader.IsDBNull(4) ? null : reader.GetDouble(4));
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
         {
