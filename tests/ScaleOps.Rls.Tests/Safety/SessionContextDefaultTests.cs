@@ -60,4 +60,13 @@ public class SessionContextDefaultTests(RlsDatabase database) : IClassFixture<Rl
         Assert.Contains($"{setting} = '{value}'", problem, StringComparison.Ordinal);
         Assert.Contains($"ALTER ROLE {RlsDatabase.AppRole} RESET {setting}", problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_session_default_of_no_roles_starts()
+    {
+        // '{}' holds no role: no policy grants anything by it, so it is no context to refuse.
+        using var host = BuildHost(WithSessionDefault("app.roles", "{}"));
+        await host.StartAsync();
+        await host.StopAsync();
+    }
 }

@@ -16,4 +16,4 @@ SELECT pg_catalog.pg_is_in_recovery(),
        coalesce((SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r WHERE r.rolname = current_user), false),
        current_user::text,
        pg_catalog.current_setting('app.tenant_id', true), pg_catalog.current_setting('app.user_id', true),
-       pg_catalog.current_setting('app.roles', true)
+       nullif(pg_catalog.current_setting('app.roles', true), '{}')

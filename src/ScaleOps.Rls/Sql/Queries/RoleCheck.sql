@@ -3,12 +3,13 @@
 -- database, and whether the role may call it (USAGE on its schema, EXECUTE on it); without either, every tenant
 -- statement fails.
 -- Last, the context settings as this session started (a role's or database's default, the connection's options): the
--- context is set transaction-locally and falls back to them at every transaction's end, so they must be unset or ''.
+-- context is set transaction-locally and falls back to them at every transaction's end, so they must be unset or ''
+-- (or '{}', no roles, for app.roles).
 SELECT current_user::text, r.rolsuper, r.rolbypassrls, pg_catalog.current_database()::text,
     p.oid IS NOT NULL,
     coalesce(pg_catalog.has_schema_privilege(p.pronamespace, 'USAGE') AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE'), false),
     pg_catalog.current_setting('app.tenant_id', true), pg_catalog.current_setting('app.user_id', true),
-    pg_catalog.current_setting('app.roles', true)
+    nullif(pg_catalog.current_setting('app.roles', true), '{}')
 FROM pg_catalog.pg_roles r
 LEFT JOIN (pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace)
     ON n.nspname = $1 AND p.proname = 'rls_set_context' AND p.prokind = 'p'
