@@ -30,7 +30,7 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
         ["retry_ats"] = ("timestamptz[]", "{" + string.Join(',', Enumerable.Repeat("\"2030-01-01 00:00:00+00\"", batch)) + "}"),
         ["dead"] = ("boolean[]", "{" + string.Join(',', Enumerable.Repeat("false", batch)) + "}"),
         ["now"] = ("timestamptz", "2026-01-01 00:00:00+00"),
-        ["lease_until"] = ("timestamptz", "2030-01-01 00:00:00+00"),
+        ["lease"] = ("interval", "1 hour"),
     };
 
     private static readonly string[] StatementNames = ["SucceedMany", "DeleteSucceededMany", "FailMany", "Heartbeat", "Release"];
@@ -137,8 +137,12 @@ public class CompletionPlanTests(JobsDatabase database) : IClassFixture<JobsData
             var rows = (long)node.GetProperty("Actual Rows").GetDouble();
             if (node.GetProperty("Node Type").GetString() == "ModifyTable")
             {
-                // The modify node returns rows only for RETURNING; its input says how many it changed.
-                affected = node.TryGetProperty("Plans", out var input) ? (long)input[0].GetProperty("Actual Rows").GetDouble() : rows;
+                // The modify node returns rows only for RETURNING; its input (its outer child: an InitPlan, such as the
+                // heartbeat's read of the database's clock, comes first) says how many it changed.
+                affected = node.TryGetProperty("Plans", out var input)
+                    ? (long)input.EnumerateArray().First(p => p.GetProperty("Parent Relationship").GetString() == "Outer")
+                        .GetProperty("Actual Rows").GetDouble()
+                    : rows;
             }
 
             var removed = (node.TryGetProperty("Rows Removed by Filter", out var f) ? (long)f.GetDouble() : 0)

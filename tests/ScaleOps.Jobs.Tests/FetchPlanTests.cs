@@ -51,7 +51,7 @@ public class FetchPlanTests(JobsDatabase database) : IClassFixture<JobsDatabase>
             ["cursor"] = ("text", "NULL::text"), // a first fetch: from the first tenant
             ["tenant_cap"] = GenericPlan.Literal("integer", "0"),
             ["now"] = ("timestamptz", "now()"),
-            ["lease_until"] = ("timestamptz", "now() + interval '5 minutes'"),
+            ["lease"] = ("interval", "interval '5 minutes'"),
         };
         await using var connection = await database.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();

@@ -174,7 +174,7 @@ public partial class LifecycleTests
         var store = host.Services.GetRequiredService<JobStore>();
         await host.Client.EnqueueAsync(new Ping(-1), new JobOptions { Queue = queue });
         var now = DateTimeOffset.UtcNow;
-        var held = Assert.Single((await store.JobFetchAvailableAsync(queue, 1, null, 0, now, now.AddMinutes(5), default)).Jobs);
+        var held = Assert.Single((await store.JobFetchAvailableAsync(queue, 1, null, 0, now, TimeSpan.FromMinutes(5), default)).Jobs);
         await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM scaleops.jobs WHERE id = {held.Id} FOR UPDATE", connection, locking))
         {
             await lockRow.ExecuteNonQueryAsync();

@@ -24,7 +24,7 @@ public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsD
             // A "worker" takes the job with a one-second lease and dies: it never heartbeats nor completes.
             var store = client.Services.GetRequiredService<JobStore>();
             var now = DateTimeOffset.UtcNow;
-            stolen = Assert.Single((await store.JobFetchAvailableAsync("rescue", 10, null, 0, now, now.AddSeconds(1), default)).Jobs);
+            stolen = Assert.Single((await store.JobFetchAvailableAsync("rescue", 10, null, 0, now, TimeSpan.FromSeconds(1), default)).Jobs);
         }
 
         await using var host = await JobsHost.StartAsync(database.ConnectionString, o =>
@@ -100,7 +100,7 @@ public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsD
         var id = await host.Client.EnqueueAsync(new Ping(1), new JobOptions { Queue = "nobody-fetches", MaxAttempts = 1 });
         var store = host.Services.GetRequiredService<JobStore>();
         var now = DateTimeOffset.UtcNow;
-        Assert.Single((await store.JobFetchAvailableAsync("nobody-fetches", 10, null, 0, now, now.AddMilliseconds(100), default)).Jobs);
+        Assert.Single((await store.JobFetchAvailableAsync("nobody-fetches", 10, null, 0, now, TimeSpan.FromMilliseconds(100), default)).Jobs);
         await TestSignal.UntilAsync(
             async () => await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}") == "dead", "the job to be dead");
     }
@@ -335,7 +335,7 @@ public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsD
         var last = await host.Client.EnqueueAsync(new Ping(2), new JobOptions { Queue = "metrics-stolen", MaxAttempts = 1 });
         var store = host.Services.GetRequiredService<JobStore>();
         var now = DateTimeOffset.UtcNow;
-        Assert.Equal(2, (await store.JobFetchAvailableAsync("metrics-stolen", 10, null, 0, now, now.AddMilliseconds(100), default)).Jobs.Count);
+        Assert.Equal(2, (await store.JobFetchAvailableAsync("metrics-stolen", 10, null, 0, now, TimeSpan.FromMilliseconds(100), default)).Jobs.Count);
         await host.Client.EnqueueManyAsync(new[] { new Other(1), new Other(2), new Other(3) }, new JobOptions { Queue = "metrics-stolen" });
 
         await TestSignal.UntilAsync(

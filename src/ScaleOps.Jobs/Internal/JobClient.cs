@@ -77,6 +77,7 @@ internal sealed class JobClient(
             return await InsertPendingAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
         }
 
+        // The lease runs on the database's clock; on this host's, it bounds how long a failed insert's row is given back.
         var leaseUntil = now + options.Value.LeaseDuration;
         // A random lease id names this insert's row alone (JobUnstart.sql finds it by it); fetches move it on by one.
         var leaseId = Random.Shared.NextInt64(1L << 32, 1L << 62);
@@ -85,7 +86,7 @@ internal sealed class JobClient(
         bool started;
         try
         {
-            (id, started, leaseId) = await store.JobInsertStartedAsync(connection, values, json, now, leaseUntil, leaseId, sent, cancellationToken)
+            (id, started, leaseId) = await store.JobInsertStartedAsync(connection, values, json, now, options.Value.LeaseDuration, leaseId, sent, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)

@@ -50,7 +50,7 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
             return;
         }
 
-        var renewed = await store.JobHeartbeatManyAsync(held, time.GetUtcNow() + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+        var renewed = await store.JobHeartbeatManyAsync(held, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
         if (renewed is null)
         {
             return;

@@ -11,9 +11,12 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>The worker's statements: fetch, complete, heartbeat, release, rescue, retention.</summary>
 internal sealed partial class JobStore
 {
-    /// <summary>Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules.</summary>
+    /// <summary>
+    /// Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules. Due is
+    /// judged on <paramref name="now"/> (the host's clock); the leases run for <paramref name="lease"/> on the database's.
+    /// </summary>
     public async Task<FetchResult> JobFetchAvailableAsync(
-        string queue, int limit, string? cursor, int tenantCap, DateTimeOffset now, DateTimeOffset leaseUntil,
+        string queue, int limit, string? cursor, int tenantCap, DateTimeOffset now, TimeSpan lease,
         CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -30,7 +33,7 @@ internal sealed partial class JobStore
         p.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Text) { Value = (object?)cursor ?? DBNull.Value });
         p.Add(new NpgsqlParameter<int>("tenant_cap", tenantCap));
         p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-        p.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        p.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         batch.BatchCommands.Add(fetch);
         await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
 
@@ -142,14 +145,14 @@ internal sealed partial class JobStore
     }
 
     /// <summary>
-    /// Renews the held leases. Returns null when every one was renewed; otherwise the leases it renewed (the others are
-    /// gone: their jobs were rescued, given back or completed meanwhile).
+    /// Renews the held leases for <paramref name="lease"/> on the database's clock. Returns null when every one was
+    /// renewed; otherwise the leases it renewed (the others are gone: their jobs were rescued, given back or completed meanwhile).
     /// </summary>
     public async Task<HashSet<LeaseToken>?> JobHeartbeatManyAsync(
-        IReadOnlyList<LeaseToken> held, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+        IReadOnlyList<LeaseToken> held, TimeSpan lease, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = NewLeaseBatch(connection, _sql.Heartbeat, held, "lease_until", leaseUntil);
+        await using var batch = NewLeaseBatch(connection, _sql.Heartbeat, held, new NpgsqlParameter<TimeSpan>("lease", lease));
         return await ReadLeasesAsync(batch, held.Count, cancellationToken).ConfigureAwait(false);
     }
 
@@ -185,7 +188,7 @@ internal sealed partial class JobStore
     public async Task<int> JobReleaseManyAsync(IReadOnlyList<LeaseToken> held, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var batch = NewLeaseBatch(connection, _sql.Release, held, "now", now);
+        await using var batch = NewLeaseBatch(connection, _sql.Release, held, new NpgsqlParameter<DateTimeOffset>("now", now));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.NextResultAsync(cancellationToken).ConfigureAwait(false); // past the plan setting's row
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -193,14 +196,14 @@ internal sealed partial class JobStore
     }
 
     /// <summary>A lease batch (<see cref="NewLeaseBatch(NpgsqlConnection, NpgsqlTransaction?)"/>) with one statement on the held leases.</summary>
-    private NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, JobSql.LeaseStatement sql, IReadOnlyList<LeaseToken> held, string timeName, DateTimeOffset time)
+    private NpgsqlBatch NewLeaseBatch(NpgsqlConnection connection, JobSql.LeaseStatement sql, IReadOnlyList<LeaseToken> held, NpgsqlParameter time)
     {
         var (ids, leaseIds) = Split(held);
         var batch = NewLeaseBatch(connection);
         var command = new NpgsqlBatchCommand(sql.For(ids.Length));
         command.Parameters.Add(new NpgsqlParameter<long[]>("ids", ids));
         command.Parameters.Add(new NpgsqlParameter<long[]>("leases", leaseIds));
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>(timeName, time));
+        command.Parameters.Add(time);
         batch.BatchCommands.Add(command);
         return batch;
     }
@@ -217,7 +220,10 @@ internal sealed partial class JobStore
         return batch;
     }
 
-    /// <summary>Re-queues (or kills) one batch of jobs whose lease expired; the counts per queue and kind.</summary>
+    /// <summary>
+    /// Re-queues (or kills) one batch of jobs whose lease expired on the database's clock; the counts per queue and kind.
+    /// <paramref name="now"/> (the host's clock) is only the rescued jobs' new run_at (and finished_at).
+    /// </summary>
     public Task<List<RescuedJobs>> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         QueryAsync(_sql.RescueExpired, p =>
         {

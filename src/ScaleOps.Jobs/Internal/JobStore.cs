@@ -71,18 +71,19 @@ internal sealed partial class JobStore
 
     /// <summary>
     /// Inserts one job for local dispatch (<c>JobInsertStarted.sql</c>): started and leased to this host when nothing due
-    /// waits in its queue, pending otherwise. Returns the id (null for a duplicate), whether it went in started, and its lease id.
+    /// waits in its queue, pending otherwise (leased for <paramref name="lease"/> on the database's clock). Returns the id
+    /// (null for a duplicate), whether it went in started, and its lease id.
     /// <paramref name="sent"/> is set once the insert is sent: a failure before that committed nothing.
     /// </summary>
     public async Task<(long? Id, bool Started, long LeaseId)> JobInsertStartedAsync(
-        NpgsqlConnection connection, JobInsertValues v, string payload, DateTimeOffset now, DateTimeOffset leaseUntil, long leaseId,
+        NpgsqlConnection connection, JobInsertValues v, string payload, DateTimeOffset now, TimeSpan lease, long leaseId,
         StrongBox<bool> sent, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(_sql.InsertStarted, connection);
         AddInsertParameters(command.Parameters, v, now);
         command.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Json) { Value = payload });
         command.Parameters.Add(Nullable("unique_key", NpgsqlDbType.Text, v.UniqueKey));
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("lease_until", leaseUntil));
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan>("lease", lease));
         command.Parameters.Add(new NpgsqlParameter<long>("lease_id", leaseId));
         await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
         sent.Value = true;

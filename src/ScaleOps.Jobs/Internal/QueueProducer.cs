@@ -167,7 +167,7 @@ internal sealed partial class QueueProducer(
         var now = time.GetUtcNow();
         var written = Volatile.Read(ref _completionsWritten);
         var fetched = await store.JobFetchAvailableAsync(
-            queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, now + options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
 
         // The next fetch starts after the last tenant this one looked at, also when it started nothing: otherwise a
         // tenant at its cap would be looked at first, and use up the fetch, again and again.

@@ -11,7 +11,9 @@
 --     (a key without a limit, which the schema allows for a job inserted in SQL, has JobOptions' default limit of 1:
 --     compared with NULL, such a job never ran);
 --  5. the survivors, round robin (each tenant's first job, then each tenant's second...), become running, with a new
---     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002).
+--     lease: lease_id + 1 (the lease token is (id, lease_id), see migration 0002), until the database's clock plus @lease
+--     (LeaseDuration): never the host's clock (@now), which may be behind or ahead of the other hosts' (their rescuers
+--     would take its live jobs). The clock is read once per statement (an InitPlan), not per row.
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
 -- at, or null, from the start, when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.
@@ -121,7 +123,8 @@ chosen AS (
 -- otherwise hashes the whole table (a sequential scan per fetch; 40 of 73 ms for 500 jobs on a 20,000-row table).
 started AS (
     UPDATE {{schema}}.jobs j
-    SET state = 'running', attempt = j.attempt + 1, lease_id = j.lease_id + 1, attempted_at = @now, lease_until = @lease_until
+    SET state = 'running', attempt = j.attempt + 1, lease_id = j.lease_id + 1, attempted_at = @now,
+        lease_until = (SELECT clock_timestamp() + @lease)
     FROM cfg
     WHERE j.id = ANY (ARRAY(SELECT c.id FROM chosen c))
     -- run_at and created_at within DateTimeOffset's range: Npgsql cannot read ±infinity with its legacy switch

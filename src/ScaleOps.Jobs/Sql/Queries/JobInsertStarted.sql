@@ -1,6 +1,7 @@
 -- One job from a host that can run it at once (local dispatch): when nothing due waits in the queue, the row goes in
--- already started, leased to the enqueuing host (attempt 1, lease_id @lease_id), and that host runs it without a NOTIFY and a
--- fetch. When due jobs wait, they come first: the row goes in pending and wakes the workers, exactly as JobInsert.
+-- already started, leased to the enqueuing host (attempt 1, lease_id @lease_id) until the database's clock plus @lease
+-- (read once, as a fetch leases it), and that host runs it without a NOTIFY and a fetch. When due jobs wait, they come
+-- first: the row goes in pending and wakes the workers, exactly as JobInsert.
 -- @lease_id is random, drawn by the caller from [2^32, 2^62): it names this insert's lease alone, so that JobUnstart.sql
 -- can find this row and no other (a fetch moves it on by one, as for any lease, and nothing moves it back).
 -- The caller has reserved a free slot, and the job has no concurrency key and its queue no tenant cap (those are
@@ -23,7 +24,7 @@ ins AS (
     SELECT @queue, @kind, @tenant, @payload, @priority, @run_at, @max_attempts, @timeout_ms, @unique_key,
            @concurrency_key, @concurrency_limit, @now, CASE WHEN i.start THEN 'running' ELSE 'pending' END, i.start::int,
            CASE WHEN i.start THEN @lease_id ELSE 0 END,
-           CASE WHEN i.start THEN @now END, CASE WHEN i.start THEN @lease_until END
+           CASE WHEN i.start THEN @now END, CASE WHEN i.start THEN (SELECT clock_timestamp() + @lease) END
     FROM idle i
     ON CONFLICT (kind, tenant_id, unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING
     RETURNING id, state = 'running' AS started, lease_id

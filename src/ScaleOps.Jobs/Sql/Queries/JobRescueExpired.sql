@@ -3,9 +3,11 @@
 -- (queue, kind) rescued, for the metrics' tags; no row when nothing was rescued. A running row without a lease (lease_until
 -- NULL: the schema allows it, no worker writes it; a job inserted running in SQL) is given back too: it stayed running for
 -- good, neither fetched nor retried or cancelled by the admin API.
+-- Expiry is judged on the database's clock (read once per statement), the clock every lease is written on: the rescuing
+-- host's clock (@now, only the rescued jobs' run_at and finished_at) may be ahead of the worker's, or the worker's behind.
 WITH stuck AS (
     SELECT j.id FROM {{schema}}.jobs j
-    WHERE j.state = 'running' AND (j.lease_until < @now OR j.lease_until IS NULL)
+    WHERE j.state = 'running' AND (j.lease_until < (SELECT clock_timestamp()) OR j.lease_until IS NULL)
     ORDER BY j.id
     LIMIT @limit
     FOR UPDATE SKIP LOCKED
