@@ -47,7 +47,8 @@ public sealed class JobsOptions
 
     /// <summary>
     /// How long a started job is reserved for its worker without a heartbeat. Heartbeats renew it every third of this;
-    /// when a worker dies, its jobs run again after the lease expires.
+    /// when a worker dies, its jobs run again after the lease expires. Leases run on the database's clock: a host whose
+    /// clock is behind or ahead of the others' neither loses its live jobs to their rescuers nor rescues theirs.
     /// </summary>
     /// <value>Default 30 seconds. 1 s to 1 h.</value>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
