@@ -129,6 +129,13 @@ internal static class SafetyChecks
                 warnings.Add($"table {state.Name} has no index leading with {table.TenantColumn}; every tenant query scans the table. Create one: "
                     + $"CREATE INDEX CONCURRENTLY ON {SqlIdentifier.Qualify(table.Schema, table.Name)} ({SqlIdentifier.Quote(table.TenantColumn)});");
             }
+
+            if (state.UniqueWithoutTenant is { } unique)
+            {
+                warnings.Add($"table {state.Name} has unique indexes without its tenant column {table.TenantColumn} ({unique}): a tenant whose insert "
+                    + "or update collides with another tenant's value gets a unique violation, which tells it that the value (an email, a slug) "
+                    + $"exists in another tenant. Put {table.TenantColumn} first in such an index, unless the value must be unique across tenants.");
+            }
         }
 
         // An inheritance child is not a partition: the policy manager does not secure it, and a statement naming it uses

@@ -12,7 +12,8 @@ namespace ScaleOps.Rls.Internal;
 /// </summary>
 internal sealed record TableState(
     string Name, bool RowSecurity, bool ForceRowSecurity, int PolicyCount, string? TenantType, string? UserType, bool TenantCaseInsensitive,
-    bool UserCaseInsensitive, bool HasTenantIndex, string? ForeignPermissivePolicies = null, bool Owned = false, bool CanTruncate = false)
+    bool UserCaseInsensitive, bool HasTenantIndex, string? ForeignPermissivePolicies = null, bool Owned = false, bool CanTruncate = false,
+    string? UniqueWithoutTenant = null)
 {
     /// <summary>
     /// Why the tenant or user column cannot isolate tenants or users, or null: it compares case-insensitively, or its type
@@ -144,7 +145,8 @@ internal static class TableStateReader
         return new TableState(
             reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetInt32(3),
             reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetBoolean(6), reader.GetBoolean(7),
-            reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetBoolean(10), reader.GetBoolean(11));
+            reader.GetBoolean(8), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetBoolean(10), reader.GetBoolean(11),
+            reader.IsDBNull(12) ? null : reader.GetString(12));
     }
 
     /// <summary>The <c>scaleops_*</c> policies on <paramref name="relation"/> (a regclass name), by name.</summary>

@@ -190,4 +190,26 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         Assert.Contains(warnings, w => w.StartsWith("table invalid_idx has no index leading with tenant_id", StringComparison.Ordinal));
         Assert.Contains(warnings, w => w.StartsWith("table partial_idx has no index leading with tenant_id", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// A unique index without the tenant column is a side channel across tenants: tenant B's insert of an email tenant A
+    /// already has fails with a unique violation, so B learns the value exists elsewhere, although the policy hides A's row.
+    /// </summary>
+    [Fact]
+    public async Task A_unique_index_without_the_tenant_column_is_warned_about_naming_it()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE TABLE people (id bigint PRIMARY KEY, tenant_id text NOT NULL, email text NOT NULL, slug text NOT NULL, code text NOT NULL);"
+            + "CREATE INDEX ON people (tenant_id); CREATE UNIQUE INDEX people_email ON people (email);"
+            + "CREATE UNIQUE INDEX people_slug ON people (slug) WHERE slug <> '';"
+            + "CREATE UNIQUE INDEX people_tenant_code ON people (tenant_id, code); CREATE UNIQUE INDEX people_code_tenant ON people (code, tenant_id);"
+            + "GRANT SELECT, INSERT ON people TO scaleops_rls_app", database.Name);
+        var tables = new[] { new RlsTable("public", "people") };
+        await RlsChecks.Manager(database, tables).ApplyAsync();
+
+        var (errors, warnings) = await RlsChecks.SafetyAsync(database, tables);
+        var warning = Assert.Single(warnings, w => w.Contains("unique indexes", StringComparison.Ordinal));
+        Assert.StartsWith("table people has unique indexes without its tenant column tenant_id (people_email, people_slug): ", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(errors, e => e.Contains("people", StringComparison.Ordinal));
+    }
 }

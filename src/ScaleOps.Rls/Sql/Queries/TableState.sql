@@ -26,7 +26,14 @@ SELECT c.oid::regclass::text,
        -- What the connected role may do beyond row security: as (a member of) the owner it may disable it or drop the
        -- policies, and TRUNCATE ignores row security altogether.
        pg_catalog.pg_has_role(c.relowner, 'USAGE'),
-       pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')
+       pg_catalog.has_table_privilege(c.oid, 'TRUNCATE'),
+       -- Unique indexes other than the primary key whose key leaves out the tenant column: a write that collides with
+       -- another tenant's value fails with a unique violation, which tells the tenant that the value exists elsewhere.
+       (SELECT string_agg(ic.relname::text, ', ' ORDER BY ic.relname)
+          FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+         WHERE i.indrelid = c.oid AND i.indisunique AND NOT i.indisprimary AND $3 IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                            WHERE a.attrelid = c.oid AND a.attname = $3 AND a.attnum = ANY (i.indkey::int2[])))
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 -- The tenant ($3) and user ($4) columns, read in one pass: each one's type and whether it compares case-insensitively.
