@@ -13,6 +13,7 @@ internal static class RlsSql
     public static readonly string InheritanceChildren = Load("Queries.InheritanceChildren.sql");
     public static readonly string ScaleOpsPolicies = Load("Queries.ScaleOpsPolicies.sql");
     public static readonly string LeakingViews = Load("Queries.LeakingViews.sql");
+    public static readonly string DefinerFunctions = Load("Queries.DefinerFunctions.sql");
     public static readonly string AuditTables = Load("Queries.AuditTables.sql");
     public static readonly string RlsTablesInSchema = Load("Queries.RlsTablesInSchema.sql");
     public static readonly string ReplicaHealth = Load("Queries.ReplicaHealth.sql");

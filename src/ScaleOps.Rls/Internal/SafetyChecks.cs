@@ -157,7 +157,23 @@ internal static class SafetyChecks
             errors.Add(view + ".");
         }
 
+        await AddDefinerFunctionWarningsAsync(connection, warnings, cancellationToken).ConfigureAwait(false);
         return (errors, warnings);
+    }
+
+    // A warning, not an error: such a function may be meant to read across tenants (an admin report), and whether it
+    // touches a protected table at all cannot be told from the catalog (a PL/pgSQL body records no dependency).
+    private static async Task AddDefinerFunctionWarningsAsync(NpgsqlConnection connection, List<string> warnings, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(RlsSql.DefinerFunctions, connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            warnings.Add($"function {reader.GetString(0)} is SECURITY DEFINER and owned by role {reader.GetString(1)}, which bypasses row-level security "
+                + "(SUPERUSER or BYPASSRLS), and the application role may call it: whatever it reads or changes in a protected table, it does for "
+                + $"every tenant. Make it SECURITY INVOKER, give it an owner without SUPERUSER or BYPASSRLS (the policies then bind it), or "
+                + $"REVOKE EXECUTE ON ROUTINE {reader.GetString(0)} FROM PUBLIC and from the application role.");
+        }
     }
 
     // A table created after the policies were applied (or never declared) is checked by nothing above: one that has the

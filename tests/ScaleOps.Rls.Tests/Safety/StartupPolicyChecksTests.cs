@@ -212,4 +212,48 @@ public class StartupPolicyChecksTests(RlsDatabase database) : IClassFixture<RlsD
         Assert.StartsWith("table people has unique indexes without its tenant column tenant_id (people_email, people_slug): ", warning, StringComparison.Ordinal);
         Assert.DoesNotContain(errors, e => e.Contains("people", StringComparison.Ordinal));
     }
+
+    /// <summary>
+    /// A SECURITY DEFINER function owned by a superuser runs with its owner's rights, which row-level security does not
+    /// bind: any tenant that calls it reads every tenant's rows.
+    /// </summary>
+    [Fact]
+    public async Task A_security_definer_function_of_a_role_that_bypasses_row_security_is_warned_about_naming_it()
+    {
+        await PostgresServer.ExecuteAsync(
+            "CREATE FUNCTION all_documents_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM documents';"
+            + "CREATE FUNCTION own_documents_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM documents';"
+            + "CREATE FUNCTION revoked_documents_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM documents';"
+            + "REVOKE EXECUTE ON FUNCTION revoked_documents_count() FROM PUBLIC", database.Name);
+        try
+        {
+            var (errors, warnings) = await RlsChecks.SafetyAsync(database, RlsDatabase.Tables());
+            var warning = Assert.Single(warnings, w => w.Contains("SECURITY DEFINER", StringComparison.Ordinal));
+            Assert.StartsWith("function all_documents_count() is SECURITY DEFINER and owned by role postgres, which bypasses row-level security",
+                warning, StringComparison.Ordinal);
+            Assert.Contains("REVOKE EXECUTE ON ROUTINE all_documents_count() FROM PUBLIC", warning, StringComparison.Ordinal);
+            Assert.Empty(errors);
+
+            // What it warns about: tenant t01 (one document) counts every tenant's documents through it.
+            await using var services = RlsDatabase.Services(database.AppConnectionString());
+            var apis = new RlsApis(services);
+            using (apis.Tenants.BeginScope(new ScaleOps.Tenancy.TenantId("t01")))
+            {
+                await using var connection = await apis.Data.OpenConnectionAsync();
+                await using var batch = connection.CreateBatch();
+                batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("SELECT own_documents_count()"));
+                batch.BatchCommands.Add(new Npgsql.NpgsqlBatchCommand("SELECT all_documents_count()"));
+                await using var reader = await batch.ExecuteReaderAsync();
+                Assert.True(await reader.ReadAsync());
+                var own = reader.GetInt64(0);
+                Assert.True(await reader.NextResultAsync() && await reader.ReadAsync());
+                Assert.True(reader.GetInt64(0) > own, $"t01 saw {own} documents of its own and {reader.GetInt64(0)} through the definer function");
+            }
+        }
+        finally
+        {
+            await PostgresServer.ExecuteAsync(
+                "DROP FUNCTION all_documents_count(); DROP FUNCTION own_documents_count(); DROP FUNCTION revoked_documents_count()", database.Name);
+        }
+    }
 }
