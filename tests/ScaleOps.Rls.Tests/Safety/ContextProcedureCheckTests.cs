@@ -1,6 +1,5 @@
 using System;
 using System.Threading.Tasks;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -65,28 +64,14 @@ public class ContextProcedureCheckTests(ContextProcedureCheckTests.SchemaWithout
     private static string App(string databaseName) =>
         new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor(databaseName)) { Username = RlsDatabase.AppRole }.ToString();
 
-    private static IHost BuildHost(string connectionString, string? shard = null)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddScaleOps(o =>
+    private static IHost BuildHost(string connectionString, string? shard = null) =>
+        RlsHosts.Checked(connectionString, o =>
         {
-            o.ConnectionString = connectionString;
-            o.ApplyMigrationsOnStart = false;
-        }).AddRls(o =>
-        {
-            foreach (var table in RlsDatabase.Tables())
-            {
-                o.Tables.Add(table);
-            }
-
-            o.ApplyPoliciesOnStart = false;
             if (shard is not null)
             {
                 o.Shards["whales"] = shard;
             }
         });
-        return builder.Build();
-    }
 
     private static async Task<string> RefusedAsync(IHost host)
     {

@@ -26,25 +26,7 @@ public class ProductionSetupTests(ProductionSetupTests.MigratedDatabase database
 
     private string AppConnectionString => new NpgsqlConnectionStringBuilder(database.ConnectionString) { Username = RlsDatabase.AppRole }.ToString();
 
-    private static IHost BuildHost(string connectionString)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddFakeLogging();
-        builder.Services.AddScaleOps(o =>
-        {
-            o.ConnectionString = connectionString;
-            o.ApplyMigrationsOnStart = false;
-        }).AddRls(o =>
-        {
-            foreach (var table in RlsDatabase.Tables())
-            {
-                o.Tables.Add(table);
-            }
-
-            o.ApplyPoliciesOnStart = false;
-        });
-        return builder.Build();
-    }
+    private static IHost BuildHost(string connectionString) => RlsHosts.Checked(connectionString);
 
     private static async Task<string[]> StartWarningsAsync(string connectionString)
     {

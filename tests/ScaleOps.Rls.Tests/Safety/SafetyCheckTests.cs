@@ -16,26 +16,7 @@ namespace ScaleOps.Rls.Tests.Safety;
 
 public class SafetyCheckTests(RlsDatabase database) : IClassFixture<RlsDatabase>
 {
-    private static IHost BuildHost(string connectionString, Action<RlsOptions>? configure = null)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddFakeLogging();
-        builder.Services.AddScaleOps(o =>
-        {
-            o.ConnectionString = connectionString;
-            o.ApplyMigrationsOnStart = false;
-        }).AddRls(o =>
-        {
-            foreach (var table in RlsDatabase.Tables())
-            {
-                o.Tables.Add(table);
-            }
-
-            o.ApplyPoliciesOnStart = false;
-            configure?.Invoke(o);
-        });
-        return builder.Build();
-    }
+    private static IHost BuildHost(string connectionString, Action<RlsOptions>? configure = null) => RlsHosts.Checked(connectionString, configure);
 
     [Fact]
     public async Task A_safe_schema_starts_and_the_application_role_is_accepted()

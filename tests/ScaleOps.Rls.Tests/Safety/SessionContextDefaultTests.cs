@@ -1,6 +1,5 @@
 using System;
 using System.Threading.Tasks;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using ScaleOps.Rls.Safety;
@@ -17,24 +16,7 @@ namespace ScaleOps.Rls.Tests.Safety;
 /// </summary>
 public class SessionContextDefaultTests(RlsDatabase database) : IClassFixture<RlsDatabase>
 {
-    private static IHost BuildHost(string connectionString)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Services.AddScaleOps(o =>
-        {
-            o.ConnectionString = connectionString;
-            o.ApplyMigrationsOnStart = false;
-        }).AddRls(o =>
-        {
-            foreach (var table in RlsDatabase.Tables())
-            {
-                o.Tables.Add(table);
-            }
-
-            o.ApplyPoliciesOnStart = false;
-        });
-        return builder.Build();
-    }
+    private static IHost BuildHost(string connectionString) => RlsHosts.Checked(connectionString);
 
     private string WithSessionDefault(string setting, string value) =>
         new NpgsqlConnectionStringBuilder(database.AppConnectionString()) { Options = $"-c {setting}={value}", Pooling = false }.ToString();
