@@ -45,6 +45,14 @@ public sealed class CacheEntryOptions
     /// <value>Default <see cref="CachingOptions.FactoryTimeout"/>.</value>
     public TimeSpan? FactoryTimeout { get; init; }
 
+    /// <summary>
+    /// Eager refresh of this call: once less than (1 - threshold) × <see cref="Expiration"/> of the value's freshness
+    /// remains, a hit returns the value at once and starts one background run of the factory (see
+    /// <see cref="CachingOptions.EagerRefreshThreshold"/>). 0 turns eager refresh off for the call when the default is on.
+    /// </summary>
+    /// <value>Default <see cref="CachingOptions.EagerRefreshThreshold"/>. When set, 0 (off), or greater than 0 and less than 1.</value>
+    public double? EagerRefreshThreshold { get; init; }
+
     /// <summary>Whether concurrent misses on several instances run the factory once (a short Redis lock).</summary>
     /// <value>Default <see cref="CachingOptions.DistributedStampedeProtection"/>.</value>
     public bool? DistributedStampedeProtection { get; init; }

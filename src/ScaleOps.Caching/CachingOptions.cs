@@ -46,6 +46,15 @@ public sealed class CachingOptions
     /// <value>Default <see langword="null"/>. When set, from 1 millisecond to 1 hour.</value>
     public TimeSpan? FactoryTimeout { get; set; }
 
+    /// <summary>
+    /// Eager refresh: once less than (1 - threshold) × the call's expiration of a value's freshness remains, a
+    /// cache-aside hit returns the value at once and starts one background run of the factory, so a hot key never makes
+    /// its callers wait at expiry. 0.8 with a 10-minute expiration refreshes on the first hit after 8 minutes.
+    /// <see cref="CacheEntryOptions.EagerRefreshThreshold"/> overrides it per call (0 turns it off for the call).
+    /// </summary>
+    /// <value>Default <see langword="null"/> (off). When set, greater than 0 and less than 1.</value>
+    public double? EagerRefreshThreshold { get; set; }
+
     /// <summary>The Redis connect and command timeout: a miss while Redis is unreachable costs about this much, once.</summary>
     /// <value>Default 250 milliseconds. From 10 milliseconds to 30 seconds.</value>
     public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromMilliseconds(250);

@@ -22,6 +22,9 @@ public sealed class BadInputTests(SingleRedis redis) : IClassFixture<SingleRedis
     [InlineData("FailSafeMaxDuration", "7.00:00:01", "must be between 00:00:00 and 7.00:00:00")]
     [InlineData("FailSafeThrottle", "00:00:00.500", "must be between 00:00:01 and 01:00:00")]
     [InlineData("FactoryTimeout", "00:00:00", "must be between 00:00:00.0010000 and 01:00:00")]
+    [InlineData("EagerRefreshThreshold", "1", "must be greater than 0 and less than 1 (unset: off); it is 1.")]
+    [InlineData("EagerRefreshThreshold", "0", "must be greater than 0 and less than 1 (unset: off); it is 0.")]
+    [InlineData("EagerRefreshThreshold", "-0.5", "must be greater than 0 and less than 1 (unset: off); it is -0.5.")]
     [InlineData("RedisTimeout", "00:00:00.005", "must be between 00:00:00.0100000 and 00:00:30")]
     [InlineData("BreakerDuration", "00:10:01", "must be between 00:00:00.1000000 and 00:10:00")]
     [InlineData("DistributedLockLease", "00:00:00.050", "must be between 00:00:00.1000000 and 00:10:00")]
@@ -156,6 +159,9 @@ public sealed class BadInputTests(SingleRedis redis) : IClassFixture<SingleRedis
             (new() { NegativeExpiration = TimeSpan.FromDays(366) }, "CacheEntryOptions.NegativeExpiration must be between zero (nulls not cached) and 365 days."),
             (new() { LocalExpiration = TimeSpan.FromTicks(-1) }, "CacheEntryOptions.LocalExpiration cannot be negative (zero: Redis only)."),
             (new() { FactoryTimeout = TimeSpan.FromTicks(5_000) }, "CacheEntryOptions.FactoryTimeout must be between 1 ms and 1 h."),
+            (new() { EagerRefreshThreshold = 1 }, "CacheEntryOptions.EagerRefreshThreshold must be greater than 0 and less than 1, or 0 (eager refresh off for the call)."),
+            (new() { EagerRefreshThreshold = -0.1 }, "CacheEntryOptions.EagerRefreshThreshold must be greater than 0 and less than 1, or 0 (eager refresh off for the call)."),
+            (new() { EagerRefreshThreshold = double.NaN }, "CacheEntryOptions.EagerRefreshThreshold must be greater than 0 and less than 1, or 0 (eager refresh off for the call)."),
         })
         {
             var set = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await node.Cache.SetAsync("k", "v", options));

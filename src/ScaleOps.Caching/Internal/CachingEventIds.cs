@@ -16,4 +16,5 @@ internal static class CachingEventIds
     public const int EvictionPolicyMayDropTagIndexes = 5011;
     public const int BehindSenderRepeated = 5012;
     public const int BehindSenderRepeatFailed = 5013;
+    public const int EagerRefreshFailed = 5014;
 }

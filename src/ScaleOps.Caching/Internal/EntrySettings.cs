@@ -17,6 +17,9 @@ internal readonly record struct EntrySettings(
     /// <summary>The longest expiration (or negative expiration) one entry may ask for.</summary>
     public static readonly TimeSpan MaxExpiration = TimeSpan.FromDays(365);
 
+    public const string EagerRefreshThresholdRange =
+        "CacheEntryOptions.EagerRefreshThreshold must be greater than 0 and less than 1, or 0 (eager refresh off for the call).";
+
     public bool FailSafe => FailSafeMaxDuration > TimeSpan.Zero;
 
     // Out-of-range values throw naming "options", the parameter of the public call that passed them.
@@ -62,6 +65,11 @@ internal readonly record struct EntrySettings(
             throw new ArgumentOutOfRangeException(
                 "options", timeout,
                 $"CacheEntryOptions.FactoryTimeout must be between {CachingDefaults.FactoryTimeout.Min.TotalMilliseconds} ms and {CachingDefaults.FactoryTimeout.Max.TotalHours} h.");
+        }
+
+        if (entry.EagerRefreshThreshold is { } eager && eager != 0 && !(eager > 0 && eager < 1))
+        {
+            throw new ArgumentOutOfRangeException("options", eager, EagerRefreshThresholdRange);
         }
 
         return new EntrySettings(

@@ -60,4 +60,8 @@ internal static partial class Log
     [LoggerMessage(EventId = CachingEventIds.BehindSenderRepeatFailed, Level = LogLevel.Warning,
         Message = "The removal repeated for an instance behind on tenant {Tenant}'s generation failed; the value may stay in Redis until it expires")]
     public static partial void BehindSenderRepeatFailed(ILogger logger, Exception exception, string tenant);
+
+    [LoggerMessage(EventId = CachingEventIds.EagerRefreshFailed, Level = LogLevel.Warning,
+        Message = "The eager refresh of cache key {Key} (tenant {Tenant}) failed; the current value stays, and no refresh of the key starts for {ThrottleSeconds} s (FailSafeThrottle)")]
+    public static partial void EagerRefreshFailed(ILogger logger, Exception exception, string key, string tenant, double throttleSeconds);
 }

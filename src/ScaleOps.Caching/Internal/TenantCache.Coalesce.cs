@@ -73,6 +73,19 @@ internal sealed partial class TenantCache
                     }
                 }
 
+                if (running is EagerRefresh)
+                {
+                    // An eager refresh runs in the background and no caller waits for it: a miss (a memory copy gone
+                    // meanwhile, an invalidation) loads as usual in its place, reading Redis first.
+                    mine ??= new TaskCompletionSource<CacheResult<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (flights.TryUpdate(key, mine, running))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
                 if (running is not BackgroundLoad<T> background)
                 {
                     // The same key is being loaded as another type: load without coalescing (unless this is that load's
@@ -112,5 +125,18 @@ internal sealed partial class TenantCache
         return cancellationToken.CanBeCanceled
             ? await load.WaitAsync(cancellationToken).ConfigureAwait(false)
             : await load.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Marks a key whose factory timed out and still runs in the background (in place of the finished flight): callers
+    /// get <see cref="Stale"/> while it may still serve, and no second factory run starts.
+    /// </summary>
+    private sealed class BackgroundLoad<T>(L1Entry<T> stale, bool staleInMemory, KeyEpoch epoch)
+    {
+        public L1Entry<T> Stale { get; } = stale;
+
+        /// <summary>Whether the stale value may still serve: within its fail-safe window and not invalidated since.</summary>
+        public bool CanServe(TenantBucket bucket, string key, long now) =>
+            now < Stale.KeepUntil && StillValid(bucket, key, Stale, staleInMemory, epoch);
     }
 }

@@ -84,6 +84,7 @@ internal sealed partial class TenantCache
     internal async Task MaintainAsync()
     {
         _memory.Sweep(NowMs());
+        ForgetRefreshThrottles(NowMs());
         if (PendingCount > 0)
         {
             var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);

@@ -20,8 +20,11 @@ internal sealed partial class TenantCache
         L1Entry<T>? stale,
         PreRead<T>? preRead,
         object? flight,
-        CancellationToken caller)
+        CancellationToken caller,
+        long dueMs = 0)
     {
+        // dueMs > 0: an eager refresh (TenantCache.EagerRefresh.cs). A value in Redis counts as found only with more
+        // freshness left than that (another instance refreshed it), and nothing stale serves: a failure goes to the refresh.
         var db = settings.LocalOnly ? null : await _redis.TryGetDatabaseAsync().ConfigureAwait(false);
         var generation = TenantBucket.UnknownGeneration;
         if (db is not null)
@@ -58,17 +61,25 @@ internal sealed partial class TenantCache
                 var read = preRead is { } pre && pre.Generation == generation && pre.Epoch == epoch.All
                     && pre.FlightsBefore == Volatile.Read(ref _flightsCompleted)
                     ? pre.Read
-                    : await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
+                    : await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch, dueMs).ConfigureAwait(false);
                 if (read.Fresh)
                 {
-                    _metrics.RedisHit();
+                    if (dueMs == 0)
+                    {
+                        _metrics.RedisHit();
+                    }
+
                     return new CacheResult<T>(read.Value, CacheSource.Redis);
                 }
 
-                stale ??= read.Entry; // read after the epoch: an invalidation since moves it
+                if (dueMs == 0)
+                {
+                    stale ??= read.Entry; // read after the epoch: an invalidation since moves it
+                }
+
                 if (!read.Failed && settings.DistributedLock)
                 {
-                    var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                    var coordinated = await CoordinateAsync<T>(db, bucket, generation, key, settings, epoch, dueMs).ConfigureAwait(false);
                     if (coordinated.Value is { } found)
                     {
                         return found; // another instance's factory produced it: counted as a Redis hit, not a miss
@@ -77,7 +88,10 @@ internal sealed partial class TenantCache
                     lockToken = coordinated.LockToken;
                 }
 
-                _metrics.RedisMiss(); // the factory runs
+                if (dueMs == 0)
+                {
+                    _metrics.RedisMiss(); // the factory runs
+                }
             }
 
             try
@@ -247,19 +261,6 @@ internal sealed partial class TenantCache
         }
     }
 
-    /// <summary>
-    /// Marks a key whose factory timed out and still runs in the background (in place of the finished flight): callers
-    /// get <see cref="Stale"/> while it may still serve, and no second factory run starts.
-    /// </summary>
-    private sealed class BackgroundLoad<T>(L1Entry<T> stale, bool staleInMemory, KeyEpoch epoch)
-    {
-        public L1Entry<T> Stale { get; } = stale;
-
-        /// <summary>Whether the stale value may still serve: within its fail-safe window and not invalidated since.</summary>
-        public bool CanServe(TenantBucket bucket, string key, long now) =>
-            now < Stale.KeepUntil && StillValid(bucket, key, Stale, staleInMemory, epoch);
-    }
-
     /// <summary>Serializes a value with the payload header, enforcing the size limit.</summary>
     private PayloadWriter? Serialize<T>(TenantBucket bucket, string key, T value, EntrySettings settings, out TimeSpan duration)
     {
@@ -325,7 +326,8 @@ internal sealed partial class TenantCache
         var local = settings.LocalExpiration is { } l && l < duration ? l : duration;
         if (local > TimeSpan.Zero)
         {
-            _memory.Store(bucket, key, new L1Entry<T>(value, now + Ms(local), now + Ms(duration + keep), settings.Tags), epoch);
+            _memory.Store(bucket, key, new L1Entry<T>(value, now + Ms(local), now + Ms(duration + keep), settings.Tags,
+                isNull ? L1Entry.NoEagerRefresh : now + Ms(duration)), epoch);
         }
 
         if (db is null || !epoch.IsCurrent)

@@ -29,7 +29,8 @@ internal sealed partial class TenantCache
     private long _flightsCompleted;
 
     /// <summary>A Redis read. <see cref="Entry"/> is set when the value was stored in memory or may serve fail-safe.</summary>
-    private readonly record struct RedisRead<T>(T Value, L1Entry<T>? Entry, bool Fresh, bool Failed);
+    /// <remarks><c>RemainingMs</c>: how long the value stays fresh (eager refresh), <see cref="L1Entry.NoEagerRefresh"/> for a null.</remarks>
+    private readonly record struct RedisRead<T>(T Value, L1Entry<T>? Entry, bool Fresh, bool Failed, long RemainingMs = 0);
 
     /// <summary>A Redis miss seen by the hit path before coalescing: the leader need not read again if nothing changed since.</summary>
     private readonly record struct PreRead<T>(RedisRead<T> Read, long Generation, long Epoch, long FlightsBefore);
@@ -182,7 +183,8 @@ internal sealed partial class TenantCache
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<RedisRead<T>> ReadAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, KeyEpoch epoch)
+    private async ValueTask<RedisRead<T>> ReadAsync<T>(
+        IDatabase db, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, KeyEpoch epoch, long dueMs = 0)
     {
         RedisValue stored;
         try
@@ -201,14 +203,16 @@ internal sealed partial class TenantCache
             return FailedRead<T>();
         }
 
-        return Decode<T>(stored, bucket, generation, key, localExpiration, keepMs, epoch);
+        return Decode<T>(stored, bucket, generation, key, localExpiration, keepMs, epoch, dueMs);
     }
 
     /// <summary>
     /// Decodes a stored value (header, tags, body) straight from the client's reply, and keeps it in memory when it is
-    /// fresh and the entry allows a memory copy.
+    /// fresh and the entry allows a memory copy. An eager refresh passes <paramref name="dueMs"/>: a value with no more
+    /// freshness left than that is due for refresh, so it does not count as fresh (another instance's refresh does).
     /// </summary>
-    private RedisRead<T> Decode<T>(RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, in KeyEpoch epoch)
+    private RedisRead<T> Decode<T>(
+        RedisValue stored, TenantBucket bucket, long generation, string key, TimeSpan? localExpiration, long keepMs, in KeyEpoch epoch, long dueMs = 0)
     {
         // A generation that moved meanwhile (a tenant invalidation, or Redis coming back) makes this read void.
         if (stored.IsNull || bucket.Generation != generation)
@@ -244,7 +248,8 @@ internal sealed partial class TenantCache
             return default;
         }
 
-        var fresh = remainingMs > 0;
+        var fresh = remainingMs > dueMs;
+        var logicalMs = isNull ? L1Entry.NoEagerRefresh : remainingMs;
         var localMs = localExpiration is { } local ? Math.Min(remainingMs, (long)local.TotalMilliseconds) : remainingMs;
         if (writerLocalMs != Payload.NoLocalExpiration && writerLocalMs < localMs)
         {
@@ -253,17 +258,17 @@ internal sealed partial class TenantCache
         if (fresh && localMs <= 0)
         {
             // Fresh in Redis, not kept in memory: no entry needed.
-            return new RedisRead<T>(value, null, true, false);
+            return new RedisRead<T>(value, null, true, false, logicalMs);
         }
 
         var now = NowMs();
-        var entry = new L1Entry<T>(value, now + Math.Max(0, localMs), now + remainingMs + keepMs, tags);
+        var entry = new L1Entry<T>(value, now + Math.Max(0, localMs), now + remainingMs + keepMs, tags, isNull ? L1Entry.NoEagerRefresh : now + remainingMs);
         if (fresh)
         {
             _memory.Store(bucket, key, entry, epoch);
         }
 
-        return new RedisRead<T>(value, entry, fresh, false);
+        return new RedisRead<T>(value, entry, fresh, false, logicalMs);
     }
 
     /// <summary>

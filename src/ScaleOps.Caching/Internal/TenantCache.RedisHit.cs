@@ -195,6 +195,12 @@ internal sealed partial class TenantCache
                 return false;
             }
 
+            var eager = _options is { EagerRefreshThreshold: { } own } ? own : cache._eagerRefreshThreshold;
+            if (eager != 0)
+            {
+                cache.RefreshIfDue(_bucket!, _key!, _state, _factory!, _options, eager, read.RemainingMs);
+            }
+
             cache._metrics.RedisHit();
             result = new CacheResult<T>(read.Value, CacheSource.Redis);
             return true;

@@ -36,6 +36,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     private readonly bool _systemClock;
     private readonly long _ticksPerMs;
     private readonly Action<string, string> _validateTag;
+    private readonly double _eagerRefreshThreshold; // 0: off
+    private readonly long _eagerRefreshDueMs; // the default threshold's margin for the default expiration
 
     public TenantCache(
         ITenantContext tenants,
@@ -51,6 +53,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _validateTag = ValidateKey;
         _ticksPerMs = Math.Max(1, time.TimestampFrequency / 1000);
         _options = options.Value;
+        _eagerRefreshThreshold = _options.EagerRefreshThreshold ?? 0;
+        _eagerRefreshDueMs = (long)((1 - _eagerRefreshThreshold) * _options.DefaultExpiration.TotalMilliseconds);
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries);
@@ -136,6 +140,13 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
                 if (!typed.Used)
                 {
                     typed.Used = true;
+                }
+
+                var eager = options is { EagerRefreshThreshold: { } own } ? own : _eagerRefreshThreshold;
+                if (eager != 0 && (options is not null || typed.LogicalFreshUntil - now <= _eagerRefreshDueMs))
+                {
+                    // Without options a value not due is told here; with them, the call's threshold and expiration decide.
+                    RefreshIfDue(bucket, key, state, factory, options, eager, typed.LogicalFreshUntil - now);
                 }
 
                 _metrics.MemoryHit();

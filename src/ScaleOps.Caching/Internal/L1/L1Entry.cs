@@ -3,10 +3,19 @@ using System;
 namespace ScaleOps.Caching.Internal.L1;
 
 /// <summary>An in-memory entry. Times are milliseconds of the cache's memory clock.</summary>
-internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
+internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags, long logicalFreshUntil)
 {
-    /// <summary>Until when the value is fresh.</summary>
+    /// <summary>A <see cref="LogicalFreshUntil"/> that is never reached: the entry is never refreshed eagerly.</summary>
+    public const long NoEagerRefresh = long.MaxValue;
+
+    /// <summary>Until when the value is fresh in memory (its <c>LocalExpiration</c> may end it before its freshness).</summary>
     public long FreshUntil { get; } = freshUntil;
+
+    /// <summary>
+    /// Until when the value itself is fresh (its Redis fresh-until, which a shorter memory lifetime does not move): eager
+    /// refresh measures from it. <see cref="NoEagerRefresh"/> for nulls and fail-safe copies, never refreshed eagerly.
+    /// </summary>
+    public long LogicalFreshUntil { get; } = logicalFreshUntil;
 
     /// <summary>Until when the value may still be served by fail-safe; the sweeper drops it afterwards.</summary>
     public long KeepUntil { get; } = keepUntil;
@@ -29,7 +38,8 @@ internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags)
 }
 
 /// <summary>An in-memory entry holding a <typeparamref name="T"/>: read without a cast or a copy.</summary>
-internal sealed class L1Entry<T>(T value, long freshUntil, long keepUntil, string[]? tags) : L1Entry(freshUntil, keepUntil, tags)
+internal sealed class L1Entry<T>(T value, long freshUntil, long keepUntil, string[]? tags, long logicalFreshUntil = L1Entry.NoEagerRefresh)
+    : L1Entry(freshUntil, keepUntil, tags, logicalFreshUntil)
 {
     public T Value { get; } = value;
 }

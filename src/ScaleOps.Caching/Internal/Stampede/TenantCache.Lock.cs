@@ -32,7 +32,8 @@ internal sealed partial class TenantCache
 
     private readonly record struct Coordination<T>(CacheResult<T>? Value, string? LockToken);
 
-    private async Task<Coordination<T>> CoordinateAsync<T>(IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
+    private async Task<Coordination<T>> CoordinateAsync<T>(
+        IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch, long dueMs = 0)
     {
         var lockKey = RedisKeys.Lock(bucket.RedisPrefix, generation, key);
         var token = string.Concat(_instance, ":", Interlocked.Increment(ref _lockCounter).ToString(CultureInfo.InvariantCulture));
@@ -47,7 +48,7 @@ internal sealed partial class TenantCache
                 // The caller has just missed in Redis; after a wait, look for the holder's value before competing again.
                 if (attempt > 0)
                 {
-                    var (found, failed) = await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false);
+                    var (found, failed) = await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch, dueMs).ConfigureAwait(false);
                     if (found is not null || failed)
                     {
                         return new Coordination<T>(found, null); // failed: reported by the read (an outage, or an error about this key)
@@ -60,7 +61,7 @@ internal sealed partial class TenantCache
                     _heldLocks[token] = (db, lockKey);
 
                     // The holder may have written its value and released the lock between the read and the SET.
-                    if (attempt > 0 && (await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch).ConfigureAwait(false)).Found is { } late)
+                    if (attempt > 0 && (await ReadFreshAsync<T>(db, bucket, generation, key, settings, epoch, dueMs).ConfigureAwait(false)).Found is { } late)
                     {
                         await ReleaseLockAsync(db, bucket, generation, key, token).ConfigureAwait(false);
                         return new Coordination<T>(late, null);
@@ -119,15 +120,19 @@ internal sealed partial class TenantCache
 
     /// <summary>The holder's value if Redis has it now; <c>Failed</c> when the read failed (the read reported why).</summary>
     private async Task<(CacheResult<T>? Found, bool Failed)> ReadFreshAsync<T>(
-        IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch)
+        IDatabase db, TenantBucket bucket, long generation, string key, EntrySettings settings, KeyEpoch epoch, long dueMs)
     {
-        var read = await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch).ConfigureAwait(false);
+        var read = await ReadAsync<T>(db, bucket, generation, key, settings.LocalExpiration, KeepMs(settings), epoch, dueMs).ConfigureAwait(false);
         if (read.Failed || !read.Fresh)
         {
             return (null, read.Failed);
         }
 
-        _metrics.RedisHit();
+        if (dueMs == 0)
+        {
+            _metrics.RedisHit(); // an eager refresh's read is not a caller's hit
+        }
+
         return (new CacheResult<T>(read.Value, CacheSource.Redis), false);
     }
 

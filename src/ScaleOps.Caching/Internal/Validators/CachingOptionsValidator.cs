@@ -67,6 +67,12 @@ internal sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
                 $"{P}{nameof(CachingOptions.JitterFraction)} must be between {CachingDefaults.JitterFraction.Min} and {CachingDefaults.JitterFraction.Max}; it is {options.JitterFraction}."));
         }
 
+        if (options.EagerRefreshThreshold is { } eager && !(eager > 0 && eager < 1))
+        {
+            errors.AddError(string.Create(CultureInfo.InvariantCulture,
+                $"{P}{nameof(CachingOptions.EagerRefreshThreshold)} must be greater than 0 and less than 1 (unset: off); it is {eager}."));
+        }
+
         return errors.Build();
     }
 
