@@ -64,6 +64,7 @@ public abstract partial class CacheSuite
         var after = await node.Cache.GetOrSetEntryAsync("k", refresh, TenMinutes);
         Assert.Equal((CacheSource.Memory, "new"), (after.Source, after.Value));
         Assert.Equal(1, runs.Value);
+        Assert.Equal(2, node.Cache.GetStatus().Misses); // factory runs: the first load and the refresh
 
         // Stored as a load stores: in Redis too, fresh for a whole expiration again (not due a minute later).
         time.Advance(TimeSpan.FromMinutes(1));
@@ -206,6 +207,7 @@ public abstract partial class CacheSuite
             o.FailSafeThrottle = TimeSpan.FromSeconds(5);
         }, time, logs: true);
         using var scope = node.As("acme");
+        using var durations = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(node.Metrics.Meter, "scaleops.cache.factory.duration");
         await node.Cache.GetOrSetAsync("k", _ => ValueTask.FromResult("old"), TenMinutes);
         time.Advance(TimeSpan.FromMinutes(9));
         var runs = new Counter();
@@ -222,6 +224,7 @@ public abstract partial class CacheSuite
         Assert.Equal(LogLevel.Warning, logged.Level);
         Assert.Equal("database down", logged.Exception?.Message);
         Assert.Equal(1, runs.Value);
+        Assert.Equal(["success", "failure"], durations.GetMeasurementSnapshot().Select(m => (string)m.Tags["outcome"]!)); // counted as a factory run
 
         // Within the throttle: the current value, no refresh started (it would be marked until its factory ran).
         time.Advance(TimeSpan.FromSeconds(4));

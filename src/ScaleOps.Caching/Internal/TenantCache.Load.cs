@@ -137,9 +137,10 @@ internal sealed partial class TenantCache
             Loading.Value = new LoadingKey(bucket, key, outer);
             task = factory(state, _shutdown.Token).AsTask();
         }
-        catch (Exception ex) when (canServeStale && IsFactoryFailure(ex, caller) && StillValid(bucket, key, stale!, staleInMemory, epoch))
+        catch (Exception ex)
         {
-            return ServeStale(bucket, key, stale!, ex, epoch);
+            // Thrown before the factory returned its task: a failed run like any other (counted, fail-safe below).
+            task = Task.FromException<T>(ex);
         }
         finally
         {

@@ -174,4 +174,28 @@ public sealed class MetricsTests(SingleRedis redis) : IClassFixture<SingleRedis>
         Assert.Equal(1, mDown.Sum("scaleops.cache.fallbacks", "reason", "redis_unavailable"));
         Assert.Equal((2L, 1L), (node.Cache.GetStatus().Misses, down.Cache.GetStatus().Misses)); // the ratio's misses: factory runs
     }
+
+    /// <summary>
+    /// A factory that throws before returning its task (a plain lambda that throws, not an async one) is a failed run
+    /// like one whose task fails: it used to be counted nowhere (no duration, no miss in the hit ratio).
+    /// </summary>
+    [Fact]
+    public async Task A_factory_that_throws_before_returning_its_task_counts_as_a_failed_run()
+    {
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("metrics", "sync-throw"));
+        using var durations = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<double>(node.Metrics.Meter, "scaleops.cache.factory.duration");
+        using var scope = node.As("acme");
+        Func<CancellationToken, ValueTask<string>> throwsAtOnce = _ => throw new InvalidOperationException("database down");
+        Func<CancellationToken, ValueTask<string>> failsLater = async _ =>
+        {
+            await Task.Yield();
+            throw new InvalidOperationException("database down");
+        };
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.GetOrSetAsync("a", throwsAtOnce));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await node.Cache.GetOrSetAsync("b", failsLater));
+
+        Assert.Equal(["failure", "failure"], durations.GetMeasurementSnapshot().Select(m => (string)m.Tags["outcome"]!));
+        Assert.Equal(2, node.Cache.GetStatus().Misses);
+    }
 }
