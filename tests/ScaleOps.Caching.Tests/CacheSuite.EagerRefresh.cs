@@ -308,4 +308,28 @@ public abstract partial class CacheSuite
         Assert.Equal("new", await a.Cache.GetOrSetAsync("k", refresh, TenMinutes));
         Assert.Equal(1, runs.Value);
     }
+
+    [Fact]
+    public async Task The_HybridCache_adapter_refreshes_eagerly_with_the_default_threshold()
+    {
+        var time = new FakeTimeProvider();
+        await using var node = Node(Prefix(), Eager, time);
+        using var scope = node.As("acme");
+        var entry = new Microsoft.Extensions.Caching.Hybrid.HybridCacheEntryOptions { Expiration = TimeSpan.FromMinutes(10) };
+        await node.Hybrid.GetOrCreateAsync("k", _ => ValueTask.FromResult("old"), entry);
+        time.Advance(TimeSpan.FromMinutes(9));
+        var runs = new Counter();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var refresh = Gated(runs, started, release);
+
+        var call = node.Hybrid.GetOrCreateAsync("k", refresh, entry);
+        Assert.True(call.IsCompleted);
+        Assert.Equal("old", await call);
+        await started.Task.WaitAsync("the background refresh to start");
+        release.SetResult("new");
+        await RefreshEndedAsync(node, "k");
+        Assert.Equal("new", await node.Hybrid.GetOrCreateAsync("k", refresh, entry));
+        Assert.Equal(1, runs.Value);
+    }
 }
