@@ -8,6 +8,21 @@ internal static class CachingSnippets
         builder.Services.AddScaleOps().AddCaching();          // Redis from ScaleOps:Caching:RedisConnectionString or ConnectionStrings:Redis
         #endregion
     }
+
+    public static async Task EagerRefreshAsync(WebApplicationBuilder builder, ITenantCache cache)
+    {
+        #region readme src/ScaleOps.Caching/README.md 3
+        // 0.8 of 10 minutes: from minute 8 on, a hit answers the cached value at once and refreshes it in the background.
+        builder.Services.AddScaleOps().AddCaching(o => o.EagerRefreshThreshold = 0.8);
+        var rates = await cache.GetOrSetAsync("fx:rates", LoadRatesAsync, new CacheEntryOptions { Expiration = TimeSpan.FromMinutes(10) });
+        var audit = await cache.GetOrSetAsync("audit:last", LoadAuditAsync, new CacheEntryOptions { EagerRefreshThreshold = 0 }); // off for this call
+        #endregion
+        _ = (rates, audit);
+    }
+
+    private static ValueTask<decimal[]> LoadRatesAsync(CancellationToken ct) => ValueTask.FromResult(new[] { 1.08m });
+
+    private static ValueTask<string> LoadAuditAsync(CancellationToken ct) => ValueTask.FromResult("none");
 }
 
 #region readme src/ScaleOps.Caching/README.md 2
