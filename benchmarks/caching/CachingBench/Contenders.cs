@@ -41,13 +41,15 @@ internal sealed class L2Contenders : IAsyncDisposable
     private readonly string _peerKey;
     private readonly IDisposable[] _owned;
     private readonly ITenantCache _scaleOps;
+    private readonly ITenantCache _eager;
     private readonly FusionCache _fusion;
     private readonly HybridCache _hybrid;
 
     private L2Contenders(
-        ConnectionMultiplexer raw, ConnectionMultiplexer fastFail, RedisKey rawKey, string peerKey, ITenantCache scaleOps, FusionCache fusion, HybridCache hybrid,
-        IDisposable[] owned)
+        ConnectionMultiplexer raw, ConnectionMultiplexer fastFail, RedisKey rawKey, string peerKey, ITenantCache scaleOps, ITenantCache eager, FusionCache fusion,
+        HybridCache hybrid, IDisposable[] owned)
     {
+        _eager = eager;
         _raw = raw;
         _db = raw.GetDatabase();
         _fastFailDb = fastFail.GetDatabase();
@@ -59,7 +61,11 @@ internal sealed class L2Contenders : IAsyncDisposable
         _owned = owned;
     }
 
-    public string[] Names { get; } = ["raw GET", "GET + JSON", "ScaleOps", "FusionCache", "HybridCache", "leased GET + JSON", "GET + JSON, ScaleOps' client settings", "ScaleOps, GetOrSetEntryAsync"];
+    public string[] Names { get; } =
+    [
+        "raw GET", "GET + JSON", "ScaleOps", "FusionCache", "HybridCache", "leased GET + JSON", "GET + JSON, ScaleOps' client settings",
+        "ScaleOps, GetOrSetEntryAsync", "ScaleOps, eager refresh on (not due)",
+    ];
 
     public static async Task<L2Contenders> CreateAsync()
     {
@@ -73,6 +79,8 @@ internal sealed class L2Contenders : IAsyncDisposable
         var (writerProvider, writer) = CachingPeers.ScaleOps(redis, prefix);
         var (readerProvider, reader) = CachingPeers.ScaleOps(redis, prefix);
         var tenant = CachingPeers.EnterTenant(readerProvider); // flows into every await of the measuring loop
+        var (eagerProvider, eager) = CachingPeers.ScaleOps(redis, prefix, o => o.EagerRefreshThreshold = 0.9); // due after 27 of 30 min
+        var eagerTenant = CachingPeers.EnterTenant(eagerProvider);
         await writer.SetAsync(Key, value);
 
         var peerKey = prefix + ":" + Key;
@@ -87,8 +95,8 @@ internal sealed class L2Contenders : IAsyncDisposable
         fastFailOptions.BacklogPolicy = BacklogPolicy.FailFast;
         fastFailOptions.ReconnectRetryPolicy = new LinearRetry(500);
         var fastFail = await ConnectionMultiplexer.ConnectAsync(fastFailOptions);
-        var contenders = new L2Contenders(raw, fastFail, rawKey, peerKey, reader, fusionReader, hybridReader,
-            [tenant, writerProvider, readerProvider, fusionWriter, fusionReader, hybridWriterProvider, hybridReaderProvider, fastFail]);
+        var contenders = new L2Contenders(raw, fastFail, rawKey, peerKey, reader, eager, fusionReader, hybridReader,
+            [eagerTenant, tenant, writerProvider, readerProvider, eagerProvider, fusionWriter, fusionReader, hybridWriterProvider, hybridReaderProvider, fastFail]);
 
         // Every contender must really read Redis: the factories throw otherwise, and ScaleOps says where it read.
         var entry = await reader.GetOrSetEntryAsync(Key, Factory, RedisOnly);
@@ -165,6 +173,14 @@ internal sealed class L2Contenders : IAsyncDisposable
                 }
 
                 break;
+            case 8:
+                // Eager refresh on, the value not due: the hit checks the value's remaining freshness.
+                for (var i = 0; i < count; i++)
+                {
+                    _ = await _eager.GetOrSetAsync(Key, Factory, RedisOnly);
+                }
+
+                break;
             default:
                 // GET + JSON through a client configured as ScaleOps configures its own (fast-fail backlog policy).
                 for (var i = 0; i < count; i++)
@@ -221,6 +237,9 @@ internal sealed class L1Contenders : IDisposable
     private readonly ServiceProvider _scaleOpsProvider;
     private readonly ITenantCache _scaleOps;
     private readonly IDisposable _tenant;
+    private readonly ServiceProvider _eagerProvider;
+    private readonly ITenantCache _eager;
+    private readonly IDisposable _eagerTenant;
     private readonly FusionCache _fusion;
     private readonly ServiceProvider _hybridProvider;
     private readonly HybridCache _hybrid;
@@ -232,6 +251,8 @@ internal sealed class L1Contenders : IDisposable
         var prefix = "bench:l1i:" + Guid.NewGuid().ToString("N");
         (_scaleOpsProvider, _scaleOps) = CachingPeers.ScaleOps(redis, prefix);
         _tenant = CachingPeers.EnterTenant(_scaleOpsProvider);
+        (_eagerProvider, _eager) = CachingPeers.ScaleOps(redis, prefix + ":eager", o => o.EagerRefreshThreshold = 0.9); // due after 27 of 30 min
+        _eagerTenant = CachingPeers.EnterTenant(_eagerProvider);
         _fusion = CachingPeers.Fusion(redis);
         (_hybridProvider, _hybrid) = CachingPeers.Hybrid(redis);
         _floor[Key] = Document.Sample("1");
@@ -239,13 +260,15 @@ internal sealed class L1Contenders : IDisposable
         _scaleOps.GetOrSetAsync(Key, Factory).AsTask().GetAwaiter().GetResult();
         _fusion.GetOrSetAsync<Document>(_peerKey, FusionFactory).AsTask().GetAwaiter().GetResult();
         _hybrid.GetOrCreateAsync(_peerKey, Factory).AsTask().GetAwaiter().GetResult();
-        if (_scaleOps.GetOrSetEntryAsync(Key, Factory).AsTask().GetAwaiter().GetResult().Source != CacheSource.Memory)
+        _eager.GetOrSetAsync(Key, Factory).AsTask().GetAwaiter().GetResult();
+        if (_scaleOps.GetOrSetEntryAsync(Key, Factory).AsTask().GetAwaiter().GetResult().Source != CacheSource.Memory
+            || _eager.GetOrSetEntryAsync(Key, Factory).AsTask().GetAwaiter().GetResult().Source != CacheSource.Memory)
         {
             throw new InvalidOperationException("The ScaleOps cache did not hit memory.");
         }
     }
 
-    public string[] Names { get; } = ["ConcurrentDictionary floor", "ScaleOps", "FusionCache", "HybridCache"];
+    public string[] Names { get; } = ["ConcurrentDictionary floor", "ScaleOps", "FusionCache", "HybridCache", "ScaleOps, eager refresh on (not due)"];
 
     public static L1Contenders Create() => new();
 
@@ -277,10 +300,17 @@ internal sealed class L1Contenders : IDisposable
                 }
 
                 break;
-            default:
+            case 3:
                 for (var i = 0; i < count; i++)
                 {
                     _ = Result(_hybrid.GetOrCreateAsync(_peerKey, Factory));
+                }
+
+                break;
+            default:
+                for (var i = 0; i < count; i++)
+                {
+                    _ = Result(_eager.GetOrSetAsync(Key, Factory));
                 }
 
                 break;
@@ -307,7 +337,9 @@ internal sealed class L1Contenders : IDisposable
 
     public void Dispose()
     {
+        _eagerTenant.Dispose();
         _tenant.Dispose();
+        _eagerProvider.Dispose();
         _scaleOpsProvider.Dispose();
         _fusion.Dispose();
         _hybridProvider.Dispose();
