@@ -40,6 +40,12 @@ internal sealed partial class PartitionArchiver
                 + "rows here on purpose (a new database after a logical migration), pass allowOtherDatabase: true.");
         }
 
+        if ((await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))
+            .Any(p => p.Name == partition && managed.InOwnSchema(p)))
+        {
+            return await ResumeRestoreAsync(managed, partition, manifest, recordRestored: !other && !keptCopy, cancellationToken).ConfigureAwait(false);
+        }
+
         var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
         var lower = LowerBoundSql(manifest, managed, resolvedType);
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-restore-{Guid.NewGuid():N}.parquet");
@@ -121,8 +127,7 @@ internal sealed partial class PartitionArchiver
             // stays as it is (the partition's name holds the other database's archive, which a rewrite there would replace).
             if (!other && !keptCopy)
             {
-                await blobs.WriteManifestAsync(With(manifest, manifest.Blob, await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken)
-                    .ConfigureAwait(false)), cancellationToken).ConfigureAwait(false);
+                await RecordRestoredAsync(managed, partition, manifest, rows, cancellationToken).ConfigureAwait(false);
             }
 
             Log.ArchiveRestored(logger, partition, rows);
@@ -131,6 +136,55 @@ internal sealed partial class PartitionArchiver
         finally
         {
             File.Delete(file);
+        }
+    }
+
+    /// <summary>
+    /// A restore run again on a partition that is already attached: one whose transaction committed but that failed after
+    /// (Blob storage unreachable for the manifest update, a connection lost while the commit's reply was on its way). When
+    /// the partition holds exactly the archived rows (count and row checksum), only what was left is done: the manifest is
+    /// made to name the restored table. It used to fail with PostgreSQL's 42P07 (relation already exists) every time, so
+    /// the manifest kept naming the dropped table and a later archive of the restored partition kept the old archive beside
+    /// it under a dated name (with rows erased since) instead of replacing it. Any other partition of that name is refused.
+    /// </summary>
+    private async Task<long> ResumeRestoreAsync(ManagedTable managed, string partition, ArchiveManifest manifest, bool recordRestored,
+        CancellationToken cancellationToken)
+    {
+        var qualified = managed.QualifyPartition(partition);
+        if (!await HoldsArchivedRowsAsync(qualified, manifest, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException(
+                $"{partition} is already a partition of {managed.Qualified}, and its rows are not the {manifest.Rows} rows of its archive "
+                + $"({ArchiveBlobs.ManifestName(manifest.Schema, manifest.Table, partition)}, archived at {manifest.ArchivedAt:O}); nothing was restored. "
+                + "Archive or remove that partition first to restore the archive.");
+        }
+
+        if (recordRestored && manifest.RelationId != await RelationIdAsync(qualified, cancellationToken).ConfigureAwait(false))
+        {
+            await RecordRestoredAsync(managed, partition, manifest, manifest.Rows, cancellationToken).ConfigureAwait(false);
+        }
+
+        Log.ArchiveRestored(logger, partition, manifest.Rows);
+        return manifest.Rows;
+    }
+
+    /// <summary>
+    /// Makes the manifest name the restored table (its <c>RelationId</c>), after the restore committed. A failure here
+    /// (Blob storage unreachable) says that the rows are back and that running the restore again finishes it.
+    /// </summary>
+    private async Task RecordRestoredAsync(ManagedTable managed, string partition, ArchiveManifest manifest, long rows, CancellationToken cancellationToken)
+    {
+        var relationId = await RelationIdAsync(managed.QualifyPartition(partition), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await blobs.WriteManifestAsync(With(manifest, manifest.Blob, relationId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new InvalidOperationException(
+                $"The {rows} rows of {partition} were restored into {managed.Qualified}, but its archive manifest "
+                + $"({ArchiveBlobs.ManifestName(manifest.Schema, manifest.Table, partition)}) could not be updated to name the restored table: "
+                + $"{ex.Message} Run RestoreAsync again once Blob storage is reachable; it finds the rows in place and only updates the manifest.", ex);
         }
     }
 
