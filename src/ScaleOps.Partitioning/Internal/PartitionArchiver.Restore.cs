@@ -48,6 +48,17 @@ internal sealed partial class PartitionArchiver
 
         var resolvedType = (await store.ParentReadAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))?.KeyType ?? "timestamp with time zone";
         var lower = LowerBoundSql(manifest, managed, resolvedType);
+        if (await TableExistsAsync(managed.QualifyPartition(partition), cancellationToken).ConfigureAwait(false))
+        {
+            // RetentionMode.Detach keeps the detached table under the partition's name: the restore's CREATE TABLE failed
+            // with PostgreSQL's 42P07. The table may hold rows changed since the archive: it is the caller's to attach or drop.
+            var detached = managed.QualifyPartition(partition);
+            throw new InvalidOperationException(
+                $"{detached} exists but is not a partition of {managed.Qualified} (RetentionMode.Detach keeps a detached partition under its name); "
+                + $"nothing was restored. To use it again, attach it: ALTER TABLE {managed.Qualified} ATTACH PARTITION {detached} FOR VALUES FROM ({lower}) "
+                + $"TO ('{PartitionPeriods.Literal(manifest.To, resolvedType)}'); to restore the archive instead, drop or rename it first.");
+        }
+
         var file = Path.Combine(Path.GetTempPath(), $"scaleops-restore-{Guid.NewGuid():N}.parquet");
         try
         {
@@ -264,5 +275,12 @@ internal sealed partial class PartitionArchiver
         }
 
         return latest;
+    }
+
+    private async Task<bool> TableExistsAsync(string qualified, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT to_regclass($1) IS NOT NULL");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = qualified });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 }

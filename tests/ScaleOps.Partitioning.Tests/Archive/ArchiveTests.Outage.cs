@@ -103,4 +103,31 @@ public partial class ArchiveTests
         Assert.Contains("nothing was restored", refused.Message, StringComparison.Ordinal);
         Assert.Equal(249L, await CountAsync(name));
     }
+
+    /// <summary>
+    /// <see cref="ScaleOps.Partitioning.Lifecycle.RetentionMode.Detach"/> keeps the archived partition's table under its name, detached: a
+    /// restore failed with PostgreSQL's 42P07 (relation already exists). It now says what the table is and how to use it.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_where_the_detached_table_still_stands_is_refused_with_the_attach_statement()
+    {
+        const string name = "ar_restore_detached";
+        const string partition = name + "_p2026_09";
+        var (host, _, _) = await TableAsync(name, mode: ScaleOps.Partitioning.Lifecycle.RetentionMode.Detach);
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<IPartitionArchiver>();
+        await archiver.ArchiveAsync("public", name, partition);
+        Assert.True(await ExistsAsync(partition)); // detached, not dropped
+        var rows = await CountAsync(partition);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => archiver.RestoreAsync("public", name, partition));
+        Assert.StartsWith($"\"public\".\"{partition}\" exists but is not a partition of \"public\".\"{name}\"", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"ALTER TABLE \"public\".\"{name}\" ATTACH PARTITION \"public\".\"{partition}\" FOR VALUES FROM ('2026-09-01", error.Message, StringComparison.Ordinal);
+        Assert.Equal(rows, await CountAsync(partition)); // untouched
+
+        // What it says works: the statement attaches the table back with the archived bounds.
+        var attach = error.Message[error.Message.IndexOf("ALTER TABLE", StringComparison.Ordinal)..error.Message.IndexOf("; to restore", StringComparison.Ordinal)];
+        await database.DataSource.ExecAsync(attach);
+        Assert.Equal(rows, await database.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {name} WHERE created_at < '2026-10-01'"));
+    }
 }
