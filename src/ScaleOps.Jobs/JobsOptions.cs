@@ -46,6 +46,15 @@ public sealed class JobsOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// After this long without a notification the LISTEN connection is checked with a round trip (tests shorten it;
+    /// not bound from configuration). See <c>JobNotifier</c>.
+    /// </summary>
+    internal TimeSpan ListenLivenessInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long that round trip may take, in whole seconds (tests shorten it).</summary>
+    internal int ListenLivenessTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
     /// How long a started job is reserved for its worker without a heartbeat. Heartbeats renew it every third of this;
     /// when a worker dies, its jobs run again after the lease expires. Leases run on the database's clock: a host whose
     /// clock is behind or ahead of the others' neither loses its live jobs to their rescuers nor rescues theirs.

@@ -22,6 +22,7 @@ public sealed class FaultyTcpProxy : IAsyncDisposable
     private readonly ConcurrentBag<IDisposable> _held = [];
     private readonly Task _accepting;
     private int _accepted;
+    private int _stallEpoch;
 
     /// <param name="targetHost">The real server's host.</param>
     /// <param name="targetPort">The real server's port.</param>
@@ -91,12 +92,40 @@ public sealed class FaultyTcpProxy : IAsyncDisposable
                 await server.ConnectAsync(_targetHost, _targetPort, _stop.Token);
                 await using var fromClient = client.GetStream();
                 await using var toServer = server.GetStream();
-                await Task.WhenAny(fromClient.CopyToAsync(toServer, _stop.Token), toServer.CopyToAsync(fromClient, _stop.Token));
+                var epoch = Volatile.Read(ref _stallEpoch);
+                await Task.WhenAny(PumpAsync(fromClient, toServer, epoch), PumpAsync(toServer, fromClient, epoch));
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException or System.IO.IOException)
             {
                 // The connection ends; the proxied client sees it closed.
             }
+        }
+    }
+
+    /// <summary>
+    /// Stops every connection forwarded so far from passing bytes, both ways and for good, without closing it (a path
+    /// that died without a word: a failover that moved the address, a NAT dropping an idle flow). Connections made after
+    /// it follow <see cref="Mode"/> as before.
+    /// </summary>
+    public void StallExisting() => Interlocked.Increment(ref _stallEpoch);
+
+    private async Task PumpAsync(System.IO.Stream from, System.IO.Stream to, int epoch)
+    {
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var read = await from.ReadAsync(buffer, _stop.Token);
+            if (read == 0)
+            {
+                return;
+            }
+
+            if (Volatile.Read(ref _stallEpoch) != epoch)
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token); // stalled: the bytes go nowhere, the connection stays open
+            }
+
+            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
         }
     }
 

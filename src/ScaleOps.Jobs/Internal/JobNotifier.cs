@@ -18,8 +18,23 @@ internal sealed class JobNotifier(
 {
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private int _listens;
+
     /// <summary>Completes once the first LISTEN is in place.</summary>
     public Task Listening => _listening.Task;
+
+    /// <summary>How many times a LISTEN was put in place (tests wait for a reconnect with it).</summary>
+    public int Listens => Volatile.Read(ref _listens);
+
+    /// <summary>
+    /// After this long without a notification, a round trip checks that the connection still answers: one that died
+    /// without a word (a failover that moved the database's address, a NAT or firewall dropping the idle flow) would
+    /// otherwise leave the wait hanging for good, and new jobs found only by each queue's idle poll.
+    /// </summary>
+    public TimeSpan LivenessInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long that round trip may take (whole seconds, at least one) before the connection counts as dead.</summary>
+    public int LivenessTimeoutSeconds { get; init; } = 10;
 
     public async Task RunAsync(CancellationToken stopping)
     {
@@ -35,12 +50,18 @@ internal sealed class JobNotifier(
                     await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
                 }
 
+                Interlocked.Increment(ref _listens);
                 _listening.TrySetResult();
                 delay = TimeSpan.FromMilliseconds(100);
                 WakeAll();
                 while (!stopping.IsCancellationRequested)
                 {
-                    await connection.WaitAsync(stopping).ConfigureAwait(false);
+                    if (!await connection.WaitAsync(LivenessInterval, stopping).ConfigureAwait(false))
+                    {
+                        // A timeout (NpgsqlException) breaks the connection: the catch below logs it and reconnects.
+                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = Math.Max(1, LivenessTimeoutSeconds) };
+                        await ping.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)

@@ -71,7 +71,11 @@ internal sealed class JobWorker(
         queues.TryAdd(options.DefaultQueue, new QueueOptions());
         _producers = queues.ToDictionary(
             q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, _logger), StringComparer.Ordinal);
-        Notifier = new JobNotifier(store.DataSource, store.NotifyChannel, _producers, time, _logger);
+        Notifier = new JobNotifier(store.DataSource, store.NotifyChannel, _producers, time, _logger)
+        {
+            LivenessInterval = options.ListenLivenessInterval,
+            LivenessTimeoutSeconds = options.ListenLivenessTimeoutSeconds,
+        };
         // Caps and key limits are per queue: a written batch wakes only the producers of the queues it completed jobs of
         // (waking every producer made one with a capped tenant fetch again on each unrelated batch).
         var producers = _producers;
