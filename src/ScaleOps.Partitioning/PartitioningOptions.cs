@@ -45,6 +45,14 @@ public sealed class PartitioningOptions
     /// <value>Default <c>scaleops-archive</c>; 3 to 63 lowercase letters, digits and hyphens.</value>
     public string ArchiveContainer { get; set; } = "scaleops-archive";
 
+    /// <summary>
+    /// How long a request to Blob storage may go without an answer before it is abandoned (and retried, up to three
+    /// times). Storage that silently drops traffic otherwise held an archive or restore step for minutes (the SDK's
+    /// default is 100 s per try).
+    /// </summary>
+    /// <value>Default 30 seconds; 1 second to 10 minutes.</value>
+    public TimeSpan ArchiveNetworkTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Rows per Parquet row group while exporting: the most rows an archive run holds in memory.</summary>
     /// <value>Default 50,000; 100 to 1,000,000.</value>
     public int ArchiveRowGroupSize { get; set; } = 50_000;

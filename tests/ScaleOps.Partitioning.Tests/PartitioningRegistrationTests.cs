@@ -42,6 +42,7 @@ public class PartitioningRegistrationTests
     [InlineData("plan-cache-role", "ScaleOps:Partitioning:PlanCacheRole is invalid")]
     [InlineData("long-suffix", "ScaleOps:Partitioning:Tables:0:Indexes:0:Suffix 'ssssssssssssssssssssssssssssssssssssssssssss' is 44 characters, longer than 40")]
     [InlineData("max-past", "ScaleOps:Partitioning:Tables:0:MaxPastPeriods is 0; it must be between 1 and 100000.")]
+    [InlineData("network-timeout", "ScaleOps:Partitioning:ArchiveNetworkTimeout is 00:00:00.5000000; it must be between 00:00:01 and 00:10:00.")]
     public void Bad_configuration_fails_validation_naming_the_setting(string what, string expected)
     {
         var services = new ServiceCollection();
@@ -61,6 +62,7 @@ public class PartitioningRegistrationTests
                 case "plan-cache": o.PlanCacheMode = "sometimes"; break;
                 case "plan-cache-role": o.PlanCacheRole = new string('r', 64); break;
                 case "max-past": table.MaxPastPeriods = 0; break;
+                case "network-timeout": o.ArchiveNetworkTimeout = TimeSpan.FromMilliseconds(500); break;
                 case "long-suffix": table.Indexes.Add(new PartitionIndexTemplate { Suffix = new string('s', 44), Columns = ["created_at"] }); break;
             }
         });

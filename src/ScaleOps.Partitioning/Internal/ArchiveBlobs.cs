@@ -19,7 +19,9 @@ internal sealed class ArchiveBlobs(IOptions<PartitioningOptions> options, Partit
     {
         var connectionString = connection.BlobConnectionString(options.Value)
             ?? throw new InvalidOperationException($"Archival needs {PartitioningDefaults.Section}:BlobConnectionString or ConnectionStrings:Blob.");
-        return new BlobContainerClient(connectionString, options.Value.ArchiveContainer);
+        var client = new BlobClientOptions();
+        client.Retry.NetworkTimeout = options.Value.ArchiveNetworkTimeout; // a silent peer fails a try in this, not in 100 s
+        return new BlobContainerClient(connectionString, options.Value.ArchiveContainer, client);
     });
 
     private const string StampFormat = "yyyyMMdd'T'HHmmssfffffff'Z'";

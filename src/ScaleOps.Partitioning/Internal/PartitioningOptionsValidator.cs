@@ -26,6 +26,7 @@ internal sealed class PartitioningOptionsValidator(IServiceProvider services) : 
         Range(errors, "DdlRetryDelay", options.DdlRetryDelay, TimeSpan.Zero, TimeSpan.FromMinutes(1));
         Range(errors, P + "DdlAttempts", options.DdlAttempts, 1, 1000);
         Range(errors, P + "ArchiveRowGroupSize", options.ArchiveRowGroupSize, 100, 1_000_000);
+        Range(errors, "ArchiveNetworkTimeout", options.ArchiveNetworkTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(10));
         if (options.ArchiveContainer is null || options.ArchiveContainer.Length is < 3 or > 63
             || !options.ArchiveContainer.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
         {

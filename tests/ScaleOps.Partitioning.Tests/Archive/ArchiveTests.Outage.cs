@@ -130,4 +130,37 @@ public partial class ArchiveTests
         await database.DataSource.ExecAsync(attach);
         Assert.Equal(rows, await database.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {name} WHERE created_at < '2026-10-01'"));
     }
+
+    /// <summary>
+    /// Blob storage that accepts connections and never answers (a host silently dropping traffic): each request waited
+    /// the SDK's 100 s per try, four tries, so an archive step hung for minutes. <c>ArchiveNetworkTimeout</c> bounds each
+    /// try; the archive fails with the storage error and the partition keeps its rows.
+    /// </summary>
+    [Fact]
+    public async Task An_archive_to_storage_that_never_answers_fails_within_its_network_timeout_and_keeps_the_rows()
+    {
+        const string name = "ar_blackholed";
+        const string partition = name + "_p2026_09";
+        var azurite = await TcpServer.BlobAsync();
+        var start = azurite.IndexOf("BlobEndpoint=", StringComparison.Ordinal) + "BlobEndpoint=".Length;
+        var end = azurite.IndexOf(';', start);
+        var endpoint = new Uri(end < 0 ? azurite[start..] : azurite[start..end]);
+        await using var storage = new FaultyTcpProxy(endpoint.Host, endpoint.Port, FaultyTcpProxy.ProxyMode.BlackHole);
+        var silent = azurite.Replace($"BlobEndpoint={endpoint.GetLeftPart(UriPartial.Authority)}", $"BlobEndpoint=http://127.0.0.1:{storage.Port}", StringComparison.Ordinal);
+        var (host, _, checksum) = await TableAsync(name, configure: o =>
+        {
+            o.BlobConnectionString = silent;
+            o.ArchiveNetworkTimeout = TimeSpan.FromSeconds(1);
+        });
+        using var _ = host;
+        var archiver = host.Services.GetRequiredService<IPartitionArchiver>();
+
+        // Bounded by the test, far above 4 tries of 1 s (the SDK's default was 4 tries of 100 s).
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => archiver.ArchiveAsync("public", name, partition).WaitAsync(TimeSpan.FromSeconds(90)));
+        Assert.False(error is TimeoutException, $"the archive was still waiting on storage after 90 s: {error.Message}");
+        Assert.Contains("exceeded the configured timeout", error.ToString(), StringComparison.Ordinal); // the storage request's own
+        Assert.True(storage.Accepted > 0); // it did try the silent storage
+        Assert.Equal(checksum, await ChecksumAsync(name)); // nothing removed
+        Assert.True(await ExistsAsync(partition));
+    }
 }
