@@ -43,6 +43,59 @@ public interface IQuotaService
     Task<QuotaUsage> ReserveAsync(string resource, long amount, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Reserves <paramref name="amount"/> of <paramref name="resource"/> as the reservation <paramref name="reservationId"/>,
+    /// an id you generate before the first call and pass again to every repeat (an idempotency key): the reservation is
+    /// made at most once however often, or however concurrently, it is repeated. A repeat after a lost reply (a timeout, a
+    /// connection dropped after the server committed) reserves nothing and returns the same <see cref="QuotaUsage.Reservation"/>,
+    /// so it can still be given back with <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/>; a repeat
+    /// of a reservation already released reserves nothing either. Commits on its own, like
+    /// <see cref="ReserveAsync(string, long, CancellationToken)"/>, in one round trip: either the reservation and the record
+    /// of its id both commit, or neither. The id is remembered (a row in <c>quota_reservation</c>)
+    /// as long as its reservation can be given back: for a <see cref="QuotaPeriod.Day"/> or <see cref="QuotaPeriod.Month"/>
+    /// resource until the month after its period has ended, for a standing count for good.
+    /// </summary>
+    /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
+    /// <param name="amount">At least 1.</param>
+    /// <param name="reservationId">The reservation's id, not <see cref="Guid.Empty"/>: the same for every repeat, a new one for a new reservation.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>
+    /// The usage after the reservation, with the reservation (<see cref="QuotaUsage.Reservation"/>, whose
+    /// <see cref="QuotaReservation.Id"/> is <paramref name="reservationId"/>); for a repeat, the same reservation (its
+    /// period is the one it was first made in) and the usage of that period now.
+    /// </returns>
+    /// <exception cref="QuotaExceededException">The limit would be exceeded; nothing was reserved, and the id is still free.</exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="reservationId"/> is empty, or was already used for a reservation of another tenant, resource or
+    /// amount (the message names which); nothing was reserved.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="ReleaseOnceAsync(QuotaReservation, CancellationToken)"/> already gave the reservation back before it
+    /// was ever made; nothing was reserved.
+    /// </exception>
+    Task<QuotaUsage> ReserveOnceAsync(string resource, long amount, Guid reservationId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reserves <paramref name="amount"/> of <paramref name="resource"/> as the reservation <paramref name="reservationId"/>
+    /// at most once, inside the caller's transaction: the reservation and the record of its id commit or roll back with
+    /// it, so after a rollback the same id reserves again; a concurrent repeat waits for that transaction. See
+    /// <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/>.
+    /// </summary>
+    /// <param name="resource">A resource declared in <see cref="QuotaOptions.Resources"/>.</param>
+    /// <param name="amount">At least 1.</param>
+    /// <param name="reservationId">The reservation's id, not <see cref="Guid.Empty"/>: the same for every repeat.</param>
+    /// <param name="connection">The caller's open connection.</param>
+    /// <param name="transaction">
+    /// The caller's transaction on <paramref name="connection"/>, or <see langword="null"/> to commit on its own.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>As <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/>, visible to others once the transaction commits.</returns>
+    /// <exception cref="QuotaExceededException">The limit would be exceeded; nothing was reserved, and the id is still free.</exception>
+    /// <exception cref="ArgumentException">As <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/>.</exception>
+    /// <exception cref="InvalidOperationException">As <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/>.</exception>
+    Task<QuotaUsage> ReserveOnceAsync(
+        string resource, long amount, Guid reservationId, NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Releases <paramref name="amount"/> of <paramref name="resource"/> from the <em>current</em> period (usage never goes
     /// below zero). For a standing count (<see cref="QuotaPeriod.None"/>) that is the only period. For a
     /// <see cref="QuotaPeriod.Day"/> or <see cref="QuotaPeriod.Month"/> resource it frees the period the release runs

@@ -17,7 +17,7 @@ public partial class QuotaServiceTests(QuotaDatabase database) : IClassFixture<Q
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 22, 0, 0, TimeSpan.Zero));
 
-    private ServiceProvider Build(Dictionary<string, string>? plans = null) => TestHost.Build(
+    private ServiceProvider Build(Dictionary<string, string>? plans = null, string? postgres = null) => TestHost.Build(
         o =>
         {
             o.DefaultPlan = "free";
@@ -28,7 +28,7 @@ public partial class QuotaServiceTests(QuotaDatabase database) : IClassFixture<Q
             o.Quotas.Plans["pro"] = new() { ["documents"] = 1000 };
         },
         _time,
-        database.ConnectionString,
+        postgres ?? database.ConnectionString,
         s => s.AddSingleton<ITenantPlanResolver>(new TestPlans(plans ?? [])));
 
     private static TenantScope Enter(IServiceProvider sp, string tenant) =>

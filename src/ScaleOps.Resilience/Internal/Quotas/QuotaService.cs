@@ -13,7 +13,7 @@ using ScaleOps.Tenancy;
 namespace ScaleOps.Resilience.Internal.Quotas;
 
 /// <summary>The one class that talks SQL for quotas: reserve, release and read usage rows.</summary>
-internal sealed class QuotaService(
+internal sealed partial class QuotaService(
     NpgsqlDataSource dataSource,
     ITenantContext tenants,
     IQuotaLimitSource limits,

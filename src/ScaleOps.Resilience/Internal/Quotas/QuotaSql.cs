@@ -11,6 +11,12 @@ internal sealed class QuotaSql(string schema)
 
     public string Reserve { get; } = Load("QuotaReserve", schema);
 
+    public string ReserveOnceClaim { get; } = Load("QuotaReserveOnceClaim", schema);
+
+    public string ReserveOnceCount { get; } = Load("QuotaReserveOnceCount", schema);
+
+    public string ReservationFind { get; } = Load("QuotaReservationFind", schema);
+
     public string Release { get; } = Load("QuotaRelease", schema);
 
     public string ReleaseOnce { get; } = Load("QuotaReleaseOnce", schema);
