@@ -1,4 +1,4 @@
--- Reservations made with an id the caller chose (IQuotaService.ReserveAsync(resource, amount, reservationId, ...)): one
+-- Reservations made with an id the caller chose (IQuotaService.ReserveOnceAsync(resource, amount, reservationId, ...)): one
 -- row per such reservation, written in the reservation's own transaction, so a repeat of it (a retry after a lost reply,
 -- concurrent: it waits for the first one's transaction) finds the row, reserves nothing and returns the same reservation;
 -- a reservation rolled back leaves no row and can be made again. Keyed by the id alone, so a repeat for another tenant is
