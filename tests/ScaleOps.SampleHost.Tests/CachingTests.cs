@@ -1,9 +1,16 @@
+using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Threading.Tasks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.SampleHost.Documents;
 using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.SampleHost.Tests;
@@ -72,5 +79,74 @@ public class CachingTests(SampleHostFixture host) : IClassFixture<SampleHostFixt
         Assert.Equal(HttpStatusCode.NotFound, stolen.StatusCode);
         var list = await other.GetFromJsonAsync<JsonElement>("/documents?limit=5");
         Assert.Equal(0, list.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task The_document_count_is_cached_and_a_write_drops_it()
+    {
+        using var client = host.Client(await host.RegisterTenantAsync("stats-write"));
+        using (var first = await client.GetAsync("/documents/stats"))
+        using (var second = await client.GetAsync("/documents/stats"))
+        {
+            Assert.Equal("miss", CacheHeader(first));
+            Assert.Equal("hit", CacheHeader(second));
+            Assert.Equal(0, (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents").GetInt64());
+        }
+
+        (await client.PostAsJsonAsync("/documents", new { title = "t", body = "b" })).EnsureSuccessStatusCode();
+        using var after = await client.GetAsync("/documents/stats");
+        Assert.Equal("miss", CacheHeader(after));
+        Assert.Equal(1, (await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_read_of_the_count_in_the_second_half_of_its_freshness_answers_from_the_cache_and_counts_again_in_the_background()
+    {
+        var tenant = await host.RegisterTenantAsync("stats-eager");
+        // An instance whose clock stands still unless the test moves it: the count never expires while the test waits.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var instance = host.StartAnotherInstance(web =>
+        {
+            web.UseSetting("Sample:RunJobs", "false");
+            web.UseSetting("Sample:RunPartitionMaintenance", "false");
+            web.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock));
+        });
+        try
+        {
+            using var client = instance.CreateClient();
+            client.DefaultRequestHeaders.Add("X-Tenant-Id", tenant);
+            async Task<(string Cache, DateTimeOffset CountedAt)> ReadAsync()
+            {
+                using var response = await client.GetAsync("/documents/stats");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                return (CacheHeader(response), (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("countedAt").GetDateTimeOffset());
+            }
+
+            var (cache, counted) = await ReadAsync();
+            Assert.Equal("miss", cache);
+            var expiration = DocumentEndpoints.CachedStats.Expiration!.Value;
+
+            // Not due yet: in the first half of the freshness, a hit and nothing else.
+            clock.Advance(expiration * 0.25);
+            Assert.Equal(("hit", counted), await ReadAsync());
+
+            // Due (three quarters of the freshness gone, none of it left past the expiration): the value is answered at once.
+            clock.Advance(expiration * 0.5);
+            Assert.Equal(("hit", counted), await ReadAsync());
+
+            // The count ran again in the background: a later read, still a hit, has the new count, with the clock unmoved.
+            var seen = new List<string>();
+            await TestSignal.UntilAsync(async () =>
+            {
+                var read = await ReadAsync();
+                seen.Add(read.Cache);
+                return read.CountedAt != counted;
+            }, "the eager refresh of the count");
+            Assert.All(seen, c => Assert.Equal("hit", c));
+        }
+        finally
+        {
+            await SampleHostFixture.DisposeHostAsync(instance);
+        }
     }
 }

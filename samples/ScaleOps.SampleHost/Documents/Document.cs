@@ -40,3 +40,9 @@ public sealed record DocumentInput(string? Title, string? Body)
 
 /// <summary>A page of documents.</summary>
 public sealed record DocumentPage(Document[] Items, string? NextCursor);
+
+/// <summary>
+/// The answer of <c>GET /documents/stats</c>: the tenant's document count and when it was counted (the time the cache's
+/// factory ran, so a client sees which run it was served).
+/// </summary>
+public sealed record DocumentStats(long Documents, DateTimeOffset CountedAt);

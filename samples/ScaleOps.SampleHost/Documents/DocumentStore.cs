@@ -60,6 +60,15 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
         return found.Count == 0 ? null : found[0];
     }
 
+    /// <summary>How many documents the tenant holds, and when they were counted.</summary>
+    public async Task<DocumentStats> CountAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
+        await using var batch = connection.CreateBatch("SELECT count(*) FROM app.documents WHERE tenant_id = $1", tenants.RequireTenant().Value);
+        var count = (long)(await batch.ExecuteScalarAsync(cancellationToken))!;
+        return new DocumentStats(count, time.GetUtcNow());
+    }
+
     public async Task<DocumentPage> ListAsync(int limit, DateTimeOffset? afterCreatedAt, Guid? afterId, CancellationToken cancellationToken)
     {
         var rows = afterCreatedAt is null
