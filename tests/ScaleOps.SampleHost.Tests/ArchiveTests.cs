@@ -277,6 +277,9 @@ public class ArchiveWithoutBlobTests(SampleHostFixture host) : IClassFixture<Sam
         var conflict = await ProblemAssert.IsProblemAsync(
             await admin.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.Conflict);
         Assert.Contains("ConnectionStrings:Blob", conflict.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var restore = await ProblemAssert.IsProblemAsync(
+            await admin.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/restore", null), HttpStatusCode.Conflict);
+        Assert.Contains("ConnectionStrings:Blob", restore.GetProperty("detail").GetString(), StringComparison.Ordinal);
         using var backfill = await admin.PostAsJsonAsync("/ops/audit/backfill", new { tenant, at = DateTimeOffset.UtcNow, count = 1 });
         Assert.Equal(HttpStatusCode.NotFound, backfill.StatusCode);
     }

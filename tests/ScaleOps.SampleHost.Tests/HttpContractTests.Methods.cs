@@ -16,6 +16,7 @@ public partial class HttpContractTests
     public static TheoryData<string, string> Routes() => new()
     {
         { "/documents", "GET, HEAD, POST, OPTIONS" },
+        { "/documents/stats", "GET, HEAD, OPTIONS" },
         { $"/documents/{Guid.Empty}", "GET, HEAD, PUT, DELETE, OPTIONS" },
         { "/audit", "GET, HEAD, OPTIONS" },
         { "/tenants", "POST, OPTIONS" },
@@ -32,6 +33,7 @@ public partial class HttpContractTests
         { "/ops/audit/partitions", "GET, HEAD, OPTIONS" },
         { "/ops/audit/backfill", "POST, OPTIONS" },
         { "/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", "GET, HEAD, POST, OPTIONS" },
+        { "/ops/partitions/scaleops/audit_log/audit_log_p2000_01/restore", "POST, OPTIONS" },
         { "/metrics", "GET, HEAD, OPTIONS" },
     };
 
@@ -73,6 +75,7 @@ public partial class HttpContractTests
 
     [Theory]
     [InlineData("/documents")]
+    [InlineData("/documents/stats")]
     [InlineData("/documents/00000000-0000-0000-0000-000000000000")]
     [InlineData("/audit?{range}")]
     [InlineData("/ops")]

@@ -24,11 +24,11 @@ namespace ScaleOps.SampleHost.Ops;
 public sealed record AuditBackfillInput(string? Tenant, DateTimeOffset? At, int? Count);
 
 /// <summary>
-/// Archival of a partition to Blob storage on demand (Parquet, verified, then the partition is removed), and its
-/// manifest read back from Blob storage. Maintenance archives expired audit partitions by itself when Blob storage is
-/// configured; these endpoints let an operator (or the demo) do it now.
+/// Archival of a partition to Blob storage on demand (Parquet, verified, then the partition is removed), its manifest
+/// read back from Blob storage, and its restore (<c>ArchiveEndpoints.Restore.cs</c>). Maintenance archives expired audit
+/// partitions by itself when Blob storage is configured; these endpoints let an operator (or the demo) do it now.
 /// </summary>
-public static class ArchiveEndpoints
+public static partial class ArchiveEndpoints
 {
     /// <summary>The most events one backfill call writes.</summary>
     public const int MaxBackfill = 1000;
@@ -38,6 +38,7 @@ public static class ArchiveEndpoints
         var ops = routes.MapGroup("/ops").AddEndpointFilter<AdminKeyFilter>();
         ops.MapPost("/partitions/{schema}/{table}/{partition}/archive", ArchiveAsync);
         ops.MapRead("/partitions/{schema}/{table}/{partition}/archive", ManifestAsync);
+        ops.MapPost("/partitions/{schema}/{table}/{partition}/restore", RestoreAsync);
         if (demoEndpoints)
         {
             // Off unless Sample:DemoEndpoints is true: old audit events to archive exist only in a long-running service.
