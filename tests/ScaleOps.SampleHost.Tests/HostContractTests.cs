@@ -84,6 +84,28 @@ public class HostContractTests(SampleHostFixture host) : IClassFixture<SampleHos
     }
 
     [Fact]
+    public async Task The_host_refuses_to_start_when_its_sessions_start_with_a_tenant()
+    {
+        // A tenant context as a session default (here the connection string's Options; ALTER ROLE ... SET does the same)
+        // would make every statement sent without the context run as that tenant instead of seeing no row.
+        var sessionTenant = new Npgsql.NpgsqlConnectionStringBuilder(host.ConnectionString)
+        {
+            Username = SampleHostFixture.AppRole,
+            Options = "-c app.tenant_id=acme",
+        }.ToString();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => Task.Run(() =>
+        {
+            using var instance = host.StartAnotherInstance(web =>
+            {
+                web.UseSetting("ConnectionStrings:Postgres", sessionTenant);
+                web.UseSetting("Sample:RunJobs", "false");
+                web.UseSetting("Sample:RunPartitionMaintenance", "false");
+            });
+        }));
+        Assert.Contains("sessions start with app.tenant_id = 'acme'", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_dashboards_data_endpoints_report_this_hosts_state()
     {
         var tenant = await host.RegisterTenantAsync("ops-data-tenant");
