@@ -3,6 +3,7 @@
 # host on a free loopback port against a fresh demo database, then drives a scripted walk over HTTP that prints what
 # each package did. Exits 0 only if every step behaved. Servers this script started are stopped at the end.
 # The walk stops Redis (scripts/servers.sh stop redis) to show the breaker open and starts it again on the same port.
+# It also starts a second sample host (the same build, a port of its own) that must refuse to start, and waits for it to exit.
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Only the servers the demo uses (common.sh's start_servers would start every server, plug-ins included).
 demo_servers="postgres redis azurite"
@@ -64,7 +65,9 @@ for _ in $(seq 1 300); do
 done
 
 set +e
-SCALEOPS_REPO="$repo" dotnet samples/ScaleOps.Demo/bin/Release/net10.0/ScaleOps.Demo.dll "$url" "$admin_key"
+# SCALEOPS_DEMO_POSTGRES: the walk starts a second host with a tenant as a session default, which must refuse to start.
+SCALEOPS_REPO="$repo" SCALEOPS_DEMO_POSTGRES="$pg_connection" \
+  dotnet samples/ScaleOps.Demo/bin/Release/net10.0/ScaleOps.Demo.dll "$url" "$admin_key"
 status=$?
 set -e
 exit $status

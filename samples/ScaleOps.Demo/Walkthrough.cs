@@ -14,7 +14,15 @@ internal sealed partial class Walkthrough(HttpClient http, string adminKey)
     private readonly List<string> _failures = [];
     private int _step;
 
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
     public int Failures => _failures.Count;
+
+    /// <summary>The steps checked so far.</summary>
+    public int Steps => _step;
+
+    /// <summary>How long the walk has run.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
 
     public void Section(string title) => Console.WriteLine($"\n== {title}");
 
