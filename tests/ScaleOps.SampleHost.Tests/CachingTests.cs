@@ -97,6 +97,10 @@ public class CachingTests(SampleHostFixture host) : IClassFixture<SampleHostFixt
         using var after = await client.GetAsync("/documents/stats");
         Assert.Equal("miss", CacheHeader(after));
         Assert.Equal(1, (await after.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("documents").GetInt64());
+
+        // PUT and DELETE on the path are /documents/{id}'s: no document is called "stats".
+        await ProblemAssert.IsProblemAsync(await client.PutAsJsonAsync("/documents/stats", new { title = "x", body = "y" }), HttpStatusCode.NotFound);
+        await ProblemAssert.IsProblemAsync(await client.DeleteAsync("/documents/stats"), HttpStatusCode.NotFound);
     }
 
     [Fact]
