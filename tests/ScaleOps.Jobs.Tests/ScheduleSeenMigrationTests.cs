@@ -40,12 +40,13 @@ public class ScheduleSeenMigrationTests(JobsDatabase database) : IClassFixture<J
             $"SELECT count(*) FROM scaleops.job_schedules WHERE name = '{Name}' AND cron = '30 * * * *' AND definition_seen_at IS NULL"));
 
         // Host A of this build starts (its definition wins); at 11:10 a host of the old build starts with another one,
-        // writing it as jobs/0005's ScheduleDefine.sql does: definition_seen_at is left as it was.
+        // writing it as jobs/0005's ScheduleDefine.sql does: definition_seen_at is left as it was, defined_at is that host's
+        // clock (here one that agrees with the database's, on which this build writes both).
         var log = new FakeLogger();
         var a = Schedulers.Create(database.DataSource, Name, "0 * * * *", Queue, log);
         await Schedulers.RunAsync(Schedulers.At(0, 11, 10), (a, Schedulers.At(0, 10, 0, 5), DateTimeOffset.MaxValue));
         await database.ExecuteAsync($"""
-            UPDATE scaleops.job_schedules SET cron = '30 * * * *', time_zone = 'UTC', defined_at = '2031-03-10 11:10:00+00',
+            UPDATE scaleops.job_schedules SET cron = '30 * * * *', time_zone = 'UTC', defined_at = clock_timestamp(),
                 last_due_at = GREATEST(last_due_at, '2031-03-10 11:10:00+00')
             WHERE name = '{Name}'
             """);

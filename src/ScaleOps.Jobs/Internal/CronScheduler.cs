@@ -21,8 +21,11 @@ namespace ScaleOps.Jobs.Internal;
 /// the row has not changed for <see cref="JobsOptions.RecurringTakeoverAfter"/> on its own clock (no host with the stored
 /// definition fired, started or was seen meanwhile) it takes the schedule over: it stores its own definition with a
 /// conditional UPDATE of the row it observed, so of two quiet hosts only the first changes it, and its timetable starts
-/// then. Measured on the quiet host's clock, so clocks that differ between hosts do not matter; a failed check starts
-/// the observation anew (a database outage is no host's absence).
+/// then. How long the row stayed unchanged is measured on the quiet host's clock alone (a duration, so its offset from
+/// the other hosts' clocks does not matter); a failed check starts the observation anew (a database outage is no host's
+/// absence). The times stored for that are the database's clock (<c>defined_at</c>, <c>definition_seen_at</c>: they are
+/// compared with each other, and were written by different hosts); the due times (<c>last_due_at</c>) are the hosts'
+/// cron arithmetic on their own clocks.
 /// Each schedule is handled on its own: a failure (reading its last due time at start, or firing) is logged and retried
 /// with backoff for that schedule, and never ends the loop.
 /// </summary>
@@ -182,7 +185,7 @@ internal sealed class CronScheduler(
     /// </summary>
     private async Task CheckAliveAsync(ScheduleState state, DateTimeOffset now, CancellationToken stopping)
     {
-        if (state.Conflict is null && await store.ScheduleSeenAsync(state.Schedule.Name, state.Schedule.Definition, now, stopping).ConfigureAwait(false))
+        if (state.Conflict is null && await store.ScheduleSeenAsync(state.Schedule.Name, state.Schedule.Definition, stopping).ConfigureAwait(false))
         {
             state.NextCheck = now + _checkInterval;
             return;
@@ -247,6 +250,7 @@ internal sealed class CronScheduler(
         }
 
         // Unchanged since SeenSince. A definition no host of this build wrote has no sign of life to wait for: never taken.
+        // Both times are the database's clock (hosts' clocks minutes apart made a dead definition look never seen alive).
         if (now - state.SeenSince < options.RecurringTakeoverAfter || row.SeenAt is not { } seenAt || seenAt < row.DefinedAt)
         {
             return;

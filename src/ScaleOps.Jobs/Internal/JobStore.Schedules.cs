@@ -9,6 +9,8 @@ namespace ScaleOps.Jobs.Internal;
 /// <summary>
 /// A recurring schedule's row: its last due time, the definition stored by the most recently started host, when that
 /// definition was written, and when a host with it was last seen alive (<c>definition_seen_at</c>, migration jobs/0006).
+/// The last due time is a time of the hosts' timetables (their clocks and cron arithmetic); <see cref="DefinedAt"/> and
+/// <see cref="SeenAt"/> are the database's clock, so they compare with each other whatever the hosts' clocks say.
 /// </summary>
 internal sealed record ScheduleRow(DateTimeOffset LastDueAt, ScheduleDefinition? Definition, DateTimeOffset? DefinedAt, DateTimeOffset? SeenAt);
 
@@ -28,6 +30,7 @@ internal sealed partial class JobStore
     /// <summary>
     /// Writes this host's definition of a schedule at start (<c>ScheduleDefine.sql</c>); returns the last due time to
     /// start from: the stored one when the definition is unchanged, else <paramref name="now"/> (never earlier than the stored one).
+    /// The definition's <c>defined_at</c> and <c>definition_seen_at</c> are the database's clock, not <paramref name="now"/>.
     /// </summary>
     public async Task<DateTimeOffset> ScheduleDefineAsync(
         string name, ScheduleDefinition definition, DateTimeOffset now, CancellationToken cancellationToken)
@@ -64,17 +67,16 @@ internal sealed partial class JobStore
     }
 
     /// <summary>
-    /// Records that this host, whose definition is the stored one, is alive for the schedule (<c>ScheduleSeen.sql</c>);
-    /// false when the stored definition is another one (or the row is gone).
+    /// Records that this host, whose definition is the stored one, is alive for the schedule (<c>ScheduleSeen.sql</c>, on
+    /// the database's clock); false when the stored definition is another one (or the row is gone).
     /// </summary>
-    public async Task<bool> ScheduleSeenAsync(string name, ScheduleDefinition definition, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<bool> ScheduleSeenAsync(string name, ScheduleDefinition definition, CancellationToken cancellationToken)
     {
         var changed = await ExecuteAsync(_sql.ScheduleSeen, p =>
         {
             p.Add(new NpgsqlParameter<string>("name", name));
             p.Add(new NpgsqlParameter<string>("cron", definition.Cron));
             p.Add(new NpgsqlParameter<string>("time_zone", definition.TimeZone));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now.ToUniversalTime()));
         }, cancellationToken).ConfigureAwait(false);
         return changed > 0;
     }
