@@ -163,14 +163,19 @@ public interface IQuotaService
     /// once: a second release of it, concurrent or later (a retry after a lost reply, a duplicate message), gives nothing
     /// back and reports <see cref="QuotaRelease.Released"/> 0. Release only a reservation that was committed: one whose
     /// transaction rolled back reserved nothing, yet would be given back. Unlike the amount-based releases, which are
-    /// counters (two calls give back twice), this one is safe to repeat. Never asks the limit source.
+    /// counters (two calls give back twice), this one is safe to repeat. A reservation made by
+    /// <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/> is checked against the one recorded with its id,
+    /// in the same statement: one rebuilt with another amount, resource or period is refused. One made by <c>ReserveAsync</c>
+    /// has no record: its values are given back as passed. Never asks the limit source.
     /// </summary>
     /// <param name="reservation">The reservation, made for the ambient tenant.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The usage of the reservation's period after the release, and the amount this call gave back.</returns>
     /// <exception cref="System.ArgumentException">
     /// The reservation is not one <c>ReserveAsync</c> could have returned (empty id, undeclared resource, amount below 1, a
-    /// period start that is not one of the resource) or was made for another tenant than the ambient one.
+    /// period start that is not one of the resource) or was made for another tenant than the ambient one; or its id was
+    /// reserved by <see cref="ReserveOnceAsync(string, long, Guid, CancellationToken)"/> (and is still recorded) for another
+    /// tenant, resource, amount or period (the message names which, not the other tenant). Nothing was given back.
     /// </exception>
     Task<QuotaRelease> ReleaseOnceAsync(QuotaReservation reservation, CancellationToken cancellationToken);
 

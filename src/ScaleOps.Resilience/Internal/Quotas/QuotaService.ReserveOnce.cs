@@ -1,4 +1,7 @@
 using System;
+using System.Collections.Generic;
+using System.Data.Common;
+using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 using Npgsql;
@@ -145,6 +148,49 @@ internal sealed partial class QuotaService
         {
             Reservation = new QuotaReservation(reservationId, tenant, resource, amount, periodStart),
         };
+    }
+
+    /// <summary>
+    /// The refusal of a release (<c>ReleaseOnceAsync</c>) whose reservation differs from the one <c>ReserveOnceAsync</c>
+    /// recorded with its id, read from the row <c>QuotaReleaseOnce.sql</c> returned for it: the mismatch ('tenant', with
+    /// nothing else of the other tenant's record, or 'reservation'), then the recorded resource, amount and period start.
+    /// </summary>
+    private static ArgumentException Mismatch(DbDataReader reader, QuotaReservation reservation, DateTimeOffset start)
+    {
+        var conflicts = new List<string>();
+        if (reader.GetString(2) == "tenant")
+        {
+            // The other tenant is not named: a tenant must not learn another's id from a guessed or copied reservation id.
+            conflicts.Add($"it was reserved for another tenant than '{reservation.Tenant}' (the tenant differs)");
+        }
+        else
+        {
+            var (resource, amount, periodStart) = (reader.GetString(3), reader.GetInt64(4), reader.GetFieldValue<DateTimeOffset>(5));
+            if (resource != reservation.Resource)
+            {
+                conflicts.Add($"it reserved '{resource}', this release gives back '{reservation.Resource}' (the resource differs)");
+            }
+
+            if (amount != reservation.Amount)
+            {
+                conflicts.Add($"it reserved {amount}, this release gives back {reservation.Amount} (the amount differs)");
+            }
+
+            if (periodStart != start)
+            {
+                conflicts.Add($"it was reserved in {Period(periodStart)}, this release gives back to {Period(start)} (the period differs)");
+            }
+        }
+
+        return new ArgumentException(
+            $"The quota reservation {reservation.Id} was made by ReserveOnceAsync, and this release is not that reservation: "
+            + $"{string.Join("; ", conflicts)}. Pass the QuotaReservation that ReserveOnceAsync returned (QuotaUsage.Reservation), or its "
+            + "values unchanged. Nothing was given back.",
+            nameof(reservation));
+
+        static string Period(DateTimeOffset start) => start == StandingPeriod
+            ? "no period (a standing count)"
+            : $"the period starting {start.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)} (UTC)";
     }
 
     /// <summary>Checks the call (<see cref="Prepare(string, long)"/>) and the id.</summary>

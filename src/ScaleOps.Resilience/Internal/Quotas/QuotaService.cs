@@ -110,7 +110,8 @@ internal sealed partial class QuotaService(
 
     /// <summary>
     /// Gives a reservation back once (<c>QuotaReleaseOnce.sql</c>): its id is recorded by the first release, and a repeat
-    /// finds it and gives nothing back. Never asks the limit source.
+    /// finds it and gives nothing back. A reservation made by <c>ReserveOnceAsync</c> is checked against its record in the
+    /// same statement, which gives nothing back when they differ (see <see cref="Mismatch"/>). Never asks the limit source.
     /// </summary>
     private async Task<QuotaRelease> ReleaseReservationOnceAsync(
         (TenantId Tenant, QuotaPeriod Period, DateTimeOffset Start) target, QuotaReservation reservation, NpgsqlConnection connection,
@@ -125,7 +126,9 @@ internal sealed partial class QuotaService(
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                return new QuotaRelease(resource, reader.GetInt64(1), reader.GetInt64(0), period, PeriodStart(period, start));
+                return reader.IsDBNull(2)
+                    ? new QuotaRelease(resource, reader.GetInt64(1), reader.GetInt64(0), period, PeriodStart(period, start))
+                    : throw Mismatch(reader, reservation, start);
             }
         }
 
