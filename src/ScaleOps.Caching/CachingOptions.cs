@@ -91,6 +91,16 @@ public sealed class CachingOptions
     /// <value>Default 100000. From 1 to 100000000.</value>
     public int MaxMemoryEntries { get; set; } = 100_000;
 
+    /// <summary>
+    /// The most in-memory entries of one tenant (noisy-neighbour protection): a write that takes a tenant past it evicts
+    /// about 1/64 of it from that tenant's own entries with CLOCK (entries hit since the last scan of the tenant stay),
+    /// never another tenant's; evicted entries remain in Redis. Memory hits never pay for the bound. Off by default: a
+    /// fixed share would shrink the memory level of a deployment with few active tenants, whatever the load.
+    /// </summary>
+    /// <value>Default <see langword="null"/> (off: only <see cref="MaxMemoryEntries"/> bounds a tenant). When set, from 1
+    /// to <see cref="MaxMemoryEntries"/>.</value>
+    public int? MaxMemoryEntriesPerTenant { get; set; }
+
     /// <summary>How often expired in-memory entries are swept (and pending invalidations retried).</summary>
     /// <value>Default 1 minute. From 1 second to 1 hour.</value>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);

@@ -32,6 +32,8 @@ public sealed class BadInputTests(SingleRedis redis) : IClassFixture<SingleRedis
     [InlineData("MaxKeyLength", "65537", "must be between 16 and 65536")]
     [InlineData("MaxPayloadBytes", "1023", "must be between 1024 and 536870912")]
     [InlineData("MaxMemoryEntries", "100000001", "must be between 1 and 100000000")]
+    [InlineData("MaxMemoryEntriesPerTenant", "0", "must be between 1 and ScaleOps:Caching:MaxMemoryEntries (100000), or unset (no per-tenant bound); it is 0.")]
+    [InlineData("MaxMemoryEntriesPerTenant", "100001", "must be between 1 and ScaleOps:Caching:MaxMemoryEntries (100000), or unset (no per-tenant bound); it is 100001.")]
     [InlineData("SweepInterval", "01:00:01", "must be between 00:00:01 and 01:00:00")]
     [InlineData("KeyPrefix", "has space", "must be 1 to 100 characters without '{', '}' or white space; it is 'has space'")]
     [InlineData("KeyPrefix", "a}b", "must be 1 to 100 characters without '{', '}' or white space; it is 'a}b'")]

@@ -96,6 +96,7 @@ public class CachingOptionsTests
             ["ScaleOps:Caching:MaxKeyLength"] = "200",
             ["ScaleOps:Caching:MaxPayloadBytes"] = "2048",
             ["ScaleOps:Caching:MaxMemoryEntries"] = "500",
+            ["ScaleOps:Caching:MaxMemoryEntriesPerTenant"] = "50",
             ["ScaleOps:Caching:SweepInterval"] = "00:00:30",
         });
         var o = host.Services.GetRequiredService<IOptions<CachingOptions>>().Value;
@@ -105,6 +106,32 @@ public class CachingOptionsTests
         Assert.Equal((TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3)), (o.RedisTimeout, o.BreakerDuration));
         Assert.Equal((true, TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(2)), (o.DistributedStampedeProtection, o.DistributedLockLease, o.DistributedLockWait));
         Assert.Equal((200, 2048, 500, TimeSpan.FromSeconds(30)), (o.MaxKeyLength, o.MaxPayloadBytes, o.MaxMemoryEntries, o.SweepInterval));
+        Assert.Equal(50, o.MaxMemoryEntriesPerTenant);
+    }
+
+    [Fact]
+    public async Task A_tenant_bound_above_MaxMemoryEntries_fails_the_start_naming_both_and_unset_is_the_default()
+    {
+        var message = await StartFailure(new()
+        {
+            ["ScaleOps:Caching:RedisConnectionString"] = "127.0.0.1:6390",
+            ["ScaleOps:Caching:MaxMemoryEntries"] = "1000",
+            ["ScaleOps:Caching:MaxMemoryEntriesPerTenant"] = "1001",
+        });
+        Assert.Contains(
+            "ScaleOps:Caching:MaxMemoryEntriesPerTenant must be between 1 and ScaleOps:Caching:MaxMemoryEntries (1000), or unset (no per-tenant bound); it is 1001.",
+            message,
+            StringComparison.Ordinal);
+
+        using var host = BuildHost(new() { ["ScaleOps:Caching:RedisConnectionString"] = "127.0.0.1:6390", ["ScaleOps:Caching:MaxMemoryEntries"] = "1000" });
+        Assert.Null(host.Services.GetRequiredService<IOptions<CachingOptions>>().Value.MaxMemoryEntriesPerTenant);
+        using var equal = BuildHost(new()
+        {
+            ["ScaleOps:Caching:RedisConnectionString"] = "127.0.0.1:6390",
+            ["ScaleOps:Caching:MaxMemoryEntries"] = "1000",
+            ["ScaleOps:Caching:MaxMemoryEntriesPerTenant"] = "1000",
+        });
+        Assert.Equal(1000, equal.Services.GetRequiredService<IOptions<CachingOptions>>().Value.MaxMemoryEntriesPerTenant); // validated: the bound itself is allowed
     }
 
     [Fact]

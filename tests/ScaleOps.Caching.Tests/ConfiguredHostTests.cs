@@ -13,7 +13,7 @@ namespace ScaleOps.Caching.Tests;
 
 /// <summary>
 /// Settings of the README's table that take effect, not only bind, when a started host reads them from configuration:
-/// <c>MaxMemoryEntries</c> and <c>SweepInterval</c> (nothing here calls the maintenance pass itself).
+/// <c>MaxMemoryEntries</c>, <c>MaxMemoryEntriesPerTenant</c> and <c>SweepInterval</c> (nothing here calls the maintenance pass itself).
 /// </summary>
 public sealed class ConfiguredHostTests(SingleRedis redis) : IClassFixture<SingleRedis>
 {
@@ -53,6 +53,43 @@ public sealed class ConfiguredHostTests(SingleRedis redis) : IClassFixture<Singl
         }
 
         Assert.True(host.Services.GetRequiredService<TenantCache>().Memory.Evictions >= 40);
+        await host.StopAsync().WaitAsync("the host to stop");
+    }
+
+    [Fact]
+    public async Task MaxMemoryEntriesPerTenant_from_configuration_bounds_one_tenant_and_leaves_the_others_be()
+    {
+        using var host = BuildHost(new() { ["ScaleOps:Caching:MaxMemoryEntries"] = "100", ["ScaleOps:Caching:MaxMemoryEntriesPerTenant"] = "10" });
+        await host.StartAsync().WaitAsync("the host to start");
+        var cache = host.Services.GetRequiredService<ITenantCache>();
+        var memory = host.Services.GetRequiredService<TenantCache>().Memory;
+        var tenants = host.Services.GetRequiredService<ITenantContext>();
+        using (tenants.BeginScope(new TenantId("quiet")))
+        {
+            await cache.SetAsync("k", "v");
+        }
+
+        using (tenants.BeginScope(new TenantId("noisy")))
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await cache.SetAsync($"k:{i}", i);
+                Assert.InRange(memory.Find("noisy")!.Entries.Count, 1, 10);
+            }
+
+            for (var i = 0; i < 50; i++)
+            {
+                Assert.Equal(i, (await cache.TryGetAsync<int>($"k:{i}")).Value);
+            }
+        }
+
+        using (tenants.BeginScope(new TenantId("quiet")))
+        {
+            var read = await cache.TryGetAsync<string>("k");
+            Assert.Equal(("v", CacheSource.Memory), (read.Value, read.Source));
+        }
+
+        Assert.True(memory.TenantEvictions >= 40);
         await host.StopAsync().WaitAsync("the host to stop");
     }
 

@@ -36,7 +36,7 @@ internal sealed class CacheMetrics
         meter.CreateObservableGauge("scaleops.cache.hit_ratio", () => HitRatio, "1", "Hits / (hits + factory runs) since start.");
         meter.CreateObservableGauge("scaleops.cache.memory.entries", memoryEntries, "{entry}", "In-memory entries (approximate).");
         meter.CreateObservableCounter("scaleops.cache.memory.evictions", evictions, "{entry}",
-            "In-memory entries dropped to stay within MaxMemoryEntries.");
+            "In-memory entries dropped to stay within MaxMemoryEntries or a tenant's MaxMemoryEntriesPerTenant.");
     }
 
     public long Hits => Volatile.Read(ref _hitCount);

@@ -57,7 +57,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _eagerRefreshDueMs = (long)((1 - _eagerRefreshThreshold) * _options.DefaultExpiration.TotalMilliseconds);
         _serializer = _options.Serializer ?? new SystemTextJsonCacheSerializer();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries);
+        _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries, _options.MaxMemoryEntriesPerTenant);
         _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount, () => _memory.Evictions);
         _channel = RedisKeys.Channel(_options.KeyPrefix);
         _redis = new RedisConnection(_options, time, _logger);

@@ -26,18 +26,21 @@ internal sealed class ClockHand
     /// </summary>
     /// <param name="buckets">The tenants as this scan sees them, taken on first need.</param>
     /// <param name="all">The memory level's buckets.</param>
+    /// <param name="bucket">The tenant's bucket (its count goes down with a removal).</param>
     /// <param name="entries">The dictionary holding the entry (remove it from there, by key and value).</param>
     /// <param name="pair">The entry.</param>
     /// <returns>Whether there was an entry.</returns>
     public bool Next(
         ref TenantBucket[]? buckets,
         ConcurrentDictionary<string, TenantBucket> all,
+        out TenantBucket bucket,
         out ConcurrentDictionary<string, L1Entry> entries,
         out KeyValuePair<string, L1Entry> pair)
     {
         if (_position is not null && _bucket is { Removed: false } current && ReferenceEquals(current.Entries, _entries)
             && _position.MoveNext())
         {
+            bucket = current;
             entries = _entries!;
             pair = _position.Current;
             return true;
@@ -66,6 +69,7 @@ internal sealed class ClockHand
             _position = _entries.GetEnumerator();
             if (!_bucket.Removed && _position.MoveNext())
             {
+                bucket = _bucket;
                 entries = _entries;
                 pair = _position.Current;
                 return true;
@@ -73,6 +77,7 @@ internal sealed class ClockHand
         }
 
         Reset();
+        bucket = null!;
         entries = null!;
         pair = default;
         return false;

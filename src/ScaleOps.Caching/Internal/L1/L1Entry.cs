@@ -34,6 +34,17 @@ internal abstract class L1Entry(long freshUntil, long keepUntil, string[]? tags,
     /// <summary>The eviction scan that last cleared <see cref="Used"/>: that scan does not evict the entry.</summary>
     public int SparedInScan { get; set; }
 
+    /// <summary>
+    /// The tenant's eviction hand's turn when the entry was stored (<see cref="TenantHand"/>, only with a per-tenant
+    /// bound), modulo 256. One byte, like <see cref="TenantSparedInScan"/>: the two fit in the object's padding for every
+    /// value type up to 4 bytes, and for references (an entry stays 64 or 72 bytes); a mark that wrapped round only
+    /// spares an entry once more.
+    /// </summary>
+    public byte TenantTurn { get; set; }
+
+    /// <summary>The tenant's eviction scan (modulo 256) that last cleared <see cref="Used"/>: that scan does not evict the entry.</summary>
+    public byte TenantSparedInScan { get; set; }
+
     public bool HasTag(string tag) => Tags is { } tags && Array.IndexOf(tags, tag) >= 0;
 }
 

@@ -7,31 +7,39 @@ namespace ScaleOps.Caching.Internal.L1;
 
 /// <summary>
 /// The in-process level: tenant → bucket → key → entry, two dictionary lookups on a hit and no allocation; at most
-/// <c>maxEntries</c> entries over all tenants (CLOCK eviction on the write path). A tenant whose bucket the sweep finds
-/// empty twice in a row is forgotten, so tens of thousands of tenants seen once do not stay in memory for good.
+/// <c>maxEntries</c> entries over all tenants (CLOCK eviction on the write path) and, when set, at most
+/// <c>maxEntriesPerTenant</c> of one tenant (CLOCK within the tenant's entries: <see cref="TenantHand"/>). A tenant whose
+/// bucket the sweep finds empty twice in a row is forgotten, so tens of thousands of tenants seen once do not stay in
+/// memory for good.
 /// </summary>
 internal sealed class MemoryLayer
 {
     private readonly ConcurrentDictionary<string, TenantBucket> _buckets = new(StringComparer.Ordinal);
     private readonly Func<string, TenantBucket> _create;
     private readonly int _maxEntries;
+    private readonly int _maxEntriesPerTenant; // 0: no per-tenant bound
     private long _approximateCount;
     private long _evictions;
+    private long _tenantEvictions;
     private int _evicting;
     private readonly ClockHand _hand = new();
     private int _scans; // eviction scans so far (written by the evicting writer only)
     private TenantBucket? _last;
 
-    public MemoryLayer(string keyPrefix, int maxEntries)
+    public MemoryLayer(string keyPrefix, int maxEntries, int? maxEntriesPerTenant = null)
     {
         _maxEntries = maxEntries;
+        _maxEntriesPerTenant = maxEntriesPerTenant ?? 0;
         _create = tenant => new TenantBucket(tenant, RedisKeys.TenantPrefix(keyPrefix, tenant));
     }
 
     public long ApproximateCount => Volatile.Read(ref _approximateCount);
 
-    /// <summary>Entries dropped to respect the maximum, since start.</summary>
+    /// <summary>Entries dropped to respect the maximum or a tenant's, since start.</summary>
     public long Evictions => Volatile.Read(ref _evictions);
+
+    /// <summary>Of <see cref="Evictions"/>, those dropped to respect a tenant's maximum.</summary>
+    public long TenantEvictions => Volatile.Read(ref _tenantEvictions);
 
     public ConcurrentDictionary<string, TenantBucket> Buckets => _buckets;
 
@@ -90,8 +98,9 @@ internal sealed class MemoryLayer
     }
 
     /// <summary>
-    /// Stores an entry unless the bucket was invalidated since <paramref name="epoch"/>. When the memory level holds
-    /// more than its maximum, the writer evicts (see <see cref="Evict"/>): the bound costs the write path, never a hit.
+    /// Stores an entry unless the bucket was invalidated since <paramref name="epoch"/>. When the tenant holds more than
+    /// its maximum, the writer evicts from the tenant's entries (<see cref="EvictTenant"/>); when the memory level holds
+    /// more than its maximum, from all (see <see cref="Evict"/>): the bounds cost the write path, never a hit.
     /// </summary>
     /// <param name="bucket">The tenant's bucket.</param>
     /// <param name="key">The key.</param>
@@ -111,6 +120,11 @@ internal sealed class MemoryLayer
         // uncounted, and the undo below could subtract one never added: the count drifted below zero and the bound
         // stopped holding until the next sweep's recount.
         entry.Turn = _hand.Turn; // CLOCK: a new entry stays at least until the hand's next turn reaches it
+        if (_maxEntriesPerTenant != 0)
+        {
+            entry.TenantTurn = bucket.HandTurn; // and until the tenant's hand's next turn
+        }
+
         bool added;
         while (true)
         {
@@ -118,6 +132,7 @@ internal sealed class MemoryLayer
             {
                 added = true;
                 Interlocked.Increment(ref _approximateCount);
+                bucket.CountAdded();
                 break;
             }
 
@@ -134,9 +149,15 @@ internal sealed class MemoryLayer
             if (entries.TryRemove(new KeyValuePair<string, L1Entry>(key, entry)))
             {
                 Interlocked.Decrement(ref _approximateCount);
+                bucket.CountRemoved();
             }
 
             return false;
+        }
+
+        if (added && _maxEntriesPerTenant != 0 && bucket.Count > _maxEntriesPerTenant)
+        {
+            EvictTenant(bucket);
         }
 
         if (added && Volatile.Read(ref _approximateCount) > _maxEntries)
@@ -145,6 +166,45 @@ internal sealed class MemoryLayer
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Brings the tenant back under its maximum from its own entries (<see cref="TenantHand.Evict"/>), freeing 1/64 of
+    /// the maximum at once when that is at least one entry. One writer of the tenant evicts at a time; a writer that
+    /// finds the scan taken stores anyway (the tenant may pass its maximum by the number of its concurrent writers), and
+    /// the evicting writer looks at the count again once it has let the scan go, so the bound holds again when the
+    /// writes stop (the increment of the add and the release of the scan are both full fences: one of the two sees
+    /// the other).
+    /// </summary>
+    /// <param name="bucket">The tenant's bucket, pinned by the writer.</param>
+    private void EvictTenant(TenantBucket bucket)
+    {
+        var target = _maxEntriesPerTenant - (_maxEntriesPerTenant / 64);
+        while (bucket.Count > _maxEntriesPerTenant)
+        {
+            var hand = bucket.Hand;
+            if (!hand.TryEnter())
+            {
+                return;
+            }
+
+            int evicted;
+            try
+            {
+                evicted = hand.Evict(bucket, target, ref _approximateCount);
+            }
+            finally
+            {
+                hand.Exit();
+            }
+
+            Interlocked.Add(ref _evictions, evicted);
+            Interlocked.Add(ref _tenantEvictions, evicted);
+            if (evicted == 0)
+            {
+                return; // nothing to drop: the count is off (a clear raced a write) until the next sweep recounts
+            }
+        }
     }
 
     /// <summary>
@@ -178,7 +238,7 @@ internal sealed class MemoryLayer
             long visited = 0;
             while (Volatile.Read(ref _approximateCount) > target)
             {
-                if (!_hand.Next(ref buckets, _buckets, out var entries, out var pair))
+                if (!_hand.Next(ref buckets, _buckets, out var bucket, out var entries, out var pair))
                 {
                     return; // no entry anywhere (the count is off until the next sweep recounts)
                 }
@@ -205,6 +265,7 @@ internal sealed class MemoryLayer
                 {
                     Interlocked.Decrement(ref _approximateCount);
                     Interlocked.Increment(ref _evictions);
+                    bucket.CountRemoved();
                 }
             }
         }
@@ -220,6 +281,7 @@ internal sealed class MemoryLayer
         if (bucket.Entries.TryRemove(key, out _))
         {
             Interlocked.Decrement(ref _approximateCount);
+            bucket.CountRemoved();
         }
     }
 
@@ -231,6 +293,7 @@ internal sealed class MemoryLayer
             if (pair.Value.HasTag(tag) && bucket.Entries.TryRemove(pair))
             {
                 Interlocked.Decrement(ref _approximateCount);
+                bucket.CountRemoved();
             }
         }
     }
@@ -275,6 +338,7 @@ internal sealed class MemoryLayer
             }
 
             var held = entries.Count;
+            bucket.Recount(held);
             count += held;
             if (held > 0 || !bucket.Flights.IsEmpty)
             {

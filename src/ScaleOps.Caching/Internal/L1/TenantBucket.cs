@@ -23,6 +23,8 @@ internal sealed class TenantBucket
     private ValuePrefix? _valuePrefix;
     private const int RemovedState = int.MinValue;
     private int _state; // operations holding the bucket (pins), or RemovedState once the sweep forgot it
+    private int _count; // entries in _entries, kept by the memory level (a clear or a sweep racing a write may be off by one)
+    private TenantHand? _hand;
 
     public TenantBucket(string tenant, string redisPrefix)
     {
@@ -36,6 +38,37 @@ internal sealed class TenantBucket
     public string RedisPrefix { get; }
 
     public ConcurrentDictionary<string, L1Entry> Entries => Volatile.Read(ref _entries);
+
+    /// <summary>The tenant's in-memory entries, counted on the write path (reading it takes no lock, unlike the table's).</summary>
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>The tenant's eviction hand, made on first need (only with a per-tenant bound).</summary>
+    public TenantHand Hand
+    {
+        get
+        {
+            if (Volatile.Read(ref _hand) is { } hand)
+            {
+                return hand;
+            }
+
+            var made = new TenantHand();
+            return Interlocked.CompareExchange(ref _hand, made, null) ?? made;
+        }
+    }
+
+    /// <summary>The turn a new entry records (<see cref="L1Entry.TenantTurn"/>).</summary>
+    public byte HandTurn => Volatile.Read(ref _hand)?.Turn ?? 0;
+
+    /// <summary>An entry was added to <see cref="Entries"/>.</summary>
+    public void CountAdded() => Interlocked.Increment(ref _count);
+
+    /// <summary>An entry was taken out of <see cref="Entries"/>.</summary>
+    public void CountRemoved() => Interlocked.Decrement(ref _count);
+
+    /// <summary>The count as the sweep found it (corrects the drift of writes that raced a clear).</summary>
+    /// <param name="count">The entries found.</param>
+    public void Recount(int count) => Volatile.Write(ref _count, count);
 
     /// <summary>Bumped by every invalidation of the tenant, of one key or more (see <see cref="KeyEpoch.Of"/>).</summary>
     public long Epoch => Volatile.Read(ref _epoch);
@@ -210,7 +243,12 @@ internal sealed class TenantBucket
     {
         TouchAll();
         var old = Interlocked.Exchange(ref _entries, new ConcurrentDictionary<string, L1Entry>(StringComparer.Ordinal));
-        return old.Count;
+        var dropped = old.Count;
+        Interlocked.Add(ref _count, -dropped);
+
+        // The hand's place was in the old table: let it go with it (a scan running now finishes on its own reference).
+        Volatile.Write(ref _hand, null);
+        return dropped;
     }
 
     /// <summary>Raises the known generation (never lowers it) and clears the entries when it changed.</summary>

@@ -61,6 +61,12 @@ internal sealed class CachingOptionsValidator : IValidateOptions<CachingOptions>
         Range(errors, nameof(CachingOptions.MaxKeyLength), options.MaxKeyLength, CachingDefaults.MaxKeyLength);
         Range(errors, nameof(CachingOptions.MaxPayloadBytes), options.MaxPayloadBytes, CachingDefaults.MaxPayloadBytes);
         Range(errors, nameof(CachingOptions.MaxMemoryEntries), options.MaxMemoryEntries, CachingDefaults.MaxMemoryEntries);
+        if (options.MaxMemoryEntriesPerTenant is { } perTenant && (perTenant < 1 || perTenant > options.MaxMemoryEntries))
+        {
+            errors.AddError(string.Create(CultureInfo.InvariantCulture,
+                $"{P}{nameof(CachingOptions.MaxMemoryEntriesPerTenant)} must be between 1 and {P}{nameof(CachingOptions.MaxMemoryEntries)} ({options.MaxMemoryEntries}), or unset (no per-tenant bound); it is {perTenant}."));
+        }
+
         if (!(options.JitterFraction >= CachingDefaults.JitterFraction.Min && options.JitterFraction <= CachingDefaults.JitterFraction.Max))
         {
             errors.AddError(string.Create(CultureInfo.InvariantCulture,
