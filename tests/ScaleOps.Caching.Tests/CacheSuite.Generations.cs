@@ -102,11 +102,17 @@ public abstract partial class CacheSuite
 
         // What an instance that missed a tenant invalidation (or that read the generation before the key was lost)
         // publishes when it writes "doc": its write landed under its old generation, where no other instance reads.
+        // Each node drops its memory copy when it applies that message (or a repeat of it, also about "doc"); the raw
+        // subscriber below can hear the first repeat before the other node has applied anything.
+        var (appliedA, appliedB) = (a.Internal.BackplaneMessagesApplied, b.Internal.BackplaneMessagesApplied);
         await raw.PublishAsync(channel, new BackplaneMessage("behind", BackplaneMessage.Key, generation - 1, "acme", "doc").Format());
 
         var repeat = await republished.Task.WaitAsync("an instance to repeat the removal under the newer generation");
         Assert.Equal((BackplaneMessage.Key, generation), (repeat.Kind, repeat.Generation)); // the sender catches up on hearing it
         await TestSignal.UntilAsync(async () => !await raw.KeyExistsAsync(valueKey), "the value under the newer generation to be removed");
+        await TestSignal.UntilAsync(
+            () => Task.FromResult(a.Internal.BackplaneMessagesApplied > appliedA && b.Internal.BackplaneMessagesApplied > appliedB),
+            "both nodes to apply a message about \"doc\"");
         foreach (var node in new[] { a, b })
         {
             using var scope = node.As("acme");
@@ -114,6 +120,7 @@ public abstract partial class CacheSuite
             Assert.False(read.HasValue, $"read '{read.Value}' from {read.Source} after a behind instance changed it");
         }
 
+        await TestSignal.UntilAsync(() => Task.FromResult(a.Logs.GetSnapshot().Any(l => l.Id.Id == 5012)), "A to log its repeat");
         var logged = Assert.Single(a.Logs.GetSnapshot(), l => l.Id.Id == 5012);
         Assert.Equal(LogLevel.Information, logged.Level);
         Assert.Contains("behind", logged.Message, StringComparison.Ordinal);
