@@ -10,12 +10,6 @@ namespace ScaleOps.Jobs.Tests;
 /// <summary>Leases between hosts whose clocks disagree: they expire on the database's clock only.</summary>
 public partial class LifecycleTests
 {
-    /// <summary>A host clock that runs in real time, <paramref name="offset"/> from the true time (a VM without NTP).</summary>
-    private sealed class SkewedTime(TimeSpan offset) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
-    }
-
     [Theory]
     [InlineData(-60, 0, false)] // the worker's clock behind: its leases looked expired to the other hosts
     [InlineData(-60, 0, true)] // the same for a job it started itself (local dispatch's started insert)

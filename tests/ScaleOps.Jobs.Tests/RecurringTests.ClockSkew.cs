@@ -13,12 +13,6 @@ namespace ScaleOps.Jobs.Tests;
 /// </summary>
 public partial class RecurringTests
 {
-    /// <summary>A host clock that runs in real time, <paramref name="offset"/> from the true time (a VM without NTP).</summary>
-    private sealed class SkewedTime(TimeSpan offset) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
-    }
-
     [Fact]
     public async Task A_quiet_host_takes_over_a_dead_definition_whose_hosts_clocks_were_skewed_against_each_other()
     {
