@@ -46,7 +46,11 @@ public sealed class JobInfo
     /// <summary>When the last attempt started.</summary>
     public DateTimeOffset? AttemptedAt { get; init; }
 
-    /// <summary>When the job finished (succeeded, dead or cancelled).</summary>
+    /// <summary>
+    /// When the job finished (succeeded, dead or cancelled), on the database server's clock (its <c>clock_timestamp()</c>),
+    /// not the finishing host's: retention compares it with that clock, so that hosts' clock skew neither deletes finished
+    /// jobs early nor keeps them late. Off from the other times by as much as the hosts' clocks are off the server's.
+    /// </summary>
     public DateTimeOffset? FinishedAt { get; init; }
 
     /// <summary>The error of the last failed attempt.</summary>

@@ -39,7 +39,7 @@ public partial class LifecycleTests(JobsDatabase database) : IClassFixture<JobsD
 
         // The dead worker wakes up and reports a failure of its attempt 1: the guard ignores it.
         var store2 = host.Services.GetRequiredService<JobStore>();
-        await store2.JobCompleteManyAsync([new Completion(stolen.Id, stolen.LeaseId, stolen.Attempt, CompletionKind.Dead, "late", default)], false, DateTimeOffset.UtcNow, default);
+        await store2.JobCompleteManyAsync([new Completion(stolen.Id, stolen.LeaseId, stolen.Attempt, CompletionKind.Dead, "late", default)], false, default);
         Assert.Equal("succeeded", await database.ScalarAsync<string>($"SELECT state FROM scaleops.jobs WHERE id = {id}"));
     }
 

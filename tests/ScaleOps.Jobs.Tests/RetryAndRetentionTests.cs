@@ -10,10 +10,11 @@ using ScaleOps.TestInfrastructure;
 namespace ScaleOps.Jobs.Tests;
 
 /// <summary>
-/// The README's retry and retention options end to end, on a <see cref="FakeTimeProvider"/> the whole host runs on
-/// (enqueue, fetch, completion and the maintenance loops), so due times and cutoffs are exact, not raced against a clock.
+/// The README's retry and retention options end to end. Retries run on a <see cref="FakeTimeProvider"/> the whole host
+/// runs on (enqueue, fetch, completion and the maintenance loops), so due times are exact, not raced against a clock.
+/// Retention judges ages on the database's clock (finished_at and the cutoff), so its tests age the rows in SQL.
 /// </summary>
-public class RetryAndRetentionTests(JobsDatabase database) : IClassFixture<JobsDatabase>
+public partial class RetryAndRetentionTests(JobsDatabase database) : IClassFixture<JobsDatabase>
 {
     private static FakeTimeProvider Clock()
     {
@@ -110,19 +111,19 @@ public class RetryAndRetentionTests(JobsDatabase database) : IClassFixture<JobsD
     [Fact]
     public async Task Retention_from_configuration_deletes_dead_jobs_after_DeadRetention_and_cancelled_ones_after_SucceededRetention()
     {
-        var time = Clock();
+        // finished_at and the retention's cutoff are the database's clock (a host's clock may be minutes off the other
+        // hosts'), so a fake host clock no longer ages a finished job: the test ages the rows themselves, on that clock.
         var probe = new Probe { Behavior = (p, _, _) => p.N < 0 ? throw new InvalidOperationException("fails") : Task.CompletedTask };
-        await using var host = await JobsHost.StartAsync(database.ConnectionString, o => o.LeaseDuration = TimeSpan.FromHours(1), probe: probe,
-            services: s => s.AddSingleton<TimeProvider>(time), settings: new Dictionary<string, string?>
-            {
-                ["ScaleOps:Jobs:DefaultQueue"] = "retention",
-                ["ScaleOps:Jobs:MaxAttempts"] = "1",
-                ["ScaleOps:Jobs:SucceededRetention"] = "00:12:00",
-                ["ScaleOps:Jobs:DeadRetention"] = "00:14:00",
-                ["ScaleOps:Jobs:RetentionInterval"] = "00:01:00",
-            });
+        await using var host = await JobsHost.StartAsync(database.ConnectionString, probe: probe, settings: new Dictionary<string, string?>
+        {
+            ["ScaleOps:Jobs:DefaultQueue"] = "retention",
+            ["ScaleOps:Jobs:MaxAttempts"] = "1",
+            ["ScaleOps:Jobs:SucceededRetention"] = "00:12:00",
+            ["ScaleOps:Jobs:DeadRetention"] = "00:14:00",
+            ["ScaleOps:Jobs:RetentionInterval"] = "00:00:01",
+        });
 
-        // One job of each finished state at T, again at T + 10 min.
+        // One job of each finished state.
         async Task<(long Succeeded, long Dead, long Cancelled)> FinishedAsync()
         {
             var succeeded = (await host.Client.EnqueueAsync(new Ping(1)))!.Value;
@@ -135,19 +136,28 @@ public class RetryAndRetentionTests(JobsDatabase database) : IClassFixture<JobsD
             return (succeeded, dead, cancelled);
         }
 
-        var first = await FinishedAsync();
-        time.Advance(TimeSpan.FromMinutes(10));
-        var second = await FinishedAsync();
+        // Makes jobs have finished longer ago by the given time, in one statement (retention runs meanwhile).
+        Task AgeAsync(TimeSpan by, params (long Succeeded, long Dead, long Cancelled)[] sets) => database.ExecuteAsync(
+            $"UPDATE scaleops.jobs SET finished_at = finished_at - interval '{by.TotalSeconds} seconds' WHERE id IN " +
+            $"({string.Join(", ", sets.SelectMany(s => new[] { s.Succeeded, s.Dead, s.Cancelled }))})");
 
-        // T + 13 min: the first succeeded and cancelled jobs are past SucceededRetention (12 min), the dead one is not
-        // past DeadRetention (14 min).
-        time.Advance(TimeSpan.FromMinutes(3));
-        await TestSignal.UntilAsync(async () => !await ExistsAsync(first.Succeeded) && !await ExistsAsync(first.Cancelled),
-            "retention to delete the first succeeded and cancelled jobs");
+        var first = await FinishedAsync();
+        var second = await FinishedAsync();
+        var older = await FinishedAsync();
+
+        // The first jobs finished 13 min ago, the second ones 3 min ago, the older ones 15 min ago: the first succeeded and
+        // cancelled jobs are past SucceededRetention (12 min), the first dead one is not past DeadRetention (14 min), the
+        // older dead one is. The statement that deleted the older dead job looked at the first one too.
+        await AgeAsync(TimeSpan.FromMinutes(13), first);
+        await AgeAsync(TimeSpan.FromMinutes(3), second);
+        await AgeAsync(TimeSpan.FromMinutes(15), older);
+        await TestSignal.UntilAsync(
+            async () => !await ExistsAsync(first.Succeeded) && !await ExistsAsync(first.Cancelled) && !await ExistsAsync(older.Dead),
+            "retention to delete the first succeeded and cancelled jobs and the older dead one");
         Assert.True(await ExistsAsync(first.Dead), "a dead job was deleted 13 min after it died, DeadRetention being 14 min");
 
-        // T + 14 min 1 s: the first dead job goes; everything of T + 10 min stays.
-        time.Advance(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1));
+        // 1 min 1 s later: the first dead job goes (14 min 1 s); everything of the second set stays (4 min 1 s).
+        await AgeAsync(TimeSpan.FromMinutes(1) + TimeSpan.FromSeconds(1), first, second);
         await TestSignal.UntilAsync(async () => !await ExistsAsync(first.Dead), "retention to delete the first dead job");
         Assert.True(await ExistsAsync(second.Succeeded) && await ExistsAsync(second.Dead) && await ExistsAsync(second.Cancelled),
             "a job finished 4 min ago was deleted");

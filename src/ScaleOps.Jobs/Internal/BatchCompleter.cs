@@ -106,7 +106,7 @@ internal sealed class BatchCompleter(
             try
             {
                 var written = await store.JobCompleteManyAsync(
-                    batch, options.SucceededRetention == TimeSpan.Zero, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                    batch, options.SucceededRetention == TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
                 Count(batch, written);
                 return;
             }

@@ -62,7 +62,7 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
     }
 
     public async Task<bool> CancelAsync(long id, CancellationToken cancellationToken = default) =>
-        await store.JobCancelAsync(id, time.GetUtcNow(), cancellationToken).ConfigureAwait(false) > 0;
+        await store.JobCancelAsync(id, cancellationToken).ConfigureAwait(false) > 0;
 
     public async Task<IReadOnlyList<QueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken = default) =>
         await store.QueueStatsAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);

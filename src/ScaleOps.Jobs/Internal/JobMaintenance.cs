@@ -96,25 +96,28 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
             await store.QueueDepthAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false), [options.DefaultQueue, .. options.Queues.Keys]);
     }
 
+    /// <summary>
+    /// Deletes the jobs past their retention. Ages are the database's clock on both sides (finished_at and the cutoff),
+    /// never this host's: its clock may be minutes off the finishing hosts'.
+    /// </summary>
     private async Task RetainAsync(CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
         if (options.SucceededRetention > TimeSpan.Zero)
         {
-            await DeleteAsync("succeeded", now - options.SucceededRetention, cancellationToken).ConfigureAwait(false);
+            await DeleteAsync("succeeded", options.SucceededRetention, cancellationToken).ConfigureAwait(false);
         }
 
-        await DeleteAsync("cancelled", now - options.SucceededRetention, cancellationToken).ConfigureAwait(false);
-        await DeleteAsync("dead", now - options.DeadRetention, cancellationToken).ConfigureAwait(false);
+        await DeleteAsync("cancelled", options.SucceededRetention, cancellationToken).ConfigureAwait(false);
+        await DeleteAsync("dead", options.DeadRetention, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task DeleteAsync(string state, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    private async Task DeleteAsync(string state, TimeSpan retention, CancellationToken cancellationToken)
     {
         var total = 0;
         int deleted;
         do
         {
-            deleted = await store.JobDeleteFinishedAsync(state, cutoff, JobsDefaults.RetentionBatchSize, cancellationToken).ConfigureAwait(false);
+            deleted = await store.JobDeleteFinishedAsync(state, retention, JobsDefaults.RetentionBatchSize, cancellationToken).ConfigureAwait(false);
             total += deleted;
         }
         while (deleted == JobsDefaults.RetentionBatchSize);

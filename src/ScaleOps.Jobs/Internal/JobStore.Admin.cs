@@ -53,12 +53,9 @@ internal sealed partial class JobStore
     private static InvalidOperationException UniqueKeyLive(PostgresException ex) =>
         new("A dead job cannot be retried while an equal job (same kind, tenant and unique key) is pending or running.", ex);
 
-    public Task<int> JobCancelAsync(long id, DateTimeOffset now, CancellationToken cancellationToken) =>
-        ExecuteAsync(_sql.Cancel, p =>
-        {
-            p.Add(new NpgsqlParameter<long>("id", id));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-        }, cancellationToken);
+    /// <summary>Cancels a pending job; its finished_at is the database's clock.</summary>
+    public Task<int> JobCancelAsync(long id, CancellationToken cancellationToken) =>
+        ExecuteAsync(_sql.Cancel, p => p.Add(new NpgsqlParameter<long>("id", id)), cancellationToken);
 
     public Task<List<QueueStats>> QueueStatsAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         QueryAsync(_sql.QueueStats, p => p.Add(new NpgsqlParameter<DateTimeOffset>("now", now)), r => new QueueStats

@@ -66,10 +66,10 @@ internal sealed partial class JobStore
     /// <summary>
     /// Writes a batch of outcomes in one round trip (one transaction): successes, then failures. Returns null when every
     /// outcome was written; otherwise the leases whose outcome was written (the others were rejected by the lease guard:
-    /// the job was rescued, given back or changed meanwhile).
+    /// the job was rescued, given back or changed meanwhile). The finished jobs' finished_at is the database's clock.
     /// </summary>
     public async Task<HashSet<LeaseToken>?> JobCompleteManyAsync(
-        IReadOnlyList<Completion> completions, bool deleteSucceeded, DateTimeOffset now, CancellationToken cancellationToken)
+        IReadOnlyList<Completion> completions, bool deleteSucceeded, CancellationToken cancellationToken)
     {
         if (completions.Count == 0)
         {
@@ -118,11 +118,6 @@ internal sealed partial class JobStore
             var ok = new NpgsqlBatchCommand((deleteSucceeded ? _sql.DeleteSucceededMany : _sql.SucceedMany).For(succeeded));
             ok.Parameters.Add(new NpgsqlParameter<long[]>("ids", okIds));
             ok.Parameters.Add(new NpgsqlParameter<long[]>("leases", okLeases));
-            if (!deleteSucceeded)
-            {
-                ok.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
-            }
-
             batch.BatchCommands.Add(ok);
         }
 
@@ -134,7 +129,6 @@ internal sealed partial class JobStore
             fail.Parameters.Add(new NpgsqlParameter("errors", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = errors });
             fail.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]>("retry_ats", retryAts));
             fail.Parameters.Add(new NpgsqlParameter<bool[]>("dead", dead));
-            fail.Parameters.Add(new NpgsqlParameter<DateTimeOffset>("now", now));
             batch.BatchCommands.Add(fail);
         }
 
@@ -222,7 +216,7 @@ internal sealed partial class JobStore
 
     /// <summary>
     /// Re-queues (or kills) one batch of jobs whose lease expired on the database's clock; the counts per queue and kind.
-    /// <paramref name="now"/> (the host's clock) is only the rescued jobs' new run_at (and finished_at).
+    /// <paramref name="now"/> (the host's clock) is only the rescued jobs' new run_at; a job that dies here finished on the database's clock.
     /// </summary>
     public Task<List<RescuedJobs>> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         QueryAsync(_sql.RescueExpired, p =>
@@ -231,12 +225,15 @@ internal sealed partial class JobStore
             p.Add(new NpgsqlParameter<int>("limit", limit));
         }, r => new RescuedJobs(r.GetString(0), r.GetString(1), (int)r.GetInt64(2), (int)r.GetInt64(3)), cancellationToken);
 
-    /// <summary>Deletes one batch of jobs in <paramref name="state"/> that finished before <paramref name="cutoff"/>.</summary>
-    public Task<int> JobDeleteFinishedAsync(string state, DateTimeOffset cutoff, int limit, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Deletes one batch of jobs in <paramref name="state"/> that finished longer than <paramref name="retention"/> ago on
+    /// the database's clock (the clock finished_at is written on).
+    /// </summary>
+    public Task<int> JobDeleteFinishedAsync(string state, TimeSpan retention, int limit, CancellationToken cancellationToken) =>
         ExecuteAsync(_sql.DeleteFinished, p =>
         {
             p.Add(new NpgsqlParameter<string>("state", state));
-            p.Add(new NpgsqlParameter<DateTimeOffset>("cutoff", cutoff));
+            p.Add(new NpgsqlParameter<TimeSpan>("retention", retention));
             p.Add(new NpgsqlParameter<int>("limit", limit));
         }, cancellationToken);
 

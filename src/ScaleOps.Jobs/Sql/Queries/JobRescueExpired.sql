@@ -4,10 +4,12 @@
 -- NULL: the schema allows it, no worker writes it; a job inserted running in SQL) is given back too: it stayed running for
 -- good, neither fetched nor retried or cancelled by the admin API.
 -- Expiry is judged on the database's clock (read once per statement), the clock every lease is written on: the rescuing
--- host's clock (@now, only the rescued jobs' run_at and finished_at) may be ahead of the worker's, or the worker's behind.
-WITH stuck AS (
+-- host's clock (@now, only the rescued jobs' new run_at) may be ahead of the worker's, or the worker's behind. A job
+-- that dies here finished at that same reading of the database's clock, as every finished job's finished_at is.
+WITH db AS MATERIALIZED (SELECT clock_timestamp() AS now),
+stuck AS (
     SELECT j.id FROM {{schema}}.jobs j
-    WHERE j.state = 'running' AND (j.lease_until < (SELECT clock_timestamp()) OR j.lease_until IS NULL)
+    WHERE j.state = 'running' AND (j.lease_until < (SELECT db.now FROM db) OR j.lease_until IS NULL)
     ORDER BY j.id
     LIMIT @limit
     FOR UPDATE SKIP LOCKED
@@ -16,7 +18,7 @@ rescued AS (
     UPDATE {{schema}}.jobs j
     SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'pending' END,
         run_at = @now,
-        finished_at = CASE WHEN j.attempt >= j.max_attempts THEN @now END,
+        finished_at = CASE WHEN j.attempt >= j.max_attempts THEN (SELECT db.now FROM db) END,
         lease_until = NULL,
         last_error = CASE WHEN j.lease_until IS NULL
                           THEN 'Attempt ' || j.attempt || ' was running without a lease (lease_until was NULL: not written by a worker).'
