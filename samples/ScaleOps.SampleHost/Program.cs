@@ -24,7 +24,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddScaleOps()
     .AddMigrations("sample", typeof(SampleOptions).Assembly, "ScaleOps.SampleHost.Sql.Migrations.")
     // Row-level security on the tenant tables: the app role must be NOSUPERUSER NOBYPASSRLS (checked at start-up).
-    .AddRls(rls => rls.ProtectTenantTable("app", "documents"))
+    .AddRls(rls => rls.ProtectTenantTable("app", "documents").ProtectTenantTable("app", "idempotency_keys"))
     // The partitioned audit trail (scaleops.audit_log, monthly), maintained in this host unless switched off.
     .AddPartitioning(partitioning =>
     {

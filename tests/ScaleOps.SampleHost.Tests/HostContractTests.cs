@@ -124,7 +124,7 @@ public class HostContractTests(SampleHostFixture host) : IClassFixture<SampleHos
 
         var migrations = (await admin.GetFromJsonAsync<JsonElement>("/ops/migrations")).GetProperty("items").EnumerateArray()
             .Where(m => m.GetProperty("component").GetString() == "sample").Select(m => m.GetProperty("version").GetInt32()).ToArray();
-        Assert.Equal([1, 2], migrations);
+        Assert.Equal([1, 2, 3], migrations);
 
         var audit = Assert.Single((await admin.GetFromJsonAsync<JsonElement>("/ops/partitions")).GetProperty("tables").EnumerateArray(),
             t => t.GetProperty("table").GetString() == "\"scaleops\".\"audit_log\"");

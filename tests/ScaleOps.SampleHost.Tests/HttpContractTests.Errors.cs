@@ -24,6 +24,7 @@ public partial class HttpContractTests
         [409] = ("https://tools.ietf.org/html/rfc9110#section-15.5.10", "Conflict"),
         [413] = ("https://tools.ietf.org/html/rfc9110#section-15.5.14", "Content Too Large"),
         [415] = ("https://tools.ietf.org/html/rfc9110#section-15.5.16", "Unsupported Media Type"),
+        [422] = ("https://tools.ietf.org/html/rfc9110#section-15.5.21", "Unprocessable Content"),
         [429] = ("https://tools.ietf.org/html/rfc6585#section-4", "Too Many Requests"),
         [500] = ("https://tools.ietf.org/html/rfc9110#section-15.6.1", "Internal Server Error"),
         [503] = ("https://tools.ietf.org/html/rfc9110#section-15.6.4", "Service Unavailable"),

@@ -59,9 +59,22 @@ public static class DocumentEndpoints
 
     private static readonly TimeSpan AfterCommitTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// <c>POST /documents</c>, with an optional <see cref="IdempotencyKey.Header"/>: a retry of a create whose answer was
+    /// lost (same key, same title and body, within <see cref="DocumentStore.KeyRetention"/>) answers 201 with the document
+    /// that create made (as it is now) and <c>Idempotent-Replayed: true</c>, creating nothing and reserving no quota;
+    /// the key with another title or body is a 422, and a retry after that document was deleted a 409. A request that
+    /// failed (400, 403 over the quota, 5xx) left no key: its retry runs again.
+    /// </summary>
     private static async Task<IResult> CreateAsync(HttpRequest request, DocumentStore store, DocumentAudit audit, ITenantCache cache,
         CancellationToken cancellationToken)
     {
+        var key = IdempotencyKey.Read(request, out var keyProblem);
+        if (keyProblem is not null)
+        {
+            return Problems.BadRequest(keyProblem);
+        }
+
         var (input, problem) = await JsonBody.ReadAsync<DocumentInput>(request);
         if (problem is not null)
         {
@@ -73,10 +86,10 @@ public static class DocumentEndpoints
             return Problems.BadRequest(invalid);
         }
 
-        Document document;
+        CreateResult result;
         try
         {
-            document = await store.CreateAsync(input, cancellationToken);
+            result = await store.CreateAsync(input, key, cancellationToken);
         }
         catch (QuotaExceededException ex)
         {
@@ -84,8 +97,32 @@ public static class DocumentEndpoints
                 new Dictionary<string, object?> { ["limit"] = ex.Limit, ["usage"] = ex.Usage });
         }
 
-        await AfterCommitAsync(request.HttpContext, cache, audit, "document.created", document.Id, new { title = document.Title });
-        return TypedResults.Created($"/documents/{document.Id}", document);
+        switch (result.Outcome)
+        {
+            case CreateOutcome.KeyUsedForAnotherRequest:
+                return Problems.UnprocessableContent(
+                    $"This {IdempotencyKey.Header} was used for another request (another title or body); send a new key for a new document.");
+            case CreateOutcome.DocumentDeleted:
+                return Problems.Conflict(
+                    $"This {IdempotencyKey.Header} created document '{result.DocumentId}', which has been deleted since; send a new key to create another.");
+            case CreateOutcome.Replayed:
+                // Nothing was written, but the request that created it may have stopped (its instance with it) between its
+                // commit and its cache invalidation: dropping the tenant's cached reads again costs little and closes that.
+                await DropCachedReadsAsync(cache);
+                request.HttpContext.Response.Headers[IdempotencyKey.ReplayedHeader] = "true";
+                return TypedResults.Created($"/documents/{result.DocumentId}", result.Document);
+            default:
+                var document = result.Document!;
+                await AfterCommitAsync(request.HttpContext, cache, audit, "document.created", document.Id, new { title = document.Title });
+                return TypedResults.Created($"/documents/{document.Id}", document);
+        }
+    }
+
+    /// <summary>Drops the tenant's cached document reads (on every instance), bounded like <see cref="AfterCommitAsync"/>.</summary>
+    private static async Task DropCachedReadsAsync(ITenantCache cache)
+    {
+        using var timeout = new CancellationTokenSource(AfterCommitTimeout);
+        await cache.RemoveByTagAsync(DocumentsTag, timeout.Token);
     }
 
     /// <summary>

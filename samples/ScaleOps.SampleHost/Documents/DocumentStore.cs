@@ -16,7 +16,7 @@ namespace ScaleOps.SampleHost.Documents;
 /// <see cref="ITenantDataSource"/>, so PostgreSQL row-level security (ScaleOps.Rls) filters it to the ambient tenant;
 /// the explicit <c>tenant_id = $1</c> is the app-level fence on top ("hybrid"), which also keeps plans tenant-specific.
 /// </summary>
-public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants, IQuotaService quotas, IJobClient jobs, TimeProvider time)
+public sealed partial class DocumentStore(ITenantDataSource data, ITenantContext tenants, IQuotaService quotas, IJobClient jobs, TimeProvider time)
 {
     private const string Columns = "id, title, body, created_at, updated_at, indexed_at";
 
@@ -25,27 +25,52 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
     /// <summary>A bulk re-index waits behind the index jobs of fresh writes (same queue, lower priority).</summary>
     private static readonly JobOptions ReindexJob = new() { Queue = "indexing", MaxAttempts = 10, Priority = JobPriority.Low };
 
-    public async Task<Document> CreateAsync(DocumentInput input, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a document. With an <paramref name="idempotencyKey"/>, the key is claimed first in the same transaction
+    /// (<see cref="ClaimKeyAsync"/>): a key the tenant used within <see cref="KeyRetention"/> creates nothing, reserves
+    /// nothing and answers what that earlier request created; a concurrent request with the key waits for the first to
+    /// commit (then answers its document) or roll back (then creates).
+    /// </summary>
+    public async Task<CreateResult> CreateAsync(DocumentInput input, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        // One transaction: the row, the plan's document quota (QuotaExceededException rolls back all) and the
-        // "index document" job, which exists only if the document does.
+        ArgumentNullException.ThrowIfNull(input);
+        var now = time.GetUtcNow();
+        var id = Guid.CreateVersion7(now);
+        if (idempotencyKey is not null)
+        {
+            await RemoveExpiredKeysAsync(now, cancellationToken);
+        }
+
+        // One transaction: the key, the row, the plan's document quota (QuotaExceededException rolls back all, the key
+        // included, so a retry of a refused create is tried again) and the "index document" job, which exists only if
+        // the document does.
         await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
-        var document = await InsertAsync(tx, input, cancellationToken);
+        if (idempotencyKey is not null && await ClaimKeyAsync(tx, idempotencyKey, IdempotencyKey.RequestHash(input), id, now, cancellationToken) is { } earlier)
+        {
+            return earlier;
+        }
+
+        var document = await InsertAsync(tx, input, id, now, cancellationToken);
         await quotas.ReserveAsync(SamplePlans.Documents, 1, tx.Connection, tx.Transaction, cancellationToken);
         await jobs.EnqueueAsync(tx.Connection, tx.Transaction, new IndexDocument(document.Id), IndexJob, cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        return document;
+        return new CreateResult(CreateOutcome.Created, document, document.Id);
     }
 
     /// <summary>Inserts inside the caller's tenant transaction (so a quota, a job and an audit row can join it).</summary>
-    public async Task<Document> InsertAsync(TenantTransaction tx, DocumentInput input, CancellationToken cancellationToken)
+    public Task<Document> InsertAsync(TenantTransaction tx, DocumentInput input, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return InsertAsync(tx, input, Guid.CreateVersion7(now), now, cancellationToken);
+    }
+
+    private async Task<Document> InsertAsync(TenantTransaction tx, DocumentInput input, Guid id, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tx);
-        var now = time.GetUtcNow();
         await using var command = tx.CreateCommand(
             $"INSERT INTO app.documents (tenant_id, id, title, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {Columns}");
         command.Parameters.Add(Tenant());
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = Guid.CreateVersion7(now) });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = id });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Title! });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = input.Body! });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
@@ -186,12 +211,15 @@ public sealed class DocumentStore(ITenantDataSource data, ITenantContext tenants
         var list = new List<Document>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            list.Add(new Document(
-                reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
-                reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4),
-                reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
+            list.Add(ReadDocument(reader));
         }
 
         return list;
     }
+
+    /// <summary>The document of the reader's row, in the order of <see cref="Columns"/>.</summary>
+    private static Document ReadDocument(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
+        reader.GetFieldValue<DateTimeOffset>(3), reader.GetFieldValue<DateTimeOffset>(4),
+        reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5));
 }
