@@ -58,6 +58,28 @@ walk.Check(status == HttpStatusCode.NotFound, $"{globex}: GET {acme}'s document 
 (status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/documents", tenant: globex));
 walk.Check(status == HttpStatusCode.OK && body.GetProperty("items").GetArrayLength() == 0, $"{globex}: GET /documents -> {(int)status}, sees 0 documents");
 
+walk.Section("Idempotency-Key: a POST /documents retried after a lost reply creates once");
+var initech = $"initech-{run}";
+(var registered, _, _) = await walk.SendAsync(walk.Request(HttpMethod.Post, "/tenants", json: new { id = initech, plan = "pro" }, admin: true));
+var retryKey = Guid.NewGuid().ToString();
+HttpRequestMessage KeyedPost(object json)
+{
+    var request = walk.Request(HttpMethod.Post, "/documents", tenant: initech, json: json);
+    request.Headers.Add("Idempotency-Key", retryKey);
+    return request;
+}
+
+(var firstStatus, var firstBody, _) = await walk.SendAsync(KeyedPost(new { title = "Invoice 7", body = "total 42" }));
+(var retryStatus, var retryBody, var retried) = await walk.SendAsync(KeyedPost(new { title = "Invoice 7", body = "total 42" }));
+(status, body, _) = await walk.SendAsync(walk.Request(HttpMethod.Get, "/documents", tenant: initech));
+var keyedId = firstStatus == HttpStatusCode.Created ? firstBody.GetProperty("id").GetString() : null;
+walk.Check(registered == HttpStatusCode.Created && keyedId is not null && retryStatus == HttpStatusCode.Created && retryBody.GetProperty("id").GetString() == keyedId
+        && Header(retried, "Idempotent-Replayed") == "true" && status == HttpStatusCode.OK && body.GetProperty("items").GetArrayLength() == 1,
+    $"{initech}: POST /documents twice with Idempotency-Key {retryKey[..8]}... -> {(int)firstStatus} then {(int)retryStatus} with the same id, "
+    + $"Idempotent-Replayed: {Header(retried, "Idempotent-Replayed")}; GET /documents lists {(status == HttpStatusCode.OK ? body.GetProperty("items").GetArrayLength() : -1)} (one quota unit)");
+(status, body, _) = await walk.SendAsync(KeyedPost(new { title = "Invoice 7", body = "total 43" }));
+walk.Check(status == HttpStatusCode.UnprocessableEntity, $"{initech}: the same key with another body -> {(int)status} problem details: {Detail(body)}");
+
 walk.Section("ScaleOps.Jobs: the index job, enqueued in the document's own transaction");
 string? indexedAt = null;
 for (var attempt = 0; attempt < 100 && indexedAt is null; attempt++)
