@@ -31,7 +31,12 @@ public class IdempotencyKeyTests(SampleHostFixture host) : IClassFixture<SampleH
     private static async Task<(string Id, bool Replayed)> CreatedAsync(HttpClient client, string? key, string title, string body = "text")
     {
         using var request = Post(key, title, body);
-        using var response = await client.SendAsync(request);
+        return await CreatedAsync(await client.SendAsync(request));
+    }
+
+    private static async Task<(string Id, bool Replayed)> CreatedAsync(HttpResponseMessage response)
+    {
+        using var _ = response;
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"expected 201, got {(int)response.StatusCode}: {text}");
         var id = JsonDocument.Parse(text).RootElement.GetProperty("id").GetString()!;
@@ -187,6 +192,57 @@ public class IdempotencyKeyTests(SampleHostFixture host) : IClassFixture<SampleH
         Assert.False(first.Replayed || second.Replayed, "a request without a key was answered as a replay");
         Assert.Equal(2, await DocumentsAsync(tenant));
         Assert.Equal(2, await QuotaUsedAsync(tenant));
+    }
+
+    [Fact]
+    public async Task A_retry_is_answered_with_the_quota_full_and_a_create_refused_by_the_quota_leaves_no_key()
+    {
+        var tenant = await host.RegisterTenantAsync("idem-quota", "free");
+        using var client = host.Client(tenant);
+        for (var i = 1; i < SampleHostFixture.FreeMaxDocuments; i++)
+        {
+            await CreatedAsync(await PacedAsync(client, () => Post(null, $"filler {i}")));
+        }
+
+        var last = await CreatedAsync(await PacedAsync(client, () => Post("last-one", "last")));
+
+        // The quota is full: the retry needs none (the key is claimed before any reservation), another key is refused.
+        var retry = await CreatedAsync(await PacedAsync(client, () => Post("last-one", "last")));
+        Assert.Equal(last.Id, retry.Id);
+        Assert.True(retry.Replayed);
+        await ProblemAssert.IsProblemAsync(await PacedAsync(client, () => Post("one-too-many", "over")), HttpStatusCode.Forbidden);
+
+        // The refused request's key rolled back with it: once there is room, its retry creates.
+        using (var deleted = await PacedAsync(client, () => new HttpRequestMessage(HttpMethod.Delete, $"/documents/{last.Id}")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        var afterRoom = await CreatedAsync(await PacedAsync(client, () => Post("one-too-many", "over")));
+        Assert.False(afterRoom.Replayed);
+        Assert.Equal(SampleHostFixture.FreeMaxDocuments, await DocumentsAsync(tenant));
+        Assert.Equal(SampleHostFixture.FreeMaxDocuments, await QuotaUsedAsync(tenant));
+    }
+
+    /// <summary>
+    /// The free plan's rate is small in the tests (5 a second): a 429 is sent again after its Retry-After (at most 2 s,
+    /// at most 20 times), so the quota is what answers.
+    /// </summary>
+    private static async Task<HttpResponseMessage> PacedAsync(HttpClient client, Func<HttpRequestMessage> request)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var message = request();
+            var response = await client.SendAsync(message);
+            if (response.StatusCode != HttpStatusCode.TooManyRequests || attempt >= 20)
+            {
+                return response;
+            }
+
+            var retryAfter = int.Parse(response.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture);
+            response.Dispose();
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(retryAfter, 2)));
+        }
     }
 
     [Fact]

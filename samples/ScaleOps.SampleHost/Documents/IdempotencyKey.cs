@@ -57,7 +57,7 @@ public static class IdempotencyKey
     /// <summary>
     /// What a retry must repeat: SHA-256 of the title and the body, NUL between them (neither may hold one, so no other
     /// pair gives the same bytes). Of the parsed fields, not the raw JSON: a client that serializes the same document with
-    /// other spacing or field order is still retrying.
+    /// other spacing or field order is still retrying. A field added to <see cref="DocumentInput"/> belongs in it too.
     /// </summary>
     public static byte[] RequestHash(DocumentInput input)
     {
