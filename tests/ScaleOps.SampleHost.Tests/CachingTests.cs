@@ -7,8 +7,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using ScaleOps.SampleHost.Documents;
 using ScaleOps.TestInfrastructure;
@@ -109,12 +107,7 @@ public class CachingTests(SampleHostFixture host) : IClassFixture<SampleHostFixt
         var tenant = await host.RegisterTenantAsync("stats-eager");
         // An instance whose clock stands still unless the test moves it: the count never expires while the test waits.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var instance = host.StartAnotherInstance(web =>
-        {
-            web.UseSetting("Sample:RunJobs", "false");
-            web.UseSetting("Sample:RunPartitionMaintenance", "false");
-            web.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock));
-        });
+        var instance = host.StartInstanceOnClock(clock);
         try
         {
             using var client = instance.CreateClient();

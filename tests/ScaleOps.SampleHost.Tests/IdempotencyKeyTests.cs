@@ -5,8 +5,6 @@ using System.Net.Http;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Threading.Tasks;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace ScaleOps.SampleHost.Tests;
@@ -266,12 +264,7 @@ public class IdempotencyKeyTests(SampleHostFixture host) : IClassFixture<SampleH
     {
         var tenant = await host.RegisterTenantAsync("idem-expiry");
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var instance = host.StartAnotherInstance(web =>
-        {
-            web.UseSetting("Sample:RunJobs", "false");
-            web.UseSetting("Sample:RunPartitionMaintenance", "false");
-            web.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(clock));
-        });
+        var instance = host.StartInstanceOnClock(clock);
         try
         {
             using var client = instance.CreateClient();

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ScaleOps.SampleHost.Tests;
@@ -56,6 +57,17 @@ public partial class SampleHostFixture
         StartHost(instance);
         return instance;
     }
+
+    /// <summary>
+    /// Starts another instance whose clock is <paramref name="clock"/> (a <c>FakeTimeProvider</c> the test moves), with
+    /// no job worker and no partition maintenance, so nothing else on that instance acts on the clock's jumps.
+    /// </summary>
+    public WebApplicationFactory<Program> StartInstanceOnClock(TimeProvider clock) => StartAnotherInstance(web =>
+    {
+        web.UseSetting("Sample:RunJobs", "false");
+        web.UseSetting("Sample:RunPartitionMaintenance", "false");
+        web.ConfigureTestServices(services => services.AddSingleton(clock));
+    });
 }
 
 /// <summary>
