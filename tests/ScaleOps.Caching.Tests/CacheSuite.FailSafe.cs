@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Time.Testing;
 using ScaleOps.Caching.Tests.Support;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Caching.Tests;
 
@@ -21,10 +22,23 @@ public abstract partial class CacheSuite
         };
         await using var writer = Node(prefix, configure, time);
         await using var reader = Node(prefix, configure, time);
+        foreach (var node in new[] { writer, reader })
+        {
+            using var connect = node.As("acme");
+            Assert.False((await node.Cache.TryGetAsync<string>("absent")).HasValue); // connects it and subscribes it
+        }
+
+        // The writer's set is published (fire and forget); on a cluster it reaches the reader's node over the cluster bus
+        // whenever it does. Heard in the middle of the reads below, it invalidated the key there (a tenant epoch bump), and
+        // the stale copy read from Redis could no longer be served: "database down" reached the caller.
+        await BackplaneListeningAsync(prefix, 2);
+        var heard = reader.Internal.BackplaneMessagesApplied;
         using (writer.As("acme"))
         {
             await writer.Cache.SetAsync("k", "good", TenMinutes);
         }
+
+        await TestSignal.UntilAsync(() => Task.FromResult(reader.Internal.BackplaneMessagesApplied > heard), "the reader to hear the writer's set");
 
         time.Advance(TimeSpan.FromMinutes(12)); // expired (10 min + at most 10% jitter), within the fail-safe window
         using var scope = reader.As("acme");
