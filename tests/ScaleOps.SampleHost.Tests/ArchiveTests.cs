@@ -4,11 +4,9 @@ using System.Linq;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
 using Azure.Storage.Blobs;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Partitioning.Archive;
@@ -139,15 +137,11 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
                 .Select(p => p.GetProperty("name").GetString()!).Order(StringComparer.Ordinal).First();
 
             // An instance whose archiver fails the way any dependency can: with an InvalidOperationException.
-            var instance = host.StartAnotherInstance(web =>
+            var archiver = new ThrowingArchiver("pool-7f3a@10.1.2.3", "The connection pool-7f3a@10.1.2.3 is not open.", withManifests: false);
+            var instance = host.StartQuietInstance(services =>
             {
-                web.UseSetting("Sample:RunJobs", "false");
-                web.UseSetting("Sample:RunPartitionMaintenance", "false");
-                web.ConfigureTestServices(services =>
-                {
-                    services.AddSingleton<IPartitionArchiver>(new FailingArchiver());
-                    services.AddFakeLogging();
-                });
+                services.AddSingleton<IPartitionArchiver>(archiver);
+                services.AddFakeLogging();
             });
             try
             {
@@ -155,8 +149,8 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
                 client.DefaultRequestHeaders.Add("X-Admin-Key", SampleHostFixture.AdminKey);
                 var problem = await ProblemAssert.IsProblemAsync(
                     await client.PostAsync($"/ops/partitions/scaleops/audit_log/{closed}/archive", null), HttpStatusCode.InternalServerError);
-                Assert.DoesNotContain(FailingArchiver.Secret, problem.GetRawText(), StringComparison.Ordinal);
-                Assert.Contains(instance.Services.GetFakeLogCollector().GetSnapshot(), r => r.Exception?.Message == FailingArchiver.Message);
+                Assert.DoesNotContain(archiver.Secret, problem.GetRawText(), StringComparison.Ordinal);
+                Assert.Contains(instance.Services.GetFakeLogCollector().GetSnapshot(), r => r.Exception?.Message == archiver.Message);
 
                 // Not found is decided before the archiver is asked: still a 404 with this archiver.
                 await ProblemAssert.IsProblemAsync(await client.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/archive", null), HttpStatusCode.NotFound);
@@ -167,24 +161,6 @@ public class ArchiveTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
                 await SampleHostFixture.DisposeHostAsync(instance);
             }
         }
-    }
-
-    /// <summary>An archiver that fails every archive with an internal message, and has no manifests.</summary>
-    private sealed class FailingArchiver : IPartitionArchiver
-    {
-        public const string Secret = "pool-7f3a@10.1.2.3";
-
-        public const string Message = $"The connection {Secret} is not open.";
-
-        public Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
-            throw new InvalidOperationException(Message);
-
-        public Task<ArchiveManifest?> GetManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
-            Task.FromResult<ArchiveManifest?>(null);
-
-        public Task<long> RestoreAsync(string schema, string table, string partition, bool allowOtherDatabase = false,
-            CancellationToken cancellationToken = default) =>
-            throw new InvalidOperationException(Message);
     }
 
     [Fact]

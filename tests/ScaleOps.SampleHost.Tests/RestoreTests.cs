@@ -4,10 +4,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Partitioning.Archive;
@@ -103,15 +100,11 @@ public class RestoreTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
     [Fact]
     public async Task A_restore_that_fails_is_a_500_that_quotes_nothing_and_the_log_has_the_error()
     {
-        var instance = host.StartAnotherInstance(web =>
+        var archiver = new ThrowingArchiver("archive-9c1e@10.4.5.6", "The archive archive-9c1e@10.4.5.6 was written by another database.", withManifests: true);
+        var instance = host.StartQuietInstance(services =>
         {
-            web.UseSetting("Sample:RunJobs", "false");
-            web.UseSetting("Sample:RunPartitionMaintenance", "false");
-            web.ConfigureTestServices(services =>
-            {
-                services.AddSingleton<IPartitionArchiver>(new RefusingArchiver());
-                services.AddFakeLogging();
-            });
+            services.AddSingleton<IPartitionArchiver>(archiver);
+            services.AddFakeLogging();
         });
         try
         {
@@ -119,8 +112,8 @@ public class RestoreTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
             client.DefaultRequestHeaders.Add("X-Admin-Key", SampleHostFixture.AdminKey);
             var problem = await ProblemAssert.IsProblemAsync(
                 await client.PostAsync("/ops/partitions/scaleops/audit_log/audit_log_p2000_01/restore", null), HttpStatusCode.InternalServerError);
-            Assert.DoesNotContain(RefusingArchiver.Secret, problem.GetRawText(), StringComparison.Ordinal);
-            Assert.Contains(instance.Services.GetFakeLogCollector().GetSnapshot(), r => r.Exception?.Message == RefusingArchiver.Message);
+            Assert.DoesNotContain(archiver.Secret, problem.GetRawText(), StringComparison.Ordinal);
+            Assert.Contains(instance.Services.GetFakeLogCollector().GetSnapshot(), r => r.Exception?.Message == archiver.Message);
         }
         finally
         {
@@ -128,26 +121,4 @@ public class RestoreTests(BlobSampleHostFixture host) : IClassFixture<BlobSample
         }
     }
 
-    /// <summary>An archiver with a manifest for every partition whose restores fail with an internal message.</summary>
-    private sealed class RefusingArchiver : IPartitionArchiver
-    {
-        public const string Secret = "archive-9c1e@10.4.5.6";
-
-        public const string Message = $"The archive {Secret} was written by another database.";
-
-        public Task<ArchiveManifest> ArchiveAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
-            throw new InvalidOperationException(Message);
-
-        public Task<ArchiveManifest?> GetManifestAsync(string schema, string table, string partition, CancellationToken cancellationToken = default) =>
-            Task.FromResult<ArchiveManifest?>(new ArchiveManifest
-            {
-                Schema = schema, Table = table, Partition = partition, From = new DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc),
-                To = new DateTime(2000, 2, 1, 0, 0, 0, DateTimeKind.Utc), Rows = 1, RowChecksum = "00", FileSha256 = "00", Blob = Secret,
-                Columns = [], ArchivedAt = DateTimeOffset.UnixEpoch,
-            });
-
-        public Task<long> RestoreAsync(string schema, string table, string partition, bool allowOtherDatabase = false,
-            CancellationToken cancellationToken = default) =>
-            throw new InvalidOperationException(Message);
-    }
 }

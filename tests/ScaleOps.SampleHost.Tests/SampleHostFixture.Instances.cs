@@ -62,11 +62,17 @@ public partial class SampleHostFixture
     /// Starts another instance whose clock is <paramref name="clock"/> (a <c>FakeTimeProvider</c> the test moves), with
     /// no job worker and no partition maintenance, so nothing else on that instance acts on the clock's jumps.
     /// </summary>
-    public WebApplicationFactory<Program> StartInstanceOnClock(TimeProvider clock) => StartAnotherInstance(web =>
+    public WebApplicationFactory<Program> StartInstanceOnClock(TimeProvider clock) => StartQuietInstance(services => services.AddSingleton(clock));
+
+    /// <summary>
+    /// Starts another instance with no job worker and no partition maintenance, and <paramref name="services"/> applied
+    /// over the host's own registrations (a fake dependency, fake logging).
+    /// </summary>
+    public WebApplicationFactory<Program> StartQuietInstance(Action<IServiceCollection> services) => StartAnotherInstance(web =>
     {
         web.UseSetting("Sample:RunJobs", "false");
         web.UseSetting("Sample:RunPartitionMaintenance", "false");
-        web.ConfigureTestServices(services => services.AddSingleton(clock));
+        web.ConfigureTestServices(services);
     });
 }
 
