@@ -117,10 +117,14 @@ internal sealed record FetchedJob(
 /// </summary>
 internal sealed record FetchResult(List<FetchedJob> Jobs, string? NextCursor, bool More, int PassedOver);
 
-/// <summary>The values of one insert, already validated and defaulted.</summary>
+/// <summary>
+/// The values of one insert, already validated and defaulted. <paramref name="RunNow"/>: no <c>RunAt</c> and no (or a
+/// zero) <c>Delay</c>; <paramref name="RunAt"/> is then the host's now, and the statements store the earlier of it and
+/// the database's clock, so a host whose clock runs ahead does not make a job to run now wait for the others.
+/// </summary>
 internal sealed record JobInsertValues(
     string Queue, string Kind, string TenantId, short Priority, DateTimeOffset RunAt, int MaxAttempts, int? TimeoutMs,
-    string? UniqueKey, string? ConcurrencyKey, int? ConcurrencyLimit);
+    string? UniqueKey, string? ConcurrencyKey, int? ConcurrencyLimit, bool RunNow = false);
 
 /// <summary>How an attempt ended.</summary>
 internal enum CompletionKind

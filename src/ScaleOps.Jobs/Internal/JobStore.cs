@@ -168,7 +168,8 @@ internal sealed partial class JobStore
 
         try
         {
-            var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, "
+            // A job to run now leaves run_at to its default, the database's clock (migration jobs/0007; see JobInsert.sql).
+            var copy = $"COPY {_sql.Jobs} (queue, kind, tenant_id, payload, priority, {(v.RunNow ? "" : "run_at, ")}max_attempts, timeout_ms, "
                 + "concurrency_key, concurrency_limit, created_at) FROM STDIN (FORMAT BINARY)";
             await using (var importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false))
             {
@@ -186,7 +187,11 @@ internal sealed partial class JobStore
                         await importer.WriteAsync(v.TenantId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(payload, NpgsqlDbType.Json, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(v.Priority, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                        await importer.WriteAsync(v.RunAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        if (!v.RunNow)
+                        {
+                            await importer.WriteAsync(v.RunAt, NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        }
+
                         await importer.WriteAsync(v.MaxAttempts, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
                         await WriteNullableAsync(importer, v.TimeoutMs, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
                         await WriteNullableAsync(importer, v.ConcurrencyKey, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
@@ -274,6 +279,7 @@ internal sealed partial class JobStore
         p.Add(new NpgsqlParameter<string>("tenant", v.TenantId));
         p.Add(new NpgsqlParameter<short>("priority", v.Priority));
         p.Add(new NpgsqlParameter<DateTimeOffset>("run_at", v.RunAt));
+        p.Add(new NpgsqlParameter<bool>("run_now", v.RunNow));
         p.Add(new NpgsqlParameter<int>("max_attempts", v.MaxAttempts));
         p.Add(Nullable("timeout_ms", NpgsqlDbType.Integer, v.TimeoutMs));
         p.Add(Nullable("concurrency_key", NpgsqlDbType.Text, v.ConcurrencyKey));

@@ -78,7 +78,8 @@ internal static class JobValues
 
         return new JobInsertValues(
             queue, kind, tenant?.Value ?? string.Empty, (short)job.Priority, runAt, maxAttempts, (int)Math.Ceiling(timeout.TotalMilliseconds),
-            job.UniqueKey, job.ConcurrencyKey, job.ConcurrencyKey is null ? null : job.ConcurrencyLimit ?? 1);
+            job.UniqueKey, job.ConcurrencyKey, job.ConcurrencyKey is null ? null : job.ConcurrencyLimit ?? 1,
+            RunNow: job.RunAt is null && (job.Delay ?? TimeSpan.Zero) == TimeSpan.Zero);
     }
 
     private static readonly JobOptions Empty = new();

@@ -16,6 +16,9 @@
 --     would take its live jobs). The clock is read once per statement (an InitPlan), not per row.
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
 -- at, or null, from the start, when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
+-- A job is due once either clock has reached its run_at, the host's (@now, which tests move) or the database's
+-- (statement_timestamp(), stable within the statement, so the index scans use it): a host whose clock is behind does not
+-- leave due jobs waiting for it.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.
 -- The commit need not wait for the WAL flush: a lost start only makes the job pending again (at-least-once holds).
 WITH RECURSIVE
@@ -47,19 +50,19 @@ scan AS (
         FROM (SELECT 1) one
         LEFT JOIN LATERAL (
             (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
-             WHERE s.n = 0 AND @cursor::text IS NULL AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+             WHERE s.n = 0 AND @cursor::text IS NULL AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= greatest(@now, statement_timestamp())
              ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
             UNION ALL
             (SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
              WHERE NOT (s.n = 0 AND @cursor::text IS NULL)
-               AND j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= @now
+               AND j.queue = @queue AND j.state = 'pending' AND j.tenant_id > s.tenant_id AND j.run_at <= greatest(@now, statement_timestamp())
              ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1)
             LIMIT 1
         ) p ON true
         LEFT JOIN LATERAL (
             SELECT j.tenant_id, j.priority, j.run_at, j.id FROM {{schema}}.jobs j
             WHERE p.tenant_id IS NULL AND NOT s.wrapped AND @cursor::text IS NOT NULL
-              AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= @now
+              AND j.queue = @queue AND j.state = 'pending' AND j.run_at <= greatest(@now, statement_timestamp())
             ORDER BY j.tenant_id, j.priority, j.run_at, j.id LIMIT 1
         ) f ON true
     ) nx
@@ -71,7 +74,7 @@ scan AS (
                    THEN false
                    WHEN NOT EXISTS (SELECT 1 FROM saturated) THEN true
                    ELSE EXISTS (SELECT 1 FROM {{schema}}.jobs j
-                                WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = nx.tenant_id AND j.run_at <= @now
+                                WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = nx.tenant_id AND j.run_at <= greatest(@now, statement_timestamp())
                                   AND (j.priority, j.run_at, j.id) >= (nx.k_priority, nx.k_run_at, nx.k_id)
                                   AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key)))
                END AS ok
@@ -97,7 +100,7 @@ candidates AS (
     CROSS JOIN LATERAL (
         SELECT j.id, j.concurrency_key, j.concurrency_limit, j.priority, j.run_at
         FROM {{schema}}.jobs j
-        WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = s.tenant_id AND j.run_at <= @now
+        WHERE j.queue = @queue AND j.state = 'pending' AND j.tenant_id = s.tenant_id AND j.run_at <= greatest(@now, statement_timestamp())
           AND (j.priority, j.run_at, j.id) >= (s.k_priority, s.k_run_at, s.k_id)
           AND (j.concurrency_key IS NULL OR NOT EXISTS (SELECT 1 FROM saturated k WHERE k.key = j.concurrency_key))
         ORDER BY j.priority, j.run_at, j.id

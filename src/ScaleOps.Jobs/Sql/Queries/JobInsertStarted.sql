@@ -15,13 +15,13 @@
 -- the job the ordinary way, without the slot.
 WITH cfg AS MATERIALIZED (SELECT set_config('lock_timeout', '100ms', true) AS v),
 idle AS MATERIALIZED (
-    SELECT (SELECT c.v FROM cfg c) IS NOT NULL AND count(*) < 32 AND coalesce(bool_and(w.run_at > @now), true) AS start
+    SELECT (SELECT c.v FROM cfg c) IS NOT NULL AND count(*) < 32 AND coalesce(bool_and(w.run_at > greatest(@now, statement_timestamp())), true) AS start
     FROM (SELECT j.run_at FROM {{schema}}.jobs j WHERE j.queue = @queue AND j.state = 'pending' LIMIT 32) w
 ),
 ins AS (
     INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms, unique_key,
                                  concurrency_key, concurrency_limit, created_at, state, attempt, lease_id, attempted_at, lease_until)
-    SELECT @queue, @kind, @tenant, @payload, @priority, @run_at, @max_attempts, @timeout_ms, @unique_key,
+    SELECT @queue, @kind, @tenant, @payload, @priority, CASE WHEN @run_now THEN least(@run_at, statement_timestamp()) ELSE @run_at END, @max_attempts, @timeout_ms, @unique_key,
            @concurrency_key, @concurrency_limit, @now, CASE WHEN i.start THEN 'running' ELSE 'pending' END, i.start::int,
            CASE WHEN i.start THEN @lease_id ELSE 0 END,
            CASE WHEN i.start THEN @now END, CASE WHEN i.start THEN (SELECT clock_timestamp() + @lease) END

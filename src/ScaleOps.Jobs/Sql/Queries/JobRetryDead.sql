@@ -4,7 +4,7 @@
 -- (All dead jobs of a queue are retried in batches: JobDeadToRetry.sql, then JobRetryDeadMany.sql.)
 WITH retried AS (
     UPDATE {{schema}}.jobs j
-    SET state = 'pending', attempt = 0, run_at = @now, finished_at = NULL, lease_until = NULL
+    SET state = 'pending', attempt = 0, run_at = least(@now, statement_timestamp()), finished_at = NULL, lease_until = NULL
     WHERE j.id = @id AND j.state = 'dead'
     RETURNING j.queue
 )

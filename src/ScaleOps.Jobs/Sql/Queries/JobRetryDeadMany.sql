@@ -17,7 +17,7 @@ eligible AS (
 ),
 retried AS (
     UPDATE {{schema}}.jobs j
-    SET state = 'pending', attempt = 0, run_at = @now, finished_at = NULL, lease_until = NULL
+    SET state = 'pending', attempt = 0, run_at = least(@now, statement_timestamp()), finished_at = NULL, lease_until = NULL
     WHERE j.id = ANY (ARRAY(SELECT e.id FROM eligible e)) AND j.state = 'dead'
     RETURNING j.queue
 )

@@ -8,13 +8,13 @@ SELECT queue, available, scheduled, running, succeeded, dead, cancelled,
             ELSE oldest_due END AS oldest_due
 FROM (
     SELECT queue,
-           count(*) FILTER (WHERE state = 'pending' AND run_at <= @now)   AS available,
-           count(*) FILTER (WHERE state = 'pending' AND run_at > @now)    AS scheduled,
+           count(*) FILTER (WHERE state = 'pending' AND run_at <= greatest(@now, statement_timestamp()))   AS available,
+           count(*) FILTER (WHERE state = 'pending' AND run_at > greatest(@now, statement_timestamp()))    AS scheduled,
            count(*) FILTER (WHERE state = 'running')                       AS running,
            count(*) FILTER (WHERE state = 'succeeded')                     AS succeeded,
            count(*) FILTER (WHERE state = 'dead')                          AS dead,
            count(*) FILTER (WHERE state = 'cancelled')                     AS cancelled,
-           min(greatest(run_at, created_at)) FILTER (WHERE state = 'pending' AND run_at <= @now) AS oldest_due
+           min(greatest(run_at, created_at)) FILTER (WHERE state = 'pending' AND run_at <= greatest(@now, statement_timestamp())) AS oldest_due
     FROM {{schema}}.jobs
     GROUP BY queue
 ) s
