@@ -31,6 +31,9 @@ public sealed partial class DocumentStore
     /// <summary>
     /// How long a key answers its retries: 24 hours after the create (Stripe's window). After that the key is free again,
     /// its next request creates; keys are removed by the tenant's next create with a key after they expired.
+    /// Measured on PostgreSQL's clock alone: the claim writes <c>created_at</c> as the database's <c>clock_timestamp()</c>
+    /// and compares it with the same reading, so a host whose clock is off (the one that created the key or the one a
+    /// retry lands on) can neither free a key early nor keep it longer; the hosts' clocks are never compared.
     /// </summary>
     public static readonly TimeSpan KeyRetention = TimeSpan.FromHours(24);
 
@@ -42,15 +45,15 @@ public sealed partial class DocumentStore
     /// transaction inserted and has not committed makes this statement wait for it: then it sees its row (and answers its
     /// document) or, after a rollback, inserts. So two racing requests create one document and reserve one unit of quota.
     /// </summary>
-    private async Task<CreateResult?> ClaimKeyAsync(TenantTransaction tx, string key, byte[] requestHash, Guid documentId, DateTimeOffset now,
-        CancellationToken cancellationToken)
+    private async Task<CreateResult?> ClaimKeyAsync(TenantTransaction tx, string key, byte[] requestHash, Guid documentId, CancellationToken cancellationToken)
     {
         await using (var claim = tx.CreateCommand(
             """
-            INSERT INTO app.idempotency_keys AS k (tenant_id, key, request_hash, document_id, created_at) VALUES ($1, $2, $3, $4, $5)
+            INSERT INTO app.idempotency_keys AS k (tenant_id, key, request_hash, document_id, created_at)
+            VALUES ($1, $2, $3, $4, clock_timestamp())
             ON CONFLICT (tenant_id, key) DO UPDATE
                 SET request_hash = excluded.request_hash, document_id = excluded.document_id, created_at = excluded.created_at
-                WHERE k.created_at <= $6
+                WHERE k.created_at <= excluded.created_at - $5
             RETURNING 1
             """))
         {
@@ -58,8 +61,7 @@ public sealed partial class DocumentStore
             claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
             claim.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = requestHash });
             claim.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = documentId });
-            claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-            claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now - KeyRetention });
+            claim.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = KeyRetention });
             if (await claim.ExecuteScalarAsync(cancellationToken) is not null)
             {
                 return null;
@@ -97,15 +99,16 @@ public sealed partial class DocumentStore
     /// fails the request before anything is written). <c>SKIP LOCKED</c>: a key another request is taking over right now
     /// is left to it, never waited for.
     /// </summary>
-    private async Task RemoveExpiredKeysAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task RemoveExpiredKeysAsync(CancellationToken cancellationToken)
     {
         await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
         await using var batch = connection.CreateBatch(
             """
             DELETE FROM app.idempotency_keys WHERE (tenant_id, key) IN (
-                SELECT tenant_id, key FROM app.idempotency_keys WHERE tenant_id = $1 AND created_at <= $2 FOR UPDATE SKIP LOCKED)
+                SELECT tenant_id, key FROM app.idempotency_keys
+                WHERE tenant_id = $1 AND created_at <= (SELECT clock_timestamp() - $2) FOR UPDATE SKIP LOCKED)
             """,
-            tenants.RequireTenant().Value, now - KeyRetention);
+            tenants.RequireTenant().Value, KeyRetention);
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -38,14 +38,14 @@ public sealed partial class DocumentStore(ITenantDataSource data, ITenantContext
         var id = Guid.CreateVersion7(now);
         if (idempotencyKey is not null)
         {
-            await RemoveExpiredKeysAsync(now, cancellationToken);
+            await RemoveExpiredKeysAsync(cancellationToken);
         }
 
         // One transaction: the key, the row, the plan's document quota (QuotaExceededException rolls back all, the key
         // included, so a retry of a refused create is tried again) and the "index document" job, which exists only if
         // the document does.
         await using var tx = await data.BeginTransactionAsync(cancellationToken: cancellationToken);
-        if (idempotencyKey is not null && await ClaimKeyAsync(tx, idempotencyKey, IdempotencyKey.RequestHash(input), id, now, cancellationToken) is { } earlier)
+        if (idempotencyKey is not null && await ClaimKeyAsync(tx, idempotencyKey, IdempotencyKey.RequestHash(input), id, cancellationToken) is { } earlier)
         {
             return earlier;
         }
