@@ -45,9 +45,13 @@ builder.Services.AddScaleOps()
     .AddJobs(jobs =>
     {
         jobs.Queues["indexing"] = new QueueOptions { Concurrency = 4, MaxRunningPerTenant = 2 };
+        jobs.Queues[IdempotencyKeyPurge.Queue] = new QueueOptions { Concurrency = 1 };
         jobs.RunWorker = builder.Configuration.GetValue("Sample:RunJobs", true);
     })
-    .AddHandler<IndexDocument, IndexDocumentHandler>();
+    .AddHandler<IndexDocument, IndexDocumentHandler>()
+    // Every hour, expired Idempotency-Key rows of every tenant are deleted, tenant by tenant under RLS, in bounded runs.
+    .AddHandler<PurgeIdempotencyKeys, PurgeIdempotencyKeysHandler>()
+    .AddRecurring(IdempotencyKeyPurge.ScheduleName, IdempotencyKeyPurge.Cron, new PurgeIdempotencyKeys(), IdempotencyKeyPurge.Job(null));
 builder.Services.AddSingleton<ITenantPlanResolver, TenantPlanResolver>();
 
 // A misspelled Sample key or a plan without a rate stops the start with a message naming it (SampleOptionsValidator).
@@ -59,6 +63,7 @@ builder.Services.AddSingleton<TenantDirectory>();
 // Budgets of wrong admin keys and unregistered tenant ids per client address (429 once spent, until the minute is over).
 builder.Services.AddSingleton<ClientLimits>();
 builder.Services.AddSingleton<DocumentStore>();
+builder.Services.AddSingleton<IdempotencyKeyPurge>();
 builder.Services.AddSingleton<DocumentAudit>();
 builder.Services.AddHealthChecks()
     .AddCheck<PostgresHealthCheck>("postgres")

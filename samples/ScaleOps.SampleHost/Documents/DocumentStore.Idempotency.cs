@@ -30,7 +30,7 @@ public sealed partial class DocumentStore
 {
     /// <summary>
     /// How long a key answers its retries: 24 hours after the create (Stripe's window). After that the key is free again,
-    /// its next request creates; keys are removed by the tenant's next create with a key after they expired.
+    /// its next request creates; expired keys are deleted every hour for every tenant (<see cref="IdempotencyKeyPurge"/>).
     /// Measured on PostgreSQL's clock alone: the claim writes <c>created_at</c> as the database's <c>clock_timestamp()</c>
     /// and compares it with the same reading, so a host whose clock is off (the one that created the key or the one a
     /// retry lands on) can neither free a key early nor keep it longer; the hosts' clocks are never compared.
@@ -92,23 +92,5 @@ public sealed partial class DocumentStore
         return reader.IsDBNull(0)
             ? new CreateResult(CreateOutcome.DocumentDeleted, null, earlierId)
             : new CreateResult(CreateOutcome.Replayed, ReadDocument(reader), earlierId);
-    }
-
-    /// <summary>
-    /// Removes the tenant's expired keys, in a statement of its own before the create's transaction (a failure here
-    /// fails the request before anything is written). <c>SKIP LOCKED</c>: a key another request is taking over right now
-    /// is left to it, never waited for.
-    /// </summary>
-    private async Task RemoveExpiredKeysAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await data.OpenConnectionAsync(cancellationToken: cancellationToken);
-        await using var batch = connection.CreateBatch(
-            """
-            DELETE FROM app.idempotency_keys WHERE (tenant_id, key) IN (
-                SELECT tenant_id, key FROM app.idempotency_keys
-                WHERE tenant_id = $1 AND created_at <= (SELECT clock_timestamp() - $2) FOR UPDATE SKIP LOCKED)
-            """,
-            tenants.RequireTenant().Value, KeyRetention);
-        await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -36,10 +36,6 @@ public sealed partial class DocumentStore(ITenantDataSource data, ITenantContext
         ArgumentNullException.ThrowIfNull(input);
         var now = time.GetUtcNow();
         var id = Guid.CreateVersion7(now);
-        if (idempotencyKey is not null)
-        {
-            await RemoveExpiredKeysAsync(cancellationToken);
-        }
 
         // One transaction: the key, the row, the plan's document quota (QuotaExceededException rolls back all, the key
         // included, so a retry of a refused create is tried again) and the "index document" job, which exists only if
