@@ -12,5 +12,5 @@ CREATE TABLE app.idempotency_keys (
     PRIMARY KEY (tenant_id, key)
 );
 
--- The hourly purge of each tenant's expired keys (Documents/IdempotencyKeyPurge.cs).
+-- The removal of a tenant's expired keys (after each create with a key).
 CREATE INDEX idempotency_keys_tenant_created ON app.idempotency_keys (tenant_id, created_at);
