@@ -41,6 +41,8 @@ public static class CachingScaleOpsBuilderExtensions
         builder.AddScaleOpsOptions(CachingOptions.SectionName, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CachingOptions>, CachingOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<CachingOptions>, CachingConnectionStringFallback>());
+        builder.AddRedisKeyNamespace<CachingOptions>("ScaleOps.Caching", o => new RedisKeyNamespace(
+            CachingDefaults.Prefix + nameof(CachingOptions.KeyPrefix), o.KeyPrefix, RedisKeys.Start(o.KeyPrefix)));
         services.TryAddSingleton<TenantCache>();
         services.TryAddSingleton<ITenantCache>(sp => sp.GetRequiredService<TenantCache>());
         services.TryAddSingleton<HybridCache>(sp => new TenantHybridCache(sp.GetRequiredService<ITenantCache>()));

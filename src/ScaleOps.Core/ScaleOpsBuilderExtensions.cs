@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using ScaleOps;
 using ScaleOps.Internal;
+using ScaleOps.Internal.Validators;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -70,6 +71,54 @@ public static class ScaleOpsBuilderExtensions
                 + $"the scripts of {set.Source} need a component name of their own.", nameof(component));
         }
 
+        return builder;
+    }
+
+    /// <summary>
+    /// Declares the Redis keys a package writes: <paramref name="resolve"/> gives their <see cref="RedisKeyNamespace"/>
+    /// from the package's options when the host starts, once those are valid (not called otherwise: their own errors stop
+    /// the start). The start then fails with an <see cref="OptionsValidationException"/> naming both settings and their
+    /// values when the prefixes of two owners overlap (one begins with the other), whatever Redis servers the packages use.
+    /// A second declaration by the same owner is ignored.
+    /// </summary>
+    /// <typeparam name="TOptions">The package's options type.</typeparam>
+    /// <param name="builder">The ScaleOps builder.</param>
+    /// <param name="owner">The package, for example <c>ScaleOps.Caching</c>.</param>
+    /// <param name="resolve">The namespace, or <see langword="null"/> when the package writes no Redis key with these options.</param>
+    /// <returns>The same builder.</returns>
+    public static IScaleOpsBuilder AddRedisKeyNamespace<TOptions>(
+        this IScaleOpsBuilder builder, string owner, Func<TOptions, RedisKeyNamespace?> resolve)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(owner);
+        ArgumentNullException.ThrowIfNull(resolve);
+        var services = builder.Services;
+        var sources = services
+            .Select(d => d.ServiceType == typeof(RedisKeyNamespaceSource) ? d.ImplementationInstance as RedisKeyNamespaceSource : null)
+            .OfType<RedisKeyNamespaceSource>()
+            .ToList();
+        if (sources.Count == 0)
+        {
+            services.AddOptions<RedisKeyNamespaceCheck>().ValidateOnStart();
+            services.AddSingleton<IValidateOptions<RedisKeyNamespaceCheck>>(sp => new RedisKeyNamespaceValidator(sp));
+        }
+        else if (sources.Exists(s => string.Equals(s.Owner, owner, StringComparison.Ordinal)))
+        {
+            return builder;
+        }
+
+        services.AddSingleton(new RedisKeyNamespaceSource(owner, sp =>
+        {
+            try
+            {
+                return resolve(sp.GetRequiredService<IOptions<TOptions>>().Value);
+            }
+            catch (OptionsValidationException ex) when (ex.OptionsType == typeof(TOptions))
+            {
+                return null; // the package's own validation reports it
+            }
+        }));
         return builder;
     }
 

@@ -42,6 +42,12 @@ public static class ResilienceScaleOpsBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<ResilienceOptions>, RedisConnectionStringFallback>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResilienceOptions>, ResilienceOptionsValidator>());
 
+        // The Redis limiter's keys, {RedisKeyPrefix}{{tenant}}:{plan} (RedisTenantRateLimiter.Key), start with the prefix and
+        // the tenant's hash tag; the local limiter writes none. Core refuses a cache (or other package) prefix that overlaps.
+        builder.AddRedisKeyNamespace<ResilienceOptions>("ScaleOps.Resilience", o => o.RateLimiting.Store == RateLimiterStore.Redis
+            ? new RedisKeyNamespace("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix", o.RateLimiting.RedisKeyPrefix, o.RateLimiting.RedisKeyPrefix + "{")
+            : null);
+
         services.TryAddSingleton(sp => new ResilienceMetrics(sp.GetRequiredService<ScaleOpsMetrics>()));
         services.TryAddSingleton(sp => new CircuitBreakerRegistry(
             sp.GetRequiredService<IOptions<ResilienceOptions>>(),

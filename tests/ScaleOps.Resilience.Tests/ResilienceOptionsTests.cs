@@ -258,6 +258,68 @@ public class ResilienceOptionsTests
         Assert.Contains("Bogus", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The Redis limiter declares its keys, <c>{RedisKeyPrefix}{{tenant}}:{plan}</c>, to Core's key namespace check: a
+    /// package whose keys start with the prefix and a brace (as ScaleOps.Caching's do with the prefix <c>app</c>: its plan
+    /// <c>gen</c> was the cache's generation key) stops the start. The local limiter writes no Redis key.
+    /// </summary>
+    [Theory]
+    [InlineData("Redis", true)]
+    [InlineData("Local", false)]
+    public async Task The_Redis_limiter_s_keys_are_declared_so_an_overlapping_package_stops_the_start(string store, bool refused)
+    {
+        var redis = await ScaleOps.TestInfrastructure.TcpServer.RedisAsync();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ScaleOps:Resilience:RedisConnectionString"] = redis,
+            ["ScaleOps:Resilience:RateLimiting:Store"] = store,
+            ["ScaleOps:Resilience:RateLimiting:RedisKeyPrefix"] = "app:",
+        });
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = "Host=127.0.0.1";
+            o.ApplyMigrationsOnStart = false;
+        }).AddResilience(o => o.Plan("default", (5, TimeSpan.FromSeconds(1), null)))
+            .AddRedisKeyNamespace<ScaleOpsOptions>("Other", _ => new RedisKeyNamespace("Other:Prefix", "app", "app:{"));
+        using var host = builder.Build();
+
+        var error = await Record.ExceptionAsync(() => host.StartAsync());
+        if (refused)
+        {
+            var validation = Assert.IsType<OptionsValidationException>(error);
+            Assert.Contains("ScaleOps:Resilience:RateLimiting:RedisKeyPrefix ('app:') and Other:Prefix ('app') overlap in Redis", validation.Message, StringComparison.Ordinal);
+            Assert.Contains("ScaleOps.Resilience writes keys starting 'app:{'", validation.Message, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Null(error);
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_Redis_limiter_alone_starts_with_any_valid_prefix()
+    {
+        var redis = await ScaleOps.TestInfrastructure.TcpServer.RedisAsync();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ScaleOps:Resilience:RedisConnectionString"] = redis,
+            ["ScaleOps:Resilience:RateLimiting:Store"] = "Redis",
+            ["ScaleOps:Resilience:RateLimiting:RedisKeyPrefix"] = "app:",
+        });
+        builder.Services.AddScaleOps(o =>
+        {
+            o.ConnectionString = "Host=127.0.0.1";
+            o.ApplyMigrationsOnStart = false;
+        }).AddResilience(o => o.Plan("default", (5, TimeSpan.FromSeconds(1), null)));
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await host.StopAsync();
+    }
+
     [Fact]
     public void Calling_AddResilience_twice_is_harmless()
     {

@@ -20,6 +20,15 @@ namespace ScaleOps.Caching.Internal;
 /// </summary>
 internal static class RedisKeys
 {
+    /// <summary>
+    /// What every key starts with, <c>P:{</c>: the namespace the cache declares to Core, which refuses another package's
+    /// keys that could be the same (ScaleOps.Resilience's limiter with the prefix <c>P:</c>, whose plan <c>gen</c> would be
+    /// the generation key). The backplane channel is no key (channels are a namespace of their own).
+    /// </summary>
+    /// <param name="keyPrefix">The configured prefix.</param>
+    /// <returns><c>P:{</c>.</returns>
+    public static string Start(string keyPrefix) => keyPrefix + ":{";
+
     public static string TenantPrefix(string keyPrefix, string tenant) => string.Concat(keyPrefix, ":{", Escape(tenant), "}:");
 
     public static string Generation(string tenantPrefix) => tenantPrefix + "gen";
