@@ -111,7 +111,7 @@ public sealed partial class PackedPackages : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    private static string FindRepositoryRoot()
+    internal static string FindRepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
