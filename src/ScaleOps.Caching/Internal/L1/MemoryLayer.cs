@@ -215,7 +215,9 @@ internal sealed class MemoryLayer
     /// loses its mark and stays, at least until the next scan; any other is dropped. After three turns' worth of entries
     /// the hand drops whatever it meets (entries under constant hits must still make room). It frees 1/64 of the maximum
     /// at once so that the next writes do not scan again. One writer evicts at a time; a writer that finds the scan taken stores anyway (the count
-    /// may pass the maximum by the number of concurrent writers until the scan ends).
+    /// may pass the maximum by the number of concurrent writers until the scan ends), and the evicting writer looks at the
+    /// count again once it has let the scan go (a full fence, as the add's increment is), so the bound holds again when
+    /// the writes stop, as for a tenant's own bound (<see cref="EvictTenant"/>).
     /// </summary>
     /// <remarks>
     /// Each scan used to start again at the front of each tenant's entries (only the first tenant moved on by one), so it
@@ -224,55 +226,76 @@ internal sealed class MemoryLayer
     /// </remarks>
     private void Evict()
     {
-        if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0)
+        while (Volatile.Read(ref _approximateCount) > _maxEntries)
         {
-            return;
-        }
-
-        try
-        {
-            var target = _maxEntries - Math.Max(1, _maxEntries / 64);
-            TenantBucket[]? buckets = null;
-            var scan = ++_scans;
-            var honourMarks = 3 * Math.Max(1, Volatile.Read(ref _approximateCount));
-            long visited = 0;
-            while (Volatile.Read(ref _approximateCount) > target)
+            if (Interlocked.CompareExchange(ref _evicting, 1, 0) != 0)
             {
-                if (!_hand.Next(ref buckets, _buckets, out var bucket, out var entries, out var pair))
-                {
-                    return; // no entry anywhere (the count is off until the next sweep recounts)
-                }
+                return;
+            }
 
-                var entry = pair.Value;
-                if (++visited <= honourMarks)
-                {
-                    if (entry.Turn == _hand.Turn || entry.SparedInScan == scan)
-                    {
-                        continue; // stored during this turn (as if behind the hand), or its mark was cleared by this scan
-                    }
+            bool found;
+            try
+            {
+                found = Scan();
+                AfterScan?.Invoke();
+            }
+            finally
+            {
+                Interlocked.Exchange(ref _evicting, 0);
+            }
 
-                    if (entry.Used)
-                    {
-                        // Second chance: until a later scan, so that a scan going round more than once (nothing else to
-                        // drop on its way) does not drop the hot entries it has just passed, before any hit could come.
-                        entry.Used = false;
-                        entry.SparedInScan = scan;
-                        continue;
-                    }
-                }
-
-                if (entries.TryRemove(pair))
-                {
-                    Interlocked.Decrement(ref _approximateCount);
-                    Interlocked.Increment(ref _evictions);
-                    bucket.CountRemoved();
-                }
+            if (!found)
+            {
+                return; // no entry anywhere (the count is off until the next sweep recounts)
             }
         }
-        finally
+    }
+
+    /// <summary>Test hook: runs after a scan of <see cref="Evict"/>, before the scan is let go (other writers find it taken).</summary>
+    internal Action? AfterScan { get; set; }
+
+    /// <summary>One CLOCK scan down to 1/64 below the maximum (<see cref="Evict"/>); false when no entry was left to look at.</summary>
+    private bool Scan()
+    {
+        var target = _maxEntries - Math.Max(1, _maxEntries / 64);
+        TenantBucket[]? buckets = null;
+        var scan = ++_scans;
+        var honourMarks = 3 * Math.Max(1, Volatile.Read(ref _approximateCount));
+        long visited = 0;
+        while (Volatile.Read(ref _approximateCount) > target)
         {
-            Volatile.Write(ref _evicting, 0);
+            if (!_hand.Next(ref buckets, _buckets, out var bucket, out var entries, out var pair))
+            {
+                return false;
+            }
+
+            var entry = pair.Value;
+            if (++visited <= honourMarks)
+            {
+                if (entry.Turn == _hand.Turn || entry.SparedInScan == scan)
+                {
+                    continue; // stored during this turn (as if behind the hand), or its mark was cleared by this scan
+                }
+
+                if (entry.Used)
+                {
+                    // Second chance: until a later scan, so that a scan going round more than once (nothing else to
+                    // drop on its way) does not drop the hot entries it has just passed, before any hit could come.
+                    entry.Used = false;
+                    entry.SparedInScan = scan;
+                    continue;
+                }
+            }
+
+            if (entries.TryRemove(pair))
+            {
+                Interlocked.Decrement(ref _approximateCount);
+                Interlocked.Increment(ref _evictions);
+                bucket.CountRemoved();
+            }
         }
+
+        return true;
     }
 
     public void Remove(TenantBucket bucket, string key)
