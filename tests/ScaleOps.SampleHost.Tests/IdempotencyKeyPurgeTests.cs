@@ -31,17 +31,6 @@ public class IdempotencyKeyPurgeTests(SampleHostFixture host) : IClassFixture<Sa
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
-    /// <summary>Makes the key as old as <paramref name="age"/> on the database's clock, the clock its window runs on.</summary>
-    private async Task AgeKeyAsync(string tenant, string key, TimeSpan age)
-    {
-        await using var command = host.DataSource.CreateCommand(
-            "UPDATE app.idempotency_keys SET created_at = clock_timestamp() - $3 WHERE tenant_id = $1 AND key = $2");
-        command.Parameters.AddWithValue(tenant);
-        command.Parameters.AddWithValue(key);
-        command.Parameters.AddWithValue(age);
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
-    }
-
     private async Task<string> KeysAsync(string tenant)
     {
         await using var command = host.DataSource.CreateCommand(
@@ -73,8 +62,8 @@ public class IdempotencyKeyPurgeTests(SampleHostFixture host) : IClassFixture<Sa
         await CreateWithKeyAsync(quiet, "almost");
         await CreateWithKeyAsync(quiet, "fresh");
         await CreateWithKeyAsync(other, "expired"); // the same value, another tenant's key, fresh
-        await AgeKeyAsync(quiet, "expired", Day + TimeSpan.FromMinutes(1));
-        await AgeKeyAsync(quiet, "almost", Day - TimeSpan.FromMinutes(1));
+        await host.AgeIdempotencyKeyAsync(quiet, "expired", Day + TimeSpan.FromMinutes(1));
+        await host.AgeIdempotencyKeyAsync(quiet, "almost", Day - TimeSpan.FromMinutes(1));
 
         // The host registers the schedule at start (its row holds the timetable).
         await using (var schedule = host.DataSource.CreateCommand("SELECT cron FROM scaleops.job_schedules WHERE name = $1"))
@@ -112,7 +101,7 @@ public class IdempotencyKeyPurgeTests(SampleHostFixture host) : IClassFixture<Sa
         foreach (var (tenant, key) in new[] { (0, "a1"), (0, "a2"), (0, "a3"), (0, "a4"), (0, "a5"), (1, "b1"), (1, "b-young"), (2, "c1") })
         {
             await CreateWithKeyAsync(tenants[tenant], key);
-            await AgeKeyAsync(tenants[tenant], key, key.EndsWith("young", StringComparison.Ordinal) ? TimeSpan.FromMinutes(30) : TimeSpan.FromHours(2));
+            await host.AgeIdempotencyKeyAsync(tenants[tenant], key, key.EndsWith("young", StringComparison.Ordinal) ? TimeSpan.FromMinutes(30) : TimeSpan.FromHours(2));
         }
 
         // Batches of 2, 3 statements a run: a's 5 keys take all 3 (2 + 2 + 1); b is next.
@@ -139,8 +128,8 @@ public class IdempotencyKeyPurgeTests(SampleHostFixture host) : IClassFixture<Sa
         var tenant = await host.RegisterTenantAsync("purge-locked");
         await CreateWithKeyAsync(tenant, "held");
         await CreateWithKeyAsync(tenant, "free");
-        await AgeKeyAsync(tenant, "held", TimeSpan.FromHours(2));
-        await AgeKeyAsync(tenant, "free", TimeSpan.FromHours(2));
+        await host.AgeIdempotencyKeyAsync(tenant, "held", TimeSpan.FromHours(2));
+        await host.AgeIdempotencyKeyAsync(tenant, "free", TimeSpan.FromHours(2));
         var purge = Purge(TimeSpan.FromHours(1), tenantsPerRun: 1);
 
         await using (var connection = await host.DataSource.OpenConnectionAsync())

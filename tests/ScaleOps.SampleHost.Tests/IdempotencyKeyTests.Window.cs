@@ -7,17 +7,6 @@ namespace ScaleOps.SampleHost.Tests;
 /// <summary>The key's 24 hours: measured on PostgreSQL's clock, whatever the hosts' clocks say.</summary>
 public partial class IdempotencyKeyTests
 {
-    /// <summary>Makes the key as old as <paramref name="age"/> on the database's clock (as if it was created that long ago).</summary>
-    private async Task AgeKeyAsync(string tenant, string key, TimeSpan age)
-    {
-        await using var command = host.DataSource.CreateCommand(
-            "UPDATE app.idempotency_keys SET created_at = clock_timestamp() - $3 WHERE tenant_id = $1 AND key = $2");
-        command.Parameters.AddWithValue(tenant);
-        command.Parameters.AddWithValue(key);
-        command.Parameters.AddWithValue(age);
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
-    }
-
     [Fact]
     public async Task A_key_is_kept_24_hours_then_creates_again()
     {
@@ -26,12 +15,12 @@ public partial class IdempotencyKeyTests
         var first = await CreatedAsync(client, "day-key", "t");
 
         // A minute short of the window (the statements below take far less): still the first request's key.
-        await AgeKeyAsync(tenant, "day-key", TimeSpan.FromHours(24) - TimeSpan.FromMinutes(1));
+        await host.AgeIdempotencyKeyAsync(tenant, "day-key", TimeSpan.FromHours(24) - TimeSpan.FromMinutes(1));
         var within = await CreatedAsync(client, "day-key", "t");
         Assert.Equal(first.Id, within.Id);
         Assert.True(within.Replayed, "a retry within the window was not marked as a replay");
 
-        await AgeKeyAsync(tenant, "day-key", TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
+        await host.AgeIdempotencyKeyAsync(tenant, "day-key", TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
         var after = await CreatedAsync(client, "day-key", "t");
         Assert.NotEqual(first.Id, after.Id);
         Assert.False(after.Replayed, "a request with an expired key was answered as a replay");

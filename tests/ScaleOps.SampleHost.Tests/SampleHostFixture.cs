@@ -160,4 +160,18 @@ public partial class SampleHostFixture : PostgresDatabase
         response.EnsureSuccessStatusCode();
         return id;
     }
+
+    /// <summary>
+    /// Makes a tenant's <c>Idempotency-Key</c> as old as <paramref name="age"/> on the database's clock (as if it was created
+    /// that long ago), the clock its 24 hours run on.
+    /// </summary>
+    public async Task AgeIdempotencyKeyAsync(string tenant, string key, TimeSpan age)
+    {
+        await using var command = DataSource.CreateCommand(
+            "UPDATE app.idempotency_keys SET created_at = clock_timestamp() - $3 WHERE tenant_id = $1 AND key = $2");
+        command.Parameters.AddWithValue(tenant);
+        command.Parameters.AddWithValue(key);
+        command.Parameters.AddWithValue(age);
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
 }
