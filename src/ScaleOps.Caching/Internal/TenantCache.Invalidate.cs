@@ -79,12 +79,16 @@ internal sealed partial class TenantCache
         }
     }
 
-    /// <summary>Sweeps expired memory entries and retries pending invalidations (the maintenance loop).</summary>
+    /// <summary>
+    /// Sweeps expired memory entries, retries pending invalidations and measures Redis' clock again when due (the
+    /// maintenance loop).
+    /// </summary>
     /// <returns>A task.</returns>
     internal async Task MaintainAsync()
     {
         _memory.Sweep(NowMs());
         ForgetRefreshThrottles(NowMs());
+        _clock.RefreshIfDue(); // in the background
         if (PendingCount > 0)
         {
             var db = await _redis.TryGetDatabaseAsync().ConfigureAwait(false);

@@ -303,7 +303,7 @@ internal sealed partial class TenantCache
             }
         }
 
-        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)duration.TotalMilliseconds, localMs);
+        Payload.WriteHeader(writer.Header, isNull, settings.Tags is not null, 0, localMs); // fresh-until: stamped by StoreAsync
         return writer;
     }
 
@@ -341,6 +341,9 @@ internal sealed partial class TenantCache
             await hook(key).ConfigureAwait(false);
         }
 
+        // Fresh-until on Redis' clock (not this host's), from the moment of the write, as the key's TTL counts.
+        Payload.StampFreshUntil(payload.Header, _clock.NowUnixMs() + Ms(duration));
+        _clock.RefreshIfDue();
         if (!await WriteAsync(db, bucket, generation, key, payload.WrittenMemory, duration + keep, settings.Tags).ConfigureAwait(false))
         {
             return false;

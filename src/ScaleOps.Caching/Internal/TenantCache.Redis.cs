@@ -237,7 +237,7 @@ internal sealed partial class TenantCache
             return default;
         }
 
-        var remainingMs = freshUntilMs - _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var remainingMs = freshUntilMs - _clock.NowUnixMs(); // both on Redis' clock, whatever the writer's clock says
         if (isNull)
         {
             keepMs = 0;

@@ -29,6 +29,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
     private readonly ILogger _logger;
     private readonly MemoryLayer _memory;
     private readonly RedisConnection _redis;
+    private readonly RedisClock _clock; // Redis' time: fresh-until times are stamped and compared on it
     private readonly CacheMetrics _metrics;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly string _instance = Guid.NewGuid().ToString("N");
@@ -44,7 +45,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         TimeProvider time,
         IOptions<CachingOptions> options,
         ScaleOpsMetrics metrics,
-        ILogger<TenantCache>? logger = null)
+        ILogger<TenantCache>? logger = null,
+        ZeroOffsetRedisClock? zeroOffsetClock = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _tenants = tenants;
@@ -60,7 +62,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries, _options.MaxMemoryEntriesPerTenant);
         _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount, () => _memory.Evictions);
         _channel = RedisKeys.Channel(_options.KeyPrefix);
-        _redis = new RedisConnection(_options, time, _logger);
+        _redis = new RedisConnection(_options, time, _logger, measureClock: zeroOffsetClock is null);
+        _clock = _redis.Clock;
         _redis.Connected += SubscribeBackplane;
         _redis.Restored += OnRedisRestored;
         _redis.Connected += CheckEvictionPolicy;

@@ -7,7 +7,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using ScaleOps.Caching.Internal;
+using ScaleOps.Caching.Internal.L2;
 using ScaleOps.Diagnostics;
 using ScaleOps.Tenancy;
 using StackExchange.Redis;
@@ -47,7 +49,10 @@ public sealed class CacheNode : IAsyncDisposable
     /// <param name="redis">The Redis connection string.</param>
     /// <param name="prefix">The key prefix.</param>
     /// <param name="configure">Options set in code.</param>
-    /// <param name="time">A fake clock, if any.</param>
+    /// <param name="time">
+    /// A clock, if not the system's. A <see cref="FakeTimeProvider"/> is also Redis' clock for the node (no offset is
+    /// measured); any other clock is corrected to Redis' by the measured offset, as in production.
+    /// </param>
     /// <param name="logs">Whether every log record, at every level, is collected (<see cref="Logs"/>).</param>
     /// <returns>The node.</returns>
     public static CacheNode Create(string redis, string prefix, Action<CachingOptions>? configure = null, TimeProvider? time = null, bool logs = false)
@@ -64,6 +69,13 @@ public sealed class CacheNode : IAsyncDisposable
         if (time is not null)
         {
             services.AddSingleton(time);
+        }
+
+        if (time is FakeTimeProvider)
+        {
+            // Nodes that share a fake clock and move it to exact boundaries judge freshness on it alone: an offset to Redis'
+            // clock measured per node would differ between them by a few milliseconds. Every other node measures it.
+            services.AddSingleton(new ZeroOffsetRedisClock());
         }
 
         services.AddScaleOps(o =>

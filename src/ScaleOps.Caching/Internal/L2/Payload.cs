@@ -5,9 +5,9 @@ using System.Buffers.Binary;
 namespace ScaleOps.Caching.Internal.L2;
 
 /// <summary>
-/// The bytes stored in Redis: a header (format version, flags, fresh-until as Unix milliseconds; in version 2 also the
-/// writer's <see cref="CacheEntryOptions.LocalExpiration"/>), the entry's tags when it has any (count, then
-/// length-prefixed UTF-8), and the serialized value. The header lets every instance apply the same freshness,
+/// The bytes stored in Redis: a header (format version, flags, fresh-until as Unix milliseconds on Redis' clock as
+/// <see cref="RedisClock"/> estimates it; in version 2 also the writer's <see cref="CacheEntryOptions.LocalExpiration"/>),
+/// the entry's tags when it has any (count, then length-prefixed UTF-8), and the serialized value. The header lets every instance apply the same freshness,
 /// memory-lifetime, fail-safe and tag rules to a value read from Redis, in the same single GET.
 /// </summary>
 /// <remarks>
@@ -40,12 +40,18 @@ internal static class Payload
     {
         header[0] = header.Length == LocalHeaderSize ? LocalVersion : Version;
         header[1] = (byte)((isNull ? NullFlag : 0) | (hasTags ? TagsFlag : 0));
-        BinaryPrimitives.WriteInt64LittleEndian(header[2..], freshUntilUnixMs);
+        StampFreshUntil(header, freshUntilUnixMs);
         if (header.Length == LocalHeaderSize)
         {
             BinaryPrimitives.WriteInt64LittleEndian(header[HeaderSize..], Math.Max(0, localMs));
         }
     }
+
+    /// <summary>Sets the fresh-until of a header (the cache stamps it right before the write, on Redis' clock).</summary>
+    /// <param name="header">A header written by <see cref="WriteHeader"/>.</param>
+    /// <param name="freshUntilUnixMs">Until when the value is fresh, as Unix milliseconds on Redis' clock.</param>
+    public static void StampFreshUntil(Span<byte> header, long freshUntilUnixMs) =>
+        BinaryPrimitives.WriteInt64LittleEndian(header[2..], freshUntilUnixMs);
 
     public static void WriteTags(IBufferWriter<byte> writer, string[] tags)
     {

@@ -25,11 +25,16 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     private int _disconnected;
     private string? _lastError;
 
-    public RedisConnection(CachingOptions options, TimeProvider time, ILogger logger)
+    /// <param name="options">The cache's options.</param>
+    /// <param name="time">The host's clock.</param>
+    /// <param name="logger">The cache's logger.</param>
+    /// <param name="measureClock">Whether <see cref="Clock"/> measures Redis' time (false: the host's clock, a test seam).</param>
+    public RedisConnection(CachingOptions options, TimeProvider time, ILogger logger, bool measureClock = true)
     {
         _options = options;
         _time = time;
         _logger = logger;
+        Clock = new RedisClock(time, options.BreakerDuration, measureClock);
         _breakerTicks = (long)(options.BreakerDuration.TotalSeconds * time.TimestampFrequency);
         _connect = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -47,6 +52,9 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
     public event Action<ConnectionMultiplexer>? Connected;
 
     public bool IsAvailable => Volatile.Read(ref _unavailable) == 0;
+
+    /// <summary>Redis' clock, estimated from the host's: fresh-until times are written and compared on it.</summary>
+    public RedisClock Clock { get; }
 
     public string? LastError => IsAvailable ? null : Volatile.Read(ref _lastError);
 
@@ -115,6 +123,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         if (Interlocked.Exchange(ref _unavailable, 0) != 0)
         {
             Log.RedisRestored(_logger, "probe succeeded");
+            _ = Clock.MeasureAsync(); // the server that answers now may not be the one measured (a failover)
             Restored?.Invoke("probe succeeded");
         }
     }
@@ -222,6 +231,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         Volatile.Write(ref _probing, 0);
         Interlocked.Exchange(ref _unavailable, 0);
         Log.RedisRestored(_logger, $"reconnected to {endpoint} ({type})");
+        _ = Clock.MeasureAsync();
         Restored?.Invoke("reconnected");
     }
 
@@ -245,6 +255,10 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         multiplexer.ConnectionFailed += (_, e) => OnConnectionFailed(e.ConnectionType, $"{e.FailureType} on {e.EndPoint}");
         multiplexer.ConnectionRestored += (_, e) => OnConnectionRestored(e.ConnectionType, e.EndPoint?.ToString());
         Connected?.Invoke(multiplexer);
+
+        // Part of connecting, so the first value written or read already uses Redis' clock; without Redis it fails fast
+        // (offset 0) and is measured again when Redis comes back.
+        await Clock.AttachAsync(multiplexer).ConfigureAwait(false);
         return multiplexer;
     }
 }
