@@ -86,7 +86,7 @@ internal sealed class RedisClock
     /// Measures now unless a measurement is running (single flight). Redis coming back after an outage calls it: the
     /// server that answers may not be the one measured before (a failover).
     /// </summary>
-    /// <returns>The measurement (or the one running); it never throws.</returns>
+    /// <returns>The measurement, or a completed task when one is already running; it never throws.</returns>
     public async Task MeasureAsync()
     {
         if (!_measure || Volatile.Read(ref _multiplexer) is not { } multiplexer || Interlocked.CompareExchange(ref _measuring, 1, 0) != 0)
@@ -94,12 +94,12 @@ internal sealed class RedisClock
             return;
         }
 
+        var best = TimeSpan.MaxValue;
+        var offsetMs = 0L;
         try
         {
             Volatile.Write(ref _lastAttempt, _time.GetTimestamp());
             var db = multiplexer.GetDatabase();
-            var best = TimeSpan.MaxValue;
-            var offsetMs = 0L;
             for (var i = 0; i < Samples; i++)
             {
                 var sentAt = _time.GetUtcNow();
@@ -112,19 +112,20 @@ internal sealed class RedisClock
                     offsetMs = (long)Math.Round((redisNow - (sentAt + (roundTrip / 2))).TotalMilliseconds);
                 }
             }
-
+        }
+        catch (Exception)
+        {
+            // Any failure (Redis down or slow, TIME refused or disabled, the client disposed) keeps the last offset, or
+            // the samples taken before it: the next refresh, or Redis coming back, measures again. Never a caller's error.
+        }
+        finally
+        {
             if (best != TimeSpan.MaxValue)
             {
                 Volatile.Write(ref _offsetMs, offsetMs);
                 Volatile.Write(ref _measured, 1);
             }
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
-        {
-            // Keep the last offset: the next refresh (or Redis coming back) measures again.
-        }
-        finally
-        {
+
             Volatile.Write(ref _measuring, 0);
         }
     }
