@@ -80,6 +80,22 @@ public sealed class RedisClockTests(SingleRedis redis) : IClassFixture<SingleRed
         await NearRedisTimeAsync(node.Internal.Redis.Clock, server.Endpoint);
     }
 
+    [Fact]
+    public async Task A_client_that_may_not_send_TIME_still_connects_and_uses_the_host_clock()
+    {
+        // A Redis whose TIME is renamed or refused, told to the client with its command map: the client refuses the
+        // command itself (RedisCommandException, not a RedisException).
+        await using var node = CacheNode.Create(redis.ConnectionString, Unique.Prefix("clock", "no-time"), o => o.ConfigureRedis = c =>
+            c.CommandMap = CommandMap.Create(new System.Collections.Generic.HashSet<string> { "TIME" }, available: false),
+            new SkewedTime(TimeSpan.FromMinutes(10)));
+        using var scope = node.As("acme");
+        await node.Cache.SetAsync("k", "v");
+
+        Assert.Equal(CacheSource.Redis, (await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("factory"), new CacheEntryOptions { SkipMemoryRead = true })).Source);
+        Assert.False(node.Internal.Redis.Clock.IsMeasured);
+        Assert.Equal(0, node.Internal.Redis.Clock.OffsetMs);
+    }
+
     private static CachingOptions Options(string redis, TimeSpan timeout) => new()
     {
         RedisConnectionString = redis,
