@@ -17,4 +17,5 @@ internal static class CachingEventIds
     public const int BehindSenderRepeated = 5012;
     public const int BehindSenderRepeatFailed = 5013;
     public const int EagerRefreshFailed = 5014;
+    public const int ClockOffRedis = 5015;
 }

@@ -64,4 +64,8 @@ internal static partial class Log
     [LoggerMessage(EventId = CachingEventIds.EagerRefreshFailed, Level = LogLevel.Warning,
         Message = "The eager refresh of cache key {Key} (tenant {Tenant}) failed; the current value stays, and no refresh of the key starts for {ThrottleSeconds} s (FailSafeThrottle)")]
     public static partial void EagerRefreshFailed(ILogger logger, Exception exception, string key, string tenant, double throttleSeconds);
+
+    [LoggerMessage(EventId = CachingEventIds.ClockOffRedis, Level = LogLevel.Warning,
+        Message = "Redis' clock is {OffsetMs} ms ahead of this host's (negative: behind); the cache judges freshness on Redis' clock, but other clocks of this host are off by as much: check its time synchronisation (NTP)")]
+    public static partial void ClockOffRedis(ILogger logger, long offsetMs);
 }

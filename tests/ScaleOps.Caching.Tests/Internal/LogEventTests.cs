@@ -10,9 +10,9 @@ using StackExchange.Redis;
 namespace ScaleOps.Caching.Tests.Internal;
 
 /// <summary>
-/// "Logs use event ids 5001-5014": each id is logged, at its level, where its message says (5009, the maintenance
+/// "Logs use event ids 5001-5015": each id is logged, at its level, where its message says (5009, the maintenance
 /// loop's own failure, has no practical trigger and is not covered here; 5011 is in EvictionPolicyTests, 5012 and 5013 in
-/// CacheSuite.Generations, 5014 in CacheSuite.EagerRefresh).
+/// CacheSuite.Generations, 5014 in CacheSuite.EagerRefresh, 5015 in RedisClockTests).
 /// </summary>
 public sealed class LogEventTests(SingleRedis redis) : IClassFixture<SingleRedis>
 {

@@ -1,6 +1,10 @@
 using System;
+using System.Globalization;
+using System.Linq;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 using ScaleOps.Caching.Internal.L2;
 using ScaleOps.Caching.Tests.Support;
 using ScaleOps.TestInfrastructure;
@@ -94,6 +98,35 @@ public sealed class RedisClockTests(SingleRedis redis) : IClassFixture<SingleRed
         Assert.Equal(CacheSource.Redis, (await node.Cache.GetOrSetEntryAsync("k", _ => ValueTask.FromResult("factory"), new CacheEntryOptions { SkipMemoryRead = true })).Source);
         Assert.False(node.Internal.Redis.Clock.IsMeasured);
         Assert.Equal(0, node.Internal.Redis.Clock.OffsetMs);
+    }
+
+    [Fact]
+    public async Task A_host_clock_a_second_or_more_off_Redis_is_reported_once_not_at_every_measurement()
+    {
+        // The cache judges freshness on Redis' clock whatever the host's says, but the host's other clocks are off too:
+        // event 5015 tells the operator, once per change of a second or more.
+        var host = new SkewedTime(TimeSpan.FromMinutes(-20));
+        var logger = new FakeLogger();
+        await using var connection = new RedisConnection(Options(redis.ConnectionString, TimeSpan.FromSeconds(5)), host, logger);
+        await connection.StartAsync();
+        await connection.Clock.MeasureAsync();
+
+        var reported = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 5015);
+        Assert.Equal(LogLevel.Warning, reported.Level);
+        var offsetMs = long.Parse(reported.StructuredState!.Single(p => p.Key == "OffsetMs").Value!, CultureInfo.InvariantCulture);
+        Assert.InRange(offsetMs, (2 * TenMinutesMs) - 1000, (2 * TenMinutesMs) + 1000);
+
+        host.Offset = TimeSpan.Zero; // synchronised again: nothing more to report, and a later skew is reported anew
+        await connection.Clock.MeasureAsync();
+        host.Offset = TimeSpan.FromMinutes(5);
+        await connection.Clock.MeasureAsync();
+        Assert.Equal(2, logger.Collector.GetSnapshot().Count(r => r.Id.Id == 5015));
+
+        var synced = new FakeLogger();
+        await using var onTime = new RedisConnection(Options(redis.ConnectionString, TimeSpan.FromSeconds(5)), TimeProvider.System, synced);
+        await onTime.StartAsync();
+        Assert.True(onTime.Clock.IsMeasured);
+        Assert.DoesNotContain(synced.Collector.GetSnapshot(), r => r.Id.Id == 5015);
     }
 
     private static CachingOptions Options(string redis, TimeSpan timeout) => new()

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal.L2;
@@ -26,6 +27,12 @@ internal sealed class RedisClock
     /// <summary>How many <c>TIME</c> round trips one measurement takes (the shortest wins).</summary>
     public const int Samples = 3;
 
+    /// <summary>An offset from which the host's clock is reported as off (event 5015): far above a measurement's error.</summary>
+    public const long ReportedOffsetMs = 1_000;
+
+    private readonly ILogger _logger;
+    private long _reportedOffsetMs;
+
     private readonly TimeProvider _time;
     private readonly TimeSpan _retryInterval;
     private readonly bool _measure;
@@ -36,14 +43,17 @@ internal sealed class RedisClock
     private int _measured;
 
     /// <param name="time">The host's clock.</param>
+    /// <param name="logger">Where an offset of <see cref="ReportedOffsetMs"/> or more is reported (event 5015), once per
+    /// change of that size.</param>
     /// <param name="retryInterval">How soon a measurement is tried again while none has succeeded yet.</param>
     /// <param name="measure">
     /// <see langword="false"/>: the offset stays 0 and Redis is never asked (tests whose instances share one fake clock
     /// and move it to exact boundaries; an offset measured per instance would differ between them by its error).
     /// </param>
-    public RedisClock(TimeProvider time, TimeSpan retryInterval, bool measure = true)
+    public RedisClock(TimeProvider time, ILogger logger, TimeSpan retryInterval, bool measure = true)
     {
         _time = time;
+        _logger = logger;
         _retryInterval = retryInterval;
         _measure = measure;
     }
@@ -124,9 +134,27 @@ internal sealed class RedisClock
             {
                 Volatile.Write(ref _offsetMs, offsetMs);
                 Volatile.Write(ref _measured, 1);
+                Report(offsetMs);
             }
 
             Volatile.Write(ref _measuring, 0);
+        }
+    }
+
+    /// <summary>
+    /// Warns of a host clock off Redis' by <see cref="ReportedOffsetMs"/> or more, when first measured and again when it
+    /// has moved by that much since the last warning (not at every refresh). Called by the one measurement running.
+    /// </summary>
+    private void Report(long offsetMs)
+    {
+        if (Math.Abs(offsetMs) >= ReportedOffsetMs && Math.Abs(offsetMs - _reportedOffsetMs) >= ReportedOffsetMs)
+        {
+            Log.ClockOffRedis(_logger, offsetMs);
+            _reportedOffsetMs = offsetMs;
+        }
+        else if (Math.Abs(offsetMs) < ReportedOffsetMs)
+        {
+            _reportedOffsetMs = 0;
         }
     }
 

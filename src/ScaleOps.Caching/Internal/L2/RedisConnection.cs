@@ -34,7 +34,7 @@ internal sealed class RedisConnection : IAsyncDisposable, IDisposable
         _options = options;
         _time = time;
         _logger = logger;
-        Clock = new RedisClock(time, options.BreakerDuration, measureClock);
+        Clock = new RedisClock(time, logger, options.BreakerDuration, measureClock);
         _breakerTicks = (long)(options.BreakerDuration.TotalSeconds * time.TimestampFrequency);
         _connect = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
