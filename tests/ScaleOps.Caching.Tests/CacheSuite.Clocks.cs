@@ -1,5 +1,6 @@
 using System;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Time.Testing;
 using ScaleOps.Caching.Tests.Support;
 using ScaleOps.TestInfrastructure;
 
@@ -60,6 +61,24 @@ public abstract partial class CacheSuite
             async () => (await reader.Cache.GetOrSetAsync("doc", Counting(runs, "the reader's"), twoSeconds)) == "the reader's",
             "the reader's copy of the 2-second value to expire and the reader's factory to run",
             TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task A_fake_clock_is_taken_as_Redis_clock_however_far_a_test_moves_it()
+    {
+        // The offset was measured for any TimeProvider: a test that moved its FakeTimeProvider 11 minutes on had it
+        // "corrected" back to Redis' time at the next measurement, and a 10-minute value written before stayed fresh.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = Node(Prefix(), time: time);
+        using var scope = node.As("acme");
+        await node.Cache.SetAsync("doc", "written", TenMinutes);
+
+        time.Advance(TimeSpan.FromMinutes(11));
+        await node.Internal.Redis.Clock.MeasureAsync(); // what the next write or maintenance pass starts once 5 minutes passed
+        Assert.False(node.Internal.Redis.Clock.IsMeasured);
+        var runs = new Counter();
+        var read = await node.Cache.GetOrSetEntryAsync("doc", Counting(runs, "made again"), TenMinutes);
+        Assert.Equal((CacheSource.Factory, "made again", 1), (read.Source, read.Value, runs.Value));
     }
 
     /// <summary>Connects both nodes and waits until both listen on the backplane (so each hears the other's set).</summary>

@@ -46,7 +46,7 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         IOptions<CachingOptions> options,
         ScaleOpsMetrics metrics,
         ILogger<TenantCache>? logger = null,
-        ZeroOffsetRedisClock? zeroOffsetClock = null)
+        MeasuredRedisClock? measuredClock = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _tenants = tenants;
@@ -62,7 +62,8 @@ internal sealed partial class TenantCache : ITenantCache, IAsyncDisposable, IDis
         _memory = new MemoryLayer(_options.KeyPrefix, _options.MaxMemoryEntries, _options.MaxMemoryEntriesPerTenant);
         _metrics = new CacheMetrics(metrics, () => _memory.ApproximateCount, () => _memory.Evictions);
         _channel = RedisKeys.Channel(_options.KeyPrefix);
-        _redis = new RedisConnection(_options, time, _logger, measureClock: zeroOffsetClock is null);
+        // Redis' clock is measured for the system clock (production); another TimeProvider is a test's, taken as it is.
+        _redis = new RedisConnection(_options, time, _logger, measureClock: ReferenceEquals(time, TimeProvider.System) || measuredClock is not null);
         _clock = _redis.Clock;
         _redis.Connected += SubscribeBackplane;
         _redis.Restored += OnRedisRestored;

@@ -51,7 +51,8 @@ public sealed class CacheNode : IAsyncDisposable
     /// <param name="configure">Options set in code.</param>
     /// <param name="time">
     /// A clock, if not the system's. A <see cref="FakeTimeProvider"/> is also Redis' clock for the node (no offset is
-    /// measured); any other clock is corrected to Redis' by the measured offset, as in production.
+    /// measured, as for any clock other than the system's); any other clock (<see cref="SkewedTime"/>) is corrected to
+    /// Redis' by the measured offset, as the system clock is in production.
     /// </param>
     /// <param name="logs">Whether every log record, at every level, is collected (<see cref="Logs"/>).</param>
     /// <returns>The node.</returns>
@@ -71,11 +72,11 @@ public sealed class CacheNode : IAsyncDisposable
             services.AddSingleton(time);
         }
 
-        if (time is FakeTimeProvider)
+        if (time is not null and not FakeTimeProvider)
         {
-            // Nodes that share a fake clock and move it to exact boundaries judge freshness on it alone: an offset to Redis'
-            // clock measured per node would differ between them by a few milliseconds. Every other node measures it.
-            services.AddSingleton(new ZeroOffsetRedisClock());
+            // A clock running in real time but off (SkewedTime) is corrected to Redis' by the measured offset, as the system
+            // clock is in production. A fake clock is taken as Redis' clock, as the cache does for any non-system clock.
+            services.AddSingleton(new MeasuredRedisClock());
         }
 
         services.AddScaleOps(o =>

@@ -175,8 +175,9 @@ internal sealed class RedisClock
 }
 
 /// <summary>
-/// Test seam: registered in the service collection, the cache takes Redis' clock to be the host's
-/// <see cref="TimeProvider"/> (offset 0, never measured), so instances that share one fake clock agree on freshness to
-/// the millisecond. Production never registers it.
+/// Test seam: registered in the service collection, the cache measures the offset to Redis' clock although the host's
+/// <see cref="TimeProvider"/> is not <see cref="TimeProvider.System"/> (a test's clock running in real time, some
+/// minutes off). Without it, a host clock other than the system's is taken as Redis' clock (offset 0, never measured):
+/// a fake clock that a test moves by hours would otherwise be "corrected" back to Redis' time at the next measurement.
 /// </summary>
-internal sealed class ZeroOffsetRedisClock;
+internal sealed class MeasuredRedisClock;
