@@ -22,8 +22,8 @@ public static class ScaleOpsServiceCollectionExtensions
     /// <summary>
     /// Registers the ScaleOps core: options bound from the <c>ScaleOps</c> configuration section and validated at
     /// start-up, the shared <see cref="NpgsqlDataSource"/> (unless the host registered one before this call), the
-    /// ambient <see cref="ITenantContext"/>, the tenant-scoped <see cref="ITenantDataSource"/> (plain; <c>AddRls</c> replaces it), the <c>ScaleOps</c> meter, <see cref="TimeProvider"/> and the schema
-    /// migration runner. Calling it twice is harmless: the second call only applies <paramref name="configure"/>.
+    /// ambient <see cref="ITenantContext"/>, the tenant-scoped <see cref="ITenantDataSource"/> (plain; <c>AddRls</c> replaces it), the <c>ScaleOps</c> meter, <see cref="TimeProvider"/>, the
+    /// <see cref="DatabaseClock"/> and the schema migration runner. Calling it twice is harmless: the second call only applies <paramref name="configure"/>.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Optional code configuration, applied after the configuration section.</param>
@@ -72,6 +72,13 @@ public static class ScaleOpsServiceCollectionExtensions
         // The tenant-scoped connection: plain by default; AddRls replaces it with the row-level security one.
         services.TryAddSingleton<ITenantDataSource, PlainTenantDataSource>();
         services.TryAddSingleton<IScaleOpsMigrator, MigrationRunner>();
+
+        // The database's clock for times hosts share; its first measurement is taken while the host starts, after the
+        // migrations (MigrationHostedService).
+        services.TryAddSingleton(sp => new DatabaseClock(
+            sp.GetService<ZeroOffsetDatabaseClock>() is null ? sp.GetRequiredService<NpgsqlDataSource>() : null,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<DatabaseClock>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MigrationHostedService>());
     }
 

@@ -175,6 +175,7 @@ public class ScaleOpsOptionsTests(PostgresDatabase database) : IClassFixture<Pos
         Assert.Equal(count + 1, services.Count);
         Assert.Single(services, d => d.ServiceType == typeof(IHostedService));
         Assert.Single(services, d => d.ServiceType == typeof(NpgsqlDataSource));
+        Assert.Single(services, d => d.ServiceType == typeof(ScaleOps.Data.DatabaseClock));
         Assert.Single(services, d => d.ServiceType == typeof(IScaleOpsMigrator));
         Assert.Equal("Host=127.0.0.1", services.BuildServiceProvider().GetRequiredService<IOptions<ScaleOpsOptions>>().Value.ConnectionString);
     }

@@ -14,4 +14,7 @@ public static class ScaleOpsEventIds
 
     /// <summary>A migration script gave up waiting for a table's lock (<c>ScaleOps:MigrationLockTimeout</c>); it is tried again.</summary>
     public const int MigrationLockTimeout = 1003;
+
+    /// <summary>This host's clock is a second or more off the database's (logged when measured, again only once it has moved by a second).</summary>
+    public const int ClockOffDatabase = 1004;
 }

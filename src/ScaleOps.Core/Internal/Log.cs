@@ -19,4 +19,9 @@ internal static partial class Log
         Message = "Migration {Migration} waited for a table lock beyond ScaleOps:MigrationLockTimeout ({LockTimeout}): a long query or "
             + "transaction holds it; nothing applied, trying again in {Delay} (attempt {Attempt})")]
     public static partial void MigrationLockTimeout(ILogger logger, string migration, TimeSpan lockTimeout, TimeSpan delay, int attempt);
+
+    [LoggerMessage(EventId = ScaleOpsEventIds.ClockOffDatabase, Level = LogLevel.Warning,
+        Message = "The database's clock is {OffsetMs} ms ahead of this host's (negative: behind); times shared between hosts use the "
+            + "database's clock, but other clocks of this host are off by as much: check its time synchronisation (NTP)")]
+    public static partial void ClockOffDatabase(ILogger logger, long offsetMs);
 }
