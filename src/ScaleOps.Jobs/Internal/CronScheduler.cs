@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Data;
 
 namespace ScaleOps.Jobs.Internal;
 
@@ -25,12 +26,13 @@ namespace ScaleOps.Jobs.Internal;
 /// the other hosts' clocks does not matter); a failed check starts the observation anew (a database outage is no host's
 /// absence). The times stored for that are the database's clock (<c>defined_at</c>, <c>definition_seen_at</c>: they are
 /// compared with each other, and were written by different hosts); the due times (<c>last_due_at</c>) are the hosts'
-/// cron arithmetic on their own clocks.
+/// cron arithmetic on their estimates of the database's clock (<see cref="ScaleOps.Data.DatabaseClock"/>), which the
+/// loop reads for "now"; the quiet period is the difference of two such readings on one host.
 /// Each schedule is handled on its own: a failure (reading its last due time at start, or firing) is logged and retried
 /// with backoff for that schedule, and never ends the loop.
 /// </summary>
 internal sealed class CronScheduler(
-    IReadOnlyList<RecurringJob> schedules, JobStore store, JobsOptions options, TimeProvider time, ILogger logger)
+    IReadOnlyList<RecurringJob> schedules, JobStore store, JobsOptions options, TimeProvider time, DatabaseClock clock, ILogger logger)
 {
     private static readonly TimeSpan MaxSleep = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
@@ -76,8 +78,8 @@ internal sealed class CronScheduler(
         {
             while (!stopping.IsCancellationRequested)
             {
-                var wake = await StepAllAsync(time.GetUtcNow(), stopping).ConfigureAwait(false);
-                var sleep = wake - time.GetUtcNow();
+                var wake = await StepAllAsync(clock.GetUtcNow(), stopping).ConfigureAwait(false);
+                var sleep = wake - clock.GetUtcNow();
                 await Task.Delay(sleep > TimeSpan.FromMilliseconds(1) ? sleep : TimeSpan.FromMilliseconds(1), time, stopping).ConfigureAwait(false);
             }
         }
@@ -317,7 +319,7 @@ internal sealed class CronScheduler(
         /// <summary>When to record that this host is alive for the schedule, or (quiet) to read its row, next.</summary>
         public DateTimeOffset NextCheck { get; set; } = DateTimeOffset.MinValue;
 
-        /// <summary>While quiet: the row as last read, unchanged since <see cref="SeenSince"/> (this host's clock); null after a failure.</summary>
+        /// <summary>While quiet: the row as last read, unchanged since <see cref="SeenSince"/> (this host's reading); null after a failure.</summary>
         public ScheduleRow? Seen { get; set; }
 
         public DateTimeOffset SeenSince { get; set; }

@@ -3,11 +3,12 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Data;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>The admin API over <see cref="JobStore"/>.</summary>
-internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory loggerFactory) : IJobAdmin
+internal sealed class JobAdmin(JobStore store, DatabaseClock clock, ILoggerFactory loggerFactory) : IJobAdmin
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Admin");
 
@@ -38,12 +39,12 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
     public Task<JobInfo?> GetAsync(long id, CancellationToken cancellationToken = default) => store.JobGetAsync(id, cancellationToken);
 
     public Task<bool> RetryDeadAsync(long id, CancellationToken cancellationToken = default) =>
-        store.JobRetryDeadAsync(id, time.GetUtcNow(), cancellationToken);
+        store.JobRetryDeadAsync(id, clock.GetUtcNow(), cancellationToken);
 
     public async Task<int> RetryAllDeadAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         RequireStorable(queue, "The queue", nameof(queue));
-        var (retried, skipped) = await store.JobRetryAllDeadAsync(queue, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        var (retried, skipped) = await store.JobRetryAllDeadAsync(queue, clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         if (skipped > 0)
         {
             JobsLog.RetryDeadSkipped(_logger, retried, skipped, queue ?? "(all)");
@@ -65,7 +66,7 @@ internal sealed class JobAdmin(JobStore store, TimeProvider time, ILoggerFactory
         await store.JobCancelAsync(id, cancellationToken).ConfigureAwait(false) > 0;
 
     public async Task<IReadOnlyList<QueueStats>> GetQueueStatsAsync(CancellationToken cancellationToken = default) =>
-        await store.QueueStatsAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await store.QueueStatsAsync(clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Rejects a filter PostgreSQL cannot take (a NUL, a lone surrogate) as the enqueue does, before it reaches the

@@ -7,14 +7,15 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.Jobs.Internal;
 
 /// <summary>Validates, serializes and inserts jobs through <see cref="JobStore"/>.</summary>
 internal sealed class JobClient(
-    JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, JobsMetrics metrics, LocalDispatch dispatch,
-    ILoggerFactory loggerFactory)
+    JobStore store, IOptions<JobsOptions> options, ITenantContext tenants, TimeProvider time, DatabaseClock clock, JobsMetrics metrics,
+    LocalDispatch dispatch, ILoggerFactory loggerFactory)
     : IJobClient
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Client");
@@ -45,7 +46,7 @@ internal sealed class JobClient(
     private async Task<long?> InsertOneAsync<TPayload>(
         NpgsqlConnection? connection, NpgsqlTransaction? transaction, TPayload payload, JobOptions? jobOptions, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow(); // created_at and a delay's run_at: compared by every host's fetch
         var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
         var json = Serialize(payload);
         // Inside an ambient TransactionScope the pooled connection enlists: the job exists only once the scope commits,
@@ -77,7 +78,7 @@ internal sealed class JobClient(
             return await InsertPendingAsync(connection, null, values, json, now, cancellationToken).ConfigureAwait(false);
         }
 
-        // The lease runs on the database's clock; on this host's, it bounds how long a failed insert's row is given back.
+        // The lease runs on the database's clock; on this host's estimate of it, it bounds how long a failed insert's row is given back.
         var leaseUntil = now + options.Value.LeaseDuration;
         // A random lease id names this insert's row alone (JobUnstart.sql finds it by it); fetches move it on by one.
         var leaseId = Random.Shared.NextInt64(1L << 32, 1L << 62);
@@ -128,7 +129,7 @@ internal sealed class JobClient(
         {
             try
             {
-                await store.JobReleaseManyAsync([new LeaseToken(jobId, leaseId)], time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                await store.JobReleaseManyAsync([new LeaseToken(jobId, leaseId)], clock.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or ObjectDisposedException)
             {
@@ -193,7 +194,7 @@ internal sealed class JobClient(
                 last = ex;
             }
 
-            if (time.GetUtcNow() + delay >= leaseUntil)
+            if (clock.GetUtcNow() + delay >= leaseUntil)
             {
                 break;
             }
@@ -218,7 +219,7 @@ internal sealed class JobClient(
             throw new ArgumentException($"A batch holds at most {JobsDefaults.MaxBatch:N0} jobs; this one has {payloads.Count:N0}.", nameof(payloads));
         }
 
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow();
         var values = JobValues.Build(JobKind<TPayload>.Name, jobOptions, options.Value, tenants.Tenant, now);
         if (payloads.Count == 0)
         {

@@ -3,6 +3,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.Jobs.Internal;
@@ -18,6 +19,7 @@ internal sealed class JobExecutor(
     JobHandlers handlers,
     JobsOptions options,
     TimeProvider time,
+    DatabaseClock clock,
     BatchCompleter completer,
     JobsMetrics metrics,
     ILogger logger)
@@ -40,7 +42,7 @@ internal sealed class JobExecutor(
             // Queue time runs from when the job was due, or from its enqueue when it was due before (a RunAt in the past,
             // DateTimeOffset.MinValue): a MinValue job recorded 6.4e10 s, which stayed in the histogram's sum for good.
             var waitingSince = job.RunAt > job.CreatedAt ? job.RunAt : job.CreatedAt;
-            metrics.Started(job.Queue, job.Kind, Math.Max(0, (time.GetUtcNow() - waitingSince).TotalSeconds));
+            metrics.Started(job.Queue, job.Kind, Math.Max(0, (clock.GetUtcNow() - waitingSince).TotalSeconds));
             var timeout = TimeSpan.FromMilliseconds(job.TimeoutMs ?? (int)options.DefaultTimeout.TotalMilliseconds);
             using var timeoutCts = new CancellationTokenSource(timeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token, shutdown);
@@ -138,7 +140,7 @@ internal sealed class JobExecutor(
         var error = JobText.Storable("Recording the attempt's outcome failed: " + DescribeType(ex), MaxErrorLength);
         return job.Attempt >= job.MaxAttempts
             ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind)
-            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
+            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, clock.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
     }
 
     /// <summary>
@@ -236,7 +238,7 @@ internal sealed class JobExecutor(
         error = JobText.Storable(error, MaxErrorLength);
         return dead || job.Attempt >= job.MaxAttempts
             ? new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Dead, error, default, job.Queue, job.Kind)
-            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, time.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
+            : new Completion(job.Id, job.LeaseId, job.Attempt, CompletionKind.Retry, error, clock.GetUtcNow() + Backoff(options, job.Attempt), job.Queue, job.Kind);
     }
 
     private void Log(FetchedJob job, Completion outcome)

@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Data;
 
 namespace ScaleOps.Jobs.Internal;
 
@@ -10,7 +11,8 @@ namespace ScaleOps.Jobs.Internal;
 /// running jobs; cancel the runs of those they find gone), the rescuer (re-queue jobs whose lease expired; refresh the queue-depth gauge) and retention (delete
 /// finished jobs in batches). Every host runs them; the statements are safe to run concurrently.
 /// </summary>
-internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseRegistry leases, JobsMetrics metrics, TimeProvider time, ILogger logger)
+internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseRegistry leases, JobsMetrics metrics, TimeProvider time, DatabaseClock clock,
+    ILogger logger)
 {
     public Task RunAsync(CancellationToken stopping) =>
         Task.WhenAll(
@@ -72,7 +74,7 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
         const int Batch = 1000;
         while (true)
         {
-            var rescued = await store.JobRescueExpiredAsync(time.GetUtcNow(), Batch, cancellationToken).ConfigureAwait(false);
+            var rescued = await store.JobRescueExpiredAsync(clock.GetUtcNow(), Batch, cancellationToken).ConfigureAwait(false);
             int requeued = 0, dead = 0;
             foreach (var group in rescued)
             {
@@ -93,7 +95,7 @@ internal sealed class JobMaintenance(JobStore store, JobsOptions options, LeaseR
         }
 
         metrics.SetDepths(
-            await store.QueueDepthAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false), [options.DefaultQueue, .. options.Queues.Keys]);
+            await store.QueueDepthAsync(clock.GetUtcNow(), cancellationToken).ConfigureAwait(false), [options.DefaultQueue, .. options.Queues.Keys]);
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ internal sealed partial class JobStore
 {
     /// <summary>
     /// Starts up to <paramref name="limit"/> due jobs of a queue; see <c>JobFetch.sql</c> for the fairness rules. Due is
-    /// judged on <paramref name="now"/> (the host's clock); the leases run for <paramref name="lease"/> on the database's.
+    /// judged on <paramref name="now"/> (the host's estimate of the database's clock, <c>DatabaseClock</c>) and on the
+    /// database's own; the leases run for <paramref name="lease"/> on the database's.
     /// </summary>
     public async Task<FetchResult> JobFetchAvailableAsync(
         string queue, int limit, string? cursor, int tenantCap, DateTimeOffset now, TimeSpan lease,
@@ -216,7 +217,8 @@ internal sealed partial class JobStore
 
     /// <summary>
     /// Re-queues (or kills) one batch of jobs whose lease expired on the database's clock; the counts per queue and kind.
-    /// <paramref name="now"/> (the host's clock) is only the rescued jobs' new run_at; a job that dies here finished on the database's clock.
+    /// <paramref name="now"/> (the host's estimate of the database's clock) is only the rescued jobs' new run_at; a job
+    /// that dies here finished on the database's clock.
     /// </summary>
     public Task<List<RescuedJobs>> JobRescueExpiredAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken) =>
         QueryAsync(_sql.RescueExpired, p =>

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ScaleOps.Data;
 using ScaleOps.Tenancy;
 
 namespace ScaleOps.Jobs.Internal;
@@ -20,7 +21,7 @@ namespace ScaleOps.Jobs.Internal;
 /// attempt not counted), outcomes it could not write included.
 /// </summary>
 internal sealed class JobWorker(
-    IServiceProvider services, JobStore store, IOptions<JobsOptions> jobsOptions, TimeProvider time, JobsMetrics metrics,
+    IServiceProvider services, JobStore store, IOptions<JobsOptions> jobsOptions, TimeProvider time, DatabaseClock clock, JobsMetrics metrics,
     LocalDispatch dispatch, ILoggerFactory loggerFactory) : IHostedService, IDisposable
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger("ScaleOps.Jobs.Worker");
@@ -66,11 +67,11 @@ internal sealed class JobWorker(
         Completer = new BatchCompleter(store, options, _leases, metrics, time, _logger);
         var executor = new JobExecutor(
             services.GetRequiredService<IServiceScopeFactory>(), services.GetRequiredService<ITenantContext>(), handlers, options, time,
-            Completer, metrics, _logger);
+            clock, Completer, metrics, _logger);
         var queues = new Dictionary<string, QueueOptions>(options.Queues, StringComparer.Ordinal);
         queues.TryAdd(options.DefaultQueue, new QueueOptions());
         _producers = queues.ToDictionary(
-            q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, _logger), StringComparer.Ordinal);
+            q => q.Key, q => new QueueProducer(q.Key, q.Value, options, store, executor, _leases, time, clock, _logger), StringComparer.Ordinal);
         Notifier = new JobNotifier(store.DataSource, store.NotifyChannel, _producers, time, _logger)
         {
             LivenessInterval = options.ListenLivenessInterval,
@@ -96,7 +97,7 @@ internal sealed class JobWorker(
         _completerTask = Task.Run(() => Completer.RunAsync(_giveUpCompleting.Token), CancellationToken.None);
         _backgroundTasks.Add(Task.Run(() => Notifier.RunAsync(_stopBackground.Token), CancellationToken.None));
         _backgroundTasks.Add(Task.Run(
-            () => new JobMaintenance(store, options, _leases, metrics, time, _logger).RunAsync(_stopBackground.Token), CancellationToken.None));
+            () => new JobMaintenance(store, options, _leases, metrics, time, clock, _logger).RunAsync(_stopBackground.Token), CancellationToken.None));
         StartSchedules(options);
         foreach (var producer in _producers.Values)
         {
@@ -110,7 +111,7 @@ internal sealed class JobWorker(
     }
 
     private void StartSchedules(JobsOptions options) => _backgroundTasks.Add(Task.Run(
-        () => new CronScheduler([.. services.GetServices<RecurringJob>()], store, options, time, _logger).RunAsync(_stopBackground.Token),
+        () => new CronScheduler([.. services.GetServices<RecurringJob>()], store, options, time, clock, _logger).RunAsync(_stopBackground.Token),
         CancellationToken.None));
 
     /// <summary>
@@ -181,7 +182,7 @@ internal sealed class JobWorker(
         {
             try
             {
-                released = await store.JobReleaseManyAsync(unfinished, time.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
+                released = await store.JobReleaseManyAsync(unfinished, clock.GetUtcNow(), CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException)
             {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Data;
 
 namespace ScaleOps.Jobs.Internal;
 
@@ -13,7 +14,7 @@ namespace ScaleOps.Jobs.Internal;
 /// </summary>
 internal sealed partial class QueueProducer(
     string queue, QueueOptions queueOptions, JobsOptions options, JobStore store, JobExecutor executor, LeaseRegistry leases,
-    TimeProvider time, ILogger logger)
+    TimeProvider time, DatabaseClock clock, ILogger logger)
 {
     /// <summary>Fetches in a row that start nothing but stop before looking at every tenant (tenants at their cap).</summary>
     private const int MaxEmptyScans = 10;
@@ -164,7 +165,7 @@ internal sealed partial class QueueProducer(
     private async Task FetchAndStartAsync(int room)
     {
         Interlocked.Increment(ref _fetches);
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow(); // compared with run_at, which other hosts wrote
         var written = Volatile.Read(ref _completionsWritten);
         var fetched = await store.JobFetchAvailableAsync(
             queue, room, _cursor, queueOptions.MaxRunningPerTenant, now, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);

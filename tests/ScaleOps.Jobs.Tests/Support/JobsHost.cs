@@ -1,10 +1,13 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.Extensions.Configuration;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using ScaleOps.Internal;
 using ScaleOps.Jobs.Internal;
 using ScaleOps.TestInfrastructure;
 
@@ -51,6 +54,13 @@ public sealed class JobsHost : IAsyncDisposable
         jobsBuilder.AddHandler<Ping, PingHandler>();
         jobs?.Invoke(jobsBuilder);
         services?.Invoke(builder.Services);
+        if (builder.Services.LastOrDefault(d => d.ServiceType == typeof(TimeProvider))?.ImplementationInstance is FakeTimeProvider)
+        {
+            // The test moves one fake clock to exact boundaries, shared by its hosts: the database's clock is that clock
+            // (offset 0), not it plus an offset each host measures with its own error (and a fake clock stands still).
+            builder.Services.AddSingleton(new ZeroOffsetDatabaseClock());
+        }
+
         var host = builder.Build();
         try
         {

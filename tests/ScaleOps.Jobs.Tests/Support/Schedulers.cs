@@ -8,6 +8,7 @@ using Cronos;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Jobs.Internal;
 
 namespace ScaleOps.Jobs.Tests.Support;
@@ -26,7 +27,9 @@ internal static class Schedulers
         var schedule = new RecurringJob(name, cron, expression, TimeZoneInfo.FindSystemTimeZoneById(zone), "test.ping",
             o => JsonSerializer.Serialize(new Ping(1), o), new JobOptions { Queue = queue });
         var store = new JobStore(dataSource, Options.Create(new ScaleOpsOptions { Schema = "scaleops" }));
-        return new CronScheduler([schedule], store, options ?? new JobsOptions(), TimeProvider.System, logger);
+        // Driven with the test's times (StepAllAsync): the database's clock is only read by the loop, never run here.
+        var clock = new DatabaseClock(null, TimeProvider.System, logger);
+        return new CronScheduler([schedule], store, options ?? new JobsOptions(), TimeProvider.System, clock, logger);
     }
 
     /// <summary>The due times (<c>run_at</c>) of the jobs fired into a queue, in order.</summary>
