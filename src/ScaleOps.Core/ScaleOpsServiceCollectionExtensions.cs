@@ -74,11 +74,15 @@ public static class ScaleOpsServiceCollectionExtensions
         services.TryAddSingleton<IScaleOpsMigrator, MigrationRunner>();
 
         // The database's clock for times hosts share; its first measurement is taken while the host starts, after the
-        // migrations (MigrationHostedService).
-        services.TryAddSingleton(sp => new DatabaseClock(
-            sp.GetService<ZeroOffsetDatabaseClock>() is null ? sp.GetRequiredService<NpgsqlDataSource>() : null,
-            sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger<DatabaseClock>()));
+        // migrations (MigrationHostedService). Measured for the system clock (production); another TimeProvider is a
+        // test's and is taken as the database's clock as it is (MeasuredDatabaseClock: the repository's skew tests).
+        services.TryAddSingleton(sp =>
+        {
+            var time = sp.GetRequiredService<TimeProvider>();
+            var measure = ReferenceEquals(time, TimeProvider.System) || sp.GetService<MeasuredDatabaseClock>() is not null;
+            return new DatabaseClock(
+                measure ? sp.GetRequiredService<NpgsqlDataSource>() : null, time, sp.GetRequiredService<ILoggerFactory>().CreateLogger<DatabaseClock>());
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MigrationHostedService>());
     }
 

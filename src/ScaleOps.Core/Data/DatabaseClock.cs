@@ -49,7 +49,8 @@ public sealed class DatabaseClock
     private int _measured;
 
     /// <param name="dataSource">The database whose clock is estimated; <see langword="null"/>: the offset stays 0 and the
-    /// database is never asked (the zero-offset test seam, <see cref="ZeroOffsetDatabaseClock"/>).</param>
+    /// database is never asked (a host whose TimeProvider is not the system clock, unless <see cref="MeasuredDatabaseClock"/>
+    /// is registered).</param>
     /// <param name="time">The host's clock.</param>
     /// <param name="logger">Where an offset of <see cref="ReportedOffsetMs"/> or more is reported (event 1004), once per
     /// change of that size.</param>

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using ScaleOps.Data;
+using ScaleOps.Internal;
 using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Core.Tests.Data;
@@ -44,6 +45,7 @@ public sealed class DatabaseClockTests(PostgresDatabase database) : IClassFixtur
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString);
         builder.Services.AddSingleton<TimeProvider>(new SkewedTime(TwentyMinutes));
+        builder.Services.AddSingleton(new MeasuredDatabaseClock()); // measured for the system clock only, unless asked
         using var host = builder.Build();
         await host.StartAsync();
         try
@@ -51,6 +53,31 @@ public sealed class DatabaseClockTests(PostgresDatabase database) : IClassFixtur
             var clock = host.Services.GetRequiredService<DatabaseClock>();
             Assert.True(clock.IsMeasured);
             await NearDatabaseTimeAsync(clock, database.DataSource);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_host_on_a_fake_clock_takes_it_as_the_database_clock_however_far_the_test_moves_it()
+    {
+        // Measured for any TimeProvider, a FakeTimeProvider moved 11 minutes on was "corrected" back to the database's time
+        // at the next measurement (5 minutes of its own time later), so its moves stopped counting.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddScaleOps(o => o.ConnectionString = database.ConnectionString);
+        builder.Services.AddSingleton<TimeProvider>(time);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var clock = host.Services.GetRequiredService<DatabaseClock>();
+            time.Advance(TimeSpan.FromMinutes(11));
+            await clock.MeasureAsync(); // what a read starts once 5 minutes passed
+            Assert.False(clock.IsMeasured);
+            Assert.Equal(time.GetUtcNow(), clock.GetUtcNow());
         }
         finally
         {

@@ -54,11 +54,12 @@ public sealed class JobsHost : IAsyncDisposable
         jobsBuilder.AddHandler<Ping, PingHandler>();
         jobs?.Invoke(jobsBuilder);
         services?.Invoke(builder.Services);
-        if (builder.Services.LastOrDefault(d => d.ServiceType == typeof(TimeProvider))?.ImplementationInstance is FakeTimeProvider)
+        if (builder.Services.LastOrDefault(d => d.ServiceType == typeof(TimeProvider))?.ImplementationInstance is SkewedTime)
         {
-            // The test moves one fake clock to exact boundaries, shared by its hosts: the database's clock is that clock
-            // (offset 0), not it plus an offset each host measures with its own error (and a fake clock stands still).
-            builder.Services.AddSingleton(new ZeroOffsetDatabaseClock());
+            // A clock running in real time but minutes off is corrected to the database's by the measured offset, as the
+            // system clock is in production. A fake clock is taken as the database's clock, as Core does for any clock
+            // other than the system's.
+            builder.Services.AddSingleton(new MeasuredDatabaseClock());
         }
 
         var host = builder.Build();

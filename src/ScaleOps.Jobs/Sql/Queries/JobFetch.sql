@@ -16,7 +16,8 @@
 --     would take its live jobs). The clock is read once per statement (an InitPlan), not per row.
 -- Besides the jobs, one row with a null id tells the caller where the next fetch starts (after the last tenant looked
 -- at, or null, from the start, when the scan came round), whether the scan stopped before coming round, and how many tenants it passed over.
--- A job is due once either clock has reached its run_at, the host's (@now, which tests move) or the database's
+-- A job is due once either clock has reached its run_at, the host's estimate of the database's (@now, DatabaseClock;
+-- a test's own clock as it is) or the database's
 -- (statement_timestamp(), stable within the statement, so the index scans use it): a host whose clock is behind does not
 -- leave due jobs waiting for it.
 -- The caller holds pg_advisory_xact_lock for the queue in the same transaction, so caps hold across hosts.

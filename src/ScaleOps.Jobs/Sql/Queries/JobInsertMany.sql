@@ -1,6 +1,6 @@
 -- A batch of jobs that share their options, in one statement: the payloads (and unique keys) travel as arrays.
 -- Batches without unique keys take the binary COPY path instead (JobStore.JobCopyManyAsync).
--- Due times as in JobInsert.sql: a job to run now at the earlier of the host's clock and the database's.
+-- Due times as in JobInsert.sql: a job to run now at the earlier of the host's estimate (@now) and the database's clock.
 WITH ins AS (
     INSERT INTO {{schema}}.jobs (queue, kind, tenant_id, payload, priority, run_at, max_attempts, timeout_ms,
                                  unique_key, concurrency_key, concurrency_limit, created_at)

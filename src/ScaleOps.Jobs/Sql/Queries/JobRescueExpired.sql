@@ -4,7 +4,7 @@
 -- NULL: the schema allows it, no worker writes it; a job inserted running in SQL) is given back too: it stayed running for
 -- good, neither fetched nor retried or cancelled by the admin API.
 -- Expiry is judged on the database's clock (read once per statement), the clock every lease is written on: the rescuing
--- host's clock (@now, only for the rescued jobs' new run_at, the earlier of it and the database's) may be ahead of the worker's, or the worker's behind. A job
+-- host's estimate of the database's clock (@now, only for the rescued jobs' new run_at, the earlier of it and the database's) may be ahead of the worker's, or the worker's behind. A job
 -- that dies here finished at that same reading of the database's clock, as every finished job's finished_at is.
 WITH db AS MATERIALIZED (SELECT clock_timestamp() AS now),
 stuck AS (

@@ -6,7 +6,7 @@
 --   timetable missed do not fire, and neither does a due time of the new one before now.
 -- - No definition (a row written before migration jobs/0005): this one is adopted and the last due time kept.
 -- In every case the starting host is seen alive for its definition now (definition_seen_at, migration jobs/0006).
--- "Now" is the host's clock (@now) for last_due_at, where the new timetable starts (which due times are the schedule's,
+-- "Now" is the host's estimate of the database's clock (@now, DatabaseClock) for last_due_at, where the new timetable starts (which due times are the schedule's,
 -- as the host's cron arithmetic is), but the database's clock (clock_timestamp()) for defined_at and definition_seen_at:
 -- a quiet host compares them (ScheduleTakeOver.sql), and hosts' clocks may be minutes apart.
 INSERT INTO {{schema}}.job_schedules AS s (name, last_due_at, cron, time_zone, defined_at, definition_seen_at)
