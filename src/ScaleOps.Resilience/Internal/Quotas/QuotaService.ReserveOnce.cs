@@ -97,7 +97,7 @@ internal sealed partial class QuotaService
         NpgsqlConnection connection, NpgsqlTransaction? transaction, TenantId tenant, string resource, DateTimeOffset start, long amount,
         long? limit, Guid reservationId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow();
         var call = Guid.NewGuid();
         await using var batch = new NpgsqlBatch(connection, transaction)
         {

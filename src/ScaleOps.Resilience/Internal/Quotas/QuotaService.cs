@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using ScaleOps.Data;
 using ScaleOps.Resilience.Quotas;
 using ScaleOps.Tenancy;
 
@@ -19,7 +20,7 @@ internal sealed partial class QuotaService(
     IQuotaLimitSource limits,
     IOptions<ResilienceOptions> options,
     IOptions<ScaleOpsOptions> scaleOps,
-    TimeProvider time,
+    DatabaseClock clock,
     ResilienceMetrics metrics,
     ILogger<QuotaService> logger) : IQuotaService
 {
@@ -38,7 +39,7 @@ internal sealed partial class QuotaService(
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = Prepare(resource, amount);
         var limit = await LimitAsync(tenant, resource, cancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow();
         await using var command = Command(_sql.Reserve, connection, transaction, tenant, resource, start, amount, now);
         command.Parameters.Add(new NpgsqlParameter("limit", NpgsqlDbType.Bigint) { Value = limit is { } l ? l : DBNull.Value });
         var used = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
@@ -91,7 +92,7 @@ internal sealed partial class QuotaService(
     {
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = target;
-        await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, time.GetUtcNow());
+        await using var command = Command(_sql.Release, connection, transaction, tenant, resource, start, amount, clock.GetUtcNow());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var (used, released) = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetInt64(0), reader.GetInt64(1)) : (0, 0);
         return new QuotaRelease(resource, released, used, period, PeriodStart(period, start));
@@ -120,7 +121,7 @@ internal sealed partial class QuotaService(
         ArgumentNullException.ThrowIfNull(connection);
         var (tenant, period, start) = target;
         var resource = reservation.Resource;
-        await using (var command = Command(_sql.ReleaseOnce, connection, transaction, tenant, resource, start, reservation.Amount, time.GetUtcNow()))
+        await using (var command = Command(_sql.ReleaseOnce, connection, transaction, tenant, resource, start, reservation.Amount, clock.GetUtcNow()))
         {
             command.Parameters.Add(new NpgsqlParameter<Guid>("reservation", reservation.Id));
             await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -170,7 +171,7 @@ internal sealed partial class QuotaService(
                 + $"{string.Join(", ", options.Value.Quotas.Resources.Keys.Order(StringComparer.Ordinal))}.", nameof(resource));
         }
 
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = clock.GetUtcNow().UtcDateTime;
         var start = period switch
         {
             QuotaPeriod.Day => new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero),
