@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using ScaleOps.Internal;
 using StackExchange.Redis;
 
 namespace ScaleOps.Caching.Internal.L2;
@@ -10,63 +11,46 @@ namespace ScaleOps.Caching.Internal.L2;
 /// Redis' clock as this host sees it: the host's <see cref="TimeProvider.GetUtcNow"/> plus an offset measured with
 /// Redis' <c>TIME</c>, so that the fresh-until a writer stamps on a value and the one every reader compares it with are
 /// on one clock whatever the hosts' clocks say. Reading it costs one field more than the host's clock; Redis is asked
-/// only when the connection is made or restored and every <see cref="RefreshInterval"/> after that, in the background.
+/// only when the connection is made or restored and every 5 minutes after that, in the background.
 /// </summary>
 /// <remarks>
-/// A measurement sends <c>TIME</c> <see cref="Samples"/> times and keeps the sample with the shortest round trip: the
+/// A measurement sends <c>TIME</c> three times and keeps the sample with the shortest round trip: the
 /// offset is Redis' time minus the middle of the host's send and receive times, wrong by at most half that round trip
 /// (plus the drift between the two clocks until the next measurement). Before the first measurement that succeeds the
 /// offset is 0 (the host's clock); a failed one keeps the last offset. Neither blocks nor fails a cache call. On a Redis
-/// Cluster the <c>TIME</c> of whichever node the client picks is taken: the nodes' clocks are assumed to agree.
+/// Cluster the <c>TIME</c> of whichever node the client picks is taken: the nodes' clocks are assumed to agree. The
+/// offset's bookkeeping is <c>ClockOffset</c>, shared with ScaleOps.Core's <c>DatabaseClock</c>.
 /// </remarks>
 internal sealed class RedisClock
 {
-    /// <summary>How long a measured offset is used before it is measured again.</summary>
-    public static readonly TimeSpan RefreshInterval = TimeSpan.FromMinutes(5);
-
-    /// <summary>How many <c>TIME</c> round trips one measurement takes (the shortest wins).</summary>
-    public const int Samples = 3;
-
-    /// <summary>An offset from which the host's clock is reported as off (event 5015): far above a measurement's error.</summary>
-    public const long ReportedOffsetMs = 1_000;
-
-    private readonly ILogger _logger;
-    private long _reportedOffsetMs;
-
     private readonly TimeProvider _time;
-    private readonly TimeSpan _retryInterval;
     private readonly bool _measure;
+    private readonly ClockOffset _offset;
     private ConnectionMultiplexer? _multiplexer;
-    private long _offsetMs;
-    private long _lastAttempt;
-    private int _measuring;
-    private int _measured;
 
     /// <param name="time">The host's clock.</param>
-    /// <param name="logger">Where an offset of <see cref="ReportedOffsetMs"/> or more is reported (event 5015), once per
-    /// change of that size.</param>
+    /// <param name="logger">Where an offset of a second or more is reported (event 5015), once per change of that size.</param>
     /// <param name="retryInterval">How soon a measurement is tried again while none has succeeded yet.</param>
     /// <param name="measure">
-    /// <see langword="false"/>: the offset stays 0 and Redis is never asked (tests whose instances share one fake clock
-    /// and move it to exact boundaries; an offset measured per instance would differ between them by its error).
+    /// <see langword="false"/>: the offset stays 0 and Redis is never asked (a host clock other than the system's: a
+    /// test's, taken as Redis' clock as it is).
     /// </param>
     public RedisClock(TimeProvider time, ILogger logger, TimeSpan retryInterval, bool measure = true)
     {
         _time = time;
-        _logger = logger;
-        _retryInterval = retryInterval;
         _measure = measure;
+        _offset = new ClockOffset(time, retryInterval, offsetMs => Log.ClockOffRedis(logger, offsetMs));
     }
 
     /// <summary>Redis' time minus the host's, in milliseconds (0 until a measurement succeeds).</summary>
-    public long OffsetMs => Volatile.Read(ref _offsetMs);
+    public long OffsetMs => _offset.OffsetTicks / TimeSpan.TicksPerMillisecond;
 
     /// <summary>Whether a measurement has succeeded.</summary>
-    public bool IsMeasured => Volatile.Read(ref _measured) != 0;
+    public bool IsMeasured => _offset.IsMeasured;
 
     /// <summary>Redis' estimated time now, as Unix milliseconds.</summary>
     /// <returns>The host's time plus the offset.</returns>
-    public long NowUnixMs() => _time.GetUtcNow().ToUnixTimeMilliseconds() + Volatile.Read(ref _offsetMs);
+    public long NowUnixMs() => _time.GetUtcNow().ToUnixTimeMilliseconds() + (_offset.OffsetTicks / TimeSpan.TicksPerMillisecond);
 
     /// <summary>The connection was made: measure at once (the connection's task includes this first measurement).</summary>
     /// <param name="multiplexer">The client.</param>
@@ -80,13 +64,7 @@ internal sealed class RedisClock
     /// <summary>Starts a measurement in the background when the last one is old enough (or failed long enough ago).</summary>
     public void RefreshIfDue()
     {
-        if (!_measure || Volatile.Read(ref _measuring) != 0)
-        {
-            return;
-        }
-
-        var due = IsMeasured ? RefreshInterval : _retryInterval;
-        if (_time.GetElapsedTime(Volatile.Read(ref _lastAttempt)) >= due)
+        if (_measure && _offset.IsDue())
         {
             _ = MeasureAsync();
         }
@@ -99,29 +77,15 @@ internal sealed class RedisClock
     /// <returns>The measurement, or a completed task when one is already running; it never throws.</returns>
     public async Task MeasureAsync()
     {
-        if (!_measure || Volatile.Read(ref _multiplexer) is not { } multiplexer || Interlocked.CompareExchange(ref _measuring, 1, 0) != 0)
+        if (!_measure || Volatile.Read(ref _multiplexer) is not { } multiplexer || !_offset.TryBegin())
         {
             return;
         }
 
-        var best = TimeSpan.MaxValue;
-        var offsetMs = 0L;
         try
         {
-            Volatile.Write(ref _lastAttempt, _time.GetTimestamp());
-            var db = multiplexer.GetDatabase();
-            for (var i = 0; i < Samples; i++)
-            {
-                var sentAt = _time.GetUtcNow();
-                var sent = _time.GetTimestamp();
-                var reply = await db.ExecuteAsync("TIME").ConfigureAwait(false);
-                var roundTrip = _time.GetElapsedTime(sent);
-                if (roundTrip < best && TryReadTime(reply, out var redisNow))
-                {
-                    best = roundTrip;
-                    offsetMs = (long)Math.Round((redisNow - (sentAt + (roundTrip / 2))).TotalMilliseconds);
-                }
-            }
+            await _offset.SampleAsync(multiplexer.GetDatabase(), static async db =>
+                TryReadTime(await db.ExecuteAsync("TIME").ConfigureAwait(false), out var now) ? now : (DateTimeOffset?)null).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -130,31 +94,7 @@ internal sealed class RedisClock
         }
         finally
         {
-            if (best != TimeSpan.MaxValue)
-            {
-                Volatile.Write(ref _offsetMs, offsetMs);
-                Volatile.Write(ref _measured, 1);
-                Report(offsetMs);
-            }
-
-            Volatile.Write(ref _measuring, 0);
-        }
-    }
-
-    /// <summary>
-    /// Warns of a host clock off Redis' by <see cref="ReportedOffsetMs"/> or more, when first measured and again when it
-    /// has moved by that much since the last warning (not at every refresh). Called by the one measurement running.
-    /// </summary>
-    private void Report(long offsetMs)
-    {
-        if (Math.Abs(offsetMs) >= ReportedOffsetMs && Math.Abs(offsetMs - _reportedOffsetMs) >= ReportedOffsetMs)
-        {
-            Log.ClockOffRedis(_logger, offsetMs);
-            _reportedOffsetMs = offsetMs;
-        }
-        else if (Math.Abs(offsetMs) < ReportedOffsetMs)
-        {
-            _reportedOffsetMs = 0;
+            _offset.End();
         }
     }
 
