@@ -171,12 +171,4 @@ public sealed class DatabaseClockTests(PostgresDatabase database) : IClassFixtur
         var after = clock.GetUtcNow();
         Assert.InRange(databaseNow, before - Tolerance, after + Tolerance);
     }
-
-    /// <summary>A host clock that runs in real time, <see cref="Offset"/> from the true time (a VM without NTP).</summary>
-    private sealed class SkewedTime(TimeSpan offset) : TimeProvider
-    {
-        public TimeSpan Offset { get; set; } = offset;
-
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Offset;
-    }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using ScaleOps.Data;
 using ScaleOps.Internal;
 using ScaleOps.Resilience.Quotas;
+using ScaleOps.TestInfrastructure;
 
 namespace ScaleOps.Resilience.Tests.Quotas;
 
@@ -47,12 +48,4 @@ public partial class QuotaServiceTests
         Assert.Equal(expected, usage.PeriodStart);
         Assert.Equal(expected, usage.Reservation!.PeriodStart);
     }
-}
-
-/// <summary>A host clock running in real time, <see cref="Offset"/> from the true time (a VM without NTP).</summary>
-internal sealed class SkewedTime(TimeSpan offset) : TimeProvider
-{
-    public TimeSpan Offset { get; set; } = offset;
-
-    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + Offset;
 }
