@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Partitioning.Audit;
 using ScaleOps.Tenancy;
 
@@ -35,6 +36,7 @@ internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, 
     private readonly AuditStore _store;
     private readonly ITenantContext _tenants;
     private readonly TimeProvider _time;
+    private readonly DatabaseClock _clock; // occurred_at: the database's clock as this host estimates it
     private readonly PartitioningMetrics _metrics;
     private readonly ILogger<AuditWriter> _logger;
     private readonly AuditOptions _options;
@@ -44,12 +46,13 @@ internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, 
     // Events of the batch in flight not yet written or dropped (the loop's own state; read when it is aborted).
     private int _unwritten;
 
-    public AuditWriter(AuditStore store, ITenantContext tenants, TimeProvider time, PartitioningMetrics metrics,
+    public AuditWriter(AuditStore store, ITenantContext tenants, TimeProvider time, DatabaseClock clock, PartitioningMetrics metrics,
         IOptions<PartitioningOptions> options, ILogger<AuditWriter> logger)
     {
         _store = store;
         _tenants = tenants;
         _time = time;
+        _clock = clock;
         _metrics = metrics;
         _logger = logger;
         _options = options.Value.Audit;
@@ -82,7 +85,7 @@ internal sealed partial class AuditWriter : IHostedLifecycleService, IAuditLog, 
         // A value PostgreSQL can never store fails here, naming the field, not later in the batch it would share. The JSON
         // is taken as text now: the caller's JsonDocument may be disposed as soon as this returns.
         var (changes, metadata) = AuditEntryValidation.Validate(entry, actor);
-        var at = _time.GetUtcNow();
+        var at = _clock.GetUtcNow();
         // Microsecond precision, as PostgreSQL stores it, so the id's timestamp and occurred_at agree.
         var occurred = new DateTime(at.UtcTicks - (at.UtcTicks % 10), DateTimeKind.Utc);
         var id = Guid.CreateVersion7(at);

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ScaleOps.Data;
 using ScaleOps.Partitioning.Archive;
 using ScaleOps.Partitioning.Lifecycle;
 
@@ -25,7 +26,7 @@ internal sealed partial class PartitionArchiver(
     PartitioningMetrics metrics,
     IOptions<PartitioningOptions> options,
     IOptions<ScaleOpsOptions> scaleOpsOptions,
-    TimeProvider time,
+    DatabaseClock clock,
     ILogger<PartitionArchiver> logger) : IPartitionArchiver
 {
     /// <summary>A test hook called after each step; throwing from it simulates a crash there.</summary>
@@ -36,7 +37,7 @@ internal sealed partial class PartitionArchiver(
         var managed = Find(schema, table);
         var info = (await store.PartitionListAsync(managed.Qualified, cancellationToken).ConfigureAwait(false))
             .FirstOrDefault(p => p.Name == partition && managed.InOwnSchema(p));
-        if (info is not null && (info.IsDefault || info.To is not { } to || to > time.GetUtcNow().UtcDateTime))
+        if (info is not null && (info.IsDefault || info.To is not { } to || to > clock.GetUtcNow().UtcDateTime))
         {
             // Archiving removes the partition: an open one (current or ahead) would make every INSERT of its period fail
             // until maintenance recreated it, and its rows written after the export would not be in the archive.
@@ -159,7 +160,7 @@ internal sealed partial class PartitionArchiver(
                 FileSha256 = fileSha,
                 Blob = blobName,
                 Columns = columns,
-                ArchivedAt = time.GetUtcNow(),
+                ArchivedAt = clock.GetUtcNow(),
                 RelationId = relationId,
                 DatabaseId = database,
             };

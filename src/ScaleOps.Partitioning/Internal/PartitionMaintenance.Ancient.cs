@@ -33,7 +33,7 @@ internal sealed partial class PartitionMaintenance
         }
 
         var first = value is { } d ? PartitionPeriods.Literal(DateTime.SpecifyKind(d, DateTimeKind.Utc), resolved.KeyType) : "(none left)";
-        var needed = PartitionPeriods.Count(table.Interval, old.Min(o => o.Start), PartitionPeriods.Floor(table.Interval, time.GetUtcNow().UtcDateTime));
+        var needed = PartitionPeriods.Count(table.Interval, old.Min(o => o.Start), PartitionPeriods.Floor(table.Interval, clock.GetUtcNow().UtcDateTime));
         return new InvalidOperationException(
             $"{table.SettingPath}: {old.Sum(o => o.Rows)} rows of {qualifiedDefault} have a {table.QuotedColumn} before {bound}, more than "
             + $"{table.MaxPastPeriodsText}, the oldest {first}; they stay in the default partition of {table.Qualified}. Moving them out "

@@ -264,7 +264,7 @@ internal sealed partial class PartitionMaintenance
 
     public async Task<IReadOnlyList<PartitionHealth>> GetHealthAsync(CancellationToken cancellationToken = default)
     {
-        var now = time.GetUtcNow();
+        var now = clock.GetUtcNow();
         var report = new List<PartitionHealth>();
         foreach (var table in Tables)
         {

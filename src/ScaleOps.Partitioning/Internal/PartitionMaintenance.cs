@@ -25,7 +25,7 @@ internal sealed partial class PartitionMaintenance(
     PartitioningMetrics metrics,
     IOptions<PartitioningOptions> options,
     IOptions<ScaleOpsOptions> scaleOpsOptions,
-    TimeProvider time,
+    DatabaseClock clock,
     ILogger<PartitionMaintenance> logger) : IPartitionMaintenance
 {
     private IReadOnlyList<ManagedTable>? _tables;
@@ -236,7 +236,7 @@ internal sealed partial class PartitionMaintenance(
     internal async Task<List<PartitionAction>> PlanAsync(Resolved resolved, CancellationToken cancellationToken, Action<Exception>? defaultUnreadable = null)
     {
         var table = resolved.Table;
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = clock.GetUtcNow().UtcDateTime;
         var partitions = await store.PartitionListAsync(table.Qualified, cancellationToken).ConfigureAwait(false);
         var plan = new List<PartitionAction>();
 

@@ -49,7 +49,7 @@ internal sealed partial class TableMigrator
             var literal = existing[(existing.LastIndexOf("< '", StringComparison.Ordinal) + 3)..];
             literal = literal[..literal.IndexOf('\'', StringComparison.Ordinal)];
             cut = PartitionPeriods.ParseLiteral(literal, $"the bound of {name} on {qualifiedSource}");
-            var safe = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), 2);
+            var safe = PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, clock.GetUtcNow().UtcDateTime), 2);
             // A cut past the one a row within the periods made ahead gives (left by a run that followed a far-future row
             // since deleted) would leave the old table the default partition until then: replaced as well.
             if (cut < safe || cut > PartitionPeriods.Add(final.Interval, AheadBound(final), 1))
@@ -86,7 +86,7 @@ internal sealed partial class TableMigrator
             keyType == "timestamp with time zone"
                 ? $"SELECT max({final.QuotedColumn}) FROM {qualifiedSource}"
                 : $"SELECT max({final.QuotedColumn})::timestamp FROM {qualifiedSource}", cancellationToken).ConfigureAwait(false);
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = clock.GetUtcNow().UtcDateTime;
         var latest = newest is DateTime d && DateTime.SpecifyKind(d, DateTimeKind.Utc) > now ? DateTime.SpecifyKind(d, DateTimeKind.Utc) : now;
         if (latest >= AheadBound(final))
         {
@@ -119,7 +119,7 @@ internal sealed partial class TableMigrator
         partitions = [.. partitions.Where(p => p.IsDefault || !(p.From < cut))];
         // Named around what the schema holds already: a user's table under a period's name is not the conversion's.
         var names = await FreeNames.ReadAsync(store, staged, partitions, cancellationToken).ConfigureAwait(false);
-        var last = PartitionPeriods.Add(staged.Interval, PartitionPeriods.Floor(staged.Interval, time.GetUtcNow().UtcDateTime), staged.Options.Premake);
+        var last = PartitionPeriods.Add(staged.Interval, PartitionPeriods.Floor(staged.Interval, clock.GetUtcNow().UtcDateTime), staged.Options.Premake);
         for (var start = cut; start <= last || start == cut; start = PartitionPeriods.Add(staged.Interval, start, 1))
         {
             var end = PartitionPeriods.Add(staged.Interval, start, 1);
@@ -137,7 +137,7 @@ internal sealed partial class TableMigrator
         var resolved = await maintenance.ResolveAsync(final, cancellationToken).ConfigureAwait(false);
         // Only closed periods move: live writes of the current period keep landing in the old table (the default
         // partition) and would race the move. The current period follows once it has closed (run the conversion again).
-        var current = PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime);
+        var current = PartitionPeriods.Floor(final.Interval, clock.GetUtcNow().UtcDateTime);
         var plan = (await maintenance.PlanAsync(resolved, cancellationToken).ConfigureAwait(false))
             .Where(a => a.Kind == PartitionActionKind.MoveFromDefault && a.To <= current).ToList();
         // A closed period the old table held without a row (the one between the current period and the cut when nobody

@@ -69,7 +69,7 @@ internal sealed partial class TableMigrator
     /// default partition the partitioned table takes no row from there on.
     /// </summary>
     private DateTime AheadBound(ManagedTable final) =>
-        PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, time.GetUtcNow().UtcDateTime), final.Options.Premake + 1);
+        PartitionPeriods.Add(final.Interval, PartitionPeriods.Floor(final.Interval, clock.GetUtcNow().UtcDateTime), final.Options.Premake + 1);
 
     /// <summary>
     /// Refuses rows at or after <see cref="AheadBound"/>. The cut follows the newest row: one row in year 2999 put it
@@ -101,7 +101,7 @@ internal sealed partial class TableMigrator
     /// </summary>
     private async Task RefuseAncientKeysAsync(ManagedTable final, string keyType, string qualifiedSource, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().UtcDateTime;
+        var now = clock.GetUtcNow().UtcDateTime;
         var bound = PartitionPeriods.Literal(final.OldestPeriod(now), keyType);
         await using var command = dataSource.CreateCommand(
             $"SELECT count(*), min({final.QuotedColumn}) FROM {qualifiedSource} WHERE {final.QuotedColumn} < '{bound}'");

@@ -15,7 +15,7 @@ internal sealed partial class TableMigrator(
     PartitionStore store,
     DdlRunner ddl,
     PartitionMaintenance maintenance,
-    TimeProvider time) : ITableMigrator
+    DatabaseClock clock) : ITableMigrator
 {
     public async Task<TableConversionResult> ConvertAsync(string schema, string source, string target, IProgress<ConversionProgress>? progress = null,
         CancellationToken cancellationToken = default)
